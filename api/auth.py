@@ -1,0 +1,79 @@
+"""Bearer tokens: stored as SHA-256 (they are random 256-bit secrets), each with a role."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.errors import ApiError
+from api.models import ApiToken
+from csms.timeutil import now_utc
+
+ROLES = ("admin", "operator", "integrator", "viewer")
+_TOKENS = ApiToken.__table__
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return "cb_" + secrets.token_urlsafe(32)
+
+
+async def create_token(engine: AsyncEngine, name: str, role: str, token: str | None = None) -> str:
+    """Store a token (a new random one unless given) and return its secret."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    token = token or new_token()
+    async with engine.begin() as conn:
+        await conn.execute(_TOKENS.insert().values(name=name, role=role, token_hash=hash_token(token),
+                                                   created_at=now_utc()))
+    return token
+
+
+async def bootstrap_admin(engine: AsyncEngine, configured: str | None) -> str | None:
+    """Make sure an admin can log in. Returns a token to print once, or None.
+
+    A configured CHARGEBAY_API_TOKEN is registered as an admin token; without one, a token is
+    generated the first time the stack starts (when no admin token exists yet).
+    """
+    async with engine.connect() as conn:
+        if configured:
+            hit = (await conn.execute(select(_TOKENS.c.id).where(
+                _TOKENS.c.token_hash == hash_token(configured)))).first()
+            if hit is None:
+                await create_token(engine, "CHARGEBAY_API_TOKEN", "admin", configured)
+            return None
+        admins = (await conn.execute(select(_TOKENS.c.id).where(
+            _TOKENS.c.role == "admin", _TOKENS.c.revoked_at.is_(None)))).first()
+    if admins is not None:
+        return None
+    return await create_token(engine, "bootstrap", "admin")
+
+
+def require(*roles: str) -> Callable[[Request], Coroutine[Any, Any, str]]:
+    """A dependency that lets in a bearer token whose role is in ``roles`` (admin always)."""
+    allowed = set(roles) | {"admin"}
+
+    async def dependency(request: Request) -> str:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise ApiError(401, "Unauthorized", "an 'Authorization: Bearer <token>' header is required")
+        engine: AsyncEngine = request.app.state.central.engine
+        async with engine.connect() as conn:
+            row = (await conn.execute(select(_TOKENS.c.role).where(
+                _TOKENS.c.token_hash == hash_token(token), _TOKENS.c.revoked_at.is_(None)))).first()
+        if row is None:
+            raise ApiError(401, "Unauthorized", "unknown or revoked token")
+        if row.role not in allowed:
+            raise ApiError(403, "Forbidden", f"role {row.role!r} may not do this")
+        return str(row.role)
+
+    return dependency

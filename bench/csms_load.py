@@ -1,0 +1,456 @@
+"""Central system load benchmark: chargebay against a minimal ``ocpp``-library CSMS, one command.
+
+Why two servers: an absolute calls/s figure says little on its own; the same load against the bare
+library (bench/minimal_csms.py: no persistence, library defaults) shows what chargebay's validation
+and persistence cost, on the same machine, in the same run. The server gets one CPU and the load
+generator (bench/loadgen.py) the other, so the client never competes with the server for a core.
+
+Phases: closed-loop load against chargebay, then against the baseline, then idle connections
+(RSS per held connection) against a fresh instance of each. Results: a table on stdout and
+bench/results/csms_load.json.
+
+    python bench/csms_load.py [--charge-points 1000] [--duration 20] [--idle-connections 10000]
+                              [--skip-baseline] [--skip-idle]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import selectors
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import psutil
+
+from loadgen import LOOP_FINISHED, LOOP_STARTED, raise_open_files_limit
+
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "results" / "csms_load.json"
+HOST = "127.0.0.1"
+CHARGEBAY = "chargebay (validated, persisted)"
+BASELINE = "minimal ocpp CSMS (no persistence)"
+READY_TIMEOUT_S = 60.0
+# One loadgen process per this many idle connections: connecting is faster from several processes,
+# and each process stays far below the per-process open-files limit.
+IDLE_PER_PROCESS = 5000
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+class Cpus:
+    """Server on one CPU, load generator (and this process) on another, when there are two.
+
+    Children inherit the CPU affinity of the process that forks them, so this process pins
+    itself before each spawn: no race with threads the child starts early.
+    """
+
+    def __init__(self) -> None:
+        available = sorted(os.sched_getaffinity(0))
+        self.pinned = len(available) >= 2
+        self.server = {available[0]} if self.pinned else set(available)
+        self.load = {available[1]} if self.pinned else set(available)
+
+    def spawn(self, cpus: set[int], argv: list[str], **popen: Any) -> subprocess.Popen[bytes]:
+        os.sched_setaffinity(0, cpus)
+        try:
+            return subprocess.Popen(argv, **popen)
+        finally:
+            os.sched_setaffinity(0, self.load)
+
+
+class Lines:
+    """Line-by-line reading of several child pipes with a timeout, so sampling goes on in between."""
+
+    def __init__(self) -> None:
+        self._selector = selectors.DefaultSelector()
+        self._partial: dict[int, bytes] = {}
+
+    def add(self, stream: IO[bytes], tag: tuple[int, str]) -> None:
+        os.set_blocking(stream.fileno(), False)
+        self._selector.register(stream, selectors.EVENT_READ, tag)
+        self._partial[stream.fileno()] = b""
+
+    @property
+    def open(self) -> bool:
+        return bool(self._selector.get_map())
+
+    def poll(self, timeout: float) -> list[tuple[tuple[int, str], str]]:
+        """Complete lines that arrived within ``timeout`` seconds, each with its stream's tag."""
+        if not self.open:
+            time.sleep(timeout)
+            return []
+        lines = []
+        for key, _ in self._selector.select(timeout):
+            chunk = os.read(key.fd, 65536)
+            if not chunk:
+                self._selector.unregister(key.fileobj)
+                chunk = b"\n" if self._partial[key.fd] else b""
+            *complete, self._partial[key.fd] = (self._partial[key.fd] + chunk).split(b"\n")
+            lines += [(key.data, line.decode(errors="replace")) for line in complete]
+        return lines
+
+    def close(self) -> None:
+        self._selector.close()
+
+
+@dataclass
+class Server:
+    label: str
+    process: subprocess.Popen[bytes]
+    ws_port: int
+    log_path: Path
+
+    def tail(self, lines: int = 20) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def rss(self) -> int:
+        """Resident memory of the server and any children, in bytes."""
+        return sum(p.memory_info().rss for p in _tree(self.process.pid))
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _cpu_seconds(pid: int) -> float:
+    total = 0.0
+    for process in _tree(pid):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+@dataclass
+class Sampler:
+    """CPU over the closed loop only (from CPU times) of the server and the load generator, and
+    the server's peak RSS meanwhile; the load generator's CPU shows whether it was the limit."""
+
+    server: Server
+    loadgen_pid: int
+    cpu_start: tuple[float, float] = (0.0, 0.0)
+    wall_start: float = 0.0
+    cpu_seconds: tuple[float, float] = (0.0, 0.0)
+    wall_seconds: float = 0.0
+    rss_peak: int = 0
+    running: bool = False
+
+    def _cpu(self) -> tuple[float, float]:
+        return _cpu_seconds(self.server.process.pid), _cpu_seconds(self.loadgen_pid)
+
+    def start(self) -> None:
+        self.cpu_start, self.wall_start = self._cpu(), time.monotonic()
+        self.running = True
+
+    def sample(self) -> None:
+        if self.running:
+            self.rss_peak = max(self.rss_peak, self.server.rss())
+
+    def stop(self) -> None:
+        if self.running:
+            self.sample()
+            server, loadgen = self._cpu()
+            self.cpu_seconds = (server - self.cpu_start[0], loadgen - self.cpu_start[1])
+            self.wall_seconds = max(time.monotonic() - self.wall_start, 1e-9)
+            self.running = False
+
+    def percent(self, which: int) -> float:
+        return round(100 * self.cpu_seconds[which] / self.wall_seconds, 1) if self.wall_seconds else 0.0
+
+
+@dataclass
+class Bench:
+    """Everything the run started, so that it can all be stopped on any exit path."""
+
+    args: argparse.Namespace
+    cpus: Cpus = field(default_factory=Cpus)
+    children: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+    def chargebay_argv(self, ws_port: int, http_port: int) -> tuple[list[str], str | None]:
+        """The command line and health URL of our server (or of --chargebay-cmd, for testing)."""
+        health = f"http://{HOST}:{http_port}/health"
+        if self.args.chargebay_cmd:
+            template = self.args.chargebay_cmd
+            values = {"python": sys.executable, "bench": BENCH, "host": HOST,
+                      "ws_port": ws_port, "http_port": http_port}
+            return shlex.split(template.format(**values)), health if "{http_port}" in template else None
+        script = Path(sys.executable).parent / "chargebay"
+        command = [str(script)] if script.exists() else [sys.executable, "-m", "chargebay.cli"]
+        serve = ["serve", "--host", HOST, "--ws-port", str(ws_port), "--http-port", str(http_port)]
+        return command + serve, health
+
+    def start_server(self, label: str) -> Server:
+        """Start one server in a fresh temp dir (its own SQLite file), wait until it answers."""
+        workdir = Path(self.stack.enter_context(tempfile.TemporaryDirectory(prefix="chargebay-bench-")))
+        ws_port, http_port = free_port(), free_port()
+        env = dict(os.environ)
+        if label == CHARGEBAY:
+            argv, health = self.chargebay_argv(ws_port, http_port)
+            env.update({
+                "CHARGEBAY_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
+                "CHARGEBAY_API_TOKEN": "bench-token",
+                "CHARGEBAY_LOG_LEVEL": "WARNING",
+                "CHARGEBAY_UNKNOWN_CHARGE_POINTS": "accept",
+            })
+        else:
+            argv = [sys.executable, str(BENCH / "minimal_csms.py"), "--host", HOST, "--port", str(ws_port)]
+            health = None
+        log_path = workdir / "server.log"
+        with log_path.open("wb") as log_file:
+            process = self.cpus.spawn(self.cpus.server, argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+                                      stdout=log_file, stderr=subprocess.STDOUT)
+        self.children.append(process)
+        server = Server(label, process, ws_port, log_path)
+        log(f"bench: started {label}: {shlex.join(argv)}")
+        self._wait_ready(server, health)
+        return server
+
+    def _wait_ready(self, server: Server, health: str | None) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if server.process.poll() is not None:
+                raise RuntimeError(f"{server.label} exited ({server.process.returncode}):\n{server.tail()}")
+            if _accepts(server.ws_port) and (health is None or _healthy(health)):
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"{server.label} not ready after {READY_TIMEOUT_S:g} s:\n{server.tail()}")
+
+    def stop(self, process: subprocess.Popen[bytes]) -> None:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def stop_all(self) -> None:
+        for process in reversed(self.children):
+            self.stop(process)
+        self.stack.close()
+
+    def loadgen(self, ws_port: int, *extra: str) -> subprocess.Popen[bytes]:
+        argv = [sys.executable, str(BENCH / "loadgen.py"), "--host", HOST, "--port", str(ws_port), *extra]
+        process = self.cpus.spawn(self.cpus.load, argv, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.children.append(process)
+        return process
+
+    def load_phase(self, label: str) -> dict[str, Any]:
+        """Closed-loop load against a fresh server; loadgen's figures plus the server's CPU and RSS."""
+        server = self.start_server(label)
+        args = self.args
+        process = self.loadgen(server.ws_port, "--charge-points", str(args.charge_points),
+                               "--duration", str(args.duration))
+        sampler = Sampler(server, process.pid)
+        lines = Lines()
+        lines.add(process.stdout, (0, "out"))
+        lines.add(process.stderr, (0, "err"))
+        output: list[str] = []
+        # Connecting takes well under 60 ms per charge point; the rest is the loop and its grace.
+        deadline = time.monotonic() + 120 + args.charge_points * 0.06 + args.duration
+        while lines.open and time.monotonic() < deadline:
+            for (_, stream), line in lines.poll(1.0):
+                if stream == "out":
+                    output.append(line)
+                    continue
+                log(f"  {line}")
+                if LOOP_STARTED in line:
+                    sampler.start()
+                elif LOOP_FINISHED in line:
+                    sampler.stop()
+            sampler.sample()
+        lines.close()
+        sampler.stop()
+        self.stop(process)
+        alive = server.process.poll() is None
+        self.stop(server.process)
+        if not output:
+            raise RuntimeError(f"loadgen gave no result against {label}; server log:\n{server.tail()}")
+        result: dict[str, Any] = json.loads(output[-1])
+        calls = result["calls"]
+        result.update({
+            "server_cpu_percent": sampler.percent(0),
+            "server_cpu_us_per_call": round(1e6 * sampler.cpu_seconds[0] / calls, 1) if calls else None,
+            "loadgen_cpu_percent": sampler.percent(1),
+            "server_rss_mb": round(sampler.rss_peak / 2**20, 1),
+            "server_survived": alive,
+        })
+        return result
+
+    def idle_phase(self, label: str) -> dict[str, Any]:
+        """RSS of a fresh server before and after ``--idle-connections`` booted, silent charge points."""
+        server = self.start_server(label)
+        time.sleep(1.0)
+        rss_before = server.rss()
+        total = self.args.idle_connections
+        shares = [min(IDLE_PER_PROCESS, total - first) for first in range(0, total, IDLE_PER_PROCESS)]
+        lines = Lines()
+        processes = []
+        for index, share in enumerate(shares):
+            process = self.loadgen(server.ws_port, "--idle", "--charge-points", str(share),
+                                   "--first", str(index * IDLE_PER_PROCESS))
+            processes.append(process)
+            lines.add(process.stdout, (index, "out"))
+            lines.add(process.stderr, (index, "err"))
+        ready: dict[int, int] = {}
+        started = time.monotonic()
+        deadline = started + 120 + total * 0.06
+        while (len(ready) < len(processes) and time.monotonic() < deadline
+               and all(process.poll() is None for process in processes)):
+            for (index, stream), line in lines.poll(1.0):
+                if stream == "err":
+                    log(f"  [{index}] {line}")
+                elif line.startswith("READY "):
+                    ready[index] = int(line.split()[1])
+        connect_s = time.monotonic() - started
+        time.sleep(2.0)  # let the server finish whatever the boots triggered
+        rss_after = server.rss()
+        connected = sum(ready.values())
+        for process in processes:
+            process.stdin.close()
+        for process in processes:
+            self.stop_after(process, 30)
+        lines.close()
+        self.stop(server.process)
+        return {
+            "requested": total,
+            "connected": connected,
+            "loadgen_processes": len(processes),
+            "connect_s": round(connect_s, 1),
+            "rss_before_mb": round(rss_before / 2**20, 1),
+            "rss_after_mb": round(rss_after / 2**20, 1),
+            "rss_per_connection_kb": round((rss_after - rss_before) / connected / 1024, 1) if connected else None,
+        }
+
+    def stop_after(self, process: subprocess.Popen[bytes], seconds: float) -> None:
+        """Give a child ``seconds`` to finish on its own before it is stopped."""
+        try:
+            process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            self.stop(process)
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2.0) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _row(cells: list[Any], widths: list[int]) -> str:
+    first, *rest = cells
+    return f"{first:<{widths[0]}}" + "".join(f"{cell!s:>{w}}" for cell, w in zip(rest, widths[1:]))
+
+
+def render(results: dict[str, Any]) -> Iterator[str]:
+    """The human-readable summary of ``results``."""
+    load = results["load"]
+    widths = [36, 11, 9, 8, 8, 7, 8, 8, 10]
+    yield ""
+    yield (f"{results['charge_points']} charge points, {results['duration_s']:g} s closed loop "
+           f"(Heartbeat / StatusNotification / MeterValues); server CPUs {results['server_cpus']}, "
+           f"load generator CPUs {results['load_cpus']}")
+    yield _row(["server", "connected", "calls/s", "p50 ms", "p99 ms", "CPU %", "RSS MB", "errors",
+                "loadgen %"], widths)
+    for label, r in load.items():
+        yield _row([label, r["connected"], r["calls_per_s"], r["p50_ms"], r["p99_ms"],
+                    r["server_cpu_percent"], r["server_rss_mb"], r["errors"] + r["unanswered"],
+                    r["loadgen_cpu_percent"]], widths)
+    if "ratio_calls_per_s" in results:
+        yield f"chargebay / baseline calls/s: {results['ratio_calls_per_s']:.2f}"
+    if results["idle"]:
+        widths = [36, 11, 11, 15, 14, 10]
+        yield ""
+        yield _row(["idle connections", "connected", "connect s", "RSS before MB", "RSS after MB",
+                    "KB/conn"], widths)
+        for label, r in results["idle"].items():
+            yield _row([label, r["connected"], r["connect_s"], r["rss_before_mb"], r["rss_after_mb"],
+                        r["rss_per_connection_kb"]], widths)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--charge-points", type=int, default=1000)
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of closed loop")
+    parser.add_argument("--idle-connections", type=int, default=10000)
+    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--skip-idle", action="store_true")
+    # Testing the bench itself without chargebay: a command template for the "chargebay" slot,
+    # e.g. "{python} {bench}/minimal_csms.py --host {host} --port {ws_port}".
+    parser.add_argument("--chargebay-cmd", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    raise_open_files_limit()  # inherited by the servers and load generators started below
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the cleanup below runs
+    bench = Bench(args)
+    labels = [CHARGEBAY] if args.skip_baseline else [CHARGEBAY, BASELINE]
+    results: dict[str, Any] = {
+        "charge_points": args.charge_points,
+        "duration_s": args.duration,
+        "server_cpus": sorted(bench.cpus.server),
+        "load_cpus": sorted(bench.cpus.load),
+        "load": {},
+        "idle": {},
+    }
+    try:
+        for label in labels:
+            log(f"bench: load phase, {label}")
+            results["load"][label] = bench.load_phase(label)
+        if not args.skip_idle:
+            for label in labels:
+                log(f"bench: idle phase, {label}")
+                results["idle"][label] = bench.idle_phase(label)
+    finally:
+        bench.stop_all()
+    if BASELINE in results["load"] and results["load"][BASELINE]["calls_per_s"]:
+        ratio = results["load"][CHARGEBAY]["calls_per_s"] / results["load"][BASELINE]["calls_per_s"]
+        results["ratio_calls_per_s"] = round(ratio, 3)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print("\n".join(render(results)))
+    log(f"bench: results written to {RESULTS}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,364 @@
+"""OCPP 1.6J load generator: many charge points in a closed call/answer loop, or just held open.
+
+Kept lean so that the central system, not this process, is the bottleneck: raw JSON frames
+(orjson) over plain websockets without the ``ocpp`` library, no compression, no client pings,
+payloads built from pre-made pieces, message ids from a counter and latencies appended to a
+float array. Progress goes to stderr; the result (or ``READY <n>`` in ``--idle`` mode) to stdout.
+
+    python bench/loadgen.py --port 9000 --charge-points 1000 --duration 20
+    python bench/loadgen.py --port 9000 --charge-points 5000 --idle   # until stdin closes / SIGTERM
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import resource
+import signal
+import sys
+import time
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from websockets import ConnectionClosed
+from websockets.asyncio.client import ClientConnection, connect
+
+CALL, CALL_RESULT, CALL_ERROR = 2, 3, 4
+STATUSES = ("Available", "Preparing", "Charging", "SuspendedEV", "Charging", "Finishing")
+BOOT_PAYLOAD = {"chargePointVendor": "chargebay-bench", "chargePointModel": "loadgen"}
+ERRORS_SHOWN = 5
+# Progress lines the orchestrator (csms_load.py) uses to time the server's CPU over the loop only.
+LOOP_STARTED = "closed loop started"
+LOOP_FINISHED = "closed loop finished"
+# Answers still outstanding this long after the end of the run count as unanswered.
+GRACE_S = 10.0
+PROGRESS_EVERY_S = 5.0
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def raise_open_files_limit() -> int:
+    """Every connection is a file descriptor; the default soft limit (often 1024) is too low."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+class Timestamps:
+    """ISO-8601 UTC 'now', formatted at most once per second rather than once per frame."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._text = ""
+
+    def now(self) -> str:
+        second = int(time.time())
+        if second != self._second:
+            self._second = second
+            self._text = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+        return self._text
+
+
+@dataclass
+class Stats:
+    """Counters shared by all charge points of this process (one event loop, so no locking)."""
+
+    connected: int = 0
+    connect_failed: int = 0
+    boot_rejected: int = 0
+    calls: int = 0
+    errors: int = 0
+    server_calls: int = 0
+    disconnected: int = 0
+    last_answer: float = 0.0
+    latencies: array = field(default_factory=lambda: array("d"))
+    failures_shown: int = 0
+
+    def show_failure(self, what: str) -> None:
+        if self.failures_shown < ERRORS_SHOWN:
+            self.failures_shown += 1
+            log(f"loadgen: {what[:300]}")
+
+
+class Frames:
+    """Builds the Call frames; the fixed parts are made once, only ids and values vary."""
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)
+        self._time = Timestamps()
+
+    def next_id(self) -> str:
+        return str(next(self._ids))
+
+    def boot(self, message_id: str) -> bytes:
+        return orjson.dumps([CALL, message_id, "BootNotification", BOOT_PAYLOAD])
+
+    def heartbeat(self, message_id: str) -> bytes:
+        return b'[2,"%b","Heartbeat",{}]' % message_id.encode()
+
+    def status(self, message_id: str, status: str) -> bytes:
+        payload = {
+            "connectorId": 1,
+            "errorCode": "NoError",
+            "status": status,
+            "timestamp": self._time.now(),
+        }
+        return orjson.dumps([CALL, message_id, "StatusNotification", payload])
+
+    def meter_values(self, message_id: str, energy_wh: int, power_w: int, soc: int) -> bytes:
+        sampled = [
+            {"value": str(energy_wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+            {"value": str(power_w), "measurand": "Power.Active.Import", "unit": "W"},
+            {"value": str(soc), "measurand": "SoC", "unit": "Percent"},
+        ]
+        payload = {
+            "connectorId": 1,
+            "meterValue": [{"timestamp": self._time.now(), "sampledValue": sampled}],
+        }
+        return orjson.dumps([CALL, message_id, "MeterValues", payload])
+
+
+async def exchange(ws: ClientConnection, frame: bytes, message_id: str, stats: Stats) -> list[Any]:
+    """Send one Call and return its answer; Calls from the server meanwhile get NotImplemented."""
+    await ws.send(frame, text=True)
+    while True:
+        message = orjson.loads(await ws.recv(decode=False))
+        if message[0] == CALL:
+            stats.server_calls += 1
+            refusal = [CALL_ERROR, message[1], "NotImplemented", "load generator", {}]
+            await ws.send(orjson.dumps(refusal), text=True)
+        elif message[1] == message_id:
+            return message
+
+
+async def open_charge_point(
+    url: str, frames: Frames, stats: Stats, timeout: float
+) -> ClientConnection | None:
+    """Connect and boot one charge point; None (and the reason on stderr) when that fails."""
+    try:
+        ws = await connect(
+            url,
+            subprotocols=["ocpp1.6"],
+            compression=None,
+            max_queue=4,
+            ping_interval=None,
+            open_timeout=timeout,
+            close_timeout=2,
+        )
+    except (OSError, asyncio.TimeoutError, ConnectionClosed, ValueError) as exc:
+        stats.connect_failed += 1
+        stats.show_failure(f"connect {url}: {exc!r}")
+        return None
+    message_id = frames.next_id()
+    try:
+        async with asyncio.timeout(timeout):
+            answer = await exchange(ws, frames.boot(message_id), message_id, stats)
+    except (asyncio.TimeoutError, ConnectionClosed) as exc:
+        answer = [None, message_id, repr(exc)]
+    if answer[0] != CALL_RESULT:
+        stats.boot_rejected += 1
+        stats.show_failure(f"BootNotification from {url} answered {answer!r}")
+        await ws.close()
+        return None
+    stats.connected += 1
+    return ws
+
+
+async def connect_all(
+    host: str, port: int, path: str, prefix: str, first: int, count: int,
+    concurrency: int, timeout: float, frames: Frames, stats: Stats,
+) -> list[ClientConnection]:
+    """Open ``count`` charge points, at most ``concurrency`` handshakes at a time."""
+    gate = asyncio.Semaphore(concurrency)
+    segment = path.strip("/")
+    base = f"ws://{host}:{port}/{segment}/" if segment else f"ws://{host}:{port}/"
+
+    async def one(index: int) -> ClientConnection | None:
+        async with gate:
+            return await open_charge_point(f"{base}{prefix}{index:05d}", frames, stats, timeout)
+
+    async def progress() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            log(f"loadgen: connected {stats.connected}/{count} (failed {stats.connect_failed + stats.boot_rejected})")
+
+    started = time.perf_counter()
+    reporter = asyncio.create_task(progress())
+    try:
+        opened = await asyncio.gather(*(one(i) for i in range(first, first + count)))
+    finally:
+        reporter.cancel()
+    log(f"loadgen: {stats.connected}/{count} charge points booted in {time.perf_counter() - started:.1f} s")
+    return [ws for ws in opened if ws is not None]
+
+
+async def drive(ws: ClientConnection, index: int, deadline: float, frames: Frames, stats: Stats) -> None:
+    """Closed loop for one charge point: a Call, wait for its answer, the next, until the deadline.
+
+    Heartbeat, StatusNotification and MeterValues in turn (the offset by index spreads the mix).
+    """
+    step = index
+    energy_wh = 0
+    latencies = stats.latencies
+    clock = time.perf_counter
+    try:
+        while clock() < deadline:
+            message_id = frames.next_id()
+            kind = step % 3
+            if kind == 0:
+                frame = frames.heartbeat(message_id)
+            elif kind == 1:
+                frame = frames.status(message_id, STATUSES[(step // 3) % len(STATUSES)])
+            else:
+                energy_wh += 25
+                frame = frames.meter_values(message_id, energy_wh, 11000, (step // 3) % 101)
+            step += 1
+            sent = clock()
+            answer = await exchange(ws, frame, message_id, stats)
+            stats.last_answer = done = clock()
+            latencies.append(done - sent)
+            if answer[0] == CALL_RESULT:
+                stats.calls += 1
+            else:
+                stats.errors += 1
+                stats.show_failure(f"CallError: {answer!r}")
+    except ConnectionClosed as exc:
+        stats.disconnected += 1
+        stats.show_failure(f"connection closed during the run: {exc!r}")
+
+
+async def report_progress(started: float, stats: Stats) -> None:
+    """A line on stderr every few seconds of the loop, so a long run visibly moves."""
+    while True:
+        await asyncio.sleep(PROGRESS_EVERY_S)
+        elapsed = time.perf_counter() - started
+        log(f"loadgen: {elapsed:.0f} s: {stats.calls} calls ({stats.calls / elapsed:.0f}/s), "
+            f"{stats.errors} CallErrors")
+
+
+def percentile(ordered: list[float], fraction: float) -> float:
+    return ordered[round(fraction * (len(ordered) - 1))] if ordered else 0.0
+
+
+async def close_all(connections: list[ClientConnection]) -> None:
+    """Close politely, but never wait longer than a few seconds for it."""
+    if connections:
+        await asyncio.wait([asyncio.create_task(ws.close()) for ws in connections], timeout=5.0)
+
+
+async def run_load(args: argparse.Namespace) -> dict[str, Any]:
+    """Connect, then the closed loop for ``args.duration`` seconds; returns the figures."""
+    frames, stats = Frames(), Stats()
+    connections = await connect_all(
+        args.host, args.port, args.path, args.prefix, args.first, args.charge_points,
+        args.connect_concurrency, args.timeout, frames, stats,
+    )
+    log(f"loadgen: {LOOP_STARTED}: {args.duration:g} s, {len(connections)} charge points")
+    started = time.perf_counter()
+    deadline = started + args.duration
+    tasks = [
+        asyncio.create_task(drive(ws, i, deadline, frames, stats))
+        for i, ws in enumerate(connections)
+    ]
+    reporter = asyncio.create_task(report_progress(started, stats))
+    unanswered: set[asyncio.Task[None]] = set()
+    if tasks:
+        _, unanswered = await asyncio.wait(tasks, timeout=args.duration + GRACE_S)
+        for task in unanswered:
+            task.cancel()
+    reporter.cancel()
+    duration = max(stats.last_answer - started, 1e-9)
+    log(f"loadgen: {LOOP_FINISHED}: {stats.calls} calls, {stats.errors} CallErrors")
+    await close_all(connections)
+    ordered = sorted(stats.latencies)
+    return {
+        "charge_points": args.charge_points,
+        "connected": stats.connected,
+        "connect_failed": stats.connect_failed,
+        "boot_rejected": stats.boot_rejected,
+        "calls": stats.calls,
+        "errors": stats.errors,
+        "unanswered": len(unanswered),
+        "disconnected": stats.disconnected,
+        "server_calls": stats.server_calls,
+        "duration": round(duration, 3),
+        "calls_per_s": round(stats.calls / duration, 1),
+        "p50_ms": round(percentile(ordered, 0.50) * 1000, 2),
+        "p99_ms": round(percentile(ordered, 0.99) * 1000, 2),
+    }
+
+
+def _stop_on_stdin_eof(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> None:
+    """Stop when stdin closes (how the orchestrator ends an idle run); ignored if not pollable."""
+    fd = sys.stdin.fileno()
+
+    def readable() -> None:
+        if not os.read(fd, 4096):
+            loop.remove_reader(fd)
+            stop()
+
+    try:
+        loop.add_reader(fd, readable)
+    except (PermissionError, OSError):
+        pass
+
+
+async def run_idle(args: argparse.Namespace) -> dict[str, Any]:
+    """Connect and boot, print ``READY <n>``, hold the connections until told to stop."""
+    frames, stats = Frames(), Stats()
+    loop = asyncio.get_running_loop()
+    stopped = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopped.set)
+    _stop_on_stdin_eof(loop, stopped.set)
+    connections = await connect_all(
+        args.host, args.port, args.path, args.prefix, args.first, args.charge_points,
+        args.connect_concurrency, args.timeout, frames, stats,
+    )
+    print(f"READY {len(connections)}", flush=True)
+    try:
+        await asyncio.wait_for(stopped.wait(), timeout=args.idle_timeout)
+    except asyncio.TimeoutError:
+        log(f"loadgen: idle timeout ({args.idle_timeout:g} s), closing")
+    await close_all(connections)
+    return {"connected": stats.connected, "connect_failed": stats.connect_failed,
+            "boot_rejected": stats.boot_rejected}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9000)
+    parser.add_argument("--path", default="/ocpp/", help="URL path before the charge point id")
+    parser.add_argument("--prefix", default="BENCH", help="charge point id prefix")
+    parser.add_argument("--first", type=int, default=0, help="index of the first charge point")
+    parser.add_argument("--charge-points", type=int, default=1000)
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of closed loop")
+    parser.add_argument("--connect-concurrency", type=int, default=64)
+    parser.add_argument("--timeout", type=float, default=30.0, help="connect/boot timeout (s)")
+    parser.add_argument("--idle", action="store_true", help="connect, boot and hold; no calls")
+    parser.add_argument("--idle-timeout", type=float, default=900.0, help="upper bound in --idle (s)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run as the CLI would; returns the result dict (also printed as JSON in load mode)."""
+    args = parse_args(argv)
+    raise_open_files_limit()
+    if args.idle:
+        return asyncio.run(run_idle(args))
+    result = asyncio.run(run_load(args))
+    print(orjson.dumps(result).decode(), flush=True)
+    return result
+
+
+if __name__ == "__main__":
+    main()

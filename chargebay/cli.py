@@ -1,0 +1,52 @@
+"""The ``chargebay`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from common.logs import configure_logging
+from common.settings import get_settings
+
+app = typer.Typer(help="chargebay: OCPP 1.6J central system, charger simulator and locker bridge.",
+                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Listen address (CHARGEBAY_HOST).")] = None,
+    ws_port: Annotated[Optional[int], typer.Option(help="OCPP websocket port (CHARGEBAY_WS_PORT).")] = None,
+    http_port: Annotated[Optional[int], typer.Option(help="REST API port (CHARGEBAY_HTTP_PORT).")] = None,
+    tls_cert: Annotated[Optional[Path], typer.Option(help="PEM certificate: serve wss:// (security profile 2).")] = None,
+    tls_key: Annotated[Optional[Path], typer.Option(help="PEM private key for --tls-cert.")] = None,
+) -> None:
+    """Migrate the database, then run the OCPP central system and the REST API in one process."""
+    from chargebay.stack import serve_until_signalled
+
+    overrides = {k: v for k, v in {"host": host, "ws_port": ws_port, "http_port": http_port,
+                                   "tls_cert": tls_cert, "tls_key": tls_key}.items() if v is not None}
+    settings = get_settings().model_copy(update=overrides)
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise typer.BadParameter("--tls-cert and --tls-key go together")
+    configure_logging(settings.log_level, settings.log_format.value)
+    asyncio.run(serve_until_signalled(settings))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply the migrations to CHARGEBAY_DATABASE_URL."""
+    from chargebay.migrate import upgrade_sync
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format.value)
+    upgrade_sync(settings.database_url, revision)
+    typer.echo(f"database at {settings.database_url} is at revision {revision}")
+
+
+if __name__ == "__main__":
+    app()

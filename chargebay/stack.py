@@ -1,0 +1,123 @@
+"""The whole stack in one process and one event loop: CSMS websockets + REST API + store."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import ssl
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import uvicorn
+from fastapi import FastAPI
+
+from api.app import create_app
+from api.auth import bootstrap_admin
+from chargebay.migrate import upgrade
+from common.db import create_engine
+from common.settings import Settings
+from csms.central import CentralSystem
+from csms.server import OcppServer
+
+log = logging.getLogger("chargebay")
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the stack shuts everything down in order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[no-untyped-def,override]
+        yield
+
+
+@dataclass
+class Stack:
+    central: CentralSystem
+    ocpp: OcppServer
+    app: FastAPI
+    host: str
+    ws_port: int
+    http_port: int
+    generated_token: str | None
+
+    @property
+    def ws_url(self) -> str:
+        scheme = "wss" if self.central.settings.tls_cert else "ws"
+        return f"{scheme}://{self.host}:{self.ws_port}/ocpp"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.http_port}"
+
+
+def _tls(settings: Settings) -> ssl.SSLContext | None:
+    if not settings.tls_cert:
+        return None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return ctx
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    sock = socket.create_server((host, port), reuse_port=False)
+    sock.setblocking(False)
+    return sock
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Stack]:
+    """Migrate, start the CSMS and the API, yield, then shut down cleanly in order.
+
+    Shutdown closes every charge point socket with 1001, stops the API, and commits every
+    pending write before the database is let go.
+    """
+    if migrate:
+        await upgrade(settings.database_url)
+    engine = create_engine(settings.database_url)
+    central = CentralSystem(settings, engine)
+    await central.start()
+    ocpp = OcppServer(central)
+    api_task: asyncio.Task[None] | None = None
+    api_server: _EmbeddedServer | None = None
+    try:
+        token = await bootstrap_admin(engine, settings.api_token)
+        await ocpp.start(settings.host, settings.ws_port, _tls(settings))
+        app = create_app(central)
+        sock = _listen(settings.host, settings.http_port)
+        api_server = _EmbeddedServer(uvicorn.Config(app, lifespan="off", access_log=False,
+                                                    log_config=None, ws="none"))
+        api_task = asyncio.create_task(api_server.serve(sockets=[sock]), name="api")
+        while not api_server.started:
+            if api_task.done():
+                api_task.result()
+            await asyncio.sleep(0.01)
+        yield Stack(central, ocpp, app, settings.host, ocpp.port, sock.getsockname()[1], token)
+    finally:
+        if api_server is not None and api_task is not None:
+            api_server.should_exit = True
+            await api_task
+        await ocpp.stop()
+        await central.stop()
+        await engine.dispose()
+
+
+async def serve_until_signalled(settings: Settings) -> None:
+    """Run the stack until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with running(settings) as stack:
+        if stack.generated_token:
+            print("\nNo CHARGEBAY_API_TOKEN was set, so an admin token was generated. "
+                  "It is shown only this once:\n\n    " + stack.generated_token + "\n", flush=True)
+        log.info("OCPP central system on %s/{chargePointId} (subprotocol ocpp1.6)", stack.ws_url)
+        log.info("REST API on %s (OpenAPI at %s/docs)", stack.http_url, stack.http_url)
+        await stop.wait()
+        log.info("shutting down: closing %d charge point connections",
+                 stack.central.router.local_count())
+    log.info("stopped")

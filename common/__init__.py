@@ -1,0 +1,1 @@
+"""Foundation shared by every chargebay part: settings, logging, the database engine."""

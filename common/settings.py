@@ -1,0 +1,58 @@
+"""Runtime settings, read from the environment with the ``CHARGEBAY_`` prefix (and ``.env``)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class UnknownChargePoints(str, Enum):
+    """What the central system does with a charge point id it has never seen."""
+
+    accept = "accept"
+    pending = "pending"
+    reject = "reject"
+
+
+class LogFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class Settings(BaseSettings):
+    """Every knob of the stack; each field maps to ``CHARGEBAY_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="CHARGEBAY_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite+aiosqlite:///{Path('var/chargebay.db')}",
+        description="SQLAlchemy async URL; SQLite file under ./var by default.",
+    )
+    host: str = "127.0.0.1"
+    ws_port: int = 9000
+    http_port: int = 8000
+    api_token: str | None = Field(
+        default=None,
+        description="Bootstrap admin bearer token; generated and printed once when unset.",
+    )
+    unknown_charge_points: UnknownChargePoints = UnknownChargePoints.accept
+    accept_unknown_id_tags: bool = False
+    heartbeat_interval: int = Field(default=300, description="Interval (s) told to charge points at boot.")
+    ping_interval: float = Field(default=60.0, description="Websocket ping interval and timeout (s).")
+    max_frame_bytes: int = Field(default=64 * 1024, description="Larger frames close the socket (1009).")
+    call_timeout: float = Field(default=30.0, description="Default wait for a charge point's answer (s).")
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.text
+    node_id: str = "node-1"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The OCPP 1.6J central system: websocket server, message handlers, outbound commands, store."""

@@ -1,0 +1,100 @@
+"""The central system as a service: the store, the router, the event bus and the command service.
+
+``api`` and the ``serve`` command build one of these and hand it to the websocket server.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from common.settings import Settings
+from csms.commands import CommandService
+from csms.events import EventBus
+from csms.passwords import PasswordChecker
+from csms.routing import LocalRouter, Router
+from csms.store.models import ChargePoint
+from csms.store.writer import Writer
+from csms.timeutil import now_utc
+from csms.validation import warm_up
+
+log = logging.getLogger(__name__)
+_CP = ChargePoint.__table__
+
+
+@dataclass(slots=True, frozen=True)
+class KnownChargePoint:
+    """What the handshake needs to know about a charge point."""
+
+    id: str
+    registration_status: str
+    password_hash: str | None
+
+
+class CentralSystem:
+    def __init__(self, settings: Settings, engine: AsyncEngine, router: Router | None = None,
+                 events: EventBus | None = None) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.writer = Writer(engine)
+        self.router: Router = router or LocalRouter()
+        self.events = events or EventBus()
+        self.commands = CommandService(self.router, settings.call_timeout)
+        self.passwords = PasswordChecker()
+        # Outbound message ids: unique per process, short (OCPP-J allows 36 characters).
+        self.node_prefix = secrets.token_hex(3) + "-"
+
+    async def start(self) -> None:
+        warm_up()
+        self.writer.start()
+        # A process that died left its charge points marked online; none is connected to us yet.
+        await self.writer.run(lambda c: c.execute(
+            update(_CP).where(_CP.c.online.is_(True), _CP.c.node_id == self.settings.node_id)
+            .values(online=False)))
+
+    async def stop(self) -> None:
+        await self.writer.close()
+
+    async def database_ok(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            log.exception("database check failed")
+            return False
+
+    async def lookup(self, charge_point_id: str) -> KnownChargePoint | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(
+                select(_CP.c.id, _CP.c.registration_status, _CP.c.password_hash)
+                .where(_CP.c.id == charge_point_id))).first()
+        return None if row is None else KnownChargePoint(row.id, row.registration_status,
+                                                         row.password_hash)
+
+    async def register(self, charge_point_id: str, registration_status: str) -> None:
+        """Create the row of a charge point seen for the first time (a racing twin is harmless)."""
+        stmt = self.writer.dialect_insert(_CP).values(
+            id=charge_point_id, registration_status=registration_status, online=False,
+            created_at=now_utc()).on_conflict_do_nothing(index_elements=["id"])
+        await self.writer.run(lambda c: c.execute(stmt))
+
+    async def set_online(self, charge_point_id: str, online: bool) -> None:
+        values: dict[str, object] = {"online": online, "last_seen": now_utc()}
+        if online:
+            values["node_id"] = self.settings.node_id
+        stmt = update(_CP).where(_CP.c.id == charge_point_id).values(values)
+        await self.writer.run(lambda c: c.execute(stmt))
+
+    async def set_registration(self, charge_point_id: str, status: str) -> bool:
+        """Accept (or reject) a charge point; a connected one answers its next boot accordingly."""
+        stmt = update(_CP).where(_CP.c.id == charge_point_id).values(registration_status=status)
+        result = await self.writer.run(lambda c: c.execute(stmt))
+        conn = self.router.local(charge_point_id)
+        if conn is not None:
+            conn.registration_status = status
+        return bool(result.rowcount)

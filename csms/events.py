@@ -1,0 +1,39 @@
+"""In-process event bus: connects, disconnects, status changes, transactions, command results.
+
+Subscribers (the SSE stream of the API, tests) each get a bounded queue; a slow subscriber loses
+its oldest events rather than slowing the central system down. A broker-backed bus for several
+nodes implements the same two methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import datetime, timezone
+from typing import Any
+
+
+class EventBus:
+    def __init__(self, queue_size: int = 1000) -> None:
+        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._queue_size = queue_size
+
+    def publish(self, kind: str, charge_point_id: str | None = None, **data: Any) -> None:
+        if not self._subscribers:
+            return
+        event = {"type": kind, "charge_point_id": charge_point_id,
+                 "ts": datetime.now(timezone.utc).isoformat(), **data}
+        for queue in self._subscribers:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(event)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self._queue_size)
+        self._subscribers.add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers.discard(queue)

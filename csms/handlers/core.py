@@ -1,0 +1,81 @@
+"""BootNotification, Heartbeat, StatusNotification and DataTransfer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from sqlalchemy import update
+
+from csms.handlers import handles
+from csms.store.models import ChargePoint, Connector, Notification, StatusHistory
+from csms.timeutil import iso, now_utc, parse_ts
+
+if TYPE_CHECKING:
+    from csms.connection import Connection
+
+_CP = ChargePoint.__table__
+_CONNECTORS = Connector.__table__
+_HISTORY = StatusHistory.__table__
+_NOTIFICATIONS = Notification.__table__
+
+_BOOT_FIELDS = {
+    "chargePointVendor": "vendor", "chargePointModel": "model",
+    "chargePointSerialNumber": "charge_point_serial", "chargeBoxSerialNumber": "charge_box_serial",
+    "firmwareVersion": "firmware_version", "iccid": "iccid", "imsi": "imsi",
+    "meterType": "meter_type", "meterSerialNumber": "meter_serial",
+}
+# While a charge point waits for an operator (Pending) it should come back soon.
+_PENDING_RETRY = 30
+
+
+@handles("BootNotification")
+async def boot_notification(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
+    status = conn.registration_status
+    now = now_utc()
+    values = {col: p.get(key) for key, col in _BOOT_FIELDS.items()}
+    stmt = update(_CP).where(_CP.c.id == conn.charge_point_id).values(
+        **values, boot_status=status, last_boot_at=now, last_seen=now)
+    await conn.central.writer.run(lambda c: c.execute(stmt))
+    conn.central.events.publish("boot", conn.charge_point_id, status=status,
+                                vendor=p["chargePointVendor"], model=p["chargePointModel"])
+    interval = conn.central.settings.heartbeat_interval if status == "Accepted" else _PENDING_RETRY
+    return {"status": status, "currentTime": iso(now), "interval": interval}
+
+
+@handles("Heartbeat")
+async def heartbeat(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
+    return {"currentTime": iso(now_utc())}
+
+
+@handles("StatusNotification")
+async def status_notification(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
+    now = now_utc()
+    row = {
+        "charge_point_id": conn.charge_point_id, "connector_id": p["connectorId"],
+        "status": p["status"], "error_code": p["errorCode"], "info": p.get("info"),
+        "vendor_id": p.get("vendorId"), "vendor_error_code": p.get("vendorErrorCode"),
+        "timestamp": parse_ts(p.get("timestamp")),
+    }
+    writer = conn.central.writer
+    writer.upsert(_CONNECTORS, {**row, "updated_at": now}, ("charge_point_id", "connector_id"))
+    writer.insert(_HISTORY, {**row, "received_at": now})
+    conn.central.events.publish("status", conn.charge_point_id, connector_id=p["connectorId"],
+                                status=p["status"], error_code=p["errorCode"])
+    return {}
+
+
+@handles("DataTransfer")
+async def data_transfer(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
+    """Kept in the notifications; no vendor extension is implemented, so the spec's answer applies."""
+    conn.central.writer.insert(_NOTIFICATIONS, notification(
+        conn, "data_transfer", p["vendorId"], None, None, orjson.dumps(p).decode()))
+    return {"status": "UnknownVendorId"}
+
+
+def notification(conn: Connection, kind: str, status: str | None, request_id: int | None,
+                 timestamp: str | None, detail: str | None) -> dict[str, Any]:
+    """A row of the notifications table (all keys present, as the batch insert needs)."""
+    return {"charge_point_id": conn.charge_point_id, "kind": kind, "status": status,
+            "request_id": request_id, "timestamp": parse_ts(timestamp), "detail": detail,
+            "received_at": now_utc()}

@@ -1,0 +1,43 @@
+"""Firmware and diagnostics status reports (1.6 core and security whitepaper variants)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import update
+
+from csms.handlers import handles
+from csms.handlers.core import notification
+from csms.store.models import ChargePoint, Notification
+
+if TYPE_CHECKING:
+    from csms.connection import Connection
+
+_CP = ChargePoint.__table__
+_NOTIFICATIONS = Notification.__table__
+
+
+async def _report(conn: Connection, kind: str, column: str, status: str,
+                  request_id: int | None = None) -> dict[str, Any]:
+    """Keep the report in the history and the charge point's current status column."""
+    writer = conn.central.writer
+    writer.insert(_NOTIFICATIONS, notification(conn, kind, status, request_id, None, None))
+    stmt = update(_CP).where(_CP.c.id == conn.charge_point_id).values({column: status})
+    await writer.run(lambda c: c.execute(stmt))
+    conn.central.events.publish(kind, conn.charge_point_id, status=status, request_id=request_id)
+    return {}
+
+
+@handles("FirmwareStatusNotification")
+async def firmware_status(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
+    return await _report(conn, "firmware", "firmware_status", p["status"])
+
+
+@handles("SignedFirmwareStatusNotification")
+async def signed_firmware_status(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
+    return await _report(conn, "signed_firmware", "firmware_status", p["status"], p.get("requestId"))
+
+
+@handles("DiagnosticsStatusNotification")
+async def diagnostics_status(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
+    return await _report(conn, "diagnostics", "diagnostics_status", p["status"])

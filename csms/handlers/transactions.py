@@ -1,0 +1,88 @@
+"""Authorize, StartTransaction, StopTransaction and MeterValues.
+
+Transaction facts are awaited until committed before the charge point gets its answer: a charge
+point deletes what it has been answered for, so an answer must mean the record is on disk.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from csms.handlers import handles
+from csms.store.models import MeterValue
+from csms.store.transactions import (
+    StartRequest,
+    StopRequest,
+    id_tag_info,
+    start_transaction,
+    stop_transaction,
+)
+from csms.timeutil import parse_ts
+
+if TYPE_CHECKING:
+    from csms.connection import Connection
+
+_METER_VALUES = MeterValue.__table__
+
+
+def meter_rows(conn: Connection, connector_id: int, transaction_id: int | None,
+               meter_values: list[dict[str, Any]], source: str) -> list[dict[str, Any]]:
+    """One row per sampledValue, every column present (the writer inserts them with executemany)."""
+    rows = []
+    cp = conn.charge_point_id
+    for mv in meter_values:
+        ts = parse_ts(mv["timestamp"])
+        for sv in mv["sampledValue"]:
+            rows.append({
+                "charge_point_id": cp, "connector_id": connector_id,
+                "transaction_id": transaction_id, "timestamp": ts, "value": sv["value"],
+                "context": sv.get("context"), "format": sv.get("format"),
+                "measurand": sv.get("measurand"), "phase": sv.get("phase"),
+                "location": sv.get("location"), "unit": sv.get("unit"), "source": source,
+            })
+    return rows
+
+
+@handles("Authorize")
+async def authorize(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
+    central = conn.central
+    async with central.engine.connect() as db:
+        info = await id_tag_info(db, p["idTag"], central.settings.accept_unknown_id_tags)
+    return {"idTagInfo": info}
+
+
+@handles("StartTransaction")
+async def start(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
+    central = conn.central
+    req = StartRequest(conn.charge_point_id, p["connectorId"], p["idTag"], p["meterStart"],
+                       parse_ts(p["timestamp"]), p.get("reservationId"))  # type: ignore[arg-type]
+    tx_id, info, replayed = await central.writer.run(
+        start_transaction(req, central.settings.accept_unknown_id_tags))
+    if not replayed:
+        central.events.publish("transaction_started", conn.charge_point_id, transaction_id=tx_id,
+                               connector_id=req.connector_id, id_tag=req.id_tag,
+                               id_tag_status=info["status"], meter_start=req.meter_start)
+    return {"transactionId": tx_id, "idTagInfo": info}
+
+
+@handles("StopTransaction")
+async def stop(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
+    central = conn.central
+    samples = meter_rows(conn, 0, p["transactionId"], p.get("transactionData") or [],
+                         "StopTransaction")
+    req = StopRequest(conn.charge_point_id, p["transactionId"], p.get("idTag"), p["meterStop"],
+                      parse_ts(p["timestamp"]), p.get("reason"), samples)  # type: ignore[arg-type]
+    info, outcome = await central.writer.run(
+        stop_transaction(req, central.settings.accept_unknown_id_tags))
+    if outcome == "stopped":
+        central.events.publish("transaction_stopped", conn.charge_point_id,
+                               transaction_id=req.transaction_id, meter_stop=req.meter_stop,
+                               reason=req.reason)
+    return {} if info is None else {"idTagInfo": info}
+
+
+@handles("MeterValues")
+async def meter_values(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
+    rows = meter_rows(conn, p["connectorId"], p.get("transactionId"), p["meterValue"], "MeterValues")
+    await conn.central.writer.save(_METER_VALUES, rows)
+    return {}

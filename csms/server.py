@@ -1,0 +1,153 @@
+"""The OCPP-J websocket endpoint: ``ws(s)://HOST:PORT/ocpp/{chargePointId}``, subprotocol ocpp1.6.
+
+The handshake is where identity is settled: the path and id are checked, unknown ids follow
+UNKNOWN_CHARGE_POINTS, and a charge point with a password must present it (security profile 1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import ssl
+from http import HTTPStatus
+from urllib.parse import unquote
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from common.settings import UnknownChargePoints
+from csms.central import CentralSystem
+from csms.connection import Connection
+
+log = logging.getLogger(__name__)
+
+SUBPROTOCOL = "ocpp1.6"
+PREFIX = "/ocpp/"
+MAX_ID = 48
+TAKEOVER_CODE = 4001  # application close code: replaced by a newer connection
+
+
+def charge_point_id_from_path(path: str) -> str | None:
+    """The id in ``/ocpp/{id}`` (percent-decoded), or None if the path is not of that form."""
+    path = path.split("?", 1)[0]
+    if not path.startswith(PREFIX):
+        return None
+    return unquote(path[len(PREFIX):])
+
+
+def valid_id(cp_id: str) -> bool:
+    return 0 < len(cp_id) <= MAX_ID and cp_id.isascii() and cp_id.isprintable() and "/" not in cp_id
+
+
+def _basic_password(headers: Headers, cp_id: str) -> str | None:
+    value = headers.get("Authorization", "")
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, _, password = base64.b64decode(token, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return password if user == cp_id else None
+
+
+def _reply(connection: ServerConnection, status: HTTPStatus, text: str) -> Response:
+    log.info("handshake refused %s: %s", status.value, text)
+    return connection.respond(status, text + "\n")
+
+
+class OcppServer:
+    """Owns the listening socket; one :class:`Connection` per accepted charge point."""
+
+    def __init__(self, central: CentralSystem) -> None:
+        self.central = central
+        self._server: Server | None = None
+
+    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        cp_id = charge_point_id_from_path(request.path)
+        if cp_id is None:
+            return _reply(connection, HTTPStatus.NOT_FOUND, "OCPP endpoint is /ocpp/{chargePointId}")
+        if not valid_id(cp_id):
+            return _reply(connection, HTTPStatus.BAD_REQUEST,
+                          "charge point id must be 1-48 printable ASCII characters")
+        offered = [p.strip() for h in request.headers.get_all("Sec-WebSocket-Protocol")
+                   for p in h.split(",")]
+        if SUBPROTOCOL not in offered:
+            return _reply(connection, HTTPStatus.BAD_REQUEST,
+                          f"the websocket subprotocol {SUBPROTOCOL!r} is required")
+        central = self.central
+        known = await central.lookup(cp_id)
+        if known is None:
+            policy = central.settings.unknown_charge_points
+            if policy == UnknownChargePoints.reject:
+                return _reply(connection, HTTPStatus.NOT_FOUND, f"unknown charge point {cp_id!r}")
+            status = "Pending" if policy == UnknownChargePoints.pending else "Accepted"
+            await central.register(cp_id, status)
+            log.info("new charge point %s registered as %s", cp_id, status)
+            registration = status
+        else:
+            registration = known.registration_status
+            if known.password_hash:
+                password = _basic_password(request.headers, cp_id)
+                if password is None or not await central.passwords.check(cp_id, password,
+                                                                          known.password_hash):
+                    response = _reply(connection, HTTPStatus.UNAUTHORIZED,
+                                      "HTTP Basic authentication with the charge point password required")
+                    response.headers["WWW-Authenticate"] = 'Basic realm="chargebay", charset="UTF-8"'
+                    return response
+        connection.chargebay_registration = registration  # type: ignore[attr-defined]
+        return None
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        central = self.central
+        cp_id = charge_point_id_from_path(ws.request.path)  # type: ignore[union-attr]
+        assert cp_id is not None
+        conn = Connection(cp_id, ws, central, ws.chargebay_registration)  # type: ignore[attr-defined]
+        old = central.router.attach(conn)
+        if old is not None:
+            log.warning("%s reconnected from %s; closing its previous connection",
+                        cp_id, ws.remote_address)
+            old.drop("replaced by a newer connection")
+            asyncio.create_task(old.ws.close(TAKEOVER_CODE, "replaced by a newer connection"))
+        await central.set_online(cp_id, True)
+        central.events.publish("connected", cp_id)
+        log.info("%s connected from %s", cp_id, ws.remote_address)
+        try:
+            await conn.serve()
+        finally:
+            conn.drop("the charge point disconnected")
+            if central.router.detach(conn):
+                await central.set_online(cp_id, False)
+                central.events.publish("disconnected", cp_id, code=ws.close_code,
+                                       reason=ws.close_reason)
+            log.info("%s disconnected (%s %s)", cp_id, ws.close_code, ws.close_reason or "")
+
+    async def start(self, host: str, port: int, ssl_context: ssl.SSLContext | None = None) -> Server:
+        settings = self.central.settings
+        self._server = await serve(
+            self._handle, host, port,
+            subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+            process_request=self._process_request,
+            ping_interval=settings.ping_interval,
+            ping_timeout=settings.ping_interval,
+            max_size=settings.max_frame_bytes,
+            max_queue=4,
+            compression=None,
+            ssl=ssl_context,
+            server_header="chargebay",
+        )
+        return self._server
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return self._server.sockets[0].getsockname()[1]  # type: ignore[no-any-return]
+
+    async def stop(self) -> None:
+        """Close every socket with 1001 (going away) and wait for the handlers to finish."""
+        if self._server is not None:
+            self._server.close(close_connections=True)
+            await self._server.wait_closed()

@@ -1,0 +1,1 @@
+"""Persistence of the central system: tables, the batching writer and the queries."""

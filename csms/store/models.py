@@ -1,0 +1,195 @@
+"""Tables of the central system. Every OCPP fact a charge point reports has a home here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from common.db import TS, Base, BigId
+
+
+class ChargePoint(Base):
+    __tablename__ = "charge_points"
+
+    id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    registration_status: Mapped[str] = mapped_column(String(16), default="Accepted")
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    vendor: Mapped[str | None] = mapped_column(String(20))
+    model: Mapped[str | None] = mapped_column(String(20))
+    charge_point_serial: Mapped[str | None] = mapped_column(String(25))
+    charge_box_serial: Mapped[str | None] = mapped_column(String(25))
+    firmware_version: Mapped[str | None] = mapped_column(String(50))
+    iccid: Mapped[str | None] = mapped_column(String(20))
+    imsi: Mapped[str | None] = mapped_column(String(20))
+    meter_type: Mapped[str | None] = mapped_column(String(25))
+    meter_serial: Mapped[str | None] = mapped_column(String(25))
+    boot_status: Mapped[str | None] = mapped_column(String(16))
+    last_boot_at: Mapped[datetime | None] = mapped_column(TS)
+    firmware_status: Mapped[str | None] = mapped_column(String(32))
+    diagnostics_status: Mapped[str | None] = mapped_column(String(32))
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    node_id: Mapped[str | None] = mapped_column(String(64))
+    last_seen: Mapped[datetime | None] = mapped_column(TS)
+    created_at: Mapped[datetime] = mapped_column(TS)
+
+
+class Connector(Base):
+    """Current state of one connector (0 = the charge point as a whole)."""
+
+    __tablename__ = "connectors"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True
+    )
+    connector_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str] = mapped_column(String(32))
+    info: Mapped[str | None] = mapped_column(String(50))
+    vendor_id: Mapped[str | None] = mapped_column(String(255))
+    vendor_error_code: Mapped[str | None] = mapped_column(String(50))
+    timestamp: Mapped[datetime | None] = mapped_column(TS)
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+
+class StatusHistory(Base):
+    __tablename__ = "status_history"
+    __table_args__ = (Index("ix_status_history_cp_time", "charge_point_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    charge_point_id: Mapped[str] = mapped_column(String(48))
+    connector_id: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str] = mapped_column(String(32))
+    info: Mapped[str | None] = mapped_column(String(50))
+    vendor_id: Mapped[str | None] = mapped_column(String(255))
+    vendor_error_code: Mapped[str | None] = mapped_column(String(50))
+    timestamp: Mapped[datetime | None] = mapped_column(TS)
+    received_at: Mapped[datetime] = mapped_column(TS)
+
+
+class IdTag(Base):
+    __tablename__ = "id_tags"
+
+    id_tag: Mapped[str] = mapped_column(String(20), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="Accepted")
+    expiry_date: Mapped[datetime | None] = mapped_column(TS)
+    parent_id_tag: Mapped[str | None] = mapped_column(String(20))
+    max_concurrent_tx: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(TS)
+
+
+class Transaction(Base):
+    """A charging session. Ids come from the database so they stay unique across restarts."""
+
+    __tablename__ = "transactions"
+    __table_args__ = (
+        # A StartTransaction replayed after a reconnect maps onto the row it created first.
+        UniqueConstraint(
+            "charge_point_id", "connector_id", "id_tag", "start_timestamp", "meter_start",
+            name="uq_transactions_replay",
+        ),
+        Index("ix_transactions_active", "charge_point_id", "connector_id", "stop_timestamp"),
+        Index("ix_transactions_id_tag", "id_tag"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    charge_point_id: Mapped[str] = mapped_column(String(48))
+    connector_id: Mapped[int] = mapped_column(Integer)
+    id_tag: Mapped[str] = mapped_column(String(20))
+    id_tag_status: Mapped[str] = mapped_column(String(16))
+    meter_start: Mapped[int] = mapped_column(BigInteger)
+    start_timestamp: Mapped[datetime] = mapped_column(TS)
+    reservation_id: Mapped[int | None] = mapped_column(Integer)
+    meter_stop: Mapped[int | None] = mapped_column(BigInteger)
+    stop_timestamp: Mapped[datetime | None] = mapped_column(TS)
+    stop_reason: Mapped[str | None] = mapped_column(String(32))
+    stop_id_tag: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(TS)
+
+
+class StopRecord(Base):
+    """A StopTransaction that matched no running transaction (unknown or already stopped).
+
+    The charge point still gets a normal answer; the fact is kept here instead of being lost.
+    """
+
+    __tablename__ = "stop_records"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    charge_point_id: Mapped[str] = mapped_column(String(48))
+    transaction_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))  # "unknown" | "already_stopped"
+    id_tag: Mapped[str | None] = mapped_column(String(20))
+    meter_stop: Mapped[int] = mapped_column(BigInteger)
+    timestamp: Mapped[datetime] = mapped_column(TS)
+    reason: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(TS)
+
+
+class MeterValue(Base):
+    """One sampledValue, from MeterValues or StopTransaction.transactionData."""
+
+    __tablename__ = "meter_values"
+    __table_args__ = (
+        Index("ix_meter_values_tx", "transaction_id"),
+        Index("ix_meter_values_cp_time", "charge_point_id", "timestamp"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    charge_point_id: Mapped[str] = mapped_column(String(48))
+    connector_id: Mapped[int] = mapped_column(Integer)
+    transaction_id: Mapped[int | None] = mapped_column(BigInteger)
+    timestamp: Mapped[datetime] = mapped_column(TS)
+    value: Mapped[str] = mapped_column(Text)
+    context: Mapped[str | None] = mapped_column(String(32))
+    format: Mapped[str | None] = mapped_column(String(16))
+    measurand: Mapped[str | None] = mapped_column(String(48))
+    phase: Mapped[str | None] = mapped_column(String(8))
+    location: Mapped[str | None] = mapped_column(String(8))
+    unit: Mapped[str | None] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))  # "MeterValues" | "StopTransaction"
+
+
+class Message(Base):
+    """Every OCPP frame in and out, exactly as it crossed the wire."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_cp_time", "charge_point_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    charge_point_id: Mapped[str] = mapped_column(String(48))
+    ts: Mapped[datetime] = mapped_column(TS)
+    direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
+    message_type: Mapped[int] = mapped_column(SmallInteger)  # 2 CALL, 3 CALLRESULT, 4 CALLERROR
+    message_id: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str | None] = mapped_column(String(48))
+    frame: Mapped[str] = mapped_column(Text)
+
+
+class Notification(Base):
+    """Status reports a charge point pushes on its own: firmware, diagnostics, logs, security."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_cp_time", "charge_point_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    charge_point_id: Mapped[str] = mapped_column(String(48))
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str | None] = mapped_column(String(48))
+    request_id: Mapped[int | None] = mapped_column(Integer)
+    timestamp: Mapped[datetime | None] = mapped_column(TS)
+    detail: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(TS)

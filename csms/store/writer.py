@@ -1,0 +1,208 @@
+"""The single writer: every write of the central system goes through one batching task.
+
+Why: per-frame transactions cap SQLite at a few thousand commits a second and contend for its one
+write lock. Here writes queue up while the previous batch commits, and the next batch takes all of
+them in one transaction (group commit): no added delay at low load, large batches at high load.
+Order is kept, so a StartTransaction written as an operation lands before the meter values that
+follow it. A caller that must know its row is on disk awaits the returned future; the message log
+does not. A failing batch is retried item by item so one bad row never takes its neighbours down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Table, bindparam, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from csms.metrics import STORE_BATCH_ROWS, STORE_WRITE_SECONDS
+from csms.store.models import ChargePoint
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Op = Callable[[AsyncConnection], Awaitable[Any]]
+
+_INSERT, _UPSERT, _OP = 0, 1, 2
+
+
+class _Item:
+    __slots__ = ("kind", "table", "payload", "keys", "future")
+
+    def __init__(self, kind: int, table: Table | None, payload: Any, keys: tuple[str, ...],
+                 future: asyncio.Future[Any] | None) -> None:
+        self.kind = kind
+        self.table = table
+        self.payload = payload
+        self.keys = keys
+        self.future = future
+
+
+class Writer:
+    """Batches inserts, upserts, coalesced ``last_seen`` touches and ordered operations."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self.dialect_insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._queue: list[_Item] = []
+        self._touches: dict[str, Any] = {}
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+        self._last_seen = ChargePoint.__table__
+
+    # -- enqueueing ------------------------------------------------------------------------
+    def _put(self, item: _Item) -> None:
+        if self._closing:
+            raise RuntimeError("writer is closed")
+        self._queue.append(item)
+        self._idle.clear()
+        self._wake.set()
+
+    def insert(self, table: Table, row: dict[str, Any]) -> None:
+        """Queue one row; every row of a table must carry the same keys (executemany)."""
+        self._put(_Item(_INSERT, table, row, (), None))
+
+    def insert_many(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        self._put(_Item(_INSERT, table, list(rows), (), None))
+
+    async def save(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert ``rows`` and return once they are committed."""
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._put(_Item(_INSERT, table, list(rows), (), fut))
+        await fut
+
+    def upsert(self, table: Table, row: dict[str, Any], keys: tuple[str, ...]) -> None:
+        """Insert or update by ``keys``; within a batch the last row for a key wins."""
+        self._put(_Item(_UPSERT, table, row, keys, None))
+
+    def touch(self, charge_point_id: str, when: Any) -> None:
+        """Record a charge point's last-seen time; coalesced to one UPDATE per batch."""
+        self._touches[charge_point_id] = when
+        self._idle.clear()
+        self._wake.set()
+
+    async def run(self, op: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``op`` inside the next batch's transaction, in queue order; return its result."""
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._put(_Item(_OP, None, op, (), fut))
+        return await fut
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is committed."""
+        while self._queue or self._touches or not self._idle.is_set():
+            await self._idle.wait()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="store-writer")
+
+    async def close(self) -> None:
+        """Commit what is queued, then stop."""
+        await self.flush()
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._queue = self._queue, []
+            touches, self._touches = self._touches, {}
+            if batch or touches:
+                await self._commit(batch, touches)
+            if not self._queue and not self._touches:
+                self._idle.set()
+                if self._closing:
+                    return
+
+    # -- committing ------------------------------------------------------------------------
+    async def _commit(self, batch: list[_Item], touches: dict[str, Any]) -> None:
+        started = time.perf_counter()
+        results: list[Any] = [None] * len(batch)
+        try:
+            async with self._engine.begin() as conn:
+                await self._apply(conn, batch, results)
+                if touches:
+                    await self._apply_touches(conn, touches)
+        except Exception as exc:
+            if len(batch) + bool(touches) > 1:
+                log.exception("batch of %d writes failed; retrying one by one", len(batch))
+                await self._commit_one_by_one(batch, touches)
+            else:
+                log.exception("write failed")
+                for item in batch:
+                    if item.future is not None and not item.future.done():
+                        item.future.set_exception(exc)
+            return
+        finally:
+            STORE_WRITE_SECONDS.observe(time.perf_counter() - started)
+        STORE_BATCH_ROWS.observe(len(batch))
+        for item, result in zip(batch, results):
+            if item.future is not None and not item.future.done():
+                item.future.set_result(result)
+
+    async def _commit_one_by_one(self, batch: list[_Item], touches: dict[str, Any]) -> None:
+        for item in batch:
+            results: list[Any] = [None]
+            try:
+                async with self._engine.begin() as conn:
+                    await self._apply(conn, [item], results)
+            except Exception as exc:
+                log.exception("write to %s failed and was dropped",
+                              item.table.name if item.table is not None else "operation")
+                if item.future is not None and not item.future.done():
+                    item.future.set_exception(exc)
+                continue
+            if item.future is not None and not item.future.done():
+                item.future.set_result(results[0])
+        if touches:
+            try:
+                async with self._engine.begin() as conn:
+                    await self._apply_touches(conn, touches)
+            except Exception:
+                log.exception("last-seen update failed")
+
+    async def _apply(self, conn: AsyncConnection, batch: list[_Item], results: list[Any]) -> None:
+        """Execute the batch in order; consecutive rows for one table go out as one executemany."""
+        groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]] = {}
+        for index, item in enumerate(batch):
+            if item.kind == _OP:
+                await self._flush_groups(conn, groups)
+                results[index] = await item.payload(conn)
+                continue
+            rows = groups.setdefault((item.kind, item.table, item.keys), [])  # type: ignore[arg-type]
+            if type(item.payload) is list:
+                rows.extend(item.payload)
+            else:
+                rows.append(item.payload)
+        await self._flush_groups(conn, groups)
+
+    async def _flush_groups(self, conn: AsyncConnection, groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]]) -> None:
+        for (kind, table, keys), rows in groups.items():
+            if not rows:
+                continue
+            if kind == _INSERT:
+                await conn.execute(table.insert(), rows)
+            else:
+                latest = {tuple(r[k] for k in keys): r for r in rows}
+                stmt = self.dialect_insert(table)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=list(keys),
+                    set_={c: stmt.excluded[c] for c in rows[0] if c not in keys},
+                )
+                await conn.execute(stmt, list(latest.values()))
+        groups.clear()
+
+    async def _apply_touches(self, conn: AsyncConnection, touches: dict[str, Any]) -> None:
+        t = self._last_seen
+        stmt = update(t).where(t.c.id == bindparam("cp")).values(last_seen=bindparam("seen"))
+        await conn.execute(stmt, [{"cp": k, "seen": v} for k, v in touches.items()])
