@@ -20,7 +20,6 @@ run: $(STAMP)
 
 ## make test: install and run the whole suite
 test: $(STAMP)
-	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 ## make bench: the central system load benchmark (prints calls/s, latency, CPU, RSS)

@@ -1,0 +1,123 @@
+"""`chargebay serve` as a user runs it: a real process, real ports, real signals."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+
+CLI = str(Path(sys.executable).parent / "chargebay")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Served:
+    def __init__(self, proc: subprocess.Popen[str], ws_port: int, http_port: int, cwd: Path) -> None:
+        self.proc, self.ws_port, self.http_port, self.cwd = proc, ws_port, http_port, cwd
+
+    def stop(self) -> tuple[int, str, str]:
+        self.proc.send_signal(signal.SIGTERM)
+        out, err = self.proc.communicate(timeout=20)
+        return self.proc.returncode, out, err
+
+
+def start(cwd: Path, **env: str) -> Served:
+    ws_port, http_port = free_port(), free_port()
+    full_env = {**os.environ, "CHARGEBAY_LOG_LEVEL": "INFO", **env}
+    full_env.pop("CHARGEBAY_API_TOKEN", None) if "CHARGEBAY_API_TOKEN" not in env else None
+    proc = subprocess.Popen([CLI, "serve", "--ws-port", str(ws_port), "--http-port", str(http_port)],
+                            cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited early: {proc.communicate()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{http_port}/health", timeout=1).status_code == 200:
+                return Served(proc, ws_port, http_port, cwd)
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("serve did not come up")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    s = start(tmp_path)
+    yield s
+    if s.proc.poll() is None:
+        s.proc.kill()
+        s.proc.wait()
+
+
+async def test_serve_migrates_answers_health_metrics_and_shuts_down_cleanly(served: Served) -> None:
+    health = httpx.get(f"http://127.0.0.1:{served.http_port}/health").json()
+    assert health["status"] == "ok" and health["database"] == "ok"
+    assert health["connected_charge_points"] == 0 and health["version"]
+    uri = f"ws://127.0.0.1:{served.ws_port}/ocpp/CP-SERVE"
+    async with websockets.connect(uri, subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps([2, "1", "Heartbeat", {}]))
+        assert json.loads(await ws.recv())[0] == 3
+        await ws.send(json.dumps([2, "2", "Nope", {}]))
+        assert json.loads(await ws.recv())[2] == "NotImplemented"
+        assert httpx.get(f"http://127.0.0.1:{served.http_port}/health").json()[
+            "connected_charge_points"] == 1
+        metrics = httpx.get(f"http://127.0.0.1:{served.http_port}/metrics").text
+        assert "chargebay_connected_charge_points 1.0" in metrics
+        assert 'chargebay_ocpp_messages_total{action="Heartbeat",direction="in"} 1.0' in metrics
+        assert 'chargebay_ocpp_callerrors_total{code="NotImplemented",direction="out"} 1.0' in metrics
+        assert "chargebay_store_write_seconds_bucket" in metrics
+        assert "chargebay_outbound_call_seconds" in metrics
+        code, out, err = await asyncio.to_thread(served.stop)
+        with pytest.raises(websockets.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 5)
+        assert ws.close_code == 1001
+    assert code == 0, err
+    assert "shown only this once" in out
+    db = sqlite3.connect(served.cwd / "var" / "chargebay.db")
+    frames = db.execute("SELECT direction, action FROM messages ORDER BY id").fetchall()
+    assert frames == [("in", "Heartbeat"), ("out", "Heartbeat"), ("in", "Nope"), ("out", "Nope")]
+    assert db.execute("SELECT online FROM charge_points").fetchall() == [(0,)]
+
+
+def test_generated_token_is_printed_only_on_first_start(tmp_path: Path) -> None:
+    first = start(tmp_path)
+    _, out1, _ = first.stop()
+    second = start(tmp_path)
+    _, out2, _ = second.stop()
+    token = out1.split("shown only this once:")[1].split()[0]
+    assert token.startswith("cb_") and "shown only this once" not in out2
+
+
+def test_json_logs(tmp_path: Path) -> None:
+    s = start(tmp_path, CHARGEBAY_LOG_FORMAT="json", CHARGEBAY_API_TOKEN="t")
+    _, _, err = s.stop()
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert lines and all({"ts", "level", "logger", "msg"} <= set(line) for line in lines)
+    assert any("OCPP central system on" in line["msg"] for line in lines)
+
+
+def test_db_upgrade_command(tmp_path: Path) -> None:
+    env = {**os.environ, "CHARGEBAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db"}
+    done = subprocess.run([CLI, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    tables = {r[0] for r in sqlite3.connect(tmp_path / "x.db").execute(
+        "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"charge_points", "connectors", "transactions", "meter_values", "messages",
+            "id_tags", "status_history", "alembic_version"} <= tables
