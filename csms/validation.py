@@ -8,6 +8,7 @@ the 1.6 spec spells (``FormationViolation``, not the library's ``FormatViolation
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, Callable
@@ -70,10 +71,22 @@ def _drop_multiple_of(node: Any) -> Any:
     return node
 
 
+def _is_date_time(value: str) -> bool:
+    """RFC 3339 date-time, checked by the C parser (fastjsonschema's regex costs ~10x more)."""
+    if len(value) < 19 or value[10] not in "Tt":
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
 @cache
 def _validator(schema_name: str) -> Callable[[Any], Any]:
     with open(SCHEMAS / f"{schema_name}.json", encoding="utf-8") as f:
-        return fastjsonschema.compile(_drop_multiple_of(json.load(f)))
+        return fastjsonschema.compile(_drop_multiple_of(json.load(f)),
+                                      formats={"date-time": _is_date_time})
 
 
 def validate(action: str, payload: Any, response: bool = False) -> None:
