@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import charge_points, system
+from api.routes import charge_points, commands, events, id_tags, integration, system, tokens, transactions
 from common.version import __version__
 from csms.central import CentralSystem
 
@@ -18,7 +18,9 @@ def create_app(central: CentralSystem) -> FastAPI:
                     "Authenticate with `Authorization: Bearer <token>`.",
     )
     app.state.central = central
+    app.state.background = set()  # tasks of commands sent with ?wait=0
     errors.install(app)
     app.include_router(system.router)
-    app.include_router(charge_points.router)
+    for module in (charge_points, transactions, id_tags, commands, events, tokens, integration):
+        app.include_router(module.router)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -27,15 +28,16 @@ def new_token() -> str:
     return "cb_" + secrets.token_urlsafe(32)
 
 
-async def create_token(engine: AsyncEngine, name: str, role: str, token: str | None = None) -> str:
-    """Store a token (a new random one unless given) and return its secret."""
+async def create_token(engine: AsyncEngine, name: str, role: str,
+                       token: str | None = None) -> tuple[int, str]:
+    """Store a token (a new random one unless given); return its id and secret."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     token = token or new_token()
     async with engine.begin() as conn:
-        await conn.execute(_TOKENS.insert().values(name=name, role=role, token_hash=hash_token(token),
-                                                   created_at=now_utc()))
-    return token
+        result = await conn.execute(_TOKENS.insert().values(
+            name=name, role=role, token_hash=hash_token(token), created_at=now_utc()))
+    return int(result.inserted_primary_key[0]), token
 
 
 async def bootstrap_admin(engine: AsyncEngine, configured: str | None) -> str | None:
@@ -55,25 +57,45 @@ async def bootstrap_admin(engine: AsyncEngine, configured: str | None) -> str | 
             _TOKENS.c.role == "admin", _TOKENS.c.revoked_at.is_(None)))).first()
     if admins is not None:
         return None
-    return await create_token(engine, "bootstrap", "admin")
+    return (await create_token(engine, "bootstrap", "admin"))[1]
 
 
-def require(*roles: str) -> Callable[[Request], Coroutine[Any, Any, str]]:
-    """A dependency that lets in a bearer token whose role is in ``roles`` (admin always)."""
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: the token's name and role."""
+
+    name: str
+    role: str
+
+
+def presented_token(request: Request) -> str | None:
+    """The secret from ``Authorization: Bearer`` or ``X-API-Key``."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        return token.strip()
+    return request.headers.get("X-API-Key") or None
+
+
+async def lookup(engine: AsyncEngine, token: str) -> Caller | None:
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(_TOKENS.c.name, _TOKENS.c.role).where(
+            _TOKENS.c.token_hash == hash_token(token), _TOKENS.c.revoked_at.is_(None)))).first()
+    return None if row is None else Caller(row.name, row.role)
+
+
+def require(*roles: str) -> Callable[[Request], Coroutine[Any, Any, Caller]]:
+    """A dependency that lets in a token whose role is in ``roles`` (admin always)."""
     allowed = set(roles) | {"admin"}
 
-    async def dependency(request: Request) -> str:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
+    async def dependency(request: Request) -> Caller:
+        token = presented_token(request)
+        if token is None:
             raise ApiError(401, "Unauthorized", "an 'Authorization: Bearer <token>' header is required")
-        engine: AsyncEngine = request.app.state.central.engine
-        async with engine.connect() as conn:
-            row = (await conn.execute(select(_TOKENS.c.role).where(
-                _TOKENS.c.token_hash == hash_token(token), _TOKENS.c.revoked_at.is_(None)))).first()
-        if row is None:
+        caller = await lookup(request.app.state.central.engine, token)
+        if caller is None:
             raise ApiError(401, "Unauthorized", "unknown or revoked token")
-        if row.role not in allowed:
-            raise ApiError(403, "Forbidden", f"role {row.role!r} may not do this")
-        return str(row.role)
+        if caller.role not in allowed:
+            raise ApiError(403, "Forbidden", f"role {caller.role!r} may not do this")
+        return caller
 
     return dependency

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import Boolean, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db import TS, Base, BigId
@@ -21,3 +21,14 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(TS)
     revoked_at: Mapped[datetime | None] = mapped_column(TS)
+
+
+class IntegrationSettings(Base):
+    """The stop/start-a-charge integration's switch and source-IP allow-list (one row, id 1)."""
+
+    __tablename__ = "integration_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    allowed_ips: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of IPs / CIDR networks
+    updated_at: Mapped[datetime] = mapped_column(TS)

@@ -15,6 +15,8 @@ app = typer.Typer(help="chargebay: OCPP 1.6J central system, charger simulator a
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+token_app = typer.Typer(help="REST API bearer tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
 
 
 @app.command()
@@ -46,6 +48,31 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     configure_logging(settings.log_level, settings.log_format.value)
     upgrade_sync(settings.database_url, revision)
     typer.echo(f"database at {settings.database_url} is at revision {revision}")
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="admin, operator, integrator or viewer.")],
+    name: Annotated[str, typer.Option(help="Who or what the token is for.")],
+) -> None:
+    """Create a token and print its secret (shown only this once)."""
+    from api.auth import ROLES, create_token
+    from chargebay.migrate import upgrade
+    from common.db import create_engine
+
+    if role not in ROLES:
+        raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
+    settings = get_settings()
+
+    async def run() -> str:
+        await upgrade(settings.database_url)
+        engine = create_engine(settings.database_url)
+        try:
+            return (await create_token(engine, name, role))[1]
+        finally:
+            await engine.dispose()
+
+    typer.echo(asyncio.run(run()))
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ class CentralSystem:
         self.writer = Writer(engine)
         self.router: Router = router or LocalRouter()
         self.events = events or EventBus()
-        self.commands = CommandService(self.router, settings.call_timeout)
+        self.commands = CommandService(self.router, self.writer, self.events, settings.call_timeout)
         self.passwords = PasswordChecker()
         # Outbound message ids: unique per process, short (OCPP-J allows 36 characters).
         self.node_prefix = secrets.token_hex(3) + "-"

@@ -13,10 +13,10 @@ def parse_ts(value: str | None) -> datetime | None:
 
 
 def utc(value: datetime | None) -> datetime | None:
-    """Datetimes read back from SQLite are naive; they were written as UTC."""
+    """As aware UTC. Naive values are taken as UTC: SQLite gives back what was written as UTC."""
     if value is None:
         return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 def iso(value: datetime | None) -> str | None:

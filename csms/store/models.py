@@ -193,3 +193,24 @@ class Notification(Base):
     timestamp: Mapped[datetime | None] = mapped_column(TS)
     detail: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(TS)
+
+
+class Command(Base):
+    """A CSMS-initiated call and how it ended; written when sent and again when answered."""
+
+    __tablename__ = "commands"
+    __table_args__ = (Index("ix_commands_cp_time", "charge_point_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(String(48))
+    action: Mapped[str] = mapped_column(String(48))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # pending | result | call_error | timeout | offline
+    response: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(48))
+    error_description: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(36))
+    requested_by: Mapped[str | None] = mapped_column(String(100))
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TS)
+    completed_at: Mapped[datetime | None] = mapped_column(TS)

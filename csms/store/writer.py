@@ -30,6 +30,10 @@ Op = Callable[[AsyncConnection], Awaitable[Any]]
 _INSERT, _UPSERT, _OP = 0, 1, 2
 
 
+async def _nothing(conn: AsyncConnection) -> None:
+    """An operation that marks a point in the queue (see :meth:`Writer.flush`)."""
+
+
 class _Item:
     __slots__ = ("kind", "table", "payload", "keys", "future")
 
@@ -51,8 +55,6 @@ class Writer:
         self._queue: list[_Item] = []
         self._touches: dict[str, Any] = {}
         self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self._last_seen = ChargePoint.__table__
@@ -62,7 +64,6 @@ class Writer:
         if self._closing:
             raise RuntimeError("writer is closed")
         self._queue.append(item)
-        self._idle.clear()
         self._wake.set()
 
     def insert(self, table: Table, row: dict[str, Any]) -> None:
@@ -85,7 +86,6 @@ class Writer:
     def touch(self, charge_point_id: str, when: Any) -> None:
         """Record a charge point's last-seen time; coalesced to one UPDATE per batch."""
         self._touches[charge_point_id] = when
-        self._idle.clear()
         self._wake.set()
 
     async def run(self, op: Callable[[AsyncConnection], Awaitable[T]]) -> T:
@@ -95,9 +95,9 @@ class Writer:
         return await fut
 
     async def flush(self) -> None:
-        """Wait until everything queued so far is committed."""
-        while self._queue or self._touches or not self._idle.is_set():
-            await self._idle.wait()
+        """Wait until everything queued so far is committed (later writes are not waited for)."""
+        if self._task is not None and not self._task.done():
+            await self.run(_nothing)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -105,7 +105,6 @@ class Writer:
 
     async def close(self) -> None:
         """Commit what is queued, then stop."""
-        await self.flush()
         self._closing = True
         self._wake.set()
         if self._task is not None:
@@ -119,10 +118,8 @@ class Writer:
             touches, self._touches = self._touches, {}
             if batch or touches:
                 await self._commit(batch, touches)
-            if not self._queue and not self._touches:
-                self._idle.set()
-                if self._closing:
-                    return
+            if self._closing and not self._queue and not self._touches:
+                return
 
     # -- committing ------------------------------------------------------------------------
     async def _commit(self, batch: list[_Item], touches: dict[str, Any]) -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 23:42:16.562091
+Create Date: 2026-11-21
 """
 
 from __future__ import annotations
@@ -52,6 +52,25 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_charge_points'))
     )
+    op.create_table('commands',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('charge_point_id', sa.String(length=48), nullable=False),
+    sa.Column('action', sa.String(length=48), nullable=False),
+    sa.Column('payload', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('response', sa.Text(), nullable=True),
+    sa.Column('error_code', sa.String(length=48), nullable=True),
+    sa.Column('error_description', sa.Text(), nullable=True),
+    sa.Column('message_id', sa.String(length=36), nullable=True),
+    sa.Column('requested_by', sa.String(length=100), nullable=True),
+    sa.Column('callback_url', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_commands'))
+    )
+    with op.batch_alter_table('commands', schema=None) as batch_op:
+        batch_op.create_index('ix_commands_cp_time', ['charge_point_id', 'created_at'], unique=False)
+
     op.create_table('id_tags',
     sa.Column('id_tag', sa.String(length=20), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
@@ -60,6 +79,13 @@ def upgrade() -> None:
     sa.Column('max_concurrent_tx', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id_tag', name=op.f('pk_id_tags'))
+    )
+    op.create_table('integration_settings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('allowed_ips', sa.Text(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_integration_settings'))
     )
     op.create_table('messages',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -201,7 +227,12 @@ def downgrade() -> None:
         batch_op.drop_index('ix_messages_cp_time')
 
     op.drop_table('messages')
+    op.drop_table('integration_settings')
     op.drop_table('id_tags')
+    with op.batch_alter_table('commands', schema=None) as batch_op:
+        batch_op.drop_index('ix_commands_cp_time')
+
+    op.drop_table('commands')
     op.drop_table('charge_points')
     op.drop_table('api_tokens')
     # ### end Alembic commands ###

@@ -1,0 +1,45 @@
+"""Server-Sent Events: connects, disconnects, status changes, transactions, command results."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import orjson
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+
+from api.auth import require
+from api.deps import central
+from csms.central import CentralSystem
+
+router = APIRouter(tags=["events"])
+KEEPALIVE_S = 15.0
+
+
+@router.get("/api/v1/events", summary="Live event stream (text/event-stream)",
+            dependencies=[Depends(require("operator", "integrator", "viewer"))],
+            response_class=StreamingResponse)
+async def events(cs: CentralSystem = Depends(central),
+                 charge_point_id: str | None = Query(None, description="Only this charge point's events."),
+                 types: str | None = Query(None, description="Comma-separated event types to keep.")
+                 ) -> StreamingResponse:
+    wanted = set(types.split(",")) if types else None
+
+    async def stream() -> AsyncIterator[bytes]:
+        async with cs.events.subscribe() as queue:
+            yield b": connected\n\n"
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+                if charge_point_id and event["charge_point_id"] != charge_point_id:
+                    continue
+                if wanted and event["type"] not in wanted:
+                    continue
+                yield b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
