@@ -68,9 +68,9 @@ class Cpus:
 
     def __init__(self) -> None:
         available = sorted(os.sched_getaffinity(0))
-        self.pinned = len(available) >= 2
-        self.server = {available[0]} if self.pinned else set(available)
-        self.load = {available[1]} if self.pinned else set(available)
+        pinned = len(available) >= 2
+        self.server = {available[0]} if pinned else set(available)
+        self.load = {available[1]} if pinned else set(available)
 
     def spawn(self, cpus: set[int], argv: list[str], **popen: Any) -> subprocess.Popen[bytes]:
         os.sched_setaffinity(0, cpus)
@@ -81,7 +81,7 @@ class Cpus:
 
 
 class Lines:
-    """Line-by-line reading of several child pipes with a timeout, so sampling goes on in between."""
+    """Lines from several child pipes, read with a timeout so that sampling goes on in between."""
 
     def __init__(self) -> None:
         self._selector = selectors.DefaultSelector()
@@ -127,7 +127,11 @@ class Server:
 
     def rss(self) -> int:
         """Resident memory of the server and any children, in bytes."""
-        return sum(p.memory_info().rss for p in _tree(self.process.pid))
+        total = 0
+        for process in _tree(self.process.pid):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += process.memory_info().rss
+        return total
 
 
 def _tree(pid: int) -> list[psutil.Process]:
@@ -181,7 +185,9 @@ class Sampler:
             self.running = False
 
     def percent(self, which: int) -> float:
-        return round(100 * self.cpu_seconds[which] / self.wall_seconds, 1) if self.wall_seconds else 0.0
+        if not self.wall_seconds:
+            return 0.0
+        return round(100 * self.cpu_seconds[which] / self.wall_seconds, 1)
 
 
 @dataclass
@@ -200,7 +206,8 @@ class Bench:
             template = self.args.chargebay_cmd
             values = {"python": sys.executable, "bench": BENCH, "host": HOST,
                       "ws_port": ws_port, "http_port": http_port}
-            return shlex.split(template.format(**values)), health if "{http_port}" in template else None
+            argv = shlex.split(template.format(**values))
+            return argv, health if "{http_port}" in template else None
         script = Path(sys.executable).parent / "chargebay"
         command = [str(script)] if script.exists() else [sys.executable, "-m", "chargebay.cli"]
         serve = ["serve", "--host", HOST, "--ws-port", str(ws_port), "--http-port", str(http_port)]
@@ -208,7 +215,8 @@ class Bench:
 
     def start_server(self, label: str) -> Server:
         """Start one server in a fresh temp dir (its own SQLite file), wait until it answers."""
-        workdir = Path(self.stack.enter_context(tempfile.TemporaryDirectory(prefix="chargebay-bench-")))
+        temp = tempfile.TemporaryDirectory(prefix="chargebay-bench-")
+        workdir = Path(self.stack.enter_context(temp))
         ws_port, http_port = free_port(), free_port()
         env = dict(os.environ)
         if label == CHARGEBAY:
@@ -220,12 +228,14 @@ class Bench:
                 "CHARGEBAY_UNKNOWN_CHARGE_POINTS": "accept",
             })
         else:
-            argv = [sys.executable, str(BENCH / "minimal_csms.py"), "--host", HOST, "--port", str(ws_port)]
+            argv = [sys.executable, str(BENCH / "minimal_csms.py"),
+                    "--host", HOST, "--port", str(ws_port)]
             health = None
         log_path = workdir / "server.log"
         with log_path.open("wb") as log_file:
-            process = self.cpus.spawn(self.cpus.server, argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
-                                      stdout=log_file, stderr=subprocess.STDOUT)
+            process = self.cpus.spawn(self.cpus.server, argv, cwd=workdir, env=env,
+                                      stdin=subprocess.DEVNULL, stdout=log_file,
+                                      stderr=subprocess.STDOUT)
         self.children.append(process)
         server = Server(label, process, ws_port, log_path)
         log(f"bench: started {label}: {shlex.join(argv)}")
@@ -236,13 +246,18 @@ class Bench:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
             if server.process.poll() is not None:
-                raise RuntimeError(f"{server.label} exited ({server.process.returncode}):\n{server.tail()}")
+                code = server.process.returncode
+                raise RuntimeError(f"{server.label} exited ({code}):\n{server.tail()}")
             if _accepts(server.ws_port) and (health is None or _healthy(health)):
                 return
             time.sleep(0.2)
-        raise RuntimeError(f"{server.label} not ready after {READY_TIMEOUT_S:g} s:\n{server.tail()}")
+        raise RuntimeError(
+            f"{server.label} not ready after {READY_TIMEOUT_S:g} s:\n{server.tail()}")
 
-    def stop(self, process: subprocess.Popen[bytes]) -> None:
+    def stop(self, process: subprocess.Popen[bytes], grace: float = 0.0) -> None:
+        """Stop a child (after ``grace`` seconds to end on its own) and close its pipes."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace)
         if process.poll() is None:
             process.terminate()
             try:
@@ -250,6 +265,9 @@ class Bench:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        for stream in (process.stdin, process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
 
     def stop_all(self) -> None:
         for process in reversed(self.children):
@@ -257,14 +275,15 @@ class Bench:
         self.stack.close()
 
     def loadgen(self, ws_port: int, *extra: str) -> subprocess.Popen[bytes]:
-        argv = [sys.executable, str(BENCH / "loadgen.py"), "--host", HOST, "--port", str(ws_port), *extra]
+        argv = [sys.executable, str(BENCH / "loadgen.py"),
+                "--host", HOST, "--port", str(ws_port), *extra]
         process = self.cpus.spawn(self.cpus.load, argv, stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.children.append(process)
         return process
 
     def load_phase(self, label: str) -> dict[str, Any]:
-        """Closed-loop load against a fresh server; loadgen's figures plus the server's CPU and RSS."""
+        """Closed loop against a fresh server: loadgen's figures plus the server's CPU and RSS."""
         server = self.start_server(label)
         args = self.args
         process = self.loadgen(server.ws_port, "--charge-points", str(args.charge_points),
@@ -293,12 +312,13 @@ class Bench:
         alive = server.process.poll() is None
         self.stop(server.process)
         if not output:
-            raise RuntimeError(f"loadgen gave no result against {label}; server log:\n{server.tail()}")
+            raise RuntimeError(
+                f"loadgen gave no result against {label}; server log:\n{server.tail()}")
         result: dict[str, Any] = json.loads(output[-1])
-        calls = result["calls"]
+        calls, server_cpu_s = result["calls"], sampler.cpu_seconds[0]
         result.update({
             "server_cpu_percent": sampler.percent(0),
-            "server_cpu_us_per_call": round(1e6 * sampler.cpu_seconds[0] / calls, 1) if calls else None,
+            "server_cpu_us_per_call": round(1e6 * server_cpu_s / calls, 1) if calls else None,
             "loadgen_cpu_percent": sampler.percent(1),
             "server_rss_mb": round(sampler.rss_peak / 2**20, 1),
             "server_survived": alive,
@@ -306,17 +326,17 @@ class Bench:
         return result
 
     def idle_phase(self, label: str) -> dict[str, Any]:
-        """RSS of a fresh server before and after ``--idle-connections`` booted, silent charge points."""
+        """A fresh server's RSS before and after ``--idle-connections`` silent charge points."""
         server = self.start_server(label)
         time.sleep(1.0)
         rss_before = server.rss()
         total = self.args.idle_connections
-        shares = [min(IDLE_PER_PROCESS, total - first) for first in range(0, total, IDLE_PER_PROCESS)]
         lines = Lines()
         processes = []
-        for index, share in enumerate(shares):
+        for index, first in enumerate(range(0, total, IDLE_PER_PROCESS)):
+            share = min(IDLE_PER_PROCESS, total - first)
             process = self.loadgen(server.ws_port, "--idle", "--charge-points", str(share),
-                                   "--first", str(index * IDLE_PER_PROCESS))
+                                   "--first", str(first))
             processes.append(process)
             lines.add(process.stdout, (index, "out"))
             lines.add(process.stderr, (index, "err"))
@@ -337,7 +357,7 @@ class Bench:
         for process in processes:
             process.stdin.close()
         for process in processes:
-            self.stop_after(process, 30)
+            self.stop(process, grace=30)
         lines.close()
         self.stop(server.process)
         return {
@@ -347,15 +367,9 @@ class Bench:
             "connect_s": round(connect_s, 1),
             "rss_before_mb": round(rss_before / 2**20, 1),
             "rss_after_mb": round(rss_after / 2**20, 1),
-            "rss_per_connection_kb": round((rss_after - rss_before) / connected / 1024, 1) if connected else None,
+            "rss_per_connection_kb":
+                round((rss_after - rss_before) / connected / 1024, 1) if connected else None,
         }
-
-    def stop_after(self, process: subprocess.Popen[bytes], seconds: float) -> None:
-        """Give a child ``seconds`` to finish on its own before it is stopped."""
-        try:
-            process.wait(timeout=seconds)
-        except subprocess.TimeoutExpired:
-            self.stop(process)
 
 
 def _accepts(port: int) -> bool:
@@ -401,8 +415,8 @@ def render(results: dict[str, Any]) -> Iterator[str]:
         yield _row(["idle connections", "connected", "connect s", "RSS before MB", "RSS after MB",
                     "KB/conn"], widths)
         for label, r in results["idle"].items():
-            yield _row([label, r["connected"], r["connect_s"], r["rss_before_mb"], r["rss_after_mb"],
-                        r["rss_per_connection_kb"]], widths)
+            yield _row([label, r["connected"], r["connect_s"], r["rss_before_mb"],
+                        r["rss_after_mb"], r["rss_per_connection_kb"]], widths)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -453,4 +467,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        log("bench: interrupted; all servers and load generators stopped")
+        sys.exit(130)

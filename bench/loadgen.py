@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from websockets import ConnectionClosed
+from websockets.exceptions import WebSocketException
 from websockets.asyncio.client import ClientConnection, connect
 
 CALL, CALL_RESULT, CALL_ERROR = 2, 3, 4
@@ -44,12 +44,11 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def raise_open_files_limit() -> int:
+def raise_open_files_limit() -> None:
     """Every connection is a file descriptor; the default soft limit (often 1024) is too low."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
 
 
 class Timestamps:
@@ -77,9 +76,9 @@ class Stats:
     calls: int = 0
     errors: int = 0
     server_calls: int = 0
-    disconnected: int = 0
+    dropped: int = 0
     last_answer: float = 0.0
-    latencies: array = field(default_factory=lambda: array("d"))
+    latencies: array[float] = field(default_factory=lambda: array("d"))
     failures_shown: int = 0
 
     def show_failure(self, what: str) -> None:
@@ -153,7 +152,7 @@ async def open_charge_point(
             open_timeout=timeout,
             close_timeout=2,
         )
-    except (OSError, asyncio.TimeoutError, ConnectionClosed, ValueError) as exc:
+    except (OSError, asyncio.TimeoutError, WebSocketException) as exc:
         stats.connect_failed += 1
         stats.show_failure(f"connect {url}: {exc!r}")
         return None
@@ -161,7 +160,7 @@ async def open_charge_point(
     try:
         async with asyncio.timeout(timeout):
             answer = await exchange(ws, frames.boot(message_id), message_id, stats)
-    except (asyncio.TimeoutError, ConnectionClosed) as exc:
+    except (asyncio.TimeoutError, WebSocketException, ValueError) as exc:
         answer = [None, message_id, repr(exc)]
     if answer[0] != CALL_RESULT:
         stats.boot_rejected += 1
@@ -188,7 +187,8 @@ async def connect_all(
     async def progress() -> None:
         while True:
             await asyncio.sleep(1.0)
-            log(f"loadgen: connected {stats.connected}/{count} (failed {stats.connect_failed + stats.boot_rejected})")
+            failed = stats.connect_failed + stats.boot_rejected
+            log(f"loadgen: connected {stats.connected}/{count} (failed {failed})")
 
     started = time.perf_counter()
     reporter = asyncio.create_task(progress())
@@ -196,11 +196,14 @@ async def connect_all(
         opened = await asyncio.gather(*(one(i) for i in range(first, first + count)))
     finally:
         reporter.cancel()
-    log(f"loadgen: {stats.connected}/{count} charge points booted in {time.perf_counter() - started:.1f} s")
+    elapsed = time.perf_counter() - started
+    log(f"loadgen: {stats.connected}/{count} charge points booted in {elapsed:.1f} s")
     return [ws for ws in opened if ws is not None]
 
 
-async def drive(ws: ClientConnection, index: int, deadline: float, frames: Frames, stats: Stats) -> None:
+async def drive(
+    ws: ClientConnection, index: int, deadline: float, frames: Frames, stats: Stats
+) -> None:
     """Closed loop for one charge point: a Call, wait for its answer, the next, until the deadline.
 
     Heartbeat, StatusNotification and MeterValues in turn (the offset by index spreads the mix).
@@ -230,9 +233,9 @@ async def drive(ws: ClientConnection, index: int, deadline: float, frames: Frame
             else:
                 stats.errors += 1
                 stats.show_failure(f"CallError: {answer!r}")
-    except ConnectionClosed as exc:
-        stats.disconnected += 1
-        stats.show_failure(f"connection closed during the run: {exc!r}")
+    except (WebSocketException, ValueError) as exc:  # closed, or an answer that is not JSON
+        stats.dropped += 1
+        stats.show_failure(f"charge point dropped out of the run: {exc!r}")
 
 
 async def report_progress(started: float, stats: Stats) -> None:
@@ -287,7 +290,7 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
         "calls": stats.calls,
         "errors": stats.errors,
         "unanswered": len(unanswered),
-        "disconnected": stats.disconnected,
+        "dropped": stats.dropped,
         "server_calls": stats.server_calls,
         "duration": round(duration, 3),
         "calls_per_s": round(stats.calls / duration, 1),
@@ -345,7 +348,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connect-concurrency", type=int, default=64)
     parser.add_argument("--timeout", type=float, default=30.0, help="connect/boot timeout (s)")
     parser.add_argument("--idle", action="store_true", help="connect, boot and hold; no calls")
-    parser.add_argument("--idle-timeout", type=float, default=900.0, help="upper bound in --idle (s)")
+    parser.add_argument("--idle-timeout", type=float, default=900.0,
+                        help="longest hold in --idle (s)")
     return parser.parse_args(argv)
 
 

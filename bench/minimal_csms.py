@@ -1,4 +1,4 @@
-"""Baseline for the load benchmark: the smallest central system the ``ocpp`` library's own docs show.
+"""Load benchmark baseline: the smallest central system, as the ``ocpp`` library's docs show it.
 
 Written the way the library's README/examples do it (a ``ChargePoint`` subclass with ``@on``
 handlers behind ``websockets.serve``), with the library defaults left alone (schema validation in

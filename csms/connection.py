@@ -24,7 +24,7 @@ from csms.handlers import HANDLERS
 from csms.metrics import CALL_ERRORS, CALL_ROUND_TRIP, MESSAGES
 from csms.outcomes import Outcome
 from csms.store.models import Message
-from csms.validation import SchemaViolation, validate
+from csms.validation import CSMS_ACTIONS, SchemaViolation, validate
 
 if TYPE_CHECKING:
     from csms.central import CentralSystem
@@ -127,7 +127,12 @@ class Connection:
         self._recent.append(uid)
         handler = HANDLERS.get(action)
         if handler is None:
-            await self._send_error(uid, "NotImplemented", f"unknown action {action!r}", action, now)
+            if action in CSMS_ACTIONS:
+                await self._send_error(uid, "NotSupported", f"{action} is sent by a central "
+                                       "system, not to one", action, now)
+            else:
+                await self._send_error(uid, "NotImplemented", f"unknown action {action!r}",
+                                       action, now)
             return
         payload = msg[3]
         try:

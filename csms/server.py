@@ -133,6 +133,8 @@ class OcppServer:
             process_request=self._process_request,
             ping_interval=settings.ping_interval,
             ping_timeout=settings.ping_interval,
+            # A dead peer never completes the closing handshake: don't wait 10 s for it.
+            close_timeout=min(settings.ping_interval, 5.0),
             max_size=settings.max_frame_bytes,
             max_queue=4,
             compression=None,

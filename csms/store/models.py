@@ -167,7 +167,7 @@ class Message(Base):
     """Every OCPP frame in and out, exactly as it crossed the wire."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_cp_time", "charge_point_id", "ts"),)
+    __table_args__ = (Index("ix_messages_cp_id", "charge_point_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     charge_point_id: Mapped[str] = mapped_column(String(48))

@@ -11,6 +11,7 @@ does not. A failing batch is retried item by item so one bad row never takes its
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -21,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from csms.metrics import STORE_BATCH_ROWS, STORE_WRITE_SECONDS
+from csms.store.bulk import BulkStatement
 from csms.store.models import ChargePoint
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,7 @@ T = TypeVar("T")
 Op = Callable[[AsyncConnection], Awaitable[Any]]
 
 _INSERT, _UPSERT, _OP = 0, 1, 2
+TOUCH_EVERY = 2.0  # seconds between last-seen updates: heartbeats need not each cost a write
 
 
 async def _nothing(conn: AsyncConnection) -> None:
@@ -56,8 +59,10 @@ class Writer:
         self._touches: dict[str, Any] = {}
         self._wake = asyncio.Event()
         self._closing = False
+        self._touch_due = 0.0
         self._task: asyncio.Task[None] | None = None
         self._last_seen = ChargePoint.__table__
+        self._statements: dict[tuple[str, tuple[str, ...], tuple[str, ...]], BulkStatement] = {}
 
     # -- enqueueing ------------------------------------------------------------------------
     def _put(self, item: _Item) -> None:
@@ -84,9 +89,8 @@ class Writer:
         self._put(_Item(_UPSERT, table, row, keys, None))
 
     def touch(self, charge_point_id: str, when: Any) -> None:
-        """Record a charge point's last-seen time; coalesced to one UPDATE per batch."""
+        """Record a charge point's last-seen time; written at most every TOUCH_EVERY seconds."""
         self._touches[charge_point_id] = when
-        self._wake.set()
 
     async def run(self, op: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``op`` inside the next batch's transaction, in queue order; return its result."""
@@ -97,6 +101,7 @@ class Writer:
     async def flush(self) -> None:
         """Wait until everything queued so far is committed (later writes are not waited for)."""
         if self._task is not None and not self._task.done():
+            self._touch_due = 0.0
             await self.run(_nothing)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -111,11 +116,19 @@ class Writer:
             await self._task
 
     async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            await self._wake.wait()
+            if self._touches:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), max(self._touch_due - loop.time(), 0))
+            else:
+                await self._wake.wait()
             self._wake.clear()
             batch, self._queue = self._queue, []
-            touches, self._touches = self._touches, {}
+            touches: dict[str, Any] = {}
+            if self._touches and (loop.time() >= self._touch_due or self._closing):
+                touches, self._touches = self._touches, {}
+                self._touch_due = loop.time() + TOUCH_EVERY
             if batch or touches:
                 await self._commit(batch, touches)
             if self._closing and not self._queue and not self._touches:
@@ -184,20 +197,18 @@ class Writer:
         await self._flush_groups(conn, groups)
 
     async def _flush_groups(self, conn: AsyncConnection, groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]]) -> None:
-        for (kind, table, keys), rows in groups.items():
-            if not rows:
-                continue
-            if kind == _INSERT:
-                await conn.execute(table.insert(), rows)
-            else:
-                latest = {tuple(r[k] for k in keys): r for r in rows}
-                stmt = self.dialect_insert(table)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=list(keys),
-                    set_={c: stmt.excluded[c] for c in rows[0] if c not in keys},
-                )
-                await conn.execute(stmt, list(latest.values()))
+        for (_, table, keys), rows in groups.items():
+            if rows:
+                await self._statement(table, tuple(rows[0]), keys).execute(conn, rows)
         groups.clear()
+
+    def _statement(self, table: Table, columns: tuple[str, ...], keys: tuple[str, ...]) -> BulkStatement:
+        cache_key = (table.name, columns, keys)
+        stmt = self._statements.get(cache_key)
+        if stmt is None:
+            stmt = self._statements[cache_key] = BulkStatement(
+                table, columns, keys, self._engine.dialect.paramstyle)
+        return stmt
 
     async def _apply_touches(self, conn: AsyncConnection, touches: dict[str, Any]) -> None:
         t = self._last_seen

@@ -99,7 +99,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_messages'))
     )
     with op.batch_alter_table('messages', schema=None) as batch_op:
-        batch_op.create_index('ix_messages_cp_time', ['charge_point_id', 'ts'], unique=False)
+        batch_op.create_index('ix_messages_cp_id', ['charge_point_id', 'id'], unique=False)
 
     op.create_table('meter_values',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -224,7 +224,7 @@ def downgrade() -> None:
 
     op.drop_table('meter_values')
     with op.batch_alter_table('messages', schema=None) as batch_op:
-        batch_op.drop_index('ix_messages_cp_time')
+        batch_op.drop_index('ix_messages_cp_id')
 
     op.drop_table('messages')
     op.drop_table('integration_settings')
