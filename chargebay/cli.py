@@ -50,6 +50,28 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     typer.echo(f"database at {settings.database_url} is at revision {revision}")
 
 
+@app.command()
+def sim(
+    csms: Annotated[str, typer.Option(help="CSMS websocket URL; the identity is appended.")] = "ws://127.0.0.1:9000/ocpp",
+    count: Annotated[int, typer.Option(min=1, help="Number of stations.")] = 1,
+    template: Annotated[str, typer.Option(help="Shipped template name or a YAML/JSON file.")] = "ac-wallbox",
+    prefix: Annotated[str, typer.Option(help="Identities are {prefix}-{n:05d}.")] = "SIM",
+    atg: Annotated[bool, typer.Option("--atg", help="Run the automatic transaction generator.")] = False,
+    duration: Annotated[Optional[float], typer.Option(help="Stop cleanly after this many seconds.")] = None,
+    ramp: Annotated[float, typer.Option(help="New connections per second.")] = 200.0,
+    workers: Annotated[int, typer.Option(help="Worker processes (0: one per core).")] = 0,
+    seed: Annotated[Optional[int], typer.Option(help="Seed for reproducible runs.")] = None,
+) -> None:
+    """Run simulated OCPP 1.6J charge points against any CSMS."""
+    from charger_sim.console import run
+    from charger_sim.fleet import FleetOptions
+
+    settings = get_settings()
+    configure_logging("WARNING", settings.log_format.value)
+    run(FleetOptions(csms=csms, count=count, template=template, prefix=prefix, atg=atg,
+                     duration=duration, ramp=ramp, workers=workers, seed=seed))
+
+
 @token_app.command("create")
 def token_create(
     role: Annotated[str, typer.Option(help="admin, operator, integrator or viewer.")],

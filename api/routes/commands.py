@@ -95,18 +95,21 @@ async def run_command(request: Request, cs: CentralSystem, charge_point_id: str,
             raise ApiError(404, "ChargePointNotFound", f"no charge point {charge_point_id!r}")
     command_id = cs.commands.new_id()
     await cs.commands.record(command_id, charge_point_id, action, payload, caller.name, callback_url)
+    background: set[asyncio.Task[Any]] = request.app.state.background
+
+    def in_background(coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        background.add(task)
+        task.add_done_callback(background.discard)
 
     async def execute(timeout: float) -> Outcome:
         outcome = await cs.commands.send(charge_point_id, action, payload, timeout, command_id)
-        if callback_url:
-            await _post_callback(callback_url, command_id, charge_point_id, action, outcome)
+        if callback_url:  # never holds up the answer
+            in_background(_post_callback(callback_url, command_id, charge_point_id, action, outcome))
         return outcome
 
     if wait == 0:
-        tasks: set[asyncio.Task[Outcome]] = request.app.state.background
-        task = asyncio.create_task(execute(cs.commands.default_timeout))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        in_background(execute(cs.commands.default_timeout))
         return JSONResponse({"command_id": command_id, "status": "pending"}, status_code=202)
     return _outcome_response(command_id, await execute(wait))
 

@@ -1,0 +1,64 @@
+"""Automatic transaction generator: simulated drivers plugging in, charging and leaving."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from charger_sim.station import Station
+
+
+@dataclass
+class AtgSettings:
+    """Seconds are (min, max) ranges drawn uniformly from the station's seeded RNG."""
+
+    idle: tuple[float, float] = (5, 60)
+    plug_delay: tuple[float, float] = (1, 5)
+    duration: tuple[float, float] = (60, 600)
+    probability: float = 0.8
+    id_tags: list[str] = field(default_factory=lambda: ["SIM-TAG-1", "SIM-TAG-2", "SIM-TAG-3"])
+
+
+class Generator:
+    """One driver loop per connector; :meth:`enable`/:meth:`disable` switch it at runtime."""
+
+    def __init__(self, station: Station, settings: AtgSettings | None = None) -> None:
+        self.station = station
+        self.settings = settings or AtgSettings()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._tasks)
+
+    def enable(self) -> None:
+        if not self._tasks:
+            self._tasks = [self.station.spawn(self._driver(cid)) for cid in self.station.connectors]
+
+    def disable(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self._tasks = []
+
+    def _draw(self, bounds: tuple[float, float]) -> float:
+        return self.station.rng.uniform(*bounds)
+
+    async def _driver(self, connector_id: int) -> None:
+        st, s = self.station, self.settings
+        while True:
+            await asyncio.sleep(self._draw(s.idle))
+            if st.rng.random() >= s.probability or not st.booted.is_set():
+                continue
+            c = st.connectors[connector_id]
+            if c.tx is not None or c.status not in ("Available", "Preparing"):
+                continue
+            await st.plug(connector_id)
+            await asyncio.sleep(self._draw(s.plug_delay))
+            tag = st.rng.choice(s.id_tags)
+            if await st.start_local(connector_id, tag) == "Accepted":
+                await asyncio.sleep(self._draw(s.duration))
+                await st.stop_local(connector_id, tag)
+            await asyncio.sleep(self._draw(s.plug_delay))
+            await st.unplug(connector_id)

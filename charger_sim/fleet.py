@@ -1,0 +1,166 @@
+"""Many stations at once: spread over worker processes, ramped, with live counters.
+
+Each worker process runs its share of the stations as asyncio tasks and reports counters once a
+second; the parent adds them up for the progress display and the final summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing as mp
+import os
+import resource
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from charger_sim.atg import AtgSettings, Generator
+from charger_sim.offline_queue import DurableQueue
+from charger_sim.station import Station
+from charger_sim.template import load_template
+
+
+@dataclass
+class FleetOptions:
+    csms: str
+    count: int = 1
+    template: str = "ac-wallbox"
+    prefix: str = "SIM"
+    atg: bool = False
+    duration: float | None = None
+    ramp: float = 200.0  # new connections per second, over all workers
+    workers: int = 0  # 0: one per core
+    seed: int | None = None
+    state_dir: str = "var/sim"
+    log_size: int = 20
+    overrides: dict[str, Any] = field(default_factory=dict)
+    atg_settings: dict[str, Any] = field(default_factory=dict)
+
+    def identity(self, n: int) -> str:
+        return f"{self.prefix}-{n:05d}"
+
+
+COUNTERS = ("stations", "connected", "booted", "transactions", "charging", "calls", "call_errors",
+            "queued", "connects")
+
+
+def _counters(stations: list[Station]) -> dict[str, int]:
+    totals = dict.fromkeys(COUNTERS, 0)
+    totals["stations"] = len(stations)
+    for st in stations:
+        totals["connected"] += st.connected
+        totals["booted"] += st.booted.is_set()
+        totals["charging"] += sum(1 for c in st.connectors.values() if c.status == "Charging")
+        totals["queued"] += len(st._pending)
+        for key in ("transactions", "calls", "call_errors", "connects"):
+            totals[key] += st.stats[key]
+    return totals
+
+
+def raise_open_files_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+async def run_share(opts: FleetOptions, numbers: list[int], report: Any, worker: int) -> None:
+    """Run the stations numbered ``numbers`` until the duration ends or SIGTERM/SIGINT."""
+    raise_open_files_limit()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    template = load_template(opts.template, opts.overrides)
+    queue = DurableQueue(Path(opts.state_dir) / f"queue-{opts.prefix}-{worker}.db")
+    stations: list[Station] = []
+    tasks: list[asyncio.Task[None]] = []
+    share_rate = max(opts.ramp / max(opts.workers, 1), 1.0)
+
+    async def ramp() -> None:
+        for n in numbers:
+            if stop.is_set():
+                return
+            st = Station(opts.identity(n), template, opts.csms, seed=opts.seed, queue=queue,
+                         log_size=opts.log_size)
+            stations.append(st)
+            tasks.append(asyncio.create_task(st.run()))
+            if opts.atg:
+                Generator(st, AtgSettings(**opts.atg_settings)).enable()
+            await asyncio.sleep(1.0 / share_rate)
+
+    async def reporter() -> None:
+        while True:
+            report.put((worker, _counters(stations)))
+            await asyncio.sleep(1.0)
+
+    ramp_task = asyncio.create_task(ramp())
+    report_task = asyncio.create_task(reporter())
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(stop.wait(), opts.duration)
+    ramp_task.cancel()
+    for st in stations:
+        st.stop()
+    if tasks:
+        await asyncio.wait(tasks, timeout=10)
+    report.put((worker, _counters(stations)))
+    report_task.cancel()
+    queue.close()
+
+
+def _worker_main(opts: FleetOptions, numbers: list[int], report: Any, worker: int) -> None:
+    asyncio.run(run_share(opts, numbers, report, worker))
+
+
+class Fleet:
+    """Starts the worker processes and keeps the latest counters of each."""
+
+    def __init__(self, opts: FleetOptions) -> None:
+        self.opts = opts
+        self.workers = opts.workers or os.cpu_count() or 1
+        opts.workers = self.workers
+        ctx = mp.get_context("spawn")
+        self.report = ctx.Queue()
+        shares = [list(range(w + 1, opts.count + 1, self.workers)) for w in range(self.workers)]
+        self.processes = [ctx.Process(target=_worker_main, args=(opts, share, self.report, w),
+                                      name=f"sim-worker-{w}", daemon=True)
+                          for w, share in enumerate(shares) if share]
+        self.latest: dict[int, dict[str, int]] = {}
+        self.started = 0.0
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+        for p in self.processes:
+            p.start()
+
+    def poll(self) -> dict[str, int]:
+        while True:
+            try:
+                worker, counters = self.report.get_nowait()
+            except Exception:
+                break
+            self.latest[worker] = counters
+        totals = dict.fromkeys(COUNTERS, 0)
+        for counters in self.latest.values():
+            for k, v in counters.items():
+                totals[k] += v
+        return totals
+
+    def alive(self) -> bool:
+        return any(p.is_alive() for p in self.processes)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        for p in self.processes:
+            if p.is_alive() and p.pid:
+                os.kill(p.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for p in self.processes:
+            p.join(max(deadline - time.monotonic(), 0.1))
+            if p.is_alive():
+                p.kill()
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes if p.pid]
+

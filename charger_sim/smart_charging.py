@@ -1,0 +1,131 @@
+"""Charging profiles (OCPP 1.6 smart charging) and the power limit they put on a connector."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from charger_sim.template import Template
+
+
+def _ts(value: str) -> datetime:
+    ts = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+
+
+class Profiles:
+    """Installed profiles per connector (0 = the whole station)."""
+
+    def __init__(self, template: Template) -> None:
+        self.template = template
+        self._profiles: dict[int, list[dict[str, Any]]] = {}
+
+    def set(self, connector_id: int, profile: dict[str, Any], tx_id: int | None) -> str:
+        purpose = profile["chargingProfilePurpose"]
+        if purpose == "TxProfile" and (connector_id == 0 or tx_id is None):
+            return "Rejected"
+        if purpose == "ChargePointMaxProfile" and connector_id != 0:
+            return "Rejected"
+        installed = [p for p in self._profiles.get(connector_id, [])
+                     if not (p["chargingProfileId"] == profile["chargingProfileId"]
+                             or (p["stackLevel"] == profile["stackLevel"]
+                                 and p["chargingProfilePurpose"] == purpose))]
+        installed.append(profile)
+        self._profiles[connector_id] = installed
+        return "Accepted"
+
+    def clear(self, profile_id: int | None, connector_id: int | None, purpose: str | None,
+              stack_level: int | None) -> str:
+        removed = False
+        for cid, profiles in self._profiles.items():
+            keep = []
+            for p in profiles:
+                match = (profile_id is not None and p["chargingProfileId"] == profile_id) or (
+                    profile_id is None
+                    and (connector_id is None or cid == connector_id)
+                    and (purpose is None or p["chargingProfilePurpose"] == purpose)
+                    and (stack_level is None or p["stackLevel"] == stack_level))
+                removed |= match
+                if not match:
+                    keep.append(p)
+            self._profiles[cid] = keep
+        return "Accepted" if removed else "Unknown"
+
+    def clear_tx_profiles(self, connector_id: int) -> None:
+        self._profiles[connector_id] = [p for p in self._profiles.get(connector_id, [])
+                                        if p["chargingProfilePurpose"] != "TxProfile"]
+
+    def _to_watts(self, limit: float, unit: str, phases: int | None) -> float:
+        if unit == "W":
+            return limit
+        t = self.template
+        n = (phases or t.phases) if t.current_type == "AC" else 1
+        return limit * t.voltage * n
+
+    def _period_limit(self, profile: dict[str, Any], now: datetime,
+                      tx_start: datetime | None) -> float | None:
+        valid_from, valid_to = profile.get("validFrom"), profile.get("validTo")
+        if (valid_from and now < _ts(valid_from)) or (valid_to and now >= _ts(valid_to)):
+            return None
+        schedule = profile["chargingSchedule"]
+        kind = profile["chargingProfileKind"]
+        if kind == "Relative":
+            start = tx_start or now
+        elif schedule.get("startSchedule"):
+            start = _ts(schedule["startSchedule"])
+        else:
+            start = now
+        if kind == "Recurring" and start <= now:
+            cycle = timedelta(days=7 if profile.get("recurrencyKind") == "Weekly" else 1)
+            start += cycle * ((now - start) // cycle)
+        offset = (now - start).total_seconds()
+        if offset < 0 or ("duration" in schedule and offset >= schedule["duration"]):
+            return None
+        current = None
+        for period in schedule["chargingSchedulePeriod"]:
+            if period["startPeriod"] <= offset:
+                current = period
+        if current is None:
+            return None
+        return self._to_watts(float(current["limit"]), schedule["chargingRateUnit"],
+                              current.get("numberPhases"))
+
+    def _best(self, purpose: str, connector_ids: tuple[int, ...], now: datetime,
+              tx_start: datetime | None, tx_id: int | None) -> float | None:
+        candidates = sorted(
+            (p for cid in connector_ids for p in self._profiles.get(cid, [])
+             if p["chargingProfilePurpose"] == purpose
+             and (purpose != "TxProfile" or p.get("transactionId") in (None, tx_id))),
+            key=lambda p: -p["stackLevel"])
+        for profile in candidates:
+            limit = self._period_limit(profile, now, tx_start)
+            if limit is not None:
+                return limit
+        return None
+
+    def limit_w(self, connector_id: int, now: datetime, tx_start: datetime | None = None,
+                tx_id: int | None = None) -> float | None:
+        """The power cap on a connector now (None: no profile applies)."""
+        tx_limit = None
+        if tx_id is not None:
+            tx_limit = self._best("TxProfile", (connector_id,), now, tx_start, tx_id)
+        if tx_limit is None:
+            tx_limit = self._best("TxDefaultProfile", (connector_id, 0), now, tx_start, tx_id)
+        station = self._best("ChargePointMaxProfile", (0,), now, tx_start, tx_id)
+        limits = [v for v in (tx_limit, station) if v is not None]
+        return min(limits) if limits else None
+
+    def composite(self, connector_id: int, duration: int, unit: str | None, now: datetime,
+                  tx_start: datetime | None, tx_id: int | None) -> dict[str, Any]:
+        """GetCompositeSchedule: the limit sampled each minute, merged into periods."""
+        unit = unit or "W"
+        t = self.template
+        divisor = 1.0 if unit == "W" else t.voltage * (t.phases if t.current_type == "AC" else 1)
+        periods: list[dict[str, Any]] = []
+        for offset in range(0, max(duration, 1), 60):
+            limit = self.limit_w(connector_id, now + timedelta(seconds=offset), tx_start, tx_id)
+            value = round((t.max_power_w if limit is None else limit) / divisor, 1)
+            if not periods or periods[-1]["limit"] != value:
+                periods.append({"startPeriod": offset, "limit": value})
+        return {"duration": duration, "startSchedule": now.isoformat().replace("+00:00", "Z"),
+                "chargingRateUnit": unit, "chargingSchedulePeriod": periods}

@@ -1,0 +1,576 @@
+"""A simulated OCPP 1.6J charge point: connection lifecycle, transactions, offline queue, faults.
+
+The OCPP side is the `ocpp` library's ``ChargePoint`` (see :mod:`charger_sim.handlers`), one per
+websocket connection; this object outlives connections and holds everything a real station keeps
+across reboots and outages: meters, configuration, the local list and the queued transaction
+messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import logging
+import random
+import time
+from collections import deque
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import quote
+
+import ocpp.messages
+import websockets
+from ocpp.charge_point import camel_to_snake_case
+from ocpp.exceptions import OCPPError
+from ocpp.v16 import call
+from websockets.exceptions import ConnectionClosed, WebSocketException
+
+from charger_sim.configuration import Configuration
+from charger_sim.connector import Connector, Tx
+from charger_sim.meter import Meter
+from charger_sim.offline_queue import DurableQueue
+from charger_sim.smart_charging import Profiles
+from charger_sim.template import Template
+
+if TYPE_CHECKING:
+    from charger_sim.handlers import Link
+
+log = logging.getLogger(__name__)
+# Validate inline: the library's default thread-pool hop costs more than validation itself
+# (shared notes), and thousands of stations share one process.
+ocpp.messages.ASYNC_VALIDATION = False
+
+TX_ACTIONS = frozenset({"StartTransaction", "StopTransaction", "MeterValues"})
+MAX_BACKOFF = 60.0
+
+
+class Offline(Exception):
+    """The station has no (booted) connection to its CSMS."""
+
+
+def iso(ts: datetime) -> str:
+    return ts.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Station:
+    def __init__(self, identity: str, template: Template, csms_url: str | None = None, *,
+                 seed: int | str | None = None, queue: DurableQueue | None = None,
+                 log_size: int = 200, replay_rate: float = 20.0,
+                 on_event: Callable[[Station, str, dict[str, Any]], None] | None = None) -> None:
+        url = csms_url or template.csms_url
+        if not url:
+            raise ValueError("a CSMS URL is needed (template csms_url or csms_url)")
+        self.identity = identity
+        self.template = template
+        self.url = url.rstrip("/") + "/" + quote(identity, safe="")
+        self.rng = random.Random(f"{seed}:{identity}" if seed is not None else identity)
+        self.config = Configuration(template)
+        self.connectors = {i: Connector(i, Meter(template, self.rng))
+                           for i in range(1, template.connectors + 1)}
+        self.profiles = Profiles(template)
+        self.local_list: dict[str, dict[str, Any]] = {}
+        self.local_list_version = 0
+        self.auth_cache: dict[str, dict[str, Any]] = {}
+        self.certificates: dict[str, str] = {}
+        self.firmware_version = template.firmware_version
+        self.queue = queue
+        self.replay_rate = replay_rate
+        self.log: deque[tuple[str, str, str]] = deque(maxlen=log_size)
+        self.on_event = on_event
+        self.link: Link | None = None
+        self.registration: str | None = None
+        self.booted = asyncio.Event()
+        self.stats = {"calls": 0, "call_errors": 0, "transactions": 0, "connects": 0,
+                      "queued": 0, "replayed": 0}
+        # fault knobs
+        self.clock_skew = 0.0
+        self.response_delay = 0.0
+        self.drop_responses = 0.0
+        self.refuse_until = 0.0
+        self._pending: list[tuple[int, str, dict[str, Any]]] = []  # (seq, action, payload)
+        self._provisional = itertools.count(-1, -1)
+        self._stop = asyncio.Event()
+        self._reconnect_now = False
+        self._session_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._replaying = False
+
+    # -- time, logs, tasks -------------------------------------------------------------------
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc) + timedelta(seconds=self.clock_skew)
+
+    def event(self, kind: str, **data: Any) -> None:
+        self.log.append((iso(datetime.now(timezone.utc)), "event",
+                         kind + (" " + repr(data) if data else "")))
+        if self.on_event is not None:
+            self.on_event(self, kind, data)
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """Run ``coro`` in the background, keeping a reference and logging its failure."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            if not isinstance(exc, (Offline, ConnectionClosed, asyncio.TimeoutError, OCPPError)):
+                log.error("%s: background task failed", self.identity, exc_info=exc)
+
+    @property
+    def connected(self) -> bool:
+        return self.link is not None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Stay connected until :meth:`stop`: reconnect with exponential backoff and jitter."""
+        if self.queue is not None:
+            self._pending = await self.queue.pending(self.identity)
+        backoff = 1.0
+        while not self._stop.is_set():
+            wait = self.refuse_until - time.monotonic()
+            if wait > 0:
+                await self._sleep(wait)
+                continue
+            try:
+                async with websockets.connect(
+                    self.url, subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                    additional_headers=self._auth_headers(), open_timeout=15, close_timeout=2,
+                    ping_interval=None, compression=None, max_queue=4,
+                ) as ws:
+                    backoff = 1.0
+                    self.stats["connects"] += 1
+                    await self._session(ws)
+            except (OSError, WebSocketException, asyncio.TimeoutError) as exc:
+                self.event("connect_failed", error=str(exc)[:200])
+            finally:
+                self.link = None
+                self.booted.clear()
+            if self._stop.is_set():
+                break
+            if self._reconnect_now:
+                self._reconnect_now = False
+                continue
+            await self._sleep(backoff * (0.5 + self.rng.random()))
+            backoff = min(backoff * 2, MAX_BACKOFF)
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.link is not None:
+            self.spawn(self.link.close())
+
+    def _auth_headers(self) -> dict[str, str]:
+        if not self.template.password:
+            return {}
+        token = base64.b64encode(f"{self.identity}:{self.template.password}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+    async def _session(self, ws: Any) -> None:
+        from charger_sim.handlers import Link
+
+        link = Link(self, ws)
+        reader = asyncio.ensure_future(link.start())
+        self._session_task = reader
+        self.link = link
+        self.event("connected")
+        heartbeat: asyncio.Task[None] | None = None
+        try:
+            boot = asyncio.ensure_future(self._boot())
+            done, _ = await asyncio.wait({boot, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if boot not in done:
+                boot.cancel()
+                return
+            boot.result()
+            heartbeat = asyncio.ensure_future(self._heartbeats())
+            self.spawn(self._after_boot())
+            await reader
+        except (ConnectionClosed, Offline, asyncio.TimeoutError):
+            pass
+        finally:
+            if heartbeat is not None:
+                heartbeat.cancel()
+            reader.cancel()
+            with contextlib.suppress(BaseException):
+                await reader
+            self.link = None
+            self.booted.clear()
+            self.event("disconnected", code=ws.close_code)
+
+    async def _boot(self) -> None:
+        t = self.template
+        while True:
+            result = await self.call(call.BootNotification(
+                charge_point_vendor=t.vendor, charge_point_model=t.model,
+                charge_point_serial_number=self.identity[-25:], firmware_version=self.firmware_version,
+                meter_type=t.meter_type, iccid=t.iccid, imsi=t.imsi), booting=True)
+            self.registration = result.status
+            if result.status == "Accepted":
+                if result.interval > 0:
+                    self.config.keys["HeartbeatInterval"].value = str(result.interval)
+                self.booted.set()
+                self.event("booted")
+                return
+            self.event("boot_" + result.status.lower(), interval=result.interval)
+            await asyncio.sleep(result.interval or 10)
+
+    async def _after_boot(self) -> None:
+        await self.send_status(0, "Unavailable" if not any(c.operative for c in self.connectors.values())
+                               else "Available")
+        for c in self.connectors.values():
+            await self.send_status(c.id, c.status)
+        await self._replay()
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(max(self.config.get_int("HeartbeatInterval", 300), 1))
+            with contextlib.suppress(Offline, asyncio.TimeoutError, OCPPError):
+                await self.call(call.Heartbeat())
+
+    def drop_connection(self) -> None:
+        """Lose the network: the socket dies without a closing handshake."""
+        if self.link is not None:
+            transport = getattr(self.link._connection, "transport", None)
+            if transport is not None:
+                transport.abort()
+
+    def reconnect(self) -> None:
+        """Close the socket and connect again at once (a reboot)."""
+        self._reconnect_now = True
+        if self.link is not None:
+            self.spawn(self.link._connection.close(1000, "rebooting"))
+
+    # -- messaging ---------------------------------------------------------------------------
+    async def call(self, payload: Any, booting: bool = False) -> Any:
+        """Send a call and return the charge point library's result object.
+
+        Raises :class:`Offline` without a (booted) connection, OCPPError for a CALLERROR and
+        TimeoutError when the CSMS does not answer in time.
+        """
+        link = self.link
+        if link is None or (not booting and not self.booted.is_set()):
+            raise Offline(self.identity)
+        self.stats["calls"] += 1
+        job = asyncio.ensure_future(link.call(payload, suppress=False))
+        reader = self._session_task
+        if reader is not None:
+            await asyncio.wait({job, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if not job.done():
+                job.cancel()
+                raise Offline(self.identity)
+        try:
+            return await job
+        except OCPPError:
+            self.stats["call_errors"] += 1
+            raise
+
+    async def send_tx(self, action: str, payload: dict[str, Any]) -> Any | None:
+        """Send a transaction message, or queue it durably (in order) when that is not possible.
+
+        Returns the result when it went out now, None when it was queued.
+        """
+        if self.booted.is_set() and not self._pending and not self._replaying:
+            try:
+                return await self.call(_make(action, payload))
+            except (Offline, asyncio.TimeoutError, ConnectionClosed):
+                pass
+        await self._enqueue(action, payload)
+        return None
+
+    async def _enqueue(self, action: str, payload: dict[str, Any]) -> None:
+        seq = await self.queue.push(self.identity, action, payload) if self.queue else 0
+        self._pending.append((seq, action, payload))
+        self.stats["queued"] += 1
+        self.event("queued", action=action)
+
+    async def _replay(self) -> None:
+        """Send the queued transaction messages in order, throttled, fixing provisional ids."""
+        if self._replaying or not self._pending:
+            return
+        self._replaying = True
+        id_map: dict[int, int] = {}
+        try:
+            while self._pending and self.booted.is_set():
+                seq, action, payload = self._pending[0]
+                tx_id = payload.get("transactionId")
+                if tx_id is not None and tx_id in id_map:
+                    payload["transactionId"] = id_map[tx_id]
+                try:
+                    result = await self.call(_make(action, payload))
+                except (Offline, asyncio.TimeoutError, ConnectionClosed):
+                    return
+                except OCPPError as exc:  # a CALLERROR is an answer: don't resend it forever
+                    self.event("replay_rejected", action=action, error=str(exc)[:200])
+                    result = None
+                if action == "StartTransaction" and result is not None:
+                    provisional = payload.get("_provisional")
+                    if provisional is not None:
+                        id_map[provisional] = result.transaction_id
+                        self._renumber(provisional, result.transaction_id)
+                self._pending.pop(0)
+                if self.queue is not None:
+                    await self.queue.remove(seq)
+                self.stats["replayed"] += 1
+                await asyncio.sleep(1.0 / self.replay_rate)
+        finally:
+            self._replaying = False
+
+    def _renumber(self, provisional: int, real: int) -> None:
+        for c in self.connectors.values():
+            if c.tx is not None and c.tx.id == provisional:
+                c.tx.id = real
+        for _, _, queued in self._pending:
+            if queued.get("transactionId") == provisional:
+                queued["transactionId"] = real
+
+    async def send_status(self, connector_id: int, status: str) -> None:
+        c = self.connectors.get(connector_id)
+        payload = call.StatusNotification(
+            connector_id=connector_id, status=status,
+            error_code=c.error_code if c else "NoError", info=c.info if c else None,
+            timestamp=iso(self.now()))
+        with contextlib.suppress(Offline, asyncio.TimeoutError, OCPPError, ConnectionClosed):
+            await self.call(payload)
+
+    async def set_status(self, c: Connector, status: str) -> None:
+        if c.status == status:
+            return
+        c.status = status
+        self.event("status", connector=c.id, status=status)
+        await self.send_status(c.id, status)
+
+    # -- authorization -----------------------------------------------------------------------
+    async def authorize(self, id_tag: str) -> str:
+        """Ask the CSMS; offline, use the local list, the cache, or AllowOfflineTxForUnknownId."""
+        try:
+            result = await self.call(call.Authorize(id_tag=id_tag))
+            info = result.id_tag_info
+            self.auth_cache[id_tag] = info
+            return str(info["status"])
+        except (Offline, asyncio.TimeoutError, ConnectionClosed):
+            pass
+        entry = self.local_list.get(id_tag) or self.auth_cache.get(id_tag)
+        if entry is not None:
+            return str(entry.get("status", "Invalid"))
+        return "Accepted" if self.config.get_bool("AllowOfflineTxForUnknownId") else "Invalid"
+
+    # -- the driver's actions ----------------------------------------------------------------
+    def connector(self, connector_id: int) -> Connector:
+        try:
+            return self.connectors[connector_id]
+        except KeyError:
+            raise ValueError(f"{self.identity} has no connector {connector_id}") from None
+
+    async def plug(self, connector_id: int) -> None:
+        c = self.connector(connector_id)
+        if c.plugged:
+            return
+        c.plugged = True
+        c.meter.plug_in()
+        c.plugged_event.set()
+        self.event("plugged", connector=c.id)
+        if c.tx is None and c.status in ("Available", "Finishing"):
+            await self.set_status(c, c.idle_status)
+
+    async def unplug(self, connector_id: int) -> None:
+        c = self.connector(connector_id)
+        if not c.plugged:
+            return
+        if c.tx is not None and self.config.get_bool("StopTransactionOnEVSideDisconnect"):
+            await self.stop_transaction(c, "EVDisconnected")
+        c.plugged = False
+        c.plugged_event.clear()
+        c.meter.unplug()
+        self.event("unplugged", connector=c.id)
+        if c.tx is None:
+            await self.set_status(c, c.idle_status)
+
+    async def start_local(self, connector_id: int, id_tag: str) -> str:
+        """A driver presents ``id_tag`` at the connector (plugging in first if needed)."""
+        c = self.connector(connector_id)
+        if c.tx is not None or c.status in ("Faulted", "Unavailable"):
+            return "Busy"
+        status = await self.authorize(id_tag)
+        if status != "Accepted":
+            self.event("authorize_rejected", id_tag=id_tag, status=status)
+            return status
+        await self.plug(connector_id)
+        await self.start_transaction(c, id_tag)
+        return "Accepted"
+
+    async def stop_local(self, connector_id: int, id_tag: str | None = None,
+                         reason: str = "Local") -> bool:
+        c = self.connector(connector_id)
+        if c.tx is None:
+            return False
+        await self.stop_transaction(c, reason, id_tag)
+        return True
+
+    async def remote_start(self, c: Connector, id_tag: str, profile: dict[str, Any] | None) -> None:
+        """After RemoteStartTransaction was accepted: authorize, wait for the plug, start."""
+        if self.config.get_bool("AuthorizeRemoteTxRequests"):
+            if await self.authorize(id_tag) != "Accepted":
+                await self.set_status(c, c.idle_status)
+                return
+        if not c.plugged:
+            await self.set_status(c, "Preparing")
+            if self.template.plug_in_delay is not None:
+                self.spawn(self._driver_plugs_in(c.id, self.template.plug_in_delay))
+            timeout = self.config.get_int("ConnectionTimeOut", 60)
+            try:
+                await asyncio.wait_for(c.plugged_event.wait(), timeout)
+            except asyncio.TimeoutError:
+                self.event("connection_timeout", connector=c.id)
+                await self.set_status(c, c.idle_status)
+                return
+        if profile is not None:
+            self.profiles.set(c.id, profile, tx_id=None if profile.get("transactionId") is None
+                              else profile["transactionId"])
+        await self.start_transaction(c, id_tag)
+
+    async def _driver_plugs_in(self, connector_id: int, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self.plug(connector_id)
+
+    # -- transactions --------------------------------------------------------------------------
+    async def start_transaction(self, c: Connector, id_tag: str) -> None:
+        now = self.now()
+        c.meter.advance(time.monotonic(), False, None)
+        reservation = c.reservation
+        c.reservation = None
+        tx = Tx(next(self._provisional), id_tag, now, int(c.meter.energy_wh))
+        c.tx = tx
+        self.stats["transactions"] += 1
+        payload: dict[str, Any] = {"connectorId": c.id, "idTag": id_tag, "meterStart": tx.meter_start,
+                                   "timestamp": iso(now), "_provisional": tx.id}
+        if reservation is not None:
+            payload["reservationId"] = reservation["reservationId"]
+        await self.set_status(c, "Charging")
+        c.task = self.spawn(self._meter_loop(c, tx))
+        result = await self.send_tx("StartTransaction", payload)
+        if result is not None:
+            self._renumber(tx.id, result.transaction_id)
+            status = result.id_tag_info.get("status")
+            self.event("transaction_started", connector=c.id, transaction_id=tx.id, status=status)
+            if status != "Accepted" and self.config.get_bool("StopTransactionOnInvalidId"):
+                await self.stop_transaction(c, "DeAuthorized")
+        else:
+            self.event("transaction_started_offline", connector=c.id, provisional_id=tx.id)
+
+    async def stop_transaction(self, c: Connector, reason: str, id_tag: str | None = None) -> None:
+        tx = c.tx
+        if tx is None:
+            return
+        c.tx = None
+        if c.task is not None:
+            c.task.cancel()
+            c.task = None
+        c.meter.advance(time.monotonic(), False, None)
+        now = self.now()
+        payload: dict[str, Any] = {
+            "transactionId": tx.id, "meterStop": int(c.meter.energy_wh), "timestamp": iso(now),
+            "reason": reason,
+            "transactionData": [{"timestamp": iso(now), "sampledValue": c.meter.sample(
+                self.config.get("StopTxnSampledData").split(","), "Transaction.End")}],
+        }
+        if id_tag:
+            payload["idTag"] = id_tag
+        self.profiles.clear_tx_profiles(c.id)
+        if c.scheduled_operative is not None:
+            c.operative, c.scheduled_operative = c.scheduled_operative, None
+        await self.set_status(c, "Finishing" if c.plugged and c.operative and c.error_code == "NoError"
+                              else c.idle_status)
+        self.event("transaction_stopped", connector=c.id, transaction_id=tx.id, reason=reason)
+        await self.send_tx("StopTransaction", payload)
+
+    def limit_w(self, c: Connector) -> float | None:
+        tx = c.tx
+        return self.profiles.limit_w(c.id, self.now(), tx.started if tx else None,
+                                     tx.id if tx else None)
+
+    async def reassess(self, c: Connector) -> None:
+        """Recompute power and Charging/SuspendedEV/SuspendedEVSE after anything changed."""
+        if c.tx is None:
+            return
+        limit = self.limit_w(c)
+        c.meter.advance(time.monotonic(), True, limit)
+        if limit is not None and limit <= 0:
+            status = "SuspendedEVSE"
+        elif c.meter.vehicle is not None and c.meter.vehicle.wanted_power() <= 0:
+            status = "SuspendedEV"
+        else:
+            status = "Charging"
+        await self.set_status(c, status)
+
+    async def _meter_loop(self, c: Connector, tx: Tx) -> None:
+        while c.tx is tx:
+            await self.reassess(c)
+            interval = self.config.get_int("MeterValueSampleInterval", 60)
+            if interval <= 0:
+                await asyncio.sleep(30)
+                continue
+            await asyncio.sleep(interval)
+            if c.tx is not tx:
+                return
+            await self.reassess(c)
+            await self.send_meter_values(c, "Sample.Periodic")
+
+    async def send_meter_values(self, c: Connector, context: str) -> None:
+        measurands = self.config.get("MeterValuesSampledData").split(",")
+        payload: dict[str, Any] = {"connectorId": c.id, "meterValue": [
+            {"timestamp": iso(self.now()), "sampledValue": c.meter.sample(measurands, context)}]}
+        if c.tx is not None:
+            payload["transactionId"] = c.tx.id
+            await self.send_tx("MeterValues", payload)
+        else:
+            with contextlib.suppress(Offline, asyncio.TimeoutError, OCPPError, ConnectionClosed):
+                await self.call(_make("MeterValues", payload))
+
+    # -- faults --------------------------------------------------------------------------------
+    async def fault_connector(self, connector_id: int, error_code: str, info: str | None = None) -> None:
+        c = self.connector(connector_id)
+        c.error_code, c.info = error_code, info
+        if c.tx is not None:
+            await self.stop_transaction(c, "Other")
+        await self.set_status(c, "Faulted")
+
+    async def clear_fault(self, connector_id: int) -> None:
+        c = self.connector(connector_id)
+        c.error_code, c.info = "NoError", None
+        await self.set_status(c, c.idle_status)
+
+    async def power_loss(self, outage_s: float = 2.0) -> None:
+        """Power goes: the socket dies, transactions end with PowerLoss (sent after the reboot)."""
+        self.refuse_until = time.monotonic() + outage_s
+        self.drop_connection()
+        self.booted.clear()
+        for c in self.connectors.values():
+            if c.tx is not None:
+                await self.stop_transaction(c, "PowerLoss")
+
+    async def send_raw(self, frame: str) -> None:
+        if self.link is None:
+            raise Offline(self.identity)
+        self.log.append((iso(datetime.now(timezone.utc)), "out", frame))
+        await self.link._connection.send(frame)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"identity": self.identity, "template": self.template.name, "url": self.url,
+                "connected": self.connected, "booted": self.booted.is_set(),
+                "registration": self.registration, "queued": len(self._pending),
+                "connectors": [c.snapshot() for c in self.connectors.values()], **self.stats}
+
+
+def _make(action: str, payload: dict[str, Any]) -> Any:
+    """The `ocpp` library's call object for a camelCase payload (as queued on disk)."""
+    fields = {k: v for k, v in payload.items() if not k.startswith("_")}
+    return getattr(call, action)(**camel_to_snake_case(fields))
