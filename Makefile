@@ -16,7 +16,7 @@ install: $(STAMP)
 
 ## make run: install, migrate and start the whole stack (CSMS on :9000, REST on :8000, SQLite in ./var)
 run: $(STAMP)
-	$(BIN)/chargebay serve
+	$(BIN)/chargebay serve --demo
 
 ## make test: install and run the whole suite
 test: $(STAMP)

@@ -5,12 +5,23 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import charge_points, commands, events, id_tags, integration, system, tokens, transactions
+from api.routes import (
+    charge_points,
+    chargers,
+    commands,
+    events,
+    id_tags,
+    integration,
+    system,
+    tokens,
+    transactions,
+)
+from charger_sim.service import SimService
 from common.version import __version__
 from csms.central import CentralSystem
 
 
-def create_app(central: CentralSystem) -> FastAPI:
+def create_app(central: CentralSystem, sim: SimService | None = None) -> FastAPI:
     app = FastAPI(
         title="chargebay",
         version=__version__,
@@ -18,9 +29,11 @@ def create_app(central: CentralSystem) -> FastAPI:
                     "Authenticate with `Authorization: Bearer <token>`.",
     )
     app.state.central = central
+    app.state.sim = sim
     app.state.background = set()  # tasks of commands sent with ?wait=0
     errors.install(app)
     app.include_router(system.router)
-    for module in (charge_points, transactions, id_tags, commands, events, tokens, integration):
+    for module in (charge_points, transactions, id_tags, commands, events, tokens, integration,
+                   chargers):
         app.include_router(module.router)
     return app

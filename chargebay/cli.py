@@ -26,12 +26,18 @@ def serve(
     http_port: Annotated[Optional[int], typer.Option(help="REST API port (CHARGEBAY_HTTP_PORT).")] = None,
     tls_cert: Annotated[Optional[Path], typer.Option(help="PEM certificate: serve wss:// (security profile 2).")] = None,
     tls_key: Annotated[Optional[Path], typer.Option(help="PEM private key for --tls-cert.")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help=(
+        "Also run three simulated chargers against this CSMS (CHARGEBAY_DEMO=0 overrides)."))] = False,
 ) -> None:
     """Migrate the database, then run the OCPP central system and the REST API in one process."""
+    import os
+
     from chargebay.stack import serve_until_signalled
 
     overrides = {k: v for k, v in {"host": host, "ws_port": ws_port, "http_port": http_port,
                                    "tls_cert": tls_cert, "tls_key": tls_key}.items() if v is not None}
+    if demo and "CHARGEBAY_DEMO" not in os.environ:
+        overrides["demo"] = True
     settings = get_settings().model_copy(update=overrides)
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise typer.BadParameter("--tls-cert and --tls-key go together")

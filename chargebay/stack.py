@@ -16,7 +16,10 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from api.auth import bootstrap_admin
+from chargebay.demo import start_demo
 from chargebay.migrate import upgrade
+from charger_sim.runtime import ProcessProvider
+from charger_sim.service import SimService
 from common.db import create_engine
 from common.settings import Settings
 from csms.central import CentralSystem
@@ -38,6 +41,7 @@ class Stack:
     central: CentralSystem
     ocpp: OcppServer
     app: FastAPI
+    sim: SimService
     host: str
     ws_port: int
     http_port: int
@@ -81,12 +85,21 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
     central = CentralSystem(settings, engine)
     await central.start()
     ocpp = OcppServer(central)
+    provider = ProcessProvider(settings.sim_workers, str(settings.sim_state_dir))
     api_task: asyncio.Task[None] | None = None
     api_server: _EmbeddedServer | None = None
     try:
         token = await bootstrap_admin(engine, settings.api_token)
         await ocpp.start(settings.host, settings.ws_port, _tls(settings))
-        app = create_app(central)
+        local_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+        scheme = "wss" if settings.tls_cert else "ws"
+        sim = SimService(engine, provider, f"{scheme}://{local_host}:{ocpp.port}/ocpp")
+        if settings.demo:
+            await start_demo(sim)
+        resumed = await sim.resume()
+        if resumed:
+            log.info("simulator: %d charger runtime(s) resumed", resumed)
+        app = create_app(central, sim)
         sock = _listen(settings.host, settings.http_port)
         api_server = _EmbeddedServer(uvicorn.Config(app, lifespan="off", access_log=False,
                                                     log_config=None, ws="none"))
@@ -95,11 +108,12 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
             if api_task.done():
                 api_task.result()
             await asyncio.sleep(0.01)
-        yield Stack(central, ocpp, app, settings.host, ocpp.port, sock.getsockname()[1], token)
+        yield Stack(central, ocpp, app, sim, settings.host, ocpp.port, sock.getsockname()[1], token)
     finally:
         if api_server is not None and api_task is not None:
             api_server.should_exit = True
             await api_task
+        await provider.close()
         await ocpp.stop()
         await central.stop()
         await engine.dispose()

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.text
     node_id: str = "node-1"
+    demo: bool = Field(default=False, description="Start three simulated chargers (make run does).")
+    sim_workers: int = Field(default=0, description="Simulator worker processes (0: one per core).")
+    sim_state_dir: Path = Field(default=Path("var/sim"), description="Simulator queues and state.")
 
 
 @lru_cache

@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import api.models  # noqa: F401  (registers tables on the shared metadata)
+import charger_sim.models  # noqa: F401
 import csms.store.models  # noqa: F401
 from common.db import Base, create_engine, is_sqlite
 

@@ -135,6 +135,20 @@ def upgrade() -> None:
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.create_index('ix_notifications_cp_time', ['charge_point_id', 'received_at'], unique=False)
 
+    op.create_table('sim_chargers',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('identity', sa.String(length=48), nullable=False),
+    sa.Column('ocpp_version', sa.String(length=16), nullable=False),
+    sa.Column('csms_url', sa.Text(), nullable=False),
+    sa.Column('template', sa.String(length=200), nullable=False),
+    sa.Column('overrides', sa.Text(), nullable=False),
+    sa.Column('desired_state', sa.String(length=16), nullable=False),
+    sa.Column('atg', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sim_chargers')),
+    sa.UniqueConstraint('identity', name=op.f('uq_sim_chargers_identity'))
+    )
     op.create_table('status_history',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('charge_point_id', sa.String(length=48), nullable=False),
@@ -214,6 +228,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_status_history_cp_time')
 
     op.drop_table('status_history')
+    op.drop_table('sim_chargers')
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.drop_index('ix_notifications_cp_time')
 
