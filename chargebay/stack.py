@@ -21,6 +21,7 @@ from chargebay.migrate import upgrade
 from charger_sim.runtime import ProcessProvider
 from charger_sim.service import SimService
 from common.db import create_engine
+from common.limits import raise_open_files_limit
 from common.settings import Settings
 from csms.central import CentralSystem
 from csms.server import OcppServer
@@ -121,6 +122,7 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
 
 async def serve_until_signalled(settings: Settings) -> None:
     """Run the stack until SIGINT or SIGTERM."""
+    raise_open_files_limit()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import multiprocessing as mp
 import os
-import resource
 import signal
 import time
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from charger_sim.atg import AtgSettings, Generator
 from charger_sim.offline_queue import DurableQueue
 from charger_sim.station import Station
 from charger_sim.template import load_template
+from common.limits import raise_open_files_limit
 
 
 @dataclass
@@ -58,12 +58,6 @@ def _counters(stations: list[Station]) -> dict[str, int]:
         for key in ("transactions", "calls", "call_errors", "connects"):
             totals[key] += st.stats[key]
     return totals
-
-
-def raise_open_files_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 async def run_share(opts: FleetOptions, numbers: list[int], report: Any, worker: int) -> None:
