@@ -83,12 +83,13 @@ class CentralSystem:
             created_at=now_utc()).on_conflict_do_nothing(index_elements=["id"])
         await self.writer.run(lambda c: c.execute(stmt))
 
-    async def set_online(self, charge_point_id: str, online: bool) -> None:
+    def set_online(self, charge_point_id: str, online: bool) -> None:
+        """Queue the online flag (not awaited: a connect storm must not wait on the disk)."""
         values: dict[str, object] = {"online": online, "last_seen": now_utc()}
         if online:
             values["node_id"] = self.settings.node_id
         stmt = update(_CP).where(_CP.c.id == charge_point_id).values(values)
-        await self.writer.run(lambda c: c.execute(stmt))
+        self.writer.submit(lambda c: c.execute(stmt))
 
     async def set_registration(self, charge_point_id: str, status: str) -> bool:
         """Accept (or reject) a charge point; a connected one answers its next boot accordingly."""

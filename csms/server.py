@@ -112,7 +112,7 @@ class OcppServer:
                         cp_id, ws.remote_address)
             old.drop("replaced by a newer connection")
             asyncio.create_task(old.ws.close(TAKEOVER_CODE, "replaced by a newer connection"))
-        await central.set_online(cp_id, True)
+        central.set_online(cp_id, True)
         central.events.publish("connected", cp_id)
         log.info("%s connected from %s", cp_id, ws.remote_address)
         try:
@@ -120,7 +120,7 @@ class OcppServer:
         finally:
             conn.drop("the charge point disconnected")
             if central.router.detach(conn):
-                await central.set_online(cp_id, False)
+                central.set_online(cp_id, False)
                 central.events.publish("disconnected", cp_id, code=ws.close_code,
                                        reason=ws.close_reason)
             log.info("%s disconnected (%s %s)", cp_id, ws.close_code, ws.close_reason or "")

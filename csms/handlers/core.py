@@ -36,7 +36,7 @@ async def boot_notification(conn: Connection, p: dict[str, Any]) -> dict[str, An
     values = {col: p.get(key) for key, col in _BOOT_FIELDS.items()}
     stmt = update(_CP).where(_CP.c.id == conn.charge_point_id).values(
         **values, boot_status=status, last_boot_at=now, last_seen=now)
-    await conn.central.writer.run(lambda c: c.execute(stmt))
+    conn.central.writer.submit(lambda c: c.execute(stmt))
     conn.central.events.publish("boot", conn.charge_point_id, status=status,
                                 vendor=p["chargePointVendor"], model=p["chargePointModel"])
     interval = conn.central.settings.heartbeat_interval if status == "Accepted" else _PENDING_RETRY

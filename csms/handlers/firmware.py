@@ -23,7 +23,7 @@ async def _report(conn: Connection, kind: str, column: str, status: str,
     writer = conn.central.writer
     writer.insert(_NOTIFICATIONS, notification(conn, kind, status, request_id, None, None))
     stmt = update(_CP).where(_CP.c.id == conn.charge_point_id).values({column: status})
-    await writer.run(lambda c: c.execute(stmt))
+    writer.submit(lambda c: c.execute(stmt))
     conn.central.events.publish(kind, conn.charge_point_id, status=status, request_id=request_id)
     return {}
 

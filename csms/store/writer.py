@@ -92,6 +92,10 @@ class Writer:
         """Record a charge point's last-seen time; written at most every TOUCH_EVERY seconds."""
         self._touches[charge_point_id] = when
 
+    def submit(self, op: Op) -> None:
+        """Queue ``op`` without waiting for it (order is kept; a failure is logged)."""
+        self._put(_Item(_OP, None, op, (), None))
+
     async def run(self, op: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``op`` inside the next batch's transaction, in queue order; return its result."""
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
