@@ -45,7 +45,18 @@ class ChargePoint(Base):
     created_at: Mapped[datetime] = mapped_column(TS)
 
 
-class Connector(Base):
+class _StatusReport:
+    """What one StatusNotification says about a connector."""
+
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str] = mapped_column(String(32))
+    info: Mapped[str | None] = mapped_column(String(50))
+    vendor_id: Mapped[str | None] = mapped_column(String(255))
+    vendor_error_code: Mapped[str | None] = mapped_column(String(50))
+    timestamp: Mapped[datetime | None] = mapped_column(TS)
+
+
+class Connector(_StatusReport, Base):
     """Current state of one connector (0 = the charge point as a whole)."""
 
     __tablename__ = "connectors"
@@ -54,28 +65,16 @@ class Connector(Base):
         ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True
     )
     connector_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    status: Mapped[str] = mapped_column(String(16))
-    error_code: Mapped[str] = mapped_column(String(32))
-    info: Mapped[str | None] = mapped_column(String(50))
-    vendor_id: Mapped[str | None] = mapped_column(String(255))
-    vendor_error_code: Mapped[str | None] = mapped_column(String(50))
-    timestamp: Mapped[datetime | None] = mapped_column(TS)
     updated_at: Mapped[datetime] = mapped_column(TS)
 
 
-class StatusHistory(Base):
+class StatusHistory(_StatusReport, Base):
     __tablename__ = "status_history"
     __table_args__ = (Index("ix_status_history_cp_time", "charge_point_id", "received_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     charge_point_id: Mapped[str] = mapped_column(String(48))
     connector_id: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16))
-    error_code: Mapped[str] = mapped_column(String(32))
-    info: Mapped[str | None] = mapped_column(String(50))
-    vendor_id: Mapped[str | None] = mapped_column(String(255))
-    vendor_error_code: Mapped[str | None] = mapped_column(String(50))
-    timestamp: Mapped[datetime | None] = mapped_column(TS)
     received_at: Mapped[datetime] = mapped_column(TS)
 
 
