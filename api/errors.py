@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -36,6 +40,13 @@ def install(app: FastAPI) -> None:
                   for e in exc.errors()]
         return JSONResponse({"code": "ValidationError", "message": "the request is not valid",
                              "fields": fields}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse({"code": "InternalServerError",
+                             "message": "something unexpected went wrong; it has been logged"},
+                            status_code=500)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -103,7 +103,8 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
         app = create_app(central, sim)
         sock = _listen(settings.host, settings.http_port)
         api_server = _EmbeddedServer(uvicorn.Config(app, lifespan="off", access_log=False,
-                                                    log_config=None, ws="none"))
+                                                    log_config=None, ws="none",
+                                                    timeout_graceful_shutdown=5))
         api_task = asyncio.create_task(api_server.serve(sockets=[sock]), name="api")
         while not api_server.started:
             if api_task.done():
@@ -111,6 +112,7 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
             await asyncio.sleep(0.01)
         yield Stack(central, ocpp, app, sim, settings.host, ocpp.port, sock.getsockname()[1], token)
     finally:
+        central.events.close()  # ends open event streams so the API can stop
         if api_server is not None and api_task is not None:
             api_server.should_exit = True
             await api_task

@@ -16,8 +16,9 @@ from typing import Any
 
 class EventBus:
     def __init__(self, queue_size: int = 1000) -> None:
-        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
         self._queue_size = queue_size
+        self.closed = False
 
     def publish(self, kind: str, charge_point_id: str | None = None, **data: Any) -> None:
         if not self._subscribers:
@@ -29,9 +30,20 @@ class EventBus:
                 queue.get_nowait()
             queue.put_nowait(event)
 
+    def close(self) -> None:
+        """End every subscription (each queue gets ``None``): the process is shutting down."""
+        self.closed = True
+        for queue in self._subscribers:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(None)
+
     @contextlib.asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self._queue_size)
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[dict[str, Any] | None]]:
+        """A queue of events; ``None`` means the bus closed."""
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self._queue_size)
+        if self.closed:
+            queue.put_nowait(None)
         self._subscribers.add(queue)
         try:
             yield queue

@@ -35,6 +35,8 @@ async def events(cs: CentralSystem = Depends(central),
                 except TimeoutError:
                     yield b": keep-alive\n\n"
                     continue
+                if event is None:  # shutting down
+                    return
                 if charge_point_id and event["charge_point_id"] != charge_point_id:
                     continue
                 if wanted and event["type"] not in wanted:

@@ -27,6 +27,7 @@ _SETTINGS = IntegrationSettings.__table__
 _CP = ChargePoint.__table__
 _TX = Transaction.__table__
 INTEGRATION_ROLES = {"integrator", "operator", "admin"}
+MAX_CONNECTOR = 2**31 - 1  # OCPP connector ids are 32-bit integers
 
 
 class IntegrationConfig(BaseModel):
@@ -90,6 +91,8 @@ async def integration_caller(request: Request, cs: CentralSystem = Depends(centr
 async def _checked_chargebox(cs: CentralSystem, chargebox: str, connector: int) -> None:
     if connector <= 0:
         raise ApiError(400, "ConnectorNotValid", "the connector must be greater than zero")
+    if connector > MAX_CONNECTOR:
+        raise ApiError(400, "ConnectorNotValid", f"no chargebox has connector {connector}")
     async with cs.engine.connect() as conn:
         if (await conn.execute(select(_CP.c.id).where(_CP.c.id == chargebox))).first() is None:
             raise ApiError(404, "ChargeboxNotFound", f"no chargebox {chargebox!r}")
@@ -162,6 +165,8 @@ async def start_charge(body: StartCharge, wait: float = WAIT, caller: Caller = D
             async with asyncio.timeout_at(deadline):
                 while True:
                     event = await events.get()
+                    if event is None:
+                        raise ApiError(503, "ShuttingDown", "the central system is shutting down")
                     if (event["type"] == "transaction_started"
                             and event["charge_point_id"] == body.chargebox
                             and event["connector_id"] == body.connector):
