@@ -71,7 +71,13 @@ def sim(
     """Run simulated OCPP 1.6J charge points against any CSMS."""
     from charger_sim.console import run
     from charger_sim.fleet import FleetOptions
+    from charger_sim.template import load_template
 
+    try:
+        load_template(template)
+    except (FileNotFoundError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     settings = get_settings()
     configure_logging("WARNING", settings.log_format.value)
     run(FleetOptions(csms=csms, count=count, template=template, prefix=prefix, atg=atg,

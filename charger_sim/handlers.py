@@ -109,6 +109,8 @@ class Link(ChargePoint):
             else:
                 c.operative = operative
                 self.later(st.set_status(c, c.idle_status))
+        if connector_id == 0 and not scheduled:
+            self.later(st.send_status(0, st.station_status()))
         return call_result.ChangeAvailability(status="Scheduled" if scheduled else "Accepted")
 
     @on("ChangeConfiguration")
@@ -358,7 +360,7 @@ async def _quietly(coro: Any) -> None:
 
 async def _trigger_status(st: Station, connector_id: int | None) -> None:
     if connector_id in (None, 0):
-        await st.send_status(0, "Available")
+        await st.send_status(0, st.station_status())
     for c in st.connectors.values():
         if connector_id in (None, 0, c.id):
             await st.send_status(c.id, c.status)
@@ -376,7 +378,7 @@ async def _trigger_sign(st: Station, _: int | None) -> None:
 
 
 _TRIGGERS: dict[str, Any] = {
-    "BootNotification": lambda st, _: _reboot_notice(st),
+    "BootNotification": lambda st, _: st.call(st.boot_notification()),
     "Heartbeat": lambda st, _: st.call(call.Heartbeat()),
     "StatusNotification": _trigger_status,
     "MeterValues": _trigger_meter,
@@ -385,12 +387,9 @@ _TRIGGERS: dict[str, Any] = {
     "FirmwareStatusNotification": lambda st, _: st.call(call.FirmwareStatusNotification(status="Idle")),
 }
 _EXTENDED: dict[str, Any] = {
-    "LogStatusNotification": lambda st, _: st.call(call.LogStatusNotification(status="Idle")),
+    "LogStatusNotification": lambda st, _: st.call(call.LogStatusNotification(status="Idle",
+                                                                              request_id=None)),
     "SignChargePointCertificate": _trigger_sign,
 }
 
 
-async def _reboot_notice(st: Station) -> None:
-    t = st.template
-    await st.call(call.BootNotification(charge_point_vendor=t.vendor, charge_point_model=t.model,
-                                        firmware_version=st.firmware_version))

@@ -16,7 +16,7 @@ class SimCharger(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     identity: Mapped[str] = mapped_column(String(48), unique=True)
     ocpp_version: Mapped[str] = mapped_column(String(16), default="OCPP1.6")
-    csms_url: Mapped[str] = mapped_column(Text)
+    csms_url: Mapped[str | None] = mapped_column(Text)  # None: the stack's own CSMS
     template: Mapped[str] = mapped_column(String(200), default="ac-wallbox")
     overrides: Mapped[str] = mapped_column(Text, default="{}")  # JSON: template field overrides
     desired_state: Mapped[str] = mapped_column(String(16), default="stopped")  # running | stopped

@@ -81,7 +81,7 @@ class SimService:
             async with self.engine.begin() as conn:
                 await conn.execute(_T.insert().values(
                     id=charger_id, identity=identity, ocpp_version=ocpp_version,
-                    csms_url=csms_url or self.default_csms_url, template=template,
+                    csms_url=csms_url, template=template,
                     overrides=json.dumps(overrides or {}), desired_state="stopped", atg=atg,
                     created_at=now, updated_at=now))
         except IntegrityError:
@@ -109,11 +109,10 @@ class SimService:
         async with self.engine.begin() as conn:
             await conn.execute(delete(_T).where(_T.c.id == charger_id))
 
-    @staticmethod
-    def _spec(charger: dict[str, Any]) -> dict[str, Any]:
+    def _spec(self, charger: dict[str, Any]) -> dict[str, Any]:
         return {"identity": charger["identity"], "template": charger["template"],
-                "overrides": charger["overrides"], "csms_url": charger["csms_url"],
-                "atg": charger["atg"]}
+                "overrides": charger["overrides"],
+                "csms_url": charger["csms_url"] or self.default_csms_url, "atg": charger["atg"]}
 
     async def _desire(self, charger_id: str, state: str) -> None:
         async with self.engine.begin() as conn:

@@ -130,6 +130,9 @@ class Station:
         """Stay connected until :meth:`stop`: reconnect with exponential backoff and jitter."""
         if self.queue is not None:
             self._pending = await self.queue.pending(self.identity)
+            lowest = min((p.get("_provisional", 0) for _, _, p in self._pending), default=0)
+            lowest = min([lowest] + [p.get("transactionId", 0) for _, _, p in self._pending])
+            self._provisional = itertools.count(min(lowest, 0) - 1, -1)
         backoff = 1.0
         while not self._stop.is_set():
             wait = self.refuse_until - time.monotonic()
@@ -206,13 +209,20 @@ class Station:
             self.booted.clear()
             self.event("disconnected", code=ws.close_code)
 
-    async def _boot(self) -> None:
+    def boot_notification(self) -> Any:
         t = self.template
+        return call.BootNotification(
+            charge_point_vendor=t.vendor, charge_point_model=t.model,
+            charge_point_serial_number=self.identity[-25:], firmware_version=self.firmware_version,
+            meter_type=t.meter_type, iccid=t.iccid, imsi=t.imsi)
+
+    def station_status(self) -> str:
+        """Connector 0's status: Unavailable when no connector is operative."""
+        return "Available" if any(c.operative for c in self.connectors.values()) else "Unavailable"
+
+    async def _boot(self) -> None:
         while True:
-            result = await self.call(call.BootNotification(
-                charge_point_vendor=t.vendor, charge_point_model=t.model,
-                charge_point_serial_number=self.identity[-25:], firmware_version=self.firmware_version,
-                meter_type=t.meter_type, iccid=t.iccid, imsi=t.imsi), booting=True)
+            result = await self.call(self.boot_notification(), booting=True)
             self.registration = result.status
             if result.status == "Accepted":
                 if result.interval > 0:
@@ -224,8 +234,7 @@ class Station:
             await asyncio.sleep(result.interval or 10)
 
     async def _after_boot(self) -> None:
-        await self.send_status(0, "Unavailable" if not any(c.operative for c in self.connectors.values())
-                               else "Available")
+        await self.send_status(0, self.station_status())
         for c in self.connectors.values():
             await self.send_status(c.id, c.status)
         await self._replay()
@@ -297,13 +306,9 @@ class Station:
         if self._replaying or not self._pending:
             return
         self._replaying = True
-        id_map: dict[int, int] = {}
         try:
             while self._pending and self.booted.is_set():
                 seq, action, payload = self._pending[0]
-                tx_id = payload.get("transactionId")
-                if tx_id is not None and tx_id in id_map:
-                    payload["transactionId"] = id_map[tx_id]
                 try:
                     result = await self.call(_make(action, payload))
                 except (Offline, asyncio.TimeoutError, ConnectionClosed):
@@ -314,8 +319,7 @@ class Station:
                 if action == "StartTransaction" and result is not None:
                     provisional = payload.get("_provisional")
                     if provisional is not None:
-                        id_map[provisional] = result.transaction_id
-                        self._renumber(provisional, result.transaction_id)
+                        await self._renumber(provisional, result.transaction_id)
                 self._pending.pop(0)
                 if self.queue is not None:
                     await self.queue.remove(seq)
@@ -324,13 +328,16 @@ class Station:
         finally:
             self._replaying = False
 
-    def _renumber(self, provisional: int, real: int) -> None:
+    async def _renumber(self, provisional: int, real: int) -> None:
+        """The CSMS numbered a transaction: use its id everywhere, on disk too."""
         for c in self.connectors.values():
             if c.tx is not None and c.tx.id == provisional:
                 c.tx.id = real
-        for _, _, queued in self._pending:
+        for seq, _, queued in self._pending:
             if queued.get("transactionId") == provisional:
                 queued["transactionId"] = real
+                if self.queue is not None:
+                    await self.queue.update(seq, queued)
 
     async def send_status(self, connector_id: int, status: str) -> None:
         c = self.connectors.get(connector_id)
@@ -447,7 +454,7 @@ class Station:
         c.meter.advance(time.monotonic(), False, None)
         reservation = c.reservation
         c.reservation = None
-        tx = Tx(next(self._provisional), id_tag, now, int(c.meter.energy_wh))
+        tx = Tx(next(self._provisional), id_tag, now, round(c.meter.energy_wh))
         c.tx = tx
         self.stats["transactions"] += 1
         payload: dict[str, Any] = {"connectorId": c.id, "idTag": id_tag, "meterStart": tx.meter_start,
@@ -458,7 +465,7 @@ class Station:
         c.task = self.spawn(self._meter_loop(c, tx))
         result = await self.send_tx("StartTransaction", payload)
         if result is not None:
-            self._renumber(tx.id, result.transaction_id)
+            await self._renumber(tx.id, result.transaction_id)
             status = result.id_tag_info.get("status")
             self.event("transaction_started", connector=c.id, transaction_id=tx.id, status=status)
             if status != "Accepted" and self.config.get_bool("StopTransactionOnInvalidId"):
@@ -477,7 +484,7 @@ class Station:
         c.meter.advance(time.monotonic(), False, None)
         now = self.now()
         payload: dict[str, Any] = {
-            "transactionId": tx.id, "meterStop": int(c.meter.energy_wh), "timestamp": iso(now),
+            "transactionId": tx.id, "meterStop": round(c.meter.energy_wh), "timestamp": iso(now),
             "reason": reason,
             "transactionData": [{"timestamp": iso(now), "sampledValue": c.meter.sample(
                 self.config.get("StopTxnSampledData").split(","), "Transaction.End")}],

@@ -139,7 +139,7 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('identity', sa.String(length=48), nullable=False),
     sa.Column('ocpp_version', sa.String(length=16), nullable=False),
-    sa.Column('csms_url', sa.Text(), nullable=False),
+    sa.Column('csms_url', sa.Text(), nullable=True),
     sa.Column('template', sa.String(length=200), nullable=False),
     sa.Column('overrides', sa.Text(), nullable=False),
     sa.Column('desired_state', sa.String(length=16), nullable=False),

@@ -1,0 +1,94 @@
+"""`chargebay sim`: the console script as a real subprocess, against the real stack."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chargebay.stack import Stack
+from tests.helpers import rows
+
+CLI = Path(sys.executable).parent / "chargebay"
+DEADLINE = 25.0  # the whole run, start-up and clean stop included
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"accept_unknown_id_tags": True}
+
+
+async def run_sim(stack: Stack, cwd: Path, *args: str) -> tuple[int, str]:
+    """Run ``chargebay sim --csms <stack> ARGS`` from ``cwd``; return its exit code and output."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEBAY_")}
+    env["COLUMNS"] = "200"  # keep rich from wrapping the summary line
+    proc = await asyncio.create_subprocess_exec(
+        str(CLI), "sim", "--csms", stack.ws_url, *args, cwd=cwd, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), DEADLINE)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise AssertionError(f"chargebay sim {' '.join(args)} did not end within {DEADLINE} s")
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(errors="replace")
+
+
+async def booted_charge_points(stack: Stack, prefix: str) -> list[dict[str, Any]]:
+    found = await rows(stack, "SELECT * FROM charge_points WHERE id LIKE :p ORDER BY id",
+                       p=f"{prefix}-%")
+    return [dict(r) for r in found]
+
+
+async def test_a_fleet_runs_for_its_duration_and_stops_cleanly(stack: Stack, tmp_path: Path) -> None:
+    code, out = await run_sim(stack, tmp_path, "--count", "5", "--duration", "4", "--atg",
+                              "--prefix", "T")
+    assert code == 0, out
+    assert "Traceback" not in out, out
+    found = await booted_charge_points(stack, "T")
+    assert [cp["id"] for cp in found] == [f"T-{n:05d}" for n in range(1, 6)]
+    for cp in found:
+        assert (cp["vendor"], cp["model"], cp["firmware_version"], cp["meter_type"],
+                cp["charge_point_serial"], cp["boot_status"]) == (
+            "Chargebay", "SIM-AC22", "2.4.1", "SIM-METER-3P", cp["id"], "Accepted")
+        assert cp["last_boot_at"] is not None and not cp["online"]  # all disconnected at the end
+    statuses = await rows(stack, "SELECT charge_point_id, connector_id, status FROM connectors "
+                                 "WHERE charge_point_id LIKE 'T-%'")
+    assert len(statuses) == 5 * 3
+    assert list((tmp_path / "var" / "sim").glob("queue-T-*.db"))  # state under the working dir
+    # the summary
+    assert "chargebay sim" in out
+    assert "5 stations (ac-wallbox)" in out
+    done = re.search(r"done: (\d+)/(\d+) stations booted", out)
+    assert done is not None, out
+    assert done.groups() == ("5", "5"), out
+
+
+async def test_dc_fast_template(stack: Stack, tmp_path: Path) -> None:
+    code, out = await run_sim(stack, tmp_path, "--count", "2", "--duration", "2",
+                              "--template", "dc-fast", "--prefix", "DC", "--workers", "1")
+    assert code == 0, out
+    assert "2 stations (dc-fast)" in out
+    found = await booted_charge_points(stack, "DC")
+    assert [(cp["id"], cp["model"], cp["firmware_version"], cp["meter_type"]) for cp in found] == [
+        ("DC-00001", "SIM-DC150", "1.9.0", "SIM-METER-DC"),
+        ("DC-00002", "SIM-DC150", "1.9.0", "SIM-METER-DC")]
+    statuses = await rows(stack, "SELECT connector_id FROM connectors WHERE charge_point_id = "
+                                 "'DC-00001' ORDER BY connector_id")
+    assert [r["connector_id"] for r in statuses] == [0, 1]  # one outlet
+
+
+async def test_a_bad_template_fails_with_a_clear_message(stack: Stack, tmp_path: Path) -> None:
+    code, out = await run_sim(stack, tmp_path, "--count", "1", "--duration", "2",
+                              "--template", "warp-drive", "--prefix", "BAD")
+    assert "no template 'warp-drive'" in out, out
+    assert "ac-wallbox" in out  # says which templates exist
+    assert await booted_charge_points(stack, "BAD") == []
+    assert code != 0, out
+    assert "Traceback" not in out, out
