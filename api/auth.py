@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,6 +18,8 @@ from api.models import ApiToken
 from csms.timeutil import now_utc
 
 ROLES = ("admin", "operator", "integrator", "viewer")
+# Declares the scheme in OpenAPI (the Authorize button of /docs); checking is done below.
+BEARER = HTTPBearer(auto_error=False, description="An API token: `chargebay token create` or /api/v1/tokens.")
 _TOKENS = ApiToken.__table__
 
 
@@ -87,7 +90,8 @@ def require(*roles: str) -> Callable[[Request], Coroutine[Any, Any, Caller]]:
     """A dependency that lets in a token whose role is in ``roles`` (admin always)."""
     allowed = set(roles) | {"admin"}
 
-    async def dependency(request: Request) -> Caller:
+    async def dependency(request: Request, _: HTTPAuthorizationCredentials | None = Depends(BEARER)
+                         ) -> Caller:
         token = presented_token(request)
         if token is None:
             raise ApiError(401, "Unauthorized", "an 'Authorization: Bearer <token>' header is required")

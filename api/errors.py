@@ -41,6 +41,12 @@ def install(app: FastAPI) -> None:
         return JSONResponse({"code": "ValidationError", "message": "the request is not valid",
                              "fields": fields}, status_code=422)
 
+    @app.exception_handler(OverflowError)
+    async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:
+        # A number or date the database (or the calendar, once in UTC) cannot hold.
+        return JSONResponse({"code": "ValueOutOfRange", "message": f"a value is out of range: {exc}"},
+                            status_code=422)
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
