@@ -306,6 +306,7 @@ async def test_start_answers_the_transaction_id(stack: Stack, client: httpx.Asyn
         cp.follow_remote_start = True
         r = await client.post(path, json={"chargebox": "CP-20", "connector": 1, "id_tag": "TAG-S"}, headers=key)
         assert r.status_code == 200, r.text
+        await cp.wait_for(lambda: cp.started)  # the CSMS may answer before the CP read its reply
         assert r.json() == {"transaction": cp.started[0]["transaction_id"]}
         assert cp.payloads("RemoteStartTransaction") == [{"connectorId": 1, "idTag": "TAG-S"}]
     tx = r.json()["transaction"]
@@ -351,6 +352,7 @@ async def test_start_waits_for_its_own_connector(stack: Stack, client: httpx.Asy
                               headers=key)
         await noise_task
         assert r.status_code == 200, r.text
+        await cp.wait_for(lambda: cp.started)  # the CSMS may answer before the CP read its reply
         assert r.json() == {"transaction": cp.started[0]["transaction_id"]}
         assert cp.started[0]["connector_id"] == 1
 
