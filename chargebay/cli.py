@@ -109,5 +109,23 @@ def token_create(
     typer.echo(asyncio.run(run()))
 
 
+@app.command("emulate-board")
+def emulate_board(
+    link: Annotated[Path, typer.Option(help="Symlink to create for the emulated serial device.")],
+    boards: Annotated[int, typer.Option(min=1, max=31, help="Boards on the bus (addresses 1..B).")] = 1,
+    bays: Annotated[int, typer.Option(min=1, max=48, help="Bays per board.")] = 8,
+    line_timing: Annotated[bool, typer.Option("--line-timing", help=(
+        "Pace replies at the baud rate (10 bits a byte) after a short processing delay."))] = False,
+    baudrate: Annotated[int, typer.Option(min=300, help="Baud rate for --line-timing.")] = 9600,
+    speed: Annotated[float, typer.Option(min=0.001, help="Simulated seconds per real second.")] = 1.0,
+    devices: Annotated[bool, typer.Option("--devices", help=(
+        "Start with a phone in odd bays and an e-bike battery in even bays."))] = False,
+) -> None:
+    """Emulate locker controller boards on a pseudo-terminal until Ctrl-C or SIGTERM."""
+    from locker_bridge.emulator import run_cli
+
+    run_cli(link, boards, bays, line_timing=line_timing, baudrate=baudrate, speed=speed, devices=devices)
+
+
 if __name__ == "__main__":
     app()

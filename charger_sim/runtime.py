@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import multiprocessing as mp
 import os
@@ -135,6 +136,8 @@ class _Worker:
 
 
 def _worker_main(conn: Connection, state_dir: str, worker: int) -> None:
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
     asyncio.run(_Worker(state_dir, worker).serve(conn))
 
 

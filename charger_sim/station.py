@@ -22,9 +22,7 @@ from urllib.parse import quote
 
 import ocpp.messages
 import websockets
-from ocpp.charge_point import camel_to_snake_case
 from ocpp.exceptions import OCPPError
-from ocpp.v16 import call
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from charger_sim.configuration import Configuration
@@ -44,6 +42,7 @@ ocpp.messages.ASYNC_VALIDATION = False
 
 TX_ACTIONS = frozenset({"StartTransaction", "StopTransaction", "MeterValues"})
 MAX_BACKOFF = 60.0
+RESPONSE_TIMEOUT = 30.0
 
 
 class Offline(Exception):
@@ -93,7 +92,6 @@ class Station:
         self._provisional = itertools.count(-1, -1)
         self._stop = asyncio.Event()
         self._reconnect_now = False
-        self._session_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._replaying = False
 
@@ -183,7 +181,7 @@ class Station:
 
         link = Link(self, ws)
         reader = asyncio.ensure_future(link.start())
-        self._session_task = reader
+        reader.add_done_callback(lambda _: link.lost())
         self.link = link
         self.event("connected")
         heartbeat: asyncio.Task[None] | None = None
@@ -205,16 +203,18 @@ class Station:
             reader.cancel()
             with contextlib.suppress(BaseException):
                 await reader
+            link.lost()
             self.link = None
             self.booted.clear()
             self.event("disconnected", code=ws.close_code)
 
-    def boot_notification(self) -> Any:
+    def boot_notification(self) -> dict[str, Any]:
         t = self.template
-        return call.BootNotification(
-            charge_point_vendor=t.vendor, charge_point_model=t.model,
-            charge_point_serial_number=self.identity[-25:], firmware_version=self.firmware_version,
-            meter_type=t.meter_type, iccid=t.iccid, imsi=t.imsi)
+        payload = {"chargePointVendor": t.vendor, "chargePointModel": t.model,
+                   "chargePointSerialNumber": self.identity[-25:],
+                   "firmwareVersion": self.firmware_version, "meterType": t.meter_type,
+                   "iccid": t.iccid, "imsi": t.imsi}
+        return {k: v for k, v in payload.items() if v is not None}
 
     def station_status(self) -> str:
         """Connector 0's status: Unavailable when no connector is operative."""
@@ -222,16 +222,17 @@ class Station:
 
     async def _boot(self) -> None:
         while True:
-            result = await self.call(self.boot_notification(), booting=True)
-            self.registration = result.status
-            if result.status == "Accepted":
-                if result.interval > 0:
-                    self.config.keys["HeartbeatInterval"].value = str(result.interval)
+            result = await self.call("BootNotification", self.boot_notification(), booting=True)
+            self.registration = status = result["status"]
+            interval = result["interval"]
+            if status == "Accepted":
+                if interval > 0:
+                    self.config.keys["HeartbeatInterval"].value = str(interval)
                 self.booted.set()
                 self.event("booted")
                 return
-            self.event("boot_" + result.status.lower(), interval=result.interval)
-            await asyncio.sleep(result.interval or 10)
+            self.event("boot_" + status.lower(), interval=interval)
+            await asyncio.sleep(interval or 10)
 
     async def _after_boot(self) -> None:
         await self.send_status(0, self.station_status())
@@ -243,7 +244,7 @@ class Station:
         while True:
             await asyncio.sleep(max(self.config.get_int("HeartbeatInterval", 300), 1))
             with contextlib.suppress(Offline, asyncio.TimeoutError, OCPPError):
-                await self.call(call.Heartbeat())
+                await self.call("Heartbeat", {})
 
     def drop_connection(self) -> None:
         """Lose the network: the socket dies without a closing handshake."""
@@ -259,25 +260,18 @@ class Station:
             self.spawn(self.link._connection.close(1000, "rebooting"))
 
     # -- messaging ---------------------------------------------------------------------------
-    async def call(self, payload: Any, booting: bool = False) -> Any:
-        """Send a call and return the charge point library's result object.
+    async def call(self, action: str, payload: dict[str, Any], booting: bool = False) -> dict[str, Any]:
+        """Send a call (camelCase payload) and return the CSMS's answer payload.
 
-        Raises :class:`Offline` without a (booted) connection, OCPPError for a CALLERROR and
-        TimeoutError when the CSMS does not answer in time.
+        Raises :class:`Offline` without a (booted) connection or when it drops meanwhile,
+        OCPPError for a CALLERROR and TimeoutError when the CSMS does not answer in time.
         """
         link = self.link
         if link is None or (not booting and not self.booted.is_set()):
             raise Offline(self.identity)
         self.stats["calls"] += 1
-        job = asyncio.ensure_future(link.call(payload, suppress=False))
-        reader = self._session_task
-        if reader is not None:
-            await asyncio.wait({job, reader}, return_when=asyncio.FIRST_COMPLETED)
-            if not job.done():
-                job.cancel()
-                raise Offline(self.identity)
         try:
-            return await job
+            return await link.send_call(action, payload, RESPONSE_TIMEOUT)
         except OCPPError:
             self.stats["call_errors"] += 1
             raise
@@ -289,10 +283,12 @@ class Station:
         """
         if self.booted.is_set() and not self._pending and not self._replaying:
             try:
-                return await self.call(_make(action, payload))
+                return await self.call(action, _wire(payload))
             except (Offline, asyncio.TimeoutError, ConnectionClosed):
                 pass
         await self._enqueue(action, payload)
+        if self.booted.is_set():  # online but the CSMS did not answer: retry from the queue
+            self.spawn(self._replay())
         return None
 
     async def _enqueue(self, action: str, payload: dict[str, Any]) -> None:
@@ -310,16 +306,17 @@ class Station:
             while self._pending and self.booted.is_set():
                 seq, action, payload = self._pending[0]
                 try:
-                    result = await self.call(_make(action, payload))
+                    result = await self.call(action, _wire(payload))
                 except (Offline, asyncio.TimeoutError, ConnectionClosed):
-                    return
+                    await asyncio.sleep(self.config.get_int("TransactionMessageRetryInterval", 10))
+                    continue
                 except OCPPError as exc:  # a CALLERROR is an answer: don't resend it forever
                     self.event("replay_rejected", action=action, error=str(exc)[:200])
                     result = None
                 if action == "StartTransaction" and result is not None:
                     provisional = payload.get("_provisional")
                     if provisional is not None:
-                        await self._renumber(provisional, result.transaction_id)
+                        await self._renumber(provisional, result["transactionId"])
                 self._pending.pop(0)
                 if self.queue is not None:
                     await self.queue.remove(seq)
@@ -341,12 +338,12 @@ class Station:
 
     async def send_status(self, connector_id: int, status: str) -> None:
         c = self.connectors.get(connector_id)
-        payload = call.StatusNotification(
-            connector_id=connector_id, status=status,
-            error_code=c.error_code if c else "NoError", info=c.info if c else None,
-            timestamp=iso(self.now()))
+        payload = {"connectorId": connector_id, "status": status,
+                   "errorCode": c.error_code if c else "NoError", "timestamp": iso(self.now())}
+        if c is not None and c.info:
+            payload["info"] = c.info
         with contextlib.suppress(Offline, asyncio.TimeoutError, OCPPError, ConnectionClosed):
-            await self.call(payload)
+            await self.call("StatusNotification", payload)
 
     async def set_status(self, c: Connector, status: str) -> None:
         if c.status == status:
@@ -359,8 +356,8 @@ class Station:
     async def authorize(self, id_tag: str) -> str:
         """Ask the CSMS; offline, use the local list, the cache, or AllowOfflineTxForUnknownId."""
         try:
-            result = await self.call(call.Authorize(id_tag=id_tag))
-            info = result.id_tag_info
+            result = await self.call("Authorize", {"idTag": id_tag})
+            info = result["idTagInfo"]
             self.auth_cache[id_tag] = info
             return str(info["status"])
         except (Offline, asyncio.TimeoutError, ConnectionClosed):
@@ -465,8 +462,8 @@ class Station:
         c.task = self.spawn(self._meter_loop(c, tx))
         result = await self.send_tx("StartTransaction", payload)
         if result is not None:
-            await self._renumber(tx.id, result.transaction_id)
-            status = result.id_tag_info.get("status")
+            await self._renumber(tx.id, result["transactionId"])
+            status = result["idTagInfo"].get("status")
             self.event("transaction_started", connector=c.id, transaction_id=tx.id, status=status)
             if status != "Accepted" and self.config.get_bool("StopTransactionOnInvalidId"):
                 await self.stop_transaction(c, "DeAuthorized")
@@ -519,13 +516,20 @@ class Station:
         await self.set_status(c, status)
 
     async def _meter_loop(self, c: Connector, tx: Tx) -> None:
+        """Sample every MeterValueSampleInterval on a fixed schedule (no drift); the first
+        sample is offset by up to 10 % so a fleet's connectors don't all report at once."""
+        loop = asyncio.get_running_loop()
+        await self.reassess(c)
+        interval = self.config.get_int("MeterValueSampleInterval", 60)
+        due = loop.time() + interval * (1 + 0.1 * self.rng.random())
         while c.tx is tx:
-            await self.reassess(c)
             interval = self.config.get_int("MeterValueSampleInterval", 60)
             if interval <= 0:
                 await asyncio.sleep(30)
+                due = loop.time()
                 continue
-            await asyncio.sleep(interval)
+            await asyncio.sleep(max(due - loop.time(), 0))
+            due = max(due + interval, loop.time())
             if c.tx is not tx:
                 return
             await self.reassess(c)
@@ -540,7 +544,7 @@ class Station:
             await self.send_tx("MeterValues", payload)
         else:
             with contextlib.suppress(Offline, asyncio.TimeoutError, OCPPError, ConnectionClosed):
-                await self.call(_make("MeterValues", payload))
+                await self.call("MeterValues", payload)
 
     # -- faults --------------------------------------------------------------------------------
     async def fault_connector(self, connector_id: int, error_code: str, info: str | None = None) -> None:
@@ -577,7 +581,6 @@ class Station:
                 "connectors": [c.snapshot() for c in self.connectors.values()], **self.stats}
 
 
-def _make(action: str, payload: dict[str, Any]) -> Any:
-    """The `ocpp` library's call object for a camelCase payload (as queued on disk)."""
-    fields = {k: v for k, v in payload.items() if not k.startswith("_")}
-    return getattr(call, action)(**camel_to_snake_case(fields))
+def _wire(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as sent: without the station's own bookkeeping keys (``_provisional``)."""
+    return {k: v for k, v in payload.items() if not k.startswith("_")}

@@ -47,6 +47,9 @@ class CentralSystem:
         self.passwords = PasswordChecker()
         # Outbound message ids: unique per process, short (OCPP-J allows 36 characters).
         self.node_prefix = secrets.token_hex(3) + "-"
+        # Handshake facts per charge point, so a reconnect storm does not read the database for
+        # each socket. Whatever changes them (the REST API) calls forget().
+        self._known: dict[str, KnownChargePoint] = {}
 
     async def start(self) -> None:
         warm_up()
@@ -69,19 +72,34 @@ class CentralSystem:
             return False
 
     async def lookup(self, charge_point_id: str) -> KnownChargePoint | None:
+        cached = self._known.get(charge_point_id)
+        if cached is not None:
+            return cached
         async with self.engine.connect() as conn:
             row = (await conn.execute(
                 select(_CP.c.id, _CP.c.registration_status, _CP.c.password_hash)
                 .where(_CP.c.id == charge_point_id))).first()
-        return None if row is None else KnownChargePoint(row.id, row.registration_status,
-                                                         row.password_hash)
+        if row is None:
+            return None
+        known = self._known[charge_point_id] = KnownChargePoint(
+            row.id, row.registration_status, row.password_hash)
+        return known
 
-    async def register(self, charge_point_id: str, registration_status: str) -> None:
-        """Create the row of a charge point seen for the first time (a racing twin is harmless)."""
+    def forget(self, charge_point_id: str) -> None:
+        """Drop the cached handshake facts (after a change made outside the central system)."""
+        self._known.pop(charge_point_id, None)
+
+    def register(self, charge_point_id: str, registration_status: str) -> None:
+        """Create the row of a charge point seen for the first time (a racing twin is harmless).
+
+        Queued, not awaited: the writer keeps order, so the row exists before anything the
+        charge point sends next is written.
+        """
         stmt = self.writer.dialect_insert(_CP).values(
             id=charge_point_id, registration_status=registration_status, online=False,
             created_at=now_utc()).on_conflict_do_nothing(index_elements=["id"])
-        await self.writer.run(lambda c: c.execute(stmt))
+        self.writer.submit(lambda c: c.execute(stmt))
+        self._known[charge_point_id] = KnownChargePoint(charge_point_id, registration_status, None)
 
     def set_online(self, charge_point_id: str, online: bool) -> None:
         """Queue the online flag (not awaited: a connect storm must not wait on the disk)."""
@@ -95,6 +113,7 @@ class CentralSystem:
         """Accept (or reject) a charge point; a connected one answers its next boot accordingly."""
         stmt = update(_CP).where(_CP.c.id == charge_point_id).values(registration_status=status)
         result = await self.writer.run(lambda c: c.execute(stmt))
+        self.forget(charge_point_id)
         conn = self.router.local(charge_point_id)
         if conn is not None:
             conn.registration_status = status

@@ -85,7 +85,7 @@ class OcppServer:
             if policy == UnknownChargePoints.reject:
                 return _reply(connection, HTTPStatus.NOT_FOUND, f"unknown charge point {cp_id!r}")
             status = "Pending" if policy == UnknownChargePoints.pending else "Accepted"
-            await central.register(cp_id, status)
+            central.register(cp_id, status)
             log.info("new charge point %s registered as %s", cp_id, status)
             registration = status
         else:

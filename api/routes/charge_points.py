@@ -105,6 +105,7 @@ async def create_charge_point(body: ChargePointCreate, cs: CentralSystem = Depen
             raise ApiError(409, "ChargePointExists", f"charge point {body.id!r} already exists")
         await conn.execute(_CP.insert().values(id=body.id, registration_status=body.registration_status,
                                                password_hash=hashed, online=False, created_at=now_utc()))
+    cs.forget(body.id)
     return await _get(cs, body.id)
 
 
@@ -127,6 +128,7 @@ async def update_charge_point(charge_point_id: str, body: ChargePointUpdate,
     if values:
         async with cs.engine.begin() as conn:
             result = await conn.execute(update(_CP).where(_CP.c.id == charge_point_id).values(values))
+        cs.forget(charge_point_id)
         if not result.rowcount:
             raise ApiError(404, "ChargePointNotFound", f"no charge point {charge_point_id!r}")
     return await _get(cs, charge_point_id)
@@ -139,6 +141,7 @@ async def delete_charge_point(charge_point_id: str, cs: CentralSystem = Depends(
     async with cs.engine.begin() as conn:
         await conn.execute(delete(_CONN).where(_CONN.c.charge_point_id == charge_point_id))
         result = await conn.execute(delete(_CP).where(_CP.c.id == charge_point_id))
+    cs.forget(charge_point_id)
     if not result.rowcount:
         raise ApiError(404, "ChargePointNotFound", f"no charge point {charge_point_id!r}")
     live = cs.router.local(charge_point_id)

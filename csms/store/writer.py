@@ -30,6 +30,7 @@ T = TypeVar("T")
 Op = Callable[[AsyncConnection], Awaitable[Any]]
 
 _INSERT, _UPSERT, _OP = 0, 1, 2
+MAX_BATCH = 5000  # writes per commit
 TOUCH_EVERY = 2.0  # seconds between last-seen updates: heartbeats need not each cost a write
 
 
@@ -128,7 +129,10 @@ class Writer:
             else:
                 await self._wake.wait()
             self._wake.clear()
-            batch, self._queue = self._queue, []
+            # Bounded batches keep each commit short; the rest waits for the next one.
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            if self._queue:
+                self._wake.set()
             touches: dict[str, Any] = {}
             if self._touches and (loop.time() >= self._touch_due or self._closing):
                 touches, self._touches = self._touches, {}

@@ -108,9 +108,11 @@ async def wait_online(stack: Stack, cp_id: str, online: bool, within: float) -> 
 
 
 async def set_password(stack: Stack, cp_id: str, password: str) -> None:
-    await stack.central.register(cp_id, "Accepted")
+    stack.central.register(cp_id, "Accepted")
+    await stack.central.writer.flush()
     stmt = update(CP).where(CP.c.id == cp_id).values(password_hash=hash_password(password))
     await stack.central.writer.run(lambda c: c.execute(stmt))
+    stack.central.forget(cp_id)  # changed behind the central system's back
 
 
 def basic(user: str, password: str) -> dict[str, str]:
@@ -193,7 +195,8 @@ async def test_reject_policy_refuses_unknown_id_with_404(stack: Stack) -> None:
 @pytest.mark.parametrize("settings_overrides", [{"unknown_charge_points": "reject"}],
                          indirect=True)
 async def test_tc_001_reject_policy_lets_a_registered_id_boot(stack: Stack) -> None:
-    await stack.central.register("CP-KNOWN", "Accepted")
+    stack.central.register("CP-KNOWN", "Accepted")
+    await stack.central.writer.flush()
     async with asyncio.timeout(TEST_BUDGET):
         async with connect_cp(stack.ws_url, "CP-KNOWN", open_timeout=STEP) as cp:
             res = await cp.call(BOOT)
@@ -231,7 +234,8 @@ async def test_tc_002_cold_boot_pending_until_accepted(stack: Stack) -> None:
 
 
 async def test_accept_endpoint_needs_a_token_and_a_known_id(stack: Stack) -> None:
-    await stack.central.register("CP-P", "Pending")
+    stack.central.register("CP-P", "Pending")
+    await stack.central.writer.flush()
     async with asyncio.timeout(TEST_BUDGET), \
             httpx.AsyncClient(base_url=stack.http_url, timeout=STEP) as http:
         no_token = await http.post("/api/v1/charge-points/CP-P/accept")
