@@ -90,7 +90,8 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
     if migrate:
         await upgrade(settings.database_url)
     engine = create_engine(settings.database_url)
-    central = CentralSystem(settings, engine)
+    write_engine = create_engine(settings.database_url, cache_kib=65536, pool_size=2, max_overflow=0)
+    central = CentralSystem(settings, engine, write_engine=write_engine)
     await central.start()
     ocpp = OcppServer(central)
     provider = ProcessProvider(settings.sim_workers, str(settings.sim_state_dir))
@@ -127,6 +128,7 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
         await ocpp.stop()
         await central.stop()
         await engine.dispose()
+        await write_engine.dispose()
 
 
 async def serve_until_signalled(settings: Settings) -> None:

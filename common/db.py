@@ -35,21 +35,27 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # WAL lets readers run beside the single writer; NORMAL sync is durable across process
-    # crashes (not power loss) and several times faster than FULL.
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
-    # 64 MiB of page cache: index inserts for thousands of charge points touch many pages.
-    cur.execute("PRAGMA cache_size=-65536")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
+def _sqlite_pragmas(cache_kib: int) -> Any:
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # WAL lets readers run beside the single writer; NORMAL sync is durable across process
+        # crashes (not power loss) and several times faster than FULL.
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute(f"PRAGMA cache_size=-{cache_kib}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    return on_connect
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine; for SQLite the parent folder is created and pragmas set per connection."""
+def create_engine(url: str, cache_kib: int = 4096, **kwargs: Any) -> AsyncEngine:
+    """An async engine; for SQLite the parent folder is created and pragmas set per connection.
+
+    ``cache_kib`` is SQLite's page cache per connection: small for the readers, large for the
+    single writer (index inserts for thousands of charge points touch many pages).
+    """
     if is_sqlite(url):
         from pathlib import Path
 
@@ -58,8 +64,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     # Reads (handshakes, Authorize, the API) run beside the writer: more than the default 5+10.
     kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 40)
+    kwargs.setdefault("max_overflow", 20)
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(cache_kib))
     return engine

@@ -37,10 +37,10 @@ class KnownChargePoint:
 
 class CentralSystem:
     def __init__(self, settings: Settings, engine: AsyncEngine, router: Router | None = None,
-                 events: EventBus | None = None) -> None:
+                 events: EventBus | None = None, write_engine: AsyncEngine | None = None) -> None:
         self.settings = settings
-        self.engine = engine
-        self.writer = Writer(engine)
+        self.engine = engine  # reads
+        self.writer = Writer(write_engine or engine)
         self.router: Router = router or LocalRouter()
         self.events = events or EventBus()
         self.commands = CommandService(self.router, self.writer, self.events, settings.call_timeout)

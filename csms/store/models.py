@@ -142,10 +142,8 @@ class MeterValue(Base):
     """One sampledValue, from MeterValues or StopTransaction.transactionData."""
 
     __tablename__ = "meter_values"
-    __table_args__ = (
-        Index("ix_meter_values_tx", "transaction_id"),
-        Index("ix_meter_values_cp_time", "charge_point_id", "timestamp"),
-    )
+    # Only the transaction index: every extra index is paid on each of thousands of rows a second.
+    __table_args__ = (Index("ix_meter_values_tx", "transaction_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     charge_point_id: Mapped[str] = mapped_column(String(48))

@@ -118,7 +118,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_meter_values'))
     )
     with op.batch_alter_table('meter_values', schema=None) as batch_op:
-        batch_op.create_index('ix_meter_values_cp_time', ['charge_point_id', 'timestamp'], unique=False)
         batch_op.create_index('ix_meter_values_tx', ['transaction_id'], unique=False)
 
     op.create_table('notifications',
@@ -235,7 +234,6 @@ def downgrade() -> None:
     op.drop_table('notifications')
     with op.batch_alter_table('meter_values', schema=None) as batch_op:
         batch_op.drop_index('ix_meter_values_tx')
-        batch_op.drop_index('ix_meter_values_cp_time')
 
     op.drop_table('meter_values')
     with op.batch_alter_table('messages', schema=None) as batch_op:
