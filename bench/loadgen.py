@@ -7,6 +7,11 @@ float array. Progress goes to stderr; the result (or ``READY <n>`` in ``--idle``
 
     python bench/loadgen.py --port 9000 --charge-points 1000 --duration 20
     python bench/loadgen.py --port 9000 --charge-points 5000 --idle   # until stdin closes / SIGTERM
+    python bench/loadgen.py --port 9000 --charge-points 100 --idle --answer-calls  # + answer Calls
+
+With ``--answer-calls`` (``--idle`` only) the held charge points answer the central system's Calls
+(RemoteStartTransaction, Reset, TriggerMessage, ...) with schema-valid CallResults from
+``CALL_ANSWERS`` instead of ignoring them; an action not listed there gets NotImplemented.
 """
 
 from __future__ import annotations
@@ -32,6 +37,21 @@ CALL, CALL_RESULT, CALL_ERROR = 2, 3, 4
 STATUSES = ("Available", "Preparing", "Charging", "SuspendedEV", "Charging", "Finishing")
 BOOT_PAYLOAD = {"chargePointVendor": "chargebay-bench", "chargePointModel": "loadgen"}
 ERRORS_SHOWN = 5
+# --answer-calls: a schema-valid OCPP 1.6 answer (CallResult payload) per CSMS-initiated action.
+CALL_ANSWERS: dict[str, dict[str, Any]] = {
+    **dict.fromkeys((
+        "CancelReservation", "CertificateSigned", "ChangeAvailability", "ChangeConfiguration",
+        "ClearCache", "ClearChargingProfile", "DataTransfer", "DeleteCertificate",
+        "ExtendedTriggerMessage", "GetCompositeSchedule", "GetInstalledCertificateIds", "GetLog",
+        "InstallCertificate", "RemoteStartTransaction", "RemoteStopTransaction", "ReserveNow",
+        "Reset", "SendLocalList", "SetChargingProfile", "SignedUpdateFirmware", "TriggerMessage",
+    ), {"status": "Accepted"}),
+    "GetConfiguration": {"configurationKey": []},
+    "GetDiagnostics": {},
+    "GetLocalListVersion": {"listVersion": 0},
+    "UnlockConnector": {"status": "Unlocked"},
+    "UpdateFirmware": {},
+}
 # Progress lines the orchestrator (csms_load.py) uses to time the server's CPU over the loop only.
 LOOP_STARTED = "closed loop started"
 LOOP_FINISHED = "closed loop finished"
@@ -136,6 +156,28 @@ async def exchange(ws: ClientConnection, frame: bytes, message_id: str, stats: S
             await ws.send(orjson.dumps(refusal), text=True)
         elif message[1] == message_id:
             return message
+
+
+def call_answer(message: list[Any]) -> bytes:
+    """The frame that answers a Call from the central system (``--answer-calls``)."""
+    payload = CALL_ANSWERS.get(message[2]) if len(message) > 2 else None
+    if payload is None:
+        return orjson.dumps([CALL_ERROR, message[1], "NotImplemented", "load generator", {}])
+    return orjson.dumps([CALL_RESULT, message[1], payload])
+
+
+async def answer_calls(ws: ClientConnection, stats: Stats) -> None:
+    """Answer every Call the central system sends on ``ws`` until the connection closes."""
+    try:
+        while True:
+            message = orjson.loads(await ws.recv(decode=False))
+            if message[0] == CALL:
+                stats.server_calls += 1
+                await ws.send(call_answer(message), text=True)
+    except WebSocketException:  # closed: by us at the end, or by the server
+        pass
+    except (ValueError, IndexError, TypeError) as exc:
+        stats.show_failure(f"unexpected frame from the central system: {exc!r}")
 
 
 async def open_charge_point(
@@ -326,14 +368,22 @@ async def run_idle(args: argparse.Namespace) -> dict[str, Any]:
         args.host, args.port, args.path, args.prefix, args.first, args.charge_points,
         args.connect_concurrency, args.timeout, frames, stats,
     )
+    answering = [asyncio.create_task(answer_calls(ws, stats))
+                 for ws in connections] if args.answer_calls else []
     print(f"READY {len(connections)}", flush=True)
     try:
         await asyncio.wait_for(stopped.wait(), timeout=args.idle_timeout)
     except asyncio.TimeoutError:
         log(f"loadgen: idle timeout ({args.idle_timeout:g} s), closing")
+    for task in answering:
+        task.cancel()
     await close_all(connections)
-    return {"connected": stats.connected, "connect_failed": stats.connect_failed,
-            "boot_rejected": stats.boot_rejected}
+    result = {"connected": stats.connected, "connect_failed": stats.connect_failed,
+              "boot_rejected": stats.boot_rejected}
+    if args.answer_calls:
+        log(f"loadgen: answered {stats.server_calls} calls from the central system")
+        result["server_calls"] = stats.server_calls
+    return result
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -350,7 +400,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--idle", action="store_true", help="connect, boot and hold; no calls")
     parser.add_argument("--idle-timeout", type=float, default=900.0,
                         help="longest hold in --idle (s)")
-    return parser.parse_args(argv)
+    parser.add_argument("--answer-calls", action="store_true",
+                        help="in --idle, answer the central system's Calls (RemoteStartTransaction,"
+                             " Reset, ...) with schema-valid CallResults")
+    args = parser.parse_args(argv)
+    if args.answer_calls and not args.idle:
+        parser.error("--answer-calls needs --idle")
+    return args
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from common.logs import configure_logging
+from common.loop import run as run_loop
 from common.settings import get_settings
 
 app = typer.Typer(help="chargebay: OCPP 1.6J central system, charger simulator and locker bridge.",
@@ -42,7 +43,7 @@ def serve(
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise typer.BadParameter("--tls-cert and --tls-key go together")
     configure_logging(settings.log_level, settings.log_format.value)
-    asyncio.run(serve_until_signalled(settings))
+    run_loop(serve_until_signalled(settings))
 
 
 @db_app.command("upgrade")

@@ -22,6 +22,7 @@ from charger_sim.offline_queue import DurableQueue
 from charger_sim.station import Station
 from charger_sim.template import load_template
 from common.limits import raise_open_files_limit
+from common.loop import run as run_loop
 
 
 @dataclass
@@ -115,7 +116,7 @@ def _worker_main(opts: FleetOptions, numbers: list[int], report: Any, worker: in
     # for over a second).
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
-    asyncio.run(run_share(opts, numbers, report, worker))
+    run_loop(run_share(opts, numbers, report, worker))
 
 
 class Fleet:

@@ -25,6 +25,7 @@ from charger_sim.atg import AtgSettings, Generator
 from charger_sim.offline_queue import DurableQueue
 from charger_sim.station import Station
 from charger_sim.template import load_template
+from common.loop import run as run_loop
 
 LOG_SIZE = 1000  # frames and events kept per charger for the logs endpoint
 
@@ -138,7 +139,7 @@ class _Worker:
 def _worker_main(conn: Connection, state_dir: str, worker: int) -> None:
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
-    asyncio.run(_Worker(state_dir, worker).serve(conn))
+    run_loop(_Worker(state_dir, worker).serve(conn))
 
 
 # -- the actions a QA engineer drives a station with -------------------------------------------------

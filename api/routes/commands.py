@@ -22,7 +22,7 @@ from api.deps import Page, central, jsonable, page_params, paginate
 from api.errors import ApiError
 from csms.central import CentralSystem
 from csms.outcomes import Outcome
-from csms.store.models import ChargePoint, Command
+from csms.store.models import Command
 from csms.validation import SCHEMAS, SchemaViolation
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,6 @@ router = APIRouter(tags=["commands"])
 send_role = require("operator", "integrator")
 read = Depends(require("operator", "integrator", "viewer"))
 _CMD = Command.__table__
-_CP = ChargePoint.__table__
 
 _FAILURE = {"call_error": (502, "CallError"), "timeout": (504, "Timeout"),
             "offline": (409, "ChargePointOffline")}
@@ -90,9 +89,8 @@ async def run_command(request: Request, cs: CentralSystem, charge_point_id: str,
     except SchemaViolation as exc:
         raise ApiError(422, "InvalidPayload", f"{action} payload breaks the OCPP 1.6 schema: "
                        f"{exc.description}", violation=exc.code) from None
-    async with cs.engine.connect() as conn:
-        if (await conn.execute(select(_CP.c.id).where(_CP.c.id == charge_point_id))).first() is None:
-            raise ApiError(404, "ChargePointNotFound", f"no charge point {charge_point_id!r}")
+    if await cs.lookup(charge_point_id) is None:  # cached: a charge point that just booted counts
+        raise ApiError(404, "ChargePointNotFound", f"no charge point {charge_point_id!r}")
     command_id = cs.commands.new_id()
     await cs.commands.record(command_id, charge_point_id, action, payload, caller.name, callback_url)
     background: set[asyncio.Task[Any]] = request.app.state.background
