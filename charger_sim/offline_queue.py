@@ -14,11 +14,16 @@ from pathlib import Path
 from typing import Any
 
 
+class QueueClosed(Exception):
+    """The queue was closed (its process is shutting down)."""
+
+
 class DurableQueue:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._closed = False
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS queue (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -27,6 +32,8 @@ class DurableQueue:
 
     def _run(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._lock:
+            if self._closed:  # a station still finishing after its process began to stop
+                raise QueueClosed(str(self.path))
             return self._db.execute(sql, args).fetchall()
 
     async def push(self, station: str, action: str, payload: dict[str, Any]) -> int:
@@ -50,4 +57,5 @@ class DurableQueue:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._db.close()

@@ -28,7 +28,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from charger_sim.configuration import Configuration
 from charger_sim.connector import Connector, Tx
 from charger_sim.meter import Meter
-from charger_sim.offline_queue import DurableQueue
+from charger_sim.offline_queue import DurableQueue, QueueClosed
 from charger_sim.smart_charging import Profiles
 from charger_sim.template import Template
 
@@ -116,7 +116,8 @@ class Station:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             exc = task.exception()
-            if not isinstance(exc, (Offline, ConnectionClosed, asyncio.TimeoutError, OCPPError)):
+            if not isinstance(exc, (Offline, ConnectionClosed, asyncio.TimeoutError, OCPPError,
+                                    QueueClosed)):
                 log.error("%s: background task failed", self.identity, exc_info=exc)
 
     @property

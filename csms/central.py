@@ -103,11 +103,10 @@ class CentralSystem:
 
     def set_online(self, charge_point_id: str, online: bool) -> None:
         """Queue the online flag (not awaited: a connect storm must not wait on the disk)."""
-        values: dict[str, object] = {"online": online, "last_seen": now_utc()}
+        values: dict[str, object] = {"id": charge_point_id, "online": online, "last_seen": now_utc()}
         if online:
             values["node_id"] = self.settings.node_id
-        stmt = update(_CP).where(_CP.c.id == charge_point_id).values(values)
-        self.writer.submit(lambda c: c.execute(stmt))
+        self.writer.update(_CP, "id", values)
 
     async def set_registration(self, charge_point_id: str, status: str) -> bool:
         """Accept (or reject) a charge point; a connected one answers its next boot accordingly."""

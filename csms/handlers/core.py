@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import update
 
 from csms.handlers import handles
 from csms.store.models import ChargePoint, Connector, Notification, StatusHistory
@@ -34,9 +33,9 @@ async def boot_notification(conn: Connection, p: dict[str, Any]) -> dict[str, An
     status = conn.registration_status
     now = now_utc()
     values = {col: p.get(key) for key, col in _BOOT_FIELDS.items()}
-    stmt = update(_CP).where(_CP.c.id == conn.charge_point_id).values(
-        **values, boot_status=status, last_boot_at=now, last_seen=now)
-    conn.central.writer.submit(lambda c: c.execute(stmt))
+    conn.central.writer.update(_CP, "id", {"id": conn.charge_point_id, **values,
+                                          "boot_status": status, "last_boot_at": now,
+                                          "last_seen": now})
     conn.central.events.publish("boot", conn.charge_point_id, status=status,
                                 vendor=p["chargePointVendor"], model=p["chargePointModel"])
     interval = conn.central.settings.heartbeat_interval if status == "Accepted" else _PENDING_RETRY
