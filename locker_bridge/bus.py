@@ -1,0 +1,248 @@
+"""One serial bus (RS-485 port) and the boards on it: one owner task, one transaction at a time.
+
+Requests wait in a priority queue (operator commands before polling); the owner writes a frame,
+keeps the inter-frame gap, and matches the reply by (address, opcode + reply offset, bay). Anything
+else that arrives is an unsolicited frame (EVENT) or noise. Only idempotent commands are retried —
+never OPEN_DOOR: the caller reads the door state and decides. A port that vanishes (USB adapter
+pulled) fails what is in flight and is reopened with backoff while the rest of the bridge runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import serial
+import serial_asyncio_fast
+
+from locker_bridge.protocol import CB81, Frame, Profile, StreamParser
+
+log = logging.getLogger(__name__)
+
+NOT_RETRIED = frozenset({"OPEN_DOOR"})
+MAX_REOPEN_BACKOFF = 30.0
+
+
+class Priority(IntEnum):
+    OPERATOR = 0
+    POLL = 10
+
+
+class BusError(Exception):
+    """A request that got no usable answer."""
+
+
+class NoReply(BusError):
+    pass
+
+
+class PortDown(BusError):
+    pass
+
+
+@dataclass
+class BusStats:
+    frames_out: int = 0
+    frames_in: int = 0
+    timeouts: int = 0
+    retries: int = 0
+    unsolicited: int = 0
+    reopens: int = 0
+
+
+@dataclass(order=True)
+class _Request:
+    priority: int
+    seq: int
+    frame: Frame = field(compare=False)
+    name: str = field(compare=False)
+    retries: int = field(compare=False)
+    future: asyncio.Future[Frame] = field(compare=False)
+
+
+class Bus:
+    def __init__(self, name: str, device: str, profile: Profile = CB81, baudrate: int | None = None,
+                 retries: int = 2, on_unsolicited: Callable[[Frame], None] | None = None) -> None:
+        self.name = name
+        self.device = device
+        self.profile = profile
+        self.baudrate = baudrate or profile.baudrate
+        self.default_retries = retries
+        self.on_unsolicited = on_unsolicited
+        self.parser = StreamParser(profile)
+        self.stats = BusStats()
+        self._queue: asyncio.PriorityQueue[_Request] = asyncio.PriorityQueue()
+        self._seq = itertools.count()
+        self._owner: asyncio.Task[None] | None = None
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._reading: asyncio.Task[None] | None = None
+        self._expected: tuple[int, int, int] | None = None
+        self._reply: asyncio.Future[Frame] | None = None
+        self._port_up = asyncio.Event()
+        self._opened_before = False
+
+    @property
+    def up(self) -> bool:
+        return self._port_up.is_set()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._owner = asyncio.create_task(self._own(), name=f"bus-{self.name}")
+
+    async def close(self) -> None:
+        if self._owner is not None:
+            self._owner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._owner
+        await self._close_port()
+        while not self._queue.empty():
+            request = self._queue.get_nowait()
+            if not request.future.done():
+                request.future.set_exception(PortDown(f"{self.name} closed"))
+
+    async def _open(self) -> None:
+        p = self.profile
+        self._reader, self._writer = await serial_asyncio_fast.open_serial_connection(
+            url=self.device, baudrate=self.baudrate, bytesize=p.bytesize, parity=p.parity,
+            stopbits=p.stopbits)
+        transport = self._writer.transport
+        with contextlib.suppress(Exception):  # stale bytes (events from before we listened)
+            transport.serial.reset_input_buffer()  # type: ignore[attr-defined]
+        self.parser = StreamParser(p)
+        self._reading = asyncio.create_task(self._read_loop())
+        if self._opened_before:
+            self.stats.reopens += 1
+        self._opened_before = True
+        self._port_up.set()
+        log.info("bus %s: %s open at %d baud", self.name, self.device, self.baudrate)
+
+    async def _close_port(self) -> None:
+        self._port_up.clear()
+        if self._reading is not None:
+            self._reading.cancel()
+            self._reading = None
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+            self._writer = None
+        if self._reply is not None and not self._reply.done():
+            self._reply.set_exception(PortDown(f"{self.device} went away"))
+
+    async def _ensure_open(self) -> None:
+        backoff = 0.2
+        while not self.up:
+            try:
+                await self._open()
+                return
+            except (OSError, serial.SerialException) as exc:
+                log.warning("bus %s: cannot open %s (%s); retrying in %.1f s", self.name,
+                            self.device, exc, backoff)
+                self._fail_waiting(PortDown(f"{self.device}: {exc}"))
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_REOPEN_BACKOFF)
+
+    def _fail_waiting(self, exc: BusError) -> None:
+        """While the port is down, queued requests fail at once rather than wait for it."""
+        while not self._queue.empty():
+            request = self._queue.get_nowait()
+            if not request.future.done():
+                request.future.set_exception(exc)
+
+    async def _read_loop(self) -> None:
+        assert self._reader is not None
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                data = await self._reader.read(256)
+                if not data:
+                    raise OSError("end of file")
+                for frame in self.parser.feed(data, loop.time()):
+                    self._dispatch(frame)
+        except (OSError, serial.SerialException) as exc:
+            log.warning("bus %s: %s lost (%s)", self.name, self.device, exc)
+            await self._close_port()
+
+    def _dispatch(self, frame: Frame) -> None:
+        self.stats.frames_in += 1
+        if (self._expected == (frame.address, frame.command, frame.bay) and self._reply is not None
+                and not self._reply.done()):
+            self._reply.set_result(frame)
+            return
+        self.stats.unsolicited += 1
+        if self.on_unsolicited is not None:
+            self.on_unsolicited(frame)
+
+    # -- requests --------------------------------------------------------------------------------
+    async def request(self, address: int, command: str, bay: int, data: bytes = b"",
+                      priority: Priority = Priority.OPERATOR, retries: int | None = None) -> Frame:
+        """Send one command and return the matching reply (its ``status`` may still be an error)."""
+        frame = Frame(address, self.profile.opcode(command), bay, data)
+        tries = 0 if command in NOT_RETRIED else (self.default_retries if retries is None else retries)
+        future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Request(int(priority), next(self._seq), frame, command, tries, future))
+        return await future
+
+    async def send_raw(self, raw: bytes, priority: Priority = Priority.OPERATOR) -> Frame:
+        """The vendor's pass-through: a complete frame as given, its reply matched as usual."""
+        from locker_bridge.protocol import decode
+
+        frame = decode(raw, self.profile)
+        name = self.profile.name_of(frame.command) or "RAW"
+        future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Request(int(priority), next(self._seq), frame, name, 0, future))
+        return await future
+
+    async def _own(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_end = 0.0
+        while True:
+            await self._ensure_open()
+            request = await self._queue.get()
+            if request.future.done():
+                continue
+            gap = last_end + self.profile.inter_frame_gap - loop.time()
+            if gap > 0:
+                await asyncio.sleep(gap)
+            try:
+                reply = await self._transact(request)
+            except BusError as exc:
+                if not request.future.done():
+                    request.future.set_exception(exc)
+            else:
+                if not request.future.done():
+                    request.future.set_result(reply)
+            last_end = loop.time()
+
+    async def _transact(self, request: _Request) -> Frame:
+        raw = request.frame.encode(self.profile)
+        f = request.frame
+        for attempt in range(request.retries + 1):
+            if not self.up or self._writer is None:
+                raise PortDown(f"{self.device} is down")
+            if attempt:
+                self.stats.retries += 1
+            self._expected = (f.address, f.command + self.profile.reply_offset, f.bay)
+            self._reply = asyncio.get_running_loop().create_future()
+            # nobody may be waiting any more when the port dies: mark its error as seen
+            self._reply.add_done_callback(lambda fut: fut.cancelled() or fut.exception())
+            self.parser.expect_echo(raw)
+            self._writer.write(raw)
+            self.stats.frames_out += 1
+            try:
+                return await asyncio.wait_for(asyncio.shield(self._reply), self._timeout(raw))
+            except asyncio.TimeoutError:
+                self.stats.timeouts += 1
+            finally:
+                self._expected = None
+        raise NoReply(f"board {f.address} bay {f.bay}: no reply to {request.name}")
+
+    def _timeout(self, raw: bytes) -> float:
+        """The board's answer time plus the wire time of the request and a reply."""
+        wire = (len(raw) + self.profile.max_len + self.profile.overhead) * 10 / self.baudrate
+        return self.profile.reply_timeout + wire
