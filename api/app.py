@@ -12,16 +12,19 @@ from api.routes import (
     events,
     id_tags,
     integration,
+    lockers,
     system,
     tokens,
     transactions,
 )
 from charger_sim.service import SimService
+from locker_bridge.service import BridgeService
 from common.version import __version__
 from csms.central import CentralSystem
 
 
-def create_app(central: CentralSystem, sim: SimService | None = None) -> FastAPI:
+def create_app(central: CentralSystem, sim: SimService | None = None,
+               bridge: BridgeService | None = None) -> FastAPI:
     app = FastAPI(
         title="chargebay",
         version=__version__,
@@ -30,10 +33,11 @@ def create_app(central: CentralSystem, sim: SimService | None = None) -> FastAPI
     )
     app.state.central = central
     app.state.sim = sim
+    app.state.bridge = bridge
     app.state.background = set()  # tasks of commands sent with ?wait=0
     errors.install(app)
     app.include_router(system.router)
     for module in (charge_points, transactions, id_tags, commands, events, tokens, integration,
-                   chargers):
+                   chargers, lockers):
         app.include_router(module.router)
     return app

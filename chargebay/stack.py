@@ -23,6 +23,8 @@ from charger_sim.service import SimService
 from common.db import create_engine
 from common.limits import raise_open_files_limit
 from common.settings import Settings
+from locker_bridge.config import load as load_bridge_config
+from locker_bridge.service import BridgeService
 from csms.central import CentralSystem
 from csms.server import OcppServer
 
@@ -97,6 +99,7 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
     provider = ProcessProvider(settings.sim_workers, str(settings.sim_state_dir))
     api_task: asyncio.Task[None] | None = None
     api_server: _EmbeddedServer | None = None
+    bridge: BridgeService | None = None
     try:
         token = await bootstrap_admin(engine, settings.api_token)
         await ocpp.start(settings.host, settings.ws_port, _tls(settings))
@@ -108,7 +111,10 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
         resumed = await sim.resume()
         if resumed:
             log.info("simulator: %d charger runtime(s) resumed", resumed)
-        app = create_app(central, sim)
+        if settings.bridge_config:
+            bridge = BridgeService(load_bridge_config(settings.bridge_config))
+            await bridge.start()
+        app = create_app(central, sim, bridge)
         sock = _listen(settings.host, settings.http_port)
         api_server = _EmbeddedServer(uvicorn.Config(app, lifespan="off", access_log=False,
                                                     log_config=None, ws="none",
@@ -125,6 +131,8 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
             api_server.should_exit = True
             await api_task
         await provider.close()
+        if bridge is not None:
+            await bridge.close()
         await ocpp.stop()
         await central.stop()
         await engine.dispose()

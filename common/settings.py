@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     demo: bool = Field(default=False, description="Start three simulated chargers (make run does).")
     sim_workers: int = Field(default=0, description="Simulator worker processes (0: one per core).")
     sim_state_dir: Path = Field(default=Path("var/sim"), description="Simulator queues and state.")
+    bridge_config: Path | None = Field(default=None, description="Locker bridge YAML; runs the bridge.")
 
 
 @lru_cache
