@@ -14,6 +14,7 @@ import gc
 import itertools
 import multiprocessing as mp
 import os
+import signal
 import time
 import zlib
 from collections import deque
@@ -137,6 +138,8 @@ class _Worker:
 
 
 def _worker_main(conn: Connection, state_dir: str, worker: int) -> None:
+    # Ctrl-C reaches the whole process group; the parent stops its workers by closing the pipe.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
     run_loop(_Worker(state_dir, worker).serve(conn))
