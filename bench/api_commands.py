@@ -51,7 +51,7 @@ import psutil
 if importlib.util.find_spec("sniffio") is None:
     sys.modules["sniffio"] = None  # type: ignore[assignment]
 
-from csms_load import BENCH, CHARGEBAY, HOST, Bench, Lines, Sampler, Server, log
+from csms_load import BENCH, CHARGEBAY, HOST, Bench, Lines, Sampler, Server, log, publish
 from loadgen import percentile, raise_open_files_limit
 
 RESULTS = BENCH / "results" / "api_commands.json"
@@ -471,11 +471,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     finally:
         bench.stop_all()
     results["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print("\n".join(render(results)))
-    log(f"bench: results written to {RESULTS}")
-    return results
+    return publish(results, RESULTS, render)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,15 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def publish(results: dict[str, Any], path: Path, render: Any) -> dict[str, Any]:
+    """Write the JSON, print the table: the end of every benchmark here."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print("\n".join(render(results)))
+    log(f"bench: results written to {path}")
+    return results
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
@@ -459,11 +468,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if BASELINE in results["load"] and results["load"][BASELINE]["calls_per_s"]:
         ratio = results["load"][CHARGEBAY]["calls_per_s"] / results["load"][BASELINE]["calls_per_s"]
         results["ratio_calls_per_s"] = round(ratio, 3)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print("\n".join(render(results)))
-    log(f"bench: results written to {RESULTS}")
-    return results
+    return publish(results, RESULTS, render)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,93 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+class Timestamps:
+    """ISO-8601 UTC 'now', formatted at most once per second rather than once per frame."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._text = ""
+
+    def now(self) -> str:
+        second = int(time.time())
+        if second != self._second:
+            self._second = second
+            self._text = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+        return self._text
+
+
+@dataclass
+class Stats:
+    """Counters shared by all charge points of this process (one event loop, so no locking)."""
+
+    connected: int = 0
+    connect_failed: int = 0
+    boot_rejected: int = 0
+    calls: int = 0
+    errors: int = 0
+    server_calls: int = 0
+    dropped: int = 0
+    last_answer: float = 0.0
+    latencies: array[float] = field(default_factory=lambda: array("d"))
+    failures_shown: int = 0
+
+    def show_failure(self, what: str) -> None:
+        if self.failures_shown < ERRORS_SHOWN:
+            self.failures_shown += 1
+            log(f"loadgen: {what[:300]}")
+
+
+class Frames:
+    """Builds the Call frames; the fixed parts are made once, only ids and values vary."""
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)
+        self._time = Timestamps()
+
+    def next_id(self) -> str:
+        return str(next(self._ids))
+
+    def boot(self, message_id: str) -> bytes:
+        return orjson.dumps([CALL, message_id, "BootNotification", BOOT_PAYLOAD])
+
+    def heartbeat(self, message_id: str) -> bytes:
+        return b'[2,"%b","Heartbeat",{}]' % message_id.encode()
+
+    def status(self, message_id: str, status: str) -> bytes:
+        payload = {
+            "connectorId": 1,
+            "errorCode": "NoError",
+            "status": status,
+            "timestamp": self._time.now(),
+        }
+        return orjson.dumps([CALL, message_id, "StatusNotification", payload])
+
+    def meter_values(self, message_id: str, energy_wh: int, power_w: int, soc: int) -> bytes:
+        sampled = [
+            {"value": str(energy_wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+            {"value": str(power_w), "measurand": "Power.Active.Import", "unit": "W"},
+            {"value": str(soc), "measurand": "SoC", "unit": "Percent"},
+        ]
+        payload = {
+            "connectorId": 1,
+            "meterValue": [{"timestamp": self._time.now(), "sampledValue": sampled}],
+        }
+        return orjson.dumps([CALL, message_id, "MeterValues", payload])
+
+
+async def exchange(ws: ClientConnection, frame: bytes, message_id: str, stats: Stats) -> list[Any]:
+    """Send one Call and return its answer; Calls from the server meanwhile get NotImplemented."""
+    await ws.send(frame, text=True)
+    while True:
+        message = orjson.loads(await ws.recv(decode=False))
+        if message[0] == CALL:
+            stats.server_calls += 1
+            refusal = [CALL_ERROR, message[1], "NotImplemented", "load generator", {}]
+            await ws.send(orjson.dumps(refusal), text=True)
+        elif message[1] == message_id:
+            return message
+
+
 def call_answer(message: list[Any]) -> bytes:
     """The frame that answers a Call from the central system (``--answer-calls``)."""
     payload = CALL_ANSWERS.get(message[2]) if len(message) > 2 else None

@@ -23,8 +23,9 @@ from ocpp.exceptions import OCPPError
 from ocpp.routing import after, on
 from ocpp.v16 import call, call_result
 
+from chargebay.stack import Stack
 from tests.conftest import ADMIN_TOKEN
-from tests.ocpp_client import TestChargePoint
+from tests.ocpp_client import TestChargePoint, connect
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 _meter = itertools.count(1000, 1000)
@@ -371,3 +372,12 @@ class CallbackReceiver:
         assert self._server is not None
         self._server.close()
         await self._server.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def online(stack: Stack, cp_id: str) -> AsyncIterator[FullChargePoint]:
+    """A FullChargePoint, connected and booted (so the central system surely serves it)."""
+    async with connect(stack.ws_url, cp_id, cls=FullChargePoint) as cp:
+        async with asyncio.timeout(2):
+            await cp.boot()
+        yield cp

@@ -14,8 +14,14 @@ import pytest
 
 from api.command_examples import EXAMPLES
 from chargebay.stack import Stack
-from tests.api.full_cp import ADMIN, CallbackReceiver, FullChargePoint, bearer, eventually, make_token
-from tests.ocpp_client import connect
+from tests.api.full_cp import (
+    ADMIN,
+    CallbackReceiver,
+    bearer,
+    eventually,
+    make_token,
+    online,
+)
 
 # What FullChargePoint answers to each example payload, as the CSMS must hand it back unchanged.
 EXPECTED: dict[str, dict[str, Any]] = {
@@ -62,15 +68,6 @@ def url(cp_id: str, action: str, query: str = "") -> str:
 async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=stack.http_url, timeout=5) as c:
         yield c
-
-
-@contextlib.asynccontextmanager
-async def online(stack: Stack, cp_id: str) -> AsyncIterator[FullChargePoint]:
-    """A FullChargePoint, connected and booted (so the central system surely serves it)."""
-    async with connect(stack.ws_url, cp_id, cls=FullChargePoint) as cp:
-        async with asyncio.timeout(2):
-            await cp.boot()
-        yield cp
 
 
 async def messages(client: httpx.AsyncClient, cp_id: str, **params: Any) -> list[dict[str, Any]]:

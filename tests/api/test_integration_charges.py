@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,8 +11,7 @@ import httpx
 import pytest
 
 from chargebay.stack import Stack
-from tests.api.full_cp import ADMIN, FullChargePoint, add_tag, bearer, eventually, make_token
-from tests.ocpp_client import connect
+from tests.api.full_cp import ADMIN, add_tag, bearer, eventually, make_token, online
 
 STOP_PATHS = ["/integration/charges/stop", "/latest/integration/charges/stop"]
 START_PATHS = ["/integration/charges/start", "/latest/integration/charges/start"]
@@ -29,14 +27,6 @@ async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
 async def key(client: httpx.AsyncClient) -> dict[str, str]:
     """An integration API key (an ordinary token with role integrator) as a Bearer header."""
     return bearer(await make_token(client, "integrator", name="billing"))
-
-
-@contextlib.asynccontextmanager
-async def online(stack: Stack, cp_id: str) -> AsyncIterator[FullChargePoint]:
-    async with connect(stack.ws_url, cp_id, cls=FullChargePoint) as cp:
-        async with asyncio.timeout(2):
-            await cp.boot()
-        yield cp
 
 
 def assert_error(r: httpx.Response, status: int, code: str) -> None:
