@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from ocpp.charge_point import snake_to_camel_case
 from ocpp.exceptions import OCPPError
 from ocpp.routing import on
 from ocpp.messages import MessageType
@@ -367,11 +368,7 @@ class Link(ChargePoint):
 
 def _camel(data: Any) -> Any:
     """The library hands handlers snake_case; charging profiles are kept as on the wire."""
-    if data is None:
-        return None
-    from ocpp.charge_point import snake_to_camel_case
-
-    return snake_to_camel_case(data)
+    return None if data is None else snake_to_camel_case(data)
 
 
 def _digest(text: str) -> str:

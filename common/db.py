@@ -5,6 +5,7 @@ One metadata holds every table so that a single Alembic history migrates the who
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
@@ -57,8 +58,6 @@ def create_engine(url: str, cache_kib: int = 4096, **kwargs: Any) -> AsyncEngine
     single writer (index inserts for thousands of charge points touch many pages).
     """
     if is_sqlite(url):
-        from pathlib import Path
-
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ from csms.routing import Router
 from csms.store.models import Command
 from csms.store.writer import Writer
 from csms.timeutil import now_utc
-from csms.validation import CSMS_ACTIONS, SchemaViolation, validate
+from csms.validation import CSMS_ACTIONS, validate
 
 _COMMANDS = Command.__table__
 
@@ -82,6 +82,3 @@ class CommandService:
                              action=action, outcome=outcome.kind, payload=outcome.payload,
                              error_code=outcome.error_code)
         return outcome
-
-
-__all__ = ["CommandService", "Outcome", "SchemaViolation", "UnknownAction"]

@@ -20,7 +20,7 @@ from enum import IntEnum
 import serial
 import serial_asyncio_fast
 
-from locker_bridge.protocol import CB81, Frame, Profile, StreamParser
+from locker_bridge.protocol import CB81, Frame, Profile, StreamParser, decode
 
 log = logging.getLogger(__name__)
 
@@ -190,8 +190,6 @@ class Bus:
 
     async def send_raw(self, raw: bytes, priority: Priority = Priority.OPERATOR) -> Frame:
         """The vendor's pass-through: a complete frame as given, its reply matched as usual."""
-        from locker_bridge.protocol import decode
-
         frame = decode(raw, self.profile)
         name = self.profile.name_of(frame.command) or "RAW"
         future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 
-from locker_bridge.bus import Bus, BusError, Priority
+from locker_bridge.bus import Bus, Priority
 from locker_bridge.config import BridgeConfig
-from locker_bridge.protocol import CB81, FrameError, Profile, decode, from_hex, to_hex
+from locker_bridge.protocol import CB81, Profile, decode, from_hex, to_hex
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,3 @@ class BridgeService:
             raise UnknownPort(port)
         reply = await bus.send_raw(raw, Priority.OPERATOR)
         return to_hex(reply.encode(self.profile))
-
-
-__all__ = ["BridgeService", "BusError", "FrameError", "UnknownPort"]

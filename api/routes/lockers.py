@@ -7,7 +7,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require
-from locker_bridge.service import BridgeService, BusError, FrameError, UnknownPort
+from locker_bridge.bus import BusError
+from locker_bridge.protocol import FrameError
+from locker_bridge.service import BridgeService, UnknownPort
 
 router = APIRouter(tags=["lockers"])
 

@@ -73,7 +73,7 @@ class Writer:
         self._wake.set()
 
     def insert(self, table: Table, row: dict[str, Any]) -> None:
-        """Queue one row; every row of a table must carry the same keys (executemany)."""
+        """Queue one row; every row of a table must carry the same keys (one multi-row INSERT)."""
         self._put(_Item(_INSERT, table, row, (), None))
 
     def insert_many(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -149,6 +149,7 @@ class Writer:
 
     # -- committing ------------------------------------------------------------------------
     async def _commit(self, batch: list[_Item], touches: dict[str, Any]) -> None:
+        """Commit ``batch`` in one transaction; if that fails, each item on its own."""
         started = time.perf_counter()
         results: list[Any] = [None] * len(batch)
         try:
@@ -159,12 +160,15 @@ class Writer:
         except Exception as exc:
             if len(batch) + bool(touches) > 1:
                 log.exception("batch of %d writes failed; retrying one by one", len(batch))
-                await self._commit_one_by_one(batch, touches)
-            else:
-                log.exception("write failed")
                 for item in batch:
-                    if item.future is not None and not item.future.done():
-                        item.future.set_exception(exc)
+                    await self._commit([item], {})
+                if touches:
+                    await self._commit([], touches)
+                return
+            log.exception("write failed and was dropped")
+            for item in batch:
+                if item.future is not None and not item.future.done():
+                    item.future.set_exception(exc)
             return
         finally:
             STORE_WRITE_SECONDS.observe(time.perf_counter() - started)
@@ -173,29 +177,9 @@ class Writer:
             if item.future is not None and not item.future.done():
                 item.future.set_result(result)
 
-    async def _commit_one_by_one(self, batch: list[_Item], touches: dict[str, Any]) -> None:
-        for item in batch:
-            results: list[Any] = [None]
-            try:
-                async with self._engine.begin() as conn:
-                    await self._apply(conn, [item], results)
-            except Exception as exc:
-                log.exception("write to %s failed and was dropped",
-                              item.table.name if item.table is not None else "operation")
-                if item.future is not None and not item.future.done():
-                    item.future.set_exception(exc)
-                continue
-            if item.future is not None and not item.future.done():
-                item.future.set_result(results[0])
-        if touches:
-            try:
-                async with self._engine.begin() as conn:
-                    await self._apply_touches(conn, touches)
-            except Exception:
-                log.exception("last-seen update failed")
-
     async def _apply(self, conn: AsyncConnection, batch: list[_Item], results: list[Any]) -> None:
-        """Execute the batch in order; consecutive rows for one table go out as one executemany."""
+        """Execute the batch in order; rows for one table between two operations go out as one
+        multi-row statement (see :mod:`csms.store.bulk`)."""
         groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]] = {}
         for index, item in enumerate(batch):
             if item.kind == _OP:

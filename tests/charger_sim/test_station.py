@@ -994,8 +994,15 @@ async def test_meter_stop_agrees_with_the_register_reading(stack: Stack, sim: Si
 async def _first_meter_values(sim: Sims, identity: str, seed: int) -> tuple[int, dict[str, str]]:
     st = await sim.start(identity, seed=seed)
     assert await st.start_local(1, "TAG-SEED") == "Accepted"
-    meter_start = next(f[3]["meterStart"] for f in station_frames(st, "out")
-                       if f[0] == 2 and f[2] == "StartTransaction")
+
+    def started() -> int:
+        # A MeterValues the previous run of this identity queued as it stopped goes out first.
+        found = [f[3]["meterStart"] for f in station_frames(st, "out")
+                 if f[0] == 2 and f[2] == "StartTransaction"]
+        assert found
+        return int(found[0])
+
+    meter_start = await eventually(started)
 
     def first() -> dict[str, str]:
         mv = [f[3] for f in station_frames(st, "out") if f[0] == 2 and f[2] == "MeterValues"]
