@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from charger_sim.atg import AtgSettings
 from charger_sim.service import ChargerNotFound, SimService
+from csms.central import CentralSystem
+from csms.store.models import IdTag
+from csms.timeutil import now_utc
 
 log = logging.getLogger(__name__)
 
@@ -12,8 +16,20 @@ DEMO = (("DEMO-AC-01", "ac-wallbox", True), ("DEMO-DC-01", "dc-fast", True),
         ("DEMO-LOCKER-01", "locker-bay", False))
 
 
-async def start_demo(sim: SimService) -> None:
-    """Create the demo chargers if missing and mark them running (resume starts them)."""
+# The tags the demo's drivers (and the README's curl examples) present.
+DEMO_TAGS = (*AtgSettings().id_tags, "TAG-1")
+
+
+async def start_demo(central: CentralSystem, sim: SimService) -> None:
+    """Create the demo chargers and their drivers' id tags if missing, and mark the chargers
+    running (resume starts them)."""
+    tags = IdTag.__table__
+    stmt = central.writer.dialect_insert(tags).values(
+        [{"id_tag": tag, "status": "Accepted", "max_concurrent_tx": 100, "created_at": now_utc()}
+         for tag in DEMO_TAGS]
+    ).on_conflict_do_nothing(index_elements=["id_tag"])
+    async with central.engine.begin() as conn:
+        await conn.execute(stmt)
     for identity, template, atg in DEMO:
         try:
             charger = await sim.by_identity(identity)

@@ -107,7 +107,7 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
         scheme = "wss" if settings.tls_cert else "ws"
         sim = SimService(engine, provider, f"{scheme}://{local_host}:{ocpp.port}/ocpp")
         if settings.demo:
-            await start_demo(sim)
+            await start_demo(central, sim)
         resumed = await sim.resume()
         if resumed:
             log.info("simulator: %d charger runtime(s) resumed", resumed)
