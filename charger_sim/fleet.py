@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from charger_sim.atg import AtgSettings, Generator
-from charger_sim.offline_queue import DurableQueue
+from common.outbox import DurableQueue
 from charger_sim.station import Station
 from charger_sim.template import load_template
 from common.limits import raise_open_files_limit
@@ -56,7 +56,7 @@ def _counters(stations: list[Station]) -> dict[str, int]:
         totals["connected"] += st.connected
         totals["booted"] += st.booted.is_set()
         totals["charging"] += sum(1 for c in st.connectors.values() if c.status == "Charging")
-        totals["queued"] += len(st._pending)
+        totals["queued"] += len(st.outbox)
         for key in ("transactions", "calls", "call_errors", "connects"):
             totals[key] += st.stats[key]
     return totals

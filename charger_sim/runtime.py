@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from charger_sim.atg import AtgSettings, Generator
-from charger_sim.offline_queue import DurableQueue
+from common.outbox import DurableQueue
 from charger_sim.station import Station
 from charger_sim.template import load_template
 from common.loop import run as run_loop

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import itertools
 import logging
 import random
 import time
@@ -28,7 +27,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from charger_sim.configuration import Configuration
 from charger_sim.connector import Connector, Tx
 from charger_sim.meter import Meter
-from charger_sim.offline_queue import DurableQueue, QueueClosed
+from common.outbox import DurableQueue, Outbox, QueueClosed
 from charger_sim.smart_charging import Profiles
 from charger_sim.template import Template
 
@@ -74,26 +73,26 @@ class Station:
         self.auth_cache: dict[str, dict[str, Any]] = {}
         self.certificates: dict[str, str] = {}
         self.firmware_version = template.firmware_version
-        self.queue = queue
         self.replay_rate = replay_rate
         self.log: deque[tuple[str, str, str]] = deque(maxlen=log_size)
         self.on_event = on_event
         self.link: Link | None = None
         self.registration: str | None = None
         self.booted = asyncio.Event()
-        self.stats = {"calls": 0, "call_errors": 0, "transactions": 0, "connects": 0,
-                      "queued": 0, "replayed": 0}
+        self.stats = {"calls": 0, "call_errors": 0, "transactions": 0, "connects": 0}
         # fault knobs
         self.clock_skew = 0.0
         self.response_delay = 0.0
         self.drop_responses = 0.0
         self.refuse_until = 0.0
-        self._pending: list[tuple[int, str, dict[str, Any]]] = []  # (seq, action, payload)
-        self._provisional = itertools.count(-1, -1)
+        self.outbox = Outbox(identity, queue, self.call, (Offline, asyncio.TimeoutError, ConnectionClosed),
+                             self.booted.is_set, on_renumber=self._renumber, spawn=self.spawn,
+                             on_event=lambda kind, data: self.event(kind, **data),
+                             retry_interval=lambda: self.config.get_int("TransactionMessageRetryInterval", 10),
+                             rate=replay_rate)
         self._stop = asyncio.Event()
         self._reconnect_now = False
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._replaying = False
 
     # -- time, logs, tasks -------------------------------------------------------------------
     def now(self) -> datetime:
@@ -127,11 +126,7 @@ class Station:
     # -- lifecycle ---------------------------------------------------------------------------
     async def run(self) -> None:
         """Stay connected until :meth:`stop`: reconnect with exponential backoff and jitter."""
-        if self.queue is not None:
-            self._pending = await self.queue.pending(self.identity)
-            lowest = min((p.get("_provisional", 0) for _, _, p in self._pending), default=0)
-            lowest = min([lowest] + [p.get("transactionId", 0) for _, _, p in self._pending])
-            self._provisional = itertools.count(min(lowest, 0) - 1, -1)
+        await self.outbox.load()
         backoff = 1.0
         while not self._stop.is_set():
             wait = self.refuse_until - time.monotonic()
@@ -239,7 +234,7 @@ class Station:
         await self.send_status(0, self.station_status())
         for c in self.connectors.values():
             await self.send_status(c.id, c.status)
-        await self._replay()
+        await self.outbox.replay()
 
     async def _heartbeats(self) -> None:
         while True:
@@ -282,60 +277,13 @@ class Station:
 
         Returns the result when it went out now, None when it was queued.
         """
-        if self.booted.is_set() and not self._pending and not self._replaying:
-            try:
-                return await self.call(action, _wire(payload))
-            except (Offline, asyncio.TimeoutError, ConnectionClosed):
-                pass
-        await self._enqueue(action, payload)
-        if self.booted.is_set():  # online but the CSMS did not answer: retry from the queue
-            self.spawn(self._replay())
-        return None
+        return await self.outbox.send(action, payload)
 
-    async def _enqueue(self, action: str, payload: dict[str, Any]) -> None:
-        seq = await self.queue.push(self.identity, action, payload) if self.queue else 0
-        self._pending.append((seq, action, payload))
-        self.stats["queued"] += 1
-        self.event("queued", action=action)
-
-    async def _replay(self) -> None:
-        """Send the queued transaction messages in order, throttled, fixing provisional ids."""
-        if self._replaying or not self._pending:
-            return
-        self._replaying = True
-        try:
-            while self._pending and self.booted.is_set():
-                seq, action, payload = self._pending[0]
-                try:
-                    result = await self.call(action, _wire(payload))
-                except (Offline, asyncio.TimeoutError, ConnectionClosed):
-                    await asyncio.sleep(self.config.get_int("TransactionMessageRetryInterval", 10))
-                    continue
-                except OCPPError as exc:  # a CALLERROR is an answer: don't resend it forever
-                    self.event("replay_rejected", action=action, error=str(exc)[:200])
-                    result = None
-                if action == "StartTransaction" and result is not None:
-                    provisional = payload.get("_provisional")
-                    if provisional is not None:
-                        await self._renumber(provisional, result["transactionId"])
-                self._pending.pop(0)
-                if self.queue is not None:
-                    await self.queue.remove(seq)
-                self.stats["replayed"] += 1
-                await asyncio.sleep(1.0 / self.replay_rate)
-        finally:
-            self._replaying = False
-
-    async def _renumber(self, provisional: int, real: int) -> None:
-        """The CSMS numbered a transaction: use its id everywhere, on disk too."""
+    def _renumber(self, provisional: int, real: int) -> None:
+        """The CSMS numbered a transaction: use its id on the connector too."""
         for c in self.connectors.values():
             if c.tx is not None and c.tx.id == provisional:
                 c.tx.id = real
-        for seq, _, queued in self._pending:
-            if queued.get("transactionId") == provisional:
-                queued["transactionId"] = real
-                if self.queue is not None:
-                    await self.queue.update(seq, queued)
 
     async def send_status(self, connector_id: int, status: str) -> None:
         c = self.connectors.get(connector_id)
@@ -452,7 +400,7 @@ class Station:
         c.meter.advance(time.monotonic(), False, None)
         reservation = c.reservation
         c.reservation = None
-        tx = Tx(next(self._provisional), id_tag, now, round(c.meter.energy_wh))
+        tx = Tx(self.outbox.provisional_id(), id_tag, now, round(c.meter.energy_wh))
         c.tx = tx
         self.stats["transactions"] += 1
         payload: dict[str, Any] = {"connectorId": c.id, "idTag": id_tag, "meterStart": tx.meter_start,
@@ -463,7 +411,7 @@ class Station:
         c.task = self.spawn(self._meter_loop(c, tx))
         result = await self.send_tx("StartTransaction", payload)
         if result is not None:
-            await self._renumber(tx.id, result["transactionId"])
+            await self.outbox.renumber(tx.id, result["transactionId"])
             status = result["idTagInfo"].get("status")
             self.event("transaction_started", connector=c.id, transaction_id=tx.id, status=status)
             if status != "Accepted" and self.config.get_bool("StopTransactionOnInvalidId"):
@@ -578,10 +526,6 @@ class Station:
     def snapshot(self) -> dict[str, Any]:
         return {"identity": self.identity, "template": self.template.name, "url": self.url,
                 "connected": self.connected, "booted": self.booted.is_set(),
-                "registration": self.registration, "queued": len(self._pending),
-                "connectors": [c.snapshot() for c in self.connectors.values()], **self.stats}
+                "registration": self.registration, "connectors": [c.snapshot() for c in self.connectors.values()], **self.stats,
+                "queued": len(self.outbox), "replayed": self.outbox.stats["replayed"]}
 
-
-def _wire(payload: dict[str, Any]) -> dict[str, Any]:
-    """The payload as sent: without the station's own bookkeeping keys (``_provisional``)."""
-    return {k: v for k, v in payload.items() if not k.startswith("_")}

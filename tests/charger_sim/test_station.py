@@ -26,7 +26,7 @@ import websockets
 from api.command_examples import EXAMPLES
 from chargebay.stack import Stack
 from charger_sim import handlers
-from charger_sim.offline_queue import DurableQueue
+from common.outbox import DurableQueue
 from charger_sim.station import Station
 from charger_sim.template import Template, load_template
 from csms.validation import CSMS_ACTIONS
@@ -1090,12 +1090,12 @@ async def test_offline_transactions_are_queued_and_replayed_in_order(
         await eventually(lambda: _at_least(stack, cp, "MeterValues", 1, after=mark))
         mv = (await calls(stack, cp, "MeterValues", after=mark))[-1][2]
         assert mv["transactionId"] == c["id"]
-        assert st.stats["replayed"] >= len(queued)
+        assert st.outbox.stats["replayed"] >= len(queued)
 
 
 async def _queue_empty(st: Station, queue: DurableQueue) -> None:
     assert await queue.pending(st.identity) == []
-    assert st._pending == []
+    assert len(st.outbox) == 0
 
 
 async def _leave_a_queued_transaction(sim: Sims, cp: str, queue: DurableQueue,
@@ -1142,7 +1142,7 @@ async def test_replay_interrupted_by_a_restart_keeps_the_real_transaction_id(
         queue = sim.queue("interrupt")
         await _leave_a_queued_transaction(sim, cp, queue, "TAG-I")
         slow = await sim.start(cp, template(**OFFLINE_OK), queue=queue, replay_rate=0.5)
-        await eventually(lambda: _check(slow.stats["replayed"] >= 1), timeout=5)
+        await eventually(lambda: _check(slow.outbox.stats["replayed"] >= 1), timeout=5)
         await sim.stop(slow)
         left = await queue.pending(cp)
         assert left and left[0][1] != "StartTransaction"  # the start is through, the rest is not
@@ -1277,7 +1277,7 @@ async def test_power_loss_stops_the_transaction_reported_after_the_reboot(
         await asyncio.sleep(1.1)
         await st.power_loss(outage_s=1.0)
         assert not st.connected and not st.booted.is_set()
-        assert [a for _, a, _ in st._pending][-1] == "StopTransaction"
+        assert [a for _, a, _ in st.outbox.pending][-1] == "StopTransaction"
         await back_online(st, 1, timeout=8)
         [tx] = await eventually(lambda: _stopped(stack, cp, 1))
         assert (tx["id"], tx["stop_reason"]) == (tx_id, "PowerLoss")
