@@ -49,6 +49,7 @@ class Stack:
     ws_port: int
     http_port: int
     generated_token: str | None
+    bridge: BridgeService | None = None
 
     @property
     def ws_url(self) -> str:
@@ -112,7 +113,9 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
         if resumed:
             log.info("simulator: %d charger runtime(s) resumed", resumed)
         if settings.bridge_config:
-            bridge = BridgeService(load_bridge_config(settings.bridge_config))
+            # embedded, the bridge's bays are charge points of this very CSMS
+            bridge = BridgeService(load_bridge_config(settings.bridge_config),
+                                   csms_url=f"{scheme}://{local_host}:{ocpp.port}/ocpp")
             await bridge.start()
         app = create_app(central, sim, bridge)
         sock = _listen(settings.host, settings.http_port)
@@ -124,7 +127,8 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
             if api_task.done():
                 api_task.result()
             await asyncio.sleep(0.01)
-        yield Stack(central, ocpp, app, sim, settings.host, ocpp.port, sock.getsockname()[1], token)
+        yield Stack(central, ocpp, app, sim, settings.host, ocpp.port, sock.getsockname()[1], token,
+                    bridge)
     finally:
         central.events.close()  # ends open event streams so the API can stop
         if api_server is not None and api_task is not None:

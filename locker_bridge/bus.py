@@ -188,12 +188,15 @@ class Bus:
         await self._queue.put(_Request(int(priority), next(self._seq), frame, command, tries, future))
         return await future
 
-    async def send_raw(self, raw: bytes, priority: Priority = Priority.OPERATOR) -> Frame:
-        """The vendor's pass-through: a complete frame as given, its reply matched as usual."""
+    async def send_raw(self, raw: bytes, priority: Priority = Priority.OPERATOR,
+                       retries: int = 0) -> Frame:
+        """A complete frame as given (the vendor's pass-through and per-cabin hex codes), its
+        reply matched as usual; OPEN_DOOR is never retried whatever ``retries`` says."""
         frame = decode(raw, self.profile)
         name = self.profile.name_of(frame.command) or "RAW"
         future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Request(int(priority), next(self._seq), frame, name, 0, future))
+        tries = 0 if name in NOT_RETRIED else retries
+        await self._queue.put(_Request(int(priority), next(self._seq), frame, name, tries, future))
         return await future
 
     async def _own(self) -> None:

@@ -60,6 +60,8 @@ class BridgeConfig(BaseModel):
     lockers: list[LockerConfig]
     poll_interval: float = Field(5.0, gt=0)
     meter_interval: int = Field(60, ge=0)
+    stop_when_full_after: int = Field(1800, ge=0, description="seconds a full battery may idle "
+                                      "on the outlet before the transaction ends (0: never)")
     outbox: str = "var/bridge-outbox.db"
 
     @model_validator(mode="after")

@@ -1,16 +1,24 @@
-"""The bridge as a service: one :class:`~locker_bridge.bus.Bus` per configured port.
+"""The bridge as a service: buses per port, a poller per board, a virtual charge point per bay.
 
-The REST layer reaches the boards through this (the vendor's hex pass-through today; the
-virtual charge points of each bay build on the same buses).
+The REST layer reaches the boards through this: the vendor's hex pass-through and the typed
+per-bay operations, which share the bay's bus queue and its transaction lock with the OCPP side.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
+from common.outbox import DurableQueue
+from locker_bridge.bay import Bay
+from locker_bridge.board import BoardPoller
 from locker_bridge.bus import Bus, Priority
-from locker_bridge.config import BridgeConfig
-from locker_bridge.protocol import CB81, Profile, decode, from_hex, to_hex
+from locker_bridge.charge_point import VirtualChargePoint
+from locker_bridge.config import HEX_FIELDS, BridgeConfig
+from locker_bridge.handlers import open_door
+from locker_bridge.protocol import CB81, Frame, Profile, decode, from_hex, to_hex
+from locker_bridge.store import TxStore
 
 log = logging.getLogger(__name__)
 
@@ -19,22 +27,75 @@ class UnknownPort(LookupError):
     pass
 
 
+class UnknownBay(LookupError):
+    pass
+
+
 class BridgeService:
-    def __init__(self, config: BridgeConfig, profile: Profile = CB81) -> None:
+    def __init__(self, config: BridgeConfig, profile: Profile = CB81,
+                 csms_url: str | None = None) -> None:
         self.config = config
         self.profile = profile
-        self.buses = {name: Bus(name, port.device, profile, port.baudrate)
+        self.csms_url = csms_url or config.csms_url
+        self.buses = {name: Bus(name, port.device, profile, port.baudrate,
+                                on_unsolicited=lambda frame, name=name: self._unsolicited(name, frame))
                       for name, port in config.ports.items()}
+        self.queue = DurableQueue(config.outbox)
+        self.store = TxStore(config.outbox)
+        restored = self.store.load()
+        self.cps: dict[str, VirtualChargePoint] = {}
+        by_board: dict[tuple[str, int], list[VirtualChargePoint]] = {}
+        for locker in config.lockers:
+            for number in locker.bay_numbers():
+                options = config.bay(locker, number)
+                identity = config.identity_of(locker, number)
+                bay = Bay(identity, locker.name, locker.port, self.buses[locker.port], locker.address,
+                          number, {f: getattr(options, f) for f in HEX_FIELDS})
+                cp = VirtualChargePoint(bay, self.csms_url, self.queue, self.store,
+                                        meter_interval=config.meter_interval,
+                                        full_timeout=config.stop_when_full_after,
+                                        unlock_opens_door=options.unlock_opens_door)
+                if identity in restored:
+                    cp.restore(restored[identity])
+                self.cps[identity] = cp
+                by_board.setdefault((locker.port, locker.address), []).append(cp)
+        self.pollers = {key: BoardPoller(self.buses[key[0]], key[1], cps, config.poll_interval)
+                        for key, cps in by_board.items()}
+        self._runs: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         for bus in self.buses.values():
             await bus.start()
-        log.info("locker bridge: %d port(s), %d locker(s)", len(self.buses), len(self.config.lockers))
+        for poller in self.pollers.values():
+            await poller.start()
+        self._runs = [asyncio.create_task(cp.run(), name=f"bay-{cp.identity}") for cp in self.cps.values()]
+        log.info("locker bridge: %d port(s), %d board(s), %d bay(s) as charge points at %s",
+                 len(self.buses), len(self.pollers), len(self.cps), self.csms_url)
 
     async def close(self) -> None:
+        for poller in self.pollers.values():
+            await poller.close()
+        await asyncio.gather(*(cp.close() for cp in self.cps.values()))
+        for task in self._runs:
+            task.cancel()
+        await asyncio.gather(*self._runs, return_exceptions=True)
         for bus in self.buses.values():
             await bus.close()
+        self.queue.close()
+        self.store.close()
 
+    async def ready(self) -> None:
+        """Every board read once (and every restored transaction reconciled)."""
+        await asyncio.gather(*(p.ready() for p in self.pollers.values()))
+
+    def _unsolicited(self, port: str, frame: Frame) -> None:
+        if frame.command != self.profile.opcode("EVENT"):
+            return  # a late reply or a stranger's answer: the bus counted it
+        poller = self.pollers.get((port, frame.address))
+        if poller is not None:
+            poller.on_event(frame)
+
+    # -- the vendor's pass-through ---------------------------------------------------------------
     async def command(self, port: str, hex_code: str) -> str:
         """Send one complete frame given as hex on ``port``; return the reply as hex.
 
@@ -48,3 +109,41 @@ class BridgeService:
             raise UnknownPort(port)
         reply = await bus.send_raw(raw, Priority.OPERATOR)
         return to_hex(reply.encode(self.profile))
+
+    # -- bays ------------------------------------------------------------------------------------
+    def cp(self, identity: str) -> VirtualChargePoint:
+        try:
+            return self.cps[identity]
+        except KeyError:
+            raise UnknownBay(identity) from None
+
+    def cabin(self, identity: str) -> dict[str, Any]:
+        cp = self.cp(identity)
+        return {**cp.bay.snapshot(), "connected": cp.booted.is_set(), "queued": len(cp.outbox)}
+
+    def cabins(self, locker: str | None = None) -> list[dict[str, Any]]:
+        return [self.cabin(identity) for identity, cp in self.cps.items()
+                if locker is None or cp.bay.locker == locker]
+
+    async def open(self, identity: str) -> tuple[bool, dict[str, Any]]:
+        return await open_door(self.cp(identity))
+
+    async def locker_status(self, identity: str) -> dict[str, Any]:
+        return (await self.cp(identity).bay.read_door()).to_json()
+
+    async def charging_status(self, identity: str) -> dict[str, Any]:
+        cp = self.cp(identity)
+        reading = (await cp.bay.read_charging()).to_json()
+        cp.outlet_read()
+        return reading
+
+    async def start_charging(self, identity: str, id_tag: str) -> tuple[bool, str]:
+        return await self.cp(identity).start_transaction(id_tag, authorize=True)
+
+    async def stop_charging(self, identity: str) -> tuple[bool, str]:
+        return await self.cp(identity).stop_transaction("Local")
+
+    def ports(self) -> list[dict[str, Any]]:
+        return [{"name": name, "device": bus.device, "baudrate": bus.baudrate, "up": bus.up,
+                 **vars(bus.stats), **{f"parser_{k}": v for k, v in vars(bus.parser.stats).items()}}
+                for name, bus in self.buses.items()]

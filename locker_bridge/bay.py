@@ -1,0 +1,216 @@
+"""One locker bay as the board reports it, and the OCPP status that follows from that.
+
+The board is the truth: door, item sensor, outlet state, power and the energy register are read
+over the bus (polls, read-backs and EVENT frames) and kept here. :meth:`Bay.status` derives the
+connector's OCPP 1.6 status from those observations and the bridge's own facts (a transaction,
+availability, Finishing until the door has opened and closed again).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from enum import Enum
+from typing import Any
+
+from locker_bridge.bus import Bus, Priority
+from locker_bridge.protocol import Frame, Status, from_hex
+
+# The bridge's command names and the vendor's per-cabin hex code fields that replace them.
+CODE_FIELDS = {"OPEN_DOOR": "open_code", "LOCKER_STATUS": "status_code",
+               "START_CHARGING": "start_charging_code", "STOP_CHARGING": "stop_charging_code",
+               "CHARGING_STATUS": "charging_status_code"}
+
+
+class Outlet(int, Enum):
+    """CHARGING_STATUS state byte."""
+
+    OFF = 0
+    CHARGING = 1
+    IDLE = 2  # on, but the device draws (almost) nothing: full or unplugged
+    FAULT = 3
+
+
+class FaultKind(str, Enum):
+    """Why a bay is Faulted; the value is the vendorErrorCode sent with StatusNotification."""
+
+    BOARD_SILENT = "BOARD_SILENT"  # no answer to 3 polls in a row; clears when it answers
+    BAY_FAULT = "BAY_FAULT"  # the board says the outlet or lock is broken; clears when it stops
+    READBACK_MISMATCH = "READBACK_MISMATCH"  # acknowledged without effect; clears on success
+
+
+ERROR_CODES = {FaultKind.BOARD_SILENT: "OtherError", FaultKind.BAY_FAULT: "OtherError",
+               FaultKind.READBACK_MISMATCH: "PowerSwitchFailure"}
+
+
+class BoardError(Exception):
+    """The board answered with a non-OK status byte."""
+
+    def __init__(self, status: int, command: str) -> None:
+        name = Status(status).name if status in Status._value2member_map_ else f"0x{status:02X}"
+        super().__init__(f"{command}: board answered {name}")
+        self.status = status
+
+
+@dataclass
+class Tx:
+    """A transaction on the bay; ``id`` is negative (provisional) until the CSMS numbers it."""
+
+    id: int
+    id_tag: str
+    meter_start: int
+    started: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ChargingReading:
+    state: Outlet
+    power_w: int
+    energy_wh: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"state": self.state.name.lower(), "powerW": self.power_w, "energyWh": self.energy_wh}
+
+
+@dataclass
+class DoorReading:
+    door_open: bool
+    item: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"door": "open" if self.door_open else "closed",
+                "item": "occupied" if self.item else "empty"}
+
+
+class Bay:
+    """The hardware side of one virtual charge point: board address, bay number, observations."""
+
+    def __init__(self, identity: str, locker: str, port: str, bus: Bus, address: int, number: int,
+                 codes: dict[str, str | None]) -> None:
+        self.identity = identity
+        self.locker = locker
+        self.port = port
+        self.bus = bus
+        self.address = address
+        self.number = number
+        self.codes = codes  # field -> vendor hex override (None: built from the profile)
+        # what the board said last (None: not read yet)
+        self.door_open: bool | None = None
+        self.item: bool | None = None
+        self.outlet: Outlet | None = None
+        self.power_w = 0
+        self.energy_wh: int | None = None
+        # the bridge's own facts
+        self.tx: Tx | None = None
+        self.fault: FaultKind | None = None
+        self.fault_info: str | None = None
+        self.board_silent = False
+        self.operative = True
+        self.inoperative_scheduled = False
+        self.finishing = False
+        self.door_opened_since_stop = False
+        self.off_polls = 0  # polls that found the outlet off under a transaction
+        self.on_door: Callable[[bool], None] | None = None  # told of every door reading
+
+    # -- the bus ------------------------------------------------------------------------------
+    def code(self, command: str) -> str:
+        """The frame for ``command`` as hex: the vendor override or the profile's own."""
+        override = self.codes.get(CODE_FIELDS[command])
+        if override:
+            return override
+        profile = self.bus.profile
+        return Frame(self.address, profile.opcode(command), self.number).hex(profile)
+
+    async def request(self, command: str, priority: Priority = Priority.OPERATOR) -> Frame:
+        """Send ``command`` to this bay; raise BoardError unless the board answers OK."""
+        override = self.codes.get(CODE_FIELDS[command])
+        if override:
+            reply = await self.bus.send_raw(from_hex(override), priority, self.bus.default_retries)
+        else:
+            reply = await self.bus.request(self.address, command, self.number, priority=priority)
+        if reply.status != Status.OK:
+            raise BoardError(reply.status if reply.status is not None else -1, command)
+        return reply
+
+    async def read_charging(self, priority: Priority = Priority.OPERATOR) -> ChargingReading:
+        reply = await self.request("CHARGING_STATUS", priority)
+        state, power, energy = struct.unpack_from("<BHI", reply.data, 1)
+        reading = ChargingReading(Outlet(state) if state in Outlet._value2member_map_ else Outlet.FAULT,
+                                  power, energy)
+        self.note_charging(reading)
+        return reading
+
+    async def read_door(self, priority: Priority = Priority.OPERATOR) -> DoorReading:
+        reply = await self.request("LOCKER_STATUS", priority)
+        reading = DoorReading(bool(reply.data[1]), bool(reply.data[2]))
+        self.item = reading.item
+        self.observe_door(reading.door_open)
+        return reading
+
+    def observe_door(self, door_open: bool) -> None:
+        if self.on_door is not None:
+            self.on_door(door_open)
+        else:
+            self.door_open = door_open
+
+    def note_charging(self, reading: ChargingReading) -> None:
+        self.outlet, self.power_w, self.energy_wh = reading.state, reading.power_w, reading.energy_wh
+        if reading.state == Outlet.FAULT:
+            self.set_fault(FaultKind.BAY_FAULT, "the board reports an outlet fault")
+        elif self.fault == FaultKind.BAY_FAULT:
+            self.clear_fault(FaultKind.BAY_FAULT)
+
+    # -- faults -------------------------------------------------------------------------------
+    def set_fault(self, kind: FaultKind, info: str) -> None:
+        self.fault, self.fault_info = kind, info[:50]
+
+    def clear_fault(self, kind: FaultKind | None = None) -> None:
+        if kind is None or self.fault == kind:
+            self.fault, self.fault_info = None, None
+
+    @property
+    def can_start(self) -> bool:
+        """A new transaction may begin (a read-back mismatch alone does not stop a retry)."""
+        return (self.tx is None and self.operative and not self.board_silent
+                and self.fault != FaultKind.BAY_FAULT and self.door_open is not True)
+
+    # -- status -------------------------------------------------------------------------------
+    def status(self) -> tuple[str, str, str | None]:
+        """(status, errorCode, vendorErrorCode) for connector 1."""
+        fault = FaultKind.BOARD_SILENT if self.board_silent else self.fault
+        if fault is not None:
+            return "Faulted", ERROR_CODES[fault], fault.value
+        if self.tx is not None:
+            if self.outlet == Outlet.CHARGING:
+                return "Charging", "NoError", None
+            if self.outlet == Outlet.IDLE:
+                return "SuspendedEV", "NoError", None
+            if self.outlet == Outlet.OFF:
+                return "SuspendedEVSE", "NoError", None
+            return "Charging", "NoError", None  # not read back yet
+        if not self.operative:
+            return "Unavailable", "NoError", None
+        if self.finishing:
+            return "Finishing", "NoError", None
+        if self.door_open or self.item:
+            return "Preparing", "NoError", None
+        return "Available", "NoError", None
+
+    def snapshot(self) -> dict[str, Any]:
+        status, error_code, vendor_error = self.status()
+        return {
+            "identity": self.identity, "locker": self.locker, "comPort": self.port,
+            "address": self.address, "bay": self.number, "status": status,
+            "errorCode": error_code, "vendorErrorCode": vendor_error, "faultInfo": self.fault_info,
+            "door": None if self.door_open is None else ("open" if self.door_open else "closed"),
+            "item": None if self.item is None else ("occupied" if self.item else "empty"),
+            "outlet": None if self.outlet is None else self.outlet.name.lower(),
+            "powerW": self.power_w, "energyWh": self.energy_wh,
+            "transactionId": self.tx.id if self.tx else None,
+            "idTag": self.tx.id_tag if self.tx else None,
+            **{field: self.code(command) for command, field in CODE_FIELDS.items()},
+        }

@@ -1,0 +1,133 @@
+"""One controller board behind the bridge: its polling and its unsolicited events.
+
+A poll is one BOARD_STATUS (door and charging bitmaps for every bay), then CHARGING_STATUS only for
+bays with a transaction or an outlet on, and LOCKER_STATUS only where a door changed. So twelve idle
+bays cost one frame per poll. Three polls without an answer fault every bay (board silent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from locker_bridge.bay import BoardError, Outlet
+from locker_bridge.bus import Bus, BusError, Priority
+from locker_bridge.charge_point import VirtualChargePoint
+from locker_bridge.protocol import Event, Frame, Status
+
+log = logging.getLogger(__name__)
+
+SILENT_AFTER = 3  # polls without an answer before the board counts as silent
+
+
+def bit(bitmap: bytes, bay: int) -> bool:
+    index = bay - 1
+    return index // 8 < len(bitmap) and bool(bitmap[index // 8] >> (index % 8) & 1)
+
+
+class BoardPoller:
+    def __init__(self, bus: Bus, address: int, cps: list[VirtualChargePoint], interval: float) -> None:
+        self.bus = bus
+        self.address = address
+        self.cps = {cp.bay.number: cp for cp in cps}
+        self.interval = interval
+        self.missed = 0
+        self.polls = 0
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"poll-{self.bus.name}-{self.address}")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while not await self._first_read():
+            await asyncio.sleep(self.interval)
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.poll()
+            except (BusError, BoardError) as exc:  # a read after the board status failed
+                log.debug("board %s/%d: %s", self.bus.name, self.address, exc)
+
+    async def _first_read(self) -> bool:
+        """Read every bay once, then reconcile transactions from before a restart."""
+        try:
+            for cp in self.cps.values():
+                await cp.bay.read_door(Priority.POLL)
+                await cp.bay.read_charging(Priority.POLL)
+        except (BusError, BoardError) as exc:
+            self._missed(exc)
+            return False
+        self._answered()
+        for cp in self.cps.values():
+            await cp.reconcile()
+            cp.refresh()
+        self._ready.set()
+        return True
+
+    async def poll(self) -> None:
+        self.polls += 1
+        try:
+            reply = await self.bus.request(self.address, "BOARD_STATUS", 0, priority=Priority.POLL)
+        except BusError as exc:
+            self._missed(exc)
+            return
+        if reply.status != Status.OK or len(reply.data) < 2:
+            return  # BUSY (booting, say): ask again next time
+        self._answered()
+        size = (reply.data[1] + 7) // 8
+        doors, charging = reply.data[2:2 + size], reply.data[2 + size:2 + 2 * size]
+        for number, cp in self.cps.items():
+            bay = cp.bay
+            if bit(doors, number) != bay.door_open:
+                await bay.read_door(Priority.POLL)
+            on = bit(charging, number)
+            if bay.tx is not None or on or bay.outlet not in (None, Outlet.OFF):
+                await bay.read_charging(Priority.POLL)
+                cp.outlet_read()
+
+    def _missed(self, exc: Exception) -> None:
+        self.missed += 1
+        if self.missed == SILENT_AFTER:
+            log.warning("board %s/%d silent for %d polls (%s)", self.bus.name, self.address,
+                        self.missed, exc)
+            for cp in self.cps.values():
+                cp.silent(True)
+
+    def _answered(self) -> None:
+        if self.missed >= SILENT_AFTER:
+            log.info("board %s/%d answers again", self.bus.name, self.address)
+        self.missed = 0
+        for cp in self.cps.values():
+            cp.silent(False)
+
+    def on_event(self, frame: Frame) -> None:
+        """An EVENT frame from this board (bay 0: the board itself)."""
+        if not frame.data:
+            return
+        event = frame.data[0]
+        if event == Event.BOARD_REBOOTED:
+            log.warning("board %s/%d rebooted: its outlets are off", self.bus.name, self.address)
+            for cp in self.cps.values():
+                cp.outlet_cut("PowerLoss")
+            return
+        cp = self.cps.get(frame.bay)
+        if cp is None:
+            return
+        if event == Event.DOOR_OPENED:
+            cp.door_changed(True)
+        elif event == Event.DOOR_CLOSED:
+            cp.door_changed(False)
+        elif event == Event.CHARGING_STOPPED:
+            cp.outlet_cut("Other")
+
+    async def ready(self) -> None:
+        """Wait for the first complete read (tests and the demo use this)."""
+        await self._ready.wait()

@@ -1,0 +1,477 @@
+"""A locker bay as a virtual OCPP 1.6 charge point with one connector.
+
+It connects to the CSMS at ``{csms_url}/{identity}`` like any charger, boots, sends heartbeats and
+status notifications, and turns transactions into frames: a start is START_CHARGING, read back
+with CHARGING_STATUS, then StartTransaction; a stop is STOP_CHARGING, read back, then
+StopTransaction. What the board does on its own (door opened, outlet cut, reboot) ends a
+transaction with the matching reason. Transaction messages go through the durable
+:class:`~common.outbox.Outbox`, so they survive a CSMS outage and a bridge restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import asdict
+from datetime import datetime, timezone
+from typing import Any
+
+import websockets
+from ocpp.charge_point import camel_to_snake_case, snake_to_camel_case
+from ocpp.exceptions import OCPPError
+from ocpp.v16 import call
+from websockets.exceptions import ConnectionClosed, WebSocketException
+
+from common.outbox import DurableQueue, Outbox, QueueClosed
+from locker_bridge.bay import Bay, BoardError, FaultKind, Outlet, Tx
+from locker_bridge.bus import BusError, Priority
+from locker_bridge.protocol import Status
+from locker_bridge.store import TxStore
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 60.0
+RESPONSE_TIMEOUT = 15.0
+OFF_POLLS_BEFORE_STOP = 2  # an outlet found off this many polls in a row ends the transaction
+
+
+class Offline(Exception):
+    """No booted connection to the CSMS."""
+
+
+def iso(ts: datetime | None = None) -> str:
+    return (ts or datetime.now(timezone.utc)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Settings:
+    """The configuration keys a CSMS can read (GetConfiguration) and partly change."""
+
+    WRITABLE = {"HeartbeatInterval", "MeterValueSampleInterval", "StopWhenFullAfter"}
+
+    def __init__(self, meter_interval: int, full_timeout: int) -> None:
+        self.values = {
+            "HeartbeatInterval": "300",
+            "MeterValueSampleInterval": str(meter_interval),
+            "StopWhenFullAfter": str(full_timeout),
+            "NumberOfConnectors": "1",
+            "SupportedFeatureProfiles": "Core,RemoteTrigger",
+            "AuthorizeRemoteTxRequests": "false",
+            "MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import",
+            "ConnectorPhaseRotation": "NotApplicable",
+        }
+
+    def int(self, key: str) -> int:
+        return int(self.values[key])
+
+    def change(self, key: str, value: str) -> str:
+        """The ChangeConfiguration status for setting ``key`` to ``value``."""
+        if key not in self.values:
+            return "NotSupported"
+        if key not in self.WRITABLE or not value.isdigit():
+            return "Rejected"
+        self.values[key] = value
+        return "Accepted"
+
+
+class VirtualChargePoint:
+    def __init__(self, bay: Bay, csms_url: str, queue: DurableQueue | None, store: TxStore,
+                 *, meter_interval: int = 60, full_timeout: int = 1800,
+                 unlock_opens_door: bool = False, vendor: str = "chargebay",
+                 model: str = "locker-bay") -> None:
+        self.bay = bay
+        self.identity = bay.identity
+        self.url = csms_url.rstrip("/") + "/" + bay.identity
+        self.store = store
+        self.settings = Settings(meter_interval, full_timeout)
+        self.unlock_opens_door = unlock_opens_door
+        self.vendor, self.model = vendor, model
+        self.booted = asyncio.Event()
+        self.link: Any = None  # locker_bridge.handlers.BayLink while connected
+        self.lock = asyncio.Lock()  # one outlet change (start, stop) at a time
+        self.outbox = Outbox(bay.identity, queue, self.call, (Offline, asyncio.TimeoutError, ConnectionClosed),
+                             self.booted.is_set, on_renumber=self._renumber, spawn=self.spawn,
+                             retry_interval=lambda: 5.0)
+        self._closed: asyncio.Future[None] | None = None
+        self._sent: dict[int, tuple[str, str, str | None]] = {}
+        self._stop = asyncio.Event()
+        self._reconnect_now = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._meter_task: asyncio.Task[None] | None = None
+        self._idle_since: float | None = None
+        bay.on_door = self.door_changed
+
+    # -- tasks ----------------------------------------------------------------------------------
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            if not isinstance(exc, (Offline, asyncio.TimeoutError, ConnectionClosed, OCPPError,
+                                    BusError, BoardError, QueueClosed)):
+                log.error("%s: background task failed", self.identity, exc_info=exc)
+
+    # -- connection -----------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Stay connected until :meth:`close`, reconnecting with backoff."""
+        await self.outbox.load()
+        backoff = 1.0
+        while not self._stop.is_set():
+            try:
+                async with websockets.connect(self.url, subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                                              open_timeout=10, close_timeout=2) as ws:
+                    backoff = 1.0
+                    await self._session(ws)
+            except (OSError, WebSocketException, asyncio.TimeoutError) as exc:
+                log.debug("%s: cannot reach the CSMS (%s)", self.identity, exc)
+            if self._stop.is_set():
+                break
+            if self._reconnect_now:
+                self._reconnect_now = False
+                continue
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF)
+
+    async def close(self) -> None:
+        self._stop.set()
+        if self.link is not None:
+            with contextlib.suppress(Exception):
+                await self.link.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def reconnect(self) -> None:
+        """Close the socket and connect again at once (a Reset)."""
+        self._reconnect_now = True
+        if self.link is not None:
+            self.spawn(self.link.close())
+
+    async def _session(self, ws: Any) -> None:
+        from locker_bridge.handlers import BayLink
+
+        link = BayLink(self, ws, RESPONSE_TIMEOUT)
+        self._closed = asyncio.get_running_loop().create_future()
+        reader = asyncio.ensure_future(link.start())
+        self.link = link
+        heartbeat: asyncio.Task[None] | None = None
+        try:
+            boot = asyncio.ensure_future(self._boot())
+            done, _ = await asyncio.wait({boot, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if boot not in done:
+                boot.cancel()
+                return
+            boot.result()
+            log.info("%s: booted at %s", self.identity, self.url)
+            heartbeat = asyncio.ensure_future(self._heartbeats())
+            self.spawn(self._after_boot())
+            await reader
+        except (ConnectionClosed, Offline, asyncio.TimeoutError, OCPPError):
+            pass
+        finally:
+            if heartbeat is not None:
+                heartbeat.cancel()
+            reader.cancel()
+            with contextlib.suppress(BaseException):
+                await reader
+            self.link = None
+            self.booted.clear()
+            if not self._closed.done():
+                self._closed.set_result(None)
+            self._sent.clear()
+
+    async def _boot(self) -> None:
+        while True:
+            result = await self.call("BootNotification", self.boot_payload(), booting=True)
+            if result["status"] == "Accepted":
+                if result["interval"] > 0:
+                    self.settings.values["HeartbeatInterval"] = str(result["interval"])
+                self.booted.set()
+                return
+            await asyncio.sleep(result["interval"] or 10)
+
+    def boot_payload(self) -> dict[str, Any]:
+        return {"chargePointVendor": self.vendor, "chargePointModel": self.model,
+                "chargePointSerialNumber": self.identity[-25:], "firmwareVersion": "bridge-1"}
+
+    async def _after_boot(self) -> None:
+        await self.notify(force=True)
+        await self.outbox.replay()
+
+    async def triggered(self, message: str) -> None:
+        """Send what a TriggerMessage asked for (after its answer went out)."""
+        with contextlib.suppress(Offline, asyncio.TimeoutError, ConnectionClosed, OCPPError,
+                                 BusError, BoardError):
+            if message == "StatusNotification":
+                await self.notify(force=True)
+            elif message == "MeterValues":
+                await self.bay.read_charging()
+                await self.send_meter_values("Trigger")
+            elif message == "BootNotification":
+                await self.call("BootNotification", self.boot_payload())
+            elif message == "Heartbeat":
+                await self.call("Heartbeat", {})
+            else:  # Diagnostics/FirmwareStatusNotification: a bay has neither in progress
+                await self.call(message, {"status": "Idle"})
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(max(self.settings.int("HeartbeatInterval"), 1))
+            with contextlib.suppress(Offline, asyncio.TimeoutError, OCPPError, ConnectionClosed):
+                await self.call("Heartbeat", {})
+
+    async def call(self, action: str, payload: dict[str, Any], booting: bool = False) -> dict[str, Any]:
+        """Send a call (camelCase payload) through the `ocpp` library; return the camelCase answer.
+
+        Raises Offline without a (booted) connection or when it drops meanwhile, OCPPError for a
+        CALLERROR and TimeoutError when the CSMS does not answer in time.
+        """
+        link, closed = self.link, self._closed
+        if link is None or closed is None or (not booting and not self.booted.is_set()):
+            raise Offline(self.identity)
+        request = getattr(call, action)(**camel_to_snake_case(payload))
+        sending = asyncio.ensure_future(link.call(request, suppress=False))
+        await asyncio.wait({sending, closed}, return_when=asyncio.FIRST_COMPLETED)
+        if not sending.done():
+            sending.cancel()
+            raise Offline(self.identity)
+        answer = sending.result()
+        return snake_to_camel_case({k: v for k, v in asdict(answer).items() if v is not None})  # type: ignore[no-any-return]
+
+    # -- status ---------------------------------------------------------------------------------
+    def board_status(self) -> tuple[str, str, str | None]:
+        """Connector 0 mirrors the board's health."""
+        if self.bay.board_silent:
+            return "Faulted", "OtherError", FaultKind.BOARD_SILENT.value
+        return ("Available" if self.bay.operative else "Unavailable"), "NoError", None
+
+    def refresh(self) -> None:
+        """Tell the CSMS about a status that changed (a no-op while offline)."""
+        if self.booted.is_set():
+            self.spawn(self.notify())
+
+    async def notify(self, force: bool = False) -> None:
+        for connector, (status, error_code, vendor_error) in ((0, self.board_status()),
+                                                              (1, self.bay.status())):
+            if not force and self._sent.get(connector) == (status, error_code, vendor_error):
+                continue
+            self._sent[connector] = (status, error_code, vendor_error)
+            payload: dict[str, Any] = {"connectorId": connector, "status": status,
+                                       "errorCode": error_code, "timestamp": iso()}
+            if vendor_error:
+                payload["vendorErrorCode"] = vendor_error
+                if connector == 1 and self.bay.fault_info:
+                    payload["info"] = self.bay.fault_info
+            try:
+                await self.call("StatusNotification", payload)
+            except (Offline, asyncio.TimeoutError, ConnectionClosed, OCPPError):
+                self._sent.pop(connector, None)
+
+    # -- transactions ---------------------------------------------------------------------------
+    def _renumber(self, provisional: int, real: int) -> None:
+        tx = self.bay.tx
+        if tx is not None and tx.id == provisional:
+            tx.id = real
+            self.spawn(self.store.save(self.identity, tx))
+
+    def restore(self, tx: Tx) -> None:
+        """A transaction from before a restart; :meth:`reconcile` decides its fate."""
+        self.bay.tx = tx
+
+    async def reconcile(self) -> None:
+        """After the first read of the board: an outlet still on continues, one that is off ends."""
+        tx = self.bay.tx
+        if tx is None:
+            return
+        if self.bay.outlet in (Outlet.CHARGING, Outlet.IDLE):
+            log.info("%s: transaction %d continues after the restart", self.identity, tx.id)
+            self._start_metering()
+        else:
+            log.info("%s: transaction %d ended while the bridge was down", self.identity, tx.id)
+            await self.stop_transaction("Reboot", switch_off=False)
+
+    async def start_transaction(self, id_tag: str, *, authorize: bool) -> tuple[bool, str]:
+        """START_CHARGING, read back, StartTransaction. Returns (started, why not)."""
+        bay = self.bay
+        async with self.lock:
+            if not bay.can_start:
+                return False, f"bay is {bay.status()[0]}" if bay.tx is None else "a transaction is running"
+            if authorize and self.booted.is_set():
+                with contextlib.suppress(Offline, asyncio.TimeoutError, ConnectionClosed):
+                    answer = await self.call("Authorize", {"idTag": id_tag})
+                    if answer["idTagInfo"]["status"] != "Accepted":
+                        return False, f"id tag {answer['idTagInfo']['status']}"
+            try:
+                await bay.request("START_CHARGING")
+                reading = await bay.read_charging()
+            except BoardError as exc:
+                if exc.status == Status.DOOR_OPEN:
+                    bay.door_open = True
+                elif exc.status == Status.BAY_FAULT:
+                    bay.set_fault(FaultKind.BAY_FAULT, "START_CHARGING refused: bay fault")
+                self.refresh()
+                return False, str(exc)
+            except BusError as exc:
+                return False, str(exc)
+            if reading.state not in (Outlet.CHARGING, Outlet.IDLE):
+                bay.set_fault(FaultKind.READBACK_MISMATCH, "outlet still off after START_CHARGING")
+                self.refresh()
+                return False, "the board acknowledged START_CHARGING but the outlet is off"
+            bay.clear_fault(FaultKind.READBACK_MISMATCH)
+            tx = Tx(self.outbox.provisional_id(), id_tag, reading.energy_wh, iso())
+            bay.tx, bay.finishing, bay.off_polls = tx, False, 0
+            self._idle_since = None
+            await self.store.save(self.identity, tx)
+            self.refresh()
+            self._start_metering()
+        payload = {"connectorId": 1, "idTag": id_tag, "meterStart": tx.meter_start,
+                   "timestamp": tx.started, "_provisional": tx.id}
+        try:
+            result = await self.outbox.send("StartTransaction", payload)
+        except OCPPError as exc:
+            log.warning("%s: the CSMS refused StartTransaction (%s); switching off", self.identity, exc)
+            await self.stop_transaction("Other", report=False)
+            return False, f"StartTransaction refused: {exc}"
+        if result is not None:
+            await self.outbox.renumber(tx.id, result["transactionId"])
+            if result["idTagInfo"]["status"] != "Accepted":
+                await self.stop_transaction("DeAuthorized")
+        return True, ""
+
+    async def stop_transaction(self, reason: str, *, switch_off: bool = True,
+                               report: bool = True) -> tuple[bool, str]:
+        """STOP_CHARGING (unless the outlet is already off), read back, StopTransaction."""
+        bay = self.bay
+        async with self.lock:
+            tx = bay.tx
+            if tx is None:
+                return False, "no transaction"
+            try:
+                if switch_off:
+                    await bay.request("STOP_CHARGING")
+                reading = await bay.read_charging()
+            except (BoardError, BusError) as exc:
+                if switch_off:
+                    return False, str(exc)
+                meter_stop = bay.energy_wh if bay.energy_wh is not None else tx.meter_start
+            else:
+                if reading.state in (Outlet.CHARGING, Outlet.IDLE):
+                    bay.set_fault(FaultKind.READBACK_MISMATCH, "outlet still on after STOP_CHARGING")
+                    self.refresh()
+                    return False, "the board acknowledged STOP_CHARGING but the outlet is on"
+                bay.clear_fault(FaultKind.READBACK_MISMATCH)
+                meter_stop = reading.energy_wh
+            bay.tx, bay.off_polls = None, 0
+            bay.finishing = True
+            bay.door_opened_since_stop = bay.door_open is True
+            if bay.inoperative_scheduled:
+                bay.operative, bay.inoperative_scheduled = False, False
+            if self._meter_task is not None:
+                self._meter_task.cancel()
+                self._meter_task = None
+            await self.store.forget(self.identity)
+            self.refresh()
+        log.info("%s: transaction %d stopped (%s), %d Wh", self.identity, tx.id, reason,
+                 max(meter_stop - tx.meter_start, 0))
+        if report:
+            with contextlib.suppress(OCPPError):
+                await self.outbox.send("StopTransaction", {
+                    "transactionId": tx.id, "idTag": tx.id_tag, "meterStop": max(meter_stop, tx.meter_start),
+                    "timestamp": iso(), "reason": reason})
+        return True, ""
+
+    # -- meter values ---------------------------------------------------------------------------
+    def _start_metering(self) -> None:
+        if self._meter_task is None or self._meter_task.done():
+            self._meter_task = self.spawn(self._metering())
+
+    async def _metering(self) -> None:
+        while self.bay.tx is not None:
+            interval = self.settings.int("MeterValueSampleInterval")
+            await asyncio.sleep(interval if interval > 0 else 60)
+            if interval <= 0 or self.bay.tx is None:
+                continue
+            with contextlib.suppress(BusError, BoardError):
+                await self.bay.read_charging(Priority.POLL)
+            await self.send_meter_values("Sample.Periodic")
+
+    async def send_meter_values(self, context: str) -> None:
+        bay, tx = self.bay, self.bay.tx
+        if bay.energy_wh is None:
+            return
+        sampled = [{"value": str(bay.energy_wh), "measurand": "Energy.Active.Import.Register",
+                    "unit": "Wh", "context": context},
+                   {"value": str(bay.power_w), "measurand": "Power.Active.Import", "unit": "W",
+                    "context": context}]
+        payload: dict[str, Any] = {"connectorId": 1,
+                                   "meterValue": [{"timestamp": iso(), "sampledValue": sampled}]}
+        if tx is None:  # a triggered reading outside a transaction is not a transaction message
+            with contextlib.suppress(Offline, asyncio.TimeoutError, ConnectionClosed, OCPPError):
+                await self.call("MeterValues", payload)
+            return
+        payload["transactionId"] = tx.id
+        with contextlib.suppress(OCPPError):
+            await self.outbox.send("MeterValues", payload)
+
+    # -- what the board reports -----------------------------------------------------------------
+    def door_changed(self, door_open: bool) -> None:
+        bay = self.bay
+        was, bay.door_open = bay.door_open, door_open
+        if was == door_open:
+            return
+        if door_open:
+            if bay.finishing:
+                bay.door_opened_since_stop = True
+            if bay.tx is not None:  # the device is being taken out
+                self.spawn(self.stop_transaction("EVDisconnected"))
+        else:
+            if bay.finishing and bay.door_opened_since_stop:
+                bay.finishing = False
+            if was:  # something may have been put in or taken out
+                self.spawn(self._read_item())
+        self.refresh()
+
+    async def _read_item(self) -> None:
+        await self.bay.read_door(Priority.POLL)
+        self.refresh()
+
+    def outlet_read(self) -> None:
+        """A fresh CHARGING_STATUS arrived by poll: follow what the outlet does on its own."""
+        bay = self.bay
+        if bay.tx is None or self.lock.locked():
+            self.refresh()
+            return
+        if bay.outlet == Outlet.OFF:
+            bay.off_polls += 1
+            if bay.off_polls >= OFF_POLLS_BEFORE_STOP:
+                self.spawn(self.stop_transaction("Other", switch_off=False))
+        else:
+            bay.off_polls = 0
+        if bay.outlet == Outlet.IDLE:
+            now = time.monotonic()
+            self._idle_since = self._idle_since or now
+            limit = self.settings.int("StopWhenFullAfter")
+            if limit > 0 and now - self._idle_since >= limit:
+                self.spawn(self.stop_transaction("Local"))
+        else:
+            self._idle_since = None
+        self.refresh()
+
+    def outlet_cut(self, reason: str) -> None:
+        """The board switched the outlet off itself (EVENT 3) or rebooted (EVENT 4)."""
+        self.bay.outlet = Outlet.OFF
+        if self.bay.tx is not None:
+            self.spawn(self.stop_transaction(reason, switch_off=False))
+        self.refresh()
+
+    def silent(self, silent: bool) -> None:
+        if self.bay.board_silent != silent:
+            self.bay.board_silent = silent
+            self.refresh()
