@@ -110,6 +110,26 @@ def token_create(
     typer.echo(asyncio.run(run()))
 
 
+@app.command()
+def bridge(
+    config: Annotated[Path, typer.Option(help="The bridge's YAML: CSMS URL, ports, lockers, bays.")],
+    csms_url: Annotated[Optional[str], typer.Option(help=(
+        "CSMS websocket URL (the bay identity is appended); overrides csms_url of the file."))] = None,
+) -> None:
+    """Run the locker bridge on its own, at the locker site: every bay a charge point of the CSMS."""
+    from locker_bridge.config import ConfigError, load
+    from locker_bridge.service import serve_until_signalled
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format.value)
+    try:
+        bridge_config = load(config)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    run_loop(serve_until_signalled(bridge_config, csms_url))
+
+
 @app.command("emulate-board")
 def emulate_board(
     link: Annotated[Path, typer.Option(help="Symlink to create for the emulated serial device.")],

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 from charger_sim.atg import AtgSettings
 from charger_sim.service import ChargerNotFound, SimService
 from csms.central import CentralSystem
 from csms.store.models import IdTag
 from csms.timeutil import now_utc
+from locker_bridge.config import BridgeConfig, parse
+from locker_bridge.emulator import Device, Emulator
 
 log = logging.getLogger(__name__)
 
@@ -39,3 +44,24 @@ async def start_demo(central: CentralSystem, sim: SimService) -> None:
             await sim.start(charger["id"])
     log.info("demo: %s running (CHARGEBAY_DEMO=0 turns the demo off)",
              ", ".join(identity for identity, _, _ in DEMO))
+
+
+DEMO_LOCKER = "LOCKER-A"
+DEMO_BAYS = 12
+
+
+@contextlib.asynccontextmanager
+async def demo_locker(state_dir: Path) -> AsyncIterator[BridgeConfig]:
+    """An emulated board with 12 bays on a pty, phones in bays 1-6: the bridge's demo locker."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    link = state_dir / "locker-COM2"
+    link.unlink(missing_ok=True)  # left by a run that was killed
+    async with Emulator.on_pty(link=link, boards=1, bays=DEMO_BAYS) as emu:
+        for number in range(1, 7):
+            emu.boards[1].bays[number].place(Device.phone(soc=0.3))
+        yield parse({"ports": {"COM2": {"device": str(link), "baudrate": 9600}},
+                     "lockers": [{"name": DEMO_LOCKER, "port": "COM2", "address": 1, "bays": DEMO_BAYS}],
+                     "poll_interval": 2, "meter_interval": 30,
+                     "outbox": str(state_dir / "bridge-outbox.db")})
+        log.info("demo: locker %s (%d bays, phones in bays 1-6) on an emulated board at %s",
+                 DEMO_LOCKER, DEMO_BAYS, link)

@@ -16,14 +16,14 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from api.auth import bootstrap_admin
-from chargebay.demo import start_demo
+from chargebay.demo import demo_locker, start_demo
 from chargebay.migrate import upgrade
 from charger_sim.runtime import ProcessProvider
 from charger_sim.service import SimService
 from common.db import create_engine
 from common.limits import raise_open_files_limit
 from common.settings import Settings
-from locker_bridge.config import load as load_bridge_config
+from locker_bridge.config import BridgeConfig, load as load_bridge_config
 from locker_bridge.service import BridgeService
 from csms.central import CentralSystem
 from csms.server import OcppServer
@@ -101,6 +101,8 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
     api_task: asyncio.Task[None] | None = None
     api_server: _EmbeddedServer | None = None
     bridge: BridgeService | None = None
+    bridge_config: BridgeConfig | None = None
+    demo = contextlib.AsyncExitStack()
     try:
         token = await bootstrap_admin(engine, settings.api_token)
         await ocpp.start(settings.host, settings.ws_port, _tls(settings))
@@ -113,9 +115,13 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
         if resumed:
             log.info("simulator: %d charger runtime(s) resumed", resumed)
         if settings.bridge_config:
+            bridge_config = load_bridge_config(settings.bridge_config)
+        elif settings.demo:
+            bridge_config = await demo.enter_async_context(
+                demo_locker(settings.sim_state_dir.parent / "demo-locker"))
+        if bridge_config is not None:
             # embedded, the bridge's bays are charge points of this very CSMS
-            bridge = BridgeService(load_bridge_config(settings.bridge_config),
-                                   csms_url=f"{scheme}://{local_host}:{ocpp.port}/ocpp")
+            bridge = BridgeService(bridge_config, csms_url=f"{scheme}://{local_host}:{ocpp.port}/ocpp")
             await bridge.start()
         app = create_app(central, sim, bridge)
         sock = _listen(settings.host, settings.http_port)
@@ -137,6 +143,7 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
         await provider.close()
         if bridge is not None:
             await bridge.close()
+        await demo.aclose()
         await ocpp.stop()
         await central.stop()
         await engine.dispose()

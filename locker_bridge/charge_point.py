@@ -298,7 +298,8 @@ class VirtualChargePoint:
             await self.stop_transaction("Reboot", switch_off=False)
 
     async def start_transaction(self, id_tag: str, *, authorize: bool) -> tuple[bool, str]:
-        """START_CHARGING, read back, StartTransaction. Returns (started, why not)."""
+        """START_CHARGING, read back, StartTransaction. Returns (started, why not); raises
+        BusError when the board cannot be reached."""
         bay = self.bay
         async with self.lock:
             if not bay.can_start:
@@ -317,8 +318,6 @@ class VirtualChargePoint:
                 elif exc.status == Status.BAY_FAULT:
                     bay.set_fault(FaultKind.BAY_FAULT, "START_CHARGING refused: bay fault")
                 self.refresh()
-                return False, str(exc)
-            except BusError as exc:
                 return False, str(exc)
             if reading.state not in (Outlet.CHARGING, Outlet.IDLE):
                 bay.set_fault(FaultKind.READBACK_MISMATCH, "outlet still off after START_CHARGING")
@@ -359,6 +358,8 @@ class VirtualChargePoint:
                 reading = await bay.read_charging()
             except (BoardError, BusError) as exc:
                 if switch_off:
+                    if isinstance(exc, BusError):
+                        raise
                     return False, str(exc)
                 meter_stop = bay.energy_wh if bay.energy_wh is not None else tx.meter_start
             else:

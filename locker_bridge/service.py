@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from typing import Any
 
 from common.outbox import DurableQueue
@@ -147,3 +148,24 @@ class BridgeService:
         return [{"name": name, "device": bus.device, "baudrate": bus.baudrate, "up": bus.up,
                  **vars(bus.stats), **{f"parser_{k}": v for k, v in vars(bus.parser.stats).items()}}
                 for name, bus in self.buses.items()]
+
+
+async def serve_until_signalled(config: BridgeConfig, csms_url: str | None = None) -> None:
+    """What ``chargebay bridge`` does: run the bridge until SIGINT/SIGTERM, then stop cleanly."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    service = BridgeService(config, csms_url=csms_url)
+    await service.start()
+    try:
+        await stop.wait()
+    finally:
+        queued = sum(len(cp.outbox) for cp in service.cps.values())
+        await service.close()
+        for port in service.ports():
+            log.info("port %s: %d frames out, %d in, %d timeouts, %d retries, %d checksum errors, "
+                     "%d bytes resynced", port["name"], port["frames_out"], port["frames_in"],
+                     port["timeouts"], port["retries"], port["parser_checksum_errors"],
+                     port["parser_resyncs"])
+        log.info("locker bridge stopped; %d transaction message(s) kept for the next start", queued)
