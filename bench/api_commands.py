@@ -51,7 +51,7 @@ import psutil
 if importlib.util.find_spec("sniffio") is None:
     sys.modules["sniffio"] = None  # type: ignore[assignment]
 
-from csms_load import BENCH, CHARGEBAY, HOST, Bench, Lines, Sampler, Server, log, publish
+from csms_load import BENCH, CHARGEBAY, HOST, Bench, Lines, Sampler, Server, log, publish, revision
 from loadgen import percentile, raise_open_files_limit
 
 RESULTS = BENCH / "results" / "api_commands.json"
@@ -407,16 +407,6 @@ def render(results: dict[str, Any]) -> Iterator[str]:
     yield ("errors: not HTTP 200 or not \"Accepted\"; latencies: REST request sent to answer read; "
            "CPU %: of one CPU, over the timed part: srv = chargebay, cli = this HTTP client, "
            "other = everything else on the machine but the charge points")
-
-
-def revision() -> str | None:
-    """The checked-out commit (``-dirty`` with uncommitted changes): what was measured."""
-    try:
-        done = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=BENCH.parent,
-                              capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() or None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

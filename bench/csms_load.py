@@ -62,6 +62,16 @@ def publish(results: dict[str, Any], path: Path, render: Any) -> dict[str, Any]:
     return results
 
 
+def revision() -> str | None:
+    """The checked-out commit (``-dirty`` with uncommitted changes): what was measured."""
+    try:
+        done = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=BENCH.parent,
+                              capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))

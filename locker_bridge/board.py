@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 
-from locker_bridge.bay import BoardError, Outlet
+from locker_bridge.bay import BoardError, FaultKind, Outlet
 from locker_bridge.bus import Bus, BusError, Priority
 from locker_bridge.charge_point import VirtualChargePoint
 from locker_bridge.protocol import Event, Frame, Status
@@ -75,7 +75,10 @@ class BoardPoller:
     async def poll(self) -> None:
         self.polls += 1
         try:
-            reply = await self.bus.request(self.address, "BOARD_STATUS", 0, priority=Priority.POLL)
+            # no retries: the next poll is the retry, and a silent board must not hold the bus
+            # for 3 x 150 ms ahead of an operator's command
+            reply = await self.bus.request(self.address, "BOARD_STATUS", 0, priority=Priority.POLL,
+                                           retries=0)
         except BusError as exc:
             self._missed(exc)
             return
@@ -89,7 +92,9 @@ class BoardPoller:
             if bit(doors, number) != bay.door_open:
                 await bay.read_door(Priority.POLL)
             on = bit(charging, number)
-            if bay.tx is not None or on or bay.outlet not in (None, Outlet.OFF):
+            # a bay fault shows only in CHARGING_STATUS: keep reading it, or it never clears
+            if (bay.tx is not None or on or bay.outlet not in (None, Outlet.OFF)
+                    or bay.fault == FaultKind.BAY_FAULT):
                 await bay.read_charging(Priority.POLL)
                 cp.outlet_read()
 

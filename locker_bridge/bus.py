@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -200,16 +201,16 @@ class Bus:
         return await future
 
     async def _own(self) -> None:
-        loop = asyncio.get_running_loop()
+        # time.monotonic, not loop.time(): uvloop's clock has 1 ms steps, and one sleep of the
+        # computed gap was seen to leave only 4.2 of the 5 ms of silence the boards need
         last_end = 0.0
         while True:
             await self._ensure_open()
             request = await self._queue.get()
             if request.future.done():
                 continue
-            gap = last_end + self.profile.inter_frame_gap - loop.time()
-            if gap > 0:
-                await asyncio.sleep(gap)
+            while (gap := last_end + self.profile.inter_frame_gap - time.monotonic()) > 0:
+                await asyncio.sleep(max(gap, 0.001))
             try:
                 reply = await self._transact(request)
             except BusError as exc:
@@ -218,7 +219,7 @@ class Bus:
             else:
                 if not request.future.done():
                     request.future.set_result(reply)
-            last_end = loop.time()
+            last_end = time.monotonic()
 
     async def _transact(self, request: _Request) -> Frame:
         raw = request.frame.encode(self.profile)

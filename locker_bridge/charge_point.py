@@ -263,6 +263,8 @@ class VirtualChargePoint:
             if not force and self._sent.get(connector) == (status, error_code, vendor_error):
                 continue
             self._sent[connector] = (status, error_code, vendor_error)
+            if connector == 1:
+                log.info("%s: %s%s", self.identity, status, f" ({vendor_error})" if vendor_error else "")
             payload: dict[str, Any] = {"connectorId": connector, "status": status,
                                        "errorCode": error_code, "timestamp": iso()}
             if vendor_error:
@@ -435,13 +437,16 @@ class VirtualChargePoint:
         else:
             if bay.finishing and bay.door_opened_since_stop:
                 bay.finishing = False
-            if was:  # something may have been put in or taken out
-                self.spawn(self._read_item())
+            if was:  # something may have been put in or taken out: report once it is read,
+                self.spawn(self._read_item())  # or a phone left inside flickers to Available
+                return
         self.refresh()
 
     async def _read_item(self) -> None:
-        await self.bay.read_door(Priority.POLL)
-        self.refresh()
+        try:
+            await self.bay.read_door(Priority.POLL)
+        finally:
+            self.refresh()
 
     def outlet_read(self) -> None:
         """A fresh CHARGING_STATUS arrived by poll: follow what the outlet does on its own."""

@@ -15,7 +15,7 @@ from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call_result
 
 from locker_bridge.bay import BoardError
-from locker_bridge.bus import BusError
+from locker_bridge.bus import BusError, NoReply
 
 if TYPE_CHECKING:
     from locker_bridge.charge_point import VirtualChargePoint
@@ -141,10 +141,25 @@ class BayLink(ChargePoint):
 
 
 async def open_door(cp: VirtualChargePoint) -> tuple[bool, dict[str, Any]]:
-    """OPEN_DOOR once (never retried blindly), then read the door back and say what happened."""
+    """OPEN_DOOR once (never retried blindly), then read the door back and say what happened.
+
+    A lost reply is no answer either way (the board may have opened the door): the read-back
+    decides; only if that fails too is the error raised.
+    """
     bay = cp.bay
-    await bay.request("OPEN_DOOR")
-    reading = await bay.read_door()
-    result = reading.to_json()
+    lost: NoReply | None = None
+    try:
+        await bay.request("OPEN_DOOR")
+    except NoReply as exc:
+        lost = exc
+    try:
+        reading = await bay.read_door()
+    except (BusError, BoardError):
+        if lost is not None:
+            raise lost from None
+        raise
+    result: dict[str, Any] = reading.to_json()
     result["opened"] = reading.door_open
+    if lost is not None and not reading.door_open:
+        result["error"] = str(lost)
     return reading.door_open, result
