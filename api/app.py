@@ -19,12 +19,13 @@ from api.routes import (
 )
 from charger_sim.service import SimService
 from locker_bridge.service import BridgeService
+from locker_bridge.sites.service import SiteService
 from common.version import __version__
 from csms.central import CentralSystem
 
 
 def create_app(central: CentralSystem, sim: SimService | None = None,
-               bridge: BridgeService | None = None) -> FastAPI:
+               bridge: BridgeService | None = None, sites: SiteService | None = None) -> FastAPI:
     app = FastAPI(
         title="chargebay",
         version=__version__,
@@ -34,6 +35,7 @@ def create_app(central: CentralSystem, sim: SimService | None = None,
     app.state.central = central
     app.state.sim = sim
     app.state.bridge = bridge
+    app.state.sites = sites or SiteService(central.engine, bridge)
     app.state.background = set()  # tasks of commands sent with ?wait=0
     errors.install(app)
     app.include_router(system.router)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -15,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.errors import ApiError
 from api.models import ApiToken
-from csms.timeutil import now_utc
+from csms.timeutil import now_utc, utc
 
-ROLES = ("admin", "operator", "integrator", "viewer")
+ROLES = ("admin", "operator", "integrator", "viewer", "kiosk")
+# kiosk: a token from the kiosk login, limited to the lockers of its own device
 # Declares the scheme in OpenAPI (the Authorize button of /docs); checking is done below.
 BEARER = HTTPBearer(auto_error=False, description="An API token: `chargebay token create` or /api/v1/tokens.")
 _TOKENS = ApiToken.__table__
@@ -31,15 +33,17 @@ def new_token() -> str:
     return "cb_" + secrets.token_urlsafe(32)
 
 
-async def create_token(engine: AsyncEngine, name: str, role: str,
-                       token: str | None = None) -> tuple[int, str]:
+async def create_token(engine: AsyncEngine, name: str, role: str, token: str | None = None, *,
+                       user_id: int | None = None, device_id: int | None = None,
+                       expires_at: datetime | None = None) -> tuple[int, str]:
     """Store a token (a new random one unless given); return its id and secret."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     token = token or new_token()
     async with engine.begin() as conn:
         result = await conn.execute(_TOKENS.insert().values(
-            name=name, role=role, token_hash=hash_token(token), created_at=now_utc()))
+            name=name, role=role, token_hash=hash_token(token), created_at=now_utc(),
+            user_id=user_id, device_id=device_id, expires_at=expires_at))
     return int(result.inserted_primary_key[0]), token
 
 
@@ -65,10 +69,12 @@ async def bootstrap_admin(engine: AsyncEngine, configured: str | None) -> str | 
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is calling: the token's name and role."""
+    """Who is calling: the token's name and role; a login's user, a kiosk's device."""
 
     name: str
     role: str
+    user_id: int | None = None
+    device_id: int | None = None
 
 
 def presented_token(request: Request) -> str | None:
@@ -81,9 +87,13 @@ def presented_token(request: Request) -> str | None:
 
 async def lookup(engine: AsyncEngine, token: str) -> Caller | None:
     async with engine.connect() as conn:
-        row = (await conn.execute(select(_TOKENS.c.name, _TOKENS.c.role).where(
+        row = (await conn.execute(select(
+            _TOKENS.c.name, _TOKENS.c.role, _TOKENS.c.user_id, _TOKENS.c.device_id,
+            _TOKENS.c.expires_at).where(
             _TOKENS.c.token_hash == hash_token(token), _TOKENS.c.revoked_at.is_(None)))).first()
-    return None if row is None else Caller(row.name, row.role)
+    if row is None or (row.expires_at is not None and utc(row.expires_at) <= now_utc()):
+        return None
+    return Caller(row.name, row.role, row.user_id, row.device_id)
 
 
 def require(*roles: str) -> Callable[[Request], Coroutine[Any, Any, Caller]]:

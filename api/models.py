@@ -21,6 +21,10 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(TS)
     revoked_at: Mapped[datetime | None] = mapped_column(TS)
+    # tokens issued by a login: whose, until when, and for a kiosk the one device it may reach
+    user_id: Mapped[int | None] = mapped_column(BigId)
+    device_id: Mapped[int | None] = mapped_column(BigId)
+    expires_at: Mapped[datetime | None] = mapped_column(TS)
 
 
 class IntegrationSettings(Base):

@@ -95,8 +95,8 @@ def token_create(
     from chargebay.migrate import upgrade
     from common.db import create_engine
 
-    if role not in ROLES:
-        raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
+    if role not in ROLES or role == "kiosk":  # kiosk tokens come from a kiosk's login only
+        raise typer.BadParameter("role must be admin, operator, integrator or viewer", param_hint="--role")
     settings = get_settings()
 
     async def run() -> str:

@@ -25,6 +25,7 @@ from common.limits import raise_open_files_limit
 from common.settings import Settings
 from locker_bridge.config import BridgeConfig, load as load_bridge_config
 from locker_bridge.service import BridgeService
+from locker_bridge.sites.service import SiteService
 from csms.central import CentralSystem
 from csms.server import OcppServer
 
@@ -50,6 +51,7 @@ class Stack:
     http_port: int
     generated_token: str | None
     bridge: BridgeService | None = None
+    sites: SiteService | None = None
 
     @property
     def ws_url(self) -> str:
@@ -101,6 +103,7 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
     api_task: asyncio.Task[None] | None = None
     api_server: _EmbeddedServer | None = None
     bridge: BridgeService | None = None
+    sites: SiteService | None = None
     bridge_config: BridgeConfig | None = None
     demo = contextlib.AsyncExitStack()
     try:
@@ -123,7 +126,9 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
             # embedded, the bridge's bays are charge points of this very CSMS
             bridge = BridgeService(bridge_config, csms_url=f"{scheme}://{local_host}:{ocpp.port}/ocpp")
             await bridge.start()
-        app = create_app(central, sim, bridge)
+        sites = SiteService(engine, bridge)
+        await sites.sync_bridge()
+        app = create_app(central, sim, bridge, sites)
         sock = _listen(settings.host, settings.http_port)
         api_server = _EmbeddedServer(uvicorn.Config(app, lifespan="off", access_log=False,
                                                     log_config=None, ws="none",
@@ -134,13 +139,15 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
                 api_task.result()
             await asyncio.sleep(0.01)
         yield Stack(central, ocpp, app, sim, settings.host, ocpp.port, sock.getsockname()[1], token,
-                    bridge)
+                    bridge, sites)
     finally:
         central.events.close()  # ends open event streams so the API can stop
         if api_server is not None and api_task is not None:
             api_server.should_exit = True
             await api_task
         await provider.close()
+        if sites is not None:
+            await sites.close()
         if bridge is not None:
             await bridge.close()
         await demo.aclose()

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any
@@ -101,6 +102,7 @@ class VirtualChargePoint:
         self._meter_task: asyncio.Task[None] | None = None
         self._idle_since: float | None = None
         bay.on_door = self.door_changed
+        self.on_door_event: Callable[[str, bool], None] | None = None  # the bridge's audit hook
 
     # -- tasks ----------------------------------------------------------------------------------
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
@@ -429,6 +431,8 @@ class VirtualChargePoint:
         was, bay.door_open = bay.door_open, door_open
         if was == door_open:
             return
+        if was is not None and self.on_door_event is not None:
+            self.on_door_event(self.identity, door_open)
         if door_open:
             if bay.finishing:
                 bay.door_opened_since_stop = True

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from typing import Any
 
 from common.outbox import DurableQueue
@@ -43,26 +44,52 @@ class BridgeService:
                       for name, port in config.ports.items()}
         self.queue = DurableQueue(config.outbox)
         self.store = TxStore(config.outbox)
-        restored = self.store.load()
+        self._restored = self.store.load()
         self.cps: dict[str, VirtualChargePoint] = {}
-        by_board: dict[tuple[str, int], list[VirtualChargePoint]] = {}
+        self.pollers: dict[tuple[str, int], BoardPoller] = {}
+        self.door_listeners: list[Callable[[str, bool], None]] = []
+        self._runs: list[asyncio.Task[None]] = []
+        self._started = False
         for locker in config.lockers:
             for number in locker.bay_numbers():
                 options = config.bay(locker, number)
-                identity = config.identity_of(locker, number)
-                bay = Bay(identity, locker.name, locker.port, self.buses[locker.port], locker.address,
-                          number, {f: getattr(options, f) for f in HEX_FIELDS})
-                cp = VirtualChargePoint(bay, self.csms_url, self.queue, self.store,
-                                        meter_interval=config.meter_interval,
-                                        full_timeout=config.stop_when_full_after,
-                                        unlock_opens_door=options.unlock_opens_door)
-                if identity in restored:
-                    cp.restore(restored[identity])
-                self.cps[identity] = cp
-                by_board.setdefault((locker.port, locker.address), []).append(cp)
-        self.pollers = {key: BoardPoller(self.buses[key[0]], key[1], cps, config.poll_interval)
-                        for key, cps in by_board.items()}
-        self._runs: list[asyncio.Task[None]] = []
+                self.add_bay(config.identity_of(locker, number), locker.name, locker.port,
+                             locker.address, number, {f: getattr(options, f) for f in HEX_FIELDS},
+                             unlock_opens_door=options.unlock_opens_door)
+
+    def add_bay(self, identity: str, locker: str, port: str, address: int, number: int,
+                codes: dict[str, str | None] | None = None, *,
+                unlock_opens_door: bool = False) -> VirtualChargePoint:
+        """Drive one more bay (from the YAML, or entered in the locker back office); it connects
+        to the CSMS and joins its board's polling at once when the bridge is running."""
+        if identity in self.cps:
+            return self.cps[identity]
+        if port not in self.buses:
+            raise UnknownPort(port)
+        bay = Bay(identity, locker, port, self.buses[port], address, number, codes or {})
+        cp = VirtualChargePoint(bay, self.csms_url, self.queue, self.store,
+                                meter_interval=self.config.meter_interval,
+                                full_timeout=self.config.stop_when_full_after,
+                                unlock_opens_door=unlock_opens_door)
+        cp.on_door_event = self._door_event
+        if identity in self._restored:
+            cp.restore(self._restored.pop(identity))
+        self.cps[identity] = cp
+        poller = self.pollers.get((port, address))
+        if poller is None:
+            poller = self.pollers[(port, address)] = BoardPoller(
+                self.buses[port], address, [cp], self.config.poll_interval)
+            if self._started:
+                asyncio.ensure_future(poller.start())
+        else:
+            poller.cps[number] = cp
+        if self._started:
+            self._runs.append(asyncio.create_task(cp.run(), name=f"bay-{identity}"))
+        return cp
+
+    def _door_event(self, identity: str, door_open: bool) -> None:
+        for listener in self.door_listeners:
+            listener(identity, door_open)
 
     async def start(self) -> None:
         for bus in self.buses.values():
@@ -70,6 +97,7 @@ class BridgeService:
         for poller in self.pollers.values():
             await poller.start()
         self._runs = [asyncio.create_task(cp.run(), name=f"bay-{cp.identity}") for cp in self.cps.values()]
+        self._started = True
         log.info("locker bridge: %d port(s), %d board(s), %d bay(s) as charge points at %s",
                  len(self.buses), len(self.pollers), len(self.cps), self.csms_url)
 

@@ -14,7 +14,7 @@ from api.auth import require
 from api.deps import Page, central, jsonable, page_params, paginate
 from api.errors import ApiError
 from csms.central import CentralSystem
-from csms.passwords import hash_password
+from common.passwords import hash_password
 from csms.server import valid_id
 from csms.store.models import ChargePoint, Connector, Message, StatusHistory
 from csms.timeutil import now_utc, utc

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 import api.models  # noqa: F401  (registers tables on the shared metadata)
 import charger_sim.models  # noqa: F401
 import csms.store.models  # noqa: F401
+import locker_bridge.sites.models  # noqa: F401
 from common.db import Base, create_engine, is_sqlite
 
 config = context.config

@@ -96,7 +96,8 @@ def body_examples(spec: dict[str, Any], op: dict[str, Any]) -> list[tuple[str, A
 
 
 def fill(path: str, values: dict[str, str]) -> str:
-    return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+    """Path parameters from ``values``; any other (a locker id, a cabin) gets "1"."""
+    return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), "1"), path)
 
 
 # -- served without auth ----------------------------------------------------------------------

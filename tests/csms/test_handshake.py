@@ -27,7 +27,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.http11 import Response
 
 from chargebay.stack import Stack
-from csms.passwords import hash_password
+from common.passwords import hash_password
 from csms.store.models import ChargePoint
 from tests.conftest import ADMIN_TOKEN
 from tests.ocpp_client import connect as connect_cp
