@@ -12,7 +12,10 @@ from api.routes import (
     events,
     id_tags,
     integration,
+    locker_admin,
+    locker_gateway,
     lockers,
+    smart_locks,
     system,
     tokens,
     transactions,
@@ -40,6 +43,6 @@ def create_app(central: CentralSystem, sim: SimService | None = None,
     errors.install(app)
     app.include_router(system.router)
     for module in (charge_points, transactions, id_tags, commands, events, tokens, integration,
-                   chargers, lockers):
+                   chargers, lockers, locker_admin, locker_gateway, smart_locks):
         app.include_router(module.router)
     return app
