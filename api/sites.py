@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import select
+from sqlalchemy import false, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.auth import Caller
@@ -32,6 +32,8 @@ def actor(caller: Caller) -> str:
 def scoped(query: Any, caller: Caller) -> Any:
     """Limit a query over lockers to what the caller may see."""
     if caller.role == "kiosk":
+        if caller.device_id is None:  # a kiosk token always names its device; never match NULL
+            return query.where(false())
         return query.where(LOCKERS.c.device_id == caller.device_id)
     return query
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db import TS, Base, BigId
@@ -187,7 +187,12 @@ class Rental(Base):
     """A user holding a locker: the gateway's "transaction"."""
 
     __tablename__ = "rentals"
-    __table_args__ = (Index("ix_rentals_locker_active", "locker_id", "released_at"),)
+    __table_args__ = (
+        Index("ix_rentals_locker_active", "locker_id", "released_at"),
+        # at most one active rental per locker, whatever the database and however many nodes
+        Index("uq_rentals_one_active", "locker_id", unique=True,
+              sqlite_where=text("released_at IS NULL"), postgresql_where=text("released_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     locker_id: Mapped[int] = mapped_column(ForeignKey("lockers.id", ondelete="CASCADE"))
