@@ -237,8 +237,11 @@ class Bus:
             self._writer.write(raw)
             self.stats.frames_out += 1
             try:
-                return await asyncio.wait_for(asyncio.shield(self._reply), self._timeout(raw))
-            except asyncio.TimeoutError:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that lands with
+                # the reply, and the owner task then outlives close() (which waits for it forever)
+                async with asyncio.timeout(self._timeout(raw)):
+                    return await asyncio.shield(self._reply)
+            except TimeoutError:
                 self.stats.timeouts += 1
             finally:
                 self._expected = None

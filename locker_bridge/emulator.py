@@ -583,8 +583,9 @@ class Emulator:
     async def _tick(self) -> None:
         """Door timers, boot completion and events of spontaneous changes, between transactions."""
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), TICK)
+            with contextlib.suppress(TimeoutError):  # not wait_for: it can swallow stop()'s cancel
+                async with asyncio.timeout(TICK):
+                    await self._wake.wait()
             self._wake.clear()
             async with self._lock:
                 for board in self.boards.values():
