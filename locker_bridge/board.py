@@ -87,14 +87,18 @@ class BoardPoller:
         self._answered()
         size = (reply.data[1] + 7) // 8
         doors, charging = reply.data[2:2 + size], reply.data[2 + size:2 + 2 * size]
-        for number, cp in self.cps.items():
+        # one idle bay per poll, in turn, is read too: a bay fault shows only in CHARGING_STATUS,
+        # so a broken idle bay is found within a cycle, before someone tries to charge in it
+        numbers = sorted(self.cps)
+        spot_check = numbers[self.polls % len(numbers)]
+        for number in numbers:
+            cp = self.cps[number]
             bay = cp.bay
             if bit(doors, number) != bay.door_open:
                 await bay.read_door(Priority.POLL)
             on = bit(charging, number)
-            # a bay fault shows only in CHARGING_STATUS: keep reading it, or it never clears
             if (bay.tx is not None or on or bay.outlet not in (None, Outlet.OFF)
-                    or bay.fault == FaultKind.BAY_FAULT):
+                    or bay.fault == FaultKind.BAY_FAULT or number == spot_check):
                 await bay.read_charging(Priority.POLL)
                 cp.outlet_read()
 

@@ -383,20 +383,19 @@ async def test_bay_fault_while_charging_stops_faults_and_rejects_starts_until_re
     assert row["vendor_error_code"] is None
 
 
-async def test_bay_fault_found_by_a_start_rejects_further_starts_and_clears_when_repaired(
+async def test_an_idle_bays_fault_is_found_by_polling_and_clears_when_repaired(
         stack: Stack, emu: Emulator) -> None:
-    """An idle bay's fault only shows when a START_CHARGING is refused with BAY_FAULT."""
+    """Each poll also reads one idle bay's outlet in turn: a broken idle bay turns Faulted within
+    a cycle (4 bays x 0.2 s here), before anyone tries to charge in it."""
     bay = emu.boards[1].bays[4]
     await add_id_tag(stack, TAG)
     await load(stack, emu, 4)
     bay.fail()
-    answer = await command(stack, ident(4), "RemoteStartTransaction", {"idTag": TAG})
-    assert answer == {"status": "Accepted"}  # the bridge could not know yet
     row = await wait_status(stack, 4, "Faulted")
     assert row["vendor_error_code"] == "BAY_FAULT"
-    assert await transactions(stack, 4) == [] and not bay.outlet_on
     answer = await command(stack, ident(4), "RemoteStartTransaction", {"idTag": TAG})
     assert answer == {"status": "Rejected"}
+    assert await transactions(stack, 4) == [] and not bay.outlet_on
     bay.repair()
     await wait_status(stack, 4, "Preparing")  # the phone is still inside
     answer = await command(stack, ident(4), "RemoteStartTransaction", {"idTag": TAG})
