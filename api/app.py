@@ -13,6 +13,7 @@ from api.routes import (
     id_tags,
     integration,
     locker_admin,
+    locker_auth,
     locker_gateway,
     lockers,
     smart_locks,
@@ -43,6 +44,6 @@ def create_app(central: CentralSystem, sim: SimService | None = None,
     errors.install(app)
     app.include_router(system.router)
     for module in (charge_points, transactions, id_tags, commands, events, tokens, integration,
-                   chargers, lockers, locker_admin, locker_gateway, smart_locks):
+                   chargers, lockers, locker_admin, locker_auth, locker_gateway, smart_locks):
         app.include_router(module.router)
     return app

@@ -1,0 +1,292 @@
+"""Back-office logins (seed 000 "Admin Login", "Kiosk Login"): a password in, a bearer token out.
+
+- ``POST /api/auth/admin-login`` ``{username, password}``: a token for a back-office user. Its API
+  role comes from the permissions of the user's role: ``admin`` -> admin, ``operate`` -> operator,
+  ``view`` -> viewer; a user with none of them (or no role) is refused, as is an inactive one.
+- ``POST /api/auth/kiosk-login`` ``{deviceCode, password}``: a ``kiosk`` token bound to the device;
+  it reaches only that device's lockers (see :mod:`api.sites`).
+
+Bad credentials answer **400** ``InvalidCredentials`` (as an OAuth token endpoint answers
+``invalid_grant``): 401 stays reserved for "your bearer token is missing or not valid".
+
+Failed attempts are rate-limited in this process (per node; a cluster behind a balancer multiplies
+the budget by its nodes): :data:`MAX_FAILURES_PER_NAME` per username (or device code) and
+:data:`MAX_FAILURES_PER_IP` per client address within :data:`WINDOW_SECONDS`, then 429
+``TooManyAttempts`` with ``Retry-After`` until the oldest failure leaves the window. The client
+address is the TCP peer (uvicorn replaces it from ``X-Forwarded-For`` only for trusted proxies).
+A success clears its name's failures, not the address's: one valid account must not launder
+guesses at others from the same address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import math
+import time
+from collections import OrderedDict, deque
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.auth import create_token
+from api.errors import ApiError
+from common.passwords import hash_password, verify_password
+from csms.timeutil import iso, now_utc
+from locker_bridge.sites.models import Device, Role, User
+from locker_bridge.sites.service import audit
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+USERS = User.__table__
+ROLES = Role.__table__
+DEVICES = Device.__table__
+
+MAX_FAILURES_PER_NAME = 5
+MAX_FAILURES_PER_IP = 20  # an office or a kiosk fleet behind one NAT shares it
+WINDOW_SECONDS = 300.0
+ADMIN_TOKEN_TTL = timedelta(hours=8)  # a working day
+KIOSK_TOKEN_TTL = timedelta(hours=24)  # the kiosk app logs in again once a day
+
+# The fixed set of role permissions, strongest first, and the API role each one grants.
+PERMISSIONS = ("admin", "operate", "view")
+API_ROLE = {"admin": "admin", "operate": "operator", "view": "viewer"}
+
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+Secret = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=_PRINTABLE)]
+LoginName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
+                                             pattern=_PRINTABLE)]
+
+
+def api_role(permissions: list[str]) -> str | None:
+    """The strongest API role the permissions grant (None: they grant no access)."""
+    for permission in PERMISSIONS:
+        if permission in permissions:
+            return API_ROLE[permission]
+    return None
+
+
+def load_permissions(raw: str | None) -> list[str]:
+    """A role's stored permission list; anything unreadable grants nothing."""
+    try:
+        value = json.loads(raw or "[]")
+    except ValueError:
+        return []
+    return [p for p in value if p in PERMISSIONS] if isinstance(value, list) else []
+
+
+# -- the limiter -------------------------------------------------------------------------------
+class LoginLimiter:
+    """Recent failed logins per key (``name:…``, ``ip:…``) in a sliding window, in memory.
+
+    An attempt is counted *before* its password is checked (and taken back on success), so a
+    burst of parallel guesses cannot all slip in before the first failure is recorded. The number
+    of keys is capped (oldest dropped first) so a flood of made-up names cannot grow it unbounded.
+    """
+
+    def __init__(self, window: float = WINDOW_SECONDS, max_keys: int = 10_000) -> None:
+        self.window = window
+        self.max_keys = max_keys
+        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def _recent(self, key: str, now: float) -> deque[float] | None:
+        hits = self._hits.get(key)
+        if hits is None:
+            return None
+        while hits and hits[0] <= now - self.window:
+            hits.popleft()
+        if not hits:
+            del self._hits[key]
+            return None
+        return hits
+
+    def retry_after(self, limits: dict[str, int]) -> float | None:
+        """Seconds until every key is under its limit again (None: it is now)."""
+        now = time.monotonic()
+        wait = 0.0
+        for key, limit in limits.items():
+            hits = self._recent(key, now)
+            if hits is not None and len(hits) >= limit:
+                wait = max(wait, hits[len(hits) - limit] + self.window - now)
+        return wait or None
+
+    def attempt(self, keys: list[str]) -> float:
+        """Count an attempt against every key; returns its timestamp (to take it back)."""
+        now = time.monotonic()
+        for key in keys:
+            hits = self._hits.pop(key, None) or deque()
+            hits.append(now)
+            self._hits[key] = hits  # most recently used last
+        while len(self._hits) > self.max_keys:
+            self._hits.popitem(last=False)
+        return now
+
+    def succeeded(self, name_key: str, ip_key: str, at: float) -> None:
+        """A good password: the name starts afresh; the address only loses this attempt."""
+        self._hits.pop(name_key, None)
+        hits = self._hits.get(ip_key)
+        if hits is not None:
+            try:
+                hits.remove(at)
+            except ValueError:
+                pass
+
+
+def limiter(request: Request) -> LoginLimiter:
+    """The app's limiter (one per app, so each stack, and each test, starts clean)."""
+    found: LoginLimiter | None = getattr(request.app.state, "login_limiter", None)
+    if found is None:
+        found = request.app.state.login_limiter = LoginLimiter()
+    return found
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    """A hash to check unknown names against, so they take as long as known ones."""
+    return hash_password("decoy password, never valid")
+
+
+def _check(password: str, stored: str | None) -> bool:
+    """Verify; an unknown name is checked against a decoy so it costs the same (in a thread)."""
+    if stored is None:
+        verify_password(password, _decoy_hash())
+        return False
+    return verify_password(password, stored)
+
+
+def _too_many(wait: float) -> JSONResponse:
+    seconds = max(1, math.ceil(wait))
+    return JSONResponse({"code": "TooManyAttempts",
+                         "message": f"too many failed logins; try again in {seconds} s",
+                         "retryAfter": seconds},
+                        status_code=429, headers={"Retry-After": str(seconds)})
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _login(request: Request, kind: str, name: str, password: str,
+                 lookup: Any, grant: Any) -> Any:
+    """Limit, look up, verify, audit; ``grant(row)`` issues the token once the password holds."""
+    engine: AsyncEngine = request.app.state.central.engine
+    limits = limiter(request)
+    ip = _client_ip(request)
+    name_key, ip_key = f"{kind}:{name}", f"ip:{ip}"
+    wait = limits.retry_after({name_key: MAX_FAILURES_PER_NAME, ip_key: MAX_FAILURES_PER_IP})
+    if wait is not None:
+        return _too_many(wait)
+    at = limits.attempt([name_key, ip_key])
+    async with engine.connect() as conn:
+        row = (await conn.execute(lookup)).first()
+    stored = row.password_hash if row is not None else None
+    if not await asyncio.to_thread(_check, password, stored):
+        async with engine.begin() as conn:
+            await audit(conn, name, "auth.login_failed", kind=kind, ip=ip,
+                        device_id=row.id if row is not None and kind == "kiosk" else None)
+        raise ApiError(400, "InvalidCredentials", "unknown name or wrong password")
+    limits.succeeded(name_key, ip_key, at)
+    return await grant(engine, row, ip)
+
+
+# -- admin login -------------------------------------------------------------------------------
+class AdminLogin(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"username": "alice", "password": "correct horse battery"}]})
+
+    username: LoginName = Field(description="Case-insensitive.")
+    password: Secret
+
+
+class LoginUser(BaseModel):
+    id: int
+    username: str
+    name: str
+    role: str | None
+    permissions: list[str]
+    apiRole: str
+
+
+class AdminLoginResult(BaseModel):
+    token: str = Field(description="Send as `Authorization: Bearer <token>`.")
+    expiresAt: str
+    user: LoginUser
+
+
+@router.post("/admin-login", summary="Back-office login: username and password to a bearer token",
+             response_model=AdminLoginResult,
+             responses={400: {"description": "`InvalidCredentials`"},
+                        403: {"description": "`UserInactive`; `NoPermissions`: the user's role grants "
+                                             "none of admin, operate, view"},
+                        429: {"description": "`TooManyAttempts`, with `Retry-After`"}})
+async def admin_login(body: AdminLogin, request: Request) -> Any:
+    username = body.username.lower()
+    query = (select(USERS.c.id, USERS.c.username, USERS.c.name, USERS.c.active,
+                    USERS.c.password_hash, ROLES.c.name.label("role"), ROLES.c.permissions)
+             .select_from(USERS.outerjoin(ROLES, ROLES.c.id == USERS.c.role_id))
+             .where(USERS.c.username == username))
+
+    async def grant(engine: AsyncEngine, user: Any, ip: str) -> dict[str, Any]:
+        if not user.active:
+            raise ApiError(403, "UserInactive", f"user {user.username!r} is not active")
+        permissions = load_permissions(user.permissions)
+        role = api_role(permissions)
+        if role is None:
+            raise ApiError(403, "NoPermissions", f"user {user.username!r} has no role granting "
+                                                 "admin, operate or view")
+        expires = now_utc() + ADMIN_TOKEN_TTL
+        _, token = await create_token(engine, user.username, role, user_id=user.id, expires_at=expires)
+        async with engine.begin() as conn:
+            await audit(conn, user.username, "auth.admin_login", ip=ip, apiRole=role)
+        return {"token": token, "expiresAt": iso(expires),
+                "user": {"id": user.id, "username": user.username, "name": user.name,
+                         "role": user.role, "permissions": permissions, "apiRole": role}}
+
+    return await _login(request, "user", username, body.password, query, grant)
+
+
+# -- kiosk login -------------------------------------------------------------------------------
+class KioskLogin(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"deviceCode": "KIOSK-1", "password": "kiosk secret 1"}]})
+
+    deviceCode: LoginName
+    password: Secret
+
+
+class LoginDevice(BaseModel):
+    id: int
+    code: str
+    name: str
+
+
+class KioskLoginResult(BaseModel):
+    token: str = Field(description="A `kiosk` token: it reaches only this device's lockers.")
+    expiresAt: str
+    device: LoginDevice
+
+
+@router.post("/kiosk-login", summary="Kiosk login: device code and password to a kiosk token",
+             response_model=KioskLoginResult,
+             responses={400: {"description": "`InvalidCredentials` (also: the device has no password)"},
+                        429: {"description": "`TooManyAttempts`, with `Retry-After`"}})
+async def kiosk_login(body: KioskLogin, request: Request) -> Any:
+    query = select(DEVICES.c.id, DEVICES.c.code, DEVICES.c.name, DEVICES.c.password_hash).where(
+        DEVICES.c.code == body.deviceCode)
+
+    async def grant(engine: AsyncEngine, device: Any, ip: str) -> dict[str, Any]:
+        expires = now_utc() + KIOSK_TOKEN_TTL
+        _, token = await create_token(engine, f"kiosk:{device.code}", "kiosk", device_id=device.id,
+                                      expires_at=expires)
+        async with engine.begin() as conn:
+            await audit(conn, f"kiosk:{device.code}", "auth.kiosk_login", device_id=device.id, ip=ip)
+        return {"token": token, "expiresAt": iso(expires),
+                "device": {"id": device.id, "code": device.code, "name": device.name}}
+
+    return await _login(request, "kiosk", body.deviceCode, body.password, query, grant)
