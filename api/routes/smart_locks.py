@@ -2,8 +2,9 @@
 
 Why a vendor-shaped API: integrations written for the vendor's platform should work against our
 lockers unchanged. So every answer here is the vendor's envelope, ``{"status": 1, "msg": ""}`` on
-success and ``{"status": 0, "msg": "<why>", "code": "<StableCode>"}`` on failure — including
-authentication, permission and validation failures (validation answers HTTP 400, never 422).
+success and ``{"status": 0, "msg": "<why>", "code": "<StableCode>", "message": "<why>"}`` on
+failure — including authentication, permission and validation failures (validation answers HTTP
+400, never 422). ``code`` and ``message`` are there as in every other error body of the API.
 
 Mapping (a lock is one locker bay; ``lockid`` is the locker's identity, e.g. ``LOCKER-A-01``):
 
@@ -92,10 +93,12 @@ class VendorError(BaseModel):
     status: Literal[0] = Field(description="0: the request failed.")
     msg: str = Field(description="Why, for a person.")
     code: str = Field(description="A stable code for programs, as in the rest of the API.")
+    message: str = Field(description="The same as msg, under the name the rest of the API uses.")
 
 
 def _vendor_error(status: int, code: str, msg: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"status": 0, "msg": msg, "code": code, **extra}, status_code=status)
+    return JSONResponse({"status": 0, "msg": msg, "code": code, "message": msg, **extra},
+                        status_code=status)
 
 
 def _explain(exc: RequestValidationError) -> str:
