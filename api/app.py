@@ -15,6 +15,8 @@ from api.routes import (
     locker_admin,
     locker_auth,
     locker_gateway,
+    locker_people,
+    locker_places,
     lockers,
     smart_locks,
     system,
@@ -44,6 +46,7 @@ def create_app(central: CentralSystem, sim: SimService | None = None,
     errors.install(app)
     app.include_router(system.router)
     for module in (charge_points, transactions, id_tags, commands, events, tokens, integration,
-                   chargers, lockers, locker_admin, locker_auth, locker_gateway, smart_locks):
+                   chargers, lockers, locker_admin, locker_people, locker_places, locker_auth,
+                   locker_gateway, smart_locks):
         app.include_router(module.router)
     return app

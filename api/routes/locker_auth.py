@@ -195,6 +195,29 @@ async def _login(request: Request, kind: str, name: str, password: str,
     return await grant(engine, row, ip)
 
 
+async def _issue(engine: AsyncEngine, name: str, role: str, ttl: timedelta, action: str, *,
+                 user_id: int | None = None, device_id: int | None = None,
+                 **details: Any) -> dict[str, Any]:
+    """A login's token (named ``name``, for ``ttl``), audited as ``action``: the answer's
+    ``{token, expiresAt}``."""
+    expires = now_utc() + ttl
+    _, token = await create_token(engine, name, role, user_id=user_id, device_id=device_id,
+                                  expires_at=expires)
+    async with engine.begin() as conn:
+        await audit(conn, name, action, device_id=device_id, **details)
+    return {"token": token, "expiresAt": iso(expires)}
+
+
+class LoginResult(BaseModel):
+    """What every login answers; each login's result adds who logged in."""
+
+    token: str
+    expiresAt: str
+
+
+_TOO_MANY = {429: {"description": "`TooManyAttempts`, with `Retry-After`"}}
+
+
 # -- admin login -------------------------------------------------------------------------------
 class AdminLogin(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
@@ -213,9 +236,8 @@ class LoginUser(BaseModel):
     apiRole: str
 
 
-class AdminLoginResult(BaseModel):
+class AdminLoginResult(LoginResult):
     token: str = Field(description="Send as `Authorization: Bearer <token>`.")
-    expiresAt: str
     user: LoginUser
 
 
@@ -223,8 +245,7 @@ class AdminLoginResult(BaseModel):
              response_model=AdminLoginResult,
              responses={400: {"description": "`InvalidCredentials`"},
                         403: {"description": "`UserInactive`; `NoPermissions`: the user's role grants "
-                                             "none of admin, operate, view"},
-                        429: {"description": "`TooManyAttempts`, with `Retry-After`"}})
+                                             "none of admin, operate, view"}, **_TOO_MANY})
 async def admin_login(body: AdminLogin, request: Request) -> Any:
     username = body.username.lower()
     query = (select(USERS.c.id, USERS.c.username, USERS.c.name, USERS.c.active,
@@ -240,13 +261,10 @@ async def admin_login(body: AdminLogin, request: Request) -> Any:
         if role is None:
             raise ApiError(403, "NoPermissions", f"user {user.username!r} has no role granting "
                                                  "admin, operate or view")
-        expires = now_utc() + ADMIN_TOKEN_TTL
-        _, token = await create_token(engine, user.username, role, user_id=user.id, expires_at=expires)
-        async with engine.begin() as conn:
-            await audit(conn, user.username, "auth.admin_login", ip=ip, apiRole=role)
-        return {"token": token, "expiresAt": iso(expires),
-                "user": {"id": user.id, "username": user.username, "name": user.name,
-                         "role": user.role, "permissions": permissions, "apiRole": role}}
+        issued = await _issue(engine, user.username, role, ADMIN_TOKEN_TTL, "auth.admin_login",
+                              user_id=user.id, ip=ip, apiRole=role)
+        return {**issued, "user": {"id": user.id, "username": user.username, "name": user.name,
+                                   "role": user.role, "permissions": permissions, "apiRole": role}}
 
     return await _login(request, "user", username, body.password, query, grant)
 
@@ -266,27 +284,22 @@ class LoginDevice(BaseModel):
     name: str
 
 
-class KioskLoginResult(BaseModel):
+class KioskLoginResult(LoginResult):
     token: str = Field(description="A `kiosk` token: it reaches only this device's lockers.")
-    expiresAt: str
     device: LoginDevice
 
 
 @router.post("/kiosk-login", summary="Kiosk login: device code and password to a kiosk token",
              response_model=KioskLoginResult,
              responses={400: {"description": "`InvalidCredentials` (also: the device has no password)"},
-                        429: {"description": "`TooManyAttempts`, with `Retry-After`"}})
+                        **_TOO_MANY})
 async def kiosk_login(body: KioskLogin, request: Request) -> Any:
     query = select(DEVICES.c.id, DEVICES.c.code, DEVICES.c.name, DEVICES.c.password_hash).where(
         DEVICES.c.code == body.deviceCode)
 
     async def grant(engine: AsyncEngine, device: Any, ip: str) -> dict[str, Any]:
-        expires = now_utc() + KIOSK_TOKEN_TTL
-        _, token = await create_token(engine, f"kiosk:{device.code}", "kiosk", device_id=device.id,
-                                      expires_at=expires)
-        async with engine.begin() as conn:
-            await audit(conn, f"kiosk:{device.code}", "auth.kiosk_login", device_id=device.id, ip=ip)
-        return {"token": token, "expiresAt": iso(expires),
-                "device": {"id": device.id, "code": device.code, "name": device.name}}
+        issued = await _issue(engine, f"kiosk:{device.code}", "kiosk", KIOSK_TOKEN_TTL,
+                              "auth.kiosk_login", device_id=device.id, ip=ip)
+        return {**issued, "device": {"id": device.id, "code": device.code, "name": device.name}}
 
     return await _login(request, "kiosk", body.deviceCode, body.password, query, grant)

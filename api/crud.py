@@ -1,0 +1,204 @@
+"""Get, add, edit, delete and list back-office records, parametrised by table.
+
+Every back-office record follows one pattern: 404 ``<Thing>NotFound`` for an unknown id, 409 when
+its unique name is taken, every change written to the audit log in the change's own transaction
+(the caller as actor, ``<thing>.add|edit|delete`` as action, ``<thing>_id`` naming the record).
+The pattern lives here once; a route says only what differs for its record.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from api.auth import Caller
+from api.deps import Page, jsonable, paginate
+from api.errors import ApiError
+from api.sites import actor
+from locker_bridge.sites.service import audit
+
+T = TypeVar("T")
+Shape = Callable[[Any], dict[str, Any]]  # a result row -> its JSON answer
+Also = Callable[[AsyncConnection, Any], Awaitable[None]]  # (conn, the record's row) -> checks, side effects
+
+
+def _snake(field: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", field).lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """One kind of record: its table, and the words its errors and audit entries use."""
+
+    table: Any
+    what: str  # "locker type": "no locker type 7", audit "locker_type.add" with "locker_type_id"
+    not_found: str  # the 404 code
+    unique: str | None = None  # the column no two records may share
+    exists: str = ""  # the 409 code when it is taken
+    named: str = ""  # "a locker type": "a locker type 'Big' exists"
+    taken: str = ""  # the 409 message when the database, not the check, found it taken (a race)
+    as_json: tuple[str, ...] = ()  # body fields stored as JSON text
+
+    @property
+    def pk(self) -> Any:
+        return next(iter(self.table.primary_key.columns))
+
+    @property
+    def slug(self) -> str:
+        """Its name in audit actions (``locker_type.add``)."""
+        return self.what.replace(" ", "_")
+
+    @property
+    def key(self) -> str:
+        """The audit entry's name for the record's id (``locker_type_id``)."""
+        return f"{self.slug}_id"
+
+    def missing(self, key: Any) -> ApiError:
+        return ApiError(404, self.not_found, f"no {self.what} {key}")
+
+    def duplicate(self, value: Any) -> ApiError:
+        return ApiError(409, self.exists, f"{self.named} {value!r} exists")
+
+    def conflict(self) -> ApiError:
+        """The 409 for a duplicate the database found, not the check (a concurrent change)."""
+        return ApiError(409, self.exists, self.taken)
+
+    def columns(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Body fields (camelCase) as column values: the bodies name the columns in camelCase."""
+        return {_snake(k): json.dumps(v) if k in self.as_json else v for k, v in values.items()}
+
+
+async def write(eng: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T]],
+                conflict: ApiError) -> T:
+    """Run ``work(conn)`` in one transaction; a constraint violation (a race the checks could not
+    see) raises ``conflict``."""
+    try:
+        async with eng.begin() as conn:
+            return await work(conn)
+    except IntegrityError:
+        raise conflict from None
+
+
+async def row_or_404(conn: AsyncConnection, res: Resource, key: Any) -> Any:
+    """The record ``key`` (None for no key: an optional reference left out), or 404."""
+    if key is None:
+        return None
+    row = (await conn.execute(select(res.table).where(res.pk == key))).first()
+    if row is None:
+        raise res.missing(key)
+    return row
+
+
+async def free(conn: AsyncConnection, res: Resource, value: Any, except_key: Any = None) -> None:
+    """409 when another record (not ``except_key``) has ``value`` in the unique column."""
+    query = select(res.pk).where(res.table.c[res.unique] == value)
+    if except_key is not None:
+        query = query.where(res.pk != except_key)
+    if (await conn.execute(query)).first() is not None:
+        raise res.duplicate(value)
+
+
+async def log(conn: AsyncConnection, caller: Caller, res: Resource, verb: str, key: Any,
+              **details: Any) -> None:
+    """The audit entry ``<what>.<verb>`` for record ``key``."""
+    await audit(conn, actor(caller), f"{res.slug}.{verb}", **{res.key: key}, **details)
+
+
+async def insert(conn: AsyncConnection, caller: Caller, res: Resource, values: dict[str, Any],
+                 **details: Any) -> int:
+    """Insert a record from body ``values`` and audit ``<what>.add`` with ``details``; its id."""
+    result = await conn.execute(res.table.insert().values(res.columns(values)))
+    key = int(result.inserted_primary_key[0])
+    await log(conn, caller, res, "add", key, **details)
+    return key
+
+
+async def one(eng: AsyncEngine, res: Resource, key: Any, query: Select[Any] | None = None,
+              shape: Shape = jsonable) -> dict[str, Any]:
+    """Record ``key`` as ``query`` (default: its table's row) finds it and ``shape`` answers it,
+    or 404."""
+    query = select(res.table) if query is None else query
+    async with eng.connect() as conn:
+        row = (await conn.execute(query.where(res.pk == key))).first()
+    if row is None:
+        raise res.missing(key)
+    return shape(row)
+
+
+async def page_of(eng: AsyncEngine, page: Page, query: Select[Any], q: str | None,
+                  search: Sequence[Any], shape: Shape = jsonable,
+                  where: Iterable[tuple[Any, Any]] = ()) -> dict[str, Any]:
+    """One page of ``query``: with ``q``, the rows with it in one of the ``search`` columns
+    (case-insensitive); of ``where``'s (column, value) pairs, those with a value must match."""
+    if q:
+        query = query.where(or_(*(c.icontains(q, autoescape=True) for c in search)))
+    for column, value in where:
+        if value is not None:
+            query = query.where(column == value)
+    return await paginate(eng, query, page, shape)
+
+
+async def create(eng: AsyncEngine, caller: Caller, res: Resource, values: dict[str, Any], *,
+                 check: Callable[[AsyncConnection], Awaitable[Any]] | None = None,
+                 details: dict[str, Any] | None = None) -> int:
+    """Add a record: 409 if its unique value is taken, then ``check`` (what else must hold), then
+    insert it, audited with ``details`` (default: ``values``). Its id."""
+    value = values[res.unique]
+
+    async def work(conn: AsyncConnection) -> int:
+        await free(conn, res, value)
+        if check is not None:
+            await check(conn)
+        return await insert(conn, caller, res, values, **(values if details is None else details))
+
+    return await write(eng, work, res.duplicate(value))
+
+
+async def patch(eng: AsyncEngine, caller: Caller, res: Resource, key: Any, values: dict[str, Any],
+                *, also: Also | None = None, details: dict[str, Any] | None = None) -> None:
+    """Edit record ``key`` with body ``values`` (the fields the body set): 404 if unknown, 409 if
+    they take another's unique value, then ``also(conn, row)`` (checks; what must change with
+    it), then the update, audited with ``details`` (default: ``values``). Nothing set: no change."""
+    async def work(conn: AsyncConnection) -> None:
+        row = await row_or_404(conn, res, key)
+        if res.unique in values:
+            await free(conn, res, values[res.unique], key)
+        if also is not None:
+            await also(conn, row)
+        if values:
+            await conn.execute(update(res.table).where(res.pk == key).values(res.columns(values)))
+            await log(conn, caller, res, "edit", key, **(values if details is None else details))
+
+    await write(eng, work, res.conflict())
+
+
+def unreferenced(column: Any, code: str, message: Callable[[Any, int], str]) -> Also:
+    """An ``also`` for :func:`remove`: 409 ``code`` (``message(row, count)``) while rows refer to
+    the record through ``column``, so that deleting it never takes them along or orphans them."""
+    async def check(conn: AsyncConnection, row: Any) -> None:
+        count = (await conn.execute(select(func.count()).where(column == row.id))).scalar_one()
+        if count:
+            raise ApiError(409, code, message(row, count))
+
+    return check
+
+
+async def remove(eng: AsyncEngine, caller: Caller, res: Resource, key: Any, *, also: Also | None = None,
+                 details: Callable[[Any], dict[str, Any]] | None = None) -> Any:
+    """Delete record ``key`` (404 if unknown) after ``also(conn, row)`` (checks; what goes with
+    it), audited with ``details(row)`` (default: its unique value). The deleted row."""
+    async with eng.begin() as conn:
+        row = await row_or_404(conn, res, key)
+        if also is not None:
+            await also(conn, row)
+        await conn.execute(delete(res.table).where(res.pk == key))
+        await log(conn, caller, res, "delete", key,
+                  **(details(row) if details else {res.unique: getattr(row, res.unique)}))
+    return row
