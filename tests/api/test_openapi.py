@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import pytest
 
 from chargebay.stack import Stack
 from tests.conftest import ADMIN_TOKEN
+from tests.fuzz import fuzz
 
 BUDGET = 20.0
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -197,74 +197,13 @@ def excluded(method: str, path: str, op: dict[str, Any]) -> bool:
     return (method, path) in EXCLUDED or ("simulator" in op.get("tags", []) and method != "GET")
 
 
-EXAMPLES_PER_OPERATION = 6  # per generation mode (positive and negative)
 PROPERTY_BUDGET = 75.0
 
 
 async def test_property_based_no_server_errors(stack: Stack, spec: dict[str, Any], tmp_path: Path) -> None:
-    schemathesis = pytest.importorskip(
-        "schemathesis", reason="the property-based run needs schemathesis (dev dependency)")
-    from hypothesis import HealthCheck, Phase, given, settings
-    from hypothesis import strategies as st
-    from hypothesis.configuration import set_hypothesis_home_dir
-
-    set_hypothesis_home_dir(tmp_path / "hypothesis")  # keep its caches out of the work tree
-
-    base_url = stack.http_url
-    deadline = time.monotonic() + PROPERTY_BUDGET - 10
-
-    def run() -> tuple[list[str], dict[str, int]]:
-        import requests
-
-        schema = schemathesis.openapi.from_dict(spec)
-        failures: list[str] = []
-        counts: dict[str, int] = {}
-        unauthorized: list[str] = []
-        session = requests.Session()
-        session.headers.update(ADMIN)
-        for result in schema.get_all_operations():
-            operation = result.ok()
-            key = (operation.method.upper(), operation.path)
-            if excluded(*key, spec["paths"][operation.path][operation.method.lower()]):
-                continue
-            label = f"{key[0]} {key[1]}"
-            counts[label] = 0
-            strategy = st.one_of(
-                operation.as_strategy(schemathesis.GenerationMode.POSITIVE),
-                operation.as_strategy(schemathesis.GenerationMode.NEGATIVE))
-
-            @settings(max_examples=2 * EXAMPLES_PER_OPERATION, deadline=None, database=None,
-                      derandomize=True, phases=[Phase.explicit, Phase.generate],
-                      suppress_health_check=list(HealthCheck))
-            @given(case=strategy)
-            def check(case: Any) -> None:
-                if time.monotonic() > deadline:
-                    return
-                if case.query:
-                    # A callback would POST to whatever URL was generated: never leave the machine.
-                    case.query.pop("callback_url", None)
-                # The run is always authenticated: generated credentials are replaced.
-                case.headers = {k: v for k, v in (case.headers or {}).items()
-                                if k.lower() not in ("authorization", "x-api-key")}
-                case.headers.update(ADMIN)
-                response = case.call(base_url=base_url, session=session, timeout=10)
-                counts[label] += 1
-                if response.status_code == 401:
-                    unauthorized.append(label)  # the run itself must always be authenticated
-                if response.status_code >= 500:
-                    body = response.request.body
-                    failures.append(f"{response.status_code} {case.method} {response.request.url}"
-                                    + (f" body={body[:200]!r}" if body else ""))
-
-            check()
-        assert not unauthorized, sorted(set(unauthorized))
-        return failures, counts
-
-    try:
-        async with asyncio.timeout(PROPERTY_BUDGET):
-            failures, counts = await asyncio.to_thread(run)
-    finally:
-        set_hypothesis_home_dir(None)
+    pytest.importorskip("schemathesis", reason="the property-based run needs schemathesis (dev dependency)")
+    failures, counts = await fuzz(stack.http_url, spec, ADMIN, tmp_path,
+                                  lambda m, p, op: not excluded(m, p, op), PROPERTY_BUDGET)
     documented = {(m, p) for m, p, op in operations(spec) if not excluded(m, p, op)}
     assert len(counts) == len(documented)
     untried = [label for label, n in counts.items() if n == 0]
