@@ -67,4 +67,26 @@ def create_engine(url: str, cache_kib: int = 4096, **kwargs: Any) -> AsyncEngine
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas(cache_kib))
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine.sync_engine, "before_cursor_execute", _no_nul_bytes, retval=True)
     return engine
+
+
+def _clean(value: Any) -> Any:
+    if type(value) is str and "\x00" in value:
+        return value.replace("\x00", "\ufffd")
+    return value
+
+
+def _no_nul_bytes(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+                  executemany: bool) -> tuple[str, Any]:
+    """PostgreSQL text cannot hold U+0000, which a charge point can send (inside a JSON string
+    or a garbage frame): store U+FFFD in its place rather than lose the whole row."""
+    def row(params: Any) -> Any:
+        if isinstance(params, dict):
+            return {k: _clean(v) for k, v in params.items()}
+        if isinstance(params, (list, tuple)):
+            return type(params)(_clean(v) for v in params)
+        return params
+
+    return statement, ([row(p) for p in parameters] if executemany else row(parameters))

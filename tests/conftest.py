@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from chargebay.migrate import upgrade_sync
@@ -16,19 +20,56 @@ from common.settings import Settings
 ADMIN_TOKEN = "test-admin-token"
 
 
+# With CHARGEBAY_TEST_POSTGRES_URL (a server URL whose user may create databases, e.g.
+# postgresql+asyncpg://chargebay:chargebay@127.0.0.1:5432/postgres) every test gets its own
+# PostgreSQL database cloned from a migrated template; without it, its own SQLite file.
+POSTGRES = os.environ.get("CHARGEBAY_TEST_POSTGRES_URL")
+_databases = itertools.count()
+
+
+def _pg(url: str, *statements: str) -> None:
+    """Run statements on the server's maintenance database (CREATE/DROP DATABASE)."""
+    async def run() -> None:
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            for statement in statements:
+                await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+def _pg_database(url: str, name: str) -> str:
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run the migrations once; each test gets a copy of the resulting file."""
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path | str]:
+    """Run the migrations once; each test gets a copy of the resulting database."""
+    if POSTGRES:
+        name = f"cb_template_{os.getpid()}"
+        _pg(POSTGRES, f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}")
+        upgrade_sync(_pg_database(POSTGRES, name))
+        yield name
+        _pg(POSTGRES, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        return
     path = tmp_path_factory.mktemp("template") / "template.db"
     upgrade_sync(f"sqlite+aiosqlite:///{path}")
-    return path
+    yield path
 
 
 @pytest.fixture
-def db_url(tmp_path: Path, migrated_template: Path) -> str:
+def db_url(tmp_path: Path, migrated_template: Path | str) -> Iterator[str]:
+    if POSTGRES:
+        name = f"cb_test_{os.getpid()}_{next(_databases)}"
+        _pg(POSTGRES, f"CREATE DATABASE {name} TEMPLATE {migrated_template}")
+        yield _pg_database(POSTGRES, name)
+        _pg(POSTGRES, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        return
     target = tmp_path / "chargebay.db"
     shutil.copy(migrated_template, target)
-    return f"sqlite+aiosqlite:///{target}"
+    yield f"sqlite+aiosqlite:///{target}"
 
 
 def make_settings(db_url: str, **overrides: Any) -> Settings:
