@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -46,6 +48,16 @@ def install(app: FastAPI) -> None:
         # A number or date the database (or the calendar, once in UTC) cannot hold.
         return JSONResponse({"code": "ValueOutOfRange", "message": f"a value is out of range: {exc}"},
                             status_code=422)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        # PostgreSQL refuses what SQLite's driver raises OverflowError for (an integer beyond
+        # BIGINT, say) as a data exception (SQLSTATE class 22): the caller's input, not our fault
+        cause = exc.orig.__cause__ if exc.orig is not None and exc.orig.__cause__ else exc.orig
+        if isinstance(cause, asyncpg.exceptions.DataError):
+            return JSONResponse({"code": "ValueOutOfRange", "message": f"a value is out of range: {cause}"},
+                                status_code=422)
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -4,24 +4,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import Any
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
 
 import api.models  # noqa: F401
 import charger_sim.models  # noqa: F401
 import csms.store.models  # noqa: F401
-from chargebay.migrate import upgrade_sync
-from common.db import Base
+import locker_bridge.sites.models  # noqa: F401
+from common.db import Base, create_engine
 
 
-def test_migrations_create_exactly_the_models(tmp_path: Path) -> None:
-    upgrade_sync(f"sqlite+aiosqlite:///{tmp_path}/m.db")
-    engine = create_engine(f"sqlite:///{tmp_path}/m.db")
-    with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
+async def test_migrations_create_exactly_the_models(db_url: str) -> None:
+    """``db_url`` is migrated (SQLite, or PostgreSQL in the second pass of make test)."""
+    def diff(conn: Any) -> list[Any]:
+        return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
                                 Base.metadata)
-    assert diff == []
+
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            assert await conn.run_sync(diff) == []
+    finally:
+        await engine.dispose()
 
 
 def test_no_code_creates_tables_outside_migrations() -> None:

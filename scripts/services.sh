@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# PostgreSQL (and Redis) for the test suite's second pass, from Debian packages.
+#
+#   scripts/services.sh url   prints CHARGEBAY_TEST_POSTGRES_URL if a server is (made) available
+#
+# In CI (CHARGEBAY_CI=1, set by .ci/run) the packages are installed and started as needed, and a
+# failure is an error. Elsewhere nothing is installed: an already running server on 127.0.0.1:5432
+# with the chargebay/chargebay login is used if there is one, else the pass is skipped (make test
+# says so).
+set -euo pipefail
+
+PG_URL="postgresql+asyncpg://chargebay:chargebay@127.0.0.1:5432/postgres"
+
+log() { echo "services: $*" >&2; }
+
+pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+
+pg_login_works() {
+  PGPASSWORD=chargebay psql -h 127.0.0.1 -U chargebay -d postgres -tAc 'select 1' >/dev/null 2>&1
+}
+
+install_and_start() {
+  if ! command -v pg_ctlcluster >/dev/null 2>&1 || ! command -v redis-server >/dev/null 2>&1; then
+    log "installing postgresql and redis-server (Debian packages)"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null
+  fi
+  local version
+  version=$(ls /usr/lib/postgresql | sort -V | tail -1)
+  if ! pg_lsclusters -h | grep -q online; then
+    pg_lsclusters -h | grep -q "^$version main" || pg_createcluster "$version" main >/dev/null
+    pg_ctlcluster "$version" main start
+  fi
+  for _ in $(seq 50); do pg_ready && break; sleep 0.2; done
+  su postgres -c "psql -qtAc \"DO \\\$\\\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'chargebay')
+    THEN CREATE ROLE chargebay LOGIN SUPERUSER PASSWORD 'chargebay'; END IF; END \\\$\\\$\"" >/dev/null
+  if ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+  fi
+}
+
+case "${1:-url}" in
+  url)
+    if [ "${CHARGEBAY_CI:-}" = "1" ]; then
+      install_and_start
+      pg_login_works || { log "PostgreSQL did not come up"; exit 1; }
+      echo "$PG_URL"
+    elif pg_ready && pg_login_works; then
+      echo "$PG_URL"
+    fi
+    ;;
+  *) log "usage: $0 url"; exit 2 ;;
+esac
