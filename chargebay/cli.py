@@ -28,7 +28,10 @@ def serve(
     tls_cert: Annotated[Optional[Path], typer.Option(help="PEM certificate: serve wss:// (security profile 2).")] = None,
     tls_key: Annotated[Optional[Path], typer.Option(help="PEM private key for --tls-cert.")] = None,
     demo: Annotated[bool, typer.Option("--demo", help=(
-        "Also run three simulated chargers against this CSMS (CHARGEBAY_DEMO=0 overrides)."))] = False,
+        "Also run three simulated chargers and a demo locker against this CSMS "
+        "(CHARGEBAY_DEMO=0 overrides)."))] = False,
+    node_id: Annotated[Optional[str], typer.Option(help=(
+        "This node's name when several share one database (CHARGEBAY_NODE_ID)."))] = None,
 ) -> None:
     """Migrate the database, then run the OCPP central system and the REST API in one process."""
     import os
@@ -36,7 +39,8 @@ def serve(
     from chargebay.stack import serve_until_signalled
 
     overrides = {k: v for k, v in {"host": host, "ws_port": ws_port, "http_port": http_port,
-                                   "tls_cert": tls_cert, "tls_key": tls_key}.items() if v is not None}
+                                   "tls_cert": tls_cert, "tls_key": tls_key,
+                                   "node_id": node_id}.items() if v is not None}
     if demo and "CHARGEBAY_DEMO" not in os.environ:
         overrides["demo"] = True
     settings = get_settings().model_copy(update=overrides)

@@ -37,11 +37,11 @@ class Served:
         return self.proc.returncode, out, err
 
 
-def start(cwd: Path, **env: str) -> Served:
+def start(cwd: Path, *args: str, **env: str) -> Served:
     ws_port, http_port = free_port(), free_port()
     full_env = {**os.environ, "CHARGEBAY_LOG_LEVEL": "INFO", **env}
     full_env.pop("CHARGEBAY_API_TOKEN", None) if "CHARGEBAY_API_TOKEN" not in env else None
-    proc = subprocess.Popen([CLI, "serve", "--ws-port", str(ws_port), "--http-port", str(http_port)],
+    proc = subprocess.Popen([CLI, "serve", "--ws-port", str(ws_port), "--http-port", str(http_port), *args],
                             cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     deadline = time.monotonic() + 30
@@ -121,3 +121,12 @@ def test_db_upgrade_command(tmp_path: Path) -> None:
         "SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"charge_points", "connectors", "transactions", "meter_values", "messages",
             "id_tags", "status_history", "alembic_version"} <= tables
+
+
+def test_node_id_option_names_this_node(tmp_path: Path) -> None:
+    served = start(tmp_path, "--node-id", "node-7")
+    try:
+        assert httpx.get(f"http://127.0.0.1:{served.http_port}/health").json()["node_id"] == "node-7"
+    finally:
+        code, _, err = served.stop()
+    assert code == 0, err
