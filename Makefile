@@ -21,7 +21,7 @@ run: $(STAMP)
 # The store-facing tests, run a second time on PostgreSQL (the whole suite twice would not fit
 # CI's time budget; everything else is database-agnostic through the same code paths).
 PG_TESTS ?= tests/csms tests/test_migrations.py tests/api/test_resources.py \
-            tests/locker_sites/test_gateway.py tests/locker_bridge/test_bridge_restarts.py
+            tests/locker_sites/test_gateway.py
 
 ## make test: install and run the whole suite on SQLite, then the store tests on PostgreSQL
 ## (CI installs and starts it from Debian packages; locally the pass runs if a server is there)
