@@ -28,6 +28,7 @@ from charger_sim.configuration import Configuration
 from charger_sim.connector import Connector, Tx
 from charger_sim.meter import Meter
 from common.outbox import DurableQueue, Outbox, QueueClosed
+from common.tasks import Background
 from charger_sim.smart_charging import Profiles
 from charger_sim.template import Template
 
@@ -85,6 +86,9 @@ class Station:
         self.response_delay = 0.0
         self.drop_responses = 0.0
         self.refuse_until = 0.0
+        self.background = Background(identity, (Offline, ConnectionClosed, asyncio.TimeoutError,
+                                                OCPPError, QueueClosed), log)
+        self.spawn = self.background.spawn
         self.outbox = Outbox(identity, queue, self.call, (Offline, asyncio.TimeoutError, ConnectionClosed),
                              self.booted.is_set, on_renumber=self._renumber, spawn=self.spawn,
                              on_event=lambda kind, data: self.event(kind, **data),
@@ -92,7 +96,6 @@ class Station:
                              rate=replay_rate)
         self._stop = asyncio.Event()
         self._reconnect_now = False
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- time, logs, tasks -------------------------------------------------------------------
     def now(self) -> datetime:
@@ -103,21 +106,6 @@ class Station:
                          kind + (" " + repr(data) if data else "")))
         if self.on_event is not None:
             self.on_event(self, kind, data)
-
-    def spawn(self, coro: Any) -> asyncio.Task[Any]:
-        """Run ``coro`` in the background, keeping a reference and logging its failure."""
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
-            if not isinstance(exc, (Offline, ConnectionClosed, asyncio.TimeoutError, OCPPError,
-                                    QueueClosed)):
-                log.error("%s: background task failed", self.identity, exc_info=exc)
 
     @property
     def connected(self) -> bool:
@@ -154,8 +142,7 @@ class Station:
                 continue
             await self._sleep(backoff * (0.5 + self.rng.random()))
             backoff = min(backoff * 2, MAX_BACKOFF)
-        for task in list(self._tasks):
-            task.cancel()
+        self.background.cancel()
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(asyncio.TimeoutError):

@@ -26,6 +26,7 @@ from ocpp.v16 import call
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from common.outbox import DurableQueue, Outbox, QueueClosed
+from common.tasks import Background
 from locker_bridge.bay import Bay, BoardError, FaultKind, Outlet, Tx
 from locker_bridge.bus import BusError, Priority
 from locker_bridge.protocol import Status
@@ -91,6 +92,9 @@ class VirtualChargePoint:
         self.booted = asyncio.Event()
         self.link: Any = None  # locker_bridge.handlers.BayLink while connected
         self.lock = asyncio.Lock()  # one outlet change (start, stop) at a time
+        self.background = Background(bay.identity, (Offline, asyncio.TimeoutError, ConnectionClosed,
+                                                    OCPPError, BusError, BoardError, QueueClosed), log)
+        self.spawn = self.background.spawn
         self.outbox = Outbox(bay.identity, queue, self.call, (Offline, asyncio.TimeoutError, ConnectionClosed),
                              self.booted.is_set, on_renumber=self._renumber, spawn=self.spawn,
                              retry_interval=lambda: 5.0)
@@ -98,26 +102,10 @@ class VirtualChargePoint:
         self._sent: dict[int, tuple[str, str, str | None]] = {}
         self._stop = asyncio.Event()
         self._reconnect_now = False
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._meter_task: asyncio.Task[None] | None = None
         self._idle_since: float | None = None
         bay.on_door = self.door_changed
         self.on_door_event: Callable[[str, bool], None] | None = None  # the bridge's audit hook
-
-    # -- tasks ----------------------------------------------------------------------------------
-    def spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
-            if not isinstance(exc, (Offline, asyncio.TimeoutError, ConnectionClosed, OCPPError,
-                                    BusError, BoardError, QueueClosed)):
-                log.error("%s: background task failed", self.identity, exc_info=exc)
 
     # -- connection -----------------------------------------------------------------------------
     async def run(self) -> None:
@@ -146,9 +134,7 @@ class VirtualChargePoint:
         if self.link is not None:
             with contextlib.suppress(Exception):
                 await self.link.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.background.close()
 
     def reconnect(self) -> None:
         """Close the socket and connect again at once (a Reset)."""
