@@ -13,16 +13,9 @@ from chargebay.stack import Stack
 from locker_bridge.emulator import Emulator
 from tests.conftest import ADMIN_TOKEN
 from tests.helpers import rows
-from tests.locker_bridge.conftest import bridge_yaml, bridged, until
+from tests.locker_bridge.conftest import bridge_yaml, bridged, emu, until
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-@pytest.fixture
-async def emu(tmp_path: Path) -> AsyncIterator[Emulator]:
-    async with Emulator.on_pty(boards=1, bays=4, link=tmp_path / "ttyCOM2",
-                               door_close_after=None) as e:
-        yield e
 
 
 @pytest.fixture
@@ -48,4 +41,4 @@ async def locker_id(stack: Stack, identity: str) -> int:
     return int(row["id"])
 
 
-__all__ = ["ADMIN", "audit_actions", "locker_id", "until"]
+__all__ = ["ADMIN", "audit_actions", "emu", "locker_id", "until"]
