@@ -28,6 +28,7 @@ from charger_sim.configuration import Configuration
 from charger_sim.connector import Connector, Tx
 from charger_sim.meter import Meter
 from common.outbox import DurableQueue, Outbox, QueueClosed
+from common.session import booted_session
 from common.tasks import Background
 from charger_sim.smart_charging import Profiles
 from charger_sim.template import Template
@@ -167,25 +168,10 @@ class Station:
         reader.add_done_callback(lambda _: link.lost())
         self.link = link
         self.event("connected")
-        heartbeat: asyncio.Task[None] | None = None
         try:
-            boot = asyncio.ensure_future(self._boot())
-            done, _ = await asyncio.wait({boot, reader}, return_when=asyncio.FIRST_COMPLETED)
-            if boot not in done:
-                boot.cancel()
-                return
-            boot.result()
-            heartbeat = asyncio.ensure_future(self._heartbeats())
-            self.spawn(self._after_boot())
-            await reader
-        except (ConnectionClosed, Offline, asyncio.TimeoutError):
-            pass
+            await booted_session(reader, self._boot, self._heartbeats, self._after_boot, self.spawn,
+                                 (ConnectionClosed, Offline, asyncio.TimeoutError))
         finally:
-            if heartbeat is not None:
-                heartbeat.cancel()
-            reader.cancel()
-            with contextlib.suppress(BaseException):
-                await reader
             link.lost()
             self.link = None
             self.booted.clear()

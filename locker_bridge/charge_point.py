@@ -26,6 +26,7 @@ from ocpp.v16 import call
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from common.outbox import DurableQueue, Outbox, QueueClosed
+from common.session import booted_session
 from common.tasks import Background
 from locker_bridge.bay import Bay, BoardError, FaultKind, Outlet, Tx
 from locker_bridge.bus import BusError, Priority
@@ -149,26 +150,10 @@ class VirtualChargePoint:
         self._closed = asyncio.get_running_loop().create_future()
         reader = asyncio.ensure_future(link.start())
         self.link = link
-        heartbeat: asyncio.Task[None] | None = None
         try:
-            boot = asyncio.ensure_future(self._boot())
-            done, _ = await asyncio.wait({boot, reader}, return_when=asyncio.FIRST_COMPLETED)
-            if boot not in done:
-                boot.cancel()
-                return
-            boot.result()
-            log.info("%s: booted at %s", self.identity, self.url)
-            heartbeat = asyncio.ensure_future(self._heartbeats())
-            self.spawn(self._after_boot())
-            await reader
-        except (ConnectionClosed, Offline, asyncio.TimeoutError, OCPPError):
-            pass
+            await booted_session(reader, self._boot, self._heartbeats, self._after_boot, self.spawn,
+                                 (ConnectionClosed, Offline, asyncio.TimeoutError, OCPPError))
         finally:
-            if heartbeat is not None:
-                heartbeat.cancel()
-            reader.cancel()
-            with contextlib.suppress(BaseException):
-                await reader
             self.link = None
             self.booted.clear()
             if not self._closed.done():
@@ -182,6 +167,7 @@ class VirtualChargePoint:
                 if result["interval"] > 0:
                     self.settings.values["HeartbeatInterval"] = str(result["interval"])
                 self.booted.set()
+                log.info("%s: booted at %s", self.identity, self.url)
                 return
             await asyncio.sleep(result["interval"] or 10)
 
