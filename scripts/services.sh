@@ -42,7 +42,9 @@ install_and_start() {
 case "${1:-url}" in
   url)
     if [ "${CHARGEBAY_CI:-}" = "1" ]; then
-      install_and_start
+      # Only the URL may reach stdout (make reads it): server chatter such as
+      # "Removed stale pid file." goes to stderr.
+      install_and_start >&2
       pg_login_works || { log "PostgreSQL did not come up"; exit 1; }
       echo "$PG_URL"
     elif pg_ready && pg_login_works; then
