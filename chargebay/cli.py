@@ -10,7 +10,7 @@ import typer
 
 from common.logs import configure_logging
 from common.loop import run as run_loop
-from common.settings import get_settings
+from common.settings import Role, get_settings
 
 app = typer.Typer(help="chargebay: OCPP 1.6J central system, charger simulator and locker bridge.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -32,6 +32,11 @@ def serve(
         "(CHARGEBAY_DEMO=0 overrides)."))] = False,
     node_id: Annotated[Optional[str], typer.Option(help=(
         "This node's name when several share one database (CHARGEBAY_NODE_ID)."))] = None,
+    role: Annotated[Optional[Role], typer.Option(help=(
+        "all: websockets and REST; ocpp: websockets only; api: stateless REST only "
+        "(CHARGEBAY_ROLE)."))] = None,
+    redis_url: Annotated[Optional[str], typer.Option(help=(
+        "Share routing and events with other nodes through Redis (CHARGEBAY_REDIS_URL)."))] = None,
 ) -> None:
     """Migrate the database, then run the OCPP central system and the REST API in one process."""
     import os
@@ -40,7 +45,8 @@ def serve(
 
     overrides = {k: v for k, v in {"host": host, "ws_port": ws_port, "http_port": http_port,
                                    "tls_cert": tls_cert, "tls_key": tls_key,
-                                   "node_id": node_id}.items() if v is not None}
+                                   "node_id": node_id, "role": role,
+                                   "redis_url": redis_url}.items() if v is not None}
     if demo and "CHARGEBAY_DEMO" not in os.environ:
         overrides["demo"] = True
     settings = get_settings().model_copy(update=overrides)

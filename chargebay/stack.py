@@ -22,11 +22,12 @@ from charger_sim.runtime import ProcessProvider
 from charger_sim.service import SimService
 from common.db import create_engine
 from common.limits import raise_open_files_limit
-from common.settings import Settings
+from common.settings import Role, Settings
 from locker_bridge.config import BridgeConfig, load as load_bridge_config
 from locker_bridge.service import BridgeService
 from locker_bridge.sites.service import SiteService
 from csms.central import CentralSystem
+from csms.cluster import Cluster
 from csms.server import OcppServer
 
 log = logging.getLogger("chargebay")
@@ -42,16 +43,20 @@ class _EmbeddedServer(uvicorn.Server):
 
 @dataclass
 class Stack:
+    """What :func:`running` started; ``ocpp`` is None in an api-only node, ``app`` in an
+    ocpp-only one."""
+
     central: CentralSystem
-    ocpp: OcppServer
-    app: FastAPI
-    sim: SimService
+    ocpp: OcppServer | None
+    app: FastAPI | None
+    sim: SimService | None
     host: str
     ws_port: int
     http_port: int
     generated_token: str | None
     bridge: BridgeService | None = None
     sites: SiteService | None = None
+    cluster: Cluster | None = None
 
     @property
     def ws_url(self) -> str:
@@ -85,38 +90,75 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _ocpp_url(settings: Settings, ocpp: OcppServer | None) -> str:
+    """Where this process's own charge points (simulator, embedded bridge) connect."""
+    if settings.ocpp_url:
+        return settings.ocpp_url.rstrip("/")
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    scheme = "wss" if settings.tls_cert else "ws"
+    return f"{scheme}://{host}:{ocpp.port if ocpp else settings.ws_port}/ocpp"
+
+
+async def _start_api(app: FastAPI, host: str, port: int
+                     ) -> tuple[_EmbeddedServer, asyncio.Task[None], int]:
+    sock = _listen(host, port)
+    server = _EmbeddedServer(uvicorn.Config(app, lifespan="off", access_log=False, log_config=None,
+                                            ws="none", timeout_graceful_shutdown=5))
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="api")
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    return server, task, sock.getsockname()[1]
+
+
 @contextlib.asynccontextmanager
 async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Stack]:
-    """Migrate, start the CSMS and the API, yield, then shut down cleanly in order.
+    """Migrate, start what ``settings.role`` asks for, yield, then shut down cleanly in order.
 
     Shutdown closes every charge point socket with 1001, stops the API, and commits every
     pending write before the database is let go.
     """
     if migrate:
         await upgrade(settings.database_url)
+    serves_ocpp = settings.role != Role.api
+    serves_api = settings.role != Role.ocpp
+    if settings.role == Role.api and not settings.redis_url:
+        log.warning("role api without CHARGEBAY_REDIS_URL: no charge point can be reached")
     engine = create_engine(settings.database_url)
     write_engine = create_engine(settings.database_url, cache_kib=65536, pool_size=2, max_overflow=0)
-    central = CentralSystem(settings, engine, write_engine=write_engine)
+    cluster: Cluster | None = None
+    if settings.redis_url:
+        cluster = Cluster(settings.redis_url, settings.node_id, settings.registry_ttl)
+        await cluster.start()
+    central = CentralSystem(settings, engine, write_engine=write_engine,
+                            router=cluster.router if cluster else None,
+                            events=cluster.events if cluster else None)
     await central.start()
-    ocpp = OcppServer(central)
+    ocpp = OcppServer(central) if serves_ocpp else None
     provider = ProcessProvider(settings.sim_workers, str(settings.sim_state_dir))
     api_task: asyncio.Task[None] | None = None
     api_server: _EmbeddedServer | None = None
+    app: FastAPI | None = None
+    sim: SimService | None = None
     bridge: BridgeService | None = None
     sites: SiteService | None = None
     bridge_config: BridgeConfig | None = None
+    http_port = 0
+    token: str | None = None
     demo = contextlib.AsyncExitStack()
     try:
-        token = await bootstrap_admin(engine, settings.api_token)
-        await ocpp.start(settings.host, settings.ws_port, _tls(settings))
-        local_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-        scheme = "wss" if settings.tls_cert else "ws"
-        sim = SimService(engine, provider, f"{scheme}://{local_host}:{ocpp.port}/ocpp")
-        if settings.demo:
-            await start_demo(central, sim)
-        resumed = await sim.resume()
-        if resumed:
-            log.info("simulator: %d charger runtime(s) resumed", resumed)
+        if ocpp is not None:
+            await ocpp.start(settings.host, settings.ws_port, _tls(settings))
+        own_url = _ocpp_url(settings, ocpp)
+        if serves_api:
+            token = await bootstrap_admin(engine, settings.api_token)
+            sim = SimService(engine, provider, own_url)
+            if settings.demo:
+                await start_demo(central, sim)
+            resumed = await sim.resume()
+            if resumed:
+                log.info("simulator: %d charger runtime(s) resumed", resumed)
         if settings.bridge_config:
             bridge_config = load_bridge_config(settings.bridge_config)
         elif settings.demo:
@@ -124,22 +166,16 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
                 demo_locker(settings.sim_state_dir.parent / "demo-locker"))
         if bridge_config is not None:
             # embedded, the bridge's bays are charge points of this very CSMS
-            bridge = BridgeService(bridge_config, csms_url=f"{scheme}://{local_host}:{ocpp.port}/ocpp")
+            bridge = BridgeService(bridge_config, csms_url=own_url)
             await bridge.start()
-        sites = SiteService(engine, bridge)
-        await sites.sync_bridge()
-        app = create_app(central, sim, bridge, sites)
-        sock = _listen(settings.host, settings.http_port)
-        api_server = _EmbeddedServer(uvicorn.Config(app, lifespan="off", access_log=False,
-                                                    log_config=None, ws="none",
-                                                    timeout_graceful_shutdown=5))
-        api_task = asyncio.create_task(api_server.serve(sockets=[sock]), name="api")
-        while not api_server.started:
-            if api_task.done():
-                api_task.result()
-            await asyncio.sleep(0.01)
-        yield Stack(central, ocpp, app, sim, settings.host, ocpp.port, sock.getsockname()[1], token,
-                    bridge, sites)
+        if serves_api:
+            assert sim is not None
+            sites = SiteService(engine, bridge)
+            await sites.sync_bridge()
+            app = create_app(central, sim, bridge, sites)
+            api_server, api_task, http_port = await _start_api(app, settings.host, settings.http_port)
+        yield Stack(central, ocpp, app, sim, settings.host, ocpp.port if ocpp else 0, http_port,
+                    token, bridge, sites, cluster)
     finally:
         central.events.close()  # ends open event streams so the API can stop
         if api_server is not None and api_task is not None:
@@ -151,8 +187,11 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
         if bridge is not None:
             await bridge.close()
         await demo.aclose()
-        await ocpp.stop()
+        if ocpp is not None:
+            await ocpp.stop()
         await central.stop()
+        if cluster is not None:
+            await cluster.close()
         await engine.dispose()
         await write_engine.dispose()
 
@@ -168,8 +207,10 @@ async def serve_until_signalled(settings: Settings) -> None:
         if stack.generated_token:
             print("\nNo CHARGEBAY_API_TOKEN was set, so an admin token was generated. "
                   "It is shown only this once:\n\n    " + stack.generated_token + "\n", flush=True)
-        log.info("OCPP central system on %s/{chargePointId} (subprotocol ocpp1.6)", stack.ws_url)
-        log.info("REST API on %s (OpenAPI at %s/docs)", stack.http_url, stack.http_url)
+        if stack.ocpp is not None:
+            log.info("OCPP central system on %s/{chargePointId} (subprotocol ocpp1.6)", stack.ws_url)
+        if stack.app is not None:
+            log.info("REST API on %s (OpenAPI at %s/docs)", stack.http_url, stack.http_url)
         await stop.wait()
         log.info("shutting down: closing %d charge point connections",
                  stack.central.router.local_count())

@@ -18,6 +18,14 @@ class UnknownChargePoints(str, Enum):
     reject = "reject"
 
 
+class Role(str, Enum):
+    """What one ``serve`` process runs (see docs/scaling.md)."""
+
+    all = "all"
+    ocpp = "ocpp"
+    api = "api"
+
+
 class LogFormat(str, Enum):
     text = "text"
     json = "json"
@@ -50,6 +58,17 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.text
     node_id: str = "node-1"
+    redis_url: str | None = Field(default=None, description=(
+        "redis://HOST:PORT/DB: several nodes share connection routing and events; unset, one "
+        "process does it all in memory."))
+    registry_ttl: float = Field(default=30.0, description=(
+        "Seconds a dead node's charge points stay routed to it (cluster only)."))
+    role: Role = Field(default=Role.all, description=(
+        "all: websockets and REST; ocpp: websockets only (GET /health and /metrics on the "
+        "websocket port); api: REST only, stateless (needs redis_url to reach charge points)."))
+    ocpp_url: str | None = Field(default=None, description=(
+        "Where the simulator and an embedded bridge connect (default: this process's websocket "
+        "port; set it to the load balancer in an api-only node)."))
     demo: bool = Field(default=False, description="Start three simulated chargers (make run does).")
     sim_workers: int = Field(default=0, description="Simulator worker processes (0: one per core).")
     sim_state_dir: Path = Field(default=Path("var/sim"), description="Simulator queues and state.")

@@ -9,6 +9,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -50,6 +51,7 @@ class CentralSystem:
         # Handshake facts per charge point, so a reconnect storm does not read the database for
         # each socket. Whatever changes them (the REST API) calls forget().
         self._known: dict[str, KnownChargePoint] = {}
+        self._scheduler = AsyncIOScheduler()
 
     async def start(self) -> None:
         warm_up()
@@ -58,9 +60,30 @@ class CentralSystem:
         await self.writer.run(lambda c: c.execute(
             update(_CP).where(_CP.c.online.is_(True), _CP.c.node_id == self.settings.node_id)
             .values(online=False)))
+        if await self.router.live_nodes() is not None:
+            self._scheduler.add_job(self.sweep_dead_nodes, "interval",
+                                    seconds=self.settings.registry_ttl, max_instances=1,
+                                    coalesce=True)
+            self._scheduler.start()
 
     async def stop(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
         await self.writer.close()
+
+    async def sweep_dead_nodes(self) -> int:
+        """Mark offline the charge points that dead nodes left marked online (a SIGKILL, a lost
+        machine). Those that reconnected elsewhere were re-marked by their new node already."""
+        live = await self.router.live_nodes()
+        if live is None:
+            return 0
+        live.add(self.settings.node_id)
+        result = await self.writer.run(lambda c: c.execute(
+            update(_CP).where(_CP.c.online.is_(True), _CP.c.node_id.not_in(live))
+            .values(online=False)))
+        if result.rowcount:
+            log.warning("%d charge point(s) of dead nodes marked offline", result.rowcount)
+        return int(result.rowcount)
 
     async def database_ok(self) -> bool:
         try:
@@ -102,11 +125,14 @@ class CentralSystem:
         self._known[charge_point_id] = KnownChargePoint(charge_point_id, registration_status, None)
 
     def set_online(self, charge_point_id: str, online: bool) -> None:
-        """Queue the online flag (not awaited: a connect storm must not wait on the disk)."""
-        values: dict[str, object] = {"id": charge_point_id, "online": online, "last_seen": now_utc()}
-        if online:
-            values["node_id"] = self.settings.node_id
-        self.writer.update(_CP, "id", values)
+        """Queue the online flag (not awaited: a connect storm must not wait on the disk).
+
+        Going offline only applies while the row still names this node: with several nodes, the
+        charge point may already be online at another one, whose write can land first.
+        """
+        values: dict[str, object] = {"id": charge_point_id, "online": online, "last_seen": now_utc(),
+                                     "node_id": self.settings.node_id}
+        self.writer.update(_CP, "id" if online else ("id", "node_id"), values)
 
     async def set_registration(self, charge_point_id: str, status: str) -> bool:
         """Accept (or reject) a charge point; a connected one answers its next boot accordingly."""

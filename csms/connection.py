@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 RECENT_IDS = 16  # message ids remembered per connection to refuse a repeated one
+TAKEOVER_CODE = 4001  # application close code: replaced by a newer connection
 _MESSAGES = Message.__table__
 _ids = itertools.count(1)
 
@@ -233,6 +234,12 @@ class Connection:
         finally:
             self._pending = None
             self._call_lock.release()
+
+    def replace(self, reason: str) -> None:
+        """A newer connection of the same charge point (here or at another node) took over:
+        fail the waiting call and close this socket with :data:`TAKEOVER_CODE`."""
+        self.drop(reason)
+        asyncio.create_task(self.ws.close(TAKEOVER_CODE, reason))
 
     def drop(self, reason: str) -> None:
         """The socket is gone: fail the waiting call (if any) as offline."""

@@ -21,10 +21,17 @@ class EventBus:
         self.closed = False
 
     def publish(self, kind: str, charge_point_id: str | None = None, **data: Any) -> None:
-        if not self._subscribers:
-            return
-        event = {"type": kind, "charge_point_id": charge_point_id,
-                 "ts": datetime.now(timezone.utc).isoformat(), **data}
+        if self._subscribers:
+            self.deliver(self.event(kind, charge_point_id, **data))
+
+    @staticmethod
+    def event(kind: str, charge_point_id: str | None, **data: Any) -> dict[str, Any]:
+        return {"type": kind, "charge_point_id": charge_point_id,
+                "ts": datetime.now(timezone.utc).isoformat(), **data}
+
+    def deliver(self, event: dict[str, Any]) -> None:
+        """Hand ``event`` to this process's subscribers (a broker-backed bus calls this for events
+        published on other nodes)."""
         for queue in self._subscribers:
             if queue.full():
                 queue.get_nowait()

@@ -34,6 +34,9 @@ class Router(Protocol):
                    timeout: float) -> Outcome:
         """Deliver a call to wherever the charge point is connected and return its outcome."""
 
+    async def live_nodes(self) -> set[str] | None:
+        """The nodes alive in the cluster, or None when this process is the only one."""
+
 
 class LocalRouter:
     """All sockets live in this process."""
@@ -65,6 +68,9 @@ class LocalRouter:
 
     async def is_online(self, charge_point_id: str) -> bool:
         return charge_point_id in self._connections
+
+    async def live_nodes(self) -> set[str] | None:
+        return None
 
     async def send(self, charge_point_id: str, action: str, payload: dict[str, Any],
                    timeout: float) -> Outcome:

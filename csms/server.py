@@ -6,7 +6,6 @@ UNKNOWN_CHARGE_POINTS, and a charge point with a password must present it (secur
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import logging
@@ -14,6 +13,8 @@ import ssl
 from http import HTTPStatus
 from urllib.parse import unquote
 
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
@@ -27,7 +28,6 @@ log = logging.getLogger(__name__)
 SUBPROTOCOL = "ocpp1.6"
 PREFIX = "/ocpp/"
 MAX_ID = 48
-TAKEOVER_CODE = 4001  # application close code: replaced by a newer connection
 
 
 def charge_point_id_from_path(path: str) -> str | None:
@@ -66,7 +66,26 @@ class OcppServer:
         self.central = central
         self._server: Server | None = None
 
+    def _plain_http(self, connection: ServerConnection, path: str) -> Response | None:
+        """``GET /health`` and ``/metrics`` on the websocket port: a websocket-only node (role
+        ocpp) has no REST API, and a load balancer checks each node where it sends sockets."""
+        if path == "/health":
+            body = orjson.dumps({"status": "ok", "node_id": self.central.settings.node_id,
+                                 "connected_charge_points": self.central.router.local_count()})
+            response = connection.respond(HTTPStatus.OK, body.decode())
+            response.headers["Content-Type"] = "application/json"
+            return response
+        if path == "/metrics":
+            response = connection.respond(HTTPStatus.OK, generate_latest().decode())
+            response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+            return response
+        return None
+
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if "upgrade" not in request.headers.get("Connection", "").lower():
+            plain = self._plain_http(connection, request.path.split("?", 1)[0])
+            if plain is not None:
+                return plain
         cp_id = charge_point_id_from_path(request.path)
         if cp_id is None:
             return _reply(connection, HTTPStatus.NOT_FOUND, "OCPP endpoint is /ocpp/{chargePointId}")
@@ -110,8 +129,7 @@ class OcppServer:
         if old is not None:
             log.warning("%s reconnected from %s; closing its previous connection",
                         cp_id, ws.remote_address)
-            old.drop("replaced by a newer connection")
-            asyncio.create_task(old.ws.close(TAKEOVER_CODE, "replaced by a newer connection"))
+            old.replace("replaced by a newer connection")
         central.set_online(cp_id, True)
         central.events.publish("connected", cp_id)
         log.info("%s connected from %s", cp_id, ws.remote_address)

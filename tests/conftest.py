@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import shutil
+import socket
+import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +19,7 @@ import pytest
 
 from chargebay.migrate import upgrade_sync
 from chargebay.stack import Stack, running
+from tests.helpers import free_port
 from common.settings import Settings
 
 ADMIN_TOKEN = "test-admin-token"
@@ -89,3 +94,31 @@ def settings_overrides() -> dict[str, Any]:
 async def stack(db_url: str, settings_overrides: dict[str, Any]) -> AsyncIterator[Stack]:
     async with running(make_settings(db_url, **settings_overrides), migrate=False) as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server (Debian package) of the test session's own, on a free port."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("CHARGEBAY_CI") == "1":
+            pytest.fail("redis-server missing in CI (scripts/services.sh installs it)")
+        pytest.skip("redis-server is not installed (apt-get install redis-server; CI does)")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(workdir)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+

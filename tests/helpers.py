@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from sqlalchemy import select, text
@@ -26,3 +27,9 @@ async def add_id_tag(stack: Stack, id_tag: str, status: str = "Accepted", **extr
 
 
 __all__ = ["rows", "add_id_tag", "select"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,13 +17,9 @@ import httpx
 import pytest
 import websockets
 
+from tests.helpers import free_port
+
 CLI = str(Path(sys.executable).parent / "chargebay")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Served:

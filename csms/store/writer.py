@@ -93,10 +93,11 @@ class Writer:
         """Record a charge point's last-seen time; written at most every TOUCH_EVERY seconds."""
         self._touches[charge_point_id] = when
 
-    def update(self, table: Table, key: str, row: dict[str, Any]) -> None:
-        """Queue ``UPDATE table SET … WHERE key = row[key]``; same-shaped updates of a batch go
-        out as one executemany (a connect storm's online flags cost one round trip, not 10,000)."""
-        self._put(_Item(_UPDATE, table, row, (key,), None))
+    def update(self, table: Table, keys: str | tuple[str, ...], row: dict[str, Any]) -> None:
+        """Queue ``UPDATE table SET … WHERE key = row[key]`` (every key of ``keys``); same-shaped
+        updates of a batch go out as one executemany (a connect storm's online flags cost one
+        round trip, not 10,000)."""
+        self._put(_Item(_UPDATE, table, row, (keys,) if isinstance(keys, str) else keys, None))
 
     def submit(self, op: Op) -> None:
         """Queue ``op`` without waiting for it (order is kept; a failure is logged)."""
@@ -198,20 +199,21 @@ class Writer:
             if not rows:
                 continue
             if kind == _UPDATE:
-                await self._updates(conn, table, keys[0], rows)
+                await self._updates(conn, table, keys, rows)
             else:
                 await self._statement(table, tuple(rows[0]), keys).execute(conn, rows)
         groups.clear()
 
     @staticmethod
-    async def _updates(conn: AsyncConnection, table: Table, key: str, rows: list[dict[str, Any]]) -> None:
+    async def _updates(conn: AsyncConnection, table: Table, keys: tuple[str, ...],
+                       rows: list[dict[str, Any]]) -> None:
         shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for row in rows:
             shapes.setdefault(tuple(sorted(row)), []).append(row)
         for columns, same in shapes.items():
-            stmt = update(table).where(table.c[key] == bindparam("_key")).values(
-                {c: bindparam(c) for c in columns if c != key})
-            await conn.execute(stmt, [{**r, "_key": r[key]} for r in same])
+            stmt = update(table).where(*(table.c[k] == bindparam(f"_{k}") for k in keys)).values(
+                {c: bindparam(c) for c in columns if c not in keys})
+            await conn.execute(stmt, [{**r, **{f"_{k}": r[k] for k in keys}} for r in same])
 
     def _statement(self, table: Table, columns: tuple[str, ...], keys: tuple[str, ...]) -> BulkStatement:
         cache_key = (table.name, columns, keys)

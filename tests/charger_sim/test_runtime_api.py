@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import pytest
 
 from chargebay.stack import Stack, running
 from tests.conftest import ADMIN_TOKEN, make_settings
-from tests.helpers import rows
+from tests.helpers import free_port, rows
 
 BUDGET = 45.0  # hard bound on one test body (seconds); worker processes start in ~1 s
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -474,15 +473,9 @@ async def test_errors(stack: Stack, http: httpx.AsyncClient) -> None:
 
 
 # -- durable desired state ------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_desired_state_survives_a_stack_restart(db_url: str, tmp_path: Path) -> None:
     async with asyncio.timeout(BUDGET + 30):
-        port = _free_port()  # the chargers' csms_url names it: the next stack listens there too
+        port = free_port()  # the chargers' csms_url names it: the next stack listens there too
 
         def settings() -> Any:
             return make_settings(db_url, ws_port=port, sim_workers=1, accept_unknown_id_tags=True,
