@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# PostgreSQL (and Redis) for the test suite's second pass, from Debian packages.
+# What the test suite needs from Debian packages: PostgreSQL (the second pass), Redis (cluster
+# tests), haproxy (the multi-node test's load balancer), Chromium and ChromeDriver (UI tests).
 #
 #   scripts/services.sh url   prints CHARGEBAY_TEST_POSTGRES_URL if a server is (made) available
 #
@@ -20,10 +21,16 @@ pg_login_works() {
 }
 
 install_and_start() {
-  if ! command -v pg_ctlcluster >/dev/null 2>&1 || ! command -v redis-server >/dev/null 2>&1; then
-    log "installing postgresql and redis-server (Debian packages)"
+  local missing=()
+  command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]} (Debian packages)"
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
   local version
   version=$(ls /usr/lib/postgresql | sort -V | tail -1)
