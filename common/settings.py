@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     heartbeat_interval: int = Field(default=300, description="Interval (s) told to charge points at boot.")
     ping_interval: float = Field(default=60.0, description="Websocket ping interval and timeout (s).")
     max_frame_bytes: int = Field(default=64 * 1024, description="Larger frames close the socket (1009).")
+    durable_answers: bool = Field(default=True, description=(
+        "Answer a frame only once its message-log row is committed, so a node killed at any "
+        "moment has logged everything it answered (off: ~30% more calls/s, at the risk of "
+        "losing the log of the last few milliseconds)."))
     call_timeout: float = Field(default=30.0, description="Default wait for a charge point's answer (s).")
     tls_cert: Path | None = None
     tls_key: Path | None = None

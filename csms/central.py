@@ -42,6 +42,7 @@ class CentralSystem:
         self.settings = settings
         self.engine = engine  # reads
         self.writer = Writer(write_engine or engine)
+        self.durable_answers = settings.durable_answers  # read on every frame
         self.router: Router = router or LocalRouter()
         self.events = events or EventBus()
         self.commands = CommandService(self.router, self.writer, self.events, settings.call_timeout)

@@ -177,6 +177,9 @@ class Connection:
                                       message_id=uid))
 
     async def _send(self, frame: str) -> None:
+        """Send an answer once its log row (and all written before it) is committed."""
+        if self.central.durable_answers:
+            await self.central.writer.durable()
         try:
             await self.ws.send(frame)
         except ConnectionClosed:
@@ -214,6 +217,8 @@ class Connection:
             _count(action, "out")
             self._log_frame(now, "out", CALL, uid, action, frame)
             started = time.perf_counter()
+            if self.central.durable_answers:
+                await self.central.writer.durable()
             try:
                 await self.ws.send(frame)
             except ConnectionClosed:

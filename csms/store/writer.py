@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -64,12 +65,16 @@ class Writer:
         self._task: asyncio.Task[None] | None = None
         self._last_seen = ChargePoint.__table__
         self._statements: dict[tuple[str, tuple[str, ...], tuple[str, ...]], BulkStatement] = {}
+        self._queued = 0  # items ever queued
+        self._committed = 0  # items ever taken into a finished batch
+        self._barriers: deque[tuple[int, asyncio.Future[None]]] = deque()
 
     # -- enqueueing ------------------------------------------------------------------------
     def _put(self, item: _Item) -> None:
         if self._closing:
             raise RuntimeError("writer is closed")
         self._queue.append(item)
+        self._queued += 1
         self._wake.set()
 
     def insert(self, table: Table, row: dict[str, Any]) -> None:
@@ -109,6 +114,26 @@ class Writer:
         self._put(_Item(_OP, None, op, (), fut))
         return await fut
 
+    async def durable(self) -> None:
+        """Wait until everything queued so far is committed, without queueing anything.
+
+        An answer goes on the wire only after this: a node killed at any moment has stored every
+        frame a charge point was answered for. Unlike :meth:`flush` it adds no item, so the
+        multi-row inserts of a busy batch stay whole.
+        """
+        if self._committed >= self._queued or self._task is None or self._task.done():
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._barriers.append((self._queued, fut))
+        await fut
+
+    def _release_barriers(self, everything: bool = False) -> None:
+        barriers = self._barriers
+        while barriers and (everything or barriers[0][0] <= self._committed):
+            fut = barriers.popleft()[1]
+            if not fut.done():
+                fut.set_result(None)
+
     async def flush(self) -> None:
         """Wait until everything queued so far is committed (later writes are not waited for)."""
         if self._task is not None and not self._task.done():
@@ -127,6 +152,12 @@ class Writer:
             await self._task
 
     async def _loop(self) -> None:
+        try:
+            await self._run()
+        finally:
+            self._release_barriers(everything=True)  # never leave an answer waiting forever
+
+    async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             if self._touches:
@@ -145,6 +176,8 @@ class Writer:
                 self._touch_due = loop.time() + TOUCH_EVERY
             if batch or touches:
                 await self._commit(batch, touches)
+                self._committed += len(batch)
+                self._release_barriers()
             if self._closing and not self._queue and not self._touches:
                 return
 

@@ -99,6 +99,7 @@ async def test_start_and_stop_a_charge_through_the_other_node(nodes: tuple[Stack
                                   json={"chargebox": "CP-X2", "connector": 1, "id_tag": "TAG-X"})
             assert r.status_code == 200, r.text
             tx = r.json()["transaction"]
+            await cp.wait_for(lambda: cp.started)
             assert cp.started[0]["transaction_id"] == tx
             r = await client.post("/integration/charges/stop", headers=key,
                                   json={"chargebox": "CP-X2", "connector": 1, "id_tag": "TAG-X",

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import sqlite3
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import asyncpg
 import pytest
+import websockets
 from ocpp.v16 import call
 
 from chargebay.stack import Stack, running
@@ -266,3 +273,40 @@ async def test_message_log_records_every_frame_in_and_out(stack: Stack) -> None:
         ("in", 2, "Heartbeat"), ("out", 3, "Heartbeat")]
     assert log[0]["message_id"] == log[1]["message_id"]
     assert '"Acme"' in log[0]["frame"] and '"Accepted"' in log[1]["frame"]
+
+
+@contextlib.asynccontextmanager
+async def write_lock(db_url: str) -> AsyncIterator[None]:
+    """Hold the database's write lock on the message log (the writer's commits wait for it)."""
+    if db_url.startswith("sqlite"):
+        conn = sqlite3.connect(db_url.split("///", 1)[1], isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            conn.rollback()
+            conn.close()
+        return
+    pg = await asyncpg.connect(db_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        async with pg.transaction():
+            await pg.execute("LOCK TABLE messages IN EXCLUSIVE MODE")
+            yield
+    finally:
+        await pg.close()
+
+
+async def test_an_answer_waits_until_its_frames_are_logged(stack: Stack, db_url: str) -> None:
+    """The answer leaves only after the log rows of the call and of the answer itself are
+    committed: a node killed right after answering has lost none of them."""
+    async with websockets.connect(f"{stack.ws_url}/CP-DURABLE", subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps([2, "hb-0", "Heartbeat", {}]))
+        await ws.recv()
+        async with write_lock(db_url):
+            await ws.send(json.dumps([2, "hb-1", "Heartbeat", {}]))
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(ws.recv(), 0.5)  # nothing is committed, so no answer
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))[:2] == [3, "hb-1"]
+        logged = await rows(stack, "SELECT direction FROM messages WHERE charge_point_id = "
+                                   "'CP-DURABLE' AND message_id = 'hb-1'")
+        assert sorted(r["direction"] for r in logged) == ["in", "out"]
