@@ -101,6 +101,7 @@ class Outbox:
         self.stats = {"queued": 0, "replayed": 0}
         self.pending: list[tuple[int, str, dict[str, Any]]] = []  # (seq, action, payload)
         self._provisional = itertools.count(-1, -1)
+        self._renumbered: dict[int, int] = {}  # provisional -> real, for messages built meanwhile
         self._replaying = False
 
     async def load(self) -> None:
@@ -124,6 +125,7 @@ class Outbox:
         Returns the answer when it went out now, None when it was queued. Raises OCPPError
         for a CALLERROR answer.
         """
+        self._resolve(payload)
         if self.online() and not self.pending and not self._replaying:
             try:
                 return await self.call(action, wire(payload))
@@ -136,6 +138,8 @@ class Outbox:
 
     async def _enqueue(self, action: str, payload: dict[str, Any]) -> None:
         seq = await self.queue.push(self.identity, action, payload) if self.queue else 0
+        if self._resolve(payload) and self.queue is not None:  # renumbered during the push
+            await self.queue.update(seq, payload)
         self.pending.append((seq, action, payload))
         self.stats["queued"] += 1
         self.on_event("queued", {"action": action})
@@ -148,6 +152,7 @@ class Outbox:
         try:
             while self.pending and self.online():
                 seq, action, payload = self.pending[0]
+                self._resolve(payload)
                 try:
                     result: dict[str, Any] | None = await self.call(action, wire(payload))
                 except self.transient:
@@ -168,8 +173,18 @@ class Outbox:
         finally:
             self._replaying = False
 
+    def _resolve(self, payload: dict[str, Any]) -> bool:
+        """Put the real id in place of a provisional one the CSMS has numbered already (a
+        message can be built, or be on its way to the queue, while the number arrives)."""
+        real = self._renumbered.get(payload.get("transactionId"))  # type: ignore[arg-type]
+        if real is None:
+            return False
+        payload["transactionId"] = real
+        return True
+
     async def renumber(self, provisional: int, real: int) -> None:
         """The CSMS numbered a transaction: use its id in the queued messages, on disk too."""
+        self._renumbered[provisional] = real
         if self.on_renumber is not None:
             self.on_renumber(provisional, real)
         for seq, _, queued in self.pending:

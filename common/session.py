@@ -23,6 +23,8 @@ async def booted_session(reader: asyncio.Future[Any], boot: Callable[[], Awaitab
         done, _ = await asyncio.wait({booting, reader}, return_when=asyncio.FIRST_COMPLETED)
         if booting not in done:
             booting.cancel()
+            # it may have failed (Offline) in the same moment: collect that, not just cancel
+            await asyncio.gather(booting, return_exceptions=True)
             return
         booting.result()
         heartbeat = asyncio.ensure_future(heartbeats())

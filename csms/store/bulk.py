@@ -4,7 +4,7 @@ Why not ``conn.execute(table.insert(), rows)``: SQLAlchemy's executemany process
 parameter of every row in Python (≈4 µs a row) and SQLite then steps once per row, handing the
 GIL back and forth with the event loop each time. One ``INSERT … VALUES (…), (…), …`` per table
 and batch, with plain tuples, does the same work in one statement. The SQL is the same on SQLite
-and PostgreSQL (including ``ON CONFLICT … DO UPDATE``); only the placeholder style differs.
+and PostgreSQL (including ``ON CONFLICT … DO UPDATE`` and ``DO NOTHING``); only the placeholder style differs.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ class BulkStatement:
         self._per_stmt = max(1, MAX_PARAMS // len(columns))
         self._head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
         self._tail = ""
+        if table.info.get("skip_duplicates"):  # a unique index says what a duplicate is
+            self._tail = " ON CONFLICT DO NOTHING"
         if keys:
             updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
             self._tail = f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"

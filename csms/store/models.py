@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -138,12 +139,23 @@ class StopRecord(Base):
     received_at: Mapped[datetime] = mapped_column(TS)
 
 
+# with the charge point, connector and timestamp: what makes a sampled value the same sample
+SAMPLE_IDENTITY = ("measurand", "phase", "location", "context", "source")
+
+
 class MeterValue(Base):
     """One sampledValue, from MeterValues or StopTransaction.transactionData."""
 
     __tablename__ = "meter_values"
-    # Only the transaction index: every extra index is paid on each of thousands of rows a second.
-    __table_args__ = (Index("ix_meter_values_tx", "transaction_id"),)
+    # Few indexes: each is paid on every one of thousands of rows a second. The unique one makes
+    # storing idempotent: a charge point that resends MeterValues it was never answered for (the
+    # node died after the commit) adds nothing. Its inserts skip duplicates (csms/store/bulk.py).
+    __table_args__ = (
+        Index("ix_meter_values_tx", "transaction_id"),
+        Index("ux_meter_values_sample", "charge_point_id", "connector_id", "timestamp",
+              *(text(f"coalesce({c}, '')") for c in SAMPLE_IDENTITY), unique=True),
+        {"info": {"skip_duplicates": True}},
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     charge_point_id: Mapped[str] = mapped_column(String(48))

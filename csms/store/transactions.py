@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.store.models import IdTag, MeterValue, StopRecord, Transaction
@@ -141,7 +142,8 @@ def stop_transaction(req: StopRequest, accept_unknown: bool
                     sample["transaction_id"] = None
                 else:
                     sample["connector_id"] = tx.connector_id
-            await conn.execute(MeterValue.__table__.insert(), req.samples)
+            insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+            await conn.execute(insert(MeterValue.__table__).on_conflict_do_nothing(), req.samples)
         return info, outcome
 
     return op
