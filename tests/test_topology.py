@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+import yaml
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from charger_sim.atg import AtgSettings, Generator
@@ -42,6 +43,7 @@ pytestmark = pytest.mark.skipif(not POSTGRES, reason=(
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = str(Path(sys.executable).parent / "chargebay")
+COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 STATIONS = 200
 BAYS = 4
@@ -69,15 +71,17 @@ class Topology:
             args, cwd=workdir, env={**self.env, **(env or {})}, stdout=subprocess.DEVNULL,
             stderr=open(workdir / "stderr.log", "wb"))  # noqa: SIM115 - closed with the process
 
-    def node(self, name: str, *args: str) -> None:
+    def node(self, name: str) -> None:
+        """The node as docker-compose.yml runs it, on ports of its own."""
         self.http[name], self.ws[name] = free_port(), free_port()
-        self.spawn(name, [CLI, "serve", "--node-id", name, "--http-port", str(self.http[name]),
-                          "--ws-port", str(self.ws[name]), *args])
+        command = COMPOSE["services"][name]["command"]
+        assert command[:2] == ["chargebay", "serve"], command
+        self.spawn(name, [CLI, *command[1:], "--http-port", str(self.http[name]),
+                          "--ws-port", str(self.ws[name])])
 
     def start(self) -> None:
-        self.node("csms-1")
-        self.node("csms-2")
-        self.node("api", "--role", "api")
+        for name in ("csms-1", "csms-2", "api"):
+            self.node(name)
         self.spawn("lb", [shutil.which("haproxy") or "haproxy", "-db", "-f",
                           str(REPO / "deploy" / "haproxy.cfg")], env={
             "OCPP_BIND": f"127.0.0.1:{self.lb_ocpp}", "HTTP_BIND": f"127.0.0.1:{self.lb_http}",
