@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ class CentralSystem:
         # each socket. Whatever changes them (the REST API) calls forget().
         self._known: dict[str, KnownChargePoint] = {}
         self._scheduler = AsyncIOScheduler()
+        self._follower: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         warm_up()
@@ -62,12 +64,15 @@ class CentralSystem:
             update(_CP).where(_CP.c.online.is_(True), _CP.c.node_id == self.settings.node_id)
             .values(online=False)))
         if await self.router.live_nodes() is not None:
+            self._follower = asyncio.create_task(self._follow_changes(), name="follow-changes")
             self._scheduler.add_job(self.sweep_dead_nodes, "interval",
                                     seconds=self.settings.registry_ttl, max_instances=1,
                                     coalesce=True)
             self._scheduler.start()
 
     async def stop(self) -> None:
+        if self._follower is not None:
+            self._follower.cancel()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         await self.writer.close()
@@ -109,9 +114,27 @@ class CentralSystem:
             row.id, row.registration_status, row.password_hash)
         return known
 
-    def forget(self, charge_point_id: str) -> None:
-        """Drop the cached handshake facts (after a change made outside the central system)."""
+    def forget(self, charge_point_id: str, registration_status: str | None = None) -> None:
+        """Drop the cached handshake facts (after a change made outside the central system), here
+        and, through the event bus, at every other node; a new registration status also applies
+        to the live connection wherever it is."""
+        self._apply_change(charge_point_id, registration_status)
+        self.events.publish("charge_point_changed", charge_point_id,
+                            registration_status=registration_status, node_id=self.settings.node_id)
+
+    def _apply_change(self, charge_point_id: str, registration_status: str | None) -> None:
         self._known.pop(charge_point_id, None)
+        conn = self.router.local(charge_point_id)
+        if conn is not None and registration_status is not None:
+            conn.registration_status = registration_status
+
+    async def _follow_changes(self) -> None:
+        """Apply the changes made at other nodes (a cluster's handshake caches stay true)."""
+        async with self.events.subscribe() as queue:
+            while (event := await queue.get()) is not None:
+                if (event["type"] == "charge_point_changed"
+                        and event.get("node_id") != self.settings.node_id):
+                    self._apply_change(event["charge_point_id"], event.get("registration_status"))
 
     def register(self, charge_point_id: str, registration_status: str) -> None:
         """Create the row of a charge point seen for the first time (a racing twin is harmless).
@@ -139,8 +162,5 @@ class CentralSystem:
         """Accept (or reject) a charge point; a connected one answers its next boot accordingly."""
         stmt = update(_CP).where(_CP.c.id == charge_point_id).values(registration_status=status)
         result = await self.writer.run(lambda c: c.execute(stmt))
-        self.forget(charge_point_id)
-        conn = self.router.local(charge_point_id)
-        if conn is not None:
-            conn.registration_status = status
+        self.forget(charge_point_id, status)
         return bool(result.rowcount)

@@ -176,3 +176,20 @@ async def test_a_ws_only_node_answers_health_and_metrics(db_url: str, redis_url:
             assert metrics.status_code == 200 and "chargebay_" in metrics.text
         async with websockets.connect(f"{node.ws_url}/CP-X6", subprotocols=["ocpp1.6"]):  # type: ignore[list-item]
             pass
+
+
+async def test_a_registration_change_at_one_node_applies_at_the_other(
+        nodes: tuple[Stack, Stack]) -> None:
+    """Handshake facts are cached per node: a change made through n2 must reach n1's cache and
+    the socket n1 holds."""
+    n1, n2 = nodes
+    async with online(n1, "CP-X7"):
+        conn = n1.central.router.local("CP-X7")
+        assert conn is not None and conn.registration_status == "Accepted"
+        assert await n2.central.set_registration("CP-X7", "Pending")
+
+        async def pending() -> bool:
+            return conn.registration_status == "Pending"
+        assert await until(pending)
+        known = await n1.central.lookup("CP-X7")
+        assert known is not None and known.registration_status == "Pending"
