@@ -38,6 +38,9 @@ async def fuzz(base_url: str, spec: dict[str, Any], headers: dict[str, str], hom
             key = (operation.method.upper(), operation.path)
             if not chosen(*key, spec["paths"][operation.path][operation.method.lower()]):
                 continue
+            if time.monotonic() > deadline:  # out of time: not even generating for the rest
+                counts[f"{key[0]} {key[1]}"] = 0
+                continue
             label = f"{key[0]} {key[1]}"
             counts[label] = 0
             strategy = st.one_of(

@@ -228,18 +228,18 @@ async def test_call_error_is_502(stack: Stack, client: httpx.AsyncClient) -> Non
 
 async def test_timeout_is_504(stack: Stack, client: httpx.AsyncClient) -> None:
     async with online(stack, "CP-T") as cp:
-        cp.delays["GetConfiguration"] = 1.0
+        cp.delays["GetConfiguration"] = 3.0
         started = time.monotonic()
         r = await client.post(url("CP-T", "GetConfiguration", "?wait=0.3"), json={}, headers=ADMIN)
         elapsed = time.monotonic() - started
         assert r.status_code == 504, r.text
         assert r.json()["code"] == "Timeout"
-        assert 0.25 <= elapsed < 0.9
+        assert 0.25 <= elapsed < 2.5  # not waiting for the answer (3 s), even on a busy machine
         assert cp.payloads("GetConfiguration") == [{}]  # it was sent; the answer came too late
         command = await get_command(client, r.json()["command_id"])
         assert command["status"] == "timeout" and command["response"] is None
         # The connection stays usable once the charge point is done.
-        r = await client.post(url("CP-T", "Reset", "?wait=2"), json={"type": "Hard"}, headers=ADMIN)
+        r = await client.post(url("CP-T", "Reset", "?wait=5"), json={"type": "Hard"}, headers=ADMIN)
         assert r.status_code == 200 and r.json()["response"] == {"status": "Accepted"}
 
 

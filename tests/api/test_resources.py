@@ -115,7 +115,8 @@ async def test_keep_alive_answers_are_not_held_back(stack: Stack) -> None:
                 gaps.append(time.perf_counter() - started)
         finally:
             writer.close()
-        assert statistics.median(gaps) < 0.02, [round(g * 1000, 1) for g in gaps]
+        # held back, each answer waits ~40 ms; a busy CI machine stays well below that
+        assert statistics.median(gaps) < 0.035, [round(g * 1000, 1) for g in gaps]
 
 
 # -- charge points ----------------------------------------------------------------------------
