@@ -38,7 +38,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,7 +86,8 @@ class ApiBench(Bench):
 
 @dataclass
 class ChargePoints:
-    """One loadgen process holding ``count`` booted charge points that answer the server's Calls."""
+    """One loadgen process holding ``count`` booted charge points that answer the server's Calls
+    (split evenly over ``server`` and ``more``, in blocks, when there are several nodes)."""
 
     process: subprocess.Popen[bytes]
     lines: Lines
@@ -94,8 +95,8 @@ class ChargePoints:
     answered: int | None = None
 
     @classmethod
-    def start(cls, bench: Bench, server: Server, count: int) -> ChargePoints:
-        process = bench.loadgen(server.ws_port, "--idle", "--answer-calls",
+    def start(cls, bench: Bench, server: Server, count: int, *more: Server) -> ChargePoints:
+        process = bench.loadgen([s.ws_port for s in (server, *more)], "--idle", "--answer-calls",
                                 "--charge-points", str(count))
         lines = Lines()
         lines.add(process.stdout, (0, "out"))
@@ -204,6 +205,27 @@ async def open_clients(stack: contextlib.AsyncExitStack, base_url: str,
     return clients
 
 
+async def run_commands(clients: list[httpx.AsyncClient], targets: Sequence[int],
+                       mix: Sequence[tuple[str, dict[str, Any]]], total: int,
+                       samples: list[Sample]) -> None:
+    """``total`` commands (``mix`` in turn) to the charge points numbered ``targets``, one in
+    flight per client. Client slot s keeps to targets s, s + len(clients), ...: no two requests
+    in flight queue for the same charge point (unless there are more clients than targets)."""
+    numbers = itertools.count()
+    count, concurrency = len(targets), len(clients)
+
+    async def worker(slot: int) -> None:
+        client, own = clients[slot], targets[slot % count::concurrency]
+        for turn in itertools.count():
+            number = next(numbers)
+            if number >= total:
+                return
+            action, payload = mix[number % len(mix)]
+            samples.append(await command(client, own[turn % len(own)], action, payload))
+
+    await asyncio.gather(*(worker(slot) for slot in range(concurrency)))
+
+
 async def wait_known(client: httpx.AsyncClient, count: int) -> float:
     """Seconds until /health counts ``count`` connected charge points and the API lists as many
     (a command to a charge point the API does not know yet is a 404); bounded."""
@@ -253,32 +275,15 @@ async def round_trips(base_url: str, args: argparse.Namespace,
     async with contextlib.AsyncExitStack() as stack:
         clients = await open_clients(stack, base_url, concurrency)
         known_after = await wait_known(clients[0], count)
-
-        async def run(total: int, samples: list[Sample]) -> None:
-            numbers = itertools.count()
-
-            async def worker(slot: int) -> None:
-                # Slot s keeps to charge points s, s + concurrency, ...: no two requests in
-                # flight queue for the same charge point (unless concurrency > charge points).
-                client, own = clients[slot], range(slot % count, count, concurrency)
-                for turn in itertools.count():
-                    number = next(numbers)
-                    if number >= total:
-                        return
-                    action, payload = MIX[number % len(MIX)]
-                    samples.append(await command(client, own[turn % len(own)], action, payload))
-
-            await asyncio.gather(*(worker(slot) for slot in range(concurrency)))
-
         warmup: list[Sample] = []
-        await run(args.warmup, warmup)
+        await run_commands(clients, range(count), MIX, args.warmup, warmup)
         log(f"bench: warm-up: {len(warmup)} commands, "
             f"{sum(s.status_code != 200 for s in warmup)} errors")
         samples: list[Sample] = []
         cpu, started = time.process_time(), time.perf_counter()
         sampler.start()
         async with asyncio.timeout(120 + args.requests * 0.2):
-            await run(args.requests, samples)
+            await run_commands(clients, range(count), MIX, args.requests, samples)
         sampler.stop()
         wall = time.perf_counter() - started
         client_cpu = time.process_time() - cpu

@@ -29,7 +29,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -140,6 +140,7 @@ class Server:
     process: subprocess.Popen[bytes]
     ws_port: int
     log_path: Path
+    http_port: int | None = None
 
     def tail(self, lines: int = 20) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -173,7 +174,8 @@ def _cpu_seconds(pid: int) -> float:
 @dataclass
 class Sampler:
     """CPU over the closed loop only (from CPU times) of the server and the load generator, and
-    the server's peak RSS meanwhile; the load generator's CPU shows whether it was the limit."""
+    the server's peak RSS meanwhile; the load generator's CPU shows whether it was the limit.
+    ``more``: further servers (nodes of a cluster), counted together with ``server``."""
 
     server: Server
     loadgen_pid: int
@@ -183,9 +185,11 @@ class Sampler:
     wall_seconds: float = 0.0
     rss_peak: int = 0
     running: bool = False
+    more: Sequence[Server] = ()
 
     def _cpu(self) -> tuple[float, float]:
-        return _cpu_seconds(self.server.process.pid), _cpu_seconds(self.loadgen_pid)
+        servers = sum(_cpu_seconds(s.process.pid) for s in (self.server, *self.more))
+        return servers, _cpu_seconds(self.loadgen_pid)
 
     def start(self) -> None:
         self.cpu_start, self.wall_start = self._cpu(), time.monotonic()
@@ -193,7 +197,8 @@ class Sampler:
 
     def sample(self) -> None:
         if self.running:
-            self.rss_peak = max(self.rss_peak, self.server.rss())
+            rss = sum(server.rss() for server in (self.server, *self.more))
+            self.rss_peak = max(self.rss_peak, rss)
 
     def stop(self) -> None:
         if self.running:
@@ -232,19 +237,23 @@ class Bench:
         serve = ["serve", "--host", HOST, "--ws-port", str(ws_port), "--http-port", str(http_port)]
         return command + serve, health
 
-    def start_server(self, label: str) -> Server:
-        """Start one server in a fresh temp dir (its own SQLite file), wait until it answers."""
+    def start_server(self, label: str, env: dict[str, str] | None = None,
+                     extra: Sequence[str] = ()) -> Server:
+        """Start one server in a fresh temp dir (its own SQLite file unless ``env`` names another
+        CHARGEBAY_DATABASE_URL; ``extra``: more ``serve`` options), wait until it answers."""
         temp = tempfile.TemporaryDirectory(prefix="chargebay-bench-")
         workdir = Path(self.stack.enter_context(temp))
         ws_port, http_port = free_port(), free_port()
-        env = dict(os.environ)
-        if label == CHARGEBAY:
+        overrides, env = env or {}, dict(os.environ)
+        if label != BASELINE:
             argv, health = self.chargebay_argv(ws_port, http_port)
+            argv += extra
             env.update({
                 "CHARGEBAY_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
                 "CHARGEBAY_API_TOKEN": "bench-token",
                 "CHARGEBAY_LOG_LEVEL": "WARNING",
                 "CHARGEBAY_UNKNOWN_CHARGE_POINTS": "accept",
+                **overrides,
             })
         else:
             argv = [sys.executable, str(BENCH / "minimal_csms.py"),
@@ -256,7 +265,8 @@ class Bench:
                                       stdin=subprocess.DEVNULL, stdout=log_file,
                                       stderr=subprocess.STDOUT)
         self.children.append(process)
-        server = Server(label, process, ws_port, log_path)
+        server = Server(label, process, ws_port, log_path,
+                        http_port if label != BASELINE else None)
         log(f"bench: started {label}: {shlex.join(argv)}")
         self._wait_ready(server, health)
         return server
@@ -293,9 +303,12 @@ class Bench:
             self.stop(process)
         self.stack.close()
 
-    def loadgen(self, ws_port: int, *extra: str) -> subprocess.Popen[bytes]:
+    def loadgen(self, ws_ports: int | Sequence[int], *extra: str) -> subprocess.Popen[bytes]:
+        """A load generator on the load CPU; with several ports its charge points are split
+        evenly over them, in blocks (see loadgen.py --port)."""
+        ports = [ws_ports] if isinstance(ws_ports, int) else list(ws_ports)
         argv = [sys.executable, str(BENCH / "loadgen.py"),
-                "--host", HOST, "--port", str(ws_port), *extra]
+                "--host", HOST, "--port", *map(str, ports), *extra]
         process = self.cpus.spawn(self.cpus.load, argv, stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.children.append(process)
@@ -304,10 +317,23 @@ class Bench:
     def load_phase(self, label: str) -> dict[str, Any]:
         """Closed loop against a fresh server: loadgen's figures plus the server's CPU and RSS."""
         server = self.start_server(label)
+        try:
+            return self.closed_loop([server])[0]
+        finally:
+            self.stop(server.process)
+
+    def closed_loop(self, servers: Sequence[Server],
+                    sampler_type: Callable[..., Sampler] = Sampler) -> tuple[dict[str, Any], Sampler]:
+        """Closed loop against running ``servers`` (the charge points split evenly over them):
+        loadgen's figures plus the servers' CPU and RSS, and the sampler that measured them. The
+        servers keep running; ``server_survived`` says whether all of them did."""
+        server, *more = servers
+        label = " + ".join(s.label for s in servers)
         args = self.args
-        process = self.loadgen(server.ws_port, "--charge-points", str(args.charge_points),
+        process = self.loadgen([s.ws_port for s in servers],
+                               "--charge-points", str(args.charge_points),
                                "--duration", str(args.duration))
-        sampler = Sampler(server, process.pid)
+        sampler = sampler_type(server, process.pid, more=more)
         lines = Lines()
         lines.add(process.stdout, (0, "out"))
         lines.add(process.stderr, (0, "err"))
@@ -328,8 +354,7 @@ class Bench:
         lines.close()
         sampler.stop()
         self.stop(process)
-        alive = server.process.poll() is None
-        self.stop(server.process)
+        alive = all(s.process.poll() is None for s in servers)
         if not output:
             raise RuntimeError(
                 f"loadgen gave no result against {label}; server log:\n{server.tail()}")
@@ -342,7 +367,7 @@ class Bench:
             "server_rss_mb": round(sampler.rss_peak / 2**20, 1),
             "server_survived": alive,
         })
-        return result
+        return result, sampler
 
     def idle_phase(self, label: str) -> dict[str, Any]:
         """A fresh server's RSS before and after ``--idle-connections`` silent charge points."""

@@ -8,6 +8,7 @@ float array. Progress goes to stderr; the result (or ``READY <n>`` in ``--idle``
     python bench/loadgen.py --port 9000 --charge-points 1000 --duration 20
     python bench/loadgen.py --port 9000 --charge-points 5000 --idle   # until stdin closes / SIGTERM
     python bench/loadgen.py --port 9000 --charge-points 100 --idle --answer-calls  # + answer Calls
+    python bench/loadgen.py --port 9000 9001 --charge-points 1000  # first half to 9000, rest 9001
 
 With ``--answer-calls`` (``--idle`` only) the held charge points answer the central system's Calls
 (RemoteStartTransaction, Reset, TriggerMessage, ...) with schema-valid CallResults from
@@ -208,15 +209,18 @@ async def open_charge_point(
 
 
 async def connect_all(
-    host: str, port: int, path: str, prefix: str, first: int, count: int,
+    host: str, ports: list[int], path: str, prefix: str, first: int, count: int,
     concurrency: int, timeout: float, frames: Frames, stats: Stats,
 ) -> list[ClientConnection]:
-    """Open ``count`` charge points, at most ``concurrency`` handshakes at a time."""
+    """Open ``count`` charge points, at most ``concurrency`` handshakes at a time; with several
+    ``ports`` (nodes of a cluster) split evenly over them in blocks, in the order given."""
     gate = asyncio.Semaphore(concurrency)
     segment = path.strip("/")
-    base = f"ws://{host}:{port}/{segment}/" if segment else f"ws://{host}:{port}/"
+    bases = [f"ws://{host}:{port}/{segment}/" if segment else f"ws://{host}:{port}/"
+             for port in ports]
 
     async def one(index: int) -> ClientConnection | None:
+        base = bases[(index - first) * len(bases) // count]
         async with gate:
             return await open_charge_point(f"{base}{prefix}{index:05d}", frames, stats, timeout)
 
@@ -383,7 +387,8 @@ async def run_idle(args: argparse.Namespace) -> dict[str, Any]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9000)
+    parser.add_argument("--port", type=int, nargs="+", default=[9000],
+                        help="websocket port(s); several: the charge points split evenly, in blocks")
     parser.add_argument("--path", default="/ocpp/", help="URL path before the charge point id")
     parser.add_argument("--prefix", default="BENCH", help="charge point id prefix")
     parser.add_argument("--first", type=int, default=0, help="index of the first charge point")
