@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import errors
+from api.ui import routes as ui
 from api.routes import (
     charge_points,
     chargers,
@@ -49,4 +50,5 @@ def create_app(central: CentralSystem, sim: SimService | None = None,
                    chargers, lockers, locker_admin, locker_people, locker_places, locker_auth,
                    locker_gateway, smart_locks):
         app.include_router(module.router)
+    ui.install(app)
     return app

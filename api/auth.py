@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from collections.abc import Callable, Coroutine
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -77,12 +78,46 @@ class Caller:
     device_id: int | None = None
 
 
+SESSION_COOKIE = "cb_session"  # the dashboard's login: HttpOnly, SameSite=Strict, holds a token
+UI_HEADER = "X-Chargebay-UI"  # what the dashboard's own script sends on every unsafe request
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def presented_token(request: Request) -> str | None:
-    """The secret from ``Authorization: Bearer`` or ``X-API-Key``."""
+    """The secret from ``Authorization: Bearer``, ``X-API-Key`` or the dashboard's cookie.
+
+    The cookie rides along with every request the browser makes, so for a change (an unsafe
+    method) it counts only when the request also proves it came from our own pages: the custom
+    :data:`UI_HEADER` (another origin cannot send it without a CORS preflight, which this app never
+    grants) and, when the browser sends one, an ``Origin`` naming this server's host.
+    """
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token:
         return token.strip()
-    return request.headers.get("X-API-Key") or None
+    key = request.headers.get("X-API-Key")
+    if key:
+        return key
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    if request.method not in SAFE_METHODS and not same_origin_ui(request):
+        raise ApiError(403, "CsrfCheckFailed", f"a change with the session cookie needs the "
+                       f"{UI_HEADER} header from a page of this host (use the dashboard, or a bearer token)")
+    return cookie
+
+
+def same_origin(request: Request) -> bool:
+    """No ``Origin`` (non-browser clients) or one naming the host this request was sent to.
+
+    The host, not the scheme: behind a TLS-terminating proxy the app sees http while the browser
+    says https, and a page on another host is what must be kept out."""
+    origin = request.headers.get("Origin")
+    return origin is None or urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+def same_origin_ui(request: Request) -> bool:
+    """Sent by the dashboard's own scripts: its header, from a page of this host."""
+    return request.headers.get(UI_HEADER) == "1" and same_origin(request)
 
 
 async def lookup(engine: AsyncEngine, token: str) -> Caller | None:

@@ -68,8 +68,7 @@ async def _get(cs: CentralSystem, charge_point_id: str) -> dict[str, Any]:
         connectors = (await conn.execute(select(_CONN).where(_CONN.c.charge_point_id == charge_point_id)
                                          .order_by(_CONN.c.connector_id))).all()
     data = _shape(row)
-    data["connectors"] = [{k: v for k, v in jsonable(c).items() if k != "charge_point_id"}
-                          for c in connectors]
+    data["connectors"] = [_connector(c) for c in connectors]
     return data
 
 
@@ -80,6 +79,8 @@ async def list_charge_points(
     status: str | None = Query(None, description="Only those with a connector in this status."),
     registration_status: Registration | None = None,
     q: str | None = Query(None, description="Text search in id, vendor, model and serial numbers."),
+    connectors: bool = Query(False, description="Include each one's connectors (as the single "
+                                                "charge point has them): one query for the page."),
 ) -> dict[str, Any]:
     query = select(*_PUBLIC, _CP.c.password_hash.isnot(None).label("has_password")).order_by(_CP.c.id)
     if online is not None:
@@ -92,7 +93,27 @@ async def list_charge_points(
         like = f"%{q}%"
         query = query.where(or_(*(col.ilike(like) for col in (
             _CP.c.id, _CP.c.vendor, _CP.c.model, _CP.c.charge_point_serial, _CP.c.charge_box_serial))))
-    return await paginate(cs.engine, query, page, _shape)
+    found = await paginate(cs.engine, query, page, _shape)
+    if connectors:
+        await _attach_connectors(cs, found["items"])
+    return found
+
+
+async def _attach_connectors(cs: CentralSystem, items: list[dict[str, Any]]) -> None:
+    """Give every listed charge point its ``connectors`` (the dashboard's overview needs them)."""
+    by_id: dict[str, list[dict[str, Any]]] = {item["id"]: [] for item in items}
+    if by_id:
+        async with cs.engine.connect() as conn:
+            rows = (await conn.execute(select(_CONN).where(_CONN.c.charge_point_id.in_(list(by_id)))
+                                       .order_by(_CONN.c.charge_point_id, _CONN.c.connector_id))).all()
+        for row in rows:
+            by_id[row.charge_point_id].append(_connector(row))
+    for item in items:
+        item["connectors"] = by_id[item["id"]]
+
+
+def _connector(row: Any) -> dict[str, Any]:
+    return {k: v for k, v in jsonable(row).items() if k != "charge_point_id"}
 
 
 @router.post("", status_code=201, summary="Pre-register a charge point", dependencies=[write])

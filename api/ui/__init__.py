@@ -1,0 +1,1 @@
+"""The operator dashboard: server-rendered page shells whose own scripts call the REST API."""

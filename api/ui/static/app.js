@@ -1,0 +1,126 @@
+// chargebay dashboard core: REST calls with the session cookie, DOM helpers, the live event stream.
+"use strict";
+
+const UI = (() => {
+  // Every change carries this header: the server accepts the session cookie for unsafe methods
+  // only with it (another origin cannot send it), see api/auth.py.
+  const CSRF = { "X-Chargebay-UI": "1" };
+
+  /** Call the REST API; resolves to {ok, status, data} and never throws on an HTTP error. */
+  async function api(method, path, body) {
+    const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+    if (method !== "GET") Object.assign(init.headers, CSRF);
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(path, init);
+    } catch (err) {
+      return { ok: false, status: 0, data: { code: "NetworkError", message: String(err) } };
+    }
+    if (response.status === 401) {
+      location.href = "/?next=" + encodeURIComponent(location.pathname);
+    }
+    const text = await response.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (_) { data = { message: text }; }
+    return { ok: response.ok, status: response.status, data };
+  }
+
+  /** A person's sentence for a failed call; a 403 says which role would be needed. */
+  function explain(result) {
+    const d = result.data || {};
+    if (result.status === 403 && d.code === "Forbidden") {
+      return `Not allowed: your role (${document.body.dataset.role}) may not do this.`;
+    }
+    return `${d.code || "Error " + result.status}: ${d.message || "the request failed"}`;
+  }
+
+  /** h("td", {class: "x", onclick: fn}, child, "text") */
+  function h(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else if (key === "dataset") Object.assign(node.dataset, value);
+      else node.setAttribute(key, value === true ? "" : value);
+    }
+    for (const child of children.flat()) {
+      if (child !== null && child !== undefined && child !== false) node.append(child);
+    }
+    return node;
+  }
+
+  const badge = (status, label) =>
+    h("span", { class: `badge s-${status || "unknown"}`, "data-status": status || "unknown" }, label || status || "unknown");
+
+  function time(iso) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    return isNaN(d) ? iso : d.toLocaleString([], { dateStyle: "short", timeStyle: "medium" });
+  }
+
+  function toast(message, bad = false) {
+    const box = document.getElementById("toast");
+    box.textContent = message;
+    box.className = bad ? "toast bad" : "toast";
+    box.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => { box.hidden = true; }, 5000);
+  }
+
+  /** Run a change from a button: disable it meanwhile, toast the outcome, then refresh. */
+  async function act(button, method, path, body, done) {
+    if (button) button.disabled = true;
+    const result = await api(method, path, body);
+    if (button) button.disabled = false;
+    if (result.ok) toast(result.data && result.data.message ? result.data.message : "Done");
+    else toast(explain(result), true);
+    if (done) await done(result);
+    return result;
+  }
+
+  function fill(tbody, rows, empty) {
+    tbody.replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: 20, class: "muted" }, empty || "Nothing yet."))]));
+  }
+
+  /** Coalesce bursts (a boot brings several events) into one call of fn after `ms`. */
+  function debounce(fn, ms = 300) {
+    let timer = null;
+    return () => { clearTimeout(timer); timer = setTimeout(fn, ms); };
+  }
+
+  /** Subscribe to /api/v1/events (the cookie authenticates it); the dot in the header shows it. */
+  function live(onEvent, params = {}) {
+    const query = new URLSearchParams(params).toString();
+    const source = new EventSource("/api/v1/events" + (query ? "?" + query : ""));
+    const dot = document.getElementById("live");
+    dot.hidden = false;
+    source.onopen = () => dot.classList.add("on");
+    source.onerror = () => dot.classList.remove("on");
+    for (const type of ["connected", "disconnected", "boot", "status", "transaction_started",
+      "transaction_stopped", "command_result", "firmware_status", "diagnostics_status"]) {
+      source.addEventListener(type, (e) => onEvent(JSON.parse(e.data)));
+    }
+    return source;
+  }
+
+  /** The values of a form as an object (numbers for number inputs, omitting empty fields). */
+  function values(form) {
+    const out = {};
+    for (const field of form.elements) {
+      if (!field.name || field.type === "submit") continue;
+      if (field.type === "checkbox") {
+        if (field.value !== "on") { if (field.checked) (out[field.name] = out[field.name] || []).push(field.value); }
+        else out[field.name] = field.checked;
+      } else if (field.value !== "") {
+        out[field.name] = field.type === "number" ? Number(field.value) : field.value;
+      }
+    }
+    return out;
+  }
+
+  return { api, explain, h, badge, time, toast, act, fill, debounce, live, values };
+})();
