@@ -1,4 +1,11 @@
-# chargebay: the whole stack in one image; `chargebay serve` by default.
+# chargebay: one image for every role (`chargebay serve` by default; see docker-compose.yml).
+
+# The dashboard's third-party JavaScript, from the npm registry as package-lock.json pins it.
+FROM node:20-slim AS ui-vendor
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -8,7 +15,9 @@ COPY csms ./csms
 COPY api ./api
 COPY charger_sim ./charger_sim
 COPY locker_bridge ./locker_bridge
-RUN pip install --no-cache-dir .
+COPY --from=ui-vendor /app/node_modules ./node_modules
+# editable, as `make install` does: the app serves node_modules from beside its packages
+RUN pip install --no-cache-dir -e .
 ENV CHARGEBAY_HOST=0.0.0.0 \
     CHARGEBAY_DATABASE_URL=sqlite+aiosqlite:////data/chargebay.db
 VOLUME /data
