@@ -35,6 +35,8 @@ async def booted_session(reader: asyncio.Future[Any], boot: Callable[[], Awaitab
     finally:
         if heartbeat is not None:
             heartbeat.cancel()
+            # a heartbeat that failed as the socket closed: collect it, or asyncio logs it
+            await asyncio.gather(heartbeat, return_exceptions=True)
         reader.cancel()
         with contextlib.suppress(BaseException):
             await reader

@@ -215,6 +215,8 @@ class VirtualChargePoint:
         await asyncio.wait({sending, closed}, return_when=asyncio.FIRST_COMPLETED)
         if not sending.done():
             sending.cancel()
+            # it may fail (ConnectionClosed) rather than end cancelled: collect it either way
+            await asyncio.gather(sending, return_exceptions=True)
             raise Offline(self.identity)
         answer = sending.result()
         return snake_to_camel_case({k: v for k, v in asdict(answer).items() if v is not None})  # type: ignore[no-any-return]

@@ -247,6 +247,7 @@ async def test_outlet_found_off_without_an_event_is_suspended_evse_then_stopped(
     done = await stopped(stack, tx["id"])
     assert done["stop_reason"] == "Other"
     assert not bay.outlet_on
+    await wait_status(stack, 2, "Finishing")  # reported after the StopTransaction
     assert (await history(stack, 2))[-3:] == ["Charging", "SuspendedEVSE", "Finishing"]
 
 

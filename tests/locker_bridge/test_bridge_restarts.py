@@ -163,7 +163,7 @@ def test_chargebay_bridge_runs_on_its_own(tmp_path: Path) -> None:
         _, err = bridge.communicate(timeout=20)
         assert bridge.returncode == 0, err
         assert "4 bay(s) as charge points" in err and "locker bridge stopped" in err
-        assert "Traceback" not in err
+        assert "Traceback" not in err, err
     finally:
         for proc in (bridge, emulator):
             if proc is not None and proc.poll() is None:
