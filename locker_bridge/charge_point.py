@@ -40,6 +40,13 @@ RESPONSE_TIMEOUT = 15.0
 OFF_POLLS_BEFORE_STOP = 2  # an outlet found off this many polls in a row ends the transaction
 
 
+def _collected(task: asyncio.Future[Any]) -> None:
+    """A call abandoned (its caller cancelled, the socket gone) may still fail as the socket
+    closes: that is expected, not an error for asyncio to log as never retrieved."""
+    if not task.cancelled():
+        task.exception()
+
+
 class Offline(Exception):
     """No booted connection to the CSMS."""
 
@@ -212,11 +219,10 @@ class VirtualChargePoint:
             raise Offline(self.identity)
         request = getattr(call, action)(**camel_to_snake_case(payload))
         sending = asyncio.ensure_future(link.call(request, suppress=False))
+        sending.add_done_callback(_collected)
         await asyncio.wait({sending, closed}, return_when=asyncio.FIRST_COMPLETED)
         if not sending.done():
             sending.cancel()
-            # it may fail (ConnectionClosed) rather than end cancelled: collect it either way
-            await asyncio.gather(sending, return_exceptions=True)
             raise Offline(self.identity)
         answer = sending.result()
         return snake_to_camel_case({k: v for k, v in asdict(answer).items() if v is not None})  # type: ignore[no-any-return]
