@@ -216,11 +216,13 @@ class Station:
                 await self.call("Heartbeat", {})
 
     def drop_connection(self) -> None:
-        """Lose the network: the socket dies without a closing handshake."""
+        """Lose the network: the socket dies without a closing handshake, and from this moment
+        the station is offline (its session notices the dead socket a little later)."""
         if self.link is not None:
             transport = getattr(self.link._connection, "transport", None)
             if transport is not None:
                 transport.abort()
+            self.link = None
 
     def reconnect(self) -> None:
         """Close the socket and connect again at once (a reboot)."""
