@@ -14,14 +14,15 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import orjson
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from common.tasks import Background
 from csms.events import EventBus
 from csms.metrics import CONNECTED
 from csms.outcomes import Outcome
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 EVENTS = "cb:events"
 CHUNK = 1000  # keys per registry round trip
 MAX_BACKLOG = 10_000  # events kept for the broker while it is unreachable
@@ -118,6 +120,62 @@ class RedisLink:
         await self.redis.aclose()
 
 
+class Pump(Generic[T]):
+    """Items sent to Redis in order, up to CHUNK per round trip, by one task: a burst (a connect
+    storm, a wave of events) costs a handful of pipelines, and a Redis outage delays items
+    without losing them (beyond ``limit``, the oldest go)."""
+
+    def __init__(self, name: str, send: Callable[[list[T]], Awaitable[None]],
+                 limit: int | None = None) -> None:
+        self.name = name
+        self._send = send
+        self._limit = limit
+        self._items: list[T] = []
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+
+    def put(self, item: T) -> None:
+        if self._limit is not None and len(self._items) >= self._limit:
+            del self._items[0]
+        self._items.append(item)
+        self._idle.clear()
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch = self._items[:CHUNK]
+            try:
+                await self._send(batch)
+            except (RedisError, OSError) as exc:
+                log.warning("%s failed (%s); retrying", self.name, exc)
+                await asyncio.sleep(1.0)
+                self._wake.set()
+                continue
+            del self._items[:len(batch)]
+            if self._items:
+                self._wake.set()
+            else:
+                self._idle.set()
+
+    async def close(self, drain: float = 0.0) -> None:
+        """Stop, after up to ``drain`` seconds for what is queued to go out."""
+        if drain:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(drain):
+                    await self._idle.wait()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
 class RedisRouter(LocalRouter):
     """Sockets held here are routed locally; calls to others go to their node's channel."""
 
@@ -127,13 +185,10 @@ class RedisRouter(LocalRouter):
         self.node_id = link.node_id
         self.ttl = ttl
         self._grace = grace  # on top of a call's timeout, for the two hops through Redis
-        self._ops: list[tuple[bool, str]] = []  # (claim?, charge point), in order
-        self._ops_wake = asyncio.Event()
-        self._ops_idle = asyncio.Event()
-        self._ops_idle.set()
+        # claims (True) and releases (False) of charge points, written in order
+        self._registry: Pump[tuple[bool, str]] = Pump("registry update", self._write_registry)
         self._waiting: dict[str, asyncio.Future[Outcome]] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._registry: asyncio.Task[None] | None = None
+        self._background = Background(f"node {self.node_id}", (RedisError, OSError), log)
         self._scheduler = AsyncIOScheduler()
         self._refresh_script = link.redis.register_script(_REFRESH)
         self._release_script = link.redis.register_script(_RELEASE)
@@ -142,7 +197,7 @@ class RedisRouter(LocalRouter):
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         await self._link.redis.set(alive_key(self.node_id), "1", ex=int(self.ttl))
-        self._registry = asyncio.create_task(self._sync_registry(), name="redis-registry")
+        self._registry.start()
         self._scheduler.add_job(self.refresh, "interval", seconds=self.ttl / 3,
                                 max_instances=1, coalesce=True)
         self._scheduler.start()
@@ -150,66 +205,37 @@ class RedisRouter(LocalRouter):
     async def close(self) -> None:
         """Write the last releases (sockets were closed before), then say this node is gone."""
         self._scheduler.shutdown(wait=False)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(5):
-                await self._ops_idle.wait()
-        if self._registry is not None:
-            self._registry.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._registry
-        for task in list(self._tasks):
-            task.cancel()
+        await self._registry.close(drain=5.0)
+        await self._background.close()
         with contextlib.suppress(RedisError, OSError):
             await self._link.redis.delete(alive_key(self.node_id))
 
     # -- the registry ----------------------------------------------------------------------
     def attach(self, conn: Connection) -> Connection | None:
         old = super().attach(conn)
-        self._queue_op(True, conn.charge_point_id)
+        self._registry.put((True, conn.charge_point_id))
         return old
 
     def detach(self, conn: Connection) -> bool:
         if not super().detach(conn):
             return False
-        self._queue_op(False, conn.charge_point_id)
+        self._registry.put((False, conn.charge_point_id))
         return True
 
-    def _queue_op(self, claim: bool, charge_point_id: str) -> None:
-        self._ops.append((claim, charge_point_id))
-        self._ops_idle.clear()
-        self._ops_wake.set()
-
-    async def _sync_registry(self) -> None:
-        """Write claims and releases in order, many per round trip (a connect storm of 10,000
-        sockets costs a handful of pipelines). A Redis outage delays them; none is lost."""
-        redis = self._link.redis
-        while True:
-            await self._ops_wake.wait()
-            self._ops_wake.clear()
-            ops = self._ops[:CHUNK]
-            try:
-                async with redis.pipeline(transaction=False) as pipe:
-                    for claim, cp in ops:
-                        if claim:
-                            pipe.set(cp_key(cp), self.node_id, ex=int(self.ttl), get=True)
-                        else:
-                            await self._release_script(keys=[cp_key(cp)], args=[self.node_id],
-                                                       client=pipe)
-                    results = await pipe.execute()
-            except (RedisError, OSError) as exc:
-                log.warning("registry update failed (%s); retrying", exc)
-                await asyncio.sleep(1.0)
-                self._ops_wake.set()
-                continue
-            del self._ops[:len(ops)]
-            for (claim, cp), previous in zip(ops, results):
-                if claim and previous is not None and previous.decode() != self.node_id:
-                    self._spawn(self._link.publish(node_channel(previous.decode()),
-                                                   {"t": "takeover", "cp": cp, "by": self.node_id}))
-            if self._ops:
-                self._ops_wake.set()
-            else:
-                self._ops_idle.set()
+    async def _write_registry(self, ops: list[tuple[bool, str]]) -> None:
+        """Claims and releases in one pipeline; a claim that took an entry from another node
+        tells that node to close its stale socket."""
+        async with self._link.redis.pipeline(transaction=False) as pipe:
+            for claim, cp in ops:
+                if claim:
+                    pipe.set(cp_key(cp), self.node_id, ex=int(self.ttl), get=True)
+                else:
+                    await self._release_script(keys=[cp_key(cp)], args=[self.node_id], client=pipe)
+            results = await pipe.execute()
+        for (claim, cp), previous in zip(ops, results):
+            if claim and previous is not None and previous.decode() != self.node_id:
+                self._background.spawn(self._link.publish(
+                    node_channel(previous.decode()), {"t": "takeover", "cp": cp, "by": self.node_id}))
 
     async def refresh(self) -> None:
         """Keep this node's entries and liveness from expiring; close sockets another node took."""
@@ -277,7 +303,7 @@ class RedisRouter(LocalRouter):
     def _on_message(self, message: dict[str, Any]) -> None:
         kind = message["t"]
         if kind == "call":
-            self._spawn(self._serve_call(message))
+            self._background.spawn(self._serve_call(message))
         elif kind == "outcome":
             future = self._waiting.get(message["id"])
             if future is not None and not future.done():
@@ -292,15 +318,6 @@ class RedisRouter(LocalRouter):
         await self._link.publish(node_channel(message["from"]),
                                  {"t": "outcome", "id": message["id"], "outcome": outcome.to_dict()})
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("cluster message failed: %s", task.exception())
 
 
 class RedisEventBus(EventBus):
@@ -309,51 +326,30 @@ class RedisEventBus(EventBus):
     def __init__(self, link: RedisLink, queue_size: int = 1000) -> None:
         super().__init__(queue_size)
         self._link = link
-        self._outgoing: list[bytes] = []
-        self._wake = asyncio.Event()
-        self._pump: asyncio.Task[None] | None = None
+        self._outgoing: Pump[bytes] = Pump("event publish", self._publish, limit=MAX_BACKLOG)
         link.on(EVENTS, self._on_remote)
 
     def publish(self, kind: str, charge_point_id: str | None = None, **data: Any) -> None:
         event = self.event(kind, charge_point_id, **data)
         if self._subscribers:
             self.deliver(event)
-        if len(self._outgoing) >= MAX_BACKLOG:
-            del self._outgoing[0]
-        self._outgoing.append(orjson.dumps({"node": self._link.node_id, "event": event}))
-        self._wake.set()
+        self._outgoing.put(orjson.dumps({"node": self._link.node_id, "event": event}))
 
     def _on_remote(self, message: dict[str, Any]) -> None:
         if message["node"] != self._link.node_id and self._subscribers:
             self.deliver(message["event"])
 
     def start(self) -> None:
-        self._pump = asyncio.create_task(self._publish_loop(), name="redis-events")
+        self._outgoing.start()
 
-    async def _publish_loop(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            batch = self._outgoing[:CHUNK]
-            try:
-                async with self._link.redis.pipeline(transaction=False) as pipe:
-                    for data in batch:
-                        pipe.publish(EVENTS, data)
-                    await pipe.execute()
-            except (RedisError, OSError) as exc:
-                log.warning("event publish failed (%s); retrying", exc)
-                await asyncio.sleep(1.0)
-                self._wake.set()
-                continue
-            del self._outgoing[:len(batch)]
-            if self._outgoing:
-                self._wake.set()
+    async def _publish(self, batch: list[bytes]) -> None:
+        async with self._link.redis.pipeline(transaction=False) as pipe:
+            for data in batch:
+                pipe.publish(EVENTS, data)
+            await pipe.execute()
 
     async def stop(self) -> None:
-        if self._pump is not None:
-            self._pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pump
+        await self._outgoing.close()
 
 
 class Cluster:

@@ -17,7 +17,15 @@ from redis.asyncio import Redis
 
 from chargebay.stack import Stack, running
 from csms.cluster import cp_key
-from tests.api.full_cp import ADMIN, FullChargePoint, add_tag, bearer, make_token, online
+from tests.api.full_cp import (
+    ADMIN,
+    FullChargePoint,
+    add_tag,
+    bearer,
+    eventually,
+    make_token,
+    online,
+)
 from tests.conftest import make_settings
 from tests.helpers import rows
 from tests.ocpp_client import connect
@@ -42,13 +50,6 @@ async def nodes(db_url: str, redis_url: str) -> AsyncIterator[tuple[Stack, Stack
         yield pair
 
 
-async def until(check, timeout: float = 3.0):  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(timeout):
-        while not (value := await check()):
-            await asyncio.sleep(0.02)
-    return value
-
-
 async def test_every_outcome_crosses_nodes(nodes: tuple[Stack, Stack]) -> None:
     n1, n2 = nodes
     async with online(n1, "CP-X1") as cp:
@@ -56,7 +57,7 @@ async def test_every_outcome_crosses_nodes(nodes: tuple[Stack, Stack]) -> None:
         cp.delays["GetConfiguration"] = 1.0
         assert n1.central.router.local("CP-X1") is not None
         assert n2.central.router.local("CP-X1") is None
-        assert await until(lambda: n2.central.router.is_online("CP-X1"))
+        assert await eventually(lambda: n2.central.router.is_online("CP-X1"), 3.0)
         send = n2.central.commands.send
         result = await send("CP-X1", "Reset", {"type": "Soft"}, timeout=5)
         assert (result.kind, result.payload) == ("result", {"status": "Accepted"})
@@ -68,7 +69,10 @@ async def test_every_outcome_crosses_nodes(nodes: tuple[Stack, Stack]) -> None:
         assert [a for a, _ in cp.calls] == ["Reset", "UnlockConnector", "GetConfiguration"]
     offline = await send("CP-NOWHERE", "Reset", {"type": "Soft"}, timeout=1)
     assert offline.kind == "offline"
-    assert await until(lambda: _not(n2.central.router.is_online("CP-X1")))
+
+    async def gone() -> bool:
+        return not await n2.central.router.is_online("CP-X1")
+    assert await eventually(gone, 3.0)
     gone = await send("CP-X1", "Reset", {"type": "Soft"}, timeout=1)
     assert gone.kind == "offline"
     # n2 stored the commands it sent, n1 logged the frames it carried
@@ -77,10 +81,6 @@ async def test_every_outcome_crosses_nodes(nodes: tuple[Stack, Stack]) -> None:
     assert [(r["action"], r["status"]) for r in stored] == [
         ("Reset", "result"), ("UnlockConnector", "call_error"), ("GetConfiguration", "timeout"),
         ("Reset", "offline")]
-
-
-async def _not(awaitable) -> bool:  # type: ignore[no-untyped-def]
-    return not await awaitable
 
 
 async def test_start_and_stop_a_charge_through_the_other_node(nodes: tuple[Stack, Stack]) -> None:
@@ -190,6 +190,6 @@ async def test_a_registration_change_at_one_node_applies_at_the_other(
 
         async def pending() -> bool:
             return conn.registration_status == "Pending"
-        assert await until(pending)
+        assert await eventually(pending, 3.0)
         known = await n1.central.lookup("CP-X7")
         assert known is not None and known.registration_status == "Pending"
