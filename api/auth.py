@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.errors import ApiError
@@ -59,7 +61,9 @@ async def bootstrap_admin(engine: AsyncEngine, configured: str | None) -> str | 
             hit = (await conn.execute(select(_TOKENS.c.id).where(
                 _TOKENS.c.token_hash == hash_token(configured)))).first()
             if hit is None:
-                await create_token(engine, "CHARGEBAY_API_TOKEN", "admin", configured)
+                # several nodes starting together may all get here: one insert wins
+                with contextlib.suppress(IntegrityError):
+                    await create_token(engine, "CHARGEBAY_API_TOKEN", "admin", configured)
             return None
         admins = (await conn.execute(select(_TOKENS.c.id).where(
             _TOKENS.c.role == "admin", _TOKENS.c.revoked_at.is_(None)))).first()

@@ -16,7 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
+from sqlalchemy import text
+
+from api.auth import bootstrap_admin
 from chargebay.stack import Stack
+from common.db import create_engine
 from tests.conftest import ADMIN_TOKEN
 
 BUDGET = 20.0  # hard bound on one test body
@@ -420,3 +424,18 @@ async def test_without_a_configured_token_an_admin_token_is_generated(stack: Sta
         r = await http.get("/api/v1/tokens", headers=bearer(stack.generated_token))
         assert r.status_code == 200
         assert [(t["name"], t["role"]) for t in r.json()["items"]] == [("bootstrap", "admin")]
+
+
+async def test_nodes_starting_together_register_the_configured_token_once(db_url: str) -> None:
+    """Every node of a cluster registers CHARGEBAY_API_TOKEN at start, at the same moment."""
+    engine = create_engine(db_url)
+    try:
+        for _ in range(3):
+            assert await asyncio.gather(*(bootstrap_admin(engine, "shared-secret")
+                                          for _ in range(4))) == [None] * 4
+        async with engine.connect() as conn:
+            names = (await conn.execute(text(
+                "SELECT name FROM api_tokens WHERE name = 'CHARGEBAY_API_TOKEN'"))).all()
+        assert len(names) == 1
+    finally:
+        await engine.dispose()
