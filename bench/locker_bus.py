@@ -547,7 +547,7 @@ async def latency(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
             def quiet() -> bool:
                 return (bus._queue.empty() and bus._expected is None
-                        and all(not cp._tasks and not len(cp.outbox) and not cp.lock.locked()
+                        and all(not cp.background.tasks and not len(cp.outbox) and not cp.lock.locked()
                                 for cp in cps))
 
             async def settle() -> None:
