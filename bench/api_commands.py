@@ -40,6 +40,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -424,6 +425,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fanout-concurrency", type=int, default=200,
                         help="phase 2 HTTP requests in flight")
     parser.add_argument("--skip-round-trip", action="store_true")
+    parser.add_argument("--output", type=Path, default=RESULTS, help=f"default {RESULTS}")
     # As in csms_load.py, for testing the bench itself: a command template for the server, e.g.
     # "{python} other_serve.py --host {host} --ws-port {ws_port} --http-port {http_port}".
     parser.add_argument("--chargebay-cmd", help=argparse.SUPPRESS)
@@ -466,7 +468,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     finally:
         bench.stop_all()
     results["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-    return publish(results, RESULTS, render)
+    return publish(results, args.output, render)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ import sys
 import time
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
@@ -533,6 +534,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="answering charge points for the commands (split over the nodes)")
     parser.add_argument("--concurrency", type=int, default=20, help="REST commands in flight")
     parser.add_argument("--warmup", type=int, default=100, help="commands before timing")
+    parser.add_argument("--output", type=Path, default=RESULTS, help=f"default {RESULTS}")
     parser.add_argument("--skip-sqlite", action="store_true",
                         help="no scenario 1 (then no in-run ratios)")
     # As in csms_load.py, for testing the bench itself (see there).
@@ -610,7 +612,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         bench.stop_all()
     results["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     add_ratios(results)
-    publish(results, RESULTS, render)
+    publish(results, args.output, render)
     if failed:
         sys.exit(1)
     return results

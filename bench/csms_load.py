@@ -470,6 +470,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--idle-connections", type=int, default=10000)
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--skip-idle", action="store_true")
+    parser.add_argument("--output", type=Path, default=RESULTS, help=f"default {RESULTS}")
     # Testing the bench itself without chargebay: a command template for the "chargebay" slot,
     # e.g. "{python} {bench}/minimal_csms.py --host {host} --port {ws_port}".
     parser.add_argument("--chargebay-cmd", help=argparse.SUPPRESS)
@@ -503,7 +504,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if BASELINE in results["load"] and results["load"][BASELINE]["calls_per_s"]:
         ratio = results["load"][CHARGEBAY]["calls_per_s"] / results["load"][BASELINE]["calls_per_s"]
         results["ratio_calls_per_s"] = round(ratio, 3)
-    return publish(results, RESULTS, render)
+    return publish(results, args.output, render)
 
 
 if __name__ == "__main__":

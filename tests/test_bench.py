@@ -1,0 +1,61 @@
+"""Every benchmark still runs end to end (a few seconds each, tiny parameters).
+
+Benchmarks are run by hand, so a refactor can break one without any test noticing (it happened:
+bench/locker_bus.py read a bay attribute that had moved). These runs check that each completes,
+exits 0 and prints its figures; the figures themselves are not judged here — speed is measured by
+running the benchmarks, not by timed tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import POSTGRES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SMOKE = {
+    "csms_load": (["--charge-points", "20", "--duration", "2", "--skip-baseline", "--skip-idle"],
+                  "chargebay (validated, persisted)"),
+    "api_commands": (["--charge-points", "5", "--requests", "20", "--warmup", "5",
+                      "--concurrency", "2", "--fanout", "5"], "fan-out: RemoteStartTransaction"),
+    "sim_fleet": (["--stations", "20", "--hold", "2", "--ramp", "100", "--workers", "1"],
+                  "all_requested_connected_through_hold yes"),
+    "locker_bus": (["--duration", "1", "--warmup", "0.5", "--samples", "5",
+                    "--warmup-samples", "1"], "target: p99 <= 20 ms"),
+    "cluster": (["--charge-points", "20", "--duration", "2", "--commands", "10",
+                 "--command-charge-points", "4", "--concurrency", "2", "--warmup", "2"],
+                "1 node, SQLite"),
+}
+
+
+def run_bench(name: str, tmp_path: Path, env: dict[str, str] | None = None) -> tuple[str, dict]:
+    args, _ = SMOKE[name]
+    output = tmp_path / f"{name}.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / f"{name}.py"), *args, "--output", str(output)],
+        cwd=ROOT, capture_output=True, text=True, timeout=180, env={**os.environ, **(env or {})})
+    assert proc.returncode == 0, f"{name} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout, json.loads(output.read_text())
+
+
+@pytest.mark.parametrize("name", ["csms_load", "api_commands", "sim_fleet", "locker_bus"])
+def test_benchmark_runs(name: str, tmp_path: Path) -> None:
+    stdout, results = run_bench(name, tmp_path)
+    assert SMOKE[name][1] in stdout
+    assert results
+
+
+@pytest.mark.skipif(not POSTGRES, reason="the cluster scenarios need PostgreSQL (the PG pass)")
+def test_cluster_benchmark_runs_every_scenario(tmp_path: Path) -> None:
+    base = POSTGRES.rsplit("/", 1)[0] + "/postgres"
+    stdout, results = run_bench("cluster", tmp_path, {"CHARGEBAY_BENCH_POSTGRES_URL": base})
+    assert SMOKE["cluster"][1] in stdout
+    for label, scenario in results["scenarios"].items():
+        assert "skipped" not in scenario and "error" not in scenario, (label, scenario)
