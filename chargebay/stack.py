@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from api.app import create_app
 from api.auth import bootstrap_admin
 from chargebay.demo import demo_locker, start_demo
+from chargebay.lockers import wire as wire_sites
 from chargebay.migrate import upgrade
 from charger_sim.runtime import ProcessProvider
 from charger_sim.service import SimService
@@ -168,10 +169,13 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
             # embedded, the bridge's bays are charge points of this very CSMS
             bridge = BridgeService(bridge_config, csms_url=own_url)
             await bridge.start()
+        # every node keeps the sites: the bays of a bridge elsewhere report to the node that
+        # holds their socket, and any node's API may open a door through any bridge
+        sites = SiteService(engine, bridge)
+        wire_sites(central, sites)
+        await sites.sync_bridge()
         if serves_api:
             assert sim is not None
-            sites = SiteService(engine, bridge)
-            await sites.sync_bridge()
             app = create_app(central, sim, bridge, sites)
             api_server, api_task, http_port = await _start_api(app, settings.host, settings.http_port)
         yield Stack(central, ocpp, app, sim, settings.host, ocpp.port if ocpp else 0, http_port,

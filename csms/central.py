@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -26,6 +27,9 @@ from csms.validation import warm_up
 
 log = logging.getLogger(__name__)
 _CP = ChargePoint.__table__
+
+
+VendorExtension = Callable[[str, str | None, str | None], Awaitable[tuple[str, str | None]]]
 
 
 @dataclass(slots=True, frozen=True)
@@ -55,6 +59,10 @@ class CentralSystem:
         self._known: dict[str, KnownChargePoint] = {}
         self._scheduler = AsyncIOScheduler()
         self._follower: asyncio.Task[None] | None = None
+        # DataTransfer from charge points by vendorId: (charge point, messageId, data) ->
+        # (status, data). Other packages plug their OCPP extensions in here (the locker sites
+        # register vendorId "chargebay"), so the central system never imports them.
+        self.vendor_extensions: dict[str, VendorExtension] = {}
 
     async def start(self) -> None:
         warm_up()

@@ -257,6 +257,11 @@ async def delete_device(caller: Operator, eng: Engine, device_id: DeviceId) -> N
 # ================================================================================================
 # Lockers, bays
 # ================================================================================================
+# a locker of an always-out-of-service type is out of service whatever its own flag says (as the
+# locker gateway shows it)
+OUT_OF_SERVICE = or_(LOCKERS.c.out_of_service.is_(True), TYPES.c.always_oos.is_(True))
+
+
 def _locker_query() -> Select[Any]:
     return (select(LOCKERS.c.id, LOCKERS.c.identity, LOCKERS.c.bank_id.label("bankId"),
                    BANKS.c.name.label("bank"), BANKS.c.port, BANKS.c.address, LOCKERS.c.bay,
@@ -264,7 +269,7 @@ def _locker_query() -> Select[Any]:
                    LOCKERS.c.device_id.label("deviceId"), DEVICES.c.code.label("deviceCode"),
                    LOCKERS.c.assigned_user_id.label("assignedUserId"),
                    USERS.c.username.label("assignedUsername"),
-                   LOCKERS.c.out_of_service.label("outOfService"), LOCKERS.c.reason_code.label("reasonCode"),
+                   OUT_OF_SERVICE.label("outOfService"), LOCKERS.c.reason_code.label("reasonCode"),
                    LOCKERS.c.reason, LOCKERS.c.broken_lock.label("brokenLock"),
                    LOCKERS.c.door_open.label("doorOpen"), LOCKERS.c.door_changed_at.label("doorChangedAt"),
                    LOCKERS.c.created_at.label("createdAt"))
@@ -279,13 +284,14 @@ def _bridge(request: Request) -> BridgeService | None:
 
 
 def _locker_shape(request: Request) -> Any:
-    bridge = _bridge(request)
+    service = sites(request)
 
     def shape(row: Any) -> dict[str, Any]:
         out = jsonable(row)
+        out["outOfService"] = bool(out["outOfService"])
         door = out.pop("doorOpen")
         out["door"] = None if door is None else ("open" if door else "closed")
-        out["driven"] = bridge is not None and row.identity in bridge.cps
+        out["driven"] = service.local(row.identity) is not None
         return out
 
     return shape
@@ -430,14 +436,14 @@ async def list_lockers(request: Request, caller: LockerReader, eng: Engine, page
                          q, [LOCKERS.c.identity, BANKS.c.name], _locker_shape(request),
                          where=[(LOCKERS.c.bank_id, bankId), (LOCKERS.c.device_id, deviceId),
                                 (LOCKERS.c.locker_type_id, lockerTypeId),
-                                (LOCKERS.c.out_of_service, outOfService)])
+                                (OUT_OF_SERVICE, outOfService)])
 
 
 @router.get("/api/admin/lockers/maintenance", tags=["lockers"],
             summary="Maintenance list: lockers out of service or with a broken lock")
 async def maintenance_list(request: Request, _: Reader, eng: Engine, page: Paging,
                            q: Search = None) -> dict[str, Any]:
-    query = (_locker_query().where(or_(LOCKERS.c.out_of_service.is_(True), LOCKERS.c.broken_lock.is_(True)))
+    query = (_locker_query().where(or_(OUT_OF_SERVICE, LOCKERS.c.broken_lock.is_(True)))
              .order_by(BANKS.c.name, LOCKERS.c.bay))
     return await page_of(eng, page, query, q, [LOCKERS.c.identity, BANKS.c.name, LOCKERS.c.reason,
                                                LOCKERS.c.reason_code], _locker_shape(request))
@@ -709,6 +715,8 @@ async def update_bank(request: Request, body: BankPatch, caller: Operator, eng: 
     if board is not None:
         for row in lockers:
             _drive(request, row.identity, *board, row.bay)
+    if "name" in values:  # the bridge's cabins are listed by locker name
+        sites(request).rename_bank([row.identity for row in lockers], values["name"])
     return await get_bank(request, caller, eng, bank_id)
 
 

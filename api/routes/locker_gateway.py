@@ -460,14 +460,14 @@ async def _transaction(conn: AsyncConnection, transaction_id: int, caller: Calle
 
 
 # -- opening -------------------------------------------------------------------------------------
-def _open_outcome(result: OpenResult, driven: bool) -> tuple[int, str | None, str]:
+def _open_outcome(result: OpenResult) -> tuple[int, str | None, str]:
     """(HTTP status, stable code, message) for what an open did."""
     if result.success:
         if result.sensor_ignored:
             return 200, None, "lock fired; the door sensor still reads closed and is ignored (brokenLock)"
         return 200, None, "door opened"
-    if not driven:
-        return 409, "LockerNotDriven", "no locker bridge drives this locker"
+    if not result.driven:
+        return 409, "LockerNotDriven", result.error or "no locker bridge drives this locker"
     if result.door is not None:
         return 409, "DoorDidNotOpen", "the board acknowledged the open but the door still reads closed"
     if (result.error or "").startswith("board unavailable"):
@@ -477,9 +477,8 @@ def _open_outcome(result: OpenResult, driven: bool) -> tuple[int, str | None, st
 
 async def _open(service: SiteService, row: Any, who: str, transaction_id: int | None = None
                 ) -> tuple[int, LockerOperationResponse]:
-    driven = service.live(row.identity) is not None
     result = await service.open(row, who)
-    status, code, message = _open_outcome(result, driven)
+    status, code, message = _open_outcome(result)
     return status, LockerOperationResponse(
         success=result.success, lockerId=row.id, transactionId=transaction_id, door=result.door,
         sensorIgnored=result.sensor_ignored, code=code, error=result.error, message=message)

@@ -9,14 +9,18 @@ vendor's does (`open_code`, `status_code`, `start_charging_code`, …).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import require
+from api.auth import Caller, require
 from api.errors import ApiError
+from api.sites import actor, sites
 from locker_bridge.bay import BoardError
 from locker_bridge.bus import BusError
 from locker_bridge.protocol import FrameError
@@ -50,12 +54,20 @@ def _bridge(request: Request) -> BridgeService | None:
 
 
 @router.post("/api/locker/command", summary="Send a raw hex frame to a locker board",
-             dependencies=[act],
              responses={200: {"content": {"application/json": {"example": {
                  "success": True, "message": "Command sent successfully",
                  "response": "81 01 03 53 06 00 5D 00 FA"}}}}})
-async def locker_command(body: LockerCommand, request: Request) -> JSONResponse:
-    bridge = _bridge(request)
+async def locker_command(body: LockerCommand, request: Request,
+                         caller: Caller = act) -> JSONResponse:
+    """Audited as ``locker.command`` with the frame, the reply and who sent it."""
+    answer = await _command(_bridge(request), body)
+    reply = orjson.loads(answer.body)
+    await sites(request).record(actor(caller), "locker.command", None, comPort=body.comPort,
+                                hexCode=body.hexCode, status=answer.status_code, **reply)
+    return answer
+
+
+async def _command(bridge: BridgeService | None, body: LockerCommand) -> JSONResponse:
     if bridge is None:
         return _fail(404, f"unknown port {body.comPort!r}: no locker bridge is configured "
                           "(CHARGEBAY_BRIDGE_CONFIG)")
@@ -68,6 +80,20 @@ async def locker_command(body: LockerCommand, request: Request) -> JSONResponse:
     except BusError as exc:
         return _fail(503, str(exc))
     return JSONResponse({"success": True, "message": "Command sent successfully", "response": reply})
+
+
+@contextlib.asynccontextmanager
+async def audited(request: Request, caller: Caller, action: str, identity: str | None = None,
+                  **details: Any) -> AsyncIterator[None]:
+    """Audit a physical action with who asked and how it ended (also when it failed)."""
+    outcome: dict[str, Any] = {"success": True}
+    try:
+        yield
+    except ApiError as exc:
+        outcome = {"success": False, "code": exc.code, "error": exc.message}
+        raise
+    finally:
+        await sites(request).record(actor(caller), action, identity, **details, **outcome)
 
 
 # -- typed cabins ---------------------------------------------------------------------------------
@@ -123,11 +149,13 @@ async def locker_status(identity: str, service: BridgeService = Depends(bridge))
              responses={409: {"description": "`DoorDidNotOpen`: acknowledged, but the door is still "
                               "closed; `BoardRefused`: the board answered an error status"},
                         503: {"description": "`BoardUnavailable`: no answer or the port is down"}})
-async def open_locker(identity: str, service: BridgeService = Depends(bridge)) -> dict[str, Any]:
-    opened, reading = await _board(service.open(identity))
-    if not opened:
-        raise ApiError(409, "DoorDidNotOpen", "the board acknowledged OPEN_DOOR but the door "
-                       "is still closed", success=False, cabin=identity, **reading)
+async def open_locker(identity: str, request: Request, caller: Caller = act,
+                      service: BridgeService = Depends(bridge)) -> dict[str, Any]:
+    async with audited(request, caller, "locker.open", identity):
+        opened, reading = await _board(service.open(identity))
+        if not opened:
+            raise ApiError(409, "DoorDidNotOpen", "the board acknowledged OPEN_DOOR but the door "
+                           "is still closed", success=False, cabin=identity, **reading)
     return {"success": True, "message": "Door opened", "cabin": identity, **reading}
 
 
@@ -136,12 +164,14 @@ async def open_locker(identity: str, service: BridgeService = Depends(bridge)) -
              dependencies=[act],
              responses={409: {"description": "`StartRejected` with the reason"},
                         503: {"description": "`BoardUnavailable`"}})
-async def start_charging(identity: str, body: StartCharging,
+async def start_charging(identity: str, body: StartCharging, request: Request,
+                         caller: Caller = act,
                          service: BridgeService = Depends(bridge)) -> dict[str, Any]:
     _cabin(service, identity)
-    started, why = await _board(service.start_charging(identity, body.idTag))
-    if not started:
-        raise ApiError(409, "StartRejected", why, success=False, cabin=identity)
+    async with audited(request, caller, "locker.start_charging", identity, idTag=body.idTag):
+        started, why = await _board(service.start_charging(identity, body.idTag))
+        if not started:
+            raise ApiError(409, "StartRejected", why, success=False, cabin=identity)
     return {"success": True, "message": "Charging started", "cabin": _cabin(service, identity)}
 
 
@@ -149,11 +179,13 @@ async def start_charging(identity: str, body: StartCharging,
              summary="Stop charging: STOP_CHARGING read back, then StopTransaction (reason Local)",
              dependencies=[act],
              responses={409: {"description": "`StopRejected` with the reason (no transaction, say)"}})
-async def stop_charging(identity: str, service: BridgeService = Depends(bridge)) -> dict[str, Any]:
+async def stop_charging(identity: str, request: Request, caller: Caller = act,
+                        service: BridgeService = Depends(bridge)) -> dict[str, Any]:
     _cabin(service, identity)
-    stopped, why = await _board(service.stop_charging(identity))
-    if not stopped:
-        raise ApiError(409, "StopRejected", why, success=False, cabin=identity)
+    async with audited(request, caller, "locker.stop_charging", identity):
+        stopped, why = await _board(service.stop_charging(identity))
+        if not stopped:
+            raise ApiError(409, "StopRejected", why, success=False, cabin=identity)
     return {"success": True, "message": "Charging stopped", "cabin": _cabin(service, identity)}
 
 

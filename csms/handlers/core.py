@@ -66,10 +66,15 @@ async def status_notification(conn: Connection, p: dict[str, Any]) -> dict[str, 
 
 @handles("DataTransfer")
 async def data_transfer(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
-    """Kept in the notifications; no vendor extension is implemented, so the spec's answer applies."""
+    """Kept in the notifications, then answered by the vendor extension registered for its
+    vendorId (``CentralSystem.vendor_extensions``); without one the spec's answer applies."""
     conn.central.writer.insert(_NOTIFICATIONS, notification(
         conn, "data_transfer", p["vendorId"], None, None, orjson.dumps(p).decode()))
-    return {"status": "UnknownVendorId"}
+    extension = conn.central.vendor_extensions.get(p["vendorId"])
+    if extension is None:
+        return {"status": "UnknownVendorId"}
+    status, data = await extension(conn.charge_point_id, p.get("messageId"), p.get("data"))
+    return {"status": status} if data is None else {"status": status, "data": data}
 
 
 def notification(conn: Connection, kind: str, status: str | None, request_id: int | None,

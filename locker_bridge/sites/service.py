@@ -1,8 +1,10 @@
 """The locker domain's shared operations: the audit log, opening doors through the bridge, and
 keeping the back office and the bridge on one truth.
 
-Every physical action goes through the :class:`~locker_bridge.service.BridgeService` (its bus
-queue, its read-back), never around it. Door events the bridge sees land in the audit log.
+Every physical action goes through a bridge, never around it: the
+:class:`~locker_bridge.service.BridgeService` in this process (its bus queue, its read-back), or a
+bridge running at the locker site, whose bays are charge points of the CSMS and are reached over
+OCPP (:class:`RemoteBays`). Door events either kind of bridge sees land in the audit log.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from common.tasks import Background
 from locker_bridge.bay import BoardError
 from locker_bridge.bus import BusError
+from locker_bridge.charge_point import VirtualChargePoint
 from locker_bridge.service import BridgeService, UnknownBay, UnknownPort
 from locker_bridge.sites.models import AuditEntry, Bank, Locker
 
@@ -42,10 +46,39 @@ class OpenResult:
     door: str | None  # open | closed | None (not read)
     sensor_ignored: bool = False  # brokenLock: the sensor said closed, success anyway
     error: str | None = None  # why not (no bridge, no reply, board refused, door stayed shut)
+    driven: bool = True  # False: no bridge, here or reachable over OCPP, drives this locker
 
     def to_json(self) -> dict[str, Any]:
         return {"lockerId": self.locker_id, "success": self.success, "door": self.door,
                 "sensorIgnored": self.sensor_ignored, "error": self.error}
+
+
+class RemoteUnavailable(Exception):
+    """The bay's charge point is not connected, or did not answer."""
+
+
+class RemoteBays(Protocol):
+    """Bays of a bridge running elsewhere (``chargebay bridge`` at the locker site), reached as the
+    charge points they are: the open goes to the bay over OCPP (DataTransfer ``OpenLocker``)."""
+
+    async def open(self, identity: str, position: Position) -> tuple[bool, dict[str, Any]]:
+        """(opened, the bay's reading); raises RemoteUnavailable."""
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a bay is wired: the same identity somewhere else is another door."""
+
+    port: str
+    address: int
+    bay: int
+
+    def __str__(self) -> str:
+        return f"{self.port} board {self.address} bay {self.bay}"
+
+
+def position_of(cp: VirtualChargePoint) -> Position:
+    return Position(cp.bay.port, cp.bay.address, cp.bay.number)
 
 
 async def audit(conn: AsyncConnection, actor: str, action: str, *, locker_id: int | None = None,
@@ -56,33 +89,63 @@ async def audit(conn: AsyncConnection, actor: str, action: str, *, locker_id: in
 
 
 class SiteService:
-    def __init__(self, engine: AsyncEngine, bridge: BridgeService | None) -> None:
+    def __init__(self, engine: AsyncEngine, bridge: BridgeService | None,
+                 remote: RemoteBays | None = None) -> None:
         self.engine = engine
         self.bridge = bridge
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.remote = remote
+        self.background = Background("locker sites", (), log)
+        # identity -> why the bridge's bay and the back office's locker of that name disagree on
+        # where it is; such a locker is not opened from here until one side is fixed
+        self.conflicts: dict[str, str] = {}
         if bridge is not None:
             bridge.door_listeners.append(self._door_event)
 
     # -- one truth with the bridge ---------------------------------------------------------------
     async def sync_bridge(self) -> None:
         """Register the bridge's bays as lockers (a bank per board), then let the bridge drive
-        every locker entered here whose port it has."""
+        every locker entered here whose port it has.
+
+        A bay and a locker that disagree (the identity recorded at another bay, or the bay
+        recorded under another identity) are logged as a conflict and neither is driven from
+        here: opening the wrong door is worse than opening none.
+        """
         if self.bridge is None:
             return
         async with self.engine.begin() as conn:
             for identity, cp in self.bridge.cps.items():
-                bay = cp.bay
-                bank_id = await self._bank_for(conn, bay.locker, bay.port, bay.address)
-                found = (await conn.execute(select(LOCKERS.c.id).where(
-                    LOCKERS.c.identity == identity))).first()
-                if found is None:
-                    await conn.execute(LOCKERS.insert().values(
-                        identity=identity, bank_id=bank_id, bay=bay.number, created_at=now_utc()))
+                why = await self.register(conn, identity, cp.bay.locker, position_of(cp))
+                if why is not None:
+                    self.conflicts[identity] = why
+                    log.error("locker %s: %s; it is not driven from the locker APIs until the "
+                              "back office or the bridge configuration is fixed", identity, why)
             rows = (await conn.execute(
                 select(LOCKERS.c.identity, LOCKERS.c.bay, BANKS.c.name, BANKS.c.port, BANKS.c.address)
                 .join(BANKS, BANKS.c.id == LOCKERS.c.bank_id))).all()
         for row in rows:
-            self.drive(row.identity, row.name, row.port, row.address, row.bay)
+            if row.identity not in self.conflicts:
+                self.drive(row.identity, row.name, row.port, row.address, row.bay)
+
+    async def register(self, conn: AsyncConnection, identity: str, bank: str,
+                       where: Position) -> str | None:
+        """Record a bay the bridge drives as a locker; None, or why the records disagree."""
+        bank_id = await self._bank_for(conn, bank, where.port, where.address)
+        named = (await conn.execute(select(LOCKERS.c.bank_id, LOCKERS.c.bay).where(
+            LOCKERS.c.identity == identity))).first()
+        here = (await conn.execute(select(LOCKERS.c.identity).where(
+            LOCKERS.c.bank_id == bank_id, LOCKERS.c.bay == where.bay))).first()
+        if named is None and here is None:
+            await conn.execute(LOCKERS.insert().values(
+                identity=identity, bank_id=bank_id, bay=where.bay, created_at=now_utc()))
+            return None
+        if named is not None and (named.bank_id, named.bay) == (bank_id, where.bay):
+            return None
+        if here is not None and here.identity != identity:
+            return f"the bridge drives {where} as {identity}, the back office has {here.identity} there"
+        recorded = (await conn.execute(select(BANKS.c.port, BANKS.c.address).where(
+            BANKS.c.id == named.bank_id))).one()
+        return (f"the bridge drives it at {where}, the back office has it at "
+                f"{Position(recorded.port, recorded.address, named.bay)}")
 
     async def _bank_for(self, conn: AsyncConnection, name: str, port: str, address: int) -> int:
         found = (await conn.execute(select(BANKS.c.id).where(
@@ -95,10 +158,17 @@ class SiteService:
         return int(result.inserted_primary_key[0])
 
     def drive(self, identity: str, bank: str, port: str, address: int, bay: int) -> bool:
-        """Have the bridge drive this locker (no-op when it already does); False when the bridge
-        has no such port (the locker is recorded, but nothing here can open it)."""
+        """Have the bridge drive this locker (no-op when it already does there); False when the
+        bridge has no such port, or already drives that bay under another identity (the locker is
+        recorded, but nothing here can open it)."""
         if self.bridge is None:
             return False
+        where = Position(port, address, bay)
+        for other, cp in self.bridge.cps.items():
+            if (other == identity) != (position_of(cp) == where):
+                log.warning("locker %s at %s is not driven: the bridge drives %s at %s",
+                            identity, where, other, position_of(cp))
+                return False
         try:
             self.bridge.add_bay(identity, bank, port, address, bay)
         except UnknownPort:
@@ -106,32 +176,72 @@ class SiteService:
             return False
         return True
 
+    def rename_bank(self, identities: list[str], name: str) -> None:
+        """A bank renamed in the back office: its bays' cabins are listed under the new name."""
+        for identity in identities:
+            cp = self.local(identity)
+            if cp is not None:
+                cp.bay.locker = name
+
+    def local(self, identity: str) -> VirtualChargePoint | None:
+        """The bridge's bay for this locker, if the bridge here drives it (and agrees where)."""
+        if self.bridge is None or identity in self.conflicts:
+            return None
+        return self.bridge.cps.get(identity)
+
+    # -- OCPP: what a bridge elsewhere tells us through its bays ---------------------------------
+    async def vendor_extension(self, identity: str, message_id: str | None,
+                               data: str | None) -> tuple[str, str | None]:
+        """DataTransfer (vendorId ``chargebay``) from a bay of a bridge running elsewhere:
+        ``BayInfo`` registers the bay as a locker, ``DoorEvent`` lands in the audit log."""
+        try:
+            body = json.loads(data or "{}")
+            if message_id == "BayInfo":
+                where = Position(str(body["port"]), int(body["address"]), int(body["bay"]))
+                async with self.engine.begin() as conn:
+                    why = await self.register(conn, identity, str(body["locker"]), where)
+                if why is not None:
+                    log.error("locker %s: %s", identity, why)
+                    return "Rejected", json.dumps({"error": why})
+                return "Accepted", None
+            if message_id == "DoorEvent":
+                await self._record_door(identity, body["door"] == "open")
+                return "Accepted", None
+        except (ValueError, KeyError, TypeError) as exc:
+            return "Rejected", json.dumps({"error": f"bad data: {exc!r}"})
+        return "UnknownMessageId", None
+
+    async def record(self, actor: str, action: str, identity: str | None = None,
+                     **details: Any) -> None:
+        """Audit an action on a bay known by its identity (locker_id NULL when no locker is
+        recorded there: the entry is kept all the same)."""
+        async with self.engine.begin() as conn:
+            row = None if identity is None else (await conn.execute(
+                select(LOCKERS.c.id, LOCKERS.c.device_id).where(LOCKERS.c.identity == identity))).first()
+            await audit(conn, actor, action, locker_id=row.id if row else None,
+                        device_id=row.device_id if row else None, identity=identity, **details)
+
+    # -- door events -----------------------------------------------------------------------------
     def _door_event(self, identity: str, door_open: bool) -> None:
-        task = asyncio.ensure_future(self._record_door(identity, door_open))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.background.spawn(self._record_door(identity, door_open))
 
     async def _record_door(self, identity: str, door_open: bool) -> None:
+        """Every door event is kept, even for a bay no locker is recorded at (locker_id NULL)."""
         async with self.engine.begin() as conn:
-            row = (await conn.execute(select(LOCKERS.c.id, LOCKERS.c.device_id).where(
-                LOCKERS.c.identity == identity))).first()
-            if row is None:
-                return
-            await conn.execute(update(LOCKERS).where(LOCKERS.c.id == row.id).values(
+            await conn.execute(update(LOCKERS).where(LOCKERS.c.identity == identity).values(
                 door_open=door_open, door_changed_at=now_utc()))
-            await audit(conn, "board", "door.opened" if door_open else "door.closed",
-                        locker_id=row.id, device_id=row.device_id, identity=identity)
+        await self.record("board", "door.opened" if door_open else "door.closed", identity)
 
     async def close(self) -> None:
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Wait for the door events still being written."""
+        if self.background.tasks:
+            await asyncio.gather(*self.background.tasks, return_exceptions=True)
 
     # -- physical actions ------------------------------------------------------------------------
     def live(self, identity: str) -> dict[str, Any] | None:
         """The bridge's view of a locker (door, item, charging, OCPP status), if it drives it."""
-        if self.bridge is None or identity not in self.bridge.cps:
-            return None
-        return self.bridge.cabin(identity)
+        cp = self.local(identity)
+        return None if cp is None or self.bridge is None else self.bridge.cabin(identity)
 
     async def open(self, locker: Any, actor: str) -> OpenResult:
         """Open one locker through the bridge (OPEN_DOOR once, read back), and audit it.
@@ -146,10 +256,16 @@ class SiteService:
         return result
 
     async def _open(self, locker: Any) -> OpenResult:
-        if self.bridge is None or locker.identity not in self.bridge.cps:
-            return OpenResult(locker.id, False, None, error="no bridge drives this locker")
         try:
-            opened, reading = await self.bridge.open(locker.identity)
+            if self.bridge is not None and self.local(locker.identity) is not None:
+                opened, reading = await self.bridge.open(locker.identity)
+            elif self.remote is not None and (self.bridge is None or locker.identity not in self.bridge.cps):
+                opened, reading = await self.remote.open(locker.identity, await self._position(locker))
+            else:
+                why = self.conflicts.get(locker.identity, "no bridge drives this locker")
+                return OpenResult(locker.id, False, None, error=why, driven=False)
+        except RemoteUnavailable as exc:
+            return OpenResult(locker.id, False, None, error=str(exc), driven=False)
         except (BusError, UnknownBay) as exc:
             return OpenResult(locker.id, False, None, error=f"board unavailable: {exc}")
         except BoardError as exc:
@@ -161,3 +277,9 @@ class SiteService:
             return OpenResult(locker.id, True, door, sensor_ignored=True)
         return OpenResult(locker.id, False, door,
                           error=reading.get("error") or "the door did not open")
+
+    async def _position(self, locker: Any) -> Position:
+        async with self.engine.connect() as conn:
+            bank = (await conn.execute(select(BANKS.c.port, BANKS.c.address).where(
+                BANKS.c.id == locker.bank_id))).one()
+        return Position(bank.port, bank.address, locker.bay)

@@ -247,6 +247,28 @@ async def test_data_transfer_and_firmware_and_diagnostics_reports(stack: Stack) 
         ("diagnostics", "Uploaded")]
 
 
+async def test_data_transfer_reaches_the_vendor_extension_registered_for_its_vendor(
+        stack: Stack) -> None:
+    seen: list[tuple[str, str | None, str | None]] = []
+
+    async def extension(cp_id: str, message_id: str | None, data: str | None) -> tuple[str, str | None]:
+        seen.append((cp_id, message_id, data))
+        return ("Accepted", '{"ok": true}') if message_id == "Ping" else ("UnknownMessageId", None)
+
+    stack.central.vendor_extensions["com.acme"] = extension
+    async with connect(stack.ws_url, "CP-VX") as cp:
+        res = await cp.call(call.DataTransfer(vendor_id="com.acme", message_id="Ping", data="{}"))
+        assert (res.status, res.data) == ("Accepted", '{"ok": true}')
+        res = await cp.call(call.DataTransfer(vendor_id="com.acme", message_id="Other"))
+        assert (res.status, res.data) == ("UnknownMessageId", None)
+        res = await cp.call(call.DataTransfer(vendor_id="org.other", message_id="Ping"))
+        assert res.status == "UnknownVendorId"
+    assert seen == [("CP-VX", "Ping", "{}"), ("CP-VX", "Other", None)]
+    kinds = await rows(stack, "SELECT status FROM notifications WHERE charge_point_id='CP-VX' "
+                              "AND kind='data_transfer'")
+    assert len(kinds) == 3  # every one kept, handled or not
+
+
 async def test_security_whitepaper_messages(stack: Stack) -> None:
     async with connect(stack.ws_url, "CP-SEC") as cp:
         await cp.call(call.SecurityEventNotification(type="FirmwareUpdated",
