@@ -11,7 +11,11 @@ Why the rules are what they are:
   (``sensorIgnored``), the doc's GPIO-expander workaround.
 * A bad path, query or body is 400 (the doc's status, not FastAPI's 422), code ``ValidationError``;
   every 4xx carries a stable ``code``.
-* A kiosk token sees only its own device's lockers and their transactions (others are 404).
+* A kiosk token sees only its own device's lockers and their transactions (others are 404), and
+  of a locker's audit entries only those of no device or its own (not a previous owner's).
+* ``GET /admin``, the doc's admin interface, is the operator dashboard: a redirect to its locker
+  page, which asks for a login. It is tagged with ``/health`` and is not one of the gateway's API
+  calls (no token, none of their error answers).
 
 Extensions to the doc: ``POST /locker-types`` and ``POST /bank-types`` (admin), so that types can
 be set up; list endpoints share one page envelope (``items``, ``total``, ``page``, ``pageSize``).
@@ -26,7 +30,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 from sqlalchemy import and_, exists, func, literal, select, update
@@ -35,9 +39,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from api.auth import Caller, require
 from api.errors import ApiError
+from api.routes.locker_admin import ONLINE_WINDOW
 from api.sites import actor, locker_or_404, scoped, sites
+from api.ui.routes import PAGES
 from csms.timeutil import iso
 from locker_bridge.sites.models import (
+    AuditEntry,
     Bank,
     BankType as BankTypeRow,
     BankTypeLockerType,
@@ -57,11 +64,14 @@ ASSOCIATIONS = BankTypeLockerType.__table__
 RENTALS = Rental.__table__
 DEVICES = Device.__table__
 USERS = User.__table__
+AUDIT = AuditEntry.__table__
 ACTIVE = RENTALS.alias("active_rental")
 
 MAX_ID = 2**63 - 1  # a BIGINT: larger ids cannot exist, and would overflow the driver
 HEARTBEAT_MAX_BYTES = 16_384
 NOT_OPERATIONAL = ("Faulted", "Unavailable")  # bridge statuses under which a locker is not rented
+LOCKER_EVENTS = 20  # audit entries in a locker's details: enough to see what just happened
+DASHBOARD_LOCKERS = next(page.path for page in PAGES if page.key == "lockers")
 
 
 class GatewayRoute(APIRoute):
@@ -95,6 +105,15 @@ class Error(BaseModel):
 class OperationResponse(BaseModel):
     success: bool
     message: str | None = None
+
+
+class System(OperationResponse):
+    """The answer to a heartbeat: what was recorded, and our clock, so a device can see its drift."""
+
+    serverTime: str = Field(description="Our clock when the heartbeat was recorded (ISO 8601, UTC).")
+    deviceId: str = Field(description="The device's code, as in the request.")
+    onlineWindowSeconds: int = Field(description="A device counts as online while its last heartbeat "
+                                                 "is at most this old: beat well within it.")
 
 
 class LockerTypeSummary(BaseModel):
@@ -137,6 +156,18 @@ class LockerState(BaseModel):
     chargingTransactionId: int | None = Field(description="The bay's OCPP charging transaction, if any.")
 
 
+class LogEntry(BaseModel):
+    """One audit-log entry: who did what, when, to which locker or device."""
+
+    id: int
+    at: str
+    actor: str = Field(description="A token's name, a user, a device, or `board` for a door event.")
+    action: str = Field(description="e.g. locker.open, locker.service, door.opened, transaction.create.")
+    lockerId: int | None
+    deviceId: int | None
+    details: dict[str, Any]
+
+
 class Locker(BaseModel):
     id: int
     identity: str = Field(description="The bay's charge point identity at the bridge.")
@@ -156,6 +187,13 @@ class Locker(BaseModel):
     activeTransaction: TransactionResponse | None
 
 
+class LockerDetails(Locker):
+    """One locker with its recent history; the list leaves the history out to stay lean."""
+
+    events: list[LogEntry] = Field(description=f"Its latest audit entries, newest first, at most "
+                                               f"{LOCKER_EVENTS}.")
+
+
 class LockerCodes(BaseModel):
     """The vendor's per-bay hex frames, as the bridge sends them."""
 
@@ -164,6 +202,17 @@ class LockerCodes(BaseModel):
     startChargingCode: str
     stopChargingCode: str
     chargingStatusCode: str
+
+
+class LockController(BaseModel):
+    """The board that drives a locker: where it sits on the serial bus, and whether it answers."""
+
+    comPort: str
+    address: int = Field(description="The board's address on the port.")
+    bay: int = Field(description="The locker's bay on the board.")
+    driven: bool = Field(description="Whether the bridge drives this locker (has its port).")
+    online: bool | None = Field(description="The board answers the bridge's polls (false after three "
+                                            "unanswered in a row); None when not driven.")
 
 
 class LockerConfig(BaseModel):
@@ -179,6 +228,7 @@ class LockerConfig(BaseModel):
     deviceId: int | None
     deviceCode: str | None
     driven: bool = Field(description="Whether the bridge drives this locker (has its port).")
+    lockController: LockController
     codes: LockerCodes | None
 
 
@@ -341,7 +391,9 @@ def _error(description: str) -> dict[str, Any]:
     return {"model": Error, "description": description}
 
 
-router = APIRouter(tags=["locker gateway"], route_class=GatewayRoute, responses={
+# What app.py includes: /admin, and the gateway's routes (added to it at the end of this module).
+router = APIRouter()
+gateway = APIRouter(tags=["locker gateway"], route_class=GatewayRoute, responses={
     400: _error("`ValidationError`: a bad path, query or body (see `fields`)"),
     401: _error("`Unauthorized`: no token, or an unknown or revoked one"),
     403: _error("`Forbidden`: the token's role may not do this"),
@@ -491,11 +543,18 @@ def _answer_open(status: int, outcome: LockerOperationResponse) -> LockerOperati
     return outcome
 
 
-# -- health: GET /health is the app's own (api/routes/system.py) ---------------------------------
+# -- health & status: GET /health is the app's own (api/routes/system.py) ------------------------
+@router.get("/admin", tags=["system"], summary="Admin interface", response_class=RedirectResponse,
+            status_code=307, response_description="To the operator dashboard's locker page, which "
+                                                  "asks for a login when there is no session")
+async def admin_interface() -> RedirectResponse:
+    """The doc's admin interface is our operator dashboard; its login and roles stay its own."""
+    return RedirectResponse(DASHBOARD_LOCKERS, status_code=307)
+
 
 # -- transactions --------------------------------------------------------------------------------
-@router.get("/transactions", summary="List all transactions (rentals), newest first",
-            response_model=TransactionList)
+@gateway.get("/transactions", summary="List all transactions (rentals), newest first",
+             response_model=TransactionList)
 async def list_transactions(request: Request, page: Page = 1, pageSize: PageSize = 50,
                             active: bool | None = Query(None, description="Held (true) or released (false)."),
                             lockerId: IdQuery = None, userId: IdQuery = None,
@@ -550,12 +609,12 @@ def _refusal(row: Any, live: dict[str, Any] | None, user_id: int | None) -> ApiE
     return None
 
 
-@router.post("/transactions", status_code=201, summary="Create a transaction: rent a locker",
-             response_model=TransactionResponse,
-             responses={404: _error("`LockerNotFound`, `LockerTypeNotFound`, `UserNotFound`"),
-                        409: _error("`LockerOutOfService`, `LockerTypeAlwaysOutOfService`, "
-                                    "`LockerInUse`, `LockerAssigned`, `LockerNotOperational`, "
-                                    "`NoLockerAvailable` (none of the type is free)")})
+@gateway.post("/transactions", status_code=201, summary="Create a transaction: rent a locker",
+              response_model=TransactionResponse,
+              responses={404: _error("`LockerNotFound`, `LockerTypeNotFound`, `UserNotFound`"),
+                         409: _error("`LockerOutOfService`, `LockerTypeAlwaysOutOfService`, "
+                                     "`LockerInUse`, `LockerAssigned`, `LockerNotOperational`, "
+                                     "`NoLockerAvailable` (none of the type is free)")})
 async def create_transaction(body: TransactionCreate, request: Request,
                              caller: Caller = Depends(RENT)) -> TransactionResponse:
     service = sites(request)
@@ -600,18 +659,18 @@ async def create_transaction(body: TransactionCreate, request: Request,
 TxIdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-@router.get("/transactions/{transactionId}", summary="Get transaction details",
-            response_model=TransactionResponse, responses={404: _error("`TransactionNotFound`")})
+@gateway.get("/transactions/{transactionId}", summary="Get transaction details",
+             response_model=TransactionResponse, responses={404: _error("`TransactionNotFound`")})
 async def get_transaction(transactionId: TxIdPath, request: Request,
                           caller: Caller = Depends(READ)) -> TransactionResponse:
     async with engine_of(request).connect() as conn:
         return _tx_json(await _transaction(conn, transactionId, caller))
 
 
-@router.post("/transactions/{transactionId}/release", summary="Release transaction: the user gives the locker back",
-             response_model=TransactionResponse,
-             responses={404: _error("`TransactionNotFound`"),
-                        409: _error("`TransactionNotActive`: released already")})
+@gateway.post("/transactions/{transactionId}/release", summary="Release transaction: the user gives the locker back",
+              response_model=TransactionResponse,
+              responses={404: _error("`TransactionNotFound`"),
+                         409: _error("`TransactionNotActive`: released already")})
 async def release_transaction(transactionId: TxIdPath, request: Request,
                               caller: Caller = Depends(RENT)) -> TransactionResponse:
     async with engine_of(request).begin() as conn:
@@ -625,12 +684,12 @@ async def release_transaction(transactionId: TxIdPath, request: Request,
         return _tx_json(await _transaction(conn, transactionId, caller))
 
 
-@router.post("/transactions/{transactionId}/open", summary="Open locker by transaction ID",
-             response_model=LockerOperationResponse,
-             responses={404: _error("`TransactionNotFound`"),
-                        409: _error("`TransactionNotActive`, or an open failure (see `POST "
-                                    "/lockers/{lockerId}/open`)"),
-                        503: OPEN_ERRORS[503]})
+@gateway.post("/transactions/{transactionId}/open", summary="Open locker by transaction ID",
+              response_model=LockerOperationResponse,
+              responses={404: _error("`TransactionNotFound`"),
+                         409: _error("`TransactionNotActive`, or an open failure (see `POST "
+                                     "/lockers/{lockerId}/open`)"),
+                         503: OPEN_ERRORS[503]})
 async def open_by_transaction(transactionId: TxIdPath, request: Request,
                               caller: Caller = Depends(RENT)) -> LockerOperationResponse:
     """Only for an active transaction; an out-of-service locker still opens for its holder."""
@@ -647,8 +706,8 @@ async def open_by_transaction(transactionId: TxIdPath, request: Request,
 
 
 # -- lockers -------------------------------------------------------------------------------------
-@router.get("/lockers", summary="List all lockers, with live state and active transaction",
-            response_model=LockerList)
+@gateway.get("/lockers", summary="List all lockers, with live state and active transaction",
+             response_model=LockerList)
 async def list_lockers(request: Request, page: Page = 1, pageSize: PageSize = 100,
                        bankId: IdQuery = None, lockerTypeId: IdQuery = None, deviceId: IdQuery = None,
                        outOfService: bool | None = None, brokenLock: bool | None = None,
@@ -675,11 +734,13 @@ async def list_lockers(request: Request, page: Page = 1, pageSize: PageSize = 10
                       pageSize=pageSize)
 
 
-@router.post("/lockers/open-all", summary="Open all lockers (one result per locker)",
-             response_model=OpenAllLockersResponse,
-             responses={207: {"model": OpenAllLockersResponse,
-                              "description": "Multi-status: at least one locker did not open; each "
-                                             "result has its own `success` and `code`"}})
+@gateway.post("/lockers/open-all", summary="Open all lockers (one result per locker)",
+              response_model=OpenAllLockersResponse,
+              responses={207: {"model": MultiStatusOperationResponse,
+                               "description": "Multi-status: at least one locker did not open; each "
+                                              "result has its own `success` and `code`. The body is "
+                                              "the 200 one (an OpenAllLockersResponse, with "
+                                              "`skipped`)"}})
 async def open_all(request: Request, bankId: IdQuery = None, deviceId: IdQuery = None,
                    caller: Caller = Depends(OPEN)) -> JSONResponse:
     """One after the other, not all at once: every lock fired together would load the supply."""
@@ -709,8 +770,8 @@ async def open_all(request: Request, bankId: IdQuery = None, deviceId: IdQuery =
     return JSONResponse(body.model_dump(), status_code=200 if body.success else 207)
 
 
-@router.get("/lockers/{lockerId}/config", summary="Get locker configuration (board, bank, bay, type, codes)",
-            response_model=LockerConfig, responses=NOT_FOUND_LOCKER)
+@gateway.get("/lockers/{lockerId}/config", summary="Get locker configuration (board, bank, bay, type, codes)",
+             response_model=LockerConfig, responses=NOT_FOUND_LOCKER)
 async def locker_config(lockerId: LockerIdPath, request: Request,
                         caller: Caller = Depends(READ)) -> LockerConfig:
     async with engine_of(request).connect() as conn:
@@ -727,23 +788,52 @@ async def locker_config(lockerId: LockerIdPath, request: Request,
     return LockerConfig(lockerId=row.id, identity=row.identity, bankId=row.bank_id, bank=row.bank_name,
                         bankTypeId=row.bank_type_id, comPort=row.port, address=row.address, bay=row.bay,
                         lockerType=_type_summary(row), deviceId=row.device_id, deviceCode=device,
-                        driven=live is not None, codes=codes)
+                        driven=live is not None, codes=codes,
+                        lockController=LockController(
+                            comPort=row.port, address=row.address, bay=row.bay, driven=live is not None,
+                            online=None if live is None else live["vendorErrorCode"] != "BOARD_SILENT"))
 
 
-@router.get("/lockers/{lockerId}", summary="Get locker details (live state, active transaction)",
-            response_model=Locker, responses=NOT_FOUND_LOCKER)
-async def get_locker(lockerId: LockerIdPath, request: Request, caller: Caller = Depends(READ)) -> Locker:
+def _details(stored: str | None) -> dict[str, Any]:
+    """Our writers store a JSON object; anything else is shown, not allowed to fail the read."""
+    try:
+        value = json.loads(stored or "{}")
+    except ValueError:
+        return {"raw": stored}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def _log_entry(row: Any) -> LogEntry:
+    return LogEntry(id=row.id, at=iso(row.at) or "", actor=row.actor, action=row.action,
+                    lockerId=row.locker_id, deviceId=row.device_id, details=_details(row.details))
+
+
+async def _events(conn: AsyncConnection, locker_id: int, caller: Caller) -> list[LogEntry]:
+    """The locker's latest audit entries. A kiosk sees none of another device's: a locker moved
+    to it keeps its history, which is not the kiosk's to read."""
+    query = select(AUDIT).where(AUDIT.c.locker_id == locker_id)
+    if caller.role == "kiosk":
+        query = query.where(AUDIT.c.device_id.is_(None) | (AUDIT.c.device_id == caller.device_id))
+    rows = await conn.execute(query.order_by(AUDIT.c.id.desc()).limit(LOCKER_EVENTS))
+    return [_log_entry(r) for r in rows]
+
+
+@gateway.get("/lockers/{lockerId}", summary="Get locker details (live state, active transaction, "
+              "recent audit entries)", response_model=LockerDetails, responses=NOT_FOUND_LOCKER)
+async def get_locker(lockerId: LockerIdPath, request: Request,
+                     caller: Caller = Depends(READ)) -> LockerDetails:
     async with engine_of(request).connect() as conn:
         row = await _locker(conn, lockerId, caller)
-    return _locker_json(row, sites(request).live(row.identity))
+        events = await _events(conn, lockerId, caller)
+    return LockerDetails(**_locker_json(row, sites(request).live(row.identity)).model_dump(), events=events)
 
 
-@router.patch("/lockers/{lockerId}", summary="Update locker service state",
-              response_model=OperationResponse, response_model_exclude_none=True,
-              responses={400: _error("`ValidationError` (bad body), `NothingToUpdate` (empty body)"),
-                         404: _error("`LockerNotFound`"),
-                         409: _error("`LockerTypeAlwaysOutOfService`: its type is always out of "
-                                     "service, so it cannot be returned to service")})
+@gateway.patch("/lockers/{lockerId}", summary="Update locker service state",
+               response_model=OperationResponse, response_model_exclude_none=True,
+               responses={400: _error("`ValidationError` (bad body), `NothingToUpdate` (empty body)"),
+                          404: _error("`LockerNotFound`"),
+                          409: _error("`LockerTypeAlwaysOutOfService`: its type is always out of "
+                                      "service, so it cannot be returned to service")})
 async def update_locker(lockerId: LockerIdPath, body: LockerServiceUpdate, request: Request,
                         caller: Caller = Depends(CHANGE)) -> OperationResponse:
     """Out of service: no new transactions (existing ones stay). Back in service: reasonCode and
@@ -777,8 +867,8 @@ async def update_locker(lockerId: LockerIdPath, body: LockerServiceUpdate, reque
     return OperationResponse(success=True)
 
 
-@router.post("/lockers/{lockerId}/open", summary="Open locker by ID (through the bridge, read back)",
-             response_model=LockerOperationResponse, responses={**NOT_FOUND_LOCKER, **OPEN_ERRORS})
+@gateway.post("/lockers/{lockerId}/open", summary="Open locker by ID (through the bridge, read back)",
+              response_model=LockerOperationResponse, responses={**NOT_FOUND_LOCKER, **OPEN_ERRORS})
 async def open_locker(lockerId: LockerIdPath, request: Request,
                       caller: Caller = Depends(OPEN)) -> LockerOperationResponse:
     async with engine_of(request).connect() as conn:
@@ -807,7 +897,7 @@ def _type_json(row: Any, counts: dict[int, tuple[int, int]]) -> LockerType:
                       available=free)
 
 
-@router.get("/locker-types", summary="List all locker types", response_model=LockerTypeList)
+@gateway.get("/locker-types", summary="List all locker types", response_model=LockerTypeList)
 async def list_locker_types(request: Request, page: Page = 1, pageSize: PageSize = 100,
                             caller: Caller = Depends(READ)) -> LockerTypeList:
     async with engine_of(request).connect() as conn:
@@ -822,8 +912,8 @@ async def list_locker_types(request: Request, page: Page = 1, pageSize: PageSize
 TypeIdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-@router.get("/locker-types/{lockerTypeId}", summary="Get locker type details",
-            response_model=LockerType, responses={404: _error("`LockerTypeNotFound`")})
+@gateway.get("/locker-types/{lockerTypeId}", summary="Get locker type details",
+             response_model=LockerType, responses={404: _error("`LockerTypeNotFound`")})
 async def get_locker_type(lockerTypeId: TypeIdPath, request: Request,
                           caller: Caller = Depends(READ)) -> LockerType:
     async with engine_of(request).connect() as conn:
@@ -833,9 +923,9 @@ async def get_locker_type(lockerTypeId: TypeIdPath, request: Request,
         return _type_json(row, await _type_counts(conn, request, caller))
 
 
-@router.post("/locker-types", status_code=201, response_model=LockerType,
-             summary="Create a locker type (extension to the doc; admin)",
-             responses={409: _error("`LockerTypeExists`: the name is taken")})
+@gateway.post("/locker-types", status_code=201, response_model=LockerType,
+              summary="Create a locker type (extension to the doc; admin)",
+              responses={409: _error("`LockerTypeExists`: the name is taken")})
 async def create_locker_type(body: LockerTypeCreate, request: Request,
                              caller: Caller = Depends(ADMIN)) -> LockerType:
     async with engine_of(request).begin() as conn:
@@ -886,7 +976,7 @@ async def _bank_type_with_associations(conn: AsyncConnection, bank_type_id: int)
     return BankTypeWithAssociations(**_bank_type_json(row).model_dump(), associations=associations)
 
 
-@router.get("/bank-types", summary="List all bank types", response_model=BankTypeList)
+@gateway.get("/bank-types", summary="List all bank types", response_model=BankTypeList)
 async def list_bank_types(request: Request, page: Page = 1, pageSize: PageSize = 100,
                           caller: Caller = Depends(READ)) -> BankTypeList:
     async with engine_of(request).connect() as conn:
@@ -897,19 +987,19 @@ async def list_bank_types(request: Request, page: Page = 1, pageSize: PageSize =
                         pageSize=pageSize)
 
 
-@router.get("/bank-types/{bankTypeId}", summary="Get bank type with associations",
-            response_model=BankTypeWithAssociations, responses={404: _error("`BankTypeNotFound`")})
+@gateway.get("/bank-types/{bankTypeId}", summary="Get bank type with associations",
+             response_model=BankTypeWithAssociations, responses={404: _error("`BankTypeNotFound`")})
 async def get_bank_type(bankTypeId: TypeIdPath, request: Request,
                         caller: Caller = Depends(READ)) -> BankTypeWithAssociations:
     async with engine_of(request).connect() as conn:
         return await _bank_type_with_associations(conn, bankTypeId)
 
 
-@router.post("/bank-types", status_code=201, response_model=BankTypeWithAssociations,
-             summary="Create a bank type with its associations (extension to the doc; admin)",
-             responses={400: _error("`ValidationError`, `DuplicateAssociation` (a locker type twice)"),
-                        404: _error("`LockerTypeNotFound`: an association names no locker type"),
-                        409: _error("`BankTypeExists`: the name is taken")})
+@gateway.post("/bank-types", status_code=201, response_model=BankTypeWithAssociations,
+              summary="Create a bank type with its associations (extension to the doc; admin)",
+              responses={400: _error("`ValidationError`, `DuplicateAssociation` (a locker type twice)"),
+                         404: _error("`LockerTypeNotFound`: an association names no locker type"),
+                         409: _error("`BankTypeExists`: the name is taken")})
 async def create_bank_type(body: BankTypeCreate, request: Request,
                            caller: Caller = Depends(ADMIN)) -> BankTypeWithAssociations:
     type_ids = [a.lockerTypeId for a in body.associations]
@@ -939,31 +1029,33 @@ async def create_bank_type(body: BankTypeCreate, request: Request,
 
 
 # -- system --------------------------------------------------------------------------------------
-@router.post("/system/heartbeat", summary="Receive heartbeat from external device",
-             response_model=OperationResponse,
-             responses={400: _error("`ValidationError`, `HeartbeatTooLarge` (over 16 KiB)"),
-                        404: _error("`DeviceNotFound`: no device with this code (or not the "
-                                    "kiosk token's own)")})
+@gateway.post("/system/heartbeat", summary="Receive heartbeat from external device",
+              response_model=System,
+              responses={400: _error("`ValidationError`, `HeartbeatTooLarge` (over 16 KiB)"),
+                         404: _error("`DeviceNotFound`: no device with this code (or not the "
+                                     "kiosk token's own)")})
 async def heartbeat(body: DeviceHeartbeatRequest, request: Request,
-                    caller: Caller = Depends(HEARTBEAT)) -> OperationResponse:
+                    caller: Caller = Depends(HEARTBEAT)) -> System:
     """Records when (by our clock) and what the device last said. Only a first heartbeat or a
     change of ``status`` is audited: a heartbeat a minute per device would bury the log."""
     report = body.model_dump(mode="json", exclude_none=True)
     text = json.dumps(report, separators=(",", ":"), default=str)
     if len(text.encode()) > HEARTBEAT_MAX_BYTES:
         raise ApiError(400, "HeartbeatTooLarge", f"a heartbeat body may hold {HEARTBEAT_MAX_BYTES} bytes")
+    now = now_utc()
     async with engine_of(request).begin() as conn:
         device = (await conn.execute(select(DEVICES.c.id, DEVICES.c.heartbeat).where(
             DEVICES.c.code == body.deviceId))).first()
         if device is None or (caller.role == "kiosk" and device.id != caller.device_id):
             raise ApiError(404, "DeviceNotFound", f"no device {body.deviceId!r}")
         await conn.execute(update(DEVICES).where(DEVICES.c.id == device.id).values(
-            last_heartbeat_at=now_utc(), heartbeat=text))
+            last_heartbeat_at=now, heartbeat=text))
         previous = _heartbeat_status(device.heartbeat)
         if device.heartbeat is None or previous != body.status:
             await audit(conn, actor(caller), "device.heartbeat", device_id=device.id,
                         status=body.status, previousStatus=previous)
-    return OperationResponse(success=True, message="heartbeat recorded")
+    return System(success=True, message="heartbeat recorded", serverTime=iso(now) or "",
+                  deviceId=body.deviceId, onlineWindowSeconds=int(ONLINE_WINDOW.total_seconds()))
 
 
 def _heartbeat_status(stored: str | None) -> str | None:
@@ -972,3 +1064,6 @@ def _heartbeat_status(stored: str | None) -> str | None:
     except ValueError:
         return None
     return value.get("status") if isinstance(value, dict) else None
+
+
+router.include_router(gateway)  # last: including copies the routes defined so far

@@ -4,14 +4,17 @@ on a real pty. Opens really open the emulated doors; the audit log is read from 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from api.auth import create_token
 from chargebay.stack import Stack
+from csms.timeutil import iso
 from locker_bridge.emulator import Emulator, Fault
+from locker_bridge.sites.models import AuditEntry
 from locker_bridge.sites.models import Device, Locker, User
 from locker_bridge.sites.service import now_utc
 from tests.helpers import rows
@@ -19,6 +22,11 @@ from tests.locker_bridge.conftest import command
 from tests.locker_sites.conftest import audit_actions, locker_id, until
 
 ADMIN_NAME = "CHARGEBAY_API_TOKEN"  # the name the configured admin token is registered under
+DOC_SCHEMAS = {  # the doc's "Schemas" section, in its order
+    "Locker", "LockerTypeSummary", "TransactionResponse", "LockerType", "LockController", "System",
+    "LockerConfig", "LogEntry", "OperationResponse", "LockerOperationResponse",
+    "MultiStatusOperationResponse", "BankType", "OpenAllLockersResponse", "BankTypeAssociation", "Error",
+    "BankTypeWithAssociations", "DeviceHeartbeatRequest"}
 
 
 # -- setting the site up ----------------------------------------------------------------------------
@@ -332,7 +340,8 @@ async def test_lockers_config_and_types(site: Stack, client: httpx.AsyncClient) 
         "lockerId": l3, "identity": "LOCKER-A-03", "bankId": bank["id"], "bank": "LOCKER-A",
         "bankTypeId": None, "comPort": "COM2", "address": 1, "bay": 3,
         "lockerType": {"id": small, "name": "Small", "size": "S", "hasCharging": True, "alwaysOos": False},
-        "deviceId": None, "deviceCode": None, "driven": True, "codes": None}
+        "deviceId": None, "deviceCode": None, "driven": True, "codes": None,
+        "lockController": {"comPort": "COM2", "address": 1, "bay": 3, "driven": True, "online": True}}
     assert set(config["codes"]) == {"openCode", "statusCode", "startChargingCode", "stopChargingCode",
                                     "chargingStatusCode"}
     assert site.bridge is not None  # the codes are the ones the bridge sends
@@ -377,15 +386,71 @@ async def test_lockers_config_and_types(site: Stack, client: httpx.AsyncClient) 
     assert len(await audit(site, "locker_type.create")) == 2
 
 
+async def test_lock_controller_goes_offline_while_the_board_is_silent(
+        site: Stack, emu: Emulator, client: httpx.AsyncClient) -> None:
+    l1, _, _, _ = await ids(site)
+
+    async def online_is(expected: bool) -> bool:
+        return (await client.get(f"/lockers/{l1}/config")).json()["lockController"]["online"] is expected
+
+    assert await online_is(True)
+    rule = emu.inject(Fault.NO_REPLY)  # the board acts, but nothing comes back: silent after 3 polls
+    await until(lambda: online_is(False), timeout=8)
+    emu.remove_fault(rule)
+    await until(lambda: online_is(True), timeout=8)
+
+
+async def test_locker_details_carry_its_latest_audit_entries(site: Stack, client: httpx.AsyncClient) -> None:
+    l1, l2, _, _ = await ids(site)
+    mine, other = await add_device(site, "KIOSK-01"), await add_device(site, "KIOSK-02")
+    await set_lockers(site, [l1], device_id=other)
+    await client.patch(f"/lockers/{l1}", json={"reasonCode": "WHILE_KIOSK_02"})  # the other device's
+    await set_lockers(site, [l1], device_id=mine)
+    await client.patch(f"/lockers/{l1}", json={"brokenLock": True})
+    await client.patch(f"/lockers/{l2}", json={"brokenLock": True})  # another locker's
+
+    details = (await client.get(f"/lockers/{l1}")).json()
+    newest, older = details["events"]
+    assert newest | {"id": 0, "at": ""} == {
+        "id": 0, "at": "", "actor": ADMIN_NAME, "action": "locker.service", "lockerId": l1,
+        "deviceId": mine, "details": {"changes": {"broken_lock": [False, True]}}}
+    assert newest["id"] > older["id"] and older["deviceId"] == other
+    assert datetime.fromisoformat(newest["at"]) >= datetime.fromisoformat(older["at"])
+    # the list stays lean: no history per locker
+    assert all("events" not in x for x in (await client.get("/lockers")).json()["items"])
+
+    # a kiosk reads its own locker's history, without what happened there under another device
+    async with httpx.AsyncClient(base_url=site.http_url, timeout=20,
+                                 headers=await headers(site, "kiosk", device_id=mine)) as k:
+        assert (await k.get(f"/lockers/{l1}")).json()["events"] == [newest]
+        err(await k.get(f"/lockers/{l2}"), 404, "LockerNotFound")
+
+    # at most the latest 20
+    async with site.central.engine.begin() as conn:
+        await conn.execute(AuditEntry.__table__.insert(), [
+            {"at": now_utc(), "actor": "test", "action": f"test.{n}", "locker_id": l1, "details": "{}"}
+            for n in range(25)])
+    events = (await client.get(f"/lockers/{l1}")).json()["events"]
+    assert [e["action"] for e in events] == [f"test.{n}" for n in range(24, 4, -1)]
+
+
 # -- heartbeat -------------------------------------------------------------------------------------
 async def test_heartbeat(site: Stack, client: httpx.AsyncClient) -> None:
     device = await add_device(site, "KIOSK-01")
     body = {"deviceId": "KIOSK-01", "timestamp": "2026-02-20T22:56:40Z", "status": "ok",
             "uptimeSeconds": 60, "firmwareVersion": "2.4.1", "printerPaper": "low"}
     r = await client.post("/system/heartbeat", json=body)
-    assert (r.status_code, r.json()["success"]) == (200, True)
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer | {"serverTime": ""} == {"success": True, "message": "heartbeat recorded", "serverTime": "",
+                                           "deviceId": "KIOSK-01", "onlineWindowSeconds": 120}
     [row] = await rows(site, "SELECT last_heartbeat_at, heartbeat FROM devices WHERE id = :d", d=device)
-    assert row["last_heartbeat_at"] is not None
+    # serverTime is our clock, as recorded: what a device compares its own with
+    assert abs(datetime.fromisoformat(answer["serverTime"]) - datetime.now(timezone.utc)) < timedelta(seconds=30)
+    async with site.central.engine.connect() as conn:
+        recorded = (await conn.execute(select(Device.__table__.c.last_heartbeat_at).where(
+            Device.__table__.c.id == device))).scalar_one()
+    assert iso(recorded) == answer["serverTime"]
     assert json.loads(row["heartbeat"]) == body | {"timestamp": "2026-02-20T22:56:40Z"}
     # only a first heartbeat and a change of status are audited
     await client.post("/system/heartbeat", json=body)
@@ -466,3 +531,31 @@ async def test_permissions_per_role(site: Stack, emu: Emulator, client: httpx.As
         err(await k.post("/system/heartbeat", json={"deviceId": "KIOSK-02"}), 404, "DeviceNotFound")
         assert [x["lockers"] for x in (await k.get("/locker-types")).json()["items"]] == []
     assert "test-kiosk" in {a["actor"] for a in await audit(site, "locker.open")}
+
+
+# -- health & status, and the document -------------------------------------------------------------
+async def test_admin_interface_redirects_to_the_dashboards_locker_page(site: Stack) -> None:
+    async with httpx.AsyncClient(base_url=site.http_url, timeout=20) as anyone:  # no token: a page
+        r = await anyone.get("/admin", follow_redirects=False)
+        assert (r.status_code, r.headers["location"]) == (307, "/ui/lockers")
+        page = await anyone.get("/admin", follow_redirects=True)  # the dashboard asks for a login
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        assert page.url.path == "/" and page.url.params["next"] == "/ui/lockers"
+
+
+async def test_openapi_has_every_schema_of_the_doc(site: Stack, client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    missing = DOC_SCHEMAS - spec["components"]["schemas"].keys()
+    assert not missing, sorted(missing)
+    ops = spec["paths"]
+    assert ops["/admin"]["get"]["tags"] == ["system"] == ops["/health"]["get"]["tags"]
+    assert ops["/admin"]["get"]["summary"] == "Admin interface"
+
+    def ref(response: dict[str, Any]) -> str:
+        return response["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+
+    assert ref(ops["/lockers/{lockerId}"]["get"]["responses"]["200"]) == "LockerDetails"
+    assert ref(ops["/lockers/{lockerId}/config"]["get"]["responses"]["200"]) == "LockerConfig"
+    assert ref(ops["/system/heartbeat"]["post"]["responses"]["200"]) == "System"
+    open_all = ops["/lockers/open-all"]["post"]["responses"]
+    assert (ref(open_all["200"]), ref(open_all["207"])) == ("OpenAllLockersResponse", "MultiStatusOperationResponse")
