@@ -280,6 +280,7 @@ class SiteService:
 
     async def _position(self, locker: Any) -> Position:
         async with self.engine.connect() as conn:
-            bank = (await conn.execute(select(BANKS.c.port, BANKS.c.address).where(
-                BANKS.c.id == locker.bank_id))).one()
-        return Position(bank.port, bank.address, locker.bay)
+            row = (await conn.execute(select(BANKS.c.port, BANKS.c.address, LOCKERS.c.bay)
+                                      .join(BANKS, BANKS.c.id == LOCKERS.c.bank_id)
+                                      .where(LOCKERS.c.id == locker.id))).one()
+        return Position(row.port, row.address, row.bay)
