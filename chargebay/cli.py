@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from common.logs import configure_logging
 from common.loop import run as run_loop
 from common.settings import Role, get_settings
+
+if TYPE_CHECKING:
+    from locker_bridge.config import BridgeConfig
 
 app = typer.Typer(help="chargebay: OCPP 1.6J central system, charger simulator and locker bridge.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -53,6 +56,8 @@ def serve(
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise typer.BadParameter("--tls-cert and --tls-key go together")
     configure_logging(settings.log_level, settings.log_format.value)
+    if settings.bridge_config:
+        _bridge_config(settings.bridge_config)  # a bad file stops us before anything starts
     run_loop(serve_until_signalled(settings))
 
 
@@ -127,17 +132,22 @@ def bridge(
         "CSMS websocket URL (the bay identity is appended); overrides csms_url of the file."))] = None,
 ) -> None:
     """Run the locker bridge on its own, at the locker site: every bay a charge point of the CSMS."""
-    from locker_bridge.config import ConfigError, load
     from locker_bridge.service import serve_until_signalled
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format.value)
+    run_loop(serve_until_signalled(_bridge_config(config), csms_url))
+
+
+def _bridge_config(path: Path) -> BridgeConfig:
+    """Load the bridge's YAML, or exit 2 with the one-line reason (no traceback)."""
+    from locker_bridge.config import ConfigError, load
+
     try:
-        bridge_config = load(config)
+        return load(path)
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    run_loop(serve_until_signalled(bridge_config, csms_url))
 
 
 @app.command("emulate-board")
@@ -151,11 +161,21 @@ def emulate_board(
     speed: Annotated[float, typer.Option(min=0.001, help="Simulated seconds per real second.")] = 1.0,
     devices: Annotated[bool, typer.Option("--devices", help=(
         "Start with a phone in odd bays and an e-bike battery in even bays."))] = False,
+    fault: Annotated[Optional[list[str]], typer.Option("--fault", metavar="NAME[:COUNT]", help=(
+        "Misbehave on every request, or on the next COUNT; repeatable. NAME: ignore, no_reply, "
+        "garbage_before, garbage_inside, garbage_after, bad_checksum, bad_len, bad_eof, "
+        "truncated, short_reply, late_reply, echo, wrong_address, wrong_bay, busy, stuck_door, "
+        "ack_without_effect."))] = None,
 ) -> None:
     """Emulate locker controller boards on a pseudo-terminal until Ctrl-C or SIGTERM."""
-    from locker_bridge.emulator import run_cli
+    from locker_bridge.emulator import parse_fault, run_cli
 
-    run_cli(link, boards, bays, line_timing=line_timing, baudrate=baudrate, speed=speed, devices=devices)
+    try:
+        faults = [parse_fault(spec) for spec in fault or []]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--fault") from None
+    run_cli(link, boards, bays, line_timing=line_timing, baudrate=baudrate, speed=speed,
+            devices=devices, faults=faults)
 
 
 if __name__ == "__main__":

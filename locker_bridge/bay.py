@@ -3,24 +3,21 @@
 The board is the truth: door, item sensor, outlet state, power and the energy register are read
 over the bus (polls, read-backs and EVENT frames) and kept here. :meth:`Bay.status` derives the
 connector's OCPP 1.6 status from those observations and the bridge's own facts (a transaction,
-availability, Finishing until the door has opened and closed again).
+availability and maintenance, Finishing until the door has opened and closed again).
 """
 
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any
 
 from locker_bridge.bus import Bus, Priority
+from locker_bridge.config import CODE_FIELDS
 from locker_bridge.protocol import Frame, Status, from_hex
-
-# The bridge's command names and the vendor's per-cabin hex code fields that replace them.
-CODE_FIELDS = {"OPEN_DOOR": "open_code", "LOCKER_STATUS": "status_code",
-               "START_CHARGING": "start_charging_code", "STOP_CHARGING": "stop_charging_code",
-               "CHARGING_STATUS": "charging_status_code"}
 
 
 class Outlet(int, Enum):
@@ -90,7 +87,8 @@ class Bay:
     """The hardware side of one virtual charge point: board address, bay number, observations."""
 
     def __init__(self, identity: str, locker: str, port: str, bus: Bus, address: int, number: int,
-                 codes: dict[str, str | None]) -> None:
+                 codes: dict[str, str | None], *, suspended_below_w: float,
+                 suspended_after: float) -> None:
         self.identity = identity
         self.locker = locker
         self.port = port
@@ -98,19 +96,22 @@ class Bay:
         self.address = address
         self.number = number
         self.codes = codes  # field -> vendor hex override (None: built from the profile)
+        self.suspended_below_w = suspended_below_w
+        self.suspended_after = suspended_after
         # what the board said last (None: not read yet)
         self.door_open: bool | None = None
         self.item: bool | None = None
         self.outlet: Outlet | None = None
         self.power_w = 0
         self.energy_wh: int | None = None
+        self.low_power_since: float | None = None  # monotonic time the draw fell under the limit
         # the bridge's own facts
         self.tx: Tx | None = None
         self.fault: FaultKind | None = None
         self.fault_info: str | None = None
         self.board_silent = False
-        self.operative = True
-        self.inoperative_scheduled = False
+        self.operative = True  # the CSMS's ChangeAvailability
+        self.maintenance = False  # the locker operator's (BridgeService.set_maintenance)
         self.finishing = False
         self.door_opened_since_stop = False
         self.off_polls = 0  # polls that found the outlet off under a transaction
@@ -159,6 +160,10 @@ class Bay:
 
     def note_charging(self, reading: ChargingReading) -> None:
         self.outlet, self.power_w, self.energy_wh = reading.state, reading.power_w, reading.energy_wh
+        if reading.state != Outlet.CHARGING or reading.power_w >= self.suspended_below_w:
+            self.low_power_since = None
+        elif self.low_power_since is None:
+            self.low_power_since = time.monotonic()
         if reading.state == Outlet.FAULT:
             self.set_fault(FaultKind.BAY_FAULT, "the board reports an outlet fault")
         elif self.fault == FaultKind.BAY_FAULT:
@@ -173,9 +178,30 @@ class Bay:
             self.fault, self.fault_info = None, None
 
     @property
+    def available(self) -> bool:
+        """Neither the CSMS nor the operator took the bay out of service. Taken out during a
+        transaction, it goes on: the bay is Unavailable once the transaction has ended."""
+        return self.operative and not self.maintenance
+
+    @property
+    def ev_suspended(self) -> bool:
+        """The outlet is on but the device takes (almost) nothing: the board says so (state 2), or
+        the draw has stayed under ``suspended_below_w`` for ``suspended_after`` seconds (boards
+        that report state 1 whenever the outlet is on; a device takes a moment to start)."""
+        if self.outlet == Outlet.IDLE:
+            return True
+        return (self.outlet == Outlet.CHARGING and self.low_power_since is not None
+                and time.monotonic() - self.low_power_since >= self.suspended_after)
+
+    @property
+    def outlet_without_tx(self) -> bool:
+        """On with no transaction: switched on past the bridge (a raw START_CHARGING, say)."""
+        return self.tx is None and self.outlet in (Outlet.CHARGING, Outlet.IDLE)
+
+    @property
     def can_start(self) -> bool:
         """A new transaction may begin (a read-back mismatch alone does not stop a retry)."""
-        return (self.tx is None and self.operative and not self.board_silent
+        return (self.tx is None and self.available and not self.board_silent
                 and self.fault != FaultKind.BAY_FAULT and self.door_open is not True)
 
     # -- status -------------------------------------------------------------------------------
@@ -185,14 +211,12 @@ class Bay:
         if fault is not None:
             return "Faulted", ERROR_CODES[fault], fault.value
         if self.tx is not None:
-            if self.outlet == Outlet.CHARGING:
-                return "Charging", "NoError", None
-            if self.outlet == Outlet.IDLE:
-                return "SuspendedEV", "NoError", None
             if self.outlet == Outlet.OFF:
                 return "SuspendedEVSE", "NoError", None
-            return "Charging", "NoError", None  # not read back yet
-        if not self.operative:
+            if self.ev_suspended:
+                return "SuspendedEV", "NoError", None
+            return "Charging", "NoError", None  # also when not read back yet
+        if not self.available:
             return "Unavailable", "NoError", None
         if self.finishing:
             return "Finishing", "NoError", None
@@ -212,5 +236,7 @@ class Bay:
             "powerW": self.power_w, "energyWh": self.energy_wh,
             "transactionId": self.tx.id if self.tx else None,
             "idTag": self.tx.id_tag if self.tx else None,
+            "operative": self.operative, "maintenance": self.maintenance,
+            "outletWithoutTransaction": self.outlet_without_tx,
             **{field: self.code(command) for command, field in CODE_FIELDS.items()},
         }

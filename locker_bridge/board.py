@@ -2,7 +2,9 @@
 
 A poll is one BOARD_STATUS (door and charging bitmaps for every bay), then CHARGING_STATUS only for
 bays with a transaction or an outlet on, and LOCKER_STATUS only where a door changed. So twelve idle
-bays cost one frame per poll. Three polls without an answer fault every bay (board silent).
+bays cost one frame per poll. Three polls without an answer fault every bay (board silent). Nothing
+a poll runs into ends the polling: an unusable answer or a bug is logged and counted, and the
+next poll comes as usual.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import contextlib
 import logging
 
 from locker_bridge.bay import BoardError, FaultKind, Outlet
-from locker_bridge.bus import Bus, BusError, Priority
-from locker_bridge.charge_point import VirtualChargePoint
+from locker_bridge.bus import BadReply, Bus, BusError, NoReply, PortDown, Priority
+from locker_bridge.charge_point import Throttle, VirtualChargePoint
 from locker_bridge.protocol import Event, Frame, Status
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,8 @@ class BoardPoller:
         self.interval = interval
         self.missed = 0
         self.polls = 0
+        self.errors = 0  # polls that ended in something other than silence (logged, counted)
+        self._trouble_log = Throttle()
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 
@@ -47,30 +51,44 @@ class BoardPoller:
                 await self._task
 
     async def _run(self) -> None:
-        while not await self._first_read():
-            await asyncio.sleep(self.interval)
         while True:
-            await asyncio.sleep(self.interval)
             try:
-                await self.poll()
-            except (BusError, BoardError) as exc:  # a read after the board status failed
+                if self._ready.is_set():
+                    await self.poll()
+                else:
+                    await self._first_read()
+            except (NoReply, PortDown) as exc:  # a read after the board status went unanswered
                 log.debug("board %s/%d: %s", self.bus.name, self.address, exc)
+            except Exception as exc:  # an unusable answer, or a bug: polling must go on regardless
+                self._trouble(exc)
+            await asyncio.sleep(self.interval)
 
-    async def _first_read(self) -> bool:
-        """Read every bay once, then reconcile transactions from before a restart."""
-        try:
-            for cp in self.cps.values():
+    def _trouble(self, exc: Exception) -> None:
+        """Count it and log it, throttled (with a traceback unless it is what the board said)."""
+        self.errors += 1
+        log.log(self._trouble_log.level(), "board %s/%d: poll failed (%s: %s); %d so far",
+                self.bus.name, self.address, type(exc).__name__, exc, self.errors,
+                exc_info=not isinstance(exc, (BusError, BoardError)))
+
+    async def _first_read(self) -> None:
+        """Read every bay once, then reconcile transactions from before a restart. A board that
+        does not answer is asked again next time; one bay answering badly holds up nobody."""
+        for cp in self.cps.values():
+            try:
                 await cp.bay.read_door(Priority.POLL)
                 await cp.bay.read_charging(Priority.POLL)
-        except (BusError, BoardError) as exc:
-            self._missed(exc)
-            return False
+            except (NoReply, PortDown) as exc:
+                self._missed(exc)
+                return
+            except (BusError, BoardError) as exc:
+                self._trouble(exc)  # the polls read it again
         self._answered()
-        for cp in self.cps.values():
-            await cp.reconcile()
-            cp.refresh()
-        self._ready.set()
-        return True
+        try:
+            for cp in self.cps.values():
+                await cp.reconcile()
+                cp.refresh()
+        finally:  # whatever happened, the board is read: the polls take it from here
+            self._ready.set()
 
     async def poll(self) -> None:
         self.polls += 1
@@ -82,10 +100,12 @@ class BoardPoller:
         except BusError as exc:
             self._missed(exc)
             return
-        if reply.status != Status.OK or len(reply.data) < 2:
+        if reply.status != Status.OK:
             return  # BUSY (booting, say): ask again next time
         self._answered()
         size = (reply.data[1] + 7) // 8
+        if len(reply.data) < 2 + 2 * size:
+            raise BadReply(f"BOARD_STATUS of {reply.data[1]} bays without both bitmaps")
         doors, charging = reply.data[2:2 + size], reply.data[2 + size:2 + 2 * size]
         # one idle bay per poll, in turn, is read too: a bay fault shows only in CHARGING_STATUS,
         # so a broken idle bay is found within a cycle, before someone tries to charge in it
@@ -99,8 +119,7 @@ class BoardPoller:
             on = bit(charging, number)
             if (bay.tx is not None or on or bay.outlet not in (None, Outlet.OFF)
                     or bay.fault == FaultKind.BAY_FAULT or number == spot_check):
-                await bay.read_charging(Priority.POLL)
-                cp.outlet_read()
+                await cp.read_outlet(poll=True)
 
     def _missed(self, exc: Exception) -> None:
         self.missed += 1

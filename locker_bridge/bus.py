@@ -2,9 +2,12 @@
 
 Requests wait in a priority queue (operator commands before polling); the owner writes a frame,
 keeps the inter-frame gap, and matches the reply by (address, opcode + reply offset, bay). Anything
-else that arrives is an unsolicited frame (EVENT) or noise. Only idempotent commands are retried —
-never OPEN_DOOR: the caller reads the door state and decides. A port that vanishes (USB adapter
-pulled) fails what is in flight and is reopened with backoff while the rest of the bridge runs.
+else that arrives is an unsolicited frame (EVENT) or noise; a matching reply too short for its
+command is unusable (BadReply), never a crash further up. Only idempotent commands are retried,
+after no reply, an unusable reply or BUSY — never OPEN_DOOR: the caller reads the door state and
+decides. A port that vanishes (USB adapter pulled) fails what is in flight; while it is down every
+request fails at once (PortDown) after one attempt to reopen it, so a device that is back serves
+the request, and between requests it is reopened with backoff while the rest of the bridge runs.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from enum import IntEnum
 import serial
 import serial_asyncio_fast
 
-from locker_bridge.protocol import CB81, Frame, Profile, StreamParser, decode
+from locker_bridge.protocol import CB81, Frame, Profile, Status, StreamParser, decode
 
 log = logging.getLogger(__name__)
 
 NOT_RETRIED = frozenset({"OPEN_DOOR"})
+MIN_REOPEN_BACKOFF = 0.2
 MAX_REOPEN_BACKOFF = 30.0
+BUSY_RETRY_DELAY = 0.05  # "try again later": a busy board gets this long before the retry
 
 
 class Priority(IntEnum):
@@ -42,16 +47,24 @@ class NoReply(BusError):
     pass
 
 
+class BadReply(BusError):
+    """The board answered, but with a reply too short for its command."""
+
+
 class PortDown(BusError):
     pass
 
 
 @dataclass
 class BusStats:
+    """Counters for the bus's whole lifetime (they survive reopening the port)."""
+
     frames_out: int = 0
     frames_in: int = 0
     timeouts: int = 0
     retries: int = 0
+    busy: int = 0  # BUSY replies that were retried
+    bad_replies: int = 0
     unsolicited: int = 0
     reopens: int = 0
 
@@ -75,7 +88,7 @@ class Bus:
         self.baudrate = baudrate or profile.baudrate
         self.default_retries = retries
         self.on_unsolicited = on_unsolicited
-        self.parser = StreamParser(profile)
+        self.parser = StreamParser(profile)  # one for the bus's lifetime: its counters too
         self.stats = BusStats()
         self._queue: asyncio.PriorityQueue[_Request] = asyncio.PriorityQueue()
         self._seq = itertools.count()
@@ -86,7 +99,12 @@ class Bus:
         self._expected: tuple[int, int, int] | None = None
         self._reply: asyncio.Future[Frame] | None = None
         self._port_up = asyncio.Event()
+        self._demand = asyncio.Event()  # a request arrived: a port that is down is tried at once
         self._opened_before = False
+        self._down_reported = False
+        # time.monotonic, not loop.time(): uvloop's clock has 1 ms steps, and one sleep of the
+        # computed gap was seen to leave only 4.2 of the 5 ms of silence the boards need
+        self._last_end = 0.0
 
     @property
     def up(self) -> bool:
@@ -102,10 +120,7 @@ class Bus:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._owner
         await self._close_port()
-        while not self._queue.empty():
-            request = self._queue.get_nowait()
-            if not request.future.done():
-                request.future.set_exception(PortDown(f"{self.name} closed"))
+        self._fail_waiting(PortDown(f"{self.name} closed"))
 
     async def _open(self) -> None:
         p = self.profile
@@ -115,11 +130,12 @@ class Bus:
         transport = self._writer.transport
         with contextlib.suppress(Exception):  # stale bytes (events from before we listened)
             transport.serial.reset_input_buffer()  # type: ignore[attr-defined]
-        self.parser = StreamParser(p)
+        self.parser.reset()
         self._reading = asyncio.create_task(self._read_loop())
         if self._opened_before:
             self.stats.reopens += 1
         self._opened_before = True
+        self._down_reported = False
         self._port_up.set()
         log.info("bus %s: %s open at %d baud", self.name, self.device, self.baudrate)
 
@@ -135,21 +151,28 @@ class Bus:
         if self._reply is not None and not self._reply.done():
             self._reply.set_exception(PortDown(f"{self.device} went away"))
 
-    async def _ensure_open(self) -> None:
-        backoff = 0.2
-        while not self.up:
-            try:
-                await self._open()
-                return
-            except (OSError, serial.SerialException) as exc:
-                log.warning("bus %s: cannot open %s (%s); retrying in %.1f s", self.name,
-                            self.device, exc, backoff)
-                self._fail_waiting(PortDown(f"{self.device}: {exc}"))
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_REOPEN_BACKOFF)
+    async def _reopen(self) -> bool:
+        """One attempt to open the port; when it fails, every waiting request fails with it."""
+        try:
+            await self._open()
+            return True
+        except (OSError, serial.SerialException) as exc:
+            # the first failure of an outage is a warning; the attempts after it are not news
+            log.log(logging.DEBUG if self._down_reported else logging.WARNING,
+                    "bus %s: cannot open %s (%s); trying again on each request and with backoff",
+                    self.name, self.device, exc)
+            self._down_reported = True
+            self._demand.clear()
+            self._fail_waiting(PortDown(f"{self.device}: {exc}"))
+            return False
+
+    async def _await_demand(self, backoff: float) -> None:
+        """While the port is down: until a request arrives or the backoff is over."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(backoff):
+                await self._demand.wait()
 
     def _fail_waiting(self, exc: BusError) -> None:
-        """While the port is down, queued requests fail at once rather than wait for it."""
         while not self._queue.empty():
             request = self._queue.get_nowait()
             if not request.future.done():
@@ -184,33 +207,39 @@ class Bus:
                       priority: Priority = Priority.OPERATOR, retries: int | None = None) -> Frame:
         """Send one command and return the matching reply (its ``status`` may still be an error)."""
         frame = Frame(address, self.profile.opcode(command), bay, data)
-        tries = 0 if command in NOT_RETRIED else (self.default_retries if retries is None else retries)
-        future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Request(int(priority), next(self._seq), frame, command, tries, future))
-        return await future
+        return await self._submit(frame, command, self.default_retries if retries is None else retries,
+                                  priority)
 
     async def send_raw(self, raw: bytes, priority: Priority = Priority.OPERATOR,
                        retries: int = 0) -> Frame:
         """A complete frame as given (the vendor's pass-through and per-cabin hex codes), its
         reply matched as usual; OPEN_DOOR is never retried whatever ``retries`` says."""
         frame = decode(raw, self.profile)
-        name = self.profile.name_of(frame.command) or "RAW"
+        return await self._submit(frame, self.profile.name_of(frame.command) or "RAW", retries,
+                                  priority)
+
+    async def _submit(self, frame: Frame, name: str, retries: int, priority: Priority) -> Frame:
         future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         tries = 0 if name in NOT_RETRIED else retries
-        await self._queue.put(_Request(int(priority), next(self._seq), frame, name, tries, future))
+        self._queue.put_nowait(_Request(int(priority), next(self._seq), frame, name, tries, future))
+        self._demand.set()
         return await future
 
     async def _own(self) -> None:
-        # time.monotonic, not loop.time(): uvloop's clock has 1 ms steps, and one sleep of the
-        # computed gap was seen to leave only 4.2 of the 5 ms of silence the boards need
-        last_end = 0.0
+        backoff = MIN_REOPEN_BACKOFF
         while True:
-            await self._ensure_open()
+            if not self.up:
+                if not await self._reopen():
+                    await self._await_demand(backoff)
+                    backoff = min(backoff * 2, MAX_REOPEN_BACKOFF)
+                    continue
+                backoff = MIN_REOPEN_BACKOFF
             request = await self._queue.get()
             if request.future.done():
                 continue
-            while (gap := last_end + self.profile.inter_frame_gap - time.monotonic()) > 0:
-                await asyncio.sleep(max(gap, 0.001))
+            if not self.up:  # lost while idle: reopen first, then serve it (or fail it at once)
+                self._queue.put_nowait(request)
+                continue
             try:
                 reply = await self._transact(request)
             except BusError as exc:
@@ -219,33 +248,69 @@ class Bus:
             else:
                 if not request.future.done():
                     request.future.set_result(reply)
-            last_end = time.monotonic()
 
     async def _transact(self, request: _Request) -> Frame:
         raw = request.frame.encode(self.profile)
         f = request.frame
+        where = f"board {f.address} bay {f.bay}"
+        failure: BusError = NoReply(f"{where}: no reply to {request.name}")
         for attempt in range(request.retries + 1):
-            if not self.up or self._writer is None:
-                raise PortDown(f"{self.device} is down")
             if attempt:
                 self.stats.retries += 1
-            self._expected = (f.address, f.command + self.profile.reply_offset, f.bay)
-            self._reply = asyncio.get_running_loop().create_future()
-            # nobody may be waiting any more when the port dies: mark its error as seen
-            self._reply.add_done_callback(lambda fut: fut.cancelled() or fut.exception())
-            self.parser.expect_echo(raw)
-            self._writer.write(raw)
-            self.stats.frames_out += 1
-            try:
-                # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that lands with
-                # the reply, and the owner task then outlives close() (which waits for it forever)
-                async with asyncio.timeout(self._timeout(raw)):
-                    return await asyncio.shield(self._reply)
-            except TimeoutError:
-                self.stats.timeouts += 1
-            finally:
-                self._expected = None
-        raise NoReply(f"board {f.address} bay {f.bay}: no reply to {request.name}")
+            reply = await self._exchange(raw, request.frame)
+            if reply is None:
+                failure = NoReply(f"{where}: no reply to {request.name}")
+                continue
+            problem = self._unusable(request.name, reply)
+            if problem is not None:
+                self.stats.bad_replies += 1
+                failure = BadReply(f"{where}: {request.name} answered {reply.hex(self.profile)}: "
+                                   f"{problem}")
+                log.debug("bus %s: %s", self.name, failure)
+                continue
+            if reply.status == Status.BUSY and attempt < request.retries:
+                self.stats.busy += 1
+                await asyncio.sleep(BUSY_RETRY_DELAY)
+                continue
+            return reply
+        raise failure
+
+    async def _exchange(self, raw: bytes, frame: Frame) -> Frame | None:
+        """Write one attempt and wait for its reply; None when none comes in time."""
+        if not self.up or self._writer is None:
+            raise PortDown(f"{self.device} is down")
+        while (gap := self._last_end + self.profile.inter_frame_gap - time.monotonic()) > 0:
+            await asyncio.sleep(max(gap, 0.001))
+        self._expected = (frame.address, frame.command + self.profile.reply_offset, frame.bay)
+        self._reply = asyncio.get_running_loop().create_future()
+        # nobody may be waiting any more when the port dies: mark its error as seen
+        self._reply.add_done_callback(lambda fut: fut.cancelled() or fut.exception())
+        self.parser.expect_echo(raw)
+        self._writer.write(raw)
+        self.stats.frames_out += 1
+        try:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that lands with
+            # the reply, and the owner task then outlives close() (which waits for it forever)
+            async with asyncio.timeout(self._timeout(raw)):
+                return await asyncio.shield(self._reply)
+        except TimeoutError:
+            self.stats.timeouts += 1
+            return None
+        finally:
+            self._expected = None
+            self._last_end = time.monotonic()
+
+    def _unusable(self, name: str, reply: Frame) -> str | None:
+        """Why a matching reply cannot be used, or None: a known command's reply must carry its
+        status byte, and an OK one all of its DATA."""
+        need = self.profile.reply_sizes.get(name)
+        if need is None:
+            return None
+        if not reply.data:
+            return "no status byte"
+        if reply.status == Status.OK and len(reply.data) < need:
+            return f"{len(reply.data)} DATA bytes, {need} expected"
+        return None
 
     def _timeout(self, raw: bytes) -> float:
         """The board's answer time plus the wire time of the request and a reply."""

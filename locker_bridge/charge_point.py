@@ -4,8 +4,10 @@ It connects to the CSMS at ``{csms_url}/{identity}`` like any charger, boots, se
 status notifications, and turns transactions into frames: a start is START_CHARGING, read back
 with CHARGING_STATUS, then StartTransaction; a stop is STOP_CHARGING, read back, then
 StopTransaction. What the board does on its own (door opened, outlet cut, reboot) ends a
-transaction with the matching reason. Transaction messages go through the durable
-:class:`~common.outbox.Outbox`, so they survive a CSMS outage and a bridge restart.
+transaction with the matching reason; an outlet on without a transaction (switched on past the
+bridge) is left on, logged and shown. Transaction messages go through the durable
+:class:`~common.outbox.Outbox`, so they survive a CSMS outage and a bridge restart; availability
+(ChangeAvailability, maintenance) is kept in the bridge's store for the same reason.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
 import websockets
 from ocpp.charge_point import camel_to_snake_case, snake_to_camel_case
@@ -28,16 +31,17 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from common.outbox import DurableQueue, Outbox, QueueClosed
 from common.session import booted_session
 from common.tasks import Background
-from locker_bridge.bay import Bay, BoardError, FaultKind, Outlet, Tx
-from locker_bridge.bus import BusError, Priority
+from locker_bridge.bay import Bay, BoardError, ChargingReading, FaultKind, Outlet, Tx
+from locker_bridge.bus import BadReply, BusError, NoReply, Priority
 from locker_bridge.protocol import Status
-from locker_bridge.store import TxStore
+from locker_bridge.store import BridgeStore
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 60.0
 RESPONSE_TIMEOUT = 15.0
 OFF_POLLS_BEFORE_STOP = 2  # an outlet found off this many polls in a row ends the transaction
+WARNING_EVERY = 60.0  # seconds between WARNINGs about the same trouble (Throttle)
 
 
 def _collected(task: asyncio.Future[Any]) -> None:
@@ -49,6 +53,45 @@ def _collected(task: asyncio.Future[Any]) -> None:
 
 class Offline(Exception):
     """No booted connection to the CSMS."""
+
+
+class Throttle:
+    """WARNING at most once every ``every`` seconds for one kind of trouble, DEBUG in between:
+    trouble that repeats at poll or reconnect pace must not fill the log."""
+
+    def __init__(self, every: float = WARNING_EVERY) -> None:
+        self.every = every
+        self._warned_at: float | None = None
+
+    def level(self) -> int:
+        now = time.monotonic()
+        if self._warned_at is not None and now - self._warned_at < self.every:
+            return logging.DEBUG
+        self._warned_at = now
+        return logging.WARNING
+
+    def reset(self) -> None:
+        self._warned_at = None
+
+
+class CsmsReach:
+    """One bridge's word on an unreachable CSMS, whichever bay failed to connect (twelve bays
+    must not write twelve lines): throttled, and a bay that connects ends the outage."""
+
+    def __init__(self) -> None:
+        self._throttle = Throttle()
+        self._failures = 0
+
+    def failed(self, url: str, exc: BaseException) -> None:
+        self._failures += 1
+        log.log(self._throttle.level(), "cannot reach the CSMS at %s (%s); %d failed connection(s)"
+                " so far, the bays keep trying", url, exc, self._failures)
+
+    def connected(self) -> None:
+        if self._failures:
+            log.info("the CSMS is reachable again after %d failed connection(s)", self._failures)
+        self._failures = 0
+        self._throttle.reset()
 
 
 def iso(ts: datetime | None = None) -> str:
@@ -86,14 +129,16 @@ class Settings:
 
 
 class VirtualChargePoint:
-    def __init__(self, bay: Bay, csms_url: str, queue: DurableQueue | None, store: TxStore,
-                 *, meter_interval: int = 60, full_timeout: int = 1800,
+    def __init__(self, bay: Bay, csms_url: str, queue: DurableQueue | None, store: BridgeStore,
+                 *, reach: CsmsReach, meter_interval: int = 60, full_timeout: int = 1800,
                  unlock_opens_door: bool = False, vendor: str = "chargebay",
                  model: str = "locker-bay") -> None:
         self.bay = bay
         self.identity = bay.identity
-        self.url = csms_url.rstrip("/") + "/" + bay.identity
+        # percent-encoded as OCPP-J asks: an id with a space ("LOCKER B-01") is a valid URL too
+        self.url = csms_url.rstrip("/") + "/" + quote(bay.identity, safe="")
         self.store = store
+        self.reach = reach
         self.settings = Settings(meter_interval, full_timeout)
         self.unlock_opens_door = unlock_opens_door
         self.vendor, self.model = vendor, model
@@ -112,6 +157,7 @@ class VirtualChargePoint:
         self._reconnect_now = False
         self._meter_task: asyncio.Task[None] | None = None
         self._idle_since: float | None = None
+        self._stray_reported = False
         bay.on_door = self.door_changed
         self.on_door_event: Callable[[str, bool], None] | None = None  # the bridge's audit hook
 
@@ -125,9 +171,10 @@ class VirtualChargePoint:
                 async with websockets.connect(self.url, subprotocols=["ocpp1.6"],  # type: ignore[list-item]
                                               open_timeout=10, close_timeout=2) as ws:
                     backoff = 1.0
+                    self.reach.connected()
                     await self._session(ws)
             except (OSError, WebSocketException, asyncio.TimeoutError) as exc:
-                log.debug("%s: cannot reach the CSMS (%s)", self.identity, exc)
+                self.reach.failed(self.url, exc)
             if self._stop.is_set():
                 break
             if self._reconnect_now:
@@ -229,10 +276,26 @@ class VirtualChargePoint:
 
     # -- status ---------------------------------------------------------------------------------
     def board_status(self) -> tuple[str, str, str | None]:
-        """Connector 0 mirrors the board's health."""
-        if self.bay.board_silent:
+        """Connector 0 mirrors the board's health and the bay's availability."""
+        bay = self.bay
+        if bay.board_silent:
             return "Faulted", "OtherError", FaultKind.BOARD_SILENT.value
-        return ("Available" if self.bay.operative else "Unavailable"), "NoError", None
+        return ("Available" if bay.available or bay.tx is not None else "Unavailable"), "NoError", None
+
+    async def set_availability(self, *, operative: bool | None = None,
+                               maintenance: bool | None = None) -> None:
+        """Take the bay out of service or back: for the CSMS (ChangeAvailability) or the locker
+        operator (maintenance), stored before anything is answered, since OCPP 1.6 wants it kept
+        across a reboot. A running transaction goes on; Unavailable follows once it has ended."""
+        bay = self.bay
+        if operative is not None:
+            bay.operative = operative
+        if maintenance is not None:
+            if maintenance != bay.maintenance:
+                log.info("%s: maintenance %s", self.identity, "on" if maintenance else "off")
+            bay.maintenance = maintenance
+        await self.store.save_availability(self.identity, bay.operative, bay.maintenance)
+        self.refresh()
 
     def refresh(self) -> None:
         """Tell the CSMS about a status that changed (a no-op while offline)."""
@@ -240,8 +303,10 @@ class VirtualChargePoint:
             self.spawn(self.notify())
 
     async def notify(self, force: bool = False) -> None:
-        for connector, (status, error_code, vendor_error) in ((0, self.board_status()),
-                                                              (1, self.bay.status())):
+        # each connector's status is taken just before it is sent, never before the call for
+        # connector 0 returns: a status taken earlier could be sent after a newer one
+        for connector, current in ((0, self.board_status), (1, self.bay.status)):
+            status, error_code, vendor_error = current()
             if not force and self._sent.get(connector) == (status, error_code, vendor_error):
                 continue
             self._sent[connector] = (status, error_code, vendor_error)
@@ -270,11 +335,12 @@ class VirtualChargePoint:
         self.bay.tx = tx
 
     async def reconcile(self) -> None:
-        """After the first read of the board: an outlet still on continues, one that is off ends."""
+        """After the first read of the board: an outlet still on continues, one that is off ends
+        (one the read did not reach continues too: the polls find out, as for any transaction)."""
         tx = self.bay.tx
         if tx is None:
             return
-        if self.bay.outlet in (Outlet.CHARGING, Outlet.IDLE):
+        if self.bay.outlet in (None, Outlet.CHARGING, Outlet.IDLE):
             log.info("%s: transaction %d continues after the restart", self.identity, tx.id)
             self._start_metering()
         else:
@@ -295,7 +361,6 @@ class VirtualChargePoint:
                         return False, f"id tag {answer['idTagInfo']['status']}"
             try:
                 await bay.request("START_CHARGING")
-                reading = await bay.read_charging()
             except BoardError as exc:
                 if exc.status == Status.DOOR_OPEN:
                     bay.door_open = True
@@ -303,6 +368,14 @@ class VirtualChargePoint:
                     bay.set_fault(FaultKind.BAY_FAULT, "START_CHARGING refused: bay fault")
                 self.refresh()
                 return False, str(exc)
+            except (NoReply, BadReply):  # (a port that is down reaches nothing: no read-back)
+                await self._abandon_start()
+                raise
+            try:
+                reading = await bay.read_charging()
+            except (BusError, BoardError):
+                await self._abandon_start()
+                raise
             if reading.state not in (Outlet.CHARGING, Outlet.IDLE):
                 bay.set_fault(FaultKind.READBACK_MISMATCH, "outlet still off after START_CHARGING")
                 self.refresh()
@@ -310,6 +383,7 @@ class VirtualChargePoint:
             bay.clear_fault(FaultKind.READBACK_MISMATCH)
             tx = Tx(self.outbox.provisional_id(), id_tag, reading.energy_wh, iso())
             bay.tx, bay.finishing, bay.off_polls = tx, False, 0
+            self._stray_reported = False
             self._idle_since = None
             await self.store.save(self.identity, tx)
             self.refresh()
@@ -327,6 +401,27 @@ class VirtualChargePoint:
             if result["idTagInfo"]["status"] != "Accepted":
                 await self.stop_transaction("DeAuthorized")
         return True, ""
+
+    async def _abandon_start(self) -> None:
+        """START_CHARGING or its read-back got no usable answer, yet the board may have switched
+        the outlet on: read it back, and switch off what is on (or cannot be read), so that no
+        outlet is left on without a transaction. The start has failed either way."""
+        bay = self.bay
+        try:
+            on = (await bay.read_charging()).state in (Outlet.CHARGING, Outlet.IDLE)
+        except (BusError, BoardError):
+            on = True  # unknown; STOP_CHARGING on an outlet that is off does no harm
+        if on:
+            try:
+                await bay.request("STOP_CHARGING")
+                await bay.read_charging()
+            except (BusError, BoardError) as exc:
+                log.error("%s: a failed start may have left the outlet on; STOP_CHARGING failed "
+                          "(%s)", self.identity, exc)
+            else:
+                log.warning("%s: START_CHARGING got no usable answer; the outlet is off again, "
+                            "no transaction", self.identity)
+        self.refresh()
 
     async def stop_transaction(self, reason: str, *, switch_off: bool = True,
                                report: bool = True) -> tuple[bool, str]:
@@ -356,8 +451,6 @@ class VirtualChargePoint:
             bay.tx, bay.off_polls = None, 0
             bay.finishing = True
             bay.door_opened_since_stop = bay.door_open is True
-            if bay.inoperative_scheduled:
-                bay.operative, bay.inoperative_scheduled = False, False
             if self._meter_task is not None:
                 self._meter_task.cancel()
                 self._meter_task = None
@@ -432,19 +525,33 @@ class VirtualChargePoint:
         finally:
             self.refresh()
 
-    def outlet_read(self) -> None:
-        """A fresh CHARGING_STATUS arrived by poll: follow what the outlet does on its own."""
+    async def read_outlet(self, *, poll: bool = False) -> ChargingReading:
+        """CHARGING_STATUS (a poll's, or an operator's first in the queue), followed up as
+        :meth:`outlet_read` says."""
+        reading = await self.bay.read_charging(Priority.POLL if poll else Priority.OPERATOR)
+        self.outlet_read(poll=poll)
+        return reading
+
+    def outlet_read(self, *, poll: bool) -> None:
+        """A fresh CHARGING_STATUS arrived: follow what the outlet does on its own. Only polls
+        count towards the readings that find it off and end the transaction: reads an operator
+        asks for come at any pace, and two of them in a second prove nothing."""
         bay = self.bay
-        if bay.tx is None or self.lock.locked():
+        if self.lock.locked():  # a start or stop is under way and reads for itself
+            self.refresh()
+            return
+        if bay.tx is None:
+            self._report_stray()
             self.refresh()
             return
         if bay.outlet == Outlet.OFF:
-            bay.off_polls += 1
+            if poll:
+                bay.off_polls += 1
             if bay.off_polls >= OFF_POLLS_BEFORE_STOP:
                 self.spawn(self.stop_transaction("Other", switch_off=False))
         else:
             bay.off_polls = 0
-        if bay.outlet == Outlet.IDLE:
+        if bay.ev_suspended:
             now = time.monotonic()
             self._idle_since = self._idle_since or now
             limit = self.settings.int("StopWhenFullAfter")
@@ -453,6 +560,18 @@ class VirtualChargePoint:
         else:
             self._idle_since = None
         self.refresh()
+
+    def _report_stray(self) -> None:
+        """An outlet on without a transaction (a raw START_CHARGING sent through the vendor's
+        pass-through, say): a WARNING once, ``outletWithoutTransaction`` in the cabin data. The
+        bridge leaves it on: the operator may have meant it, and a STOP would undo that."""
+        stray = self.bay.outlet_without_tx
+        if stray and not self._stray_reported:
+            log.warning("%s: the outlet is on without a transaction (switched on past the bridge?);"
+                        " left on", self.identity)
+        elif not stray and self._stray_reported:
+            log.info("%s: the outlet without a transaction is off again", self.identity)
+        self._stray_reported = stray
 
     def outlet_cut(self, reason: str) -> None:
         """The board switched the outlet off itself (EVENT 3) or rebooted (EVENT 4)."""

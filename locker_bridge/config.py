@@ -1,7 +1,8 @@
 """The bridge's configuration file (YAML): CSMS, serial ports, lockers and their bays.
 
 Everything that can be wrong is found when the file is loaded, with a message that names the
-place: an unknown port, a hex code that is not a valid frame for the profile, two bays driving
+place: an unknown port, an identity template that cannot be filled or an identity the CSMS would
+refuse, a hex code that is not a valid frame of the right command for its board, two bays driving
 one outlet. The minimal file of the issue works as it stands.
 """
 
@@ -11,12 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError
 
 from locker_bridge.protocol import CB81, FrameError, Profile, decode, from_hex
 
-HEX_FIELDS = ("open_code", "status_code", "start_charging_code", "stop_charging_code",
-              "charging_status_code")
+# The bridge's command names and the vendor's per-cabin hex code fields that replace them.
+CODE_FIELDS = {"OPEN_DOOR": "open_code", "LOCKER_STATUS": "status_code",
+               "START_CHARGING": "start_charging_code", "STOP_CHARGING": "stop_charging_code",
+               "CHARGING_STATUS": "charging_status_code"}
+HEX_FIELDS = tuple(CODE_FIELDS.values())
+MAX_BAY = 48
+MAX_IDENTITY = 48
 
 
 class ConfigError(ValueError):
@@ -62,36 +68,11 @@ class BridgeConfig(BaseModel):
     meter_interval: int = Field(60, ge=0)
     stop_when_full_after: int = Field(1800, ge=0, description="seconds a full battery may idle "
                                       "on the outlet before the transaction ends (0: never)")
+    suspended_ev_below_w: float = Field(2.0, ge=0, description="an outlet on that draws less "
+                                        "than this (W) is SuspendedEV (0: only the board says)")
+    suspended_ev_after: float = Field(10.0, ge=0, description="seconds the draw must stay below "
+                                      "suspended_ev_below_w (a device takes a moment to start)")
     outbox: str = "var/bridge-outbox.db"
-
-    @model_validator(mode="after")
-    def _consistent(self) -> BridgeConfig:
-        outlets: dict[tuple[str, int, int], str] = {}
-        identities: set[str] = set()
-        for locker in self.lockers:
-            if locker.port not in self.ports:
-                raise ValueError(f"locker {locker.name}: port {locker.port!r} is not in ports "
-                                 f"({', '.join(self.ports) or 'none'})")
-            if locker.bay_numbers()[-1] > 48:
-                raise ValueError(f"locker {locker.name}: bays go past 48")
-            for number in locker.bay_numbers():
-                device = self.ports[locker.port].device
-                where = (device, locker.address, number)
-                bay_name = f"{locker.name} bay {number}"
-                if where in outlets:
-                    raise ValueError(f"{bay_name} and {outlets[where]} are the same outlet "
-                                     f"({locker.port} board {locker.address} bay {number})")
-                outlets[where] = bay_name
-                identity = self.identity_of(locker, number)
-                if identity in identities:
-                    raise ValueError(f"two bays are named {identity!r}")
-                identities.add(identity)
-            known = set(locker.bay_numbers())
-            for bay in locker.overrides:
-                if bay.number not in known:
-                    raise ValueError(f"locker {locker.name}: override for bay {bay.number}, "
-                                     f"which it does not have")
-        return self
 
     def bay(self, locker: LockerConfig, number: int) -> BayConfig:
         for bay in locker.overrides:
@@ -104,22 +85,88 @@ class BridgeConfig(BaseModel):
         return override or locker.identity.format(locker=locker.name, bay=number)
 
 
-def check_codes(config: BridgeConfig, profile: Profile = CB81) -> None:
-    """Every per-bay hex code must be one valid frame for this bay's board and bay."""
+def identity_problem(identity: str) -> str | None:
+    """Why the CSMS would refuse this charge point id at its handshake, or None.
+
+    The central system's rule (csms/server.py ``valid_id``, which the bridge may not import):
+    1-48 printable ASCII characters without "/"; the bridge percent-encodes the id in the URL.
+    """
+    if not 0 < len(identity) <= MAX_IDENTITY:
+        return f"must be 1-{MAX_IDENTITY} characters, not {len(identity)}"
+    if not (identity.isascii() and identity.isprintable()) or "/" in identity:
+        return "must be printable ASCII without '/'"
+    return None
+
+
+def check(config: BridgeConfig, profile: Profile = CB81) -> None:
+    """What one field cannot say: ports exist, identities can be made and are valid and unique,
+    hex codes are frames of the right command for their board, no two bays drive one outlet."""
+    identities: dict[str, str] = {}
+    drivers: dict[tuple[str, int, int], str] = {}
     for locker in config.lockers:
+        if locker.port not in config.ports:
+            raise ConfigError(f"locker {locker.name}: port {locker.port!r} is not in ports "
+                              f"({', '.join(config.ports) or 'none'})")
+        numbers = locker.bay_numbers()
+        if numbers[-1] > MAX_BAY:
+            raise ConfigError(f"locker {locker.name}: bays go past {MAX_BAY}")
         for bay in locker.overrides:
-            for field_name in HEX_FIELDS:
-                text = getattr(bay, field_name)
-                if text is None:
-                    continue
-                where = f"locker {locker.name} bay {bay.number} {field_name}"
-                try:
-                    frame = decode(from_hex(text), profile)
-                except (ValueError, FrameError) as exc:
-                    raise ConfigError(f"{where}: {text!r} is not a valid frame ({exc})") from None
-                if frame.address != locker.address:
-                    raise ConfigError(f"{where}: addressed to board {frame.address}, "
-                                      f"the locker is board {locker.address}")
+            if bay.number not in numbers:
+                raise ConfigError(f"locker {locker.name}: override for bay {bay.number}, "
+                                  f"which it does not have")
+        device = config.ports[locker.port].device
+        for number in numbers:
+            bay_name = f"locker {locker.name} bay {number}"
+            identity = _identity(config, locker, number)
+            problem = identity_problem(identity)
+            if problem is not None:
+                raise ConfigError(f"{bay_name}: identity {identity!r} {problem}")
+            if identity in identities:
+                raise ConfigError(f"{bay_name} and {identities[identity]} are both named {identity!r}")
+            identities[identity] = bay_name
+            for target in sorted(_targets(config.bay(locker, number), locker, profile)):
+                where = (device, locker.address, target)
+                other = drivers.setdefault(where, bay_name)
+                if other != bay_name:
+                    raise ConfigError(f"{other} and {bay_name} drive the same outlet "
+                                      f"({locker.port} board {locker.address} bay {target})")
+
+
+def _identity(config: BridgeConfig, locker: LockerConfig, number: int) -> str:
+    try:
+        return config.identity_of(locker, number)
+    except KeyError as exc:
+        raise ConfigError(f"locker {locker.name}: identity template {locker.identity!r} names "
+                          f"{{{exc.args[0]}}}; it may use {{locker}} and {{bay}}") from None
+    except (IndexError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"locker {locker.name}: identity template {locker.identity!r} cannot "
+                          f"be filled ({exc}); it may use {{locker}} and {{bay}}") from None
+
+
+def _targets(bay: BayConfig, locker: LockerConfig, profile: Profile) -> set[int]:
+    """The bays on the locker's board that this bay's frames address: its own number, or where
+    a vendor hex code points (each one valid for its board and command, or ConfigError)."""
+    targets = set()
+    for command, field_name in CODE_FIELDS.items():
+        text = getattr(bay, field_name)
+        if text is None:
+            targets.add(bay.number)
+            continue
+        where = f"locker {locker.name} bay {bay.number} {field_name}"
+        try:
+            frame = decode(from_hex(text), profile)
+        except (ValueError, FrameError) as exc:
+            raise ConfigError(f"{where}: {text!r} is not a valid frame ({exc})") from None
+        if frame.address != locker.address:
+            raise ConfigError(f"{where}: addressed to board {frame.address}, "
+                              f"the locker is board {locker.address}")
+        if frame.command != profile.opcode(command):
+            found = profile.name_of(frame.command) or f"opcode 0x{frame.command:02X}"
+            raise ConfigError(f"{where}: {text!r} is {found}, not {command}")
+        if not 1 <= frame.bay <= MAX_BAY:
+            raise ConfigError(f"{where}: addressed to bay {frame.bay}, not a bay 1-{MAX_BAY}")
+        targets.add(frame.bay)
+    return targets
 
 
 def parse(data: dict[str, Any], profile: Profile = CB81) -> BridgeConfig:
@@ -129,7 +176,7 @@ def parse(data: dict[str, Any], profile: Profile = CB81) -> BridgeConfig:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}"
                              for e in exc.errors())
         raise ConfigError(f"invalid bridge configuration: {problems}") from None
-    check_codes(config, profile)
+    check(config, profile)
     return config
 
 

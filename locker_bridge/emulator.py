@@ -19,7 +19,7 @@ import sys
 import time
 import tty
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum, IntEnum
 from pathlib import Path
@@ -350,6 +350,10 @@ class Fault(Enum):
     GARBAGE_INSIDE = "garbage_inside"  # splits the reply: the driver must drop it
     GARBAGE_AFTER = "garbage_after"
     BAD_CHECKSUM = "bad_checksum"
+    BAD_LEN = "bad_len"  # the reply's LEN says one byte more than there is
+    BAD_EOF = "bad_eof"
+    TRUNCATED = "truncated"  # only the first half of the reply goes out: a partial frame
+    SHORT_REPLY = "short_reply"  # well framed, but DATA stops after the status byte (or before it)
     LATE_REPLY = "late_reply"  # after the master's reply timeout, while it may be sending again
     ECHO = "echo"  # the adapter echoes the request (any address) before anything else
     WRONG_ADDRESS = "wrong_address"  # the reply names another board (and the right one never comes)
@@ -540,9 +544,17 @@ class Emulator:
                 reply = replace(reply, address=request.address % MAX_BOARDS + 1)
             if self._apply(Fault.WRONG_BAY, request, name):
                 reply = replace(reply, bay=request.bay % MAX_BAYS + 1)
+            if self._apply(Fault.SHORT_REPLY, request, name):
+                reply = replace(reply, data=reply.data[:1] if len(reply.data) > 1 else b"")
             raw = bytearray(reply.encode(p))
             if self._apply(Fault.BAD_CHECKSUM, request, name):
                 raw[-1 - p.checksum_size] ^= 0x01
+            if self._apply(Fault.BAD_LEN, request, name):
+                raw[2] = (raw[2] + 1) & 0xFF
+            if self._apply(Fault.BAD_EOF, request, name):
+                raw[-1] ^= 0xFF
+            if self._apply(Fault.TRUNCATED, request, name):
+                del raw[len(raw) // 2:]
             if self._apply(Fault.GARBAGE_INSIDE, request, name):
                 raw[len(raw) // 2:len(raw) // 2] = self.garbage
             if self._apply(Fault.GARBAGE_BEFORE, request, name):
@@ -685,8 +697,25 @@ def fill_with_devices(emu: Emulator) -> None:
             bay.place(Device.phone() if n % 2 else Device.ebike())
 
 
+def parse_fault(spec: str) -> tuple[Fault, int | None]:
+    """``NAME`` (every request) or ``NAME:COUNT`` (the next COUNT requests), as ``--fault`` of
+    ``chargebay emulate-board`` takes it; ValueError names the faults there are."""
+    name, colon, count = spec.partition(":")
+    try:
+        kind = Fault(name.strip().lower())
+    except ValueError:
+        raise ValueError(f"unknown fault {name!r}; one of: "
+                         f"{', '.join(f.value for f in Fault)}") from None
+    if not colon:
+        return kind, None
+    if not count.isdigit() or int(count) < 1:
+        raise ValueError(f"{spec!r}: COUNT must be a whole number from 1")
+    return kind, int(count)
+
+
 async def serve_until_signalled(link: Path, boards: int, bays: int, *, line_timing: bool = False,
-                                baudrate: int = 9600, speed: float = 1.0, devices: bool = False) -> None:
+                                baudrate: int = 9600, speed: float = 1.0, devices: bool = False,
+                                faults: Sequence[tuple[Fault, int | None]] = ()) -> None:
     """What ``chargebay emulate-board`` does: serve until SIGINT/SIGTERM, then clean up."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -697,21 +726,28 @@ async def serve_until_signalled(link: Path, boards: int, bays: int, *, line_timi
                                line_timing=line_timing, speed=speed) as emu:
         if devices:
             fill_with_devices(emu)
+        for kind, times in faults:
+            emu.inject(kind, times=times)
         timing = f"paced at {baudrate} baud" if line_timing else "no line timing"
-        print(f"emulating {boards} board(s) x {bays} bays on {emu.device} -> {link} ({timing}); "
-              "Ctrl-C to stop", flush=True)
+        injected = "".join(f", fault {kind.value}" + (f" x{times}" if times else "")
+                           for kind, times in faults)
+        print(f"emulating {boards} board(s) x {bays} bays on {emu.device} -> {link} ({timing}"
+              f"{injected}); Ctrl-C to stop", flush=True)
         await stop.wait()
         s = emu.stats
     print(f"stopped: {s.requests} requests, {s.replies} replies, {s.events} events, "
-          f"{s.ignored} ignored, {emu.parser.stats.checksum_errors} bad checksums", flush=True)
+          f"{s.ignored} ignored, {emu.parser.stats.checksum_errors} bad checksums, "
+          f"{sum(s.faults.values())} faults injected", flush=True)
 
 
 def run_cli(link: Path, boards: int, bays: int, *, line_timing: bool = False, baudrate: int = 9600,
-            speed: float = 1.0, devices: bool = False) -> None:
+            speed: float = 1.0, devices: bool = False,
+            faults: Sequence[tuple[Fault, int | None]] = ()) -> None:
     """Entry point of ``chargebay emulate-board``: a clean message, not a traceback, for a bad --link."""
     try:
         asyncio.run(serve_until_signalled(link, boards, bays, line_timing=line_timing,
-                                          baudrate=baudrate, speed=speed, devices=devices))
+                                          baudrate=baudrate, speed=speed, devices=devices,
+                                          faults=faults))
     except (FileExistsError, FileNotFoundError) as exc:
         print(f"error: --link {link}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

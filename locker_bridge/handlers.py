@@ -15,7 +15,7 @@ from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call_result
 
 from locker_bridge.bay import BoardError
-from locker_bridge.bus import BusError, NoReply
+from locker_bridge.bus import BadReply, BusError, NoReply
 
 if TYPE_CHECKING:
     from locker_bridge.charge_point import VirtualChargePoint
@@ -74,7 +74,7 @@ class BayLink(ChargePoint):
         return True, (await self.cp.bay.read_door()).to_json()
 
     async def cp_charging_status(self) -> tuple[bool, dict[str, Any]]:
-        return True, (await self.cp.bay.read_charging()).to_json()
+        return True, (await self.cp.read_outlet()).to_json()
 
     @on("UnlockConnector")
     async def on_unlock_connector(self, connector_id: int) -> Any:
@@ -88,16 +88,12 @@ class BayLink(ChargePoint):
 
     # -- management -----------------------------------------------------------------------------
     @on("ChangeAvailability")
-    def on_change_availability(self, connector_id: int, type: str) -> Any:
-        bay = self.cp.bay
+    async def on_change_availability(self, connector_id: int, type: str) -> Any:
         if connector_id not in (0, 1):
             return call_result.ChangeAvailability(status="Rejected")
-        if type == "Inoperative" and bay.tx is not None:
-            bay.inoperative_scheduled = True
-            return call_result.ChangeAvailability(status="Scheduled")
-        bay.operative, bay.inoperative_scheduled = type == "Operative", False
-        self.cp.refresh()
-        return call_result.ChangeAvailability(status="Accepted")
+        await self.cp.set_availability(operative=type == "Operative")
+        scheduled = type == "Inoperative" and self.cp.bay.tx is not None
+        return call_result.ChangeAvailability(status="Scheduled" if scheduled else "Accepted")
 
     @on("GetConfiguration")
     def on_get_configuration(self, key: list[str] | None = None) -> Any:
@@ -143,14 +139,14 @@ class BayLink(ChargePoint):
 async def open_door(cp: VirtualChargePoint) -> tuple[bool, dict[str, Any]]:
     """OPEN_DOOR once (never retried blindly), then read the door back and say what happened.
 
-    A lost reply is no answer either way (the board may have opened the door): the read-back
-    decides; only if that fails too is the error raised.
+    A lost or unusable reply is no answer either way (the board may have opened the door): the
+    read-back decides; only if that fails too is the error raised.
     """
     bay = cp.bay
-    lost: NoReply | None = None
+    lost: NoReply | BadReply | None = None
     try:
         await bay.request("OPEN_DOOR")
-    except NoReply as exc:
+    except (NoReply, BadReply) as exc:
         lost = exc
     try:
         reading = await bay.read_door()

@@ -44,6 +44,11 @@ class Profile:
         "START_CHARGING": 0x50, "STOP_CHARGING": 0x52, "CHARGING_STATUS": 0x54,
         "OPEN_DOOR": 0x56, "LOCKER_STATUS": 0x58, "BOARD_STATUS": 0x5A, "EVENT": 0x61,
     })
+    # DATA bytes of an OK reply (status byte included): a shorter one is unusable, not a crash
+    reply_sizes: dict[str, int] = field(default_factory=lambda: {
+        "START_CHARGING": 1, "STOP_CHARGING": 1, "CHARGING_STATUS": 8, "OPEN_DOOR": 1,
+        "LOCKER_STATUS": 3, "BOARD_STATUS": 2,
+    })
     baudrate: int = 9600
     bytesize: int = 8
     parity: str = "N"
@@ -171,6 +176,12 @@ class StreamParser:
         self._buf = bytearray()
         self._echo: bytes | None = None
         self._partial_since: float | None = None
+
+    def reset(self) -> None:
+        """Forget buffered bytes (a reopened port starts clean); the counters keep counting."""
+        self._buf.clear()
+        self._echo = None
+        self._partial_since = None
 
     def expect_echo(self, sent: bytes) -> None:
         """Skip an identical copy of ``sent`` if it comes back before anything else."""

@@ -2,6 +2,7 @@
 
 The REST layer reaches the boards through this: the vendor's hex pass-through and the typed
 per-bay operations, which share the bay's bus queue and its transaction lock with the OCPP side.
+The locker back office puts bays in and out of maintenance here (:meth:`BridgeService.set_maintenance`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from common.outbox import DurableQueue
 from locker_bridge.bay import Bay
 from locker_bridge.board import BoardPoller
 from locker_bridge.bus import Bus, Priority
-from locker_bridge.charge_point import VirtualChargePoint
+from locker_bridge.charge_point import CsmsReach, VirtualChargePoint
 from locker_bridge.config import HEX_FIELDS, BridgeConfig
 from locker_bridge.handlers import open_door
 from locker_bridge.protocol import CB81, Frame, Profile, decode, from_hex, to_hex
-from locker_bridge.store import TxStore
+from locker_bridge.store import BridgeStore
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,10 @@ class BridgeService:
                                 on_unsolicited=lambda frame, name=name: self._unsolicited(name, frame))
                       for name, port in config.ports.items()}
         self.queue = DurableQueue(config.outbox)
-        self.store = TxStore(config.outbox)
+        self.store = BridgeStore(config.outbox)
         self._restored = self.store.load()
+        self._availability = self.store.load_availability()
+        self.reach = CsmsReach()  # one word per bridge on an unreachable CSMS, not one per bay
         self.cps: dict[str, VirtualChargePoint] = {}
         self.pollers: dict[tuple[str, int], BoardPoller] = {}
         self.door_listeners: list[Callable[[str, bool], None]] = []
@@ -66,8 +69,11 @@ class BridgeService:
             return self.cps[identity]
         if port not in self.buses:
             raise UnknownPort(port)
-        bay = Bay(identity, locker, port, self.buses[port], address, number, codes or {})
-        cp = VirtualChargePoint(bay, self.csms_url, self.queue, self.store,
+        bay = Bay(identity, locker, port, self.buses[port], address, number, codes or {},
+                  suspended_below_w=self.config.suspended_ev_below_w,
+                  suspended_after=self.config.suspended_ev_after)
+        bay.operative, bay.maintenance = self._availability.pop(identity, (True, False))
+        cp = VirtualChargePoint(bay, self.csms_url, self.queue, self.store, reach=self.reach,
                                 meter_interval=self.config.meter_interval,
                                 full_timeout=self.config.stop_when_full_after,
                                 unlock_opens_door=unlock_opens_door)
@@ -161,16 +167,19 @@ class BridgeService:
         return (await self.cp(identity).bay.read_door()).to_json()
 
     async def charging_status(self, identity: str) -> dict[str, Any]:
-        cp = self.cp(identity)
-        reading = (await cp.bay.read_charging()).to_json()
-        cp.outlet_read()
-        return reading
+        return (await self.cp(identity).read_outlet()).to_json()
 
     async def start_charging(self, identity: str, id_tag: str) -> tuple[bool, str]:
         return await self.cp(identity).start_transaction(id_tag, authorize=True)
 
     async def stop_charging(self, identity: str) -> tuple[bool, str]:
         return await self.cp(identity).stop_transaction("Local")
+
+    async def set_maintenance(self, identity: str, on: bool) -> None:
+        """Put a bay in maintenance or take it out (the locker back office): its charge point
+        reports Unavailable and takes no transaction meanwhile, like ChangeAvailability
+        Inoperative, a running transaction first runs to its end; kept across restarts."""
+        await self.cp(identity).set_availability(maintenance=on)
 
     def ports(self) -> list[dict[str, Any]]:
         return [{"name": name, "device": bus.device, "baudrate": bus.baudrate, "up": bus.up,

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 import os
 import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+
+import pytest
 
 from chargebay.stack import Stack, running
 from locker_bridge.config import load
@@ -19,6 +23,7 @@ from locker_bridge.service import BridgeService
 from tests.conftest import make_settings
 from tests.helpers import add_id_tag, rows
 from tests.locker_bridge.conftest import bridge_yaml, command, until
+from tests.locker_bridge.test_bay_behaviour import last_message_id, messages
 from tests.test_serve import free_port
 
 CLI = str(Path(sys.executable).parent / "chargebay")
@@ -125,6 +130,56 @@ async def test_bridge_restart_reconciles_transactions_from_a_status_read(
         assert answer == {"status": "Accepted"}
         await until(lambda: _stopped(stack, "LOCKER-A-01"))
         assert not emu.boards[1].bays[1].outlet_on
+
+
+async def test_availability_and_maintenance_survive_a_bridge_restart(
+        stack: Stack, tmp_path: Path, emu: Emulator) -> None:
+    """OCPP 1.6: a ChangeAvailability holds across a reboot; so does the operator's maintenance."""
+    assert stack.bridge is not None
+    answer = await command(stack, "LOCKER-A-01", "ChangeAvailability", {"connectorId": 0, "type": "Inoperative"})
+    assert answer == {"status": "Accepted"}
+    await stack.bridge.set_maintenance("LOCKER-A-02", True)
+    await stack.bridge.close()
+    mark = await last_message_id(stack)
+    async with standalone(bridge_yaml(tmp_path), stack.ws_url) as bridge:
+        for n in (1, 2):
+            await until(lambda n=n: _said(stack, n, mark, {0: "Unavailable", 1: "Unavailable"}))  # type: ignore[misc]
+        await until(lambda: _said(stack, 3, mark, {0: "Available", 1: "Available"}))
+        assert (bridge.cabin("LOCKER-A-01")["operative"], bridge.cabin("LOCKER-A-02")["maintenance"]) == (False, True)
+        answer = await command(stack, "LOCKER-A-01", "ChangeAvailability", {"connectorId": 1, "type": "Operative"})
+        assert answer == {"status": "Accepted"}
+        await bridge.set_maintenance("LOCKER-A-02", False)
+        for n in (1, 2):
+            await until(lambda n=n: _said(stack, n, mark, {0: "Available", 1: "Available"}))  # type: ignore[misc]
+
+
+async def _said(stack: Stack, n: int, after: int, statuses: dict[int, str]) -> bool:
+    """The last StatusNotification of each connector since message ``after`` is as given."""
+    last: dict[int, str] = {}
+    for message in await messages(stack, n, "StatusNotification", after):
+        payload = json.loads(message["frame"])[3]
+        last[payload["connectorId"]] = payload["status"]
+    return last == statuses
+
+
+async def test_an_unreachable_csms_is_one_warning_for_the_whole_bridge(
+        tmp_path: Path, emu: Emulator, caplog: pytest.LogCaptureFixture) -> None:
+    """Four bays failing to connect, twice each: one WARNING (then at most one a minute), not
+    one a bay and attempt; the rest at DEBUG."""
+    caplog.set_level(logging.DEBUG, logger="locker_bridge.charge_point")
+    url = f"ws://127.0.0.1:{free_port()}/ocpp"  # nobody listens
+
+    def said() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if "cannot reach the CSMS" in r.getMessage()]
+
+    async with standalone(bridge_yaml(tmp_path), url):
+        await until(lambda: _true(len(said()) >= 8), 5)
+    assert [r.levelno for r in said()].count(logging.WARNING) == 1
+    assert said()[0].levelno == logging.WARNING and url in said()[0].getMessage()
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 async def _stopped(stack: Stack, cp: str) -> bool:

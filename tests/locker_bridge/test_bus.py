@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from locker_bridge.bus import Bus, NoReply, Priority
+from locker_bridge.bus import BadReply, Bus, NoReply, PortDown, Priority
 from locker_bridge.emulator import Emulator, Fault
 from locker_bridge.protocol import Frame, Status, from_hex
 
@@ -48,13 +48,45 @@ async def test_start_status_and_board_status(bus: Bus, emu: Emulator) -> None:
 
 
 @pytest.mark.parametrize("fault", [Fault.GARBAGE_BEFORE, Fault.GARBAGE_INSIDE, Fault.GARBAGE_AFTER,
-                                   Fault.BAD_CHECKSUM, Fault.ECHO, Fault.NO_REPLY, Fault.LATE_REPLY,
-                                   Fault.WRONG_BAY])
+                                   Fault.BAD_CHECKSUM, Fault.BAD_LEN, Fault.BAD_EOF, Fault.TRUNCATED,
+                                   Fault.SHORT_REPLY, Fault.ECHO, Fault.NO_REPLY, Fault.LATE_REPLY,
+                                   Fault.WRONG_ADDRESS, Fault.WRONG_BAY, Fault.BUSY])
 async def test_idempotent_reads_survive_every_line_fault(bus: Bus, emu: Emulator, fault: Fault) -> None:
     emu.inject(fault, times=1)
     reply = await asyncio.wait_for(bus.request(1, "LOCKER_STATUS", 4), 3)
     assert (reply.address, reply.command, reply.bay) == (1, 0x59, 4)
     assert reply.status == Status.OK
+
+
+@pytest.mark.parametrize(("fault", "counter"), [(Fault.WRONG_ADDRESS, "unsolicited"),
+                                               (Fault.SHORT_REPLY, "bad_replies"),
+                                               (Fault.BUSY, "busy")])
+async def test_a_reply_it_cannot_use_is_retried(bus: Bus, emu: Emulator, fault: Fault,
+                                                counter: str) -> None:
+    """Board 2's answer is not board 1's; a reply too short for its command is not an answer;
+    BUSY means "try again later". Each costs one retry of an idempotent command."""
+    emu.inject(fault, times=1, command="START_CHARGING")
+    reply = await asyncio.wait_for(bus.request(1, "START_CHARGING", 3), 3)
+    assert (reply.address, reply.status) == (1, Status.OK) and emu.boards[1].bays[3].outlet_on
+    assert bus.stats.retries == 1 and getattr(bus.stats, counter) == 1
+
+
+async def test_busy_open_door_is_answered_busy_not_retried(bus: Bus, emu: Emulator) -> None:
+    emu.inject(Fault.BUSY, times=1, command="OPEN_DOOR")
+    reply = await asyncio.wait_for(bus.request(1, "OPEN_DOOR", 5), 3)
+    assert reply.status == Status.BUSY and not emu.boards[1].bays[5].door_open
+    assert bus.stats.retries == 0 and bus.stats.busy == 0
+
+
+async def test_a_reply_too_short_for_its_command_is_a_bad_reply(bus: Bus, emu: Emulator) -> None:
+    """Not a struct.error further up: BadReply, a BusError every caller handles."""
+    emu.inject(Fault.SHORT_REPLY, command="CHARGING_STATUS")  # OK, but no state/power/energy
+    with pytest.raises(BadReply, match="CHARGING_STATUS answered .*: 1 DATA bytes, 8 expected"):
+        await asyncio.wait_for(bus.request(1, "CHARGING_STATUS", 2), 3)
+    assert bus.stats.bad_replies == 3  # every attempt
+    emu.inject(Fault.SHORT_REPLY, command="STOP_CHARGING")  # not even a status byte
+    with pytest.raises(BadReply, match="no status byte"):
+        await asyncio.wait_for(bus.request(1, "STOP_CHARGING", 2, retries=0), 3)
 
 
 async def test_open_door_is_never_retried(bus: Bus, emu: Emulator) -> None:
@@ -108,6 +140,45 @@ async def test_vanished_port_is_reopened(bus: Bus, emu: Emulator) -> None:
     emu.replug()
     reply = await asyncio.wait_for(_until_ok(bus), 10)
     assert reply.status == Status.OK and bus.stats.reopens >= 1
+
+
+async def _until_down(bus: Bus) -> None:
+    for _ in range(100):
+        if not bus.up:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the bus never noticed the port vanish")
+
+
+async def test_requests_fail_at_once_while_the_port_is_down_and_reopen_it_on_demand(
+        bus: Bus, emu: Emulator) -> None:
+    await bus.request(1, "LOCKER_STATUS", 1)
+    emu.unplug()
+    await _until_down(bus)
+    with pytest.raises(PortDown):
+        await asyncio.wait_for(bus.request(1, "LOCKER_STATUS", 1), 0.3)
+    await asyncio.sleep(1.0)  # failed attempts at 0.2 and 0.6 s: the next is due at 1.4 s
+    loop = asyncio.get_running_loop()
+    asked = loop.time()
+    with pytest.raises(PortDown):  # not a wait for the backoff
+        await asyncio.wait_for(bus.request(1, "LOCKER_STATUS", 1), 0.3)
+    assert loop.time() - asked < 0.2
+    emu.replug()
+    reply = await asyncio.wait_for(bus.request(1, "LOCKER_STATUS", 1), 0.3)  # opened for it
+    assert reply.status == Status.OK and bus.up and bus.stats.reopens == 1
+
+
+async def test_counters_last_for_the_bus_not_for_one_opening(bus: Bus, emu: Emulator) -> None:
+    emu.inject(Fault.BAD_CHECKSUM, times=1)
+    await asyncio.wait_for(bus.request(1, "LOCKER_STATUS", 1), 3)
+    parsed, sent = bus.parser.stats.frames, bus.stats.frames_out
+    assert bus.parser.stats.checksum_errors == 1 and (parsed, sent) == (1, 2)
+    emu.unplug()
+    await _until_down(bus)
+    emu.replug()
+    await asyncio.wait_for(_until_ok(bus), 5)
+    assert bus.stats.reopens == 1 and bus.parser.stats.checksum_errors == 1
+    assert bus.parser.stats.frames == parsed + 1 and bus.stats.frames_out == sent + 1
 
 
 async def _until_ok(bus: Bus) -> Frame:

@@ -294,6 +294,28 @@ async def test_bad_checksum(emu: Emulator, master: Master) -> None:
     assert (await master.request(1, STOP, 6)).status == Status.OK
 
 
+@pytest.mark.parametrize(("kind", "wire"), [
+    (Fault.BAD_LEN, "81 01 04 53 06 00 5D 00 FA"),  # LEN says one byte more than there is
+    (Fault.BAD_EOF, "81 01 03 53 06 00 5D 00 05"),
+    (Fault.TRUNCATED, "81 01 03 53"),  # a partial frame
+])
+async def test_bad_len_bad_eof_and_a_truncated_reply(emu: Emulator, master: Master, kind: Fault,
+                                                     wire: str) -> None:
+    emu.inject(kind, times=1)
+    master.send(Frame(1, STOP, 6))
+    assert bytes(master.raw) + await master.raw_for(QUIET) == from_hex(wire)
+    assert master.frames == []
+    assert emu.stats.faults[kind] == 1
+
+
+async def test_a_reply_short_of_its_data(emu: Emulator, master: Master) -> None:
+    """Well framed, but another layout: no state, power or energy after the status; a reply that
+    is only a status loses that too."""
+    emu.inject(Fault.SHORT_REPLY, times=2)
+    assert await master.request(1, CHARGING, 2) == Frame(1, CHARGING + 1, 2, b"\x00")
+    assert await master.request(1, STOP, 2) == Frame(1, STOP + 1, 2, b"")
+
+
 @pytest.mark.parametrize("emu", [{"late_by": 0.25}], indirect=True)
 async def test_late_reply_comes_after_the_timeout(emu: Emulator, master: Master) -> None:
     emu.inject(Fault.LATE_REPLY, times=1, command="LOCKER_STATUS")
@@ -485,6 +507,44 @@ def test_cli_serves_until_sigterm(cli: tuple[subprocess.Popen[str], Path]) -> No
     assert f"on {device} -> {link}" in out and "stopped: 1 requests, 1 replies, 1 events" in out
     assert "Traceback" not in out
     assert not link.exists() and not link.is_symlink()
+
+
+def test_cli_injects_faults(tmp_path: Path) -> None:
+    link = tmp_path / "ttyLOCKER"
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "chargebay"), "emulate-board",
+                             "--link", str(link), "--fault", "busy:1", "--fault", "echo"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        assert "fault busy x1, fault echo)" in proc.stdout.readline()
+        request = from_hex("81 01 02 50 01 54 00 FA")  # START_CHARGING board 1 bay 1
+        with serial.Serial(str(link), 9600, timeout=1) as port:
+            for status in (Status.BUSY, Status.OK):  # busy once, echoed every time
+                port.write(request)
+                assert port.read(8) == request
+                assert port.read(9) == Frame(1, START + 1, 1, bytes([status])).encode()
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=10)
+        assert "3 faults injected" in out, out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_cli_fault_option_lists_every_fault_and_refuses_others(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from chargebay.cli import app
+
+    runner = CliRunner()
+    shown = " ".join(runner.invoke(app, ["emulate-board", "--help"], env={"COLUMNS": "300"}).output.split())
+    assert all(kind.value in shown for kind in Fault), shown
+    for spec, message in (("nope", "unknown fault 'nope'; one of: ignore, no_reply"),
+                          ("busy:0", "COUNT must be a whole number from 1")):
+        done = runner.invoke(app, ["emulate-board", "--link", str(tmp_path / "tty"), "--fault", spec])
+        assert done.exit_code == 2 and message in " ".join(done.output.split()), done.output
+    assert not (tmp_path / "tty").exists()
 
 
 def test_cli_refuses_a_link_it_must_not_replace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

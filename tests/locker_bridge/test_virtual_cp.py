@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from chargebay.stack import Stack
 from locker_bridge.emulator import Device, Emulator
 from tests.helpers import add_id_tag, rows
-from tests.locker_bridge.conftest import command, until
+from tests.locker_bridge.conftest import bridge_yaml, bridged, command, until
 
 
 async def status_of(stack: Stack, cp: str, connector: int = 1) -> str | None:
@@ -48,6 +49,15 @@ async def test_remote_start_and_stop_switch_the_outlet(stack: Stack, emu: Emulat
     bay.take()
     bay.close_door()
     await until(lambda: _eq(status_of(stack, "LOCKER-A-02"), "Available"))
+
+
+async def test_a_locker_name_with_a_space_connects(db_url: str, tmp_path: Path, emu: Emulator) -> None:
+    """The CSMS accepts "LOCKER B-01" as a charge point id; the bridge percent-encodes it."""
+    config = bridge_yaml(tmp_path, bays=2)
+    config.write_text(config.read_text().replace("name: LOCKER-A", "name: LOCKER B"))
+    async with bridged(db_url, config) as stack:  # every bay booted
+        for cp in ("LOCKER B-01", "LOCKER B-02"):
+            await until(lambda cp=cp: _eq(status_of(stack, cp), "Available"))  # type: ignore[misc]
 
 
 async def _eq(value, expected) -> bool:  # type: ignore[no-untyped-def]
