@@ -47,6 +47,17 @@ class OcppBays:
         return status == "Accepted", reading
 
 
+    async def set_available(self, identity: str, available: bool) -> None:
+        outcome = await self.central.commands.send(
+            identity, "ChangeAvailability",
+            {"connectorId": 0, "type": "Operative" if available else "Inoperative"},
+            requested_by="locker sites")
+        if outcome.kind != "result" or outcome.payload is None:
+            raise RemoteUnavailable(f"bay {identity}: ChangeAvailability {outcome.kind}")
+        if outcome.payload["status"] == "Rejected":
+            raise RemoteUnavailable(f"bay {identity} rejected ChangeAvailability")
+
+
 def wire(central: CentralSystem, sites: SiteService) -> None:
     """Let the sites answer the bays' DataTransfer and reach bays of bridges elsewhere."""
     central.vendor_extensions[VENDOR_ID] = sites.vendor_extension

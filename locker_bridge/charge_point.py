@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any
@@ -160,6 +160,7 @@ class VirtualChargePoint:
         self._stray_reported = False
         bay.on_door = self.door_changed
         self.on_door_event: Callable[[str, bool], None] | None = None  # the bridge's audit hook
+        self.boot_hooks: list[Callable[[], Awaitable[None]]] = []  # run after every boot
 
     # -- connection -----------------------------------------------------------------------------
     async def run(self) -> None:
@@ -231,6 +232,8 @@ class VirtualChargePoint:
 
     async def _after_boot(self) -> None:
         await self.notify(force=True)
+        for hook in self.boot_hooks:
+            self.spawn(hook())
         await self.outbox.replay()
 
     async def triggered(self, message: str) -> None:

@@ -60,12 +60,30 @@ class BayLink(ChargePoint):
         action = actions.get(message_id or "")
         if action is None:
             return call_result.DataTransfer(status="UnknownMessageId")
+        if message_id == "OpenLocker" and (why := self.wired_elsewhere(data)) is not None:
+            return call_result.DataTransfer(status="Rejected", data=json.dumps({"error": why}))
         try:
             accepted, result = await action()
         except (BusError, BoardError) as exc:
             return call_result.DataTransfer(status="Rejected", data=json.dumps({"error": str(exc)}))
         return call_result.DataTransfer(status="Accepted" if accepted else "Rejected",
                                         data=json.dumps(result))
+
+    def wired_elsewhere(self, data: str | None) -> str | None:
+        """An open may name the bay it means (port, address, bay: the CSMS's records); if this
+        bay is wired elsewhere, opening it would open another door than the caller believes."""
+        try:
+            meant = json.loads(data) if data else {}
+        except ValueError:
+            return "data is not JSON"
+        if not isinstance(meant, dict):
+            return "data is not a JSON object"
+        bay = self.cp.bay
+        here = {"port": bay.port, "address": bay.address, "bay": bay.number}
+        wrong = {k: meant[k] for k in here if k in meant and meant[k] != here[k]}
+        if wrong:
+            return f"this bay is {here}, not {wrong}: the records disagree, the door stays shut"
+        return None
 
     async def cp_open(self) -> tuple[bool, dict[str, Any]]:
         return await open_door(self.cp)

@@ -21,6 +21,7 @@ from locker_bridge.charge_point import CsmsReach, VirtualChargePoint
 from locker_bridge.config import HEX_FIELDS, BridgeConfig
 from locker_bridge.handlers import open_door
 from locker_bridge.protocol import CB81, Frame, Profile, decode, from_hex, to_hex
+from locker_bridge.site_link import SiteLink
 from locker_bridge.store import BridgeStore
 
 log = logging.getLogger(__name__)
@@ -194,6 +195,7 @@ async def serve_until_signalled(config: BridgeConfig, csms_url: str | None = Non
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     service = BridgeService(config, csms_url=csms_url)
+    SiteLink(service)  # on its own, the bridge tells the CSMS its wiring and door events
     await service.start()
     try:
         await stop.wait()

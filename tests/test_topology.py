@@ -238,6 +238,8 @@ async def test_two_nodes_share_the_load_and_survive_a_sigkill(topology: Topology
 
             # REST commands through either node (and the API node behind the balancer)
             await command_everyone(client, topo, stations, ["csms-1", "csms-2", "lb"])
+            # the standalone bridge's bays registered themselves; a door opens through the API
+            await open_a_locker(client, topo, 1)
 
             # stop-a-charge through either node
             r = await client.put(f"{topo.url('lb')}/api/v1/integration",
@@ -271,6 +273,7 @@ async def test_two_nodes_share_the_load_and_survive_a_sigkill(topology: Topology
                     and all(st.booted.is_set() for st in stations)
             await until(all_on_csms_2, f"{victims} charge points to move to csms-2", topo)
             await command_everyone(client, topo, stations, ["csms-2", "lb"])
+            await open_a_locker(client, topo, 2)
             await asyncio.sleep(2)  # transactions and meter values keep flowing on csms-2
 
             for g in generators:
@@ -295,6 +298,25 @@ async def test_two_nodes_share_the_load_and_survive_a_sigkill(topology: Topology
             await _nothing_lost_or_doubled(db, stations)
     finally:
         await engine.dispose()
+
+
+async def open_a_locker(client: httpx.AsyncClient, topo: Topology, bay: int) -> None:
+    """Through the balancer (any REST node) and Redis to the node holding the bay's socket, over
+    OCPP to the bridge at the site and its board; the door event comes back to the audit log."""
+    identity = f"LOCKER-T-{bay:02d}"
+
+    async def registered() -> dict[str, Any] | None:
+        r = await client.get(f"{topo.url('lb')}/lockers", headers=ADMIN)
+        return next((x for x in r.json()["items"] if x["identity"] == identity), None)
+    locker = await until(registered, f"{identity} registered by its bay", topo)
+    r = await client.post(f"{topo.url('lb')}/lockers/{locker['id']}/open", headers=ADMIN)
+    assert r.status_code == 200 and r.json()["door"] == "open", r.text
+
+    async def door_event() -> bool:
+        r = await client.get(f"{topo.url('lb')}/api/logs", params={"lockerId": locker["id"]},
+                             headers=ADMIN)
+        return any(e["action"] == "door.opened" and e["actor"] == "board" for e in r.json()["items"])
+    await until(door_event, f"{identity}'s door event in the audit log", topo)
 
 
 async def _nothing_lost_or_doubled(db: Any, stations: list[Station]) -> None:

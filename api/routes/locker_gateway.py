@@ -864,6 +864,8 @@ async def update_locker(lockerId: LockerIdPath, body: LockerServiceUpdate, reque
                   "reason": row.reason, "broken_lock": row.broken_lock}
         await audit(conn, actor(caller), "locker.service", locker_id=lockerId, device_id=row.device_id,
                     changes={k: [before[k], v] for k, v in values.items() if before[k] != v})
+    if "out_of_service" in values and values["out_of_service"] != row.out_of_service:
+        await sites(request).set_out_of_service(row.identity, values["out_of_service"])
     return OperationResponse(success=True)
 
 

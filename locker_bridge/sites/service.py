@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from common.tasks import Background
@@ -24,13 +25,14 @@ from locker_bridge.bay import BoardError
 from locker_bridge.bus import BusError
 from locker_bridge.charge_point import VirtualChargePoint
 from locker_bridge.service import BridgeService, UnknownBay, UnknownPort
-from locker_bridge.sites.models import AuditEntry, Bank, Locker
+from locker_bridge.sites.models import AuditEntry, Bank, Locker, LockerType
 
 log = logging.getLogger(__name__)
 
 AUDIT = AuditEntry.__table__
 LOCKERS = Locker.__table__
 BANKS = Bank.__table__
+LOCKER_TYPES = LockerType.__table__
 
 
 def now_utc() -> datetime:
@@ -63,6 +65,9 @@ class RemoteBays(Protocol):
 
     async def open(self, identity: str, position: Position) -> tuple[bool, dict[str, Any]]:
         """(opened, the bay's reading); raises RemoteUnavailable."""
+
+    async def set_available(self, identity: str, available: bool) -> None:
+        """Out of service or back (ChangeAvailability); raises RemoteUnavailable."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,7 @@ class SiteService:
         # identity -> why the bridge's bay and the back office's locker of that name disagree on
         # where it is; such a locker is not opened from here until one side is fixed
         self.conflicts: dict[str, str] = {}
+        self._registering = asyncio.Lock()
         if bridge is not None:
             bridge.door_listeners.append(self._door_event)
 
@@ -125,6 +131,30 @@ class SiteService:
         for row in rows:
             if row.identity not in self.conflicts:
                 self.drive(row.identity, row.name, row.port, row.address, row.bay)
+        await self._apply_service_states()
+
+    async def _apply_service_states(self) -> None:
+        """The back office's out-of-service marks become the bays' maintenance (Unavailable)."""
+        async with self.engine.connect() as conn:
+            marks = (await conn.execute(
+                select(LOCKERS.c.identity, LOCKERS.c.out_of_service, LOCKER_TYPES.c.always_oos)
+                .outerjoin(LOCKER_TYPES, LOCKER_TYPES.c.id == LOCKERS.c.locker_type_id))).all()
+        for mark in marks:
+            if self.local(mark.identity) is not None:
+                await self.set_out_of_service(mark.identity, bool(mark.out_of_service or mark.always_oos))
+
+    async def set_out_of_service(self, identity: str, on: bool) -> None:
+        """Tell the bay's bridge, here or elsewhere: out of service is maintenance there (the bay
+        reports Unavailable and takes no new transaction; a running one ends first). The record
+        here is the truth: a bridge not reached now is told at its next start (here) or by the
+        next change (elsewhere), and the failure is logged."""
+        try:
+            if self.bridge is not None and self.local(identity) is not None:
+                await self.bridge.set_maintenance(identity, on)
+            elif self.remote is not None and (self.bridge is None or identity not in self.bridge.cps):
+                await self.remote.set_available(identity, not on)
+        except (RemoteUnavailable, UnknownBay) as exc:
+            log.warning("locker %s: out of service=%s not passed to its bridge: %s", identity, on, exc)
 
     async def register(self, conn: AsyncConnection, identity: str, bank: str,
                        where: Position) -> str | None:
@@ -198,8 +228,7 @@ class SiteService:
             body = json.loads(data or "{}")
             if message_id == "BayInfo":
                 where = Position(str(body["port"]), int(body["address"]), int(body["bay"]))
-                async with self.engine.begin() as conn:
-                    why = await self.register(conn, identity, str(body["locker"]), where)
+                why = await self._register_reported(identity, str(body["locker"]), where)
                 if why is not None:
                     log.error("locker %s: %s", identity, why)
                     return "Rejected", json.dumps({"error": why})
@@ -220,6 +249,19 @@ class SiteService:
                 select(LOCKERS.c.id, LOCKERS.c.device_id).where(LOCKERS.c.identity == identity))).first()
             await audit(conn, actor, action, locker_id=row.id if row else None,
                         device_id=row.device_id if row else None, identity=identity, **details)
+
+    async def _register_reported(self, identity: str, bank: str, where: Position) -> str | None:
+        """The bays of one board boot together: one registration at a time here, and a bank or
+        locker another node inserted meanwhile is found on the second try."""
+        async def once() -> str | None:
+            async with self.engine.begin() as conn:
+                return await self.register(conn, identity, bank, where)
+
+        async with self._registering:
+            try:
+                return await once()
+            except IntegrityError:
+                return await once()
 
     # -- door events -----------------------------------------------------------------------------
     def _door_event(self, identity: str, door_open: bool) -> None:

@@ -111,3 +111,22 @@ async def test_out_of_service_and_bank_names_agree_everywhere(site: Stack,
     cabins = ok(await client.get("/api/locker/cabins", params={"locker": "LOCKER-Z"}))
     assert cabins["total"] == 4
     assert ok(await client.get("/api/locker/cabins", params={"locker": "LOCKER-A"}))["total"] == 0
+
+
+async def test_out_of_service_is_maintenance_at_the_bay_even_when_marked_while_the_bridge_was_off(
+        db_url: str, tmp_path: Path, emu: Emulator) -> None:
+    config = bridge_yaml(tmp_path)
+    async with bridged(db_url, config) as site:  # registers the bays as lockers 1-4
+        first = await locker_id(site, "LOCKER-A-01")
+    async with running(make_settings(db_url), migrate=False) as stack:  # no bridge now
+        async with httpx.AsyncClient(base_url=stack.http_url, headers=ADMIN, timeout=20) as client:
+            ok(await client.patch(f"/lockers/{first}", json={"outOfService": True}))
+    async with bridged(db_url, config) as site:
+        assert site.bridge is not None
+        bay = site.bridge.cps["LOCKER-A-01"].bay
+        assert bay.snapshot()["status"] == "Unavailable"
+        async with httpx.AsyncClient(base_url=site.http_url, headers=ADMIN, timeout=20) as client:
+            ok(await client.patch(f"/lockers/{first}", json={"outOfService": False}))
+            assert bay.snapshot()["status"] != "Unavailable"
+            ok(await client.patch(f"/lockers/{first}", json={"outOfService": True}))
+            assert bay.snapshot()["status"] == "Unavailable"
