@@ -158,7 +158,9 @@ async def open_door(cp: VirtualChargePoint) -> tuple[bool, dict[str, Any]]:
     """OPEN_DOOR once (never retried blindly), then read the door back and say what happened.
 
     A lost or unusable reply is no answer either way (the board may have opened the door): the
-    read-back decides; only if that fails too is the error raised.
+    read-back decides; only if that fails too is the error raised. An acknowledged open whose
+    read-back fails is answered, not raised: the lock fired, only the sensor is unknown
+    (``door`` None, ``sensorError``), which a broken-lock locker counts as success.
     """
     bay = cp.bay
     lost: NoReply | BadReply | None = None
@@ -168,10 +170,10 @@ async def open_door(cp: VirtualChargePoint) -> tuple[bool, dict[str, Any]]:
         lost = exc
     try:
         reading = await bay.read_door()
-    except (BusError, BoardError):
+    except (BusError, BoardError) as exc:
         if lost is not None:
             raise lost from None
-        raise
+        return False, {"door": None, "item": None, "opened": False, "sensorError": str(exc)}
     result: dict[str, Any] = reading.to_json()
     result["opened"] = reading.door_open
     if lost is not None and not reading.door_open:

@@ -153,6 +153,10 @@ async def open_locker(identity: str, request: Request, caller: Caller = act,
                       service: BridgeService = Depends(bridge)) -> dict[str, Any]:
     async with audited(request, caller, "locker.open", identity):
         opened, reading = await _board(service.open(identity))
+        if "sensorError" in reading:
+            raise ApiError(503, "BoardUnavailable", "OPEN_DOOR was acknowledged but the door "
+                           f"sensor did not answer: {reading['sensorError']}", success=False,
+                           cabin=identity, **reading)
         if not opened:
             raise ApiError(409, "DoorDidNotOpen", "the board acknowledged OPEN_DOOR but the door "
                            "is still closed", success=False, cabin=identity, **reading)

@@ -315,8 +315,11 @@ class SiteService:
         door = reading.get("door")
         if opened:
             return OpenResult(locker.id, True, door)
-        if locker.broken_lock and "error" not in reading:
+        if locker.broken_lock and "error" not in reading:  # acknowledged: the lock fired
             return OpenResult(locker.id, True, door, sensor_ignored=True)
+        if "sensorError" in reading:
+            return OpenResult(locker.id, False, None, error="board unavailable: the lock fired but "
+                              f"the door sensor did not answer ({reading['sensorError']})")
         return OpenResult(locker.id, False, door,
                           error=reading.get("error") or "the door did not open")
 

@@ -266,8 +266,20 @@ async def test_open_and_broken_lock(site: Stack, emu: Emulator, client: httpx.As
     assert not emu.boards[1].bays[2].door_open
     assert [a["details"]["sensorIgnored"] for a in await audit(site, "locker.open") if a["locker_id"] == l2] == [
         False, True]
-    # brokenLock off again: the same stuck door fails again
+    # a sensor that does not answer at all after the lock fired: also a sensor failure to ignore
+    emu.clear_faults()
+    emu.inject(Fault.NO_REPLY, bay=2, command="LOCKER_STATUS")
+    r = await client.post(f"/lockers/{l2}/open")
+    assert r.status_code == 200, r.text
+    assert (r.json()["success"], r.json()["door"], r.json()["sensorIgnored"]) == (True, None, True)
+    assert emu.boards[1].bays[2].door_open  # the lock really fired
+    # brokenLock off again: the sensor failure is a failure (503), a stuck door too (409)
     await client.patch(f"/lockers/{l2}", json={"brokenLock": False})
+    failed = err(await client.post(f"/lockers/{l2}/open"), 503, "BoardUnavailable")
+    assert "door sensor did not answer" in failed["message"]
+    emu.clear_faults()
+    emu.boards[1].bays[2].close_door()
+    emu.inject(Fault.STUCK_DOOR, bay=2)
     err(await client.post(f"/lockers/{l2}/open"), 409, "DoorDidNotOpen")
     err(await client.post("/lockers/999/open"), 404, "LockerNotFound")
 

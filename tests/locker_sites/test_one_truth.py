@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from chargebay.stack import Stack, running
-from locker_bridge.emulator import Emulator
+from locker_bridge.emulator import Emulator, Fault
 from tests.conftest import make_settings
 from tests.helpers import rows
 from tests.locker_bridge.conftest import bridge_yaml, bridged
@@ -130,3 +130,13 @@ async def test_out_of_service_is_maintenance_at_the_bay_even_when_marked_while_t
             assert bay.snapshot()["status"] != "Unavailable"
             ok(await client.patch(f"/lockers/{first}", json={"outOfService": True}))
             assert bay.snapshot()["status"] == "Unavailable"
+
+
+async def test_a_cabin_open_whose_door_sensor_is_silent_is_unavailable_not_shut(
+        site: Stack, emu: Emulator, client: httpx.AsyncClient) -> None:
+    emu.inject(Fault.NO_REPLY, bay=3, command="LOCKER_STATUS")
+    r = await client.post("/api/locker/cabins/LOCKER-A-03/open")
+    assert r.status_code == 503 and r.json()["code"] == "BoardUnavailable", r.text
+    assert emu.boards[1].bays[3].door_open  # the lock fired; only the sensor is unknown
+    [entry] = await audit(site, "locker.open")
+    assert entry["details"]["code"] == "BoardUnavailable"
