@@ -263,7 +263,7 @@ class Boards:
 @dataclass
 class Tx:
     name: str
-    start: float  # _transact entered: the request is about to be written
+    start: float  # its first attempt's write, once the inter-frame gap was kept
     end: float  # the reply matched
     request_bytes: int
     reply_bytes: int
@@ -275,12 +275,18 @@ class TimedBus(Bus):
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
         self.log: list[Tx] = []
+        self._writes: list[float] = []  # the current transaction's attempts
+
+    async def _exchange(self, raw: bytes, frame: Frame) -> Frame | None:
+        await self.keep_gap()  # so the stamp is the write itself (the Bus's own wait is then over)
+        self._writes.append(now())
+        return await super()._exchange(raw, frame)
 
     async def _transact(self, request: Any) -> Frame:
-        start = now()
+        self._writes = []
         reply = await super()._transact(request)
-        self.log.append(Tx(request.name, start, now(), len(request.frame.encode(self.profile)),
-                           len(reply.encode(self.profile))))
+        self.log.append(Tx(request.name, self._writes[0], now(),
+                           len(request.frame.encode(self.profile)), len(reply.encode(self.profile))))
         return reply
 
 
@@ -415,7 +421,7 @@ class Sample:
     t_handler: float | None = None  # the bridge's handler called start_transaction
     t_task: float | None = None  # the spawned start task began to run
     t_queued: float | None = None  # bus.request("START_CHARGING") called
-    t_write: float | None = None  # the bus's _transact entered: the write follows at once
+    t_write: float | None = None  # the bus writes the frame (its inter-frame gap kept)
     t_emu: float | None = None  # the emulator parsed the START_CHARGING frame
     error: str | None = None
 
@@ -464,7 +470,8 @@ class Probe:
         cp.start_transaction = start_transaction
 
     def hook_bus(self, bus: Bus) -> None:
-        request, transact = bus.request, bus._transact
+        request, exchange = bus.request, bus._exchange
+        start = bus.profile.opcode("START_CHARGING")
 
         async def hooked_request(address: int, command: str, bay: int, data: bytes = b"",
                                  priority: Priority = Priority.OPERATOR,
@@ -473,13 +480,14 @@ class Probe:
                 self.stamp("t_queued")
             return await request(address, command, bay, data, priority=priority, retries=retries)
 
-        async def hooked_transact(req: Any) -> Frame:
-            if req.name == "START_CHARGING":
+        async def hooked_exchange(raw: bytes, frame: Frame) -> Frame | None:
+            if frame.command == start:
+                await bus.keep_gap()
                 self.stamp("t_write")
-            return await transact(req)
+            return await exchange(raw, frame)
 
         bus.request = hooked_request  # type: ignore[method-assign]
-        bus._transact = hooked_transact  # type: ignore[method-assign]
+        bus._exchange = hooked_exchange  # type: ignore[method-assign]
 
 
 def bridge_yaml(tmp: Path, link: Path, args: argparse.Namespace) -> Path:

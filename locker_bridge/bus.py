@@ -279,8 +279,7 @@ class Bus:
         """Write one attempt and wait for its reply; None when none comes in time."""
         if not self.up or self._writer is None:
             raise PortDown(f"{self.device} is down")
-        while (gap := self._last_end + self.profile.inter_frame_gap - time.monotonic()) > 0:
-            await asyncio.sleep(max(gap, 0.001))
+        await self.keep_gap()
         self._expected = (frame.address, frame.command + self.profile.reply_offset, frame.bay)
         self._reply = asyncio.get_running_loop().create_future()
         # nobody may be waiting any more when the port dies: mark its error as seen
@@ -299,6 +298,12 @@ class Bus:
         finally:
             self._expected = None
             self._last_end = time.monotonic()
+
+    async def keep_gap(self) -> None:
+        """Wait out the silence the boards need between the last reply (or timeout) and the next
+        request."""
+        while (gap := self._last_end + self.profile.inter_frame_gap - time.monotonic()) > 0:
+            await asyncio.sleep(max(gap, 0.001))
 
     def _unusable(self, name: str, reply: Frame) -> str | None:
         """Why a matching reply cannot be used, or None: a known command's reply must carry its

@@ -50,6 +50,7 @@ def test_benchmark_runs(name: str, tmp_path: Path) -> None:
     stdout, results = run_bench(name, tmp_path)
     assert SMOKE[name][1] in stdout
     assert results
+    assert "PROTOCOL:" not in stdout  # the locker bus kept the boards' inter-frame silence
 
 
 @pytest.mark.skipif(not POSTGRES, reason="the cluster scenarios need PostgreSQL (the PG pass)")
