@@ -27,35 +27,46 @@ class OcppBays:
     def __init__(self, central: CentralSystem) -> None:
         self.central = central
 
-    async def open(self, identity: str, position: Position) -> tuple[bool, dict[str, Any]]:
-        """The position goes along, so a bay wired elsewhere than we think refuses to open."""
-        data = {"port": position.port, "address": position.address, "bay": position.bay}
+    async def _transfer(self, identity: str, message_id: str, data: dict[str, Any],
+                        timeout: float | None = None) -> tuple[str, dict[str, Any]]:
+        """DataTransfer to the bay: (status, its data as an object); a bay that is not connected
+        or is no locker bay is RemoteUnavailable, one that does not answer (or answers nonsense)
+        a BusError, as a silent board would be."""
         outcome = await self.central.commands.send(
-            identity, "DataTransfer", {"vendorId": VENDOR_ID, "messageId": "OpenLocker",
+            identity, "DataTransfer", {"vendorId": VENDOR_ID, "messageId": message_id,
                                        "data": json.dumps(data)},
-            timeout=OPEN_TIMEOUT_S, requested_by="locker sites")
+            timeout=timeout, requested_by="locker sites")
         if outcome.kind == "offline":
             raise RemoteUnavailable(f"no bridge drives this locker: charge point {identity} is "
                                     "not connected")
         if outcome.kind != "result" or outcome.payload is None:
-            raise BusError(f"bay {identity} did not answer the open ({outcome.kind}: "
+            raise BusError(f"bay {identity} did not answer {message_id} ({outcome.kind}: "
                            f"{outcome.error_code or ''} {outcome.description or ''})".strip())
         status = outcome.payload["status"]
         if status not in ("Accepted", "Rejected"):
             raise RemoteUnavailable(f"charge point {identity} is no locker bay ({status})")
-        reading: dict[str, Any] = json.loads(outcome.payload.get("data") or "{}")
+        try:
+            answer = json.loads(outcome.payload.get("data") or "{}")
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise BusError(f"bay {identity} answered {message_id} with data that is no JSON object")
+        if answer.get("unavailable"):
+            raise BusError(str(answer.get("error") or f"bay {identity}: the board did not answer"))
+        return status, answer
+
+    async def open(self, identity: str, position: Position) -> tuple[bool, dict[str, Any]]:
+        """The position goes along, so a bay wired elsewhere than we think refuses to open."""
+        status, reading = await self._transfer(
+            identity, "OpenLocker",
+            {"port": position.port, "address": position.address, "bay": position.bay},
+            timeout=OPEN_TIMEOUT_S)
         return status == "Accepted", reading
 
-
-    async def set_available(self, identity: str, available: bool) -> None:
-        outcome = await self.central.commands.send(
-            identity, "ChangeAvailability",
-            {"connectorId": 0, "type": "Operative" if available else "Inoperative"},
-            requested_by="locker sites")
-        if outcome.kind != "result" or outcome.payload is None:
-            raise RemoteUnavailable(f"bay {identity}: ChangeAvailability {outcome.kind}")
-        if outcome.payload["status"] == "Rejected":
-            raise RemoteUnavailable(f"bay {identity} rejected ChangeAvailability")
+    async def set_maintenance(self, identity: str, on: bool) -> None:
+        status, answer = await self._transfer(identity, "Maintenance", {"on": on})
+        if status != "Accepted":
+            raise RemoteUnavailable(f"bay {identity} refused maintenance: {answer.get('error')}")
 
 
 def wire(central: CentralSystem, sites: SiteService) -> None:

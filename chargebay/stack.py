@@ -143,11 +143,15 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
     app: FastAPI | None = None
     sim: SimService | None = None
     bridge: BridgeService | None = None
-    sites: SiteService | None = None
     bridge_config: BridgeConfig | None = None
     http_port = 0
     token: str | None = None
     demo = contextlib.AsyncExitStack()
+    # every node keeps the sites, wired before the first socket: the bays of a bridge elsewhere
+    # report to the node that holds their socket, and any node's API may open a door through any
+    # bridge
+    sites = SiteService(engine)
+    wire_sites(central, sites)
     try:
         if ocpp is not None:
             await ocpp.start(settings.host, settings.ws_port, _tls(settings))
@@ -168,12 +172,9 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
         if bridge_config is not None:
             # embedded, the bridge's bays are charge points of this very CSMS
             bridge = BridgeService(bridge_config, csms_url=own_url)
+            sites.attach(bridge)  # before it starts: no door event is missed
             await bridge.start()
-        # every node keeps the sites: the bays of a bridge elsewhere report to the node that
-        # holds their socket, and any node's API may open a door through any bridge
-        sites = SiteService(engine, bridge)
-        wire_sites(central, sites)
-        await sites.sync_bridge()
+            await sites.sync_bridge()
         if serves_api:
             assert sim is not None
             app = create_app(central, sim, bridge, sites)
@@ -186,8 +187,7 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
             api_server.should_exit = True
             await api_task
         await provider.close()
-        if sites is not None:
-            await sites.close()
+        await sites.close()
         if bridge is not None:
             await bridge.close()
         await demo.aclose()

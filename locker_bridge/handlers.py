@@ -55,6 +55,8 @@ class BayLink(ChargePoint):
                                data: str | None = None) -> Any:
         if vendor_id != VENDOR_ID:
             return call_result.DataTransfer(status="UnknownVendorId")
+        if message_id == "Maintenance":
+            return await self.cp_maintenance(data)
         actions = {"OpenLocker": self.cp_open, "LockerStatus": self.cp_locker_status,
                    "ChargingStatus": self.cp_charging_status}
         action = actions.get(message_id or "")
@@ -64,10 +66,26 @@ class BayLink(ChargePoint):
             return call_result.DataTransfer(status="Rejected", data=json.dumps({"error": why}))
         try:
             accepted, result = await action()
-        except (BusError, BoardError) as exc:
+        except BusError as exc:  # no answer: the caller's 503, not a refusal
+            return call_result.DataTransfer(status="Rejected", data=json.dumps(
+                {"error": str(exc), "unavailable": True}))
+        except BoardError as exc:
             return call_result.DataTransfer(status="Rejected", data=json.dumps({"error": str(exc)}))
         return call_result.DataTransfer(status="Accepted" if accepted else "Rejected",
                                         data=json.dumps(result))
+
+    async def cp_maintenance(self, data: str | None) -> Any:
+        """Out of service in the locker back office of a CSMS this bridge is not embedded in:
+        ``{"on": true}`` is the same maintenance as the embedded back office sets."""
+        try:
+            on = json.loads(data or "")["on"]
+            if not isinstance(on, bool):
+                raise TypeError(on)
+        except (ValueError, KeyError, TypeError):
+            return call_result.DataTransfer(status="Rejected", data=json.dumps(
+                {"error": 'data must be {"on": true|false}'}))
+        await self.cp.set_availability(maintenance=on)
+        return call_result.DataTransfer(status="Accepted")
 
     def wired_elsewhere(self, data: str | None) -> str | None:
         """An open may name the bay it means (port, address, bay: the CSMS's records); if this
@@ -108,6 +126,8 @@ class BayLink(ChargePoint):
     @on("ChangeAvailability")
     async def on_change_availability(self, connector_id: int, type: str) -> Any:
         if connector_id not in (0, 1):
+            return call_result.ChangeAvailability(status="Rejected")
+        if type == "Operative" and self.cp.bay.maintenance:  # Accepted would promise Available
             return call_result.ChangeAvailability(status="Rejected")
         await self.cp.set_availability(operative=type == "Operative")
         scheduled = type == "Inoperative" and self.cp.bay.tx is not None

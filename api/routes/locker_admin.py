@@ -76,7 +76,7 @@ from api.sites import actor, scoped, sites
 from csms.timeutil import iso, now_utc, utc
 from locker_bridge.service import BridgeService
 from locker_bridge.sites.models import AuditEntry, Rental
-from locker_bridge.sites.service import audit
+from locker_bridge.sites.service import Position, audit
 
 router = APIRouter()
 
@@ -400,21 +400,12 @@ class LockerPatch(Body):
     lockerTypeId: RefId | None = None
 
 
-def _bridge_conflict(bridge: BridgeService | None, identity: str, port: str, address: int,
+def _bridge_conflict(request: Request, identity: str, port: str, address: int,
                      bay: int) -> ApiError | None:
     """The bridge cannot drive this locker as entered: the identity drives another bay, or the
     bay is driven under another identity (a locker deleted here keeps its bay until a restart)."""
-    if bridge is None:
-        return None
-    for cp_identity, cp in bridge.cps.items():
-        same_bay = (cp.bay.port, cp.bay.address, cp.bay.number) == (port, address, bay)
-        if cp_identity == identity and not same_bay:
-            return ApiError(409, "IdentityDrivenElsewhere", f"the bridge drives {identity!r} at "
-                            f"{cp.bay.port} board {cp.bay.address} bay {cp.bay.number}")
-        if same_bay and cp_identity != identity:
-            return ApiError(409, "BayDrivenByBridge", f"the bridge drives {port} board {address} "
-                            f"bay {bay} as {cp_identity!r}")
-    return None
+    conflict = sites(request).bay_conflict(identity, Position(port, address, bay))
+    return None if conflict is None else ApiError(409, *conflict)
 
 
 def _drive(request: Request, identity: str, bank: str, port: str, address: int, bay: int) -> str | None:
@@ -458,7 +449,6 @@ async def maintenance_list(request: Request, _: Reader, eng: Engine, page: Pagin
                                              "makes no valid default identity"}})
 async def add_locker(request: Request, body: LockerIn, caller: Operator, eng: Engine) -> dict[str, Any]:
     """``driven`` says whether the bridge drives it; if not, ``message`` says why."""
-    bridge = _bridge(request)
 
     async def work(conn: AsyncConnection) -> tuple[int, Any, str]:
         bank = await row_or_404(conn, BANK, body.bankId)
@@ -471,7 +461,7 @@ async def add_locker(request: Request, body: LockerIn, caller: Operator, eng: En
                 LOCKERS.c.bank_id == bank.id, LOCKERS.c.bay == body.bay))).first() is not None:
             raise ApiError(409, "BayTaken", f"bank {bank.name!r} bay {body.bay} is a locker already")
         await free(conn, LOCKER, identity)
-        conflict = _bridge_conflict(bridge, identity, bank.port, bank.address, body.bay)
+        conflict = _bridge_conflict(request, identity, bank.port, bank.address, body.bay)
         if conflict is not None:
             raise conflict
         device_id = body.deviceId or bank.device_id
@@ -508,6 +498,8 @@ async def update_locker(request: Request, body: LockerPatch, caller: Operator, e
             await conn.execute(update(LOCKERS).where(LOCKERS.c.id == locker_id).values(
                 locker_type_id=body.lockerTypeId))
             await log(conn, caller, LOCKER, "edit", locker_id, device_id=locker.device_id, **values)
+    if "lockerTypeId" in values:  # a type that is always out of service: maintenance at the bay
+        await sites(request).apply_service_state(locker.identity)
     return await _locker(request, eng, caller, locker_id)
 
 
@@ -583,9 +575,16 @@ async def get_locker_type(_: Reader, eng: Engine, type_id: LockerTypeId) -> dict
 
 @router.patch("/api/admin/locker-types/{lockerTypeId}", tags=["lockers"], summary="Edit a locker type",
               responses={**NOT_FOUND, 409: {"description": "`LockerTypeExists`"}})
-async def update_locker_type(body: LockerTypePatch, caller: Operator, eng: Engine,
-                             type_id: LockerTypeId) -> dict[str, Any]:
-    await patch(eng, caller, LOCKER_TYPE, type_id, body.model_dump(exclude_unset=True))
+async def update_locker_type(request: Request, body: LockerTypePatch, caller: Operator,
+                             eng: Engine, type_id: LockerTypeId) -> dict[str, Any]:
+    values = body.model_dump(exclude_unset=True)
+    await patch(eng, caller, LOCKER_TYPE, type_id, values)
+    if "alwaysOos" in values:  # its lockers' bays go into maintenance or come out of it
+        async with eng.connect() as conn:
+            identities = (await conn.execute(select(LOCKERS.c.identity).where(
+                LOCKERS.c.locker_type_id == type_id))).scalars().all()
+        for identity in identities:
+            await sites(request).apply_service_state(identity)
     return await get_locker_type(caller, eng, type_id)
 
 
@@ -703,7 +702,7 @@ async def update_bank(request: Request, body: BankPatch, caller: Operator, eng: 
                 raise ApiError(409, "BankDriven", f"the bridge drives bank {bank.name!r} at "
                                f"{bank.port} board {bank.address}; it cannot move while it runs")
             for row in lockers:
-                conflict = _bridge_conflict(bridge, row.identity, port, address, row.bay)
+                conflict = _bridge_conflict(request, row.identity, port, address, row.bay)
                 if conflict is not None:
                     raise conflict
         if values:

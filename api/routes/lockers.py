@@ -10,12 +10,14 @@ vendor's does (`open_code`, `status_code`, `start_charging_code`, …).
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from ocpp.exceptions import OCPPError
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Caller, require
@@ -23,9 +25,11 @@ from api.errors import ApiError
 from api.sites import actor, sites
 from locker_bridge.bay import BoardError
 from locker_bridge.bus import BusError
+from locker_bridge.charge_point import Offline
 from locker_bridge.protocol import FrameError
 from locker_bridge.service import BridgeService, UnknownBay, UnknownPort
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["lockers"])
 read = Depends(require("operator", "viewer"))
 act = Depends(require("operator"))
@@ -92,8 +96,14 @@ async def audited(request: Request, caller: Caller, action: str, identity: str |
     except ApiError as exc:
         outcome = {"success": False, "code": exc.code, "error": exc.message}
         raise
+    except BaseException as exc:
+        outcome = {"success": False, "error": repr(exc)}
+        raise
     finally:
-        await sites(request).record(actor(caller), action, identity, **details, **outcome)
+        try:
+            await sites(request).record(actor(caller), action, identity, **details, **outcome)
+        except Exception:  # the answer must still say what happened to the door
+            log.exception("audit of %s on %s failed", action, identity)
 
 
 # -- typed cabins ---------------------------------------------------------------------------------
@@ -122,6 +132,9 @@ async def _board(call: Any) -> Any:
         raise ApiError(503, "BoardUnavailable", str(exc), success=False) from None
     except BoardError as exc:
         raise ApiError(409, "BoardRefused", str(exc), success=False) from None
+    except (OCPPError, Offline, TimeoutError) as exc:  # the CSMS's side of a start (Authorize)
+        raise ApiError(502, "CsmsUnavailable", f"the central system did not authorize: {exc!r}",
+                       success=False) from None
 
 
 @router.get("/api/locker/cabins", summary="Cabin listing: every bay, its state and hex codes",
@@ -167,6 +180,7 @@ async def open_locker(identity: str, request: Request, caller: Caller = act,
              summary="Start charging: a transaction with the CSMS, START_CHARGING read back",
              dependencies=[act],
              responses={409: {"description": "`StartRejected` with the reason"},
+                        502: {"description": "`CsmsUnavailable`: the CSMS did not answer Authorize"},
                         503: {"description": "`BoardUnavailable`"}})
 async def start_charging(identity: str, body: StartCharging, request: Request,
                          caller: Caller = act,

@@ -66,8 +66,9 @@ class RemoteBays(Protocol):
     async def open(self, identity: str, position: Position) -> tuple[bool, dict[str, Any]]:
         """(opened, the bay's reading); raises RemoteUnavailable."""
 
-    async def set_available(self, identity: str, available: bool) -> None:
-        """Out of service or back (ChangeAvailability); raises RemoteUnavailable."""
+    async def set_maintenance(self, identity: str, on: bool) -> None:
+        """Out of service or back (DataTransfer ``Maintenance``); raises RemoteUnavailable or
+        BusError."""
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,10 @@ async def audit(conn: AsyncConnection, actor: str, action: str, *, locker_id: in
 
 
 class SiteService:
-    def __init__(self, engine: AsyncEngine, bridge: BridgeService | None,
+    def __init__(self, engine: AsyncEngine, bridge: BridgeService | None = None,
                  remote: RemoteBays | None = None) -> None:
         self.engine = engine
-        self.bridge = bridge
+        self.bridge: BridgeService | None = None
         self.remote = remote
         self.background = Background("locker sites", (), log)
         # identity -> why the bridge's bay and the back office's locker of that name disagree on
@@ -105,7 +106,13 @@ class SiteService:
         self.conflicts: dict[str, str] = {}
         self._registering = asyncio.Lock()
         if bridge is not None:
-            bridge.door_listeners.append(self._door_event)
+            self.attach(bridge)
+
+    def attach(self, bridge: BridgeService) -> None:
+        """The bridge embedded in this process (started after the sites, which must already
+        answer the bays of bridges elsewhere)."""
+        self.bridge = bridge
+        bridge.door_listeners.append(self._door_event)
 
     # -- one truth with the bridge ---------------------------------------------------------------
     async def sync_bridge(self) -> None:
@@ -131,74 +138,93 @@ class SiteService:
         for row in rows:
             if row.identity not in self.conflicts:
                 self.drive(row.identity, row.name, row.port, row.address, row.bay)
-        await self._apply_service_states()
+        for identity in [i for i in self.bridge.cps if i not in self.conflicts]:
+            await self.apply_service_state(identity)
 
-    async def _apply_service_states(self) -> None:
-        """The back office's out-of-service marks become the bays' maintenance (Unavailable)."""
+    async def apply_service_state(self, identity: str) -> None:
+        """The back office's out-of-service mark (its own, or its type's) becomes the bay's
+        maintenance (Unavailable), wherever its bridge runs."""
         async with self.engine.connect() as conn:
-            marks = (await conn.execute(
-                select(LOCKERS.c.identity, LOCKERS.c.out_of_service, LOCKER_TYPES.c.always_oos)
-                .outerjoin(LOCKER_TYPES, LOCKER_TYPES.c.id == LOCKERS.c.locker_type_id))).all()
-        for mark in marks:
-            if self.local(mark.identity) is not None:
-                await self.set_out_of_service(mark.identity, bool(mark.out_of_service or mark.always_oos))
+            mark = (await conn.execute(
+                select(LOCKERS.c.out_of_service, LOCKER_TYPES.c.always_oos)
+                .outerjoin(LOCKER_TYPES, LOCKER_TYPES.c.id == LOCKERS.c.locker_type_id)
+                .where(LOCKERS.c.identity == identity))).first()
+        if mark is not None:
+            await self.set_out_of_service(identity, bool(mark.out_of_service or mark.always_oos))
 
     async def set_out_of_service(self, identity: str, on: bool) -> None:
         """Tell the bay's bridge, here or elsewhere: out of service is maintenance there (the bay
         reports Unavailable and takes no new transaction; a running one ends first). The record
-        here is the truth: a bridge not reached now is told at its next start (here) or by the
-        next change (elsewhere), and the failure is logged."""
+        here is the truth: a bridge not reached now is told when it starts (here) or when its bay
+        next boots and reports in (elsewhere), and the failure is logged."""
         try:
             if self.bridge is not None and self.local(identity) is not None:
                 await self.bridge.set_maintenance(identity, on)
             elif self.remote is not None and (self.bridge is None or identity not in self.bridge.cps):
-                await self.remote.set_available(identity, not on)
-        except (RemoteUnavailable, UnknownBay) as exc:
+                await self.remote.set_maintenance(identity, on)
+        except (RemoteUnavailable, UnknownBay, BusError) as exc:
             log.warning("locker %s: out of service=%s not passed to its bridge: %s", identity, on, exc)
 
-    async def register(self, conn: AsyncConnection, identity: str, bank: str,
-                       where: Position) -> str | None:
-        """Record a bay the bridge drives as a locker; None, or why the records disagree."""
-        bank_id = await self._bank_for(conn, bank, where.port, where.address)
+    async def register(self, conn: AsyncConnection, identity: str, bank: str, where: Position,
+                       reported: bool = False) -> str | None:
+        """Record a bay a bridge drives as a locker; None, or why the records disagree (then
+        nothing is written). A bay that reported itself over OCPP is audited as the actor: any
+        connected charge point can claim to be one (see README, Locker sites)."""
+        bank_row = (await conn.execute(select(BANKS.c.id).where(
+            BANKS.c.port == where.port, BANKS.c.address == where.address))).first()
+        bank_id = None if bank_row is None else int(bank_row.id)
         named = (await conn.execute(select(LOCKERS.c.bank_id, LOCKERS.c.bay).where(
             LOCKERS.c.identity == identity))).first()
-        here = (await conn.execute(select(LOCKERS.c.identity).where(
+        here = None if bank_id is None else (await conn.execute(select(LOCKERS.c.identity).where(
             LOCKERS.c.bank_id == bank_id, LOCKERS.c.bay == where.bay))).first()
-        if named is None and here is None:
-            await conn.execute(LOCKERS.insert().values(
-                identity=identity, bank_id=bank_id, bay=where.bay, created_at=now_utc()))
-            return None
         if named is not None and (named.bank_id, named.bay) == (bank_id, where.bay):
             return None
         if here is not None and here.identity != identity:
             return f"the bridge drives {where} as {identity}, the back office has {here.identity} there"
-        recorded = (await conn.execute(select(BANKS.c.port, BANKS.c.address).where(
-            BANKS.c.id == named.bank_id))).one()
-        return (f"the bridge drives it at {where}, the back office has it at "
-                f"{Position(recorded.port, recorded.address, named.bay)}")
+        if named is not None:
+            recorded = (await conn.execute(select(BANKS.c.port, BANKS.c.address).where(
+                BANKS.c.id == named.bank_id))).one()
+            return (f"the bridge drives it at {where}, the back office has it at "
+                    f"{Position(recorded.port, recorded.address, named.bay)}")
+        if bank_id is None:
+            bank_id = await self._new_bank(conn, bank, where.port, where.address)
+        locker = await conn.execute(LOCKERS.insert().values(
+            identity=identity, bank_id=bank_id, bay=where.bay, created_at=now_utc()))
+        if reported:
+            await audit(conn, identity, "locker.register", locker_id=locker.inserted_primary_key[0],
+                        bank=bank, port=where.port, address=where.address, bay=where.bay)
+        return None
 
-    async def _bank_for(self, conn: AsyncConnection, name: str, port: str, address: int) -> int:
-        found = (await conn.execute(select(BANKS.c.id).where(
-            BANKS.c.port == port, BANKS.c.address == address))).first()
-        if found is not None:
-            return int(found.id)
+    async def _new_bank(self, conn: AsyncConnection, name: str, port: str, address: int) -> int:
         taken = (await conn.execute(select(BANKS.c.id).where(BANKS.c.name == name))).first()
         label = name if taken is None else f"{name} ({port}/{address})"
         result = await conn.execute(BANKS.insert().values(name=label, port=port, address=address))
         return int(result.inserted_primary_key[0])
 
+    def bay_conflict(self, identity: str, where: Position) -> tuple[str, str] | None:
+        """(code, message) when the bridge here cannot drive ``identity`` at ``where``: it drives
+        that identity at another bay, or that bay under another identity."""
+        for other, cp in (self.bridge.cps.items() if self.bridge is not None else ()):
+            there = position_of(cp)
+            if other == identity and there != where:
+                return "IdentityDrivenElsewhere", f"the bridge drives {identity!r} at {there}"
+            if other != identity and there == where:
+                return "BayDrivenByBridge", f"the bridge drives {where} as {other!r}"
+        return None
+
     def drive(self, identity: str, bank: str, port: str, address: int, bay: int) -> bool:
         """Have the bridge drive this locker (no-op when it already does there); False when the
         bridge has no such port, or already drives that bay under another identity (the locker is
-        recorded, but nothing here can open it)."""
+        recorded, but nothing here can open it). A record fixed to agree with the bridge ends
+        its conflict."""
         if self.bridge is None:
             return False
         where = Position(port, address, bay)
-        for other, cp in self.bridge.cps.items():
-            if (other == identity) != (position_of(cp) == where):
-                log.warning("locker %s at %s is not driven: the bridge drives %s at %s",
-                            identity, where, other, position_of(cp))
-                return False
+        conflict = self.bay_conflict(identity, where)
+        if conflict is not None:
+            log.warning("locker %s at %s is not driven: %s", identity, where, conflict[1])
+            return False
+        self.conflicts.pop(identity, None)
         try:
             self.bridge.add_bay(identity, bank, port, address, bay)
         except UnknownPort:
@@ -232,8 +258,12 @@ class SiteService:
                 if why is not None:
                     log.error("locker %s: %s", identity, why)
                     return "Rejected", json.dumps({"error": why})
+                # not awaited: the bay answers our call only after this answer has gone out
+                self.background.spawn(self.apply_service_state(identity))
                 return "Accepted", None
             if message_id == "DoorEvent":
+                if not await self._recorded(identity):  # any charge point may send this
+                    return "Rejected", json.dumps({"error": f"no locker {identity} is recorded"})
                 await self._record_door(identity, body["door"] == "open")
                 return "Accepted", None
         except (ValueError, KeyError, TypeError) as exc:
@@ -250,12 +280,17 @@ class SiteService:
             await audit(conn, actor, action, locker_id=row.id if row else None,
                         device_id=row.device_id if row else None, identity=identity, **details)
 
+    async def _recorded(self, identity: str) -> bool:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(LOCKERS.c.id).where(
+                LOCKERS.c.identity == identity))).first() is not None
+
     async def _register_reported(self, identity: str, bank: str, where: Position) -> str | None:
         """The bays of one board boot together: one registration at a time here, and a bank or
         locker another node inserted meanwhile is found on the second try."""
         async def once() -> str | None:
             async with self.engine.begin() as conn:
-                return await self.register(conn, identity, bank, where)
+                return await self.register(conn, identity, bank, where, reported=True)
 
         async with self._registering:
             try:

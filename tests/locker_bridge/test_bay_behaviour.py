@@ -831,9 +831,9 @@ async def test_maintenance_makes_a_bay_unavailable_once_its_transaction_has_ende
     assert bridge.cabin(ident(1))["maintenance"] is True
     answer = await command(stack, ident(1), "RemoteStartTransaction", {"idTag": TAG})
     assert answer == {"status": "Rejected"}
-    # the CSMS's Operative does not end the operator's maintenance: both must agree
+    # the CSMS's Operative cannot end the operator's maintenance (Accepted would promise it)
     answer = await command(stack, ident(1), "ChangeAvailability", {"connectorId": 1, "type": "Operative"})
-    assert answer == {"status": "Accepted"}
+    assert answer == {"status": "Rejected"}
     await holds(lambda: _status_is(stack, 1, "Unavailable"), 0.4)
     await bridge.set_maintenance(ident(1), False)
     await wait_status(stack, 1, "Available")

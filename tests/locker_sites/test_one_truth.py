@@ -53,6 +53,14 @@ async def test_a_locker_recorded_at_another_bay_than_the_bridge_drives_is_never_
             # the rest of the board is driven as usual
             assert ok(await client.post(f"/lockers/{await locker_id(site, 'LOCKER-A-01')}/open"))
             assert emu.boards[1].bays[1].door_open
+            # the record fixed to agree with the bridge: driven at once, no restart needed
+            ok(await client.delete(f"/api/admin/lockers/{wrong}"))
+            [bank] = await rows(site, "SELECT id FROM banks WHERE name = 'LOCKER-A'")
+            fixed = ok(await client.post("/api/admin/lockers", json={
+                "bankId": bank["id"], "bay": 3, "identity": "LOCKER-A-03"}), 201)
+            assert fixed["driven"] is True and "LOCKER-A-03" not in site.sites.conflicts
+            assert ok(await client.post(f"/lockers/{fixed['id']}/open"))["door"] == "open"
+            assert emu.boards[1].bays[3].door_open
 
 
 async def test_a_bay_recorded_under_another_identity_stops_nothing(
@@ -107,6 +115,11 @@ async def test_out_of_service_and_bank_names_agree_everywhere(site: Stack,
     listed = ok(await client.get("/api/admin/lockers", params={"outOfService": "true"}))["items"]
     assert [r["id"] for r in listed] == [target]
     assert [r["id"] for r in ok(await client.get("/api/admin/lockers/maintenance"))["items"]] == [target]
+    assert site.bridge is not None
+    bay = site.bridge.cps["LOCKER-A-02"].bay
+    assert bay.snapshot()["status"] == "Unavailable"  # maintenance at the bay, from its type
+    ok(await client.patch(f"/api/admin/locker-types/{screen['id']}", json={"alwaysOos": False}))
+    assert bay.snapshot()["status"] != "Unavailable"
     ok(await client.patch("/api/admin/banks/1", json={"name": "LOCKER-Z"}))
     cabins = ok(await client.get("/api/locker/cabins", params={"locker": "LOCKER-Z"}))
     assert cabins["total"] == 4

@@ -12,16 +12,19 @@ from pathlib import Path
 
 import httpx
 import pytest
+from ocpp.routing import on
+from ocpp.v16 import call, call_result
 
 from chargebay.stack import Stack, running
 from locker_bridge.config import load
-from locker_bridge.emulator import Emulator
+from locker_bridge.emulator import Emulator, Fault
 from locker_bridge.service import BridgeService
 from locker_bridge.site_link import SiteLink
 from tests.conftest import make_settings
 from tests.helpers import rows
 from tests.locker_bridge.conftest import bridge_yaml
 from tests.locker_sites.conftest import ADMIN, until
+from tests.ocpp_client import TestChargePoint, connect
 
 
 @pytest.fixture
@@ -105,3 +108,58 @@ async def _equal(values: object, expected: object) -> bool:
 
 async def _status(value: object, wanted: str, equal: bool = True) -> bool:
     return (value == wanted) == equal
+
+
+class Impostor(TestChargePoint):
+    """A charge point that answers OpenLocker with data that is no JSON object."""
+
+    @on("DataTransfer")
+    def on_data_transfer(self, vendor_id: str, **_: object) -> object:
+        return call_result.DataTransfer(status="Accepted", data="[1, 2]")
+
+
+async def test_what_other_charge_points_may_claim(central: Stack) -> None:
+    async with connect(central.ws_url, "NOT-A-BAY", Impostor) as cp:
+        door = await cp.call(call.DataTransfer(vendor_id="chargebay", message_id="DoorEvent",
+                                               data='{"door": "open"}'))
+        assert door.status == "Rejected"  # no locker of that name: nothing lands in the log
+        info = await cp.call(call.DataTransfer(vendor_id="chargebay", message_id="BayInfo", data=json.dumps(
+            {"locker": "FAKE", "port": "COM7", "address": 1, "bay": 1})))
+        assert info.status == "Accepted"  # in accept mode a charge point is trusted (README) ...
+        [entry] = await rows(central, "SELECT actor, action FROM audit_log")
+        assert (entry["actor"], entry["action"]) == ("NOT-A-BAY", "locker.register")  # ... visibly
+        async with httpx.AsyncClient(base_url=central.http_url, headers=ADMIN, timeout=30) as client:
+            [row] = await rows(central, "SELECT id FROM lockers WHERE identity = 'NOT-A-BAY'")
+            r = await client.post(f"/lockers/{row['id']}/open")
+            assert r.status_code == 503 and r.json()["code"] == "BoardUnavailable", r.text
+            assert "no JSON object" in r.json()["message"]
+
+
+async def test_a_silent_board_at_the_site_is_unavailable_and_a_mark_made_meanwhile_applies(
+        central: Stack, tmp_path: Path, emu: Emulator) -> None:
+    config = load(bridge_yaml(tmp_path))
+    first = BridgeService(config, csms_url=central.ws_url)
+    SiteLink(first)
+    await first.start()
+    try:
+        await until(lambda: _equal(lockers(central), ["LOCKER-A-01", "LOCKER-A-02", "LOCKER-A-03",
+                                                      "LOCKER-A-04"]), 10)
+        [row] = await rows(central, "SELECT id FROM lockers WHERE identity = 'LOCKER-A-03'")
+        emu.inject(Fault.NO_REPLY, bay=3)
+        async with httpx.AsyncClient(base_url=central.http_url, headers=ADMIN, timeout=30) as client:
+            r = await client.post(f"/lockers/{row['id']}/open")
+            assert r.status_code == 503 and r.json()["code"] == "BoardUnavailable", r.text
+    finally:
+        await first.close()
+    emu.clear_faults()
+    async with httpx.AsyncClient(base_url=central.http_url, headers=ADMIN, timeout=30) as client:
+        r = await client.patch(f"/lockers/{row['id']}", json={"outOfService": True})
+        assert r.status_code == 200, r.text  # the bridge is away: recorded, told later
+    second = BridgeService(config, csms_url=central.ws_url)
+    SiteLink(second)
+    await second.start()
+    try:
+        bay = second.cps["LOCKER-A-03"].bay
+        assert await until(lambda: _status(bay.snapshot()["status"], "Unavailable"), 10)
+    finally:
+        await second.close()
