@@ -13,7 +13,9 @@ import pytest
 
 from chargebay.stack import Stack, running
 from locker_bridge.emulator import Emulator
+from locker_bridge.config import load
 from locker_bridge.service import BridgeService
+from locker_bridge.site_link import SiteLink
 from tests.conftest import ADMIN_TOKEN, make_settings
 
 H = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -50,6 +52,20 @@ async def bridged(db_url: str, config: Path) -> AsyncIterator[Stack]:
         await asyncio.wait_for(stack.bridge.ready(), 10)
         await until(lambda: all_booted(stack.bridge), 10)
         yield stack
+
+
+@contextlib.asynccontextmanager
+async def standalone(config: Path, csms_ws_url: str) -> AsyncIterator[BridgeService]:
+    """The bridge on its own, as ``chargebay bridge`` runs it at a locker site (reporting its
+    bays' wiring and door events), pointed at a CSMS; every board read once."""
+    service = BridgeService(load(config), csms_url=csms_ws_url)
+    SiteLink(service)
+    await service.start()
+    try:
+        await asyncio.wait_for(service.ready(), 10)
+        yield service
+    finally:
+        await service.close()
 
 
 async def all_booted(bridge: BridgeService | None) -> bool:

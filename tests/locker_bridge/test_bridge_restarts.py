@@ -11,34 +11,20 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from chargebay.stack import Stack, running
-from locker_bridge.config import load
 from locker_bridge.emulator import Device, Emulator
 from locker_bridge.service import BridgeService
 from tests.conftest import make_settings
 from tests.helpers import add_id_tag, rows
-from tests.locker_bridge.conftest import bridge_yaml, command, until
+from tests.locker_bridge.conftest import bridge_yaml, command, standalone, until
 from tests.locker_bridge.test_bay_behaviour import last_message_id, messages
 from tests.test_serve import free_port
 
 CLI = str(Path(sys.executable).parent / "chargebay")
-
-
-@contextlib.asynccontextmanager
-async def standalone(config: Path, stack_ws_url: str) -> AsyncIterator[BridgeService]:
-    """The bridge on its own (as at a locker site), pointed at a CSMS."""
-    service = BridgeService(load(config), csms_url=stack_ws_url)
-    await service.start()
-    try:
-        await asyncio.wait_for(service.ready(), 10)
-        yield service
-    finally:
-        await service.close()
 
 
 async def transactions(stack: Stack) -> list[dict]:

@@ -5,7 +5,6 @@ the back office is maintenance at the bay."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,13 +15,11 @@ from ocpp.routing import on
 from ocpp.v16 import call, call_result
 
 from chargebay.stack import Stack, running
-from locker_bridge.config import load
 from locker_bridge.emulator import Emulator, Fault
 from locker_bridge.service import BridgeService
-from locker_bridge.site_link import SiteLink
 from tests.conftest import make_settings
 from tests.helpers import rows
-from tests.locker_bridge.conftest import bridge_yaml
+from tests.locker_bridge.conftest import bridge_yaml, standalone
 from tests.locker_sites.conftest import ADMIN, until
 from tests.ocpp_client import TestChargePoint, connect
 
@@ -36,15 +33,8 @@ async def central(db_url: str) -> AsyncIterator[Stack]:
 
 @pytest.fixture
 async def site_bridge(central: Stack, tmp_path: Path, emu: Emulator) -> AsyncIterator[BridgeService]:
-    """What ``chargebay bridge`` runs (locker_bridge.service.serve_until_signalled)."""
-    service = BridgeService(load(bridge_yaml(tmp_path)), csms_url=central.ws_url)
-    SiteLink(service)
-    await service.start()
-    try:
-        await asyncio.wait_for(service.ready(), 10)
+    async with standalone(bridge_yaml(tmp_path), central.ws_url) as service:
         yield service
-    finally:
-        await service.close()
 
 
 async def lockers(stack: Stack) -> list[str]:
@@ -137,11 +127,8 @@ async def test_what_other_charge_points_may_claim(central: Stack) -> None:
 
 async def test_a_silent_board_at_the_site_is_unavailable_and_a_mark_made_meanwhile_applies(
         central: Stack, tmp_path: Path, emu: Emulator) -> None:
-    config = load(bridge_yaml(tmp_path))
-    first = BridgeService(config, csms_url=central.ws_url)
-    SiteLink(first)
-    await first.start()
-    try:
+    config = bridge_yaml(tmp_path)
+    async with standalone(config, central.ws_url):
         await until(lambda: _equal(lockers(central), ["LOCKER-A-01", "LOCKER-A-02", "LOCKER-A-03",
                                                       "LOCKER-A-04"]), 10)
         [row] = await rows(central, "SELECT id FROM lockers WHERE identity = 'LOCKER-A-03'")
@@ -149,17 +136,10 @@ async def test_a_silent_board_at_the_site_is_unavailable_and_a_mark_made_meanwhi
         async with httpx.AsyncClient(base_url=central.http_url, headers=ADMIN, timeout=30) as client:
             r = await client.post(f"/lockers/{row['id']}/open")
             assert r.status_code == 503 and r.json()["code"] == "BoardUnavailable", r.text
-    finally:
-        await first.close()
     emu.clear_faults()
     async with httpx.AsyncClient(base_url=central.http_url, headers=ADMIN, timeout=30) as client:
         r = await client.patch(f"/lockers/{row['id']}", json={"outOfService": True})
         assert r.status_code == 200, r.text  # the bridge is away: recorded, told later
-    second = BridgeService(config, csms_url=central.ws_url)
-    SiteLink(second)
-    await second.start()
-    try:
+    async with standalone(config, central.ws_url) as second:
         bay = second.cps["LOCKER-A-03"].bay
         assert await until(lambda: _status(bay.snapshot()["status"], "Unavailable"), 10)
-    finally:
-        await second.close()
