@@ -64,17 +64,23 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
     yield path
 
 
-@pytest.fixture
-def db_url(tmp_path: Path, migrated_template: Path | str) -> Iterator[str]:
+def fresh_database(directory: Path, migrated_template: Path | str) -> Iterator[str]:
+    """A migrated database of its own (a copy of the template), dropped afterwards on PostgreSQL;
+    the body of the ``db_url`` fixtures, whatever their scope."""
     if POSTGRES:
         name = f"cb_test_{os.getpid()}_{next(_databases)}"
         _pg(POSTGRES, f"CREATE DATABASE {name} TEMPLATE {migrated_template}")
         yield _pg_database(POSTGRES, name)
         _pg(POSTGRES, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         return
-    target = tmp_path / "chargebay.db"
+    target = directory / "chargebay.db"
     shutil.copy(migrated_template, target)
     yield f"sqlite+aiosqlite:///{target}"
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, migrated_template: Path | str) -> Iterator[str]:
+    yield from fresh_database(tmp_path, migrated_template)
 
 
 def make_settings(db_url: str, **overrides: Any) -> Settings:

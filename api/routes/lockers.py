@@ -14,7 +14,6 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from ocpp.exceptions import OCPPError
@@ -49,8 +48,8 @@ class StartCharging(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"idTag": "TAG-1"}]})
 
 
-def _fail(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"success": False, "message": message}, status_code=status)
+def _fail(status: int, message: str) -> tuple[int, dict[str, Any]]:
+    return status, {"success": False, "message": message}
 
 
 def _bridge(request: Request) -> BridgeService | None:
@@ -64,14 +63,14 @@ def _bridge(request: Request) -> BridgeService | None:
 async def locker_command(body: LockerCommand, request: Request,
                          caller: Caller = act) -> JSONResponse:
     """Audited as ``locker.command`` with the frame, the reply and who sent it."""
-    answer = await _command(_bridge(request), body)
-    reply = orjson.loads(answer.body)
+    status, reply = await _command(_bridge(request), body)
     await sites(request).record(actor(caller), "locker.command", None, comPort=body.comPort,
-                                hexCode=body.hexCode, status=answer.status_code, **reply)
-    return answer
+                                hexCode=body.hexCode, status=status, **reply)
+    return JSONResponse(reply, status_code=status)
 
 
-async def _command(bridge: BridgeService | None, body: LockerCommand) -> JSONResponse:
+async def _command(bridge: BridgeService | None, body: LockerCommand) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, the vendor's body)."""
     if bridge is None:
         return _fail(404, f"unknown port {body.comPort!r}: no locker bridge is configured "
                           "(CHARGEBAY_BRIDGE_CONFIG)")
@@ -83,7 +82,7 @@ async def _command(bridge: BridgeService | None, body: LockerCommand) -> JSONRes
         return _fail(404, f"unknown port {body.comPort!r}")
     except BusError as exc:
         return _fail(503, str(exc))
-    return JSONResponse({"success": True, "message": "Command sent successfully", "response": reply})
+    return 200, {"success": True, "message": "Command sent successfully", "response": reply}
 
 
 @contextlib.asynccontextmanager

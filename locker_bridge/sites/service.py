@@ -95,11 +95,10 @@ async def audit(conn: AsyncConnection, actor: str, action: str, *, locker_id: in
 
 
 class SiteService:
-    def __init__(self, engine: AsyncEngine, bridge: BridgeService | None = None,
-                 remote: RemoteBays | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, bridge: BridgeService | None = None) -> None:
         self.engine = engine
         self.bridge: BridgeService | None = None
-        self.remote = remote
+        self.remote: RemoteBays | None = None  # bays of bridges elsewhere (chargebay.lockers)
         self.background = Background("locker sites", (), log)
         # identity -> why the bridge's bay and the back office's locker of that name disagree on
         # where it is; such a locker is not opened from here until one side is fixed

@@ -22,8 +22,6 @@ Decisions follow README.md's API map and the routes' dependencies; where they di
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +35,7 @@ import pytest_asyncio
 from api.app import create_app
 from chargebay.stack import Stack
 from locker_bridge.emulator import Emulator
-from tests.conftest import POSTGRES, _databases, _pg, _pg_database
+from tests.conftest import fresh_database
 from tests.locker_bridge.conftest import bridge_yaml, bridged
 from tests.locker_sites.conftest import ADMIN
 
@@ -398,15 +396,7 @@ KIOSK_UNSCOPED = {
 @pytest.fixture(scope="module")
 def module_db_url(tmp_path_factory: pytest.TempPathFactory, migrated_template: Path | str) -> Iterator[str]:
     """As tests/conftest.py's ``db_url``, once for the module."""
-    if POSTGRES:
-        name = f"cb_test_{os.getpid()}_perm_{next(_databases)}"
-        _pg(POSTGRES, f"CREATE DATABASE {name} TEMPLATE {migrated_template}")
-        yield _pg_database(POSTGRES, name)
-        _pg(POSTGRES, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        return
-    target = tmp_path_factory.mktemp("permissions") / "chargebay.db"
-    shutil.copy(migrated_template, target)
-    yield f"sqlite+aiosqlite:///{target}"
+    yield from fresh_database(tmp_path_factory.mktemp("permissions"), migrated_template)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
