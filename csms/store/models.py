@@ -117,6 +117,11 @@ class Transaction(Base):
     stop_timestamp: Mapped[datetime | None] = mapped_column(TS)
     stop_reason: Mapped[str | None] = mapped_column(String(32))
     stop_id_tag: Mapped[str | None] = mapped_column(String(20))
+    # charge_point (its StopTransaction) | superseded | rebooted | stale | operator
+    end_source: Mapped[str | None] = mapped_column(String(16))
+    ended_by: Mapped[str | None] = mapped_column(String(100))  # the operator who closed it
+    end_detail: Mapped[str | None] = mapped_column(Text)  # why, in words
+    last_activity_at: Mapped[datetime | None] = mapped_column(TS)  # its start or latest meter value
     created_at: Mapped[datetime] = mapped_column(TS)
 
 
@@ -170,6 +175,9 @@ class MeterValue(Base):
     location: Mapped[str | None] = mapped_column(String(8))
     unit: Mapped[str | None] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(String(16))  # "MeterValues" | "StopTransaction"
+    # arrived for a transaction outside its window (after its stop, above its meterStop) or for
+    # a transaction the central system does not know; NULL: inside (or no transaction named)
+    outside_tx: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class Message(Base):
