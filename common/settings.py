@@ -57,6 +57,12 @@ class Settings(BaseSettings):
         "moment has logged everything it answered (off: ~8% more calls/s measured, at the risk "
         "of losing the log of the last few milliseconds)."))
     call_timeout: float = Field(default=30.0, description="Default wait for a charge point's answer (s).")
+    stale_transaction_after: float = Field(default=86400.0, ge=0, description=(
+        "Seconds after which an open transaction nothing was heard of (no meter value) is ended "
+        "as stale, unless its charge point is online and reports the connector charging; stale "
+        "ones no longer count for ConcurrentTx (0: never)."))
+    stale_sweep_interval: float = Field(default=300.0, gt=0, description=(
+        "Seconds between two sweeps for stale transactions."))
     tls_cert: Path | None = None
     tls_key: Path | None = None
     log_level: str = "INFO"

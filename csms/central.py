@@ -23,6 +23,7 @@ from csms.routing import LocalRouter, Router
 from csms.store.models import ChargePoint
 from csms.store.writer import Writer
 from csms.timeutil import now_utc
+from csms.transactions import TransactionService
 from csms.validation import warm_up
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,9 @@ class CentralSystem:
         self.router: Router = router or LocalRouter()
         self.events = events or EventBus()
         self.commands = CommandService(self.router, self.writer, self.events, settings.call_timeout)
+        self.transactions = TransactionService(engine, self.writer, self.events,
+                                               settings.stale_transaction_after,
+                                               settings.accept_unknown_id_tags)
         self.passwords = PasswordChecker()
         # Outbound message ids: unique per process, short (OCPP-J allows 36 characters).
         self.node_prefix = secrets.token_hex(3) + "-"
@@ -76,6 +80,11 @@ class CentralSystem:
             self._scheduler.add_job(self.sweep_dead_nodes, "interval",
                                     seconds=self.settings.registry_ttl, max_instances=1,
                                     coalesce=True)
+        if self.settings.stale_transaction_after > 0:
+            self._scheduler.add_job(self.transactions.sweep, "interval",
+                                    seconds=self.settings.stale_sweep_interval, max_instances=1,
+                                    coalesce=True)
+        if self._scheduler.get_jobs():
             self._scheduler.start()
 
     async def stop(self) -> None:

@@ -54,7 +54,8 @@ class Connection:
     """A connected charge point. Holds only what a live socket needs (thousands of these)."""
 
     __slots__ = ("charge_point_id", "ws", "central", "registration_status", "_recent",
-                 "_call_lock", "_pending", "_pending_action", "__weakref__")
+                 "_call_lock", "_pending", "_pending_action", "booted_at", "unreported",
+                 "__weakref__")
 
     def __init__(self, charge_point_id: str, ws: ServerConnection, central: CentralSystem,
                  registration_status: str) -> None:
@@ -66,6 +67,10 @@ class Connection:
         self._call_lock: asyncio.Lock | None = None
         self._pending: tuple[str, asyncio.Future[Any]] | None = None
         self._pending_action = ""
+        # since its last BootNotification on this socket: when, and the connectors (a bit each)
+        # that have not reported a status since (see csms.handlers.core.status_notification)
+        self.booted_at: datetime | None = None
+        self.unreported = 0
 
     # -- inbound ---------------------------------------------------------------------------
     async def serve(self) -> None:

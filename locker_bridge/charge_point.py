@@ -101,7 +101,9 @@ def iso(ts: datetime | None = None) -> str:
 class Settings:
     """The configuration keys a CSMS can read (GetConfiguration) and partly change."""
 
-    WRITABLE = {"HeartbeatInterval", "MeterValueSampleInterval", "StopWhenFullAfter"}
+    WRITABLE = {"HeartbeatInterval", "MeterValueSampleInterval", "StopWhenFullAfter",
+                "AuthorizeRemoteTxRequests"}
+    BOOLEAN = {"AuthorizeRemoteTxRequests"}
 
     def __init__(self, meter_interval: int, full_timeout: int) -> None:
         self.values = {
@@ -110,7 +112,9 @@ class Settings:
             "StopWhenFullAfter": str(full_timeout),
             "NumberOfConnectors": "1",
             "SupportedFeatureProfiles": "Core,RemoteTrigger",
-            "AuthorizeRemoteTxRequests": "false",
+            # a remote start is authorized first: an id tag the CSMS refuses never switches an
+            # outlet on (only to switch it off again at the StartTransaction's answer)
+            "AuthorizeRemoteTxRequests": "true",
             "MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import",
             "ConnectorPhaseRotation": "NotApplicable",
         }
@@ -122,10 +126,16 @@ class Settings:
         """The ChangeConfiguration status for setting ``key`` to ``value``."""
         if key not in self.values:
             return "NotSupported"
-        if key not in self.WRITABLE or not value.isdigit():
+        if key in self.BOOLEAN and value.lower() in ("true", "false"):
+            self.values[key] = value.lower()
+            return "Accepted"
+        if key not in self.WRITABLE or key in self.BOOLEAN or not value.isdigit():
             return "Rejected"
         self.values[key] = value
         return "Accepted"
+
+    def flag(self, key: str) -> bool:
+        return self.values[key] == "true"
 
 
 class VirtualChargePoint:

@@ -139,6 +139,7 @@ class Bay:
         self.item = False
         self.device: Device | None = None
         self.outlet_on = False
+        self.switch_ons = 0  # times the outlet went on (a start that should not have been shows)
         self.broken = False
         self._clock = clock
         self._emit = emit
@@ -193,11 +194,16 @@ class Bay:
         self.update()
         if not self.outlet_on:
             self.outlet_on = True
+            self.switch_ons += 1
             self._powered_for = 0.0
 
     def switch_off(self) -> None:
         self.update()
         self.outlet_on = False
+
+    def reset_register(self) -> None:
+        self.update()
+        self._energy_wh = 0.0
 
     def open_door(self) -> None:
         """Unlatch (by command, or on its own as a fault); it shuts after ``door_close_after``."""
@@ -277,10 +283,13 @@ class Board:
         self._finish_boot()
         return self._boot_until is not None
 
-    def reboot(self, down_for: float = 0.0) -> None:
-        """Restart: every outlet goes off; EVENT 4 once it is back after ``down_for`` seconds."""
+    def reboot(self, down_for: float = 0.0, reset_registers: bool = False) -> None:
+        """Restart: every outlet goes off; EVENT 4 once it is back after ``down_for`` seconds.
+        ``reset_registers``: a board that keeps its energy registers in RAM counts from 0 again."""
         for bay in self.bays.values():
             bay.switch_off()
+            if reset_registers:
+                bay.reset_register()
         self.reboots += 1
         self._boot_until = self._clock() + down_for
         self._finish_boot()

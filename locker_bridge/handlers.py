@@ -38,7 +38,8 @@ class BayLink(ChargePoint):
     def on_remote_start(self, id_tag: str, connector_id: int | None = None, **_: Any) -> Any:
         if connector_id not in (None, 1) or not self.cp.bay.can_start:
             return call_result.RemoteStartTransaction(status="Rejected")
-        self.cp.spawn(self.cp.start_transaction(id_tag, authorize=False))
+        self.cp.spawn(self.cp.start_transaction(
+            id_tag, authorize=self.cp.settings.flag("AuthorizeRemoteTxRequests")))
         return call_result.RemoteStartTransaction(status="Accepted")
 
     @on("RemoteStopTransaction")

@@ -140,17 +140,30 @@ async def stop_charge(body: StopCharge, wait: float = WAIT, caller: Caller = Dep
     return Response(status_code=200)
 
 
+def _refused_tag(id_tag: str, status: str, **extra: Any) -> ApiError:
+    return ApiError(409, "IdTagRejected", f"the central system answers id tag {id_tag!r} with "
+                    f"{status}, not Accepted", id_tag_status=status, **extra)
+
+
 @router.post("/integration/charges/start", summary="Start a charge and get its transaction id",
-             responses={200: {"content": {"application/json": {"example": {"transaction": 42}}}}})
+             responses={200: {"content": {"application/json": {"example": {"transaction": 42}}}},
+                        409: {"description": "`IdTagRejected` (with the tag's `id_tag_status`; checked "
+                              "before anything is sent, and again in the StartTransaction), "
+                              "`ChargeboxOffline`, `ConnectorBusy`, `StartRejected`"}})
 @router.post("/latest/integration/charges/start", include_in_schema=False)
 async def start_charge(body: StartCharge, wait: float = WAIT, caller: Caller = Depends(integration_caller),
                        cs: CentralSystem = Depends(central)) -> dict[str, int]:
-    """Sends RemoteStartTransaction and waits for the StartTransaction that follows on the connector."""
+    """Sends RemoteStartTransaction and waits for the StartTransaction that follows on the
+    connector. A tag the central system would not accept is refused before anything reaches the
+    chargebox; a StartTransaction answered with anything but Accepted is a 409, not a charge."""
     await _checked_chargebox(cs, body.chargebox, body.connector)
     if not await cs.router.is_online(body.chargebox):
         raise ApiError(409, "ChargeboxOffline", f"chargebox {body.chargebox!r} is not connected")
     if await _running(cs, body.chargebox, body.connector) is not None:
         raise ApiError(409, "ConnectorBusy", f"connector {body.connector} is already in a transaction")
+    status = await cs.transactions.start_status(body.id_tag)
+    if status != "Accepted":
+        raise _refused_tag(body.id_tag, status)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     async with cs.events.subscribe() as events:
@@ -170,6 +183,9 @@ async def start_charge(body: StartCharge, wait: float = WAIT, caller: Caller = D
                     if (event["type"] == "transaction_started"
                             and event["charge_point_id"] == body.chargebox
                             and event["connector_id"] == body.connector):
+                        if event["id_tag_status"] != "Accepted":
+                            raise _refused_tag(event["id_tag"], event["id_tag_status"],
+                                               transaction=event["transaction_id"])
                         return {"transaction": event["transaction_id"]}
         except TimeoutError:
             raise ApiError(504, "Timeout", "the chargebox accepted but no transaction started "

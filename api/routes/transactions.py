@@ -5,18 +5,20 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, select
 
-from api.auth import require
+from api.auth import Caller, require
 from api.deps import Page, central, jsonable, page_params, paginate
 from api.errors import ApiError
 from csms.central import CentralSystem
 from csms.store.models import MeterValue, Transaction
 from csms.timeutil import utc
+from csms.transactions import ClosingRefused, energy_so_far
 
 router = APIRouter(prefix="/api/v1/transactions", tags=["transactions"])
 read = Depends(require("operator", "integrator", "viewer"))
@@ -98,4 +100,40 @@ async def get_transaction(transaction_id: int, cs: CentralSystem = Depends(centr
     data = _shape(row)
     data["meter_values"] = [{k: v for k, v in jsonable(s).items()
                              if k not in ("charge_point_id", "transaction_id")} for s in samples]
+    data["samples_outside_window"] = sum(1 for s in samples if s.outside_tx)
+    if data["energy_wh"] is None:  # running: what its latest register inside the window says
+        data["energy_wh"] = energy_so_far(data["meter_start"], samples)
     return data
+
+
+class CloseTransaction(BaseModel):
+    reason: str = Field(min_length=1, max_length=500, description=(
+        "Why the transaction is closed without its charge point's StopTransaction (kept with it)."))
+    meter_stop: int | None = Field(None, ge=0, le=2**53, description=(
+        "The meter reading (Wh) to close it with; default: the last register known for it."))
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"reason": "charger replaced; session ended on site", "meter_stop": 12840}]})
+
+
+Operator = Annotated[Caller, Depends(require("operator"))]
+Central = Annotated[CentralSystem, Depends(central)]
+
+
+@router.post("/{transaction_id}/close", summary="Close a transaction its charge point will never stop",
+             responses={404: {"description": "`TransactionNotFound`"},
+                        409: {"description": "`TransactionNotActive`: it has ended already"}})
+async def close_transaction(transaction_id: int, body: CloseTransaction, caller: Operator,
+                            cs: Central) -> dict[str, Any]:
+    """For a transaction left open by a charge point that forgot it: ends it now with
+    ``end_source`` operator, the caller as ``ended_by`` and the reason as ``end_detail`` (the
+    audit of who closed what and why), ``stop_reason`` Other and the last known register as
+    ``meter_stop`` unless given. Its id tag is free again. Should the charge point's own
+    StopTransaction arrive later, its figures replace these."""
+    try:
+        await cs.transactions.close(transaction_id, caller.name, body.reason, body.meter_stop)
+    except ClosingRefused as exc:
+        if exc.code == "unknown":
+            raise ApiError(404, "TransactionNotFound", str(exc)) from None
+        raise ApiError(409, "TransactionNotActive", str(exc)) from None
+    return await get_transaction(transaction_id, cs)

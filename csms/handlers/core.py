@@ -26,6 +26,9 @@ _BOOT_FIELDS = {
 }
 # While a charge point waits for an operator (Pending) it should come back soon.
 _PENDING_RETRY = 30
+# Connectors 1..MAX_TRACKED are watched for their first status after a boot (one bit each).
+MAX_TRACKED = 255
+_ALL_CONNECTORS = (1 << (MAX_TRACKED + 1)) - 2
 
 
 @handles("BootNotification")
@@ -39,6 +42,7 @@ async def boot_notification(conn: Connection, p: dict[str, Any]) -> dict[str, An
     conn.central.events.publish("boot", conn.charge_point_id, status=status,
                                 vendor=p["chargePointVendor"], model=p["chargePointModel"])
     interval = conn.central.settings.heartbeat_interval if status == "Accepted" else _PENDING_RETRY
+    conn.booted_at, conn.unreported = now, _ALL_CONNECTORS
     return {"status": status, "currentTime": iso(now), "interval": interval}
 
 
@@ -61,6 +65,13 @@ async def status_notification(conn: Connection, p: dict[str, Any]) -> dict[str, 
     writer.insert(_HISTORY, {**row, "received_at": now})
     conn.central.events.publish("status", conn.charge_point_id, connector_id=p["connectorId"],
                                 status=p["status"], error_code=p["errorCode"])
+    connector = p["connectorId"]
+    if 1 <= connector <= MAX_TRACKED and conn.unreported >> connector & 1:
+        conn.unreported &= ~(1 << connector)
+        if p["status"] == "Available" and conn.booted_at is not None:
+            # rebooted and idle: what this connector ran before the boot is over
+            await conn.central.transactions.after_boot(conn.charge_point_id, connector,
+                                                       conn.booted_at)
     return {}
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from csms.handlers import handles
 from csms.store.models import MeterValue
 from csms.store.transactions import (
+    DEFAULT_STOP_REASON,
     StartRequest,
     StopRequest,
     id_tag_info,
@@ -26,21 +27,26 @@ _METER_VALUES = MeterValue.__table__
 
 
 def meter_rows(conn: Connection, connector_id: int, transaction_id: int | None,
-               meter_values: list[dict[str, Any]], source: str) -> list[dict[str, Any]]:
-    """One row per sampledValue, every column present (the writer inserts them with executemany)."""
-    rows = []
+               meter_values: list[dict[str, Any]], source: str
+               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One row per sampledValue, every column present (the writer inserts them in one statement),
+    and the same rows per meterValue element: ``{"timestamp", "samples"}``."""
+    rows: list[dict[str, Any]] = []
+    elements = []
     cp = conn.charge_point_id
     for mv in meter_values:
         ts = parse_ts(mv["timestamp"])
-        for sv in mv["sampledValue"]:
-            rows.append({
-                "charge_point_id": cp, "connector_id": connector_id,
-                "transaction_id": transaction_id, "timestamp": ts, "value": sv["value"],
-                "context": sv.get("context"), "format": sv.get("format"),
-                "measurand": sv.get("measurand"), "phase": sv.get("phase"),
-                "location": sv.get("location"), "unit": sv.get("unit"), "source": source,
-            })
-    return rows
+        samples = [{
+            "charge_point_id": cp, "connector_id": connector_id,
+            "transaction_id": transaction_id, "timestamp": ts, "value": sv["value"],
+            "context": sv.get("context"), "format": sv.get("format"),
+            "measurand": sv.get("measurand"), "phase": sv.get("phase"),
+            "location": sv.get("location"), "unit": sv.get("unit"), "source": source,
+            "outside_tx": None,
+        } for sv in mv["sampledValue"]]
+        rows.extend(samples)
+        elements.append({"timestamp": ts, "samples": samples})
+    return rows, elements
 
 
 @handles("Authorize")
@@ -56,33 +62,42 @@ async def start(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
     central = conn.central
     req = StartRequest(conn.charge_point_id, p["connectorId"], p["idTag"], p["meterStart"],
                        parse_ts(p["timestamp"]), p.get("reservationId"))  # type: ignore[arg-type]
-    tx_id, info, replayed = await central.writer.run(
-        start_transaction(req, central.settings.accept_unknown_id_tags))
-    if not replayed:
-        central.events.publish("transaction_started", conn.charge_point_id, transaction_id=tx_id,
-                               connector_id=req.connector_id, id_tag=req.id_tag,
-                               id_tag_status=info["status"], meter_start=req.meter_start)
-    return {"transactionId": tx_id, "idTagInfo": info}
+    result = await central.writer.run(start_transaction(
+        req, central.settings.accept_unknown_id_tags, central.transactions.stale_after))
+    central.transactions.ended(result.superseded)
+    if not result.replayed:
+        central.transactions.started(result.transaction_id, conn.charge_point_id, req.timestamp)
+        central.events.publish("transaction_started", conn.charge_point_id,
+                               transaction_id=result.transaction_id, connector_id=req.connector_id,
+                               id_tag=req.id_tag, id_tag_status=result.info["status"],
+                               meter_start=req.meter_start)
+    return {"transactionId": result.transaction_id, "idTagInfo": result.info}
 
 
 @handles("StopTransaction")
 async def stop(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
     central = conn.central
-    samples = meter_rows(conn, 0, p["transactionId"], p.get("transactionData") or [],
-                         "StopTransaction")
+    samples, _ = meter_rows(conn, 0, p["transactionId"], p.get("transactionData") or [],
+                            "StopTransaction")
     req = StopRequest(conn.charge_point_id, p["transactionId"], p.get("idTag"), p["meterStop"],
                       parse_ts(p["timestamp"]), p.get("reason"), samples)  # type: ignore[arg-type]
     info, outcome = await central.writer.run(
         stop_transaction(req, central.settings.accept_unknown_id_tags))
-    if outcome == "stopped":
-        central.events.publish("transaction_stopped", conn.charge_point_id,
+    if outcome in ("stopped", "corrected"):
+        central.transactions.stopped(req.transaction_id, conn.charge_point_id, req.timestamp,
+                                     req.meter_stop)
+        central.events.publish("transaction_stopped" if outcome == "stopped" else
+                               "transaction_corrected", conn.charge_point_id,
                                transaction_id=req.transaction_id, meter_stop=req.meter_stop,
-                               reason=req.reason)
+                               reason=req.reason or DEFAULT_STOP_REASON, end_source="charge_point")
     return {} if info is None else {"idTagInfo": info}
 
 
 @handles("MeterValues")
 async def meter_values(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
-    rows = meter_rows(conn, p["connectorId"], p.get("transactionId"), p["meterValue"], "MeterValues")
+    tx_id = p.get("transactionId")
+    rows, elements = meter_rows(conn, p["connectorId"], tx_id, p["meterValue"], "MeterValues")
+    if tx_id is not None:
+        await conn.central.transactions.place(conn.charge_point_id, tx_id, elements)
     await conn.central.writer.save(_METER_VALUES, rows)
     return {}

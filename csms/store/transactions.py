@@ -2,24 +2,32 @@
 
 Both run inside the writer's transaction, in queue order, so two connectors starting with one tag
 at the same moment see each other (ConcurrentTx) and a replayed StartTransaction finds its row.
+Transactions that end without a StopTransaction are in :mod:`csms.store.endings`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from csms.store.endings import Ended, live_count, supersede
 from csms.store.models import IdTag, MeterValue, StopRecord, Transaction
 from csms.timeutil import iso, now_utc, utc
 
 _TX = Transaction.__table__
 _TAGS = IdTag.__table__
+_MV = MeterValue.__table__
+# OCPP 1.6: a StopTransaction without a reason means Local.
+DEFAULT_STOP_REASON = "Local"
+# The same stop sent twice by a charge point (a resend after a lost answer, a shutdown race) may
+# carry a timestamp a little later: the same meterStop within this many seconds is that replay.
+REPLAY_WINDOW = timedelta(seconds=60)
 
 
 @dataclass(slots=True)
@@ -44,12 +52,12 @@ class StopRequest:
 
 
 async def id_tag_info(conn: AsyncConnection, id_tag: str, accept_unknown: bool,
-                      for_start: bool = False) -> dict[str, Any]:
+                      for_start: bool = False, stale_after: float = 0) -> dict[str, Any]:
     """The ``idTagInfo`` the central system answers for ``id_tag``.
 
     Unknown tags are Invalid unless ``accept_unknown``; an Accepted tag past its expiry is Expired;
-    at a StartTransaction an Accepted tag already in ``max_concurrent_tx`` running transactions
-    (one when unset) is ConcurrentTx.
+    at a StartTransaction an Accepted tag already in ``max_concurrent_tx`` live transactions
+    (one when unset; see :func:`csms.store.endings.is_live`) is ConcurrentTx.
     """
     row = (await conn.execute(select(_TAGS).where(_TAGS.c.id_tag == id_tag))).first()
     if row is None:
@@ -59,10 +67,7 @@ async def id_tag_info(conn: AsyncConnection, id_tag: str, accept_unknown: bool,
     if status == "Accepted" and expiry is not None and expiry <= now_utc():
         status = "Expired"
     if status == "Accepted" and for_start:
-        running = (await conn.execute(
-            select(func.count()).select_from(_TX)
-            .where(_TX.c.id_tag == id_tag, _TX.c.stop_timestamp.is_(None))
-        )).scalar_one()
+        running = await live_count(conn, id_tag, now_utc(), stale_after)
         if running >= (row.max_concurrent_tx or 1):
             status = "ConcurrentTx"
     info: dict[str, Any] = {"status": status}
@@ -73,16 +78,24 @@ async def id_tag_info(conn: AsyncConnection, id_tag: str, accept_unknown: bool,
     return info
 
 
-StartResult = tuple[int, dict[str, Any], bool]
+@dataclass(slots=True)
+class StartResult:
+    transaction_id: int
+    info: dict[str, Any]
+    replayed: bool
+    superseded: list[Ended]
+
+
 StopResult = tuple[dict[str, Any] | None, str]
 
 
-def start_transaction(req: StartRequest, accept_unknown: bool
+def start_transaction(req: StartRequest, accept_unknown: bool, stale_after: float = 0
                       ) -> Callable[[AsyncConnection], Awaitable[StartResult]]:
     """Writer operation: the transaction id and idTagInfo for a StartTransaction.
 
     A replay (same charge point, connector, tag, timestamp and meterStart) returns the first id.
-    A tag that is not accepted still gets a transaction id, as OCPP 1.6 requires.
+    A tag that is not accepted still gets a transaction id, as OCPP 1.6 requires. An older
+    transaction still open on the connector is over (superseded) before the tag is counted.
     """
 
     async def op(conn: AsyncConnection) -> StartResult:
@@ -95,15 +108,18 @@ def start_transaction(req: StartRequest, accept_unknown: bool
         if existing is not None:
             info = await id_tag_info(conn, req.id_tag, accept_unknown)
             info["status"] = existing.id_tag_status
-            return existing.id, info, True
-        info = await id_tag_info(conn, req.id_tag, accept_unknown, for_start=True)
+            return StartResult(existing.id, info, True, [])
+        superseded = await supersede(conn, req.charge_point_id, req.connector_id, req.timestamp)
+        info = await id_tag_info(conn, req.id_tag, accept_unknown, for_start=True,
+                                 stale_after=stale_after)
+        now = now_utc()
         result = await conn.execute(_TX.insert().values(
             charge_point_id=req.charge_point_id, connector_id=req.connector_id, id_tag=req.id_tag,
             id_tag_status=info["status"], meter_start=req.meter_start,
             start_timestamp=req.timestamp, reservation_id=req.reservation_id,
-            created_at=now_utc(),
+            created_at=now, last_activity_at=now,
         ))
-        return int(result.inserted_primary_key[0]), info, False
+        return StartResult(int(result.inserted_primary_key[0]), info, False, superseded)
 
     return op
 
@@ -112,9 +128,13 @@ def stop_transaction(req: StopRequest, accept_unknown: bool
                      ) -> Callable[[AsyncConnection], Awaitable[StopResult]]:
     """Writer operation: close the transaction, keep its transactionData; never fail.
 
-    A stop for an unknown transaction, or a different stop for an already stopped one, is kept
-    in ``stop_records``; an exact replay of the stop that closed it adds nothing.
-    Returns (idTagInfo or None, what happened: "stopped" | "replayed" | "unknown" | "already_stopped").
+    The charge point's own StopTransaction is the truth: it also replaces the figures of a
+    transaction the central system ended without it (superseded, rebooted, stale, operator;
+    outcome "corrected"). The same stop sent again (same meterStop, a timestamp within
+    :data:`REPLAY_WINDOW`) adds nothing; a stop for an unknown transaction, or a different stop for
+    a stopped one, is kept in ``stop_records``. Meter values stored with timestamps after the stop
+    are flagged outside the transaction's window.
+    Returns (idTagInfo or None, "stopped" | "corrected" | "replayed" | "unknown" | "already_stopped").
     """
 
     async def op(conn: AsyncConnection) -> StopResult:
@@ -122,20 +142,30 @@ def stop_transaction(req: StopRequest, accept_unknown: bool
             _TX.c.id == req.transaction_id, _TX.c.charge_point_id == req.charge_point_id)
         )).first()
         info = await id_tag_info(conn, req.id_tag, accept_unknown) if req.id_tag else None
-        if tx is not None and tx.stop_timestamp is None:
+        reason = req.reason or DEFAULT_STOP_REASON
+        provisional = tx is not None and tx.stop_timestamp is not None and tx.end_source not in (
+            None, "charge_point")
+        if tx is not None and (tx.stop_timestamp is None or provisional):
+            detail = None
+            if provisional:
+                detail = (f"ended as {tx.end_source} ({tx.end_detail}) before its "
+                          "StopTransaction arrived")[:2000]
             await conn.execute(update(_TX).where(_TX.c.id == tx.id).values(
-                meter_stop=req.meter_stop, stop_timestamp=req.timestamp, stop_reason=req.reason,
-                stop_id_tag=req.id_tag))
-            outcome = "stopped"
+                meter_stop=req.meter_stop, stop_timestamp=req.timestamp, stop_reason=reason,
+                stop_id_tag=req.id_tag, end_source="charge_point", end_detail=detail))
+            await conn.execute(update(_MV).where(
+                _MV.c.transaction_id == tx.id, _MV.c.timestamp > req.timestamp,
+                _MV.c.source == "MeterValues").values(outside_tx=True))
+            outcome = "corrected" if provisional else "stopped"
         elif (tx is not None and tx.meter_stop == req.meter_stop
-              and utc(tx.stop_timestamp) == req.timestamp):
+              and abs(utc(tx.stop_timestamp) - req.timestamp) <= REPLAY_WINDOW):  # type: ignore[operator]
             return info, "replayed"
         else:
             outcome = "unknown" if tx is None else "already_stopped"
             await conn.execute(StopRecord.__table__.insert().values(
                 charge_point_id=req.charge_point_id, transaction_id=req.transaction_id,
                 kind=outcome, id_tag=req.id_tag, meter_stop=req.meter_stop,
-                timestamp=req.timestamp, reason=req.reason, received_at=now_utc()))
+                timestamp=req.timestamp, reason=reason, received_at=now_utc()))
         if req.samples:
             for sample in req.samples:
                 if tx is None:
@@ -143,7 +173,7 @@ def stop_transaction(req: StopRequest, accept_unknown: bool
                 else:
                     sample["connector_id"] = tx.connector_id
             insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-            await conn.execute(insert(MeterValue.__table__).on_conflict_do_nothing(), req.samples)
+            await conn.execute(insert(_MV).on_conflict_do_nothing(), req.samples)
         return info, outcome
 
     return op

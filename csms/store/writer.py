@@ -24,12 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from csms.metrics import STORE_BATCH_ROWS, STORE_WRITE_SECONDS
 from csms.store.bulk import BulkStatement
-from csms.store.models import ChargePoint
+from csms.store.models import ChargePoint, Transaction
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Op = Callable[[AsyncConnection], Awaitable[Any]]
 
+_TX = Transaction.__table__
 _INSERT, _UPSERT, _OP, _UPDATE = 0, 1, 2, 3
 MAX_BATCH = 5000  # writes per commit
 TOUCH_EVERY = 2.0  # seconds between last-seen updates: heartbeats need not each cost a write
@@ -64,6 +65,7 @@ class Writer:
         self._touch_due = 0.0
         self._task: asyncio.Task[None] | None = None
         self._last_seen = ChargePoint.__table__
+        self._tx_touches: dict[int, Any] = {}
         self._statements: dict[tuple[str, tuple[str, ...], tuple[str, ...]], BulkStatement] = {}
         self._queued = 0  # items ever queued
         self._committed = 0  # items ever taken into a finished batch
@@ -97,6 +99,11 @@ class Writer:
     def touch(self, charge_point_id: str, when: Any) -> None:
         """Record a charge point's last-seen time; written at most every TOUCH_EVERY seconds."""
         self._touches[charge_point_id] = when
+
+    def touch_transaction(self, transaction_id: int, when: Any) -> None:
+        """Record that an open transaction was heard of (a meter value); written like
+        :meth:`touch`, so a meter value costs no extra statement of its own."""
+        self._tx_touches[transaction_id] = when
 
     def update(self, table: Table, keys: str | tuple[str, ...], row: dict[str, Any]) -> None:
         """Queue ``UPDATE table SET … WHERE key = row[key]`` (every key of ``keys``); same-shaped
@@ -160,7 +167,7 @@ class Writer:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            if self._touches:
+            if self._touches or self._tx_touches:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), max(self._touch_due - loop.time(), 0))
             else:
@@ -171,33 +178,37 @@ class Writer:
             if self._queue:
                 self._wake.set()
             touches: dict[str, Any] = {}
-            if self._touches and (loop.time() >= self._touch_due or self._closing):
+            tx_touches: dict[int, Any] = {}
+            if (self._touches or self._tx_touches) and (loop.time() >= self._touch_due
+                                                        or self._closing):
                 touches, self._touches = self._touches, {}
+                tx_touches, self._tx_touches = self._tx_touches, {}
                 self._touch_due = loop.time() + TOUCH_EVERY
-            if batch or touches:
-                await self._commit(batch, touches)
+            if batch or touches or tx_touches:
+                await self._commit(batch, touches, tx_touches)
                 self._committed += len(batch)
                 self._release_barriers()
-            if self._closing and not self._queue and not self._touches:
+            if self._closing and not self._queue and not self._touches and not self._tx_touches:
                 return
 
     # -- committing ------------------------------------------------------------------------
-    async def _commit(self, batch: list[_Item], touches: dict[str, Any]) -> None:
+    async def _commit(self, batch: list[_Item], touches: dict[str, Any],
+                      tx_touches: dict[int, Any] | None = None) -> None:
         """Commit ``batch`` in one transaction; if that fails, each item on its own."""
         started = time.perf_counter()
         results: list[Any] = [None] * len(batch)
         try:
             async with self._engine.begin() as conn:
                 await self._apply(conn, batch, results)
-                if touches:
-                    await self._apply_touches(conn, touches)
+                if touches or tx_touches:
+                    await self._apply_touches(conn, touches, tx_touches or {})
         except Exception as exc:
-            if len(batch) + bool(touches) > 1:
+            if len(batch) + bool(touches or tx_touches) > 1:
                 log.exception("batch of %d writes failed; retrying one by one", len(batch))
                 for item in batch:
                     await self._commit([item], {})
-                if touches:
-                    await self._commit([], touches)
+                if touches or tx_touches:
+                    await self._commit([], touches, tx_touches)
                 return
             log.exception("write failed and was dropped")
             for item in batch:
@@ -256,7 +267,14 @@ class Writer:
                 table, columns, keys, self._engine.dialect.paramstyle)
         return stmt
 
-    async def _apply_touches(self, conn: AsyncConnection, touches: dict[str, Any]) -> None:
+    async def _apply_touches(self, conn: AsyncConnection, touches: dict[str, Any],
+                             tx_touches: dict[int, Any]) -> None:
         t = self._last_seen
         stmt = update(t).where(t.c.id == bindparam("cp")).values(last_seen=bindparam("seen"))
-        await conn.execute(stmt, [{"cp": k, "seen": v} for k, v in touches.items()])
+        if touches:
+            await conn.execute(stmt, [{"cp": k, "seen": v} for k, v in touches.items()])
+        if tx_touches:
+            tx = _TX
+            stmt = update(tx).where(tx.c.id == bindparam("tx"), tx.c.stop_timestamp.is_(None)
+                                    ).values(last_activity_at=bindparam("seen"))
+            await conn.execute(stmt, [{"tx": k, "seen": v} for k, v in tx_touches.items()])

@@ -348,6 +348,7 @@ async def test_start_waits_for_its_own_connector(stack: Stack, client: httpx.Asy
 
 
 async def test_start_rejected(stack: Stack, client: httpx.AsyncClient, key: dict[str, str]) -> None:
+    await add_tag(client, "TAG-1")
     async with online(stack, "CP-24") as cp:
         cp.follow_remote_start = True
         cp.reject.add("RemoteStartTransaction")
@@ -361,6 +362,7 @@ async def test_start_rejected(stack: Stack, client: httpx.AsyncClient, key: dict
 
 async def test_start_timeout_when_no_transaction_follows(stack: Stack, client: httpx.AsyncClient,
                                                          key: dict[str, str]) -> None:
+    await add_tag(client, "TAG-1")
     async with online(stack, "CP-25") as cp:
         started = time.monotonic()
         r = await client.post(START_PATHS[0], params={"wait": 1},
@@ -439,3 +441,36 @@ async def test_settings_validate_allowed_ips(stack: Stack, client: httpx.AsyncCl
     assert r.status_code == 422, r.text
     assert r.json()["code"] and r.json()["message"]
     assert (await client.get("/api/v1/integration", headers=ADMIN)).json()["allowed_ips"] == []
+
+
+async def test_start_refused_in_its_start_transaction_is_not_a_charge(
+        stack: Stack, client: httpx.AsyncClient, key: dict[str, str]) -> None:
+    """The tag was Accepted when the start was asked for and Blocked by the time the chargebox
+    sent its StartTransaction: the central system answered Blocked, so this is no charge (it was
+    answered 200 with the transaction id)."""
+    await add_tag(client, "TAG-LATE")
+    async with online(stack, "CP-LATE") as cp:
+        cp.follow_remote_start = True
+        cp.delays["RemoteStartTransaction"] = 0.5
+        asking = asyncio.ensure_future(client.post(
+            "/integration/charges/start", headers=key,
+            json={"chargebox": "CP-LATE", "connector": 1, "id_tag": "TAG-LATE"}))
+        await cp.wait_for(lambda: cp.received)
+        r = await client.patch("/api/v1/id-tags/TAG-LATE", json={"status": "Blocked"}, headers=ADMIN)
+        assert r.status_code == 200, r.text
+        r = await asking
+        await cp.wait_for(lambda: cp.started)
+    assert_error(r, 409, "IdTagRejected")
+    assert r.json()["id_tag_status"] == "Blocked"
+    assert r.json()["transaction"] == cp.started[0]["transaction_id"]
+
+
+async def test_start_with_a_tag_the_csms_refuses_sends_nothing(
+        stack: Stack, client: httpx.AsyncClient, key: dict[str, str]) -> None:
+    async with online(stack, "CP-NOTAG") as cp:
+        cp.follow_remote_start = True
+        r = await client.post("/integration/charges/start", headers=key,
+                              json={"chargebox": "CP-NOTAG", "connector": 1, "id_tag": "NOBODY"})
+        assert_error(r, 409, "IdTagRejected")
+        assert r.json()["id_tag_status"] == "Invalid"
+        assert cp.calls == []

@@ -1,0 +1,172 @@
+"""The transaction service: what the central system does around the store's transaction facts.
+
+It keeps each recent transaction's window (its charge point, start, and once ended its stop and
+meterStop) so that a MeterValues arriving for a transaction is placed in or outside it without a
+read per frame; it ends what the charge points cannot (superseded, rebooted, stale, closed by an
+operator, see :mod:`csms.store.endings`) and tells the event bus and the window cache about every
+ending, whoever ended it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from csms.events import EventBus
+from csms.store.endings import REGISTER, Ended, after_boot, close_by_operator, register_wh, sweep_stale
+from csms.store.models import Transaction
+from csms.store.transactions import id_tag_info
+from csms.store.writer import Writer
+from csms.timeutil import iso, now_utc, utc
+
+log = logging.getLogger(__name__)
+_TX = Transaction.__table__
+WINDOWS = 100_000  # transactions whose window is remembered (a miss costs one read)
+
+
+@dataclass(slots=True)
+class Window:
+    charge_point_id: str
+    start: datetime
+    stop: datetime | None = None
+    meter_stop: int | None = None
+
+    def holds(self, charge_point_id: str, element: dict[str, Any]) -> bool:
+        """Is one meterValue element (a timestamp and its samples) inside this transaction?"""
+        if charge_point_id != self.charge_point_id:
+            return False
+        if self.stop is None:
+            return True
+        if element["timestamp"] > self.stop:
+            return False
+        for sample in element["samples"]:
+            if sample["measurand"] in (None, REGISTER) and sample["phase"] is None:
+                wh = register_wh(sample["value"], sample["unit"])
+                if wh is not None and self.meter_stop is not None and wh > self.meter_stop:
+                    return False
+        return True
+
+
+def energy_so_far(meter_start: int, samples: list[Any]) -> int | None:
+    """A running transaction's energy (Wh) by its highest register sample inside its window
+    (rows of meter_values; those flagged ``outside_tx`` don't count)."""
+    known = [register_wh(s.value, s.unit) for s in samples if not s.outside_tx
+             and s.measurand in (None, REGISTER) and s.phase is None]
+    readings = [wh for wh in known if wh is not None]
+    return max(int(max(readings)) - meter_start, 0) if readings else None
+
+
+class ClosingRefused(Exception):
+    """An operator's close that cannot be done: ``code`` is "unknown" or "not_active"."""
+
+    def __init__(self, code: str, transaction_id: int) -> None:
+        super().__init__(f"transaction {transaction_id} is {code.replace('_', ' ')}")
+        self.code = code
+
+
+class TransactionService:
+    def __init__(self, engine: AsyncEngine, writer: Writer, events: EventBus,
+                 stale_after: float, accept_unknown_id_tags: bool = False) -> None:
+        self._engine = engine
+        self._writer = writer
+        self._events = events
+        self.stale_after = stale_after
+        self.accept_unknown_id_tags = accept_unknown_id_tags
+        self._windows: OrderedDict[int, Window | None] = OrderedDict()
+
+    # -- windows ---------------------------------------------------------------------------
+    def _remember(self, transaction_id: int, window: Window | None) -> None:
+        self._windows[transaction_id] = window
+        self._windows.move_to_end(transaction_id)
+        if len(self._windows) > WINDOWS:
+            self._windows.popitem(last=False)
+
+    def started(self, transaction_id: int, charge_point_id: str, start: datetime) -> None:
+        self._remember(transaction_id, Window(charge_point_id, start))
+
+    def stopped(self, transaction_id: int, charge_point_id: str, stop: datetime,
+                meter_stop: int) -> None:
+        window = self._windows.get(transaction_id)
+        if window is None:
+            window = Window(charge_point_id, stop)
+        window.stop, window.meter_stop = stop, meter_stop
+        self._remember(transaction_id, window)
+
+    async def window(self, transaction_id: int) -> Window | None:
+        """The window of a transaction (None: the central system does not know it)."""
+        if transaction_id in self._windows:
+            self._windows.move_to_end(transaction_id)
+            return self._windows[transaction_id]
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(
+                _TX.c.charge_point_id, _TX.c.start_timestamp, _TX.c.stop_timestamp,
+                _TX.c.meter_stop).where(_TX.c.id == transaction_id))).first()
+        window = None if row is None else Window(row.charge_point_id, utc(row.start_timestamp),  # type: ignore[arg-type]
+                                                 utc(row.stop_timestamp), row.meter_stop)
+        self._remember(transaction_id, window)
+        return window
+
+    async def place(self, charge_point_id: str, transaction_id: int,
+                    elements: list[dict[str, Any]]) -> None:
+        """Flag the samples of MeterValues for ``transaction_id`` that fall outside its window
+        (``outside_tx``), and note that an open transaction was heard of."""
+        window = await self.window(transaction_id)
+        inside = False
+        for element in elements:
+            if window is not None and window.holds(charge_point_id, element):
+                inside = True
+                continue
+            for sample in element["samples"]:
+                sample["outside_tx"] = True
+        if inside and window is not None and window.stop is None:
+            self._writer.touch_transaction(transaction_id, now_utc())
+
+    async def start_status(self, id_tag: str) -> str:
+        """What a StartTransaction with ``id_tag`` would be answered now (Accepted, Invalid,
+        Blocked, Expired, ConcurrentTx): a remote start for a tag that is not Accepted would only
+        switch an outlet on to switch it off again."""
+        async with self._engine.connect() as conn:
+            info = await id_tag_info(conn, id_tag, self.accept_unknown_id_tags, for_start=True,
+                                     stale_after=self.stale_after)
+        return str(info["status"])
+
+    # -- endings ---------------------------------------------------------------------------
+    def ended(self, endings: list[Ended]) -> None:
+        """Transactions ended by the central system: caches and the event stream know."""
+        for e in endings:
+            self.stopped(e.transaction_id, e.charge_point_id, e.stop_timestamp, e.meter_stop)
+            log.info("%s: transaction %d ended (%s) at %d Wh", e.charge_point_id,
+                     e.transaction_id, e.end_source, e.meter_stop)
+            self._events.publish("transaction_stopped", e.charge_point_id, **e.event())
+
+    async def after_boot(self, charge_point_id: str, connector_id: int, booted_at: datetime) -> None:
+        self.ended(await self._writer.run(after_boot(charge_point_id, connector_id, booted_at)))
+
+    async def sweep(self) -> int:
+        """End the transactions that are no longer live (the periodic job)."""
+        endings = await self._writer.run(sweep_stale(now_utc(), self.stale_after))
+        if endings:
+            log.warning("%d stale transaction(s) ended: nothing heard of them for %g s",
+                        len(endings), self.stale_after)
+        self.ended(endings)
+        return len(endings)
+
+    async def close(self, transaction_id: int, actor: str, reason: str,
+                    meter_stop: int | None = None) -> Ended:
+        """An operator ends a transaction its charge point will never stop; raises
+        :class:`ClosingRefused` for an unknown or already ended one."""
+        detail = f"{reason} (closed at {iso(now_utc())})"
+        outcome, ended = await self._writer.run(
+            close_by_operator(transaction_id, actor, detail, meter_stop))
+        if ended is None:
+            raise ClosingRefused(outcome, transaction_id)
+        log.warning("%s: transaction %d closed by %s: %s", ended.charge_point_id, transaction_id,
+                    actor, reason)
+        self.ended([ended])
+        return ended
