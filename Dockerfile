@@ -19,7 +19,7 @@ COPY --from=ui-vendor /app/node_modules ./node_modules
 # editable, as `make install` does: the app serves node_modules from beside its packages
 RUN pip install --no-cache-dir -e .
 ENV CHARGEBAY_HOST=0.0.0.0 \
-    CHARGEBAY_DATABASE_URL=sqlite+aiosqlite:////data/chargebay.db
+    CHARGEBAY_DATA_DIR=/data
 VOLUME /data
 EXPOSE 9000 8000
 CMD ["chargebay", "serve"]

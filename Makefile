@@ -18,7 +18,7 @@ install: $(STAMP)
 
 ## make run: install, migrate and start the whole stack (CSMS on :9000, REST on :8000, SQLite in ./var)
 run: $(STAMP)
-	$(BIN)/chargebay serve --demo
+	CHARGEBAY_DATA_DIR=$${CHARGEBAY_DATA_DIR:-$(CURDIR)/var} $(BIN)/chargebay serve --demo
 
 # The store-facing tests, run a second time on PostgreSQL (the whole suite twice would not fit
 # CI's time budget; everything else is database-agnostic through the same code paths).

@@ -79,7 +79,9 @@ def sim(
     template: Annotated[str, typer.Option(help="Shipped template name or a YAML/JSON file.")] = "ac-wallbox",
     prefix: Annotated[str, typer.Option(help="Identities are {prefix}-{n:05d}.")] = "SIM",
     atg: Annotated[bool, typer.Option("--atg", help="Run the automatic transaction generator.")] = False,
-    duration: Annotated[Optional[float], typer.Option(help="Stop cleanly after this many seconds.")] = None,
+    duration: Annotated[Optional[float], typer.Option(help=(
+        "Stop cleanly after this many seconds: running transactions end (StopTransaction "
+        "Local) and get a few seconds to reach the CSMS; the rest is sent at the next run."))] = None,
     ramp: Annotated[float, typer.Option(help="New connections per second.")] = 200.0,
     workers: Annotated[int, typer.Option(help="Worker processes (0: one per core).")] = 0,
     seed: Annotated[Optional[int], typer.Option(help="Seed for reproducible runs.")] = None,
@@ -97,7 +99,8 @@ def sim(
     settings = get_settings()
     configure_logging("WARNING", settings.log_format.value)
     run(FleetOptions(csms=csms, count=count, template=template, prefix=prefix, atg=atg,
-                     duration=duration, ramp=ramp, workers=workers, seed=seed))
+                     duration=duration, ramp=ramp, workers=workers, seed=seed,
+                     state_dir=str(settings.sim_dir)))
 
 
 @token_app.command("create")
@@ -136,7 +139,7 @@ def bridge(
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format.value)
-    run_loop(serve_until_signalled(_bridge_config(config), csms_url))
+    run_loop(serve_until_signalled(_bridge_config(config), csms_url, settings.data_dir))
 
 
 def _bridge_config(path: Path) -> BridgeConfig:

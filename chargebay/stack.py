@@ -137,7 +137,7 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
                             events=cluster.events if cluster else None)
     await central.start()
     ocpp = OcppServer(central) if serves_ocpp else None
-    provider = ProcessProvider(settings.sim_workers, str(settings.sim_state_dir))
+    provider = ProcessProvider(settings.sim_workers, str(settings.sim_dir))
     api_task: asyncio.Task[None] | None = None
     api_server: _EmbeddedServer | None = None
     app: FastAPI | None = None
@@ -168,10 +168,10 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
             bridge_config = load_bridge_config(settings.bridge_config)
         elif settings.demo:
             bridge_config = await demo.enter_async_context(
-                demo_locker(settings.sim_state_dir.parent / "demo-locker"))
+                demo_locker(settings.data_dir / "demo-locker"))
         if bridge_config is not None:
             # embedded, the bridge's bays are charge points of this very CSMS
-            bridge = BridgeService(bridge_config, csms_url=own_url)
+            bridge = BridgeService(bridge_config, csms_url=own_url, data_dir=settings.data_dir)
             sites.attach(bridge)  # before it starts: no door event is missed
             await bridge.start()
             await sites.sync_bridge()

@@ -59,6 +59,8 @@ class Generator:
             tag = st.rng.choice(s.id_tags)
             if await st.start_local(connector_id, tag) == "Accepted":
                 await asyncio.sleep(self._draw(s.duration))
-                await st.stop_local(connector_id, tag)
+            # refused (at the Authorize or in the StartTransaction's answer): the driver gives up
+            # at once rather than sitting out a session that delivers nothing
+            await st.stop_local(connector_id, tag)
             await asyncio.sleep(self._draw(s.plug_delay))
             await st.unplug(connector_id)

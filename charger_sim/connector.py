@@ -18,6 +18,7 @@ class Tx:
     id_tag: str
     started: datetime
     meter_start: int
+    refused: bool = False  # the CSMS did not accept the tag; StopTransactionOnInvalidId is false
 
 
 class Connector:

@@ -22,6 +22,7 @@ from common.outbox import DurableQueue
 from charger_sim.station import Station
 from charger_sim.template import load_template
 from common.limits import raise_open_files_limit
+from common.settings import get_settings
 from common.loop import run as run_loop
 
 
@@ -36,7 +37,7 @@ class FleetOptions:
     ramp: float = 200.0  # new connections per second, over all workers
     workers: int = 0  # 0: one per core
     seed: int | None = None
-    state_dir: str = "var/sim"
+    state_dir: str = field(default_factory=lambda: str(get_settings().sim_dir))
     log_size: int = 20
     overrides: dict[str, Any] = field(default_factory=dict)
     atg_settings: dict[str, Any] = field(default_factory=dict)
@@ -44,6 +45,8 @@ class FleetOptions:
     def identity(self, n: int) -> str:
         return f"{self.prefix}-{n:05d}"
 
+
+STOP_GRACE = 10.0  # seconds the stations' last transaction messages get to reach the CSMS
 
 COUNTERS = ("stations", "connected", "booted", "transactions", "charging", "calls", "call_errors",
             "queued", "connects")
@@ -72,6 +75,7 @@ async def run_share(opts: FleetOptions, numbers: list[int], report: Any, worker:
     template = load_template(opts.template, opts.overrides)
     queue = DurableQueue(Path(opts.state_dir) / f"queue-{opts.prefix}-{worker}.db")
     stations: list[Station] = []
+    generators: list[Generator] = []
     tasks: list[asyncio.Task[None]] = []
     share_rate = max(opts.ramp / max(opts.workers, 1), 1.0)
 
@@ -89,7 +93,8 @@ async def run_share(opts: FleetOptions, numbers: list[int], report: Any, worker:
             stations.append(st)
             tasks.append(asyncio.create_task(st.run()))
             if opts.atg:
-                Generator(st, AtgSettings(**opts.atg_settings)).enable()
+                generators.append(Generator(st, AtgSettings(**opts.atg_settings)))
+                generators[-1].enable()
 
     async def reporter() -> None:
         while True:
@@ -101,8 +106,11 @@ async def run_share(opts: FleetOptions, numbers: list[int], report: Any, worker:
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(stop.wait(), opts.duration)
     ramp_task.cancel()
-    for st in stations:
-        st.stop()
+    for generator in generators:  # the drivers leave: no new session starts while others end
+        generator.disable()
+    # every running session ends (StopTransaction Local, on disk first) and gets a few seconds to
+    # reach the CSMS; what does not is sent by the next run of these stations
+    await asyncio.gather(*(st.shutdown("Local", STOP_GRACE) for st in stations))
     if tasks:
         await asyncio.wait(tasks, timeout=10)
     report.put((worker, _counters(stations)))

@@ -29,6 +29,7 @@ from charger_sim.template import load_template
 from common.loop import run as run_loop
 
 LOG_SIZE = 1000  # frames and events kept per charger for the logs endpoint
+STOP_GRACE = 5.0  # seconds a stopped charger's last transaction messages get to reach the CSMS
 
 
 class SimRuntimeError(Exception):
@@ -83,7 +84,9 @@ class _Worker:
         if st is None or task is None:
             return False
         self.generators.pop(identity).disable()
-        st.stop()
+        # switched off by its operator: running sessions end (StopTransaction Other, on disk
+        # first, sent now or at the next start), then the socket closes
+        await st.shutdown("Other", STOP_GRACE)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(task), 5)
         st.event("runtime_stopped")

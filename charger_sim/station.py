@@ -27,7 +27,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from charger_sim.configuration import Configuration
 from charger_sim.connector import Connector, Tx
 from charger_sim.meter import Meter
-from common.outbox import DurableQueue, Outbox, QueueClosed
+from common.outbox import DurableQueue, Outbox, QueueClosed, Statement
 from common.session import booted_session
 from common.tasks import Background
 from charger_sim.smart_charging import Profiles
@@ -48,6 +48,12 @@ RESPONSE_TIMEOUT = 30.0
 
 class Offline(Exception):
     """The station has no (booted) connection to its CSMS."""
+
+
+def _kept(tx: Tx) -> dict[str, Any]:
+    """What the disk keeps of an open transaction, for the next run to end it."""
+    return {"id": tx.id, "id_tag": tx.id_tag, "meter_start": tx.meter_start,
+            "started": iso(tx.started)}
 
 
 def iso(ts: datetime) -> str:
@@ -93,6 +99,7 @@ class Station:
         self.outbox = Outbox(identity, queue, self.call, (Offline, asyncio.TimeoutError, ConnectionClosed),
                              self.booted.is_set, on_renumber=self._renumber, spawn=self.spawn,
                              on_event=lambda kind, data: self.event(kind, **data),
+                             on_refused=self._refused_later,
                              retry_interval=lambda: self.config.get_int("TransactionMessageRetryInterval", 10),
                              rate=replay_rate)
         self._stop = asyncio.Event()
@@ -116,6 +123,7 @@ class Station:
     async def run(self) -> None:
         """Stay connected until :meth:`stop`: reconnect with exponential backoff and jitter."""
         await self.outbox.load()
+        await self._recover()
         backoff = 1.0
         while not self._stop.is_set():
             wait = self.refuse_until - time.monotonic()
@@ -153,6 +161,44 @@ class Station:
         self._stop.set()
         if self.link is not None:
             self.spawn(self.link.close())
+
+    async def shutdown(self, reason: str = "Local", timeout: float = 10.0) -> None:
+        """Stop as a station switched off by its operator: running transactions end with
+        ``reason`` (on disk at once), the queue gets ``timeout`` seconds to reach the CSMS, then
+        the socket closes. What did not get through is sent at the next start."""
+        for c in self.connectors.values():
+            if c.tx is not None:
+                with contextlib.suppress(Offline, asyncio.TimeoutError, ConnectionClosed,
+                                         OCPPError, QueueClosed):
+                    await self.stop_transaction(c, reason)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(self.outbox) and self.booted.is_set() and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        self.stop()
+
+    # -- what a restart finds on disk ----------------------------------------------------------
+    async def _recover(self) -> None:
+        """What the previous run of this identity kept: each connector's meter register (a real
+        meter never goes back) and the transactions it had open. Those ended with that run (the
+        station was killed, or lost power): a StopTransaction PowerLoss goes into the queue now,
+        behind anything of theirs still queued, with the last register known."""
+        if self.outbox.queue is None:
+            return
+        kept = await self.outbox.queue.state(self.identity)
+        for c in self.connectors.values():
+            register = kept.get(f"meter:{c.id}")
+            if register is not None:
+                c.meter.energy_wh = max(c.meter.energy_wh, float(register))
+        for c in self.connectors.values():
+            tx = kept.get(f"tx:{c.id}")
+            if tx is None:
+                continue
+            meter_stop = max(round(c.meter.energy_wh), tx["meter_start"])
+            self.event("transaction_recovered", connector=c.id, transaction_id=tx["id"])
+            await self.outbox.put("StopTransaction", {
+                "transactionId": tx["id"], "meterStop": meter_stop, "timestamp": iso(self.now()),
+                "reason": "PowerLoss"}, also=[self.outbox.state(f"tx:{c.id}", None)])
 
     def _auth_headers(self) -> dict[str, str]:
         if not self.template.password:
@@ -247,18 +293,14 @@ class Station:
             self.stats["call_errors"] += 1
             raise
 
-    async def send_tx(self, action: str, payload: dict[str, Any]) -> Any | None:
-        """Send a transaction message, or queue it durably (in order) when that is not possible.
-
-        Returns the result when it went out now, None when it was queued.
-        """
-        return await self.outbox.send(action, payload)
-
-    def _renumber(self, provisional: int, real: int) -> None:
-        """The CSMS numbered a transaction: use its id on the connector too."""
+    def _renumber(self, provisional: int, real: int) -> list[Statement]:
+        """The CSMS numbered a transaction: use its id on the connector too (and on disk)."""
+        kept = []
         for c in self.connectors.values():
             if c.tx is not None and c.tx.id == provisional:
                 c.tx.id = real
+                kept.append(self.outbox.state(f"tx:{c.id}", _kept(c.tx)))
+        return kept
 
     async def send_status(self, connector_id: int, status: str) -> None:
         c = self.connectors.get(connector_id)
@@ -323,7 +365,9 @@ class Station:
             await self.set_status(c, c.idle_status)
 
     async def start_local(self, connector_id: int, id_tag: str) -> str:
-        """A driver presents ``id_tag`` at the connector (plugging in first if needed)."""
+        """A driver presents ``id_tag`` at the connector (plugging in first if needed). Returns
+        Accepted when a transaction runs, else why not (Busy, or the CSMS's idTagInfo status at
+        the Authorize or the StartTransaction)."""
         c = self.connector(connector_id)
         if c.tx is not None or c.status in ("Faulted", "Unavailable"):
             return "Busy"
@@ -332,8 +376,7 @@ class Station:
             self.event("authorize_rejected", id_tag=id_tag, status=status)
             return status
         await self.plug(connector_id)
-        await self.start_transaction(c, id_tag)
-        return "Accepted"
+        return await self.start_transaction(c, id_tag)
 
     async def stop_local(self, connector_id: int, id_tag: str | None = None,
                          reason: str = "Local") -> bool:
@@ -370,7 +413,9 @@ class Station:
         await self.plug(connector_id)
 
     # -- transactions --------------------------------------------------------------------------
-    async def start_transaction(self, c: Connector, id_tag: str) -> None:
+    async def start_transaction(self, c: Connector, id_tag: str) -> str:
+        """Start a transaction (on disk with its StartTransaction before anything is sent).
+        Returns the CSMS's idTagInfo status, or Accepted when it was queued (offline)."""
         now = self.now()
         c.meter.advance(time.monotonic(), False, None)
         reservation = c.reservation
@@ -382,17 +427,37 @@ class Station:
                                    "timestamp": iso(now), "_provisional": tx.id}
         if reservation is not None:
             payload["reservationId"] = reservation["reservationId"]
+        seq = await self.outbox.put("StartTransaction", payload,
+                                    also=[self.outbox.state(f"tx:{c.id}", _kept(tx))])
         await self.set_status(c, "Charging")
         c.task = self.spawn(self._meter_loop(c, tx))
-        result = await self.send_tx("StartTransaction", payload)
-        if result is not None:
-            await self.outbox.renumber(tx.id, result["transactionId"])
-            status = result["idTagInfo"].get("status")
-            self.event("transaction_started", connector=c.id, transaction_id=tx.id, status=status)
-            if status != "Accepted" and self.config.get_bool("StopTransactionOnInvalidId"):
-                await self.stop_transaction(c, "DeAuthorized")
-        else:
+        result = await self.outbox.result(seq)
+        if result is None:
             self.event("transaction_started_offline", connector=c.id, provisional_id=tx.id)
+            return "Accepted"
+        status = str(result["idTagInfo"].get("status"))
+        self.event("transaction_started", connector=c.id, transaction_id=tx.id, status=status)
+        if status != "Accepted" and c.tx is tx:
+            await self._refuse(c)
+        return status
+
+    async def _refuse(self, c: Connector) -> None:
+        """The CSMS did not accept the tag of the running transaction (OCPP 1.6 4.8): stop it,
+        or with StopTransactionOnInvalidId false keep it and deliver no more energy."""
+        assert c.tx is not None
+        if self.config.get_bool("StopTransactionOnInvalidId"):
+            await self.stop_transaction(c, "DeAuthorized")
+        else:
+            c.tx.refused = True
+            await self.reassess(c)
+
+    def _refused_later(self, transaction_id: int, status: str) -> None:
+        """A StartTransaction that went out from the queue was refused."""
+        for c in self.connectors.values():
+            if c.tx is not None and c.tx.id == transaction_id:
+                self.event("transaction_refused", connector=c.id, transaction_id=transaction_id,
+                           status=status)
+                self.spawn(self._refuse(c))
 
     async def stop_transaction(self, c: Connector, reason: str, id_tag: str | None = None) -> None:
         tx = c.tx
@@ -412,13 +477,16 @@ class Station:
         }
         if id_tag:
             payload["idTag"] = id_tag
+        seq = await self.outbox.put("StopTransaction", payload, also=[
+            self.outbox.state(f"tx:{c.id}", None),
+            self.outbox.state(f"meter:{c.id}", payload["meterStop"])])
         self.profiles.clear_tx_profiles(c.id)
         if c.scheduled_operative is not None:
             c.operative, c.scheduled_operative = c.scheduled_operative, None
         await self.set_status(c, "Finishing" if c.plugged and c.operative and c.error_code == "NoError"
                               else c.idle_status)
         self.event("transaction_stopped", connector=c.id, transaction_id=tx.id, reason=reason)
-        await self.send_tx("StopTransaction", payload)
+        await self.outbox.result(seq)
 
     def limit_w(self, c: Connector) -> float | None:
         tx = c.tx
@@ -429,7 +497,7 @@ class Station:
         """Recompute power and Charging/SuspendedEV/SuspendedEVSE after anything changed."""
         if c.tx is None:
             return
-        limit = self.limit_w(c)
+        limit = 0.0 if c.tx.refused else self.limit_w(c)
         c.meter.advance(time.monotonic(), True, limit)
         if limit is not None and limit <= 0:
             status = "SuspendedEVSE"
@@ -465,7 +533,8 @@ class Station:
             {"timestamp": iso(self.now()), "sampledValue": c.meter.sample(measurands, context)}]}
         if c.tx is not None:
             payload["transactionId"] = c.tx.id
-            await self.send_tx("MeterValues", payload)
+            await self.outbox.send("MeterValues", payload, also=[
+                self.outbox.state(f"meter:{c.id}", round(c.meter.energy_wh))])
         else:
             with contextlib.suppress(Offline, asyncio.TimeoutError, OCPPError, ConnectionClosed):
                 await self.call("MeterValues", payload)

@@ -1,72 +1,27 @@
-"""Transaction messages of a charge point, kept on disk while the CSMS is unreachable.
+"""Transaction messages of a charge point, on disk before they are sent.
 
 OCPP 1.6 (section 3.16) asks a charge point to deliver StartTransaction, StopTransaction and
 transaction MeterValues reliably and in order. The simulator's stations and the locker bridge's
-virtual charge points share this: :class:`DurableQueue` (one SQLite file for many charge points;
-writes are rare and run in a thread so the event loop never waits on the disk) and
-:class:`Outbox` (send now or queue, replay in order, provisional transaction ids renumbered).
+virtual charge points share this :class:`Outbox`: every transaction message is written to the
+:class:`~common.durable.DurableQueue` *before* it goes on the wire (with the state it goes with,
+in one write), and leaves the disk only once the CSMS has answered it. A charge point killed at
+any moment has lost nothing: what was not answered is sent again at the next start (the CSMS
+recognises a message it already stored). Messages are delivered one at a time, in order; a
+transaction started offline carries a provisional id the CSMS's id replaces when it numbers it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import json
-import sqlite3
-import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
 from ocpp.exceptions import OCPPError
 
+from common.durable import DurableQueue, QueueClosed, Statement
 
-class QueueClosed(Exception):
-    """The queue was closed (its process is shutting down)."""
-
-
-class DurableQueue:
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._closed = False
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS queue (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-                         " station TEXT NOT NULL, action TEXT NOT NULL, payload TEXT NOT NULL)")
-        self._db.execute("CREATE INDEX IF NOT EXISTS ix_queue_station ON queue (station, seq)")
-
-    def _run(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        with self._lock:
-            if self._closed:  # a station still finishing after its process began to stop
-                raise QueueClosed(str(self.path))
-            return self._db.execute(sql, args).fetchall()
-
-    async def push(self, station: str, action: str, payload: dict[str, Any]) -> int:
-        rows = await asyncio.to_thread(
-            self._run, "INSERT INTO queue (station, action, payload) VALUES (?, ?, ?) RETURNING seq",
-            (station, action, json.dumps(payload)))
-        return int(rows[0][0])
-
-    async def pending(self, station: str) -> list[tuple[int, str, dict[str, Any]]]:
-        rows = await asyncio.to_thread(
-            self._run, "SELECT seq, action, payload FROM queue WHERE station = ? ORDER BY seq",
-            (station,))
-        return [(seq, action, json.loads(payload)) for seq, action, payload in rows]
-
-    async def update(self, seq: int, payload: dict[str, Any]) -> None:
-        await asyncio.to_thread(self._run, "UPDATE queue SET payload = ? WHERE seq = ?",
-                                (json.dumps(payload), seq))
-
-    async def remove(self, seq: int) -> None:
-        await asyncio.to_thread(self._run, "DELETE FROM queue WHERE seq = ?", (seq,))
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            self._db.close()
-
+__all__ = ["DurableQueue", "Outbox", "QueueClosed", "Statement", "wire"]
 
 Call = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -75,17 +30,20 @@ class Outbox:
     """One charge point's transaction messages, delivered in order exactly as queued.
 
     ``call(action, payload)`` sends a call and returns the answer; it raises one of ``transient``
-    when the message did not get through (offline, timeout): the message stays queued. A CALLERROR
-    is an answer and is not resent. A StartTransaction queued offline carries a negative
+    when the message did not get through (offline, timeout): the message stays queued and is
+    tried again. A CALLERROR is an answer and is not resent. A StartTransaction carries its
     provisional ``transactionId`` (key ``_provisional``) that later messages use; when the CSMS
-    numbers it, ``on_renumber(provisional, real)`` lets the owner update its own state.
+    numbers it, ``on_renumber(provisional, real)`` lets the owner update its own state and returns
+    the statements that keep it on disk: they are written with the StartTransaction's removal
+    from the queue, so a kill never leaves the owner's state with an id the queue has forgotten.
     Keys starting with ``_`` are bookkeeping and never sent.
     """
 
     def __init__(self, identity: str, queue: DurableQueue | None, call: Call,
                  transient: tuple[type[BaseException], ...], online: Callable[[], bool], *,
-                 on_renumber: Callable[[int, int], None] | None = None,
+                 on_renumber: Callable[[int, int], list[Statement] | None] | None = None,
                  on_event: Callable[[str, dict[str, Any]], None] | None = None,
+                 on_refused: Callable[[int, str], Any] | None = None,
                  spawn: Callable[[Coroutine[Any, Any, None]], Any] = asyncio.ensure_future,
                  retry_interval: Callable[[], float] = lambda: 10.0, rate: float = 20.0) -> None:
         self.identity = identity
@@ -94,13 +52,18 @@ class Outbox:
         self.transient = transient
         self.on_renumber = on_renumber
         self.on_event = on_event or (lambda kind, data: None)
+        # a StartTransaction sent from the queue, its sender no longer waiting, answered with an
+        # idTagInfo that is not Accepted: (transaction id, status), so the owner can stop it
+        self.on_refused = on_refused
         self.spawn = spawn  # the owner's task set, so a stop cancels a replay in progress
         self.retry_interval = retry_interval
-        self.rate = rate
+        self.rate = rate  # messages a second while a backlog drains
         self.online = online  # true while the CSMS has accepted the owner's boot
         self.stats = {"queued": 0, "replayed": 0}
         self.pending: list[tuple[int, str, dict[str, Any]]] = []  # (seq, action, payload)
+        self._waiting: dict[int, asyncio.Future[dict[str, Any] | None]] = {}
         self._provisional = itertools.count(-1, -1)
+        self._local_seq = itertools.count(1)  # without a queue (nothing kept)
         self._renumbered: dict[int, int] = {}  # provisional -> real, for messages built meanwhile
         self._replaying = False
 
@@ -113,39 +76,76 @@ class Outbox:
                      + [p.get("transactionId", 0) for _, _, p in self.pending])
         self._provisional = itertools.count(lowest - 1, -1)
 
-    def provisional_id(self) -> int:
-        return next(self._provisional)
+    def provisional_id(self, below: int = 0) -> int:
+        """A new provisional transaction id (below ``below`` too: one an earlier run kept)."""
+        value = next(self._provisional)
+        if value >= below:
+            self._provisional = itertools.count(below - 1, -1)
+            value = next(self._provisional)
+        return value
 
     def __len__(self) -> int:
         return len(self.pending)
 
-    async def send(self, action: str, payload: dict[str, Any]) -> dict[str, Any] | None:
-        """Send now when online and nothing is queued before it; else queue it durably.
+    def state(self, key: str, value: Any) -> Statement:
+        """A statement keeping ``value`` in this charge point's state (None forgets it), to write
+        together with a message (:meth:`put`'s ``also``)."""
+        return DurableQueue.state_statement(self.identity, key, value)
 
-        Returns the answer when it went out now, None when it was queued. Raises OCPPError
-        for a CALLERROR answer.
-        """
+    async def put(self, action: str, payload: dict[str, Any], also: list[Statement] = ()  # type: ignore[assignment]
+                  ) -> int:
+        """Queue a message durably (with the statements ``also``, in the same write); return its
+        key for :meth:`result`."""
         self._resolve(payload)
-        if self.online() and not self.pending and not self._replaying:
-            try:
-                return await self.call(action, wire(payload))
-            except self.transient:
-                pass
-        await self._enqueue(action, payload)
-        if self.online():  # online but the CSMS did not answer: retry from the queue
-            self.spawn(self.replay())
-        return None
-
-    async def _enqueue(self, action: str, payload: dict[str, Any]) -> None:
-        seq = await self.queue.push(self.identity, action, payload) if self.queue else 0
-        if self._resolve(payload) and self.queue is not None:  # renumbered during the push
-            await self.queue.update(seq, payload)
+        if self.queue is not None:
+            seq = await self.queue.push(self.identity, action, payload, list(also))
+            if self._resolve(payload):  # renumbered during the push
+                await self.queue.update(seq, payload)
+        else:
+            seq = next(self._local_seq)
         self.pending.append((seq, action, payload))
         self.stats["queued"] += 1
-        self.on_event("queued", {"action": action})
+        return seq
+
+    async def result(self, seq: int) -> dict[str, Any] | None:
+        """The CSMS's answer to the message ``seq``, once its turn came (the messages before it
+        went first); None when the CSMS is not reachable now or the link fails meanwhile: it
+        waits in the queue, on disk. Raises OCPPError for a CALLERROR answer."""
+        queued = next((a for s, a, _ in self.pending if s == seq), None)
+        if queued is None:
+            return None
+        if not self.online():
+            self.on_event("queued", {"action": queued})
+            return None
+        waiter: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
+        self._waiting[seq] = waiter
+        self.kick()
+        return await waiter
+
+    async def send(self, action: str, payload: dict[str, Any], also: list[Statement] = ()  # type: ignore[assignment]
+                   ) -> dict[str, Any] | None:
+        """:meth:`put`, then :meth:`result`: the answer when it went out now, None when it waits
+        in the queue (on disk either way)."""
+        return await self.result(await self.put(action, payload, also))
+
+    def kick(self) -> None:
+        """Deliver what is queued, if the CSMS is reachable and no delivery is under way."""
+        if self.pending and self.online() and not self._replaying:
+            self.spawn(self.replay())
+
+    def _settle(self, seq: int, result: dict[str, Any] | None,
+                error: BaseException | None = None) -> None:
+        waiter = self._waiting.pop(seq, None)
+        if waiter is None or waiter.done():
+            return
+        if error is not None:
+            waiter.set_exception(error)
+        else:
+            waiter.set_result(result)
 
     async def replay(self) -> None:
-        """Send the queued messages in order, throttled, while online; fix provisional ids."""
+        """Send the queued messages in order while online, throttled while a backlog drains;
+        fix provisional ids; take each off the disk once answered."""
         if self._replaying or not self.pending:
             return
         self._replaying = True
@@ -153,25 +153,37 @@ class Outbox:
             while self.pending and self.online():
                 seq, action, payload = self.pending[0]
                 self._resolve(payload)
+                error: OCPPError | None = None
                 try:
                     result: dict[str, Any] | None = await self.call(action, wire(payload))
                 except self.transient:
+                    self._settle(seq, None)  # its sender goes on; it stays queued
                     await asyncio.sleep(self.retry_interval())
                     continue
                 except OCPPError as exc:
                     self.on_event("replay_rejected", {"action": action, "error": str(exc)[:200]})
-                    result = None
+                    result, error = None, exc
+                kept: list[Statement] = []
                 if action == "StartTransaction" and result is not None:
                     provisional = payload.get("_provisional")
                     if provisional is not None:
-                        await self.renumber(provisional, result["transactionId"])
+                        kept = await self.renumber(provisional, result["transactionId"])
                 self.pending.pop(0)
-                if self.queue is not None:
-                    await self.queue.remove(seq)
                 self.stats["replayed"] += 1
-                await asyncio.sleep(1.0 / self.rate)
+                if seq not in self._waiting and result is not None and self.on_refused is not None \
+                        and action == "StartTransaction":
+                    status = result.get("idTagInfo", {}).get("status")
+                    if status != "Accepted":
+                        self.on_refused(result["transactionId"], str(status))
+                self._settle(seq, result, error)
+                if self.queue is not None:
+                    await self.queue.remove(seq, kept)
+                if self.pending:
+                    await asyncio.sleep(1.0 / self.rate)
         finally:
             self._replaying = False
+            for seq in list(self._waiting):  # offline now: the senders go on, messages stay
+                self._settle(seq, None)
 
     def _resolve(self, payload: dict[str, Any]) -> bool:
         """Put the real id in place of a provisional one the CSMS has numbered already (a
@@ -182,16 +194,23 @@ class Outbox:
         payload["transactionId"] = real
         return True
 
-    async def renumber(self, provisional: int, real: int) -> None:
-        """The CSMS numbered a transaction: use its id in the queued messages, on disk too."""
+    def real_id(self, transaction_id: int) -> int:
+        """The CSMS's id for a provisional one it has numbered (else the id itself)."""
+        return self._renumbered.get(transaction_id, transaction_id)
+
+    async def renumber(self, provisional: int, real: int) -> list[Statement]:
+        """The CSMS numbered a transaction: use its id in the queued messages, on disk too;
+        return the owner's statements that keep its new id (see the class)."""
+        if self._renumbered.get(provisional) == real:
+            return []
         self._renumbered[provisional] = real
-        if self.on_renumber is not None:
-            self.on_renumber(provisional, real)
+        kept = (self.on_renumber(provisional, real) or []) if self.on_renumber else []
         for seq, _, queued in self.pending:
             if queued.get("transactionId") == provisional:
                 queued["transactionId"] = real
                 if self.queue is not None:
                     await self.queue.update(seq, queued)
+        return kept
 
 
 def wire(payload: dict[str, Any]) -> dict[str, Any]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,15 +32,24 @@ class LogFormat(str, Enum):
     json = "json"
 
 
+def default_data_dir() -> Path:
+    """Where state lives unless CHARGEBAY_DATA_DIR says otherwise: the user's state directory
+    (XDG), absolute, so a process started from another working directory finds the same state."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base).absolute() / "chargebay"
+
+
 class Settings(BaseSettings):
     """Every knob of the stack; each field maps to ``CHARGEBAY_<NAME>``."""
 
     model_config = SettingsConfigDict(env_prefix="CHARGEBAY_", env_file=".env", extra="ignore")
 
-    database_url: str = Field(
-        default=f"sqlite+aiosqlite:///{Path('var/chargebay.db')}",
-        description="SQLAlchemy async URL; SQLite file under ./var by default.",
-    )
+    data_dir: Path = Field(default_factory=default_data_dir, description=(
+        "Where the stack keeps its state: the SQLite database (unless database_url says "
+        "otherwise), the simulator's queues, the locker bridge's state file. Made absolute at "
+        "start: the same state whatever the working directory."))
+    database_url: str = Field(default="", description=(
+        "SQLAlchemy async URL; default: SQLite file chargebay.db in data_dir."))
     host: str = "127.0.0.1"
     ws_port: int = 9000
     http_port: int = 8000
@@ -81,8 +91,27 @@ class Settings(BaseSettings):
         "port; set it to the load balancer in an api-only node)."))
     demo: bool = Field(default=False, description="Start three simulated chargers (make run does).")
     sim_workers: int = Field(default=0, description="Simulator worker processes (0: one per core).")
-    sim_state_dir: Path = Field(default=Path("var/sim"), description="Simulator queues and state.")
+    sim_state_dir: Path | None = Field(default=None, description=(
+        "Simulator queues and state (default: data_dir/sim)."))
     bridge_config: Path | None = Field(default=None, description="Locker bridge YAML; runs the bridge.")
+
+
+    @model_validator(mode="after")
+    def _placed(self) -> Settings:
+        """Everything relative is placed in the (absolute) data directory."""
+        self.data_dir = self.data_dir.expanduser().absolute()
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'chargebay.db'}"
+        if self.sim_state_dir is None:
+            self.sim_state_dir = self.data_dir / "sim"
+        elif not self.sim_state_dir.is_absolute():
+            self.sim_state_dir = self.data_dir / self.sim_state_dir
+        return self
+
+    @property
+    def sim_dir(self) -> Path:
+        assert self.sim_state_dir is not None  # placed by the validator
+        return self.sim_state_dir
 
 
 @lru_cache

@@ -19,7 +19,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.events import EventBus
-from csms.store.endings import REGISTER, Ended, after_boot, close_by_operator, register_wh, sweep_stale
+from csms.store.endings import (
+    REGISTER,
+    Ended,
+    after_boot,
+    close_by_operator,
+    last_reading,
+    register_wh,
+    sweep_stale,
+)
 from csms.store.models import Transaction
 from csms.store.transactions import id_tag_info
 from csms.store.writer import Writer
@@ -135,6 +143,21 @@ class TransactionService:
             info = await id_tag_info(conn, id_tag, self.accept_unknown_id_tags, for_start=True,
                                      stale_after=self.stale_after)
         return str(info["status"])
+
+    async def open_on(self, charge_point_id: str) -> list[dict[str, Any]]:
+        """The transactions the central system holds open for a charge point, with the last
+        energy register it knows of each: what a charge point that lost its memory asks for."""
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(select(_TX).where(
+                _TX.c.charge_point_id == charge_point_id, _TX.c.stop_timestamp.is_(None))
+                .order_by(_TX.c.id))).all()
+            found = []
+            for tx in rows:
+                last, _ = await last_reading(conn, tx)
+                found.append({"transactionId": tx.id, "connectorId": tx.connector_id,
+                              "idTag": tx.id_tag, "meterStart": tx.meter_start,
+                              "timestamp": iso(tx.start_timestamp), "lastMeterWh": last})
+        return found
 
     # -- endings ---------------------------------------------------------------------------
     def ended(self, endings: list[Ended]) -> None:

@@ -52,15 +52,52 @@ class BoardError(Exception):
 
 @dataclass
 class Tx:
-    """A transaction on the bay; ``id`` is negative (provisional) until the CSMS numbers it."""
+    """A transaction on the bay; ``id`` is negative (provisional) until the CSMS numbers it.
+
+    Its meter readings are the board's energy register plus ``offset``, and never go back: a
+    board that reboots may count from 0 again (its register lives in RAM), and a u32 register
+    wraps. Either way, a reading below the previous one is a reset, not negative energy: the
+    offset grows so the transaction's meter carries on from ``last_wh``, the last reading it had.
+    """
 
     id: int
     id_tag: str
     meter_start: int
     started: str
+    last_wh: int | None = None  # the transaction's last reading (board register + offset)
+    raw_last: int | None = None  # the board register at that reading
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if self.last_wh is None:
+            self.last_wh = self.meter_start
+            self.raw_last = self.meter_start
+
+    def observe(self, register: int) -> int:
+        """A fresh board register during the transaction: its meter reading now."""
+        assert self.last_wh is not None
+        if self.raw_last is not None and register < self.raw_last:  # a reset, or a u32 wrap
+            self.offset = self.last_wh - register
+        reading = register + self.offset
+        if reading < self.last_wh:  # a board counting from elsewhere (an adopted transaction)
+            self.offset += self.last_wh - reading
+            reading = self.last_wh
+        self.raw_last, self.last_wh = register, reading
+        return reading
+
+    @property
+    def meter_now(self) -> int:
+        """The last reading, never below the start."""
+        return max(self.last_wh or 0, self.meter_start)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Tx:
+        known = {f: data[f] for f in ("id", "id_tag", "meter_start", "started", "last_wh",
+                                      "raw_last", "offset") if f in data}
+        return cls(**known)
 
 
 @dataclass
@@ -160,6 +197,8 @@ class Bay:
 
     def note_charging(self, reading: ChargingReading) -> None:
         self.outlet, self.power_w, self.energy_wh = reading.state, reading.power_w, reading.energy_wh
+        if self.tx is not None:
+            self.tx.observe(reading.energy_wh)
         if reading.state != Outlet.CHARGING or reading.power_w >= self.suspended_below_w:
             self.low_power_since = None
         elif self.low_power_since is None:

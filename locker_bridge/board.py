@@ -53,9 +53,9 @@ class BoardPoller:
     async def _run(self) -> None:
         while True:
             try:
-                if self._ready.is_set():
+                if self._ready.is_set() and all(cp.first_read.is_set() for cp in self.cps.values()):
                     await self.poll()
-                else:
+                else:  # at start, and for a bay added while running
                     await self._first_read()
             except (NoReply, PortDown) as exc:  # a read after the board status went unanswered
                 log.debug("board %s/%d: %s", self.bus.name, self.address, exc)
@@ -71,9 +71,12 @@ class BoardPoller:
                 exc_info=not isinstance(exc, (BusError, BoardError)))
 
     async def _first_read(self) -> None:
-        """Read every bay once, then reconcile transactions from before a restart. A board that
-        does not answer is asked again next time; one bay answering badly holds up nobody."""
-        for cp in self.cps.values():
+        """Read each bay once and at once reconcile its transaction from before a restart, bays
+        with such a transaction first: each is ready (and its charge point boots) as soon as it
+        is read, not when the whole board is. A board that does not answer is asked again next
+        time; one bay answering badly holds up nobody."""
+        waiting = [cp for cp in self.cps.values() if not cp.first_read.is_set()]
+        for cp in sorted(waiting, key=lambda cp: (cp.bay.tx is None, cp.bay.number)):
             try:
                 await cp.bay.read_door(Priority.POLL)
                 await cp.bay.read_charging(Priority.POLL)
@@ -82,13 +85,13 @@ class BoardPoller:
                 return
             except (BusError, BoardError) as exc:
                 self._trouble(exc)  # the polls read it again
-        self._answered()
-        try:
-            for cp in self.cps.values():
+            self._answered()
+            try:
                 await cp.reconcile()
+            finally:  # whatever happened, the bay is read: the polls take it from here
+                cp.first_read.set()
                 cp.refresh()
-        finally:  # whatever happened, the board is read: the polls take it from here
-            self._ready.set()
+        self._ready.set()
 
     async def poll(self) -> None:
         self.polls += 1
@@ -123,11 +126,13 @@ class BoardPoller:
 
     def _missed(self, exc: Exception) -> None:
         self.missed += 1
-        if self.missed == SILENT_AFTER:
-            log.warning("board %s/%d silent for %d polls (%s)", self.bus.name, self.address,
-                        self.missed, exc)
+        if self.missed >= SILENT_AFTER:
+            if self.missed == SILENT_AFTER:
+                log.warning("board %s/%d silent for %d polls (%s)", self.bus.name, self.address,
+                            self.missed, exc)
             for cp in self.cps.values():
                 cp.silent(True)
+                cp.first_read.set()  # its charge point boots, Faulted (BOARD_SILENT)
 
     def _answered(self) -> None:
         if self.missed >= SILENT_AFTER:

@@ -28,7 +28,7 @@ from ocpp.exceptions import OCPPError
 from ocpp.v16 import call
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from common.outbox import DurableQueue, Outbox, QueueClosed
+from common.outbox import DurableQueue, Outbox, QueueClosed, Statement
 from common.session import booted_session
 from common.tasks import Background
 from locker_bridge.bay import Bay, BoardError, ChargingReading, FaultKind, Outlet, Tx
@@ -160,6 +160,7 @@ class VirtualChargePoint:
         self.spawn = self.background.spawn
         self.outbox = Outbox(bay.identity, queue, self.call, (Offline, asyncio.TimeoutError, ConnectionClosed),
                              self.booted.is_set, on_renumber=self._renumber, spawn=self.spawn,
+                             on_refused=self._refused_later,
                              retry_interval=lambda: 5.0)
         self._closed: asyncio.Future[None] | None = None
         self._sent: dict[int, tuple[str, str, str | None]] = {}
@@ -171,11 +172,19 @@ class VirtualChargePoint:
         bay.on_door = self.door_changed
         self.on_door_event: Callable[[str, bool], None] | None = None  # the bridge's audit hook
         self.boot_hooks: list[Callable[[], Awaitable[None]]] = []  # run after every boot
+        # the bay's own state is read (and a transaction from before a restart reconciled with
+        # it) before its charge point boots: it never reports what it has not seen
+        self.first_read = asyncio.Event()
+        # with no transaction kept for this bay, ask the CSMS what it holds open for it after
+        # the first boot (a state file lost, a bridge moved): see locker_bridge.recovery
+        self.ask_csms = True
 
     # -- connection -----------------------------------------------------------------------------
     async def run(self) -> None:
-        """Stay connected until :meth:`close`, reconnecting with backoff."""
+        """Stay connected until :meth:`close`, reconnecting with backoff; connect only once the
+        bay has been read (or its board found silent)."""
         await self.outbox.load()
+        await self.first_read.wait()
         backoff = 1.0
         while not self._stop.is_set():
             try:
@@ -241,6 +250,10 @@ class VirtualChargePoint:
                 "chargePointSerialNumber": self.identity[-25:], "firmwareVersion": "bridge-1"}
 
     async def _after_boot(self) -> None:
+        if self.ask_csms:
+            from locker_bridge.recovery import reconcile_with_csms
+
+            await reconcile_with_csms(self)
         await self.notify(force=True)
         for hook in self.boot_hooks:
             self.spawn(hook())
@@ -337,25 +350,36 @@ class VirtualChargePoint:
                 self._sent.pop(connector, None)
 
     # -- transactions ---------------------------------------------------------------------------
-    def _renumber(self, provisional: int, real: int) -> None:
+    def _renumber(self, provisional: int, real: int) -> list[Statement]:
         tx = self.bay.tx
         if tx is not None and tx.id == provisional:
             tx.id = real
-            self.spawn(self.store.save(self.identity, tx))
+            return [self.store.tx_statement(self.identity, tx)]
+        return []
+
+    def _refused_later(self, transaction_id: int, status: str) -> None:
+        """A StartTransaction sent from the queue (after an outage) was answered with a tag the
+        CSMS does not accept: the outlet goes off."""
+        tx = self.bay.tx
+        if tx is not None and tx.id == transaction_id:
+            log.warning("%s: the CSMS answered transaction %d with id tag %s; switching off",
+                        self.identity, transaction_id, status)
+            self.spawn(self.stop_transaction("DeAuthorized"))
 
     def restore(self, tx: Tx) -> None:
         """A transaction from before a restart; :meth:`reconcile` decides its fate."""
         self.bay.tx = tx
+        self.ask_csms = False
 
     async def reconcile(self) -> None:
-        """After the first read of the board: an outlet still on continues, one that is off ends
+        """After the first read of the bay: an outlet still on continues, one that is off ends
         (one the read did not reach continues too: the polls find out, as for any transaction)."""
         tx = self.bay.tx
         if tx is None:
             return
         if self.bay.outlet in (None, Outlet.CHARGING, Outlet.IDLE):
             log.info("%s: transaction %d continues after the restart", self.identity, tx.id)
-            self._start_metering()
+            self.start_metering()
         else:
             log.info("%s: transaction %d ended while the bridge was down", self.identity, tx.id)
             await self.stop_transaction("Reboot", switch_off=False)
@@ -395,24 +419,24 @@ class VirtualChargePoint:
                 return False, "the board acknowledged START_CHARGING but the outlet is off"
             bay.clear_fault(FaultKind.READBACK_MISMATCH)
             tx = Tx(self.outbox.provisional_id(), id_tag, reading.energy_wh, iso())
+            payload = {"connectorId": 1, "idTag": id_tag, "meterStart": tx.meter_start,
+                       "timestamp": tx.started, "_provisional": tx.id}
+            # the transaction and its StartTransaction reach the disk together, before the CSMS
+            seq = await self.outbox.put("StartTransaction", payload,
+                                        also=[self.store.tx_statement(self.identity, tx)])
             bay.tx, bay.finishing, bay.off_polls = tx, False, 0
             self._stray_reported = False
             self._idle_since = None
-            await self.store.save(self.identity, tx)
             self.refresh()
-            self._start_metering()
-        payload = {"connectorId": 1, "idTag": id_tag, "meterStart": tx.meter_start,
-                   "timestamp": tx.started, "_provisional": tx.id}
+            self.start_metering()
         try:
-            result = await self.outbox.send("StartTransaction", payload)
+            result = await self.outbox.result(seq)
         except OCPPError as exc:
             log.warning("%s: the CSMS refused StartTransaction (%s); switching off", self.identity, exc)
             await self.stop_transaction("Other", report=False)
             return False, f"StartTransaction refused: {exc}"
-        if result is not None:
-            await self.outbox.renumber(tx.id, result["transactionId"])
-            if result["idTagInfo"]["status"] != "Accepted":
-                await self.stop_transaction("DeAuthorized")
+        if result is not None and result["idTagInfo"]["status"] != "Accepted":
+            await self.stop_transaction("DeAuthorized")
         return True, ""
 
     async def _abandon_start(self) -> None:
@@ -453,33 +477,38 @@ class VirtualChargePoint:
                     if isinstance(exc, BusError):
                         raise
                     return False, str(exc)
-                meter_stop = bay.energy_wh if bay.energy_wh is not None else tx.meter_start
+                meter_stop = tx.meter_now
             else:
                 if reading.state in (Outlet.CHARGING, Outlet.IDLE):
                     bay.set_fault(FaultKind.READBACK_MISMATCH, "outlet still on after STOP_CHARGING")
                     self.refresh()
                     return False, "the board acknowledged STOP_CHARGING but the outlet is on"
                 bay.clear_fault(FaultKind.READBACK_MISMATCH)
-                meter_stop = reading.energy_wh
+                meter_stop = tx.meter_now  # the read-back's register, never below the last known
             bay.tx, bay.off_polls = None, 0
             bay.finishing = True
             bay.door_opened_since_stop = bay.door_open is True
             if self._meter_task is not None:
                 self._meter_task.cancel()
                 self._meter_task = None
-            await self.store.forget(self.identity)
+            forget = self.store.tx_statement(self.identity, None)
+            seq = None
+            if report:  # the StopTransaction, and the transaction off the disk, in one write
+                seq = await self.outbox.put("StopTransaction", {
+                    "transactionId": tx.id, "idTag": tx.id_tag, "meterStop": meter_stop,
+                    "timestamp": iso(), "reason": reason}, also=[forget])
+            else:
+                await self.store.queue.write([forget])
             self.refresh()
         log.info("%s: transaction %d stopped (%s), %d Wh", self.identity, tx.id, reason,
-                 max(meter_stop - tx.meter_start, 0))
-        if report:
+                 meter_stop - tx.meter_start)
+        if seq is not None:
             with contextlib.suppress(OCPPError):
-                await self.outbox.send("StopTransaction", {
-                    "transactionId": tx.id, "idTag": tx.id_tag, "meterStop": max(meter_stop, tx.meter_start),
-                    "timestamp": iso(), "reason": reason})
+                await self.outbox.result(seq)
         return True, ""
 
     # -- meter values ---------------------------------------------------------------------------
-    def _start_metering(self) -> None:
+    def start_metering(self) -> None:
         if self._meter_task is None or self._meter_task.done():
             self._meter_task = self.spawn(self._metering())
 
@@ -497,7 +526,8 @@ class VirtualChargePoint:
         bay, tx = self.bay, self.bay.tx
         if bay.energy_wh is None:
             return
-        sampled = [{"value": str(bay.energy_wh), "measurand": "Energy.Active.Import.Register",
+        energy = bay.energy_wh if tx is None else tx.meter_now  # a transaction's meter carries on
+        sampled = [{"value": str(energy), "measurand": "Energy.Active.Import.Register",
                     "unit": "Wh", "context": context},
                    {"value": str(bay.power_w), "measurand": "Power.Active.Import", "unit": "W",
                     "context": context}]
@@ -508,8 +538,9 @@ class VirtualChargePoint:
                 await self.call("MeterValues", payload)
             return
         payload["transactionId"] = tx.id
-        with contextlib.suppress(OCPPError):
-            await self.outbox.send("MeterValues", payload)
+        with contextlib.suppress(OCPPError):  # the reading is kept with the message
+            await self.outbox.send("MeterValues", payload,
+                                   also=[self.store.tx_statement(self.identity, tx)])
 
     # -- what the board reports -----------------------------------------------------------------
     def door_changed(self, door_open: bool) -> None:

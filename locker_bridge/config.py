@@ -72,7 +72,13 @@ class BridgeConfig(BaseModel):
                                         "than this (W) is SuspendedEV (0: only the board says)")
     suspended_ev_after: float = Field(10.0, ge=0, description="seconds the draw must stay below "
                                       "suspended_ev_below_w (a device takes a moment to start)")
-    outbox: str = "var/bridge-outbox.db"
+    outbox: str = Field("bridge-outbox.db", description=(
+        "the bridge's state file (queued transaction messages, each bay's transaction and "
+        "availability); a relative path is in the data directory (CHARGEBAY_DATA_DIR)"))
+
+    def state_path(self, data_dir: Path) -> Path:
+        path = Path(self.outbox).expanduser()
+        return path if path.is_absolute() else data_dir / path
 
     def bay(self, locker: LockerConfig, number: int) -> BayConfig:
         for bay in locker.overrides:

@@ -11,9 +11,11 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from common.outbox import DurableQueue
+from common.settings import get_settings
 from locker_bridge.bay import Bay
 from locker_bridge.board import BoardPoller
 from locker_bridge.bus import Bus, Priority
@@ -37,15 +39,16 @@ class UnknownBay(LookupError):
 
 class BridgeService:
     def __init__(self, config: BridgeConfig, profile: Profile = CB81,
-                 csms_url: str | None = None) -> None:
+                 csms_url: str | None = None, data_dir: Path | None = None) -> None:
         self.config = config
         self.profile = profile
         self.csms_url = csms_url or config.csms_url
         self.buses = {name: Bus(name, port.device, profile, port.baudrate,
                                 on_unsolicited=lambda frame, name=name: self._unsolicited(name, frame))
                       for name, port in config.ports.items()}
-        self.queue = DurableQueue(config.outbox)
-        self.store = BridgeStore(config.outbox)
+        self.state_path = config.state_path(data_dir or get_settings().data_dir)
+        self.queue = DurableQueue(self.state_path)
+        self.store = BridgeStore(self.queue)
         self._restored = self.store.load()
         self._availability = self.store.load_availability()
         self.reach = CsmsReach()  # one word per bridge on an unreachable CSMS, not one per bay
@@ -105,8 +108,9 @@ class BridgeService:
             await poller.start()
         self._runs = [asyncio.create_task(cp.run(), name=f"bay-{cp.identity}") for cp in self.cps.values()]
         self._started = True
-        log.info("locker bridge: %d port(s), %d board(s), %d bay(s) as charge points at %s",
-                 len(self.buses), len(self.pollers), len(self.cps), self.csms_url)
+        log.info("locker bridge: %d port(s), %d board(s), %d bay(s) as charge points at %s; "
+                 "state in %s", len(self.buses), len(self.pollers), len(self.cps), self.csms_url,
+                 self.state_path)
 
     async def close(self) -> None:
         for poller in self.pollers.values():
@@ -118,7 +122,6 @@ class BridgeService:
         for bus in self.buses.values():
             await bus.close()
         self.queue.close()
-        self.store.close()
 
     async def ready(self) -> None:
         """Every board read once (and every restored transaction reconciled)."""
@@ -188,13 +191,14 @@ class BridgeService:
                 for name, bus in self.buses.items()]
 
 
-async def serve_until_signalled(config: BridgeConfig, csms_url: str | None = None) -> None:
+async def serve_until_signalled(config: BridgeConfig, csms_url: str | None = None,
+                                data_dir: Path | None = None) -> None:
     """What ``chargebay bridge`` does: run the bridge until SIGINT/SIGTERM, then stop cleanly."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    service = BridgeService(config, csms_url=csms_url)
+    service = BridgeService(config, csms_url=csms_url, data_dir=data_dir)
     SiteLink(service)  # on its own, the bridge tells the CSMS its wiring and door events
     await service.start()
     try:

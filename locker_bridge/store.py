@@ -1,63 +1,72 @@
 """The bridge's own memory, so a restart picks up where it was: which bay holds which transaction
 (to reconcile with the boards) and which bays are out of service.
 
-The outbox keeps the *messages*; this keeps, per bay, the open transaction (id, id tag, meter
-start), written when a transaction starts, is numbered by the CSMS, or ends, and its availability
-(ChangeAvailability from the CSMS, maintenance from the locker operator), which OCPP 1.6 wants kept
-across a reboot. It lives in the outbox's SQLite file.
+It lives in the bridge's :class:`~common.durable.DurableQueue` (the ``state`` table, beside the
+queued transaction messages), so a transaction's state and its StartTransaction or
+StopTransaction are written together: a bridge killed at any moment never has a transaction on
+disk without its message, nor the other way round. Per bay: ``tx`` (id, id tag, meter start, the
+last register known for it and the offset a board reset added) and ``availability``
+(ChangeAvailability from the CSMS, maintenance from the locker operator), which OCPP 1.6 wants
+kept across a reboot.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sqlite3
-import threading
-from pathlib import Path
 
+from common.durable import DurableQueue, Statement
 from locker_bridge.bay import Tx
+
+TX, AVAILABILITY = "tx", "availability"
 
 
 class BridgeStore:
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS bay_tx (identity TEXT PRIMARY KEY, tx TEXT NOT NULL)")
-        self._db.execute("CREATE TABLE IF NOT EXISTS bay_availability (identity TEXT PRIMARY KEY, "
-                         "operative INTEGER NOT NULL, maintenance INTEGER NOT NULL)")
+    def __init__(self, queue: DurableQueue) -> None:
+        self.queue = queue
+        self._adopt_old_tables()
+
+    def _adopt_old_tables(self) -> None:
+        """State files of bridges before the shared state table kept it in two tables of their
+        own: move it over once (in one transaction), so an upgrade forgets nothing."""
+        tables = {name for (name,) in self.queue.read_sync(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "bay_tx" not in tables:
+            return
+        self.queue.read_sync(
+            "INSERT OR IGNORE INTO state (station, key, value) SELECT identity, ?, tx FROM bay_tx",
+            (TX,))
+        if "bay_availability" in tables:
+            self.queue.read_sync(
+                "INSERT OR IGNORE INTO state (station, key, value) SELECT identity, ?, "
+                "json_object('operative', json(CASE operative WHEN 1 THEN 'true' ELSE 'false' END),"
+                " 'maintenance', json(CASE maintenance WHEN 1 THEN 'true' ELSE 'false' END)) "
+                "FROM bay_availability", (AVAILABILITY,))
+            self.queue.read_sync("DROP TABLE bay_availability")
+        self.queue.read_sync("DROP TABLE bay_tx")
+
+    def _all(self, key: str) -> dict[str, str]:
+        return dict(self.queue.read_sync("SELECT station, value FROM state WHERE key = ?", (key,)))
 
     def load(self) -> dict[str, Tx]:
         """Read once at start (before the event loop is busy)."""
-        with self._lock:
-            rows = self._db.execute("SELECT identity, tx FROM bay_tx").fetchall()
-        return {identity: Tx(**json.loads(tx)) for identity, tx in rows}
+        return {identity: Tx.from_json(json.loads(value)) for identity, value in self._all(TX).items()}
 
     def load_availability(self) -> dict[str, tuple[bool, bool]]:
         """identity -> (operative, maintenance), read once at start like :meth:`load`."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT identity, operative, maintenance FROM bay_availability").fetchall()
-        return {identity: (bool(operative), bool(maintenance)) for identity, operative, maintenance in rows}
+        found = {identity: json.loads(value) for identity, value in self._all(AVAILABILITY).items()}
+        return {identity: (bool(v["operative"]), bool(v["maintenance"])) for identity, v in found.items()}
 
-    def _write(self, sql: str, args: tuple[str | int, ...]) -> None:
-        with self._lock:
-            self._db.execute(sql, args)
+    @staticmethod
+    def tx_statement(identity: str, tx: Tx | None) -> Statement:
+        """Keep (or, None, forget) a bay's transaction: to write with its message."""
+        return DurableQueue.state_statement(identity, TX, None if tx is None else tx.to_json())
 
     async def save(self, identity: str, tx: Tx) -> None:
-        await asyncio.to_thread(self._write, "INSERT OR REPLACE INTO bay_tx (identity, tx) VALUES (?, ?)",
-                                (identity, json.dumps(tx.to_json())))
+        await self.queue.write([self.tx_statement(identity, tx)])
 
     async def forget(self, identity: str) -> None:
-        await asyncio.to_thread(self._write, "DELETE FROM bay_tx WHERE identity = ?", (identity,))
+        await self.queue.write([self.tx_statement(identity, None)])
 
     async def save_availability(self, identity: str, operative: bool, maintenance: bool) -> None:
-        await asyncio.to_thread(self._write, "INSERT OR REPLACE INTO bay_availability "
-                                "(identity, operative, maintenance) VALUES (?, ?, ?)",
-                                (identity, int(operative), int(maintenance)))
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        await self.queue.keep(identity, AVAILABILITY,
+                              {"operative": operative, "maintenance": maintenance})

@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -23,6 +24,9 @@ from tests.helpers import free_port
 from common.settings import Settings
 
 ADMIN_TOKEN = "test-admin-token"
+# Whatever a test starts (a subprocess, a bridge, a fleet) keeps its state here unless the test
+# says otherwise: never in the user's own data directory.
+os.environ.setdefault("CHARGEBAY_DATA_DIR", tempfile.mkdtemp(prefix="chargebay-tests-"))
 
 
 # With CHARGEBAY_TEST_POSTGRES_URL (a server URL whose user may create databases, e.g.
@@ -84,8 +88,10 @@ def db_url(tmp_path: Path, migrated_template: Path | str) -> Iterator[str]:
 
 
 def make_settings(db_url: str, **overrides: Any) -> Settings:
+    """The settings of a test stack: its own data directory (never the user's), ephemeral ports."""
     base: dict[str, Any] = dict(database_url=db_url, host="127.0.0.1", ws_port=0, http_port=0,
-                                api_token=ADMIN_TOKEN, heartbeat_interval=300)
+                                api_token=ADMIN_TOKEN, heartbeat_interval=300,
+                                data_dir=tempfile.mkdtemp(prefix="chargebay-test-"))
     base.update(overrides)
     return Settings(_env_file=None, **base)  # type: ignore[call-arg]
 

@@ -34,7 +34,9 @@ class Served:
 
 def start(cwd: Path, *args: str, **env: str) -> Served:
     ws_port, http_port = free_port(), free_port()
-    full_env = {**os.environ, "CHARGEBAY_LOG_LEVEL": "INFO", **env}
+    # as `make run` does: the state in ./var of where it runs
+    full_env = {**os.environ, "CHARGEBAY_LOG_LEVEL": "INFO", "CHARGEBAY_DATA_DIR": str(cwd / "var"),
+                **env}
     full_env.pop("CHARGEBAY_API_TOKEN", None) if "CHARGEBAY_API_TOKEN" not in env else None
     proc = subprocess.Popen([CLI, "serve", "--ws-port", str(ws_port), "--http-port", str(http_port), *args],
                             cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

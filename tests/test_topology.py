@@ -58,7 +58,8 @@ class Topology:
         self.env = {**os.environ, "CHARGEBAY_DATABASE_URL": db_url, "CHARGEBAY_REDIS_URL": redis_url,
                     "CHARGEBAY_API_TOKEN": ADMIN_TOKEN, "CHARGEBAY_ACCEPT_UNKNOWN_ID_TAGS": "true",
                     "CHARGEBAY_REGISTRY_TTL": "3", "CHARGEBAY_HOST": "127.0.0.1",
-                    "CHARGEBAY_LOG_LEVEL": "WARNING", "CHARGEBAY_SIM_WORKERS": "1"}
+                    "CHARGEBAY_LOG_LEVEL": "WARNING", "CHARGEBAY_SIM_WORKERS": "1",
+                    "CHARGEBAY_DATA_DIR": str(tmp / "data")}
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.http: dict[str, int] = {}
         self.ws: dict[str, int] = {}

@@ -24,6 +24,9 @@ _BOOT_FIELDS = {
     "firmwareVersion": "firmware_version", "iccid": "iccid", "imsi": "imsi",
     "meterType": "meter_type", "meterSerialNumber": "meter_serial",
 }
+# DataTransfer messages of our own vendor id the central system answers itself (others go to the
+# vendor extensions registered for it)
+OWN_VENDOR_ID = "chargebay"
 # While a charge point waits for an operator (Pending) it should come back soon.
 _PENDING_RETRY = 30
 # Connectors 1..MAX_TRACKED are watched for their first status after a boot (one bit each).
@@ -81,6 +84,10 @@ async def data_transfer(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
     vendorId (``CentralSystem.vendor_extensions``); without one the spec's answer applies."""
     conn.central.writer.insert(_NOTIFICATIONS, notification(
         conn, "data_transfer", p["vendorId"], None, None, orjson.dumps(p).decode()))
+    if p["vendorId"] == OWN_VENDOR_ID and p.get("messageId") == "OpenTransactions":
+        # a charge point that lost its memory asks what we hold open for it (locker bays do)
+        found = await conn.central.transactions.open_on(conn.charge_point_id)
+        return {"status": "Accepted", "data": orjson.dumps({"transactions": found}).decode()}
     extension = conn.central.vendor_extensions.get(p["vendorId"])
     if extension is None:
         return {"status": "UnknownVendorId"}

@@ -27,6 +27,7 @@ async def run_sim(stack: Stack, cwd: Path, *args: str) -> tuple[int, str]:
     """Run ``chargebay sim --csms <stack> ARGS`` from ``cwd``; return its exit code and output."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEBAY_")}
     env["COLUMNS"] = "200"  # keep rich from wrapping the summary line
+    env["CHARGEBAY_DATA_DIR"] = str(cwd / "data")
     proc = await asyncio.create_subprocess_exec(
         str(CLI), "sim", "--csms", stack.ws_url, *args, cwd=cwd, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
@@ -61,7 +62,7 @@ async def test_a_fleet_runs_for_its_duration_and_stops_cleanly(stack: Stack, tmp
     statuses = await rows(stack, "SELECT charge_point_id, connector_id, status FROM connectors "
                                  "WHERE charge_point_id LIKE 'T-%'")
     assert len(statuses) == 5 * 3
-    assert list((tmp_path / "var" / "sim").glob("queue-T-*.db"))  # state under the working dir
+    assert list((tmp_path / "data" / "sim").glob("queue-T-*.db"))  # state in the data directory
     # the summary
     assert "chargebay sim" in out
     assert "5 stations (ac-wallbox)" in out

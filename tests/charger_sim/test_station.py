@@ -992,7 +992,8 @@ async def test_meter_stop_agrees_with_the_register_reading(stack: Stack, sim: Si
 
 
 async def _first_meter_values(sim: Sims, identity: str, seed: int) -> tuple[int, dict[str, str]]:
-    st = await sim.start(identity, seed=seed)
+    # a fresh state each time: a station that kept its meter continues from its last register
+    st = await sim.start(identity, seed=seed, queue=sim.queue(f"{identity}-{len(sim.queues)}"))
     assert await st.start_local(1, "TAG-SEED") == "Accepted"
 
     def started() -> int:

@@ -1,0 +1,177 @@
+"""A charge point's durable memory on the charge point side: queued messages and kept state.
+
+The simulator's stations and the locker bridge's bays keep here what must survive the process
+(a SIGKILL, a crash, a container replaced): the transaction messages not yet answered (the
+``queue`` table, in order per charge point) and small facts about themselves (the ``state``
+table: the open transaction of a connector, its last meter reading, availability). A message and
+the state it goes with are written in one SQLite transaction (:meth:`DurableQueue.write`), so a
+kill at any moment leaves either both or neither.
+
+Writes from many charge points are committed together by one flusher (group commit in a worker
+thread: the event loop never waits on the disk, and a fleet of thousands pays one commit per
+burst, not one per message). The database runs in WAL mode with ``synchronous=NORMAL``: what is
+committed survives the process being killed; a power cut of the machine itself may lose the last
+commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+Statement = tuple[str, tuple[Any, ...]]
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS queue (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " station TEXT NOT NULL, action TEXT NOT NULL, payload TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS ix_queue_station ON queue (station, seq)",
+    "CREATE TABLE IF NOT EXISTS state (station TEXT NOT NULL, key TEXT NOT NULL,"
+    " value TEXT NOT NULL, PRIMARY KEY (station, key))",
+)
+
+
+class QueueClosed(Exception):
+    """The queue was closed (its process is shutting down)."""
+
+
+@dataclass(slots=True)
+class _Write:
+    statements: list[Statement]
+    future: asyncio.Future[int | None]
+
+
+class DurableQueue:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        for ddl in _SCHEMA:
+            self._db.execute(ddl)
+        self._writes: list[_Write] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self.commits = 0  # group commits so far (the benchmark reports writes per commit)
+
+    # -- reads (rare: at start) ------------------------------------------------------------------
+    def _read(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            if self._closed:
+                raise QueueClosed(str(self.path))
+            return self._db.execute(sql, args).fetchall()
+
+    def read_sync(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """A read at start-up, before the event loop is busy (the owner's own tables)."""
+        return self._read(sql, args)
+
+    async def pending(self, station: str) -> list[tuple[int, str, dict[str, Any]]]:
+        rows = await asyncio.to_thread(
+            self._read, "SELECT seq, action, payload FROM queue WHERE station = ? ORDER BY seq",
+            (station,))
+        return [(seq, action, json.loads(payload)) for seq, action, payload in rows]
+
+    async def state(self, station: str) -> dict[str, Any]:
+        rows = await asyncio.to_thread(
+            self._read, "SELECT key, value FROM state WHERE station = ?", (station,))
+        return {key: json.loads(value) for key, value in rows}
+
+    # -- statements, to combine in one write -----------------------------------------------------
+    @staticmethod
+    def push_statement(station: str, action: str, payload: dict[str, Any]) -> Statement:
+        return ("INSERT INTO queue (station, action, payload) VALUES (?, ?, ?) RETURNING seq",
+                (station, action, json.dumps(payload)))
+
+    @staticmethod
+    def state_statement(station: str, key: str, value: Any) -> Statement:
+        """Keep ``value`` (JSON) under ``key``; None forgets it."""
+        if value is None:
+            return "DELETE FROM state WHERE station = ? AND key = ?", (station, key)
+        return ("INSERT OR REPLACE INTO state (station, key, value) VALUES (?, ?, ?)",
+                (station, key, json.dumps(value)))
+
+    # -- writes ----------------------------------------------------------------------------------
+    async def write(self, statements: list[Statement]) -> int | None:
+        """Run ``statements`` in one transaction, committed with whatever else is waiting; return
+        the first value a statement returned (the seq of a push), once it is on disk."""
+        if self._closed:
+            raise QueueClosed(str(self.path))
+        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._writes.append(_Write(statements, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.ensure_future(self._flush())
+        return await future
+
+    async def push(self, station: str, action: str, payload: dict[str, Any],
+                   also: list[Statement] = ()) -> int:  # type: ignore[assignment]
+        seq = await self.write([self.push_statement(station, action, payload), *also])
+        assert seq is not None
+        return seq
+
+    async def update(self, seq: int, payload: dict[str, Any]) -> None:
+        await self.write([("UPDATE queue SET payload = ? WHERE seq = ?", (json.dumps(payload), seq))])
+
+    async def remove(self, seq: int, also: list[Statement] = ()) -> None:  # type: ignore[assignment]
+        await self.write([("DELETE FROM queue WHERE seq = ?", (seq,)), *also])
+
+    async def keep(self, station: str, key: str, value: Any) -> None:
+        await self.write([self.state_statement(station, key, value)])
+
+    async def _flush(self) -> None:
+        while self._writes:
+            batch, self._writes = self._writes, []
+            try:
+                results = await asyncio.to_thread(self._commit, batch)
+            except Exception as exc:  # the database is gone (closed): nothing was written
+                for write in batch:
+                    if not write.future.done():
+                        write.future.set_exception(exc)
+                continue
+            for write, result in zip(batch, results):
+                if write.future.done():
+                    continue
+                if isinstance(result, Exception):
+                    write.future.set_exception(result)
+                else:
+                    write.future.set_result(result)
+
+    def _commit(self, batch: list[_Write]) -> list[int | None | Exception]:
+        """One transaction for the batch; each write in a savepoint, so a failing one is
+        reported to its caller and rolled back alone."""
+        results: list[int | None | Exception] = []
+        with self._lock:
+            if self._closed:
+                raise QueueClosed(str(self.path))
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for write in batch:
+                    db.execute("SAVEPOINT w")
+                    try:
+                        first: int | None = None
+                        for sql, args in write.statements:
+                            row = db.execute(sql, args).fetchone()
+                            if first is None and row is not None:
+                                first = int(row[0])
+                        db.execute("RELEASE w")
+                        results.append(first)
+                    except sqlite3.Error as exc:
+                        db.execute("ROLLBACK TO w")
+                        db.execute("RELEASE w")
+                        results.append(exc)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self.commits += 1
+        return results
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._db.close()
