@@ -158,7 +158,7 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
         own_url = _ocpp_url(settings, ocpp)
         if serves_api:
             token = await bootstrap_admin(engine, settings.api_token)
-            sim = SimService(engine, provider, own_url)
+            sim = SimService(engine, provider, own_url, settings.outbound_allow)
             if settings.demo:
                 await start_demo(central, sim)
             resumed = await sim.resume()
