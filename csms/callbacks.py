@@ -55,7 +55,11 @@ class Callbacks:
             log.warning("callback %s for command %s %s: %s", url, command_id, status, error)
         stmt = update(_COMMANDS).where(_COMMANDS.c.id == command_id).values(
             callback_status=status, callback_error=error)
-        await self._writer.run(lambda c: c.execute(stmt))
+        try:
+            await self._writer.run(lambda c: c.execute(stmt))
+        except RuntimeError:  # the store closed meanwhile (shutting down): the log has it
+            log.warning("callback for command %s %s, not recorded: the store is closed",
+                        command_id, status)
         return status
 
     async def _post(self, target: Target, body: dict[str, Any]) -> tuple[str, str | None]:
