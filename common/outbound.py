@@ -214,7 +214,7 @@ class OutboundPolicy:
                 raise AddressNotAllowed(field, (
                     f"{field} {url!r} is refused: {where} is {why}. This server does not connect "
                     "to loopback, private, link-local, metadata or other non-public addresses "
-                    f"for a client; an operator allows one by naming the host, the address or "
+                    "for a client; an operator allows one by naming the host, the address or "
                     f"its network in {SETTING} (comma-separated host names, addresses or CIDRs)"))
         return Target(url, scheme, host, port, tuple(addresses))
 
