@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from common.outbound import OutboundRefused
+
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,12 @@ class ApiError(Exception):
         self.extra = extra
 
 
+def refused(exc: OutboundRefused) -> ApiError:
+    """A URL the server will not connect to (a callback, a simulated charger's csms_url):
+    422 ``InvalidUrl`` or ``AddressNotAllowed``, naming the field; one mapping for every route."""
+    return ApiError(422, exc.code, str(exc), field=exc.field)
+
+
 _HTTP_CODES = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed"}
 
 
@@ -35,6 +43,10 @@ def install(app: FastAPI) -> None:
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse({"code": exc.code, "message": exc.message, **exc.extra},
                             status_code=exc.status)
+
+    @app.exception_handler(OutboundRefused)
+    async def _refused(request: Request, exc: OutboundRefused) -> JSONResponse:
+        return await _api_error(request, refused(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -96,6 +96,7 @@ def _ocpp_url(settings: Settings, ocpp: OcppServer | None) -> str:
     if settings.ocpp_url:
         return settings.ocpp_url.rstrip("/")
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL (it is parsed now)
     scheme = "wss" if settings.tls_cert else "ws"
     return f"{scheme}://{host}:{ocpp.port if ocpp else settings.ws_port}/ocpp"
 
@@ -158,7 +159,7 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
         own_url = _ocpp_url(settings, ocpp)
         if serves_api:
             token = await bootstrap_admin(engine, settings.api_token)
-            sim = SimService(engine, provider, own_url)
+            sim = SimService(engine, provider, own_url, settings.outbound_allow)
             if settings.demo:
                 await start_demo(central, sim)
             resumed = await sim.resume()

@@ -66,7 +66,7 @@ class _Worker:
             return self.stations[identity].snapshot()
         template = load_template(spec["template"], spec.get("overrides") or None)
         st = Station(identity, template, spec["csms_url"], seed=spec.get("seed"), queue=self.queue,
-                     log_size=LOG_SIZE)
+                     log_size=LOG_SIZE, outbound=spec.get("outbound"))
         if identity in self.histories:  # keep the history across restarts
             st.log = self.histories[identity]
         self.histories[identity] = st.log

@@ -2,6 +2,11 @@
 
 A definition records the desired state; on start-up :meth:`SimService.resume` brings back every
 runtime that was running, so a restart of the stack does not lose the simulated network.
+
+A definition's ``csms_url`` is where the server itself opens a websocket, so it is checked when
+it is created or changed (a loopback, private or metadata address is refused unless
+``CHARGEBAY_OUTBOUND_ALLOW`` names it; this stack's own OCPP URL is always allowed), and the
+station checks it again each time it connects (:mod:`common.outbound`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from charger_sim.models import SimCharger
 from charger_sim.runtime import Provider
 from charger_sim.template import load_template
+from common.outbound import WEBSOCKET_SCHEMES, OutboundPolicy
 
 _T = SimCharger.__table__
 
@@ -46,10 +52,18 @@ def _view(row: Any) -> dict[str, Any]:
 
 
 class SimService:
-    def __init__(self, engine: AsyncEngine, provider: Provider, default_csms_url: str) -> None:
+    def __init__(self, engine: AsyncEngine, provider: Provider, default_csms_url: str,
+                 outbound_allow: str = "") -> None:
         self.engine = engine
         self.provider = provider
         self.default_csms_url = default_csms_url
+        # the stack's own CSMS is always reachable, whatever the allow-list says
+        self.outbound = OutboundPolicy(outbound_allow, trusted=[default_csms_url])
+
+    async def check_csms_url(self, csms_url: str | None) -> None:
+        """Raise :class:`common.outbound.OutboundRefused` for a URL a station may not connect to."""
+        if csms_url:
+            await self.outbound.check(csms_url, WEBSOCKET_SCHEMES, "csms_url")
 
     async def list(self, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
         async with self.engine.connect() as conn:
@@ -75,6 +89,7 @@ class SimService:
                      overrides: dict[str, Any] | None = None, atg: bool = False,
                      ocpp_version: str = "OCPP1.6") -> dict[str, Any]:
         load_template(template, overrides)  # fails early on a bad template or override
+        await self.check_csms_url(csms_url)
         now = _now()
         charger_id = str(uuid.uuid4())
         try:
@@ -95,6 +110,7 @@ class SimService:
         merged_template = changes.get("template", current["template"])
         merged_overrides = json.loads(changes.get("overrides", json.dumps(current["overrides"])))
         load_template(merged_template, merged_overrides)
+        await self.check_csms_url(changes.get("csms_url"))
         async with self.engine.begin() as conn:
             await conn.execute(update(_T).where(_T.c.id == charger_id).values(**changes, updated_at=_now()))
         updated = await self.get(charger_id)
@@ -112,7 +128,8 @@ class SimService:
     def _spec(self, charger: dict[str, Any]) -> dict[str, Any]:
         return {"identity": charger["identity"], "template": charger["template"],
                 "overrides": charger["overrides"],
-                "csms_url": charger["csms_url"] or self.default_csms_url, "atg": charger["atg"]}
+                "csms_url": charger["csms_url"] or self.default_csms_url, "atg": charger["atg"],
+                "outbound": self.outbound}  # checked again at every connect
 
     async def _desire(self, charger_id: str, state: str) -> None:
         async with self.engine.begin() as conn:

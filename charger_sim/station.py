@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from charger_sim.configuration import Configuration
 from charger_sim.connector import Connector, Tx
 from charger_sim.meter import Meter
+from common.outbound import WEBSOCKET_SCHEMES, OutboundPolicy, OutboundRefused
 from common.outbox import DurableQueue, Outbox, QueueClosed, Statement
 from common.session import booted_session
 from common.tasks import Background
@@ -64,7 +65,8 @@ class Station:
     def __init__(self, identity: str, template: Template, csms_url: str | None = None, *,
                  seed: int | str | None = None, queue: DurableQueue | None = None,
                  log_size: int = 200, replay_rate: float = 20.0,
-                 on_event: Callable[[Station, str, dict[str, Any]], None] | None = None) -> None:
+                 on_event: Callable[[Station, str, dict[str, Any]], None] | None = None,
+                 outbound: OutboundPolicy | None = None) -> None:
         url = csms_url or template.csms_url
         if not url:
             raise ValueError("a CSMS URL is needed (template csms_url or csms_url)")
@@ -84,6 +86,7 @@ class Station:
         self.replay_rate = replay_rate
         self.log: deque[tuple[str, str, str]] = deque(maxlen=log_size)
         self.on_event = on_event
+        self.outbound = outbound  # REST-managed: its URL is checked at every connect; CLI: None
         self.link: Link | None = None
         self.registration: str | None = None
         self.booted = asyncio.Event()
@@ -131,14 +134,18 @@ class Station:
                 await self._sleep(wait)
                 continue
             try:
+                sock = None if self.outbound is None else await self.outbound.connect(
+                    self.url, WEBSOCKET_SCHEMES, "csms_url")
                 async with websockets.connect(
-                    self.url, subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                    self.url, sock=sock, subprotocols=["ocpp1.6"],  # type: ignore[list-item]
                     additional_headers=self._auth_headers(), open_timeout=15, close_timeout=2,
                     ping_interval=None, compression=None, max_queue=4,
                 ) as ws:
                     backoff = 1.0
                     self.stats["connects"] += 1
                     await self._session(ws)
+            except OutboundRefused as exc:  # retried like any failure: a name may resolve elsewhere later
+                self.event("connect_refused", error=str(exc))
             except (OSError, WebSocketException, asyncio.TimeoutError) as exc:
                 self.event("connect_failed", error=str(exc)[:200])
             finally:

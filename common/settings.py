@@ -7,8 +7,10 @@ from enum import Enum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from common.outbound import AllowList
 
 
 class UnknownChargePoints(str, Enum):
@@ -89,12 +91,21 @@ class Settings(BaseSettings):
     ocpp_url: str | None = Field(default=None, description=(
         "Where the simulator and an embedded bridge connect (default: this process's websocket "
         "port; set it to the load balancer in an api-only node)."))
+    outbound_allow: str = Field(default="", description=(
+        "Comma-separated host names, addresses or CIDRs that command callbacks and simulated "
+        "chargers' csms_url may reach although they are loopback, private, link-local or "
+        "otherwise non-public (refused by default; this stack's own OCPP URL is always allowed)."))
     demo: bool = Field(default=False, description="Start three simulated chargers (make run does).")
     sim_workers: int = Field(default=0, description="Simulator worker processes (0: one per core).")
     sim_state_dir: Path | None = Field(default=None, description=(
         "Simulator queues and state (default: data_dir/sim)."))
     bridge_config: Path | None = Field(default=None, description="Locker bridge YAML; runs the bridge.")
 
+    @field_validator("outbound_allow")
+    @classmethod
+    def _allow_list_parses(cls, value: str) -> str:
+        AllowList.parse(value)  # a typo stops the process at start, naming the entry
+        return value
 
     @model_validator(mode="after")
     def _placed(self) -> Settings:

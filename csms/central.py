@@ -15,7 +15,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from common.outbound import OutboundPolicy
 from common.settings import Settings
+from csms.callbacks import Callbacks
 from csms.commands import CommandService
 from csms.events import EventBus
 from csms.passwords import PasswordChecker
@@ -55,6 +57,7 @@ class CentralSystem:
         self.transactions = TransactionService(engine, self.writer, self.events,
                                                settings.stale_transaction_after,
                                                settings.accept_unknown_id_tags)
+        self.callbacks = Callbacks(self.writer, OutboundPolicy(settings.outbound_allow))
         self.passwords = PasswordChecker()
         # Outbound message ids: unique per process, short (OCPP-J allows 36 characters).
         self.node_prefix = secrets.token_hex(3) + "-"

@@ -10,10 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require
 from api.deps import Page, page_params
-from api.errors import ApiError
+from api.errors import ApiError, refused
 from charger_sim.runtime import ACTIONS, SimRuntimeError
 from charger_sim.service import ChargerExists, ChargerNotFound, SimService
 from charger_sim.template import shipped_templates
+from common.outbound import OutboundRefused
 
 router = APIRouter(tags=["simulator"])
 read = Depends(require("operator", "integrator", "viewer"))
@@ -30,7 +31,10 @@ def service(request: Request) -> SimService:
 class ChargerCreate(BaseModel):
     identity: str = Field(min_length=1, max_length=48, pattern=r"^[!-~]+$")
     ocpp_version: Literal["OCPP1.6"] = "OCPP1.6"
-    csms_url: str | None = Field(None, description="Default: this stack's own CSMS.")
+    csms_url: str | None = Field(None, description=(
+        "ws or wss; default: this stack's own CSMS (always allowed). A loopback, private, "
+        "link-local or metadata address is refused (422 AddressNotAllowed) unless "
+        "CHARGEBAY_OUTBOUND_ALLOW names it."))
     template: str = Field("ac-wallbox", description="A shipped template or a file path.")
     overrides: dict[str, Any] = Field(default_factory=dict, description="Template fields to override.")
     atg: bool = Field(False, description="Run the automatic transaction generator.")
@@ -41,7 +45,7 @@ class ChargerCreate(BaseModel):
 
 
 class ChargerUpdate(BaseModel):
-    csms_url: str | None = None
+    csms_url: str | None = Field(None, description="As at create: checked again (422 AddressNotAllowed).")
     template: str | None = None
     overrides: dict[str, Any] | None = None
     atg: bool | None = None
@@ -94,6 +98,8 @@ async def _create(sim: SimService, body: ChargerCreate) -> dict[str, Any]:
                                 body.ocpp_version)
     except ChargerExists:
         raise ApiError(409, "ChargerExists", f"a charger {body.identity!r} already exists") from None
+    except OutboundRefused as exc:  # as an ApiError: a bulk create answers it per charger
+        raise refused(exc) from None
     except (FileNotFoundError, ValueError) as exc:
         raise ApiError(422, "InvalidTemplate", str(exc)) from None
 

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from typing import Any
 
-import httpx
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
@@ -25,7 +23,6 @@ from csms.outcomes import Outcome
 from csms.store.models import Command
 from csms.validation import SCHEMAS, SchemaViolation
 
-log = logging.getLogger(__name__)
 router = APIRouter(tags=["commands"])
 send_role = require("operator", "integrator")
 read = Depends(require("operator", "integrator", "viewer"))
@@ -56,17 +53,6 @@ async def _payload(request: Request) -> dict[str, Any]:
     return body
 
 
-async def _post_callback(url: str, command_id: str, charge_point_id: str, action: str,
-                         outcome: Outcome) -> None:
-    body = {"command_id": command_id, "charge_point_id": charge_point_id, "action": action,
-            **outcome.to_dict()}
-    try:
-        async with httpx.AsyncClient(timeout=10) as client:
-            await client.post(url, json=body)
-    except httpx.HTTPError as exc:
-        log.warning("callback %s for command %s failed: %s", url, command_id, exc)
-
-
 def _outcome_response(command_id: str, outcome: Outcome) -> JSONResponse:
     if outcome.kind == "result":
         return JSONResponse({"command_id": command_id, "status": "result", "response": outcome.payload})
@@ -89,6 +75,8 @@ async def run_command(request: Request, cs: CentralSystem, charge_point_id: str,
     except SchemaViolation as exc:
         raise ApiError(422, "InvalidPayload", f"{action} payload breaks the OCPP 1.6 schema: "
                        f"{exc.description}", violation=exc.code) from None
+    if callback_url:  # refused (422 AddressNotAllowed) before anything is stored or sent
+        await cs.callbacks.check(callback_url)
     if await cs.lookup(charge_point_id) is None:  # cached: a charge point that just booted counts
         raise ApiError(404, "ChargePointNotFound", f"no charge point {charge_point_id!r}")
     command_id = cs.commands.new_id()
@@ -103,7 +91,8 @@ async def run_command(request: Request, cs: CentralSystem, charge_point_id: str,
     async def execute(timeout: float) -> Outcome:
         outcome = await cs.commands.send(charge_point_id, action, payload, timeout, command_id)
         if callback_url:  # never holds up the answer
-            in_background(_post_callback(callback_url, command_id, charge_point_id, action, outcome))
+            in_background(cs.callbacks.deliver(callback_url, command_id, charge_point_id, action,
+                                               outcome))
         return outcome
 
     if wait == 0:
@@ -120,7 +109,10 @@ def _add_action_route(action: str) -> None:
                        wait: float = Query(30, ge=0, le=300, description=(
                            "Seconds to wait for the answer; 0 answers 202 at once with a command id.")),
                        callback_url: str | None = Query(None, description=(
-                           "Receives the outcome by POST when the command ends.")),
+                           "Receives the outcome by POST when the command ends (http or https; "
+                           "a loopback, private, link-local or metadata address is refused "
+                           "with 422 AddressNotAllowed unless CHARGEBAY_OUTBOUND_ALLOW names "
+                           "it).")),
                        caller: Caller = Depends(send_role),
                        cs: CentralSystem = Depends(central)) -> JSONResponse:
         return await run_command(request, cs, charge_point_id, action, await _payload(request),
@@ -132,7 +124,8 @@ def _add_action_route(action: str) -> None:
         summary=f"Send {action}",
         description=f"Sends the OCPP 1.6 **{action}** request with the JSON body as its payload. "
                     "200 with the charge point's answer; 502 `CallError`, 504 `Timeout`, "
-                    "409 `ChargePointOffline`; 422 `InvalidPayload` before anything is sent.",
+                    "409 `ChargePointOffline`; 422 `InvalidPayload`, `InvalidUrl` or "
+                    "`AddressNotAllowed` (the callback URL) before anything is sent.",
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
             "schema": schema, "example": EXAMPLES[action]}}}},
     )

@@ -229,5 +229,8 @@ class Command(Base):
     message_id: Mapped[str | None] = mapped_column(String(36))
     requested_by: Mapped[str | None] = mapped_column(String(100))
     callback_url: Mapped[str | None] = mapped_column(Text)
+    # delivered | failed | refused (the address was not allowed when the outcome was sent)
+    callback_status: Mapped[str | None] = mapped_column(String(16))
+    callback_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(TS)
     completed_at: Mapped[datetime | None] = mapped_column(TS)

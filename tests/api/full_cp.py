@@ -343,11 +343,14 @@ class CallbackReceiver:
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.connections = 0  # every TCP connection, a request in it or not
         self.received = asyncio.Event()
         self._server: asyncio.Server | None = None
+        self.port = 0
         self.url = ""
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
@@ -365,7 +368,8 @@ class CallbackReceiver:
 
     async def __aenter__(self) -> CallbackReceiver:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/hook"
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/hook"
         return self
 
     async def __aexit__(self, *exc: Any) -> None:

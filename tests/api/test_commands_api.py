@@ -23,6 +23,11 @@ from tests.api.full_cp import (
     online,
 )
 
+# The callback receivers of these tests listen on 127.0.0.1, which only an allow-list lets the
+# server reach (tests/api/test_outbound.py checks that it is refused without one).
+ALLOW_LOOPBACK = pytest.mark.parametrize("settings_overrides", [{"outbound_allow": "127.0.0.1"}],
+                                         ids=["loopback-allowed"])
+
 # What FullChargePoint answers to each example payload, as the CSMS must hand it back unchanged.
 EXPECTED: dict[str, dict[str, Any]] = {
     "CancelReservation": {"status": "Accepted"},
@@ -276,6 +281,7 @@ async def test_wait_zero_is_202_then_pending_then_result(stack: Stack, client: h
         assert cp.payloads("Reset") == [{"type": "Soft"}]
 
 
+@ALLOW_LOOPBACK
 async def test_callback_url_receives_outcome(stack: Stack, client: httpx.AsyncClient) -> None:
     async with CallbackReceiver() as hook, online(stack, "CP-CB"):
         r = await client.post(url("CP-CB", "ChangeAvailability"),
@@ -298,6 +304,7 @@ async def test_callback_url_receives_outcome(stack: Stack, client: httpx.AsyncCl
     assert command["callback_url"] == hook.url and command["status"] == "result"
 
 
+@ALLOW_LOOPBACK
 async def test_callback_url_receives_failure_of_synchronous_command(stack: Stack,
                                                                    client: httpx.AsyncClient) -> None:
     async with CallbackReceiver() as hook, online(stack, "CP-CB2") as cp:
@@ -312,6 +319,7 @@ async def test_callback_url_receives_failure_of_synchronous_command(stack: Stack
     assert hook.requests[0]["json"]["error_code"] == "InternalError"
 
 
+@ALLOW_LOOPBACK
 async def test_callback_for_offline_charge_point(stack: Stack, client: httpx.AsyncClient) -> None:
     await client.post("/api/v1/charge-points", json={"id": "CP-CB3"}, headers=ADMIN)
     async with CallbackReceiver() as hook:
@@ -406,6 +414,7 @@ async def test_unknown_command_id_is_404(stack: Stack, client: httpx.AsyncClient
     assert r.status_code == 404 and r.json()["code"] == "CommandNotFound"
 
 
+@ALLOW_LOOPBACK
 async def test_slow_callback_receiver_does_not_hold_the_synchronous_answer(stack: Stack,
                                                                            client: httpx.AsyncClient) -> None:
     """?wait=S answers when the charge point does; delivering the callback is not the caller's wait."""

@@ -1,0 +1,83 @@
+"""A command's callback URL: checked when the command is submitted, and the outcome POSTed to it
+when the command ends, to the address checked at that moment.
+
+The second check matters: a name that resolved to a public address when the command was
+submitted may resolve to 127.0.0.1 by the time the charge point answers (DNS rebinding), so the
+URL is resolved and judged again just before the POST, and the request goes to an address of
+that very answer (the ``Host`` header and TLS name stay the URL's own). How the delivery went —
+delivered, failed or refused — is recorded on the command and logged; it never raises, because
+the command itself has ended either way.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+from sqlalchemy import update
+
+from common.outbound import WEB_SCHEMES, OutboundPolicy, OutboundRefused, Target
+from csms.outcomes import Outcome
+from csms.store.models import Command
+from csms.store.writer import Writer
+
+log = logging.getLogger(__name__)
+_COMMANDS = Command.__table__
+FIELD = "callback_url"
+
+
+class Callbacks:
+    """Checks callback URLs and delivers command outcomes to them."""
+
+    def __init__(self, writer: Writer, policy: OutboundPolicy, timeout: float = 10.0) -> None:
+        self._writer = writer
+        self.policy = policy
+        self.timeout = timeout
+
+    async def check(self, url: str) -> None:
+        """Raise :class:`OutboundRefused` for a URL the outcome may not be sent to."""
+        await self.policy.check(url, WEB_SCHEMES, FIELD)
+
+    async def deliver(self, url: str, command_id: str, charge_point_id: str, action: str,
+                      outcome: Outcome) -> str:
+        """POST the outcome to ``url``; record and return ``delivered``, ``failed`` or ``refused``."""
+        body = {"command_id": command_id, "charge_point_id": charge_point_id, "action": action,
+                **outcome.to_dict()}
+        try:
+            status, error = await self._post(await self.policy.check(url, WEB_SCHEMES, FIELD), body)
+        except OutboundRefused as exc:
+            status, error = "refused", str(exc)
+        except Exception as exc:  # a callback never takes anything down with it
+            log.exception("callback %s for command %s: unexpected error", url, command_id)
+            status, error = "failed", f"{type(exc).__name__}: {exc}"
+        if status != "delivered":
+            log.warning("callback %s for command %s %s: %s", url, command_id, status, error)
+        stmt = update(_COMMANDS).where(_COMMANDS.c.id == command_id).values(
+            callback_status=status, callback_error=error)
+        try:
+            await self._writer.run(lambda c: c.execute(stmt))
+        except RuntimeError:  # the store closed meanwhile (shutting down): the log has it
+            log.warning("callback for command %s %s, not recorded: the store is closed",
+                        command_id, status)
+        return status
+
+    async def _post(self, target: Target, body: dict[str, Any]) -> tuple[str, str | None]:
+        url = httpx.URL(target.url)
+        headers = {"Host": url.netloc.decode("ascii")}
+        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+        failures: list[str] = []
+        async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+            for address in target.addresses:  # in the resolver's order, the next on no connection
+                try:
+                    response = await client.post(url.copy_with(host=address), json=body,
+                                                 headers=headers, extensions=extensions)
+                except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                    failures.append(f"{address}: {exc}")
+                    continue
+                except httpx.HTTPError as exc:
+                    return "failed", f"{type(exc).__name__}: {exc}"
+                if response.is_success:
+                    return "delivered", None
+                return "failed", f"the receiver answered HTTP {response.status_code}"
+        return "failed", "no connection: " + "; ".join(failures)
