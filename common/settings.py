@@ -6,8 +6,10 @@ from enum import Enum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_API_TOKEN = 32  # characters: the generated tokens have 46
 
 
 class UnknownChargePoints(str, Enum):
@@ -45,7 +47,8 @@ class Settings(BaseSettings):
     http_port: int = 8000
     api_token: str | None = Field(
         default=None,
-        description="Bootstrap admin bearer token; generated and printed once when unset.",
+        description=(f"Bootstrap admin bearer token (at least {MIN_API_TOKEN} characters); "
+                     "generated and printed once when unset."),
     )
     unknown_charge_points: UnknownChargePoints = UnknownChargePoints.accept
     accept_unknown_id_tags: bool = False
@@ -77,6 +80,18 @@ class Settings(BaseSettings):
     sim_workers: int = Field(default=0, description="Simulator worker processes (0: one per core).")
     sim_state_dir: Path = Field(default=Path("var/sim"), description="Simulator queues and state.")
     bridge_config: Path | None = Field(default=None, description="Locker bridge YAML; runs the bridge.")
+
+    @field_validator("api_token")
+    @classmethod
+    def _long_enough(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if len(value) < MIN_API_TOKEN:
+            raise ValueError(
+                f"must be at least {MIN_API_TOKEN} characters (it has {len(value)}): a short token "
+                "can be guessed; python3 -c 'import secrets; print(secrets.token_urlsafe(32))' "
+                "makes a good one")
+        return value
 
 
 @lru_cache

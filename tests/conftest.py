@@ -22,7 +22,7 @@ from chargebay.stack import Stack, running
 from tests.helpers import free_port
 from common.settings import Settings
 
-ADMIN_TOKEN = "test-admin-token"
+ADMIN_TOKEN = "test-admin-token-0123456789abcdefghij"  # CHARGEBAY_API_TOKEN: 32 or more
 
 
 # With CHARGEBAY_TEST_POSTGRES_URL (a server URL whose user may create databases, e.g.
