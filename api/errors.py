@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import asyncpg
@@ -19,12 +20,26 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """Raise from a route to answer ``status`` with a stable ``code``."""
 
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+    def __init__(self, status: int, code: str, message: str, *,
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers
         self.extra = extra
+
+    def response(self) -> JSONResponse:
+        return JSONResponse({"code": self.code, "message": self.message, **self.extra},
+                            status_code=self.status, headers=self.headers)
+
+
+def too_many_attempts(wait: float, what: str) -> ApiError:
+    """429 ``TooManyAttempts``: ``what`` failed too often; ``Retry-After`` (and ``retryAfter`` in
+    the body) say when the oldest failure that counts leaves the window."""
+    seconds = max(1, math.ceil(wait))
+    return ApiError(429, "TooManyAttempts", f"too many {what}; try again in {seconds} s",
+                    headers={"Retry-After": str(seconds)}, retryAfter=seconds)
 
 
 _HTTP_CODES = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed"}
@@ -33,8 +48,7 @@ _HTTP_CODES = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "Met
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse({"code": exc.code, "message": exc.message, **exc.extra},
-                            status_code=exc.status)
+        return exc.response()
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -8,7 +8,6 @@ validation and the audit log apply to a click exactly as they do to an API call.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -156,8 +155,6 @@ async def _authenticate(request: Request, form: dict[str, str]) -> tuple[str, ti
             raise ApiError(400, "ValidationError", "choose a token, admin or kiosk login")
     except ValidationError:
         raise ApiError(400, "ValidationError", "fill in both fields") from None
-    if isinstance(answer, JSONResponse):  # 429 TooManyAttempts
-        raise ApiError(answer.status_code, "TooManyAttempts", json.loads(answer.body)["message"])
     return answer["token"], ttl
 
 
@@ -169,7 +166,9 @@ async def login(request: Request) -> Response:
     try:
         token, ttl = await _authenticate(request, form)
     except ApiError as exc:
-        return _login_page(request, exc.message, exc.status, form.get("kind", "token"))
+        page = _login_page(request, exc.message, exc.status, form.get("kind", "token"))
+        page.headers.update(exc.headers or {})  # Retry-After of a 429
+        return page
     response = RedirectResponse(_safe_next(form.get("next")), status_code=303)
     response.set_cookie(SESSION_COOKIE, token, max_age=int(ttl.total_seconds()), path="/",
                         httponly=True, samesite="strict", secure=request.url.scheme == "https")
