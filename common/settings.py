@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common.proxies import parse_networks
+
 MIN_API_TOKEN = 32  # characters: the generated tokens have 46
 
 
@@ -50,6 +52,10 @@ class Settings(BaseSettings):
         description=(f"Bootstrap admin bearer token (at least {MIN_API_TOKEN} characters); "
                      "generated and printed once when unset."),
     )
+    trusted_proxies: str = Field(default="", description=(
+        "Comma-separated addresses or CIDR networks of the reverse proxies in front of this node; "
+        "only a peer among them may name the client in X-Forwarded-For. Empty: the header is "
+        "ignored."))
     unknown_charge_points: UnknownChargePoints = UnknownChargePoints.accept
     accept_unknown_id_tags: bool = False
     heartbeat_interval: int = Field(default=300, description="Interval (s) told to charge points at boot.")
@@ -92,6 +98,11 @@ class Settings(BaseSettings):
                 "can be guessed; python3 -c 'import secrets; print(secrets.token_urlsafe(32))' "
                 "makes a good one")
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        return ",".join(str(net) for net in parse_networks(value))
 
 
 @lru_cache

@@ -2,6 +2,8 @@
 
 The handshake is where identity is settled: the path and id are checked, unknown ids follow
 UNKNOWN_CHARGE_POINTS, and a charge point with a password must present it (security profile 1).
+The caller's address is the TCP peer, or behind a trusted proxy what it forwarded
+(:mod:`common.proxies`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from common.proxies import TrustedProxies
 from common.settings import UnknownChargePoints
 from csms.central import CentralSystem
 from csms.connection import Connection
@@ -64,7 +67,13 @@ class OcppServer:
 
     def __init__(self, central: CentralSystem) -> None:
         self.central = central
+        self.proxies = TrustedProxies(central.settings.trusted_proxies)
         self._server: Server | None = None
+
+    def client_address(self, connection: ServerConnection, request: Request) -> str:
+        """The charge point's address: the peer, or what a trusted proxy says it is."""
+        peer = connection.remote_address[0] if connection.remote_address else None
+        return self.proxies.client(peer, request.headers.get_all("X-Forwarded-For"))
 
     def _plain_http(self, connection: ServerConnection, path: str) -> Response | None:
         """``GET /health`` and ``/metrics`` on the websocket port: a websocket-only node (role
@@ -98,6 +107,8 @@ class OcppServer:
             return _reply(connection, HTTPStatus.BAD_REQUEST,
                           f"the websocket subprotocol {SUBPROTOCOL!r} is required")
         central = self.central
+        address = self.client_address(connection, request)
+        connection.chargebay_address = address  # type: ignore[attr-defined]
         known = await central.lookup(cp_id)
         if known is None:
             policy = central.settings.unknown_charge_points
@@ -125,14 +136,14 @@ class OcppServer:
         cp_id = charge_point_id_from_path(ws.request.path)  # type: ignore[union-attr]
         assert cp_id is not None
         conn = Connection(cp_id, ws, central, ws.chargebay_registration)  # type: ignore[attr-defined]
+        address = ws.chargebay_address  # type: ignore[attr-defined]
         old = central.router.attach(conn)
         if old is not None:
-            log.warning("%s reconnected from %s; closing its previous connection",
-                        cp_id, ws.remote_address)
+            log.warning("%s reconnected from %s; closing its previous connection", cp_id, address)
             old.replace("replaced by a newer connection")
         central.set_online(cp_id, True)
         central.events.publish("connected", cp_id)
-        log.info("%s connected from %s", cp_id, ws.remote_address)
+        log.info("%s connected from %s", cp_id, address)
         try:
             await conn.serve()
         finally:

@@ -17,6 +17,7 @@ from api.auth import Caller, lookup, presented_token, require
 from api.deps import central
 from api.errors import ApiError
 from api.models import IntegrationSettings
+from common.proxies import parse_address
 from csms.central import CentralSystem
 from csms.outcomes import Outcome
 from csms.store.models import ChargePoint, Transaction
@@ -82,9 +83,10 @@ async def integration_caller(request: Request, cs: CentralSystem = Depends(centr
     if not config.enabled:
         raise ApiError(403, "RestAPINotEnabled", "the REST API integration is switched off")
     if config.allowed_ips:
-        source = ipaddress.ip_address(request.client.host if request.client else "0.0.0.0")
-        if not any(source in ipaddress.ip_network(net) for net in config.allowed_ips):
-            raise ApiError(403, "InvalidSourceIPAddr", f"requests from {source} are not allowed")
+        host = request.client.host if request.client else "unknown"  # as api.middleware settled it
+        source = parse_address(host)
+        if source is None or not any(source in ipaddress.ip_network(net) for net in config.allowed_ips):
+            raise ApiError(403, "InvalidSourceIPAddr", f"requests from {host} are not allowed")
     return caller
 
 

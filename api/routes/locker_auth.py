@@ -14,8 +14,8 @@ the budget by its nodes) with the shared :class:`common.ratelimit.FailureLimiter
 :data:`MAX_FAILURES_PER_NAME` per username (or device code) and :data:`MAX_FAILURES_PER_IP` per
 client address within :data:`WINDOW_SECONDS`, then 429 ``TooManyAttempts`` with ``Retry-After``
 until the oldest failure leaves the window. An attempt counts while its password is checked, so a
-parallel burst is bounded too. The client address is the TCP peer (uvicorn replaces it from
-``X-Forwarded-For`` only for trusted proxies). A success clears its name's failures, not the
+parallel burst is bounded too. The client address is the TCP peer, or behind a trusted proxy the
+one it forwarded (``CHARGEBAY_TRUSTED_PROXIES``). A success clears its name's failures, not the
 address's: one valid account must not launder guesses at others from the same address.
 """
 
