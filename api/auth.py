@@ -1,4 +1,7 @@
-"""Bearer tokens: stored as SHA-256 (they are random 256-bit secrets), each with a role."""
+"""Bearer tokens: stored as SHA-256 (they are random 256-bit secrets), each with a role.
+
+The check runs before the request body is read (:mod:`api.gate`).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
@@ -135,18 +138,60 @@ async def lookup(engine: AsyncEngine, token: str) -> Caller | None:
     return Caller(row.name, row.role, row.user_id, row.device_id)
 
 
+def client_ip(request: Request) -> str:
+    """The caller's address (behind a trusted proxy, the one it forwarded: api.middleware)."""
+    return request.client.host if request.client else "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """How an endpoint refuses a missing or bad credential."""
+
+    status: int
+    code: str
+    missing: str
+    unknown: str
+
+
+UNAUTHORIZED = Refusal(401, "Unauthorized", "an 'Authorization: Bearer <token>' header is required",
+                       "unknown or revoked token")
+_CALLER = "chargebay.caller"  # the scope key of a request's authenticated caller
+GATE = "credential_refusal"  # the attribute that marks a dependency as needing a credential
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def gated(refusal: Refusal) -> Callable[[F], F]:
+    """Mark a dependency as one that needs a credential (refused as ``refusal``): api.gate checks
+    it before the request body is read."""
+    def mark(dependency: F) -> F:
+        setattr(dependency, GATE, refusal)
+        return dependency
+    return mark
+
+
+async def authenticate(request: Request, refusal: Refusal) -> Caller:
+    """The request's caller (checked once per request), or ``refusal`` as an ApiError."""
+    known: Caller | None = request.scope.get(_CALLER)
+    if known is not None:
+        return known
+    token = presented_token(request)
+    if token is None:
+        raise ApiError(refusal.status, refusal.code, refusal.missing)
+    caller = await lookup(request.app.state.central.engine, token)
+    if caller is None:
+        raise ApiError(refusal.status, refusal.code, refusal.unknown)
+    request.scope[_CALLER] = caller
+    return caller
+
+
 def require(*roles: str) -> Callable[[Request], Coroutine[Any, Any, Caller]]:
     """A dependency that lets in a token whose role is in ``roles`` (admin always)."""
     allowed = set(roles) | {"admin"}
 
+    @gated(UNAUTHORIZED)
     async def dependency(request: Request, _: HTTPAuthorizationCredentials | None = Depends(BEARER)
                          ) -> Caller:
-        token = presented_token(request)
-        if token is None:
-            raise ApiError(401, "Unauthorized", "an 'Authorization: Bearer <token>' header is required")
-        caller = await lookup(request.app.state.central.engine, token)
-        if caller is None:
-            raise ApiError(401, "Unauthorized", "unknown or revoked token")
+        caller = await authenticate(request, UNAUTHORIZED)
         if caller.role not in allowed:
             raise ApiError(403, "Forbidden", f"role {caller.role!r} may not do this")
         return caller

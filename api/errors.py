@@ -42,7 +42,8 @@ def too_many_attempts(wait: float, what: str) -> ApiError:
                     headers={"Retry-After": str(seconds)}, retryAfter=seconds)
 
 
-_HTTP_CODES = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed"}
+_HTTP_CODES = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
+               413: "PayloadTooLarge"}
 
 
 def install(app: FastAPI) -> None:

@@ -34,13 +34,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import create_token
 from api.errors import ApiError, too_many_attempts
+from api.gate import GuardedRoute
 from common.passwords import hash_password, verify_password
 from common.ratelimit import FailureLimiter
 from csms.timeutil import iso, now_utc
 from locker_bridge.sites.models import Device, Role, User
 from locker_bridge.sites.service import audit
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=GuardedRoute)
 
 USERS = User.__table__
 ROLES = Role.__table__

@@ -23,6 +23,7 @@ from sqlalchemy import or_, update
 
 from api.auth import SESSION_COOKIE, Caller, hash_token, lookup, same_origin
 from api.errors import ApiError
+from api.gate import GuardedRoute
 from api.models import ApiToken
 from api.routes.locker_auth import (
     ADMIN_TOKEN_TTL,
@@ -41,7 +42,7 @@ VENDOR = {"uPlot.iife.min.js": "uplot/dist/uPlot.iife.min.js",
           "uPlot.min.css": "uplot/dist/uPlot.min.css"}
 TOKEN_SESSION = timedelta(hours=8)  # a pasted API token: one working day, like a password login
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 templates = Jinja2Templates(directory=HERE / "templates")
 _TOKENS = ApiToken.__table__
 
