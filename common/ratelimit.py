@@ -1,8 +1,8 @@
 """Rate limits shared by every door that takes a secret, and by the log lines about them.
 
 :class:`FailureLimiter` counts failed attempts (a wrong password, an unknown token) per key
-(``user:alice``, ``ip:10.0.0.7``) in a sliding window, in memory, for every door that takes a
-secret (the back-office logins first), each with its own instance and limits. :class:`Throttle`
+(``user:alice``, ``ip:10.0.0.7``) in a sliding window, in memory: the back-office logins and the
+REST API's bearer tokens use it, each with its own instance and limits. :class:`Throttle`
 keeps a trouble that repeats at attack (or poll) pace from filling the log.
 """
 

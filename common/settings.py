@@ -60,6 +60,10 @@ class Settings(BaseSettings):
         "Comma-separated addresses or CIDR networks of the reverse proxies in front of this node; "
         "only a peer among them may name the client in X-Forwarded-For. Empty: the header is "
         "ignored."))
+    auth_window: float = Field(default=300.0, gt=0, description=(
+        "Seconds a failed bearer token counts against its limit."))
+    token_failures_per_ip: int = Field(default=20, ge=1, description=(
+        "Unknown or revoked bearer tokens from one address within auth_window; then 429."))
     unknown_charge_points: UnknownChargePoints = UnknownChargePoints.accept
     accept_unknown_id_tags: bool = False
     heartbeat_interval: int = Field(default=300, description="Interval (s) told to charge points at boot.")

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.auth import create_token
+from api.auth import client_ip, create_token
 from api.errors import ApiError, too_many_attempts
 from api.gate import GuardedRoute
 from common.passwords import hash_password, verify_password
@@ -103,16 +103,12 @@ def _check(password: str, stored: str | None) -> bool:
     return verify_password(password, stored)
 
 
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 async def _login(request: Request, kind: str, name: str, password: str,
                  lookup: Any, grant: Any) -> Any:
     """Limit, look up, verify, audit; ``grant(row)`` issues the token once the password holds."""
     engine: AsyncEngine = request.app.state.central.engine
     limits = limiter(request)
-    ip = _client_ip(request)
+    ip = client_ip(request)
     name_key, ip_key = f"{kind}:{name}", f"ip:{ip}"
     wait = limits.retry_after({name_key: MAX_FAILURES_PER_NAME, ip_key: MAX_FAILURES_PER_IP})
     if wait is not None:

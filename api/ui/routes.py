@@ -21,7 +21,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy import or_, update
 
-from api.auth import SESSION_COOKIE, Caller, hash_token, lookup, same_origin
+from api.auth import SESSION_COOKIE, Caller, check_token, hash_token, same_origin
 from api.errors import ApiError
 from api.gate import GuardedRoute
 from api.models import ApiToken
@@ -75,8 +75,9 @@ def vendor_installed() -> bool:
 
 
 async def session(request: Request) -> Caller | None:
+    """The cookie's caller; a cookie matching no token counts as a token guess (api.auth)."""
     token = request.cookies.get(SESSION_COOKIE)
-    return await lookup(request.app.state.central.engine, token) if token else None
+    return await check_token(request, token) if token else None
 
 
 def _render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
@@ -99,7 +100,12 @@ async def _page(request: Request, key: str, view: str | None = None, **context: 
     """Page ``view`` (default: the nav entry ``key``'s own) for a logged-in caller whose role may
     see it; otherwise the login page (at ``/``, else a redirect to it), or the first page the
     role may see."""
-    caller = await session(request)
+    try:
+        caller = await session(request)
+    except ApiError as exc:  # 429: too many unknown tokens from this address
+        page = _login_page(request, exc.message, exc.status)
+        page.headers.update(exc.headers or {})
+        return page
     if caller is None:
         if request.url.path == "/":
             return _login_page(request)
@@ -140,7 +146,7 @@ async def _authenticate(request: Request, form: dict[str, str]) -> tuple[str, ti
     kind = form.get("kind")
     if kind == "token":
         token = form.get("token", "").strip()
-        if not token or await lookup(request.app.state.central.engine, token) is None:
+        if not token or await check_token(request, token) is None:
             raise ApiError(400, "InvalidCredentials", "unknown, expired or revoked token")
         return token, TOKEN_SESSION
     try:
