@@ -1,9 +1,10 @@
 """Rate limits shared by every door that takes a secret, and by the log lines about them.
 
 :class:`FailureLimiter` counts failed attempts (a wrong password, an unknown token) per key
-(``user:alice``, ``ip:10.0.0.7``) in a sliding window, in memory: the back-office logins and the
-REST API's bearer tokens use it, each with its own instance and limits. :class:`Throttle`
-keeps a trouble that repeats at attack (or poll) pace from filling the log.
+(``user:alice``, ``ip:10.0.0.7``, ``id:CP-1``) in a sliding window, in memory: the back-office
+logins, the REST API's bearer tokens and the charge points' Basic-auth passwords all use it, each
+with its own instance and limits. :class:`Throttle` keeps a trouble that repeats at attack (or
+poll) pace from filling the log.
 """
 
 from __future__ import annotations

@@ -61,9 +61,18 @@ class Settings(BaseSettings):
         "only a peer among them may name the client in X-Forwarded-For. Empty: the header is "
         "ignored."))
     auth_window: float = Field(default=300.0, gt=0, description=(
-        "Seconds a failed bearer token counts against its limit."))
+        "Seconds a failed bearer token or charge point password counts against its limits."))
     token_failures_per_ip: int = Field(default=20, ge=1, description=(
         "Unknown or revoked bearer tokens from one address within auth_window; then 429."))
+    cp_password_failures_per_id: int = Field(default=10, ge=1, description=(
+        "Wrong Basic-auth passwords for one charge point id within auth_window; then 429 at the "
+        "handshake (except from an address the charge point has logged in from before)."))
+    cp_password_failures_per_ip: int = Field(default=100, ge=1, description=(
+        "Wrong Basic-auth passwords from one address within auth_window; then 429 at the "
+        "handshake (except for a charge point that has logged in from that address before)."))
+    password_checks: int = Field(default=0, ge=0, description=(
+        "scrypt checks at once (charge point passwords, logins); 0: one less than the CPU cores, "
+        "at least one, so guessers cannot take every core."))
     unknown_charge_points: UnknownChargePoints = UnknownChargePoints.accept
     accept_unknown_id_tags: bool = False
     heartbeat_interval: int = Field(default=300, description="Interval (s) told to charge points at boot.")

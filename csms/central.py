@@ -51,7 +51,7 @@ class CentralSystem:
         self.router: Router = router or LocalRouter()
         self.events = events or EventBus()
         self.commands = CommandService(self.router, self.writer, self.events, settings.call_timeout)
-        self.passwords = PasswordChecker()
+        self.passwords = PasswordChecker(settings)
         # Outbound message ids: unique per process, short (OCPP-J allows 36 characters).
         self.node_prefix = secrets.token_hex(3) + "-"
         # Handshake facts per charge point, so a reconnect storm does not read the database for

@@ -1,7 +1,8 @@
 """The OCPP-J websocket endpoint: ``ws(s)://HOST:PORT/ocpp/{chargePointId}``, subprotocol ocpp1.6.
 
 The handshake is where identity is settled: the path and id are checked, unknown ids follow
-UNKNOWN_CHARGE_POINTS, and a charge point with a password must present it (security profile 1).
+UNKNOWN_CHARGE_POINTS, and a charge point with a password must present it (security profile 1),
+within the limits on wrong passwords (429 with Retry-After past them, see :mod:`csms.passwords`).
 The caller's address is the TCP peer, or behind a trusted proxy what it forwarded
 (:mod:`common.proxies`).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import math
 import ssl
 from http import HTTPStatus
 from urllib.parse import unquote
@@ -22,6 +24,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from common.proxies import TrustedProxies
+from common.ratelimit import RefusalLog
 from common.settings import UnknownChargePoints
 from csms.central import CentralSystem
 from csms.connection import Connection
@@ -57,9 +60,28 @@ def _basic_password(headers: Headers, cp_id: str) -> str | None:
     return password if user == cp_id else None
 
 
-def _reply(connection: ServerConnection, status: HTTPStatus, text: str) -> Response:
-    log.info("handshake refused %s: %s", status.value, text)
+def _reply(connection: ServerConnection, status: HTTPStatus, text: str, quiet: bool = False
+           ) -> Response:
+    """Refuse the upgrade; logged here unless ``quiet`` (refused credentials are logged
+    throttled, as :class:`~common.ratelimit.RefusalLog`: guesses come at attack pace)."""
+    if not quiet:
+        log.info("handshake refused %s: %s", status.value, text)
     return connection.respond(status, text + "\n")
+
+
+def _unauthorized(connection: ServerConnection) -> Response:
+    response = _reply(connection, HTTPStatus.UNAUTHORIZED,
+                      "HTTP Basic authentication with the charge point password required", quiet=True)
+    response.headers["WWW-Authenticate"] = 'Basic realm="chargebay", charset="UTF-8"'
+    return response
+
+
+def _too_many(connection: ServerConnection, wait: float) -> Response:
+    seconds = max(1, math.ceil(wait))
+    response = _reply(connection, HTTPStatus.TOO_MANY_REQUESTS,
+                      f"too many wrong passwords; try again in {seconds} s", quiet=True)
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 class OcppServer:
@@ -68,6 +90,7 @@ class OcppServer:
     def __init__(self, central: CentralSystem) -> None:
         self.central = central
         self.proxies = TrustedProxies(central.settings.trusted_proxies)
+        self._no_credentials = RefusalLog(log)
         self._server: Server | None = None
 
     def client_address(self, connection: ServerConnection, request: Request) -> str:
@@ -122,12 +145,16 @@ class OcppServer:
             registration = known.registration_status
             if known.password_hash:
                 password = _basic_password(request.headers, cp_id)
-                if password is None or not await central.passwords.check(cp_id, password,
-                                                                          known.password_hash):
-                    response = _reply(connection, HTTPStatus.UNAUTHORIZED,
-                                      "HTTP Basic authentication with the charge point password required")
-                    response.headers["WWW-Authenticate"] = 'Basic realm="chargebay", charset="UTF-8"'
-                    return response
+                if password is None:
+                    self._no_credentials.refused("handshake of %s from %s refused: no Basic "
+                                                 "credentials for its password", cp_id, address)
+                    return _unauthorized(connection)
+                verdict = await central.passwords.authenticate(cp_id, address, password,
+                                                               known.password_hash)
+                if verdict.retry_after is not None:
+                    return _too_many(connection, verdict.retry_after)
+                if not verdict.ok:
+                    return _unauthorized(connection)
         connection.chargebay_registration = registration  # type: ignore[attr-defined]
         return None
 

@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 STOP = "/integration/charges/stop"
 NO_SUCH_BOX = {"chargebox": "NO-SUCH-BOX", "connector": 1, "id_tag": "TAG-1"}
-RIGHT = "the-right-password-01"
+RIGHT, WRONG = "the-right-password-01", "a-wrong-password-0001"
 
 
 def client(base_url: str, source: str = "127.0.0.1") -> httpx.AsyncClient:
@@ -61,6 +61,19 @@ async def test_a_local_caller_cannot_claim_an_allowed_address(stack: Stack) -> N
     await allow_only(stack, "127.0.0.0/8")
     async with client(stack.http_url) as http:
         assert code(await http.post(STOP, json=NO_SUCH_BOX, headers=ADMIN)) == (404, "ChargeboxNotFound")
+
+
+@pytest.mark.parametrize("settings_overrides", [{"cp_password_failures_per_ip": 3,
+                                                 "cp_password_failures_per_id": 100}])
+async def test_a_forged_header_does_not_spread_guesses_over_addresses(stack: Stack) -> None:
+    for i in range(4):
+        await set_password(stack, f"CP-F{i}", RIGHT)
+    statuses = []
+    for i in range(4):
+        status, _ = await handshake(stack.ws_url, f"CP-F{i}", WRONG,
+                                    headers={"X-Forwarded-For": f"10.0.0.{i}"})
+        statuses.append(status)
+    assert statuses == [401, 401, 401, 429]
 
 
 # -- behind haproxy ---------------------------------------------------------------------------------
@@ -130,7 +143,8 @@ async def balancer(haproxy_installed: None, stack: Stack, tmp_path: Path) -> Asy
         lb.stop()
 
 
-BEHIND_HAPROXY = {"trusted_proxies": "127.0.0.1"}
+BEHIND_HAPROXY = {"trusted_proxies": "127.0.0.1", "cp_password_failures_per_ip": 2,
+                  "cp_password_failures_per_id": 100}
 
 
 @pytest.mark.parametrize("settings_overrides", [BEHIND_HAPROXY])
@@ -149,7 +163,13 @@ async def test_behind_haproxy_the_rest_api_sees_the_real_client(stack: Stack, ba
 @pytest.mark.parametrize("settings_overrides", [BEHIND_HAPROXY])
 async def test_behind_haproxy_the_handshake_sees_the_real_charge_point(
         stack: Stack, balancer: Balancer, caplog: pytest.LogCaptureFixture) -> None:
-    await set_password(stack, "CP-B", RIGHT)
+    """A guesser at 127.0.0.6 runs into its address's limit; a charge point at 127.0.0.5, through
+    the same balancer, does not (all would be 127.0.0.1, the balancer, without the header)."""
+    for cp_id in ("CP-A", "CP-B"):
+        await set_password(stack, cp_id, RIGHT)
     caplog.set_level(logging.INFO, "csms.server")
+    for expected in (401, 401, 429):
+        assert (await handshake(balancer.ws_url, "CP-A", WRONG, "127.0.0.6"))[0] == expected
     assert (await handshake(balancer.ws_url, "CP-B", RIGHT, "127.0.0.5"))[0] == 101
     assert "CP-B connected from 127.0.0.5" in caplog.text
+

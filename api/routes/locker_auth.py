@@ -16,7 +16,8 @@ client address within :data:`WINDOW_SECONDS`, then 429 ``TooManyAttempts`` with 
 until the oldest failure leaves the window. An attempt counts while its password is checked, so a
 parallel burst is bounded too. The client address is the TCP peer, or behind a trusted proxy the
 one it forwarded (``CHARGEBAY_TRUSTED_PROXIES``). A success clears its name's failures, not the
-address's: one valid account must not launder guesses at others from the same address.
+address's: one valid account must not launder guesses at others from the same address. The scrypt
+check waits for one of the process's password-check slots (``CHARGEBAY_PASSWORD_CHECKS``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.auth import client_ip, create_token
 from api.errors import ApiError, too_many_attempts
 from api.gate import GuardedRoute
-from common.passwords import hash_password, verify_password
+from common.passwords import hash_password
 from common.ratelimit import FailureLimiter
 from csms.timeutil import iso, now_utc
 from locker_bridge.sites.models import Device, Role, User
@@ -95,12 +96,13 @@ def _decoy_hash() -> str:
     return hash_password("decoy password, never valid")
 
 
-def _check(password: str, stored: str | None) -> bool:
-    """Verify; an unknown name is checked against a decoy so it costs the same (in a thread)."""
+async def _check(request: Request, password: str, stored: str | None) -> bool:
+    """Verify; an unknown name is checked against a decoy so it costs the same."""
+    passwords = request.app.state.central.passwords
     if stored is None:
-        verify_password(password, _decoy_hash())
+        await passwords.verify(password, await asyncio.to_thread(_decoy_hash))
         return False
-    return verify_password(password, stored)
+    return bool(await passwords.verify(password, stored))
 
 
 async def _login(request: Request, kind: str, name: str, password: str,
@@ -116,8 +118,7 @@ async def _login(request: Request, kind: str, name: str, password: str,
     with limits.checking([name_key, ip_key]):  # from here on, before any await
         async with engine.connect() as conn:
             row = (await conn.execute(lookup)).first()
-        stored = row.password_hash if row is not None else None
-        ok = await asyncio.to_thread(_check, password, stored)
+        ok = await _check(request, password, row.password_hash if row is not None else None)
     if not ok:
         limits.failed([name_key, ip_key])
         async with engine.begin() as conn:
