@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, middleware
 from api.ui import routes as ui
 from api.routes import (
     charge_points,
@@ -45,6 +45,7 @@ def create_app(central: CentralSystem, sim: SimService | None = None,
     app.state.sites = sites or SiteService(central.engine, bridge)
     app.state.background = set()  # tasks of commands sent with ?wait=0
     errors.install(app)
+    middleware.install(app)
     app.include_router(system.router)
     for module in (charge_points, transactions, id_tags, commands, events, tokens, integration,
                    chargers, lockers, locker_admin, locker_people, locker_places, locker_auth,

@@ -1,14 +1,22 @@
-"""Bearer tokens: stored as SHA-256 (they are random 256-bit secrets), each with a role."""
+"""Bearer tokens: stored as SHA-256 (they are random 256-bit secrets), each with a role.
+
+Presenting a token that matches none stored is a guess: those are counted per client address
+(``CHARGEBAY_TOKEN_FAILURES_PER_IP`` within ``CHARGEBAY_AUTH_WINDOW``), and past the limit every
+token from that address is answered 429 ``TooManyAttempts`` without being looked up. An expired or
+revoked token is refused (401) but not counted: it was issued, so it is a stale client, not a
+guess. The check runs before the request body is read (:mod:`api.gate`).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
@@ -17,9 +25,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.errors import ApiError
+from api.errors import ApiError, too_many_attempts
 from api.models import ApiToken
+from common.ratelimit import FailureLimiter, RefusalLog
+from common.settings import Settings
 from csms.timeutil import now_utc, utc
+
+log = logging.getLogger(__name__)
 
 ROLES = ("admin", "operator", "integrator", "viewer", "kiosk")
 # kiosk: a token from the kiosk login, limited to the lockers of its own device
@@ -124,29 +136,104 @@ def same_origin_ui(request: Request) -> bool:
     return request.headers.get(UI_HEADER) == "1" and same_origin(request)
 
 
-async def lookup(engine: AsyncEngine, token: str) -> Caller | None:
+async def _find(engine: AsyncEngine, token: str) -> tuple[bool, Caller | None]:
+    """Whether the token was ever issued, and its caller if it is still valid."""
     async with engine.connect() as conn:
         row = (await conn.execute(select(
             _TOKENS.c.name, _TOKENS.c.role, _TOKENS.c.user_id, _TOKENS.c.device_id,
-            _TOKENS.c.expires_at).where(
-            _TOKENS.c.token_hash == hash_token(token), _TOKENS.c.revoked_at.is_(None)))).first()
-    if row is None or (row.expires_at is not None and utc(row.expires_at) <= now_utc()):
-        return None
-    return Caller(row.name, row.role, row.user_id, row.device_id)
+            _TOKENS.c.expires_at, _TOKENS.c.revoked_at).where(
+            _TOKENS.c.token_hash == hash_token(token)))).first()
+    if row is None:
+        return False, None
+    if row.revoked_at is not None or (row.expires_at is not None and utc(row.expires_at) <= now_utc()):
+        return True, None
+    return True, Caller(row.name, row.role, row.user_id, row.device_id)
+
+
+# -- guesses -------------------------------------------------------------------------------------
+_guesses = RefusalLog(log)
+_throttled = RefusalLog(log)
+
+
+def client_ip(request: Request) -> str:
+    """The caller's address (behind a trusted proxy, the one it forwarded: api.middleware)."""
+    return request.client.host if request.client else "unknown"
+
+
+def token_limiter(request: Request) -> FailureLimiter:
+    """The app's limiter of token guesses (one per app, so each stack, and each test, starts clean)."""
+    found: FailureLimiter | None = getattr(request.app.state, "token_limiter", None)
+    if found is None:
+        settings: Settings = request.app.state.central.settings
+        found = request.app.state.token_limiter = FailureLimiter(settings.auth_window)
+    return found
+
+
+async def check_token(request: Request, token: str) -> Caller | None:
+    """The token's caller, or None; a guess is counted, and 429 past the address's limit."""
+    ip = client_ip(request)
+    key = f"ip:{ip}"
+    limiter = token_limiter(request)
+    wait = limiter.retry_after({key: request.app.state.central.settings.token_failures_per_ip})
+    if wait is not None:
+        _throttled.refused("token from %s refused for %.0f s: too many unknown tokens", ip, wait)
+        raise too_many_attempts(wait, "unknown tokens")
+    issued, caller = await _find(request.app.state.central.engine, token)
+    if not issued:
+        limiter.failed([key])
+        _guesses.refused("unknown token from %s (%s %s)", ip, request.method, request.url.path)
+    return caller
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """How an endpoint refuses a missing or bad credential."""
+
+    status: int
+    code: str
+    missing: str
+    unknown: str
+
+
+UNAUTHORIZED = Refusal(401, "Unauthorized", "an 'Authorization: Bearer <token>' header is required",
+                       "unknown or revoked token")
+_CALLER = "chargebay.caller"  # the scope key of a request's authenticated caller
+GATE = "credential_refusal"  # the attribute that marks a dependency as needing a credential
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def gated(refusal: Refusal) -> Callable[[F], F]:
+    """Mark a dependency as one that needs a credential (refused as ``refusal``): api.gate checks
+    it before the request body is read."""
+    def mark(dependency: F) -> F:
+        setattr(dependency, GATE, refusal)
+        return dependency
+    return mark
+
+
+async def authenticate(request: Request, refusal: Refusal) -> Caller:
+    """The request's caller (checked once per request), or ``refusal`` as an ApiError."""
+    known: Caller | None = request.scope.get(_CALLER)
+    if known is not None:
+        return known
+    token = presented_token(request)
+    if token is None:
+        raise ApiError(refusal.status, refusal.code, refusal.missing)
+    caller = await check_token(request, token)
+    if caller is None:
+        raise ApiError(refusal.status, refusal.code, refusal.unknown)
+    request.scope[_CALLER] = caller
+    return caller
 
 
 def require(*roles: str) -> Callable[[Request], Coroutine[Any, Any, Caller]]:
     """A dependency that lets in a token whose role is in ``roles`` (admin always)."""
     allowed = set(roles) | {"admin"}
 
+    @gated(UNAUTHORIZED)
     async def dependency(request: Request, _: HTTPAuthorizationCredentials | None = Depends(BEARER)
                          ) -> Caller:
-        token = presented_token(request)
-        if token is None:
-            raise ApiError(401, "Unauthorized", "an 'Authorization: Bearer <token>' header is required")
-        caller = await lookup(request.app.state.central.engine, token)
-        if caller is None:
-            raise ApiError(401, "Unauthorized", "unknown or revoked token")
+        caller = await authenticate(request, UNAUTHORIZED)
         if caller.role not in allowed:
             raise ApiError(403, "Forbidden", f"role {caller.role!r} may not do this")
         return caller

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import asyncpg
@@ -21,13 +22,18 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """Raise from a route to answer ``status`` with a stable ``code``."""
 
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+    def __init__(self, status: int, code: str, message: str, *,
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers
         self.extra = extra
 
+    def response(self) -> JSONResponse:
+        return JSONResponse({"code": self.code, "message": self.message, **self.extra},
+                            status_code=self.status, headers=self.headers)
 
 def refused(exc: OutboundRefused) -> ApiError:
     """A URL the server will not connect to (a callback, a simulated charger's csms_url):
@@ -35,14 +41,22 @@ def refused(exc: OutboundRefused) -> ApiError:
     return ApiError(422, exc.code, str(exc), field=exc.field)
 
 
-_HTTP_CODES = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed"}
+def too_many_attempts(wait: float, what: str) -> ApiError:
+    """429 ``TooManyAttempts``: ``what`` failed too often; ``Retry-After`` (and ``retryAfter`` in
+    the body) say when the oldest failure that counts leaves the window."""
+    seconds = max(1, math.ceil(wait))
+    return ApiError(429, "TooManyAttempts", f"too many {what}; try again in {seconds} s",
+                    headers={"Retry-After": str(seconds)}, retryAfter=seconds)
+
+
+_HTTP_CODES = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
+               413: "PayloadTooLarge"}
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse({"code": exc.code, "message": exc.message, **exc.extra},
-                            status_code=exc.status)
+        return exc.response()
 
     @app.exception_handler(OutboundRefused)
     async def _refused(request: Request, exc: OutboundRefused) -> JSONResponse:

@@ -52,11 +52,11 @@ import psutil
 if importlib.util.find_spec("sniffio") is None:
     sys.modules["sniffio"] = None  # type: ignore[assignment]
 
-from csms_load import BENCH, CHARGEBAY, HOST, Bench, Lines, Sampler, Server, log, publish, revision
+from csms_load import (BENCH, CHARGEBAY, HOST, TOKEN, Bench, Lines, Sampler, Server, log, publish,
+                       revision)
 from loadgen import percentile, raise_open_files_limit
 
 RESULTS = BENCH / "results" / "api_commands.json"
-TOKEN = "bench-token"  # csms_load's Bench starts chargebay with this CHARGEBAY_API_TOKEN
 CHARGE_POINT_ID = "BENCH{:05d}"  # the ids loadgen.py gives with its default --prefix
 MIX = (
     ("RemoteStartTransaction", {"connectorId": 1, "idTag": "BENCH"}),

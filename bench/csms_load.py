@@ -41,6 +41,7 @@ from loadgen import LOOP_FINISHED, LOOP_STARTED, raise_open_files_limit
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results" / "csms_load.json"
 HOST = "127.0.0.1"
+TOKEN = "bench-token-0123456789abcdefghijklm"  # CHARGEBAY_API_TOKEN: 32 characters or more
 CHARGEBAY = "chargebay (validated, persisted)"
 BASELINE = "minimal ocpp CSMS (no persistence)"
 READY_TIMEOUT_S = 60.0
@@ -250,7 +251,7 @@ class Bench:
             argv += extra
             env.update({
                 "CHARGEBAY_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
-                "CHARGEBAY_API_TOKEN": "bench-token",
+                "CHARGEBAY_API_TOKEN": TOKEN,
                 "CHARGEBAY_LOG_LEVEL": "WARNING",
                 "CHARGEBAY_UNKNOWN_CHARGE_POINTS": "accept",
                 **overrides,

@@ -89,7 +89,7 @@ from locker_bridge.protocol import CB81, Frame
 
 RESULTS = BENCH / "results" / "locker_bus.json"
 ID_TAG = "BENCHTAG"
-TOKEN = "bench-token"
+TOKEN = "bench-token-0123456789abcdefghijklm"  # CHARGEBAY_API_TOKEN: 32 characters or more
 PORT = "BUS1"
 BITS_PER_BYTE = 1 + CB81.bytesize + (CB81.parity != "N") + CB81.stopbits  # 8N1: 10
 TARGET_FRACTION = 0.8

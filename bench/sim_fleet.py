@@ -22,7 +22,7 @@ By default the server and the simulator share every CPU; --pin gives the server 
 simulator (and this process) the other, as bench/csms_load.py does.
 
 The server is started by bench/csms_load.py's helpers (temp dir, SQLite, free ports, /health
-wait; its API token is therefore "bench-token"), with CHARGEBAY_ACCEPT_UNKNOWN_ID_TAGS=true for
+wait; its API token is therefore csms_load.TOKEN), with CHARGEBAY_ACCEPT_UNKNOWN_ID_TAGS=true for
 the generator's id tags; ``chargebay serve`` raises its own open-files limit. The workers' stderr
 (asyncio and station errors, thousands of lines under overload) goes to a file in the temp dir
 and is summarized in the results, as is the server's log.

@@ -10,7 +10,7 @@ import typer
 
 from common.logs import configure_logging
 from common.loop import run as run_loop
-from common.settings import Role, get_settings
+from common.settings import Role, Settings, get_settings
 
 if TYPE_CHECKING:
     from locker_bridge.config import BridgeConfig
@@ -21,6 +21,21 @@ db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 app.add_typer(db_app, name="db")
 token_app = typer.Typer(help="REST API bearer tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+
+
+def _settings() -> Settings:
+    """The settings, or exit 2 with one line per bad variable (no traceback, and never the value:
+    it may be a secret)."""
+    from pydantic import ValidationError
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "CHARGEBAY_" + "_".join(str(part) for part in error["loc"]).upper()
+            reason = error.get("ctx", {}).get("error") or error["msg"]
+            typer.echo(f"error: {name}: {reason}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -52,7 +67,7 @@ def serve(
                                    "redis_url": redis_url}.items() if v is not None}
     if demo and "CHARGEBAY_DEMO" not in os.environ:
         overrides["demo"] = True
-    settings = get_settings().model_copy(update=overrides)
+    settings = _settings().model_copy(update=overrides)
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise typer.BadParameter("--tls-cert and --tls-key go together")
     configure_logging(settings.log_level, settings.log_format.value)
@@ -66,7 +81,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     """Apply the migrations to CHARGEBAY_DATABASE_URL."""
     from chargebay.migrate import upgrade_sync
 
-    settings = get_settings()
+    settings = _settings()
     configure_logging(settings.log_level, settings.log_format.value)
     upgrade_sync(settings.database_url, revision)
     typer.echo(f"database at {settings.database_url} is at revision {revision}")
@@ -96,7 +111,7 @@ def sim(
     except (FileNotFoundError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    settings = get_settings()
+    settings = _settings()
     configure_logging("WARNING", settings.log_format.value)
     run(FleetOptions(csms=csms, count=count, template=template, prefix=prefix, atg=atg,
                      duration=duration, ramp=ramp, workers=workers, seed=seed,
@@ -115,7 +130,7 @@ def token_create(
 
     if role not in ROLES or role == "kiosk":  # kiosk tokens come from a kiosk's login only
         raise typer.BadParameter("role must be admin, operator, integrator or viewer", param_hint="--role")
-    settings = get_settings()
+    settings = _settings()
 
     async def run() -> str:
         await upgrade(settings.database_url)
@@ -137,7 +152,7 @@ def bridge(
     """Run the locker bridge on its own, at the locker site: every bay a charge point of the CSMS."""
     from locker_bridge.service import serve_until_signalled
 
-    settings = get_settings()
+    settings = _settings()
     configure_logging(settings.log_level, settings.log_format.value)
     run_loop(serve_until_signalled(_bridge_config(config), csms_url, settings.data_dir))
 

@@ -104,8 +104,11 @@ def _ocpp_url(settings: Settings, ocpp: OcppServer | None) -> str:
 async def _start_api(app: FastAPI, host: str, port: int
                      ) -> tuple[_EmbeddedServer, asyncio.Task[None], int]:
     sock = _listen(host, port)
+    # proxy_headers off: uvicorn would trust X-Forwarded-For from loopback; the app's own
+    # middleware trusts only CHARGEBAY_TRUSTED_PROXIES (api.middleware)
     server = _EmbeddedServer(uvicorn.Config(app, lifespan="off", access_log=False, log_config=None,
-                                            ws="none", timeout_graceful_shutdown=5))
+                                            ws="none", timeout_graceful_shutdown=5,
+                                            proxy_headers=False))
     task = asyncio.create_task(server.serve(sockets=[sock]), name="api")
     while not server.started:
         if task.done():

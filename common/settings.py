@@ -11,6 +11,9 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.outbound import AllowList
+from common.proxies import parse_networks
+
+MIN_API_TOKEN = 32  # characters: the generated tokens have 46
 
 
 class UnknownChargePoints(str, Enum):
@@ -57,8 +60,30 @@ class Settings(BaseSettings):
     http_port: int = 8000
     api_token: str | None = Field(
         default=None,
-        description="Bootstrap admin bearer token; generated and printed once when unset.",
+        description=(f"Bootstrap admin bearer token (at least {MIN_API_TOKEN} characters); "
+                     "generated and printed once when unset."),
     )
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description=(
+        "Largest REST request body: a larger Content-Length is refused (413) before anything is "
+        "read, a streamed body is cut off once it grows past it. The largest legitimate body, a "
+        "bulk of 10,000 simulated chargers, is about 2 MB."))
+    trusted_proxies: str = Field(default="", description=(
+        "Comma-separated addresses or CIDR networks of the reverse proxies in front of this node; "
+        "only a peer among them may name the client in X-Forwarded-For. Empty: the header is "
+        "ignored."))
+    auth_window: float = Field(default=300.0, gt=0, description=(
+        "Seconds a failed bearer token or charge point password counts against its limits."))
+    token_failures_per_ip: int = Field(default=20, ge=1, description=(
+        "Unknown or revoked bearer tokens from one address within auth_window; then 429."))
+    cp_password_failures_per_id: int = Field(default=10, ge=1, description=(
+        "Wrong Basic-auth passwords for one charge point id within auth_window; then 429 at the "
+        "handshake (except from an address the charge point has logged in from before)."))
+    cp_password_failures_per_ip: int = Field(default=100, ge=1, description=(
+        "Wrong Basic-auth passwords from one address within auth_window; then 429 at the "
+        "handshake (except for a charge point that has logged in from that address before)."))
+    password_checks: int = Field(default=0, ge=0, description=(
+        "scrypt checks at once (charge point passwords, logins); 0: one less than the CPU cores, "
+        "at least one, so guessers cannot take every core."))
     unknown_charge_points: UnknownChargePoints = UnknownChargePoints.accept
     accept_unknown_id_tags: bool = False
     heartbeat_interval: int = Field(default=300, description="Interval (s) told to charge points at boot.")
@@ -100,6 +125,23 @@ class Settings(BaseSettings):
     sim_state_dir: Path | None = Field(default=None, description=(
         "Simulator queues and state (default: data_dir/sim)."))
     bridge_config: Path | None = Field(default=None, description="Locker bridge YAML; runs the bridge.")
+
+    @field_validator("api_token")
+    @classmethod
+    def _long_enough(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if len(value) < MIN_API_TOKEN:
+            raise ValueError(
+                f"must be at least {MIN_API_TOKEN} characters (it has {len(value)}): a short token "
+                "can be guessed; python3 -c 'import secrets; print(secrets.token_urlsafe(32))' "
+                "makes a good one")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        return ",".join(str(net) for net in parse_networks(value))
 
     @field_validator("outbound_allow")
     @classmethod

@@ -58,7 +58,7 @@ class CentralSystem:
                                                settings.stale_transaction_after,
                                                settings.accept_unknown_id_tags)
         self.callbacks = Callbacks(self.writer, OutboundPolicy(settings.outbound_allow))
-        self.passwords = PasswordChecker()
+        self.passwords = PasswordChecker(settings)
         # Outbound message ids: unique per process, short (OCPP-J allows 36 characters).
         self.node_prefix = secrets.token_hex(3) + "-"
         # Handshake facts per charge point, so a reconnect storm does not read the database for

@@ -1,7 +1,10 @@
 """The OCPP-J websocket endpoint: ``ws(s)://HOST:PORT/ocpp/{chargePointId}``, subprotocol ocpp1.6.
 
 The handshake is where identity is settled: the path and id are checked, unknown ids follow
-UNKNOWN_CHARGE_POINTS, and a charge point with a password must present it (security profile 1).
+UNKNOWN_CHARGE_POINTS, and a charge point with a password must present it (security profile 1),
+within the limits on wrong passwords (429 with Retry-After past them, see :mod:`csms.passwords`).
+The caller's address is the TCP peer, or behind a trusted proxy what it forwarded
+(:mod:`common.proxies`).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import math
 import ssl
 from http import HTTPStatus
 from urllib.parse import unquote
@@ -19,6 +23,8 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from common.proxies import TrustedProxies
+from common.ratelimit import RefusalLog
 from common.settings import UnknownChargePoints
 from csms.central import CentralSystem
 from csms.connection import Connection
@@ -54,9 +60,28 @@ def _basic_password(headers: Headers, cp_id: str) -> str | None:
     return password if user == cp_id else None
 
 
-def _reply(connection: ServerConnection, status: HTTPStatus, text: str) -> Response:
-    log.info("handshake refused %s: %s", status.value, text)
+def _reply(connection: ServerConnection, status: HTTPStatus, text: str, quiet: bool = False
+           ) -> Response:
+    """Refuse the upgrade; logged here unless ``quiet`` (refused credentials are logged
+    throttled, as :class:`~common.ratelimit.RefusalLog`: guesses come at attack pace)."""
+    if not quiet:
+        log.info("handshake refused %s: %s", status.value, text)
     return connection.respond(status, text + "\n")
+
+
+def _unauthorized(connection: ServerConnection) -> Response:
+    response = _reply(connection, HTTPStatus.UNAUTHORIZED,
+                      "HTTP Basic authentication with the charge point password required", quiet=True)
+    response.headers["WWW-Authenticate"] = 'Basic realm="chargebay", charset="UTF-8"'
+    return response
+
+
+def _too_many(connection: ServerConnection, wait: float) -> Response:
+    seconds = max(1, math.ceil(wait))
+    response = _reply(connection, HTTPStatus.TOO_MANY_REQUESTS,
+                      f"too many wrong passwords; try again in {seconds} s", quiet=True)
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 class OcppServer:
@@ -64,7 +89,14 @@ class OcppServer:
 
     def __init__(self, central: CentralSystem) -> None:
         self.central = central
+        self.proxies = TrustedProxies(central.settings.trusted_proxies)
+        self._no_credentials = RefusalLog(log)
         self._server: Server | None = None
+
+    def client_address(self, connection: ServerConnection, request: Request) -> str:
+        """The charge point's address: the peer, or what a trusted proxy says it is."""
+        peer = connection.remote_address[0] if connection.remote_address else None
+        return self.proxies.client(peer, request.headers.get_all("X-Forwarded-For"))
 
     def _plain_http(self, connection: ServerConnection, path: str) -> Response | None:
         """``GET /health`` and ``/metrics`` on the websocket port: a websocket-only node (role
@@ -98,6 +130,8 @@ class OcppServer:
             return _reply(connection, HTTPStatus.BAD_REQUEST,
                           f"the websocket subprotocol {SUBPROTOCOL!r} is required")
         central = self.central
+        address = self.client_address(connection, request)
+        connection.chargebay_address = address  # type: ignore[attr-defined]
         known = await central.lookup(cp_id)
         if known is None:
             policy = central.settings.unknown_charge_points
@@ -111,12 +145,16 @@ class OcppServer:
             registration = known.registration_status
             if known.password_hash:
                 password = _basic_password(request.headers, cp_id)
-                if password is None or not await central.passwords.check(cp_id, password,
-                                                                          known.password_hash):
-                    response = _reply(connection, HTTPStatus.UNAUTHORIZED,
-                                      "HTTP Basic authentication with the charge point password required")
-                    response.headers["WWW-Authenticate"] = 'Basic realm="chargebay", charset="UTF-8"'
-                    return response
+                if password is None:
+                    self._no_credentials.refused("handshake of %s from %s refused: no Basic "
+                                                 "credentials for its password", cp_id, address)
+                    return _unauthorized(connection)
+                verdict = await central.passwords.authenticate(cp_id, address, password,
+                                                               known.password_hash)
+                if verdict.retry_after is not None:
+                    return _too_many(connection, verdict.retry_after)
+                if not verdict.ok:
+                    return _unauthorized(connection)
         connection.chargebay_registration = registration  # type: ignore[attr-defined]
         return None
 
@@ -125,14 +163,14 @@ class OcppServer:
         cp_id = charge_point_id_from_path(ws.request.path)  # type: ignore[union-attr]
         assert cp_id is not None
         conn = Connection(cp_id, ws, central, ws.chargebay_registration)  # type: ignore[attr-defined]
+        address = ws.chargebay_address  # type: ignore[attr-defined]
         old = central.router.attach(conn)
         if old is not None:
-            log.warning("%s reconnected from %s; closing its previous connection",
-                        cp_id, ws.remote_address)
+            log.warning("%s reconnected from %s; closing its previous connection", cp_id, address)
             old.replace("replaced by a newer connection")
         central.set_online(cp_id, True)
         central.events.publish("connected", cp_id)
-        log.info("%s connected from %s", cp_id, ws.remote_address)
+        log.info("%s connected from %s", cp_id, address)
         try:
             await conn.serve()
         finally:

@@ -13,9 +13,10 @@ import asyncio
 import contextlib
 import logging
 
+from common.ratelimit import Throttle
 from locker_bridge.bay import BoardError, FaultKind, Outlet
 from locker_bridge.bus import BadReply, Bus, BusError, NoReply, PortDown, Priority
-from locker_bridge.charge_point import Throttle, VirtualChargePoint
+from locker_bridge.charge_point import VirtualChargePoint
 from locker_bridge.protocol import Event, Frame, Status
 
 log = logging.getLogger(__name__)

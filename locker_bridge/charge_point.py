@@ -29,6 +29,7 @@ from ocpp.v16 import call
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from common.outbox import DurableQueue, Outbox, QueueClosed, Statement
+from common.ratelimit import Throttle
 from common.session import booted_session
 from common.tasks import Background
 from locker_bridge.bay import Bay, BoardError, ChargingReading, FaultKind, Outlet, Tx
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = 60.0
 RESPONSE_TIMEOUT = 15.0
 OFF_POLLS_BEFORE_STOP = 2  # an outlet found off this many polls in a row ends the transaction
-WARNING_EVERY = 60.0  # seconds between WARNINGs about the same trouble (Throttle)
 
 
 def _collected(task: asyncio.Future[Any]) -> None:
@@ -53,25 +53,6 @@ def _collected(task: asyncio.Future[Any]) -> None:
 
 class Offline(Exception):
     """No booted connection to the CSMS."""
-
-
-class Throttle:
-    """WARNING at most once every ``every`` seconds for one kind of trouble, DEBUG in between:
-    trouble that repeats at poll or reconnect pace must not fill the log."""
-
-    def __init__(self, every: float = WARNING_EVERY) -> None:
-        self.every = every
-        self._warned_at: float | None = None
-
-    def level(self) -> int:
-        now = time.monotonic()
-        if self._warned_at is not None and now - self._warned_at < self.every:
-            return logging.DEBUG
-        self._warned_at = now
-        return logging.WARNING
-
-    def reset(self) -> None:
-        self._warned_at = None
 
 
 class CsmsReach:

@@ -23,7 +23,7 @@ from chargebay.stack import Stack, running
 from tests.helpers import free_port
 from common.settings import Settings
 
-ADMIN_TOKEN = "test-admin-token"
+ADMIN_TOKEN = "test-admin-token-0123456789abcdefghij"  # CHARGEBAY_API_TOKEN: 32 or more
 # Whatever a test starts (a subprocess, a bridge, a fleet) keeps its state here unless the test
 # says otherwise: never in the user's own data directory.
 os.environ.setdefault("CHARGEBAY_DATA_DIR", tempfile.mkdtemp(prefix="chargebay-tests-"))

@@ -3,7 +3,9 @@ and haproxy accepts its configuration with the addresses compose gives it."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from common.settings import Settings
 from locker_bridge.config import load as load_bridge_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,6 +34,23 @@ def test_compose_describes_the_production_topology() -> None:
     lb = services["lb"]
     assert "./deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" in lb["volumes"]
     assert {"9000:9000", "8000:8000"} <= set(lb["ports"])
+
+
+def test_the_nodes_trust_forwarded_addresses_from_the_balancer_only() -> None:
+    """haproxy appends the caller's address (option forwardfor, both frontends), and every node
+    behind it trusts exactly the balancer's fixed address to say so (issue #13, item 8)."""
+    services = COMPOSE["services"]
+    lb_address = services["lb"]["networks"]["default"]["ipv4_address"]
+    [subnet] = [c["subnet"] for c in COMPOSE["networks"]["default"]["ipam"]["config"]]
+    assert ipaddress.ip_address(lb_address) in ipaddress.ip_network(subnet)
+    for name in ("csms-1", "csms-2", "api"):
+        assert services[name]["environment"]["CHARGEBAY_TRUSTED_PROXIES"] == lb_address, name
+        Settings(_env_file=None, trusted_proxies=lb_address)  # type: ignore[call-arg]  # valid
+    config = (REPO / "deploy" / "haproxy.cfg").read_text()
+    sections = re.split(r"^(?=\S)", config, flags=re.M)
+    frontends = {s.split()[1]: s for s in sections if s.startswith("frontend ")}
+    for name in ("ocpp", "rest"):
+        assert re.search(r"^\s+option forwardfor\b", frontends[name], re.M), name
 
 
 def test_the_locker_service_config_is_valid() -> None:

@@ -17,6 +17,7 @@ import httpx
 import pytest
 import websockets
 
+from tests.conftest import ADMIN_TOKEN
 from tests.helpers import free_port
 
 CLI = str(Path(sys.executable).parent / "chargebay")
@@ -103,7 +104,7 @@ def test_generated_token_is_printed_only_on_first_start(tmp_path: Path) -> None:
 
 
 def test_json_logs(tmp_path: Path) -> None:
-    s = start(tmp_path, CHARGEBAY_LOG_FORMAT="json", CHARGEBAY_API_TOKEN="t")
+    s = start(tmp_path, CHARGEBAY_LOG_FORMAT="json", CHARGEBAY_API_TOKEN=ADMIN_TOKEN)
     _, _, err = s.stop()
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert lines and all({"ts", "level", "logger", "msg"} <= set(line) for line in lines)
@@ -127,3 +128,18 @@ def test_node_id_option_names_this_node(tmp_path: Path) -> None:
     finally:
         code, _, err = served.stop()
     assert code == 0, err
+
+
+@pytest.mark.parametrize("token", ["t", "test-admin-token", "x" * 31])
+def test_a_short_api_token_stops_serve_with_one_line(tmp_path: Path, token: str) -> None:
+    """A CHARGEBAY_API_TOKEN under 32 characters can be guessed: serve refuses to start, with one
+    line that names the variable (not its value) and exit code 2."""
+    env = {**os.environ, "CHARGEBAY_API_TOKEN": token}
+    done = subprocess.run([CLI, "serve", "--ws-port", str(free_port()), "--http-port", str(free_port())],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, done.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: CHARGEBAY_API_TOKEN: must be at least 32"), lines
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    if len(token) > 1:
+        assert token not in done.stderr

@@ -13,13 +13,14 @@ from sqlalchemy import delete, or_, select, update
 from api.auth import require
 from api.deps import Page, central, jsonable, page_params, paginate
 from api.errors import ApiError
+from api.gate import GuardedRoute
 from csms.central import CentralSystem
 from common.passwords import hash_password
 from csms.server import valid_id
 from csms.store.models import ChargePoint, Connector, Message, StatusHistory
 from csms.timeutil import now_utc, utc
 
-router = APIRouter(prefix="/api/v1/charge-points", tags=["charge-points"])
+router = APIRouter(prefix="/api/v1/charge-points", tags=["charge-points"], route_class=GuardedRoute)
 read = Depends(require("operator", "integrator", "viewer"))
 write = Depends(require("operator"))
 

@@ -11,12 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import require
 from api.deps import Page, page_params
 from api.errors import ApiError, refused
+from api.gate import GuardedRoute
 from charger_sim.runtime import ACTIONS, SimRuntimeError
 from charger_sim.service import ChargerExists, ChargerNotFound, SimService
 from charger_sim.template import shipped_templates
 from common.outbound import OutboundRefused
 
-router = APIRouter(tags=["simulator"])
+router = APIRouter(tags=["simulator"], route_class=GuardedRoute)
 read = Depends(require("operator", "integrator", "viewer"))
 write = Depends(require("operator"))
 

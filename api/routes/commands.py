@@ -18,12 +18,13 @@ from api.auth import Caller, require
 from api.command_examples import EXAMPLES
 from api.deps import Page, central, jsonable, page_params, paginate
 from api.errors import ApiError
+from api.gate import GuardedRoute
 from csms.central import CentralSystem
 from csms.outcomes import Outcome
 from csms.store.models import Command
 from csms.validation import SCHEMAS, SchemaViolation
 
-router = APIRouter(tags=["commands"])
+router = APIRouter(tags=["commands"], route_class=GuardedRoute)
 send_role = require("operator", "integrator")
 read = Depends(require("operator", "integrator", "viewer"))
 _CMD = Command.__table__

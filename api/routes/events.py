@@ -11,9 +11,10 @@ from fastapi.responses import StreamingResponse
 
 from api.auth import require
 from api.deps import central
+from api.gate import GuardedRoute
 from csms.central import CentralSystem
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], route_class=GuardedRoute)
 KEEPALIVE_S = 15.0
 
 

@@ -13,11 +13,12 @@ from sqlalchemy.exc import IntegrityError
 from api.auth import require
 from api.deps import Page, central, jsonable, page_params, paginate
 from api.errors import ApiError
+from api.gate import GuardedRoute
 from csms.central import CentralSystem
 from csms.store.models import IdTag
 from csms.timeutil import now_utc, utc
 
-router = APIRouter(prefix="/api/v1/id-tags", tags=["id-tags"])
+router = APIRouter(prefix="/api/v1/id-tags", tags=["id-tags"], route_class=GuardedRoute)
 read = Depends(require("operator", "integrator", "viewer"))
 write = Depends(require("operator"))
 _TAGS = IdTag.__table__

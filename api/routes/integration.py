@@ -13,16 +13,18 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
-from api.auth import Caller, lookup, presented_token, require
+from api.auth import Caller, Refusal, authenticate, client_ip, gated, require
 from api.deps import central
 from api.errors import ApiError
+from api.gate import GuardedRoute
 from api.models import IntegrationSettings
+from common.proxies import parse_address
 from csms.central import CentralSystem
 from csms.outcomes import Outcome
 from csms.store.models import ChargePoint, Transaction
 from csms.timeutil import now_utc
 
-router = APIRouter(tags=["integration"])
+router = APIRouter(tags=["integration"], route_class=GuardedRoute)
 _SETTINGS = IntegrationSettings.__table__
 _CP = ChargePoint.__table__
 _TX = Transaction.__table__
@@ -71,20 +73,24 @@ async def load_config(cs: CentralSystem) -> IntegrationConfig:
     return IntegrationConfig(enabled=row.enabled, allowed_ips=orjson.loads(row.allowed_ips))
 
 
+_NO_KEY = "an integration API key is required (Authorization: Bearer <key> or X-API-Key: <key>)"
+API_KEY_NOT_FOUND = Refusal(403, "APIKeyNotFound", _NO_KEY, _NO_KEY)
+
+
+@gated(API_KEY_NOT_FOUND)
 async def integration_caller(request: Request, cs: CentralSystem = Depends(central)) -> Caller:
-    """The vendor's checks, in its order: key, switch, source address."""
-    token = presented_token(request)
-    caller = await lookup(cs.engine, token) if token else None
-    if caller is None or caller.role not in INTEGRATION_ROLES:
-        raise ApiError(403, "APIKeyNotFound", "an integration API key is required "
-                       "(Authorization: Bearer <key> or X-API-Key: <key>)")
+    """The vendor's checks, in its order: key, switch, source address (the client's, as
+    trusted proxies forward it: api.middleware)."""
+    caller = await authenticate(request, API_KEY_NOT_FOUND)
+    if caller.role not in INTEGRATION_ROLES:
+        raise ApiError(403, "APIKeyNotFound", _NO_KEY)
     config = await load_config(cs)
     if not config.enabled:
         raise ApiError(403, "RestAPINotEnabled", "the REST API integration is switched off")
     if config.allowed_ips:
-        source = ipaddress.ip_address(request.client.host if request.client else "0.0.0.0")
-        if not any(source in ipaddress.ip_network(net) for net in config.allowed_ips):
-            raise ApiError(403, "InvalidSourceIPAddr", f"requests from {source} are not allowed")
+        source = parse_address(client_ip(request))
+        if source is None or not any(source in ipaddress.ip_network(net) for net in config.allowed_ips):
+            raise ApiError(403, "InvalidSourceIPAddr", f"requests from {client_ip(request)} are not allowed")
     return caller
 
 

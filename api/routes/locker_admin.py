@@ -72,13 +72,14 @@ from api.crud import (
 )
 from api.deps import jsonable
 from api.errors import ApiError
+from api.gate import GuardedRoute
 from api.sites import actor, scoped, sites
 from csms.timeutil import iso, now_utc, utc
 from locker_bridge.service import BridgeService
 from locker_bridge.sites.models import AuditEntry, Rental
 from locker_bridge.sites.service import Position, audit
 
-router = APIRouter()
+router = APIRouter(route_class=GuardedRoute)
 
 AUDIT, RENTALS = AuditEntry.__table__, Rental.__table__
 

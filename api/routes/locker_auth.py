@@ -10,12 +10,14 @@ Bad credentials answer **400** ``InvalidCredentials`` (as an OAuth token endpoin
 ``invalid_grant``): 401 stays reserved for "your bearer token is missing or not valid".
 
 Failed attempts are rate-limited in this process (per node; a cluster behind a balancer multiplies
-the budget by its nodes): :data:`MAX_FAILURES_PER_NAME` per username (or device code) and
-:data:`MAX_FAILURES_PER_IP` per client address within :data:`WINDOW_SECONDS`, then 429
-``TooManyAttempts`` with ``Retry-After`` until the oldest failure leaves the window. The client
-address is the TCP peer (uvicorn replaces it from ``X-Forwarded-For`` only for trusted proxies).
-A success clears its name's failures, not the address's: one valid account must not launder
-guesses at others from the same address.
+the budget by its nodes) with the shared :class:`common.ratelimit.FailureLimiter`:
+:data:`MAX_FAILURES_PER_NAME` per username (or device code) and :data:`MAX_FAILURES_PER_IP` per
+client address within :data:`WINDOW_SECONDS`, then 429 ``TooManyAttempts`` with ``Retry-After``
+until the oldest failure leaves the window. An attempt counts while its password is checked, so a
+parallel burst is bounded too. The client address is the TCP peer, or behind a trusted proxy the
+one it forwarded (``CHARGEBAY_TRUSTED_PROXIES``). A success clears its name's failures, not the
+address's: one valid account must not launder guesses at others from the same address. The scrypt
+check waits for one of the process's password-check slots (``CHARGEBAY_PASSWORD_CHECKS``).
 """
 
 from __future__ import annotations
@@ -23,26 +25,24 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import math
-import time
-from collections import OrderedDict, deque
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.auth import create_token
-from api.errors import ApiError
-from common.passwords import hash_password, verify_password
+from api.auth import client_ip, create_token
+from api.errors import ApiError, too_many_attempts
+from api.gate import GuardedRoute
+from common.passwords import hash_password
+from common.ratelimit import FailureLimiter
 from csms.timeutil import iso, now_utc
 from locker_bridge.sites.models import Device, Role, User
 from locker_bridge.sites.service import audit
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=GuardedRoute)
 
 USERS = User.__table__
 ROLES = Role.__table__
@@ -82,67 +82,11 @@ def load_permissions(raw: str | None) -> list[str]:
 
 
 # -- the limiter -------------------------------------------------------------------------------
-class LoginLimiter:
-    """Recent failed logins per key (``name:…``, ``ip:…``) in a sliding window, in memory.
-
-    An attempt is counted *before* its password is checked (and taken back on success), so a
-    burst of parallel guesses cannot all slip in before the first failure is recorded. The number
-    of keys is capped (oldest dropped first) so a flood of made-up names cannot grow it unbounded.
-    """
-
-    def __init__(self, window: float = WINDOW_SECONDS, max_keys: int = 10_000) -> None:
-        self.window = window
-        self.max_keys = max_keys
-        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
-
-    def _recent(self, key: str, now: float) -> deque[float] | None:
-        hits = self._hits.get(key)
-        if hits is None:
-            return None
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if not hits:
-            del self._hits[key]
-            return None
-        return hits
-
-    def retry_after(self, limits: dict[str, int]) -> float | None:
-        """Seconds until every key is under its limit again (None: it is now)."""
-        now = time.monotonic()
-        wait = 0.0
-        for key, limit in limits.items():
-            hits = self._recent(key, now)
-            if hits is not None and len(hits) >= limit:
-                wait = max(wait, hits[len(hits) - limit] + self.window - now)
-        return wait or None
-
-    def attempt(self, keys: list[str]) -> float:
-        """Count an attempt against every key; returns its timestamp (to take it back)."""
-        now = time.monotonic()
-        for key in keys:
-            hits = self._hits.pop(key, None) or deque()
-            hits.append(now)
-            self._hits[key] = hits  # most recently used last
-        while len(self._hits) > self.max_keys:
-            self._hits.popitem(last=False)
-        return now
-
-    def succeeded(self, name_key: str, ip_key: str, at: float) -> None:
-        """A good password: the name starts afresh; the address only loses this attempt."""
-        self._hits.pop(name_key, None)
-        hits = self._hits.get(ip_key)
-        if hits is not None:
-            try:
-                hits.remove(at)
-            except ValueError:
-                pass
-
-
-def limiter(request: Request) -> LoginLimiter:
+def limiter(request: Request) -> FailureLimiter:
     """The app's limiter (one per app, so each stack, and each test, starts clean)."""
-    found: LoginLimiter | None = getattr(request.app.state, "login_limiter", None)
+    found: FailureLimiter | None = getattr(request.app.state, "login_limiter", None)
     if found is None:
-        found = request.app.state.login_limiter = LoginLimiter()
+        found = request.app.state.login_limiter = FailureLimiter(WINDOW_SECONDS)
     return found
 
 
@@ -152,24 +96,13 @@ def _decoy_hash() -> str:
     return hash_password("decoy password, never valid")
 
 
-def _check(password: str, stored: str | None) -> bool:
-    """Verify; an unknown name is checked against a decoy so it costs the same (in a thread)."""
+async def _check(request: Request, password: str, stored: str | None) -> bool:
+    """Verify; an unknown name is checked against a decoy so it costs the same."""
+    passwords = request.app.state.central.passwords
     if stored is None:
-        verify_password(password, _decoy_hash())
+        await passwords.verify(password, await asyncio.to_thread(_decoy_hash))
         return False
-    return verify_password(password, stored)
-
-
-def _too_many(wait: float) -> JSONResponse:
-    seconds = max(1, math.ceil(wait))
-    return JSONResponse({"code": "TooManyAttempts",
-                         "message": f"too many failed logins; try again in {seconds} s",
-                         "retryAfter": seconds},
-                        status_code=429, headers={"Retry-After": str(seconds)})
-
-
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return bool(await passwords.verify(password, stored))
 
 
 async def _login(request: Request, kind: str, name: str, password: str,
@@ -177,21 +110,22 @@ async def _login(request: Request, kind: str, name: str, password: str,
     """Limit, look up, verify, audit; ``grant(row)`` issues the token once the password holds."""
     engine: AsyncEngine = request.app.state.central.engine
     limits = limiter(request)
-    ip = _client_ip(request)
+    ip = client_ip(request)
     name_key, ip_key = f"{kind}:{name}", f"ip:{ip}"
     wait = limits.retry_after({name_key: MAX_FAILURES_PER_NAME, ip_key: MAX_FAILURES_PER_IP})
     if wait is not None:
-        return _too_many(wait)
-    at = limits.attempt([name_key, ip_key])
-    async with engine.connect() as conn:
-        row = (await conn.execute(lookup)).first()
-    stored = row.password_hash if row is not None else None
-    if not await asyncio.to_thread(_check, password, stored):
+        raise too_many_attempts(wait, "failed logins")
+    with limits.checking([name_key, ip_key]):  # from here on, before any await
+        async with engine.connect() as conn:
+            row = (await conn.execute(lookup)).first()
+        ok = await _check(request, password, row.password_hash if row is not None else None)
+    if not ok:
+        limits.failed([name_key, ip_key])
         async with engine.begin() as conn:
             await audit(conn, name, "auth.login_failed", kind=kind, ip=ip,
                         device_id=row.id if row is not None and kind == "kiosk" else None)
         raise ApiError(400, "InvalidCredentials", "unknown name or wrong password")
-    limits.succeeded(name_key, ip_key, at)
+    limits.forget(name_key)
     return await grant(engine, row, ip)
 
 

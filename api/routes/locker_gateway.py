@@ -31,7 +31,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 from sqlalchemy import and_, exists, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from api.auth import Caller, require
 from api.errors import ApiError
+from api.gate import GuardedRoute
 from api.routes.locker_admin import ONLINE_WINDOW
 from api.sites import actor, locker_or_404, scoped, sites
 from api.ui.routes import PAGES
@@ -74,7 +74,7 @@ LOCKER_EVENTS = 20  # audit entries in a locker's details: enough to see what ju
 DASHBOARD_LOCKERS = next(page.path for page in PAGES if page.key == "lockers")
 
 
-class GatewayRoute(APIRoute):
+class GatewayRoute(GuardedRoute):
     """Answers a request that fails validation with 400, the doc's status for a bad request."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -392,7 +392,7 @@ def _error(description: str) -> dict[str, Any]:
 
 
 # What app.py includes: /admin, and the gateway's routes (added to it at the end of this module).
-router = APIRouter()
+router = APIRouter(route_class=GuardedRoute)
 gateway = APIRouter(tags=["locker gateway"], route_class=GatewayRoute, responses={
     400: _error("`ValidationError`: a bad path, query or body (see `fields`)"),
     401: _error("`Unauthorized`: no token, or an unknown or revoked one"),

@@ -45,11 +45,12 @@ from api.backoffice import (
 from api.crud import create, free, log, one, page_of, patch, remove, row_or_404, unreferenced, write
 from api.deps import jsonable
 from api.errors import ApiError
+from api.gate import GuardedRoute
 from api.routes.locker_auth import PERMISSIONS, load_permissions
 from csms.timeutil import iso, now_utc
 from locker_bridge.sites.models import UserGroupMember
 
-router = APIRouter()
+router = APIRouter(route_class=GuardedRoute)
 
 MEMBERS = UserGroupMember.__table__
 

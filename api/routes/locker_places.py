@@ -44,11 +44,12 @@ from api.backoffice import (
 from api.crud import create, insert, log, one, page_of, patch, remove, row_or_404, write
 from api.deps import Page
 from api.errors import ApiError
+from api.gate import GuardedRoute
 from api.sites import actor
 from csms.timeutil import iso, now_utc
 from locker_bridge.sites.service import audit
 
-router = APIRouter()
+router = APIRouter(route_class=GuardedRoute)
 
 ShiftId = Annotated[int, Path(alias="shiftId", ge=1, le=MAX_ID)]
 ShiftDeviceId = Annotated[int, Path(alias="shiftDeviceId", ge=1, le=MAX_ID)]

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Caller, require
 from api.errors import ApiError
+from api.gate import GuardedRoute
 from api.sites import actor, sites
 from locker_bridge.bay import BoardError
 from locker_bridge.bus import BusError
@@ -29,7 +30,7 @@ from locker_bridge.protocol import FrameError
 from locker_bridge.service import BridgeService, UnknownBay, UnknownPort
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["lockers"])
+router = APIRouter(tags=["lockers"], route_class=GuardedRoute)
 read = Depends(require("operator", "viewer"))
 act = Depends(require("operator"))
 

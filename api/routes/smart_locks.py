@@ -44,7 +44,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import String, cast, delete, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -52,6 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.auth import Caller, require
 from api.errors import ApiError
+from api.gate import GuardedRoute
 from api.sites import actor, scoped, sites
 from csms.store.models import ChargePoint
 from csms.timeutil import now_utc, utc
@@ -96,9 +96,10 @@ class VendorError(BaseModel):
     message: str = Field(description="The same as msg, under the name the rest of the API uses.")
 
 
-def _vendor_error(status: int, code: str, msg: str, **extra: Any) -> JSONResponse:
+def _vendor_error(status: int, code: str, msg: str, headers: dict[str, str] | None = None,
+                  **extra: Any) -> JSONResponse:
     return JSONResponse({"status": 0, "msg": msg, "code": code, "message": msg, **extra},
-                        status_code=status)
+                        status_code=status, headers=headers)
 
 
 def _explain(exc: RequestValidationError) -> str:
@@ -121,7 +122,7 @@ def _explain(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "the request is not valid"
 
 
-class VendorRoute(APIRoute):
+class VendorRoute(GuardedRoute):
     """Answers every failure of these routes in the vendor's shape (``status: 0``), so a client of
     the vendor's platform sees one envelope whatever went wrong."""
 
@@ -132,7 +133,7 @@ class VendorRoute(APIRoute):
             try:
                 return await handler(request)
             except ApiError as exc:
-                return _vendor_error(exc.status, exc.code, exc.message, **exc.extra)
+                return _vendor_error(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
             except RequestValidationError as exc:
                 return _vendor_error(400, "BadRequest", _explain(exc))
             except OverflowError as exc:  # a date that leaves the calendar once in UTC

@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from api.gate import GuardedRoute
 from common.version import __version__
 
-router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"], route_class=GuardedRoute)
 
 
 @router.get("/health", summary="Liveness, database reachability and connected charge points")

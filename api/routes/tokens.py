@@ -11,11 +11,13 @@ from sqlalchemy import select, update
 from api.auth import create_token, require
 from api.deps import Page, central, jsonable, page_params, paginate
 from api.errors import ApiError
+from api.gate import GuardedRoute
 from api.models import ApiToken
 from csms.central import CentralSystem
 from csms.timeutil import now_utc
 
-router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"], dependencies=[Depends(require("admin"))])
+router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"], dependencies=[Depends(require("admin"))],
+                   route_class=GuardedRoute)
 _TOKENS = ApiToken.__table__
 _PUBLIC = [c for c in _TOKENS.c if c.name != "token_hash"]
 

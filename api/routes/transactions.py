@@ -15,12 +15,13 @@ from sqlalchemy import Select, select
 from api.auth import Caller, require
 from api.deps import Page, central, jsonable, page_params, paginate
 from api.errors import ApiError
+from api.gate import GuardedRoute
 from csms.central import CentralSystem
 from csms.store.models import MeterValue, Transaction
 from csms.timeutil import utc
 from csms.transactions import ClosingRefused, energy_so_far
 
-router = APIRouter(prefix="/api/v1/transactions", tags=["transactions"])
+router = APIRouter(prefix="/api/v1/transactions", tags=["transactions"], route_class=GuardedRoute)
 read = Depends(require("operator", "integrator", "viewer"))
 _TX = Transaction.__table__
 _MV = MeterValue.__table__

@@ -8,7 +8,6 @@ validation and the audit log apply to a click exactly as they do to an API call.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -16,14 +15,15 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy import or_, update
 
-from api.auth import SESSION_COOKIE, Caller, hash_token, lookup, same_origin
+from api.auth import SESSION_COOKIE, Caller, check_token, hash_token, same_origin
 from api.errors import ApiError
+from api.gate import GuardedRoute
 from api.models import ApiToken
 from api.routes.locker_auth import (
     ADMIN_TOKEN_TTL,
@@ -42,7 +42,7 @@ VENDOR = {"uPlot.iife.min.js": "uplot/dist/uPlot.iife.min.js",
           "uPlot.min.css": "uplot/dist/uPlot.min.css"}
 TOKEN_SESSION = timedelta(hours=8)  # a pasted API token: one working day, like a password login
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 templates = Jinja2Templates(directory=HERE / "templates")
 _TOKENS = ApiToken.__table__
 
@@ -75,8 +75,9 @@ def vendor_installed() -> bool:
 
 
 async def session(request: Request) -> Caller | None:
+    """The cookie's caller; a cookie matching no token counts as a token guess (api.auth)."""
     token = request.cookies.get(SESSION_COOKIE)
-    return await lookup(request.app.state.central.engine, token) if token else None
+    return await check_token(request, token) if token else None
 
 
 def _render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
@@ -99,7 +100,12 @@ async def _page(request: Request, key: str, view: str | None = None, **context: 
     """Page ``view`` (default: the nav entry ``key``'s own) for a logged-in caller whose role may
     see it; otherwise the login page (at ``/``, else a redirect to it), or the first page the
     role may see."""
-    caller = await session(request)
+    try:
+        caller = await session(request)
+    except ApiError as exc:  # 429: too many unknown tokens from this address
+        page = _login_page(request, exc.message, exc.status)
+        page.headers.update(exc.headers or {})
+        return page
     if caller is None:
         if request.url.path == "/":
             return _login_page(request)
@@ -140,7 +146,7 @@ async def _authenticate(request: Request, form: dict[str, str]) -> tuple[str, ti
     kind = form.get("kind")
     if kind == "token":
         token = form.get("token", "").strip()
-        if not token or await lookup(request.app.state.central.engine, token) is None:
+        if not token or await check_token(request, token) is None:
             raise ApiError(400, "InvalidCredentials", "unknown, expired or revoked token")
         return token, TOKEN_SESSION
     try:
@@ -156,8 +162,6 @@ async def _authenticate(request: Request, form: dict[str, str]) -> tuple[str, ti
             raise ApiError(400, "ValidationError", "choose a token, admin or kiosk login")
     except ValidationError:
         raise ApiError(400, "ValidationError", "fill in both fields") from None
-    if isinstance(answer, JSONResponse):  # 429 TooManyAttempts
-        raise ApiError(answer.status_code, "TooManyAttempts", json.loads(answer.body)["message"])
     return answer["token"], ttl
 
 
@@ -169,7 +173,9 @@ async def login(request: Request) -> Response:
     try:
         token, ttl = await _authenticate(request, form)
     except ApiError as exc:
-        return _login_page(request, exc.message, exc.status, form.get("kind", "token"))
+        page = _login_page(request, exc.message, exc.status, form.get("kind", "token"))
+        page.headers.update(exc.headers or {})  # Retry-After of a 429
+        return page
     response = RedirectResponse(_safe_next(form.get("next")), status_code=303)
     response.set_cookie(SESSION_COOKIE, token, max_age=int(ttl.total_seconds()), path="/",
                         httponly=True, samesite="strict", secure=request.url.scheme == "https")

@@ -23,6 +23,7 @@ import pytest
 from ocpp.v16 import call
 from sqlalchemy import select, update
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.http11 import Response
 
@@ -118,6 +119,21 @@ async def set_password(stack: Stack, cp_id: str, password: str) -> None:
 def basic(user: str, password: str) -> dict[str, str]:
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
     return {"Authorization": f"Basic {token}"}
+
+
+async def handshake(url: str, cp_id: str, password: str, source: str = "127.0.0.1",
+                    headers: dict[str, str] | None = None) -> tuple[int, Headers]:
+    """Connect as ``cp_id`` with its Basic credentials from the local address ``source``
+    (127.0.0.2 and up are other callers): 101 when it got in, else the refusal's status and
+    headers. Patient (20 s): scrypt checks may queue on a busy machine."""
+    try:
+        async with connect(f"{url}/{cp_id}", subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                           additional_headers={**basic(cp_id, password), **(headers or {})},
+                           open_timeout=20, close_timeout=1, ping_interval=None,
+                           local_addr=(source, 0)):
+            return 101, Headers()
+    except InvalidStatus as exc:
+        return exc.response.status_code, exc.response.headers
 
 
 # -- path, id and subprotocol ------------------------------------------------------------------

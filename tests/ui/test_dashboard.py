@@ -13,6 +13,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from chargebay.stack import Stack
 from locker_bridge.emulator import Device, Emulator
+from tests.conftest import ADMIN_TOKEN
 from tests.ui.conftest import Served, admin, log_in, shot
 
 FAST = {"meter_interval": 1, "plug_in_delay": 0.2}  # meter values every second, quick plug-in
@@ -48,7 +49,7 @@ def test_login_then_a_simulated_charger_comes_online_live(site: Stack, page: Pag
     shot(page, "login")
     log_in(page, site.http_url, token="not-a-token")
     expect(page.locator("#login-error")).to_contain_text("unknown, expired or revoked token")
-    log_in(page, site.http_url, token="test-admin-token")
+    log_in(page, site.http_url, token=ADMIN_TOKEN)
     expect(page.locator("#charge-points")).to_contain_text("No charge points yet")
     expect(page.locator("#live")).to_have_class(re.compile(r"\bon\b"))  # the event stream is open
 
@@ -67,7 +68,7 @@ def test_login_then_a_simulated_charger_comes_online_live(site: Stack, page: Pag
 
 def test_start_and_stop_a_charge_from_the_charge_point_page(site: Stack, page: Page) -> None:
     start_charger(site, "CP-UI-2")
-    log_in(page, site.http_url, token="test-admin-token")
+    log_in(page, site.http_url, token=ADMIN_TOKEN)
     page.goto(site.http_url + "/ui/charge-points/CP-UI-2")
     connector = page.locator('#connectors tr[data-connector="1"] .badge')
     expect(connector).to_have_text("Available")
@@ -117,7 +118,7 @@ def test_start_and_stop_a_charge_from_the_charge_point_page(site: Stack, page: P
 
 
 def test_simulator_page_creates_drives_faults_and_stops_chargers(site: Stack, page: Page) -> None:
-    log_in(page, site.http_url, token="test-admin-token")
+    log_in(page, site.http_url, token=ADMIN_TOKEN)
     page.click("nav >> text=Simulator")
     expect(page.locator("#templates option")).to_have_count(3)
     page.fill('#create [name="identity"]', "SIM-UI-1")
@@ -189,7 +190,7 @@ def test_lockers_page_opens_an_emulated_door_and_charges_a_bay(
 
 
 def test_admin_page_and_a_viewer_on_a_phone(site: Stack, page: Page, context: BrowserContext) -> None:
-    log_in(page, site.http_url, token="test-admin-token")
+    log_in(page, site.http_url, token=ADMIN_TOKEN)
     page.click("nav >> text=Admin")
     page.fill('#token-form [name="name"]', "qa-viewer")
     page.click("#token-form button")

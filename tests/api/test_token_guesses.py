@@ -1,0 +1,91 @@
+"""Guessing bearer tokens on the REST API (issue #13, item 9b): tokens that match none issued are
+counted per client address, and past CHARGEBAY_TOKEN_FAILURES_PER_IP every token from that
+address is answered 429 ``TooManyAttempts`` with Retry-After, without being looked up, whichever
+door it comes through (Bearer, X-API-Key, the integration key, the dashboard's cookie and token
+login). Expired or revoked tokens are refused but not counted. Over real sockets: clients bound
+to 127.0.0.2 and 127.0.0.3 are two other callers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from chargebay.stack import Stack
+from tests.conftest import ADMIN_TOKEN
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+LIMIT = 5
+
+
+@pytest.fixture
+async def clients(stack: Stack) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    """A client per source address."""
+    made = {source: httpx.AsyncClient(base_url=stack.http_url, timeout=20,
+                                      transport=httpx.AsyncHTTPTransport(local_address=source))
+            for source in ("127.0.0.2", "127.0.0.3")}
+    yield made
+    for client in made.values():
+        await client.aclose()
+
+
+def assert_429(r: httpx.Response) -> None:
+    assert r.status_code == 429, (r.request.url, r.status_code, r.text)
+    seconds = int(r.headers["Retry-After"])
+    assert 250 <= seconds <= 300
+    if r.headers["content-type"].startswith("application/json"):
+        assert r.json()["code"] == "TooManyAttempts" and r.json()["retryAfter"] == seconds
+
+
+@pytest.mark.parametrize("settings_overrides", [{"token_failures_per_ip": LIMIT}])
+async def test_token_guesses_are_limited_per_address(
+        stack: Stack, clients: dict[str, httpx.AsyncClient]) -> None:
+    guesser, neighbour = clients["127.0.0.2"], clients["127.0.0.3"]
+    created = await guesser.post("/api/v1/tokens", json={"name": "old", "role": "viewer"}, headers=ADMIN)
+    old = created.json()
+    assert (await guesser.delete(f"/api/v1/tokens/{old['id']}", headers=ADMIN)).status_code == 204
+    for _ in range(2 * LIMIT):  # a revoked token was issued: a stale client, not a guess
+        r = await guesser.get("/api/v1/charge-points", headers={"Authorization": f"Bearer {old['token']}"})
+        assert r.status_code == 401
+    guesses = [
+        guesser.get("/api/v1/charge-points", headers={"Authorization": "Bearer cb_guess-1"}),
+        guesser.post("/api/v1/id-tags", json={"id_tag": "T"}, headers={"X-API-Key": "cb_guess-2"}),
+        guesser.post("/integration/charges/stop", headers={"X-API-Key": "cb_guess-3"},
+                     json={"chargebox": "CP", "connector": 1, "id_tag": "T"}),
+        guesser.get("/api/admin/lockers", headers={"Authorization": "Bearer cb_guess-4"}),
+        guesser.get("/api/locks", headers={"Authorization": "Bearer cb_guess-5"},
+                    params={"pagenumber": 1, "limit": 10}),
+    ]
+    assert len(guesses) == LIMIT
+    for request in guesses:
+        assert (await request).status_code in (401, 403)
+    # the address is at its limit: every door answers 429, even to the admin's own token
+    assert_429(await guesser.get("/api/v1/charge-points", headers={"Authorization": "Bearer cb_guess-6"}))
+    assert_429(await guesser.get("/api/v1/charge-points", headers=ADMIN))
+    assert_429(await guesser.post("/api/v1/id-tags", json={"id_tag": "T"}, headers=ADMIN))
+    assert_429(await guesser.post("/integration/charges/stop", headers={"X-API-Key": ADMIN_TOKEN},
+                                  json={"chargebox": "CP", "connector": 1, "id_tag": "T"}))
+    r = await guesser.get("/api/locks", headers=ADMIN, params={"pagenumber": 1, "limit": 10})
+    assert_429(r)
+    assert r.json()["status"] == 0  # the smart-lock API keeps its vendor's envelope
+    assert_429(await guesser.post("/ui/login", data={"kind": "token", "token": ADMIN_TOKEN}))
+    page = await guesser.get("/ui/lockers", headers={"Cookie": f"cb_session={ADMIN_TOKEN}"})
+    assert_429(page)
+    assert "too many unknown tokens" in page.text  # the login page, saying why
+    # another address is not affected, and public endpoints stay open
+    assert (await neighbour.get("/api/v1/charge-points", headers=ADMIN)).status_code == 200
+    assert (await guesser.get("/health")).status_code == 200
+
+
+@pytest.mark.parametrize("settings_overrides", [{"token_failures_per_ip": LIMIT}])
+async def test_dashboard_token_login_and_cookie_guesses_count(
+        stack: Stack, clients: dict[str, httpx.AsyncClient]) -> None:
+    guesser = clients["127.0.0.2"]
+    for i in range(LIMIT - 1):
+        r = await guesser.post("/ui/login", data={"kind": "token", "token": f"cb_guess-{i}"})
+        assert r.status_code == 400
+    r = await guesser.get("/ui/lockers", headers={"Cookie": "cb_session=cb_guess-cookie"})
+    assert r.status_code == 303  # to the login page: the cookie is no session
+    assert_429(await guesser.post("/ui/login", data={"kind": "token", "token": ADMIN_TOKEN}))
