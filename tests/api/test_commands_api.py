@@ -260,10 +260,11 @@ async def test_bad_wait_is_422(stack: Stack, client: httpx.AsyncClient, wait: st
 # -- asynchronous commands and callbacks ---------------------------------------------------------
 async def test_wait_zero_is_202_then_pending_then_result(stack: Stack, client: httpx.AsyncClient) -> None:
     async with online(stack, "CP-A") as cp:
-        cp.delays["Reset"] = 0.4
-        started = time.monotonic()
+        cp.delays["Reset"] = 1.5  # the charge point takes its time to answer
         r = await client.post(url("CP-A", "Reset", "?wait=0"), json={"type": "Soft"}, headers=ADMIN)
-        assert time.monotonic() - started < 0.3
+        # answered before the charge point did (an order, not a stopwatch: no timing bound to
+        # miss on a busy machine)
+        assert cp.answers == {}, cp.answers
         assert r.status_code == 202, r.text
         body = r.json()
         assert body["status"] == "pending" and body["command_id"]
@@ -275,7 +276,7 @@ async def test_wait_zero_is_202_then_pending_then_result(stack: Stack, client: h
             command = await get_command(client, body["command_id"])
             return command if command["status"] != "pending" else None
 
-        command = await eventually(done, timeout=2)
+        command = await eventually(done, timeout=5)
         assert command is not None and command["status"] == "result"
         assert command["response"] == {"status": "Accepted"}
         assert cp.payloads("Reset") == [{"type": "Soft"}]

@@ -106,6 +106,7 @@ async def test_a_reboot_that_reports_the_connector_available_ends_what_ran_there
         await status(cp, 1, "Available")
         await status(cp, 1, "Available")
     ended = await tx_row(stack, tx)
+    assert ended["stop_timestamp"] is not None, "still open after the reboot"
     assert ended["end_source"] == "rebooted" and ended["meter_stop"] == 12
     assert "connector 1 Available" in ended["end_detail"]
     assert (await tx_row(stack, kept))["stop_timestamp"] is None
@@ -133,6 +134,7 @@ async def test_the_charge_points_own_stop_replaces_a_provisional_ending(stack: S
     async with connect(stack.ws_url, "CP-Q") as cp:
         await cp.call(BOOT)
         await status(cp, 1, "Available")
+        assert (await tx_row(stack, tx))["stop_timestamp"] is not None
         assert (await tx_row(stack, tx))["end_source"] == "rebooted"
         await cp.call(call.StopTransaction(meter_stop=40, timestamp=at(), transaction_id=tx,
                                            reason="PowerLoss"))
