@@ -29,6 +29,7 @@ SMOKE = {
                   "all_requested_connected_through_hold yes"),
     "locker_bus": (["--duration", "1", "--warmup", "0.5", "--samples", "5",
                     "--warmup-samples", "1"], "target: p99 <= 20 ms"),
+    "bridge_restart": (["--boards", "2", "--bays", "4", "--rounds", "1"], "bridge restart:"),
     "cluster": (["--charge-points", "20", "--duration", "2", "--commands", "10",
                  "--command-charge-points", "4", "--concurrency", "2", "--warmup", "2"],
                 "1 node, SQLite"),
@@ -45,7 +46,8 @@ def run_bench(name: str, tmp_path: Path, env: dict[str, str] | None = None) -> t
     return proc.stdout, json.loads(output.read_text())
 
 
-@pytest.mark.parametrize("name", ["csms_load", "api_commands", "sim_fleet", "locker_bus"])
+@pytest.mark.parametrize("name", ["csms_load", "api_commands", "sim_fleet", "locker_bus",
+                                  "bridge_restart"])
 def test_benchmark_runs(name: str, tmp_path: Path) -> None:
     stdout, results = run_bench(name, tmp_path)
     assert SMOKE[name][1] in stdout
