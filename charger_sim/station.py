@@ -451,7 +451,8 @@ class Station:
     async def _refuse(self, c: Connector) -> None:
         """The CSMS did not accept the tag of the running transaction (OCPP 1.6 4.8): stop it,
         or with StopTransactionOnInvalidId false keep it and deliver no more energy."""
-        assert c.tx is not None
+        if c.tx is None or c.tx.refused:  # stopped already (the answer came two ways)
+            return
         if self.config.get_bool("StopTransactionOnInvalidId"):
             await self.stop_transaction(c, "DeAuthorized")
         else:

@@ -24,6 +24,7 @@ from common.durable import DurableQueue, QueueClosed, Statement
 __all__ = ["DurableQueue", "Outbox", "QueueClosed", "Statement", "wire"]
 
 Call = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+UNCLAIMED = 64  # answers kept for senders that ask after the line has moved on
 
 
 class Outbox:
@@ -62,6 +63,8 @@ class Outbox:
         self.stats = {"queued": 0, "replayed": 0}
         self.pending: list[tuple[int, str, dict[str, Any]]] = []  # (seq, action, payload)
         self._waiting: dict[int, asyncio.Future[dict[str, Any] | None]] = {}
+        # answers that came before their sender asked for them (the line moved on meanwhile)
+        self._unclaimed: dict[int, tuple[dict[str, Any] | None, BaseException | None]] = {}
         self._provisional = itertools.count(-1, -1)
         self._local_seq = itertools.count(1)  # without a queue (nothing kept)
         self._renumbered: dict[int, int] = {}  # provisional -> real, for messages built meanwhile
@@ -111,6 +114,11 @@ class Outbox:
         """The CSMS's answer to the message ``seq``, once its turn came (the messages before it
         went first); None when the CSMS is not reachable now or the link fails meanwhile: it
         waits in the queue, on disk. Raises OCPPError for a CALLERROR answer."""
+        if seq in self._unclaimed:
+            result, error = self._unclaimed.pop(seq)
+            if error is not None:
+                raise error
+            return result
         queued = next((a for s, a, _ in self.pending if s == seq), None)
         if queued is None:
             return None
@@ -134,9 +142,13 @@ class Outbox:
             self.spawn(self.replay())
 
     def _settle(self, seq: int, result: dict[str, Any] | None,
-                error: BaseException | None = None) -> None:
+                error: BaseException | None = None, final: bool = False) -> None:
         waiter = self._waiting.pop(seq, None)
         if waiter is None or waiter.done():
+            if final:  # answered before its sender asked: keep it for a while
+                self._unclaimed[seq] = (result, error)
+                while len(self._unclaimed) > UNCLAIMED:
+                    self._unclaimed.pop(next(iter(self._unclaimed)))
             return
         if error is not None:
             waiter.set_exception(error)
@@ -175,7 +187,7 @@ class Outbox:
                     status = result.get("idTagInfo", {}).get("status")
                     if status != "Accepted":
                         self.on_refused(result["transactionId"], str(status))
-                self._settle(seq, result, error)
+                self._settle(seq, result, error, final=True)
                 if self.queue is not None:
                     await self.queue.remove(seq, kept)
                 if self.pending:
