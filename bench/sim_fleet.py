@@ -550,7 +550,7 @@ def render(r: dict[str, Any]) -> str:
             f"       calls/s {hold['calls_per_s']:g} (simulator counters; expected steady"
             f" {hold['expected_steady_calls_per_s']:g}), server received {srv.get('received_per_s', '-')}/s"
             f" answered {srv.get('answered_per_s', '-')}/s; CALLERRORs {hold['call_errors']};"
-            f" connects {hold['connects']}; transaction messages not yet answered (on disk, in line)"
+            f" connects {hold['connects']}; transaction messages waiting their turn (on disk)"
             f" {hold['queued_tx_messages']}",
             *([f"       steady (last {hold['steady']['wall_s']:g} s): calls/s {hold['steady']['calls_per_s']:g},"
                f" server received {hold['steady']['server'].get('received_per_s', '-')}/s; CPU simulator"

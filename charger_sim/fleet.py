@@ -59,7 +59,7 @@ def _counters(stations: list[Station]) -> dict[str, int]:
         totals["connected"] += st.connected
         totals["booted"] += st.booted.is_set()
         totals["charging"] += sum(1 for c in st.connectors.values() if c.status == "Charging")
-        totals["queued"] += len(st.outbox)
+        totals["queued"] += st.outbox.backlog  # waiting their turn (the one under way aside)
         for key in ("transactions", "calls", "call_errors", "connects"):
             totals[key] += st.stats[key]
     return totals

@@ -88,7 +88,13 @@ class Outbox:
         return value
 
     def __len__(self) -> int:
+        """Messages not yet answered (all on disk)."""
         return len(self.pending)
+
+    @property
+    def backlog(self) -> int:
+        """Messages waiting for their turn: the unanswered ones but the one under way."""
+        return max(len(self.pending) - (1 if self._replaying else 0), 0)
 
     def state(self, key: str, value: Any) -> Statement:
         """A statement keeping ``value`` in this charge point's state (None forgets it), to write
@@ -97,8 +103,8 @@ class Outbox:
 
     async def put(self, action: str, payload: dict[str, Any], also: list[Statement] = ()  # type: ignore[assignment]
                   ) -> int:
-        """Queue a message durably (with the statements ``also``, in the same write); return its
-        key for :meth:`result`."""
+        """Queue a message durably (with the statements ``also``, in the same write) and start
+        delivering it when the CSMS is reachable; return its key for :meth:`result`."""
         self._resolve(payload)
         if self.queue is not None:
             seq = await self.queue.push(self.identity, action, payload, list(also))
@@ -108,6 +114,8 @@ class Outbox:
             seq = next(self._local_seq)
         self.pending.append((seq, action, payload))
         self.stats["queued"] += 1
+        # on its way at once: whoever queued it may be cancelled before it asks for the answer
+        self.kick()
         return seq
 
     async def result(self, seq: int) -> dict[str, Any] | None:
@@ -139,7 +147,14 @@ class Outbox:
     def kick(self) -> None:
         """Deliver what is queued, if the CSMS is reachable and no delivery is under way."""
         if self.pending and self.online() and not self._replaying:
-            self.spawn(self.replay())
+            self._replaying = True  # under way from now: the first message counts as sent
+            task = self.spawn(self._deliver())
+            if isinstance(task, asyncio.Future):  # cancelled before it ran: nothing under way
+                task.add_done_callback(self._not_delivering)
+
+    def _not_delivering(self, task: asyncio.Future[Any]) -> None:
+        if task.cancelled():
+            self._replaying = False
 
     def _settle(self, seq: int, result: dict[str, Any] | None,
                 error: BaseException | None = None, final: bool = False) -> None:
@@ -161,6 +176,10 @@ class Outbox:
         if self._replaying or not self.pending:
             return
         self._replaying = True
+        await self._deliver()
+
+    async def _deliver(self) -> None:
+        """The one delivery loop (:meth:`replay` or :meth:`kick` started it)."""
         try:
             while self.pending and self.online():
                 seq, action, payload = self.pending[0]
