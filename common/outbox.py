@@ -120,8 +120,9 @@ class Outbox:
 
     async def result(self, seq: int) -> dict[str, Any] | None:
         """The CSMS's answer to the message ``seq``, once its turn came (the messages before it
-        went first); None when the CSMS is not reachable now or the link fails meanwhile: it
-        waits in the queue, on disk. Raises OCPPError for a CALLERROR answer."""
+        went first); None when the CSMS is not reachable now, or a message in line fails to get
+        through meanwhile: it waits in the queue, on disk. Raises OCPPError for a CALLERROR
+        answer."""
         if seq in self._unclaimed:
             result, error = self._unclaimed.pop(seq)
             if error is not None:
@@ -188,7 +189,10 @@ class Outbox:
                 try:
                     result: dict[str, Any] | None = await self.call(action, wire(payload))
                 except self.transient:
-                    self._settle(seq, None)  # its sender goes on; it stays queued
+                    # the line is stuck until the CSMS answers again: every sender waiting goes
+                    # on (its message stays queued, on disk) rather than wait for the retry
+                    for waiting in list(self._waiting):
+                        self._settle(waiting, None)
                     await asyncio.sleep(self.retry_interval())
                     continue
                 except OCPPError as exc:
