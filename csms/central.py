@@ -16,11 +16,13 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.outbound import OutboundPolicy
+from common.ratelimit import Throttles
 from common.settings import Settings
 from csms.callbacks import Callbacks
 from csms.commands import CommandService
 from csms.events import EventBus
 from csms.passwords import PasswordChecker
+from csms.rejected import RejectedFrames
 from csms.routing import LocalRouter, Router
 from csms.store.models import ChargePoint
 from csms.store.writer import Writer
@@ -30,6 +32,7 @@ from csms.validation import warm_up
 
 log = logging.getLogger(__name__)
 _CP = ChargePoint.__table__
+LOG_EVERY = 10.0  # seconds between two lines of one kind a peer can cause per frame or handshake
 
 
 VendorExtension = Callable[[str, str | None, str | None], Awaitable[tuple[str, str | None]]]
@@ -59,6 +62,11 @@ class CentralSystem:
                                                settings.accept_unknown_id_tags)
         self.callbacks = Callbacks(self.writer, OutboundPolicy(settings.outbound_allow))
         self.passwords = PasswordChecker(settings)
+        # Lines a charge point can cause per frame or per handshake, at most one of a kind per
+        # LOG_EVERY seconds (common.ratelimit); what the message log keeps of rejected frames.
+        self.throttles = Throttles(LOG_EVERY)
+        self.rejected = RejectedFrames(settings.rejected_frames_per_minute,
+                                       settings.rejected_frame_keep, self.throttles)
         # Outbound message ids: unique per process, short (OCPP-J allows 36 characters).
         self.node_prefix = secrets.token_hex(3) + "-"
         # Handshake facts per charge point, so a reconnect storm does not read the database for
