@@ -31,3 +31,6 @@ REJECTED_CLOSES = Counter(
     "chargebay_ocpp_rejected_closes_total",
     "Connections closed with 1008 for sending nothing but rejected frames past their budget",
 )
+MESSAGES_PRUNED = Counter(
+    "chargebay_messages_pruned_total", "Message-log rows deleted for being past their retention",
+)
