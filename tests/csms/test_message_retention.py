@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chargebay.stack import Stack
 from common.db import create_engine
@@ -30,9 +31,8 @@ def frames(cp_id: str, age_days: float, count: int) -> list[dict[str, object]]:
             for i in range(count)]
 
 
-async def insert(stack_or_engine: Stack | object, *batches: list[dict[str, object]]) -> None:
-    engine = stack_or_engine.central.engine if isinstance(stack_or_engine, Stack) else stack_or_engine
-    async with engine.begin() as conn:  # type: ignore[attr-defined]
+async def insert(engine: AsyncEngine, *batches: list[dict[str, object]]) -> None:
+    async with engine.begin() as conn:
         for batch in batches:
             await conn.execute(M.insert(), batch)
 
@@ -48,7 +48,7 @@ async def test_pruning_deletes_the_frames_past_retention_and_nothing_else(
     of at most 1,000 through the writer), say so once, and keep the rest."""
     caplog.set_level(logging.INFO, logger="csms.store.retention")
     assert stack.central.settings.message_retention_days == 30
-    await insert(stack, frames("CP-OLD", 40, 5000), frames("CP-NEW", 1, 300))
+    await insert(stack.central.engine, frames("CP-OLD", 40, 5000), frames("CP-NEW", 1, 300))
     assert await stack.central.prune_messages() == 5000
     assert await ages(stack) == {"CP-NEW": 300}
     said = [r.getMessage() for r in caplog.records if "pruned" in r.getMessage()]
@@ -61,7 +61,8 @@ async def test_a_frame_inside_the_retention_is_never_pruned_even_out_of_id_order
         stack: Stack) -> None:
     """Ids follow time only roughly (nodes with skewed clocks share one sequence): a recent frame
     among old ones stops a run, and is kept; the next runs take the old ones behind it."""
-    await insert(stack, frames("CP-OLD", 40, 12), frames("CP-SKEWED", 1, 1), frames("CP-OLD", 40, 8))
+    await insert(stack.central.engine, frames("CP-OLD", 40, 12), frames("CP-SKEWED", 1, 1),
+                 frames("CP-OLD", 40, 8))
     before = NOW - timedelta(days=30)
     first = await prune_messages(stack.central.writer, before, batch=5)
     assert first == 5 + 5 + 4  # two whole batches, then the four old ones of the batch it is in
@@ -98,7 +99,7 @@ async def test_two_nodes_pruning_one_database_at_once_delete_each_frame_once(db_
 
 @pytest.mark.parametrize("settings_overrides", [{"message_retention_days": 0}])
 async def test_retention_zero_keeps_the_log_forever(stack: Stack) -> None:
-    await insert(stack, frames("CP-ANCIENT", 4000, 10))
+    await insert(stack.central.engine, frames("CP-ANCIENT", 4000, 10))
     assert await stack.central.prune_messages() == 0
     assert await ages(stack) == {"CP-ANCIENT": 10}
     assert "CentralSystem.prune_messages" not in [j.name for j in stack.central._scheduler.get_jobs()]
