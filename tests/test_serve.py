@@ -147,7 +147,7 @@ def test_a_short_api_token_stops_serve_with_one_line(tmp_path: Path, token: str)
 
 def test_serve_prunes_the_message_log_on_its_own(tmp_path: Path) -> None:
     """One process, no Redis: the scheduler runs anyway and prunes frames past the retention."""
-    env = {**os.environ, "CHARGEBAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/var/chargebay.db"}
+    env = {**os.environ, "CHARGEBAY_DATA_DIR": str(tmp_path / "var")}  # where start() serves from
     done = subprocess.run([CLI, "db", "upgrade"], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
