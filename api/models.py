@@ -7,13 +7,14 @@ from datetime import datetime
 from sqlalchemy import Boolean, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from common.db import TS, Base, BigId
+from common.db import NEVER_REUSED_IDS, TS, Base, BigId
 
 
 class ApiToken(Base):
     """Bearer tokens of the REST API; only a SHA-256 of the (random, high-entropy) secret is kept."""
 
     __tablename__ = "api_tokens"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(100))

@@ -24,6 +24,10 @@ NAMING = {
 # SQLite needs INTEGER (not BIGINT) for an autoincrementing rowid primary key.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 TS = DateTime(timezone=True)
+# Table args of a table whose ids people and the audit log refer to: SQLite without AUTOINCREMENT
+# gives a deleted newest row's id to the next row (max + 1), and with it the deleted record's
+# history; with it (and on PostgreSQL, whose sequences never go back) an id is never given twice.
+NEVER_REUSED_IDS = {"sqlite_autoincrement": True}
 
 
 class Base(DeclarativeBase):

@@ -3,8 +3,9 @@
 :class:`FailureLimiter` counts failed attempts (a wrong password, an unknown token) per key
 (``user:alice``, ``ip:10.0.0.7``, ``id:CP-1``) in a sliding window, in memory: the back-office
 logins, the REST API's bearer tokens and the charge points' Basic-auth passwords all use it, each
-with its own instance and limits. :class:`Throttle` keeps a trouble that repeats at attack (or
-poll) pace from filling the log.
+with its own instance and limits. :class:`Throttle` (and :class:`Throttles`, one per kind of
+line) keeps a trouble that repeats at attack, frame or poll pace from filling the log: the central
+system's per-frame and per-handshake lines and the locker bridge's poll and reconnect troubles.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import contextlib
 import logging
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 PENDING_WAIT = 1.0  # Retry-After while attempts still being checked hold a key at its limit
 WARNING_EVERY = 60.0  # seconds between WARNINGs about the same trouble (Throttle)
@@ -95,22 +97,69 @@ class FailureLimiter:
 
 
 class Throttle:
-    """WARNING at most once every ``every`` seconds for one kind of trouble, DEBUG in between:
-    trouble that repeats at poll, reconnect or attack pace must not fill the log."""
+    """One kind of trouble logged at most once every ``every`` seconds, at DEBUG in between:
+    trouble that repeats at poll, reconnect, frame or attack pace must not fill the log (33,000
+    malformed frames in 14 s were 33,000 WARNINGs). The lines held back are counted, and the
+    next line let through says how many there were."""
 
-    def __init__(self, every: float = WARNING_EVERY) -> None:
+    def __init__(self, every: float = WARNING_EVERY,
+                 clock: Callable[[], float] | None = None) -> None:
         self.every = every
-        self._warned_at: float | None = None
+        self.held = 0  # lines held back since the last one let through
+        self._clock = clock  # None: time.monotonic, looked up at each call (tests replace it)
+        self._let_through_at: float | None = None
+
+    def allow(self) -> bool:
+        """Whether this occurrence is logged at its level (else it is counted in ``held``)."""
+        now = self._clock() if self._clock is not None else time.monotonic()
+        if self._let_through_at is not None and now - self._let_through_at < self.every:
+            self.held += 1
+            return False
+        self._let_through_at = now
+        return True
 
     def level(self) -> int:
-        now = time.monotonic()
-        if self._warned_at is not None and now - self._warned_at < self.every:
-            return logging.DEBUG
-        self._warned_at = now
-        return logging.WARNING
+        """WARNING when this occurrence is let through, DEBUG when it is held back."""
+        return logging.WARNING if self.allow() else logging.DEBUG
+
+    def log(self, logger: logging.Logger, level: int, msg: str, *args: Any, **kwargs: Any) -> None:
+        """``logger.log(level, msg, *args)``, or DEBUG when held back; a line let through after
+        held-back ones ends with their count."""
+        if not self.allow():
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(msg, *args, **kwargs)
+            return
+        if self.held:
+            msg += " (%d more like this held back)"
+            args += (self.held,)
+            self.held = 0
+        logger.log(level, msg, *args, **kwargs)
 
     def reset(self) -> None:
-        self._warned_at = None
+        """The trouble is over: its next occurrence is logged at once."""
+        self._let_through_at = None
+        self.held = 0
+
+
+class Throttles:
+    """A :class:`Throttle` per kind of line. The kinds must be a fixed set (a message's name, an
+    HTTP status), never what a peer chooses, such as its id: the map would grow with it."""
+
+    def __init__(self, every: float = WARNING_EVERY,
+                 clock: Callable[[], float] | None = None) -> None:
+        self.every = every
+        self._clock = clock
+        self._kinds: dict[str, Throttle] = {}
+
+    def __getitem__(self, kind: str) -> Throttle:
+        throttle = self._kinds.get(kind)
+        if throttle is None:
+            throttle = self._kinds[kind] = Throttle(self.every, self._clock)
+        return throttle
+
+    def log(self, kind: str, logger: logging.Logger, level: int, msg: str, *args: Any,
+            **kwargs: Any) -> None:
+        self[kind].log(logger, level, msg, *args, **kwargs)
 
 
 class RefusalLog:
@@ -123,14 +172,12 @@ class RefusalLog:
     def __init__(self, logger: logging.Logger, every: float = WARNING_EVERY) -> None:
         self.logger = logger
         self._throttle = Throttle(every)
-        self._since_warning = 0
 
     def refused(self, message: str, *args: object) -> None:
-        self._since_warning += 1
-        level = self._throttle.level()
-        if level == logging.WARNING:
+        throttle = self._throttle
+        if throttle.allow():
             self.logger.warning(message + " (%d refused since the last such warning)", *args,
-                                self._since_warning)
-            self._since_warning = 0
+                                throttle.held + 1)
+            throttle.held = 0
         else:
             self.logger.debug(message, *args)

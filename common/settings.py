@@ -100,6 +100,19 @@ class Settings(BaseSettings):
         "ones no longer count for ConcurrentTx (0: never)."))
     stale_sweep_interval: float = Field(default=300.0, gt=0, description=(
         "Seconds between two sweeps for stale transactions."))
+    message_retention_days: float = Field(default=30.0, ge=0, description=(
+        "Days the message log keeps a frame; older ones are pruned in the background (0: kept "
+        "forever)."))
+    message_prune_interval: float = Field(default=3600.0, gt=0, description=(
+        "Seconds between two prunings of the message log (the first one minute after start, or "
+        "sooner with a shorter interval)."))
+    rejected_frames_per_minute: int = Field(default=300, ge=0, description=(
+        "Rejected frames (answered with a CALLERROR, or answers to no call) the message log keeps "
+        "per charge point and minute; the rest are answered and counted, not stored, and a "
+        "connection that never sent a valid call or answer is closed with 1008 then (0: no limit)."))
+    rejected_frame_keep: int = Field(default=1024, ge=0, description=(
+        "Characters the message log keeps of a longer rejected frame, followed by its original "
+        "size (0: the whole frame)."))
     tls_cert: Path | None = None
     tls_key: Path | None = None
     log_level: str = "INFO"

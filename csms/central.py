@@ -10,19 +10,23 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.outbound import OutboundPolicy
+from common.ratelimit import Throttles
 from common.settings import Settings
 from csms.callbacks import Callbacks
 from csms.commands import CommandService
 from csms.events import EventBus
 from csms.passwords import PasswordChecker
+from csms.rejected import RejectedFrames
 from csms.routing import LocalRouter, Router
 from csms.store.models import ChargePoint
+from csms.store.retention import prune_expired
 from csms.store.writer import Writer
 from csms.timeutil import now_utc
 from csms.transactions import TransactionService
@@ -30,6 +34,9 @@ from csms.validation import warm_up
 
 log = logging.getLogger(__name__)
 _CP = ChargePoint.__table__
+LOG_EVERY = 10.0  # seconds between two lines of one kind a peer can cause per frame or handshake
+FIRST_PRUNE = 60.0  # seconds from start to the first pruning (at most): a node that restarts
+# more often than the prune interval still prunes, and not in the middle of its reconnect storm
 
 
 VendorExtension = Callable[[str, str | None, str | None], Awaitable[tuple[str, str | None]]]
@@ -59,6 +66,11 @@ class CentralSystem:
                                                settings.accept_unknown_id_tags)
         self.callbacks = Callbacks(self.writer, OutboundPolicy(settings.outbound_allow))
         self.passwords = PasswordChecker(settings)
+        # Lines a charge point can cause per frame or per handshake, at most one of a kind per
+        # LOG_EVERY seconds (common.ratelimit); what the message log keeps of rejected frames.
+        self.throttles = Throttles(LOG_EVERY)
+        self.rejected = RejectedFrames(settings.rejected_frames_per_minute,
+                                       settings.rejected_frame_keep, self.throttles)
         # Outbound message ids: unique per process, short (OCPP-J allows 36 characters).
         self.node_prefix = secrets.token_hex(3) + "-"
         # Handshake facts per charge point, so a reconnect storm does not read the database for
@@ -87,6 +99,11 @@ class CentralSystem:
             self._scheduler.add_job(self.transactions.sweep, "interval",
                                     seconds=self.settings.stale_sweep_interval, max_instances=1,
                                     coalesce=True)
+        if self.settings.message_retention_days > 0:  # every node prunes (csms.store.retention)
+            interval = self.settings.message_prune_interval
+            self._scheduler.add_job(
+                self.prune_messages, "interval", seconds=interval, max_instances=1, coalesce=True,
+                next_run_time=now_utc() + timedelta(seconds=min(interval, FIRST_PRUNE)))
         if self._scheduler.get_jobs():
             self._scheduler.start()
 
@@ -110,6 +127,10 @@ class CentralSystem:
         if result.rowcount:
             log.warning("%d charge point(s) of dead nodes marked offline", result.rowcount)
         return int(result.rowcount)
+
+    async def prune_messages(self) -> int:
+        """Delete the message log's frames past their retention (the scheduled job)."""
+        return await prune_expired(self.writer, self.settings.message_retention_days)
 
     async def database_ok(self) -> bool:
         try:

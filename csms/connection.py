@@ -21,8 +21,9 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from csms.handlers import HANDLERS
-from csms.metrics import CALL_ERRORS, CALL_ROUND_TRIP, MESSAGES
+from csms.metrics import CALL_ERRORS, CALL_ROUND_TRIP, MESSAGES, REJECTED_CLOSES
 from csms.outcomes import Outcome
+from csms.rejected import ACTION_CHARS, MESSAGE_ID_CHARS, clip
 from csms.store.models import Message
 from csms.validation import CSMS_ACTIONS, SchemaViolation, validate
 
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 RECENT_IDS = 16  # message ids remembered per connection to refuse a repeated one
 TAKEOVER_CODE = 4001  # application close code: replaced by a newer connection
+DESCRIPTION_CHARS = 200  # of a CALLERROR's description (the peer's strings can be 64 KiB)
+GARBAGE_CODE = 1008  # policy violation: nothing but rejected frames, past the budget (csms.rejected)
 _MESSAGES = Message.__table__
 _ids = itertools.count(1)
 
@@ -55,7 +58,7 @@ class Connection:
 
     __slots__ = ("charge_point_id", "ws", "central", "registration_status", "_recent",
                  "_call_lock", "_pending", "_pending_action", "booted_at", "unreported",
-                 "__weakref__")
+                 "_accepted", "__weakref__")
 
     def __init__(self, charge_point_id: str, ws: ServerConnection, central: CentralSystem,
                  registration_status: str) -> None:
@@ -71,6 +74,7 @@ class Connection:
         # that have not reported a status since (see csms.handlers.core.status_notification)
         self.booted_at: datetime | None = None
         self.unreported = 0
+        self._accepted = False  # a valid call or answer came: no garbage sender (_over_budget)
 
     # -- inbound ---------------------------------------------------------------------------
     async def serve(self) -> None:
@@ -99,57 +103,60 @@ class Connection:
         try:
             msg = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            self._log_frame(now, "in", 0, None, None, raw)
-            await self._send_error("-1", "FormationViolation", "frame is not valid JSON", None, now)
+            await self._reject(raw, now, 0, None, None, "-1", "FormationViolation",
+                               "frame is not valid JSON")
             return
         if type(msg) is not list or not msg:
-            self._log_frame(now, "in", 0, None, None, raw)
-            await self._send_error("-1", "FormationViolation", "frame must be a JSON array", None, now)
+            await self._reject(raw, now, 0, None, None, "-1", "FormationViolation",
+                               "frame must be a JSON array")
             return
         mtype = msg[0]
         uid = msg[1] if len(msg) > 1 and type(msg[1]) is str else None
         if mtype == CALL:
             await self._on_call(msg, uid, raw, now)
         elif mtype == CALLRESULT or mtype == CALLERROR:
-            self._on_answer(msg, mtype, uid, raw, now)
+            await self._on_answer(msg, mtype, uid, raw, now)
         else:
-            self._log_frame(now, "in", 0, uid, None, raw)
-            await self._send_error(uid or "-1", "ProtocolError",
-                                   f"unknown message type id {mtype!r}", None, now)
+            await self._reject(raw, now, 0, uid, None, uid or "-1", "ProtocolError",
+                               f"unknown message type id {_shown(mtype)}")
 
     async def _on_call(self, msg: list[Any], uid: str | None, raw: str, now: datetime) -> None:
         action = msg[2] if len(msg) > 2 and type(msg[2]) is str else None
-        self._log_frame(now, "in", CALL, uid, action, raw)
         if uid is None or len(msg) != 4 or action is None or len(uid) > 36:
-            await self._send_error(uid if uid and len(uid) <= 36 else "-1", "FormationViolation",
-                                   "a CALL is [2, <message id (max 36 chars)>, <action>, {payload}]",
-                                   action, now)
+            await self._reject(raw, now, CALL, uid, action, uid if uid and len(uid) <= 36 else "-1",
+                               "FormationViolation",
+                               "a CALL is [2, <message id (max 36 chars)>, <action>, {payload}]")
             return
-        _count(action, "in")
+        handler = HANDLERS.get(action)
+        if handler is not None or action in CSMS_ACTIONS:
+            _count(action, "in")  # not every name sent: a label per name would grow without bound
         if uid in self._recent:
-            await self._send_error(uid, "ProtocolError",
-                                   "message id already used on this connection", action, now)
+            await self._reject(raw, now, CALL, uid, action, uid, "ProtocolError",
+                               "message id already used on this connection")
             return
         self._recent.append(uid)
-        handler = HANDLERS.get(action)
         if handler is None:
             if action in CSMS_ACTIONS:
-                await self._send_error(uid, "NotSupported", f"{action} is sent by a central "
-                                       "system, not to one", action, now)
+                await self._reject(raw, now, CALL, uid, action, uid, "NotSupported",
+                                   f"{action} is sent by a central system, not to one")
             else:
-                await self._send_error(uid, "NotImplemented", f"unknown action {action!r}",
-                                       action, now)
+                await self._reject(raw, now, CALL, uid, action, uid, "NotImplemented",
+                                   f"unknown action {_shown(action)}")
             return
         payload = msg[3]
         try:
             validate(action, payload)
         except SchemaViolation as exc:
-            await self._send_error(uid, exc.code, exc.description, action, now)
+            await self._reject(raw, now, CALL, uid, action, uid, exc.code, exc.description)
             return
+        self._accepted = True
+        self._log_frame(now, "in", CALL, uid, action, raw)
         try:
             result = await handler(self, payload)
         except Exception:
-            log.exception("%s: handler for %s failed", self.charge_point_id, action)
+            self.central.throttles.log(f"handler {action}", log, logging.ERROR,
+                                       "%s: handler for %s failed", self.charge_point_id, action,
+                                       exc_info=True)
             await self._send_error(uid, "InternalError", "the central system failed to handle this",
                                    action, now)
             return
@@ -158,13 +165,19 @@ class Connection:
         self._log_frame(datetime.now(timezone.utc), "out", CALLRESULT, uid, action, frame)
         await self._send(frame)
 
-    def _on_answer(self, msg: list[Any], mtype: int, uid: str | None, raw: str, now: datetime) -> None:
+    async def _on_answer(self, msg: list[Any], mtype: int, uid: str | None, raw: str,
+                         now: datetime) -> None:
         pending = self._pending
         action = self._pending_action if pending is not None and pending[0] == uid else None
-        self._log_frame(now, "in", mtype, uid, action, raw)
         if action is None or pending is None:
-            log.warning("%s: answer to unknown or expired call %r dropped", self.charge_point_id, uid)
+            self.central.throttles.log("unknown answer", log, logging.WARNING,
+                                       "%s: answer to unknown or expired call %s dropped",
+                                       self.charge_point_id, _shown(uid))
+            if not self._keep_rejected(raw, now, mtype, uid, None):
+                await self._over_budget()
             return
+        self._accepted = True
+        self._log_frame(now, "in", mtype, uid, action, raw)
         _count(action, "in")
         future = pending[1]
         if future.done():
@@ -191,11 +204,42 @@ class Connection:
             pass
 
     async def _send_error(self, uid: str, code: str, description: str, action: str | None,
-                          now: datetime) -> None:
+                          now: datetime, logged: bool = True) -> None:
         CALL_ERRORS.labels(code=code, direction="out").inc()
         frame = orjson.dumps([CALLERROR, uid, code, description, {}]).decode()
-        self._log_frame(now, "out", CALLERROR, uid, action, frame)
+        if logged:
+            self._log_frame(now, "out", CALLERROR, uid, action, frame)
         await self._send(frame)
+
+    # -- rejected frames (csms.rejected says what is kept of them, and why) ---------------------
+    def _keep_rejected(self, raw: str, now: datetime, mtype: int, uid: str | None,
+                       action: str | None) -> bool:
+        """Log a rejected frame within this charge point's budget (cut to size); whether it was."""
+        rejected = self.central.rejected
+        if not rejected.admit(self.charge_point_id):
+            return False
+        self._log_frame(now, "in", mtype, clip(uid, MESSAGE_ID_CHARS), clip(action, ACTION_CHARS),
+                        rejected.stored_form(raw))
+        return True
+
+    async def _reject(self, raw: str, now: datetime, mtype: int, uid: str | None,
+                      action: str | None, answer_id: str, code: str, description: str) -> None:
+        """Answer a rejected frame with a CALLERROR; both are logged only within the budget."""
+        kept = self._keep_rejected(raw, now, mtype, uid, action)
+        if len(description) > DESCRIPTION_CHARS:  # a schema error can quote the peer's keys
+            description = description[:DESCRIPTION_CHARS - 3] + "..."
+        await self._send_error(answer_id, code, description, clip(action, ACTION_CHARS), now, kept)
+        if not kept:
+            await self._over_budget()
+
+    async def _over_budget(self) -> None:
+        """Past its budget: a connection that never sent a valid call or answer is closed (1008)."""
+        if not self._accepted:
+            REJECTED_CLOSES.inc()
+            self.central.throttles.log("garbage close", log, logging.WARNING,
+                                       "%s: nothing but rejected frames, past the budget: closed "
+                                       "(%d)", self.charge_point_id, GARBAGE_CODE)
+            await self.ws.close(GARBAGE_CODE, "too many rejected frames")
 
     # -- outbound --------------------------------------------------------------------------
     async def call(self, action: str, payload: dict[str, Any], timeout: float) -> Outcome:
@@ -256,3 +300,9 @@ class Connection:
         pending = self._pending
         if pending is not None and not pending[1].done():
             pending[1].set_result(Outcome("offline", description=reason, message_id=pending[0]))
+
+
+def _shown(value: Any) -> str:
+    """A peer's value as an error description or a log line shows it: its repr, cut short."""
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."

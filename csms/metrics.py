@@ -22,3 +22,15 @@ STORE_BATCH_ROWS = Histogram(
     "chargebay_store_batch_items", "Writes committed together in one batch",
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000),
 )
+REJECTED_FRAMES = Counter(
+    "chargebay_ocpp_rejected_frames_total",
+    "Inbound frames refused (a CALLERROR, or an answer to no call), by what the message log kept: "
+    "full, truncated, or none (over the charge point's budget)", ["stored"],
+)
+REJECTED_CLOSES = Counter(
+    "chargebay_ocpp_rejected_closes_total",
+    "Connections closed with 1008 for sending nothing but rejected frames past their budget",
+)
+MESSAGES_PRUNED = Counter(
+    "chargebay_messages_pruned_total", "Message-log rows deleted for being past their retention",
+)

@@ -60,18 +60,14 @@ def _basic_password(headers: Headers, cp_id: str) -> str | None:
     return password if user == cp_id else None
 
 
-def _reply(connection: ServerConnection, status: HTTPStatus, text: str, quiet: bool = False
-           ) -> Response:
-    """Refuse the upgrade; logged here unless ``quiet`` (refused credentials are logged
-    throttled, as :class:`~common.ratelimit.RefusalLog`: guesses come at attack pace)."""
-    if not quiet:
-        log.info("handshake refused %s: %s", status.value, text)
+def _reply(connection: ServerConnection, status: HTTPStatus, text: str) -> Response:
+    """Refuse the upgrade (logged by the caller, throttled: refusals come at attack pace)."""
     return connection.respond(status, text + "\n")
 
 
 def _unauthorized(connection: ServerConnection) -> Response:
     response = _reply(connection, HTTPStatus.UNAUTHORIZED,
-                      "HTTP Basic authentication with the charge point password required", quiet=True)
+                      "HTTP Basic authentication with the charge point password required")
     response.headers["WWW-Authenticate"] = 'Basic realm="chargebay", charset="UTF-8"'
     return response
 
@@ -79,7 +75,7 @@ def _unauthorized(connection: ServerConnection) -> Response:
 def _too_many(connection: ServerConnection, wait: float) -> Response:
     seconds = max(1, math.ceil(wait))
     response = _reply(connection, HTTPStatus.TOO_MANY_REQUESTS,
-                      f"too many wrong passwords; try again in {seconds} s", quiet=True)
+                      f"too many wrong passwords; try again in {seconds} s")
     response.headers["Retry-After"] = str(seconds)
     return response
 
@@ -92,6 +88,14 @@ class OcppServer:
         self.proxies = TrustedProxies(central.settings.trusted_proxies)
         self._no_credentials = RefusalLog(log)
         self._server: Server | None = None
+
+    def _refuse(self, connection: ServerConnection, status: HTTPStatus, text: str) -> Response:
+        """Refuse the upgrade, logged at most once per status and LOG_EVERY seconds (refusing
+        costs the refused nothing: they can ask thousands of times a second). Refused
+        credentials are logged apart, as :class:`~common.ratelimit.RefusalLog`."""
+        self.central.throttles.log(f"refused {status.value}", log, logging.INFO,
+                                   "handshake refused %s: %s", status.value, text)
+        return _reply(connection, status, text)
 
     def client_address(self, connection: ServerConnection, request: Request) -> str:
         """The charge point's address: the peer, or what a trusted proxy says it is."""
@@ -120,15 +124,16 @@ class OcppServer:
                 return plain
         cp_id = charge_point_id_from_path(request.path)
         if cp_id is None:
-            return _reply(connection, HTTPStatus.NOT_FOUND, "OCPP endpoint is /ocpp/{chargePointId}")
+            return self._refuse(connection, HTTPStatus.NOT_FOUND,
+                                "OCPP endpoint is /ocpp/{chargePointId}")
         if not valid_id(cp_id):
-            return _reply(connection, HTTPStatus.BAD_REQUEST,
-                          "charge point id must be 1-48 printable ASCII characters")
+            return self._refuse(connection, HTTPStatus.BAD_REQUEST,
+                                "charge point id must be 1-48 printable ASCII characters")
         offered = [p.strip() for h in request.headers.get_all("Sec-WebSocket-Protocol")
                    for p in h.split(",")]
         if SUBPROTOCOL not in offered:
-            return _reply(connection, HTTPStatus.BAD_REQUEST,
-                          f"the websocket subprotocol {SUBPROTOCOL!r} is required")
+            return self._refuse(connection, HTTPStatus.BAD_REQUEST,
+                                f"the websocket subprotocol {SUBPROTOCOL!r} is required")
         central = self.central
         address = self.client_address(connection, request)
         connection.chargebay_address = address  # type: ignore[attr-defined]
@@ -136,7 +141,8 @@ class OcppServer:
         if known is None:
             policy = central.settings.unknown_charge_points
             if policy == UnknownChargePoints.reject:
-                return _reply(connection, HTTPStatus.NOT_FOUND, f"unknown charge point {cp_id!r}")
+                return self._refuse(connection, HTTPStatus.NOT_FOUND,
+                                    f"unknown charge point {cp_id!r}")
             status = "Pending" if policy == UnknownChargePoints.pending else "Accepted"
             central.register(cp_id, status)
             log.info("new charge point %s registered as %s", cp_id, status)

@@ -143,3 +143,28 @@ def test_a_short_api_token_stops_serve_with_one_line(tmp_path: Path, token: str)
     assert "Traceback" not in done.stderr and done.stdout == ""
     if len(token) > 1:
         assert token not in done.stderr
+
+
+def test_serve_prunes_the_message_log_on_its_own(tmp_path: Path) -> None:
+    """One process, no Redis: the scheduler runs anyway and prunes frames past the retention."""
+    env = {**os.environ, "CHARGEBAY_DATA_DIR": str(tmp_path / "var")}  # where start() serves from
+    done = subprocess.run([CLI, "db", "upgrade"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    db = sqlite3.connect(tmp_path / "var" / "chargebay.db")
+    for age, cp in ((3, "CP-OLD"), (0, "CP-NEW")):
+        ts = time.strftime("%Y-%m-%d %H:%M:%S.000000", time.gmtime(time.time() - age * 86400))
+        db.executemany("INSERT INTO messages (charge_point_id, ts, direction, message_type, frame) "
+                       "VALUES (?, ?, 'in', 2, '[]')", [(cp, ts)] * 100)
+    db.commit()
+    served = start(tmp_path, CHARGEBAY_MESSAGE_RETENTION_DAYS="2",
+                   CHARGEBAY_MESSAGE_PRUNE_INTERVAL="0.5")
+    try:
+        deadline = time.monotonic() + 20
+        while db.execute("SELECT count(*) FROM messages WHERE charge_point_id = 'CP-OLD'").fetchone()[0]:
+            assert time.monotonic() < deadline, "the old frames were not pruned"
+            time.sleep(0.2)
+    finally:
+        _, _, err = served.stop()
+    assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 100
+    assert "message log: 100 frame(s) older than" in err

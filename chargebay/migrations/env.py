@@ -11,6 +11,7 @@ import api.models  # noqa: F401  (registers tables on the shared metadata)
 import charger_sim.models  # noqa: F401
 import csms.store.models  # noqa: F401
 import locker_bridge.sites.models  # noqa: F401
+from chargebay.migrate import foreign_keys_off
 from common.db import Base, create_engine, is_sqlite
 
 config = context.config
@@ -29,8 +30,11 @@ def _configure(connection: Connection) -> None:
 
 
 async def _run_online() -> None:
-    engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
+    url = config.get_main_option("sqlalchemy.url") or ""
+    engine = create_engine(url)
     async with engine.connect() as conn:
+        if is_sqlite(url):
+            await foreign_keys_off(conn)
         await conn.run_sync(_configure)
     await engine.dispose()
 

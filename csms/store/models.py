@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from common.db import TS, Base, BigId
+from common.db import NEVER_REUSED_IDS, TS, Base, BigId
 
 
 class ChargePoint(Base):
@@ -102,7 +102,7 @@ class Transaction(Base):
         ),
         Index("ix_transactions_active", "charge_point_id", "connector_id", "stop_timestamp"),
         Index("ix_transactions_id_tag", "id_tag"),
-        {"sqlite_autoincrement": True},
+        NEVER_REUSED_IDS,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -22,6 +22,7 @@ from sqlalchemy import Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from common.ratelimit import Throttle
 from csms.metrics import STORE_BATCH_ROWS, STORE_WRITE_SECONDS
 from csms.store.bulk import BulkStatement
 from csms.store.models import ChargePoint, Transaction
@@ -34,6 +35,7 @@ _TX = Transaction.__table__
 _INSERT, _UPSERT, _OP, _UPDATE = 0, 1, 2, 3
 MAX_BATCH = 5000  # writes per commit
 TOUCH_EVERY = 2.0  # seconds between last-seen updates: heartbeats need not each cost a write
+_dropped = Throttle(10.0)
 
 
 async def _nothing(conn: AsyncConnection) -> None:
@@ -210,7 +212,8 @@ class Writer:
                 if touches or tx_touches:
                     await self._commit([], touches, tx_touches)
                 return
-            log.exception("write failed and was dropped")
+            # once per item of a failed batch, so per frame while the database is away
+            _dropped.log(log, logging.ERROR, "write failed and was dropped", exc_info=True)
             for item in batch:
                 if item.future is not None and not item.future.done():
                     item.future.set_exception(exc)

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from common.db import TS, Base, BigId
+from common.db import NEVER_REUSED_IDS, TS, Base, BigId
 
 
 class Country(Base):
@@ -26,6 +26,7 @@ class Country(Base):
 
 class Location(Base):
     __tablename__ = "locations"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -36,7 +37,7 @@ class Location(Base):
 
 class Area(Base):
     __tablename__ = "areas"
-    __table_args__ = (UniqueConstraint("location_id", "name"),)
+    __table_args__ = (UniqueConstraint("location_id", "name"), NEVER_REUSED_IDS)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
@@ -47,6 +48,7 @@ class Device(Base):
     """A kiosk or locker controller: it owns serial ports and reports heartbeats."""
 
     __tablename__ = "devices"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     code: Mapped[str] = mapped_column(String(48), unique=True)  # what a kiosk logs in with
@@ -63,6 +65,7 @@ class Device(Base):
 
 class LockerType(Base):
     __tablename__ = "locker_types"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -76,6 +79,7 @@ class BankType(Base):
     """A model of locker column (bank): which locker types it holds, how many of each."""
 
     __tablename__ = "bank_types"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -96,7 +100,7 @@ class Bank(Base):
     """One column of lockers on one controller board (port + address)."""
 
     __tablename__ = "banks"
-    __table_args__ = (UniqueConstraint("port", "address"),)
+    __table_args__ = (UniqueConstraint("port", "address"), NEVER_REUSED_IDS)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -109,7 +113,7 @@ class Bank(Base):
 
 class Locker(Base):
     __tablename__ = "lockers"
-    __table_args__ = (UniqueConstraint("bank_id", "bay"),)
+    __table_args__ = (UniqueConstraint("bank_id", "bay"), NEVER_REUSED_IDS)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     identity: Mapped[str] = mapped_column(String(48), unique=True)  # the bay's charge point id
@@ -129,6 +133,7 @@ class Locker(Base):
 
 class Role(Base):
     __tablename__ = "roles"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(48), unique=True)
@@ -137,6 +142,7 @@ class Role(Base):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -151,6 +157,7 @@ class User(Base):
 
 class UserGroup(Base):
     __tablename__ = "user_groups"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -166,6 +173,7 @@ class UserGroupMember(Base):
 
 class Shift(Base):
     __tablename__ = "shifts"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -176,7 +184,7 @@ class Shift(Base):
 
 class ShiftDevice(Base):
     __tablename__ = "shift_devices"
-    __table_args__ = (UniqueConstraint("shift_id", "device_id"),)
+    __table_args__ = (UniqueConstraint("shift_id", "device_id"), NEVER_REUSED_IDS)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     shift_id: Mapped[int] = mapped_column(ForeignKey("shifts.id", ondelete="CASCADE"))
@@ -192,6 +200,7 @@ class Rental(Base):
         # at most one active rental per locker, whatever the database and however many nodes
         Index("uq_rentals_one_active", "locker_id", unique=True,
               sqlite_where=text("released_at IS NULL"), postgresql_where=text("released_at IS NULL")),
+        NEVER_REUSED_IDS,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -206,6 +215,7 @@ class LockGrant(Base):
     """A user may open a locker (smart-lock access) within a time window."""
 
     __tablename__ = "lock_grants"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     locker_id: Mapped[int] = mapped_column(ForeignKey("lockers.id", ondelete="CASCADE"))
@@ -217,6 +227,7 @@ class LockGrant(Base):
 
 class LockGroup(Base):
     __tablename__ = "lock_groups"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -233,7 +244,7 @@ class AuditEntry(Base):
     """Every action on the locker domain and every door event, newest last."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_locker", "locker_id", "id"),)
+    __table_args__ = (Index("ix_audit_log_locker", "locker_id", "id"), NEVER_REUSED_IDS)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(TS)

@@ -1,4 +1,5 @@
-"""The shared failure limiter (logins, bearer tokens, charge point passwords) and the refusal log."""
+"""The shared failure limiter (logins, bearer tokens, charge point passwords), the refusal log and
+the log throttle (one line of a kind per interval, the rest counted)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 
 import pytest
 
-from common.ratelimit import PENDING_WAIT, FailureLimiter, RefusalLog
+from common.ratelimit import PENDING_WAIT, FailureLimiter, RefusalLog, Throttle, Throttles
 
 
 def test_window_slides_and_a_success_starts_the_name_afresh() -> None:
@@ -54,3 +55,42 @@ def test_refusals_are_one_warning_a_minute_with_their_count(caplog: pytest.LogCa
     assert [w.getMessage() for w in warnings] == [
         "wrong password for CP-0 (1 refused since the last such warning)"]
     assert len([r for r in caplog.records if r.levelno == logging.DEBUG]) == 49
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _said(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
+    return [(r.levelno, r.getMessage()) for r in caplog.records]
+
+
+def test_a_throttled_line_once_per_interval_the_rest_at_debug_and_counted(
+        caplog: pytest.LogCaptureFixture) -> None:
+    log, clock = logging.getLogger("test.throttle"), Clock()
+    throttle = Throttle(10, clock=clock)
+    with caplog.at_level(logging.DEBUG, "test.throttle"):
+        for i in range(5):
+            throttle.log(log, logging.WARNING, "trouble %d", i)
+        clock.now += 10
+        throttle.log(log, logging.INFO, "trouble %d", 5)
+        throttle.reset()
+        throttle.log(log, logging.WARNING, "over")
+    assert _said(caplog) == [(logging.WARNING, "trouble 0")] + [
+        (logging.DEBUG, f"trouble {i}") for i in range(1, 5)] + [
+        (logging.INFO, "trouble 5 (4 more like this held back)"), (logging.WARNING, "over")]
+
+
+def test_kinds_are_throttled_apart(caplog: pytest.LogCaptureFixture) -> None:
+    log = logging.getLogger("test.throttles")
+    throttles = Throttles(10, clock=Clock())
+    with caplog.at_level(logging.INFO, "test.throttles"):
+        for _ in range(3):
+            throttles.log("a", log, logging.INFO, "kind a")
+            throttles.log("b", log, logging.INFO, "kind b")
+    assert [m for _, m in _said(caplog)] == ["kind a", "kind b"]
+    assert throttles["a"].held == throttles["b"].held == 2
