@@ -46,6 +46,14 @@ test: $(STAMP)
 	  echo "   (CI installs one: CHARGEBAY_CI=1 make test; see README, Tests)"; \
 	fi
 
+## make lint: the gates make test runs first: ruff, mypy (strict on the OCPP core, csms and the serial
+## protocol), the import contracts and the size limits (modules <= 400 lines, classes <= 300)
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/python scripts/sizes.py
+
 ## make bench: the central system load benchmark (prints calls/s, latency, CPU, RSS)
 bench: $(STAMP)
 	$(BIN)/python bench/csms_load.py $(BENCH_ARGS)

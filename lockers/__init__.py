@@ -1,0 +1,1 @@
+"""The locker back office: sites, lockers, bays, people, rentals, grants, audit and its OCPP adapter."""
