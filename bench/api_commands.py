@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import importlib.util
 import itertools
-import json
 import os
 import platform
 import re
@@ -52,8 +51,7 @@ import psutil
 if importlib.util.find_spec("sniffio") is None:
     sys.modules["sniffio"] = None  # type: ignore[assignment]
 
-from csms_load import (BENCH, CHARGEBAY, HOST, TOKEN, Bench, Lines, Sampler, Server, log, publish,
-                       revision)
+from csms_load import BENCH, CHARGEBAY, HOST, TOKEN, Bench, Lines, Sampler, Server, log, publish, revision
 from loadgen import percentile, raise_open_files_limit
 
 RESULTS = BENCH / "results" / "api_commands.json"
@@ -373,7 +371,7 @@ def run_phase(bench: ApiBench, name: str, count: int, body: Any,
 
 def _row(cells: list[Any], widths: list[int]) -> str:
     first, *rest = cells
-    return f"{first:<{widths[0]}}" + "".join(f"{cell!s:>{w}}" for cell, w in zip(rest, widths[1:]))
+    return f"{first:<{widths[0]}}" + "".join(f"{cell!s:>{w}}" for cell, w in zip(rest, widths[1:], strict=False))
 
 
 def render(results: dict[str, Any]) -> Iterator[str]:

@@ -32,6 +32,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import text  # noqa: E402
+
 from chargebay.stack import running  # noqa: E402
 from common.durable import DurableQueue  # noqa: E402
 from common.settings import Settings  # noqa: E402
@@ -40,7 +42,6 @@ from locker_bridge.config import load  # noqa: E402
 from locker_bridge.emulator import Emulator, Fault  # noqa: E402
 from locker_bridge.service import BridgeService  # noqa: E402
 from locker_bridge.store import BridgeStore  # noqa: E402
-from sqlalchemy import text  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "bridge_restart.json"
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"

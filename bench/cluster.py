@@ -59,8 +59,6 @@ import asyncpg
 import httpx
 import psutil
 import redis
-from sqlalchemy.engine import make_url
-
 from api_commands import (
     WAIT_S,
     ChargePoints,
@@ -85,6 +83,7 @@ from csms_load import (
 )
 from csms_load import RESULTS as CORE_RESULTS
 from loadgen import raise_open_files_limit
+from sqlalchemy.engine import make_url
 
 T = TypeVar("T")
 RESULTS = BENCH / "results" / "cluster.json"
@@ -130,7 +129,7 @@ def postgres_admin_url() -> tuple[str | None, str]:
             return None, "no PostgreSQL server with the chargebay/chargebay login on 127.0.0.1:5432"
     try:
         version = asyncio.run(_pg_execute(url, "SELECT current_setting('server_version')"))
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         return None, f"cannot connect to {_redacted(url)} ({source}): {exc!r}"
     return url, f"{_redacted(url)} ({source}), PostgreSQL {version}"
 
@@ -578,7 +577,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "concurrency": args.concurrency,
         "warmup": args.warmup,
         "wait_s": WAIT_S,
-        "command": dict(zip(("action", "payload"), TRIGGER)),
+        "command": dict(zip(("action", "payload"), TRIGGER, strict=True)),
         "cpu_count": os.cpu_count(),
         "server_cpus": sorted(bench.cpus.server),
         "load_cpus": sorted(bench.cpus.load),

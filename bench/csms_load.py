@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import psutil
-
 from loadgen import LOOP_FINISHED, LOOP_STARTED, raise_open_files_limit
 
 BENCH = Path(__file__).resolve().parent
@@ -435,7 +434,7 @@ def _healthy(url: str) -> bool:
 
 def _row(cells: list[Any], widths: list[int]) -> str:
     first, *rest = cells
-    return f"{first:<{widths[0]}}" + "".join(f"{cell!s:>{w}}" for cell, w in zip(rest, widths[1:]))
+    return f"{first:<{widths[0]}}" + "".join(f"{cell!s:>{w}}" for cell, w in zip(rest, widths[1:], strict=False))
 
 
 def render(results: dict[str, Any]) -> Iterator[str]:

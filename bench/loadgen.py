@@ -189,7 +189,7 @@ async def open_charge_point(
             open_timeout=timeout,
             close_timeout=2,
         )
-    except (OSError, asyncio.TimeoutError, WebSocketException) as exc:
+    except (TimeoutError, OSError, WebSocketException) as exc:
         stats.connect_failed += 1
         stats.show_failure(f"connect {url}: {exc!r}")
         return None
@@ -197,7 +197,7 @@ async def open_charge_point(
     try:
         async with asyncio.timeout(timeout):
             answer = await exchange(ws, frames.boot(message_id), message_id, stats)
-    except (asyncio.TimeoutError, WebSocketException, ValueError) as exc:
+    except (TimeoutError, WebSocketException, ValueError) as exc:
         answer = [None, message_id, repr(exc)]
     if answer[0] != CALL_RESULT:
         stats.boot_rejected += 1
@@ -371,7 +371,7 @@ async def run_idle(args: argparse.Namespace) -> dict[str, Any]:
     print(f"READY {len(connections)}", flush=True)
     try:
         await asyncio.wait_for(stopped.wait(), timeout=args.idle_timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         log(f"loadgen: idle timeout ({args.idle_timeout:g} s), closing")
     for task in answering:
         task.cancel()

@@ -356,7 +356,7 @@ async def throughput(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     achieved = len(counted) / wall
     # Where the time goes, from the Bus's own clock: request written -> reply matched (vs the
     # ideal wire + processing) and reply matched -> next request (vs the mandatory gap).
-    pairs = list(zip(done, done[1:]))
+    pairs = list(itertools.pairwise(done))
     turnaround_over = [tx.end - tx.start - (ideal(tx, processing) - CB81.inter_frame_gap)
                        for tx in counted]
     gaps = [b.start - a.end for a, b in pairs]
@@ -592,14 +592,14 @@ async def latency(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                                            f"{cp.bay.address}/{cp.bay.number}")
                     sample.t_emu = seen.at
                     probe.current = None
-                    await until(lambda: cp.bay.tx is not None and cp.bay.tx.id > 0
+                    await until(lambda cp=cp: cp.bay.tx is not None and cp.bay.tx.id > 0
                                 and not cp.lock.locked(), 10, "transaction numbered")
                     assert cp.bay.tx is not None
                     outcome = await commands.send(cp.identity, "RemoteStopTransaction",
                                                   {"transactionId": cp.bay.tx.id}, timeout=10)
                     if not accepted(outcome):
                         raise RuntimeError(f"RemoteStop: {outcome.kind} {outcome.payload}")
-                    await until(lambda: cp.bay.tx is None, 10, "transaction stopped")
+                    await until(lambda cp=cp: cp.bay.tx is None, 10, "transaction stopped")
                 except (RuntimeError, TimeoutError, AssertionError) as exc:
                     sample.error = str(exc)
                     log(f"bench: sample {i} ({cp.identity}): {exc}")
@@ -709,7 +709,7 @@ def render(results: dict[str, Any]) -> Iterator[str]:
 
 def _row(cells: list[Any], widths: list[int]) -> str:
     first, *rest = cells
-    return f"{first!s:<{widths[0]}}" + "".join(f"{c!s:>{w}}" for c, w in zip(rest, widths[1:]))
+    return f"{first!s:<{widths[0]}}" + "".join(f"{c!s:>{w}}" for c, w in zip(rest, widths[1:], strict=False))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -47,9 +47,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import psutil
+    from csms_load import Server
 
     from charger_sim.fleet import Fleet
-    from csms_load import Server
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results" / "sim_fleet.json"
@@ -75,7 +75,6 @@ class Probe:
 
     def __init__(self, fleet: Fleet, server: Server, metrics_url: str | None) -> None:
         import psutil
-
         from csms_load import _cpu_seconds
 
         self.psutil = psutil
@@ -197,7 +196,7 @@ def window(a: dict[str, Any], b: dict[str, Any], cpus: int) -> dict[str, Any]:
     ca, cb = a["counters"], b["counters"]
     # Before the workers start there are no pids: they start from zero CPU seconds.
     a_cpu = a["sim_cpu"] + [0.0] * (len(b["sim_cpu"]) - len(a["sim_cpu"]))
-    sim_cpu = [max(y - x, 0.0) for x, y in zip(a_cpu, b["sim_cpu"])]
+    sim_cpu = [max(y - x, 0.0) for x, y in zip(a_cpu, b["sim_cpu"], strict=False)]
     machine_total = max(b["machine_total"] - a["machine_total"], 1e-9)
     server_s = b["server_cpu"] - a["server_cpu"]
     # CPU seconds of everything else on the machine (other users of the box, the kernel).
@@ -529,7 +528,8 @@ def render(r: dict[str, Any]) -> str:
     out = ["", f"sim_fleet: {cfg['stations']} x {cfg['template']} ({cfg['connectors_per_station']} "
            f"connectors), generator on, MeterValues every {cfg['meter_interval_s']} s, ramp "
            f"{cfg['ramp_per_s']:g}/s, {cfg['sim_workers']} worker(s); {cfg['machine_cpus']} CPUs, "
-           f"{'server pinned to CPU ' + str(cfg['server_cpus']) + ', simulator to ' + str(cfg['sim_cpus']) if cfg['pinned'] else 'server and simulator share all CPUs'}"]
+           + (f"server pinned to CPU {cfg['server_cpus']}, simulator to {cfg['sim_cpus']}" if cfg["pinned"]
+              else "server and simulator share all CPUs")]
     if boot:
         ms = boot["booted_s_by_fraction"]
         out.append(
@@ -622,10 +622,10 @@ def main(argv: list[str] | None = None) -> int:
     import tempfile
 
     import psutil
+    from csms_load import CHARGEBAY, Bench, Cpus
 
     from charger_sim.fleet import Fleet, FleetOptions
     from charger_sim.template import load_template
-    from csms_load import CHARGEBAY, Bench, Cpus
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the cleanup below runs
     # Bench.start_server copies this environment and adds the SQLite URL, the API token, WARNING

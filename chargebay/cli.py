@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -40,20 +40,20 @@ def _settings() -> Settings:
 
 @app.command()
 def serve(
-    host: Annotated[Optional[str], typer.Option(help="Listen address (CHARGEBAY_HOST).")] = None,
-    ws_port: Annotated[Optional[int], typer.Option(help="OCPP websocket port (CHARGEBAY_WS_PORT).")] = None,
-    http_port: Annotated[Optional[int], typer.Option(help="REST API port (CHARGEBAY_HTTP_PORT).")] = None,
-    tls_cert: Annotated[Optional[Path], typer.Option(help="PEM certificate: serve wss:// (security profile 2).")] = None,
-    tls_key: Annotated[Optional[Path], typer.Option(help="PEM private key for --tls-cert.")] = None,
+    host: Annotated[str | None, typer.Option(help="Listen address (CHARGEBAY_HOST).")] = None,
+    ws_port: Annotated[int | None, typer.Option(help="OCPP websocket port (CHARGEBAY_WS_PORT).")] = None,
+    http_port: Annotated[int | None, typer.Option(help="REST API port (CHARGEBAY_HTTP_PORT).")] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate: serve wss:// (security profile 2).")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key for --tls-cert.")] = None,
     demo: Annotated[bool, typer.Option("--demo", help=(
         "Also run three simulated chargers and a demo locker against this CSMS "
         "(CHARGEBAY_DEMO=0 overrides)."))] = False,
-    node_id: Annotated[Optional[str], typer.Option(help=(
+    node_id: Annotated[str | None, typer.Option(help=(
         "This node's name when several share one database (CHARGEBAY_NODE_ID)."))] = None,
-    role: Annotated[Optional[Role], typer.Option(help=(
+    role: Annotated[Role | None, typer.Option(help=(
         "all: websockets and REST; ocpp: websockets only; api: stateless REST only "
         "(CHARGEBAY_ROLE)."))] = None,
-    redis_url: Annotated[Optional[str], typer.Option(help=(
+    redis_url: Annotated[str | None, typer.Option(help=(
         "Share routing and events with other nodes through Redis (CHARGEBAY_REDIS_URL)."))] = None,
 ) -> None:
     """Migrate the database, then run the OCPP central system and the REST API in one process."""
@@ -94,12 +94,12 @@ def sim(
     template: Annotated[str, typer.Option(help="Shipped template name or a YAML/JSON file.")] = "ac-wallbox",
     prefix: Annotated[str, typer.Option(help="Identities are {prefix}-{n:05d}.")] = "SIM",
     atg: Annotated[bool, typer.Option("--atg", help="Run the automatic transaction generator.")] = False,
-    duration: Annotated[Optional[float], typer.Option(help=(
+    duration: Annotated[float | None, typer.Option(help=(
         "Stop cleanly after this many seconds: running transactions end (StopTransaction "
         "Local) and get a few seconds to reach the CSMS; the rest is sent at the next run."))] = None,
     ramp: Annotated[float, typer.Option(help="New connections per second.")] = 200.0,
     workers: Annotated[int, typer.Option(help="Worker processes (0: one per core).")] = 0,
-    seed: Annotated[Optional[int], typer.Option(help="Seed for reproducible runs.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for reproducible runs.")] = None,
 ) -> None:
     """Run simulated OCPP 1.6J charge points against any CSMS."""
     from charger_sim.console import run
@@ -146,7 +146,7 @@ def token_create(
 @app.command()
 def bridge(
     config: Annotated[Path, typer.Option(help="The bridge's YAML: CSMS URL, ports, lockers, bays.")],
-    csms_url: Annotated[Optional[str], typer.Option(help=(
+    csms_url: Annotated[str | None, typer.Option(help=(
         "CSMS websocket URL (the bay identity is appended); overrides csms_url of the file."))] = None,
 ) -> None:
     """Run the locker bridge on its own, at the locker site: every bay a charge point of the CSMS."""
@@ -179,7 +179,7 @@ def emulate_board(
     speed: Annotated[float, typer.Option(min=0.001, help="Simulated seconds per real second.")] = 1.0,
     devices: Annotated[bool, typer.Option("--devices", help=(
         "Start with a phone in odd bays and an e-bike battery in even bays."))] = False,
-    fault: Annotated[Optional[list[str]], typer.Option("--fault", metavar="NAME[:COUNT]", help=(
+    fault: Annotated[list[str] | None, typer.Option("--fault", metavar="NAME[:COUNT]", help=(
         "Misbehave on every request, or on the next COUNT; repeatable. NAME: ignore, no_reply, "
         "garbage_before, garbage_inside, garbage_after, bad_checksum, bad_len, bad_eof, "
         "truncated, short_reply, late_reply, echo, wrong_address, wrong_bay, busy, stuck_door, "

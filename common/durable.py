@@ -132,7 +132,7 @@ class DurableQueue:
                     if not write.future.done():
                         write.future.set_exception(exc)
                 continue
-            for write, result in zip(batch, results):
+            for write, result in zip(batch, results, strict=True):
                 if write.future.done():
                     continue
                 if isinstance(result, Exception):

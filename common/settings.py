@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from enum import Enum
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from common.proxies import parse_networks
 MIN_API_TOKEN = 32  # characters: the generated tokens have 46
 
 
-class UnknownChargePoints(str, Enum):
+class UnknownChargePoints(StrEnum):
     """What the central system does with a charge point id it has never seen."""
 
     accept = "accept"
@@ -24,7 +24,7 @@ class UnknownChargePoints(str, Enum):
     reject = "reject"
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """What one ``serve`` process runs (see docs/scaling.md)."""
 
     all = "all"
@@ -32,7 +32,7 @@ class Role(str, Enum):
     api = "api"
 
 
-class LogFormat(str, Enum):
+class LogFormat(StrEnum):
     text = "text"
     json = "json"
 

@@ -149,8 +149,8 @@ class BoardPoller:
         event = frame.data[0]
         if event == Event.BOARD_REBOOTED:
             log.warning("board %s/%d rebooted: its outlets are off", self.bus.name, self.address)
-            for cp in self.cps.values():
-                cp.outlet_cut("PowerLoss")
+            for each in self.cps.values():
+                each.outlet_cut("PowerLoss")
             return
         cp = self.cps.get(frame.bay)
         if cp is None:

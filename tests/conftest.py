@@ -20,8 +20,8 @@ import pytest
 
 from chargebay.migrate import upgrade_sync
 from chargebay.stack import Stack, running
-from tests.helpers import free_port
 from common.settings import Settings
+from tests.helpers import free_port
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdefghij"  # CHARGEBAY_API_TOKEN: 32 or more
 # Whatever a test starts (a subprocess, a bridge, a fleet) keeps its state here unless the test

@@ -6,7 +6,7 @@ import contextlib
 import os
 import sqlite3
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +131,7 @@ T = {name: Base.metadata.tables[name] for name in (
 async def _history_before_0007(engine: AsyncEngine) -> None:
     """A site used under revision 0006: three lockers, the newest deleted (audited as the back
     office does); seven lock groups, all deleted; a user renting locker 2."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with engine.begin() as conn:
         await conn.execute(T["banks"].insert().values(name="BANK-A", port="COM2", address=1))
         for bay in (1, 2, 3):
@@ -177,14 +177,14 @@ async def test_upgrade_keeps_rows_and_ids_and_gives_no_id_ever_used_again(empty_
             assert (await conn.execute(select(T["rentals"].c.locker_id))).scalars().all() == [2]
             new_locker = await conn.execute(T["lockers"].insert().values(
                 identity="BANK-A-04", bank_id=1, bay=4, out_of_service=False, broken_lock=False,
-                created_at=datetime.now(timezone.utc)))
+                created_at=datetime.now(UTC)))
             new_group = await conn.execute(T["lock_groups"].insert().values(name="group 8"))
         assert new_locker.inserted_primary_key[0] == 4
         assert new_group.inserted_primary_key[0] == 8
         with pytest.raises(IntegrityError):  # the references are still enforced
             async with engine.begin() as conn:
                 await conn.execute(T["rentals"].insert().values(
-                    locker_id=99, created_at=datetime.now(timezone.utc)))
+                    locker_id=99, created_at=datetime.now(UTC)))
     finally:
         await engine.dispose()
 

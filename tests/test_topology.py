@@ -86,8 +86,9 @@ class Topology:
         self.spawn("lb", [shutil.which("haproxy") or "haproxy", "-db", "-f",
                           str(REPO / "deploy" / "haproxy.cfg")], env={
             "OCPP_BIND": f"127.0.0.1:{self.lb_ocpp}", "HTTP_BIND": f"127.0.0.1:{self.lb_http}",
-            "STATS_BIND": f"127.0.0.1:{self.lb_stats}", "LB_MAXCONN": "4000", "CSMS_1": f"127.0.0.1:{self.ws['csms-1']}",
-            "CSMS_2": f"127.0.0.1:{self.ws['csms-2']}", "API_1": f"127.0.0.1:{self.http['api']}"})
+            "STATS_BIND": f"127.0.0.1:{self.lb_stats}", "LB_MAXCONN": "4000",
+            "CSMS_1": f"127.0.0.1:{self.ws['csms-1']}", "CSMS_2": f"127.0.0.1:{self.ws['csms-2']}",
+            "API_1": f"127.0.0.1:{self.http['api']}"})
         link = self.tmp / "locker-COM2"
         self.spawn("board", [CLI, "emulate-board", "--link", str(link), "--boards", "1",
                              "--bays", str(BAYS)])

@@ -62,7 +62,7 @@ def _highest_ids(bind: Connection) -> dict[str, int]:
         f"SELECT {', '.join(named(where) for _, where in refs)} FROM audit_log").one()
     highest = {table: bind.exec_driver_sql(f'SELECT coalesce(max(id), 0) FROM {table}').scalar_one()
                for table in AUDITED}
-    for (table, _), value in zip(refs, audited):
+    for (table, _), value in zip(refs, audited, strict=True):
         highest[table] = max(highest[table], value or 0)
     return highest
 
