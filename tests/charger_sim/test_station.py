@@ -29,7 +29,7 @@ from charger_sim import handlers
 from common.outbox import DurableQueue
 from charger_sim.station import Station
 from charger_sim.template import Template, load_template
-from csms.validation import CSMS_ACTIONS
+from ocppj.versions import V16
 from tests.conftest import ADMIN_TOKEN
 from tests.helpers import add_id_tag, rows
 
@@ -276,7 +276,7 @@ async def _at_least(stack: Stack, cp: str, action: str, n: int, after: int = 0) 
 
 # -- every CSMS-initiated action ----------------------------------------------------------------
 def test_examples_cover_every_csms_action() -> None:
-    assert set(EXAMPLES) == set(CSMS_ACTIONS)
+    assert set(EXAMPLES) == set(V16.csms_actions)
 
 
 async def _prepare(action: str, stack: Stack, st: Station) -> dict[str, Any]:
