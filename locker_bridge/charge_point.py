@@ -28,9 +28,9 @@ from ocpp.exceptions import OCPPError
 from ocpp.v16 import call
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from common.outbox import DurableQueue, Outbox, QueueClosed, Statement
+from chargepoint.outbox import DurableQueue, Outbox, QueueClosed, Statement
 from common.ratelimit import Throttle
-from common.session import booted_session
+from chargepoint.session import booted_session
 from common.tasks import Background
 from locker_bridge.bay import Bay, BoardError, ChargingReading, FaultKind, Outlet, Tx
 from locker_bridge.bus import BadReply, BusError, NoReply, Priority

@@ -9,8 +9,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from chargepoint.outbox import Outbox
 from common.durable import DurableQueue
-from common.outbox import Outbox
 
 
 class Csms:

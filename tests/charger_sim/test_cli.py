@@ -33,7 +33,7 @@ async def run_sim(stack: Stack, cwd: Path, *args: str) -> tuple[int, str]:
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), DEADLINE)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         proc.kill()
         await proc.wait()
         raise AssertionError(f"chargebay sim {' '.join(args)} did not end within {DEADLINE} s")

@@ -15,7 +15,7 @@ import json
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,10 @@ import websockets
 
 from api.command_examples import EXAMPLES
 from chargebay.stack import Stack
-from charger_sim import handlers
-from common.outbox import DurableQueue
+from charger_sim import management
 from charger_sim.station import Station
 from charger_sim.template import Template, load_template
+from common.durable import DurableQueue
 from ocppj.versions import V16
 from tests.conftest import ADMIN_TOKEN
 from tests.helpers import add_id_tag, rows
@@ -49,7 +49,7 @@ def settings_overrides() -> dict[str, Any]:
 @pytest.fixture(autouse=True)
 def fast_sequences(monkeypatch: pytest.MonkeyPatch) -> None:
     """Firmware / diagnostics / log status sequences step every 50 ms instead of every second."""
-    monkeypatch.setattr(handlers, "STEP_S", 0.05)
+    monkeypatch.setattr(management, "STEP_S", 0.05)
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -58,17 +58,17 @@ def template(name: str = "ac-wallbox", **overrides: Any) -> Template:
 
 
 def iso(ts: datetime) -> str:
-    return ts.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def now_iso(offset_s: float = 0.0) -> str:
-    return iso(datetime.now(timezone.utc) + timedelta(seconds=offset_s))
+    return iso(datetime.now(UTC) + timedelta(seconds=offset_s))
 
 
 def utc(value: Any) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:
@@ -1038,7 +1038,7 @@ async def test_offline_transactions_are_queued_and_replayed_in_order(
         await asyncio.sleep(1.1)
 
         await go_offline(st, 4.0)
-        offline_at = datetime.now(timezone.utc)
+        offline_at = datetime.now(UTC)
         assert await st.stop_local(1, "TAG-A") is True
         assert await st.start_local(2, "TAG-B") == "Accepted"
         provisional_b = st.connectors[2].tx.id  # type: ignore[union-attr]
@@ -1347,7 +1347,7 @@ async def test_clock_skew_shifts_the_station_timestamps(stack: Stack, sim: Sims)
         await send(stack, cp, "TriggerMessage", {"requestedMessage": "StatusNotification",
                                                  "connectorId": 2})
         await eventually(lambda: _at_least(stack, cp, "StatusNotification", 1, after=mark))
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         stamp = utc((await connectors(stack, cp))[2]["timestamp"])
         assert abs((stamp - now).total_seconds() - 3600) < 30
         await start_tx(st, 1)
@@ -1384,4 +1384,4 @@ async def test_every_frame_in_and_out_is_in_the_station_log(stack: Stack, sim: S
         assert {kind for _, kind, _ in st.log} == {"in", "out", "event"}
         assert len(csms_in) > 10
         for ts, _, _ in st.log:
-            assert utc(ts) <= datetime.now(timezone.utc)
+            assert utc(ts) <= datetime.now(UTC)
