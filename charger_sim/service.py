@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -37,7 +37,7 @@ class ChargerExists(ValueError):
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return datetime.now(timezone.utc)
 
 
 def _view(row: Any) -> dict[str, Any]:
@@ -46,7 +46,7 @@ def _view(row: Any) -> dict[str, Any]:
     for key in ("created_at", "updated_at"):
         value = data[key]
         if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
+            value = value.replace(tzinfo=timezone.utc)
         data[key] = value.isoformat().replace("+00:00", "Z")
     return data
 
