@@ -10,15 +10,12 @@ point first.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ocpp.exceptions import OCPPError
-from websockets.exceptions import ConnectionClosed
-
-from locker_bridge.charge_point import Offline, VirtualChargePoint
+from chargepoint.client import CALL_FAILED
+from locker_bridge.charge_point import VirtualChargePoint
 from locker_bridge.handlers import VENDOR_ID
 
 if TYPE_CHECKING:
@@ -51,6 +48,6 @@ class SiteLink:
         try:
             return await cp.call("DataTransfer", {"vendorId": VENDOR_ID, "messageId": message_id,
                                                   "data": json.dumps(data)})
-        except (Offline, ConnectionClosed, asyncio.TimeoutError, OCPPError) as exc:
+        except CALL_FAILED as exc:
             log.info("%s: %s not reported to the CSMS (%r)", cp.identity, message_id, exc)
             return None

@@ -25,10 +25,11 @@ Check = Callable[[Any], Any]
 class SchemaViolation(Exception):
     """A payload that breaks its action's schema, with the CALLERROR code for it."""
 
-    def __init__(self, code: str, description: str) -> None:
+    def __init__(self, code: str, description: str, rule: str | None = None) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
+        self.rule = rule  # the JSON schema keyword broken ("type", "required", ...)
 
 
 def rule_codes(errors: ErrorCodes) -> dict[str, str]:
@@ -88,12 +89,12 @@ class Validator:
     def validate(self, action: str, payload: Any, response: bool = False) -> None:
         """Raise :class:`SchemaViolation` unless ``payload`` fits the action's request/response."""
         if type(payload) is not dict:
-            raise SchemaViolation(self._errors.format, "payload must be a JSON object")
+            raise SchemaViolation(self._errors.format, "payload must be a JSON object", "type")
         try:
             self._check(action, response)(payload)
         except fastjsonschema.JsonSchemaValueException as exc:
             raise SchemaViolation(self._codes.get(exc.rule or "", self._errors.format),
-                                  exc.message) from None
+                                  exc.message, exc.rule) from None
 
     def warm_up(self, actions: Iterable[str]) -> None:
         """Compile these actions' schemas up front so no peer pays for it on its first call."""

@@ -67,3 +67,13 @@ def test_schema_files_are_found_per_version() -> None:
     assert V16.validator.schema_path("Reset", response=True).name == "ResetResponse.json"
     assert V201.validator.schema_path("Reset").name == "ResetRequest.json"
     assert V201.validator.schema_path("Reset").exists()
+
+
+def test_a_violation_names_the_rule_it_broke() -> None:
+    """The charge-point side answers by rule as the `ocpp` library did (chargepoint.link)."""
+    rules = {}
+    for name, payload in {"type": [], "required": {}, "enum": {"type": "Sideways"}}.items():
+        with pytest.raises(SchemaViolation) as caught:
+            V16.validator.validate("Reset", payload)
+        rules[name] = caught.value.rule
+    assert rules == {"type": "type", "required": "required", "enum": "enum"}
