@@ -10,6 +10,7 @@ point first.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ class SiteLink:
         self.bridge = bridge
         bridge.door_listeners.append(self._door)
         for cp in bridge.cps.values():
-            cp.boot_hooks.append(lambda cp=cp: self.bay_info(cp))
+            cp.boot_hooks.append(functools.partial(self.bay_info, cp))
 
     async def bay_info(self, cp: VirtualChargePoint) -> None:
         bay = cp.bay

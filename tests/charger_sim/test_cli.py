@@ -36,7 +36,7 @@ async def run_sim(stack: Stack, cwd: Path, *args: str) -> tuple[int, str]:
     except TimeoutError:
         proc.kill()
         await proc.wait()
-        raise AssertionError(f"chargebay sim {' '.join(args)} did not end within {DEADLINE} s")
+        raise AssertionError(f"chargebay sim {' '.join(args)} did not end within {DEADLINE} s") from None
     assert proc.returncode is not None
     return proc.returncode, out.decode(errors="replace")
 
