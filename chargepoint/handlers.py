@@ -15,7 +15,6 @@ from typing import Any
 
 Payload = dict[str, Any]
 After = Callable[[], Coroutine[Any, Any, None]]
-Answer = "Payload | Reply"
 Handler = Callable[[Payload], "Payload | Reply | Awaitable[Payload | Reply]"]
 
 
