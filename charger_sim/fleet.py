@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from charger_sim.atg import AtgSettings, Generator
-from common.outbox import DurableQueue
 from charger_sim.station import Station
 from charger_sim.template import load_template
+from common.durable import DurableQueue
 from common.limits import raise_open_files_limit
-from common.settings import get_settings
 from common.loop import run as run_loop
+from common.settings import get_settings
 
 
 @dataclass

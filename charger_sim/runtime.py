@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from charger_sim.atg import AtgSettings, Generator
-from common.outbox import DurableQueue
 from charger_sim.station import Station
 from charger_sim.template import load_template
+from common.durable import DurableQueue
 from common.loop import run as run_loop
 
 LOG_SIZE = 1000  # frames and events kept per charger for the logs endpoint

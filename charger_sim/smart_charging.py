@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from charger_sim.template import Template
@@ -10,7 +10,7 @@ from charger_sim.template import Template
 
 def _ts(value: str) -> datetime:
     ts = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 class Profiles:

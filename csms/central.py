@@ -30,7 +30,7 @@ from csms.store.retention import prune_expired
 from csms.store.writer import Writer
 from csms.timeutil import now_utc
 from csms.transactions import TransactionService
-from csms.validation import warm_up
+from ocppj.versions import V16
 
 log = logging.getLogger(__name__)
 _CP = ChargePoint.__table__
@@ -84,7 +84,7 @@ class CentralSystem:
         self.vendor_extensions: dict[str, VendorExtension] = {}
 
     async def start(self) -> None:
-        warm_up()
+        V16.warm_up()
         self.writer.start()
         # A process that died left its charge points marked online; none is connected to us yet.
         await self.writer.run(lambda c: c.execute(

@@ -18,7 +18,7 @@ from csms.routing import Router
 from csms.store.models import Command
 from csms.store.writer import Writer
 from csms.timeutil import now_utc
-from csms.validation import CSMS_ACTIONS, validate
+from ocppj.versions import V16
 
 _COMMANDS = Command.__table__
 
@@ -40,9 +40,9 @@ class CommandService:
     @staticmethod
     def check(action: str, payload: dict[str, Any]) -> None:
         """Raise :class:`UnknownAction` or :class:`SchemaViolation` before anything is sent."""
-        if action not in CSMS_ACTIONS:
+        if action not in V16.csms_actions:
             raise UnknownAction(f"{action!r} is not a CSMS-initiated OCPP 1.6 action")
-        validate(action, payload)
+        V16.validator.validate(action, payload)
 
     @staticmethod
     def new_id() -> str:

@@ -1,44 +1,62 @@
-"""One charge point's websocket: the OCPP-J framing, dispatch to handlers, and outbound calls.
+"""One charge point's websocket: dispatch of its frames to handlers, and outbound calls.
 
 This is the hot path. It does not use the `ocpp` library's ``ChargePoint`` routing: that layer
 inspects signatures and converts key case by regex on every frame and answers malformed input
-with the wrong codes for 1.6 (see shared notes). Frames are parsed with orjson, validated against
-the library's schemas compiled once, and handlers work on the camelCase dicts as they arrive.
+with the wrong codes for 1.6 (see shared notes). Framing, error spellings, message ids and schema
+validation are the OCPP-J core's (:mod:`ocppj`); what is left here is what a central system does
+with them: the message log, the rejected-frame budget, metrics and the handlers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import time
-from collections import deque
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, cast
 
-import orjson
+from sqlalchemy import Table
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from csms.handlers import HANDLERS
+from csms.handlers.context import Services
 from csms.metrics import CALL_ERRORS, CALL_ROUND_TRIP, MESSAGES, REJECTED_CLOSES
 from csms.outcomes import Outcome
 from csms.rejected import ACTION_CHARS, MESSAGE_ID_CHARS, clip
 from csms.store.models import Message
-from csms.validation import CSMS_ACTIONS, SchemaViolation, validate
+from ocppj.calls import MessageIds, Outstanding, RecentIds
+from ocppj.frames import (
+    CALL,
+    CALLERROR,
+    CALLRESULT,
+    BadFrame,
+    Call,
+    CallError,
+    CallResult,
+    call_frame,
+    error_frame,
+    parse,
+    result_frame,
+    shown,
+)
+from ocppj.validation import SchemaViolation
+from ocppj.versions import V16
 
 if TYPE_CHECKING:
     from csms.central import CentralSystem
 
 log = logging.getLogger(__name__)
 
-CALL, CALLRESULT, CALLERROR = 2, 3, 4
-RECENT_IDS = 16  # message ids remembered per connection to refuse a repeated one
+VERSION = V16  # the one version served (a connection's version comes from its subprotocol later)
 TAKEOVER_CODE = 4001  # application close code: replaced by a newer connection
 DESCRIPTION_CHARS = 200  # of a CALLERROR's description (the peer's strings can be 64 KiB)
 GARBAGE_CODE = 1008  # policy violation: nothing but rejected frames, past the budget (csms.rejected)
-_MESSAGES = Message.__table__
-_ids = itertools.count(1)
+_MESSAGES = cast(Table, Message.__table__)
+_ids = MessageIds()  # prefixed per central system (CentralSystem.node_prefix)
+_errors = VERSION.errors
+_validate = VERSION.validator.validate
+_csms_actions = VERSION.csms_actions
 
 _in_counters: dict[str, Any] = {}
 _out_counters: dict[str, Any] = {}
@@ -56,20 +74,19 @@ def _count(action: str, direction: str) -> None:
 class Connection:
     """A connected charge point. Holds only what a live socket needs (thousands of these)."""
 
-    __slots__ = ("charge_point_id", "ws", "central", "registration_status", "_recent",
-                 "_call_lock", "_pending", "_pending_action", "booted_at", "unreported",
-                 "_accepted", "__weakref__")
+    __slots__ = ("charge_point_id", "ws", "central", "services", "registration_status", "_recent",
+                 "_call_lock", "_calls", "booted_at", "unreported", "_accepted", "__weakref__")
 
     def __init__(self, charge_point_id: str, ws: ServerConnection, central: CentralSystem,
-                 registration_status: str) -> None:
+                 registration_status: str, services: Services | None = None) -> None:
         self.charge_point_id = charge_point_id
         self.ws = ws
         self.central = central
+        self.services = services or Services.of(central)
         self.registration_status = registration_status
-        self._recent: deque[str] = deque(maxlen=RECENT_IDS)
+        self._recent = RecentIds()
         self._call_lock: asyncio.Lock | None = None
-        self._pending: tuple[str, asyncio.Future[Any]] | None = None
-        self._pending_action = ""
+        self._calls: Outstanding[asyncio.Future[Outcome]] = Outstanding()
         # since its last BootNotification on this socket: when, and the connectors (a bit each)
         # that have not reported a status since (see csms.handlers.core.status_notification)
         self.booted_at: datetime | None = None
@@ -97,100 +114,90 @@ class Connection:
         })
 
     async def _on_frame(self, raw: str) -> None:
-        now = datetime.now(timezone.utc)
-        central = self.central
-        central.writer.touch(self.charge_point_id, now)
-        try:
-            msg = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            await self._reject(raw, now, 0, None, None, "-1", "FormationViolation",
-                               "frame is not valid JSON")
-            return
-        if type(msg) is not list or not msg:
-            await self._reject(raw, now, 0, None, None, "-1", "FormationViolation",
-                               "frame must be a JSON array")
-            return
-        mtype = msg[0]
-        uid = msg[1] if len(msg) > 1 and type(msg[1]) is str else None
-        if mtype == CALL:
-            await self._on_call(msg, uid, raw, now)
-        elif mtype == CALLRESULT or mtype == CALLERROR:
-            await self._on_answer(msg, mtype, uid, raw, now)
+        now = datetime.now(UTC)
+        self.central.writer.touch(self.charge_point_id, now)
+        event = parse(raw, _errors)
+        kind = type(event)
+        if kind is Call:
+            await self._on_call(event, raw, now)  # type: ignore[arg-type]
+        elif kind is CallResult or kind is CallError:
+            await self._on_answer(event, raw, now)  # type: ignore[arg-type]
         else:
-            await self._reject(raw, now, 0, uid, None, uid or "-1", "ProtocolError",
-                               f"unknown message type id {_shown(mtype)}")
+            assert isinstance(event, BadFrame)
+            if event.message_type == CALLRESULT or event.message_type == CALLERROR:
+                await self._on_answer(event, raw, now)  # it may still end the call it names
+            else:
+                await self._reject(raw, now, event.message_type, event.message_id, event.action,
+                                   event.answer_id, event.code, event.description)
 
-    async def _on_call(self, msg: list[Any], uid: str | None, raw: str, now: datetime) -> None:
-        action = msg[2] if len(msg) > 2 and type(msg[2]) is str else None
-        if uid is None or len(msg) != 4 or action is None or len(uid) > 36:
-            await self._reject(raw, now, CALL, uid, action, uid if uid and len(uid) <= 36 else "-1",
-                               "FormationViolation",
-                               "a CALL is [2, <message id (max 36 chars)>, <action>, {payload}]")
-            return
+    async def _on_call(self, call: Call, raw: str, now: datetime) -> None:
+        uid, action = call.message_id, call.action
         handler = HANDLERS.get(action)
-        if handler is not None or action in CSMS_ACTIONS:
+        if handler is not None or action in _csms_actions:
             _count(action, "in")  # not every name sent: a label per name would grow without bound
-        if uid in self._recent:
-            await self._reject(raw, now, CALL, uid, action, uid, "ProtocolError",
+        if self._recent.repeated(uid):
+            await self._reject(raw, now, CALL, uid, action, uid, _errors.protocol,
                                "message id already used on this connection")
             return
-        self._recent.append(uid)
         if handler is None:
-            if action in CSMS_ACTIONS:
-                await self._reject(raw, now, CALL, uid, action, uid, "NotSupported",
+            if action in _csms_actions:
+                await self._reject(raw, now, CALL, uid, action, uid, _errors.not_supported,
                                    f"{action} is sent by a central system, not to one")
             else:
-                await self._reject(raw, now, CALL, uid, action, uid, "NotImplemented",
-                                   f"unknown action {_shown(action)}")
+                await self._reject(raw, now, CALL, uid, action, uid, _errors.not_implemented,
+                                   f"unknown action {shown(action)}")
             return
-        payload = msg[3]
+        payload = call.payload
         try:
-            validate(action, payload)
+            _validate(action, payload)
         except SchemaViolation as exc:
             await self._reject(raw, now, CALL, uid, action, uid, exc.code, exc.description)
             return
         self._accepted = True
         self._log_frame(now, "in", CALL, uid, action, raw)
         try:
-            result = await handler(self, payload)
+            result = await handler(self.services, self, payload)
         except Exception:
             self.central.throttles.log(f"handler {action}", log, logging.ERROR,
                                        "%s: handler for %s failed", self.charge_point_id, action,
                                        exc_info=True)
-            await self._send_error(uid, "InternalError", "the central system failed to handle this",
+            await self._send_error(uid, _errors.internal, "the central system failed to handle this",
                                    action, now)
             return
-        frame = orjson.dumps([CALLRESULT, uid, result]).decode()
+        frame = result_frame(uid, result)
         _count(action, "out")
-        self._log_frame(datetime.now(timezone.utc), "out", CALLRESULT, uid, action, frame)
+        self._log_frame(datetime.now(UTC), "out", CALLRESULT, uid, action, frame)
         await self._send(frame)
 
-    async def _on_answer(self, msg: list[Any], mtype: int, uid: str | None, raw: str,
+    async def _on_answer(self, answer: CallResult | CallError | BadFrame, raw: str,
                          now: datetime) -> None:
-        pending = self._pending
-        action = self._pending_action if pending is not None and pending[0] == uid else None
-        if action is None or pending is None:
+        mtype = CALLRESULT if type(answer) is CallResult else (
+            CALLERROR if type(answer) is CallError else answer.message_type)  # type: ignore[union-attr]
+        uid = answer.message_id
+        pending = self._calls.match(uid)
+        if pending is None:
             self.central.throttles.log("unknown answer", log, logging.WARNING,
                                        "%s: answer to unknown or expired call %s dropped",
-                                       self.charge_point_id, _shown(uid))
+                                       self.charge_point_id, shown(uid))
             if not self._keep_rejected(raw, now, mtype, uid, None):
                 await self._over_budget()
             return
+        action = pending.action
         self._accepted = True
         self._log_frame(now, "in", mtype, uid, action, raw)
         _count(action, "in")
-        future = pending[1]
+        future = pending.waiter
         if future.done():
             return
-        if mtype == CALLRESULT and len(msg) == 3:
-            future.set_result(Outcome("result", payload=msg[2], message_id=uid))
-        elif mtype == CALLERROR and len(msg) >= 4:
-            details = msg[4] if len(msg) > 4 and isinstance(msg[4], dict) else {}
-            CALL_ERRORS.labels(code=str(msg[2]), direction="in").inc()
-            future.set_result(Outcome("call_error", error_code=str(msg[2]), description=str(msg[3]),
-                                      details=details, message_id=uid))
+        if type(answer) is CallResult:
+            future.set_result(Outcome("result", payload=answer.payload, message_id=uid))
+        elif type(answer) is CallError:
+            CALL_ERRORS.labels(code=answer.code, direction="in").inc()
+            future.set_result(Outcome("call_error", error_code=answer.code,
+                                      description=answer.description, details=answer.details,
+                                      message_id=uid))
         else:
-            future.set_result(Outcome("call_error", error_code="FormationViolation",
+            future.set_result(Outcome("call_error", error_code=_errors.format,
                                       description="malformed answer from the charge point",
                                       message_id=uid))
 
@@ -206,7 +213,7 @@ class Connection:
     async def _send_error(self, uid: str, code: str, description: str, action: str | None,
                           now: datetime, logged: bool = True) -> None:
         CALL_ERRORS.labels(code=code, direction="out").inc()
-        frame = orjson.dumps([CALLERROR, uid, code, description, {}]).decode()
+        frame = error_frame(uid, code, description)
         if logged:
             self._log_frame(now, "out", CALLERROR, uid, action, frame)
         await self._send(frame)
@@ -257,12 +264,11 @@ class Connection:
         except TimeoutError:
             return Outcome("timeout", description="another call to this charge point is still waiting")
         try:
-            uid = f"{self.central.node_prefix}{next(_ids)}"
+            uid = self.central.node_prefix + _ids.next()
             future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-            self._pending = (uid, future)
-            self._pending_action = action
-            frame = orjson.dumps([CALL, uid, action, payload]).decode()
-            now = datetime.now(timezone.utc)
+            self._calls.begin(uid, action, future)
+            frame = call_frame(uid, action, payload)
+            now = datetime.now(UTC)
             _count(action, "out")
             self._log_frame(now, "out", CALL, uid, action, frame)
             started = time.perf_counter()
@@ -279,14 +285,14 @@ class Connection:
             CALL_ROUND_TRIP.labels(action=action).observe(time.perf_counter() - started)
             if outcome.kind == "result":
                 try:
-                    validate(action, outcome.payload, response=True)
+                    _validate(action, outcome.payload, response=True)
                 except SchemaViolation as exc:
                     return Outcome("call_error", error_code=exc.code,
                                    description=f"charge point answer breaks the schema: {exc.description}",
                                    payload=outcome.payload, message_id=uid)
             return outcome
         finally:
-            self._pending = None
+            self._calls.end()
             self._call_lock.release()
 
     def replace(self, reason: str) -> None:
@@ -297,12 +303,7 @@ class Connection:
 
     def drop(self, reason: str) -> None:
         """The socket is gone: fail the waiting call (if any) as offline."""
-        pending = self._pending
-        if pending is not None and not pending[1].done():
-            pending[1].set_result(Outcome("offline", description=reason, message_id=pending[0]))
-
-
-def _shown(value: Any) -> str:
-    """A peer's value as an error description or a log line shows it: its repr, cut short."""
-    shown = repr(value)
-    return shown if len(shown) <= 60 else shown[:57] + "..."
+        pending = self._calls.pending
+        if pending is not None and not pending.waiter.done():
+            pending.waiter.set_result(Outcome("offline", description=reason,
+                                              message_id=pending.message_id))

@@ -28,10 +28,12 @@ from common.ratelimit import RefusalLog
 from common.settings import UnknownChargePoints
 from csms.central import CentralSystem
 from csms.connection import Connection
+from csms.handlers.context import Services
+from ocppj.versions import SERVED
 
 log = logging.getLogger(__name__)
 
-SUBPROTOCOL = "ocpp1.6"
+SUBPROTOCOL = SERVED[0].subprotocol  # "ocpp1.6" (ocppj.versions: the versions served)
 PREFIX = "/ocpp/"
 MAX_ID = 48
 
@@ -85,6 +87,7 @@ class OcppServer:
 
     def __init__(self, central: CentralSystem) -> None:
         self.central = central
+        self.services = Services.of(central)  # what the handlers get, one for all connections
         self.proxies = TrustedProxies(central.settings.trusted_proxies)
         self._no_credentials = RefusalLog(log)
         self._server: Server | None = None
@@ -168,7 +171,8 @@ class OcppServer:
         central = self.central
         cp_id = charge_point_id_from_path(ws.request.path)  # type: ignore[union-attr]
         assert cp_id is not None
-        conn = Connection(cp_id, ws, central, ws.chargebay_registration)  # type: ignore[attr-defined]
+        conn = Connection(cp_id, ws, central, ws.chargebay_registration,  # type: ignore[attr-defined]
+                          self.services)
         address = ws.chargebay_address  # type: ignore[attr-defined]
         old = central.router.attach(conn)
         if old is not None:

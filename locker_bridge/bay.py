@@ -29,7 +29,7 @@ class Outlet(int, Enum):
     FAULT = 3
 
 
-class FaultKind(str, Enum):
+class FaultKind(str, Enum):  # noqa: UP042 (a StrEnum would print differently in logs)
     """Why a bay is Faulted; the value is the vendorErrorCode sent with StatusNotification."""
 
     BOARD_SILENT = "BOARD_SILENT"  # no answer to 3 polls in a row; clears when it answers

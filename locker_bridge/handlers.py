@@ -1,181 +1,173 @@
-"""What a locker bay answers when the CSMS calls it (the `ocpp` library's ``ChargePoint``).
+"""What a locker bay answers when the CSMS calls it (a :class:`chargepoint.handlers.Handlers`).
 
 Remote start/stop become serial frames; door and status reads go through DataTransfer (vendorId
 ``chargebay``) because OCPP 1.6 keeps UnlockConnector for the cable lock. Actions a locker bay has
-no use for are answered NotImplemented by the library. Work that follows an answer runs in a
-background task (the library reads one message at a time, and the answer must go out first).
+no use for have no handler and are answered NotImplemented. Work that follows an answer runs in a
+background task or after the answer is sent (:class:`~chargepoint.handlers.Reply`).
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ocpp.routing import after, on
-from ocpp.v16 import ChargePoint, call_result
-
+from chargepoint.handlers import Handlers, Reply
 from locker_bridge.bay import BoardError
+from locker_bridge.bay_transactions import BayTransactions
 from locker_bridge.bus import BadReply, BusError, NoReply
-
-if TYPE_CHECKING:
-    from locker_bridge.charge_point import VirtualChargePoint
 
 VENDOR_ID = "chargebay"
 TRIGGERABLE = {"BootNotification", "Heartbeat", "StatusNotification", "MeterValues",
                "DiagnosticsStatusNotification", "FirmwareStatusNotification"}
+Payload = dict[str, Any]
 
 
-class BayLink(ChargePoint):
-    def __init__(self, cp: VirtualChargePoint, ws: Any, response_timeout: float) -> None:
-        super().__init__(cp.identity, ws, response_timeout=response_timeout)
-        self.cp = cp
+def register(cp: BayTransactions, on: Handlers) -> None:
+    """Answer the CSMS's calls for the bay ``cp``."""
 
-    async def close(self) -> None:
-        await self._connection.close(1000, "bay stopped")
+    @on.on("RemoteStartTransaction")
+    def remote_start(p: Payload) -> Payload:
+        if p.get("connectorId") not in (None, 1) or not cp.bay.can_start:
+            return {"status": "Rejected"}
+        cp.spawn(cp.start_transaction(p["idTag"], authorize=cp.settings.flag("AuthorizeRemoteTxRequests")))
+        return {"status": "Accepted"}
 
-    # -- transactions ---------------------------------------------------------------------------
-    @on("RemoteStartTransaction")
-    def on_remote_start(self, id_tag: str, connector_id: int | None = None, **_: Any) -> Any:
-        if connector_id not in (None, 1) or not self.cp.bay.can_start:
-            return call_result.RemoteStartTransaction(status="Rejected")
-        self.cp.spawn(self.cp.start_transaction(
-            id_tag, authorize=self.cp.settings.flag("AuthorizeRemoteTxRequests")))
-        return call_result.RemoteStartTransaction(status="Accepted")
+    @on.on("RemoteStopTransaction")
+    def remote_stop(p: Payload) -> Payload:
+        tx = cp.bay.tx
+        if tx is None or tx.id != p["transactionId"]:
+            return {"status": "Rejected"}
+        cp.spawn(cp.stop_transaction("Remote"))
+        return {"status": "Accepted"}
 
-    @on("RemoteStopTransaction")
-    def on_remote_stop(self, transaction_id: int) -> Any:
-        tx = self.cp.bay.tx
-        if tx is None or tx.id != transaction_id:
-            return call_result.RemoteStopTransaction(status="Rejected")
-        self.cp.spawn(self.cp.stop_transaction("Remote"))
-        return call_result.RemoteStopTransaction(status="Accepted")
-
-    # -- doors and readings ---------------------------------------------------------------------
-    @on("DataTransfer")
-    async def on_data_transfer(self, vendor_id: str, message_id: str | None = None,
-                               data: str | None = None) -> Any:
-        if vendor_id != VENDOR_ID:
-            return call_result.DataTransfer(status="UnknownVendorId")
+    @on.on("DataTransfer")
+    async def data_transfer(p: Payload) -> Payload:
+        if p["vendorId"] != VENDOR_ID:
+            return {"status": "UnknownVendorId"}
+        message_id, data = p.get("messageId"), p.get("data")
         if message_id == "Maintenance":
-            return await self.cp_maintenance(data)
-        actions = {"OpenLocker": self.cp_open, "LockerStatus": self.cp_locker_status,
-                   "ChargingStatus": self.cp_charging_status}
+            return await _maintenance(cp, data)
+        actions = {"OpenLocker": lambda: open_door(cp),
+                   "LockerStatus": lambda: _locker_status(cp),
+                   "ChargingStatus": lambda: _charging_status(cp)}
         action = actions.get(message_id or "")
         if action is None:
-            return call_result.DataTransfer(status="UnknownMessageId")
-        if message_id == "OpenLocker" and (why := self.wired_elsewhere(data)) is not None:
-            return call_result.DataTransfer(status="Rejected", data=json.dumps({"error": why}))
+            return {"status": "UnknownMessageId"}
+        if message_id == "OpenLocker" and (why := wired_elsewhere(cp, data)) is not None:
+            return {"status": "Rejected", "data": json.dumps({"error": why})}
         try:
             accepted, result = await action()
         except BusError as exc:  # no answer: the caller's 503, not a refusal
-            return call_result.DataTransfer(status="Rejected", data=json.dumps(
-                {"error": str(exc), "unavailable": True}))
+            return {"status": "Rejected", "data": json.dumps({"error": str(exc), "unavailable": True})}
         except BoardError as exc:
-            return call_result.DataTransfer(status="Rejected", data=json.dumps({"error": str(exc)}))
-        return call_result.DataTransfer(status="Accepted" if accepted else "Rejected",
-                                        data=json.dumps(result))
+            return {"status": "Rejected", "data": json.dumps({"error": str(exc)})}
+        return {"status": "Accepted" if accepted else "Rejected", "data": json.dumps(result)}
 
-    async def cp_maintenance(self, data: str | None) -> Any:
-        """Out of service in the locker back office of a CSMS this bridge is not embedded in:
-        ``{"on": true}`` is the same maintenance as the embedded back office sets."""
+    @on.on("UnlockConnector")
+    async def unlock_connector(p: Payload) -> Payload:
+        if not cp.unlock_opens_door or p["connectorId"] != 1:
+            return {"status": "NotSupported"}
         try:
-            on = json.loads(data or "")["on"]
-            if not isinstance(on, bool):
-                raise TypeError(on)
-        except (ValueError, KeyError, TypeError):
-            return call_result.DataTransfer(status="Rejected", data=json.dumps(
-                {"error": 'data must be {"on": true|false}'}))
-        await self.cp.set_availability(maintenance=on)
-        return call_result.DataTransfer(status="Accepted")
-
-    def wired_elsewhere(self, data: str | None) -> str | None:
-        """An open may name the bay it means (port, address, bay: the CSMS's records); if this
-        bay is wired elsewhere, opening it would open another door than the caller believes."""
-        try:
-            meant = json.loads(data) if data else {}
-        except ValueError:
-            return "data is not JSON"
-        if not isinstance(meant, dict):
-            return "data is not a JSON object"
-        bay = self.cp.bay
-        here = {"port": bay.port, "address": bay.address, "bay": bay.number}
-        wrong = {k: meant[k] for k in here if k in meant and meant[k] != here[k]}
-        if wrong:
-            return f"this bay is {here}, not {wrong}: the records disagree, the door stays shut"
-        return None
-
-    async def cp_open(self) -> tuple[bool, dict[str, Any]]:
-        return await open_door(self.cp)
-
-    async def cp_locker_status(self) -> tuple[bool, dict[str, Any]]:
-        return True, (await self.cp.bay.read_door()).to_json()
-
-    async def cp_charging_status(self) -> tuple[bool, dict[str, Any]]:
-        return True, (await self.cp.read_outlet()).to_json()
-
-    @on("UnlockConnector")
-    async def on_unlock_connector(self, connector_id: int) -> Any:
-        if not self.cp.unlock_opens_door or connector_id != 1:
-            return call_result.UnlockConnector(status="NotSupported")
-        try:
-            opened, _ = await open_door(self.cp)
+            opened, _ = await open_door(cp)
         except (BusError, BoardError):
             opened = False
-        return call_result.UnlockConnector(status="Unlocked" if opened else "UnlockFailed")
+        return {"status": "Unlocked" if opened else "UnlockFailed"}
 
-    # -- management -----------------------------------------------------------------------------
-    @on("ChangeAvailability")
-    async def on_change_availability(self, connector_id: int, type: str) -> Any:
-        if connector_id not in (0, 1):
-            return call_result.ChangeAvailability(status="Rejected")
-        if type == "Operative" and self.cp.bay.maintenance:  # Accepted would promise Available
-            return call_result.ChangeAvailability(status="Rejected")
-        await self.cp.set_availability(operative=type == "Operative")
-        scheduled = type == "Inoperative" and self.cp.bay.tx is not None
-        return call_result.ChangeAvailability(status="Scheduled" if scheduled else "Accepted")
+    _management(cp, on)
 
-    @on("GetConfiguration")
-    def on_get_configuration(self, key: list[str] | None = None) -> Any:
-        values = self.cp.settings.values
-        wanted = key or list(values)
-        known = [{"key": k, "readonly": k not in self.cp.settings.WRITABLE, "value": values[k]}
+
+def _management(cp: BayTransactions, on: Handlers) -> None:
+    @on.on("ChangeAvailability")
+    async def change_availability(p: Payload) -> Payload:
+        kind = p["type"]
+        if p["connectorId"] not in (0, 1):
+            return {"status": "Rejected"}
+        if kind == "Operative" and cp.bay.maintenance:  # Accepted would promise Available
+            return {"status": "Rejected"}
+        await cp.set_availability(operative=kind == "Operative")
+        scheduled = kind == "Inoperative" and cp.bay.tx is not None
+        return {"status": "Scheduled" if scheduled else "Accepted"}
+
+    @on.on("GetConfiguration")
+    def get_configuration(p: Payload) -> Payload:
+        values = cp.settings.values
+        wanted = p.get("key") or list(values)
+        known = [{"key": k, "readonly": k not in cp.settings.WRITABLE, "value": values[k]}
                  for k in wanted if k in values]
         unknown = [k for k in wanted if k not in values]
-        return call_result.GetConfiguration(configuration_key=known, unknown_key=unknown or None)
+        return {"configurationKey": known, "unknownKey": unknown or None}
 
-    @on("ChangeConfiguration")
-    def on_change_configuration(self, key: str, value: str) -> Any:
-        return call_result.ChangeConfiguration(status=self.cp.settings.change(key, value))
+    @on.on("ChangeConfiguration")
+    def change_configuration(p: Payload) -> Payload:
+        return {"status": cp.settings.change(p["key"], p["value"])}
 
-    @on("ClearCache")
-    def on_clear_cache(self) -> Any:
-        return call_result.ClearCache(status="Accepted")
+    @on.on("ClearCache")
+    def clear_cache(p: Payload) -> Payload:
+        return {"status": "Accepted"}
 
-    @on("Reset")
-    def on_reset(self, type: str) -> Any:
-        return call_result.Reset(status="Accepted")
+    @on.on("Reset")
+    def reset(p: Payload) -> Reply:
+        async def then() -> None:
+            if cp.bay.tx is not None:
+                await cp.stop_transaction("HardReset" if p["type"] == "Hard" else "SoftReset")
+            cp.bay.clear_fault()
+            cp.reconnect()
 
-    @after("Reset")
-    async def after_reset(self, type: str) -> None:
-        if self.cp.bay.tx is not None:
-            await self.cp.stop_transaction("HardReset" if type == "Hard" else "SoftReset")
-        self.cp.bay.clear_fault()
-        self.cp.reconnect()
+        return Reply({"status": "Accepted"}, then)
 
-    @on("TriggerMessage")
-    def on_trigger_message(self, requested_message: str, connector_id: int | None = None) -> Any:
-        if requested_message not in TRIGGERABLE or connector_id not in (None, 0, 1):
-            return call_result.TriggerMessage(status="NotImplemented"
-                                              if requested_message not in TRIGGERABLE else "Rejected")
-        return call_result.TriggerMessage(status="Accepted")
+    @on.on("TriggerMessage")
+    def trigger_message(p: Payload) -> Payload | Reply:
+        requested, connector_id = p["requestedMessage"], p.get("connectorId")
+        if requested not in TRIGGERABLE:
+            return {"status": "NotImplemented"}
+        if connector_id not in (None, 0, 1):
+            return {"status": "Rejected"}
 
-    @after("TriggerMessage")
-    def after_trigger_message(self, requested_message: str, connector_id: int | None = None) -> None:
-        if requested_message in TRIGGERABLE and connector_id in (None, 0, 1):
-            self.cp.spawn(self.cp.triggered(requested_message))
+        async def then() -> None:
+            cp.spawn(cp.triggered(requested))
+
+        return Reply({"status": "Accepted"}, then)
 
 
-async def open_door(cp: VirtualChargePoint) -> tuple[bool, dict[str, Any]]:
+async def _maintenance(cp: BayTransactions, data: str | None) -> Payload:
+    """Out of service in the locker back office of a CSMS this bridge is not embedded in:
+    ``{"on": true}`` is the same maintenance as the embedded back office sets."""
+    try:
+        on = json.loads(data or "")["on"]
+        if not isinstance(on, bool):
+            raise TypeError(on)
+    except (ValueError, KeyError, TypeError):
+        return {"status": "Rejected", "data": json.dumps({"error": 'data must be {"on": true|false}'})}
+    await cp.set_availability(maintenance=on)
+    return {"status": "Accepted"}
+
+
+def wired_elsewhere(cp: BayTransactions, data: str | None) -> str | None:
+    """An open may name the bay it means (port, address, bay: the CSMS's records); if this bay
+    is wired elsewhere, opening it would open another door than the caller believes."""
+    try:
+        meant = json.loads(data) if data else {}
+    except ValueError:
+        return "data is not JSON"
+    if not isinstance(meant, dict):
+        return "data is not a JSON object"
+    bay = cp.bay
+    here = {"port": bay.port, "address": bay.address, "bay": bay.number}
+    wrong = {k: meant[k] for k in here if k in meant and meant[k] != here[k]}
+    if wrong:
+        return f"this bay is {here}, not {wrong}: the records disagree, the door stays shut"
+    return None
+
+
+async def _locker_status(cp: BayTransactions) -> tuple[bool, dict[str, Any]]:
+    return True, (await cp.bay.read_door()).to_json()
+
+
+async def _charging_status(cp: BayTransactions) -> tuple[bool, dict[str, Any]]:
+    return True, (await cp.read_outlet()).to_json()
+
+
+async def open_door(cp: BayTransactions) -> tuple[bool, dict[str, Any]]:
     """OPEN_DOOR once (never retried blindly), then read the door back and say what happened.
 
     A lost or unusable reply is no answer either way (the board may have opened the door): the

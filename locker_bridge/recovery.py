@@ -12,32 +12,27 @@ extension answers UnknownVendorId or UnknownMessageId: nothing to learn, the bay
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ocpp.exceptions import OCPPError
-from websockets.exceptions import ConnectionClosed
-
+from chargepoint.client import CALL_FAILED
+from chargepoint.errors import CallRefused
+from chargepoint.times import iso
 from locker_bridge.bay import Outlet, Tx
-
-if TYPE_CHECKING:
-    from locker_bridge.charge_point import VirtualChargePoint
+from locker_bridge.bay_transactions import BayTransactions
 
 log = logging.getLogger(__name__)
 VENDOR_ID = "chargebay"
 MESSAGE_ID = "OpenTransactions"
 
 
-async def open_transactions(cp: VirtualChargePoint) -> list[dict[str, Any]] | None:
+async def open_transactions(cp: BayTransactions) -> list[dict[str, Any]] | None:
     """What the CSMS holds open for this charge point (None: it cannot say)."""
-    from locker_bridge.charge_point import Offline
-
     try:
         answer = await cp.call("DataTransfer", {"vendorId": VENDOR_ID, "messageId": MESSAGE_ID})
-    except (Offline, ConnectionClosed, asyncio.TimeoutError, OCPPError) as exc:
+    except CALL_FAILED as exc:
         log.info("%s: could not ask the CSMS for open transactions (%r)", cp.identity, exc)
         return None
     if answer.get("status") != "Accepted":
@@ -51,7 +46,7 @@ async def open_transactions(cp: VirtualChargePoint) -> list[dict[str, Any]] | No
     return [t for t in found if isinstance(t, dict) and t.get("connectorId") == 1]
 
 
-async def reconcile_with_csms(cp: VirtualChargePoint) -> None:
+async def reconcile_with_csms(cp: BayTransactions) -> None:
     """Adopt or stop what the CSMS holds open for a bay that kept nothing (see the module)."""
     found = await open_transactions(cp)
     if found is None:
@@ -82,12 +77,7 @@ async def reconcile_with_csms(cp: VirtualChargePoint) -> None:
                     "%d Wh (this bridge had no state for the bay)", cp.identity, tx.id, last)
         seq = await cp.outbox.put("StopTransaction", {
             "transactionId": tx.id, "idTag": tx.id_tag, "meterStop": last,
-            "timestamp": _now(), "reason": "Reboot"})
-        with contextlib.suppress(OCPPError):  # before the bay's first status, when it can
+            "timestamp": iso(), "reason": "Reboot"})
+        with contextlib.suppress(CallRefused):  # before the bay's first status, when it can
             await cp.outbox.result(seq)
 
-
-def _now() -> str:
-    from locker_bridge.charge_point import iso
-
-    return iso()

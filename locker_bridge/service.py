@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common.outbox import DurableQueue
+from common.durable import DurableQueue
 from common.settings import get_settings
 from locker_bridge.bay import Bay
 from locker_bridge.board import BoardPoller

@@ -10,15 +10,13 @@ point first.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ocpp.exceptions import OCPPError
-from websockets.exceptions import ConnectionClosed
-
-from locker_bridge.charge_point import Offline, VirtualChargePoint
+from chargepoint.client import CALL_FAILED
+from locker_bridge.charge_point import VirtualChargePoint
 from locker_bridge.handlers import VENDOR_ID
 
 if TYPE_CHECKING:
@@ -32,7 +30,7 @@ class SiteLink:
         self.bridge = bridge
         bridge.door_listeners.append(self._door)
         for cp in bridge.cps.values():
-            cp.boot_hooks.append(lambda cp=cp: self.bay_info(cp))
+            cp.boot_hooks.append(functools.partial(self.bay_info, cp))
 
     async def bay_info(self, cp: VirtualChargePoint) -> None:
         bay = cp.bay
@@ -51,6 +49,6 @@ class SiteLink:
         try:
             return await cp.call("DataTransfer", {"vendorId": VENDOR_ID, "messageId": message_id,
                                                   "data": json.dumps(data)})
-        except (Offline, ConnectionClosed, asyncio.TimeoutError, OCPPError) as exc:
+        except CALL_FAILED as exc:
             log.info("%s: %s not reported to the CSMS (%r)", cp.identity, message_id, exc)
             return None

@@ -24,7 +24,7 @@ import pytest
 
 from chargebay.stack import Stack
 from tests.conftest import ADMIN_TOKEN
-from tests.csms.test_handshake import handshake, set_password
+from tests.csms.handshakes import handshake, set_password
 from tests.helpers import free_port
 
 REPO = Path(__file__).resolve().parent.parent

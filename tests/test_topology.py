@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from charger_sim.atg import AtgSettings, Generator
 from charger_sim.station import Station
 from charger_sim.template import load_template
-from common.outbox import DurableQueue
+from common.durable import DurableQueue
 from csms.timeutil import parse_ts, utc
 from tests.conftest import ADMIN_TOKEN, POSTGRES
 from tests.helpers import free_port

@@ -22,7 +22,8 @@ from api.gate import GuardedRoute
 from csms.central import CentralSystem
 from csms.outcomes import Outcome
 from csms.store.models import Command
-from csms.validation import SCHEMAS, SchemaViolation
+from ocppj.validation import SchemaViolation
+from ocppj.versions import V16_SCHEMAS as SCHEMAS
 
 router = APIRouter(tags=["commands"], route_class=GuardedRoute)
 send_role = require("operator", "integrator")

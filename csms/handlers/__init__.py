@@ -1,17 +1,15 @@
 """Handlers of every charge-point-initiated OCPP 1.6 action (core profiles and security whitepaper).
 
-A handler takes the connection and the validated camelCase payload and returns the answer payload.
+A handler takes the central system's services, the charge point's link and the validated
+camelCase payload, and returns the answer payload (see :mod:`csms.handlers.context`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
 
-if TYPE_CHECKING:
-    from csms.connection import Connection
+from csms.handlers.context import Handler
 
-Handler = Callable[["Connection", dict[str, Any]], Awaitable[dict[str, Any]]]
 HANDLERS: dict[str, Handler] = {}
 
 

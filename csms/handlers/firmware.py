@@ -2,42 +2,40 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, update
 
 from csms.handlers import handles
+from csms.handlers.context import ChargePointLink, Services
 from csms.handlers.core import notification
 from csms.store.models import ChargePoint, Notification
 
-if TYPE_CHECKING:
-    from csms.connection import Connection
-
-_CP = ChargePoint.__table__
-_NOTIFICATIONS = Notification.__table__
+_CP = cast(Table, ChargePoint.__table__)
+_NOTIFICATIONS = cast(Table, Notification.__table__)
 
 
-async def _report(conn: Connection, kind: str, column: str, status: str,
+async def _report(ctx: Services, conn: ChargePointLink, kind: str, column: str, status: str,
                   request_id: int | None = None) -> dict[str, Any]:
     """Keep the report in the history and the charge point's current status column."""
-    writer = conn.central.writer
+    writer = ctx.writer
     writer.insert(_NOTIFICATIONS, notification(conn, kind, status, request_id, None, None))
     stmt = update(_CP).where(_CP.c.id == conn.charge_point_id).values({column: status})
     writer.submit(lambda c: c.execute(stmt))
-    conn.central.events.publish(kind, conn.charge_point_id, status=status, request_id=request_id)
+    ctx.events.publish(kind, conn.charge_point_id, status=status, request_id=request_id)
     return {}
 
 
 @handles("FirmwareStatusNotification")
-async def firmware_status(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
-    return await _report(conn, "firmware", "firmware_status", p["status"])
+async def firmware_status(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
+    return await _report(ctx, conn, "firmware", "firmware_status", p["status"])
 
 
 @handles("SignedFirmwareStatusNotification")
-async def signed_firmware_status(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
-    return await _report(conn, "signed_firmware", "firmware_status", p["status"], p.get("requestId"))
+async def signed_firmware_status(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
+    return await _report(ctx, conn, "signed_firmware", "firmware_status", p["status"], p.get("requestId"))
 
 
 @handles("DiagnosticsStatusNotification")
-async def diagnostics_status(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
-    return await _report(conn, "diagnostics", "diagnostics_status", p["status"])
+async def diagnostics_status(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
+    return await _report(ctx, conn, "diagnostics", "diagnostics_status", p["status"])

@@ -6,9 +6,12 @@ point deletes what it has been answered for, so an answer must mean the record i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, cast
+
+from sqlalchemy import Table
 
 from csms.handlers import handles
+from csms.handlers.context import ChargePointLink, Services
 from csms.store.models import MeterValue
 from csms.store.transactions import (
     DEFAULT_STOP_REASON,
@@ -20,13 +23,10 @@ from csms.store.transactions import (
 )
 from csms.timeutil import parse_ts
 
-if TYPE_CHECKING:
-    from csms.connection import Connection
-
-_METER_VALUES = MeterValue.__table__
+_METER_VALUES = cast(Table, MeterValue.__table__)
 
 
-def meter_rows(conn: Connection, connector_id: int, transaction_id: int | None,
+def meter_rows(conn: ChargePointLink, connector_id: int, transaction_id: int | None,
                meter_values: list[dict[str, Any]], source: str
                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """One row per sampledValue, every column present (the writer inserts them in one statement),
@@ -50,54 +50,51 @@ def meter_rows(conn: Connection, connector_id: int, transaction_id: int | None,
 
 
 @handles("Authorize")
-async def authorize(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
-    central = conn.central
-    async with central.engine.connect() as db:
-        info = await id_tag_info(db, p["idTag"], central.settings.accept_unknown_id_tags)
+async def authorize(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
+    async with ctx.engine.connect() as db:
+        info = await id_tag_info(db, p["idTag"], ctx.settings.accept_unknown_id_tags)
     return {"idTagInfo": info}
 
 
 @handles("StartTransaction")
-async def start(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
-    central = conn.central
+async def start(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
     req = StartRequest(conn.charge_point_id, p["connectorId"], p["idTag"], p["meterStart"],
                        parse_ts(p["timestamp"]), p.get("reservationId"))  # type: ignore[arg-type]
-    result = await central.writer.run(start_transaction(
-        req, central.settings.accept_unknown_id_tags, central.transactions.stale_after))
-    central.transactions.ended(result.superseded)
+    result = await ctx.writer.run(start_transaction(
+        req, ctx.settings.accept_unknown_id_tags, ctx.transactions.stale_after))
+    ctx.transactions.ended(result.superseded)
     if not result.replayed:
-        central.transactions.started(result.transaction_id, conn.charge_point_id, req.timestamp)
-        central.events.publish("transaction_started", conn.charge_point_id,
-                               transaction_id=result.transaction_id, connector_id=req.connector_id,
-                               id_tag=req.id_tag, id_tag_status=result.info["status"],
-                               meter_start=req.meter_start)
+        ctx.transactions.started(result.transaction_id, conn.charge_point_id, req.timestamp)
+        ctx.events.publish("transaction_started", conn.charge_point_id,
+                           transaction_id=result.transaction_id, connector_id=req.connector_id,
+                           id_tag=req.id_tag, id_tag_status=result.info["status"],
+                           meter_start=req.meter_start)
     return {"transactionId": result.transaction_id, "idTagInfo": result.info}
 
 
 @handles("StopTransaction")
-async def stop(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
-    central = conn.central
+async def stop(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
     samples, _ = meter_rows(conn, 0, p["transactionId"], p.get("transactionData") or [],
                             "StopTransaction")
     req = StopRequest(conn.charge_point_id, p["transactionId"], p.get("idTag"), p["meterStop"],
                       parse_ts(p["timestamp"]), p.get("reason"), samples)  # type: ignore[arg-type]
-    info, outcome = await central.writer.run(
-        stop_transaction(req, central.settings.accept_unknown_id_tags))
+    info, outcome = await ctx.writer.run(
+        stop_transaction(req, ctx.settings.accept_unknown_id_tags))
     if outcome in ("stopped", "corrected"):
-        central.transactions.stopped(req.transaction_id, conn.charge_point_id, req.timestamp,
-                                     req.meter_stop)
-        central.events.publish("transaction_stopped" if outcome == "stopped" else
-                               "transaction_corrected", conn.charge_point_id,
-                               transaction_id=req.transaction_id, meter_stop=req.meter_stop,
-                               reason=req.reason or DEFAULT_STOP_REASON, end_source="charge_point")
+        ctx.transactions.stopped(req.transaction_id, conn.charge_point_id, req.timestamp,
+                                 req.meter_stop)
+        ctx.events.publish("transaction_stopped" if outcome == "stopped" else
+                           "transaction_corrected", conn.charge_point_id,
+                           transaction_id=req.transaction_id, meter_stop=req.meter_stop,
+                           reason=req.reason or DEFAULT_STOP_REASON, end_source="charge_point")
     return {} if info is None else {"idTagInfo": info}
 
 
 @handles("MeterValues")
-async def meter_values(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
+async def meter_values(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
     tx_id = p.get("transactionId")
     rows, elements = meter_rows(conn, p["connectorId"], tx_id, p["meterValue"], "MeterValues")
     if tx_id is not None:
-        await conn.central.transactions.place(conn.charge_point_id, tx_id, elements)
-    await conn.central.writer.save(_METER_VALUES, rows)
+        await ctx.transactions.place(conn.charge_point_id, tx_id, elements)
+    await ctx.writer.save(_METER_VALUES, rows)
     return {}

@@ -33,10 +33,10 @@ async def run_sim(stack: Stack, cwd: Path, *args: str) -> tuple[int, str]:
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), DEADLINE)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         proc.kill()
         await proc.wait()
-        raise AssertionError(f"chargebay sim {' '.join(args)} did not end within {DEADLINE} s")
+        raise AssertionError(f"chargebay sim {' '.join(args)} did not end within {DEADLINE} s") from None
     assert proc.returncode is not None
     return proc.returncode, out.decode(errors="replace")
 

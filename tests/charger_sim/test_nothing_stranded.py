@@ -16,8 +16,11 @@ import pytest
 from chargebay.stack import Stack
 from charger_sim.atg import AtgSettings, Generator
 from charger_sim.fleet import Fleet, FleetOptions
-from tests.charger_sim.test_station import Sims, sim, template, until_status  # noqa: F401 (fixture)
+from tests.charger_sim import stations
+from tests.charger_sim.stations import Sims, template, until_status
 from tests.helpers import add_id_tag, rows
+
+sim = stations.sim  # a fixture
 
 FAST_ATG = {"idle": (0.1, 0.3), "plug_delay": (0.05, 0.1), "duration": (600, 600),
             "probability": 1.0, "id_tags": ["TAG-F"]}

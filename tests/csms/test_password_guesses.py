@@ -24,7 +24,7 @@ import csms.passwords
 from chargebay.stack import Stack
 from common.passwords import hash_password, verify_password
 from tests.conftest import ADMIN_TOKEN, make_settings
-from tests.csms.test_handshake import handshake, set_password
+from tests.csms.handshakes import handshake, set_password
 from tests.test_serve import start
 
 STEP = 20.0  # seconds one exchange may take on a busy machine

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from chargebay.stack import Stack, running
-from locker_bridge.emulator import Emulator
 from locker_bridge.config import load
+from locker_bridge.emulator import Emulator
 from locker_bridge.service import BridgeService
 from locker_bridge.site_link import SiteLink
 from tests.conftest import ADMIN_TOKEN, make_settings

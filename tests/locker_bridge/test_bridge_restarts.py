@@ -20,8 +20,8 @@ from locker_bridge.emulator import Device, Emulator
 from locker_bridge.service import BridgeService
 from tests.conftest import make_settings
 from tests.helpers import add_id_tag, rows
+from tests.locker_bridge.bays import last_message_id, messages
 from tests.locker_bridge.conftest import bridge_yaml, command, standalone, until
-from tests.locker_bridge.test_bay_behaviour import last_message_id, messages
 from tests.test_serve import free_port
 
 CLI = str(Path(sys.executable).parent / "chargebay")
@@ -190,8 +190,9 @@ def test_chargebay_bridge_runs_on_its_own(tmp_path: Path) -> None:
         bridge = subprocess.Popen([CLI, "bridge", "--config", str(tmp_path / "site.yaml")],
                                   env={**os.environ, "CHARGEBAY_LOG_LEVEL": "INFO"},
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        import httpx
         import time
+
+        import httpx
 
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

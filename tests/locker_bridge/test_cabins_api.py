@@ -12,6 +12,7 @@ from locker_bridge.emulator import Device, Emulator, Fault
 from tests.helpers import add_id_tag, rows
 from tests.locker_bridge.conftest import api, bridge_yaml, bridged
 
+
 @pytest.fixture
 async def stack(db_url: str, tmp_path: Path, emu: Emulator) -> AsyncIterator[Stack]:
     config = bridge_yaml(tmp_path)

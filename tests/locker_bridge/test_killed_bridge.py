@@ -57,7 +57,8 @@ class Site:
         self.runs += 1
         cwd = self.tmp_path / f"cwd-{self.runs}"
         cwd.mkdir()
-        env = {**os.environ, "CHARGEBAY_DATA_DIR": str(self.data_dir), "CHARGEBAY_LOG_LEVEL": os.environ.get("BRIDGE_LOG", "INFO")}
+        env = {**os.environ, "CHARGEBAY_DATA_DIR": str(self.data_dir),
+               "CHARGEBAY_LOG_LEVEL": os.environ.get("BRIDGE_LOG", "INFO")}
         env.pop("CHARGEBAY_BRIDGE_CONFIG", None)
         with open(cwd / "bridge.log", "wb") as out:
             self.proc = subprocess.Popen([CLI, "bridge", "--config", str(self.config)], cwd=cwd,

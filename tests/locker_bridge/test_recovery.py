@@ -15,9 +15,8 @@ from locker_bridge.bay import Tx
 from locker_bridge.emulator import Device, Emulator
 from tests.conftest import make_settings
 from tests.helpers import add_id_tag, rows
+from tests.locker_bridge.bays import TAG, charging, ident, last_message_id, stopped
 from tests.locker_bridge.conftest import bridge_yaml, bridged, command, standalone, until
-from tests.locker_bridge.test_bay_behaviour import (
-    TAG, charging, ident, last_message_id, messages, stopped)
 
 
 def forget_state(tmp_path: Path) -> None:

@@ -12,9 +12,18 @@ from chargebay.stack import Stack
 from locker_bridge.emulator import Emulator
 from tests.api.full_cp import bearer, make_token
 from tests.helpers import add_id_tag, rows
+from tests.locker_bridge.bays import (
+    TAG,
+    ident,
+    last_message_id,
+    load,
+    messages,
+    open_tx,
+    transactions,
+    vcp,
+    wait_status,
+)
 from tests.locker_bridge.conftest import command
-from tests.locker_bridge.test_bay_behaviour import (
-    TAG, ident, last_message_id, load, messages, open_tx, transactions, vcp, wait_status)
 
 
 async def test_start_a_charge_refuses_a_tag_the_csms_does_not_accept(stack: Stack, emu: Emulator) -> None:

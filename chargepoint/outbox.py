@@ -17,8 +17,7 @@ import itertools
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from ocpp.exceptions import OCPPError
-
+from chargepoint.errors import CallRefused
 from common.durable import DurableQueue, QueueClosed, Statement
 
 __all__ = ["DurableQueue", "Outbox", "QueueClosed", "Statement", "wire"]
@@ -121,8 +120,8 @@ class Outbox:
     async def result(self, seq: int) -> dict[str, Any] | None:
         """The CSMS's answer to the message ``seq``, once its turn came (the messages before it
         went first); None when the CSMS is not reachable now, or a message in line fails to get
-        through meanwhile: it waits in the queue, on disk. Raises OCPPError for a CALLERROR
-        answer."""
+        through meanwhile: it waits in the queue, on disk. Raises
+        :class:`~chargepoint.errors.CallRefused` for a CALLERROR answer."""
         if seq in self._unclaimed:
             result, error = self._unclaimed.pop(seq)
             if error is not None:
@@ -185,7 +184,7 @@ class Outbox:
             while self.pending and self.online():
                 seq, action, payload = self.pending[0]
                 self._resolve(payload)
-                error: OCPPError | None = None
+                error: CallRefused | None = None
                 try:
                     result: dict[str, Any] | None = await self.call(action, wire(payload))
                 except self.transient:
@@ -195,7 +194,7 @@ class Outbox:
                         self._settle(waiting, None)
                     await asyncio.sleep(self.retry_interval())
                     continue
-                except OCPPError as exc:
+                except CallRefused as exc:
                     self.on_event("replay_rejected", {"action": action, "error": str(exc)[:200]})
                     result, error = None, exc
                 kept: list[Statement] = []

@@ -1,0 +1,55 @@
+"""What a handler is given: the services it may use and the charge point it answers.
+
+Handlers used to reach through ``conn.central.*`` for the writer, the event bus and the rest,
+which tied every handler to the whole central system and every connection to it. Now the server
+builds one :class:`Services` and passes it to each handler with the :class:`ChargePointLink` it
+answers, so a handler's signature lists what it can touch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from common.settings import Settings
+from csms.events import EventBus
+from csms.store.writer import Writer
+from csms.transactions import TransactionService
+
+if TYPE_CHECKING:
+    from csms.central import CentralSystem, VendorExtension
+
+
+class ChargePointLink(Protocol):
+    """The per-connection state a handler reads and sets."""
+
+    charge_point_id: str
+    registration_status: str
+    # since its last BootNotification on this socket: when, and the connectors (a bit each)
+    # that have not reported a status since (see csms.handlers.core.status_notification)
+    booted_at: datetime | None
+    unreported: int
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The central system's parts a handler may use (one instance, shared by all connections)."""
+
+    engine: AsyncEngine  # reads
+    writer: Writer  # every write
+    events: EventBus
+    transactions: TransactionService
+    settings: Settings
+    vendor_extensions: Mapping[str, VendorExtension]  # the live registry: filled after start
+
+    @classmethod
+    def of(cls, central: CentralSystem) -> Services:
+        return cls(central.engine, central.writer, central.events, central.transactions,
+                   central.settings, central.vendor_extensions)
+
+
+Handler = Callable[[Services, ChargePointLink, dict[str, Any]], Awaitable[dict[str, Any]]]

@@ -1,0 +1,320 @@
+"""A locker bay's transactions: serial frames first, then the OCPP messages, durably.
+
+A start is START_CHARGING, read back with CHARGING_STATUS, then StartTransaction; a stop is
+STOP_CHARGING, read back, then StopTransaction. What the board does on its own (door opened, outlet
+cut, reboot) ends a transaction with the matching reason; an outlet on without a transaction
+(switched on past the bridge) is left on, logged and shown. Transaction messages go through the
+durable :class:`~chargepoint.outbox.Outbox`, so they survive a CSMS outage and a bridge restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from chargepoint.client import CALL_FAILED
+from chargepoint.errors import CallRefused, Offline
+from chargepoint.outbox import Statement
+from chargepoint.times import iso
+from locker_bridge.bay import BoardError, ChargingReading, FaultKind, Outlet, Tx
+from locker_bridge.bay_point import BayPoint, log
+from locker_bridge.bus import BadReply, BusError, NoReply, Priority
+from locker_bridge.protocol import Status
+
+OFF_POLLS_BEFORE_STOP = 2  # an outlet found off this many polls in a row ends the transaction
+
+
+class BayTransactions(BayPoint):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._meter_task: asyncio.Task[None] | None = None
+        self._idle_since: float | None = None
+        self._stray_reported = False
+        self.bay.on_door = self.door_changed
+        self.on_door_event: Callable[[str, bool], None] | None = None  # the bridge's audit hook
+        # with no transaction kept for this bay, ask the CSMS what it holds open for it after
+        # the first boot (a state file lost, a bridge moved): see locker_bridge.recovery
+        self.ask_csms = True
+
+    # -- transactions ---------------------------------------------------------------------------
+    def _renumber(self, provisional: int, real: int) -> list[Statement]:
+        tx = self.bay.tx
+        if tx is not None and tx.id == provisional:
+            tx.id = real
+            return [self.store.tx_statement(self.identity, tx)]
+        return []
+
+    def _refused_later(self, transaction_id: int, status: str) -> None:
+        """A StartTransaction sent from the queue (after an outage) was answered with a tag the
+        CSMS does not accept: the outlet goes off."""
+        tx = self.bay.tx
+        if tx is not None and tx.id == transaction_id:
+            log.warning("%s: the CSMS answered transaction %d with id tag %s; switching off",
+                        self.identity, transaction_id, status)
+            self.spawn(self.stop_transaction("DeAuthorized"))
+
+    def restore(self, tx: Tx) -> None:
+        """A transaction from before a restart; :meth:`reconcile` decides its fate."""
+        self.bay.tx = tx
+        self.ask_csms = False
+
+    async def reconcile(self) -> None:
+        """After the first read of the bay: an outlet still on continues, one that is off ends
+        (one the read did not reach continues too: the polls find out, as for any transaction)."""
+        tx = self.bay.tx
+        if tx is None:
+            return
+        if self.bay.outlet in (None, Outlet.CHARGING, Outlet.IDLE):
+            log.info("%s: transaction %d continues after the restart", self.identity, tx.id)
+            self.start_metering()
+        else:
+            log.info("%s: transaction %d ended while the bridge was down", self.identity, tx.id)
+            await self.stop_transaction("Reboot", switch_off=False)
+
+    async def start_transaction(self, id_tag: str, *, authorize: bool) -> tuple[bool, str]:
+        """START_CHARGING, read back, StartTransaction. Returns (started, why not); raises
+        BusError when the board cannot be reached."""
+        bay = self.bay
+        async with self.lock:
+            if not bay.can_start:
+                return False, f"bay is {bay.status()[0]}" if bay.tx is None else "a transaction is running"
+            if authorize and self.booted.is_set():
+                with contextlib.suppress(Offline, TimeoutError):
+                    answer = await self.call("Authorize", {"idTag": id_tag})
+                    if answer["idTagInfo"]["status"] != "Accepted":
+                        return False, f"id tag {answer['idTagInfo']['status']}"
+            try:
+                await bay.request("START_CHARGING")
+            except BoardError as exc:
+                if exc.status == Status.DOOR_OPEN:
+                    bay.door_open = True
+                elif exc.status == Status.BAY_FAULT:
+                    bay.set_fault(FaultKind.BAY_FAULT, "START_CHARGING refused: bay fault")
+                self.refresh()
+                return False, str(exc)
+            except (NoReply, BadReply):  # (a port that is down reaches nothing: no read-back)
+                await self._abandon_start()
+                raise
+            try:
+                reading = await bay.read_charging()
+            except (BusError, BoardError):
+                await self._abandon_start()
+                raise
+            if reading.state not in (Outlet.CHARGING, Outlet.IDLE):
+                bay.set_fault(FaultKind.READBACK_MISMATCH, "outlet still off after START_CHARGING")
+                self.refresh()
+                return False, "the board acknowledged START_CHARGING but the outlet is off"
+            bay.clear_fault(FaultKind.READBACK_MISMATCH)
+            tx = Tx(self.outbox.provisional_id(), id_tag, reading.energy_wh, iso())
+            payload = {"connectorId": 1, "idTag": id_tag, "meterStart": tx.meter_start,
+                       "timestamp": tx.started, "_provisional": tx.id}
+            # the transaction and its StartTransaction reach the disk together, before the CSMS
+            seq = await self.outbox.put("StartTransaction", payload,
+                                        also=[self.store.tx_statement(self.identity, tx)])
+            bay.tx, bay.finishing, bay.off_polls = tx, False, 0
+            self._stray_reported = False
+            self._idle_since = None
+            self.refresh()
+            self.start_metering()
+        try:
+            result = await self.outbox.result(seq)
+        except CallRefused as exc:
+            log.warning("%s: the CSMS refused StartTransaction (%s); switching off", self.identity, exc)
+            await self.stop_transaction("Other", report=False)
+            return False, f"StartTransaction refused: {exc}"
+        if result is not None and result["idTagInfo"]["status"] != "Accepted":
+            await self.stop_transaction("DeAuthorized")
+        return True, ""
+
+    async def _abandon_start(self) -> None:
+        """START_CHARGING or its read-back got no usable answer, yet the board may have switched
+        the outlet on: read it back, and switch off what is on (or cannot be read), so that no
+        outlet is left on without a transaction. The start has failed either way."""
+        bay = self.bay
+        try:
+            on = (await bay.read_charging()).state in (Outlet.CHARGING, Outlet.IDLE)
+        except (BusError, BoardError):
+            on = True  # unknown; STOP_CHARGING on an outlet that is off does no harm
+        if on:
+            try:
+                await bay.request("STOP_CHARGING")
+                await bay.read_charging()
+            except (BusError, BoardError) as exc:
+                log.error("%s: a failed start may have left the outlet on; STOP_CHARGING failed "
+                          "(%s)", self.identity, exc)
+            else:
+                log.warning("%s: START_CHARGING got no usable answer; the outlet is off again, "
+                            "no transaction", self.identity)
+        self.refresh()
+
+    async def stop_transaction(self, reason: str, *, switch_off: bool = True,
+                               report: bool = True) -> tuple[bool, str]:
+        """STOP_CHARGING (unless the outlet is already off), read back, StopTransaction."""
+        bay = self.bay
+        async with self.lock:
+            tx = bay.tx
+            if tx is None:
+                return False, "no transaction"
+            try:
+                if switch_off:
+                    await bay.request("STOP_CHARGING")
+                reading = await bay.read_charging()
+            except (BoardError, BusError) as exc:
+                if switch_off:
+                    if isinstance(exc, BusError):
+                        raise
+                    return False, str(exc)
+                meter_stop = tx.meter_now
+            else:
+                if reading.state in (Outlet.CHARGING, Outlet.IDLE):
+                    bay.set_fault(FaultKind.READBACK_MISMATCH, "outlet still on after STOP_CHARGING")
+                    self.refresh()
+                    return False, "the board acknowledged STOP_CHARGING but the outlet is on"
+                bay.clear_fault(FaultKind.READBACK_MISMATCH)
+                meter_stop = tx.meter_now  # the read-back's register, never below the last known
+            bay.tx, bay.off_polls = None, 0
+            bay.finishing = True
+            bay.door_opened_since_stop = bay.door_open is True
+            if self._meter_task is not None:
+                self._meter_task.cancel()
+                self._meter_task = None
+            forget = self.store.tx_statement(self.identity, None)
+            seq = None
+            if report:  # the StopTransaction, and the transaction off the disk, in one write
+                seq = await self.outbox.put("StopTransaction", {
+                    "transactionId": tx.id, "idTag": tx.id_tag, "meterStop": meter_stop,
+                    "timestamp": iso(), "reason": reason}, also=[forget])
+            else:
+                await self.store.queue.write([forget])
+            self.refresh()
+        log.info("%s: transaction %d stopped (%s), %d Wh", self.identity, tx.id, reason,
+                 meter_stop - tx.meter_start)
+        if seq is not None:
+            with contextlib.suppress(CallRefused):
+                await self.outbox.result(seq)
+        return True, ""
+
+    # -- meter values ---------------------------------------------------------------------------
+    def start_metering(self) -> None:
+        if self._meter_task is None or self._meter_task.done():
+            self._meter_task = self.spawn(self._metering())
+
+    async def _metering(self) -> None:
+        while self.bay.tx is not None:
+            interval = self.settings.int("MeterValueSampleInterval")
+            await asyncio.sleep(interval if interval > 0 else 60)
+            if interval <= 0 or self.bay.tx is None:
+                continue
+            with contextlib.suppress(BusError, BoardError):
+                await self.bay.read_charging(Priority.POLL)
+            await self.send_meter_values("Sample.Periodic")
+
+    async def send_meter_values(self, context: str) -> None:
+        bay, tx = self.bay, self.bay.tx
+        if bay.energy_wh is None:
+            return
+        energy = bay.energy_wh if tx is None else tx.meter_now  # a transaction's meter carries on
+        sampled = [{"value": str(energy), "measurand": "Energy.Active.Import.Register",
+                    "unit": "Wh", "context": context},
+                   {"value": str(bay.power_w), "measurand": "Power.Active.Import", "unit": "W",
+                    "context": context}]
+        payload: dict[str, Any] = {"connectorId": 1,
+                                   "meterValue": [{"timestamp": iso(), "sampledValue": sampled}]}
+        if tx is None:  # a triggered reading outside a transaction is not a transaction message
+            with contextlib.suppress(*CALL_FAILED):
+                await self.call("MeterValues", payload)
+            return
+        payload["transactionId"] = tx.id
+        with contextlib.suppress(CallRefused):  # the reading is kept with the message
+            await self.outbox.send("MeterValues", payload,
+                                   also=[self.store.tx_statement(self.identity, tx)])
+
+    # -- what the board reports -----------------------------------------------------------------
+    def door_changed(self, door_open: bool) -> None:
+        bay = self.bay
+        was, bay.door_open = bay.door_open, door_open
+        if was == door_open:
+            return
+        if was is not None and self.on_door_event is not None:
+            self.on_door_event(self.identity, door_open)
+        if door_open:
+            if bay.finishing:
+                bay.door_opened_since_stop = True
+            if bay.tx is not None:  # the device is being taken out
+                self.spawn(self.stop_transaction("EVDisconnected"))
+        else:
+            if bay.finishing and bay.door_opened_since_stop:
+                bay.finishing = False
+            if was:  # something may have been put in or taken out: report once it is read,
+                self.spawn(self._read_item())  # or a phone left inside flickers to Available
+                return
+        self.refresh()
+
+    async def _read_item(self) -> None:
+        try:
+            await self.bay.read_door(Priority.POLL)
+        finally:
+            self.refresh()
+
+    async def read_outlet(self, *, poll: bool = False) -> ChargingReading:
+        """CHARGING_STATUS (a poll's, or an operator's first in the queue), followed up as
+        :meth:`outlet_read` says."""
+        reading = await self.bay.read_charging(Priority.POLL if poll else Priority.OPERATOR)
+        self.outlet_read(poll=poll)
+        return reading
+
+    def outlet_read(self, *, poll: bool) -> None:
+        """A fresh CHARGING_STATUS arrived: follow what the outlet does on its own. Only polls
+        count towards the readings that find it off and end the transaction: reads an operator
+        asks for come at any pace, and two of them in a second prove nothing."""
+        bay = self.bay
+        if self.lock.locked():  # a start or stop is under way and reads for itself
+            self.refresh()
+            return
+        if bay.tx is None:
+            self._report_stray()
+            self.refresh()
+            return
+        if bay.outlet == Outlet.OFF:
+            if poll:
+                bay.off_polls += 1
+            if bay.off_polls >= OFF_POLLS_BEFORE_STOP:
+                self.spawn(self.stop_transaction("Other", switch_off=False))
+        else:
+            bay.off_polls = 0
+        if bay.ev_suspended:
+            now = time.monotonic()
+            self._idle_since = self._idle_since or now
+            limit = self.settings.int("StopWhenFullAfter")
+            if limit > 0 and now - self._idle_since >= limit:
+                self.spawn(self.stop_transaction("Local"))
+        else:
+            self._idle_since = None
+        self.refresh()
+
+    def _report_stray(self) -> None:
+        """An outlet on without a transaction (a raw START_CHARGING sent through the vendor's
+        pass-through, say): a WARNING once, ``outletWithoutTransaction`` in the cabin data. The
+        bridge leaves it on: the operator may have meant it, and a STOP would undo that."""
+        stray = self.bay.outlet_without_tx
+        if stray and not self._stray_reported:
+            log.warning("%s: the outlet is on without a transaction (switched on past the bridge?);"
+                        " left on", self.identity)
+        elif not stray and self._stray_reported:
+            log.info("%s: the outlet without a transaction is off again", self.identity)
+        self._stray_reported = stray
+
+    def outlet_cut(self, reason: str) -> None:
+        """The board switched the outlet off itself (EVENT 3) or rebooted (EVENT 4)."""
+        self.bay.outlet = Outlet.OFF
+        if self.bay.tx is not None:
+            self.spawn(self.stop_transaction(reason, switch_off=False))
+        self.refresh()
+
+    def silent(self, silent: bool) -> None:
+        if self.bay.board_silent != silent:
+            self.bay.board_silent = silent
+            self.refresh()
