@@ -65,6 +65,9 @@ class BayPoint:
         # the bay's own state is read (and a transaction from before a restart reconciled with
         # it) before its charge point boots: it never reports what it has not seen
         self.first_read = asyncio.Event()
+        # set apart from first_read: a board silent at start lets its charge points boot
+        # (Faulted) but its bays are read and reconciled only once it answers
+        self.reconciled = False
 
     @property
     def link(self) -> Link | None:

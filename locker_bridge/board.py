@@ -54,9 +54,11 @@ class BoardPoller:
     async def _run(self) -> None:
         while True:
             try:
-                if self._ready.is_set() and all(cp.first_read.is_set() for cp in self.cps.values()):
+                if self._ready.is_set() and all(cp.reconciled for cp in self.cps.values()):
                     await self.poll()
-                else:  # at start, and for a bay added while running
+                elif self.missed >= SILENT_AFTER:  # silent: ask cheaply until it answers again
+                    await self._probe()
+                else:  # at start, for a bay added while running, and once a silent board answers
                     await self._first_read()
             except (NoReply, PortDown) as exc:  # a read after the board status went unanswered
                 log.debug("board %s/%d: %s", self.bus.name, self.address, exc)
@@ -76,7 +78,7 @@ class BoardPoller:
         with such a transaction first: each is ready (and its charge point boots) as soon as it
         is read, not when the whole board is. A board that does not answer is asked again next
         time; one bay answering badly holds up nobody."""
-        waiting = [cp for cp in self.cps.values() if not cp.first_read.is_set()]
+        waiting = [cp for cp in self.cps.values() if not cp.reconciled]
         for cp in sorted(waiting, key=lambda cp: (cp.bay.tx is None, cp.bay.number)):
             try:
                 await cp.bay.read_door(Priority.POLL)
@@ -90,9 +92,20 @@ class BoardPoller:
             try:
                 await cp.reconcile()
             finally:  # whatever happened, the bay is read: the polls take it from here
+                cp.reconciled = True
                 cp.first_read.set()
                 cp.refresh()
         self._ready.set()
+
+    async def _probe(self) -> None:
+        """One BOARD_STATUS without retries: a board silent before its bays were read is read
+        (and their transactions reconciled) as soon as it answers, not left unread."""
+        try:
+            await self.bus.request(self.address, "BOARD_STATUS", 0, priority=Priority.POLL, retries=0)
+        except BusError as exc:
+            self._missed(exc)
+            return
+        self._answered()
 
     async def poll(self) -> None:
         self.polls += 1

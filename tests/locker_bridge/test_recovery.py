@@ -12,7 +12,9 @@ from typing import Any
 
 from chargebay.stack import Stack, running
 from locker_bridge.bay import Tx
-from locker_bridge.emulator import Device, Emulator
+from locker_bridge.config import load
+from locker_bridge.emulator import Device, Emulator, Fault
+from locker_bridge.service import BridgeService
 from tests.conftest import make_settings
 from tests.helpers import add_id_tag, rows
 from tests.locker_bridge.bays import TAG, charging, ident, last_message_id, stopped
@@ -74,6 +76,33 @@ async def test_a_bridge_without_state_stops_what_ended_while_it_was_gone(
         assert bridge.cps[ident(2)].bay.tx is None
     assert done["stop_reason"] == "Reboot" and done["end_source"] == "charge_point"
     assert done["meter_stop"] == max(readings) > done["meter_start"]
+
+
+async def test_a_transaction_restored_while_its_board_is_silent_goes_on_once_it_answers(
+        stack: Stack, tmp_path: Path, emu: Emulator) -> None:
+    """The bridge restarts while its board answers nothing: its charge points boot (Faulted), and
+    when the board answers again the restored transaction is reconciled and metered, not left
+    unread for good."""
+    assert stack.bridge is not None
+    tx = await charging(stack, emu, 1)
+    emu.advance(600)
+    await until(lambda: metered_above(stack, tx, 0))
+    await stack.bridge.close()
+    rule = emu.inject(Fault.NO_REPLY)
+    bridge = BridgeService(load(bridge_yaml(tmp_path)), csms_url=stack.ws_url)
+    await bridge.start()
+    try:
+        cp = bridge.cps[ident(1)]
+        await until(lambda: _true(cp.booted.is_set()), 10)  # booted Faulted, the board silent
+        assert cp.bay.tx is not None and cp.bay.tx.id == tx["id"] and not cp.reconciled
+        before = max(await meter_readings(stack, tx["id"]))
+        emu.remove_fault(rule)
+        emu.advance(600)
+        after = await until(lambda: metered_above(stack, tx, before - tx["meter_start"]), 10)
+        assert max(after) > before and cp.reconciled
+        assert cp.bay.tx is not None and cp.bay.tx.id == tx["id"]
+    finally:
+        await bridge.close()
 
 
 async def test_a_board_reboot_bills_what_was_charged(stack: Stack, emu: Emulator) -> None:
