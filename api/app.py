@@ -26,7 +26,7 @@ from api.routes import (
 )
 from charger_sim.service import SimService
 from locker_bridge.service import BridgeService
-from locker_bridge.sites.service import SiteService
+from lockers.service import SiteService
 from common.version import __version__
 from csms.central import CentralSystem
 

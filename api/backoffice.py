@@ -34,7 +34,7 @@ from api.deps import Page, page_params
 from api.models import ApiToken
 from common.passwords import hash_password
 from csms.timeutil import now_utc
-from locker_bridge.sites.models import (
+from lockers.models import (
     Area,
     Bank,
     BankType,

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.auth import Caller
 from api.errors import ApiError
-from locker_bridge.sites.models import Locker
-from locker_bridge.sites.service import SiteService
+from lockers.models import Locker
+from lockers.service import SiteService
 
 LOCKERS = Locker.__table__
 

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from api.app import create_app
 from api.auth import bootstrap_admin
 from chargebay.demo import demo_locker, start_demo
-from chargebay.lockers import wire as wire_sites
+from lockers.ocpp_bays import wire as wire_sites
 from chargebay.migrate import upgrade
 from charger_sim.runtime import ProcessProvider
 from charger_sim.service import SimService
@@ -26,7 +26,7 @@ from common.limits import raise_open_files_limit
 from common.settings import Role, Settings
 from locker_bridge.config import BridgeConfig, load as load_bridge_config
 from locker_bridge.service import BridgeService
-from locker_bridge.sites.service import SiteService
+from lockers.service import SiteService
 from csms.central import CentralSystem
 from csms.cluster import Cluster
 from csms.server import OcppServer

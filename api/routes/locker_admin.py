@@ -76,8 +76,9 @@ from api.gate import GuardedRoute
 from api.sites import actor, scoped, sites
 from csms.timeutil import iso, now_utc, utc
 from locker_bridge.service import BridgeService
-from locker_bridge.sites.models import AuditEntry, Rental
-from locker_bridge.sites.service import Position, audit
+from lockers.models import AuditEntry, Rental
+from lockers.audit import audit
+from lockers.bays import Position
 
 router = APIRouter(route_class=GuardedRoute)
 

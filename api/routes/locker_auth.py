@@ -39,8 +39,8 @@ from api.gate import GuardedRoute
 from common.passwords import hash_password
 from common.ratelimit import FailureLimiter
 from csms.timeutil import iso, now_utc
-from locker_bridge.sites.models import Device, Role, User
-from locker_bridge.sites.service import audit
+from lockers.models import Device, Role, User
+from lockers.audit import audit
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=GuardedRoute)
 

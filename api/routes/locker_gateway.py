@@ -43,7 +43,7 @@ from api.routes.locker_admin import ONLINE_WINDOW
 from api.sites import actor, locker_or_404, scoped, sites
 from api.ui.routes import PAGES
 from csms.timeutil import iso
-from locker_bridge.sites.models import (
+from lockers.models import (
     AuditEntry,
     Bank,
     BankType as BankTypeRow,
@@ -54,7 +54,9 @@ from locker_bridge.sites.models import (
     Rental,
     User,
 )
-from locker_bridge.sites.service import OpenResult, SiteService, audit, now_utc
+from lockers.audit import audit, now_utc
+from lockers.bays import OpenResult
+from lockers.service import SiteService
 
 LOCKERS = LockerRow.__table__
 BANKS = Bank.__table__

@@ -48,7 +48,7 @@ from api.errors import ApiError
 from api.gate import GuardedRoute
 from api.routes.locker_auth import PERMISSIONS, load_permissions
 from csms.timeutil import iso, now_utc
-from locker_bridge.sites.models import UserGroupMember
+from lockers.models import UserGroupMember
 
 router = APIRouter(route_class=GuardedRoute)
 

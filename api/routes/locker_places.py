@@ -47,7 +47,7 @@ from api.errors import ApiError
 from api.gate import GuardedRoute
 from api.sites import actor
 from csms.timeutil import iso, now_utc
-from locker_bridge.sites.service import audit
+from lockers.audit import audit
 
 router = APIRouter(route_class=GuardedRoute)
 

@@ -55,7 +55,7 @@ from api.gate import GuardedRoute
 from api.sites import actor, scoped, sites
 from csms.store.models import ChargePoint
 from csms.timeutil import now_utc, utc
-from locker_bridge.sites.models import (
+from lockers.models import (
     AuditEntry,
     Bank,
     LockGrant,
@@ -65,7 +65,8 @@ from locker_bridge.sites.models import (
     LockerType,
     User,
 )
-from locker_bridge.sites.service import SiteService, audit
+from lockers.audit import audit
+from lockers.service import SiteService
 
 MAX_LIMIT = 100  # a larger ``limit`` is served as this many per page
 MAX_ID = 2**63 - 1  # the largest id the database can hold

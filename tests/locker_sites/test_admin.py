@@ -18,8 +18,8 @@ from sqlalchemy import update
 from api.routes.locker_auth import MAX_FAILURES_PER_IP, MAX_FAILURES_PER_NAME
 from chargebay.stack import Stack
 from locker_bridge.emulator import Emulator
-from locker_bridge.sites.models import Device, Locker, Rental
-from locker_bridge.sites.service import now_utc
+from lockers.models import Device, Locker, Rental
+from lockers.audit import now_utc
 from tests.helpers import rows
 from tests.locker_bridge.conftest import bridge_yaml, bridged
 from tests.locker_sites.conftest import ADMIN, audit_actions, locker_id, until

@@ -14,9 +14,9 @@ from api.auth import create_token
 from chargebay.stack import Stack
 from csms.timeutil import iso
 from locker_bridge.emulator import Emulator, Fault
-from locker_bridge.sites.models import AuditEntry
-from locker_bridge.sites.models import Device, Locker, User
-from locker_bridge.sites.service import now_utc
+from lockers.models import AuditEntry
+from lockers.models import Device, Locker, User
+from lockers.audit import now_utc
 from tests.helpers import rows
 from tests.locker_bridge.conftest import command
 from tests.locker_sites.conftest import audit_actions, locker_id, until

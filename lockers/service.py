@@ -12,93 +12,31 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from common.tasks import Background
-from locker_bridge.bay import BoardError
-from locker_bridge.bus import BusError
 from locker_bridge.charge_point import VirtualChargePoint
-from locker_bridge.service import BridgeService, UnknownBay, UnknownPort
-from locker_bridge.sites.models import AuditEntry, Bank, Locker, LockerType
+from locker_bridge.service import BoardError, BridgeService, BusError, UnknownBay, UnknownPort
+from lockers.audit import audit, now_utc
+from lockers.bays import OpenResult, Position, RemoteBays, RemoteUnavailable, position_of
+from lockers.models import Bank, Locker, LockerType
 
 log = logging.getLogger(__name__)
 
-AUDIT = AuditEntry.__table__
 LOCKERS = Locker.__table__
 BANKS = Bank.__table__
 LOCKER_TYPES = LockerType.__table__
-
-
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-@dataclass
-class OpenResult:
-    """What an open did: ``success`` is what the caller should believe (broken-lock aware)."""
-
-    locker_id: int
-    success: bool
-    door: str | None  # open | closed | None (not read)
-    sensor_ignored: bool = False  # brokenLock: the sensor said closed, success anyway
-    error: str | None = None  # why not (no bridge, no reply, board refused, door stayed shut)
-    driven: bool = True  # False: no bridge, here or reachable over OCPP, drives this locker
-
-    def to_json(self) -> dict[str, Any]:
-        return {"lockerId": self.locker_id, "success": self.success, "door": self.door,
-                "sensorIgnored": self.sensor_ignored, "error": self.error}
-
-
-class RemoteUnavailable(Exception):
-    """The bay's charge point is not connected, or did not answer."""
-
-
-class RemoteBays(Protocol):
-    """Bays of a bridge running elsewhere (``chargebay bridge`` at the locker site), reached as the
-    charge points they are: the open goes to the bay over OCPP (DataTransfer ``OpenLocker``)."""
-
-    async def open(self, identity: str, position: Position) -> tuple[bool, dict[str, Any]]:
-        """(opened, the bay's reading); raises RemoteUnavailable."""
-
-    async def set_maintenance(self, identity: str, on: bool) -> None:
-        """Out of service or back (DataTransfer ``Maintenance``); raises RemoteUnavailable or
-        BusError."""
-
-
-@dataclass(frozen=True)
-class Position:
-    """Where a bay is wired: the same identity somewhere else is another door."""
-
-    port: str
-    address: int
-    bay: int
-
-    def __str__(self) -> str:
-        return f"{self.port} board {self.address} bay {self.bay}"
-
-
-def position_of(cp: VirtualChargePoint) -> Position:
-    return Position(cp.bay.port, cp.bay.address, cp.bay.number)
-
-
-async def audit(conn: AsyncConnection, actor: str, action: str, *, locker_id: int | None = None,
-                device_id: int | None = None, **details: Any) -> None:
-    await conn.execute(AUDIT.insert().values(at=now_utc(), actor=actor, action=action,
-                                             locker_id=locker_id, device_id=device_id,
-                                             details=json.dumps(details, default=str)))
 
 
 class SiteService:
     def __init__(self, engine: AsyncEngine, bridge: BridgeService | None = None) -> None:
         self.engine = engine
         self.bridge: BridgeService | None = None
-        self.remote: RemoteBays | None = None  # bays of bridges elsewhere (chargebay.lockers)
+        self.remote: RemoteBays | None = None  # bays of bridges elsewhere (lockers.ocpp_bays)
         self.background = Background("locker sites", (), log)
         # identity -> why the bridge's bay and the back office's locker of that name disagree on
         # where it is; such a locker is not opened from here until one side is fixed

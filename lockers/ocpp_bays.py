@@ -13,16 +13,17 @@ import json
 from typing import Any
 
 from csms.central import CentralSystem
-from locker_bridge.bus import BusError
 from locker_bridge.handlers import VENDOR_ID
-from locker_bridge.sites.service import Position, RemoteUnavailable, SiteService
+from locker_bridge.service import BusError
+from lockers.bays import Position, RemoteUnavailable
+from lockers.service import SiteService
 
 # An open waits for OPEN_DOOR and the read-back on a busy RS-485 bus at the site.
 OPEN_TIMEOUT_S = 15.0
 
 
 class OcppBays:
-    """:class:`~locker_bridge.sites.service.RemoteBays` over the central system's commands."""
+    """:class:`~lockers.bays.RemoteBays` over the central system's commands."""
 
     def __init__(self, central: CentralSystem) -> None:
         self.central = central
