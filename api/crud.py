@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from api.auth import Caller
 from api.deps import Page, jsonable, paginate
 from api.errors import ApiError
-from api.sites import actor
+from api.vendor.sites import actor
 from lockers.audit import audit
 
 T = TypeVar("T")

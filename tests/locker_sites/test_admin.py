@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from api.routes.locker_auth import MAX_FAILURES_PER_IP, MAX_FAILURES_PER_NAME
+from api.vendor.web.auth import MAX_FAILURES_PER_IP, MAX_FAILURES_PER_NAME
 from chargebay.stack import Stack
 from locker_bridge.emulator import Emulator
 from lockers.models import Device, Locker, Rental

@@ -1,5 +1,5 @@
 """The locker back office's where and when: shifts and the devices on them, locations and their
-areas, countries (conventions: :mod:`api.backoffice`)."""
+areas, countries (conventions: :mod:`api.vendor.web.conventions`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pydantic import Field
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from api.backoffice import (
+from api.vendor.web.conventions import (
     AREAS,
     COUNTRIES,
     COUNTRY,
@@ -45,7 +45,7 @@ from api.crud import create, insert, log, one, page_of, patch, remove, row_or_40
 from api.deps import Page
 from api.errors import ApiError
 from api.gate import GuardedRoute
-from api.sites import actor
+from api.vendor.sites import actor
 from csms.timeutil import iso, now_utc
 from lockers.audit import audit
 

@@ -4,7 +4,7 @@
   role comes from the permissions of the user's role: ``admin`` -> admin, ``operate`` -> operator,
   ``view`` -> viewer; a user with none of them (or no role) is refused, as is an inactive one.
 - ``POST /api/auth/kiosk-login`` ``{deviceCode, password}``: a ``kiosk`` token bound to the device;
-  it reaches only that device's lockers (see :mod:`api.sites`).
+  it reaches only that device's lockers (see :mod:`api.vendor.sites`).
 
 Bad credentials answer **400** ``InvalidCredentials`` (as an OAuth token endpoint answers
 ``invalid_grant``): 401 stays reserved for "your bearer token is missing or not valid".

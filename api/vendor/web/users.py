@@ -1,5 +1,5 @@
 """The locker back office's people: users, their groups and roles (conventions:
-:mod:`api.backoffice`)."""
+:mod:`api.vendor.web.conventions`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pydantic import Field
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.backoffice import (
+from api.vendor.web.conventions import (
     GROUP,
     GROUPS,
     MAX_ID,
@@ -46,7 +46,7 @@ from api.crud import create, free, log, one, page_of, patch, remove, row_or_404,
 from api.deps import jsonable
 from api.errors import ApiError
 from api.gate import GuardedRoute
-from api.routes.locker_auth import PERMISSIONS, load_permissions
+from api.vendor.web.auth import PERMISSIONS, load_permissions
 from csms.timeutil import iso, now_utc
 from lockers.models import UserGroupMember
 

@@ -39,8 +39,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from api.auth import Caller, require
 from api.errors import ApiError
 from api.gate import GuardedRoute
-from api.routes.locker_admin import ONLINE_WINDOW
-from api.sites import actor, locker_or_404, scoped, sites
+from api.vendor.web.lockers import ONLINE_WINDOW
+from api.vendor.sites import actor, locker_or_404, scoped, sites
 from api.ui.routes import PAGES
 from csms.timeutil import iso
 from lockers.models import (

@@ -1,5 +1,5 @@
 """The locker back office's hardware: devices and their status, bays, lockers, locker types, banks,
-and the audit log, under ``/api/…`` (conventions: :mod:`api.backoffice`)."""
+and the audit log, under ``/api/…`` (conventions: :mod:`api.vendor.web.conventions`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.auth import Caller
-from api.backoffice import (
+from api.vendor.web.conventions import (
     AREA,
     BANK,
     BANK_TYPE,
@@ -73,7 +73,7 @@ from api.crud import (
 from api.deps import jsonable
 from api.errors import ApiError
 from api.gate import GuardedRoute
-from api.sites import actor, scoped, sites
+from api.vendor.sites import actor, scoped, sites
 from csms.timeutil import iso, now_utc, utc
 from locker_bridge.service import BridgeService
 from lockers.models import AuditEntry, Rental

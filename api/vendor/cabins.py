@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import Caller, require
 from api.errors import ApiError
 from api.gate import GuardedRoute
-from api.sites import actor, sites
+from api.vendor.sites import actor, sites
 from locker_bridge.bay import BoardError
 from locker_bridge.bus import BusError
 from locker_bridge.charge_point import Offline

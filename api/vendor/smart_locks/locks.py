@@ -52,7 +52,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.auth import Caller, require
 from api.errors import ApiError
 from api.gate import GuardedRoute
-from api.sites import actor, scoped, sites
+from api.vendor.sites import actor, scoped, sites
 from csms.store.models import ChargePoint
 from csms.timeutil import now_utc, utc
 from lockers.models import (

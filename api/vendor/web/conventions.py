@@ -1,5 +1,5 @@
 """What the locker back-office route modules (seed 000 "Web") share: roles, request fields, list
-parameters and the records they manage (:mod:`api.routes.locker_admin`, ``locker_people``,
+parameters and the records they manage (:mod:`api.vendor.web.lockers`, ``locker_people``,
 ``locker_places``).
 
 Conventions:

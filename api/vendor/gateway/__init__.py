@@ -1,0 +1,1 @@
+"""The locker gateway of seed 004 ("Harbor Gateway"), one module per resource."""
