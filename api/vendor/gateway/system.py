@@ -21,7 +21,7 @@ from api.vendor.gateway.common import (
 )
 from api.vendor.gateway.schemas import HEARTBEAT_MAX_BYTES, DeviceHeartbeatRequest, System
 from api.vendor.sites import actor
-from api.vendor.web.lockers import ONLINE_WINDOW
+from api.vendor.web.devices import ONLINE_WINDOW
 from csms.timeutil import iso
 from lockers.audit import audit, now_utc
 

@@ -39,8 +39,8 @@ from api.gate import GuardedRoute
 from common.passwords import hash_password
 from common.ratelimit import FailureLimiter
 from csms.timeutil import iso, now_utc
-from lockers.models import Device, Role, User
 from lockers.audit import audit
+from lockers.models import Device, Role, User
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=GuardedRoute)
 

@@ -10,6 +10,11 @@ from pydantic import Field
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from api.crud import create, insert, log, one, page_of, patch, remove, row_or_404, write
+from api.deps import Page
+from api.errors import ApiError
+from api.gate import GuardedRoute
+from api.vendor.sites import actor
 from api.vendor.web.conventions import (
     AREAS,
     COUNTRIES,
@@ -41,11 +46,6 @@ from api.vendor.web.conventions import (
     examples,
     json_list,
 )
-from api.crud import create, insert, log, one, page_of, patch, remove, row_or_404, write
-from api.deps import Page
-from api.errors import ApiError
-from api.gate import GuardedRoute
-from api.vendor.sites import actor
 from csms.timeutil import iso, now_utc
 from lockers.audit import audit
 

@@ -10,6 +10,11 @@ from pydantic import Field
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api.crud import create, free, log, one, page_of, patch, remove, row_or_404, unreferenced, write
+from api.deps import jsonable
+from api.errors import ApiError
+from api.gate import GuardedRoute
+from api.vendor.web.auth import PERMISSIONS, load_permissions
 from api.vendor.web.conventions import (
     GROUP,
     GROUPS,
@@ -42,11 +47,6 @@ from api.vendor.web.conventions import (
     hashed,
     revoke_tokens,
 )
-from api.crud import create, free, log, one, page_of, patch, remove, row_or_404, unreferenced, write
-from api.deps import jsonable
-from api.errors import ApiError
-from api.gate import GuardedRoute
-from api.vendor.web.auth import PERMISSIONS, load_permissions
 from csms.timeutil import iso, now_utc
 from lockers.models import UserGroupMember
 
