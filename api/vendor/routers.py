@@ -9,6 +9,7 @@ from api.vendor import cabins, chargers, integration
 from api.vendor.gateway import bank_types, system, transactions
 from api.vendor.gateway import locker_types as gateway_locker_types
 from api.vendor.gateway import lockers as gateway_lockers
+from api.vendor.smart_locks import access, events, groups, unlock
 from api.vendor.smart_locks import locks as smart_locks
 from api.vendor.web import auth, banks, bays, devices, lockers, logs, places, users
 from api.vendor.web import locker_types as web_locker_types
@@ -36,4 +37,8 @@ ROUTERS: list[APIRouter] = [
     system.router,
     # the smart-lock API (seed 003)
     smart_locks.router,
+    unlock.router,
+    access.router,
+    events.router,
+    groups.router,
 ]

@@ -3,17 +3,16 @@ query types, and the error answers every route declares."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import require
-from api.gate import GuardedRoute
+from api.errors import ApiError
 from api.ui.routes import PAGES
+from api.vendor.errors import VendorRoute, validation_fields
 from api.vendor.gateway.schemas import MAX_ID, Error
 from lockers.models import AuditEntry, Bank, BankTypeLockerType, Device, Rental, User
 from lockers.models import BankType as BankTypeRow
@@ -35,22 +34,11 @@ NOT_OPERATIONAL = ("Faulted", "Unavailable")  # bridge statuses under which a lo
 DASHBOARD_LOCKERS = next(page.path for page in PAGES if page.key == "lockers")
 
 
-class GatewayRoute(GuardedRoute):
-    """Answers a request that fails validation with 400, the doc's status for a bad request."""
+class GatewayRoute(VendorRoute):
+    """The doc's dialect: the API's own error body, but a bad request is 400 (the doc's status)."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as exc:
-                fields = [{"field": ".".join(str(p) for p in e["loc"]), "error": e["msg"]}
-                          for e in exc.errors()]
-                return JSONResponse({"code": "ValidationError", "message": "the request is not valid",
-                                     "fields": fields}, status_code=400)
-
-        return route
+    def invalid(self, exc: RequestValidationError) -> ApiError:
+        return ApiError(400, "ValidationError", "the request is not valid", fields=validation_fields(exc))
 
 
 # -- the router ----------------------------------------------------------------------------------
