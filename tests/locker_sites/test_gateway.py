@@ -14,9 +14,8 @@ from api.auth import create_token
 from chargebay.stack import Stack
 from csms.timeutil import iso
 from locker_bridge.emulator import Emulator, Fault
-from lockers.models import AuditEntry
-from lockers.models import Device, Locker, User
 from lockers.audit import now_utc
+from lockers.models import AuditEntry, Device, Locker, User
 from tests.helpers import rows
 from tests.locker_bridge.conftest import command
 from tests.locker_sites.conftest import audit_actions, locker_id, until
