@@ -150,8 +150,8 @@ async def test_service_state(site: Stack, emu: Emulator, client: httpx.AsyncClie
     await set_lockers(site, [l4], locker_type_id=screen)
     assert (await client.get(f"/lockers/{l4}")).json()["outOfService"] is True
     err(await client.patch(f"/lockers/{l4}", json={"outOfService": False}), 409, "LockerTypeAlwaysOutOfService")
-    screen = {"outOfService": True, "reasonCode": "SCREEN"}
-    assert (await client.patch(f"/lockers/{l4}", json=screen)).status_code == 200
+    out_of_service = {"outOfService": True, "reasonCode": "SCREEN"}
+    assert (await client.patch(f"/lockers/{l4}", json=out_of_service)).status_code == 200
 
     # bad bodies: 400; unknown locker: 404
     err(await client.patch(f"/lockers/{l2}", json={}), 400, "NothingToUpdate")
