@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["lockers"], route_class=GuardedRoute)
 read = Depends(require("operator", "viewer"))
 act = Depends(require("operator"))
+Actor = Annotated[Caller, act]
 
 
 class LockerCommand(BaseModel):
@@ -62,7 +63,7 @@ def _bridge(request: Request) -> BridgeService | None:
                  "success": True, "message": "Command sent successfully",
                  "response": "81 01 03 53 06 00 5D 00 FA"}}}}})
 async def locker_command(body: LockerCommand, request: Request,
-                         caller: Caller = act) -> JSONResponse:
+                         caller: Actor) -> JSONResponse:
     """Audited as ``locker.command`` with the frame, the reply and who sent it."""
     status, reply = await _command(_bridge(request), body)
     await sites(request).record(actor(caller), "locker.command", None, comPort=body.comPort,
@@ -139,20 +140,20 @@ async def _board(call: Any) -> Any:
 
 @router.get("/api/locker/cabins", summary="Cabin listing: every bay, its state and hex codes",
             dependencies=[read])
-async def cabins(locker: str | None = Query(None, description="Only this locker's bays."),
-                 service: BridgeService = Depends(bridge)) -> dict[str, Any]:
+async def cabins(*, locker: Annotated[str | None, Query(description="Only this locker's bays.")] = None,
+                 service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
     items = service.cabins(locker)
     return {"success": True, "total": len(items), "cabins": items}
 
 
 @router.get("/api/locker/cabins/{identity}", summary="One cabin", dependencies=[read])
-async def cabin(identity: str, service: BridgeService = Depends(bridge)) -> dict[str, Any]:
+async def cabin(identity: str, service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
     return {"success": True, "cabin": _cabin(service, identity)}
 
 
 @router.post("/api/locker/cabins/{identity}/locker-status", summary="Read door and item sensor",
              dependencies=[act])
-async def locker_status(identity: str, service: BridgeService = Depends(bridge)) -> dict[str, Any]:
+async def locker_status(identity: str, service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
     reading = await _board(service.locker_status(identity))
     return {"success": True, "message": "Locker status read", "cabin": identity, **reading}
 
@@ -162,8 +163,8 @@ async def locker_status(identity: str, service: BridgeService = Depends(bridge))
              responses={409: {"description": "`DoorDidNotOpen`: acknowledged, but the door is still "
                               "closed; `BoardRefused`: the board answered an error status"},
                         503: {"description": "`BoardUnavailable`: no answer or the port is down"}})
-async def open_locker(identity: str, request: Request, caller: Caller = act,
-                      service: BridgeService = Depends(bridge)) -> dict[str, Any]:
+async def open_locker(identity: str, request: Request, caller: Actor,
+                      service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
     async with audited(request, caller, "locker.open", identity):
         opened, reading = await _board(service.open(identity))
         if "sensorError" in reading:
@@ -183,8 +184,8 @@ async def open_locker(identity: str, request: Request, caller: Caller = act,
                         502: {"description": "`CsmsUnavailable`: the CSMS did not answer Authorize"},
                         503: {"description": "`BoardUnavailable`"}})
 async def start_charging(identity: str, body: StartCharging, request: Request,
-                         caller: Caller = act,
-                         service: BridgeService = Depends(bridge)) -> dict[str, Any]:
+                         caller: Actor,
+                         service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
     _cabin(service, identity)
     async with audited(request, caller, "locker.start_charging", identity, idTag=body.idTag):
         started, why = await _board(service.start_charging(identity, body.idTag))
@@ -197,8 +198,8 @@ async def start_charging(identity: str, body: StartCharging, request: Request,
              summary="Stop charging: STOP_CHARGING read back, then StopTransaction (reason Local)",
              dependencies=[act],
              responses={409: {"description": "`StopRejected` with the reason (no transaction, say)"}})
-async def stop_charging(identity: str, request: Request, caller: Caller = act,
-                        service: BridgeService = Depends(bridge)) -> dict[str, Any]:
+async def stop_charging(identity: str, request: Request, caller: Actor,
+                        service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
     _cabin(service, identity)
     async with audited(request, caller, "locker.stop_charging", identity):
         stopped, why = await _board(service.stop_charging(identity))
@@ -209,11 +210,11 @@ async def stop_charging(identity: str, request: Request, caller: Caller = act,
 
 @router.post("/api/locker/cabins/{identity}/charging-status", summary="Read the outlet",
              dependencies=[act])
-async def charging_status(identity: str, service: BridgeService = Depends(bridge)) -> dict[str, Any]:
+async def charging_status(identity: str, service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
     reading = await _board(service.charging_status(identity))
     return {"success": True, "message": "Charging status read", "cabin": identity, **reading}
 
 
 @router.get("/api/locker/ports", summary="Serial ports and their counters", dependencies=[read])
-async def ports(service: BridgeService = Depends(bridge)) -> dict[str, Any]:
+async def ports(service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
     return {"success": True, "ports": service.ports()}

@@ -3,7 +3,7 @@ bulk operations, and control of a running station by its identity."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,6 +27,10 @@ def service(request: Request) -> SimService:
     if sim is None:
         raise ApiError(503, "SimulatorDisabled", "the simulator runtime is not running in this process")
     return sim  # type: ignore[no-any-return]
+
+
+Sim = Annotated[SimService, Depends(service)]
+Paging = Annotated[Page, Depends(page_params)]
 
 
 class ChargerCreate(BaseModel):
@@ -88,7 +92,7 @@ async def templates() -> dict[str, list[str]]:
 
 
 @router.get("/ocpp/chargers", summary="List chargers", dependencies=[read])
-async def list_chargers(page: Page = Depends(page_params), sim: SimService = Depends(service)) -> dict[str, Any]:
+async def list_chargers(page: Paging, sim: Sim) -> dict[str, Any]:
     items, total = await sim.list((page.page - 1) * page.page_size, page.page_size)
     return {"items": items, "total": total, "page": page.page, "page_size": page.page_size}
 
@@ -106,13 +110,13 @@ async def _create(sim: SimService, body: ChargerCreate) -> dict[str, Any]:
 
 
 @router.post("/ocpp/chargers", status_code=201, summary="Create charger (durable)", dependencies=[write])
-async def create_charger(body: ChargerCreate, sim: SimService = Depends(service)) -> dict[str, Any]:
+async def create_charger(body: ChargerCreate, sim: Sim) -> dict[str, Any]:
     return await _create(sim, body)
 
 
 @router.post("/ocpp/chargers/bulk", summary="Create many chargers; a result per charger",
              dependencies=[write])
-async def bulk_create(body: BulkCreate, sim: SimService = Depends(service)) -> dict[str, Any]:
+async def bulk_create(body: BulkCreate, sim: Sim) -> dict[str, Any]:
     results = []
     for item in body.chargers:
         try:
@@ -125,7 +129,7 @@ async def bulk_create(body: BulkCreate, sim: SimService = Depends(service)) -> d
 @router.post("/ocpp/chargers/bulk/{operation}", summary="Start, stop or restart many chargers",
              dependencies=[write])
 async def bulk_runtime(operation: Literal["start-charger", "stop-charger", "restart-charger"],
-                       body: BulkIds, sim: SimService = Depends(service)) -> dict[str, Any]:
+                       body: BulkIds, sim: Sim) -> dict[str, Any]:
     results = []
     for charger_id in body.ids:
         try:
@@ -136,13 +140,13 @@ async def bulk_runtime(operation: Literal["start-charger", "stop-charger", "rest
 
 
 @router.get("/ocpp/chargers/{charger_id}", summary="Get charger", dependencies=[read])
-async def get_charger(charger_id: str, sim: SimService = Depends(service)) -> dict[str, Any]:
+async def get_charger(charger_id: str, sim: Sim) -> dict[str, Any]:
     return await _found(sim, charger_id)
 
 
 @router.put("/ocpp/chargers/{charger_id}", summary="Update charger (a running one restarts)",
             dependencies=[write])
-async def update_charger(charger_id: str, body: ChargerUpdate, sim: SimService = Depends(service)) -> dict[str, Any]:
+async def update_charger(charger_id: str, body: ChargerUpdate, sim: Sim) -> dict[str, Any]:
     await _found(sim, charger_id)
     try:
         return await sim.update(charger_id, body.model_dump(exclude_unset=True))
@@ -152,7 +156,7 @@ async def update_charger(charger_id: str, body: ChargerUpdate, sim: SimService =
 
 @router.delete("/ocpp/chargers/{charger_id}", status_code=204, summary="Delete charger",
                dependencies=[write])
-async def delete_charger(charger_id: str, sim: SimService = Depends(service)) -> Response:
+async def delete_charger(charger_id: str, sim: Sim) -> Response:
     await _found(sim, charger_id)
     await sim.delete(charger_id)
     return Response(status_code=204)
@@ -160,7 +164,7 @@ async def delete_charger(charger_id: str, sim: SimService = Depends(service)) ->
 
 @router.get("/ocpp/chargers/{charger_id}/provisioning", summary="Get charger provisioning status",
             dependencies=[read])
-async def provisioning(charger_id: str, sim: SimService = Depends(service)) -> dict[str, Any]:
+async def provisioning(charger_id: str, sim: Sim) -> dict[str, Any]:
     await _found(sim, charger_id)
     return await sim.provisioning(charger_id)
 
@@ -178,7 +182,7 @@ async def _runtime(sim: SimService, charger_id: str, operation: str) -> dict[str
 
 
 def _runtime_route(operation: str, summary: str) -> None:
-    async def endpoint(charger_id: str, sim: SimService = Depends(service)) -> dict[str, Any]:
+    async def endpoint(charger_id: str, sim: Sim) -> dict[str, Any]:
         return await _runtime(sim, charger_id, operation)
 
     router.add_api_route(f"/ocpp/chargers/{{charger_id}}/{operation}", endpoint, methods=["POST"],
@@ -193,7 +197,7 @@ for _operation, _summary in (("start-charger", "Start charger runtime"),
 
 @router.get("/ocpp/chargers/{charger_id}/logs", summary="List charger logs (frames and events, newest first)",
             dependencies=[read])
-async def logs(charger_id: str, page: Page = Depends(page_params), sim: SimService = Depends(service)) -> dict[str, Any]:
+async def logs(charger_id: str, page: Paging, sim: Sim) -> dict[str, Any]:
     charger = await _found(sim, charger_id)
     found = await sim.provider.logs(charger["identity"], (page.page - 1) * page.page_size, page.page_size)
     return {**found, "page": page.page, "page_size": page.page_size}
@@ -201,11 +205,11 @@ async def logs(charger_id: str, page: Page = Depends(page_params), sim: SimServi
 
 @router.post("/ocpp/sim/{identity}/{action}", summary="Drive a running station by its identity",
              dependencies=[write])
-async def control(identity: str, action: str, sim: SimService = Depends(service),
-                  args: dict[str, Any] = Body(default_factory=dict, examples=[
+async def control(identity: str, action: str, sim: Sim,
+                  args: Annotated[dict[str, Any], Body(default_factory=dict, examples=[
                       {"connector_id": 1}, {"connector_id": 1, "id_tag": "TAG-1"},
                       {"connector_id": 1, "error_code": "GroundFailure"}, {"seconds": 30},
-                      {"frame": "[2,\"1\",\"Heartbeat\",{}]"}, {"enabled": True}])) -> Any:
+                      {"frame": "[2,\"1\",\"Heartbeat\",{}]"}, {"enabled": True}])]) -> Any:
     """Actions: plug, unplug, start-transaction, stop-transaction, fault-connector, clear-fault,
     drop-connection, refuse-reconnect, delay-responses, drop-responses, send-raw, send-malformed,
     power-loss, clock-skew, atg."""

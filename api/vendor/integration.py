@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -78,7 +78,7 @@ API_KEY_NOT_FOUND = Refusal(403, "APIKeyNotFound", _NO_KEY, _NO_KEY)
 
 
 @gated(API_KEY_NOT_FOUND)
-async def integration_caller(request: Request, cs: CentralSystem = Depends(central)) -> Caller:
+async def integration_caller(request: Request, cs: Annotated[CentralSystem, Depends(central)]) -> Caller:
     """The vendor's checks, in its order: key, switch, source address (the client's, as
     trusted proxies forward it: api.middleware)."""
     caller = await authenticate(request, API_KEY_NOT_FOUND)
@@ -120,14 +120,14 @@ def _not_ok(outcome: Outcome, chargebox: str) -> ApiError:
     return ApiError(502, "CallError", f"chargebox answered {outcome.error_code}: {outcome.description}")
 
 
-WAIT = Query(30, gt=0, le=300, description="Seconds to wait for the chargebox.")
+Wait = Annotated[float, Query(gt=0, le=300, description="Seconds to wait for the chargebox.")]
 
 
 @router.post("/integration/charges/stop", summary="Stop a charge (RemoteStopTransaction)",
              response_class=Response, responses={200: {"description": "Sent and accepted; empty body"}})
 @router.post("/latest/integration/charges/stop", include_in_schema=False, response_class=Response)
-async def stop_charge(body: StopCharge, wait: float = WAIT, caller: Caller = Depends(integration_caller),
-                      cs: CentralSystem = Depends(central)) -> Response:
+async def stop_charge(*, body: StopCharge, wait: Wait = 30, caller: Annotated[Caller, Depends(integration_caller)],
+                      cs: Annotated[CentralSystem, Depends(central)]) -> Response:
     await _checked_chargebox(cs, body.chargebox, body.connector)
     tx = await _running(cs, body.chargebox, body.connector)
     if tx is None:
@@ -157,8 +157,8 @@ def _refused_tag(id_tag: str, status: str, **extra: Any) -> ApiError:
                               "before anything is sent, and again in the StartTransaction), "
                               "`ChargeboxOffline`, `ConnectorBusy`, `StartRejected`"}})
 @router.post("/latest/integration/charges/start", include_in_schema=False)
-async def start_charge(body: StartCharge, wait: float = WAIT, caller: Caller = Depends(integration_caller),
-                       cs: CentralSystem = Depends(central)) -> dict[str, int]:
+async def start_charge(*, body: StartCharge, wait: Wait = 30, caller: Annotated[Caller, Depends(integration_caller)],
+                       cs: Annotated[CentralSystem, Depends(central)]) -> dict[str, int]:
     """Sends RemoteStartTransaction and waits for the StartTransaction that follows on the
     connector. A tag the central system would not accept is refused before anything reaches the
     chargebox; a StartTransaction answered with anything but Accepted is a 409, not a charge."""
@@ -200,13 +200,13 @@ async def start_charge(body: StartCharge, wait: float = WAIT, caller: Caller = D
 
 @router.get("/api/v1/integration", summary="Integration settings",
             dependencies=[Depends(require("admin"))])
-async def get_integration(cs: CentralSystem = Depends(central)) -> IntegrationConfig:
+async def get_integration(cs: Annotated[CentralSystem, Depends(central)]) -> IntegrationConfig:
     return await load_config(cs)
 
 
 @router.put("/api/v1/integration", summary="Change integration settings",
             dependencies=[Depends(require("admin"))])
-async def put_integration(body: IntegrationConfig, cs: CentralSystem = Depends(central)) -> IntegrationConfig:
+async def put_integration(body: IntegrationConfig, cs: Annotated[CentralSystem, Depends(central)]) -> IntegrationConfig:
     values = {"enabled": body.enabled, "allowed_ips": orjson.dumps(body.allowed_ips).decode(),
               "updated_at": now_utc()}
     stmt = cs.writer.dialect_insert(_SETTINGS).values(id=1, **values).on_conflict_do_update(

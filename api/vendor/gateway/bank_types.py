@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import func, select
@@ -70,8 +70,8 @@ async def _bank_type_with_associations(conn: AsyncConnection, bank_type_id: int)
 
 
 @router.get("/bank-types", summary="List all bank types", response_model=BankTypeList)
-async def list_bank_types(request: Request, page: Page = 1, pageSize: PageSize = 100,
-                          caller: Caller = Depends(READ)) -> BankTypeList:
+async def list_bank_types(*, request: Request, page: Page = 1, pageSize: PageSize = 100,
+                          caller: Annotated[Caller, Depends(READ)]) -> BankTypeList:
     async with engine_of(request).connect() as conn:
         total = (await conn.execute(select(func.count()).select_from(BANK_TYPES))).scalar_one()
         rows = (await conn.execute(_bank_type_query().order_by(BANK_TYPES.c.id).limit(pageSize)
@@ -83,7 +83,7 @@ async def list_bank_types(request: Request, page: Page = 1, pageSize: PageSize =
 @router.get("/bank-types/{bankTypeId}", summary="Get bank type with associations",
              response_model=BankTypeWithAssociations, responses={404: _error("`BankTypeNotFound`")})
 async def get_bank_type(bankTypeId: TypeIdPath, request: Request,
-                        caller: Caller = Depends(READ)) -> BankTypeWithAssociations:
+                        caller: Annotated[Caller, Depends(READ)]) -> BankTypeWithAssociations:
     async with engine_of(request).connect() as conn:
         return await _bank_type_with_associations(conn, bankTypeId)
 
@@ -94,7 +94,7 @@ async def get_bank_type(bankTypeId: TypeIdPath, request: Request,
                          404: _error("`LockerTypeNotFound`: an association names no locker type"),
                          409: _error("`BankTypeExists`: the name is taken")})
 async def create_bank_type(body: BankTypeCreate, request: Request,
-                           caller: Caller = Depends(ADMIN)) -> BankTypeWithAssociations:
+                           caller: Annotated[Caller, Depends(ADMIN)]) -> BankTypeWithAssociations:
     type_ids = [a.lockerTypeId for a in body.associations]
     if len(set(type_ids)) != len(type_ids):
         raise ApiError(400, "DuplicateAssociation", "each locker type may appear once; give its count")

@@ -52,8 +52,8 @@ def _type_json(row: Any, counts: dict[int, tuple[int, int]]) -> LockerType:
 
 
 @router.get("/locker-types", summary="List all locker types", response_model=LockerTypeList)
-async def list_locker_types(request: Request, page: Page = 1, pageSize: PageSize = 100,
-                            caller: Caller = Depends(READ)) -> LockerTypeList:
+async def list_locker_types(*, request: Request, page: Page = 1, pageSize: PageSize = 100,
+                            caller: Annotated[Caller, Depends(READ)]) -> LockerTypeList:
     async with engine_of(request).connect() as conn:
         total = (await conn.execute(select(func.count()).select_from(TYPES))).scalar_one()
         rows = (await conn.execute(select(TYPES).order_by(TYPES.c.id).limit(pageSize)
@@ -69,7 +69,7 @@ TypeIdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 @router.get("/locker-types/{lockerTypeId}", summary="Get locker type details",
              response_model=LockerType, responses={404: _error("`LockerTypeNotFound`")})
 async def get_locker_type(lockerTypeId: TypeIdPath, request: Request,
-                          caller: Caller = Depends(READ)) -> LockerType:
+                          caller: Annotated[Caller, Depends(READ)]) -> LockerType:
     async with engine_of(request).connect() as conn:
         row = (await conn.execute(select(TYPES).where(TYPES.c.id == lockerTypeId))).first()
         if row is None:
@@ -81,7 +81,7 @@ async def get_locker_type(lockerTypeId: TypeIdPath, request: Request,
               summary="Create a locker type (extension to the doc; admin)",
               responses={409: _error("`LockerTypeExists`: the name is taken")})
 async def create_locker_type(body: LockerTypeCreate, request: Request,
-                             caller: Caller = Depends(ADMIN)) -> LockerType:
+                             caller: Annotated[Caller, Depends(ADMIN)]) -> LockerType:
     async with engine_of(request).begin() as conn:
         taken = (await conn.execute(select(TYPES.c.id).where(TYPES.c.name == body.name))).first()
         if taken is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse
@@ -53,11 +53,11 @@ router = gateway_router()
 # -- lockers -------------------------------------------------------------------------------------
 @router.get("/lockers", summary="List all lockers, with live state and active transaction",
              response_model=LockerList)
-async def list_lockers(request: Request, page: Page = 1, pageSize: PageSize = 100,
+async def list_lockers(*, request: Request, page: Page = 1, pageSize: PageSize = 100,
                        bankId: IdQuery = None, lockerTypeId: IdQuery = None, deviceId: IdQuery = None,
                        outOfService: bool | None = None, brokenLock: bool | None = None,
-                       available: bool | None = Query(None, description="Could take a new transaction now."),
-                       caller: Caller = Depends(READ)) -> LockerList:
+                       available: Annotated[bool | None, Query(description="Could take a new transaction now.")] = None,
+                       caller: Annotated[Caller, Depends(READ)]) -> LockerList:
     query = scoped(_locker_query(), caller)
     if bankId is not None:
         query = query.where(LOCKERS.c.bank_id == bankId)
@@ -86,8 +86,8 @@ async def list_lockers(request: Request, page: Page = 1, pageSize: PageSize = 10
                                               "result has its own `success` and `code`. The body is "
                                               "the 200 one (an OpenAllLockersResponse, with "
                                               "`skipped`)"}})
-async def open_all(request: Request, bankId: IdQuery = None, deviceId: IdQuery = None,
-                   caller: Caller = Depends(OPEN)) -> JSONResponse:
+async def open_all(*, request: Request, bankId: IdQuery = None, deviceId: IdQuery = None,
+                   caller: Annotated[Caller, Depends(OPEN)]) -> JSONResponse:
     """One after the other, not all at once: every lock fired together would load the supply."""
     query = scoped(_locker_query(), caller)
     if bankId is not None:
@@ -118,7 +118,7 @@ async def open_all(request: Request, bankId: IdQuery = None, deviceId: IdQuery =
 @router.get("/lockers/{lockerId}/config", summary="Get locker configuration (board, bank, bay, type, codes)",
              response_model=LockerConfig, responses=NOT_FOUND_LOCKER)
 async def locker_config(lockerId: LockerIdPath, request: Request,
-                        caller: Caller = Depends(READ)) -> LockerConfig:
+                        caller: Annotated[Caller, Depends(READ)]) -> LockerConfig:
     async with engine_of(request).connect() as conn:
         row = await _locker(conn, lockerId, caller)
         device = None
@@ -166,7 +166,7 @@ async def _events(conn: AsyncConnection, locker_id: int, caller: Caller) -> list
 @router.get("/lockers/{lockerId}", summary="Get locker details (live state, active transaction, "
               "recent audit entries)", response_model=LockerDetails, responses=NOT_FOUND_LOCKER)
 async def get_locker(lockerId: LockerIdPath, request: Request,
-                     caller: Caller = Depends(READ)) -> LockerDetails:
+                     caller: Annotated[Caller, Depends(READ)]) -> LockerDetails:
     async with engine_of(request).connect() as conn:
         row = await _locker(conn, lockerId, caller)
         events = await _events(conn, lockerId, caller)
@@ -180,7 +180,7 @@ async def get_locker(lockerId: LockerIdPath, request: Request,
                           409: _error("`LockerTypeAlwaysOutOfService`: its type is always out of "
                                       "service, so it cannot be returned to service")})
 async def update_locker(lockerId: LockerIdPath, body: LockerServiceUpdate, request: Request,
-                        caller: Caller = Depends(CHANGE)) -> OperationResponse:
+                        caller: Annotated[Caller, Depends(CHANGE)]) -> OperationResponse:
     """Out of service: no new transactions (existing ones stay). Back in service: reasonCode and
     reason are cleared unless given. brokenLock: door sensor failures on open count as success."""
     given = body.model_fields_set
@@ -217,7 +217,7 @@ async def update_locker(lockerId: LockerIdPath, body: LockerServiceUpdate, reque
 @router.post("/lockers/{lockerId}/open", summary="Open locker by ID (through the bridge, read back)",
               response_model=LockerOperationResponse, responses={**NOT_FOUND_LOCKER, **OPEN_ERRORS})
 async def open_locker(lockerId: LockerIdPath, request: Request,
-                      caller: Caller = Depends(OPEN)) -> LockerOperationResponse:
+                      caller: Annotated[Caller, Depends(OPEN)]) -> LockerOperationResponse:
     async with engine_of(request).connect() as conn:
         row = await locker_or_404(conn, lockerId, caller)
     return _answer_open(*await _open(sites(request), row, actor(caller)))

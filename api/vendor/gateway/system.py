@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
@@ -45,7 +46,7 @@ async def admin_interface() -> RedirectResponse:
                          404: _error("`DeviceNotFound`: no device with this code (or not the "
                                      "kiosk token's own)")})
 async def heartbeat(body: DeviceHeartbeatRequest, request: Request,
-                    caller: Caller = Depends(HEARTBEAT)) -> System:
+                    caller: Annotated[Caller, Depends(HEARTBEAT)]) -> System:
     """Records when (by our clock) and what the device last said. Only a first heartbeat or a
     change of ``status`` is audited: a heartbeat a minute per device would bury the log."""
     report = body.model_dump(mode="json", exclude_none=True)

@@ -46,10 +46,11 @@ router = gateway_router()
 # -- transactions --------------------------------------------------------------------------------
 @router.get("/transactions", summary="List all transactions (rentals), newest first",
              response_model=TransactionList)
-async def list_transactions(request: Request, page: Page = 1, pageSize: PageSize = 50,
-                            active: bool | None = Query(None, description="Held (true) or released (false)."),
+async def list_transactions(*, request: Request, page: Page = 1, pageSize: PageSize = 50,
+                            active: Annotated[bool | None,
+                                              Query(description="Held (true) or released (false).")] = None,
                             lockerId: IdQuery = None, userId: IdQuery = None,
-                            caller: Caller = Depends(READ)) -> TransactionList:
+                            caller: Annotated[Caller, Depends(READ)]) -> TransactionList:
     query = scoped(_tx_query(), caller)
     if active is not None:
         query = query.where(RENTALS.c.released_at.is_(None) if active else RENTALS.c.released_at.isnot(None))
@@ -107,7 +108,7 @@ def _refusal(row: Any, live: dict[str, Any] | None, user_id: int | None) -> ApiE
                                      "`LockerInUse`, `LockerAssigned`, `LockerNotOperational`, "
                                      "`NoLockerAvailable` (none of the type is free)")})
 async def create_transaction(body: TransactionCreate, request: Request,
-                             caller: Caller = Depends(RENT)) -> TransactionResponse:
+                             caller: Annotated[Caller, Depends(RENT)]) -> TransactionResponse:
     service = sites(request)
     async with engine_of(request).begin() as conn:
         if body.userId is not None and (await conn.execute(
@@ -153,7 +154,7 @@ TxIdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 @router.get("/transactions/{transactionId}", summary="Get transaction details",
              response_model=TransactionResponse, responses={404: _error("`TransactionNotFound`")})
 async def get_transaction(transactionId: TxIdPath, request: Request,
-                          caller: Caller = Depends(READ)) -> TransactionResponse:
+                          caller: Annotated[Caller, Depends(READ)]) -> TransactionResponse:
     async with engine_of(request).connect() as conn:
         return _tx_json(await _transaction(conn, transactionId, caller))
 
@@ -163,7 +164,7 @@ async def get_transaction(transactionId: TxIdPath, request: Request,
               responses={404: _error("`TransactionNotFound`"),
                          409: _error("`TransactionNotActive`: released already")})
 async def release_transaction(transactionId: TxIdPath, request: Request,
-                              caller: Caller = Depends(RENT)) -> TransactionResponse:
+                              caller: Annotated[Caller, Depends(RENT)]) -> TransactionResponse:
     async with engine_of(request).begin() as conn:
         row = await _transaction(conn, transactionId, caller)
         done = await conn.execute(update(RENTALS).where(
@@ -182,7 +183,7 @@ async def release_transaction(transactionId: TxIdPath, request: Request,
                                      "/lockers/{lockerId}/open`)"),
                          503: OPEN_ERRORS[503]})
 async def open_by_transaction(transactionId: TxIdPath, request: Request,
-                              caller: Caller = Depends(RENT)) -> LockerOperationResponse:
+                              caller: Annotated[Caller, Depends(RENT)]) -> LockerOperationResponse:
     """Only for an active transaction; an out-of-service locker still opens for its holder."""
     async with engine_of(request).connect() as conn:
         tx = await _transaction(conn, transactionId, caller)

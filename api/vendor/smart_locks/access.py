@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, select
 
-from api.auth import Caller
 from api.errors import ApiError
 from api.vendor.sites import actor, sites
 from api.vendor.smart_locks.common import (
     GRANTS,
     MAX_ID,
     USERS,
+    AdminReader,
     GrantId,
     LockId,
+    Manager,
     _lock_or_404,
-    manage,
     ok,
-    read_admin,
     smart_lock_router,
     vendor_date,
 )
@@ -54,8 +53,8 @@ router = smart_lock_router()
 
 
 @router.post("/api/locks/{lockid}/access", status_code=201, summary="Grant a user access to a lock")
-async def grant_access(lockid: LockId, body: GrantRequest, caller: Caller = manage,
-                       svc: SiteService = Depends(sites)) -> dict[str, Any]:
+async def grant_access(lockid: LockId, body: GrantRequest, caller: Manager,
+                       svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
     start, end = utc(body.valid_from), utc(body.valid_until)
     if start is not None and end is not None and start >= end:
         raise ApiError(400, "BadWindow", "from must be before until")
@@ -76,8 +75,8 @@ async def grant_access(lockid: LockId, body: GrantRequest, caller: Caller = mana
 
 
 @router.get("/api/locks/{lockid}/access", summary="Who may open a lock, and when")
-async def list_access(lockid: LockId, caller: Caller = read_admin,
-                      svc: SiteService = Depends(sites)) -> dict[str, Any]:
+async def list_access(lockid: LockId, caller: AdminReader,
+                      svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
     async with svc.engine.connect() as conn:
         row = await _lock_or_404(conn, lockid, caller)
         grants = (await conn.execute(
@@ -89,8 +88,8 @@ async def list_access(lockid: LockId, caller: Caller = read_admin,
 
 
 @router.delete("/api/locks/{lockid}/access/{grantid}", summary="Revoke a grant")
-async def revoke_access(lockid: LockId, grantid: GrantId, caller: Caller = manage,
-                        svc: SiteService = Depends(sites)) -> dict[str, Any]:
+async def revoke_access(lockid: LockId, grantid: GrantId, caller: Manager,
+                        svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
     async with svc.engine.begin() as conn:
         row = await _lock_or_404(conn, lockid, caller)
         grant = (await conn.execute(select(GRANTS).where(

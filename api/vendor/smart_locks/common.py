@@ -109,6 +109,10 @@ read = Depends(require("operator", "viewer", "kiosk"))
 read_admin = Depends(require("operator", "viewer"))
 act = Depends(require("operator", "kiosk"))
 manage = Depends(require("operator"))
+Reader = Annotated[Caller, read]
+AdminReader = Annotated[Caller, read_admin]
+Actor = Annotated[Caller, act]
+Manager = Annotated[Caller, manage]
 
 
 def ok(msg: str = "", **fields: Any) -> dict[str, Any]:
@@ -224,3 +228,5 @@ def _lock_json(row: Any, svc: SiteService) -> dict[str, Any]:
 
 PAGENUMBER = Query(ge=1, description="The page of results, from 1 (required).")
 LIMIT = Query(ge=1, description=f"Results per page (required); above {MAX_LIMIT} is served as {MAX_LIMIT}.")
+PageNumber = Annotated[int, PAGENUMBER]
+Limit = Annotated[int, LIMIT]

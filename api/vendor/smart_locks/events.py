@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends
 from sqlalchemy import func, select
 
-from api.auth import Caller
 from api.vendor.sites import sites
 from api.vendor.smart_locks.common import (
     AUDIT,
-    LIMIT,
     MAX_LIMIT,
-    PAGENUMBER,
+    Limit,
     LockId,
+    PageNumber,
+    Reader,
     _lock_or_404,
     _pages,
     ok,
-    read,
     smart_lock_router,
     vendor_date,
 )
@@ -43,8 +42,8 @@ router = smart_lock_router()
 
 @router.get("/api/locks/{lockid}/events", summary="Event history of a lock: who used it and when, "
             "door events included (newest first)")
-async def lock_events(lockid: LockId, pagenumber: int = PAGENUMBER, limit: int = LIMIT,
-                      caller: Caller = read, svc: SiteService = Depends(sites)) -> dict[str, Any]:
+async def lock_events(lockid: LockId, pagenumber: PageNumber, limit: Limit,
+                      caller: Reader, svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
     limit = min(limit, MAX_LIMIT)
     async with svc.engine.connect() as conn:
         row = await _lock_or_404(conn, lockid, caller)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,7 +10,6 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.auth import Caller
 from api.errors import ApiError
 from api.vendor.sites import actor, sites
 from api.vendor.smart_locks.common import (
@@ -18,16 +17,16 @@ from api.vendor.smart_locks.common import (
     LOCKERS,
     MAX_LIMIT,
     MEMBERS,
+    AdminReader,
     GroupId,
     GroupName,
     LockId,
     LockIdItem,
+    Manager,
     _lock_json,
     _lock_query,
     _pages,
-    manage,
     ok,
-    read_admin,
     smart_lock_router,
 )
 from lockers.audit import audit
@@ -97,9 +96,9 @@ router = smart_lock_router()
 
 
 @router.get("/api/lock-groups", summary="Lock groups (paged; 1 and 100 when not given)")
-async def list_groups(pagenumber: int = Query(1, ge=1, description="The page, from 1."),
-                      limit: int = Query(MAX_LIMIT, ge=1, description=f"Per page, at most {MAX_LIMIT}."),
-                      caller: Caller = read_admin, svc: SiteService = Depends(sites)) -> dict[str, Any]:
+async def list_groups(*, pagenumber: Annotated[int, Query(ge=1, description="The page, from 1.")] = 1,
+                      limit: Annotated[int, Query(ge=1, description=f"Per page, at most {MAX_LIMIT}.")] = MAX_LIMIT,
+                      caller: AdminReader, svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
     limit = min(limit, MAX_LIMIT)
     async with svc.engine.connect() as conn:
         total = (await conn.execute(select(func.count()).select_from(GROUPS))).scalar_one()
@@ -119,8 +118,8 @@ async def list_groups(pagenumber: int = Query(1, ge=1, description="The page, fr
 
 
 @router.post("/api/lock-groups", status_code=201, summary="Create a lock group")
-async def create_group(body: GroupCreate, caller: Caller = manage,
-                       svc: SiteService = Depends(sites)) -> dict[str, Any]:
+async def create_group(body: GroupCreate, caller: Manager,
+                       svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
     try:
         async with svc.engine.begin() as conn:
             lockers = await _locker_ids(conn, body.lockids)
@@ -137,16 +136,16 @@ async def create_group(body: GroupCreate, caller: Caller = manage,
 
 
 @router.get("/api/lock-groups/{groupid}", summary="One lock group with its locks")
-async def get_group(groupid: GroupId, caller: Caller = read_admin,
-                    svc: SiteService = Depends(sites)) -> dict[str, Any]:
+async def get_group(groupid: GroupId, caller: AdminReader,
+                    svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
     async with svc.engine.connect() as conn:
         group = await _group_json(conn, await _group_or_404(conn, groupid), svc)
     return ok(group=group)
 
 
 @router.delete("/api/lock-groups/{groupid}", summary="Delete a lock group (its locks stay)")
-async def delete_group(groupid: GroupId, caller: Caller = manage,
-                       svc: SiteService = Depends(sites)) -> dict[str, Any]:
+async def delete_group(groupid: GroupId, caller: Manager,
+                       svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
     async with svc.engine.begin() as conn:
         group = await _group_or_404(conn, groupid)
         await conn.execute(delete(MEMBERS).where(MEMBERS.c.group_id == groupid))
@@ -156,8 +155,8 @@ async def delete_group(groupid: GroupId, caller: Caller = manage,
 
 
 @router.post("/api/lock-groups/{groupid}/locks", summary="Add locks to a group (all or none)")
-async def add_group_locks(groupid: GroupId, body: GroupLocks, caller: Caller = manage,
-                          svc: SiteService = Depends(sites)) -> dict[str, Any]:
+async def add_group_locks(groupid: GroupId, body: GroupLocks, caller: Manager,
+                          svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
     async with svc.engine.begin() as conn:
         group = await _group_or_404(conn, groupid)
         lockers = await _locker_ids(conn, body.lockids)
@@ -167,8 +166,8 @@ async def add_group_locks(groupid: GroupId, body: GroupLocks, caller: Caller = m
 
 
 @router.delete("/api/lock-groups/{groupid}/locks/{lockid}", summary="Take a lock out of a group")
-async def remove_group_lock(groupid: GroupId, lockid: LockId, caller: Caller = manage,
-                            svc: SiteService = Depends(sites)) -> dict[str, Any]:
+async def remove_group_lock(groupid: GroupId, lockid: LockId, caller: Manager,
+                            svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
     async with svc.engine.begin() as conn:
         await _group_or_404(conn, groupid)
         member = (await conn.execute(
@@ -185,8 +184,8 @@ async def remove_group_lock(groupid: GroupId, lockid: LockId, caller: Caller = m
 
 @router.post("/api/lock-groups/{groupid}/unlock", summary="Unlock every lock of a group (per-lock results)",
              responses={409: {"description": "`NothingToOpen`: the group has no locks"}})
-async def unlock_group(groupid: GroupId, caller: Caller = manage,
-                       svc: SiteService = Depends(sites)) -> dict[str, Any]:
+async def unlock_group(groupid: GroupId, caller: Manager,
+                       svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
     """One door after the other: the bus serialises them anyway, and a failure stays that lock's
     own (``status`` is 1 only when every door opened; HTTP 200 either way, the results say which)."""
     async with svc.engine.connect() as conn:

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, Query
 from sqlalchemy import func, or_, select
 
-from api.auth import Caller
 from api.vendor.sites import sites
 from api.vendor.smart_locks.common import (
     _NAME,
-    LIMIT,
     LOCKERS,
     MAX_LIMIT,
-    PAGENUMBER,
+    Limit,
     LockId,
     LocksPage,
+    PageNumber,
+    Reader,
     _door,
     _lock_json,
     _lock_or_404,
@@ -25,7 +25,6 @@ from api.vendor.smart_locks.common import (
     _pages,
     _scoped,
     ok,
-    read,
     smart_lock_router,
     vendor_date,
 )
@@ -36,10 +35,10 @@ router = smart_lock_router()
 
 @router.get("/api/locks", summary="Locks (seed 003): the vendor's paged list, from our lockers",
             response_model=LocksPage)
-async def list_locks(pagenumber: int = PAGENUMBER, limit: int = LIMIT,
-                     searchkey: str | None = Query(None, max_length=100,
-                                                   description="Filters by lock id or name."),
-                     caller: Caller = read, svc: SiteService = Depends(sites)) -> dict[str, Any]:
+async def list_locks(*, pagenumber: PageNumber, limit: Limit,
+                     searchkey: Annotated[str | None, Query(max_length=100,
+                                                   description="Filters by lock id or name.")] = None,
+                     caller: Reader, svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
     limit = min(limit, MAX_LIMIT)
     query = _scoped(_lock_query(), caller)
     key = (searchkey or "").strip().lower()
@@ -56,8 +55,8 @@ async def list_locks(pagenumber: int = PAGENUMBER, limit: int = LIMIT,
 
 
 @router.get("/api/locks/{lockid}/status", summary="Open and online status of one lock")
-async def lock_status(lockid: LockId, caller: Caller = read,
-                      svc: SiteService = Depends(sites)) -> dict[str, Any]:
+async def lock_status(lockid: LockId, caller: Reader,
+                      svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
     async with svc.engine.connect() as conn:
         row = await _lock_or_404(conn, lockid, caller)
     live = svc.live(row.identity)

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Body, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from api.auth import Caller
 from api.errors import ApiError
 from api.vendor.sites import actor, sites
 from api.vendor.smart_locks.common import (
     GRANTS,
     MAX_ID,
     USERS,
+    Actor,
     LockId,
     _door,
     _lock_or_404,
-    act,
     ok,
     smart_lock_router,
     vendor_date,
@@ -81,12 +80,12 @@ router = smart_lock_router()
 @router.post("/api/locks/{lockid}/unlock", summary="Unlock: open the locker door through the bridge",
              responses={409: {"description": "`UnlockFailed`: the door did not open (the reason says "
                               "why: no bridge, no answer, board refused, door stayed shut)"}})
-async def unlock(lockid: LockId,
-                 body: UnlockRequest | None = Body(None, openapi_examples={
+async def unlock(*, lockid: LockId,
+                 body: Annotated[UnlockRequest | None, Body(openapi_examples={
                      "user": {"summary": "For a user: checked against their grants",
                               "value": {"userid": 1}},
-                     "operator": {"summary": "On the caller's own authority", "value": {}}}),
-                 caller: Caller = act, svc: SiteService = Depends(sites)) -> dict[str, Any]:
+                     "operator": {"summary": "On the caller's own authority", "value": {}}})] = None,
+                 caller: Actor, svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
     async with svc.engine.connect() as conn:
         row = await _lock_or_404(conn, lockid, caller)
     userid = body.userid if body is not None else None
@@ -104,7 +103,7 @@ async def unlock(lockid: LockId,
 @router.post("/api/locks/{lockid}/lock", summary="Lock: a locker door latches when shut; is it shut now?",
              responses={409: {"description": "`DoorOpen`: close the door by hand; `DoorUnknown`: no "
                               "reading of the door yet"}})
-async def lock(lockid: LockId, caller: Caller = act, svc: SiteService = Depends(sites)) -> dict[str, Any]:
+async def lock(lockid: LockId, caller: Actor, svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
     async with svc.engine.begin() as conn:
         row = await _lock_or_404(conn, lockid, caller)
         door, source = _door(row, svc.live(row.identity))

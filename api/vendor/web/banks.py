@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import Field
@@ -116,7 +116,7 @@ def _bank_exists() -> ApiError:
 
 @router.get("/api/admin/banks", tags=["lockers"], summary="List banks")
 async def list_banks(request: Request, _: Reader, eng: Engine, page: Paging, q: Search = None,
-                     port: str | None = Query(None, max_length=32, pattern=PRINTABLE)) -> dict[str, Any]:
+                     port: Annotated[str | None, Query(max_length=32, pattern=PRINTABLE)] = None) -> dict[str, Any]:
     return await page_of(eng, page, _bank_query().order_by(BANKS.c.name), q,
                          [BANKS.c.name, BANKS.c.port], _bank_shape(request), where=[(BANKS.c.port, port)])
 

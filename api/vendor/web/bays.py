@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import Field
@@ -105,8 +105,8 @@ async def _bay_of(eng: Engine, locker_id: int) -> dict[str, Any]:
 @router.get("/api/bays", tags=["bays"], summary="List bays (lockers with their device and user)")
 async def list_bays(_: Reader, eng: Engine, page: Paging, q: Search = None, bankId: FilterId = None,
                     deviceId: FilterId = None,
-                    assigned: bool | None = Query(None, description="Only bays with (true) or "
-                                                                    "without (false) a user.")
+                    assigned: Annotated[bool | None, Query(description="Only bays with (true) or "
+                                                                    "without (false) a user.")] = None
                     ) -> dict[str, Any]:
     query = _locker_query().order_by(BANKS.c.name, LOCKERS.c.bay)
     if assigned is not None:

@@ -138,8 +138,8 @@ async def list_devices(_: Reader, eng: Engine, page: Paging, q: Search = None,
 @router.get("/api/devices/status", tags=["devices"],
             summary="Devices status: online when a heartbeat came within the last 2 minutes")
 async def devices_status(_: Reader, eng: Engine, page: Paging, q: Search = None,
-                         online: bool | None = Query(None, description="Only online (true) or "
-                                                                      "offline (false).")
+                         online: Annotated[bool | None, Query(description="Only online (true) or "
+                                                                      "offline (false).")] = None
                          ) -> dict[str, Any]:
     cutoff = now_utc() - ONLINE_WINDOW
     is_online = DEVICES.c.last_heartbeat_at >= cutoff

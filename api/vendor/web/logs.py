@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from sqlalchemy import select
@@ -40,12 +40,12 @@ def _log(row: Any) -> dict[str, Any]:
 
 @router.get("/api/logs", tags=["logs"], summary="Log list: the audit log, newest first")
 async def list_logs(_: Reader, eng: Engine, page: Paging,
-                    action: str | None = Query(None, max_length=48, pattern=PRINTABLE,
-                                               description="Exact, or a prefix ending in `.` (`locker.`)."),
+                    action: Annotated[str | None, Query(max_length=48, pattern=PRINTABLE,
+                                               description="Exact, or a prefix ending in `.` (`locker.`).")] = None,
                     lockerId: FilterId = None, deviceId: FilterId = None,
-                    actor_: str | None = Query(None, alias="actor", max_length=100, pattern=PRINTABLE),
-                    since: datetime | None = Query(None, description="From this time (inclusive)."),
-                    until: datetime | None = Query(None, description="Before this time.")) -> dict[str, Any]:
+                    actor_: Annotated[str | None, Query(alias="actor", max_length=100, pattern=PRINTABLE)] = None,
+                    since: Annotated[datetime | None, Query(description="From this time (inclusive).")] = None,
+                    until: Annotated[datetime | None, Query(description="Before this time.")] = None) -> dict[str, Any]:
     query = select(AUDIT).order_by(AUDIT.c.id.desc())
     if action:
         query = query.where(AUDIT.c.action.startswith(action, autoescape=True) if action.endswith(".")

@@ -254,7 +254,7 @@ def _location_query() -> Select[Any]:
 
 @router.get("/api/locations", tags=["locations"], summary="Locations, with their areas")
 async def list_locations(_: Reader, eng: Engine, page: Paging, q: Search = None,
-                         countryCode: str | None = Query(None, pattern=r"^[A-Za-z]{2}$")) -> dict[str, Any]:
+                         countryCode: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None) -> dict[str, Any]:
     result = await page_of(eng, page, _location_query().order_by(LOCATIONS.c.name), q,
                            [LOCATIONS.c.name, LOCATIONS.c.address], _location,
                            where=[(LOCATIONS.c.country_code, countryCode and countryCode.upper())])
@@ -312,9 +312,9 @@ async def add_area(body: AreaIn, caller: Operator, eng: Engine,
 # ================================================================================================
 # Countries
 # ================================================================================================
-def _all_countries(page: int = Query(1, ge=1, description="Page number, from 1."),
-                   page_size: int = Query(300, ge=1, le=1000, description="Items per page (default: "
-                                          "all of ISO 3166-1 at once).")) -> Page:
+def _all_countries(page: Annotated[int, Query(ge=1, description="Page number, from 1.")] = 1,
+                   page_size: Annotated[int, Query(ge=1, le=1000, description="Items per page (default: "
+                                          "all of ISO 3166-1 at once).")] = 300) -> Page:
     return Page(page, page_size)
 
 
