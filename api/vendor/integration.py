@@ -4,14 +4,12 @@ that integration (switch and source-IP allow-list)."""
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-from typing import Annotated, Any
+from typing import Annotated, cast
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select
+from sqlalchemy import Table
 
 from api.auth import Caller, Refusal, authenticate, client_ip, gated, require
 from api.deps import central
@@ -20,16 +18,11 @@ from api.gate import GuardedRoute
 from api.models import IntegrationSettings
 from common.proxies import parse_address
 from csms.central import CentralSystem
-from csms.outcomes import Outcome
-from csms.store.models import ChargePoint, Transaction
-from csms.timeutil import now_utc
+from csms.integration import IntegrationRefused, IntegrationService, Settings
 
 router = APIRouter(tags=["integration"], route_class=GuardedRoute)
-_SETTINGS = IntegrationSettings.__table__
-_CP = ChargePoint.__table__
-_TX = Transaction.__table__
+_SETTINGS = cast(Table, IntegrationSettings.__table__)  # a mapped class's table
 INTEGRATION_ROLES = {"integrator", "operator", "admin"}
-MAX_CONNECTOR = 2**31 - 1  # OCPP connector ids are 32-bit integers
 
 
 class IntegrationConfig(BaseModel):
@@ -56,6 +49,10 @@ class StopCharge(BaseModel):
         {"chargebox": "CP-0001", "connector": 1, "id_tag": "TAG-1", "transaction": 42}]})
 
 
+class StartedCharge(BaseModel):
+    transaction: int = Field(description="The id of the transaction the chargebox started.")
+
+
 class StartCharge(BaseModel):
     chargebox: str
     connector: int
@@ -65,12 +62,26 @@ class StartCharge(BaseModel):
         {"chargebox": "CP-0001", "connector": 1, "id_tag": "TAG-1"}]})
 
 
-async def load_config(cs: CentralSystem) -> IntegrationConfig:
-    async with cs.engine.connect() as conn:
-        row = (await conn.execute(select(_SETTINGS).where(_SETTINGS.c.id == 1))).first()
-    if row is None:
-        return IntegrationConfig()
-    return IntegrationConfig(enabled=row.enabled, allowed_ips=orjson.loads(row.allowed_ips))
+def integration(cs: Annotated[CentralSystem, Depends(central)]) -> IntegrationService:
+    return IntegrationService(cs, _SETTINGS)
+
+
+Service = Annotated[IntegrationService, Depends(integration)]
+
+# The HTTP status of each refusal the service names (the vendor doc's, seed 002).
+STATUS = {"ConnectorNotValid": 400, "NotInTransaction": 400, "WrongTransaction": 400,
+          "ChargeboxNotFound": 404, "ChargeboxOffline": 409, "ConnectorBusy": 409,
+          "IdTagRejected": 409, "StartRejected": 409, "StopRejected": 409, "CallError": 502,
+          "ShuttingDown": 503, "Timeout": 504}
+
+
+def refused(exc: IntegrationRefused) -> ApiError:
+    return ApiError(STATUS[exc.code], exc.code, exc.message, **exc.extra)
+
+
+async def load_config(service: IntegrationService) -> IntegrationConfig:
+    settings = await service.settings()
+    return IntegrationConfig(enabled=settings.enabled, allowed_ips=settings.allowed_ips)
 
 
 _NO_KEY = "an integration API key is required (Authorization: Bearer <key> or X-API-Key: <key>)"
@@ -78,13 +89,13 @@ API_KEY_NOT_FOUND = Refusal(403, "APIKeyNotFound", _NO_KEY, _NO_KEY)
 
 
 @gated(API_KEY_NOT_FOUND)
-async def integration_caller(request: Request, cs: Annotated[CentralSystem, Depends(central)]) -> Caller:
+async def integration_caller(request: Request, service: Service) -> Caller:
     """The vendor's checks, in its order: key, switch, source address (the client's, as
     trusted proxies forward it: api.middleware)."""
     caller = await authenticate(request, API_KEY_NOT_FOUND)
     if caller.role not in INTEGRATION_ROLES:
         raise ApiError(403, "APIKeyNotFound", _NO_KEY)
-    config = await load_config(cs)
+    config = await load_config(service)
     if not config.enabled:
         raise ApiError(403, "RestAPINotEnabled", "the REST API integration is switched off")
     if config.allowed_ips:
@@ -94,32 +105,6 @@ async def integration_caller(request: Request, cs: Annotated[CentralSystem, Depe
     return caller
 
 
-async def _checked_chargebox(cs: CentralSystem, chargebox: str, connector: int) -> None:
-    if connector <= 0:
-        raise ApiError(400, "ConnectorNotValid", "the connector must be greater than zero")
-    if connector > MAX_CONNECTOR:
-        raise ApiError(400, "ConnectorNotValid", f"no chargebox has connector {connector}")
-    async with cs.engine.connect() as conn:
-        if (await conn.execute(select(_CP.c.id).where(_CP.c.id == chargebox))).first() is None:
-            raise ApiError(404, "ChargeboxNotFound", f"no chargebox {chargebox!r}")
-
-
-async def _running(cs: CentralSystem, chargebox: str, connector: int) -> Any:
-    await cs.writer.flush()
-    async with cs.engine.connect() as conn:
-        return (await conn.execute(select(_TX).where(
-            _TX.c.charge_point_id == chargebox, _TX.c.connector_id == connector,
-            _TX.c.stop_timestamp.is_(None)).order_by(_TX.c.id.desc()).limit(1))).first()
-
-
-def _not_ok(outcome: Outcome, chargebox: str) -> ApiError:
-    if outcome.kind == "offline":
-        return ApiError(409, "ChargeboxOffline", f"chargebox {chargebox!r} is not connected")
-    if outcome.kind == "timeout":
-        return ApiError(504, "Timeout", f"chargebox {chargebox!r} did not answer in time")
-    return ApiError(502, "CallError", f"chargebox answered {outcome.error_code}: {outcome.description}")
-
-
 Wait = Annotated[float, Query(gt=0, le=300, description="Seconds to wait for the chargebox.")]
 
 
@@ -127,28 +112,12 @@ Wait = Annotated[float, Query(gt=0, le=300, description="Seconds to wait for the
              response_class=Response, responses={200: {"description": "Sent and accepted; empty body"}})
 @router.post("/latest/integration/charges/stop", include_in_schema=False, response_class=Response)
 async def stop_charge(*, body: StopCharge, wait: Wait = 30, caller: Annotated[Caller, Depends(integration_caller)],
-                      cs: Annotated[CentralSystem, Depends(central)]) -> Response:
-    await _checked_chargebox(cs, body.chargebox, body.connector)
-    tx = await _running(cs, body.chargebox, body.connector)
-    if tx is None:
-        raise ApiError(400, "NotInTransaction", f"connector {body.connector} of {body.chargebox!r} "
-                       "is not in a transaction")
-    if tx.id_tag != body.id_tag or (body.transaction is not None and body.transaction != tx.id):
-        raise ApiError(400, "WrongTransaction", "id_tag or transaction does not match the running transaction")
-    if not await cs.router.is_online(body.chargebox):
-        raise ApiError(409, "ChargeboxOffline", f"chargebox {body.chargebox!r} is not connected")
-    outcome = await cs.commands.send(body.chargebox, "RemoteStopTransaction", {"transactionId": tx.id},
-                                     wait, requested_by=caller.name)
-    if outcome.kind != "result":
-        raise _not_ok(outcome, body.chargebox)
-    if outcome.payload != {"status": "Accepted"}:
-        raise ApiError(409, "StopRejected", f"chargebox {body.chargebox!r} rejected the stop")
+                      service: Service) -> Response:
+    try:
+        await service.stop(body.chargebox, body.connector, body.id_tag, body.transaction, wait, caller.name)
+    except IntegrationRefused as exc:
+        raise refused(exc) from None
     return Response(status_code=200)
-
-
-def _refused_tag(id_tag: str, status: str, **extra: Any) -> ApiError:
-    return ApiError(409, "IdTagRejected", f"the central system answers id tag {id_tag!r} with "
-                    f"{status}, not Accepted", id_tag_status=status, **extra)
 
 
 @router.post("/integration/charges/start", summary="Start a charge and get its transaction id",
@@ -158,61 +127,25 @@ def _refused_tag(id_tag: str, status: str, **extra: Any) -> ApiError:
                               "`ChargeboxOffline`, `ConnectorBusy`, `StartRejected`"}})
 @router.post("/latest/integration/charges/start", include_in_schema=False)
 async def start_charge(*, body: StartCharge, wait: Wait = 30, caller: Annotated[Caller, Depends(integration_caller)],
-                       cs: Annotated[CentralSystem, Depends(central)]) -> dict[str, int]:
+                       service: Service) -> StartedCharge:
     """Sends RemoteStartTransaction and waits for the StartTransaction that follows on the
     connector. A tag the central system would not accept is refused before anything reaches the
     chargebox; a StartTransaction answered with anything but Accepted is a 409, not a charge."""
-    await _checked_chargebox(cs, body.chargebox, body.connector)
-    if not await cs.router.is_online(body.chargebox):
-        raise ApiError(409, "ChargeboxOffline", f"chargebox {body.chargebox!r} is not connected")
-    if await _running(cs, body.chargebox, body.connector) is not None:
-        raise ApiError(409, "ConnectorBusy", f"connector {body.connector} is already in a transaction")
-    status = await cs.transactions.start_status(body.id_tag)
-    if status != "Accepted":
-        raise _refused_tag(body.id_tag, status)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait
-    async with cs.events.subscribe() as events:
-        outcome = await cs.commands.send(body.chargebox, "RemoteStartTransaction",
-                                         {"connectorId": body.connector, "idTag": body.id_tag},
-                                         wait, requested_by=caller.name)
-        if outcome.kind != "result":
-            raise _not_ok(outcome, body.chargebox)
-        if outcome.payload != {"status": "Accepted"}:
-            raise ApiError(409, "StartRejected", f"chargebox {body.chargebox!r} rejected the start")
-        try:
-            async with asyncio.timeout_at(deadline):
-                while True:
-                    event = await events.get()
-                    if event is None:
-                        raise ApiError(503, "ShuttingDown", "the central system is shutting down")
-                    if (event["type"] == "transaction_started"
-                            and event["charge_point_id"] == body.chargebox
-                            and event["connector_id"] == body.connector):
-                        if event["id_tag_status"] != "Accepted":
-                            raise _refused_tag(event["id_tag"], event["id_tag_status"],
-                                               transaction=event["transaction_id"])
-                        return {"transaction": event["transaction_id"]}
-        except TimeoutError:
-            raise ApiError(504, "Timeout", "the chargebox accepted but no transaction started "
-                           f"within {wait:g} s") from None
+    try:
+        return StartedCharge(transaction=await service.start(body.chargebox, body.connector, body.id_tag,
+                                                             wait, caller.name))
+    except IntegrationRefused as exc:
+        raise refused(exc) from None
 
 
 @router.get("/api/v1/integration", summary="Integration settings",
             dependencies=[Depends(require("admin"))])
-async def get_integration(cs: Annotated[CentralSystem, Depends(central)]) -> IntegrationConfig:
-    return await load_config(cs)
+async def get_integration(service: Service) -> IntegrationConfig:
+    return await load_config(service)
 
 
 @router.put("/api/v1/integration", summary="Change integration settings",
             dependencies=[Depends(require("admin"))])
-async def put_integration(body: IntegrationConfig, cs: Annotated[CentralSystem, Depends(central)]) -> IntegrationConfig:
-    values = {"enabled": body.enabled, "allowed_ips": orjson.dumps(body.allowed_ips).decode(),
-              "updated_at": now_utc()}
-    stmt = cs.writer.dialect_insert(_SETTINGS).values(id=1, **values).on_conflict_do_update(
-        index_elements=["id"], set_=values)
-    async with cs.engine.begin() as conn:
-        await conn.execute(stmt)
+async def put_integration(body: IntegrationConfig, service: Service) -> IntegrationConfig:
+    await service.save_settings(Settings(enabled=body.enabled, allowed_ips=body.allowed_ips))
     return body
-
-
