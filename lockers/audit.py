@@ -4,18 +4,18 @@ own database transaction so that a change and its record land (or fail) together
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from lockers.models import AuditEntry
+from lockers.models import AuditEntry, table
 
-AUDIT = AuditEntry.__table__
+AUDIT = table(AuditEntry)
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 async def audit(conn: AsyncConnection, actor: str, action: str, *, locker_id: int | None = None,

@@ -10,8 +10,9 @@ bridge: one truth, whichever side it was entered on.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db import NEVER_REUSED_IDS, TS, Base, BigId
@@ -253,3 +254,9 @@ class AuditEntry(Base):
     locker_id: Mapped[int | None] = mapped_column(BigId)
     device_id: Mapped[int | None] = mapped_column(BigId)
     details: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+
+
+def table(model: type[Base]) -> Table:
+    """A mapped class's table, typed as the :class:`Table` it is (``__table__`` is typed as a
+    FromClause, which has no ``insert``/``update``/``delete``)."""
+    return cast(Table, model.__table__)

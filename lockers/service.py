@@ -23,13 +23,13 @@ from locker_bridge.charge_point import VirtualChargePoint
 from locker_bridge.service import BoardError, BridgeService, BusError, UnknownBay, UnknownPort
 from lockers.audit import audit, now_utc
 from lockers.bays import OpenResult, Position, RemoteBays, RemoteUnavailable, position_of
-from lockers.models import Bank, Locker, LockerType
+from lockers.models import Bank, Locker, LockerType, table
 
 log = logging.getLogger(__name__)
 
-LOCKERS = Locker.__table__
-BANKS = Bank.__table__
-LOCKER_TYPES = LockerType.__table__
+LOCKERS = table(Locker)
+BANKS = table(Bank)
+LOCKER_TYPES = table(LockerType)
 
 
 class SiteService:

@@ -5,11 +5,10 @@ that integration (switch and source-IP allow-list)."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, cast
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Table
 
 from api.auth import Caller, Refusal, authenticate, client_ip, gated, require
 from api.deps import central
@@ -19,9 +18,10 @@ from api.models import IntegrationSettings
 from common.proxies import parse_address
 from csms.central import CentralSystem
 from csms.integration import IntegrationRefused, IntegrationService, Settings
+from lockers.models import table
 
 router = APIRouter(tags=["integration"], route_class=GuardedRoute)
-_SETTINGS = cast(Table, IntegrationSettings.__table__)  # a mapped class's table
+_SETTINGS = table(IntegrationSettings)
 INTEGRATION_ROLES = {"integrator", "operator", "admin"}
 
 

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.auth import Caller
 from api.errors import ApiError
-from lockers.models import Locker
+from lockers.models import Locker, table
 from lockers.service import SiteService
 
-LOCKERS = Locker.__table__
+LOCKERS = table(Locker)
 
 
 def sites(request: Request) -> SiteService:

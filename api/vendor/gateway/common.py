@@ -14,20 +14,20 @@ from api.errors import ApiError
 from api.ui.routes import PAGES
 from api.vendor.errors import VendorRoute, validation_fields
 from api.vendor.gateway.schemas import MAX_ID, Error
-from lockers.models import AuditEntry, Bank, BankTypeLockerType, Device, Rental, User
+from lockers.models import AuditEntry, Bank, BankTypeLockerType, Device, Rental, User, table
 from lockers.models import BankType as BankTypeRow
 from lockers.models import Locker as LockerRow
 from lockers.models import LockerType as LockerTypeRow
 
-LOCKERS = LockerRow.__table__
-BANKS = Bank.__table__
-TYPES = LockerTypeRow.__table__
-BANK_TYPES = BankTypeRow.__table__
-ASSOCIATIONS = BankTypeLockerType.__table__
-RENTALS = Rental.__table__
-DEVICES = Device.__table__
-USERS = User.__table__
-AUDIT = AuditEntry.__table__
+LOCKERS = table(LockerRow)
+BANKS = table(Bank)
+TYPES = table(LockerTypeRow)
+BANK_TYPES = table(BankTypeRow)
+ASSOCIATIONS = table(BankTypeLockerType)
+RENTALS = table(Rental)
+DEVICES = table(Device)
+USERS = table(User)
+AUDIT = table(AuditEntry)
 ACTIVE = RENTALS.alias("active_rental")
 
 NOT_OPERATIONAL = ("Faulted", "Unavailable")  # bridge statuses under which a locker is not rented
@@ -70,8 +70,8 @@ PageSize = Annotated[int, Query(ge=1, le=1000, description="Items per page.")]
 LockerIdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
-NOT_FOUND_LOCKER = {404: _error("`LockerNotFound`")}
-OPEN_ERRORS = {
+NOT_FOUND_LOCKER: dict[int | str, dict[str, Any]] = {404: _error("`LockerNotFound`")}
+OPEN_ERRORS: dict[int | str, dict[str, Any]] = {
     409: _error("`DoorDidNotOpen` (acknowledged, the door still reads closed, no brokenLock), "
                 "`BoardRefused` (the board answered an error status), `LockerNotDriven` (no bridge "
                 "drives this locker); the body also holds the LockerOperationResponse fields"),

@@ -14,7 +14,6 @@ from api.errors import ApiError
 from api.vendor.gateway.common import (
     ADMIN,
     LOCKERS,
-    MAX_ID,
     READ,
     TYPES,
     Page,
@@ -23,7 +22,7 @@ from api.vendor.gateway.common import (
     engine_of,
     gateway_router,
 )
-from api.vendor.gateway.schemas import LockerType, LockerTypeCreate, LockerTypeList
+from api.vendor.gateway.schemas import MAX_ID, LockerType, LockerTypeCreate, LockerTypeList
 from api.vendor.gateway.shaping import _available, _locker_query
 from api.vendor.sites import actor, scoped, sites
 from lockers.audit import audit

@@ -13,7 +13,6 @@ from api.auth import Caller
 from api.errors import ApiError
 from api.vendor.gateway.common import (
     LOCKERS,
-    MAX_ID,
     OPEN_ERRORS,
     READ,
     RENT,
@@ -27,7 +26,13 @@ from api.vendor.gateway.common import (
     engine_of,
     gateway_router,
 )
-from api.vendor.gateway.schemas import LockerOperationResponse, TransactionCreate, TransactionList, TransactionResponse
+from api.vendor.gateway.schemas import (
+    MAX_ID,
+    LockerOperationResponse,
+    TransactionCreate,
+    TransactionList,
+    TransactionResponse,
+)
 from api.vendor.gateway.shaping import (
     _answer_open,
     _locker,

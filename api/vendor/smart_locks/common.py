@@ -28,6 +28,7 @@ from lockers.models import (
     LockGroup,
     LockGroupMember,
     User,
+    table,
 )
 from lockers.service import SiteService
 
@@ -35,15 +36,15 @@ MAX_LIMIT = 100  # a larger ``limit`` is served as this many per page
 MAX_ID = 2**63 - 1  # the largest id the database can hold
 DEFAULT_MODEL = "locker-bay"
 
-LOCKERS = Locker.__table__
-BANKS = Bank.__table__
-TYPES = LockerType.__table__
-CPS = ChargePoint.__table__
-USERS = User.__table__
-GRANTS = LockGrant.__table__
-GROUPS = LockGroup.__table__
-MEMBERS = LockGroupMember.__table__
-AUDIT = AuditEntry.__table__
+LOCKERS = table(Locker)
+BANKS = table(Bank)
+TYPES = table(LockerType)
+CPS = table(ChargePoint)
+USERS = table(User)
+GRANTS = table(LockGrant)
+GROUPS = table(LockGroup)
+MEMBERS = table(LockGroupMember)
+AUDIT = table(AuditEntry)
 
 LockId = Annotated[str, Path(min_length=1, max_length=48, description="The lock's id: the locker identity.")]
 GroupId = Annotated[int, Path(ge=1, le=MAX_ID, description="The lock group's id.")]

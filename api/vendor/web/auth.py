@@ -40,13 +40,13 @@ from common.passwords import hash_password
 from common.ratelimit import FailureLimiter
 from csms.timeutil import iso, now_utc
 from lockers.audit import audit
-from lockers.models import Device, Role, User
+from lockers.models import Device, Role, User, table
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=GuardedRoute)
 
-USERS = User.__table__
-ROLES = Role.__table__
-DEVICES = Device.__table__
+USERS = table(User)
+ROLES = table(Role)
+DEVICES = table(Device)
 
 MAX_FAILURES_PER_NAME = 5
 MAX_FAILURES_PER_IP = 20  # an office or a kiosk fleet behind one NAT shares it
@@ -149,7 +149,7 @@ class LoginResult(BaseModel):
     expiresAt: str
 
 
-_TOO_MANY = {429: {"description": "`TooManyAttempts`, with `Retry-After`"}}
+_TOO_MANY: dict[int | str, dict[str, Any]] = {429: {"description": "`TooManyAttempts`, with `Retry-After`"}}
 
 
 # -- admin login -------------------------------------------------------------------------------

@@ -48,13 +48,14 @@ from lockers.models import (
     ShiftDevice,
     User,
     UserGroup,
+    table,
 )
 
-AREAS, BANKS, BANK_TYPES = Area.__table__, Bank.__table__, BankType.__table__
-COUNTRIES, DEVICES, LOCATIONS = Country.__table__, Device.__table__, Location.__table__
-LOCKERS, TYPES, ROLES = Locker.__table__, LockerType.__table__, Role.__table__
-SHIFTS, SHIFT_DEVICES, USERS = Shift.__table__, ShiftDevice.__table__, User.__table__
-GROUPS, TOKENS = UserGroup.__table__, ApiToken.__table__
+AREAS, BANKS, BANK_TYPES = table(Area), table(Bank), table(BankType)
+COUNTRIES, DEVICES, LOCATIONS = table(Country), table(Device), table(Location)
+LOCKERS, TYPES, ROLES = table(Locker), table(LockerType), table(Role)
+SHIFTS, SHIFT_DEVICES, USERS = table(Shift), table(ShiftDevice), table(User)
+GROUPS, TOKENS = table(UserGroup), table(ApiToken)
 
 MAX_ID = 2**63 - 1
 
@@ -146,7 +147,8 @@ Search = Annotated[str | None, Query(max_length=100, pattern=PRINTABLE,
 Paging = Annotated[Page, Depends(page_params)]
 FilterId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
-NOT_FOUND = {404: {"description": "`…NotFound`: the resource, or one an id in the body names"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "`…NotFound`: the resource, or one an id in the body names"}}
 
 
 def engine(request: Request) -> AsyncEngine:

@@ -50,11 +50,11 @@ from api.vendor.web.conventions import (
     revoke_tokens,
 )
 from csms.timeutil import iso, now_utc, utc
-from lockers.models import AuditEntry, Rental
+from lockers.models import AuditEntry, Rental, table
 
 router = APIRouter(route_class=GuardedRoute)
 
-AUDIT, RENTALS = AuditEntry.__table__, Rental.__table__
+AUDIT, RENTALS = table(AuditEntry), table(Rental)
 
 ONLINE_WINDOW = timedelta(minutes=2)  # a device is online if its last heartbeat is this recent
 

@@ -48,11 +48,11 @@ from api.vendor.web.conventions import (
     revoke_tokens,
 )
 from csms.timeutil import iso, now_utc
-from lockers.models import UserGroupMember
+from lockers.models import UserGroupMember, table
 
 router = APIRouter(route_class=GuardedRoute)
 
-MEMBERS = UserGroupMember.__table__
+MEMBERS = table(UserGroupMember)
 
 UserId = Annotated[int, Path(alias="userId", ge=1, le=MAX_ID)]
 GroupId = Annotated[int, Path(alias="groupId", ge=1, le=MAX_ID)]
