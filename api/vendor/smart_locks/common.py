@@ -10,15 +10,15 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import String, cast, false, select
+from sqlalchemy import false
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.auth import Caller, require
 from api.errors import ApiError
 from api.vendor.errors import VendorRoute
 from api.vendor.sites import scoped
-from csms.store.models import ChargePoint
 from csms.timeutil import utc
+from lockers.locks import lock_query
 from lockers.models import (
     AuditEntry,
     Bank,
@@ -39,7 +39,6 @@ DEFAULT_MODEL = "locker-bay"
 LOCKERS = table(Locker)
 BANKS = table(Bank)
 TYPES = table(LockerType)
-CPS = table(ChargePoint)
 USERS = table(User)
 GRANTS = table(LockGrant)
 GROUPS = table(LockGroup)
@@ -164,19 +163,6 @@ class LocksPage(BaseModel):
             "online_updated_date": "2026-01-05 09:30:12", "lock_pic": None}]}]})
 
 
-_NAME = BANKS.c.name + " bay " + cast(LOCKERS.c.bay, String)
-
-
-def _lock_query() -> Any:
-    return (select(LOCKERS.c.id, LOCKERS.c.identity, LOCKERS.c.bay, LOCKERS.c.device_id,
-                   LOCKERS.c.assigned_user_id, LOCKERS.c.door_open, LOCKERS.c.door_changed_at,
-                   LOCKERS.c.broken_lock, BANKS.c.name.label("bank"), TYPES.c.name.label("type_name"),
-                   CPS.c.online.label("cp_online"), CPS.c.last_seen.label("cp_last_seen"))
-            .select_from(LOCKERS.join(BANKS, BANKS.c.id == LOCKERS.c.bank_id)
-                         .outerjoin(TYPES, TYPES.c.id == LOCKERS.c.locker_type_id)
-                         .outerjoin(CPS, CPS.c.id == LOCKERS.c.identity)))
-
-
 def _scoped(query: Any, caller: Caller) -> Any:
     """The shared kiosk scoping, and a kiosk token without a device sees nothing (rather than
     every locker without a device)."""
@@ -186,7 +172,7 @@ def _scoped(query: Any, caller: Caller) -> Any:
 
 
 async def _lock_or_404(conn: AsyncConnection, lockid: str, caller: Caller) -> Any:
-    row = (await conn.execute(_scoped(_lock_query().where(LOCKERS.c.identity == lockid), caller))).first()
+    row = (await conn.execute(_scoped(lock_query().where(LOCKERS.c.identity == lockid), caller))).first()
     if row is None:
         raise ApiError(404, "LockNotFound", f"no lock {lockid!r}")
     return row

@@ -24,12 +24,12 @@ from api.vendor.smart_locks.common import (
     LockIdItem,
     Manager,
     _lock_json,
-    _lock_query,
     _pages,
     ok,
     smart_lock_router,
 )
 from lockers.audit import audit
+from lockers.locks import lock_query
 from lockers.service import SiteService
 
 
@@ -81,7 +81,7 @@ async def _add_members(conn: AsyncConnection, groupid: int, lockers: dict[str, i
 
 
 async def _member_rows(conn: AsyncConnection, groupid: int) -> list[Any]:
-    return list((await conn.execute(_lock_query().join(MEMBERS, MEMBERS.c.locker_id == LOCKERS.c.id)
+    return list((await conn.execute(lock_query().join(MEMBERS, MEMBERS.c.locker_id == LOCKERS.c.id)
                                     .where(MEMBERS.c.group_id == groupid)
                                     .order_by(LOCKERS.c.identity))).all())
 

@@ -9,7 +9,6 @@ from sqlalchemy import func, or_, select
 
 from api.vendor.sites import sites
 from api.vendor.smart_locks.common import (
-    _NAME,
     LOCKERS,
     MAX_LIMIT,
     Limit,
@@ -20,7 +19,6 @@ from api.vendor.smart_locks.common import (
     _door,
     _lock_json,
     _lock_or_404,
-    _lock_query,
     _online,
     _pages,
     _scoped,
@@ -28,6 +26,7 @@ from api.vendor.smart_locks.common import (
     smart_lock_router,
     vendor_date,
 )
+from lockers.locks import LOCK_NAME, lock_query
 from lockers.service import SiteService
 
 router = smart_lock_router()
@@ -40,11 +39,11 @@ async def list_locks(*, pagenumber: PageNumber, limit: Limit,
                                                    description="Filters by lock id or name.")] = None,
                      caller: Reader, svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
     limit = min(limit, MAX_LIMIT)
-    query = _scoped(_lock_query(), caller)
+    query = _scoped(lock_query(), caller)
     key = (searchkey or "").strip().lower()
     if key:
         query = query.where(or_(func.lower(LOCKERS.c.identity).contains(key, autoescape=True),
-                                func.lower(_NAME).contains(key, autoescape=True)))
+                                func.lower(LOCK_NAME).contains(key, autoescape=True)))
     async with svc.engine.connect() as conn:
         total = (await conn.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
         offset = (pagenumber - 1) * limit
