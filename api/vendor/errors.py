@@ -1,6 +1,8 @@
 """One error mechanism for every vendor API: routes raise :class:`api.errors.ApiError` (status,
-stable code, message, extra fields), and a vendor whose error body differs from ``{code, message}``
-says how it spells one in a :class:`VendorRoute` subclass, the small adapter of its dialect.
+stable code, message, extra fields), the back office's services raise
+:class:`lockers.errors.Refused` (the same without a status: :func:`refusal` adds it), and a
+vendor whose error body differs from ``{code, message}`` says how it spells one in a
+:class:`VendorRoute` subclass, the small adapter of its dialect.
 
 Why a route class and not an app-wide exception handler: the same exception must come out in the
 vendor's shape on that vendor's paths only, and a request that fails validation (which FastAPI
@@ -17,6 +19,15 @@ from fastapi.exceptions import RequestValidationError
 
 from api.errors import ApiError
 from api.gate import GuardedRoute
+from lockers.errors import Conflict, NotFound, Refused
+
+# The status of each kind of refusal the back office's services make.
+REFUSAL_STATUS: dict[type[Refused], int] = {NotFound: 404, Conflict: 409}
+
+
+def refusal(exc: Refused) -> ApiError:
+    """A service's refusal as the API's one error."""
+    return ApiError(REFUSAL_STATUS.get(type(exc), 409), exc.code, exc.message, **exc.extra)
 
 
 def validation_fields(exc: RequestValidationError) -> list[dict[str, str]]:
@@ -49,6 +60,8 @@ class VendorRoute(GuardedRoute):
                 return await handler(request)
             except ApiError as exc:
                 return self.render(exc)
+            except Refused as exc:
+                return self.render(refusal(exc))
             except RequestValidationError as exc:
                 return self.render(self.invalid(exc))
             except OverflowError as exc:  # e.g. a date that leaves the calendar once in UTC
