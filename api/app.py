@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import errors, middleware
-from api.ui import routes as ui
 from api.routes import (
     charge_points,
     commands,
@@ -15,12 +14,13 @@ from api.routes import (
     tokens,
     transactions,
 )
+from api.ui import routes as ui
 from api.vendor import routers as vendor_routers
 from charger_sim.service import SimService
-from locker_bridge.service import BridgeService
-from lockers.service import SiteService
 from common.version import __version__
 from csms.central import CentralSystem
+from locker_bridge.service import BridgeService
+from lockers.service import SiteService
 
 
 def create_app(central: CentralSystem, sim: SimService | None = None,
