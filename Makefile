@@ -23,7 +23,7 @@ run: $(STAMP)
 # The store-facing tests, run a second time on PostgreSQL (the whole suite twice would not fit
 # CI's time budget; everything else is database-agnostic through the same code paths).
 PG_TESTS ?= tests/csms tests/test_migrations.py tests/api/test_resources.py \
-            tests/locker_sites/test_gateway.py tests/locker_sites/test_ids_never_reused.py \
+            tests/locker_sites/test_gateway_*.py tests/locker_sites/test_ids_never_reused.py \
             tests/test_topology.py \
             tests/test_bench.py::test_cluster_benchmark_runs_every_scenario
 

@@ -5,30 +5,22 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import errors, middleware
-from api.ui import routes as ui
 from api.routes import (
     charge_points,
-    chargers,
     commands,
     events,
     id_tags,
-    integration,
-    locker_admin,
-    locker_auth,
-    locker_gateway,
-    locker_people,
-    locker_places,
-    lockers,
-    smart_locks,
     system,
     tokens,
     transactions,
 )
+from api.ui import routes as ui
+from api.vendor import routers as vendor_routers
 from charger_sim.service import SimService
-from locker_bridge.service import BridgeService
-from locker_bridge.sites.service import SiteService
 from common.version import __version__
 from csms.central import CentralSystem
+from locker_bridge.service import BridgeService
+from lockers.service import SiteService
 
 
 def create_app(central: CentralSystem, sim: SimService | None = None,
@@ -47,9 +39,9 @@ def create_app(central: CentralSystem, sim: SimService | None = None,
     errors.install(app)
     middleware.install(app)
     app.include_router(system.router)
-    for module in (charge_points, transactions, id_tags, commands, events, tokens, integration,
-                   chargers, lockers, locker_admin, locker_people, locker_places, locker_auth,
-                   locker_gateway, smart_locks):
+    for module in (charge_points, transactions, id_tags, commands, events, tokens):
         app.include_router(module.router)
+    for router in vendor_routers.ROUTERS:
+        app.include_router(router)
     ui.install(app)
     return app

@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from api.auth import Caller
 from api.deps import Page, jsonable, paginate
 from api.errors import ApiError
-from api.sites import actor
-from locker_bridge.sites.service import audit
+from api.vendor.sites import actor
+from lockers.audit import audit
 
 T = TypeVar("T")
 Shape = Callable[[Any], dict[str, Any]]  # a result row -> its JSON answer

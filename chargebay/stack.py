@@ -17,19 +17,20 @@ from fastapi import FastAPI
 from api.app import create_app
 from api.auth import bootstrap_admin
 from chargebay.demo import demo_locker, start_demo
-from chargebay.lockers import wire as wire_sites
 from chargebay.migrate import upgrade
 from charger_sim.runtime import ProcessProvider
 from charger_sim.service import SimService
 from common.db import create_engine
 from common.limits import raise_open_files_limit
 from common.settings import Role, Settings
-from locker_bridge.config import BridgeConfig, load as load_bridge_config
-from locker_bridge.service import BridgeService
-from locker_bridge.sites.service import SiteService
 from csms.central import CentralSystem
 from csms.cluster import Cluster
 from csms.server import OcppServer
+from locker_bridge.config import BridgeConfig
+from locker_bridge.config import load as load_bridge_config
+from locker_bridge.service import BridgeService
+from lockers.ocpp_bays import wire as wire_sites
+from lockers.service import SiteService
 
 log = logging.getLogger("chargebay")
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,7 +25,7 @@ from charger_sim.runtime import Provider
 from charger_sim.template import load_template
 from common.outbound import WEBSOCKET_SCHEMES, OutboundPolicy
 
-_T = SimCharger.__table__
+_T = cast(Table, SimCharger.__table__)  # typed as a FromClause, which has no insert
 
 
 class ChargerNotFound(LookupError):
@@ -37,7 +37,7 @@ class ChargerExists(ValueError):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _view(row: Any) -> dict[str, Any]:
@@ -46,7 +46,7 @@ def _view(row: Any) -> dict[str, Any]:
     for key in ("created_at", "updated_at"):
         value = data[key]
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         data[key] = value.isoformat().replace("+00:00", "Z")
     return data
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from common.durable import DurableQueue
 from common.settings import get_settings
-from locker_bridge.bay import Bay
+from locker_bridge.bay import Bay, BoardError
 from locker_bridge.board import BoardPoller
-from locker_bridge.bus import Bus, Priority
+from locker_bridge.bus import Bus, BusError, Priority
 from locker_bridge.charge_point import CsmsReach, VirtualChargePoint
 from locker_bridge.config import HEX_FIELDS, BridgeConfig
 from locker_bridge.handlers import open_door
@@ -27,6 +27,10 @@ from locker_bridge.site_link import SiteLink
 from locker_bridge.store import BridgeStore
 
 log = logging.getLogger(__name__)
+
+# What a caller of the service may catch: the back office (``lockers``) reaches the boards only
+# through this module, never the serial internals themselves (an import-linter contract).
+__all__ = ["BoardError", "BridgeService", "BusError", "UnknownBay", "UnknownPort"]
 
 
 class UnknownPort(LookupError):

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import api.models  # noqa: F401
 import charger_sim.models  # noqa: F401
 import csms.store.models  # noqa: F401
-import locker_bridge.sites.models  # noqa: F401
+import lockers.models  # noqa: F401
 from chargebay.migrate import alembic_config, upgrade, upgrade_sync
 from common.db import Base, create_engine
 from tests.conftest import POSTGRES, _pg, _pg_database

@@ -25,7 +25,7 @@ from api.auth import SESSION_COOKIE, Caller, check_token, hash_token, same_origi
 from api.errors import ApiError
 from api.gate import GuardedRoute
 from api.models import ApiToken
-from api.routes.locker_auth import (
+from api.vendor.web.auth import (
     ADMIN_TOKEN_TTL,
     KIOSK_TOKEN_TTL,
     AdminLogin,

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 import api.models  # noqa: F401  (registers tables on the shared metadata)
 import charger_sim.models  # noqa: F401
 import csms.store.models  # noqa: F401
-import locker_bridge.sites.models  # noqa: F401
+import lockers.models  # noqa: F401
 from chargebay.migrate import foreign_keys_off
 from common.db import Base, create_engine, is_sqlite
 

@@ -23,7 +23,7 @@ import pytest
 from chargebay.stack import Stack
 from charger_sim.models import SimCharger
 from csms.timeutil import now_utc
-from tests.charger_sim.runtimes import (
+from tests.charger_sim.runtime_api.conftest import (
     ADMIN,
     API,
     BUDGET,

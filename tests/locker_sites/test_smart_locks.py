@@ -17,7 +17,7 @@ from api.auth import create_token
 from chargebay.stack import Stack
 from csms.timeutil import now_utc
 from locker_bridge.emulator import Emulator, Fault
-from locker_bridge.sites.models import Device, LockerType, User
+from lockers.models import Device, LockerType, User
 from tests.helpers import rows
 from tests.locker_sites.conftest import audit_actions, locker_id, until
 

@@ -1,0 +1,220 @@
+"""Locker bridge endpoints: the vendor's hex pass-through (seed 000) and typed per-cabin operations.
+
+`POST /api/locker/command` is the vendor's call exactly (a frame in, the reply frame out). The
+cabin endpoints do the same jobs (locker status, open, start/stop charging, charging status) by
+cabin identity and answer decoded results; start and stop run the bay's OCPP transaction, so the
+CSMS records them as it would a RemoteStart. The cabin listing shows each bay's hex codes, as the
+vendor's does (`open_code`, `status_code`, `start_charging_code`, …).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from ocpp.exceptions import OCPPError
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import Caller, require
+from api.errors import ApiError
+from api.gate import GuardedRoute
+from api.vendor.sites import actor, sites
+from locker_bridge.bay import BoardError
+from locker_bridge.bus import BusError
+from locker_bridge.charge_point import Offline
+from locker_bridge.protocol import FrameError
+from locker_bridge.service import BridgeService, UnknownBay, UnknownPort
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["lockers"], route_class=GuardedRoute)
+read = Depends(require("operator", "viewer"))
+act = Depends(require("operator"))
+Actor = Annotated[Caller, act]
+
+
+class LockerCommand(BaseModel):
+    comPort: str = Field(description="A port name from the bridge configuration, e.g. COM2.")
+    hexCode: str = Field(description="One complete frame as hex bytes, e.g. a cabin's stop_charging_code.")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"comPort": "COM2", "hexCode": "81 01 02 52 06 5B 00 FA"}]})
+
+
+class StartCharging(BaseModel):
+    idTag: str = Field(min_length=1, max_length=20, description="Authorized with the CSMS first.")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"idTag": "TAG-1"}]})
+
+
+def _fail(status: int, message: str) -> tuple[int, dict[str, Any]]:
+    return status, {"success": False, "message": message}
+
+
+def _bridge(request: Request) -> BridgeService | None:
+    return getattr(request.app.state, "bridge", None)
+
+
+@router.post("/api/locker/command", summary="Send a raw hex frame to a locker board",
+             responses={200: {"content": {"application/json": {"example": {
+                 "success": True, "message": "Command sent successfully",
+                 "response": "81 01 03 53 06 00 5D 00 FA"}}}}})
+async def locker_command(body: LockerCommand, request: Request,
+                         caller: Actor) -> JSONResponse:
+    """Audited as ``locker.command`` with the frame, the reply and who sent it."""
+    status, reply = await _command(_bridge(request), body)
+    await sites(request).record(actor(caller), "locker.command", None, comPort=body.comPort,
+                                hexCode=body.hexCode, status=status, **reply)
+    return JSONResponse(reply, status_code=status)
+
+
+async def _command(bridge: BridgeService | None, body: LockerCommand) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, the vendor's body)."""
+    if bridge is None:
+        return _fail(404, f"unknown port {body.comPort!r}: no locker bridge is configured "
+                          "(CHARGEBAY_BRIDGE_CONFIG)")
+    try:
+        reply = await bridge.command(body.comPort, body.hexCode)
+    except (FrameError, ValueError) as exc:
+        return _fail(400, f"hexCode is not a valid frame: {exc}")
+    except UnknownPort:
+        return _fail(404, f"unknown port {body.comPort!r}")
+    except BusError as exc:
+        return _fail(503, str(exc))
+    return 200, {"success": True, "message": "Command sent successfully", "response": reply}
+
+
+@contextlib.asynccontextmanager
+async def audited(request: Request, caller: Caller, action: str, identity: str | None = None,
+                  **details: Any) -> AsyncIterator[None]:
+    """Audit a physical action with who asked and how it ended (also when it failed)."""
+    outcome: dict[str, Any] = {"success": True}
+    try:
+        yield
+    except ApiError as exc:
+        outcome = {"success": False, "code": exc.code, "error": exc.message}
+        raise
+    except BaseException as exc:
+        outcome = {"success": False, "error": repr(exc)}
+        raise
+    finally:
+        try:
+            await sites(request).record(actor(caller), action, identity, **details, **outcome)
+        except Exception:  # the answer must still say what happened to the door
+            log.exception("audit of %s on %s failed", action, identity)
+
+
+# -- typed cabins ---------------------------------------------------------------------------------
+def bridge(request: Request) -> BridgeService:
+    found = _bridge(request)
+    if found is None:
+        raise ApiError(404, "BridgeNotConfigured", "no locker bridge is configured "
+                       "(CHARGEBAY_BRIDGE_CONFIG or serve --demo)", success=False)
+    return found
+
+
+def _cabin(service: BridgeService, identity: str) -> dict[str, Any]:
+    try:
+        return service.cabin(identity)
+    except UnknownBay:
+        raise ApiError(404, "UnknownCabin", f"no cabin {identity!r}", success=False) from None
+
+
+async def _board(call: Any) -> Any:
+    """Run a board operation; its failures become stable REST errors."""
+    try:
+        return await call
+    except UnknownBay as exc:
+        raise ApiError(404, "UnknownCabin", f"no cabin {exc}", success=False) from None
+    except BusError as exc:
+        raise ApiError(503, "BoardUnavailable", str(exc), success=False) from None
+    except BoardError as exc:
+        raise ApiError(409, "BoardRefused", str(exc), success=False) from None
+    except (OCPPError, Offline, TimeoutError) as exc:  # the CSMS's side of a start (Authorize)
+        raise ApiError(502, "CsmsUnavailable", f"the central system did not authorize: {exc!r}",
+                       success=False) from None
+
+
+@router.get("/api/locker/cabins", summary="Cabin listing: every bay, its state and hex codes",
+            dependencies=[read])
+async def cabins(*, locker: Annotated[str | None, Query(description="Only this locker's bays.")] = None,
+                 service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
+    items = service.cabins(locker)
+    return {"success": True, "total": len(items), "cabins": items}
+
+
+@router.get("/api/locker/cabins/{identity}", summary="One cabin", dependencies=[read])
+async def cabin(identity: str, service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
+    return {"success": True, "cabin": _cabin(service, identity)}
+
+
+@router.post("/api/locker/cabins/{identity}/locker-status", summary="Read door and item sensor",
+             dependencies=[act])
+async def locker_status(identity: str, service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
+    reading = await _board(service.locker_status(identity))
+    return {"success": True, "message": "Locker status read", "cabin": identity, **reading}
+
+
+@router.post("/api/locker/cabins/{identity}/open", summary="Open the door (read back, never retried)",
+             dependencies=[act],
+             responses={409: {"description": "`DoorDidNotOpen`: acknowledged, but the door is still "
+                              "closed; `BoardRefused`: the board answered an error status"},
+                        503: {"description": "`BoardUnavailable`: no answer or the port is down"}})
+async def open_locker(identity: str, request: Request, caller: Actor,
+                      service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
+    async with audited(request, caller, "locker.open", identity):
+        opened, reading = await _board(service.open(identity))
+        if "sensorError" in reading:
+            raise ApiError(503, "BoardUnavailable", "OPEN_DOOR was acknowledged but the door "
+                           f"sensor did not answer: {reading['sensorError']}", success=False,
+                           cabin=identity, **reading)
+        if not opened:
+            raise ApiError(409, "DoorDidNotOpen", "the board acknowledged OPEN_DOOR but the door "
+                           "is still closed", success=False, cabin=identity, **reading)
+    return {"success": True, "message": "Door opened", "cabin": identity, **reading}
+
+
+@router.post("/api/locker/cabins/{identity}/start-charging",
+             summary="Start charging: a transaction with the CSMS, START_CHARGING read back",
+             dependencies=[act],
+             responses={409: {"description": "`StartRejected` with the reason"},
+                        502: {"description": "`CsmsUnavailable`: the CSMS did not answer Authorize"},
+                        503: {"description": "`BoardUnavailable`"}})
+async def start_charging(identity: str, body: StartCharging, request: Request,
+                         caller: Actor,
+                         service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
+    _cabin(service, identity)
+    async with audited(request, caller, "locker.start_charging", identity, idTag=body.idTag):
+        started, why = await _board(service.start_charging(identity, body.idTag))
+        if not started:
+            raise ApiError(409, "StartRejected", why, success=False, cabin=identity)
+    return {"success": True, "message": "Charging started", "cabin": _cabin(service, identity)}
+
+
+@router.post("/api/locker/cabins/{identity}/stop-charging",
+             summary="Stop charging: STOP_CHARGING read back, then StopTransaction (reason Local)",
+             dependencies=[act],
+             responses={409: {"description": "`StopRejected` with the reason (no transaction, say)"}})
+async def stop_charging(identity: str, request: Request, caller: Actor,
+                        service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
+    _cabin(service, identity)
+    async with audited(request, caller, "locker.stop_charging", identity):
+        stopped, why = await _board(service.stop_charging(identity))
+        if not stopped:
+            raise ApiError(409, "StopRejected", why, success=False, cabin=identity)
+    return {"success": True, "message": "Charging stopped", "cabin": _cabin(service, identity)}
+
+
+@router.post("/api/locker/cabins/{identity}/charging-status", summary="Read the outlet",
+             dependencies=[act])
+async def charging_status(identity: str, service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
+    reading = await _board(service.charging_status(identity))
+    return {"success": True, "message": "Charging status read", "cabin": identity, **reading}
+
+
+@router.get("/api/locker/ports", summary="Serial ports and their counters", dependencies=[read])
+async def ports(service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
+    return {"success": True, "ports": service.ports()}

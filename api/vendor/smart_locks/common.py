@@ -1,0 +1,219 @@
+"""What the smart-lock resource modules share: the vendor's envelope (for answers and errors),
+its route class and router, roles, path types and the lock rows as the vendor shows them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import false
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from api.auth import Caller, require
+from api.errors import ApiError
+from api.vendor.errors import VendorRoute
+from api.vendor.sites import scoped
+from csms.timeutil import utc
+from lockers.locks import lock_query
+from lockers.models import (
+    AuditEntry,
+    Bank,
+    Locker,
+    LockerType,
+    LockGrant,
+    LockGroup,
+    LockGroupMember,
+    User,
+    table,
+)
+from lockers.service import SiteService
+
+MAX_LIMIT = 100  # a larger ``limit`` is served as this many per page
+MAX_ID = 2**63 - 1  # the largest id the database can hold
+DEFAULT_MODEL = "locker-bay"
+
+LOCKERS = table(Locker)
+BANKS = table(Bank)
+TYPES = table(LockerType)
+USERS = table(User)
+GRANTS = table(LockGrant)
+GROUPS = table(LockGroup)
+MEMBERS = table(LockGroupMember)
+AUDIT = table(AuditEntry)
+
+LockId = Annotated[str, Path(min_length=1, max_length=48, description="The lock's id: the locker identity.")]
+GroupId = Annotated[int, Path(ge=1, le=MAX_ID, description="The lock group's id.")]
+GrantId = Annotated[int, Path(ge=1, le=MAX_ID, description="The grant's id.")]
+LockIdItem = Annotated[str, StringConstraints(min_length=1, max_length=48)]
+GroupName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+# -- the vendor's envelope, for every answer and every error --------------------------------------
+class VendorError(BaseModel):
+    status: Literal[0] = Field(description="0: the request failed.")
+    msg: str = Field(description="Why, for a person.")
+    code: str = Field(description="A stable code for programs, as in the rest of the API.")
+    message: str = Field(description="The same as msg, under the name the rest of the API uses.")
+
+
+def _explain(exc: RequestValidationError) -> str:
+    """Validation errors as one sentence a person can act on (``pagenumber is required``)."""
+    parts = []
+    for error in exc.errors():
+        loc = [str(p) for p in error.get("loc", ()) if p not in ("query", "path", "body")]
+        name = ".".join(loc) or "the request body"
+        kind = error.get("type", "")
+        if kind == "missing":
+            parts.append(f"{name} is required")
+        elif kind in ("int_parsing", "int_from_float", "int_type"):
+            parts.append(f"{name} must be a whole number")
+        elif kind == "greater_than_equal":
+            parts.append(f"{name} must be at least {error.get('ctx', {}).get('ge')}")
+        elif kind == "json_invalid":
+            parts.append("the request body is not valid JSON")
+        else:
+            parts.append(f"{name}: {error.get('msg', 'is not valid')}")
+    return "; ".join(parts) or "the request is not valid"
+
+
+class SmartLockRoute(VendorRoute):
+    """The vendor's dialect: every failure in its envelope (``status: 0``), so a client of the
+    vendor's platform sees one shape whatever went wrong; a bad request is 400 ``BadRequest``."""
+
+    out_of_range = 400
+
+    def invalid(self, exc: RequestValidationError) -> ApiError:
+        return ApiError(400, "BadRequest", _explain(exc))
+
+    def render(self, exc: ApiError) -> Response:
+        return JSONResponse({"status": 0, "msg": exc.message, "code": exc.code, "message": exc.message,
+                             **exc.extra}, status_code=exc.status, headers=exc.headers)
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": VendorError, "description": "`status: 0` with the reason: 400 bad parameters "
+            "or body, 401/403 token or role, 404 no such lock/user/group/grant (a kiosk sees only "
+            "its own device's lockers), 409 the lock could not do it (door did not open, door open)"}}
+
+
+def smart_lock_router() -> APIRouter:
+    """A router of one smart-lock resource: its tag, its error answer, the vendor's envelope."""
+    return APIRouter(tags=["smart-locks"], route_class=SmartLockRoute, responses=ERRORS)
+
+
+read = Depends(require("operator", "viewer", "kiosk"))
+read_admin = Depends(require("operator", "viewer"))
+act = Depends(require("operator", "kiosk"))
+manage = Depends(require("operator"))
+Reader = Annotated[Caller, read]
+AdminReader = Annotated[Caller, read_admin]
+Actor = Annotated[Caller, act]
+Manager = Annotated[Caller, manage]
+
+
+def ok(msg: str = "", **fields: Any) -> dict[str, Any]:
+    return {"status": 1, "msg": msg, **fields}
+
+
+def vendor_date(value: datetime | None) -> str | None:
+    value = utc(value)
+    return None if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _pages(total: int, limit: int) -> int:
+    return -(-total // limit)
+
+
+# -- locks as the vendor shows them ---------------------------------------------------------------
+class LockItem(BaseModel):
+    lockuserid: int | None = Field(description="The user the locker is assigned to.")
+    lockid: str = Field(description="The locker identity (its charge point id).")
+    lockname: str
+    lock_open_status: Literal[0, 1] = Field(description="1 open, 0 closed or unknown.")
+    lock_online_status: Literal[0, 1] = Field(description="1 when the bay's charge point is online.")
+    battery_level: int | None = Field(description="Always null: a bay has no battery.")
+    lock_ssid: str = Field(description="The locker identity.")
+    lock_password: str | None = Field(description="Always null: no secret is ever returned.")
+    mac_address: str | None = Field(description="Always null.")
+    temperature: str | None = Field(description="Always null.")
+    lock_model: str = Field(description=f"The locker type's name, or {DEFAULT_MODEL!r}.")
+    online_updated_date: str | None = Field(description="When the charge point was last heard "
+                                            "from, UTC, YYYY-MM-DD HH:MM:SS.")
+    lock_pic: str | None = Field(description="Always null.")
+
+
+class LocksPage(BaseModel):
+    status: Literal[1]
+    msg: str
+    totalCount: int
+    totalPage: int
+    currentPage: int
+    lockslist: list[LockItem]
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "status": 1, "msg": "", "totalCount": 1, "totalPage": 1, "currentPage": 1, "lockslist": [{
+            "lockuserid": None, "lockid": "LOCKER-A-01", "lockname": "LOCKER-A bay 1",
+            "lock_open_status": 0, "lock_online_status": 1, "battery_level": None,
+            "lock_ssid": "LOCKER-A-01", "lock_password": None, "mac_address": None,
+            "temperature": None, "lock_model": "locker-bay",
+            "online_updated_date": "2026-01-05 09:30:12", "lock_pic": None}]}]})
+
+
+def _scoped(query: Any, caller: Caller) -> Any:
+    """The shared kiosk scoping, and a kiosk token without a device sees nothing (rather than
+    every locker without a device)."""
+    if caller.role == "kiosk" and caller.device_id is None:
+        return query.where(false())
+    return scoped(query, caller)
+
+
+async def _lock_or_404(conn: AsyncConnection, lockid: str, caller: Caller) -> Any:
+    row = (await conn.execute(_scoped(lock_query().where(LOCKERS.c.identity == lockid), caller))).first()
+    if row is None:
+        raise ApiError(404, "LockNotFound", f"no lock {lockid!r}")
+    return row
+
+
+def _door(row: Any, live: dict[str, Any] | None) -> tuple[bool | None, str]:
+    """Is the door open, and where that comes from: the bridge now, or the last it reported."""
+    if live is not None and live.get("door") is not None:
+        return live["door"] == "open", "live"
+    if row.door_open is not None:
+        return bool(row.door_open), "last known"
+    return None, "unknown"
+
+
+def _online(row: Any, live: dict[str, Any] | None) -> bool:
+    if live is not None:
+        return bool(live.get("connected"))
+    return bool(row.cp_online)
+
+
+def _lock_json(row: Any, svc: SiteService) -> dict[str, Any]:
+    live = svc.live(row.identity)
+    door, _ = _door(row, live)
+    return {
+        "lockuserid": row.assigned_user_id,
+        "lockid": row.identity,
+        "lockname": f"{row.bank} bay {row.bay}",
+        "lock_open_status": 1 if door else 0,
+        "lock_online_status": 1 if _online(row, live) else 0,
+        "battery_level": None,
+        "lock_ssid": row.identity,
+        "lock_password": None,
+        "mac_address": None,
+        "temperature": None,
+        "lock_model": row.type_name or DEFAULT_MODEL,
+        "online_updated_date": vendor_date(row.cp_last_seen),
+        "lock_pic": None,
+    }
+
+
+PAGENUMBER = Query(ge=1, description="The page of results, from 1 (required).")
+LIMIT = Query(ge=1, description=f"Results per page (required); above {MAX_LIMIT} is served as {MAX_LIMIT}.")
+PageNumber = Annotated[int, PAGENUMBER]
+Limit = Annotated[int, LIMIT]
