@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from api.auth import Caller, require
 from api.crud import Resource
 from api.deps import Page, page_params
-from api.models import ApiToken
+from csms.store.access import ApiToken
 from common.passwords import hash_password
 from csms.timeutil import now_utc
 from locker_bridge.sites.models import (

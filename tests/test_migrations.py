@@ -19,7 +19,7 @@ from sqlalchemy import Integer, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import api.models  # noqa: F401
+import csms.store.access  # noqa: F401
 import charger_sim.models  # noqa: F401
 import csms.store.models  # noqa: F401
 import locker_bridge.sites.models  # noqa: F401

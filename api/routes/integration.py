@@ -17,7 +17,7 @@ from api.auth import Caller, Refusal, authenticate, client_ip, gated, require
 from api.deps import central
 from api.errors import ApiError
 from api.gate import GuardedRoute
-from api.models import IntegrationSettings
+from csms.store.access import IntegrationSettings
 from common.proxies import parse_address
 from csms.central import CentralSystem
 from csms.outcomes import Outcome

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import Executable, Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -122,6 +122,12 @@ class Writer:
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._put(_Item(_OP, None, op, (), fut))
         return await fut
+
+    async def changed(self, stmt: Executable) -> int:
+        """Run one UPDATE, DELETE or INSERT in queue order; the number of rows it changed (an
+        insert that skips a conflict changes none)."""
+        result = await self.run(lambda c: c.execute(stmt))
+        return int(result.rowcount)
 
     async def durable(self) -> None:
         """Wait until everything queued so far is committed, without queueing anything.

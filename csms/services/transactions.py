@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.events import EventBus
+from csms.services.errors import Conflict, NotFound
 from csms.store.endings import (
     REGISTER,
     Ended,
@@ -68,14 +69,6 @@ def energy_so_far(meter_start: int, samples: list[Any]) -> int | None:
              and s.measurand in (None, REGISTER) and s.phase is None]
     readings = [wh for wh in known if wh is not None]
     return max(int(max(readings)) - meter_start, 0) if readings else None
-
-
-class ClosingRefused(Exception):
-    """An operator's close that cannot be done: ``code`` is "unknown" or "not_active"."""
-
-    def __init__(self, code: str, transaction_id: int) -> None:
-        super().__init__(f"transaction {transaction_id} is {code.replace('_', ' ')}")
-        self.code = code
 
 
 class TransactionService:
@@ -182,13 +175,16 @@ class TransactionService:
 
     async def close(self, transaction_id: int, actor: str, reason: str,
                     meter_stop: int | None = None) -> Ended:
-        """An operator ends a transaction its charge point will never stop; raises
-        :class:`ClosingRefused` for an unknown or already ended one."""
+        """An operator ends a transaction its charge point will never stop; :class:`NotFound`
+        for an unknown one, :class:`Conflict` for one that has ended already."""
         detail = f"{reason} (closed at {iso(now_utc())})"
         outcome, ended = await self._writer.run(
             close_by_operator(transaction_id, actor, detail, meter_stop))
         if ended is None:
-            raise ClosingRefused(outcome, transaction_id)
+            message = f"transaction {transaction_id} is {outcome.replace('_', ' ')}"
+            if outcome == "unknown":
+                raise NotFound("TransactionNotFound", message)
+            raise Conflict("TransactionNotActive", message)
         log.warning("%s: transaction %d closed by %s: %s", ended.charge_point_id, transaction_id,
                     actor, reason)
         self.ended([ended])
