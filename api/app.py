@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import errors, middleware
-from api.ui import routes as ui
 from api.routes import (
     charge_points,
     chargers,
@@ -24,11 +23,12 @@ from api.routes import (
     tokens,
     transactions,
 )
+from api.ui import routes as ui
 from charger_sim.service import SimService
-from locker_bridge.service import BridgeService
-from locker_bridge.sites.service import SiteService
 from common.version import __version__
 from csms.central import CentralSystem
+from locker_bridge.service import BridgeService
+from locker_bridge.sites.service import SiteService
 
 
 def create_app(central: CentralSystem, sim: SimService | None = None,

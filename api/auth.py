@@ -160,7 +160,7 @@ async def authenticate(request: Request, refusal: Refusal) -> Caller:
     return caller
 
 
-def require(*roles: str) -> Callable[[Request], Coroutine[Any, Any, Caller]]:
+def require(*roles: str) -> Callable[..., Coroutine[Any, Any, Caller]]:
     """A dependency that lets in a token whose role is in ``roles`` (admin always)."""
     allowed = set(roles) | {"admin"}
 

@@ -20,7 +20,6 @@ from common.outbound import OutboundPolicy
 from common.ratelimit import Throttles
 from common.settings import Settings
 from csms.callbacks import Callbacks
-from csms.services.commands import CommandService
 from csms.events import EventBus
 from csms.passwords import PasswordChecker
 from csms.queries import Reads
@@ -31,14 +30,14 @@ from csms.services.commands import CommandService
 from csms.services.id_tags import IdTagService
 from csms.services.tokens import TokenService
 from csms.services.transactions import TransactionService
-from csms.store.models import ChargePoint
+from csms.store.models import ChargePoint, table
 from csms.store.retention import prune_expired
 from csms.store.writer import Writer
 from csms.timeutil import now_utc
 from csms.validation import warm_up
 
 log = logging.getLogger(__name__)
-_CP = ChargePoint.__table__
+_CP = table(ChargePoint)
 LOG_EVERY = 10.0  # seconds between two lines of one kind a peer can cause per frame or handshake
 FIRST_PRUNE = 60.0  # seconds from start to the first pruning (at most): a node that restarts
 # more often than the prune interval still prunes, and not in the middle of its reconnect storm

@@ -40,7 +40,7 @@ async def list_charge_points(
     connectors: Annotated[bool, Query(description="Include each one's connectors (as the single charge "
                                                   "point has them): one query for the page.")] = False,
 ) -> dict[str, Any]:
-    return await reads.charge_points.list(page, online=online, status=status,
+    return await reads.charge_points.page_of(page, online=online, status=status,
                                           registration_status=registration_status, q=q, connectors=connectors)
 
 

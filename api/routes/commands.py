@@ -129,4 +129,4 @@ async def get_command(command_id: str, reads: Queries) -> dict[str, Any]:
             response_model=Paged[CommandOut], responses=declare({}))
 async def list_commands(page: Paging, reads: Queries, charge_point_id: str | None = None,
                         action: str | None = None, status: str | None = None) -> dict[str, Any]:
-    return await reads.commands.list(page, charge_point_id=charge_point_id, action=action, status=status)
+    return await reads.commands.page_of(page, charge_point_id=charge_point_id, action=action, status=status)

@@ -23,7 +23,7 @@ UNKNOWN = {404: "`IdTagNotFound`"}
             responses=declare({}))
 async def list_id_tags(page: Paging, reads: Queries, status: TagStatus | None = None,
                        q: str | None = None) -> dict[str, Any]:
-    return await reads.id_tags.list(page, status=status, q=q)
+    return await reads.id_tags.page_of(page, status=status, q=q)
 
 
 @router.post("", status_code=201, summary="Create an id tag", dependencies=[write], response_model=IdTagOut,

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"], dependencies=[Depen
 @router.get("", summary="List tokens (secrets are never shown again)", response_model=Paged[TokenOut],
             responses=declare({}))
 async def list_tokens(page: Paging, reads: Queries, include_revoked: bool = False) -> dict[str, Any]:
-    return await reads.tokens.list(page, include_revoked=include_revoked)
+    return await reads.tokens.page_of(page, include_revoked=include_revoked)
 
 
 @router.post("", status_code=201, summary="Create a token; the response holds its secret, once",

@@ -36,7 +36,7 @@ Filters = Annotated[TransactionFilter, Depends(filters)]
 @router.get("", summary="List transactions, newest first", dependencies=[read],
             response_model=Paged[TransactionOut], responses=declare({}))
 async def list_transactions(page: Paging, where: Filters, reads: Queries) -> dict[str, Any]:
-    return await reads.transactions.list(page, where)
+    return await reads.transactions.page_of(page, where)
 
 
 @router.get("/export.csv", summary="CSV export of the filtered list", dependencies=[read],

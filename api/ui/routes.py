@@ -99,9 +99,9 @@ async def _page(request: Request, key: str, view: str | None = None, **context: 
     try:
         caller = await session(request)
     except ApiError as exc:  # 429: too many unknown tokens from this address
-        page = _login_page(request, exc.message, exc.status)
-        page.headers.update(exc.headers or {})
-        return page
+        login = _login_page(request, exc.message, exc.status)
+        login.headers.update(exc.headers or {})
+        return login
     if caller is None:
         if request.url.path == "/":
             return _login_page(request)

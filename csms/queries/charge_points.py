@@ -10,14 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.queries.pages import Page, jsonable, paginate
 from csms.services.errors import NotFound
-from csms.store.models import ChargePoint, Connector, Message, StatusHistory
+from csms.store.models import ChargePoint, Connector, Message, StatusHistory, table
 from csms.store.writer import Writer
 from csms.timeutil import utc
 
-_CP = ChargePoint.__table__
-_CONN = Connector.__table__
-_HIST = StatusHistory.__table__
-_MSG = Message.__table__
+_CP = table(ChargePoint)
+_CONN = table(Connector)
+_HIST = table(StatusHistory)
+_MSG = table(Message)
 # every column but the password's hash; whether there is one is all a reader learns
 _PUBLIC = (*(c for c in _CP.c if c.name != "password_hash"),
            _CP.c.password_hash.isnot(None).label("has_password"))
@@ -57,7 +57,7 @@ class ChargePointQueries:
         data["connectors"] = [_connector(c) for c in connectors]
         return data
 
-    async def list(self, page: Page, *, online: bool | None = None, status: str | None = None,
+    async def page_of(self, page: Page, *, online: bool | None = None, status: str | None = None,
                    registration_status: str | None = None, q: str | None = None,
                    connectors: bool = False) -> dict[str, Any]:
         """One page by id; ``status``: those with a connector in it; ``q``: text in the id,

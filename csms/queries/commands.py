@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.queries.pages import Page, jsonable, paginate
 from csms.services.errors import NotFound
-from csms.store.models import Command
+from csms.store.models import Command, table
 
-_CMD = Command.__table__
+_CMD = table(Command)
 
 
 def command_view(row: Any) -> dict[str, Any]:
@@ -38,7 +38,7 @@ class CommandQueries:
             raise NotFound("CommandNotFound", f"no command {command_id!r}")
         return command_view(row)
 
-    async def list(self, page: Page, *, charge_point_id: str | None = None, action: str | None = None,
+    async def page_of(self, page: Page, *, charge_point_id: str | None = None, action: str | None = None,
                    status: str | None = None) -> dict[str, Any]:
         """One page, newest first."""
         query = select(_CMD).order_by(_CMD.c.created_at.desc())

@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.queries.pages import Page, jsonable, paginate
 from csms.services.errors import NotFound
-from csms.store.models import IdTag
+from csms.store.models import IdTag, table
 
-_TAGS = IdTag.__table__
+_TAGS = table(IdTag)
 
 
 def not_found(id_tag: str) -> NotFound:
@@ -24,7 +24,7 @@ class IdTagQueries:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def list(self, page: Page, *, status: str | None = None, q: str | None = None) -> dict[str, Any]:
+    async def page_of(self, page: Page, *, status: str | None = None, q: str | None = None) -> dict[str, Any]:
         """One page by tag; ``q``: text in the tag or its parent."""
         query = select(_TAGS).order_by(_TAGS.c.id_tag)
         if status:

@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.queries.pages import Page, jsonable, paginate
 from csms.store.access import ApiToken
+from csms.store.models import table
 
-_TOKENS = ApiToken.__table__
+_TOKENS = table(ApiToken)
 _PUBLIC = [c for c in _TOKENS.c if c.name != "token_hash"]
 
 
@@ -20,7 +21,7 @@ class TokenQueries:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def list(self, page: Page, *, include_revoked: bool = False) -> dict[str, Any]:
+    async def page_of(self, page: Page, *, include_revoked: bool = False) -> dict[str, Any]:
         """One page by id; the revoked ones only when asked for."""
         query = select(*_PUBLIC).order_by(_TOKENS.c.id)
         if not include_revoked:

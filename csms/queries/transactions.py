@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from csms.queries.pages import Page, jsonable, paginate
 from csms.services.errors import NotFound
 from csms.services.transactions import energy_so_far
-from csms.store.models import MeterValue, Transaction
+from csms.store.models import MeterValue, Transaction, table
 from csms.store.writer import Writer
 from csms.timeutil import utc
 
-_TX = Transaction.__table__
-_MV = MeterValue.__table__
+_TX = table(Transaction)
+_MV = table(MeterValue)
 CSV_COLUMNS = [c.name for c in _TX.c] + ["energy_wh"]
 CSV_CHUNK = 65536  # characters of CSV sent at once
 
@@ -68,7 +68,7 @@ class TransactionQueries:
         self._engine = engine
         self._writer = writer
 
-    async def list(self, page: Page, where: TransactionFilter) -> dict[str, Any]:
+    async def page_of(self, page: Page, where: TransactionFilter) -> dict[str, Any]:
         """One page, newest first."""
         return await paginate(self._engine, where.query(), page, _shape)
 

@@ -17,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from common.passwords import hash_password
 from csms.routing import Router
 from csms.services.errors import Conflict, Invalid, NotFound
-from csms.store.models import ChargePoint, Connector
+from csms.store.models import ChargePoint, Connector, table
 from csms.store.writer import Writer
 from csms.timeutil import now_utc
 
-_CP = ChargePoint.__table__
-_CONN = Connector.__table__
+_CP = table(ChargePoint)
+_CONN = table(Connector)
 Forget = Callable[[str, str | None], None]  # (charge point, new registration status or None)
 UNSET = object()  # a password that is not to change (None removes it)
 

@@ -12,22 +12,22 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import orjson
-from sqlalchemy import Table, update
+from sqlalchemy import update
 
 from csms.callbacks import Callbacks
 from csms.events import EventBus
 from csms.outcomes import Outcome
 from csms.routing import Router
 from csms.services.errors import Invalid, NotFound
-from csms.store.models import Command
+from csms.store.models import Command, table
 from csms.store.writer import Writer
 from csms.timeutil import now_utc
 from csms.validation import CSMS_ACTIONS, SchemaViolation, validate
 
-_COMMANDS = cast(Table, Command.__table__)
+_COMMANDS = table(Command)
 Lookup = Callable[[str], Awaitable[object | None]]  # a charge point id -> what is known of it, or None
 
 

@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import delete, update
 
 from csms.services.errors import Conflict, NotFound
-from csms.store.models import IdTag
+from csms.store.models import IdTag, table
 from csms.store.writer import Writer
 from csms.timeutil import now_utc, utc
 
-_TAGS = IdTag.__table__
+_TAGS = table(IdTag)
 
 
 def not_found(id_tag: str) -> NotFound:

@@ -13,19 +13,19 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import Table, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.services.errors import NotFound
 from csms.store.access import ApiToken
+from csms.store.models import table
 from csms.timeutil import now_utc, utc
 
 ROLES = ("admin", "operator", "integrator", "viewer", "kiosk")
 # kiosk: a token from the kiosk login, limited to the lockers of its own device
-_TOKENS = cast(Table, ApiToken.__table__)
+_TOKENS = table(ApiToken)
 
 
 def hash_token(token: str) -> str:
@@ -57,7 +57,9 @@ async def create_token(engine: AsyncEngine, name: str, role: str, token: str | N
         result = await conn.execute(_TOKENS.insert().values(
             name=name, role=role, token_hash=hash_token(token), created_at=now_utc(),
             user_id=user_id, device_id=device_id, expires_at=expires_at))
-    return int(result.inserted_primary_key[0]), token
+    key = result.inserted_primary_key
+    assert key is not None  # an INSERT of one row has one
+    return int(key[0]), token
 
 
 async def bootstrap_admin(engine: AsyncEngine, configured: str | None) -> str | None:

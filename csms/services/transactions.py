@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,13 +30,13 @@ from csms.store.endings import (
     register_wh,
     sweep_stale,
 )
-from csms.store.models import Transaction
+from csms.store.models import Transaction, table
 from csms.store.transactions import id_tag_info
 from csms.store.writer import Writer
 from csms.timeutil import iso, now_utc, utc
 
 log = logging.getLogger(__name__)
-_TX = Transaction.__table__
+_TX = table(Transaction)
 WINDOWS = 100_000  # transactions whose window is remembered (a miss costs one read)
 
 
@@ -62,7 +63,7 @@ class Window:
         return True
 
 
-def energy_so_far(meter_start: int, samples: list[Any]) -> int | None:
+def energy_so_far(meter_start: int, samples: Sequence[Any]) -> int | None:
     """A running transaction's energy (Wh) by its highest register sample inside its window
     (rows of meter_values; those flagged ``outside_tx`` don't count)."""
     known = [register_wh(s.value, s.unit) for s in samples if not s.outside_tx

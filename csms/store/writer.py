@@ -25,13 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from common.ratelimit import Throttle
 from csms.metrics import STORE_BATCH_ROWS, STORE_WRITE_SECONDS
 from csms.store.bulk import BulkStatement
-from csms.store.models import ChargePoint, Transaction
+from csms.store.models import ChargePoint, Transaction, table
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Op = Callable[[AsyncConnection], Awaitable[Any]]
 
-_TX = Transaction.__table__
+_TX = table(Transaction)
 _INSERT, _UPSERT, _OP, _UPDATE = 0, 1, 2, 3
 MAX_BATCH = 5000  # writes per commit
 TOUCH_EVERY = 2.0  # seconds between last-seen updates: heartbeats need not each cost a write
@@ -66,7 +66,7 @@ class Writer:
         self._closing = False
         self._touch_due = 0.0
         self._task: asyncio.Task[None] | None = None
-        self._last_seen = ChargePoint.__table__
+        self._last_seen = table(ChargePoint)
         self._tx_touches: dict[int, Any] = {}
         self._statements: dict[tuple[str, tuple[str, ...], tuple[str, ...]], BulkStatement] = {}
         self._queued = 0  # items ever queued
@@ -227,7 +227,7 @@ class Writer:
         finally:
             STORE_WRITE_SECONDS.observe(time.perf_counter() - started)
         STORE_BATCH_ROWS.observe(len(batch))
-        for item, result in zip(batch, results):
+        for item, result in zip(batch, results, strict=True):
             if item.future is not None and not item.future.done():
                 item.future.set_result(result)
 
@@ -247,14 +247,15 @@ class Writer:
                 rows.append(item.payload)
         await self._flush_groups(conn, groups)
 
-    async def _flush_groups(self, conn: AsyncConnection, groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]]) -> None:
-        for (kind, table, keys), rows in groups.items():
+    async def _flush_groups(self, conn: AsyncConnection,
+                            groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]]) -> None:
+        for (kind, target, keys), rows in groups.items():
             if not rows:
                 continue
             if kind == _UPDATE:
-                await self._updates(conn, table, keys, rows)
+                await self._updates(conn, target, keys, rows)
             else:
-                await self._statement(table, tuple(rows[0]), keys).execute(conn, rows)
+                await self._statement(target, tuple(rows[0]), keys).execute(conn, rows)
         groups.clear()
 
     @staticmethod

@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from sqlalchemy import text
 
 from api.auth import bootstrap_admin

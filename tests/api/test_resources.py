@@ -13,7 +13,7 @@ import io
 import statistics
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import httpx
@@ -90,7 +90,7 @@ async def refused_status(url: str, **kwargs: Any) -> int:
 
 
 def iso_z(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def ids(page: dict[str, Any], key: str = "id") -> list[Any]:
@@ -413,7 +413,7 @@ async def test_message_log_filters_and_pages(stack: Stack, http: httpx.AsyncClie
         async with connect(stack.ws_url, "CP-M") as cp:
             await cp.call(BOOT)
             await asyncio.sleep(0.01)
-            between = datetime.now(timezone.utc)
+            between = datetime.now(UTC)
             await asyncio.sleep(0.01)
             await cp.call(call.Heartbeat())
             await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Available"))
@@ -531,13 +531,13 @@ async def test_id_tag_changes_drive_authorize(stack: Stack, http: httpx.AsyncCli
             ok(await http.patch(f"{TAG_API}/CARD", json={"status": "Accepted"}))
             assert (await authorize())["status"] == "Accepted"
 
-            past = datetime.now(timezone.utc) - timedelta(days=1)
+            past = datetime.now(UTC) - timedelta(days=1)
             data = ok(await http.patch(f"{TAG_API}/CARD", json={"expiry_date": iso_z(past)}))
             assert data["status"] == "Accepted"  # the stored status; the expiry decides at Authorize
             info = await authorize()
             assert info["status"] == "Expired" and info["expiry_date"].endswith("Z")
 
-            future = (datetime.now(timezone.utc) + timedelta(days=30)).replace(microsecond=0)
+            future = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
             ok(await http.patch(f"{TAG_API}/CARD", json={"expiry_date": iso_z(future),
                                                           "parent_id_tag": "FLEET"}))
             info = await authorize()
