@@ -94,7 +94,7 @@ class MessageOut(BaseModel):
     id: int
     charge_point_id: str
     ts: Timestamp
-    direction: Literal["in", "out"]
+    direction: str = Field(description="in or out.")
     message_type: int = Field(description="2 CALL, 3 CALLRESULT, 4 CALLERROR.")
     message_id: str | None
     action: str | None

@@ -15,9 +15,9 @@ class CommandOut(BaseModel):
     id: str
     charge_point_id: str
     action: str
-    payload: dict[str, Any]
+    payload: Any = Field(description="The OCPP payload sent (a JSON object).")
     status: str = Field(description="pending, result, call_error, timeout or offline.")
-    response: dict[str, Any] | None
+    response: Any = Field(description="The charge point's answer (a JSON object), once it answered.")
     error_code: str | None
     error_description: str | None
     message_id: str | None
@@ -34,7 +34,7 @@ class CommandResult(BaseModel):
 
     command_id: str
     status: Literal["result"]
-    response: dict[str, Any] | None = Field(description="The charge point's answer (the OCPP payload).")
+    response: Any = Field(description="The charge point's answer (the OCPP payload).")
 
 
 class CommandPending(BaseModel):

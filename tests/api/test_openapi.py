@@ -177,7 +177,7 @@ async def test_examples_are_accepted_by_the_api(stack: Stack, http: httpx.AsyncC
                 continue
             if "simulator" in op.get("tags", []):
                 continue  # they start simulator worker processes; schema-checked above
-            for media_type, example, _ in body_examples(spec, op):
+            for _media_type, example, _ in body_examples(spec, op):
                 r = await http.request(method, fill(path, values), json=example, headers=ADMIN,
                                        params={"wait": 1} if "/commands/" in path or "/charges/" in path else None)
                 assert r.status_code < 500 and r.status_code != 422, (method, path, example, r.text)
