@@ -6,6 +6,11 @@ them in one transaction (group commit): no added delay at low load, large batche
 Order is kept, so a StartTransaction written as an operation lands before the meter values that
 follow it. A caller that must know its row is on disk awaits the returned future; the message log
 does not. A failing batch is retried item by item so one bad row never takes its neighbours down.
+
+The REST API's changes come through here too (csms.services: charge points, id tags, commands),
+so an id tag blocked over REST applies from the next frame handled after it. The one table
+written past it is the API's own tokens (csms.services.tokens): the CLI issues them without a
+running central system, and no frame is ordered against them.
 """
 
 from __future__ import annotations

@@ -186,6 +186,29 @@ async def test_examples_are_accepted_by_the_api(stack: Stack, http: httpx.AsyncC
                     assert (r.status_code, r.json()["code"]) == (409, "ChargePointOffline"), (path, r.text)
 
 
+CSMS_RESOURCES = ("/api/v1/charge-points", "/api/v1/id-tags", "/api/v1/transactions", "/api/v1/commands",
+                  "/api/v1/tokens", "/api/v1/events")
+
+
+async def test_csms_resources_declare_their_answers_and_errors(spec: dict[str, Any]) -> None:
+    """Every operation of the central system's resources says what it answers: a schema for its
+    JSON success, and the error body (code and message) for the token errors and 422, never
+    FastAPI's default validation body."""
+    schemas = spec["components"]["schemas"]
+    assert set(schemas["ErrorBody"]["required"]) == {"code", "message"}
+    for method, path, op in operations(spec):
+        if not path.startswith(CSMS_RESOURCES):
+            continue
+        answers = op["responses"]
+        for status in ("401", "403", "422"):
+            assert status in answers, (method, path, status)
+            assert answers[status]["content"]["application/json"]["schema"]["$ref"].endswith(
+                "ValidationErrorBody" if status == "422" else "ErrorBody"), (method, path, status)
+        ok = next(code for code in answers if code.startswith("2"))
+        if ok != "204" and "export.csv" not in path and path != "/api/v1/events":
+            assert answers[ok]["content"]["application/json"]["schema"], (method, path)
+
+
 # -- property-based: every operation, generated inputs, never a 5xx ---------------------------
 # Excluded: the live event stream never ends, and revoking tokens would revoke the admin token
 # the run itself uses (both have their own tests). The simulator's writes are left out too: they
