@@ -7,6 +7,7 @@ routes do not catch them. :func:`declare` writes the errors a route really answe
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from typing import Any
@@ -58,15 +59,11 @@ class ErrorBody(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class FieldError(BaseModel):
-    field: str
-    error: str
-
-
 class ValidationErrorBody(ErrorBody):
-    """422 `ValidationError`: the request does not match its schema, field by field."""
+    """422 `ValidationError`: the request does not match its schema; ``fields`` says where
+    (``field``, ``error``)."""
 
-    fields: list[FieldError] | None = None
+    fields: list[dict[str, str]] | None = None
 
 
 VALIDATION = "`ValidationError`: the request does not match its schema (`fields` says where)"
@@ -76,13 +73,22 @@ AUTH_ERRORS = {401: "`Unauthorized`: no token, or an unknown, expired or revoked
                429: "`TooManyAttempts`: too many unknown tokens from this address"}
 
 
+@functools.cache
+def body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """An answer's JSON schema, written into each route's ``responses`` as it is: a ``model``
+    there would make FastAPI build a validator per route and status (hundreds at import, for
+    answers it never validates: errors are raised, not returned)."""
+    return {"application/json": {"schema": model.model_json_schema()}}
+
+
 def declare(errors: dict[int, str], *, auth: bool = True) -> dict[int | str, dict[str, Any]]:
     """The ``responses`` of a route for the errors it answers (status -> the codes, in words):
     these, the token errors unless ``auth`` is false, and 422 `ValidationError` (a request that
     does not match the route's schema), in the body format of this module."""
     found = {**(AUTH_ERRORS if auth else {}), **errors}
     found[422] = "; ".join(filter(None, (errors.get(422), VALIDATION)))
-    return {status: {"model": ValidationErrorBody if status == 422 else ErrorBody, "description": text}
+    return {status: {"description": text,
+                     "content": body_schema(ValidationErrorBody if status == 422 else ErrorBody)}
             for status, text in sorted(found.items())}
 
 

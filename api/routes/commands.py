@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from api.auth import Caller, require
 from api.command_examples import EXAMPLES
 from api.deps import Commands, Paging, Queries
-from api.errors import ApiError, declare
+from api.errors import ApiError, body_schema, declare
 from api.gate import GuardedRoute
 from api.schemas import Paged
 from api.schemas.commands import CommandFailed, CommandOut, CommandPending, CommandResult
@@ -46,8 +46,8 @@ def _responses() -> dict[int | str, dict[str, Any]]:
                      502: "`CallError`: the charge point answered with an error",
                      504: "`Timeout`: no answer in time"})
     for status in (409, 502, 504):
-        found[status]["model"] = CommandFailed
-    found[202] = {"model": CommandPending, "description": "Sent without waiting (`wait=0`)"}
+        found[status]["content"] = body_schema(CommandFailed)
+    found[202] = {"description": "Sent without waiting (`wait=0`)", "content": body_schema(CommandPending)}
     return found
 
 

@@ -7,6 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from api.deps import Central
+from api.errors import body_schema
 from api.gate import GuardedRoute
 from common.version import __version__
 
@@ -24,7 +25,8 @@ class Health(BaseModel):
 
 
 @router.get("/health", summary="Liveness, database reachability and connected charge points",
-            responses={503: {"model": Health, "description": "`degraded`: the database is unreachable"}})
+            responses={503: {"description": "`degraded`: the database is unreachable",
+                             "content": body_schema(Health)}})
 async def health(cs: Central, response: Response) -> Health:
     db_ok = await cs.database_ok()
     if not db_ok:

@@ -54,10 +54,9 @@ class ChargePointService:
         stmt = self._writer.dialect_insert(_CP).values(
             id=charge_point_id, registration_status=registration_status, password_hash=await _hashed(password),
             online=False, created_at=now_utc()).on_conflict_do_nothing(index_elements=["id"])
-        inserted = await self._writer.changed(stmt)
-        self._forget(charge_point_id, None)
-        if not inserted:
+        if not await self._writer.changed(stmt):
             raise Conflict("ChargePointExists", f"charge point {charge_point_id!r} already exists")
+        self._forget(charge_point_id, None)
 
     async def set_registration(self, charge_point_id: str, status: str) -> bool:
         """Accept (or reject) a charge point; a connected one answers its next boot accordingly.
