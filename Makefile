@@ -22,7 +22,8 @@ run: $(STAMP)
 
 # The store-facing tests, run a second time on PostgreSQL (the whole suite twice would not fit
 # CI's time budget; everything else is database-agnostic through the same code paths).
-PG_TESTS ?= tests/csms tests/test_migrations.py tests/api/test_resources.py \
+PG_TESTS ?= tests/csms tests/test_migrations.py tests/api/test_charge_points_api.py tests/api/test_charge_point_logs.py \
+            tests/api/test_id_tags_api.py tests/api/test_transactions_api.py tests/api/test_out_of_range_input.py \
             tests/locker_sites/test_gateway_*.py tests/locker_sites/test_ids_never_reused.py \
             tests/test_topology.py \
             tests/test_bench.py::test_cluster_benchmark_runs_every_scenario

@@ -35,7 +35,6 @@ def create_app(central: CentralSystem, sim: SimService | None = None,
     app.state.sim = sim
     app.state.bridge = bridge
     app.state.sites = sites or SiteService(central.engine, bridge)
-    app.state.background = set()  # tasks of commands sent with ?wait=0
     errors.install(app)
     middleware.install(app)
     app.include_router(system.router)

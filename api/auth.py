@@ -9,79 +9,27 @@ guess. The check runs before the request body is read (:mod:`api.gate`).
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import logging
-import secrets
-from dataclasses import dataclass
-from datetime import datetime
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.errors import ApiError, too_many_attempts
-from api.models import ApiToken
 from common.ratelimit import FailureLimiter, RefusalLog
 from common.settings import Settings
-from csms.timeutil import now_utc, utc
+from csms.services.tokens import ROLES, bootstrap_admin, create_token, hash_token, new_token
 
+__all__ = ["ROLES", "Caller", "Refusal", "authenticate", "bootstrap_admin", "check_token", "client_ip",
+           "create_token", "gated", "hash_token", "new_token", "presented_token", "require", "same_origin"]
 log = logging.getLogger(__name__)
 
-ROLES = ("admin", "operator", "integrator", "viewer", "kiosk")
-# kiosk: a token from the kiosk login, limited to the lockers of its own device
 # Declares the scheme in OpenAPI (the Authorize button of /docs); checking is done below.
 BEARER = HTTPBearer(auto_error=False, description="An API token: `chargebay token create` or /api/v1/tokens.")
-_TOKENS = ApiToken.__table__
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def new_token() -> str:
-    return "cb_" + secrets.token_urlsafe(32)
-
-
-async def create_token(engine: AsyncEngine, name: str, role: str, token: str | None = None, *,
-                       user_id: int | None = None, device_id: int | None = None,
-                       expires_at: datetime | None = None) -> tuple[int, str]:
-    """Store a token (a new random one unless given); return its id and secret."""
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    token = token or new_token()
-    async with engine.begin() as conn:
-        result = await conn.execute(_TOKENS.insert().values(
-            name=name, role=role, token_hash=hash_token(token), created_at=now_utc(),
-            user_id=user_id, device_id=device_id, expires_at=expires_at))
-    return int(result.inserted_primary_key[0]), token
-
-
-async def bootstrap_admin(engine: AsyncEngine, configured: str | None) -> str | None:
-    """Make sure an admin can log in. Returns a token to print once, or None.
-
-    A configured CHARGEBAY_API_TOKEN is registered as an admin token; without one, a token is
-    generated the first time the stack starts (when no admin token exists yet).
-    """
-    async with engine.connect() as conn:
-        if configured:
-            hit = (await conn.execute(select(_TOKENS.c.id).where(
-                _TOKENS.c.token_hash == hash_token(configured)))).first()
-            if hit is None:
-                # several nodes starting together may all get here: one insert wins
-                with contextlib.suppress(IntegrityError):
-                    await create_token(engine, "CHARGEBAY_API_TOKEN", "admin", configured)
-            return None
-        admins = (await conn.execute(select(_TOKENS.c.id).where(
-            _TOKENS.c.role == "admin", _TOKENS.c.revoked_at.is_(None)))).first()
-    if admins is not None:
-        return None
-    return (await create_token(engine, "bootstrap", "admin"))[1]
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,20 +84,6 @@ def same_origin_ui(request: Request) -> bool:
     return request.headers.get(UI_HEADER) == "1" and same_origin(request)
 
 
-async def _find(engine: AsyncEngine, token: str) -> tuple[bool, Caller | None]:
-    """Whether the token was ever issued, and its caller if it is still valid."""
-    async with engine.connect() as conn:
-        row = (await conn.execute(select(
-            _TOKENS.c.name, _TOKENS.c.role, _TOKENS.c.user_id, _TOKENS.c.device_id,
-            _TOKENS.c.expires_at, _TOKENS.c.revoked_at).where(
-            _TOKENS.c.token_hash == hash_token(token)))).first()
-    if row is None:
-        return False, None
-    if row.revoked_at is not None or (row.expires_at is not None and utc(row.expires_at) <= now_utc()):
-        return True, None
-    return True, Caller(row.name, row.role, row.user_id, row.device_id)
-
-
 # -- guesses -------------------------------------------------------------------------------------
 _guesses = RefusalLog(log)
 _throttled = RefusalLog(log)
@@ -178,11 +112,11 @@ async def check_token(request: Request, token: str) -> Caller | None:
     if wait is not None:
         _throttled.refused("token from %s refused for %.0f s: too many unknown tokens", ip, wait)
         raise too_many_attempts(wait, "unknown tokens")
-    issued, caller = await _find(request.app.state.central.engine, token)
+    issued, holder = await request.app.state.central.tokens.find(token)
     if not issued:
         limiter.failed([key])
         _guesses.refused("unknown token from %s (%s %s)", ip, request.method, request.url.path)
-    return caller
+    return None if holder is None else Caller(holder.name, holder.role, holder.user_id, holder.device_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,13 +160,12 @@ async def authenticate(request: Request, refusal: Refusal) -> Caller:
     return caller
 
 
-def require(*roles: str) -> Callable[[Request], Coroutine[Any, Any, Caller]]:
+def require(*roles: str) -> Callable[..., Coroutine[Any, Any, Caller]]:
     """A dependency that lets in a token whose role is in ``roles`` (admin always)."""
     allowed = set(roles) | {"admin"}
 
     @gated(UNAUTHORIZED)
-    async def dependency(request: Request, _: HTTPAuthorizationCredentials | None = Depends(BEARER)
-                         ) -> Caller:
+    async def dependency(request: Request, _: Bearer) -> Caller:
         caller = await authenticate(request, UNAUTHORIZED)
         if caller.role not in allowed:
             raise ApiError(403, "Forbidden", f"role {caller.role!r} may not do this")

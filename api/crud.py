@@ -115,7 +115,9 @@ async def insert(conn: AsyncConnection, caller: Caller, res: Resource, values: d
                  **details: Any) -> int:
     """Insert a record from body ``values`` and audit ``<what>.add`` with ``details``; its id."""
     result = await conn.execute(res.table.insert().values(res.columns(values)))
-    key = int(result.inserted_primary_key[0])
+    inserted = result.inserted_primary_key
+    assert inserted is not None  # an INSERT of one row has one
+    key = int(inserted[0])
     await log(conn, caller, res, "add", key, **details)
     return key
 
@@ -150,6 +152,7 @@ async def create(eng: AsyncEngine, caller: Caller, res: Resource, values: dict[s
                  details: dict[str, Any] | None = None) -> int:
     """Add a record: 409 if its unique value is taken, then ``check`` (what else must hold), then
     insert it, audited with ``details`` (default: ``values``). Its id."""
+    assert res.unique is not None, "create() is for records with a unique column"
     value = values[res.unique]
 
     async def work(conn: AsyncConnection) -> int:
@@ -190,6 +193,11 @@ def unreferenced(column: Any, code: str, message: Callable[[Any, int], str]) -> 
     return check
 
 
+def _unique_value(res: Resource, row: Any) -> dict[str, Any]:
+    """A deletion's default audit details: the record's unique value."""
+    return {} if res.unique is None else {res.unique: getattr(row, res.unique)}
+
+
 async def remove(eng: AsyncEngine, caller: Caller, res: Resource, key: Any, *, also: Also | None = None,
                  details: Callable[[Any], dict[str, Any]] | None = None) -> Any:
     """Delete record ``key`` (404 if unknown) after ``also(conn, row)`` (checks; what goes with
@@ -200,5 +208,5 @@ async def remove(eng: AsyncEngine, caller: Caller, res: Resource, key: Any, *, a
             await also(conn, row)
         await conn.execute(delete(res.table).where(res.pk == key))
         await log(conn, caller, res, "delete", key,
-                  **(details(row) if details else {res.unique: getattr(row, res.unique)}))
+                  **(details(row) if details else _unique_value(res, row)))
     return row

@@ -1,44 +1,70 @@
-"""Shared request plumbing: the central system, pagination, JSON rows."""
+"""Shared request plumbing, as ``Annotated`` dependencies: the central system, its services and
+reads, pagination.
+
+A route names what it needs by type (``cs: Central``, ``page: Paging``); FastAPI builds it from
+the app's central system, so no route reaches into ``request.app.state`` or the store.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import Annotated
 
-from fastapi import Query, Request
-from sqlalchemy import Select, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from fastapi import Depends, Query, Request
 
 from csms.central import CentralSystem
-from csms.timeutil import iso
+from csms.queries import Page, Reads, jsonable, paginate
+from csms.services.charge_points import ChargePointService
+from csms.services.commands import CommandService
+from csms.services.id_tags import IdTagService
+from csms.services.tokens import TokenService
+from csms.services.transactions import TransactionService
+
+__all__ = ["Central", "ChargePoints", "Commands", "IdTags", "Page", "Paging", "Queries", "Tokens",
+           "Transactions", "central", "jsonable", "page_params", "paginate"]
 
 
 def central(request: Request) -> CentralSystem:
     return request.app.state.central  # type: ignore[no-any-return]
 
 
-@dataclass(slots=True)
-class Page:
-    page: int
-    page_size: int
+Central = Annotated[CentralSystem, Depends(central)]
 
 
-def page_params(page: int = Query(1, ge=1, description="Page number, from 1."),
-                page_size: int = Query(50, ge=1, le=1000, description="Items per page.")) -> Page:
+def page_params(page: Annotated[int, Query(ge=1, description="Page number, from 1.")] = 1,
+                page_size: Annotated[int, Query(ge=1, le=1000, description="Items per page.")] = 50) -> Page:
     return Page(page, page_size)
 
 
-def jsonable(row: Any) -> dict[str, Any]:
-    """A result row as JSON-ready dict (datetimes as ISO 8601 UTC)."""
-    return {k: iso(v) if isinstance(v, datetime) else v for k, v in row._mapping.items()}
+Paging = Annotated[Page, Depends(page_params)]
 
 
-async def paginate(engine: AsyncEngine, query: Select[Any], page: Page,
-                   shape: Any = jsonable) -> dict[str, Any]:
-    """Run ``query`` for one page and count all its rows."""
-    async with engine.connect() as conn:
-        total = (await conn.execute(select(func.count()).select_from(query.order_by(None).subquery()))).scalar_one()
-        result = await conn.execute(query.limit(page.page_size).offset((page.page - 1) * page.page_size))
-        items = [shape(r) for r in result]
-    return {"items": items, "total": total, "page": page.page, "page_size": page.page_size}
+def _reads(cs: Central) -> Reads:
+    return cs.reads
+
+
+def _charge_points(cs: Central) -> ChargePointService:
+    return cs.charge_points
+
+
+def _id_tags(cs: Central) -> IdTagService:
+    return cs.id_tags
+
+
+def _transactions(cs: Central) -> TransactionService:
+    return cs.transactions
+
+
+def _commands(cs: Central) -> CommandService:
+    return cs.commands
+
+
+def _tokens(cs: Central) -> TokenService:
+    return cs.tokens
+
+
+Queries = Annotated[Reads, Depends(_reads)]
+ChargePoints = Annotated[ChargePointService, Depends(_charge_points)]
+IdTags = Annotated[IdTagService, Depends(_id_tags)]
+Transactions = Annotated[TransactionService, Depends(_transactions)]
+Commands = Annotated[CommandService, Depends(_commands)]
+Tokens = Annotated[TokenService, Depends(_tokens)]

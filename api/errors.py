@@ -1,20 +1,25 @@
-"""Every error body is ``{"code": "<StableCode>", "message": "<text for a person>"}``."""
+"""Every error body is ``{"code": "<StableCode>", "message": "<text for a person>"}``.
+
+A service of the central system refuses with a :class:`csms.services.errors.ServiceError`; its
+kind is answered here as one status for every route (missing 404, conflict 409, invalid 422), so
+routes do not catch them. :func:`declare` writes the errors a route really answers into OpenAPI.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from typing import Any
 
-import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from common.outbound import OutboundRefused
-
+from csms.services.errors import Conflict, DatabaseError, Invalid, NotFound, ServiceError, out_of_range
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,58 @@ class ApiError(Exception):
     def response(self) -> JSONResponse:
         return JSONResponse({"code": self.code, "message": self.message, **self.extra},
                             status_code=self.status, headers=self.headers)
+
+
+_SERVICE_STATUS: dict[type[ServiceError], int] = {NotFound: 404, Conflict: 409, Invalid: 422}
+
+
+def from_service(exc: ServiceError) -> ApiError:
+    """A service's refusal as the REST API answers it."""
+    status = next(code for kind, code in _SERVICE_STATUS.items() if isinstance(exc, kind))
+    return ApiError(status, exc.code, exc.message, **exc.extra)
+
+
+class ErrorBody(BaseModel):
+    """An error: a stable ``code`` to act on, a ``message`` for a person; some codes add fields."""
+
+    code: str
+    message: str
+
+    model_config = ConfigDict(extra="allow")
+
+
+class ValidationErrorBody(ErrorBody):
+    """422 `ValidationError`: the request does not match its schema; ``fields`` says where
+    (``field``, ``error``)."""
+
+    fields: list[dict[str, str]] | None = None
+
+
+VALIDATION = "`ValidationError`: the request does not match its schema (`fields` says where)"
+# Every route that needs a token answers these (api.auth, api.gate).
+AUTH_ERRORS = {401: "`Unauthorized`: no token, or an unknown, expired or revoked one",
+               403: "`Forbidden`: the token's role may not do this; `CsrfCheckFailed`",
+               429: "`TooManyAttempts`: too many unknown tokens from this address"}
+
+
+@functools.cache
+def body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """An answer's JSON schema, written into each route's ``responses`` as it is: a ``model``
+    there would make FastAPI build a validator per route and status (hundreds at import, for
+    answers it never validates: errors are raised, not returned)."""
+    return {"application/json": {"schema": model.model_json_schema()}}
+
+
+def declare(errors: dict[int, str], *, auth: bool = True) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of a route for the errors it answers (status -> the codes, in words):
+    these, the token errors unless ``auth`` is false, and 422 `ValidationError` (a request that
+    does not match the route's schema), in the body format of this module."""
+    found = {**(AUTH_ERRORS if auth else {}), **errors}
+    found[422] = "; ".join(filter(None, (errors.get(422), VALIDATION)))
+    return {status: {"description": text,
+                     "content": body_schema(ValidationErrorBody if status == 422 else ErrorBody)}
+            for status, text in sorted(found.items())}
+
 
 def refused(exc: OutboundRefused) -> ApiError:
     """A URL the server will not connect to (a callback, a simulated charger's csms_url):
@@ -58,6 +115,10 @@ def install(app: FastAPI) -> None:
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return exc.response()
 
+    @app.exception_handler(ServiceError)
+    async def _service(request: Request, exc: ServiceError) -> JSONResponse:
+        return await _api_error(request, from_service(exc))
+
     @app.exception_handler(OutboundRefused)
     async def _refused(request: Request, exc: OutboundRefused) -> JSONResponse:
         return await _api_error(request, refused(exc))
@@ -75,12 +136,10 @@ def install(app: FastAPI) -> None:
         return JSONResponse({"code": "ValueOutOfRange", "message": f"a value is out of range: {exc}"},
                             status_code=422)
 
-    @app.exception_handler(DBAPIError)
-    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
-        # PostgreSQL refuses what SQLite's driver raises OverflowError for (an integer beyond
-        # BIGINT, say) as a data exception (SQLSTATE class 22): the caller's input, not our fault
-        cause = exc.orig.__cause__ if exc.orig is not None and exc.orig.__cause__ else exc.orig
-        if isinstance(cause, asyncpg.exceptions.DataError):
+    @app.exception_handler(DatabaseError)
+    async def _database(request: Request, exc: DatabaseError) -> JSONResponse:
+        cause = out_of_range(exc)  # the caller's input (PostgreSQL's data exceptions), not our fault
+        if cause is not None:
             return JSONResponse({"code": "ValueOutOfRange", "message": f"a value is out of range: {cause}"},
                                 status_code=422)
         return await _unexpected(request, exc)

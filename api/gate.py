@@ -30,7 +30,7 @@ def refusal_of(dependant: Dependant) -> Refusal | None:
     for sub in dependant.dependencies:
         found = getattr(sub.call, GATE, None) or refusal_of(sub)
         if found is not None:
-            return found  # type: ignore[no-any-return]
+            return found
     return None
 
 

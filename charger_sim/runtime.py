@@ -27,7 +27,6 @@ from charger_sim.station import Station
 from charger_sim.template import load_template
 from common.durable import DurableQueue
 from common.loop import run as run_loop
-from common.outbox import DurableQueue
 
 LOG_SIZE = 1000  # frames and events kept per charger for the logs endpoint
 STOP_GRACE = 5.0  # seconds a stopped charger's last transaction messages get to reach the CSMS

@@ -19,11 +19,11 @@ from sqlalchemy import update
 
 from common.outbound import WEB_SCHEMES, OutboundPolicy, OutboundRefused, Target
 from csms.outcomes import Outcome
-from csms.store.models import Command
+from csms.store.models import Command, table
 from csms.store.writer import Writer
 
 log = logging.getLogger(__name__)
-_COMMANDS = Command.__table__
+_COMMANDS = table(Command)
 FIELD = "callback_url"
 
 

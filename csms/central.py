@@ -20,20 +20,24 @@ from common.outbound import OutboundPolicy
 from common.ratelimit import Throttles
 from common.settings import Settings
 from csms.callbacks import Callbacks
-from csms.commands import CommandService
 from csms.events import EventBus
 from csms.passwords import PasswordChecker
+from csms.queries import Reads
 from csms.rejected import RejectedFrames
 from csms.routing import LocalRouter, Router
-from csms.store.models import ChargePoint
+from csms.services.charge_points import ChargePointService
+from csms.services.commands import CommandService
+from csms.services.id_tags import IdTagService
+from csms.services.tokens import TokenService
+from csms.services.transactions import TransactionService
+from csms.store.models import ChargePoint, table
 from csms.store.retention import prune_expired
 from csms.store.writer import Writer
 from csms.timeutil import now_utc
-from csms.transactions import TransactionService
 from ocppj.versions import V16
 
 log = logging.getLogger(__name__)
-_CP = ChargePoint.__table__
+_CP = table(ChargePoint)
 LOG_EVERY = 10.0  # seconds between two lines of one kind a peer can cause per frame or handshake
 FIRST_PRUNE = 60.0  # seconds from start to the first pruning (at most): a node that restarts
 # more often than the prune interval still prunes, and not in the middle of its reconnect storm
@@ -60,11 +64,17 @@ class CentralSystem:
         self.durable_answers = settings.durable_answers  # read on every frame
         self.router: Router = router or LocalRouter()
         self.events = events or EventBus()
-        self.commands = CommandService(self.router, self.writer, self.events, settings.call_timeout)
+        self.callbacks = Callbacks(self.writer, OutboundPolicy(settings.outbound_allow))
+        self.commands = CommandService(self.router, self.writer, self.events, settings.call_timeout,
+                                       self.callbacks, self.lookup)
         self.transactions = TransactionService(engine, self.writer, self.events,
                                                settings.stale_transaction_after,
                                                settings.accept_unknown_id_tags)
-        self.callbacks = Callbacks(self.writer, OutboundPolicy(settings.outbound_allow))
+        # What the REST API asks of the central system: its services (csms.services) and reads.
+        self.charge_points = ChargePointService(self.writer, self.router, self.forget)
+        self.id_tags = IdTagService(self.writer)
+        self.tokens = TokenService(engine)
+        self.reads = Reads(engine, self.writer)
         self.passwords = PasswordChecker(settings)
         # Lines a charge point can cause per frame or per handshake, at most one of a kind per
         # LOG_EVERY seconds (common.ratelimit); what the message log keeps of rejected frames.
@@ -201,7 +211,4 @@ class CentralSystem:
 
     async def set_registration(self, charge_point_id: str, status: str) -> bool:
         """Accept (or reject) a charge point; a connected one answers its next boot accordingly."""
-        stmt = update(_CP).where(_CP.c.id == charge_point_id).values(registration_status=status)
-        result = await self.writer.run(lambda c: c.execute(stmt))
-        self.forget(charge_point_id, status)
-        return bool(result.rowcount)
+        return await self.charge_points.set_registration(charge_point_id, status)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -27,7 +27,7 @@ class EventBus:
     @staticmethod
     def event(kind: str, charge_point_id: str | None, **data: Any) -> dict[str, Any]:
         return {"type": kind, "charge_point_id": charge_point_id,
-                "ts": datetime.now(timezone.utc).isoformat(), **data}
+                "ts": datetime.now(UTC).isoformat(), **data}
 
     def deliver(self, event: dict[str, Any]) -> None:
         """Hand ``event`` to this process's subscribers (a broker-backed bus calls this for events

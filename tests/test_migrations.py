@@ -19,8 +19,8 @@ from sqlalchemy import Integer, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import api.models  # noqa: F401
 import charger_sim.models  # noqa: F401
+import csms.store.access  # noqa: F401
 import csms.store.models  # noqa: F401
 import lockers.models  # noqa: F401
 from chargebay.migrate import alembic_config, upgrade, upgrade_sync

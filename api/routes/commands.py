@@ -1,48 +1,58 @@
 """Every CSMS-initiated OCPP 1.6 action over REST, synchronously (``?wait=S``) or not (``?wait=0``).
 
-One route per action, so /docs shows each action's own schema and example.
+One route per action, so /docs shows each action's own schema and example. A route reads the
+body and answers the outcome; the command itself (check, record, send, outcome, callback) is one
+call of :meth:`csms.services.commands.CommandService.run`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.auth import Caller, require
 from api.command_examples import EXAMPLES
-from api.deps import Page, central, jsonable, page_params, paginate
-from api.errors import ApiError
+from api.deps import Commands, Paging, Queries
+from api.errors import ApiError, body_schema, declare
 from api.gate import GuardedRoute
-from csms.central import CentralSystem
+from api.schemas import Paged
+from api.schemas.commands import CommandFailed, CommandOut, CommandPending, CommandResult
 from csms.outcomes import Outcome
-from csms.store.models import Command
-from ocppj.validation import SchemaViolation
+from csms.services.commands import CommandRun
 from ocppj.versions import V16_SCHEMAS as SCHEMAS
 
 router = APIRouter(tags=["commands"], route_class=GuardedRoute)
-send_role = require("operator", "integrator")
+Sender = Annotated[Caller, Depends(require("operator", "integrator"))]
 read = Depends(require("operator", "integrator", "viewer"))
-_CMD = Command.__table__
+Wait = Annotated[float, Query(ge=0, le=300, description=(
+    "Seconds to wait for the answer; 0 answers 202 at once with a command id."))]
+CallbackUrl = Annotated[str | None, Query(description=(
+    "Receives the outcome by POST when the command ends (http or https; a loopback, private, "
+    "link-local or metadata address is refused with 422 AddressNotAllowed unless "
+    "CHARGEBAY_OUTBOUND_ALLOW names it)."))]
 
 _FAILURE = {"call_error": (502, "CallError"), "timeout": (504, "Timeout"),
             "offline": (409, "ChargePointOffline")}
 
 
-def command_view(row: Any) -> dict[str, Any]:
-    data = jsonable(row)
-    for key in ("payload", "response"):
-        if data[key] is not None:
-            data[key] = orjson.loads(data[key])
-    return data
+def _responses() -> dict[int | str, dict[str, Any]]:
+    """What a command route answers besides the charge point's answer (200)."""
+    found = declare({404: "`ChargePointNotFound`", 409: "`ChargePointOffline`: not connected",
+                     422: "`InvalidJson`, `InvalidPayload` (breaks the OCPP 1.6 schema), `InvalidUrl` or "
+                          "`AddressNotAllowed` (the callback URL): before anything is stored or sent",
+                     502: "`CallError`: the charge point answered with an error",
+                     504: "`Timeout`: no answer in time"})
+    for status in (409, 502, 504):
+        found[status]["content"] = body_schema(CommandFailed)
+    found[202] = {"description": "Sent without waiting (`wait=0`)", "content": body_schema(CommandPending)}
+    return found
 
 
 async def _payload(request: Request) -> dict[str, Any]:
+    """The body as the OCPP payload: a JSON object (an empty body is ``{}``)."""
     raw = await request.body()
     if not raw.strip():
         return {}
@@ -55,70 +65,35 @@ async def _payload(request: Request) -> dict[str, Any]:
     return body
 
 
-def _outcome_response(command_id: str, outcome: Outcome) -> JSONResponse:
-    if outcome.kind == "result":
-        return JSONResponse({"command_id": command_id, "status": "result", "response": outcome.payload})
+def _failure(command_id: str, outcome: Outcome) -> ApiError:
+    """The answer of a command that got no result: 502, 504 or 409, naming the command."""
     status, code = _FAILURE[outcome.kind]
-    body: dict[str, Any] = {"code": code, "message": outcome.description or code,
-                            "command_id": command_id}
-    if outcome.kind == "call_error":
-        body.update(error_code=outcome.error_code, error_description=outcome.description,
-                    error_details=outcome.details)
-        body["message"] = f"the charge point answered {outcome.error_code}: {outcome.description}"
-    return JSONResponse(body, status_code=status)
+    if outcome.kind != "call_error":
+        return ApiError(status, code, outcome.description or code, command_id=command_id)
+    return ApiError(status, code, f"the charge point answered {outcome.error_code}: {outcome.description}",
+                    command_id=command_id, error_code=outcome.error_code,
+                    error_description=outcome.description, error_details=outcome.details)
 
 
-async def run_command(request: Request, cs: CentralSystem, charge_point_id: str, action: str,
-                      payload: dict[str, Any], wait: float, caller: Caller,
-                      callback_url: str | None) -> JSONResponse:
-    """Validate, store and send; answer with the outcome or, for ``wait == 0``, at once."""
-    try:
-        cs.commands.check(action, payload)
-    except SchemaViolation as exc:
-        raise ApiError(422, "InvalidPayload", f"{action} payload breaks the OCPP 1.6 schema: "
-                       f"{exc.description}", violation=exc.code) from None
-    if callback_url:  # refused (422 AddressNotAllowed) before anything is stored or sent
-        await cs.callbacks.check(callback_url)
-    if await cs.lookup(charge_point_id) is None:  # cached: a charge point that just booted counts
-        raise ApiError(404, "ChargePointNotFound", f"no charge point {charge_point_id!r}")
-    command_id = cs.commands.new_id()
-    await cs.commands.record(command_id, charge_point_id, action, payload, caller.name, callback_url)
-    background: set[asyncio.Task[Any]] = request.app.state.background
-
-    def in_background(coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        background.add(task)
-        task.add_done_callback(background.discard)
-
-    async def execute(timeout: float) -> Outcome:
-        outcome = await cs.commands.send(charge_point_id, action, payload, timeout, command_id)
-        if callback_url:  # never holds up the answer
-            in_background(cs.callbacks.deliver(callback_url, command_id, charge_point_id, action,
-                                               outcome))
-        return outcome
-
-    if wait == 0:
-        in_background(execute(cs.commands.default_timeout))
-        return JSONResponse({"command_id": command_id, "status": "pending"}, status_code=202)
-    return _outcome_response(command_id, await execute(wait))
+def _answer(run: CommandRun, response: Response) -> CommandResult | CommandPending:
+    if run.outcome is None:
+        response.status_code = 202
+        return CommandPending(command_id=run.command_id, status="pending")
+    if run.outcome.kind != "result":
+        raise _failure(run.command_id, run.outcome)
+    return CommandResult(command_id=run.command_id, status="result", response=run.outcome.payload)
 
 
 def _add_action_route(action: str) -> None:
     schema = json.loads((SCHEMAS / f"{action}.json").read_text())
     schema.pop("$schema", None)
 
-    async def endpoint(charge_point_id: str, request: Request,
-                       wait: float = Query(30, ge=0, le=300, description=(
-                           "Seconds to wait for the answer; 0 answers 202 at once with a command id.")),
-                       callback_url: str | None = Query(None, description=(
-                           "Receives the outcome by POST when the command ends (http or https; "
-                           "a loopback, private, link-local or metadata address is refused "
-                           "with 422 AddressNotAllowed unless CHARGEBAY_OUTBOUND_ALLOW names "
-                           "it).")),
-                       caller: Caller = Depends(send_role),
-                       cs: CentralSystem = Depends(central)) -> JSONResponse:
-        return await run_command(request, cs, charge_point_id, action, await _payload(request),
-                                 wait, caller, callback_url)
+    async def endpoint(charge_point_id: str, request: Request, response: Response, caller: Sender,
+                       commands: Commands, wait: Wait = 30, callback_url: CallbackUrl = None
+                       ) -> CommandResult | CommandPending:
+        run = await commands.run(charge_point_id, action, await _payload(request), wait=wait,
+                                 requested_by=caller.name, callback_url=callback_url)
+        return _answer(run, response)
 
     endpoint.__name__ = f"command_{action}"
     router.add_api_route(
@@ -128,6 +103,7 @@ def _add_action_route(action: str) -> None:
                     "200 with the charge point's answer; 502 `CallError`, 504 `Timeout`, "
                     "409 `ChargePointOffline`; 422 `InvalidPayload`, `InvalidUrl` or "
                     "`AddressNotAllowed` (the callback URL) before anything is sent.",
+        responses=_responses(),
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
             "schema": schema, "example": EXAMPLES[action]}}}},
     )
@@ -137,29 +113,20 @@ for _action in sorted(EXAMPLES):
     _add_action_route(_action)
 
 
-@router.post("/api/v1/charge-points/{charge_point_id}/commands/{action}", include_in_schema=False)
-async def unknown_action(charge_point_id: str, action: str, _: Caller = Depends(send_role)) -> None:
+@router.post("/api/v1/charge-points/{charge_point_id}/commands/{action}", include_in_schema=False,
+             responses=declare({404: "`UnknownAction`"}))
+async def unknown_action(charge_point_id: str, action: str, _: Sender) -> None:
     raise ApiError(404, "UnknownAction", f"{action!r} is not a CSMS-initiated OCPP 1.6 action")
 
 
-@router.get("/api/v1/commands/{command_id}", summary="A command's state and result", dependencies=[read])
-async def get_command(command_id: str, cs: CentralSystem = Depends(central)) -> dict[str, Any]:
-    async with cs.engine.connect() as conn:
-        row = (await conn.execute(select(_CMD).where(_CMD.c.id == command_id))).first()
-    if row is None:
-        raise ApiError(404, "CommandNotFound", f"no command {command_id!r}")
-    return command_view(row)
+@router.get("/api/v1/commands/{command_id}", summary="A command's state and result", dependencies=[read],
+            response_model=CommandOut, responses=declare({404: "`CommandNotFound`"}))
+async def get_command(command_id: str, reads: Queries) -> dict[str, Any]:
+    return await reads.commands.get(command_id)
 
 
-@router.get("/api/v1/commands", summary="Commands, newest first", dependencies=[read])
-async def list_commands(page: Page = Depends(page_params), charge_point_id: str | None = None,
-                        action: str | None = None, status: str | None = None,
-                        cs: CentralSystem = Depends(central)) -> dict[str, Any]:
-    query = select(_CMD).order_by(_CMD.c.created_at.desc())
-    if charge_point_id:
-        query = query.where(_CMD.c.charge_point_id == charge_point_id)
-    if action:
-        query = query.where(_CMD.c.action == action)
-    if status:
-        query = query.where(_CMD.c.status == status)
-    return await paginate(cs.engine, query, page, command_view)
+@router.get("/api/v1/commands", summary="Commands, newest first", dependencies=[read],
+            response_model=Paged[CommandOut], responses=declare({}))
+async def list_commands(page: Paging, reads: Queries, charge_point_id: str | None = None,
+                        action: str | None = None, status: str | None = None) -> dict[str, Any]:
+    return await reads.commands.page_of(page, charge_point_id=charge_point_id, action=action, status=status)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from api.auth import require
-from api.deps import central
+from api.deps import Central
+from api.errors import declare
 from api.gate import GuardedRoute
-from csms.central import CentralSystem
 
 router = APIRouter(tags=["events"], route_class=GuardedRoute)
 KEEPALIVE_S = 15.0
@@ -20,10 +21,10 @@ KEEPALIVE_S = 15.0
 
 @router.get("/api/v1/events", summary="Live event stream (text/event-stream)",
             dependencies=[Depends(require("operator", "integrator", "viewer"))],
-            response_class=StreamingResponse)
-async def events(cs: CentralSystem = Depends(central),
-                 charge_point_id: str | None = Query(None, description="Only this charge point's events."),
-                 types: str | None = Query(None, description="Comma-separated event types to keep.")
+            response_class=StreamingResponse, responses=declare({}))
+async def events(cs: Central,
+                 charge_point_id: Annotated[str | None, Query(description="Only this charge point's events.")] = None,
+                 types: Annotated[str | None, Query(description="Comma-separated event types to keep.")] = None,
                  ) -> StreamingResponse:
     wanted = set(types.split(",")) if types else None
 

@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
+from api.deps import Central
+from api.errors import body_schema
 from api.gate import GuardedRoute
 from common.version import __version__
 
 router = APIRouter(tags=["system"], route_class=GuardedRoute)
 
 
-@router.get("/health", summary="Liveness, database reachability and connected charge points")
-async def health(request: Request, response: Response) -> dict[str, Any]:
-    central = request.app.state.central
-    db_ok = await central.database_ok()
+class Health(BaseModel):
+    """200 ``ok``; 503 ``degraded`` while the database is unreachable."""
+
+    status: str
+    version: str
+    database: str
+    connected_charge_points: int
+    node_id: str
+
+
+@router.get("/health", summary="Liveness, database reachability and connected charge points",
+            responses={503: {"description": "`degraded`: the database is unreachable",
+                             "content": body_schema(Health)}})
+async def health(cs: Central, response: Response) -> Health:
+    db_ok = await cs.database_ok()
     if not db_ok:
         response.status_code = 503
-    return {"status": "ok" if db_ok else "degraded", "version": __version__,
-            "database": "ok" if db_ok else "unreachable",
-            "connected_charge_points": central.router.local_count(),
-            "node_id": central.settings.node_id}
+    return Health(status="ok" if db_ok else "degraded", version=__version__,
+                  database="ok" if db_ok else "unreachable",
+                  connected_charge_points=cs.router.local_count(), node_id=cs.settings.node_id)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

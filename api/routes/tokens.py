@@ -2,55 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel, Field
-from sqlalchemy import select, update
 
-from api.auth import create_token, require
-from api.deps import Page, central, jsonable, page_params, paginate
-from api.errors import ApiError
+from api.auth import require
+from api.deps import Paging, Queries, Tokens
+from api.errors import declare
 from api.gate import GuardedRoute
-from api.models import ApiToken
-from csms.central import CentralSystem
-from csms.timeutil import now_utc
+from api.schemas import Paged
+from api.schemas.tokens import TokenCreate, TokenCreated, TokenOut
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"], dependencies=[Depends(require("admin"))],
                    route_class=GuardedRoute)
-_TOKENS = ApiToken.__table__
-_PUBLIC = [c for c in _TOKENS.c if c.name != "token_hash"]
 
 
-class TokenCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
-    role: Literal["admin", "operator", "integrator", "viewer"]
-
-    model_config = {"json_schema_extra": {"examples": [{"name": "billing-system", "role": "integrator"}]}}
-
-
-@router.get("", summary="List tokens (secrets are never shown again)")
-async def list_tokens(page: Page = Depends(page_params), include_revoked: bool = False,
-                      cs: CentralSystem = Depends(central)) -> dict[str, Any]:
-    query = select(*_PUBLIC).order_by(_TOKENS.c.id)
-    if not include_revoked:
-        query = query.where(_TOKENS.c.revoked_at.is_(None))
-    return await paginate(cs.engine, query, page)
+@router.get("", summary="List tokens (secrets are never shown again)", response_model=Paged[TokenOut],
+            responses=declare({}))
+async def list_tokens(page: Paging, reads: Queries, include_revoked: bool = False) -> dict[str, Any]:
+    return await reads.tokens.page_of(page, include_revoked=include_revoked)
 
 
-@router.post("", status_code=201, summary="Create a token; the response holds its secret, once")
-async def create(body: TokenCreate, cs: CentralSystem = Depends(central)) -> dict[str, Any]:
-    token_id, secret = await create_token(cs.engine, body.name, body.role)
-    async with cs.engine.connect() as conn:
-        row = (await conn.execute(select(*_PUBLIC).where(_TOKENS.c.id == token_id))).one()
-    return {**jsonable(row), "token": secret}
+@router.post("", status_code=201, summary="Create a token; the response holds its secret, once",
+             response_model=TokenCreated, responses=declare({}))
+async def create(body: TokenCreate, tokens: Tokens, reads: Queries) -> dict[str, Any]:
+    token_id, secret = await tokens.create(body.name, body.role)
+    return {**await reads.tokens.get(token_id), "token": secret}
 
 
-@router.delete("/{token_id}", status_code=204, summary="Revoke a token")
-async def revoke(token_id: int, cs: CentralSystem = Depends(central)) -> Response:
-    async with cs.engine.begin() as conn:
-        result = await conn.execute(update(_TOKENS).where(
-            _TOKENS.c.id == token_id, _TOKENS.c.revoked_at.is_(None)).values(revoked_at=now_utc()))
-    if not result.rowcount:
-        raise ApiError(404, "TokenNotFound", f"no active token {token_id}")
+@router.delete("/{token_id}", status_code=204, summary="Revoke a token", response_class=Response,
+               responses=declare({404: "`TokenNotFound`: unknown or revoked already"}))
+async def revoke(token_id: int, tokens: Tokens) -> Response:
+    await tokens.revoke(token_id)
     return Response(status_code=204)

@@ -19,12 +19,10 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
-from sqlalchemy import or_, update
 
-from api.auth import SESSION_COOKIE, Caller, check_token, hash_token, same_origin
+from api.auth import SESSION_COOKIE, Caller, check_token, same_origin
 from api.errors import ApiError
 from api.gate import GuardedRoute
-from api.models import ApiToken
 from api.vendor.web.auth import (
     ADMIN_TOKEN_TTL,
     KIOSK_TOKEN_TTL,
@@ -33,7 +31,6 @@ from api.vendor.web.auth import (
     admin_login,
     kiosk_login,
 )
-from csms.timeutil import now_utc
 
 HERE = Path(__file__).resolve().parent
 NODE_MODULES = HERE.parents[1] / "node_modules"  # where `npm ci` (make install) puts them
@@ -44,7 +41,6 @@ TOKEN_SESSION = timedelta(hours=8)  # a pasted API token: one working day, like 
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 templates = Jinja2Templates(directory=HERE / "templates")
-_TOKENS = ApiToken.__table__
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +99,9 @@ async def _page(request: Request, key: str, view: str | None = None, **context: 
     try:
         caller = await session(request)
     except ApiError as exc:  # 429: too many unknown tokens from this address
-        page = _login_page(request, exc.message, exc.status)
-        page.headers.update(exc.headers or {})
-        return page
+        login = _login_page(request, exc.message, exc.status)
+        login.headers.update(exc.headers or {})
+        return login
     if caller is None:
         if request.url.path == "/":
             return _login_page(request)
@@ -190,11 +186,7 @@ async def logout(request: Request) -> Response:
         raise ApiError(403, "CsrfCheckFailed", "log out from this site's own pages")
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        async with request.app.state.central.engine.begin() as conn:
-            await conn.execute(update(_TOKENS).where(
-                _TOKENS.c.token_hash == hash_token(token), _TOKENS.c.revoked_at.is_(None),
-                or_(_TOKENS.c.user_id.isnot(None), _TOKENS.c.device_id.isnot(None)))
-                .values(revoked_at=now_utc()))
+        await request.app.state.central.tokens.end_session(token)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response

@@ -14,10 +14,10 @@ from api.auth import Caller, Refusal, authenticate, client_ip, gated, require
 from api.deps import central
 from api.errors import ApiError
 from api.gate import GuardedRoute
-from api.models import IntegrationSettings
 from common.proxies import parse_address
 from csms.central import CentralSystem
 from csms.integration import IntegrationRefused, IntegrationService, Settings
+from csms.store.access import IntegrationSettings
 from lockers.models import table
 
 router = APIRouter(tags=["integration"], route_class=GuardedRoute)

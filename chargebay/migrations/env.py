@@ -7,8 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import api.models  # noqa: F401  (registers tables on the shared metadata)
-import charger_sim.models  # noqa: F401
+import charger_sim.models  # noqa: F401  (registers tables on the shared metadata)
+import csms.store.access  # noqa: F401
 import csms.store.models  # noqa: F401
 import lockers.models  # noqa: F401
 from chargebay.migrate import foreign_keys_off

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.settings import Settings
 from csms.events import EventBus
+from csms.services.transactions import TransactionService
 from csms.store.writer import Writer
-from csms.transactions import TransactionService
 
 if TYPE_CHECKING:
     from csms.central import CentralSystem, VendorExtension

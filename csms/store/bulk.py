@@ -10,7 +10,7 @@ and PostgreSQL (including ``ON CONFLICT … DO UPDATE`` and ``DO NOTHING``); onl
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
@@ -24,8 +24,8 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
     """The text SQLAlchemy's SQLite DateTime type writes and reads back (UTC, no offset)."""
     if value is None:
         return None
-    if value.tzinfo is not timezone.utc and value.tzinfo is not None:
-        value = value.astimezone(timezone.utc)
+    if value.tzinfo is not UTC and value.tzinfo is not None:
+        value = value.astimezone(UTC)
     return value.isoformat(" ", "microseconds")[:26]
 
 

@@ -26,13 +26,13 @@ from typing import Any
 from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from csms.store.models import ChargePoint, Connector, MeterValue, Transaction
+from csms.store.models import ChargePoint, Connector, MeterValue, Transaction, table
 from csms.timeutil import iso, utc
 
-_TX = Transaction.__table__
-_MV = MeterValue.__table__
-_CP = ChargePoint.__table__
-_CONNECTORS = Connector.__table__
+_TX = table(Transaction)
+_MV = table(MeterValue)
+_CP = table(ChargePoint)
+_CONNECTORS = table(Connector)
 
 # a connector in one of these, on a connected charge point, has a transaction under way
 LIVE_STATUSES = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import (
     BigInteger,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -19,6 +21,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db import NEVER_REUSED_IDS, TS, Base, BigId
+
+
+def table(model: type[Base]) -> Table:
+    """A model's table, typed as the Table it is: SQLAlchemy types ``__table__`` as a FromClause,
+    which has no ``insert()`` and which ``update()`` and ``delete()`` do not accept."""
+    return cast(Table, model.__table__)
 
 
 class ChargePoint(Base):

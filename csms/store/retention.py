@@ -22,19 +22,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.metrics import MESSAGES_PRUNED
-from csms.store.models import Message
+from csms.store.models import Message, table
 from csms.store.writer import Writer
 
 log = logging.getLogger(__name__)
 
 BATCH = 1000  # rows per delete: about ten milliseconds of the writer's time
-_M = Message.__table__
+_M = table(Message)
 
 
 async def _delete_batch(conn: AsyncConnection, before: datetime, batch: int) -> int:
@@ -63,7 +63,7 @@ async def prune_expired(writer: Writer, retention_days: float) -> int:
     if retention_days <= 0:
         return 0
     started = time.monotonic()
-    before = datetime.now(timezone.utc) - timedelta(days=retention_days)
+    before = datetime.now(UTC) - timedelta(days=retention_days)
     deleted = await prune_messages(writer, before)
     if deleted:
         log.info("message log: %d frame(s) older than %s pruned in %.1f s (retention %g days)",

@@ -17,12 +17,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.store.endings import Ended, live_count, supersede
-from csms.store.models import IdTag, MeterValue, StopRecord, Transaction
+from csms.store.models import IdTag, MeterValue, StopRecord, Transaction, table
 from csms.timeutil import iso, now_utc, utc
 
-_TX = Transaction.__table__
-_TAGS = IdTag.__table__
-_MV = MeterValue.__table__
+_TX = table(Transaction)
+_TAGS = table(IdTag)
+_MV = table(MeterValue)
 # OCPP 1.6: a StopTransaction without a reason means Local.
 DEFAULT_STOP_REASON = "Local"
 # The same stop sent twice by a charge point (a resend after a lost answer, a shutdown race) may
@@ -119,7 +119,9 @@ def start_transaction(req: StartRequest, accept_unknown: bool, stale_after: floa
             start_timestamp=req.timestamp, reservation_id=req.reservation_id,
             created_at=now, last_activity_at=now,
         ))
-        return StartResult(int(result.inserted_primary_key[0]), info, False, superseded)
+        key = result.inserted_primary_key
+        assert key is not None  # an INSERT of one row has one
+        return StartResult(int(key[0]), info, False, superseded)
 
     return op
 
@@ -162,7 +164,7 @@ def stop_transaction(req: StopRequest, accept_unknown: bool
             return info, "replayed"
         else:
             outcome = "unknown" if tx is None else "already_stopped"
-            await conn.execute(StopRecord.__table__.insert().values(
+            await conn.execute(table(StopRecord).insert().values(
                 charge_point_id=req.charge_point_id, transaction_id=req.transaction_id,
                 kind=outcome, id_tag=req.id_tag, meter_stop=req.meter_stop,
                 timestamp=req.timestamp, reason=reason, received_at=now_utc()))

@@ -6,6 +6,11 @@ them in one transaction (group commit): no added delay at low load, large batche
 Order is kept, so a StartTransaction written as an operation lands before the meter values that
 follow it. A caller that must know its row is on disk awaits the returned future; the message log
 does not. A failing batch is retried item by item so one bad row never takes its neighbours down.
+
+The REST API's changes come through here too (csms.services: charge points, id tags, commands),
+so an id tag blocked over REST applies from the next frame handled after it. The one table
+written past it is the API's own tokens (csms.services.tokens): the CLI issues them without a
+running central system, and no frame is ordered against them.
 """
 
 from __future__ import annotations
@@ -18,20 +23,20 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import Executable, Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from common.ratelimit import Throttle
 from csms.metrics import STORE_BATCH_ROWS, STORE_WRITE_SECONDS
 from csms.store.bulk import BulkStatement
-from csms.store.models import ChargePoint, Transaction
+from csms.store.models import ChargePoint, Transaction, table
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Op = Callable[[AsyncConnection], Awaitable[Any]]
 
-_TX = Transaction.__table__
+_TX = table(Transaction)
 _INSERT, _UPSERT, _OP, _UPDATE = 0, 1, 2, 3
 MAX_BATCH = 5000  # writes per commit
 TOUCH_EVERY = 2.0  # seconds between last-seen updates: heartbeats need not each cost a write
@@ -66,7 +71,7 @@ class Writer:
         self._closing = False
         self._touch_due = 0.0
         self._task: asyncio.Task[None] | None = None
-        self._last_seen = ChargePoint.__table__
+        self._last_seen = table(ChargePoint)
         self._tx_touches: dict[int, Any] = {}
         self._statements: dict[tuple[str, tuple[str, ...], tuple[str, ...]], BulkStatement] = {}
         self._queued = 0  # items ever queued
@@ -122,6 +127,12 @@ class Writer:
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._put(_Item(_OP, None, op, (), fut))
         return await fut
+
+    async def changed(self, stmt: Executable) -> int:
+        """Run one UPDATE, DELETE or INSERT in queue order; the number of rows it changed (an
+        insert that skips a conflict changes none)."""
+        result = await self.run(lambda c: c.execute(stmt))
+        return int(result.rowcount)
 
     async def durable(self) -> None:
         """Wait until everything queued so far is committed, without queueing anything.
@@ -221,7 +232,7 @@ class Writer:
         finally:
             STORE_WRITE_SECONDS.observe(time.perf_counter() - started)
         STORE_BATCH_ROWS.observe(len(batch))
-        for item, result in zip(batch, results):
+        for item, result in zip(batch, results, strict=True):
             if item.future is not None and not item.future.done():
                 item.future.set_result(result)
 
@@ -241,14 +252,15 @@ class Writer:
                 rows.append(item.payload)
         await self._flush_groups(conn, groups)
 
-    async def _flush_groups(self, conn: AsyncConnection, groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]]) -> None:
-        for (kind, table, keys), rows in groups.items():
+    async def _flush_groups(self, conn: AsyncConnection,
+                            groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]]) -> None:
+        for (kind, target, keys), rows in groups.items():
             if not rows:
                 continue
             if kind == _UPDATE:
-                await self._updates(conn, table, keys, rows)
+                await self._updates(conn, target, keys, rows)
             else:
-                await self._statement(table, tuple(rows[0]), keys).execute(conn, rows)
+                await self._statement(target, tuple(rows[0]), keys).execute(conn, rows)
         groups.clear()
 
     @staticmethod

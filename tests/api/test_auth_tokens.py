@@ -1,4 +1,4 @@
-"""REST authentication and authorization: bearer tokens, roles, the token API and the CLI.
+"""REST authentication: every protected route needs a token; the token API.
 
 Everything runs against the real stack over real HTTP (``stack.http_url``) on a real SQLite file.
 """
@@ -6,116 +6,32 @@ Everything runs against the real stack over real HTTP (``stack.http_url``) on a 
 from __future__ import annotations
 
 import asyncio
-import os
-import re
-import sys
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from sqlalchemy import text
-
-from api.auth import bootstrap_admin
 from chargebay.stack import Stack
-from common.db import create_engine
+from tests.api.auth_helpers import (
+    ADMIN,
+    BUDGET,
+    PUBLIC,
+    VENDOR_INTEGRATION,
+    app_operations,
+    assert_error,
+    bearer,
+    fill,
+    is_dashboard,
+    make_token,
+)
 from tests.conftest import ADMIN_TOKEN
-
-BUDGET = 20.0  # hard bound on one test body
-PUBLIC = {"/health", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
-          "/api/auth/admin-login", "/api/auth/kiosk-login",  # logins are how one gets a token
-          "/admin"}  # the locker gateway's admin interface: a redirect to the dashboard's login
-# The vendor-compatible integration (README: "integration key") answers its own 403 code.
-VENDOR_INTEGRATION = {"/integration/charges/stop", "/integration/charges/start",
-                      "/latest/integration/charges/stop", "/latest/integration/charges/start"}
-DUMMY = {"charge_point_id": "NO-SUCH-CP", "id_tag": "NO-SUCH-TAG", "transaction_id": "1",
-         "token_id": "1", "command_id": "no-such-command", "action": "Reset"}
-
-
-# -- helpers ----------------------------------------------------------------------------------
-def is_dashboard(path: str) -> bool:
-    """The dashboard's pages, login and files: a login page or a redirect to it without a session
-    (tests/ui/test_session.py); its scripts call the routes checked here."""
-    return path == "/" or path.startswith("/ui/")
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-ADMIN = bearer(ADMIN_TOKEN)
 
 
 @pytest.fixture
 async def http(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=stack.http_url, timeout=5) as client:
         yield client
-
-
-def walk_routes(routes: list[Any]) -> Iterator[Any]:
-    """Every route of the app, looking inside included routers however FastAPI nests them."""
-    for route in routes:
-        inner = getattr(route, "original_router", None)
-        if inner is not None:
-            yield from walk_routes(inner.routes)
-        else:
-            yield route
-
-
-def app_operations(stack: Stack) -> set[tuple[str, str]]:
-    """(METHOD, path) of every route of the app, hidden ones (include_in_schema=False) included."""
-    ops = set()
-    for route in walk_routes(stack.app.routes):
-        for method in getattr(route, "methods", None) or ():
-            if method != "HEAD":
-                ops.add((method, route.path))
-    return ops
-
-
-def fill(path: str) -> str:
-    """Path parameters filled with dummies ("1" fits both string and integer parameters)."""
-    return re.sub(r"\{(\w+)\}", lambda m: DUMMY.get(m.group(1), "1"), path)
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, (response.request.method, response.request.url,
-                                            response.status_code, response.text)
-    assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert body["code"] == code, body
-    assert isinstance(body["message"], str) and body["message"], body
-    return body
-
-
-async def make_token(http: httpx.AsyncClient, role: str, name: str | None = None) -> dict[str, Any]:
-    r = await http.post("/api/v1/tokens", json={"name": name or f"{role}-token", "role": role},
-                        headers=ADMIN)
-    assert r.status_code == 201, r.text
-    return r.json()  # type: ignore[no-any-return]
-
-
-def cli_env(db_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEBAY_")}
-    env["CHARGEBAY_DATABASE_URL"] = db_url
-    return env
-
-
-async def run_cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
-    script = Path(sys.executable).parent / "chargebay"
-    assert script.exists(), f"console script missing next to {sys.executable}"
-    proc = await asyncio.create_subprocess_exec(
-        str(script), *args, env=env, cwd=cwd,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
-        async with asyncio.timeout(30):
-            out, err = await proc.communicate()
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    return proc.returncode or 0, out.decode(), err.decode()
 
 
 # -- every protected route needs a token ------------------------------------------------------
@@ -308,137 +224,3 @@ async def test_error_bodies_are_code_and_message(stack: Stack, http: httpx.Async
         assert_error(await http.get("/api/v1/tokens", params={"page": 0}, headers=ADMIN), 422, "ValidationError")
         assert_error(await http.get("/api/v1/tokens", params={"page_size": 1001}, headers=ADMIN),
                      422, "ValidationError")
-
-
-# -- the role matrix --------------------------------------------------------------------------
-async def test_viewer_reads_but_never_writes(stack: Stack, http: httpx.AsyncClient) -> None:
-    async with asyncio.timeout(BUDGET):
-        assert (await http.post("/api/v1/charge-points", json={"id": "CP-V"}, headers=ADMIN)).status_code == 201
-        assert (await http.post("/api/v1/id-tags", json={"id_tag": "TAG-V"}, headers=ADMIN)).status_code == 201
-        h = bearer((await make_token(http, "viewer"))["token"])
-        for path in ("/api/v1/charge-points", "/api/v1/charge-points/CP-V", "/api/v1/transactions",
-                     "/api/v1/transactions/export.csv", "/api/v1/id-tags", "/api/v1/id-tags/TAG-V",
-                     "/api/v1/charge-points/CP-V/status-history", "/api/v1/charge-points/CP-V/messages",
-                     "/api/v1/commands"):
-            r = await http.get(path, headers=h)
-            assert r.status_code == 200, (path, r.status_code, r.text)
-        forbidden = [
-            ("POST", "/api/v1/charge-points", {"id": "CP-NEW"}),
-            ("PATCH", "/api/v1/charge-points/CP-V", {"registration_status": "Rejected"}),
-            ("DELETE", "/api/v1/charge-points/CP-V", None),
-            ("POST", "/api/v1/charge-points/CP-V/accept", None),
-            ("POST", "/api/v1/id-tags", {"id_tag": "TAG-NEW"}),
-            ("PATCH", "/api/v1/id-tags/TAG-V", {"status": "Blocked"}),
-            ("DELETE", "/api/v1/id-tags/TAG-V", None),
-            ("POST", "/api/v1/charge-points/CP-V/commands/Reset", {"type": "Soft"}),
-        ]
-        for method, path, body in forbidden:
-            assert_error(await http.request(method, path, json=body, headers=h), 403, "Forbidden")
-        # Nothing was written.
-        cp = (await http.get("/api/v1/charge-points/CP-V", headers=ADMIN)).json()
-        assert cp["registration_status"] == "Accepted"
-        assert (await http.get("/api/v1/id-tags/TAG-V", headers=ADMIN)).json()["status"] == "Accepted"
-        assert_error(await http.get("/api/v1/charge-points/CP-NEW", headers=ADMIN), 404, "ChargePointNotFound")
-        assert_error(await http.get("/api/v1/id-tags/TAG-NEW", headers=ADMIN), 404, "IdTagNotFound")
-
-
-async def test_operator_writes_charge_points_and_id_tags(stack: Stack, http: httpx.AsyncClient) -> None:
-    async with asyncio.timeout(BUDGET):
-        h = bearer((await make_token(http, "operator"))["token"])
-        assert (await http.post("/api/v1/charge-points", json={"id": "CP-O"}, headers=h)).status_code == 201
-        r = await http.patch("/api/v1/charge-points/CP-O", json={"registration_status": "Rejected"}, headers=h)
-        assert r.status_code == 200 and r.json()["registration_status"] == "Rejected"
-        assert (await http.post("/api/v1/charge-points/CP-O/accept", headers=h)).status_code == 200
-        assert (await http.delete("/api/v1/charge-points/CP-O", headers=h)).status_code == 204
-        assert (await http.post("/api/v1/id-tags", json={"id_tag": "TAG-O"}, headers=h)).status_code == 201
-        r = await http.patch("/api/v1/id-tags/TAG-O", json={"status": "Blocked"}, headers=h)
-        assert r.status_code == 200 and r.json()["status"] == "Blocked"
-        assert (await http.delete("/api/v1/id-tags/TAG-O", headers=h)).status_code == 204
-        for path in ("/api/v1/charge-points", "/api/v1/transactions", "/api/v1/id-tags"):
-            assert (await http.get(path, headers=h)).status_code == 200
-
-
-async def test_integrator_reads_but_cannot_manage_id_tags_or_charge_points(
-        stack: Stack, http: httpx.AsyncClient) -> None:
-    async with asyncio.timeout(BUDGET):
-        assert (await http.post("/api/v1/id-tags", json={"id_tag": "TAG-I"}, headers=ADMIN)).status_code == 201
-        h = bearer((await make_token(http, "integrator"))["token"])
-        for path in ("/api/v1/charge-points", "/api/v1/transactions", "/api/v1/id-tags"):
-            assert (await http.get(path, headers=h)).status_code == 200
-        assert_error(await http.post("/api/v1/id-tags", json={"id_tag": "TAG-J"}, headers=h), 403, "Forbidden")
-        assert_error(await http.patch("/api/v1/id-tags/TAG-I", json={"status": "Blocked"}, headers=h),
-                     403, "Forbidden")
-        assert_error(await http.delete("/api/v1/id-tags/TAG-I", headers=h), 403, "Forbidden")
-        assert_error(await http.post("/api/v1/charge-points", json={"id": "CP-I"}, headers=h), 403, "Forbidden")
-
-
-# -- tokens made outside the API --------------------------------------------------------------
-async def test_cli_token_create_works_against_a_stack_on_the_same_database(
-        stack: Stack, http: httpx.AsyncClient, db_url: str, tmp_path: Path) -> None:
-    async with asyncio.timeout(BUDGET + 30):
-        code, out, err = await run_cli("token", "create", "--role", "viewer", "--name", "x",
-                                       env=cli_env(db_url), cwd=tmp_path)
-        assert code == 0, err
-        lines = [line.strip() for line in out.splitlines() if line.strip()]
-        assert lines, (out, err)
-        secret = lines[-1]
-        assert " " not in secret and len(secret) >= 32, out
-        h = bearer(secret)
-        assert (await http.get("/api/v1/charge-points", headers=h)).status_code == 200
-        assert_error(await http.post("/api/v1/charge-points", json={"id": "CP-CLI"}, headers=h), 403, "Forbidden")
-        listed = (await http.get("/api/v1/tokens", headers=ADMIN)).json()["items"]
-        assert [(t["name"], t["role"]) for t in listed if t["name"] == "x"] == [("x", "viewer")]
-        assert secret not in str(listed)
-
-
-@pytest.mark.parametrize("args", [
-    ["--role", "superuser", "--name", "x"],
-    ["--role", "viewer"],
-    ["--name", "x"],
-])
-async def test_cli_token_create_refuses_bad_arguments(
-        stack: Stack, http: httpx.AsyncClient, db_url: str, tmp_path: Path, args: list[str]) -> None:
-    async with asyncio.timeout(BUDGET + 30):
-        before = (await http.get("/api/v1/tokens", headers=ADMIN)).json()["total"]
-        code, out, err = await run_cli("token", "create", *args, env=cli_env(db_url), cwd=tmp_path)
-        assert code != 0, (out, err)
-        assert (await http.get("/api/v1/tokens", headers=ADMIN)).json()["total"] == before
-
-
-@pytest.mark.parametrize("settings_overrides", [{"api_token": "configured-admin-secret-0123456789"}])
-async def test_configured_api_token_is_an_admin_token(stack: Stack, http: httpx.AsyncClient) -> None:
-    async with asyncio.timeout(BUDGET):
-        h = bearer("configured-admin-secret-0123456789")
-        r = await http.get("/api/v1/tokens", headers=h)
-        assert r.status_code == 200
-        [boot] = [t for t in r.json()["items"] if t["name"] == "CHARGEBAY_API_TOKEN"]
-        assert boot["role"] == "admin"
-        assert (await http.post("/api/v1/tokens", json={"name": "n", "role": "viewer"}, headers=h)).status_code == 201
-        assert (await http.get("/api/v1/integration", headers=h)).status_code == 200
-        assert stack.generated_token is None
-        # The conftest default token was not configured for this stack.
-        assert_error(await http.get("/api/v1/tokens", headers=ADMIN), 401, "Unauthorized")
-
-
-@pytest.mark.parametrize("settings_overrides", [{"api_token": None}])
-async def test_without_a_configured_token_an_admin_token_is_generated(stack: Stack, http: httpx.AsyncClient) -> None:
-    async with asyncio.timeout(BUDGET):
-        assert stack.generated_token
-        r = await http.get("/api/v1/tokens", headers=bearer(stack.generated_token))
-        assert r.status_code == 200
-        assert [(t["name"], t["role"]) for t in r.json()["items"]] == [("bootstrap", "admin")]
-
-
-async def test_nodes_starting_together_register_the_configured_token_once(db_url: str) -> None:
-    """Every node of a cluster registers CHARGEBAY_API_TOKEN at start, at the same moment."""
-    engine = create_engine(db_url)
-    try:
-        for _ in range(3):
-            assert await asyncio.gather(*(bootstrap_admin(engine, "shared-secret")
-                                          for _ in range(4))) == [None] * 4
-        async with engine.connect() as conn:
-            names = (await conn.execute(text(
-                "SELECT name FROM api_tokens WHERE name = 'CHARGEBAY_API_TOKEN'"))).all()
-        assert len(names) == 1
-    finally:
-        await engine.dispose()

@@ -25,7 +25,7 @@ from fastapi.routing import APIRoute
 from api.gate import GuardedRoute, refusal_of
 from chargebay.stack import Stack
 from common.settings import Settings
-from tests.api.test_auth_tokens import walk_routes
+from tests.api.auth_helpers import walk_routes
 from tests.conftest import ADMIN_TOKEN
 from tests.test_serve import Served, start
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from chargebay.stack import Stack, running
-from tests.conftest import make_settings
 from tests.api.full_cp import ADMIN, FullChargePoint, add_tag, bearer, make_token
+from tests.conftest import make_settings
 from tests.ocpp_client import connect
 
 EVENTS = "/api/v1/events"

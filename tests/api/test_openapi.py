@@ -177,13 +177,35 @@ async def test_examples_are_accepted_by_the_api(stack: Stack, http: httpx.AsyncC
                 continue
             if "simulator" in op.get("tags", []):
                 continue  # they start simulator worker processes; schema-checked above
-            for media_type, example, _ in body_examples(spec, op):
+            for _media_type, example, _ in body_examples(spec, op):
                 r = await http.request(method, fill(path, values), json=example, headers=ADMIN,
                                        params={"wait": 1} if "/commands/" in path or "/charges/" in path else None)
                 assert r.status_code < 500 and r.status_code != 422, (method, path, example, r.text)
                 if "/commands/" in path:
                     # Valid payload, stored and sent: the charge point is just not connected.
                     assert (r.status_code, r.json()["code"]) == (409, "ChargePointOffline"), (path, r.text)
+
+
+CSMS_RESOURCES = ("/api/v1/charge-points", "/api/v1/id-tags", "/api/v1/transactions", "/api/v1/commands",
+                  "/api/v1/tokens", "/api/v1/events")
+
+
+async def test_csms_resources_declare_their_answers_and_errors(spec: dict[str, Any]) -> None:
+    """Every operation of the central system's resources says what it answers: a schema for its
+    JSON success, and the error body (code and message) for the token errors and 422, never
+    FastAPI's default validation body."""
+    for method, path, op in operations(spec):
+        if not path.startswith(CSMS_RESOURCES):
+            continue
+        answers = op["responses"]
+        for status in ("401", "403", "422"):
+            assert status in answers, (method, path, status)
+            schema = answers[status]["content"]["application/json"]["schema"]
+            assert {"code", "message"} <= set(schema["required"]), (method, path, status)
+            assert schema["title"] == ("ValidationErrorBody" if status == "422" else "ErrorBody"), (method, path)
+        ok = next(code for code in answers if code.startswith("2"))
+        if ok != "204" and "export.csv" not in path and path != "/api/v1/events":
+            assert answers[ok]["content"]["application/json"]["schema"], (method, path)
 
 
 # -- property-based: every operation, generated inputs, never a 5xx ---------------------------

@@ -10,7 +10,7 @@ from ocpp.routing import on
 from ocpp.v16 import call_result
 
 from chargebay.stack import Stack
-from csms.commands import UnknownAction
+from csms.services.commands import UnknownAction
 from ocppj.validation import SchemaViolation
 from tests.helpers import rows
 from tests.ocpp_client import TestChargePoint, connect

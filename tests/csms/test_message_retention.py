@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -21,7 +21,7 @@ from csms.store.writer import Writer
 from tests.helpers import rows
 
 M = Message.__table__
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def frames(cp_id: str, age_days: float, count: int) -> list[dict[str, object]]:
@@ -110,4 +110,4 @@ async def test_every_node_schedules_the_pruning_single_node_too(stack: Stack) ->
     assert stack.central._scheduler.running
     [job] = [j for j in stack.central._scheduler.get_jobs() if j.name == "CentralSystem.prune_messages"]
     assert job.trigger.interval == timedelta(seconds=3600)
-    assert job.next_run_time <= datetime.now(timezone.utc) + timedelta(seconds=61)
+    assert job.next_run_time <= datetime.now(UTC) + timedelta(seconds=61)

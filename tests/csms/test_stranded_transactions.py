@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 from ocpp.v16 import call
-
 from sqlalchemy import select, update
 
 from chargebay.stack import Stack

@@ -31,8 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from api.auth import Caller, require
 from api.crud import Resource
 from api.deps import Page, page_params
-from api.models import ApiToken
 from common.passwords import hash_password
+from csms.store.access import ApiToken
 from csms.timeutil import now_utc
 from lockers.models import (
     Area,

@@ -1,4 +1,8 @@
-"""Tables owned by the REST layer."""
+"""Tables of access to the REST API: its bearer tokens and the charge integration's switch.
+
+They live beside the central system's tables, not in ``api``, so that no module of the REST layer
+imports the store or SQLAlchemy (the import contract in pyproject.toml).
+"""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.events import EventBus
+from csms.services.errors import Conflict, NotFound
 from csms.store.endings import (
     REGISTER,
     Ended,
@@ -28,13 +30,13 @@ from csms.store.endings import (
     register_wh,
     sweep_stale,
 )
-from csms.store.models import Transaction
+from csms.store.models import Transaction, table
 from csms.store.transactions import id_tag_info
 from csms.store.writer import Writer
 from csms.timeutil import iso, now_utc, utc
 
 log = logging.getLogger(__name__)
-_TX = Transaction.__table__
+_TX = table(Transaction)
 WINDOWS = 100_000  # transactions whose window is remembered (a miss costs one read)
 
 
@@ -61,21 +63,13 @@ class Window:
         return True
 
 
-def energy_so_far(meter_start: int, samples: list[Any]) -> int | None:
+def energy_so_far(meter_start: int, samples: Sequence[Any]) -> int | None:
     """A running transaction's energy (Wh) by its highest register sample inside its window
     (rows of meter_values; those flagged ``outside_tx`` don't count)."""
     known = [register_wh(s.value, s.unit) for s in samples if not s.outside_tx
              and s.measurand in (None, REGISTER) and s.phase is None]
     readings = [wh for wh in known if wh is not None]
     return max(int(max(readings)) - meter_start, 0) if readings else None
-
-
-class ClosingRefused(Exception):
-    """An operator's close that cannot be done: ``code`` is "unknown" or "not_active"."""
-
-    def __init__(self, code: str, transaction_id: int) -> None:
-        super().__init__(f"transaction {transaction_id} is {code.replace('_', ' ')}")
-        self.code = code
 
 
 class TransactionService:
@@ -182,13 +176,16 @@ class TransactionService:
 
     async def close(self, transaction_id: int, actor: str, reason: str,
                     meter_stop: int | None = None) -> Ended:
-        """An operator ends a transaction its charge point will never stop; raises
-        :class:`ClosingRefused` for an unknown or already ended one."""
+        """An operator ends a transaction its charge point will never stop; :class:`NotFound`
+        for an unknown one, :class:`Conflict` for one that has ended already."""
         detail = f"{reason} (closed at {iso(now_utc())})"
         outcome, ended = await self._writer.run(
             close_by_operator(transaction_id, actor, detail, meter_stop))
         if ended is None:
-            raise ClosingRefused(outcome, transaction_id)
+            message = f"transaction {transaction_id} is {outcome.replace('_', ' ')}"
+            if outcome == "unknown":
+                raise NotFound("TransactionNotFound", message)
+            raise Conflict("TransactionNotActive", message)
         log.warning("%s: transaction %d closed by %s: %s", ended.charge_point_id, transaction_id,
                     actor, reason)
         self.ended([ended])

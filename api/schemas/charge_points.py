@@ -1,0 +1,101 @@
+"""Charge point bodies: registration requests, the registry's rows, status history, message log."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from api.schemas import Timestamp
+
+Registration = Literal["Accepted", "Pending", "Rejected"]
+PASSWORD = Field(None, min_length=16, max_length=40,
+                 description="HTTP Basic auth password (OCPP security profile 1, 16-40 characters); "
+                             "null removes it.")
+
+
+class ChargePointCreate(BaseModel):
+    id: str = Field(min_length=1, max_length=48, description="The chargePointId in the OCPP URL.")
+    registration_status: Registration = "Accepted"
+    password: str | None = PASSWORD
+
+    model_config = {"json_schema_extra": {"examples": [
+        {"id": "CP-0001", "registration_status": "Accepted", "password": "s3cret-s3cret-s3cret"}]}}
+
+
+class ChargePointUpdate(BaseModel):
+    registration_status: Registration | None = None
+    password: str | None = PASSWORD
+
+    model_config = {"json_schema_extra": {"examples": [
+        {"registration_status": "Accepted"}, {"password": "rotated-password-0001"}]}}
+
+
+class StatusReport(BaseModel):
+    """What the latest StatusNotification said about a connector."""
+
+    status: str
+    error_code: str
+    info: str | None
+    vendor_id: str | None
+    vendor_error_code: str | None
+    timestamp: Timestamp | None
+
+
+class ConnectorOut(StatusReport):
+    """A connector's current state (0: the charge point as a whole)."""
+
+    connector_id: int
+    updated_at: Timestamp
+
+
+class ChargePointOut(BaseModel):
+    """A charge point as registered, with what its BootNotification and connection say."""
+
+    id: str
+    registration_status: str
+    vendor: str | None
+    model: str | None
+    charge_point_serial: str | None
+    charge_box_serial: str | None
+    firmware_version: str | None
+    iccid: str | None
+    imsi: str | None
+    meter_type: str | None
+    meter_serial: str | None
+    boot_status: str | None
+    last_boot_at: Timestamp | None
+    firmware_status: str | None
+    diagnostics_status: str | None
+    online: bool
+    node_id: str | None
+    last_seen: Timestamp | None
+    created_at: Timestamp
+    has_password: bool
+    connectors: list[ConnectorOut] = Field(
+        default_factory=list, description="In a list only with `connectors=true`.")
+
+
+class Registered(BaseModel):
+    id: str
+    registration_status: Registration
+
+
+class StatusChange(StatusReport):
+    id: int
+    charge_point_id: str
+    connector_id: int
+    received_at: Timestamp
+
+
+class MessageOut(BaseModel):
+    """One OCPP frame, in or out, exactly as it crossed the wire."""
+
+    id: int
+    charge_point_id: str
+    ts: Timestamp
+    direction: str = Field(description="in or out.")
+    message_type: int = Field(description="2 CALL, 3 CALLRESULT, 4 CALLERROR.")
+    message_id: str | None
+    action: str | None
+    frame: str

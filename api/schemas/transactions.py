@@ -1,0 +1,61 @@
+"""Transaction bodies: the rows, one with its meter values, and an operator's close."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas import Timestamp
+
+
+class TransactionOut(BaseModel):
+    id: int
+    charge_point_id: str
+    connector_id: int
+    id_tag: str
+    id_tag_status: str
+    meter_start: int
+    start_timestamp: Timestamp
+    reservation_id: int | None
+    meter_stop: int | None
+    stop_timestamp: Timestamp | None
+    stop_reason: str | None
+    stop_id_tag: str | None
+    end_source: str | None = Field(description="charge_point, superseded, rebooted, stale or operator.")
+    ended_by: str | None
+    end_detail: str | None
+    last_activity_at: Timestamp | None
+    created_at: Timestamp
+    active: bool
+    energy_wh: int | None
+
+
+class MeterValueOut(BaseModel):
+    """One sampledValue."""
+
+    id: int
+    connector_id: int
+    timestamp: Timestamp
+    value: str
+    context: str | None
+    format: str | None
+    measurand: str | None
+    phase: str | None
+    location: str | None
+    unit: str | None
+    source: str
+    outside_tx: bool | None
+
+
+class TransactionDetail(TransactionOut):
+    meter_values: list[MeterValueOut]
+    samples_outside_window: int
+
+
+class CloseTransaction(BaseModel):
+    reason: str = Field(min_length=1, max_length=500, description=(
+        "Why the transaction is closed without its charge point's StopTransaction (kept with it)."))
+    meter_stop: int | None = Field(None, ge=0, le=2**53, description=(
+        "The meter reading (Wh) to close it with; default: the last register known for it."))
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"reason": "charger replaced; session ended on site", "meter_stop": 12840}]})

@@ -1,0 +1,111 @@
+"""Reads of charging transactions: the filtered list, one with its meter values, a CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from csms.queries.pages import Page, jsonable, paginate
+from csms.services.errors import NotFound
+from csms.services.transactions import energy_so_far
+from csms.store.models import MeterValue, Transaction, table
+from csms.store.writer import Writer
+from csms.timeutil import utc
+
+_TX = table(Transaction)
+_MV = table(MeterValue)
+CSV_COLUMNS = [c.name for c in _TX.c] + ["energy_wh"]
+CSV_CHUNK = 65536  # characters of CSV sent at once
+
+
+def not_found(transaction_id: int) -> NotFound:
+    return NotFound("TransactionNotFound", f"no transaction {transaction_id}")
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionFilter:
+    """Which transactions a list or an export holds (every field set must match)."""
+
+    charge_point_id: str | None = None
+    id_tag: str | None = None
+    active: bool | None = None  # running (true) or finished (false)
+    since: datetime | None = None  # started at or after
+    until: datetime | None = None  # started before
+
+    def query(self) -> Select[Any]:
+        query = select(_TX).order_by(_TX.c.id.desc())
+        if self.charge_point_id:
+            query = query.where(_TX.c.charge_point_id == self.charge_point_id)
+        if self.id_tag:
+            query = query.where(_TX.c.id_tag == self.id_tag)
+        if self.active is not None:
+            query = query.where(_TX.c.stop_timestamp.is_(None) if self.active else _TX.c.stop_timestamp.isnot(None))
+        if self.since:
+            query = query.where(_TX.c.start_timestamp >= utc(self.since))
+        if self.until:
+            query = query.where(_TX.c.start_timestamp < utc(self.until))
+        return query
+
+
+def _shape(row: Any) -> dict[str, Any]:
+    data = jsonable(row)
+    data["active"] = data["stop_timestamp"] is None
+    data["energy_wh"] = None if data["meter_stop"] is None else data["meter_stop"] - data["meter_start"]
+    return data
+
+
+class TransactionQueries:
+    """What the REST API shows of transactions."""
+
+    def __init__(self, engine: AsyncEngine, writer: Writer) -> None:
+        self._engine = engine
+        self._writer = writer
+
+    async def page_of(self, page: Page, where: TransactionFilter) -> dict[str, Any]:
+        """One page, newest first."""
+        return await paginate(self._engine, where.query(), page, _shape)
+
+    def csv(self, where: TransactionFilter) -> AsyncIterator[str]:
+        """The filtered list as CSV (a header, then a row a transaction), in chunks: streamed
+        from the database, so an export of years holds one chunk in memory at a time. The query
+        is built now: a filter out of range raises before the first byte is answered."""
+        return self._csv(where.query())
+
+    async def _csv(self, query: Select[Any]) -> AsyncIterator[str]:
+        buf = io.StringIO()
+        out = csv.DictWriter(buf, CSV_COLUMNS, extrasaction="ignore")
+        out.writeheader()
+        async with self._engine.connect() as conn:
+            result = await conn.stream(query)
+            async for row in result:
+                out.writerow(_shape(row))
+                if buf.tell() > CSV_CHUNK:
+                    yield buf.getvalue()
+                    buf.seek(0)
+                    buf.truncate()
+        yield buf.getvalue()
+
+    async def get(self, transaction_id: int) -> dict[str, Any]:
+        """One transaction with every meter value handled so far (the queue is committed first);
+        a running one's energy is what its latest register inside its window says."""
+        await self._writer.flush()
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(_TX).where(_TX.c.id == transaction_id))).first()
+            if row is None:
+                raise not_found(transaction_id)
+            samples = (await conn.execute(select(_MV).where(_MV.c.transaction_id == transaction_id)
+                                          .order_by(_MV.c.timestamp, _MV.c.id))).all()
+        data = _shape(row)
+        data["meter_values"] = [{k: v for k, v in jsonable(s).items()
+                                 if k not in ("charge_point_id", "transaction_id")} for s in samples]
+        data["samples_outside_window"] = sum(1 for s in samples if s.outside_tx)
+        if data["energy_wh"] is None:
+            data["energy_wh"] = energy_so_far(data["meter_start"], samples)
+        return data

@@ -1,0 +1,104 @@
+"""Changes to the charge point registry: pre-register, set the registration status or password,
+delete; each one written through the store writer and told to the handshake caches.
+
+The handshake caches each charge point's registration status and password hash (so a reconnect
+storm does not read the database per socket); a change made here drops that entry at every node
+(``forget``) once it is committed, so the next handshake reads the new facts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from sqlalchemy import delete, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from common.passwords import hash_password
+from csms.routing import Router
+from csms.services.errors import Conflict, Invalid, NotFound
+from csms.store.models import ChargePoint, Connector, table
+from csms.store.writer import Writer
+from csms.timeutil import now_utc
+
+_CP = table(ChargePoint)
+_CONN = table(Connector)
+Forget = Callable[[str, str | None], None]  # (charge point, new registration status or None)
+UNSET = object()  # a password that is not to change (None removes it)
+
+
+def not_found(charge_point_id: str) -> NotFound:
+    return NotFound("ChargePointNotFound", f"no charge point {charge_point_id!r}")
+
+
+async def _hashed(password: str | None) -> str | None:
+    """scrypt takes a while: off the event loop."""
+    return await asyncio.to_thread(hash_password, password) if password else None
+
+
+class ChargePointService:
+    """Writes of the charge point registry, and the cache and live socket they affect."""
+
+    def __init__(self, writer: Writer, router: Router, forget: Forget) -> None:
+        self._writer = writer
+        self._router = router
+        self._forget = forget
+
+    async def create(self, charge_point_id: str, registration_status: str, password: str | None) -> None:
+        """Pre-register a charge point: :class:`Invalid` for an id the OCPP URL cannot carry,
+        :class:`Conflict` when it exists (the check and the insert are one write)."""
+        from csms.server import valid_id  # the server imports the central system, which imports us
+
+        if not valid_id(charge_point_id):
+            raise Invalid("InvalidChargePointId", "the id must be 1-48 printable ASCII characters, no '/'")
+        stmt = self._writer.dialect_insert(_CP).values(
+            id=charge_point_id, registration_status=registration_status, password_hash=await _hashed(password),
+            online=False, created_at=now_utc()).on_conflict_do_nothing(index_elements=["id"])
+        if not await self._writer.changed(stmt):
+            raise Conflict("ChargePointExists", f"charge point {charge_point_id!r} already exists")
+        self._forget(charge_point_id, None)
+
+    async def set_registration(self, charge_point_id: str, status: str) -> bool:
+        """Accept (or reject) a charge point; a connected one answers its next boot accordingly.
+        False for an unknown one."""
+        stmt = update(_CP).where(_CP.c.id == charge_point_id).values(registration_status=status)
+        changed = await self._writer.changed(stmt)
+        self._forget(charge_point_id, status)
+        return bool(changed)
+
+    async def accept(self, charge_point_id: str) -> None:
+        """Its next BootNotification is answered Accepted; :class:`NotFound` for an unknown one."""
+        if not await self.set_registration(charge_point_id, "Accepted"):
+            raise not_found(charge_point_id)
+
+    async def update(self, charge_point_id: str, registration_status: str | None = None,
+                     password: str | None | object = UNSET) -> None:
+        """Set the registration status and/or the password (None removes it); :class:`NotFound`
+        for an unknown charge point."""
+        hashed = UNSET if password is UNSET else await _hashed(password)  # type: ignore[arg-type]
+        if registration_status is not None and not await self.set_registration(charge_point_id,
+                                                                               registration_status):
+            raise not_found(charge_point_id)
+        if hashed is not UNSET:
+            stmt = update(_CP).where(_CP.c.id == charge_point_id).values(password_hash=hashed)
+            changed = await self._writer.changed(stmt)
+            self._forget(charge_point_id, None)
+            if not changed:
+                raise not_found(charge_point_id)
+
+    async def delete(self, charge_point_id: str) -> None:
+        """Delete it and its connectors (its transactions, meter values and message log stay);
+        a live socket is closed. :class:`NotFound` for an unknown one."""
+        async def op(conn: AsyncConnection) -> int:
+            await conn.execute(delete(_CONN).where(_CONN.c.charge_point_id == charge_point_id))
+            result = await conn.execute(delete(_CP).where(_CP.c.id == charge_point_id))
+            return int(result.rowcount)
+
+        deleted = await self._writer.run(op)
+        self._forget(charge_point_id, None)
+        if not deleted:
+            raise not_found(charge_point_id)
+        live = self._router.local(charge_point_id)
+        if live is not None:
+            await live.ws.close(1000, "charge point deleted")
+

@@ -1,0 +1,150 @@
+"""Sending CSMS-initiated OCPP 1.6 actions to charge points, wherever they are connected.
+
+Every command is stored when it is sent and again when it ends, so an integrator can look up a
+command by id long after the HTTP request that started it, and nothing sent goes unrecorded.
+:meth:`CommandService.run` is a REST command from end to end (check, record, send, outcome,
+callback); :meth:`CommandService.send` is the same for the central system's own callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import update
+
+from csms.callbacks import Callbacks
+from csms.events import EventBus
+from csms.outcomes import Outcome
+from csms.routing import Router
+from csms.services.errors import Invalid, NotFound
+from csms.store.models import Command, table
+from csms.store.writer import Writer
+from csms.timeutil import now_utc
+from ocppj.validation import SchemaViolation
+from ocppj.versions import V16
+
+_COMMANDS = table(Command)
+Lookup = Callable[[str], Awaitable[object | None]]  # a charge point id -> what is known of it, or None
+
+
+class UnknownAction(ValueError):
+    """Not an action a 1.6 central system can send."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRun:
+    """A command that was sent: its id, and how it ended (None: not waited for)."""
+
+    command_id: str
+    outcome: Outcome | None
+
+
+class CommandService:
+    """Validates a command against the 1.6 schema, routes it, stores it; returns an :class:`Outcome`."""
+
+    def __init__(self, router: Router, writer: Writer, events: EventBus, default_timeout: float,
+                 callbacks: Callbacks, lookup: Lookup) -> None:
+        self._router = router
+        self._writer = writer
+        self._events = events
+        self.default_timeout = default_timeout
+        self._callbacks = callbacks
+        self._lookup = lookup
+        self._background: set[asyncio.Task[Any]] = set()  # commands not waited for, callbacks
+
+    @staticmethod
+    def check(action: str, payload: dict[str, Any]) -> None:
+        """Raise :class:`UnknownAction` or :class:`SchemaViolation` before anything is sent."""
+        if action not in V16.csms_actions:
+            raise UnknownAction(f"{action!r} is not a CSMS-initiated OCPP 1.6 action")
+        V16.validator.validate(action, payload)
+
+    @staticmethod
+    def new_id() -> str:
+        return str(uuid.uuid4())
+
+    async def record(self, command_id: str, charge_point_id: str, action: str,
+                     payload: dict[str, Any], requested_by: str | None = None,
+                     callback_url: str | None = None) -> None:
+        """Store a command as pending (committed before it goes out)."""
+        stmt = _COMMANDS.insert().values(
+            id=command_id, charge_point_id=charge_point_id, action=action,
+            payload=orjson.dumps(payload).decode(), status="pending", requested_by=requested_by,
+            callback_url=callback_url, created_at=now_utc())
+        await self._writer.run(lambda c: c.execute(stmt))
+
+    async def send(self, charge_point_id: str, action: str, payload: dict[str, Any],
+                   timeout: float | None = None, command_id: str | None = None,
+                   requested_by: str | None = None, callback_url: str | None = None) -> Outcome:
+        """Check, store, send and wait (``timeout`` s, default CALL_TIMEOUT); store the outcome.
+
+        A ``command_id`` that was already :meth:`record`-ed is not stored again.
+        """
+        self.check(action, payload)
+        if command_id is None:
+            command_id = self.new_id()
+            await self.record(command_id, charge_point_id, action, payload, requested_by,
+                              callback_url)
+        return await self._deliver(command_id, charge_point_id, action, payload, timeout)
+
+    async def run(self, charge_point_id: str, action: str, payload: dict[str, Any], *, wait: float,
+                  requested_by: str, callback_url: str | None = None) -> CommandRun:
+        """A REST command, in one call: check it (the payload against the schema once, the
+        callback URL, that the charge point is known), record it, send it and record how it
+        ended; the outcome goes to ``callback_url`` too, without holding up the answer.
+
+        ``wait`` seconds to wait for the answer; 0: sent in the background (with the default
+        timeout) and answered at once with the command's id. Refuses, before anything is stored
+        or sent, with :class:`Invalid` ``InvalidPayload``, :class:`OutboundRefused` (the callback
+        URL) or :class:`NotFound` ``ChargePointNotFound``.
+        """
+        try:
+            self.check(action, payload)
+        except SchemaViolation as exc:
+            raise Invalid("InvalidPayload", f"{action} payload breaks the OCPP 1.6 schema: "
+                          f"{exc.description}", violation=exc.code) from None
+        if callback_url:
+            await self._callbacks.check(callback_url)
+        if await self._lookup(charge_point_id) is None:  # cached: a charge point that just booted counts
+            raise NotFound("ChargePointNotFound", f"no charge point {charge_point_id!r}")
+        command_id = self.new_id()
+        await self.record(command_id, charge_point_id, action, payload, requested_by, callback_url)
+
+        async def execute(timeout: float) -> Outcome:
+            outcome = await self._deliver(command_id, charge_point_id, action, payload, timeout)
+            if callback_url:
+                self._in_background(self._callbacks.deliver(callback_url, command_id, charge_point_id,
+                                                            action, outcome))
+            return outcome
+
+        if wait == 0:
+            self._in_background(execute(self.default_timeout))
+            return CommandRun(command_id, None)
+        return CommandRun(command_id, await execute(wait))
+
+    def _in_background(self, coro: Coroutine[Any, Any, object]) -> None:
+        """Run ``coro`` on its own, holding a reference until it ends (the loop keeps none)."""
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _deliver(self, command_id: str, charge_point_id: str, action: str, payload: dict[str, Any],
+                       timeout: float | None) -> Outcome:
+        """Send a recorded command, wait up to ``timeout`` s, store and publish its outcome."""
+        outcome = await self._router.send(charge_point_id, action, payload,
+                                          self.default_timeout if timeout is None else timeout)
+        stmt = update(_COMMANDS).where(_COMMANDS.c.id == command_id).values(
+            status=outcome.kind,
+            response=None if outcome.payload is None else orjson.dumps(outcome.payload).decode(),
+            error_code=outcome.error_code, error_description=outcome.description,
+            message_id=outcome.message_id, completed_at=now_utc())
+        await self._writer.run(lambda c: c.execute(stmt))
+        self._events.publish("command_result", charge_point_id, command_id=command_id,
+                             action=action, outcome=outcome.kind, payload=outcome.payload,
+                             error_code=outcome.error_code)
+        return outcome

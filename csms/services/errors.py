@@ -1,0 +1,47 @@
+"""How a service refuses a request, without knowing it came over HTTP.
+
+A refusal carries a stable ``code`` (the REST API's error code), a message for a person and any
+extra fields its answer carries; its class says which kind of refusal it is. The REST layer maps
+the kinds to statuses in one place (:func:`api.errors.install`), so every route answers a missing
+record 404 and a taken name 409 without a try/except of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from sqlalchemy.exc import DBAPIError as DatabaseError
+
+__all__ = ["Conflict", "DatabaseError", "Invalid", "NotFound", "ServiceError", "out_of_range"]
+
+
+class ServiceError(Exception):
+    """A request the central system refuses; subclasses say why."""
+
+    def __init__(self, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
+class NotFound(ServiceError):
+    """The record named does not exist."""
+
+
+class Conflict(ServiceError):
+    """The record exists already, or is in a state that does not allow the change."""
+
+
+class Invalid(ServiceError):
+    """The request names something the central system cannot accept (a bad id, a payload that
+    breaks the OCPP schema)."""
+
+
+def out_of_range(exc: DatabaseError) -> BaseException | None:
+    """The cause when the database refused a value as out of range: PostgreSQL refuses what
+    SQLite's driver raises OverflowError for (an integer beyond BIGINT, say) as a data exception
+    (SQLSTATE class 22), the caller's input and not our fault. None for any other failure."""
+    cause = exc.orig.__cause__ if exc.orig is not None and exc.orig.__cause__ else exc.orig
+    return cause if isinstance(cause, asyncpg.exceptions.DataError) else None

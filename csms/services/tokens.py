@@ -1,0 +1,127 @@
+"""The REST API's bearer tokens: issued, found, revoked.
+
+Only a SHA-256 of each secret is stored: the secrets are random 256-bit values, so a fast hash
+loses nothing and lets every request be checked with one indexed read. Tokens are written with
+the engine, not the store writer: the ``token`` command of the CLI issues them without a running
+central system, and no OCPP frame is ordered against them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from csms.services.errors import NotFound
+from csms.store.access import ApiToken
+from csms.store.models import table
+from csms.timeutil import now_utc, utc
+
+ROLES = ("admin", "operator", "integrator", "viewer", "kiosk")
+# kiosk: a token from the kiosk login, limited to the lockers of its own device
+_TOKENS = table(ApiToken)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return "cb_" + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """Whom a valid token was issued to: its name and role; a login's user, a kiosk's device."""
+
+    name: str
+    role: str
+    user_id: int | None = None
+    device_id: int | None = None
+
+
+async def create_token(engine: AsyncEngine, name: str, role: str, token: str | None = None, *,
+                       user_id: int | None = None, device_id: int | None = None,
+                       expires_at: datetime | None = None) -> tuple[int, str]:
+    """Store a token (a new random one unless given); return its id and secret."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    token = token or new_token()
+    async with engine.begin() as conn:
+        result = await conn.execute(_TOKENS.insert().values(
+            name=name, role=role, token_hash=hash_token(token), created_at=now_utc(),
+            user_id=user_id, device_id=device_id, expires_at=expires_at))
+    key = result.inserted_primary_key
+    assert key is not None  # an INSERT of one row has one
+    return int(key[0]), token
+
+
+async def bootstrap_admin(engine: AsyncEngine, configured: str | None) -> str | None:
+    """Make sure an admin can log in. Returns a token to print once, or None.
+
+    A configured CHARGEBAY_API_TOKEN is registered as an admin token; without one, a token is
+    generated the first time the stack starts (when no admin token exists yet).
+    """
+    async with engine.connect() as conn:
+        if configured:
+            hit = (await conn.execute(select(_TOKENS.c.id).where(
+                _TOKENS.c.token_hash == hash_token(configured)))).first()
+            if hit is None:
+                # several nodes starting together may all get here: one insert wins
+                with contextlib.suppress(IntegrityError):
+                    await create_token(engine, "CHARGEBAY_API_TOKEN", "admin", configured)
+            return None
+        admins = (await conn.execute(select(_TOKENS.c.id).where(
+            _TOKENS.c.role == "admin", _TOKENS.c.revoked_at.is_(None)))).first()
+    if admins is not None:
+        return None
+    return (await create_token(engine, "bootstrap", "admin"))[1]
+
+
+class TokenService:
+    """Tokens of one store."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def create(self, name: str, role: str) -> tuple[int, str]:
+        """A new random token: its id and its secret (shown once, never stored)."""
+        return await create_token(self._engine, name, role)
+
+    async def find(self, token: str) -> tuple[bool, Holder | None]:
+        """Whether the token was ever issued, and its holder if it is still valid (neither
+        revoked nor expired)."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(
+                _TOKENS.c.name, _TOKENS.c.role, _TOKENS.c.user_id, _TOKENS.c.device_id,
+                _TOKENS.c.expires_at, _TOKENS.c.revoked_at).where(
+                _TOKENS.c.token_hash == hash_token(token)))).first()
+        if row is None:
+            return False, None
+        expires = utc(row.expires_at)
+        if row.revoked_at is not None or (expires is not None and expires <= now_utc()):
+            return True, None
+        return True, Holder(row.name, row.role, row.user_id, row.device_id)
+
+    async def revoke(self, token_id: int) -> None:
+        """Revoke an active token; :class:`NotFound` for an unknown or already revoked one."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(update(_TOKENS).where(
+                _TOKENS.c.id == token_id, _TOKENS.c.revoked_at.is_(None)).values(revoked_at=now_utc()))
+        if not result.rowcount:
+            raise NotFound("TokenNotFound", f"no active token {token_id}")
+
+    async def end_session(self, token: str) -> None:
+        """Revoke the token of a dashboard session if a password login issued it (a user's or a
+        kiosk's); a pasted API token is its owner's and stays valid."""
+        async with self._engine.begin() as conn:
+            await conn.execute(update(_TOKENS).where(
+                _TOKENS.c.token_hash == hash_token(token), _TOKENS.c.revoked_at.is_(None),
+                or_(_TOKENS.c.user_id.isnot(None), _TOKENS.c.device_id.isnot(None)))
+                .values(revoked_at=now_utc()))
