@@ -232,7 +232,7 @@ class RedisRouter(LocalRouter):
                 else:
                     await self._release_script(keys=[cp_key(cp)], args=[self.node_id], client=pipe)
             results = await pipe.execute()
-        for (claim, cp), previous in zip(ops, results):
+        for (claim, cp), previous in zip(ops, results, strict=True):
             if claim and previous is not None and previous.decode() != self.node_id:
                 self._background.spawn(self._link.publish(
                     node_channel(previous.decode()), {"t": "takeover", "cp": cp, "by": self.node_id}))
