@@ -145,8 +145,10 @@ def is_live(row: Any, now: datetime, stale_after: float) -> bool:
 
 
 async def live_count(conn: AsyncConnection, id_tag: str, now: datetime, stale_after: float) -> int:
-    """How many open transactions of ``id_tag`` are live (see :func:`is_live`)."""
-    rows = (await conn.execute(_with_liveness(_open(_TX.c.id_tag == id_tag)))).all()
+    """How many open transactions of ``id_tag`` are live (see :func:`is_live`); one the central
+    system refused (ConcurrentTx, Invalid, ...) never counts, though the charge point may never stop it."""
+    rows = (await conn.execute(_with_liveness(_open(
+        _TX.c.id_tag == id_tag, _TX.c.id_tag_status == "Accepted")))).all()
     return sum(1 for row in rows if is_live(row, now, stale_after))
 
 

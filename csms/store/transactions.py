@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from csms.store.endings import Ended, live_count, supersede
+from csms.store.endings import REGISTER, Ended, live_count, register_wh, supersede
 from csms.store.models import IdTag, MeterValue, StopRecord, Transaction, table
 from csms.timeutil import iso, now_utc, utc
 
@@ -126,6 +126,31 @@ def start_transaction(req: StartRequest, accept_unknown: bool, stale_after: floa
     return op
 
 
+async def _judge_again(conn: AsyncConnection, tx_id: int, charge_point_id: str, stop: datetime,
+                       meter_stop: int) -> None:
+    """Flag a transaction's meter values again against its real window: a provisional ending
+    (operator, stale, superseded, rebooted) judged them by a guessed stop, and what it flagged
+    may well be inside the stop the charge point reports. One meterValue element (one timestamp)
+    is outside when it is from another charge point, later than the stop, or its energy register
+    is above meterStop."""
+    rows = (await conn.execute(select(
+        _MV.c.id, _MV.c.timestamp, _MV.c.charge_point_id, _MV.c.measurand, _MV.c.phase,
+        _MV.c.value, _MV.c.unit).where(_MV.c.transaction_id == tx_id,
+                                       _MV.c.source == "MeterValues"))).all()
+    outside_at: set[Any] = set()
+    for row in rows:
+        at = utc(row.timestamp)
+        wh = register_wh(row.value, row.unit) if row.measurand in (None, REGISTER) and row.phase is None else None
+        if (row.charge_point_id != charge_point_id or (at is not None and at > stop)
+                or (wh is not None and wh > meter_stop)):
+            outside_at.add(row.timestamp)
+    flagged = [row.id for row in rows if row.timestamp in outside_at]
+    inside = [row.id for row in rows if row.timestamp not in outside_at]
+    for ids, value in ((flagged, True), (inside, None)):
+        for at in range(0, len(ids), 500):  # bound the statement's parameters
+            await conn.execute(update(_MV).where(_MV.c.id.in_(ids[at:at + 500])).values(outside_tx=value))
+
+
 def stop_transaction(req: StopRequest, accept_unknown: bool
                      ) -> Callable[[AsyncConnection], Awaitable[StopResult]]:
     """Writer operation: close the transaction, keep its transactionData; never fail.
@@ -155,9 +180,12 @@ def stop_transaction(req: StopRequest, accept_unknown: bool
             await conn.execute(update(_TX).where(_TX.c.id == tx.id).values(
                 meter_stop=req.meter_stop, stop_timestamp=req.timestamp, stop_reason=reason,
                 stop_id_tag=req.id_tag, end_source="charge_point", end_detail=detail))
-            await conn.execute(update(_MV).where(
-                _MV.c.transaction_id == tx.id, _MV.c.timestamp > req.timestamp,
-                _MV.c.source == "MeterValues").values(outside_tx=True))
+            if provisional:  # the window the samples were judged by was provisional too
+                await _judge_again(conn, tx.id, tx.charge_point_id, req.timestamp, req.meter_stop)
+            else:
+                await conn.execute(update(_MV).where(
+                    _MV.c.transaction_id == tx.id, _MV.c.timestamp > req.timestamp,
+                    _MV.c.source == "MeterValues").values(outside_tx=True))
             outcome = "corrected" if provisional else "stopped"
         elif (tx is not None and tx.meter_stop == req.meter_stop
               and abs(utc(tx.stop_timestamp) - req.timestamp) <= REPLAY_WINDOW):  # type: ignore[operator]

@@ -256,3 +256,51 @@ async def test_meter_values_outside_the_window_are_flagged_and_not_counted(stack
         body = (await client.get(f"/api/v1/transactions/{tx}")).json()
     assert body["energy_wh"] == 12 and body["samples_outside_window"] == 4
     assert [m["outside_tx"] for m in body["meter_values"]].count(True) == 4
+
+
+async def test_a_refused_transaction_never_counts_for_concurrent_tx(stack: Stack) -> None:
+    """A charge point that keeps charging a refused start (ConcurrentTx) and never stops it must
+    not lock its tag out once the accepted transaction is over."""
+    await add_id_tag(stack, "TAG-ONE")
+    async with connect(stack.ws_url, "CP-REF") as cp:
+        await cp.call(BOOT)
+        first = await start(cp, "TAG-ONE", connector=1)
+        assert first.id_tag_info["status"] == "Accepted"
+        refused = await start(cp, "TAG-ONE", connector=2)
+        assert refused.id_tag_info["status"] == "ConcurrentTx"  # and never stopped
+        await cp.call(call.StopTransaction(meter_stop=10, timestamp=at(),
+                                           transaction_id=first.transaction_id))
+        again = await start(cp, "TAG-ONE", connector=3)
+        assert again.id_tag_info["status"] == "Accepted"
+    assert (await tx_row(stack, refused.transaction_id))["stop_timestamp"] is None
+
+
+async def test_the_charge_points_own_stop_judges_the_samples_again(stack: Stack) -> None:
+    """An operator closes a transaction the charge point still charges; its meter values then
+    arrive after the provisional stop and are flagged. The charge point's own StopTransaction
+    later sets the real window: the samples inside it count again, the one above meterStop
+    stays out."""
+    await add_id_tag(stack, "TAG-C")
+    async with connect(stack.ws_url, "CP-C") as cp:
+        await cp.call(BOOT)
+        tx = (await start(cp, "TAG-C", meter=1000)).transaction_id
+        await meter(cp, tx, 1005, offset_s=-1)
+        async with api(stack) as client:
+            closed = await client.post(f"/api/v1/transactions/{tx}/close", json={"reason": "stuck"})
+            assert closed.status_code == 200, closed.text
+        await meter(cp, tx, 1010, offset_s=5)
+        await meter(cp, tx, 1020, offset_s=10)
+        await meter(cp, tx, 1099, offset_s=12)  # above the real meterStop
+        async with api(stack) as client:
+            provisional = (await client.get(f"/api/v1/transactions/{tx}")).json()
+        assert provisional["samples_outside_window"] == 6  # three elements of two samples
+        await cp.call(call.StopTransaction(meter_stop=1020, timestamp=at(15), transaction_id=tx,
+                                           reason="Local"))
+    async with api(stack) as client:
+        body = (await client.get(f"/api/v1/transactions/{tx}")).json()
+    assert body["end_source"] == "charge_point" and body["meter_stop"] == 1020
+    assert body["samples_outside_window"] == 2 and body["energy_wh"] == 20
+    flagged = await rows(stack, "SELECT value, outside_tx FROM meter_values WHERE "
+                         "measurand = 'Energy.Active.Import.Register' ORDER BY id")
+    assert [(r["value"], bool(r["outside_tx"])) for r in flagged] == [
+        ("1005", False), ("1010", False), ("1020", False), ("1099", True)]
