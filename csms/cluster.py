@@ -336,8 +336,8 @@ class RedisEventBus(EventBus):
         self._outgoing.put(orjson.dumps({"node": self._link.node_id, "event": event}))
 
     def _on_remote(self, message: dict[str, Any]) -> None:
-        if message["node"] != self._link.node_id and self._subscribers:
-            self.deliver(message["event"])
+        if message["node"] != self._link.node_id:
+            self.remote(message["event"])
 
     def start(self) -> None:
         self._outgoing.start()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +17,9 @@ from typing import Any
 class EventBus:
     def __init__(self, queue_size: int = 1000) -> None:
         self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        # told of every event another node published (a cache here must not outlive a change
+        # made there): see :meth:`remote`
+        self._remote_watchers: list[Callable[[dict[str, Any]], None]] = []
         self._queue_size = queue_size
         self.closed = False
 
@@ -36,6 +39,17 @@ class EventBus:
             if queue.full():
                 queue.get_nowait()
             queue.put_nowait(event)
+
+    def watch_remote(self, watcher: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``watcher`` with each event published on another node."""
+        self._remote_watchers.append(watcher)
+
+    def remote(self, event: dict[str, Any]) -> None:
+        """An event another node published (a broker-backed bus calls this)."""
+        for watcher in self._remote_watchers:
+            watcher(event)
+        if self._subscribers:
+            self.deliver(event)
 
     def close(self) -> None:
         """End every subscription (each queue gets ``None``): the process is shutting down."""

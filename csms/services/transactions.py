@@ -81,6 +81,7 @@ class TransactionService:
         self.stale_after = stale_after
         self.accept_unknown_id_tags = accept_unknown_id_tags
         self._windows: OrderedDict[int, Window | None] = OrderedDict()
+        events.watch_remote(self._changed_elsewhere)
 
     # -- windows ---------------------------------------------------------------------------
     def _remember(self, transaction_id: int, window: Window | None) -> None:
@@ -88,6 +89,12 @@ class TransactionService:
         self._windows.move_to_end(transaction_id)
         if len(self._windows) > WINDOWS:
             self._windows.popitem(last=False)
+
+    def _changed_elsewhere(self, event: dict[str, Any]) -> None:
+        """Another node started, stopped or closed a transaction: its window is read afresh."""
+        transaction_id = event.get("transaction_id")
+        if isinstance(transaction_id, int):
+            self._windows.pop(transaction_id, None)
 
     def started(self, transaction_id: int, charge_point_id: str, start: datetime) -> None:
         self._remember(transaction_id, Window(charge_point_id, start))

@@ -299,8 +299,34 @@ async def test_the_charge_points_own_stop_judges_the_samples_again(stack: Stack)
     async with api(stack) as client:
         body = (await client.get(f"/api/v1/transactions/{tx}")).json()
     assert body["end_source"] == "charge_point" and body["meter_stop"] == 1020
+    # who closed it, and why, stays on the record after the correction
+    assert body["ended_by"] == provisional["ended_by"] and body["ended_by"]
+    assert body["end_detail"].startswith("ended as operator (stuck")
     assert body["samples_outside_window"] == 2 and body["energy_wh"] == 20
     flagged = await rows(stack, "SELECT value, outside_tx FROM meter_values WHERE "
                          "measurand = 'Energy.Active.Import.Register' ORDER BY id")
     assert [(r["value"], bool(r["outside_tx"])) for r in flagged] == [
         ("1005", False), ("1010", False), ("1020", False), ("1099", True)]
+
+
+async def test_a_transaction_ended_on_another_node_is_judged_by_its_new_window(stack: Stack) -> None:
+    """In a cluster the operator's close runs on the API node while the charge point's meter
+    values reach an OCPP node that remembers the transaction as open: the close's event (which
+    Redis carries between nodes) makes that node read the window afresh. Here the other node's
+    write goes straight to the shared database and its event arrives as a remote one."""
+    await add_id_tag(stack, "TAG-N")
+    async with connect(stack.ws_url, "CP-N") as cp:
+        await cp.call(BOOT)
+        tx = (await start(cp, "TAG-N", meter=500)).transaction_id
+        await meter(cp, tx, 505, offset_s=-1)  # the window is cached here as open
+        table = Transaction.__table__
+        async with stack.central.engine.begin() as conn:  # the API node closes it
+            await conn.execute(update(table).where(table.c.id == tx).values(
+                stop_timestamp=now_utc(), meter_stop=505, end_source="operator", ended_by="ops"))
+        stack.central.events.remote(stack.central.events.event(
+            "transaction_stopped", "CP-N", transaction_id=tx, meter_stop=505, reason="Other",
+            end_source="operator"))
+        await meter(cp, tx, 520, offset_s=5)  # after the close
+    flagged = await rows(stack, "SELECT value, outside_tx FROM meter_values WHERE "
+                         "measurand = 'Energy.Active.Import.Register' ORDER BY id")
+    assert [(r["value"], bool(r["outside_tx"])) for r in flagged] == [("505", False), ("520", True)]
