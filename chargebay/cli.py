@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -10,7 +11,7 @@ import typer
 
 from common.logs import configure_logging
 from common.loop import run as run_loop
-from common.settings import Role, Settings, get_settings
+from common.settings import Role, Settings, get_settings, warn_of_earlier_state
 
 if TYPE_CHECKING:
     from locker_bridge.config import BridgeConfig
@@ -154,6 +155,7 @@ def bridge(
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format.value)
+    warn_of_earlier_state(settings, logging.getLogger("chargebay"))
     run_loop(serve_until_signalled(_bridge_config(config), csms_url, settings.data_dir))
 
 

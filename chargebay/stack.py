@@ -22,7 +22,7 @@ from charger_sim.runtime import ProcessProvider
 from charger_sim.service import SimService
 from common.db import create_engine
 from common.limits import raise_open_files_limit
-from common.settings import Role, Settings
+from common.settings import Role, Settings, warn_of_earlier_state
 from csms.central import CentralSystem
 from csms.cluster import Cluster
 from csms.server import OcppServer
@@ -125,6 +125,7 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
     Shutdown closes every charge point socket with 1001, stops the API, and commits every
     pending write before the database is let go.
     """
+    warn_of_earlier_state(settings, log)
     if migrate:
         await upgrade(settings.database_url)
     serves_ocpp = settings.role != Role.api

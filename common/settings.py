@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from enum import StrEnum
 from functools import lru_cache
@@ -35,6 +36,31 @@ class Role(StrEnum):
 class LogFormat(StrEnum):
     text = "text"
     json = "json"
+
+
+# Where versions before the data directory kept their state: relative to the working directory.
+EARLIER_STATE = ("var/chargebay.db", "var/bridge-outbox.db")
+
+
+def earlier_state(data_dir: Path, cwd: Path | None = None) -> list[Path]:
+    """State files an earlier version left in ``./var`` that this run, keeping its state in
+    ``data_dir``, would not see: a database, or a bridge state file holding unsent transaction
+    messages. Starting on empty state beside them without a word would strand them."""
+    here = (cwd or Path.cwd()).absolute()
+    found = [here / name for name in EARLIER_STATE if (here / name).exists()]
+    return [path for path in found if path.parent != data_dir.absolute()]
+
+
+def warn_of_earlier_state(settings: Settings, log: logging.Logger) -> None:
+    """Log each file of :func:`earlier_state` (a database only if this run's is the default one)."""
+    data_dir = settings.data_dir
+    own_db = settings.database_url.endswith(str(data_dir / "chargebay.db"))
+    for path in earlier_state(data_dir):
+        if path.name == "chargebay.db" and not own_db:
+            continue
+        log.warning("%s is state from an earlier version, which kept it in ./var; this run keeps "
+                    "its state in %s. To go on with it, set CHARGEBAY_DATA_DIR=%s (or move the "
+                    "file there); until then it is not used", path, data_dir, path.parent)
 
 
 def default_data_dir() -> Path:
