@@ -10,7 +10,7 @@ from pathlib import Path
 from charger_sim.atg import AtgSettings
 from charger_sim.service import ChargerNotFound, SimService
 from csms.central import CentralSystem
-from csms.store.models import IdTag
+from csms.store.models import IdTag, table
 from csms.timeutil import now_utc
 from locker_bridge.config import BridgeConfig, parse
 from locker_bridge.emulator import Device, Emulator
@@ -28,7 +28,7 @@ DEMO_TAGS = (*AtgSettings().id_tags, "TAG-1")
 async def start_demo(central: CentralSystem, sim: SimService) -> None:
     """Create the demo chargers and their drivers' id tags if missing, and mark the chargers
     running (resume starts them)."""
-    tags = IdTag.__table__
+    tags = table(IdTag)
     stmt = central.writer.dialect_insert(tags).values(
         [{"id_tag": tag, "status": "Accepted", "max_concurrent_tx": 100, "created_at": now_utc()}
          for tag in DEMO_TAGS]

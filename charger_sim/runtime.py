@@ -226,7 +226,7 @@ class _Channel:
                 if not fut.done():
                     fut.set_exception(SimRuntimeError("the worker process is gone"))
             return
-        fut = self._waiting.pop(req_id, None)
+        fut: asyncio.Future[Any] | None = self._waiting.pop(req_id, None)
         if fut is None or fut.done():
             return
         if ok:

@@ -278,9 +278,9 @@ class RedisRouter(LocalRouter):
             holder = await self._link.redis.get(cp_key(charge_point_id))
         except (RedisError, OSError) as exc:
             return Outcome("offline", description=f"routing unavailable: {exc}")
-        if holder is None or holder.decode() == self.node_id:
+        node = holder.decode() if isinstance(holder, bytes) else holder
+        if node is None or node == self.node_id:
             return Outcome("offline", description=f"{charge_point_id} is not connected")
-        node = holder.decode()
         request = uuid.uuid4().hex
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._waiting[request] = future

@@ -38,6 +38,9 @@ class BayTransactions(BayPoint):
         # with no transaction kept for this bay, ask the CSMS what it holds open for it after
         # the first boot (a state file lost, a bridge moved): see locker_bridge.recovery
         self.ask_csms = True
+        # a start that got as far as START_CHARGING but not to its StartTransaction on disk when
+        # the bridge died (the marker of locker_bridge.store): its outlet goes off at the first read
+        self.interrupted_start = False
 
     # -- transactions ---------------------------------------------------------------------------
     def _renumber(self, provisional: int, real: int) -> list[Statement]:
@@ -66,6 +69,9 @@ class BayTransactions(BayPoint):
         (one the read did not reach continues too: the polls find out, as for any transaction)."""
         tx = self.bay.tx
         if tx is None:
+            if self.interrupted_start:
+                self.interrupted_start = False
+                await self._abandon_start("a start interrupted by the bridge's restart")
             return
         if self.bay.outlet in (None, Outlet.CHARGING, Outlet.IDLE):
             log.info("%s: transaction %d continues after the restart", self.identity, tx.id)
@@ -86,34 +92,18 @@ class BayTransactions(BayPoint):
                     answer = await self.call("Authorize", {"idTag": id_tag})
                     if answer["idTagInfo"]["status"] != "Accepted":
                         return False, f"id tag {answer['idTagInfo']['status']}"
-            try:
-                await bay.request("START_CHARGING")
-            except BoardError as exc:
-                if exc.status == Status.DOOR_OPEN:
-                    bay.door_open = True
-                elif exc.status == Status.BAY_FAULT:
-                    bay.set_fault(FaultKind.BAY_FAULT, "START_CHARGING refused: bay fault")
-                self.refresh()
-                return False, str(exc)
-            except (NoReply, BadReply):  # (a port that is down reaches nothing: no read-back)
-                await self._abandon_start()
-                raise
-            try:
-                reading = await bay.read_charging()
-            except (BusError, BoardError):
-                await self._abandon_start()
-                raise
-            if reading.state not in (Outlet.CHARGING, Outlet.IDLE):
-                bay.set_fault(FaultKind.READBACK_MISMATCH, "outlet still off after START_CHARGING")
-                self.refresh()
-                return False, "the board acknowledged START_CHARGING but the outlet is off"
-            bay.clear_fault(FaultKind.READBACK_MISMATCH)
+            await self.store.starting(self.identity, True)  # on disk before the outlet is on
+            reading = await self._switch_on()  # (raising: see _abandon_start for the marker)
+            if isinstance(reading, str):  # the outlet is off
+                await self.store.starting(self.identity, False)
+                return False, reading
             tx = Tx(self.outbox.provisional_id(), id_tag, reading.energy_wh, iso())
             payload = {"connectorId": 1, "idTag": id_tag, "meterStart": tx.meter_start,
                        "timestamp": tx.started, "_provisional": tx.id}
             # the transaction and its StartTransaction reach the disk together, before the CSMS
             seq = await self.outbox.put("StartTransaction", payload,
-                                        also=[self.store.tx_statement(self.identity, tx)])
+                                        also=[self.store.tx_statement(self.identity, tx),
+                                              self.store.starting_statement(self.identity, False)])
             bay.tx, bay.finishing, bay.off_polls = tx, False, 0
             self._stray_reported = False
             self._idle_since = None
@@ -129,10 +119,40 @@ class BayTransactions(BayPoint):
             await self.stop_transaction("DeAuthorized")
         return True, ""
 
-    async def _abandon_start(self) -> None:
-        """START_CHARGING or its read-back got no usable answer, yet the board may have switched
-        the outlet on: read it back, and switch off what is on (or cannot be read), so that no
-        outlet is left on without a transaction. The start has failed either way."""
+    async def _switch_on(self) -> ChargingReading | str:
+        """START_CHARGING and its read-back: the reading of an outlet that is on, or why not
+        (the outlet is off); raises when the board cannot be reached (the outlet switched off
+        again if it may be on)."""
+        bay = self.bay
+        try:
+            await bay.request("START_CHARGING")
+        except BoardError as exc:
+            if exc.status == Status.DOOR_OPEN:
+                bay.door_open = True
+            elif exc.status == Status.BAY_FAULT:
+                bay.set_fault(FaultKind.BAY_FAULT, "START_CHARGING refused: bay fault")
+            self.refresh()
+            return str(exc)
+        except (NoReply, BadReply):  # (a port that is down reaches nothing: no read-back)
+            await self._abandon_start()
+            raise
+        try:
+            reading = await bay.read_charging()
+        except (BusError, BoardError):
+            await self._abandon_start()
+            raise
+        if reading.state not in (Outlet.CHARGING, Outlet.IDLE):
+            bay.set_fault(FaultKind.READBACK_MISMATCH, "outlet still off after START_CHARGING")
+            self.refresh()
+            return "the board acknowledged START_CHARGING but the outlet is off"
+        bay.clear_fault(FaultKind.READBACK_MISMATCH)
+        return reading
+
+    async def _abandon_start(self, why: str = "START_CHARGING got no usable answer") -> None:
+        """START_CHARGING or its read-back got no usable answer (or the bridge died before the
+        start reached the disk), yet the board may have switched the outlet on: read it back, and
+        switch off what is on (or cannot be read), so that no outlet is left on without a
+        transaction. The start has failed either way."""
         bay = self.bay
         try:
             on = (await bay.read_charging()).state in (Outlet.CHARGING, Outlet.IDLE)
@@ -145,9 +165,10 @@ class BayTransactions(BayPoint):
             except (BusError, BoardError) as exc:
                 log.error("%s: a failed start may have left the outlet on; STOP_CHARGING failed "
                           "(%s)", self.identity, exc)
-            else:
-                log.warning("%s: START_CHARGING got no usable answer; the outlet is off again, "
-                            "no transaction", self.identity)
+                self.refresh()
+                return  # the start's marker stays: the next run switches the outlet off
+            log.warning("%s: %s; the outlet is off again, no transaction", self.identity, why)
+        await self.store.starting(self.identity, False)
         self.refresh()
 
     async def stop_transaction(self, reason: str, *, switch_off: bool = True,

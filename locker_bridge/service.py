@@ -8,6 +8,7 @@ The locker back office puts bays in and out of maintenance here (:meth:`BridgeSe
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 from collections.abc import Callable
@@ -48,13 +49,14 @@ class BridgeService:
         self.profile = profile
         self.csms_url = csms_url or config.csms_url
         self.buses = {name: Bus(name, port.device, profile, port.baudrate,
-                                on_unsolicited=lambda frame, name=name: self._unsolicited(name, frame))
+                                on_unsolicited=functools.partial(self._unsolicited, name))
                       for name, port in config.ports.items()}
         self.state_path = config.state_path(data_dir or get_settings().data_dir)
         self.queue = DurableQueue(self.state_path)
         self.store = BridgeStore(self.queue)
         self._restored = self.store.load()
         self._availability = self.store.load_availability()
+        self._starting = self.store.load_starting()
         self.reach = CsmsReach()  # one word per bridge on an unreachable CSMS, not one per bay
         self.cps: dict[str, VirtualChargePoint] = {}
         self.pollers: dict[tuple[str, int], BoardPoller] = {}
@@ -88,6 +90,9 @@ class BridgeService:
         cp.on_door_event = self._door_event
         if identity in self._restored:
             cp.restore(self._restored.pop(identity))
+        if identity in self._starting:
+            self._starting.discard(identity)
+            cp.interrupted_start = True
         self.cps[identity] = cp
         poller = self.pollers.get((port, address))
         if poller is None:

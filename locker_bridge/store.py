@@ -7,7 +7,8 @@ StopTransaction are written together: a bridge killed at any moment never has a 
 disk without its message, nor the other way round. Per bay: ``tx`` (id, id tag, meter start, the
 last register known for it and the offset a board reset added) and ``availability``
 (ChangeAvailability from the CSMS, maintenance from the locker operator), which OCPP 1.6 wants
-kept across a reboot.
+kept across a reboot; ``starting`` while a start is between START_CHARGING and its
+StartTransaction on disk, so that an outlet a killed bridge left on is switched off at restart.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import json
 from common.durable import DurableQueue, Statement
 from locker_bridge.bay import Tx
 
-TX, AVAILABILITY = "tx", "availability"
+TX, AVAILABILITY, STARTING = "tx", "availability", "starting"
 
 
 class BridgeStore:
@@ -66,6 +67,19 @@ class BridgeStore:
 
     async def forget(self, identity: str) -> None:
         await self.queue.write([self.tx_statement(identity, None)])
+
+    @staticmethod
+    def starting_statement(identity: str, on: bool) -> Statement:
+        """The marker of a start under way: set before START_CHARGING, gone in the same write as
+        the StartTransaction (or once the start has failed and the outlet is off again)."""
+        return DurableQueue.state_statement(identity, STARTING, True if on else None)
+
+    async def starting(self, identity: str, on: bool) -> None:
+        await self.queue.write([self.starting_statement(identity, on)])
+
+    def load_starting(self) -> set[str]:
+        """The bays whose start was under way when the bridge stopped (read once at start)."""
+        return set(self._all(STARTING))
 
     async def save_availability(self, identity: str, operative: bool, maintenance: bool) -> None:
         await self.queue.keep(identity, AVAILABILITY,

@@ -147,8 +147,8 @@ async def _judge_again(conn: AsyncConnection, tx_id: int, charge_point_id: str, 
     flagged = [row.id for row in rows if row.timestamp in outside_at]
     inside = [row.id for row in rows if row.timestamp not in outside_at]
     for ids, value in ((flagged, True), (inside, None)):
-        for at in range(0, len(ids), 500):  # bound the statement's parameters
-            await conn.execute(update(_MV).where(_MV.c.id.in_(ids[at:at + 500])).values(outside_tx=value))
+        for first in range(0, len(ids), 500):  # bound the statement's parameters
+            await conn.execute(update(_MV).where(_MV.c.id.in_(ids[first:first + 500])).values(outside_tx=value))
 
 
 def stop_transaction(req: StopRequest, accept_unknown: bool

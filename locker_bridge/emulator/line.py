@@ -180,7 +180,7 @@ class Emulator:
                 raw[:0] = self.garbage
             if self._apply(Fault.GARBAGE_AFTER, request, name):
                 raw += self.garbage
-            log.debug("board %d: %s -> %s", board.address, to_hex(raw_request), to_hex(raw))
+            log.debug("board %d: %s -> %s", board.address, to_hex(raw_request), to_hex(bytes(raw)))
             if self._apply(Fault.NO_REPLY, request, name):
                 pass
             elif self._apply(Fault.LATE_REPLY, request, name):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from chargebay.stack import Stack, running
-from locker_bridge.emulator import Device, Emulator
+from locker_bridge.emulator import Device, Emulator, Fault
 from tests.conftest import make_settings
 from tests.helpers import add_id_tag, rows
 from tests.locker_bridge.conftest import until
@@ -246,3 +246,32 @@ async def test_the_state_is_in_the_data_directory_whatever_the_working_directory
         [tx] = await until(lambda: _stopped(stack), 10)
         assert "state in " + str(bridge.data_dir / "bridge-outbox.db") in bridge.log()
     assert tx["stop_reason"] == "Remote"
+
+
+async def test_killed_between_switching_on_and_its_start_on_disk(db_url: str, tmp_path: Path,
+                                                                emu: Emulator) -> None:
+    """The board switched the outlet on, but the bridge died before the StartTransaction reached
+    its disk (here: the read-back never answers, nor a STOP_CHARGING, and then SIGKILL). The
+    marker written before START_CHARGING tells the next run: the outlet goes off at the first
+    read, and no transaction appears."""
+    bay = emu.boards[1].bays[1]
+    bay.place(Device.phone())
+    async with site(db_url, tmp_path) as (stack, proxy, bridge):
+        answer = await _send(stack, "ChangeConfiguration",
+                             {"key": "AuthorizeRemoteTxRequests", "value": "false"}, 10)
+        assert answer.payload == {"status": "Accepted"}
+        deaf = [emu.inject(Fault.IGNORE, address=1, bay=1, command=name)
+                for name in ("CHARGING_STATUS", "STOP_CHARGING")]
+        await _send(stack, "RemoteStartTransaction", {"connectorId": 1, "idTag": TAG})
+        await until(lambda: _true(bay.outlet_on), 10)
+        await asyncio.sleep(0.3)
+        bridge.kill()
+        for rule in deaf:
+            emu.remove_fault(rule)
+        emu.advance(600)  # the phone charges on while nobody watches
+        assert bay.outlet_on and await _txs(stack) == []
+        await restart(stack, bridge)
+        await until(lambda: _true(not bay.outlet_on), 10)
+        assert "a start interrupted by the bridge's restart" in bridge.log()
+        await asyncio.sleep(1.5)  # a transaction would have been sent by now
+        assert await _txs(stack) == []
