@@ -222,9 +222,9 @@ class _Channel:
             req_id, ok, value = self.conn.recv()
         except (EOFError, OSError):
             asyncio.get_running_loop().remove_reader(self.conn.fileno())
-            for fut in self._waiting.values():
-                if not fut.done():
-                    fut.set_exception(SimRuntimeError("the worker process is gone"))
+            for waiting in self._waiting.values():
+                if not waiting.done():
+                    waiting.set_exception(SimRuntimeError("the worker process is gone"))
             return
         fut: asyncio.Future[Any] | None = self._waiting.pop(req_id, None)
         if fut is None or fut.done():
