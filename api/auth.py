@@ -1,15 +1,20 @@
 """Bearer tokens: stored as SHA-256 (they are random 256-bit secrets), each with a role.
 
 Presenting a token that matches none stored is a guess: those are counted per client address
-(``CHARGEBAY_TOKEN_FAILURES_PER_IP`` within ``CHARGEBAY_AUTH_WINDOW``), and past the limit every
-token from that address is answered 429 ``TooManyAttempts`` without being looked up. An expired or
-revoked token is refused (401) but not counted: it was issued, so it is a stale client, not a
-guess. The check runs before the request body is read (:mod:`api.gate`).
+(``CHARGEBAY_TOKEN_FAILURES_PER_IP`` within ``CHARGEBAY_AUTH_WINDOW``; an IPv6 caller by its /64,
+the block one host is given), and past the limit a token from that address is answered 429
+``TooManyAttempts`` without being looked up, unless it is one that was accepted within the window:
+the clients already at work behind a shared address (a NAT, a proxy) go on while a neighbour
+guesses. An expired or revoked token is refused (401) but not counted: it was issued, so it is a
+stale client, not a guess. The check runs before the request body is read (:mod:`api.gate`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -103,20 +108,67 @@ def token_limiter(request: Request) -> FailureLimiter:
     return found
 
 
+def address_key(ip: str) -> str:
+    """The key guesses are counted under: the address, or for IPv6 its /64 (one host may use
+    any of its block's 2^64 addresses, so counting each alone would count nothing)."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return f"ip:{ip}"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return f"ip:{address.ipv4_mapped}"
+        return f"ip:{ipaddress.ip_network(f'{address}/64', strict=False)}"
+    return f"ip:{address}"
+
+
+class GoodTokens:
+    """The tokens accepted lately (by hash, capped): past an address's guess limit they are
+    still looked up, so the legitimate clients behind a shared address are not locked out."""
+
+    def __init__(self, window: float, size: int = 10_000) -> None:
+        self.window, self.size = window, size
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def accepted(self, token_hash: str) -> None:
+        self._seen[token_hash] = time.monotonic()
+        self._seen.move_to_end(token_hash)
+        if len(self._seen) > self.size:
+            self._seen.popitem(last=False)
+
+    def recent(self, token_hash: str) -> bool:
+        seen = self._seen.get(token_hash)
+        return seen is not None and time.monotonic() - seen < self.window
+
+
+def good_tokens(request: Request) -> GoodTokens:
+    found: GoodTokens | None = getattr(request.app.state, "good_tokens", None)
+    if found is None:
+        settings: Settings = request.app.state.central.settings
+        found = request.app.state.good_tokens = GoodTokens(settings.auth_window)
+    return found
+
+
 async def check_token(request: Request, token: str) -> Caller | None:
-    """The token's caller, or None; a guess is counted, and 429 past the address's limit."""
+    """The token's caller, or None; a guess is counted, and 429 past the address's limit (but
+    for a token accepted within the window)."""
     ip = client_ip(request)
-    key = f"ip:{ip}"
+    key = address_key(ip)
     limiter = token_limiter(request)
+    good = good_tokens(request)
+    hashed = hash_token(token)
     wait = limiter.retry_after({key: request.app.state.central.settings.token_failures_per_ip})
-    if wait is not None:
+    if wait is not None and not good.recent(hashed):
         _throttled.refused("token from %s refused for %.0f s: too many unknown tokens", ip, wait)
         raise too_many_attempts(wait, "unknown tokens")
     issued, holder = await request.app.state.central.tokens.find(token)
     if not issued:
         limiter.failed([key])
         _guesses.refused("unknown token from %s (%s %s)", ip, request.method, request.url.path)
-    return None if holder is None else Caller(holder.name, holder.role, holder.user_id, holder.device_id)
+    if holder is None:
+        return None
+    good.accepted(hashed)
+    return Caller(holder.name, holder.role, holder.user_id, holder.device_id)
 
 
 @dataclass(frozen=True, slots=True)

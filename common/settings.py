@@ -100,7 +100,9 @@ class Settings(BaseSettings):
     auth_window: float = Field(default=300.0, gt=0, description=(
         "Seconds a failed bearer token or charge point password counts against its limits."))
     token_failures_per_ip: int = Field(default=20, ge=1, description=(
-        "Unknown or revoked bearer tokens from one address within auth_window; then 429."))
+        "Bearer tokens matching none issued from one address (an IPv6 /64) within auth_window; "
+        "then 429 for any token not accepted within the window (expired or revoked ones are not "
+        "counted)."))
     cp_password_failures_per_id: int = Field(default=10, ge=1, description=(
         "Wrong Basic-auth passwords for one charge point id within auth_window; then 429 at the "
         "handshake (except from an address the charge point has logged in from before)."))
