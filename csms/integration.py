@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.central import CentralSystem
 from csms.outcomes import Outcome
+from csms.store.endings import occupying
 from csms.store.models import ChargePoint, Transaction
 from csms.timeutil import now_utc
 
@@ -116,7 +117,7 @@ class IntegrationService:
         await self._checked_chargebox(chargebox, connector)
         if not await cs.router.is_online(chargebox):
             raise IntegrationRefused("ChargeboxOffline", f"chargebox {chargebox!r} is not connected")
-        if await self._running(chargebox, connector) is not None:
+        if await self._occupied(chargebox, connector):
             raise IntegrationRefused("ConnectorBusy", f"connector {connector} is already in a transaction")
         status = await cs.transactions.start_status(id_tag)
         if status != "Accepted":
@@ -154,6 +155,14 @@ class IntegrationService:
         async with self.central.engine.connect() as conn:
             if (await conn.execute(select(_CP.c.id).where(_CP.c.id == chargebox))).first() is None:
                 raise IntegrationRefused("ChargeboxNotFound", f"no chargebox {chargebox!r}")
+
+    async def _occupied(self, chargebox: str, connector: int) -> bool:
+        """Whether a transaction still holds the connector: one the chargebox forgot (it reports
+        the connector free, or nothing was heard of it for the stale age) does not."""
+        await self.central.writer.flush()
+        async with self.central.engine.connect() as conn:
+            return await occupying(conn, chargebox, connector, now_utc(),
+                                   self.central.transactions.stale_after) is not None
 
     async def _running(self, chargebox: str, connector: int) -> Any:
         """The connector's open transaction, newest first, once every queued write is in."""

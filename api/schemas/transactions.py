@@ -26,7 +26,8 @@ class TransactionOut(BaseModel):
     last_activity_at: Timestamp | None
     created_at: Timestamp
     active: bool
-    energy_wh: int | None
+    energy_wh: int | None = Field(description="Energy delivered: meter_stop - meter_start once ended; so far "
+                                  "(the latest register inside the window) while running.")
 
 
 class MeterValueOut(BaseModel):

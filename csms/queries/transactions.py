@@ -7,14 +7,16 @@ import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from csms.queries.pages import Page, jsonable, paginate
 from csms.services.errors import NotFound
 from csms.services.transactions import energy_so_far
+from csms.store.endings import last_reading
 from csms.store.models import MeterValue, Transaction, table
 from csms.store.writer import Writer
 from csms.timeutil import utc
@@ -61,6 +63,15 @@ def _shape(row: Any) -> dict[str, Any]:
     return data
 
 
+async def _energy_so_far(conn: AsyncConnection, item: dict[str, Any]) -> None:
+    """Fill a running transaction's energy: its latest register inside its window, as the
+    detail and a closure without the charge point's word count it."""
+    tx = SimpleNamespace(id=item["id"], meter_start=item["meter_start"],
+                         start_timestamp=datetime.fromisoformat(item["start_timestamp"]))
+    last, _ = await last_reading(conn, tx)
+    item["energy_wh"] = last - item["meter_start"]
+
+
 class TransactionQueries:
     """What the REST API shows of transactions."""
 
@@ -69,8 +80,15 @@ class TransactionQueries:
         self._writer = writer
 
     async def page_of(self, page: Page, where: TransactionFilter) -> dict[str, Any]:
-        """One page, newest first."""
-        return await paginate(self._engine, where.query(), page, _shape)
+        """One page, newest first; a running transaction's energy is what its latest register
+        inside its window says so far (as the detail shows it)."""
+        found = await paginate(self._engine, where.query(), page, _shape)
+        running = [item for item in found["items"] if item["energy_wh"] is None]
+        if running:
+            async with self._engine.connect() as conn:
+                for item in running:
+                    await _energy_so_far(conn, item)
+        return found
 
     def csv(self, where: TransactionFilter) -> AsyncIterator[str]:
         """The filtered list as CSV (a header, then a row a transaction), in chunks: streamed
@@ -82,10 +100,13 @@ class TransactionQueries:
         buf = io.StringIO()
         out = csv.DictWriter(buf, CSV_COLUMNS, extrasaction="ignore")
         out.writeheader()
-        async with self._engine.connect() as conn:
+        async with self._engine.connect() as conn, self._engine.connect() as readings:
             result = await conn.stream(query)
             async for row in result:
-                out.writerow(_shape(row))
+                item = _shape(row)
+                if item["energy_wh"] is None:
+                    await _energy_so_far(readings, item)
+                out.writerow(item)
                 if buf.tell() > CSV_CHUNK:
                     yield buf.getvalue()
                     buf.seek(0)

@@ -36,6 +36,7 @@ _CONNECTORS = table(Connector)
 
 # a connector in one of these, on a connected charge point, has a transaction under way
 LIVE_STATUSES = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE"})
+FREE_STATUSES = frozenset({"Available", "Preparing"})
 REGISTER = "Energy.Active.Import.Register"
 _WH_PER_UNIT = {"Wh": 1, "kWh": 1000}
 
@@ -126,22 +127,45 @@ def after_boot(charge_point_id: str, connector_id: int, booted_at: datetime
 def _with_liveness(query: Any) -> Any:
     """``query`` joined with what says a transaction is live: its charge point's online flag and
     its connector's last status."""
-    return query.add_columns(_CP.c.online.label("cp_online"), _CONNECTORS.c.status.label("cp_status")
-                             ).outerjoin(_CP, _CP.c.id == _TX.c.charge_point_id).outerjoin(
+    return query.add_columns(
+        _CP.c.online.label("cp_online"), _CONNECTORS.c.status.label("cp_status"),
+        _CONNECTORS.c.updated_at.label("cp_status_at"),
+    ).outerjoin(_CP, _CP.c.id == _TX.c.charge_point_id).outerjoin(
         _CONNECTORS, and_(_CONNECTORS.c.charge_point_id == _TX.c.charge_point_id,
                           _CONNECTORS.c.connector_id == _TX.c.connector_id))
+
+
+def freed(row: Any) -> bool:
+    """The charge point is online and reported the transaction's connector free (Available,
+    Preparing) after the transaction started: it has forgotten the transaction."""
+    at, started = utc(row.cp_status_at), utc(row.created_at)
+    return bool(row.cp_online and row.cp_status in FREE_STATUSES and at is not None
+                and started is not None and at > started)
 
 
 def is_live(row: Any, now: datetime, stale_after: float) -> bool:
     """An open transaction counts (for ConcurrentTx) and stays open (for the sweep) while it was
     heard of within ``stale_after`` seconds, or its charge point is online and reports the
-    connector charging. ``stale_after`` <= 0: every open transaction is live."""
+    connector charging; never once the charge point reported its connector free since it started
+    (see :func:`freed`). ``stale_after`` <= 0: every other open transaction is live."""
+    if freed(row):
+        return False
     if stale_after <= 0:
         return True
     if row.cp_online and row.cp_status in LIVE_STATUSES:
         return True
     heard = utc(row.last_activity_at or row.created_at)
     return heard is not None and now - heard < timedelta(seconds=stale_after)
+
+
+async def occupying(conn: AsyncConnection, charge_point_id: str, connector_id: int, now: datetime,
+                    stale_after: float) -> Any:
+    """The connector's newest open transaction that still holds it, else None. One the charge
+    point has forgotten (not live, see :func:`is_live`) does not: a new start there is the charge
+    point's to judge, and its StartTransaction supersedes the old one."""
+    rows = (await conn.execute(_with_liveness(_open(
+        _TX.c.charge_point_id == charge_point_id, _TX.c.connector_id == connector_id)))).all()
+    return next((row for row in reversed(rows) if is_live(row, now, stale_after)), None)
 
 
 async def live_count(conn: AsyncConnection, id_tag: str, now: datetime, stale_after: float) -> int:

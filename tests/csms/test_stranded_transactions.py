@@ -242,6 +242,8 @@ async def test_meter_values_outside_the_window_are_flagged_and_not_counted(stack
         async with api(stack) as client:
             running = (await client.get(f"/api/v1/transactions/{tx}")).json()
             assert running["energy_wh"] == 10 and running["samples_outside_window"] == 0
+            listed = (await client.get("/api/v1/transactions", params={"active": "true"})).json()
+            assert [(t["id"], t["energy_wh"]) for t in listed["items"]] == [(tx, 10)]
         await cp.call(call.StopTransaction(meter_stop=1012, timestamp=at(), transaction_id=tx,
                                            reason="Local"))
         # late: the queue of a charge point that kept sampling after the stop

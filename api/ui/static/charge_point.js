@@ -56,7 +56,7 @@
     const points = new Map();
     for (const mv of result.data.meter_values) {
       const measurand = mv.measurand || "Energy.Active.Import.Register";
-      if (mv.phase || !["Energy.Active.Import.Register", "Power.Active.Import"].includes(measurand)) continue;
+      if (mv.outside_tx || mv.phase || !["Energy.Active.Import.Register", "Power.Active.Import"].includes(measurand)) continue;
       const t = Date.parse(mv.timestamp) / 1000;
       const kilo = (mv.unit || "").startsWith("k");
       const point = points.get(t) || [null, null];

@@ -11,7 +11,7 @@ import pytest
 
 from chargebay.stack import Stack
 from tests.api.full_cp import ADMIN, add_tag, online
-from tests.api.integration_charges.conftest import START_PATHS, STOP_PATHS, assert_error
+from tests.api.integration_charges.conftest import START_PATHS, STOP_PATHS, assert_error, transaction
 
 
 # -- start a charge ------------------------------------------------------------------------------
@@ -132,6 +132,30 @@ async def test_start_on_a_busy_connector(stack: Stack, client: httpx.AsyncClient
                               headers=key)
         assert r.status_code == 409 and r.json()["code"] == "ConnectorBusy"
         assert cp.payloads("RemoteStartTransaction") == []
+
+
+async def test_start_where_the_chargebox_forgot_its_transaction(
+        stack: Stack, client: httpx.AsyncClient, key: dict[str, str]) -> None:
+    """The central system still holds a transaction open on the connector, but the chargebox
+    (which forgot it) reports the connector Available: a start is not refused ConnectorBusy, and
+    the chargebox's new StartTransaction ends the forgotten one."""
+    await add_tag(client, "TAG-F")
+    async with online(stack, "CP-FORGOT") as cp:
+        old = await cp.start_transaction(1, "TAG-F")
+        await cp.status(1, "Charging")
+        r = await client.post(START_PATHS[0], json={"chargebox": "CP-FORGOT", "connector": 1, "id_tag": "TAG-F"},
+                              headers=key)
+        assert_error(r, 409, "ConnectorBusy")  # it is charging: the connector is held
+        await cp.status(1, "Available")
+        cp.follow_remote_start = True
+        r = await client.post(START_PATHS[0], json={"chargebox": "CP-FORGOT", "connector": 1, "id_tag": "TAG-F"},
+                              headers=key)
+        assert r.status_code == 200, r.text
+        assert cp.payloads("RemoteStartTransaction") == [{"connectorId": 1, "idTag": "TAG-F"}]
+    assert r.json()["transaction"] != old
+    ended = await transaction(client, old)
+    assert (ended["active"], ended["end_source"]) == (False, "superseded")
+    assert (await transaction(client, r.json()["transaction"]))["active"] is True
 
 
 async def test_start_refused_in_its_start_transaction_is_not_a_charge(
