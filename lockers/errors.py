@@ -22,3 +22,15 @@ class NotFound(Refused):
 
 class Conflict(Refused):
     """The records as they stand forbid it (a name taken, nothing to do it to)."""
+
+
+class Invalid(Refused):
+    """The request is well formed but its values cannot be done (a date in the past, say)."""
+
+
+class Forbidden(Refused):
+    """The caller may not do this to this record (not theirs, not their role)."""
+
+
+class Unavailable(Refused):
+    """What it needs is not there now (a board offline, a bridge not connected): try later."""

@@ -17,17 +17,11 @@ from typing import Any, ClassVar
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 
-from api.errors import ApiError
+from api.errors import REFUSAL_STATUS, ApiError, refusal
 from api.gate import GuardedRoute
-from lockers.errors import Conflict, NotFound, Refused
+from lockers.errors import Refused
 
-# The status of each kind of refusal the back office's services make.
-REFUSAL_STATUS: dict[type[Refused], int] = {NotFound: 404, Conflict: 409}
-
-
-def refusal(exc: Refused) -> ApiError:
-    """A service's refusal as the API's one error."""
-    return ApiError(REFUSAL_STATUS.get(type(exc), 409), exc.code, exc.message, **exc.extra)
+__all__ = ["REFUSAL_STATUS", "VendorRoute", "refusal", "validation_fields"]
 
 
 def validation_fields(exc: RequestValidationError) -> list[dict[str, str]]:
@@ -45,6 +39,7 @@ class VendorRoute(GuardedRoute):
     """
 
     out_of_range: ClassVar[int | None] = None
+    refusal_status: ClassVar[dict[type[Refused], int]] = REFUSAL_STATUS
 
     def invalid(self, exc: RequestValidationError) -> ApiError:
         return ApiError(422, "ValidationError", "the request is not valid", fields=validation_fields(exc))
@@ -61,7 +56,7 @@ class VendorRoute(GuardedRoute):
             except ApiError as exc:
                 return self.render(exc)
             except Refused as exc:
-                return self.render(refusal(exc))
+                return self.render(refusal(exc, self.refusal_status))
             except RequestValidationError as exc:
                 return self.render(self.invalid(exc))
             except OverflowError as exc:  # e.g. a date that leaves the calendar once in UTC
