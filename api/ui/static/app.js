@@ -82,8 +82,19 @@ const UI = (() => {
     return result;
   }
 
+  /** Put `rows` in `tbody`. A row that carries `data-sig` (what it shows, as a string) and is
+   * already there at the same place with the same signature is left in place: live updates come
+   * several a second on a busy network, and a row rebuilt under the pointer would swallow the
+   * click on its buttons (mouse down on the old button, up on the new one: no click). */
   function fill(tbody, rows, empty) {
-    tbody.replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: 20, class: "muted" }, empty || "Nothing yet."))]));
+    if (!rows.length) rows = [h("tr", {}, h("td", { colspan: 20, class: "muted" }, empty || "Nothing yet."))];
+    const same = (old, row) => old && row.dataset.sig !== undefined && old.dataset.sig === row.dataset.sig;
+    rows.forEach((row, i) => {
+      const old = tbody.children[i];
+      if (same(old, row)) return;
+      if (old) old.replaceWith(row); else tbody.append(row);
+    });
+    while (tbody.children.length > rows.length) tbody.lastElementChild.remove();
   }
 
   /** Coalesce bursts (a boot brings several events) into one call of fn after `ms`. */

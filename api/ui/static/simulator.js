@@ -22,7 +22,8 @@
     const status = state ? state.status : "unknown";
     const path = "/ocpp/chargers/" + charger.id;
     const control = (label, op) => h("button", { type: "button", onclick: (e) => act(e.currentTarget, "POST", `${path}/${op}`, undefined, load) }, label);
-    return h("tr", { dataset: { identity: charger.identity, status } },
+    const sig = JSON.stringify([charger, state, selected.has(charger.id)]);
+    return h("tr", { dataset: { identity: charger.identity, status, sig } },
       h("td", {}, h("input", { type: "checkbox", "aria-label": "Select " + charger.identity, checked: selected.has(charger.id),
         onchange: (e) => { e.target.checked ? selected.add(charger.id) : selected.delete(charger.id); updateSelection(); } })),
       h("td", {}, h("a", { href: "/ui/charge-points/" + encodeURIComponent(charger.identity) }, charger.identity)),
