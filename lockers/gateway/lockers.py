@@ -7,7 +7,7 @@ for them: a user's belongings must stay reachable while the locker awaits repair
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
@@ -29,7 +29,7 @@ class OpenedAll:
     of a never-rented type, which were not tried."""
 
     results: list[Opened]
-    skipped: list[int] = field(default_factory=list)
+    skipped: list[int]
 
     @property
     def succeeded(self) -> int:
@@ -135,12 +135,11 @@ class GatewayLockers:
             query = query.where(LOCKERS.c.device_id == device_id)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        done = OpenedAll([])
+        results: list[Opened] = []
         for row in rows:
-            if row.always_oos:
-                done.skipped.append(row.id)
-                continue
-            done.results.append(await open_locker(self.sites, row, viewer.name))
+            if not row.always_oos:
+                results.append(await open_locker(self.sites, row, viewer.name))
+        done = OpenedAll(results, [row.id for row in rows if row.always_oos])
         async with self.engine.begin() as conn:
             await audit(conn, viewer.name, "locker.open_all", bankId=bank_id, deviceId=device_id,
                         total=len(done.results), succeeded=done.succeeded,
