@@ -2,6 +2,8 @@
 their service state, locker and bank types, device heartbeats.
 
 The doc's paths (at the root of the app) and camelCase shapes, on the one locker domain model.
+The routes validate, call a service of :mod:`lockers.gateway` (where every query, write and audit
+entry is) and shape its result (:mod:`.shaping`).
 Why the rules are what they are:
 
 * An out-of-service locker takes no new transaction but keeps its existing ones, and may still be

@@ -3,39 +3,32 @@ query types, and the error answers every route declares."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import require
-from api.errors import ApiError
+from api.errors import REFUSAL_STATUS, ApiError
 from api.ui.routes import PAGES
 from api.vendor.errors import VendorRoute, validation_fields
 from api.vendor.gateway.schemas import MAX_ID, Error
-from lockers.models import AuditEntry, Bank, BankTypeLockerType, Device, Rental, User, table
-from lockers.models import BankType as BankTypeRow
-from lockers.models import Locker as LockerRow
-from lockers.models import LockerType as LockerTypeRow
+from api.vendor.sites import sites
+from lockers.errors import Invalid, Refused
+from lockers.gateway.bank_types import BankTypes
+from lockers.gateway.devices import Heartbeats
+from lockers.gateway.locker_types import LockerTypes
+from lockers.gateway.lockers import GatewayLockers
+from lockers.gateway.rentals import Rentals
 
-LOCKERS = table(LockerRow)
-BANKS = table(Bank)
-TYPES = table(LockerTypeRow)
-BANK_TYPES = table(BankTypeRow)
-ASSOCIATIONS = table(BankTypeLockerType)
-RENTALS = table(Rental)
-DEVICES = table(Device)
-USERS = table(User)
-AUDIT = table(AuditEntry)
-ACTIVE = RENTALS.alias("active_rental")
-
-NOT_OPERATIONAL = ("Faulted", "Unavailable")  # bridge statuses under which a locker is not rented
 DASHBOARD_LOCKERS = next(page.path for page in PAGES if page.key == "lockers")
 
 
 class GatewayRoute(VendorRoute):
-    """The doc's dialect: the API's own error body, but a bad request is 400 (the doc's status)."""
+    """The doc's dialect: the API's own error body, but a bad request is 400 (the doc's status),
+    and so is a request the back office finds it cannot do (:class:`~lockers.errors.Invalid`)."""
+
+    refusal_status: ClassVar[dict[type[Refused], int]] = {**REFUSAL_STATUS, Invalid: 400}
 
     def invalid(self, exc: RequestValidationError) -> ApiError:
         return ApiError(400, "ValidationError", "the request is not valid", fields=validation_fields(exc))
@@ -79,7 +72,29 @@ OPEN_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def engine_of(request: Request) -> AsyncEngine:
-    return request.app.state.central.engine  # type: ignore[no-any-return]
+# -- the services, one per resource, over the app's site service ----------------------------------
+def _lockers(request: Request) -> GatewayLockers:
+    return GatewayLockers(sites(request))
 
 
+def _rentals(request: Request) -> Rentals:
+    return Rentals(sites(request))
+
+
+def _locker_types(request: Request) -> LockerTypes:
+    return LockerTypes(sites(request))
+
+
+def _bank_types(request: Request) -> BankTypes:
+    return BankTypes(sites(request))
+
+
+def _heartbeats(request: Request) -> Heartbeats:
+    return Heartbeats(sites(request))
+
+
+LockersService = Annotated[GatewayLockers, Depends(_lockers)]
+RentalsService = Annotated[Rentals, Depends(_rentals)]
+LockerTypesService = Annotated[LockerTypes, Depends(_locker_types)]
+BankTypesService = Annotated[BankTypes, Depends(_bank_types)]
+HeartbeatsService = Annotated[Heartbeats, Depends(_heartbeats)]

@@ -7,9 +7,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
+from lockers.gateway.lockers import LOCKER_EVENTS
+
 MAX_ID = 2**63 - 1  # a BIGINT: larger ids cannot exist, and would overflow the driver
-HEARTBEAT_MAX_BYTES = 16_384
-LOCKER_EVENTS = 20  # audit entries in a locker's details: enough to see what just happened
+Door = Literal["open", "closed"]  # as the bridge reads a door back
 
 
 # -- schemas (the doc's names) ------------------------------------------------------------------
@@ -68,7 +69,7 @@ class LockerState(BaseModel):
     errorCode: str | None
     faultInfo: str | None
     connected: bool
-    door: Literal["open", "closed"] | None
+    door: Door | None
     item: Literal["occupied", "empty"] | None
     charging: str | None = Field(description="The outlet: off, charging, idle or fault (None: not read yet).")
     powerW: float | None
@@ -156,7 +157,7 @@ class LockerOperationResponse(BaseModel):
     success: bool
     lockerId: int
     transactionId: int | None = None
-    door: Literal["open", "closed"] | None = Field(description="The door as read back after the open.")
+    door: Door | None = Field(description="The door as read back after the open.")
     sensorIgnored: bool = Field(description="brokenLock: the sensor still read closed; counted as success.")
     code: str | None = Field(description="Why not, as a stable code (None on success).")
     error: str | None

@@ -1,52 +1,36 @@
-"""Rows to the doc's shapes, and what an open did to the doc's status and code."""
+"""The services' results in the doc's shapes, and a failed open as the doc's refusal."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, cast
 
-from sqlalchemy import and_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from api.auth import Caller
-from api.errors import ApiError
-from api.vendor.gateway.common import ACTIVE, BANKS, LOCKERS, NOT_OPERATIONAL, RENTALS, TYPES
 from api.vendor.gateway.schemas import (
+    BankType,
+    BankTypeAssociation,
+    BankTypeWithAssociations,
+    Door,
+    LockController,
     Locker,
+    LockerCodes,
+    LockerConfig,
     LockerOperationResponse,
     LockerState,
+    LockerType,
     LockerTypeSummary,
+    LogEntry,
     TransactionResponse,
 )
-from api.vendor.sites import scoped
 from csms.timeutil import iso
-from lockers.bays import OpenResult
-from lockers.service import SiteService
+from lockers.gateway.bank_types import BankTypeWithLinks
+from lockers.gateway.locker_types import CountedType
+from lockers.gateway.opening import Opened
+from lockers.gateway.rows import LockerView
 
 
-# -- shaping rows --------------------------------------------------------------------------------
-def _locker_query() -> Any:
-    """Lockers with their bank, type and active rental (if any), in id order."""
-    return (select(LOCKERS, BANKS.c.name.label("bank_name"), BANKS.c.port, BANKS.c.address,
-                   BANKS.c.bank_type_id, TYPES.c.name.label("type_name"), TYPES.c.size,
-                   TYPES.c.has_charging, TYPES.c.always_oos,
-                   ACTIVE.c.id.label("rental_id"), ACTIVE.c.user_id.label("rental_user_id"),
-                   ACTIVE.c.reference.label("rental_reference"),
-                   ACTIVE.c.created_at.label("rental_created_at"))
-            .join(BANKS, BANKS.c.id == LOCKERS.c.bank_id)
-            .outerjoin(TYPES, TYPES.c.id == LOCKERS.c.locker_type_id)
-            .outerjoin(ACTIVE, and_(ACTIVE.c.locker_id == LOCKERS.c.id, ACTIVE.c.released_at.is_(None)))
-            .order_by(LOCKERS.c.id))
-
-
-async def _locker(conn: AsyncConnection, locker_id: int, caller: Caller) -> Any:
-    row = (await conn.execute(scoped(_locker_query().where(LOCKERS.c.id == locker_id), caller))).first()
-    if row is None:
-        raise ApiError(404, "LockerNotFound", f"no locker {locker_id}")
-    return row
-
-
-def _type_summary(row: Any, id_column: str = "locker_type_id", name_column: str = "type_name"
-                  ) -> LockerTypeSummary | None:
+# -- lockers -------------------------------------------------------------------------------------
+def type_summary(row: Any, id_column: str = "locker_type_id", name_column: str = "type_name"
+                 ) -> LockerTypeSummary | None:
     type_id = getattr(row, id_column)
     if type_id is None:
         return None
@@ -64,17 +48,8 @@ def _state(live: dict[str, Any] | None) -> LockerState | None:
                        chargingTransactionId=live.get("transactionId"))
 
 
-def _operational(live: dict[str, Any] | None) -> bool:
-    """Not known to be broken: a locker no bridge drives is taken at its word."""
-    return live is None or live.get("status") not in NOT_OPERATIONAL
-
-
-def _available(row: Any, live: dict[str, Any] | None) -> bool:
-    return (not row.out_of_service and not row.always_oos and row.rental_id is None
-            and row.assigned_user_id is None and _operational(live))
-
-
-def _locker_json(row: Any, live: dict[str, Any] | None) -> Locker:
+def locker_json(view: LockerView) -> Locker:
+    row = view.row
     active = None
     if row.rental_id is not None:
         active = TransactionResponse(id=row.rental_id, lockerId=row.id, lockerIdentity=row.identity,
@@ -82,62 +57,87 @@ def _locker_json(row: Any, live: dict[str, Any] | None) -> Locker:
                                      active=True, createdAt=iso(row.rental_created_at) or "",
                                      releasedAt=None)
     return Locker(id=row.id, identity=row.identity, bankId=row.bank_id, bank=row.bank_name, bay=row.bay,
-                  lockerType=_type_summary(row), deviceId=row.device_id,
+                  lockerType=type_summary(row), deviceId=row.device_id,
                   assignedUserId=row.assigned_user_id,
-                  outOfService=bool(row.out_of_service or row.always_oos), reasonCode=row.reason_code,
-                  reason=row.reason, brokenLock=bool(row.broken_lock), available=_available(row, live),
-                  state=_state(live), activeTransaction=active)
+                  outOfService=view.out_of_service, reasonCode=row.reason_code,
+                  reason=row.reason, brokenLock=bool(row.broken_lock), available=view.available,
+                  state=_state(view.live), activeTransaction=active)
 
 
-def _tx_query() -> Any:
-    return (select(RENTALS, LOCKERS.c.identity.label("locker_identity"),
-                   LOCKERS.c.device_id.label("locker_device_id"))
-            .join(LOCKERS, LOCKERS.c.id == RENTALS.c.locker_id))
+def config_json(view: LockerView, device_code: str | None) -> LockerConfig:
+    row, live = view.row, view.live
+    codes = None if live is None else LockerCodes(
+        openCode=live["open_code"], statusCode=live["status_code"],
+        startChargingCode=live["start_charging_code"], stopChargingCode=live["stop_charging_code"],
+        chargingStatusCode=live["charging_status_code"])
+    return LockerConfig(lockerId=row.id, identity=row.identity, bankId=row.bank_id, bank=row.bank_name,
+                        bankTypeId=row.bank_type_id, comPort=row.port, address=row.address, bay=row.bay,
+                        lockerType=type_summary(row), deviceId=row.device_id, deviceCode=device_code,
+                        driven=live is not None, codes=codes,
+                        lockController=LockController(
+                            comPort=row.port, address=row.address, bay=row.bay, driven=live is not None,
+                            online=None if live is None else live["vendorErrorCode"] != "BOARD_SILENT"))
 
 
-def _tx_json(row: Any) -> TransactionResponse:
+def _details(stored: str | None) -> dict[str, Any]:
+    """Our writers store a JSON object; anything else is shown, not allowed to fail the read."""
+    try:
+        value = json.loads(stored or "{}")
+    except ValueError:
+        return {"raw": stored}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def log_entry(row: Any) -> LogEntry:
+    return LogEntry(id=row.id, at=iso(row.at) or "", actor=row.actor, action=row.action,
+                    lockerId=row.locker_id, deviceId=row.device_id, details=_details(row.details))
+
+
+# -- rentals -------------------------------------------------------------------------------------
+def tx_json(row: Any) -> TransactionResponse:
     return TransactionResponse(id=row.id, lockerId=row.locker_id, lockerIdentity=row.locker_identity,
                                userId=row.user_id, reference=row.reference,
                                active=row.released_at is None, createdAt=iso(row.created_at) or "",
                                releasedAt=iso(row.released_at))
 
 
-async def _transaction(conn: AsyncConnection, transaction_id: int, caller: Caller) -> Any:
-    row = (await conn.execute(scoped(_tx_query().where(RENTALS.c.id == transaction_id), caller))).first()
-    if row is None:
-        raise ApiError(404, "TransactionNotFound", f"no transaction {transaction_id}")
-    return row
+# -- types ---------------------------------------------------------------------------------------
+def type_json(counted: CountedType) -> LockerType:
+    row = counted.row
+    return LockerType(id=row.id, name=row.name, size=row.size, hasCharging=bool(row.has_charging),
+                      alwaysOos=bool(row.always_oos), description=row.description,
+                      lockers=counted.lockers, available=counted.available)
+
+
+def bank_type_json(row: Any) -> BankType:
+    return BankType(id=row.id, name=row.name, description=row.description,
+                    lockerCount=int(row.locker_count), banks=int(row.bank_count))
+
+
+def bank_type_with_associations(found: BankTypeWithLinks) -> BankTypeWithAssociations:
+    associations = []
+    for link in found.links:
+        summary = type_summary(link, "type_id")
+        assert summary is not None  # joined: the type exists
+        associations.append(BankTypeAssociation(lockerTypeId=link.type_id, lockerType=summary,
+                                                count=link.count))
+    return BankTypeWithAssociations(**bank_type_json(found.row).model_dump(), associations=associations)
 
 
 # -- opening -------------------------------------------------------------------------------------
-def _open_outcome(result: OpenResult) -> tuple[int, str | None, str]:
-    """(HTTP status, stable code, message) for what an open did."""
-    if result.success:
-        if result.sensor_ignored:
-            return 200, None, "lock fired; the door sensor still reads closed and is ignored (brokenLock)"
-        return 200, None, "door opened"
-    if not result.driven:
-        return 409, "LockerNotDriven", result.error or "no locker bridge drives this locker"
-    if result.door is not None:
-        return 409, "DoorDidNotOpen", "the board acknowledged the open but the door still reads closed"
-    if (result.error or "").startswith("board unavailable"):
-        return 503, "BoardUnavailable", result.error or "the board did not answer"
-    return 409, "BoardRefused", result.error or "the board refused to open"
+def open_json(opened: Opened) -> LockerOperationResponse:
+    result = opened.result
+    return LockerOperationResponse(
+        success=result.success, lockerId=opened.locker_id, transactionId=opened.transaction_id,
+        door=cast(Door | None, result.door), sensorIgnored=result.sensor_ignored, code=opened.code, error=result.error,
+        message=opened.message)
 
 
-async def _open(service: SiteService, row: Any, who: str, transaction_id: int | None = None
-                ) -> tuple[int, LockerOperationResponse]:
-    result = await service.open(row, who)
-    status, code, message = _open_outcome(result)
-    return status, LockerOperationResponse(
-        success=result.success, lockerId=row.id, transactionId=transaction_id, door=result.door,
-        sensorIgnored=result.sensor_ignored, code=code, error=result.error, message=message)
-
-
-def _answer_open(status: int, outcome: LockerOperationResponse) -> LockerOperationResponse:
-    if status != 200:
+def answer_open(opened: Opened) -> LockerOperationResponse:
+    """The doc's answer to one open: the outcome, or (when it failed) the refusal with the
+    outcome's fields beside its code and message."""
+    outcome = open_json(opened)
+    if opened.kind is not None:
         extra = outcome.model_dump(exclude={"code", "message"})
-        raise ApiError(status, outcome.code or "OpenFailed", outcome.message, **extra)
+        raise opened.kind(outcome.code or "OpenFailed", outcome.message, **extra)
     return outcome
-
-
