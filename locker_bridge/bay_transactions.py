@@ -9,28 +9,26 @@ durable :class:`~chargepoint.outbox.Outbox`, so they survive a CSMS outage and a
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
 
-from chargepoint.client import CALL_FAILED
 from chargepoint.errors import CallRefused, Offline
 from chargepoint.outbox import Statement
 from chargepoint.times import iso
 from locker_bridge.bay import BoardError, ChargingReading, FaultKind, Outlet, Tx
-from locker_bridge.bay_point import BayPoint, log
+from locker_bridge.bay_metering import BayMetering
+from locker_bridge.bay_point import log
 from locker_bridge.bus import BadReply, BusError, NoReply, Priority
 from locker_bridge.protocol import Status
 
 OFF_POLLS_BEFORE_STOP = 2  # an outlet found off this many polls in a row ends the transaction
 
 
-class BayTransactions(BayPoint):
+class BayTransactions(BayMetering):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._meter_task: asyncio.Task[None] | None = None
         self._idle_since: float | None = None
         self._stray_reported = False
         self.bay.on_door = self.door_changed
@@ -217,41 +215,6 @@ class BayTransactions(BayPoint):
             with contextlib.suppress(CallRefused):
                 await self.outbox.result(seq)
         return True, ""
-
-    # -- meter values ---------------------------------------------------------------------------
-    def start_metering(self) -> None:
-        if self._meter_task is None or self._meter_task.done():
-            self._meter_task = self.spawn(self._metering())
-
-    async def _metering(self) -> None:
-        while self.bay.tx is not None:
-            interval = self.settings.int("MeterValueSampleInterval")
-            await asyncio.sleep(interval if interval > 0 else 60)
-            if interval <= 0 or self.bay.tx is None:
-                continue
-            with contextlib.suppress(BusError, BoardError):
-                await self.bay.read_charging(Priority.POLL)
-            await self.send_meter_values("Sample.Periodic")
-
-    async def send_meter_values(self, context: str) -> None:
-        bay, tx = self.bay, self.bay.tx
-        if bay.energy_wh is None:
-            return
-        energy = bay.energy_wh if tx is None else tx.meter_now  # a transaction's meter carries on
-        sampled = [{"value": str(energy), "measurand": "Energy.Active.Import.Register",
-                    "unit": "Wh", "context": context},
-                   {"value": str(bay.power_w), "measurand": "Power.Active.Import", "unit": "W",
-                    "context": context}]
-        payload: dict[str, Any] = {"connectorId": 1,
-                                   "meterValue": [{"timestamp": iso(), "sampledValue": sampled}]}
-        if tx is None:  # a triggered reading outside a transaction is not a transaction message
-            with contextlib.suppress(*CALL_FAILED):
-                await self.call("MeterValues", payload)
-            return
-        payload["transactionId"] = tx.id
-        with contextlib.suppress(CallRefused):  # the reading is kept with the message
-            await self.outbox.send("MeterValues", payload,
-                                   also=[self.store.tx_statement(self.identity, tx)])
 
     # -- what the board reports -----------------------------------------------------------------
     def door_changed(self, door_open: bool) -> None:

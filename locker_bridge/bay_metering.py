@@ -1,0 +1,60 @@
+"""A locker bay's meter values: periodic samples while a transaction runs, and a reading on request.
+
+Apart from :mod:`locker_bridge.bay_transactions` because sampling is a loop of its own: it reads
+the board at its own (low) priority and sends through the durable outbox while a transaction
+runs, or as a plain call outside one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from chargepoint.client import CALL_FAILED
+from chargepoint.errors import CallRefused
+from chargepoint.times import iso
+from locker_bridge.bay import BoardError
+from locker_bridge.bay_point import BayPoint
+from locker_bridge.bus import BusError, Priority
+
+
+class BayMetering(BayPoint):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._meter_task: asyncio.Task[None] | None = None
+
+    # -- meter values ---------------------------------------------------------------------------
+    def start_metering(self) -> None:
+        if self._meter_task is None or self._meter_task.done():
+            self._meter_task = self.spawn(self._metering())
+
+    async def _metering(self) -> None:
+        while self.bay.tx is not None:
+            interval = self.settings.int("MeterValueSampleInterval")
+            await asyncio.sleep(interval if interval > 0 else 60)
+            if interval <= 0 or self.bay.tx is None:
+                continue
+            with contextlib.suppress(BusError, BoardError):
+                await self.bay.read_charging(Priority.POLL)
+            await self.send_meter_values("Sample.Periodic")
+
+    async def send_meter_values(self, context: str) -> None:
+        bay, tx = self.bay, self.bay.tx
+        if bay.energy_wh is None:
+            return
+        energy = bay.energy_wh if tx is None else tx.meter_now  # a transaction's meter carries on
+        sampled = [{"value": str(energy), "measurand": "Energy.Active.Import.Register",
+                    "unit": "Wh", "context": context},
+                   {"value": str(bay.power_w), "measurand": "Power.Active.Import", "unit": "W",
+                    "context": context}]
+        payload: dict[str, Any] = {"connectorId": 1,
+                                   "meterValue": [{"timestamp": iso(), "sampledValue": sampled}]}
+        if tx is None:  # a triggered reading outside a transaction is not a transaction message
+            with contextlib.suppress(*CALL_FAILED):
+                await self.call("MeterValues", payload)
+            return
+        payload["transactionId"] = tx.id
+        with contextlib.suppress(CallRefused):  # the reading is kept with the message
+            await self.outbox.send("MeterValues", payload,
+                                   also=[self.store.tx_statement(self.identity, tx)])
