@@ -3,8 +3,9 @@
 Why a service of its own: a stop or a start is a few reads of the store, a command to the charge
 point and, for a start, the StartTransaction that follows; the REST route only validates, calls
 this, and spells the outcome the vendor's way. The integration's settings (its switch and source
-allow-list) are a table of the REST layer's, handed in, and written through the store writer like
-every other write of the central system.
+allow-list) are one row of the central system's table beside the API's tokens
+(:class:`csms.store.access.IntegrationSettings`), read here and written through the store writer
+like every other write of the central system, so the REST layer never holds a table.
 
 A refusal is an :class:`IntegrationRefused` with the vendor's stable code (``NotInTransaction``,
 ``ChargeboxOffline``, …); which HTTP status each code is, is the route's business.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import Table, select
@@ -22,12 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.central import CentralSystem
 from csms.outcomes import Outcome
+from csms.store.access import IntegrationSettings
 from csms.store.endings import occupying
 from csms.store.models import ChargePoint, Transaction
 from csms.timeutil import now_utc
 
 _CP = ChargePoint.__table__
 _TX = Transaction.__table__
+_SETTINGS = cast(Table, IntegrationSettings.__table__)
 MAX_CONNECTOR = 2**31 - 1  # OCPP connector ids are 32-bit integers
 
 
@@ -63,14 +66,14 @@ def _refused_tag(id_tag: str, status: str, **extra: Any) -> IntegrationRefused:
 
 
 class IntegrationService:
-    def __init__(self, central: CentralSystem, settings_table: Table) -> None:
+    def __init__(self, central: CentralSystem) -> None:
         self.central = central
-        self._settings = settings_table
 
     # -- settings --------------------------------------------------------------------------------
     async def settings(self) -> Settings:
+        """The switch and allow-list as saved; never saved: on, every address allowed."""
         async with self.central.engine.connect() as conn:
-            row = (await conn.execute(select(self._settings).where(self._settings.c.id == 1))).first()
+            row = (await conn.execute(select(_SETTINGS).where(_SETTINGS.c.id == 1))).first()
         if row is None:
             return Settings()
         return Settings(enabled=bool(row.enabled), allowed_ips=list(orjson.loads(row.allowed_ips)))
@@ -78,7 +81,7 @@ class IntegrationService:
     async def save_settings(self, settings: Settings) -> None:
         values = {"enabled": settings.enabled, "allowed_ips": orjson.dumps(settings.allowed_ips).decode(),
                   "updated_at": now_utc()}
-        stmt = self.central.writer.dialect_insert(self._settings).values(id=1, **values).on_conflict_do_update(
+        stmt = self.central.writer.dialect_insert(_SETTINGS).values(id=1, **values).on_conflict_do_update(
             index_elements=["id"], set_=values)
 
         async def upsert(conn: AsyncConnection) -> None:

@@ -84,7 +84,9 @@ class LockGroups:
                 if (await conn.execute(select(GROUPS.c.id).where(GROUPS.c.name == name))).first():
                     raise Conflict("GroupExists", f"a lock group {name!r} exists already")
                 created = await conn.execute(GROUPS.insert().values(name=name))
-                groupid = int(created.inserted_primary_key[0])
+                key = created.inserted_primary_key
+                assert key is not None  # an INSERT of one row has one
+                groupid = int(key[0])
                 await audit(conn, who, "lockgroup.create", groupid=groupid, name=name)
                 await _add_members(conn, groupid, lockers, who)
                 return await _group(conn, groupid), await _members(conn, groupid)

@@ -128,7 +128,9 @@ class SiteService:
         locker = await conn.execute(LOCKERS.insert().values(
             identity=identity, bank_id=bank_id, bay=where.bay, created_at=now_utc()))
         if reported:
-            await audit(conn, identity, "locker.register", locker_id=locker.inserted_primary_key[0],
+            key = locker.inserted_primary_key
+            assert key is not None  # an INSERT of one row has one
+            await audit(conn, identity, "locker.register", locker_id=key[0],
                         bank=bank, port=where.port, address=where.address, bay=where.bay)
         return None
 
@@ -136,7 +138,9 @@ class SiteService:
         taken = (await conn.execute(select(BANKS.c.id).where(BANKS.c.name == name))).first()
         label = name if taken is None else f"{name} ({port}/{address})"
         result = await conn.execute(BANKS.insert().values(name=label, port=port, address=address))
-        return int(result.inserted_primary_key[0])
+        key = result.inserted_primary_key
+        assert key is not None  # an INSERT of one row has one
+        return int(key[0])
 
     def bay_conflict(self, identity: str, where: Position) -> tuple[str, str] | None:
         """(code, message) when the bridge here cannot drive ``identity`` at ``where``: it drives

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
@@ -20,7 +20,7 @@ from ocpp.exceptions import OCPPError
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Caller, require
-from api.errors import ApiError
+from api.errors import ApiError, body_schema, declare
 from api.gate import GuardedRoute
 from api.vendor.sites import actor, sites
 from locker_bridge.bay import BoardError
@@ -50,6 +50,127 @@ class StartCharging(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"idTag": "TAG-1"}]})
 
 
+class CommandReply(BaseModel):
+    """The vendor's answer to a raw frame: the reply frame, or (400 a bad frame, 404 an unknown
+    port or no bridge, 503 the port down or no answer) ``success`` false and why."""
+
+    success: bool
+    message: str
+    response: str = Field(description="The board's reply frame as hex bytes (on success only).")
+
+
+class CommandFailed(BaseModel):
+    success: Literal[False]
+    message: str
+
+
+class Cabin(BaseModel):
+    """One bay as the bridge sees it now, with the hex codes of its commands."""
+
+    identity: str = Field(description="The bay's charge point identity.")
+    locker: str = Field(description="The locker (bank) it belongs to.")
+    comPort: str
+    address: int = Field(description="The board's address on the port.")
+    bay: int = Field(description="The bay's number on the board.")
+    status: str = Field(description="Its connector's OCPP status (Available, Charging, Faulted, …).")
+    errorCode: str
+    vendorErrorCode: str | None
+    faultInfo: str | None
+    door: Literal["open", "closed"] | None = Field(description="null: not read yet.")
+    item: Literal["occupied", "empty"] | None = Field(description="null: not read yet.")
+    outlet: Literal["off", "charging", "idle", "fault"] | None = Field(description="null: not read yet.")
+    powerW: int
+    energyWh: int | None
+    transactionId: int | None
+    idTag: str | None
+    operative: bool = Field(description="False: the CSMS made it Inoperative (ChangeAvailability).")
+    maintenance: bool = Field(description="True: the locker operator put it out of service.")
+    outletWithoutTransaction: bool = Field(description="The outlet is on with no transaction.")
+    open_code: str
+    status_code: str
+    start_charging_code: str
+    stop_charging_code: str
+    charging_status_code: str
+    connected: bool = Field(description="Whether its charge point is booted with the CSMS.")
+    queued: int = Field(description="Transaction messages waiting for the CSMS.")
+
+
+class CabinList(BaseModel):
+    success: Literal[True]
+    total: int
+    cabins: list[Cabin]
+
+
+class OneCabin(BaseModel):
+    success: Literal[True]
+    cabin: Cabin
+
+
+class CabinDone(BaseModel):
+    """A start or stop that happened, with the cabin after it."""
+
+    success: Literal[True]
+    message: str
+    cabin: Cabin
+
+
+class DoorState(BaseModel):
+    success: Literal[True]
+    message: str
+    cabin: str = Field(description="The cabin's identity.")
+    door: Literal["open", "closed"]
+    item: Literal["occupied", "empty"]
+
+
+class Opened(DoorState):
+    opened: Literal[True]
+
+
+class OutletState(BaseModel):
+    success: Literal[True]
+    message: str
+    cabin: str = Field(description="The cabin's identity.")
+    state: Literal["off", "charging", "idle", "fault"]
+    powerW: int
+    energyWh: int
+
+
+class Port(BaseModel):
+    """A serial port and its counters since the bridge started."""
+
+    name: str
+    device: str
+    baudrate: int
+    up: bool
+    frames_out: int
+    frames_in: int
+    timeouts: int
+    retries: int
+    busy: int
+    bad_replies: int
+    unsolicited: int
+    reopens: int
+    parser_frames: int
+    parser_resyncs: int
+    parser_checksum_errors: int
+    parser_echoes: int
+    parser_timeouts: int
+
+
+class Ports(BaseModel):
+    success: Literal[True]
+    ports: list[Port]
+
+
+def _command_failed(why: str) -> dict[str, Any]:
+    return {"description": why, "content": body_schema(CommandFailed)}
+
+
+# The errors of the cabin operations, in the API's error body (with ``success`` false).
+_NO_CABIN = "`BridgeNotConfigured`: no bridge in this process; `UnknownCabin`"
+_UNAVAILABLE = "`BoardUnavailable`: no answer or the port is down"
+
+
 def _fail(status: int, message: str) -> tuple[int, dict[str, Any]]:
     return status, {"success": False, "message": message}
 
@@ -59,9 +180,13 @@ def _bridge(request: Request) -> BridgeService | None:
 
 
 @router.post("/api/locker/command", summary="Send a raw hex frame to a locker board",
+             response_model=CommandReply,
              responses={200: {"content": {"application/json": {"example": {
                  "success": True, "message": "Command sent successfully",
-                 "response": "81 01 03 53 06 00 5D 00 FA"}}}}})
+                 "response": "81 01 03 53 06 00 5D 00 FA"}}}}, **declare({}),
+                 400: _command_failed("hexCode is not one valid frame"),
+                 404: _command_failed("An unknown port, or no bridge is configured"),
+                 503: _command_failed("The port is down or the board did not answer")})
 async def locker_command(body: LockerCommand, request: Request,
                          caller: Actor) -> JSONResponse:
     """Audited as ``locker.command`` with the frame, the reply and who sent it."""
@@ -139,30 +264,34 @@ async def _board(call: Any) -> Any:
 
 
 @router.get("/api/locker/cabins", summary="Cabin listing: every bay, its state and hex codes",
-            dependencies=[read])
+            dependencies=[read], response_model=CabinList,
+            responses=declare({404: "`BridgeNotConfigured`"}))
 async def cabins(*, locker: Annotated[str | None, Query(description="Only this locker's bays.")] = None,
                  service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
     items = service.cabins(locker)
     return {"success": True, "total": len(items), "cabins": items}
 
 
-@router.get("/api/locker/cabins/{identity}", summary="One cabin", dependencies=[read])
+@router.get("/api/locker/cabins/{identity}", summary="One cabin", dependencies=[read],
+            response_model=OneCabin, responses=declare({404: _NO_CABIN}))
 async def cabin(identity: str, service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
     return {"success": True, "cabin": _cabin(service, identity)}
 
 
 @router.post("/api/locker/cabins/{identity}/locker-status", summary="Read door and item sensor",
-             dependencies=[act])
+             dependencies=[act], response_model=DoorState,
+             responses=declare({404: _NO_CABIN, 409: "`BoardRefused`", 503: _UNAVAILABLE}))
 async def locker_status(identity: str, service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
     reading = await _board(service.locker_status(identity))
     return {"success": True, "message": "Locker status read", "cabin": identity, **reading}
 
 
 @router.post("/api/locker/cabins/{identity}/open", summary="Open the door (read back, never retried)",
-             dependencies=[act],
-             responses={409: {"description": "`DoorDidNotOpen`: acknowledged, but the door is still "
-                              "closed; `BoardRefused`: the board answered an error status"},
-                        503: {"description": "`BoardUnavailable`: no answer or the port is down"}})
+             dependencies=[act], response_model=Opened,
+             responses=declare({404: _NO_CABIN,
+                                409: "`DoorDidNotOpen`: acknowledged, but the door is still closed; "
+                                "`BoardRefused`: the board answered an error status",
+                                503: f"{_UNAVAILABLE}, or the door sensor did not answer"}))
 async def open_locker(identity: str, request: Request, caller: Actor,
                       service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
     async with audited(request, caller, "locker.open", identity):
@@ -179,10 +308,10 @@ async def open_locker(identity: str, request: Request, caller: Actor,
 
 @router.post("/api/locker/cabins/{identity}/start-charging",
              summary="Start charging: a transaction with the CSMS, START_CHARGING read back",
-             dependencies=[act],
-             responses={409: {"description": "`StartRejected` with the reason"},
-                        502: {"description": "`CsmsUnavailable`: the CSMS did not answer Authorize"},
-                        503: {"description": "`BoardUnavailable`"}})
+             dependencies=[act], response_model=CabinDone,
+             responses=declare({404: _NO_CABIN, 409: "`StartRejected` with the reason; `BoardRefused`",
+                                502: "`CsmsUnavailable`: the CSMS did not answer Authorize",
+                                503: _UNAVAILABLE}))
 async def start_charging(identity: str, body: StartCharging, request: Request,
                          caller: Actor,
                          service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
@@ -196,8 +325,10 @@ async def start_charging(identity: str, body: StartCharging, request: Request,
 
 @router.post("/api/locker/cabins/{identity}/stop-charging",
              summary="Stop charging: STOP_CHARGING read back, then StopTransaction (reason Local)",
-             dependencies=[act],
-             responses={409: {"description": "`StopRejected` with the reason (no transaction, say)"}})
+             dependencies=[act], response_model=CabinDone,
+             responses=declare({404: _NO_CABIN,
+                                409: "`StopRejected` with the reason (no transaction, say); `BoardRefused`",
+                                502: "`CsmsUnavailable`", 503: _UNAVAILABLE}))
 async def stop_charging(identity: str, request: Request, caller: Actor,
                         service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
     _cabin(service, identity)
@@ -209,12 +340,14 @@ async def stop_charging(identity: str, request: Request, caller: Actor,
 
 
 @router.post("/api/locker/cabins/{identity}/charging-status", summary="Read the outlet",
-             dependencies=[act])
+             dependencies=[act], response_model=OutletState,
+             responses=declare({404: _NO_CABIN, 409: "`BoardRefused`", 503: _UNAVAILABLE}))
 async def charging_status(identity: str, service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
     reading = await _board(service.charging_status(identity))
     return {"success": True, "message": "Charging status read", "cabin": identity, **reading}
 
 
-@router.get("/api/locker/ports", summary="Serial ports and their counters", dependencies=[read])
+@router.get("/api/locker/ports", summary="Serial ports and their counters", dependencies=[read],
+            response_model=Ports, responses=declare({404: "`BridgeNotConfigured`"}))
 async def ports(service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
     return {"success": True, "ports": service.ports()}

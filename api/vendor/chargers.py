@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require
 from api.deps import Page, page_params
-from api.errors import ApiError, refused
+from api.errors import ApiError, declare, refused
 from api.gate import GuardedRoute
+from api.schemas import Paged
 from charger_sim.runtime import ACTIONS, SimRuntimeError
 from charger_sim.service import ChargerExists, ChargerNotFound, SimService
 from charger_sim.template import shipped_templates
@@ -71,6 +72,110 @@ class BulkIds(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"ids": ["2b1f…", "7c9e…"]}]})
 
 
+class Charger(BaseModel):
+    """A simulated charger's durable definition."""
+
+    id: str
+    identity: str
+    ocpp_version: str
+    csms_url: str | None = Field(description="null: this stack's own CSMS.")
+    template: str
+    overrides: dict[str, Any]
+    desired_state: str = Field(description="running or stopped: what a restart of the stack resumes.")
+    atg: bool
+    created_at: str = Field(description="ISO 8601, UTC (Z).")
+    updated_at: str = Field(description="ISO 8601, UTC (Z).")
+
+
+class Templates(BaseModel):
+    templates: list[str]
+
+
+class Created(BaseModel):
+    identity: str
+    ok: Literal[True]
+    charger: Charger
+
+
+class NotCreated(BaseModel):
+    identity: str
+    ok: Literal[False]
+    code: str = Field(description="As the single create answers it (ChargerExists, InvalidTemplate, …).")
+    message: str
+
+
+class BulkCreated(BaseModel):
+    results: list[Created | NotCreated] = Field(description="One per charger, in the order given.")
+
+
+class RuntimePayload(BaseModel):
+    provider: str
+    runtime_kind: str
+    service_name: str = Field(description="The charger's identity.")
+    desired_count: Literal[0, 1]
+    status: Literal["ACTIVE", "INACTIVE"]
+
+
+class RuntimeEvent(BaseModel):
+    """The vendor doc's answer to a start, stop or restart."""
+
+    id: str
+    event_type: Literal["start_charger", "stop_charger", "restart_charger"]
+    ocpp_version: str
+    payload: RuntimePayload
+
+
+class RuntimeDone(BaseModel):
+    id: str
+    ok: Literal[True]
+    event_type: Literal["start_charger", "stop_charger", "restart_charger"]
+    ocpp_version: str
+    payload: RuntimePayload
+
+
+class RuntimeFailed(BaseModel):
+    id: str
+    ok: Literal[False]
+    code: str
+    message: str
+
+
+class BulkRuntime(BaseModel):
+    results: list[RuntimeDone | RuntimeFailed] = Field(description="One per charger, in the order given.")
+
+
+class Provisioning(BaseModel):
+    id: str
+    identity: str
+    status: Literal["PENDING", "PROVISIONING", "CONNECTED", "STOPPED", "PROVISIONED"]
+    desired_state: str
+    runtime: dict[str, Any] | None = Field(description="The running station's snapshot; null: not running.")
+
+
+class LogEntry(BaseModel):
+    ts: str
+    kind: str
+    text: str
+
+
+class Logs(BaseModel):
+    total: int
+    items: list[LogEntry] = Field(description="Newest first.")
+    page: int
+    page_size: int
+
+
+class Controlled(BaseModel):
+    result: Any = Field(description="What the action gave (null for most).")
+    station: dict[str, Any] = Field(description="The station's snapshot after it.")
+
+
+# Every route answers 503 `SimulatorDisabled` when the runtime does not run in this process.
+_DISABLED = "`SimulatorDisabled`: the simulator runtime is not running in this process"
+_NOT_FOUND = {404: "`ChargerNotFound`", 503: _DISABLED}
+_INVALID = "`InvalidTemplate`; `InvalidUrl`, `AddressNotAllowed` (csms_url)"
+
+
 async def _found(sim: SimService, charger_id: str) -> dict[str, Any]:
     try:
         return await sim.get(charger_id)
@@ -86,12 +191,14 @@ def _runtime_event(sim: SimService, charger: dict[str, Any], event: str, desired
                         "status": "ACTIVE" if desired else "INACTIVE"}}
 
 
-@router.get("/ocpp/templates", summary="Shipped station templates", dependencies=[read])
-async def templates() -> dict[str, list[str]]:
-    return {"templates": shipped_templates()}
+@router.get("/ocpp/templates", summary="Shipped station templates", dependencies=[read],
+            responses=declare({}))
+async def templates() -> Templates:
+    return Templates(templates=shipped_templates())
 
 
-@router.get("/ocpp/chargers", summary="List chargers", dependencies=[read])
+@router.get("/ocpp/chargers", summary="List chargers", dependencies=[read], response_model=Paged[Charger],
+            responses=declare({503: _DISABLED}))
 async def list_chargers(page: Paging, sim: Sim) -> dict[str, Any]:
     items, total = await sim.list((page.page - 1) * page.page_size, page.page_size)
     return {"items": items, "total": total, "page": page.page, "page_size": page.page_size}
@@ -109,13 +216,15 @@ async def _create(sim: SimService, body: ChargerCreate) -> dict[str, Any]:
         raise ApiError(422, "InvalidTemplate", str(exc)) from None
 
 
-@router.post("/ocpp/chargers", status_code=201, summary="Create charger (durable)", dependencies=[write])
+@router.post("/ocpp/chargers", status_code=201, summary="Create charger (durable)", dependencies=[write],
+             response_model=Charger,
+             responses=declare({409: "`ChargerExists`", 422: _INVALID, 503: _DISABLED}))
 async def create_charger(body: ChargerCreate, sim: Sim) -> dict[str, Any]:
     return await _create(sim, body)
 
 
 @router.post("/ocpp/chargers/bulk", summary="Create many chargers; a result per charger",
-             dependencies=[write])
+             dependencies=[write], response_model=BulkCreated, responses=declare({503: _DISABLED}))
 async def bulk_create(body: BulkCreate, sim: Sim) -> dict[str, Any]:
     results = []
     for item in body.chargers:
@@ -127,7 +236,7 @@ async def bulk_create(body: BulkCreate, sim: Sim) -> dict[str, Any]:
 
 
 @router.post("/ocpp/chargers/bulk/{operation}", summary="Start, stop or restart many chargers",
-             dependencies=[write])
+             dependencies=[write], response_model=BulkRuntime, responses=declare({503: _DISABLED}))
 async def bulk_runtime(operation: Literal["start-charger", "stop-charger", "restart-charger"],
                        body: BulkIds, sim: Sim) -> dict[str, Any]:
     results = []
@@ -139,13 +248,15 @@ async def bulk_runtime(operation: Literal["start-charger", "stop-charger", "rest
     return {"results": results}
 
 
-@router.get("/ocpp/chargers/{charger_id}", summary="Get charger", dependencies=[read])
+@router.get("/ocpp/chargers/{charger_id}", summary="Get charger", dependencies=[read],
+            response_model=Charger, responses=declare(_NOT_FOUND))
 async def get_charger(charger_id: str, sim: Sim) -> dict[str, Any]:
     return await _found(sim, charger_id)
 
 
 @router.put("/ocpp/chargers/{charger_id}", summary="Update charger (a running one restarts)",
-            dependencies=[write])
+            dependencies=[write], response_model=Charger,
+            responses=declare({**_NOT_FOUND, 422: _INVALID}))
 async def update_charger(charger_id: str, body: ChargerUpdate, sim: Sim) -> dict[str, Any]:
     await _found(sim, charger_id)
     try:
@@ -155,7 +266,7 @@ async def update_charger(charger_id: str, body: ChargerUpdate, sim: Sim) -> dict
 
 
 @router.delete("/ocpp/chargers/{charger_id}", status_code=204, summary="Delete charger",
-               dependencies=[write])
+               dependencies=[write], responses=declare(_NOT_FOUND))
 async def delete_charger(charger_id: str, sim: Sim) -> Response:
     await _found(sim, charger_id)
     await sim.delete(charger_id)
@@ -163,7 +274,7 @@ async def delete_charger(charger_id: str, sim: Sim) -> Response:
 
 
 @router.get("/ocpp/chargers/{charger_id}/provisioning", summary="Get charger provisioning status",
-            dependencies=[read])
+            dependencies=[read], response_model=Provisioning, responses=declare(_NOT_FOUND))
 async def provisioning(charger_id: str, sim: Sim) -> dict[str, Any]:
     await _found(sim, charger_id)
     return await sim.provisioning(charger_id)
@@ -186,7 +297,8 @@ def _runtime_route(operation: str, summary: str) -> None:
         return await _runtime(sim, charger_id, operation)
 
     router.add_api_route(f"/ocpp/chargers/{{charger_id}}/{operation}", endpoint, methods=["POST"],
-                         summary=summary, dependencies=[write], name=operation.replace("-", "_"))
+                         summary=summary, dependencies=[write], name=operation.replace("-", "_"),
+                         response_model=RuntimeEvent, responses=declare(_NOT_FOUND))
 
 
 for _operation, _summary in (("start-charger", "Start charger runtime"),
@@ -196,7 +308,7 @@ for _operation, _summary in (("start-charger", "Start charger runtime"),
 
 
 @router.get("/ocpp/chargers/{charger_id}/logs", summary="List charger logs (frames and events, newest first)",
-            dependencies=[read])
+            dependencies=[read], response_model=Logs, responses=declare(_NOT_FOUND))
 async def logs(charger_id: str, page: Paging, sim: Sim) -> dict[str, Any]:
     charger = await _found(sim, charger_id)
     found = await sim.provider.logs(charger["identity"], (page.page - 1) * page.page_size, page.page_size)
@@ -204,7 +316,9 @@ async def logs(charger_id: str, page: Paging, sim: Sim) -> dict[str, Any]:
 
 
 @router.post("/ocpp/sim/{identity}/{action}", summary="Drive a running station by its identity",
-             dependencies=[write])
+             dependencies=[write], response_model=Controlled,
+             responses=declare({404: "`UnknownAction`", 409: "`ChargerNotRunning`; `ActionFailed`: the "
+                                "action failed (the reason says why)", 503: _DISABLED}))
 async def control(identity: str, action: str, sim: Sim,
                   args: Annotated[dict[str, Any], Body(default_factory=dict, examples=[
                       {"connector_id": 1}, {"connector_id": 1, "id_tag": "TAG-1"},

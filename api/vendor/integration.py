@@ -12,16 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.auth import Caller, Refusal, authenticate, client_ip, gated, require
 from api.deps import central
-from api.errors import ApiError
+from api.errors import AUTH_ERRORS, ApiError, declare
 from api.gate import GuardedRoute
 from common.proxies import parse_address
 from csms.central import CentralSystem
 from csms.integration import IntegrationRefused, IntegrationService, Settings
-from csms.store.access import IntegrationSettings
-from lockers.models import table
 
 router = APIRouter(tags=["integration"], route_class=GuardedRoute)
-_SETTINGS = table(IntegrationSettings)
 INTEGRATION_ROLES = {"integrator", "operator", "admin"}
 
 
@@ -63,7 +60,7 @@ class StartCharge(BaseModel):
 
 
 def integration(cs: Annotated[CentralSystem, Depends(central)]) -> IntegrationService:
-    return IntegrationService(cs, _SETTINGS)
+    return IntegrationService(cs)
 
 
 Service = Annotated[IntegrationService, Depends(integration)]
@@ -105,11 +102,28 @@ async def integration_caller(request: Request, service: Service) -> Caller:
     return caller
 
 
+# The errors each call answers, in the vendor's codes (the key checks first, then the service's).
+_KEY_ERRORS = {403: "`APIKeyNotFound`: no key, an unknown one, or one whose role may not call the "
+               "integration; `RestAPINotEnabled`: switched off; `InvalidSourceIPAddr`: the source "
+               "address is not allowed", 429: AUTH_ERRORS[429]}
+_CHARGE_ERRORS = {400: "`ConnectorNotValid`", 404: "`ChargeboxNotFound`",
+                  502: "`CallError`: the chargebox answered an error", 504: "`Timeout`"}
+STOP_ERRORS = declare({**_KEY_ERRORS, **_CHARGE_ERRORS,
+                       400: "`ConnectorNotValid`, `NotInTransaction`, `WrongTransaction`",
+                       409: "`ChargeboxOffline`, `StopRejected`"}, auth=False)
+START_ERRORS = declare({**_KEY_ERRORS, **_CHARGE_ERRORS,
+                        409: "`IdTagRejected` (with the tag's `id_tag_status`; checked before anything "
+                        "is sent, and again in the StartTransaction), `ChargeboxOffline`, "
+                        "`ConnectorBusy`, `StartRejected`",
+                        503: "`ShuttingDown`: the central system stopped while waiting",
+                        504: "`Timeout`: no answer, or no StartTransaction in time"}, auth=False)
+
 Wait = Annotated[float, Query(gt=0, le=300, description="Seconds to wait for the chargebox.")]
 
 
 @router.post("/integration/charges/stop", summary="Stop a charge (RemoteStopTransaction)",
-             response_class=Response, responses={200: {"description": "Sent and accepted; empty body"}})
+             response_class=Response,
+             responses={200: {"description": "Sent and accepted; empty body"}, **STOP_ERRORS})
 @router.post("/latest/integration/charges/stop", include_in_schema=False, response_class=Response)
 async def stop_charge(*, body: StopCharge, wait: Wait = 30, caller: Annotated[Caller, Depends(integration_caller)],
                       service: Service) -> Response:
@@ -122,9 +136,7 @@ async def stop_charge(*, body: StopCharge, wait: Wait = 30, caller: Annotated[Ca
 
 @router.post("/integration/charges/start", summary="Start a charge and get its transaction id",
              responses={200: {"content": {"application/json": {"example": {"transaction": 42}}}},
-                        409: {"description": "`IdTagRejected` (with the tag's `id_tag_status`; checked "
-                              "before anything is sent, and again in the StartTransaction), "
-                              "`ChargeboxOffline`, `ConnectorBusy`, `StartRejected`"}})
+                        **START_ERRORS})
 @router.post("/latest/integration/charges/start", include_in_schema=False)
 async def start_charge(*, body: StartCharge, wait: Wait = 30, caller: Annotated[Caller, Depends(integration_caller)],
                        service: Service) -> StartedCharge:
@@ -139,13 +151,13 @@ async def start_charge(*, body: StartCharge, wait: Wait = 30, caller: Annotated[
 
 
 @router.get("/api/v1/integration", summary="Integration settings",
-            dependencies=[Depends(require("admin"))])
+            dependencies=[Depends(require("admin"))], responses=declare({}))
 async def get_integration(service: Service) -> IntegrationConfig:
     return await load_config(service)
 
 
 @router.put("/api/v1/integration", summary="Change integration settings",
-            dependencies=[Depends(require("admin"))])
+            dependencies=[Depends(require("admin"))], responses=declare({}))
 async def put_integration(body: IntegrationConfig, service: Service) -> IntegrationConfig:
     await service.save_settings(Settings(enabled=body.enabled, allowed_ips=body.allowed_ips))
     return body

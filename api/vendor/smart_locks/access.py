@@ -3,31 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, select
 
 from api.errors import ApiError
-from api.vendor.sites import actor, sites
+from api.vendor.sites import actor
 from api.vendor.smart_locks.common import (
-    GRANTS,
     MAX_ID,
-    USERS,
+    Access,
     AdminReader,
+    Answer,
     GrantId,
     LockId,
     Manager,
-    _lock_or_404,
     ok,
     smart_lock_router,
     vendor_date,
 )
-from api.vendor.smart_locks.unlock import _valid_now
 from csms.timeutil import now_utc, utc
-from lockers.audit import audit
-from lockers.service import SiteService
+from lockers.grants import valid_now
 
 
 # -- access grants --------------------------------------------------------------------------------
@@ -43,62 +38,61 @@ class GrantRequest(BaseModel):
         {"userid": 1}]})
 
 
+class GrantItem(BaseModel):
+    grantid: int
+    lockid: str
+    userid: int
+    username: str | None
+    valid_from: str | None = Field(alias="from", description="Start of the window (UTC); null: always.")
+    valid_until: str | None = Field(alias="until", description="End of the window (UTC, exclusive); "
+                                    "null: until revoked.")
+    active: bool = Field(description="Whether the window holds now.")
+    created_date: str | None
+
+
+class Granted(Answer):
+    grant: GrantItem
+
+
+class AccessList(Answer):
+    lockid: str
+    totalCount: int
+    accesslist: list[GrantItem] = Field(description="In the order they were given.")
+
+
+class Revoked(Answer):
+    lockid: str
+    grantid: int
+
+
 def _grant_json(grant: Any, lockid: str, username: str | None, now: datetime) -> dict[str, Any]:
     return {"grantid": grant.id, "lockid": lockid, "userid": grant.user_id, "username": username,
             "from": vendor_date(grant.valid_from), "until": vendor_date(grant.valid_until),
-            "active": _valid_now(grant, now), "created_date": vendor_date(grant.created_at)}
+            "active": valid_now(grant, now), "created_date": vendor_date(grant.created_at)}
 
 
 router = smart_lock_router()
 
 
-@router.post("/api/locks/{lockid}/access", status_code=201, summary="Grant a user access to a lock")
-async def grant_access(lockid: LockId, body: GrantRequest, caller: Manager,
-                       svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
+@router.post("/api/locks/{lockid}/access", status_code=201, summary="Grant a user access to a lock",
+             response_model=Granted)
+async def grant_access(lockid: LockId, body: GrantRequest, caller: Manager, access: Access) -> dict[str, Any]:
     start, end = utc(body.valid_from), utc(body.valid_until)
     if start is not None and end is not None and start >= end:
         raise ApiError(400, "BadWindow", "from must be before until")
-    async with svc.engine.begin() as conn:
-        row = await _lock_or_404(conn, lockid, caller)
-        user = (await conn.execute(select(USERS.c.id, USERS.c.username)
-                                   .where(USERS.c.id == body.userid))).first()
-        if user is None:
-            raise ApiError(404, "UserNotFound", f"no user {body.userid}")
-        created = await conn.execute(GRANTS.insert().values(
-            locker_id=row.id, user_id=user.id, valid_from=start, valid_until=end, created_at=now_utc()))
-        grant_id = int(created.inserted_primary_key[0])
-        await audit(conn, actor(caller), "lock.grant", locker_id=row.id, device_id=row.device_id,
-                    grantid=grant_id, userid=user.id, username=user.username,
-                    valid_from=start, valid_until=end)
-        grant = (await conn.execute(select(GRANTS).where(GRANTS.c.id == grant_id))).one()
-    return ok("access granted", grant=_grant_json(grant, row.identity, user.username, now_utc()))
+    identity, grant, username = await access.grant(lockid, caller, body.userid, start, end, actor(caller))
+    return ok("access granted", grant=_grant_json(grant, identity, username, now_utc()))
 
 
-@router.get("/api/locks/{lockid}/access", summary="Who may open a lock, and when")
-async def list_access(lockid: LockId, caller: AdminReader,
-                      svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
-    async with svc.engine.connect() as conn:
-        row = await _lock_or_404(conn, lockid, caller)
-        grants = (await conn.execute(
-            select(GRANTS, USERS.c.username).join(USERS, USERS.c.id == GRANTS.c.user_id)
-            .where(GRANTS.c.locker_id == row.id).order_by(GRANTS.c.id))).all()
+@router.get("/api/locks/{lockid}/access", summary="Who may open a lock, and when", response_model=AccessList)
+async def list_access(lockid: LockId, caller: AdminReader, access: Access) -> dict[str, Any]:
+    identity, grants = await access.of_lock(lockid, caller)
     now = now_utc()
-    return ok(lockid=row.identity, totalCount=len(grants),
-              accesslist=[_grant_json(g, row.identity, g.username, now) for g in grants])
+    return ok(lockid=identity, totalCount=len(grants),
+              accesslist=[_grant_json(g, identity, g.username, now) for g in grants])
 
 
-@router.delete("/api/locks/{lockid}/access/{grantid}", summary="Revoke a grant")
-async def revoke_access(lockid: LockId, grantid: GrantId, caller: Manager,
-                        svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
-    async with svc.engine.begin() as conn:
-        row = await _lock_or_404(conn, lockid, caller)
-        grant = (await conn.execute(select(GRANTS).where(
-            GRANTS.c.id == grantid, GRANTS.c.locker_id == row.id))).first()
-        if grant is None:
-            raise ApiError(404, "GrantNotFound", f"no grant {grantid} on lock {lockid!r}")
-        await conn.execute(delete(GRANTS).where(GRANTS.c.id == grantid))
-        await audit(conn, actor(caller), "lock.revoke", locker_id=row.id, device_id=row.device_id,
-                    grantid=grantid, userid=grant.user_id)
-    return ok("access revoked", lockid=row.identity, grantid=grantid)
-
-
+@router.delete("/api/locks/{lockid}/access/{grantid}", summary="Revoke a grant", response_model=Revoked)
+async def revoke_access(lockid: LockId, grantid: GrantId, caller: Manager, access: Access) -> dict[str, Any]:
+    identity = await access.revoke(lockid, grantid, caller, actor(caller))
+    return ok("access revoked", lockid=identity, grantid=grantid)

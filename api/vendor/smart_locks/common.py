@@ -3,47 +3,29 @@ its route class and router, roles, path types and the lock rows as the vendor sh
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import false
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.auth import Caller, require
 from api.errors import ApiError
 from api.vendor.errors import VendorRoute
-from api.vendor.sites import scoped
-from csms.timeutil import utc
-from lockers.locks import lock_query
-from lockers.models import (
-    AuditEntry,
-    Bank,
-    Locker,
-    LockerType,
-    LockGrant,
-    LockGroup,
-    LockGroupMember,
-    User,
-    table,
-)
+from api.vendor.sites import sites
+from lockers.grants import Grants
+from lockers.lock_events import LockEvents
+from lockers.lock_groups import LockGroups
+from lockers.locks import vendor_date
 from lockers.service import SiteService
+from lockers.smart_locks import LockView, SmartLocks
+
+__all__ = ["vendor_date"]
 
 MAX_LIMIT = 100  # a larger ``limit`` is served as this many per page
 MAX_ID = 2**63 - 1  # the largest id the database can hold
 DEFAULT_MODEL = "locker-bay"
-
-LOCKERS = table(Locker)
-BANKS = table(Bank)
-TYPES = table(LockerType)
-USERS = table(User)
-GRANTS = table(LockGrant)
-GROUPS = table(LockGroup)
-MEMBERS = table(LockGroupMember)
-AUDIT = table(AuditEntry)
 
 LockId = Annotated[str, Path(min_length=1, max_length=48, description="The lock's id: the locker identity.")]
 GroupId = Annotated[int, Path(ge=1, le=MAX_ID, description="The lock group's id.")]
@@ -119,13 +101,41 @@ def ok(msg: str = "", **fields: Any) -> dict[str, Any]:
     return {"status": 1, "msg": msg, **fields}
 
 
-def vendor_date(value: datetime | None) -> str | None:
-    value = utc(value)
-    return None if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
-
-
 def _pages(total: int, limit: int) -> int:
     return -(-total // limit)
+
+
+# -- the services the routes call -----------------------------------------------------------------
+Site = Annotated[SiteService, Depends(sites)]
+
+
+def smart_locks(site: Site) -> SmartLocks:
+    return SmartLocks(site)
+
+
+def grants(site: Site) -> Grants:
+    return Grants(site.engine)
+
+
+def lock_events(site: Site) -> LockEvents:
+    return LockEvents(site.engine)
+
+
+def lock_groups(site: Site) -> LockGroups:
+    return LockGroups(site.engine)
+
+
+Locks = Annotated[SmartLocks, Depends(smart_locks)]
+Access = Annotated[Grants, Depends(grants)]
+History = Annotated[LockEvents, Depends(lock_events)]
+Groups = Annotated[LockGroups, Depends(lock_groups)]
+
+
+class Answer(BaseModel):
+    """The vendor's envelope of a success: ``status`` 1 and a message (often empty)."""
+
+    status: Literal[1] = Field(description="1: done.")
+    msg: str = Field(description="What was done, for a person; empty on reads.")
 
 
 # -- locks as the vendor shows them ---------------------------------------------------------------
@@ -146,12 +156,13 @@ class LockItem(BaseModel):
     lock_pic: str | None = Field(description="Always null.")
 
 
-class LocksPage(BaseModel):
-    status: Literal[1]
-    msg: str
-    totalCount: int
-    totalPage: int
-    currentPage: int
+class Paged(Answer):
+    totalCount: int = Field(description="How many there are in all.")
+    totalPage: int = Field(description="How many pages of ``limit`` that makes.")
+    currentPage: int = Field(description="The page this is, from 1.")
+
+
+class LocksPage(Paged):
     lockslist: list[LockItem]
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
@@ -163,45 +174,14 @@ class LocksPage(BaseModel):
             "online_updated_date": "2026-01-05 09:30:12", "lock_pic": None}]}]})
 
 
-def _scoped(query: Any, caller: Caller) -> Any:
-    """The shared kiosk scoping, and a kiosk token without a device sees nothing (rather than
-    every locker without a device)."""
-    if caller.role == "kiosk" and caller.device_id is None:
-        return query.where(false())
-    return scoped(query, caller)
-
-
-async def _lock_or_404(conn: AsyncConnection, lockid: str, caller: Caller) -> Any:
-    row = (await conn.execute(_scoped(lock_query().where(LOCKERS.c.identity == lockid), caller))).first()
-    if row is None:
-        raise ApiError(404, "LockNotFound", f"no lock {lockid!r}")
-    return row
-
-
-def _door(row: Any, live: dict[str, Any] | None) -> tuple[bool | None, str]:
-    """Is the door open, and where that comes from: the bridge now, or the last it reported."""
-    if live is not None and live.get("door") is not None:
-        return live["door"] == "open", "live"
-    if row.door_open is not None:
-        return bool(row.door_open), "last known"
-    return None, "unknown"
-
-
-def _online(row: Any, live: dict[str, Any] | None) -> bool:
-    if live is not None:
-        return bool(live.get("connected"))
-    return bool(row.cp_online)
-
-
-def _lock_json(row: Any, svc: SiteService) -> dict[str, Any]:
-    live = svc.live(row.identity)
-    door, _ = _door(row, live)
+def lock_json(lock: LockView) -> dict[str, Any]:
+    row = lock.row
     return {
         "lockuserid": row.assigned_user_id,
         "lockid": row.identity,
         "lockname": f"{row.bank} bay {row.bay}",
-        "lock_open_status": 1 if door else 0,
-        "lock_online_status": 1 if _online(row, live) else 0,
+        "lock_open_status": 1 if lock.door else 0,
+        "lock_online_status": 1 if lock.online else 0,
         "battery_level": None,
         "lock_ssid": row.identity,
         "lock_password": None,

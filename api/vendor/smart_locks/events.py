@@ -2,57 +2,57 @@
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends
-from sqlalchemy import func, select
+from pydantic import BaseModel, Field
 
-from api.vendor.sites import sites
 from api.vendor.smart_locks.common import (
-    AUDIT,
     MAX_LIMIT,
+    Answer,
+    History,
     Limit,
     LockId,
     PageNumber,
     Reader,
-    _lock_or_404,
     _pages,
     ok,
     smart_lock_router,
     vendor_date,
 )
-from lockers.service import SiteService
+from lockers.lock_events import LockEvent
 
 
-# -- event history --------------------------------------------------------------------------------
-def _event_json(entry: Any, lockid: str) -> dict[str, Any]:
-    try:
-        details = json.loads(entry.details or "{}")
-    except ValueError:
-        details = {"raw": entry.details}
-    if not isinstance(details, dict):
-        details = {"value": details}
-    return {"eventid": entry.id, "lockid": lockid, "event": entry.action, "actor": entry.actor,
-            "userid": details.get("userid"), "date": vendor_date(entry.at), "details": details}
+class EventItem(BaseModel):
+    eventid: int
+    lockid: str
+    event: str = Field(description="What happened: the audit log's action (lock.access, door.opened, …).")
+    actor: str = Field(description="Who: a token's name, or the board for a door event.")
+    userid: int | None = Field(description="The user it was done for, when there was one.")
+    date: str | None = Field(description="When, UTC, YYYY-MM-DD HH:MM:SS.")
+    details: dict[str, Any] = Field(description="The audit entry's details as recorded.")
+
+
+class EventsPage(Answer):
+    lockid: str
+    totalCount: int = Field(description="How many events the lock has.")
+    totalPage: int
+    currentPage: int
+    eventslist: list[EventItem] = Field(description="Newest first.")
+
+
+def _event_json(event: LockEvent, lockid: str) -> dict[str, Any]:
+    return {"eventid": event.id, "lockid": lockid, "event": event.action, "actor": event.actor,
+            "userid": event.details.get("userid"), "date": vendor_date(event.at), "details": event.details}
 
 
 router = smart_lock_router()
 
 
 @router.get("/api/locks/{lockid}/events", summary="Event history of a lock: who used it and when, "
-            "door events included (newest first)")
+            "door events included (newest first)", response_model=EventsPage)
 async def lock_events(lockid: LockId, pagenumber: PageNumber, limit: Limit,
-                      caller: Reader, svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
+                      caller: Reader, history: History) -> dict[str, Any]:
     limit = min(limit, MAX_LIMIT)
-    async with svc.engine.connect() as conn:
-        row = await _lock_or_404(conn, lockid, caller)
-        mine = AUDIT.c.locker_id == row.id
-        total = (await conn.execute(select(func.count()).select_from(AUDIT).where(mine))).scalar_one()
-        offset = (pagenumber - 1) * limit
-        entries = [] if offset >= total else (await conn.execute(
-            select(AUDIT).where(mine).order_by(AUDIT.c.id.desc()).limit(limit).offset(offset))).all()
-    return ok(lockid=row.identity, totalCount=total, totalPage=_pages(total, limit),
-              currentPage=pagenumber, eventslist=[_event_json(e, row.identity) for e in entries])
-
-
+    found = await history.page(lockid, caller, (pagenumber - 1) * limit, limit)
+    return ok(lockid=found.lockid, totalCount=found.total, totalPage=_pages(found.total, limit),
+              currentPage=pagenumber, eventslist=[_event_json(e, found.lockid) for e in found.events])

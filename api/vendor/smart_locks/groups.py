@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Query
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.vendor.sites import actor, sites
+from api.vendor.sites import actor
 from api.vendor.smart_locks.common import (
     MAX_LIMIT,
     AdminReader,
+    Answer,
     GroupId,
     GroupName,
+    Groups,
     LockId,
     LockIdItem,
+    LockItem,
+    Locks,
     Manager,
-    _lock_json,
     _pages,
+    lock_json,
     ok,
     smart_lock_router,
 )
-from lockers.lock_groups import LockGroups
-from lockers.service import SiteService
+from lockers.smart_locks import SmartLocks
 
 
 # -- lock groups ----------------------------------------------------------------------------------
@@ -41,22 +44,68 @@ class GroupLocks(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"lockids": ["LOCKER-A-03"]}]})
 
 
-def _group_json(group: Any, members: list[Any], svc: SiteService) -> dict[str, Any]:
+class GroupSummary(BaseModel):
+    groupid: int
+    groupname: str
+    lockcount: int
+    lockids: list[str] = Field(description="Its locks' ids, by lock id.")
+
+
+class GroupItem(GroupSummary):
+    lockslist: list[LockItem] = Field(description="Its locks as the lock list shows them.")
+
+
+class GroupsPage(Answer):
+    totalCount: int
+    totalPage: int
+    currentPage: int
+    groupslist: list[GroupSummary] = Field(description="By name.")
+
+
+class OneGroup(Answer):
+    group: GroupItem
+
+
+class GroupDeleted(Answer):
+    groupid: int
+
+
+class LocksAdded(Answer):
+    added: list[str] = Field(description="The locks that were not in the group yet.")
+    group: GroupItem
+
+
+class LockRemoved(Answer):
+    groupid: int
+    lockid: str
+
+
+class UnlockResult(BaseModel):
+    lockid: str
+    status: Literal[0, 1] = Field(description="1: this door opened.")
+    msg: str
+    door: str | None = Field(description="The door as read back; null: not read.")
+    sensor_ignored: bool = Field(description="The lock is marked broken: its sensor was not believed.")
+
+
+class GroupUnlocked(BaseModel):
+    status: Literal[0, 1] = Field(description="1 only when every door opened.")
+    msg: str
+    groupid: int
+    results: list[UnlockResult] = Field(description="One per lock, by lock id.")
+
+
+def _group_json(group: Any, members: list[Any], locks: SmartLocks) -> dict[str, Any]:
     return {"groupid": group.id, "groupname": group.name, "lockcount": len(members),
-            "lockids": [m.identity for m in members], "lockslist": [_lock_json(m, svc) for m in members]}
-
-
-def groups(svc: Annotated[SiteService, Depends(sites)]) -> LockGroups:
-    return LockGroups(svc.engine)
-
-
-Groups = Annotated[LockGroups, Depends(groups)]
+            "lockids": [m.identity for m in members],
+            "lockslist": [lock_json(locks.view(m)) for m in members]}
 
 
 router = smart_lock_router()
 
 
-@router.get("/api/lock-groups", summary="Lock groups (paged; 1 and 100 when not given)")
+@router.get("/api/lock-groups", summary="Lock groups (paged; 1 and 100 when not given)",
+            response_model=GroupsPage)
 async def list_groups(*, pagenumber: Annotated[int, Query(ge=1, description="The page, from 1.")] = 1,
                       limit: Annotated[int, Query(ge=1, description=f"Per page, at most {MAX_LIMIT}.")] = MAX_LIMIT,
                       caller: AdminReader, lock_groups: Groups) -> dict[str, Any]:
@@ -67,53 +116,51 @@ async def list_groups(*, pagenumber: Annotated[int, Query(ge=1, description="The
         for g, lockids in page])
 
 
-@router.post("/api/lock-groups", status_code=201, summary="Create a lock group")
-async def create_group(body: GroupCreate, caller: Manager, lock_groups: Groups,
-                       svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
+@router.post("/api/lock-groups", status_code=201, summary="Create a lock group", response_model=OneGroup)
+async def create_group(body: GroupCreate, caller: Manager, lock_groups: Groups, locks: Locks) -> dict[str, Any]:
     group, members = await lock_groups.create(body.groupname, body.lockids, actor(caller))
-    return ok("group created", group=_group_json(group, members, svc))
+    return ok("group created", group=_group_json(group, members, locks))
 
 
-@router.get("/api/lock-groups/{groupid}", summary="One lock group with its locks")
-async def get_group(groupid: GroupId, caller: AdminReader, lock_groups: Groups,
-                    svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
+@router.get("/api/lock-groups/{groupid}", summary="One lock group with its locks", response_model=OneGroup)
+async def get_group(groupid: GroupId, caller: AdminReader, lock_groups: Groups, locks: Locks) -> dict[str, Any]:
     group, members = await lock_groups.get(groupid)
-    return ok(group=_group_json(group, members, svc))
+    return ok(group=_group_json(group, members, locks))
 
 
-@router.delete("/api/lock-groups/{groupid}", summary="Delete a lock group (its locks stay)")
+@router.delete("/api/lock-groups/{groupid}", summary="Delete a lock group (its locks stay)",
+               response_model=GroupDeleted)
 async def delete_group(groupid: GroupId, caller: Manager, lock_groups: Groups) -> dict[str, Any]:
     await lock_groups.delete(groupid, actor(caller))
     return ok("group deleted", groupid=groupid)
 
 
-@router.post("/api/lock-groups/{groupid}/locks", summary="Add locks to a group (all or none)")
+@router.post("/api/lock-groups/{groupid}/locks", summary="Add locks to a group (all or none)",
+             response_model=LocksAdded)
 async def add_group_locks(groupid: GroupId, body: GroupLocks, caller: Manager, lock_groups: Groups,
-                          svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
+                          locks: Locks) -> dict[str, Any]:
     added, group, members = await lock_groups.add(groupid, body.lockids, actor(caller))
-    return ok(f"{len(added)} lock(s) added", added=added, group=_group_json(group, members, svc))
+    return ok(f"{len(added)} lock(s) added", added=added, group=_group_json(group, members, locks))
 
 
-@router.delete("/api/lock-groups/{groupid}/locks/{lockid}", summary="Take a lock out of a group")
+@router.delete("/api/lock-groups/{groupid}/locks/{lockid}", summary="Take a lock out of a group",
+               response_model=LockRemoved)
 async def remove_group_lock(groupid: GroupId, lockid: LockId, caller: Manager, lock_groups: Groups) -> dict[str, Any]:
     await lock_groups.remove(groupid, lockid, actor(caller))
     return ok("lock removed from the group", groupid=groupid, lockid=lockid)
 
 
 @router.post("/api/lock-groups/{groupid}/unlock", summary="Unlock every lock of a group (per-lock results)",
+             response_model=GroupUnlocked,
              responses={409: {"description": "`NothingToOpen`: the group has no locks"}})
-async def unlock_group(groupid: GroupId, caller: Manager, lock_groups: Groups,
-                       svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
+async def unlock_group(groupid: GroupId, caller: Manager, locks: Locks) -> dict[str, Any]:
     """One door after the other: the bus serialises them anyway, and a failure stays that lock's
     own (``status`` is 1 only when every door opened; HTTP 200 either way, the results say which)."""
     results = []
-    for row in await lock_groups.to_unlock(groupid):
-        result = await svc.open(row, actor(caller))
+    for lockid, result in await locks.unlock_group(groupid, actor(caller)):
         msg = "the lock is open" if result.success else f"the lock did not open: {result.error}"
-        results.append({"lockid": row.identity, "status": 1 if result.success else 0, "msg": msg,
+        results.append({"lockid": lockid, "status": 1 if result.success else 0, "msg": msg,
                         "door": result.door, "sensor_ignored": result.sensor_ignored})
-    opened = [r["lockid"] for r in results if r["status"]]
-    await lock_groups.record_unlock(groupid, actor(caller), opened,
-                                    [r["lockid"] for r in results if not r["status"]])
+    opened = [r for r in results if r["status"]]
     return {"status": 1 if len(opened) == len(results) else 0,
             "msg": f"{len(opened)} of {len(results)} locks opened", "groupid": groupid, "results": results}

@@ -2,34 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Query
-from sqlalchemy import func, or_, select
+from fastapi import Query
+from pydantic import Field
 
-from api.vendor.sites import sites
 from api.vendor.smart_locks.common import (
-    LOCKERS,
     MAX_LIMIT,
+    Answer,
     Limit,
     LockId,
+    Locks,
     LocksPage,
     PageNumber,
     Reader,
-    _door,
-    _lock_json,
-    _lock_or_404,
-    _online,
     _pages,
-    _scoped,
+    lock_json,
     ok,
     smart_lock_router,
     vendor_date,
 )
-from lockers.locks import LOCK_NAME, lock_query
-from lockers.service import SiteService
 
 router = smart_lock_router()
+
+
+class LockStatus(Answer):
+    lockid: str
+    lock_open_status: Literal[0, 1] = Field(description="1 open, 0 closed or unknown.")
+    lock_online_status: Literal[0, 1] = Field(description="1 when the bay's charge point is online.")
+    online_updated_date: str | None = Field(description="When the charge point was last heard from (UTC).")
+    door: Literal["open", "closed"] | None = Field(description="null: no reading of the door yet.")
+    door_source: Literal["live", "last known", "unknown"] = Field(description=(
+        "The bridge's live view, the last state it reported, or neither."))
+    door_changed_date: str | None = Field(description="When the door last changed, as reported (UTC).")
 
 
 @router.get("/api/locks", summary="Locks (seed 003): the vendor's paged list, from our lockers",
@@ -37,33 +42,20 @@ router = smart_lock_router()
 async def list_locks(*, pagenumber: PageNumber, limit: Limit,
                      searchkey: Annotated[str | None, Query(max_length=100,
                                                    description="Filters by lock id or name.")] = None,
-                     caller: Reader, svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
+                     caller: Reader, locks: Locks) -> dict[str, Any]:
     limit = min(limit, MAX_LIMIT)
-    query = _scoped(lock_query(), caller)
-    key = (searchkey or "").strip().lower()
-    if key:
-        query = query.where(or_(func.lower(LOCKERS.c.identity).contains(key, autoescape=True),
-                                func.lower(LOCK_NAME).contains(key, autoescape=True)))
-    async with svc.engine.connect() as conn:
-        total = (await conn.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-        offset = (pagenumber - 1) * limit
-        found = [] if offset >= total else (await conn.execute(
-            query.order_by(LOCKERS.c.identity).limit(limit).offset(offset))).all()
+    total, found = await locks.page(caller, searchkey, (pagenumber - 1) * limit, limit)
     return ok(totalCount=total, totalPage=_pages(total, limit), currentPage=pagenumber,
-              lockslist=[_lock_json(row, svc) for row in found])
+              lockslist=[lock_json(lock) for lock in found])
 
 
-@router.get("/api/locks/{lockid}/status", summary="Open and online status of one lock")
-async def lock_status(lockid: LockId, caller: Reader,
-                      svc: Annotated[SiteService, Depends(sites)]) -> dict[str, Any]:
-    async with svc.engine.connect() as conn:
-        row = await _lock_or_404(conn, lockid, caller)
-    live = svc.live(row.identity)
-    door, source = _door(row, live)
+@router.get("/api/locks/{lockid}/status", summary="Open and online status of one lock",
+            response_model=LockStatus)
+async def lock_status(lockid: LockId, caller: Reader, locks: Locks) -> dict[str, Any]:
+    lock = await locks.one(lockid, caller)
+    row, door = lock.row, lock.door
     return ok(lockid=row.identity, lock_open_status=1 if door else 0,
-              lock_online_status=1 if _online(row, live) else 0,
+              lock_online_status=1 if lock.online else 0,
               online_updated_date=vendor_date(row.cp_last_seen),
-              door=None if door is None else ("open" if door else "closed"), door_source=source,
+              door=None if door is None else ("open" if door else "closed"), door_source=lock.door_source,
               door_changed_date=vendor_date(row.door_changed_at))
-
-
