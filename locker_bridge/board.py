@@ -39,6 +39,7 @@ class BoardPoller:
         self.polls = 0
         self.errors = 0  # polls that ended in something other than silence (logged, counted)
         self._trouble_log = Throttle()
+        self._bay_log = Throttle()
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 
@@ -54,12 +55,16 @@ class BoardPoller:
     async def _run(self) -> None:
         while True:
             try:
-                if self._ready.is_set() and all(cp.reconciled for cp in self.cps.values()):
-                    await self.poll()
-                elif self.missed >= SILENT_AFTER:  # silent: ask cheaply until it answers again
+                if self.missed >= SILENT_AFTER:  # silent: ask cheaply until it answers again
                     await self._probe()
-                else:  # at start, for a bay added while running, and once a silent board answers
+                elif not self._ready.is_set():  # at start: every bay read once before polling
                     await self._first_read()
+                else:
+                    await self.poll()
+                    if any(not cp.reconciled for cp in self.cps.values()):
+                        # a bay that did not answer its first read, a bay added while running,
+                        # a board that answers again after silence: read (and reconcile) it now
+                        await self._first_read()
             except (NoReply, PortDown) as exc:  # a read after the board status went unanswered
                 log.debug("board %s/%d: %s", self.bus.name, self.address, exc)
             except Exception as exc:  # an unusable answer, or a bug: polling must go on regardless
@@ -77,15 +82,19 @@ class BoardPoller:
         """Read each bay once and at once reconcile its transaction from before a restart, bays
         with such a transaction first: each is ready (and its charge point boots) as soon as it
         is read, not when the whole board is. A board that does not answer is asked again next
-        time; one bay answering badly holds up nobody."""
+        time. One bay that answers badly, or not at all while its board does, holds up nobody: it
+        stays unread (asked again after each poll) and the others go on."""
         waiting = [cp for cp in self.cps.values() if not cp.reconciled]
         for cp in sorted(waiting, key=lambda cp: (cp.bay.tx is None, cp.bay.number)):
             try:
                 await cp.bay.read_door(Priority.POLL)
                 await cp.bay.read_charging(Priority.POLL)
             except (NoReply, PortDown) as exc:
-                self._missed(exc)
-                return
+                if not await self._board_answers():
+                    self._missed(exc)
+                    return
+                self._bay_silent(cp, exc)
+                continue
             except (BusError, BoardError) as exc:
                 self._trouble(exc)  # the polls read it again
             self._answered()
@@ -96,6 +105,20 @@ class BoardPoller:
                 cp.first_read.set()
                 cp.refresh()
         self._ready.set()
+
+    def _bay_silent(self, cp: VirtualChargePoint, exc: Exception) -> None:
+        """A bay read went unanswered while its board answers: logged (throttled), not a board fault."""
+        log.log(self._bay_log.level(), "board %s/%d: bay %d does not answer (%s)", self.bus.name,
+                self.address, cp.bay.number, exc)
+
+    async def _board_answers(self) -> bool:
+        """Whether the board itself answers (one BOARD_STATUS, no retries): a bay read that went
+        unanswered is the bay's trouble if it does, the board's silence if it does not."""
+        try:
+            await self.bus.request(self.address, "BOARD_STATUS", 0, priority=Priority.POLL, retries=0)
+        except BusError:
+            return False
+        return True
 
     async def _probe(self) -> None:
         """One BOARD_STATUS without retries: a board silent before its bays were read is read
@@ -130,13 +153,25 @@ class BoardPoller:
         spot_check = numbers[self.polls % len(numbers)]
         for number in numbers:
             cp = self.cps[number]
-            bay = cp.bay
-            if bit(doors, number) != bay.door_open:
-                await bay.read_door(Priority.POLL)
-            on = bit(charging, number)
-            if (bay.tx is not None or on or bay.outlet not in (None, Outlet.OFF)
-                    or bay.fault == FaultKind.BAY_FAULT or number == spot_check):
-                await cp.read_outlet(poll=True)
+            if not cp.reconciled:
+                continue  # not read yet: its first read comes after this poll
+            try:
+                await self._poll_bay(cp, bit(doors, number), bit(charging, number), number == spot_check)
+            except (NoReply, PortDown) as exc:  # the next poll asks again
+                if not await self._board_answers():
+                    self._missed(exc)  # the board went silent: this poll is over
+                    return
+                self._bay_silent(cp, exc)  # the bay's trouble: the bays after it are read all the same
+            except (BusError, BoardError) as exc:  # this bay's trouble: the bays after it are read all the same
+                self._trouble(exc)
+
+    async def _poll_bay(self, cp: VirtualChargePoint, door_open: bool, on: bool, spot_check: bool) -> None:
+        bay = cp.bay
+        if door_open != bay.door_open:
+            await bay.read_door(Priority.POLL)
+        if (bay.tx is not None or on or bay.outlet not in (None, Outlet.OFF)
+                or bay.fault == FaultKind.BAY_FAULT or spot_check):
+            await cp.read_outlet(poll=True)
 
     def _missed(self, exc: Exception) -> None:
         self.missed += 1

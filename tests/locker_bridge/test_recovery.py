@@ -105,6 +105,40 @@ async def test_a_transaction_restored_while_its_board_is_silent_goes_on_once_it_
         await bridge.close()
 
 
+async def test_one_bay_that_never_answers_holds_up_neither_its_board_nor_its_neighbours(
+        stack: Stack, tmp_path: Path, emu: Emulator) -> None:
+    """At a restart one bay answers none of its reads while its board answers: the other bays of
+    the board are read, reconciled and polled (a transaction on one of them metered), the board
+    is never taken for silent, and the dead bay is asked again after each poll."""
+    assert stack.bridge is not None
+    tx = await charging(stack, emu, 2)
+    emu.advance(600)
+    await until(lambda: metered_above(stack, tx, 0))
+    await stack.bridge.close()
+    emu.inject(Fault.NO_REPLY, address=1, bay=1, command="LOCKER_STATUS")
+    bridge = BridgeService(load(bridge_yaml(tmp_path)), csms_url=stack.ws_url)
+    await bridge.start()
+    try:
+        [poller] = [p for p in bridge.pollers.values() if p.address == 1]
+        dead, neighbour = bridge.cps[ident(1)], bridge.cps[ident(2)]
+        silences: list[bool] = []
+
+        async def polled() -> bool:
+            silences.append(neighbour.bay.board_silent)
+            return poller.polls >= 3 and neighbour.reconciled
+
+        await until(polled, 10)
+        assert not dead.reconciled and not any(silences)
+        before = max(await meter_readings(stack, tx["id"]))
+        emu.advance(600)
+        after = await until(lambda: metered_above(stack, tx, before - tx["meter_start"]), 10)
+        assert max(after) > before and neighbour.bay.tx is not None and neighbour.bay.tx.id == tx["id"]
+        emu.clear_faults()
+        await until(lambda: _true(dead.reconciled), 10)  # asked again, read once it answers
+    finally:
+        await bridge.close()
+
+
 async def test_a_board_reboot_bills_what_was_charged(stack: Stack, emu: Emulator) -> None:
     """The board reboots mid-charge and counts from 0 again: the transaction ends (PowerLoss) at
     the last register it had, never below what its meter values said."""
