@@ -36,7 +36,7 @@ _CONNECTORS = table(Connector)
 
 # a connector in one of these, on a connected charge point, has a transaction under way
 LIVE_STATUSES = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE"})
-FREE_STATUSES = frozenset({"Available", "Preparing"})
+FREE_STATUSES = frozenset({"Available"})
 REGISTER = "Energy.Active.Import.Register"
 _WH_PER_UNIT = {"Wh": 1, "kWh": 1000}
 
@@ -129,18 +129,25 @@ def _with_liveness(query: Any) -> Any:
     its connector's last status."""
     return query.add_columns(
         _CP.c.online.label("cp_online"), _CONNECTORS.c.status.label("cp_status"),
-        _CONNECTORS.c.updated_at.label("cp_status_at"),
+        _CONNECTORS.c.updated_at.label("cp_status_at"), _CONNECTORS.c.timestamp.label("cp_status_ts"),
     ).outerjoin(_CP, _CP.c.id == _TX.c.charge_point_id).outerjoin(
         _CONNECTORS, and_(_CONNECTORS.c.charge_point_id == _TX.c.charge_point_id,
                           _CONNECTORS.c.connector_id == _TX.c.connector_id))
 
 
 def freed(row: Any) -> bool:
-    """The charge point is online and reported the transaction's connector free (Available,
-    Preparing) after the transaction started: it has forgotten the transaction."""
-    at, started = utc(row.cp_status_at), utc(row.created_at)
-    return bool(row.cp_online and row.cp_status in FREE_STATUSES and at is not None
-                and started is not None and at > started)
+    """The charge point has forgotten the transaction: it is online and the last thing heard of
+    the connector is that it is Available, received after anything heard of the transaction (its
+    start, its meter values), and not stamped by the charge point before the transaction started
+    (an old status replayed from a queue). Preparing does not count: some charge points report it
+    after a StartTransaction while they charge."""
+    if not row.cp_online or row.cp_status not in FREE_STATUSES:
+        return False
+    at, heard = utc(row.cp_status_at), utc(row.last_activity_at or row.created_at)
+    if at is None or heard is None or at <= heard:
+        return False
+    stamped, started = utc(row.cp_status_ts), utc(row.start_timestamp)
+    return stamped is None or started is None or stamped >= started
 
 
 def is_live(row: Any, now: datetime, stale_after: float) -> bool:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 
 import httpx
 import pytest
+from ocpp.v16 import call
 
 from chargebay.stack import Stack
 from tests.api.full_cp import ADMIN, add_tag, online
@@ -142,10 +144,19 @@ async def test_start_where_the_chargebox_forgot_its_transaction(
     await add_tag(client, "TAG-F")
     async with online(stack, "CP-FORGOT") as cp:
         old = await cp.start_transaction(1, "TAG-F")
-        await cp.status(1, "Charging")
-        r = await client.post(START_PATHS[0], json={"chargebox": "CP-FORGOT", "connector": 1, "id_tag": "TAG-F"},
-                              headers=key)
-        assert_error(r, 409, "ConnectorBusy")  # it is charging: the connector is held
+        body = {"chargebox": "CP-FORGOT", "connector": 1, "id_tag": "TAG-F"}
+        for status in ("Charging", "Preparing"):  # some charge points say Preparing while they charge
+            await cp.status(1, status)
+            assert_error(await client.post(START_PATHS[0], json=body, headers=key), 409, "ConnectorBusy")
+        # an Available stamped before the start (replayed from a queue) frees nothing either
+        await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Available",
+                                              timestamp="2020-01-01T00:00:00Z"))
+        assert_error(await client.post(START_PATHS[0], json=body, headers=key), 409, "ConnectorBusy")
+        # nor one the charge point contradicts by metering the transaction after it
+        await cp.status(1, "Available")
+        await cp.call(call.MeterValues(connector_id=1, transaction_id=old, meter_value=[
+            {"timestamp": datetime.now(UTC).isoformat(), "sampledValue": [{"value": "5"}]}]))
+        assert_error(await client.post(START_PATHS[0], json=body, headers=key), 409, "ConnectorBusy")
         await cp.status(1, "Available")
         cp.follow_remote_start = True
         r = await client.post(START_PATHS[0], json={"chargebox": "CP-FORGOT", "connector": 1, "id_tag": "TAG-F"},
