@@ -45,6 +45,16 @@ class Caller:
     role: str
     user_id: int | None = None
     device_id: int | None = None
+    token_id: int | None = None
+
+    @property
+    def who(self) -> str:
+        """For an audit: the token's name and id (names are not unique), and its user if a login's."""
+        ids = [f"token {self.token_id}"] if self.token_id is not None else []
+        if self.user_id is not None:
+            ids.append(f"user {self.user_id}")
+        name = self.name[:60]  # the rest fits the record's 100 characters
+        return f"{name} ({', '.join(ids)})" if ids else name
 
 
 SESSION_COOKIE = "cb_session"  # the dashboard's login: HttpOnly, SameSite=Strict, holds a token
@@ -168,7 +178,7 @@ async def check_token(request: Request, token: str) -> Caller | None:
     if holder is None:
         return None
     good.accepted(hashed)
-    return Caller(holder.name, holder.role, holder.user_id, holder.device_id)
+    return Caller(holder.name, holder.role, holder.user_id, holder.device_id, holder.token_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,8 +60,9 @@ async def close_transaction(transaction_id: int, body: CloseTransaction, caller:
                             service: Transactions, reads: Queries) -> dict[str, Any]:
     """For a transaction left open by a charge point that forgot it: ends it now with
     ``end_source`` operator, the caller as ``ended_by`` and the reason as ``end_detail`` (the
-    audit of who closed what and why), ``stop_reason`` Other and the last known register as
-    ``meter_stop`` unless given. Its id tag is free again. Should the charge point's own
+    audit of who closed what and why: the token's name and id, its user), ``stop_reason`` Other
+    and the last known register as ``meter_stop`` unless given (a given one is recorded in the
+    detail with the register it replaced). Its id tag is free again. Should the charge point's own
     StopTransaction arrive later, its figures replace these."""
-    await service.close(transaction_id, caller.name, body.reason, body.meter_stop)
+    await service.close(transaction_id, caller.who, body.reason, body.meter_stop)
     return await reads.transactions.get(transaction_id)

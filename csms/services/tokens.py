@@ -44,6 +44,7 @@ class Holder:
     role: str
     user_id: int | None = None
     device_id: int | None = None
+    token_id: int | None = None  # names are free text and not unique: the id says which token
 
 
 async def create_token(engine: AsyncEngine, name: str, role: str, token: str | None = None, *,
@@ -99,7 +100,7 @@ class TokenService:
         revoked nor expired)."""
         async with self._engine.connect() as conn:
             row = (await conn.execute(select(
-                _TOKENS.c.name, _TOKENS.c.role, _TOKENS.c.user_id, _TOKENS.c.device_id,
+                _TOKENS.c.id, _TOKENS.c.name, _TOKENS.c.role, _TOKENS.c.user_id, _TOKENS.c.device_id,
                 _TOKENS.c.expires_at, _TOKENS.c.revoked_at).where(
                 _TOKENS.c.token_hash == hash_token(token)))).first()
         if row is None:
@@ -107,7 +108,7 @@ class TokenService:
         expires = utc(row.expires_at)
         if row.revoked_at is not None or (expires is not None and expires <= now_utc()):
             return True, None
-        return True, Holder(row.name, row.role, row.user_id, row.device_id)
+        return True, Holder(row.name, row.role, row.user_id, row.device_id, row.id)
 
     async def revoke(self, token_id: int) -> None:
         """Revoke an active token; :class:`NotFound` for an unknown or already revoked one."""

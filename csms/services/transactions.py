@@ -193,7 +193,8 @@ class TransactionService:
             if outcome == "unknown":
                 raise NotFound("TransactionNotFound", message)
             raise Conflict("TransactionNotActive", message)
-        log.warning("%s: transaction %d closed by %s: %s", ended.charge_point_id, transaction_id,
-                    actor, reason)
+        log.warning("%s: transaction %d closed by %s: %s (meter_stop %d Wh%s)", ended.charge_point_id,
+                    transaction_id, actor, reason, ended.meter_stop,
+                    "" if meter_stop is None else ", given by the operator")
         self.ended([ended])
         return ended

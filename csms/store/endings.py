@@ -88,6 +88,9 @@ async def end(conn: AsyncConnection, tx: Any, source: str, detail: str, *,
     """End the open transaction ``tx`` (a row of transactions) without a StopTransaction."""
     known, at = await last_reading(conn, tx)
     stop = known if meter_stop is None else max(meter_stop, tx.meter_start)
+    if meter_stop is not None:  # a figure typed in by hand is said to be one
+        detail = (f"{detail}; meter_stop {stop} Wh given by {actor or 'the caller'} "
+                  f"(last known register {known} Wh)")
     await conn.execute(update(_TX).where(_TX.c.id == tx.id, _TX.c.stop_timestamp.is_(None)).values(
         meter_stop=stop, stop_timestamp=at, stop_reason="Other", end_source=source,
         ended_by=actor, end_detail=detail[:2000]))

@@ -202,8 +202,9 @@ async def test_an_operator_closes_a_stranded_transaction_over_rest(stack: Stack)
         assert res.status_code == 200, res.text
         body = res.json()
         assert (body["active"], body["end_source"], body["ended_by"], body["meter_stop"],
-                body["energy_wh"]) == (False, "operator", "CHARGEBAY_API_TOKEN", 160, 60)
+                body["energy_wh"]) == (False, "operator", "CHARGEBAY_API_TOKEN (token 1)", 160, 60)
         assert body["end_detail"].startswith("charger replaced on site (closed at ")
+        assert "given by" not in body["end_detail"]
         again = await client.post(f"/api/v1/transactions/{tx}/close", json={"reason": "again"})
         assert again.status_code == 409 and again.json()["code"] == "TransactionNotActive"
         missing = await client.post("/api/v1/transactions/999999/close", json={"reason": "x"})
@@ -211,6 +212,25 @@ async def test_an_operator_closes_a_stranded_transaction_over_rest(stack: Stack)
         given = await client.post("/api/v1/transactions/999999/close",
                                   json={"reason": "x", "meter_stop": -1})
         assert given.status_code == 422
+    # names are free text: two operators' tokens may share one, the record tells them apart, and a
+    # meter_stop typed in by hand is recorded as such, with the register it replaced
+    await add_id_tag(stack, "TAG-OP3")
+    async with connect(stack.ws_url, "CP-OP3") as cp:
+        await cp.call(BOOT)
+        typed = (await start(cp, "TAG-OP3", meter=100)).transaction_id
+        await meter(cp, typed, 130)
+    async with api(stack) as client:
+        made = [(await client.post("/api/v1/tokens", json={"name": "ops", "role": "operator"})).json()
+                for _ in range(2)]
+        res = await client.post(f"/api/v1/transactions/{typed}/close", json={"reason": "site visit",
+                                                                             "meter_stop": 999999},
+                                headers={"Authorization": f"Bearer {made[1]['token']}"})
+        assert res.status_code == 200, res.text
+        body = res.json()
+        assert body["ended_by"] == f"ops (token {made[1]['id']})" and made[0]["id"] != made[1]["id"]
+        assert body["meter_stop"] == 999999
+        assert body["end_detail"].endswith(f"; meter_stop 999999 Wh given by ops (token {made[1]['id']}) "
+                                           "(last known register 130 Wh)")
     async with connect(stack.ws_url, "CP-OP2") as cp:
         await cp.call(BOOT)
         assert (await start(cp, "TAG-OP")).id_tag_info["status"] == "Accepted"
