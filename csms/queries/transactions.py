@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from csms.queries.pages import Page, jsonable, paginate
 from csms.services.errors import NotFound
-from csms.services.transactions import energy_so_far
 from csms.store.endings import last_reading
 from csms.store.models import MeterValue, Transaction, table
 from csms.store.writer import Writer
@@ -123,10 +122,10 @@ class TransactionQueries:
                 raise not_found(transaction_id)
             samples = (await conn.execute(select(_MV).where(_MV.c.transaction_id == transaction_id)
                                           .order_by(_MV.c.timestamp, _MV.c.id))).all()
-        data = _shape(row)
+            data = _shape(row)
+            if data["energy_wh"] is None:  # as the list counts it, and a closure would
+                await _energy_so_far(conn, data)
         data["meter_values"] = [{k: v for k, v in jsonable(s).items()
                                  if k not in ("charge_point_id", "transaction_id")} for s in samples]
         data["samples_outside_window"] = sum(1 for s in samples if s.outside_tx)
-        if data["energy_wh"] is None:
-            data["energy_wh"] = energy_so_far(data["meter_start"], samples)
         return data

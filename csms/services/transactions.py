@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -61,15 +60,6 @@ class Window:
                 if wh is not None and self.meter_stop is not None and wh > self.meter_stop:
                     return False
         return True
-
-
-def energy_so_far(meter_start: int, samples: Sequence[Any]) -> int | None:
-    """A running transaction's energy (Wh) by its highest register sample inside its window
-    (rows of meter_values; those flagged ``outside_tx`` don't count)."""
-    known = [register_wh(s.value, s.unit) for s in samples if not s.outside_tx
-             and s.measurand in (None, REGISTER) and s.phase is None]
-    readings = [wh for wh in known if wh is not None]
-    return max(int(max(readings)) - meter_start, 0) if readings else None
 
 
 class TransactionService:

@@ -87,6 +87,7 @@ async def test_transactions_list_filters_and_pages(stack: Stack, http: httpx.Asy
         running = by_id[tx2]
         assert (running["active"], running["meter_stop"], running["energy_wh"], running["stop_timestamp"]) == (
             True, None, 0, None)  # running, no reading yet: nothing so far
+        assert ok(await http.get(f"{TX_API}/{tx2}"))["energy_wh"] == 0  # the detail says the same
         assert by_id[tx3]["energy_wh"] == 300 and by_id[tx3]["connector_id"] == 2
 
         assert await listed(charge_point_id="CP-T1") == [tx3, tx1]
