@@ -133,8 +133,9 @@ def address_key(ip: str) -> str:
 
 
 class GoodTokens:
-    """The tokens accepted lately (by hash, capped): past an address's guess limit they are
-    still looked up, so the legitimate clients behind a shared address are not locked out."""
+    """The tokens accepted lately (by hash, capped, for ``token_remembered_for``): past an
+    address's guess limit they are still looked up, so the legitimate clients behind a shared
+    address are not locked out. A token never accepted cannot be told from a guess there."""
 
     def __init__(self, window: float, size: int = 10_000) -> None:
         self.window, self.size = window, size
@@ -155,13 +156,13 @@ def good_tokens(request: Request) -> GoodTokens:
     found: GoodTokens | None = getattr(request.app.state, "good_tokens", None)
     if found is None:
         settings: Settings = request.app.state.central.settings
-        found = request.app.state.good_tokens = GoodTokens(settings.auth_window)
+        found = request.app.state.good_tokens = GoodTokens(settings.token_remembered_for)
     return found
 
 
 async def check_token(request: Request, token: str) -> Caller | None:
     """The token's caller, or None; a guess is counted, and 429 past the address's limit (but
-    for a token accepted within the window)."""
+    for a token accepted within ``token_remembered_for``)."""
     ip = client_ip(request)
     key = address_key(ip)
     limiter = token_limiter(request)

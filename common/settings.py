@@ -101,8 +101,12 @@ class Settings(BaseSettings):
         "Seconds a failed bearer token or charge point password counts against its limits."))
     token_failures_per_ip: int = Field(default=20, ge=1, description=(
         "Bearer tokens matching none issued from one address (an IPv6 /64) within auth_window; "
-        "then 429 for any token not accepted within the window (expired or revoked ones are not "
-        "counted)."))
+        "then 429 for any token not accepted within token_remembered_for (expired or revoked "
+        "ones are not counted)."))
+    token_remembered_for: float = Field(default=86400.0, gt=0, description=(
+        "Seconds a token accepted once keeps passing an address's guess limit, so the clients "
+        "behind an address shared with a guesser (a NAT, an office) go on: those that used their "
+        "token within this time. Held in memory by each API process: a restart forgets it."))
     cp_password_failures_per_id: int = Field(default=10, ge=1, description=(
         "Wrong Basic-auth passwords for one charge point id within auth_window; then 429 at the "
         "handshake (except from an address the charge point has logged in from before)."))
