@@ -24,61 +24,41 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.auth import client_ip, create_token
-from api.errors import ApiError, too_many_attempts
+from api.auth import client_ip
+from api.errors import ApiError, declare, too_many_attempts
 from api.gate import GuardedRoute
+from api.vendor.sites import sites
 from common.passwords import hash_password
 from common.ratelimit import FailureLimiter
-from csms.timeutil import iso, now_utc
-from lockers.audit import audit
-from lockers.models import Device, Role, User, table
+from lockers.backoffice.logins import (  # re-exported: the dashboard and the user routes use them
+    ADMIN_TOKEN_TTL,
+    KIOSK_TOKEN_TTL,
+    PERMISSIONS,
+    LoginService,
+    api_role,
+    load_permissions,
+)
+
+__all__ = ["ADMIN_TOKEN_TTL", "KIOSK_TOKEN_TTL", "MAX_FAILURES_PER_IP", "MAX_FAILURES_PER_NAME",
+           "PERMISSIONS", "AdminLogin", "KioskLogin", "admin_login", "api_role", "kiosk_login",
+           "load_permissions", "router"]
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=GuardedRoute)
-
-USERS = table(User)
-ROLES = table(Role)
-DEVICES = table(Device)
 
 MAX_FAILURES_PER_NAME = 5
 MAX_FAILURES_PER_IP = 20  # an office or a kiosk fleet behind one NAT shares it
 WINDOW_SECONDS = 300.0
-ADMIN_TOKEN_TTL = timedelta(hours=8)  # a working day
-KIOSK_TOKEN_TTL = timedelta(hours=24)  # the kiosk app logs in again once a day
-
-# The fixed set of role permissions, strongest first, and the API role each one grants.
-PERMISSIONS = ("admin", "operate", "view")
-API_ROLE = {"admin": "admin", "operate": "operator", "view": "viewer"}
 
 _PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=_PRINTABLE)]
 LoginName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
                                              pattern=_PRINTABLE)]
-
-
-def api_role(permissions: list[str]) -> str | None:
-    """The strongest API role the permissions grant (None: they grant no access)."""
-    for permission in PERMISSIONS:
-        if permission in permissions:
-            return API_ROLE[permission]
-    return None
-
-
-def load_permissions(raw: str | None) -> list[str]:
-    """A role's stored permission list; anything unreadable grants nothing."""
-    try:
-        value = json.loads(raw or "[]")
-    except ValueError:
-        return []
-    return [p for p in value if p in PERMISSIONS] if isinstance(value, list) else []
 
 
 # -- the limiter -------------------------------------------------------------------------------
@@ -105,10 +85,15 @@ async def _check(request: Request, password: str, stored: str | None) -> bool:
     return bool(await passwords.verify(password, stored))
 
 
-async def _login(request: Request, kind: str, name: str, password: str,
-                 lookup: Any, grant: Any) -> Any:
-    """Limit, look up, verify, audit; ``grant(row)`` issues the token once the password holds."""
-    engine: AsyncEngine = request.app.state.central.engine
+def logins(request: Request) -> LoginService:
+    return LoginService(request.app.state.central.engine, sites(request))
+
+
+async def _login(request: Request, service: LoginService, kind: str, name: str, password: str,
+                 lookup: Callable[[str], Awaitable[Any]],
+                 grant: Callable[[Any, str], Awaitable[dict[str, Any]]]) -> Any:
+    """Limit, look up (``lookup(name)``), verify, audit; ``grant(row, ip)`` issues the token once
+    the password holds."""
     limits = limiter(request)
     ip = client_ip(request)
     name_key, ip_key = f"{kind}:{name}", f"ip:{ip}"
@@ -116,30 +101,15 @@ async def _login(request: Request, kind: str, name: str, password: str,
     if wait is not None:
         raise too_many_attempts(wait, "failed logins")
     with limits.checking([name_key, ip_key]):  # from here on, before any await
-        async with engine.connect() as conn:
-            row = (await conn.execute(lookup)).first()
+        row = await lookup(name)
         ok = await _check(request, password, row.password_hash if row is not None else None)
     if not ok:
         limits.failed([name_key, ip_key])
-        async with engine.begin() as conn:
-            await audit(conn, name, "auth.login_failed", kind=kind, ip=ip,
-                        device_id=row.id if row is not None and kind == "kiosk" else None)
+        await service.failed(name, kind, ip,
+                             row.id if row is not None and kind == "kiosk" else None)
         raise ApiError(400, "InvalidCredentials", "unknown name or wrong password")
     limits.forget(name_key)
-    return await grant(engine, row, ip)
-
-
-async def _issue(engine: AsyncEngine, name: str, role: str, ttl: timedelta, action: str, *,
-                 user_id: int | None = None, device_id: int | None = None,
-                 **details: Any) -> dict[str, Any]:
-    """A login's token (named ``name``, for ``ttl``), audited as ``action``: the answer's
-    ``{token, expiresAt}``."""
-    expires = now_utc() + ttl
-    _, token = await create_token(engine, name, role, user_id=user_id, device_id=device_id,
-                                  expires_at=expires)
-    async with engine.begin() as conn:
-        await audit(conn, name, action, device_id=device_id, **details)
-    return {"token": token, "expiresAt": iso(expires)}
+    return await grant(row, ip)
 
 
 class LoginResult(BaseModel):
@@ -149,7 +119,7 @@ class LoginResult(BaseModel):
     expiresAt: str
 
 
-_TOO_MANY: dict[int | str, dict[str, Any]] = {429: {"description": "`TooManyAttempts`, with `Retry-After`"}}
+_TOO_MANY = "`TooManyAttempts`, with `Retry-After`"
 
 
 # -- admin login -------------------------------------------------------------------------------
@@ -177,30 +147,13 @@ class AdminLoginResult(LoginResult):
 
 @router.post("/admin-login", summary="Back-office login: username and password to a bearer token",
              response_model=AdminLoginResult,
-             responses={400: {"description": "`InvalidCredentials`"},
-                        403: {"description": "`UserInactive`; `NoPermissions`: the user's role grants "
-                                             "none of admin, operate, view"}, **_TOO_MANY})
+             responses=declare({400: "`InvalidCredentials`",
+                                403: "`UserInactive`; `NoPermissions`: the user's role grants none of "
+                                     "admin, operate, view", 429: _TOO_MANY}, auth=False))
 async def admin_login(body: AdminLogin, request: Request) -> Any:
-    username = body.username.lower()
-    query = (select(USERS.c.id, USERS.c.username, USERS.c.name, USERS.c.active,
-                    USERS.c.password_hash, ROLES.c.name.label("role"), ROLES.c.permissions)
-             .select_from(USERS.outerjoin(ROLES, ROLES.c.id == USERS.c.role_id))
-             .where(USERS.c.username == username))
-
-    async def grant(engine: AsyncEngine, user: Any, ip: str) -> dict[str, Any]:
-        if not user.active:
-            raise ApiError(403, "UserInactive", f"user {user.username!r} is not active")
-        permissions = load_permissions(user.permissions)
-        role = api_role(permissions)
-        if role is None:
-            raise ApiError(403, "NoPermissions", f"user {user.username!r} has no role granting "
-                                                 "admin, operate or view")
-        issued = await _issue(engine, user.username, role, ADMIN_TOKEN_TTL, "auth.admin_login",
-                              user_id=user.id, ip=ip, apiRole=role)
-        return {**issued, "user": {"id": user.id, "username": user.username, "name": user.name,
-                                   "role": user.role, "permissions": permissions, "apiRole": role}}
-
-    return await _login(request, "user", username, body.password, query, grant)
+    service = logins(request)
+    return await _login(request, service, "user", body.username.lower(), body.password, service.user_named,
+                        service.admin_token)
 
 
 # -- kiosk login -------------------------------------------------------------------------------
@@ -225,15 +178,9 @@ class KioskLoginResult(LoginResult):
 
 @router.post("/kiosk-login", summary="Kiosk login: device code and password to a kiosk token",
              response_model=KioskLoginResult,
-             responses={400: {"description": "`InvalidCredentials` (also: the device has no password)"},
-                        **_TOO_MANY})
+             responses=declare({400: "`InvalidCredentials` (also: the device has no password)",
+                                429: _TOO_MANY}, auth=False))
 async def kiosk_login(body: KioskLogin, request: Request) -> Any:
-    query = select(DEVICES.c.id, DEVICES.c.code, DEVICES.c.name, DEVICES.c.password_hash).where(
-        DEVICES.c.code == body.deviceCode)
-
-    async def grant(engine: AsyncEngine, device: Any, ip: str) -> dict[str, Any]:
-        issued = await _issue(engine, f"kiosk:{device.code}", "kiosk", KIOSK_TOKEN_TTL,
-                              "auth.kiosk_login", device_id=device.id, ip=ip)
-        return {**issued, "device": {"id": device.id, "code": device.code, "name": device.name}}
-
-    return await _login(request, "kiosk", body.deviceCode, body.password, query, grant)
+    service = logins(request)
+    return await _login(request, service, "kiosk", body.deviceCode, body.password, service.device_coded,
+                        service.kiosk_token)

@@ -1,6 +1,6 @@
 """What the locker back-office route modules (seed 000 "Web") share: roles, request fields, list
-parameters and the records they manage (:mod:`api.vendor.web.lockers`, ``locker_people``,
-``locker_places``).
+parameters, the errors they declare and how a route gets its service. The records themselves, their
+queries and writes, are the back office's (:mod:`lockers.backoffice`); nothing here knows a table.
 
 Conventions:
 
@@ -19,71 +19,26 @@ Conventions:
 
 from __future__ import annotations
 
-import asyncio
-import json
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
-from fastapi import Depends, Query, Request
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, GetCoreSchemaHandler, StringConstraints
+from pydantic_core import CoreSchema
 
 from api.auth import Caller, require
-from api.crud import Resource
 from api.deps import Page, page_params
-from common.passwords import hash_password
-from csms.store.access import ApiToken
-from csms.timeutil import now_utc
-from lockers.models import (
-    Area,
-    Bank,
-    BankType,
-    Country,
-    Device,
-    Location,
-    Locker,
-    LockerType,
-    Role,
-    Shift,
-    ShiftDevice,
-    User,
-    UserGroup,
-    table,
-)
+from api.gate import GuardedRoute
+from api.vendor.sites import sites
+from lockers.backoffice.lockers import IDENT
+from lockers.service import SiteService
 
-AREAS, BANKS, BANK_TYPES = table(Area), table(Bank), table(BankType)
-COUNTRIES, DEVICES, LOCATIONS = table(Country), table(Device), table(Location)
-LOCKERS, TYPES, ROLES = table(Locker), table(LockerType), table(Role)
-SHIFTS, SHIFT_DEVICES, USERS = table(Shift), table(ShiftDevice), table(User)
-GROUPS, TOKENS = table(UserGroup), table(ApiToken)
+S = TypeVar("S")
+T = TypeVar("T")
 
 MAX_ID = 2**63 - 1
 
-# -- the records ---------------------------------------------------------------------------------
-AREA = Resource(AREAS, "area", "AreaNotFound")
-BANK = Resource(BANKS, "bank", "BankNotFound", unique="name", exists="BankNameTaken",
-                named="a bank named")
-BANK_TYPE = Resource(BANK_TYPES, "bank type", "BankTypeNotFound")
-COUNTRY = Resource(COUNTRIES, "country", "CountryNotFound")
-DEVICE = Resource(DEVICES, "device", "DeviceNotFound", unique="code", exists="DeviceExists",
-                  named="a device with code", taken="the device code is taken", as_json=("ports",))
-GROUP = Resource(GROUPS, "group", "GroupNotFound", unique="name", exists="GroupExists",
-                 named="a group", taken="the group name is taken")
-LOCATION = Resource(LOCATIONS, "location", "LocationNotFound", unique="name", exists="LocationExists",
-                    named="a location", taken="the location name is taken")
-LOCKER = Resource(LOCKERS, "locker", "LockerNotFound", unique="identity", exists="LockerExists",
-                  named="a locker", taken="the locker exists")
-LOCKER_TYPE = Resource(TYPES, "locker type", "LockerTypeNotFound", unique="name",
-                       exists="LockerTypeExists", named="a locker type",
-                       taken="the locker type name is taken")
-ROLE = Resource(ROLES, "role", "RoleNotFound", unique="name", exists="RoleExists", named="a role",
-                taken="the role name is taken", as_json=("permissions",))
-SHIFT = Resource(SHIFTS, "shift", "ShiftNotFound", unique="name", exists="ShiftExists",
-                 named="a shift named", taken="the shift name is taken", as_json=("days",))
-SHIFT_DEVICE = Resource(SHIFT_DEVICES, "shift device", "ShiftDeviceNotFound",
-                        exists="ShiftDeviceExists", taken="the device is already on that shift")
-USER = Resource(USERS, "user", "UserNotFound", unique="username", exists="UserExists", named="a user",
-                taken="the username is taken")
 
 # -- roles ---------------------------------------------------------------------------------------
 Reader = Annotated[Caller, Depends(require("operator", "viewer"))]
@@ -93,7 +48,6 @@ LockerReader = Annotated[Caller, Depends(require("operator", "viewer", "kiosk"))
 
 # -- request fields ------------------------------------------------------------------------------
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"  # no control characters (PostgreSQL refuses NUL in text)
-IDENT = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"  # safe in a URL path and as an OCPP identity
 
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
@@ -124,6 +78,22 @@ BoardAddress = Annotated[int, Field(ge=1, le=31, description="The board's RS-485
 BayNumber = Annotated[int, Field(ge=1, le=48, description="The bay (door) number on its board.")]
 
 
+class _NotNull:
+    """Validate ``X | None`` as ``X``: the field may be left out (its default, None, is never
+    validated), but an explicit null is refused with ``X``'s own error."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        inner = [arg for arg in get_args(source) if arg is not type(None)]
+        assert len(inner) == 1, source
+        return handler.generate_schema(inner[0])
+
+
+# A PATCH field: left out, nothing changes; null is refused (it would blank a required column).
+# Constraints go inside (``Omittable[Annotated[list[X], Field(max_length=3)]]``): on the field
+# they would apply to the optional wrapper, which validation skips.
+Omittable = Annotated[T | None, _NotNull()]
+
+
 class Body(BaseModel):
     """Request bodies: unknown fields are refused (a typo must not be silently ignored)."""
 
@@ -147,34 +117,18 @@ Search = Annotated[str | None, Query(max_length=100, pattern=PRINTABLE,
 Paging = Annotated[Page, Depends(page_params)]
 FilterId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "`…NotFound`: the resource, or one an id in the body names"}}
 
 
-def engine(request: Request) -> AsyncEngine:
-    return request.app.state.central.engine  # type: ignore[no-any-return]
+def web_router() -> APIRouter:
+    """A router of the back office. Its answers are rendered as before they had response models
+    (``json.dumps``, not pydantic's JSON writer): the free-form JSON some of them carry (a
+    heartbeat, an audit entry's details) keeps its exact bytes, floats included."""
+    return APIRouter(route_class=GuardedRoute, default_response_class=JSONResponse)
 
 
-Engine = Annotated[AsyncEngine, Depends(engine)]
+def served(kind: Callable[[Any, SiteService], S]) -> Any:
+    """The dependency that builds service ``kind`` for a request, on the app's database and site."""
+    def build(request: Request) -> S:
+        return kind(request.app.state.central.engine, sites(request))
 
-
-# -- shared behaviour ----------------------------------------------------------------------------
-async def revoke_tokens(conn: AsyncConnection, which: Any) -> None:
-    """Log users (or kiosks) out: the login tokens ``which`` selects stop working at once.
-    Tokens made with /api/v1/tokens have no user or device, so no clause here reaches them."""
-    await conn.execute(update(TOKENS).where(TOKENS.c.revoked_at.is_(None), which)
-                       .values(revoked_at=now_utc()))
-
-
-async def hashed(password: str | None) -> str | None:
-    """The hash to store for a password (None: none); hashing is slow on purpose, so in a thread."""
-    return await asyncio.to_thread(hash_password, password) if password else None
-
-
-def json_list(raw: str | None) -> list[Any]:
-    """A list stored as JSON text; anything unreadable is an empty list."""
-    try:
-        value = json.loads(raw or "[]")
-    except ValueError:
-        return []
-    return value if isinstance(value, list) else []
+    return Depends(build)

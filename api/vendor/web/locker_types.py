@@ -1,40 +1,32 @@
-"""Locker types in the back office (seed 000)."""
+"""Locker types in the back office (seed 000; the records: :mod:`lockers.backoffice.locker_types`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from pydantic import Field
-from sqlalchemy import select
+from pydantic import BaseModel, Field
 
-from api.crud import (
-    create,
-    one,
-    page_of,
-    patch,
-)
-from api.gate import GuardedRoute
-from api.vendor.sites import sites
+from api.errors import declare
+from api.schemas import Paged
 from api.vendor.web.conventions import (
-    LOCKER_TYPE,
-    LOCKERS,
-    NOT_FOUND,
-    TYPES,
     Body,
     Description,
-    Engine,
     Name,
+    Omittable,
     Operator,
     Paging,
     Reader,
     Search,
     Size,
     examples,
+    served,
+    web_router,
 )
 from api.vendor.web.devices import LockerTypeId
+from lockers.backoffice.locker_types import LockerTypeService
 
-router = APIRouter(route_class=GuardedRoute)
+router = web_router()
+LockerTypes = Annotated[LockerTypeService, served(LockerTypeService)]
 
 
 # ================================================================================================
@@ -55,48 +47,48 @@ class LockerTypeIn(Body):
 class LockerTypePatch(Body):
     model_config = examples({"hasCharging": False})
 
-    name: Name = Field(None)
-    size: Size = Field(None)
-    hasCharging: bool = Field(None)
-    alwaysOos: bool = Field(None)
+    name: Omittable[Name] = None
+    size: Omittable[Size] = None
+    hasCharging: Omittable[bool] = None
+    alwaysOos: Omittable[bool] = None
     description: Description | None = None
 
 
-def _locker_type(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "name": row.name, "size": row.size, "hasCharging": row.has_charging,
-            "alwaysOos": row.always_oos, "description": row.description}
+class LockerTypeOut(BaseModel):
+    id: int
+    name: str
+    size: str
+    hasCharging: bool
+    alwaysOos: bool = Field(description="Never rented (a screen, say).")
+    description: str | None
 
 
-@router.get("/api/admin/locker-types", tags=["lockers"], summary="Locker types")
-async def list_locker_types(_: Reader, eng: Engine, page: Paging, q: Search = None) -> dict[str, Any]:
-    return await page_of(eng, page, select(TYPES).order_by(TYPES.c.name), q,
-                         [TYPES.c.name, TYPES.c.description], _locker_type)
+TYPE_NOT_FOUND = {404: "`LockerTypeNotFound`"}
+
+
+@router.get("/api/admin/locker-types", tags=["lockers"], summary="Locker types",
+            response_model=Paged[LockerTypeOut], responses=declare({}))
+async def list_locker_types(_: Reader, types: LockerTypes, page: Paging, q: Search = None) -> dict[str, Any]:
+    return await types.page(page, q)
 
 
 @router.post("/api/admin/locker-types", tags=["lockers"], status_code=201, summary="Add a locker type",
-             responses={409: {"description": "`LockerTypeExists`"}})
-async def add_locker_type(body: LockerTypeIn, caller: Operator, eng: Engine) -> dict[str, Any]:
-    return await get_locker_type(caller, eng, await create(eng, caller, LOCKER_TYPE, body.model_dump()))
+             response_model=LockerTypeOut, responses=declare({409: "`LockerTypeExists`"}))
+async def add_locker_type(body: LockerTypeIn, caller: Operator, types: LockerTypes) -> dict[str, Any]:
+    return await types.get(await types.add(caller, body.model_dump()))
 
 
 @router.get("/api/admin/locker-types/{lockerTypeId}", tags=["lockers"], summary="Get a locker type",
-            responses=NOT_FOUND)
-async def get_locker_type(_: Reader, eng: Engine, type_id: LockerTypeId) -> dict[str, Any]:
-    return await one(eng, LOCKER_TYPE, type_id, shape=_locker_type)
+            response_model=LockerTypeOut, responses=declare(TYPE_NOT_FOUND))
+async def get_locker_type(_: Reader, types: LockerTypes, type_id: LockerTypeId) -> dict[str, Any]:
+    return await types.get(type_id)
 
 
 @router.patch("/api/admin/locker-types/{lockerTypeId}", tags=["lockers"], summary="Edit a locker type",
-              responses={**NOT_FOUND, 409: {"description": "`LockerTypeExists`"}})
-async def update_locker_type(request: Request, body: LockerTypePatch, caller: Operator,
-                             eng: Engine, type_id: LockerTypeId) -> dict[str, Any]:
-    values = body.model_dump(exclude_unset=True)
-    await patch(eng, caller, LOCKER_TYPE, type_id, values)
-    if "alwaysOos" in values:  # its lockers' bays go into maintenance or come out of it
-        async with eng.connect() as conn:
-            identities = (await conn.execute(select(LOCKERS.c.identity).where(
-                LOCKERS.c.locker_type_id == type_id))).scalars().all()
-        for identity in identities:
-            await sites(request).apply_service_state(identity)
-    return await get_locker_type(caller, eng, type_id)
-
-
+              response_model=LockerTypeOut,
+              responses=declare({**TYPE_NOT_FOUND, 409: "`LockerTypeExists`"}))
+async def update_locker_type(body: LockerTypePatch, caller: Operator, types: LockerTypes,
+                             type_id: LockerTypeId) -> dict[str, Any]:
+    """A change of `alwaysOos` puts its lockers' bays into maintenance or takes them out of it."""
+    await types.update(caller, type_id, body.model_dump(exclude_unset=True))
+    return await types.get(type_id)

@@ -1,9 +1,10 @@
 """Get, add, edit, delete and list back-office records, parametrised by table.
 
-Every back-office record follows one pattern: 404 ``<Thing>NotFound`` for an unknown id, 409 when
-its unique name is taken, every change written to the audit log in the change's own transaction
-(the caller as actor, ``<thing>.add|edit|delete`` as action, ``<thing>_id`` naming the record).
-The pattern lives here once; a route says only what differs for its record.
+Every back-office record follows one pattern: ``NotFound`` ``<Thing>NotFound`` for an unknown id,
+``Conflict`` when its unique name is taken, every change written to the audit log in the change's
+own transaction (the viewer as actor, ``<thing>.add|edit|delete`` as action, ``<thing>_id`` naming
+the record). The pattern lives here once, so a service says only what differs for its record and
+no REST route needs a table or a transaction to manage one.
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from api.auth import Caller
-from api.deps import Page, jsonable, paginate
-from api.errors import ApiError
-from api.vendor.sites import actor
+from csms.queries import Page, jsonable, paginate
 from lockers.audit import audit
+from lockers.errors import Conflict, NotFound, Refused
+from lockers.scope import Viewer
 
 T = TypeVar("T")
 Shape = Callable[[Any], dict[str, Any]]  # a result row -> its JSON answer
@@ -35,15 +35,15 @@ def _snake(field: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Resource:
-    """One kind of record: its table, and the words its errors and audit entries use."""
+    """One kind of record: its table, and the words its refusals and audit entries use."""
 
     table: Any
     what: str  # "locker type": "no locker type 7", audit "locker_type.add" with "locker_type_id"
-    not_found: str  # the 404 code
+    not_found: str  # the NotFound code
     unique: str | None = None  # the column no two records may share
-    exists: str = ""  # the 409 code when it is taken
+    exists: str = ""  # the Conflict code when it is taken
     named: str = ""  # "a locker type": "a locker type 'Big' exists"
-    taken: str = ""  # the 409 message when the database, not the check, found it taken (a race)
+    taken: str = ""  # the Conflict message when the database, not the check, found it taken (a race)
     as_json: tuple[str, ...] = ()  # body fields stored as JSON text
 
     @property
@@ -60,15 +60,15 @@ class Resource:
         """The audit entry's name for the record's id (``locker_type_id``)."""
         return f"{self.slug}_id"
 
-    def missing(self, key: Any) -> ApiError:
-        return ApiError(404, self.not_found, f"no {self.what} {key}")
+    def missing(self, key: Any) -> NotFound:
+        return NotFound(self.not_found, f"no {self.what} {key}")
 
-    def duplicate(self, value: Any) -> ApiError:
-        return ApiError(409, self.exists, f"{self.named} {value!r} exists")
+    def duplicate(self, value: Any) -> Conflict:
+        return Conflict(self.exists, f"{self.named} {value!r} exists")
 
-    def conflict(self) -> ApiError:
-        """The 409 for a duplicate the database found, not the check (a concurrent change)."""
-        return ApiError(409, self.exists, self.taken)
+    def conflict(self) -> Conflict:
+        """The refusal for a duplicate the database found, not the check (a concurrent change)."""
+        return Conflict(self.exists, self.taken)
 
     def columns(self, values: dict[str, Any]) -> dict[str, Any]:
         """Body fields (camelCase) as column values: the bodies name the columns in camelCase."""
@@ -76,7 +76,7 @@ class Resource:
 
 
 async def write(eng: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T]],
-                conflict: ApiError) -> T:
+                conflict: Refused) -> T:
     """Run ``work(conn)`` in one transaction; a constraint violation (a race the checks could not
     see) raises ``conflict``."""
     try:
@@ -87,7 +87,7 @@ async def write(eng: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T]
 
 
 async def row_or_404(conn: AsyncConnection, res: Resource, key: Any) -> Any:
-    """The record ``key`` (None for no key: an optional reference left out), or 404."""
+    """The record ``key`` (None for no key: an optional reference left out), or ``NotFound``."""
     if key is None:
         return None
     row = (await conn.execute(select(res.table).where(res.pk == key))).first()
@@ -97,7 +97,7 @@ async def row_or_404(conn: AsyncConnection, res: Resource, key: Any) -> Any:
 
 
 async def free(conn: AsyncConnection, res: Resource, value: Any, except_key: Any = None) -> None:
-    """409 when another record (not ``except_key``) has ``value`` in the unique column."""
+    """``Conflict`` when another record (not ``except_key``) has ``value`` in the unique column."""
     query = select(res.pk).where(res.table.c[res.unique] == value)
     if except_key is not None:
         query = query.where(res.pk != except_key)
@@ -105,27 +105,27 @@ async def free(conn: AsyncConnection, res: Resource, value: Any, except_key: Any
         raise res.duplicate(value)
 
 
-async def log(conn: AsyncConnection, caller: Caller, res: Resource, verb: str, key: Any,
+async def log(conn: AsyncConnection, who: Viewer, res: Resource, verb: str, key: Any,
               **details: Any) -> None:
-    """The audit entry ``<what>.<verb>`` for record ``key``."""
-    await audit(conn, actor(caller), f"{res.slug}.{verb}", **{res.key: key}, **details)
+    """The audit entry ``<what>.<verb>`` for record ``key``, by ``who`` (its name is the actor)."""
+    await audit(conn, who.name, f"{res.slug}.{verb}", **{res.key: key}, **details)
 
 
-async def insert(conn: AsyncConnection, caller: Caller, res: Resource, values: dict[str, Any],
+async def insert(conn: AsyncConnection, who: Viewer, res: Resource, values: dict[str, Any],
                  **details: Any) -> int:
     """Insert a record from body ``values`` and audit ``<what>.add`` with ``details``; its id."""
     result = await conn.execute(res.table.insert().values(res.columns(values)))
     inserted = result.inserted_primary_key
     assert inserted is not None  # an INSERT of one row has one
     key = int(inserted[0])
-    await log(conn, caller, res, "add", key, **details)
+    await log(conn, who, res, "add", key, **details)
     return key
 
 
 async def one(eng: AsyncEngine, res: Resource, key: Any, query: Select[Any] | None = None,
               shape: Shape = jsonable) -> dict[str, Any]:
     """Record ``key`` as ``query`` (default: its table's row) finds it and ``shape`` answers it,
-    or 404."""
+    or ``NotFound``."""
     query = select(res.table) if query is None else query
     async with eng.connect() as conn:
         row = (await conn.execute(query.where(res.pk == key))).first()
@@ -147,11 +147,11 @@ async def page_of(eng: AsyncEngine, page: Page, query: Select[Any], q: str | Non
     return await paginate(eng, query, page, shape)
 
 
-async def create(eng: AsyncEngine, caller: Caller, res: Resource, values: dict[str, Any], *,
+async def create(eng: AsyncEngine, who: Viewer, res: Resource, values: dict[str, Any], *,
                  check: Callable[[AsyncConnection], Awaitable[Any]] | None = None,
                  details: dict[str, Any] | None = None) -> int:
-    """Add a record: 409 if its unique value is taken, then ``check`` (what else must hold), then
-    insert it, audited with ``details`` (default: ``values``). Its id."""
+    """Add a record: ``Conflict`` if its unique value is taken, then ``check`` (what else must
+    hold), then insert it, audited with ``details`` (default: ``values``). Its id."""
     assert res.unique is not None, "create() is for records with a unique column"
     value = values[res.unique]
 
@@ -159,16 +159,17 @@ async def create(eng: AsyncEngine, caller: Caller, res: Resource, values: dict[s
         await free(conn, res, value)
         if check is not None:
             await check(conn)
-        return await insert(conn, caller, res, values, **(values if details is None else details))
+        return await insert(conn, who, res, values, **(values if details is None else details))
 
     return await write(eng, work, res.duplicate(value))
 
 
-async def patch(eng: AsyncEngine, caller: Caller, res: Resource, key: Any, values: dict[str, Any],
+async def patch(eng: AsyncEngine, who: Viewer, res: Resource, key: Any, values: dict[str, Any],
                 *, also: Also | None = None, details: dict[str, Any] | None = None) -> None:
-    """Edit record ``key`` with body ``values`` (the fields the body set): 404 if unknown, 409 if
-    they take another's unique value, then ``also(conn, row)`` (checks; what must change with
-    it), then the update, audited with ``details`` (default: ``values``). Nothing set: no change."""
+    """Edit record ``key`` with body ``values`` (the fields the body set): ``NotFound`` if
+    unknown, ``Conflict`` if they take another's unique value, then ``also(conn, row)`` (checks;
+    what must change with it), then the update, audited with ``details`` (default: ``values``).
+    Nothing set: no change."""
     async def work(conn: AsyncConnection) -> None:
         row = await row_or_404(conn, res, key)
         if res.unique in values:
@@ -177,18 +178,19 @@ async def patch(eng: AsyncEngine, caller: Caller, res: Resource, key: Any, value
             await also(conn, row)
         if values:
             await conn.execute(update(res.table).where(res.pk == key).values(res.columns(values)))
-            await log(conn, caller, res, "edit", key, **(values if details is None else details))
+            await log(conn, who, res, "edit", key, **(values if details is None else details))
 
     await write(eng, work, res.conflict())
 
 
 def unreferenced(column: Any, code: str, message: Callable[[Any, int], str]) -> Also:
-    """An ``also`` for :func:`remove`: 409 ``code`` (``message(row, count)``) while rows refer to
-    the record through ``column``, so that deleting it never takes them along or orphans them."""
+    """An ``also`` for :func:`remove`: ``Conflict`` ``code`` (``message(row, count)``) while rows
+    refer to the record through ``column``, so that deleting it never takes them along or
+    orphans them."""
     async def check(conn: AsyncConnection, row: Any) -> None:
         count = (await conn.execute(select(func.count()).where(column == row.id))).scalar_one()
         if count:
-            raise ApiError(409, code, message(row, count))
+            raise Conflict(code, message(row, count))
 
     return check
 
@@ -198,15 +200,15 @@ def _unique_value(res: Resource, row: Any) -> dict[str, Any]:
     return {} if res.unique is None else {res.unique: getattr(row, res.unique)}
 
 
-async def remove(eng: AsyncEngine, caller: Caller, res: Resource, key: Any, *, also: Also | None = None,
+async def remove(eng: AsyncEngine, who: Viewer, res: Resource, key: Any, *, also: Also | None = None,
                  details: Callable[[Any], dict[str, Any]] | None = None) -> Any:
-    """Delete record ``key`` (404 if unknown) after ``also(conn, row)`` (checks; what goes with
-    it), audited with ``details(row)`` (default: its unique value). The deleted row."""
+    """Delete record ``key`` (``NotFound`` if unknown) after ``also(conn, row)`` (checks; what
+    goes with it), audited with ``details(row)`` (default: its unique value). The deleted row."""
     async with eng.begin() as conn:
         row = await row_or_404(conn, res, key)
         if also is not None:
             await also(conn, row)
         await conn.execute(delete(res.table).where(res.pk == key))
-        await log(conn, caller, res, "delete", key,
+        await log(conn, who, res, "delete", key,
                   **(details(row) if details else _unique_value(res, row)))
     return row
