@@ -152,7 +152,7 @@ class Provisioning(BaseModel):
     runtime: dict[str, Any] | None = Field(description="The running station's snapshot; null: not running.")
 
 
-class LogEntry(BaseModel):
+class ChargerLogEntry(BaseModel):
     ts: str
     kind: str
     text: str
@@ -160,7 +160,7 @@ class LogEntry(BaseModel):
 
 class Logs(BaseModel):
     total: int
-    items: list[LogEntry] = Field(description="Newest first.")
+    items: list[ChargerLogEntry] = Field(description="Newest first.")
     page: int
     page_size: int
 

@@ -3,8 +3,8 @@ counted per client address, and past CHARGEBAY_TOKEN_FAILURES_PER_IP every token
 address is answered 429 ``TooManyAttempts`` with Retry-After, without being looked up, whichever
 door it comes through (Bearer, X-API-Key, the integration key, the dashboard's cookie and token
 login) — except a token accepted within CHARGEBAY_TOKEN_REMEMBERED_FOR (a day), so the clients at
-work behind a shared address are not locked out by a guessing neighbour (review of #13). Expired or revoked tokens are refused
-but not counted. Over real sockets: clients bound to 127.0.0.2 and 127.0.0.3 are two other
+work behind a shared address are not locked out by a guessing neighbour (review of #13). Expired or
+revoked tokens are refused but not counted. Over real sockets: clients bound to 127.0.0.2 and 127.0.0.3 are two other
 callers; an IPv6 caller is counted by its /64.
 """
 
