@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import errors, middleware
+from api.auth import remember_tokens
 from api.routes import (
     charge_points,
     commands,
@@ -32,6 +33,7 @@ def create_app(central: CentralSystem, sim: SimService | None = None,
                     "Authenticate with `Authorization: Bearer <token>`.",
     )
     app.state.central = central
+    remember_tokens(app.state, central.settings)
     app.state.sim = sim
     app.state.bridge = bridge
     app.state.sites = sites or SiteService(central.engine, bridge)

@@ -111,11 +111,7 @@ def client_ip(request: Request) -> str:
 
 def token_limiter(request: Request) -> FailureLimiter:
     """The app's limiter of token guesses (one per app, so each stack, and each test, starts clean)."""
-    found: FailureLimiter | None = getattr(request.app.state, "token_limiter", None)
-    if found is None:
-        settings: Settings = request.app.state.central.settings
-        found = request.app.state.token_limiter = FailureLimiter(settings.auth_window)
-    return found
+    return request.app.state.token_limiter  # type: ignore[no-any-return]
 
 
 def address_key(ip: str) -> str:
@@ -153,11 +149,13 @@ class GoodTokens:
 
 
 def good_tokens(request: Request) -> GoodTokens:
-    found: GoodTokens | None = getattr(request.app.state, "good_tokens", None)
-    if found is None:
-        settings: Settings = request.app.state.central.settings
-        found = request.app.state.good_tokens = GoodTokens(settings.token_remembered_for)
-    return found
+    return request.app.state.good_tokens  # type: ignore[no-any-return]
+
+
+def remember_tokens(state: Any, settings: Settings) -> None:
+    """Give an app its token-guess limiter and its memory of good tokens (at its creation)."""
+    state.token_limiter = FailureLimiter(settings.auth_window)
+    state.good_tokens = GoodTokens(settings.token_remembered_for)
 
 
 async def check_token(request: Request, token: str) -> Caller | None:

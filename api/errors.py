@@ -19,8 +19,16 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from common.outbound import OutboundRefused
-from csms.services.errors import Conflict, DatabaseError, Invalid, NotFound, ServiceError, out_of_range
-from lockers import errors as back_office
+from csms.services.errors import (
+    Conflict,
+    DatabaseError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    ServiceError,
+    Unavailable,
+    out_of_range,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +50,21 @@ class ApiError(Exception):
                             status_code=self.status, headers=self.headers)
 
 
-_SERVICE_STATUS: dict[type[ServiceError], int] = {NotFound: 404, Conflict: 409, Invalid: 422}
+# The status of each kind of refusal a service makes (the central system's and the back office's
+# are one family); a vendor that spells one with another status says so in its route class
+# (``api.vendor.errors.VendorRoute.refusal_status``).
+REFUSAL_STATUS: dict[type[ServiceError], int] = {NotFound: 404, Conflict: 409, Invalid: 422, Forbidden: 403,
+                                                 Unavailable: 503}
 
 
-def from_service(exc: ServiceError) -> ApiError:
-    """A service's refusal as the REST API answers it."""
-    status = next(code for kind, code in _SERVICE_STATUS.items() if isinstance(exc, kind))
-    return ApiError(status, exc.code, exc.message, **exc.extra)
+def refusal(exc: ServiceError, statuses: dict[type[ServiceError], int] | None = None) -> ApiError:
+    """A service's refusal as the REST API answers it (by ``statuses`` first, if given)."""
+    for table in (statuses or {}, REFUSAL_STATUS):
+        status = next((code for kind, code in table.items() if isinstance(exc, kind)), None)
+        if status is not None:
+            return ApiError(status, exc.code, exc.message, **exc.extra)
+    return ApiError(409, exc.code, exc.message, **exc.extra)
+
 
 
 class ErrorBody(BaseModel):
@@ -111,19 +127,6 @@ _HTTP_CODES = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "Met
                413: "PayloadTooLarge"}
 
 
-# The status of each kind of refusal the back office's services make; a vendor that spells one
-# with another status says so in its route class (``api.vendor.errors.VendorRoute.refusal_status``).
-REFUSAL_STATUS: dict[type[back_office.Refused], int] = {
-    back_office.NotFound: 404, back_office.Conflict: 409, back_office.Invalid: 422,
-    back_office.Forbidden: 403, back_office.Unavailable: 503}
-
-
-def refusal(exc: back_office.Refused, statuses: dict[type[back_office.Refused], int] | None = None) -> ApiError:
-    """A back-office service's refusal as the API's one error."""
-    status = (statuses or REFUSAL_STATUS).get(type(exc)) or REFUSAL_STATUS.get(type(exc), 409)
-    return ApiError(status, exc.code, exc.message, **exc.extra)
-
-
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -131,10 +134,6 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def _service(request: Request, exc: ServiceError) -> JSONResponse:
-        return await _api_error(request, from_service(exc))
-
-    @app.exception_handler(back_office.Refused)
-    async def _back_office(request: Request, exc: back_office.Refused) -> JSONResponse:
         return await _api_error(request, refusal(exc))
 
     @app.exception_handler(OutboundRefused)

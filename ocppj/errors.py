@@ -9,7 +9,7 @@ says how it is written on the wire.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,17 +45,11 @@ V16_ERRORS = ErrorCodes(
     generic="GenericError",
 )
 
-V201_ERRORS = ErrorCodes(
+# OCPP-J 2.0.1 renamed four of them (and spells Occurrence right)
+V201_ERRORS = replace(
+    V16_ERRORS,
     rpc_framework="RpcFrameworkError",
     format="FormatViolation",
     message_type="MessageTypeNotSupported",
-    protocol="ProtocolError",
     occurrence="OccurrenceConstraintViolation",
-    type_constraint="TypeConstraintViolation",
-    property_constraint="PropertyConstraintViolation",
-    not_implemented="NotImplemented",
-    not_supported="NotSupported",
-    internal="InternalError",
-    security="SecurityError",
-    generic="GenericError",
 )

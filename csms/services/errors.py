@@ -13,7 +13,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy.exc import DBAPIError as DatabaseError
 
-__all__ = ["Conflict", "DatabaseError", "Invalid", "NotFound", "ServiceError", "out_of_range"]
+__all__ = ["Conflict", "DatabaseError", "Forbidden", "Invalid", "NotFound", "ServiceError", "Unavailable",
+           "out_of_range"]
 
 
 class ServiceError(Exception):
@@ -37,6 +38,14 @@ class Conflict(ServiceError):
 class Invalid(ServiceError):
     """The request names something the central system cannot accept (a bad id, a payload that
     breaks the OCPP schema)."""
+
+
+class Forbidden(ServiceError):
+    """The caller may not do this to this record (not theirs, not their role)."""
+
+
+class Unavailable(ServiceError):
+    """What it needs is not there now (a board offline, a bridge not connected): try later."""
 
 
 def out_of_range(exc: DatabaseError) -> BaseException | None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from api.app import create_app
+from common.settings import Settings
 
 MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")  # the tests share the module's stack
 
@@ -55,7 +56,8 @@ def _collection_spec() -> dict[str, Any]:
     """The document of the app as the stack builds it (collection cannot wait for a stack; the
     routes do not touch the central system to be described). The served document is compared too:
     :func:`test_the_table_and_the_served_document_name_the_same_operations`."""
-    return create_app(SimpleNamespace(engine=None)).openapi()  # type: ignore[arg-type]
+    central = SimpleNamespace(engine=None, settings=Settings())  # enough of one to describe the API
+    return create_app(central).openapi()  # type: ignore[arg-type]
 
 
 SPEC = _collection_spec()
