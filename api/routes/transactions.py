@@ -55,14 +55,16 @@ async def get_transaction(transaction_id: int, reads: Queries) -> dict[str, Any]
 @router.post("/{transaction_id}/close", summary="Close a transaction its charge point will never stop",
              response_model=TransactionDetail,
              responses=declare({404: "`TransactionNotFound`",
-                                409: "`TransactionNotActive`: it has ended already"}))
+                                409: "`TransactionNotActive`: it has ended already",
+                                422: "`MeterStopBelowStart`: a given meter_stop is below the "
+                                     "transaction's meter_start (refused, never clamped)"}))
 async def close_transaction(transaction_id: int, body: CloseTransaction, caller: Operator,
                             service: Transactions, reads: Queries) -> dict[str, Any]:
     """For a transaction left open by a charge point that forgot it: ends it now with
     ``end_source`` operator, the caller as ``ended_by`` and the reason as ``end_detail`` (the
     audit of who closed what and why: the token's name and id, its user), ``stop_reason`` Other
     and the last known register as ``meter_stop`` unless given (a given one is recorded in the
-    detail with the register it replaced). Its id tag is free again. Should the charge point's own
+    detail with the register it replaced; one below the start is refused). Its id tag is free again. Should the charge point's own
     StopTransaction arrive later, its figures replace these."""
     await service.close(transaction_id, caller.who, body.reason, body.meter_stop)
     return await reads.transactions.get(transaction_id)

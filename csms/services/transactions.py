@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.events import EventBus
-from csms.services.errors import Conflict, NotFound
+from csms.services.errors import Conflict, Invalid, NotFound
 from csms.store.endings import (
     REGISTER,
     Ended,
@@ -174,7 +174,8 @@ class TransactionService:
     async def close(self, transaction_id: int, actor: str, reason: str,
                     meter_stop: int | None = None) -> Ended:
         """An operator ends a transaction its charge point will never stop; :class:`NotFound`
-        for an unknown one, :class:`Conflict` for one that has ended already."""
+        for an unknown one, :class:`Conflict` for one that has ended already, :class:`Invalid`
+        for a meter_stop below the transaction's meter_start (refused, not clamped)."""
         detail = f"{reason} (closed at {iso(now_utc())})"
         outcome, ended = await self._writer.run(
             close_by_operator(transaction_id, actor, detail, meter_stop))
@@ -182,6 +183,9 @@ class TransactionService:
             message = f"transaction {transaction_id} is {outcome.replace('_', ' ')}"
             if outcome == "unknown":
                 raise NotFound("TransactionNotFound", message)
+            if outcome == "below_start":
+                raise Invalid("MeterStopBelowStart", f"meter_stop {meter_stop} Wh is below "
+                              f"transaction {transaction_id}'s meter_start")
             raise Conflict("TransactionNotActive", message)
         log.warning("%s: transaction %d closed by %s: %s (meter_stop %d Wh%s)", ended.charge_point_id,
                     transaction_id, actor, reason, ended.meter_stop,

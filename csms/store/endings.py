@@ -87,7 +87,7 @@ async def end(conn: AsyncConnection, tx: Any, source: str, detail: str, *,
               actor: str | None = None, meter_stop: int | None = None) -> Ended:
     """End the open transaction ``tx`` (a row of transactions) without a StopTransaction."""
     known, at = await last_reading(conn, tx)
-    stop = known if meter_stop is None else max(meter_stop, tx.meter_start)
+    stop = known if meter_stop is None else meter_stop  # below the start is refused by the caller
     if meter_stop is not None:  # a figure typed in by hand is said to be one
         detail = (f"{detail}; meter_stop {stop} Wh given by {actor or 'the caller'} "
                   f"(last known register {known} Wh)")
@@ -213,7 +213,9 @@ def sweep_stale(now: datetime, stale_after: float
 def close_by_operator(transaction_id: int, actor: str, reason: str, meter_stop: int | None
                       ) -> Callable[[AsyncConnection], Awaitable[tuple[str, Ended | None]]]:
     """Writer operation: an operator closes a transaction the charge point will never stop.
-    Returns ("closed", ended) or ("unknown" | "not_active", None)."""
+    Returns ("closed", ended) or ("unknown" | "not_active" | "below_start", None): a typed
+    meter_stop below the transaction's meter_start is refused, never clamped, so what is billed
+    is what the operator typed or nothing."""
 
     async def op(conn: AsyncConnection) -> tuple[str, Ended | None]:
         tx = (await conn.execute(select(_TX).where(_TX.c.id == transaction_id))).first()
@@ -221,6 +223,8 @@ def close_by_operator(transaction_id: int, actor: str, reason: str, meter_stop: 
             return "unknown", None
         if tx.stop_timestamp is not None:
             return "not_active", None
+        if meter_stop is not None and meter_stop < tx.meter_start:
+            return "below_start", None
         return "closed", await end(conn, tx, "operator", reason, actor=actor, meter_stop=meter_stop)
 
     return op

@@ -222,6 +222,11 @@ async def test_an_operator_closes_a_stranded_transaction_over_rest(stack: Stack)
     async with api(stack) as client:
         made = [(await client.post("/api/v1/tokens", json={"name": "ops", "role": "operator"})).json()
                 for _ in range(2)]
+        # a figure below the transaction's start is refused, not clamped and billed
+        low = await client.post(f"/api/v1/transactions/{typed}/close",
+                                json={"reason": "site visit", "meter_stop": 40})
+        assert low.status_code == 422 and low.json()["code"] == "MeterStopBelowStart", low.text
+        assert "meter_stop 40 Wh is below" in low.text
         res = await client.post(f"/api/v1/transactions/{typed}/close", json={"reason": "site visit",
                                                                              "meter_stop": 999999},
                                 headers={"Authorization": f"Bearer {made[1]['token']}"})
