@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import random
 import socket
 from typing import Any
 
@@ -29,7 +31,27 @@ async def add_id_tag(stack: Stack, id_tag: str, status: str = "Accepted", **extr
 __all__ = ["rows", "add_id_tag", "select"]
 
 
+_HANDED_OUT: set[int] = set()
+_BLOCK = 1500  # ports per xdist worker, all below Linux's ephemeral range (32768-60999)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port a child process can bind a moment later. Not one the kernel picked (``bind(0)``):
+    that comes from the ephemeral range, where any outgoing connection or port-0 listener of
+    this or another test may take it before the child binds. Instead a port below that range,
+    from a block of its own per xdist worker, never handed out twice, and free right now."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    first = 20000 + (int(worker) if worker.isdigit() else 0) % 8 * _BLOCK
+    start = random.randrange(_BLOCK)
+    for step in range(_BLOCK):
+        port = first + (start + step) % _BLOCK
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free port left in {first}-{first + _BLOCK - 1}")
