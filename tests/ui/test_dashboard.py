@@ -245,6 +245,20 @@ def test_admin_page_and_a_viewer_on_a_phone(site: Stack, page: Page, context: Br
         overflow = viewer.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"the charge point page scrolls sideways by {overflow}px on a phone"
         shot(viewer, "charge_point_phone")
+        # until the page's script has wired a form its Send is disabled: a click in that moment
+        # would otherwise submit natively (a GET of the page) and the command would be lost
+        bare = context.browser.new_context(java_script_enabled=False)
+        try:
+            bare.add_cookies(phone.cookies())
+            still = bare.new_page()
+            still.goto(f"{site.http_url}/ui/charge-points/CP-VIEW")
+            buttons = still.locator("form.command button[type=submit]")
+            assert buttons.count() >= 5
+            for button in buttons.all():
+                expect(button).to_be_disabled()
+        finally:
+            bare.close()
+        expect(reset.locator("button")).to_be_enabled()
         # the cookie alone does not make a change: our pages' header is required (CSRF)
         status = viewer.evaluate("""fetch('/api/v1/charge-points/CP-VIEW/commands/Reset',
             {method: 'POST', body: '{"type": "Soft"}', headers: {'Content-Type': 'application/json'}})

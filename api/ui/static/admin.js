@@ -37,7 +37,7 @@
 
   /** Wire a create form: POST its values, then reload its table (and show what came back). */
   function creates(formId, path, reload, shape, after) {
-    document.getElementById(formId).addEventListener("submit", async (e) => {
+    UI.onSubmit(document.getElementById(formId), async (e) => {
       e.preventDefault();
       const form = e.currentTarget;
       const result = await act(form.querySelector("button[type=submit]"), "POST", path, shape(values(form)), reload);

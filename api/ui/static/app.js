@@ -133,5 +133,13 @@ const UI = (() => {
     return out;
   }
 
-  return { api, explain, h, badge, time, toast, act, fill, debounce, live, values };
+  /** Handle a form's submit here, then enable its submit button. The templates render those
+   * buttons disabled: a click that lands after the page is drawn but before its script has run
+   * would otherwise submit the form natively (a GET to the page itself) and lose the action. */
+  function onSubmit(form, handler) {
+    form.addEventListener("submit", handler);
+    for (const button of form.querySelectorAll("button[type=submit]")) button.disabled = false;
+  }
+
+  return { api, explain, h, badge, time, toast, act, fill, debounce, live, values, onSubmit };
 })();

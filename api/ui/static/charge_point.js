@@ -129,7 +129,7 @@
       h("pre", {}, JSON.stringify(result.ok ? result.data.response : result.data, null, 2)));
   }
 
-  for (const form of document.querySelectorAll("form.command")) form.addEventListener("submit", send);
+  for (const form of document.querySelectorAll("form.command")) UI.onSubmit(form, send);
   actionFilter.addEventListener("change", loadMessages);
   const refresh = debounce(() => { loadChargePoint(); loadTransactions(); loadMessages(); }, 250);
   live(refresh, { charge_point_id: id });

@@ -63,7 +63,7 @@
     if (result.ok) document.getElementById("templates").replaceChildren(...result.data.templates.map((t) => h("option", {}, t)));
   }
 
-  document.getElementById("create").addEventListener("submit", async (e) => {
+  UI.onSubmit(document.getElementById("create"), async (e) => {
     e.preventDefault();
     const form = e.currentTarget;
     const data = Object.fromEntries(new FormData(form));

@@ -37,7 +37,7 @@
     document.getElementById("next").disabled = page >= pages;
   }
 
-  form.addEventListener("submit", (e) => { e.preventDefault(); page = 1; load(); });
+  UI.onSubmit(form, (e) => { e.preventDefault(); page = 1; load(); });
   document.getElementById("prev").addEventListener("click", () => { page -= 1; load(); });
   document.getElementById("next").addEventListener("click", () => { page += 1; load(); });
   live(debounce(load, 500), { types: "transaction_started,transaction_stopped" });
