@@ -64,7 +64,8 @@ async def close_transaction(transaction_id: int, body: CloseTransaction, caller:
     ``end_source`` operator, the caller as ``ended_by`` and the reason as ``end_detail`` (the
     audit of who closed what and why: the token's name and id, its user), ``stop_reason`` Other
     and the last known register as ``meter_stop`` unless given (a given one is recorded in the
-    detail with the register it replaced; one below the start is refused). Its id tag is free again. Should the charge point's own
-    StopTransaction arrive later, its figures replace these."""
+    detail with the register it replaced; one below the start is refused). Its id tag is free
+    again. Should the charge point's own StopTransaction arrive later, its figures replace
+    these."""
     await service.close(transaction_id, caller.who, body.reason, body.meter_stop)
     return await reads.transactions.get(transaction_id)
