@@ -70,7 +70,11 @@ USER = Resource(USERS, "user", "UserNotFound", unique="username", exists="UserEx
 
 async def revoke_tokens(conn: AsyncConnection, which: Any) -> None:
     """Log users (or kiosks) out: the login tokens ``which`` selects stop working at once.
-    Tokens made with /api/v1/tokens have no user or device, so no clause here reaches them."""
+    Tokens made with /api/v1/tokens have no user or device, so no clause here reaches them.
+    It writes ``api_tokens`` itself rather than through ``csms.services.tokens`` because the
+    revocation must commit in the same transaction as the change that causes it (a user removed,
+    a password changed, a kiosk retired): done apart, a crash between the two would leave a
+    removed user's tokens working."""
     await conn.execute(update(TOKENS).where(TOKENS.c.revoked_at.is_(None), which)
                        .values(revoked_at=now_utc()))
 
