@@ -70,15 +70,6 @@ class Stack:
         return f"http://{self.host}:{self.http_port}"
 
 
-def _tls(settings: Settings) -> ssl.SSLContext | None:
-    if not settings.tls_cert:
-        return None
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(settings.tls_cert, settings.tls_key)
-    return ctx
-
-
 def _listen(host: str, port: int) -> socket.socket:
     """The API's listening socket. Created with IPPROTO_TCP explicitly: asyncio only sets
     TCP_NODELAY on sockets that say so, and without it every response waits ~40 ms for a
@@ -160,7 +151,8 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
     wire_sites(central, sites)
     try:
         if ocpp is not None:
-            await ocpp.start(settings.host, settings.ws_port, _tls(settings))
+            await ocpp.start(settings.host, settings.ws_port,
+                             central.tls.context if central.tls else None)
         own_url = _ocpp_url(settings, ocpp)
         if serves_api:
             token = await bootstrap_admin(engine, settings.api_token)
@@ -206,6 +198,15 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
         await write_engine.dispose()
 
 
+def _reload_tls(stack: Stack) -> None:
+    """SIGHUP: the TLS certificate, key, client CA and the CA again (csms.tls); a file that does
+    not load is logged and the old ones stay in force."""
+    try:
+        stack.central.reload_tls()
+    except (OSError, ValueError, ssl.SSLError) as exc:
+        log.error("SIGHUP: TLS not reloaded, the previous certificates stay in force: %s", exc)
+
+
 async def serve_until_signalled(settings: Settings) -> None:
     """Run the stack until SIGINT or SIGTERM."""
     raise_open_files_limit()
@@ -214,6 +215,7 @@ async def serve_until_signalled(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with running(settings) as stack:
+        loop.add_signal_handler(signal.SIGHUP, _reload_tls, stack)
         if stack.generated_token:
             print("\nNo CHARGEBAY_API_TOKEN was set, so an admin token was generated. "
                   "It is shown only this once:\n\n    " + stack.generated_token + "\n", flush=True)

@@ -145,8 +145,20 @@ class Settings(BaseSettings):
     rejected_frame_keep: int = Field(default=1024, ge=0, description=(
         "Characters the message log keeps of a longer rejected frame, followed by its original "
         "size (0: the whole frame)."))
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
+    tls_cert: Path | None = Field(default=None, description=(
+        "PEM certificate (and chain) of the websocket port: wss:// (security profiles 2 and 3). "
+        "Reloaded with the key and the client CA on SIGHUP or POST /api/v1/system/tls/reload."))
+    tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert.")
+    tls_client_ca: Path | None = Field(default=None, description=(
+        "PEM bundle of the CA(s) charge point client certificates must chain to: security "
+        "profile 3 (mutual TLS; the certificate's subject CN must be the charge point id)."))
+    ca_cert: Path | None = Field(default=None, description=(
+        "The central system's CA certificate, which signs charge point CSRs (SignCertificate); "
+        "default: data_dir/ca/ca.pem, made by `chargebay ca init`. No CA: CSRs are kept for an "
+        "operator."))
+    ca_key: Path | None = Field(default=None, description="The CA's private key (default: data_dir/ca/ca.key).")
+    certificate_days: int = Field(default=365, ge=1, description=(
+        "Days a charge point certificate the CA signs is valid (at most as long as the CA)."))
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.text
     node_id: str = "node-1"
@@ -200,6 +212,8 @@ class Settings(BaseSettings):
         self.data_dir = self.data_dir.expanduser().absolute()
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'chargebay.db'}"
+        self.ca_cert = self.ca_cert or self.data_dir / "ca" / "ca.pem"
+        self.ca_key = self.ca_key or self.data_dir / "ca" / "ca.key"
         if self.sim_state_dir is None:
             self.sim_state_dir = self.data_dir / "sim"
         elif not self.sim_state_dir.is_absolute():

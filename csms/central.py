@@ -19,21 +19,27 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from common.outbound import OutboundPolicy
 from common.ratelimit import Throttles
 from common.settings import Settings
+from csms.ca import CertificateAuthority, LocalCA
 from csms.callbacks import Callbacks
 from csms.events import EventBus
 from csms.passwords import PasswordChecker
 from csms.queries import Reads
 from csms.rejected import RejectedFrames
 from csms.routing import LocalRouter, Router
+from csms.services.certificates import CertificateService
 from csms.services.charge_points import ChargePointService
+from csms.services.command_effects import CommandEffects
 from csms.services.commands import CommandService
 from csms.services.id_tags import IdTagService
+from csms.services.reservations import ReservationService
+from csms.services.security_events import SecurityEvents
 from csms.services.tokens import TokenService
 from csms.services.transactions import TransactionService
 from csms.store.models import ChargePoint, table
 from csms.store.retention import prune_expired
 from csms.store.writer import Writer
 from csms.timeutil import now_utc
+from csms.tls import Loaded, ServerTls
 from ocppj.versions import V16
 
 log = logging.getLogger(__name__)
@@ -53,6 +59,8 @@ class KnownChargePoint:
     id: str
     registration_status: str
     password_hash: str | None
+    security_profile: int = 0
+    security_profile_pending: int | None = None
 
 
 class CentralSystem:
@@ -65,13 +73,22 @@ class CentralSystem:
         self.router: Router = router or LocalRouter()
         self.events = events or EventBus()
         self.callbacks = Callbacks(self.writer, OutboundPolicy(settings.outbound_allow))
+        # What the REST API asks of the central system: its services (csms.services) and reads.
+        self.charge_points = ChargePointService(self.writer, self.router, self.forget)
         self.commands = CommandService(self.router, self.writer, self.events, settings.call_timeout,
-                                       self.callbacks, self.lookup)
+                                       self.callbacks, self.lookup,
+                                       CommandEffects(engine, self.writer, self.charge_points))
         self.transactions = TransactionService(engine, self.writer, self.events,
                                                settings.stale_transaction_after,
                                                settings.accept_unknown_id_tags)
-        # What the REST API asks of the central system: its services (csms.services) and reads.
-        self.charge_points = ChargePointService(self.writer, self.router, self.forget)
+        self.security = SecurityEvents(self.writer, self.events)
+        self.reservations = ReservationService(engine, self.writer, self.commands)
+        # The CA that signs CSRs (csms.ca: a LocalCA from the files, or any other set here) and
+        # the websocket port's TLS (csms.tls), both reloaded from their files by reload_tls().
+        self.ca: CertificateAuthority | None = None
+        self.certificates = CertificateService(self.writer, self.commands, self.security, lambda: self.ca)
+        self.tls = (ServerTls(settings.tls_cert, settings.tls_key or settings.tls_cert,
+                              settings.tls_client_ca) if settings.tls_cert else None)
         self.id_tags = IdTagService(self.writer)
         self.tokens = TokenService(engine)
         self.reads = Reads(engine, self.writer)
@@ -93,8 +110,23 @@ class CentralSystem:
         # register vendorId "chargebay"), so the central system never imports them.
         self.vendor_extensions: dict[str, VendorExtension] = {}
 
+    def load_ca(self) -> None:
+        """Use the CA files when both exist (``chargebay ca init`` makes them)."""
+        cert, key = self.settings.ca_cert, self.settings.ca_key
+        if cert is not None and key is not None and cert.exists() and key.exists():
+            self.ca = LocalCA(cert, key, self.settings.certificate_days)
+            log.info("CSRs are signed by the CA in %s", cert)
+
+    def reload_tls(self) -> Loaded | None:
+        """Load the TLS files and the CA again (SIGHUP, the REST call): the next handshake uses
+        them, no open connection is dropped. A file that does not load raises; the old stays."""
+        if self.settings.ca_cert is not None and self.settings.ca_cert.exists():
+            self.load_ca()
+        return self.tls.reload() if self.tls is not None else None
+
     async def start(self) -> None:
         V16.warm_up()
+        self.load_ca()
         self.writer.start()
         # A process that died left its charge points marked online; none is connected to us yet.
         await self.writer.run(lambda c: c.execute(
@@ -157,12 +189,14 @@ class CentralSystem:
             return cached
         async with self.engine.connect() as conn:
             row = (await conn.execute(
-                select(_CP.c.id, _CP.c.registration_status, _CP.c.password_hash)
+                select(_CP.c.id, _CP.c.registration_status, _CP.c.password_hash,
+                       _CP.c.security_profile, _CP.c.security_profile_pending)
                 .where(_CP.c.id == charge_point_id))).first()
         if row is None:
             return None
         known = self._known[charge_point_id] = KnownChargePoint(
-            row.id, row.registration_status, row.password_hash)
+            row.id, row.registration_status, row.password_hash, row.security_profile,
+            row.security_profile_pending)
         return known
 
     def forget(self, charge_point_id: str, registration_status: str | None = None) -> None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from common.passwords import verify_password
 from common.ratelimit import FailureLimiter, RefusalLog
 from common.settings import Settings
+from ocppj.basic_auth import alternatives
 
 log = logging.getLogger(__name__)
 KNOWN_ADDRESSES = 100_000  # (charge point, address) pairs remembered, least recently used dropped
@@ -58,27 +59,31 @@ class PasswordChecker:
         self._wrong = RefusalLog(log)
         self._throttled = RefusalLog(log)
 
-    async def verify(self, password: str, stored: str) -> bool:
+    async def verify(self, password: str | bytes, stored: str) -> bool:
         """One scrypt check in a worker thread, once a slot is free."""
         async with self._slots:
             return await asyncio.to_thread(verify_password, password, stored)
 
-    async def check(self, charge_point_id: str, password: str, stored: str) -> bool:
-        fingerprint = hashlib.sha256(password.encode()).digest()
+    async def check(self, charge_point_id: str, password: bytes, stored: str) -> bool:
+        """The password as presented, or (once more) the bytes it stands for when it is a hex
+        AuthorizationKey sent undecoded (:func:`ocppj.basic_auth.alternatives`): a charge point
+        whose firmware skips the decoding is not locked out by a rotation."""
+        fingerprint = hashlib.sha256(password).digest()
         cached = self._ok.get(charge_point_id)
         if cached is not None and cached[0] == stored and hmac.compare_digest(cached[1], fingerprint):
             return True
-        ok = await self.verify(password, stored)
-        if ok:
-            self._ok[charge_point_id] = (stored, fingerprint)
-        return ok
+        for candidate in (password, *alternatives(password)):
+            if await self.verify(candidate, stored):
+                self._ok[charge_point_id] = (stored, fingerprint)
+                return True
+        return False
 
     def _limits(self, charge_point_id: str, address: str) -> dict[str, int]:
         if (charge_point_id, address) in self._known:
             return {f"pair:{charge_point_id}@{address}": self.per_id}
         return {f"id:{charge_point_id}": self.per_id, f"ip:{address}": self.per_ip}
 
-    async def authenticate(self, charge_point_id: str, address: str, password: str,
+    async def authenticate(self, charge_point_id: str, address: str, password: bytes,
                            stored: str) -> Verdict:
         """Check a handshake's password from ``address``, within the limits."""
         limits = self._limits(charge_point_id, address)

@@ -1,7 +1,8 @@
 """The OCPP-J websocket endpoint: ``ws(s)://HOST:PORT/ocpp/{chargePointId}``, subprotocol ocpp1.6.
 
 The handshake is where identity is settled: the path and id are checked, unknown ids follow
-UNKNOWN_CHARGE_POINTS, and a charge point with a password must present it (security profile 1),
+UNKNOWN_CHARGE_POINTS, and a known charge point must connect at its security profile (0-3: Basic
+auth at 1 and 2, TLS at 2, a client certificate whose CN is its id at 3; see :mod:`csms.tls`),
 within the limits on wrong passwords (429 with Retry-After past them, see :mod:`csms.passwords`).
 The caller's address is the TCP peer, or behind a trusted proxy what it forwarded
 (:mod:`common.proxies`).
@@ -9,8 +10,6 @@ The caller's address is the TCP peer, or behind a trusted proxy what it forwarde
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import math
 import ssl
@@ -20,15 +19,16 @@ from urllib.parse import unquote
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from common.proxies import TrustedProxies
+from common.proxies import TrustedProxies, parse_address
 from common.ratelimit import RefusalLog
 from common.settings import UnknownChargePoints
-from csms.central import CentralSystem
+from csms.central import CentralSystem, KnownChargePoint
 from csms.connection import Connection
 from csms.handlers.context import Services
+from csms.tls import peer_common_name
+from ocppj.basic_auth import credentials
 from ocppj.versions import SERVED
 
 log = logging.getLogger(__name__)
@@ -48,18 +48,6 @@ def charge_point_id_from_path(path: str) -> str | None:
 
 def valid_id(cp_id: str) -> bool:
     return 0 < len(cp_id) <= MAX_ID and cp_id.isascii() and cp_id.isprintable() and "/" not in cp_id
-
-
-def _basic_password(headers: Headers, cp_id: str) -> str | None:
-    value = headers.get("Authorization", "")
-    scheme, _, token = value.partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        user, _, password = base64.b64decode(token, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return password if user == cp_id else None
 
 
 def _reply(connection: ServerConnection, status: HTTPStatus, text: str) -> Response:
@@ -137,6 +125,10 @@ class OcppServer:
         if SUBPROTOCOL not in offered:
             return self._refuse(connection, HTTPStatus.BAD_REQUEST,
                                 f"the websocket subprotocol {SUBPROTOCOL!r} is required")
+        common_name = peer_common_name(connection.transport.get_extra_info("ssl_object"))
+        if common_name is not None and common_name != cp_id:
+            return self._refuse(connection, HTTPStatus.FORBIDDEN, "the client certificate's "
+                                "subject CN is not the charge point id")
         central = self.central
         address = self.client_address(connection, request)
         connection.chargebay_address = address  # type: ignore[attr-defined]
@@ -152,19 +144,79 @@ class OcppServer:
             registration = status
         else:
             registration = known.registration_status
-            if known.password_hash:
-                password = _basic_password(request.headers, cp_id)
-                if password is None:
-                    self._no_credentials.refused("handshake of %s from %s refused: no Basic "
-                                                 "credentials for its password", cp_id, address)
-                    return _unauthorized(connection)
-                verdict = await central.passwords.authenticate(cp_id, address, password,
-                                                               known.password_hash)
-                if verdict.retry_after is not None:
-                    return _too_many(connection, verdict.retry_after)
-                if not verdict.ok:
-                    return _unauthorized(connection)
+            refusal = await self._admit(connection, request, known, address)
+            if refusal is not None:
+                return refusal
         connection.chargebay_registration = registration  # type: ignore[attr-defined]
+        return None
+
+    def _tls(self, connection: ServerConnection, request: Request) -> bool:
+        """Whether the charge point reached us over TLS: ours, or a trusted proxy's that says so
+        (``X-Forwarded-Proto: https``, where TLS ends at the load balancer)."""
+        if connection.transport.get_extra_info("ssl_object") is not None:
+            return True
+        peer = parse_address(connection.remote_address[0]) if connection.remote_address else None
+        return (self.proxies.trusts(peer)
+                and request.headers.get("X-Forwarded-Proto", "").strip().lower() in ("https", "wss"))
+
+    def _below(self, connection: ServerConnection, cp_id: str, address: str, event: str,
+               text: str) -> Response:
+        """Refuse a connection below the charge point's security profile: 403, recorded."""
+        self.central.security.seen(cp_id, event, f"handshake refused: {text}", address)
+        return self._refuse(connection, HTTPStatus.FORBIDDEN, text)
+
+    async def _admit(self, connection: ServerConnection, request: Request, known: KnownChargePoint,
+                     address: str) -> Response | None:
+        """Let a known charge point in at its security profile, or refuse (recorded as a
+        security event): 403 for a connection below it (no TLS at 2, no client certificate at
+        3, a certificate for another id), 401 for missing or wrong Basic credentials (profiles
+        1 and 2, or any charge point with a password), 429 past the guess limits. The level it
+        reached promotes a pending profile upgrade (TC_083)."""
+        cp_id, central = known.id, self.central
+        common_name = peer_common_name(connection.transport.get_extra_info("ssl_object"))
+        tls = self._tls(connection, request)
+        required = known.security_profile
+        if common_name is not None:
+            level = 3  # the CN was checked against the id before the lookup
+        elif required >= 3:
+            return self._below(connection, cp_id, address, "InvalidChargePointCertificate",
+                               "security profile 3: a client certificate is required")
+        elif required == 2 and not tls:
+            return self._below(connection, cp_id, address, "InvalidTLSVersion",
+                               "security profile 2: connect with wss:// (TLS)")
+        elif known.password_hash or required >= 1:
+            refusal = await self._check_password(connection, request, known, address)
+            if refusal is not None:
+                return refusal
+            level = 2 if tls else 1
+        else:
+            level = 0
+        pending = known.security_profile_pending
+        if pending is not None and level >= pending:
+            log.info("%s connected at security profile %d: its profile is %d from now on",
+                     cp_id, level, pending)
+            await central.charge_points.reached_profile(cp_id, pending)
+        return None
+
+    async def _check_password(self, connection: ServerConnection, request: Request,
+                              known: KnownChargePoint, address: str) -> Response | None:
+        cp_id, central = known.id, self.central
+        password = credentials(request.headers.get("Authorization", ""), cp_id)
+        if password is None or known.password_hash is None:
+            self._no_credentials.refused("handshake of %s from %s refused: no Basic "
+                                         "credentials for its password", cp_id, address)
+            central.security.seen(cp_id, "InvalidChargePointCredentials", "handshake refused: "
+                                  + ("no Basic credentials" if known.password_hash else
+                                     f"security profile {known.security_profile} and no password set"),
+                                  address)
+            return _unauthorized(connection)
+        verdict = await central.passwords.authenticate(cp_id, address, password, known.password_hash)
+        if verdict.retry_after is not None:
+            return _too_many(connection, verdict.retry_after)
+        if not verdict.ok:
+            central.security.seen(cp_id, "InvalidChargePointCredentials",
+                                  "handshake refused: wrong password", address)
+            return _unauthorized(connection)
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import charger_sim.models  # noqa: F401
 import csms.store.access  # noqa: F401
 import csms.store.models  # noqa: F401
+import csms.store.security_models  # noqa: F401
 import lockers.models  # noqa: F401
 from chargebay.migrate import alembic_config, upgrade, upgrade_sync
 from common.db import Base, create_engine
@@ -53,7 +54,7 @@ def test_no_code_creates_tables_outside_migrations() -> None:
 # Row ids nobody refers to: the central system's append-only logs (their rows are read by charge
 # point and time, never looked up, deleted or audited by id; AUTOINCREMENT would cost every one
 # of thousands of inserts a second an extra write) and the one-row integration settings.
-INTERNAL_IDS = {"messages", "meter_values", "status_history", "notifications", "stop_records",
+INTERNAL_IDS = {"messages", "meter_values", "status_history", "notifications", "stop_records", "security_events",
                 "integration_settings"}
 
 

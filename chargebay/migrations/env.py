@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 import charger_sim.models  # noqa: F401  (registers tables on the shared metadata)
 import csms.store.access  # noqa: F401
 import csms.store.models  # noqa: F401
+import csms.store.security_models  # noqa: F401
 import lockers.models  # noqa: F401
 from chargebay.migrate import foreign_keys_off
 from common.db import Base, create_engine, is_sqlite

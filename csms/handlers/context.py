@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.settings import Settings
 from csms.events import EventBus
+from csms.services.certificates import CertificateService
+from csms.services.security_events import SecurityEvents
 from csms.services.transactions import TransactionService
 from csms.store.writer import Writer
 
@@ -45,11 +47,14 @@ class Services:
     transactions: TransactionService
     settings: Settings
     vendor_extensions: Mapping[str, VendorExtension]  # the live registry: filled after start
+    security: SecurityEvents
+    certificates: CertificateService
 
     @classmethod
     def of(cls, central: CentralSystem) -> Services:
         return cls(central.engine, central.writer, central.events, central.transactions,
-                   central.settings, central.vendor_extensions)
+                   central.settings, central.vendor_extensions, central.security,
+                   central.certificates)
 
 
 Handler = Callable[[Services, ChargePointLink, dict[str, Any]], Awaitable[dict[str, Any]]]

@@ -31,7 +31,7 @@ def not_found(charge_point_id: str) -> NotFound:
     return NotFound("ChargePointNotFound", f"no charge point {charge_point_id!r}")
 
 
-async def _hashed(password: str | None) -> str | None:
+async def _hashed(password: str | bytes | None) -> str | None:
     """scrypt takes a while: off the event loop."""
     return await asyncio.to_thread(hash_password, password) if password else None
 
@@ -72,19 +72,39 @@ class ChargePointService:
             raise not_found(charge_point_id)
 
     async def update(self, charge_point_id: str, registration_status: str | None = None,
-                     password: str | None | object = UNSET) -> None:
-        """Set the registration status and/or the password (None removes it); :class:`NotFound`
-        for an unknown charge point."""
+                     password: str | bytes | None | object = UNSET,
+                     security_profile: int | None = None) -> None:
+        """Set the registration status, the password (None removes it; bytes: a binary
+        AuthorizationKey) and/or the security profile it must connect at (any pending upgrade
+        is dropped: the operator said which); :class:`NotFound` for an unknown charge point."""
         hashed = UNSET if password is UNSET else await _hashed(password)  # type: ignore[arg-type]
         if registration_status is not None and not await self.set_registration(charge_point_id,
                                                                                registration_status):
             raise not_found(charge_point_id)
+        values: dict[str, object] = {}
         if hashed is not UNSET:
-            stmt = update(_CP).where(_CP.c.id == charge_point_id).values(password_hash=hashed)
-            changed = await self._writer.changed(stmt)
-            self._forget(charge_point_id, None)
-            if not changed:
-                raise not_found(charge_point_id)
+            values["password_hash"] = hashed
+        if security_profile is not None:
+            values.update(security_profile=security_profile, security_profile_pending=None)
+        if values:
+            await self._change(charge_point_id, values)
+
+    async def _change(self, charge_point_id: str, values: dict[str, object]) -> None:
+        changed = await self._writer.changed(update(_CP).where(_CP.c.id == charge_point_id).values(values))
+        self._forget(charge_point_id, None)
+        if not changed:
+            raise not_found(charge_point_id)
+
+    async def expect_profile(self, charge_point_id: str, profile: int) -> None:
+        """It accepted ChangeConfiguration SecurityProfile ``profile``: from its first connect at
+        that profile on, nothing less is let in (:meth:`reached_profile`). Until then it may still
+        connect as before (the whitepaper lets it fall back when the new profile fails)."""
+        await self._change(charge_point_id, {"security_profile_pending": profile})
+
+    async def reached_profile(self, charge_point_id: str, profile: int) -> None:
+        """It connected at its pending profile: that is its profile now (TC_083)."""
+        await self._change(charge_point_id, {"security_profile": profile,
+                                             "security_profile_pending": None})
 
     async def delete(self, charge_point_id: str) -> None:
         """Delete it and its connectors (its transactions, meter values and message log stay);

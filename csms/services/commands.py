@@ -21,6 +21,7 @@ from csms.callbacks import Callbacks
 from csms.events import EventBus
 from csms.outcomes import Outcome
 from csms.routing import Router
+from csms.services.command_effects import CommandEffects
 from csms.services.errors import Invalid, NotFound
 from csms.store.models import Command, table
 from csms.store.writer import Writer
@@ -48,21 +49,23 @@ class CommandService:
     """Validates a command against the 1.6 schema, routes it, stores it; returns an :class:`Outcome`."""
 
     def __init__(self, router: Router, writer: Writer, events: EventBus, default_timeout: float,
-                 callbacks: Callbacks, lookup: Lookup) -> None:
+                 callbacks: Callbacks, lookup: Lookup, effects: CommandEffects) -> None:
         self._router = router
         self._writer = writer
         self._events = events
         self.default_timeout = default_timeout
         self._callbacks = callbacks
         self._lookup = lookup
+        self._effects = effects
         self._background: set[asyncio.Task[Any]] = set()  # commands not waited for, callbacks
 
-    @staticmethod
-    def check(action: str, payload: dict[str, Any]) -> None:
-        """Raise :class:`UnknownAction` or :class:`SchemaViolation` before anything is sent."""
+    def check(self, action: str, payload: dict[str, Any]) -> None:
+        """Raise :class:`UnknownAction`, :class:`SchemaViolation` or :class:`Invalid` (a value the
+        central system could not follow, :meth:`CommandEffects.check`) before anything is sent."""
         if action not in V16.csms_actions:
             raise UnknownAction(f"{action!r} is not a CSMS-initiated OCPP 1.6 action")
         V16.validator.validate(action, payload)
+        self._effects.check(action, payload)
 
     @staticmethod
     def new_id() -> str:
@@ -86,6 +89,7 @@ class CommandService:
         A ``command_id`` that was already :meth:`record`-ed is not stored again.
         """
         self.check(action, payload)
+        payload = await self._effects.prepare(action, payload)
         if command_id is None:
             command_id = self.new_id()
             await self.record(command_id, charge_point_id, action, payload, requested_by,
@@ -112,6 +116,7 @@ class CommandService:
             await self._callbacks.check(callback_url)
         if await self._lookup(charge_point_id) is None:  # cached: a charge point that just booted counts
             raise NotFound("ChargePointNotFound", f"no charge point {charge_point_id!r}")
+        payload = await self._effects.prepare(action, payload)
         command_id = self.new_id()
         await self.record(command_id, charge_point_id, action, payload, requested_by, callback_url)
 
@@ -144,6 +149,7 @@ class CommandService:
             error_code=outcome.error_code, error_description=outcome.description,
             message_id=outcome.message_id, completed_at=now_utc())
         await self._writer.run(lambda c: c.execute(stmt))
+        await self._effects.settle(charge_point_id, action, payload, outcome)
         self._events.publish("command_result", charge_point_id, command_id=command_id,
                              action=action, outcome=outcome.kind, payload=outcome.payload,
                              error_code=outcome.error_code)

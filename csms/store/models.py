@@ -52,6 +52,11 @@ class ChargePoint(Base):
     node_id: Mapped[str | None] = mapped_column(String(64))
     last_seen: Mapped[datetime | None] = mapped_column(TS)
     created_at: Mapped[datetime] = mapped_column(TS)
+    # OCPP security profile (0-3) it must connect at; a higher one it accepted with
+    # ChangeConfiguration SecurityProfile takes over at its first connect at that profile
+    security_profile: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    security_profile_pending: Mapped[int | None] = mapped_column(SmallInteger)
+    local_list_version: Mapped[int | None] = mapped_column(Integer)  # the list it accepted last
 
 
 class _StatusReport:

@@ -279,9 +279,13 @@ async def test_security_whitepaper_messages(stack: Stack) -> None:
     kinds = await rows(stack, "SELECT kind, status, request_id, detail FROM notifications "
                               "WHERE charge_point_id='CP-SEC' ORDER BY id")
     assert [(k["kind"], k["status"], k["request_id"]) for k in kinds] == [
-        ("security_event", "FirmwareUpdated", None), ("sign_certificate", "Pending", None),
-        ("log", "Uploaded", 5), ("signed_firmware", "SignatureVerified", 6)]
-    assert kinds[0]["detail"] == "v2" and kinds[1]["detail"] == "-----BEGIN CSR-----"
+        ("sign_certificate", "Pending", None), ("log", "Uploaded", 5),
+        ("signed_firmware", "SignatureVerified", 6)]  # no CA: the CSR waits for an operator
+    assert kinds[0]["detail"] == "-----BEGIN CSR-----"
+    [event] = await rows(stack, "SELECT type, source, tech_info, timestamp FROM security_events "
+                                "WHERE charge_point_id='CP-SEC'")
+    assert (event["type"], event["source"], event["tech_info"]) == ("FirmwareUpdated", "charge_point", "v2")
+    assert str(event["timestamp"]).startswith("2026-03-01")
 
 
 async def test_message_log_records_every_frame_in_and_out(stack: Stack) -> None:

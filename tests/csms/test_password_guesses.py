@@ -34,12 +34,12 @@ WRONG = "a-wrong-password-0001"
 
 def counting_checks(stack: Stack) -> list[str]:
     """Record every scrypt check the central system runs (the password it checked)."""
-    checked: list[str] = []
+    checked: list[str] = []  # as text: what the handshakes presented (bytes on the wire)
     passwords = stack.central.passwords
     verify = passwords.verify
 
-    async def counted(password: str, stored: str) -> bool:
-        checked.append(password)
+    async def counted(password: str | bytes, stored: str) -> bool:
+        checked.append(password.decode() if isinstance(password, bytes) else password)
         return await verify(password, stored)
 
     passwords.verify = counted  # type: ignore[method-assign]
@@ -122,7 +122,7 @@ async def test_at_most_password_checks_scrypt_checks_run_at_once(
     running, most = 0, 0
     lock = threading.Lock()
 
-    def slow_verify(password: str, stored: str) -> bool:
+    def slow_verify(password: str | bytes, stored: str) -> bool:
         nonlocal running, most
         with lock:
             running += 1
@@ -135,7 +135,7 @@ async def test_at_most_password_checks_scrypt_checks_run_at_once(
     monkeypatch.setattr(csms.passwords, "verify_password", slow_verify)
     checker = csms.passwords.PasswordChecker(make_settings("sqlite+aiosqlite://", password_checks=slots))
     stored = hash_password(RIGHT)
-    verdicts = await asyncio.gather(*(checker.authenticate(f"CP-{i}", f"10.0.0.{i}", WRONG, stored)
+    verdicts = await asyncio.gather(*(checker.authenticate(f"CP-{i}", f"10.0.0.{i}", WRONG.encode(), stored)
                                       for i in range(6)))
     assert [v.ok for v in verdicts] == [False] * 6 and most == slots
 

@@ -1,0 +1,118 @@
+"""What a command means to the central system beyond the charge point's answer.
+
+Some commands change what the central system must believe about a charge point once it accepts
+them: a new ``AuthorizationKey`` is the password its next handshake presents; a new
+``SecurityProfile`` is the one it must connect at from its first connect at it; an accepted local
+list is the version it holds. Others carry what the central system knows and the caller may
+have left out (``ReserveNow``'s ``parentIdTag``). Every command goes through
+:class:`~csms.services.commands.CommandService`, REST or internal, so these rules hold whichever
+way it was sent: :meth:`CommandEffects.prepare` before it is recorded and sent,
+:meth:`CommandEffects.settle` once it has ended. A rejected, failed or unanswered command changes
+nothing (the old password stays: the charge point did not say it took the new one).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from csms.outcomes import Outcome
+from csms.services.charge_points import ChargePointService
+from csms.services.errors import Invalid
+from csms.store.models import ChargePoint, IdTag, table
+from csms.store.security_models import Reservation
+from csms.store.writer import Writer
+from csms.timeutil import now_utc
+from ocppj.basic_auth import key_password
+
+log = logging.getLogger(__name__)
+_TAGS = table(IdTag)
+_CP = table(ChargePoint)
+_RESERVATIONS = table(Reservation)
+ACTIVE = ("Requested", "Accepted")  # reservations that may still be cancelled
+ACCEPTED = ("Accepted", "RebootRequired")  # ChangeConfiguration: applied now, or at the reboot
+
+
+def security_profile(value: str) -> int:
+    """A SecurityProfile configuration value (0-3); ValueError otherwise."""
+    profile = int(value.strip())
+    if not 0 <= profile <= 3:
+        raise ValueError(profile)
+    return profile
+
+
+class CommandEffects:
+    """The central system's side of the commands it sends (see the module)."""
+
+    def __init__(self, engine: AsyncEngine, writer: Writer, charge_points: ChargePointService) -> None:
+        self._engine = engine
+        self._writer = writer
+        self._charge_points = charge_points
+
+    @staticmethod
+    def check(action: str, payload: dict[str, Any]) -> None:
+        """Refuse (:class:`Invalid`) a command the charge point could accept but the central
+        system could not follow: a key that stands for no password, a profile that is none."""
+        if action != "ChangeConfiguration":
+            return
+        key, value = payload.get("key"), str(payload.get("value", ""))
+        try:
+            if key == "AuthorizationKey":
+                key_password(value)
+            elif key == "SecurityProfile":
+                security_profile(value)
+        except ValueError as exc:
+            raise Invalid("InvalidConfigurationValue", f"{key}: {exc}" if str(exc) else
+                          f"{key} must be 0, 1, 2 or 3") from None
+
+    async def prepare(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """The payload to send: ``ReserveNow`` gains the id tag's ``parentIdTag`` when the
+        caller left it out and the id tag has one (TC_053)."""
+        if action == "ReserveNow" and "parentIdTag" not in payload:
+            async with self._engine.connect() as conn:
+                parent = (await conn.execute(select(_TAGS.c.parent_id_tag).where(
+                    _TAGS.c.id_tag == payload["idTag"]))).scalar()
+            if parent:
+                return {**payload, "parentIdTag": parent}
+        return payload
+
+    async def settle(self, charge_point_id: str, action: str, payload: dict[str, Any],
+                     outcome: Outcome) -> None:
+        """Apply what an accepted command changed; nothing for any other ending, but a
+        reservation that was never answered is marked Failed."""
+        if action in ("ReserveNow", "CancelReservation"):
+            await self._reservation(charge_point_id, action, payload, outcome)
+        if outcome.kind != "result" or outcome.payload is None:
+            return
+        status = outcome.payload.get("status")
+        if action == "ChangeConfiguration" and status in ACCEPTED:
+            key, value = payload["key"], payload["value"]
+            if key == "AuthorizationKey":
+                await self._charge_points.update(charge_point_id, password=key_password(value))
+                log.info("%s accepted a new AuthorizationKey: its password is rotated", charge_point_id)
+            elif key == "SecurityProfile":
+                await self._charge_points.expect_profile(charge_point_id, security_profile(value))
+        elif action == "SendLocalList" and status == "Accepted":
+            stmt = update(_CP).where(_CP.c.id == charge_point_id).values(
+                local_list_version=payload["listVersion"])
+            await self._writer.changed(stmt)
+
+    async def _reservation(self, charge_point_id: str, action: str, payload: dict[str, Any],
+                           outcome: Outcome) -> None:
+        """A reservation's row follows its ReserveNow's answer (or Failed without one), and
+        becomes Cancelled when its CancelReservation is Accepted."""
+        answered = outcome.payload.get("status") if outcome.kind == "result" and outcome.payload else None
+        row = (_RESERVATIONS.c.id == payload["reservationId"]) & (
+            _RESERVATIONS.c.charge_point_id == charge_point_id)
+        if action == "ReserveNow":
+            stmt = update(_RESERVATIONS).where(row, _RESERVATIONS.c.status == "Requested").values(
+                status=answered or "Failed")
+        elif answered == "Accepted":
+            stmt = update(_RESERVATIONS).where(row, _RESERVATIONS.c.status.in_(ACTIVE)).values(
+                status="Cancelled", ended_at=now_utc())
+        else:
+            return
+        await self._writer.changed(stmt)

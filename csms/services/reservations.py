@@ -1,0 +1,90 @@
+"""Reservations as records: create one (ReserveNow), cancel it (CancelReservation).
+
+The row is written before the command goes out, so its id is the ``reservationId`` the charge
+point gets and a StartTransaction naming it later finds it (:mod:`csms.store.transactions` marks
+it Used). How the charge point answered is applied by
+:class:`~csms.services.command_effects.CommandEffects`, whichever way the command ends.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from csms.services.command_effects import ACTIVE
+from csms.services.commands import CommandRun, CommandService
+from csms.services.errors import Conflict, Invalid, NotFound
+from csms.store.models import ChargePoint, IdTag, table
+from csms.store.security_models import Reservation
+from csms.store.writer import Writer
+from csms.timeutil import iso, now_utc, utc
+
+_RESERVATIONS = table(Reservation)
+_TAGS = table(IdTag)
+_CP = table(ChargePoint)
+
+
+def not_found(reservation_id: int) -> NotFound:
+    return NotFound("ReservationNotFound", f"no reservation {reservation_id}")
+
+
+class ReservationService:
+    """Writes of reservations, and the commands that carry them."""
+
+    def __init__(self, engine: AsyncEngine, writer: Writer, commands: CommandService) -> None:
+        self._engine = engine
+        self._writer = writer
+        self._commands = commands
+
+    async def create(self, charge_point_id: str, connector_id: int, id_tag: str, expiry: datetime,
+                     parent_id_tag: str | None, requested_by: str, wait: float) -> tuple[int, CommandRun]:
+        """Record a reservation and send its ReserveNow (``parentIdTag`` from the id tag when not
+        given). :class:`NotFound` for an unknown charge point, :class:`Invalid` for an expiry
+        that has passed. Returns the reservation's id and the command."""
+        expiry_utc = utc(expiry)
+        assert expiry_utc is not None
+        if expiry_utc <= now_utc():
+            raise Invalid("ExpiryInPast", "the reservation's expiry_date has passed")
+
+        async def op(conn: AsyncConnection) -> tuple[int, str | None]:
+            if (await conn.execute(select(_CP.c.id).where(_CP.c.id == charge_point_id))).first() is None:
+                raise NotFound("ChargePointNotFound", f"no charge point {charge_point_id!r}")
+            parent = parent_id_tag or (await conn.execute(select(_TAGS.c.parent_id_tag).where(
+                _TAGS.c.id_tag == id_tag))).scalar()
+            result = await conn.execute(_RESERVATIONS.insert().values(
+                charge_point_id=charge_point_id, connector_id=connector_id, id_tag=id_tag,
+                parent_id_tag=parent, expiry_date=expiry_utc, status="Requested",
+                requested_by=requested_by, created_at=now_utc()))
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0]), parent
+
+        reservation_id, parent = await self._writer.run(op)
+        payload: dict[str, Any] = {"connectorId": connector_id, "expiryDate": iso(expiry_utc),
+                                   "idTag": id_tag, "reservationId": reservation_id}
+        if parent:
+            payload["parentIdTag"] = parent
+        run = await self._commands.run(charge_point_id, "ReserveNow", payload, wait=wait,
+                                       requested_by=requested_by)
+        await self._writer.changed(_RESERVATIONS.update().where(
+            _RESERVATIONS.c.id == reservation_id).values(command_id=run.command_id))
+        return reservation_id, run
+
+    async def cancel(self, reservation_id: int, requested_by: str, wait: float) -> CommandRun:
+        """Send CancelReservation for an active reservation (:class:`Conflict`
+        ``ReservationNotActive`` for one that was used, cancelled, refused or has expired)."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(_RESERVATIONS).where(
+                _RESERVATIONS.c.id == reservation_id))).first()
+        if row is None:
+            raise not_found(reservation_id)
+        expiry = utc(row.expiry_date)
+        if row.status not in ACTIVE or (expiry is not None and expiry <= now_utc()):
+            raise Conflict("ReservationNotActive", f"reservation {reservation_id} is {row.status}"
+                           + (" and has expired" if row.status in ACTIVE else ""))
+        return await self._commands.run(row.charge_point_id, "CancelReservation",
+                                        {"reservationId": reservation_id}, wait=wait,
+                                        requested_by=requested_by)

@@ -1,0 +1,71 @@
+"""HTTP Basic authentication of a charge point (OCPP security profiles 1 and 2), both ends.
+
+The password is binary. OCPP-J 1.6 and the 1.6 security whitepaper carry it in the
+``AuthorizationKey`` configuration key as hexadecimal (16 to 20 bytes, 32 to 40 hex digits), while
+the ``Authorization`` header of the websocket upgrade carries the bytes it represents
+(``Basic base64(id ":" password)``, RFC 7617; the compliance tool's TC_085 checks exactly that).
+A key that is not such a hex string is taken as the password's own text (UTF-8): that is how
+operators and several tools set it, and how OCPP 2.0.1's BasicAuthPassword is defined.
+
+Charge points in the field do not all decode the key before they use it; :func:`alternatives`
+gives the one other reading a central system may try for a header that carries the hex form.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import string
+
+MIN_BYTES, MAX_BYTES = 16, 20  # the whitepaper's AuthorizationKey, decoded
+MIN_TEXT, MAX_TEXT = 16, 40  # a password given as text
+_HEX = frozenset(string.hexdigits)
+
+
+def is_hex_key(value: str) -> bool:
+    """Whether ``value`` is an AuthorizationKey in the whitepaper's hex form (32-40 digits, even)."""
+    return (2 * MIN_BYTES <= len(value) <= 2 * MAX_BYTES and len(value) % 2 == 0
+            and all(c in _HEX for c in value))
+
+
+def key_password(value: str) -> bytes:
+    """The password an ``AuthorizationKey`` value stands for: the bytes of its hex form, or the
+    UTF-8 of any other value. Raises ValueError for one that can be neither (too short or long)."""
+    if is_hex_key(value):
+        return bytes.fromhex(value)
+    raw = value.encode()
+    if not MIN_TEXT <= len(raw) <= MAX_TEXT:
+        raise ValueError(f"an AuthorizationKey is {2 * MIN_BYTES}-{2 * MAX_BYTES} hex digits or "
+                         f"a {MIN_TEXT}-{MAX_TEXT} byte password, not {len(value)} characters")
+    return raw
+
+
+def header(identity: str, password: bytes) -> str:
+    """The ``Authorization`` header value a charge point sends."""
+    return "Basic " + base64.b64encode(identity.encode() + b":" + password).decode()
+
+
+def credentials(value: str, identity: str) -> bytes | None:
+    """The password in an ``Authorization`` header, as bytes, when the header is Basic and its
+    user is ``identity``; None otherwise (no header, another scheme, broken base64, another user)."""
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True)
+    except binascii.Error:
+        return None
+    user, colon, password = decoded.partition(b":")
+    if not colon or user != identity.encode():
+        return None
+    return password
+
+
+def alternatives(password: bytes) -> list[bytes]:
+    """Other readings of a presented password worth one more check: the bytes a hex
+    AuthorizationKey stands for, when the charge point sent the key itself."""
+    try:
+        text = password.decode("ascii")
+    except UnicodeDecodeError:
+        return []
+    return [bytes.fromhex(text)] if is_hex_key(text) else []
