@@ -11,6 +11,9 @@ from api.routes import (
     commands,
     events,
     id_tags,
+    local_lists,
+    reservations,
+    security,
     system,
     tokens,
     transactions,
@@ -40,7 +43,8 @@ def create_app(central: CentralSystem, sim: SimService | None = None,
     errors.install(app)
     middleware.install(app)
     app.include_router(system.router)
-    for module in (charge_points, transactions, id_tags, commands, events, tokens):
+    for module in (charge_points, transactions, id_tags, commands, events, tokens, security,
+                   reservations, local_lists):
         app.include_router(module.router)
     for router in vendor_routers.ROUTERS:
         app.include_router(router)

@@ -13,14 +13,19 @@ from fastapi import Depends, Query, Request
 
 from csms.central import CentralSystem
 from csms.queries import Page, Reads, jsonable, paginate
+from csms.services.certificates import CertificateService
+from csms.services.charge_point_security import ChargePointSecurity
 from csms.services.charge_points import ChargePointService
 from csms.services.commands import CommandService
 from csms.services.id_tags import IdTagService
+from csms.services.local_lists import LocalListService
+from csms.services.reservations import ReservationService
 from csms.services.tokens import TokenService
 from csms.services.transactions import TransactionService
 
-__all__ = ["Central", "ChargePoints", "Commands", "IdTags", "Page", "Paging", "Queries", "Tokens",
-           "Transactions", "central", "jsonable", "page_params", "paginate"]
+__all__ = ["Central", "Certificates", "ChargePoints", "Commands", "Credentials", "IdTags", "LocalLists",
+           "Page", "Paging", "Queries", "Reservations", "Tokens", "Transactions", "central", "jsonable",
+           "page_params", "paginate"]
 
 
 def central(request: Request) -> CentralSystem:
@@ -68,3 +73,25 @@ IdTags = Annotated[IdTagService, Depends(_id_tags)]
 Transactions = Annotated[TransactionService, Depends(_transactions)]
 Commands = Annotated[CommandService, Depends(_commands)]
 Tokens = Annotated[TokenService, Depends(_tokens)]
+
+
+def _reservations(cs: Central) -> ReservationService:
+    return cs.reservations
+
+
+def _local_lists(cs: Central) -> LocalListService:
+    return cs.local_lists
+
+
+def _credentials(cs: Central) -> ChargePointSecurity:
+    return cs.credentials
+
+
+def _certificates(cs: Central) -> CertificateService:
+    return cs.certificates
+
+
+Reservations = Annotated[ReservationService, Depends(_reservations)]
+LocalLists = Annotated[LocalListService, Depends(_local_lists)]
+Credentials = Annotated[ChargePointSecurity, Depends(_credentials)]
+Certificates = Annotated[CertificateService, Depends(_certificates)]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from chargebay.ca_cli import ca_app
 from common.logs import configure_logging
 from common.loop import run as run_loop
 from common.settings import Role, Settings, get_settings, warn_of_earlier_state
@@ -22,6 +23,7 @@ db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 app.add_typer(db_app, name="db")
 token_app = typer.Typer(help="REST API bearer tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+app.add_typer(ca_app, name="ca")
 
 
 def _settings() -> Settings:
@@ -46,6 +48,9 @@ def serve(
     http_port: Annotated[int | None, typer.Option(help="REST API port (CHARGEBAY_HTTP_PORT).")] = None,
     tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate: serve wss:// (security profile 2).")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="PEM private key for --tls-cert.")] = None,
+    tls_client_ca: Annotated[Path | None, typer.Option(help=(
+        "PEM CA bundle client certificates must chain to: security profile 3, mutual TLS "
+        "(CHARGEBAY_TLS_CLIENT_CA)."))] = None,
     demo: Annotated[bool, typer.Option("--demo", help=(
         "Also run three simulated chargers and a demo locker against this CSMS "
         "(CHARGEBAY_DEMO=0 overrides)."))] = False,
@@ -64,6 +69,7 @@ def serve(
 
     overrides = {k: v for k, v in {"host": host, "ws_port": ws_port, "http_port": http_port,
                                    "tls_cert": tls_cert, "tls_key": tls_key,
+                                   "tls_client_ca": tls_client_ca,
                                    "node_id": node_id, "role": role,
                                    "redis_url": redis_url}.items() if v is not None}
     if demo and "CHARGEBAY_DEMO" not in os.environ:
@@ -71,6 +77,8 @@ def serve(
     settings = _settings().model_copy(update=overrides)
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise typer.BadParameter("--tls-cert and --tls-key go together")
+    if settings.tls_client_ca and not settings.tls_cert:
+        raise typer.BadParameter("--tls-client-ca needs --tls-cert (client certificates need TLS)")
     configure_logging(settings.log_level, settings.log_format.value)
     if settings.bridge_config:
         _bridge_config(settings.bridge_config)  # a bad file stops us before anything starts

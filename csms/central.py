@@ -27,10 +27,12 @@ from csms.queries import Reads
 from csms.rejected import RejectedFrames
 from csms.routing import LocalRouter, Router
 from csms.services.certificates import CertificateService
+from csms.services.charge_point_security import ChargePointSecurity, Transport
 from csms.services.charge_points import ChargePointService
 from csms.services.command_effects import CommandEffects
 from csms.services.commands import CommandService
 from csms.services.id_tags import IdTagService
+from csms.services.local_lists import LocalListService
 from csms.services.reservations import ReservationService
 from csms.services.security_events import SecurityEvents
 from csms.services.tokens import TokenService
@@ -89,6 +91,8 @@ class CentralSystem:
         self.certificates = CertificateService(self.writer, self.commands, self.security, lambda: self.ca)
         self.tls = (ServerTls(settings.tls_cert, settings.tls_key or settings.tls_cert,
                               settings.tls_client_ca) if settings.tls_cert else None)
+        self.local_lists = LocalListService(engine, self.commands)
+        self.credentials = ChargePointSecurity(engine, self.commands, self.transport)
         self.id_tags = IdTagService(self.writer)
         self.tokens = TokenService(engine)
         self.reads = Reads(engine, self.writer)
@@ -109,6 +113,11 @@ class CentralSystem:
         # (status, data). Other packages plug their OCPP extensions in here (the locker sites
         # register vendorId "chargebay"), so the central system never imports them.
         self.vendor_extensions: dict[str, VendorExtension] = {}
+
+    def transport(self) -> Transport:
+        """What the websocket port offers: TLS here or at a trusted proxy; client certificates."""
+        return Transport(self.tls is not None or bool(self.settings.trusted_proxies),
+                         self.tls is not None and self.tls.mutual)
 
     def load_ca(self) -> None:
         """Use the CA files when both exist (``chargebay ca init`` makes them)."""

@@ -58,12 +58,12 @@ async def get_charge_point(charge_point_id: str, reads: Queries) -> dict[str, An
     return await reads.charge_points.get(charge_point_id)
 
 
-@router.patch("/{charge_point_id}", summary="Change registration status or set/rotate the password",
+@router.patch("/{charge_point_id}", summary="Change registration status, password or security profile",
               dependencies=[write], response_model=ChargePointOut, responses=declare(UNKNOWN))
 async def update_charge_point(charge_point_id: str, body: ChargePointUpdate, service: ChargePoints,
                               reads: Queries) -> dict[str, Any]:
     password = body.password if "password" in body.model_fields_set else UNSET
-    await service.update(charge_point_id, body.registration_status, password)
+    await service.update(charge_point_id, body.registration_status, password, body.security_profile)
     return await reads.charge_points.get(charge_point_id)
 
 

@@ -65,7 +65,7 @@ async def _payload(request: Request) -> dict[str, Any]:
     return body
 
 
-def _failure(command_id: str, outcome: Outcome) -> ApiError:
+def failure(command_id: str, outcome: Outcome) -> ApiError:
     """The answer of a command that got no result: 502, 504 or 409, naming the command."""
     status, code = _FAILURE[outcome.kind]
     if outcome.kind != "call_error":
@@ -80,7 +80,7 @@ def _answer(run: CommandRun, response: Response) -> CommandResult | CommandPendi
         response.status_code = 202
         return CommandPending(command_id=run.command_id, status="pending")
     if run.outcome.kind != "result":
-        raise _failure(run.command_id, run.outcome)
+        raise failure(run.command_id, run.outcome)
     return CommandResult(command_id=run.command_id, status="result", response=run.outcome.payload)
 
 

@@ -26,9 +26,14 @@ class ChargePointCreate(BaseModel):
 class ChargePointUpdate(BaseModel):
     registration_status: Registration | None = None
     password: str | None = PASSWORD
+    security_profile: Literal[0, 1, 2, 3] | None = Field(None, description=(
+        "The OCPP security profile it must connect at from now on: 0 none, 1 Basic auth, 2 TLS "
+        "and Basic auth, 3 TLS with a client certificate (CN: its id). Set here when the charge "
+        "point is configured by hand; POST .../security-profile raises it over OCPP."))
 
     model_config = {"json_schema_extra": {"examples": [
-        {"registration_status": "Accepted"}, {"password": "rotated-password-0001"}]}}
+        {"registration_status": "Accepted"}, {"password": "rotated-password-0001"},
+        {"security_profile": 2}]}}
 
 
 class StatusReport(BaseModel):
@@ -72,6 +77,10 @@ class ChargePointOut(BaseModel):
     last_seen: Timestamp | None
     created_at: Timestamp
     has_password: bool
+    security_profile: int = Field(description="The security profile it must connect at (0-3).")
+    security_profile_pending: int | None = Field(description=(
+        "A higher profile it accepted over OCPP; its first connect at it makes it its own."))
+    local_list_version: int | None = Field(description="The local list version it accepted last.")
     connectors: list[ConnectorOut] = Field(
         default_factory=list, description="In a list only with `connectors=true`.")
 

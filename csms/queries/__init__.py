@@ -13,6 +13,7 @@ from csms.queries.charge_points import ChargePointQueries
 from csms.queries.commands import CommandQueries
 from csms.queries.id_tags import IdTagQueries
 from csms.queries.pages import Page, jsonable, paginate
+from csms.queries.security import SecurityQueries
 from csms.queries.tokens import TokenQueries
 from csms.queries.transactions import TransactionFilter, TransactionQueries
 from csms.store.writer import Writer
@@ -29,3 +30,4 @@ class Reads:
         self.transactions = TransactionQueries(engine, writer)
         self.commands = CommandQueries(engine)
         self.tokens = TokenQueries(engine)
+        self.security = SecurityQueries(engine, writer)

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from csms.outcomes import Outcome
 from csms.services.charge_points import ChargePointService
 from csms.services.errors import Invalid
+from csms.store.local_lists import apply_sent_list
 from csms.store.models import ChargePoint, IdTag, table
 from csms.store.security_models import Reservation
 from csms.store.writer import Writer
@@ -96,9 +97,9 @@ class CommandEffects:
             elif key == "SecurityProfile":
                 await self._charge_points.expect_profile(charge_point_id, security_profile(value))
         elif action == "SendLocalList" and status == "Accepted":
-            stmt = update(_CP).where(_CP.c.id == charge_point_id).values(
-                local_list_version=payload["listVersion"])
-            await self._writer.changed(stmt)
+            await self._writer.run(apply_sent_list(charge_point_id, payload))
+            await self._writer.changed(update(_CP).where(_CP.c.id == charge_point_id).values(
+                local_list_version=payload["listVersion"]))
 
     async def _reservation(self, charge_point_id: str, action: str, payload: dict[str, Any],
                            outcome: Outcome) -> None:

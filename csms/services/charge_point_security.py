@@ -1,0 +1,105 @@
+"""A charge point's credentials and security profile, changed over OCPP (TC_073, TC_083).
+
+Both are ``ChangeConfiguration`` commands whose acceptance the central system follows
+(:class:`~csms.services.command_effects.CommandEffects`): a new ``AuthorizationKey`` is the
+password from then on; a higher ``SecurityProfile`` is the one it must connect at from its
+first connect at it. This module picks the values and refuses what could only lock a charge
+point out: a profile lower than its own (the whitepaper forbids going down), Basic auth without
+a password, TLS profiles on a central system without TLS.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from csms.services.commands import CommandRun, CommandService
+from csms.services.errors import Conflict, Invalid, NotFound
+from csms.store.models import ChargePoint, table
+from ocppj.basic_auth import MAX_BYTES, MIN_BYTES
+
+_CP = table(ChargePoint)
+GENERATED_BYTES = MAX_BYTES  # a generated password: 20 random bytes, the whitepaper's most
+
+
+@dataclass(frozen=True, slots=True)
+class Transport:
+    """What this central system's websocket port offers, for judging a profile upgrade."""
+
+    tls: bool  # wss:// here, or TLS ended by a trusted proxy in front
+    client_certificates: bool  # client certificates checked (profile 3)
+
+
+@dataclass(frozen=True, slots=True)
+class Upgrade:
+    """A profile upgrade's two commands (no Reset when the first was not accepted)."""
+
+    profile: int
+    change: CommandRun
+    reset: CommandRun | None
+
+
+class ChargePointSecurity:
+    """Rotates passwords and raises security profiles (see the module)."""
+
+    def __init__(self, engine: AsyncEngine, commands: CommandService,
+                 transport: Callable[[], Transport]) -> None:
+        self._engine = engine
+        self._commands = commands
+        self._transport = transport
+
+    async def rotate_password(self, charge_point_id: str, password: str | None, requested_by: str,
+                              wait: float) -> tuple[str, CommandRun]:
+        """Send ``ChangeConfiguration AuthorizationKey``: the hex form of ``password`` (16-20
+        bytes as UTF-8) or of 20 random bytes. Returns the key sent (the only time it is shown)
+        and the command; the stored password changes only if the charge point accepts it."""
+        if password is None:
+            key = secrets.token_hex(GENERATED_BYTES)
+        else:
+            raw = password.encode()
+            if not MIN_BYTES <= len(raw) <= MAX_BYTES:
+                raise Invalid("InvalidPassword", f"an OCPP 1.6 password is {MIN_BYTES}-{MAX_BYTES} "
+                              f"bytes (this one has {len(raw)}); leave it out to have one generated")
+            key = raw.hex()
+        run = await self._commands.run(charge_point_id, "ChangeConfiguration",
+                                       {"key": "AuthorizationKey", "value": key}, wait=wait,
+                                       requested_by=requested_by)
+        return key, run
+
+    async def upgrade_profile(self, charge_point_id: str, profile: int, reset: str,
+                              requested_by: str, wait: float) -> Upgrade:
+        """``ChangeConfiguration SecurityProfile`` then, once accepted, a ``Reset`` so the charge
+        point reconnects at it. :class:`Conflict` for a profile it could not connect at."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(_CP.c.security_profile, _CP.c.password_hash.isnot(None))
+                                      .where(_CP.c.id == charge_point_id))).first()
+        if row is None:
+            raise NotFound("ChargePointNotFound", f"no charge point {charge_point_id!r}")
+        current, has_password = row
+        transport = self._transport()
+        if profile <= current:
+            raise Conflict("SecurityProfileDowngrade", f"it is at security profile {current}: a "
+                           "profile can only be raised over OCPP (PATCH the charge point to set it)")
+        if profile in (1, 2) and not has_password:
+            raise Conflict("PasswordRequired", f"profile {profile} is Basic auth: set a password first "
+                           "(POST .../password)")
+        if profile >= 2 and not transport.tls:
+            raise Conflict("TlsRequired", f"profile {profile} needs TLS: start serve with --tls-cert")
+        if profile == 3 and not transport.client_certificates:
+            raise Conflict("ClientCaRequired", "profile 3 needs client certificates: start serve with "
+                           "--tls-client-ca")
+        change = await self._commands.run(charge_point_id, "ChangeConfiguration",
+                                          {"key": "SecurityProfile", "value": str(profile)},
+                                          wait=wait, requested_by=requested_by)
+        outcome = change.outcome
+        accepted = (outcome is not None and outcome.kind == "result" and outcome.payload is not None
+                    and outcome.payload.get("status") in ("Accepted", "RebootRequired"))
+        if not accepted:
+            return Upgrade(profile, change, None)
+        restart = await self._commands.run(charge_point_id, "Reset", {"type": reset}, wait=wait,
+                                           requested_by=requested_by)
+        return Upgrade(profile, change, restart)
