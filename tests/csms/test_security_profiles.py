@@ -1,0 +1,327 @@
+"""Security profiles 0-3 at the handshake, password rotation and profile upgrade over OCPP
+(issue #15 items 1-4, 8; OCTT TC_073, TC_083, TC_085-087), over real TLS sockets with
+certificates made in the test (RSA and ECDSA), charge points written with the ``ocpp`` library
+and ``websockets`` directly."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import ssl
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from ocpp.routing import on
+from ocpp.v16 import call, call_result
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import InvalidMessage, InvalidStatus
+
+from chargebay.stack import Stack, running
+from tests.api.auth_helpers import ADMIN
+from tests.api.full_cp import eventually
+from tests.certs import Kind, client_context, new_ca
+from tests.conftest import make_settings
+from tests.helpers import rows
+from tests.ocpp_client import TestChargePoint, connect
+
+BUDGET = 30.0
+BOOT = call.BootNotification(charge_point_vendor="Acme", charge_point_model="Wall-22")
+PASSWORD = "first-password-0001"
+# how a client sees the server end the TLS handshake: an alert, or (TLS 1.3, where the client
+# certificate is judged after the client's side is done) the connection closing before the HTTP reply
+TLS_ENDED = (ssl.SSLError, ConnectionError, EOFError, InvalidMessage)
+
+
+def basic(cp_id: str, password: bytes | str) -> dict[str, str]:
+    raw = password.encode() if isinstance(password, str) else password
+    return {"Authorization": "Basic " + base64.b64encode(cp_id.encode() + b":" + raw).decode()}
+
+
+async def admitted(url: str, cp_id: str, password: bytes | str | None = None,
+                   tls: ssl.SSLContext | None = None, headers: dict[str, str] | None = None) -> int:
+    """101 when the handshake is accepted, else the refusal's HTTP status."""
+    extra = {**(basic(cp_id, password) if password is not None else {}), **(headers or {})}
+    try:
+        async with ws_connect(f"{url}/{cp_id}", subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                              additional_headers=extra, ssl=tls, open_timeout=10, close_timeout=1):
+            return 101
+    except InvalidStatus as exc:
+        return exc.response.status_code
+
+
+class SecureChargePoint(TestChargePoint):
+    """Answers ChangeConfiguration with ``answer`` (after ``delay`` s) and Reset Accepted,
+    recording what it was sent."""
+
+    answer = "Accepted"
+    delay = 0.0
+
+    @on("ChangeConfiguration")
+    async def on_change_configuration(self, key: str, value: str) -> Any:
+        self.received.append(("ChangeConfiguration", {"key": key, "value": value}))
+        await asyncio.sleep(self.delay)
+        return call_result.ChangeConfiguration(status=self.answer)
+
+    @on("Reset")
+    def on_reset(self, type: str) -> Any:  # noqa: A002 (the OCPP field's name)
+        self.received.append(("Reset", {"type": type}))
+        return call_result.Reset(status="Accepted")
+
+
+@dataclass
+class Pki:
+    server_ca: Path  # what charge points trust
+    client_ca: Path  # what the central system trusts client certificates by
+    folder: Path
+    clients: Any  # the client CA, to issue certificates with
+
+    def client(self, cn: str, kind: Kind = "ec") -> tuple[Path, Path]:
+        return self.clients.issue_files(self.folder / "clients", cn, kind)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> tuple[Pki, dict[str, Any]]:
+    servers, clients = new_ca("server CA"), new_ca("charge point CA", "rsa")
+    cert, key = servers.issue_files(tmp_path / "server", "127.0.0.1", "ec", server=True)
+    client_ca = clients.write(tmp_path, "client-ca")
+    return (Pki(servers.write(tmp_path, "server-ca"), client_ca, tmp_path, clients),
+            {"tls_cert": cert, "tls_key": key, "tls_client_ca": client_ca})
+
+
+@pytest.fixture
+async def tls_stack(db_url: str, pki: tuple[Pki, dict[str, Any]]) -> AsyncIterator[Stack]:
+    async with running(make_settings(db_url, **pki[1]), migrate=False) as stack:
+        yield stack
+
+
+@contextlib.asynccontextmanager
+async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.http_url, headers=ADMIN, timeout=15) as client:
+        yield client
+
+
+async def register(client: httpx.AsyncClient, cp_id: str, password: str | None = PASSWORD,
+                   profile: int = 0) -> None:
+    r = await client.post("/api/v1/charge-points", json={"id": cp_id, "password": password})
+    assert r.status_code == 201, r.text
+    if profile:
+        r = await client.patch(f"/api/v1/charge-points/{cp_id}", json={"security_profile": profile})
+        assert r.status_code == 200 and r.json()["security_profile"] == profile, r.text
+
+
+async def events_of(stack: Stack, cp_id: str) -> list[tuple[str, str]]:
+    async with api(stack) as client:
+        r = await client.get(f"/api/v1/charge-points/{cp_id}/security-events")
+    assert r.status_code == 200, r.text
+    return [(e["type"], e["source"]) for e in r.json()["items"]]
+
+
+# -- profiles at the handshake --------------------------------------------------------------------
+async def test_profile_1_and_2_need_basic_auth_and_2_needs_tls(stack: Stack) -> None:
+    """On a ws:// central system: profile 1 needs the password (401 without), profile 2 is
+    refused 403 whatever the credentials (no TLS); each refusal is a security event."""
+    async with asyncio.timeout(BUDGET), api(stack) as client:
+        await register(client, "CP-P1", profile=1)
+        await register(client, "CP-P1-NOPW", password=None, profile=1)
+        await register(client, "CP-P2", profile=2)
+        assert await admitted(stack.ws_url, "CP-P1") == 401
+        assert await admitted(stack.ws_url, "CP-P1", "a-wrong-password-01") == 401
+        assert await admitted(stack.ws_url, "CP-P1", PASSWORD) == 101
+        assert await admitted(stack.ws_url, "CP-P1-NOPW") == 401  # no password set: nothing gets in
+        assert await admitted(stack.ws_url, "CP-P2", PASSWORD) == 403
+        assert ("InvalidTLSVersion", "central_system") in await events_of(stack, "CP-P2")
+        # two refusals of one kind within EVERY seconds: one record (a storm is not a flood of rows)
+        assert await events_of(stack, "CP-P1") == [("InvalidChargePointCredentials", "central_system")]
+
+
+@pytest.mark.parametrize("settings_overrides", [{"trusted_proxies": "127.0.0.1"}])
+async def test_profile_2_behind_a_trusted_tls_proxy(stack: Stack) -> None:
+    """TLS ended at a load balancer in front: its X-Forwarded-Proto counts, nobody else's."""
+    async with asyncio.timeout(BUDGET), api(stack) as client:
+        await register(client, "CP-LB", profile=2)
+        https = {"X-Forwarded-Proto": "https"}
+        assert await admitted(stack.ws_url, "CP-LB", PASSWORD, headers=https) == 101
+        assert await admitted(stack.ws_url, "CP-LB", PASSWORD) == 403
+
+
+@pytest.mark.parametrize("kind", ["ec", "rsa"])
+async def test_tc_087_profile_3_needs_a_client_certificate_for_its_own_id(
+        tls_stack: Stack, pki: tuple[Pki, dict[str, Any]], kind: Kind) -> None:
+    keys, url = pki[0], tls_stack.ws_url
+    cp = f"CP-MTLS-{kind}"
+    async with asyncio.timeout(BUDGET), api(tls_stack) as client:
+        await register(client, cp, profile=3)
+        plain = client_context(keys.server_ca)
+        assert await admitted(url, cp, PASSWORD, tls=plain) == 403  # Basic auth is not enough
+        other = client_context(keys.server_ca, *keys.client("CP-SOMEONE-ELSE", kind))
+        assert await admitted(url, cp, tls=other) == 403  # a certificate for another id
+        stranger = new_ca("not trusted").issue_files(keys.folder / "stranger", cp, kind)
+        with pytest.raises(TLS_ENDED):  # ends the TLS handshake
+            await admitted(url, cp, tls=client_context(keys.server_ca, *stranger))
+        own = client_context(keys.server_ca, *keys.client(cp, kind))
+        async with connect(url, cp, ssl=own) as station:
+            assert (await station.call(BOOT)).status == "Accepted"
+        refused = await events_of(tls_stack, cp)
+        assert refused.count(("InvalidChargePointCertificate", "central_system")) == 1, refused
+
+
+async def test_a_certificate_for_another_id_is_refused_even_without_a_profile(
+        tls_stack: Stack, pki: tuple[Pki, dict[str, Any]]) -> None:
+    """Whatever the profile (here an unknown id, accepted by policy), a client certificate must
+    name the charge point it connects as."""
+    keys = pki[0]
+    borrowed = client_context(keys.server_ca, *keys.client("CP-OWNER"))
+    async with asyncio.timeout(BUDGET):
+        assert await admitted(tls_stack.ws_url, "CP-IMPOSTOR", tls=borrowed) == 403
+        assert await admitted(tls_stack.ws_url, "CP-OWNER", tls=borrowed) == 101
+
+
+async def test_tls_1_1_and_weak_ciphers_are_refused(tls_stack: Stack, pki: tuple[Pki, dict[str, Any]]) -> None:
+    keys = pki[0]
+    old = client_context(keys.server_ca)
+    old.maximum_version = ssl.TLSVersion.TLSv1_1
+    with contextlib.suppress(ssl.SSLError, ValueError):
+        old.minimum_version = ssl.TLSVersion.TLSv1_1
+    async with asyncio.timeout(BUDGET):
+        with pytest.raises(TLS_ENDED):
+            await admitted(tls_stack.ws_url, "CP-OLD", tls=old)
+        weak = client_context(keys.server_ca)
+        weak.maximum_version = ssl.TLSVersion.TLSv1_2
+        weak.set_ciphers("ECDHE-ECDSA-AES128-SHA")  # CBC: not one of the whitepaper's suites
+        with pytest.raises(TLS_ENDED):
+            await admitted(tls_stack.ws_url, "CP-WEAK", tls=weak)
+        good = client_context(keys.server_ca)
+        good.maximum_version = ssl.TLSVersion.TLSv1_2
+        good.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256")
+        assert await admitted(tls_stack.ws_url, "CP-GOOD", tls=good) == 101
+
+
+# -- password rotation (TC_073) -------------------------------------------------------------------
+@pytest.mark.parametrize("given", [None, "sixteen-bytes-pw"])
+async def test_tc_073_rotated_password_is_the_one_that_gets_in(stack: Stack, given: str | None) -> None:
+    """POST .../password sends the whitepaper's hex AuthorizationKey (generated, or the hex of
+    the password given); accepted, the decoded bytes are the password from then on."""
+    async with asyncio.timeout(BUDGET), api(stack) as client:
+        await register(client, "CP-ROT", profile=1)
+        async with connect(stack.ws_url, "CP-ROT", cls=SecureChargePoint,
+                           additional_headers=basic("CP-ROT", PASSWORD)) as station:
+            r = await client.post("/api/v1/charge-points/CP-ROT/password",
+                                  json={} if given is None else {"password": given})
+            assert r.status_code == 200, r.text
+            key = r.json()["authorization_key"]
+            assert r.json()["stored"] is True and r.json()["command"]["response"] == {"status": "Accepted"}
+            assert station.received == [("ChangeConfiguration", {"key": "AuthorizationKey", "value": key})]
+        assert len(key) == 40 if given is None else key == given.encode().hex()
+        assert await admitted(stack.ws_url, "CP-ROT", PASSWORD) == 401
+        assert await admitted(stack.ws_url, "CP-ROT", bytes.fromhex(key)) == 101
+        assert await admitted(stack.ws_url, "CP-ROT", key) == 101  # firmware that sends the hex itself
+
+
+async def test_tc_073_a_text_authorization_key_through_the_commands_api(stack: Stack) -> None:
+    """The compliance tool's other form: a key that is not hex is the password's own text."""
+    async with asyncio.timeout(BUDGET), api(stack) as client:
+        await register(client, "CP-TXT", profile=1)
+        async with connect(stack.ws_url, "CP-TXT", cls=SecureChargePoint,
+                           additional_headers=basic("CP-TXT", PASSWORD)):
+            r = await client.post("/api/v1/charge-points/CP-TXT/commands/ChangeConfiguration",
+                                  json={"key": "AuthorizationKey", "value": "plain text password 2"})
+            assert r.status_code == 200 and r.json()["response"] == {"status": "Accepted"}, r.text
+        assert await admitted(stack.ws_url, "CP-TXT", "plain text password 2") == 101
+        assert await admitted(stack.ws_url, "CP-TXT", PASSWORD) == 401
+        r = await client.post("/api/v1/charge-points/CP-TXT/commands/ChangeConfiguration",
+                              json={"key": "AuthorizationKey", "value": "short"})
+        assert r.status_code == 422 and r.json()["code"] == "InvalidConfigurationValue"
+
+
+@pytest.mark.parametrize(("answer", "delay"), [("Rejected", 0.0), ("Accepted", 3.0)])
+async def test_tc_073_rejected_or_unanswered_keeps_the_old_password(
+        stack: Stack, answer: str, delay: float) -> None:
+    class Station(SecureChargePoint):
+        pass
+
+    Station.answer, Station.delay = answer, delay
+    async with asyncio.timeout(BUDGET), api(stack) as client:
+        await register(client, "CP-KEEP", profile=1)
+        async with connect(stack.ws_url, "CP-KEEP", cls=Station,
+                           additional_headers=basic("CP-KEEP", PASSWORD)):
+            r = await client.post("/api/v1/charge-points/CP-KEEP/password?wait=1", json={})
+            if delay:
+                assert r.status_code == 504 and r.json()["code"] == "Timeout", r.text
+            else:
+                assert r.status_code == 200 and r.json()["stored"] is False, r.text
+        assert await admitted(stack.ws_url, "CP-KEEP", PASSWORD) == 101
+
+
+# -- profile upgrade (TC_083) ---------------------------------------------------------------------
+async def test_tc_083_upgrade_to_profile_3_takes_effect_at_the_first_connect_at_it(
+        tls_stack: Stack, pki: tuple[Pki, dict[str, Any]]) -> None:
+    keys, url = pki[0], tls_stack.ws_url
+    at_2 = client_context(keys.server_ca)
+    at_3 = client_context(keys.server_ca, *keys.client("CP-UP"))
+    async with asyncio.timeout(BUDGET), api(tls_stack) as client:
+        await register(client, "CP-UP", profile=2)
+        async with connect(url, "CP-UP", cls=SecureChargePoint, ssl=at_2,
+                           additional_headers=basic("CP-UP", PASSWORD)) as station:
+            r = await client.post("/api/v1/charge-points/CP-UP/security-profile", json={"profile": 3})
+            assert r.status_code == 200 and r.json()["pending"] is True, r.text
+            assert station.received == [("ChangeConfiguration", {"key": "SecurityProfile", "value": "3"}),
+                                        ("Reset", {"type": "Hard"})]
+        shown = (await client.get("/api/v1/charge-points/CP-UP")).json()
+        assert (shown["security_profile"], shown["security_profile_pending"]) == (2, 3)
+        assert await admitted(url, "CP-UP", PASSWORD, tls=at_2) == 101  # may still fall back
+        assert await admitted(url, "CP-UP", tls=at_3) == 101
+        shown = (await client.get("/api/v1/charge-points/CP-UP")).json()
+        assert (shown["security_profile"], shown["security_profile_pending"]) == (3, None)
+        assert await admitted(url, "CP-UP", PASSWORD, tls=at_2) == 403  # not any more
+        r = await client.post("/api/v1/charge-points/CP-UP/security-profile", json={"profile": 2})
+        assert r.status_code == 409 and r.json()["code"] == "SecurityProfileDowngrade"
+
+
+async def test_upgrades_a_charge_point_could_not_follow_are_refused(stack: Stack) -> None:
+    async with asyncio.timeout(BUDGET), api(stack) as client:
+        await register(client, "CP-NOPW", password=None)
+        r = await client.post("/api/v1/charge-points/CP-NOPW/security-profile", json={"profile": 1})
+        assert r.status_code == 409 and r.json()["code"] == "PasswordRequired"
+        await register(client, "CP-NOTLS")
+        r = await client.post("/api/v1/charge-points/CP-NOTLS/security-profile", json={"profile": 2})
+        assert r.status_code == 409 and r.json()["code"] == "TlsRequired"
+        assert (await rows(stack, "SELECT count(*) AS n FROM commands"))[0]["n"] == 0  # nothing sent
+
+
+# -- security events ------------------------------------------------------------------------------
+async def test_security_events_are_stored_listed_and_pushed(stack: Stack) -> None:
+    async with asyncio.timeout(BUDGET), api(stack) as client, stack.central.events.subscribe() as queue:
+        await register(client, "CP-EVT", profile=1)
+        async with connect(stack.ws_url, "CP-EVT", additional_headers=basic("CP-EVT", PASSWORD)) as station:
+            await station.call(call.SecurityEventNotification(
+                type="TamperDetectionActivated", timestamp="2026-12-01T10:00:00Z", tech_info="lid open"))
+        assert await admitted(stack.ws_url, "CP-EVT", "a-wrong-password-01") == 401
+        pushed = []
+        while len(pushed) < 2:
+            event = await queue.get()
+            if event and event["type"] == "security_event":
+                pushed.append((event["event"], event["source"]))
+        assert pushed == [("TamperDetectionActivated", "charge_point"),
+                          ("InvalidChargePointCredentials", "central_system")]
+        r = await client.get("/api/v1/security-events", params={"charge_point_id": "CP-EVT"})
+        items = r.json()["items"]
+        assert [(e["type"], e["tech_info"]) for e in items] == [
+            ("InvalidChargePointCredentials", "handshake refused: wrong password"),
+            ("TamperDetectionActivated", "lid open")]
+        assert items[0]["address"] == "127.0.0.1" and items[1]["timestamp"] == "2026-12-01T10:00:00Z"
+        r = await client.get("/api/v1/security-events", params={"source": "charge_point", "charge_point_id": "CP-EVT"})
+        assert [e["type"] for e in r.json()["items"]] == ["TamperDetectionActivated"]
+
+
+async def test_a_refusal_storm_is_stored_once_per_interval_with_its_count(stack: Stack) -> None:
+    async with asyncio.timeout(BUDGET), api(stack) as client:
+        await register(client, "CP-STORM", profile=2)
+        for _ in range(5):
+            assert await admitted(stack.ws_url, "CP-STORM", PASSWORD) == 403
+        await eventually(lambda: events_of(stack, "CP-STORM"))
+        assert await events_of(stack, "CP-STORM") == [("InvalidTLSVersion", "central_system")]
