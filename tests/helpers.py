@@ -32,7 +32,7 @@ __all__ = ["rows", "add_id_tag", "select"]
 
 
 _HANDED_OUT: set[int] = set()
-_BLOCK = 1500  # ports per xdist worker, all below Linux's ephemeral range (32768-60999)
+_RANGE = (20000, 32000)  # shared by the xdist workers, below Linux's ephemeral range (32768-60999)
 
 
 def free_port() -> int:
@@ -41,10 +41,12 @@ def free_port() -> int:
     this or another test may take it before the child binds. Instead a port below that range,
     from a block of its own per xdist worker, never handed out twice, and free right now."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
-    first = 20000 + (int(worker) if worker.isdigit() else 0) % 8 * _BLOCK
-    start = random.randrange(_BLOCK)
-    for step in range(_BLOCK):
-        port = first + (start + step) % _BLOCK
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    block = (_RANGE[1] - _RANGE[0]) // max(workers, 1)  # as many blocks as workers: none shared
+    first = _RANGE[0] + (int(worker) if worker.isdigit() else 0) * block
+    start = random.randrange(block)
+    for step in range(block):
+        port = first + (start + step) % block
         if port in _HANDED_OUT:
             continue
         with socket.socket() as s:
@@ -54,4 +56,4 @@ def free_port() -> int:
                 continue
         _HANDED_OUT.add(port)
         return port
-    raise RuntimeError(f"no free port left in {first}-{first + _BLOCK - 1}")
+    raise RuntimeError(f"no free port left in {first}-{first + block - 1}")
