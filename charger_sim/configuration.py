@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ocppj.basic_auth import key_password
+
 if TYPE_CHECKING:
     from charger_sim.template import Template
 
@@ -14,6 +16,7 @@ class Key:
     value: str
     readonly: bool = False
     reboot: bool = False
+    write_only: bool = False  # never reported by GetConfiguration (a secret)
 
 
 class Configuration:
@@ -68,6 +71,9 @@ class Configuration:
             "ChargingScheduleMaxPeriods": Key("24", readonly=True),
             "MaxChargingProfilesInstalled": Key("10", readonly=True),
             "SecurityProfile": Key("1" if t.password else "0", reboot=True),
+            # the whitepaper's Basic-auth password (hex, or the text itself): used from the next
+            # connect; write-only
+            "AuthorizationKey": Key("", write_only=True),
         }
         for name, value in t.configuration.items():
             if name in self.keys:
@@ -98,12 +104,17 @@ class Configuration:
         if name.endswith("Interval") or name in ("ConnectionTimeOut", "ResetRetries"):
             if not value.lstrip("-").isdigit() or int(value) < 0:
                 return "Rejected"
+        if name == "AuthorizationKey":
+            try:
+                key_password(value)
+            except ValueError:
+                return "Rejected"
         key.value = value
         return "RebootRequired" if key.reboot else "Accepted"
 
     def report(self, names: list[str] | None) -> tuple[list[dict[str, object]], list[str]]:
         """GetConfiguration: the known keys asked for (all when none) and the unknown ones."""
-        wanted = names or list(self.keys)
+        wanted = names or [n for n, k in self.keys.items() if not k.write_only]
         known = [{"key": n, "readonly": self.keys[n].readonly, "value": self.keys[n].value}
-                 for n in wanted if n in self.keys]
+                 for n in wanted if n in self.keys and not self.keys[n].write_only]
         return known, [n for n in wanted if n not in self.keys]

@@ -10,7 +10,6 @@ driver's actions are :mod:`charger_sim.transactions`.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import random
@@ -31,6 +30,7 @@ from charger_sim.smart_charging import Profiles
 from charger_sim.template import Template
 from common.outbound import OutboundPolicy, OutboundRefused
 from common.tasks import Background
+from ocppj import basic_auth
 
 log = logging.getLogger("charger_sim.station")
 
@@ -196,10 +196,14 @@ class StationCore:
                 "reason": "PowerLoss"}, also=[self.outbox.state(f"tx:{c.id}", None)])
 
     def _auth_headers(self) -> dict[str, str]:
+        """Basic auth with the AuthorizationKey a central system set (the bytes it stands for,
+        :mod:`ocppj.basic_auth`), or the template's password."""
+        key = self.config.get("AuthorizationKey")
+        if key:
+            return {"Authorization": basic_auth.header(self.identity, basic_auth.key_password(key))}
         if not self.template.password:
             return {}
-        token = base64.b64encode(f"{self.identity}:{self.template.password}".encode()).decode()
-        return {"Authorization": f"Basic {token}"}
+        return {"Authorization": basic_auth.header(self.identity, self.template.password.encode())}
 
     def boot_notification(self) -> dict[str, Any]:
         t = self.template
