@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.passwords import hash_password
@@ -90,9 +90,24 @@ class ChargePointService:
             await self._change(charge_point_id, values)
 
     async def _change(self, charge_point_id: str, values: dict[str, object]) -> None:
-        changed = await self._writer.changed(update(_CP).where(_CP.c.id == charge_point_id).values(values))
+        """Write ``values``; :class:`Conflict` ``PasswordRequired`` when the charge point would be
+        left at profile 1 or 2 without a password (locked out: no Basic auth could pass)."""
+        async def op(conn: AsyncConnection) -> bool:
+            row = (await conn.execute(select(_CP.c.security_profile, _CP.c.password_hash)
+                                      .where(_CP.c.id == charge_point_id))).first()
+            if row is None:
+                return False
+            profile = values.get("security_profile", row.security_profile)
+            password = values.get("password_hash", row.password_hash)
+            if profile in (1, 2) and password is None:
+                raise Conflict("PasswordRequired", f"security profile {profile} is Basic auth: it needs "
+                               "a password (set one, or lower the profile first)")
+            await conn.execute(update(_CP).where(_CP.c.id == charge_point_id).values(values))
+            return True
+
+        found = await self._writer.run(op)
         self._forget(charge_point_id, None)
-        if not changed:
+        if not found:
             raise not_found(charge_point_id)
 
     async def expect_profile(self, charge_point_id: str, profile: int) -> None:

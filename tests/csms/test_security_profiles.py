@@ -127,12 +127,16 @@ async def test_profile_1_and_2_need_basic_auth_and_2_needs_tls(stack: Stack) -> 
     refused 403 whatever the credentials (no TLS); each refusal is a security event."""
     async with asyncio.timeout(BUDGET), api(stack) as client:
         await register(client, "CP-P1", profile=1)
-        await register(client, "CP-P1-NOPW", password=None, profile=1)
+        await register(client, "CP-P1-NOPW", password=None)
+        r = await client.patch("/api/v1/charge-points/CP-P1-NOPW", json={"security_profile": 1})
+        assert r.status_code == 409 and r.json()["code"] == "PasswordRequired"  # it would be locked out
+        r = await client.patch("/api/v1/charge-points/CP-P1", json={"password": None})
+        assert r.status_code == 409 and r.json()["code"] == "PasswordRequired"
         await register(client, "CP-P2", profile=2)
         assert await admitted(stack.ws_url, "CP-P1") == 401
         assert await admitted(stack.ws_url, "CP-P1", "a-wrong-password-01") == 401
         assert await admitted(stack.ws_url, "CP-P1", PASSWORD) == 101
-        assert await admitted(stack.ws_url, "CP-P1-NOPW") == 401  # no password set: nothing gets in
+        assert await admitted(stack.ws_url, "CP-P1-NOPW") == 101  # still profile 0
         assert await admitted(stack.ws_url, "CP-P2", PASSWORD) == 403
         assert ("InvalidTLSVersion", "central_system") in await events_of(stack, "CP-P2")
         # two refusals of one kind within EVERY seconds: one record (a storm is not a flood of rows)
