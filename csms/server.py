@@ -144,7 +144,7 @@ class OcppServer:
             registration = status
         else:
             registration = known.registration_status
-            refusal = await self._admit(connection, request, known, address)
+            refusal = await self._admit(connection, request, known, address, common_name)
             if refusal is not None:
                 return refusal
         connection.chargebay_registration = registration  # type: ignore[attr-defined]
@@ -166,14 +166,13 @@ class OcppServer:
         return self._refuse(connection, HTTPStatus.FORBIDDEN, text)
 
     async def _admit(self, connection: ServerConnection, request: Request, known: KnownChargePoint,
-                     address: str) -> Response | None:
+                     address: str, common_name: str | None) -> Response | None:
         """Let a known charge point in at its security profile, or refuse (recorded as a
         security event): 403 for a connection below it (no TLS at 2, no client certificate at
         3, a certificate for another id), 401 for missing or wrong Basic credentials (profiles
         1 and 2, or any charge point with a password), 429 past the guess limits. The level it
         reached promotes a pending profile upgrade (TC_083)."""
         cp_id, central = known.id, self.central
-        common_name = peer_common_name(connection.transport.get_extra_info("ssl_object"))
         tls = self._tls(connection, request)
         required = known.security_profile
         if common_name is not None:

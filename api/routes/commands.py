@@ -75,6 +75,13 @@ def failure(command_id: str, outcome: Outcome) -> ApiError:
                     error_description=outcome.description, error_details=outcome.details)
 
 
+def answered(run: CommandRun) -> CommandRun:
+    """The run, or the refusal (409/502/504) when the charge point gave no result."""
+    if run.outcome is not None and run.outcome.kind != "result":
+        raise failure(run.command_id, run.outcome)
+    return run
+
+
 def _answer(run: CommandRun, response: Response) -> CommandResult | CommandPending:
     if run.outcome is None:
         response.status_code = 202

@@ -12,21 +12,14 @@ from api.auth import Caller, require
 from api.deps import LocalLists, Queries
 from api.errors import declare
 from api.gate import GuardedRoute
-from api.routes.commands import Wait, failure
+from api.routes.commands import Wait, answered
 from api.schemas.security import LocalListOut, LocalListSend, LocalListSent, LocalListVersion, summary
-from csms.services.commands import CommandRun
 
 router = APIRouter(prefix="/api/v1/charge-points/{charge_point_id}/local-list", tags=["local lists"],
                    route_class=GuardedRoute)
 Operator = Annotated[Caller, Depends(require("operator"))]
 read = Depends(require("operator", "integrator", "viewer"))
 SENT = {404: "`ChargePointNotFound`", 409: "`ChargePointOffline`", 502: "`CallError`", 504: "`Timeout`"}
-
-
-def _answered(run: CommandRun) -> CommandRun:
-    if run.outcome is not None and run.outcome.kind != "result":
-        raise failure(run.command_id, run.outcome)
-    return run
 
 
 @router.get("", summary="The list it accepted last", dependencies=[read], response_model=LocalListOut,
@@ -46,7 +39,7 @@ async def send_local_list(charge_point_id: str, body: LocalListSend, caller: Ope
     Accepted, Failed, NotSupported or VersionMismatch)."""
     sent, run = await service.send(charge_point_id, body.update_type, body.group, body.version,
                                    caller.who, max(wait, 1))
-    return {**sent, "command": summary(_answered(run))}
+    return {**sent, "command": summary(answered(run))}
 
 
 @router.post("/check", summary="Which version it holds (GetLocalListVersion)",
@@ -54,7 +47,7 @@ async def send_local_list(charge_point_id: str, body: LocalListSend, caller: Ope
 async def check_local_list(charge_point_id: str, caller: Operator, service: LocalLists,
                            wait: Wait = 30) -> LocalListVersion:
     expected, run = await service.check(charge_point_id, caller.who, max(wait, 1))
-    _answered(run)
+    answered(run)
     payload = run.outcome.payload if run.outcome is not None else None
     held = payload.get("listVersion") if payload else None
     return LocalListVersion(expected=expected, charge_point=held, command=summary(run),

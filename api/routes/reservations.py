@@ -11,7 +11,7 @@ from api.auth import Caller, require
 from api.deps import Paging, Queries, Reservations
 from api.errors import declare
 from api.gate import GuardedRoute
-from api.routes.commands import Wait, failure
+from api.routes.commands import Wait, answered
 from api.schemas import Paged
 from api.schemas.security import CommandSummary, ReservationCreate, ReservationMade, ReservationOut, summary
 
@@ -56,7 +56,4 @@ async def cancel_reservation(reservation_id: int, caller: Operator, service: Res
                              wait: Wait = 30) -> CommandSummary:
     """Accepted by the charge point: the reservation is Cancelled. Rejected (it knows no such
     reservation): it stays as it was."""
-    run = await service.cancel(reservation_id, caller.who, max(wait, 1))
-    if run.outcome is not None and run.outcome.kind != "result":
-        raise failure(run.command_id, run.outcome)
-    return summary(run)
+    return summary(answered(await service.cancel(reservation_id, caller.who, max(wait, 1))))

@@ -12,7 +12,7 @@ from api.auth import Caller, require
 from api.deps import Central, Certificates, Credentials, Paging, Queries
 from api.errors import ApiError, declare
 from api.gate import GuardedRoute
-from api.routes.commands import Wait, failure
+from api.routes.commands import Wait, answered
 from api.schemas import Paged
 from api.schemas.security import (
     CertificateDetail,
@@ -37,13 +37,6 @@ SENT = {404: "`ChargePointNotFound`", 409: "`ChargePointOffline`", 502: "`CallEr
 CP = "/api/v1/charge-points/{charge_point_id}"
 
 
-def _answered(run: CommandRun) -> CommandRun:
-    """The run, or the commands API's refusal when the charge point did not answer."""
-    if run.outcome is not None and run.outcome.kind != "result":
-        raise failure(run.command_id, run.outcome)
-    return run
-
-
 def _status(run: CommandRun) -> str | None:
     payload = run.outcome.payload if run.outcome is not None else None
     return payload.get("status") if payload else None
@@ -59,7 +52,7 @@ async def rotate_password(charge_point_id: str, body: PasswordChange, caller: Op
     password from now on. Rejected, no answer: the old one stays."""
     key, run = await credentials.rotate_password(charge_point_id, body.password, caller.who,
                                                  max(wait, 1))
-    _answered(run)
+    answered(run)
     return PasswordChanged(authorization_key=key, command=summary(run),
                            stored=_status(run) in ("Accepted", "RebootRequired"))
 
@@ -76,7 +69,7 @@ async def upgrade_profile(charge_point_id: str, body: ProfileUpgrade, caller: Op
     charge point fall back when the new profile fails)."""
     upgrade = await credentials.upgrade_profile(charge_point_id, body.profile, body.reset,
                                                 caller.who, max(wait, 1))
-    _answered(upgrade.change)
+    answered(upgrade.change)
     return ProfileUpgraded(profile=upgrade.profile, pending=upgrade.reset is not None,
                            change_configuration=summary(upgrade.change),
                            reset=summary(upgrade.reset) if upgrade.reset else None)
@@ -123,7 +116,7 @@ async def renew_certificate(charge_point_id: str, caller: Operator, service: Cer
     if not service.has_ca:
         raise ApiError(409, "NoCertificateAuthority", "no CA: run `chargebay ca init` (or set "
                        "CHARGEBAY_CA_CERT and CHARGEBAY_CA_KEY) and restart")
-    run = _answered(await service.renew(charge_point_id, caller.who, max(wait, 1)))
+    run = answered(await service.renew(charge_point_id, caller.who, max(wait, 1)))
     return summary(run).model_dump()
 
 

@@ -23,7 +23,7 @@ from csms.outcomes import Outcome
 from csms.services.charge_points import ChargePointService
 from csms.services.errors import Invalid
 from csms.store.local_lists import apply_sent_list
-from csms.store.models import ChargePoint, IdTag, table
+from csms.store.models import IdTag, table
 from csms.store.security_models import Reservation
 from csms.store.writer import Writer
 from csms.timeutil import now_utc
@@ -31,7 +31,6 @@ from ocppj.basic_auth import key_password
 
 log = logging.getLogger(__name__)
 _TAGS = table(IdTag)
-_CP = table(ChargePoint)
 _RESERVATIONS = table(Reservation)
 ACTIVE = ("Requested", "Accepted")  # reservations that may still be cancelled
 ACCEPTED = ("Accepted", "RebootRequired")  # ChangeConfiguration: applied now, or at the reboot
@@ -97,9 +96,7 @@ class CommandEffects:
             elif key == "SecurityProfile":
                 await self._charge_points.expect_profile(charge_point_id, security_profile(value))
         elif action == "SendLocalList" and status == "Accepted":
-            await self._writer.run(apply_sent_list(charge_point_id, payload))
-            await self._writer.changed(update(_CP).where(_CP.c.id == charge_point_id).values(
-                local_list_version=payload["listVersion"]))
+            await self._writer.run(apply_sent_list(charge_point_id, payload))  # entries and version
 
     async def _reservation(self, charge_point_id: str, action: str, payload: dict[str, Any],
                            outcome: Outcome) -> None:

@@ -5,7 +5,6 @@ HTTP status they get. The fixtures are in tests/compliance/conftest.py."""
 
 from __future__ import annotations
 
-import base64
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,11 +14,11 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
-from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
 
 from chargebay.stack import Stack
 from tests.certs import Ca, Kind, PrivateKey, cert_pem, client_context, key_pem, new_ca, new_key
+from tests.csms.handshakes import admitted as admit
+from tests.csms.handshakes import basic
 
 CPO = "OCTT-CPO"  # the organisation the compliance tool puts in a charge point's certificate
 
@@ -80,21 +79,13 @@ def root_pem(cn: str, kind: Kind = "ec") -> str:
     return cert_pem(new_ca(cn, kind).cert).decode()
 
 
-def basic_auth(cp_id: str, password: str) -> dict[str, str]:
-    """The Authorization header of profiles 1 and 2: ``Basic base64(id:password)``."""
-    return {"Authorization": "Basic " + base64.b64encode(f"{cp_id}:{password}".encode()).decode()}
+basic_auth = basic  # the Authorization header of profiles 1 and 2: ``Basic base64(id:password)``
 
 
 async def admitted(stack: Stack, cp_id: str, password: str | None = None,
                    tls: ssl.SSLContext | None = None) -> int:
     """101 when the central system takes the websocket handshake, else its refusal's HTTP status."""
-    headers = basic_auth(cp_id, password) if password is not None else {}
-    try:
-        async with connect(f"{stack.ws_url}/{cp_id}", subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-                           additional_headers=headers, ssl=tls, open_timeout=10, close_timeout=1):
-            return 101
-    except InvalidStatus as exc:
-        return exc.response.status_code
+    return await admit(stack.ws_url, cp_id, password, tls)
 
 
 async def register(client: httpx.AsyncClient, cp_id: str, profile: int, password: str | None = None) -> None:

@@ -17,12 +17,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
-import websockets
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
 
 from chargebay.stack import Stack
 from tests.api.auth_helpers import ADMIN
+from tests.ocpp_client import connect as connect_station
 
 Answer = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
 After = Callable[["Station", dict[str, Any]], Awaitable[None]]
@@ -98,16 +98,8 @@ for _action in DEFAULTS:
 @contextlib.asynccontextmanager
 async def station(stack: Stack, cp_id: str, **connect: Any) -> AsyncIterator[Station]:
     """A connected :class:`Station` (``connect``: websockets options: ssl, additional_headers)."""
-    async with websockets.connect(f"{stack.ws_url}/{cp_id}", subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-                                  **connect) as ws:
-        cp = Station(cp_id, ws)
-        task = asyncio.create_task(cp.start())
-        try:
-            yield cp
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+    async with connect_station(stack.ws_url, cp_id, cls=Station, **connect) as cp:
+        yield cp
 
 
 @contextlib.asynccontextmanager

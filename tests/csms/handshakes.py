@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import ssl
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -108,9 +109,22 @@ async def set_password(stack: Stack, cp_id: str, password: str) -> None:
     stack.central.forget(cp_id)  # changed behind the central system's back
 
 
-def basic(user: str, password: str) -> dict[str, str]:
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
+def basic(user: str, password: str | bytes) -> dict[str, str]:
+    """``Basic base64(user:password)``; a bytes password as it is (a binary AuthorizationKey)."""
+    raw = password.encode() if isinstance(password, str) else password
+    return {"Authorization": "Basic " + base64.b64encode(user.encode() + b":" + raw).decode()}
+
+
+async def admitted(url: str, cp_id: str, password: str | bytes | None = None,
+                   tls: ssl.SSLContext | None = None, headers: dict[str, str] | None = None) -> int:
+    """101 when the handshake is accepted, else the refusal's HTTP status (no retries, no wait)."""
+    extra = {**(basic(cp_id, password) if password is not None else {}), **(headers or {})}
+    try:
+        async with connect(f"{url}/{cp_id}", subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                           additional_headers=extra, ssl=tls, open_timeout=10, close_timeout=1):
+            return 101
+    except InvalidStatus as exc:
+        return exc.response.status_code
 
 
 async def handshake(url: str, cp_id: str, password: str, source: str = "127.0.0.1",

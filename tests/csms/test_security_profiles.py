@@ -6,7 +6,6 @@ and ``websockets`` directly."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import ssl
 from collections.abc import AsyncIterator
@@ -18,14 +17,14 @@ import httpx
 import pytest
 from ocpp.routing import on
 from ocpp.v16 import call, call_result
-from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import InvalidMessage, InvalidStatus
+from websockets.exceptions import InvalidMessage
 
 from chargebay.stack import Stack, running
 from tests.api.auth_helpers import ADMIN
 from tests.api.full_cp import eventually
 from tests.certs import Kind, client_context, new_ca
 from tests.conftest import make_settings
+from tests.csms.handshakes import admitted, basic
 from tests.helpers import rows
 from tests.ocpp_client import TestChargePoint, connect
 
@@ -35,23 +34,6 @@ PASSWORD = "first-password-0001"
 # how a client sees the server end the TLS handshake: an alert, or (TLS 1.3, where the client
 # certificate is judged after the client's side is done) the connection closing before the HTTP reply
 TLS_ENDED = (ssl.SSLError, ConnectionError, EOFError, InvalidMessage)
-
-
-def basic(cp_id: str, password: bytes | str) -> dict[str, str]:
-    raw = password.encode() if isinstance(password, str) else password
-    return {"Authorization": "Basic " + base64.b64encode(cp_id.encode() + b":" + raw).decode()}
-
-
-async def admitted(url: str, cp_id: str, password: bytes | str | None = None,
-                   tls: ssl.SSLContext | None = None, headers: dict[str, str] | None = None) -> int:
-    """101 when the handshake is accepted, else the refusal's HTTP status."""
-    extra = {**(basic(cp_id, password) if password is not None else {}), **(headers or {})}
-    try:
-        async with ws_connect(f"{url}/{cp_id}", subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-                              additional_headers=extra, ssl=tls, open_timeout=10, close_timeout=1):
-            return 101
-    except InvalidStatus as exc:
-        return exc.response.status_code
 
 
 class SecureChargePoint(TestChargePoint):
