@@ -38,15 +38,32 @@ _FAILURE = {"call_error": (502, "CallError"), "timeout": (504, "Timeout"),
             "offline": (409, "ChargePointOffline")}
 
 
-def _responses() -> dict[int | str, dict[str, Any]]:
+# What some actions are refused for besides the payload's schema (csms.services.command_effects)
+_REFUSALS: dict[str, dict[int, str]] = {
+    "ChangeConfiguration": {422: "`InvalidConfigurationValue` (an AuthorizationKey or SecurityProfile "
+                                 "the central system could not follow)"},
+    "ReserveNow": {409: "`ReservationIdInUse`: the reservationId is another charge point's or a "
+                        "reservation that is over (nothing sent)"},
+}
+
+
+def _responses(action: str) -> dict[int | str, dict[str, Any]]:
     """What a command route answers besides the charge point's answer (200)."""
-    found = declare({404: "`ChargePointNotFound`", 409: "`ChargePointOffline`: not connected",
-                     422: "`InvalidJson`, `InvalidPayload` (breaks the OCPP 1.6 schema), `InvalidUrl` or "
-                          "`AddressNotAllowed` (the callback URL): before anything is stored or sent",
+    refusals = _REFUSALS.get(action, {})
+    found = declare({404: "`ChargePointNotFound`",
+                     409: "; ".join(filter(None, ("`ChargePointOffline`: not connected", refusals.get(409)))),
+                     422: "; ".join(filter(None, (
+                         "`InvalidJson`, `InvalidPayload` (breaks the OCPP 1.6 schema), `InvalidUrl` or "
+                         "`AddressNotAllowed` (the callback URL): before anything is stored or sent",
+                         refusals.get(422)))),
                      502: "`CallError`: the charge point answered with an error",
                      504: "`Timeout`: no answer in time"})
     for status in (409, 502, 504):
-        found[status]["content"] = body_schema(CommandFailed)
+        failed = body_schema(CommandFailed)
+        if status in refusals:  # either body: the command's failure, or the refusal before sending
+            failed["application/json"]["schema"] = {"anyOf": [
+                failed["application/json"]["schema"], found[status]["content"]["application/json"]["schema"]]}
+        found[status]["content"] = failed
     found[202] = {"description": "Sent without waiting (`wait=0`)", "content": body_schema(CommandPending)}
     return found
 
@@ -110,7 +127,7 @@ def _add_action_route(action: str) -> None:
                     "200 with the charge point's answer; 502 `CallError`, 504 `Timeout`, "
                     "409 `ChargePointOffline`; 422 `InvalidPayload`, `InvalidUrl` or "
                     "`AddressNotAllowed` (the callback URL) before anything is sent.",
-        responses=_responses(),
+        responses=_responses(action),
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
             "schema": schema, "example": EXAMPLES[action]}}}},
     )

@@ -26,7 +26,8 @@ async def create_reservation(body: ReservationCreate, caller: Operator, service:
                              reads: Queries, response: Response, wait: Wait = 30) -> dict[str, Any]:
     """The reservation is recorded first (its id is the ``reservationId`` sent), then ReserveNow
     goes out with ``parentIdTag`` from the id tag when not given. Its ``status`` is the charge
-    point's answer (Accepted, Occupied, Faulted, Rejected, Unavailable), Failed without one,
+    point's answer (Accepted, Occupied, Faulted, Rejected, Unavailable), Unanswered when it timed
+    out (the charge point may hold it: it can be cancelled), Failed when it was not delivered,
     Requested while not waited for (``wait=0``: 202)."""
     reservation_id, run = await service.create(body.charge_point_id, body.connector_id, body.id_tag,
                                                body.expiry_date, body.parent_id_tag, caller.who, wait)

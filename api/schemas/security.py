@@ -102,7 +102,9 @@ class ReservationOut(BaseModel):
     parent_id_tag: str | None
     expiry_date: Timestamp
     status: str = Field(description="Requested, Accepted, Faulted, Occupied, Rejected, Unavailable, "
-                                    "Failed (no answer), Cancelled, Used or Expired.")
+                                    "Unanswered (timed out: the charge point may hold it; cancellable), "
+                                    "Failed (not delivered, a CALLERROR, or an Unanswered one the charge "
+                                    "point said it does not hold), Cancelled, Used or Expired.")
     transaction_id: int | None = Field(description="The transaction that used it.")
     command_id: str | None
     requested_by: str | None

@@ -13,7 +13,7 @@ from csms.queries.pages import Page, jsonable, paginate
 from csms.services.errors import NotFound
 from csms.services.reservations import not_found as reservation_not_found
 from csms.store.models import ChargePoint, table
-from csms.store.security_models import IssuedCertificate, LocalListEntry, Reservation, SecurityEvent
+from csms.store.security_models import ACTIVE_RESERVATION, IssuedCertificate, LocalListEntry, Reservation, SecurityEvent
 from csms.store.writer import Writer
 from csms.timeutil import now_utc, utc
 
@@ -25,9 +25,9 @@ _CP = table(ChargePoint)
 
 
 def _reservation_columns() -> tuple[Any, ...]:
-    """Every column, with an Accepted (or Requested) reservation past its expiry as Expired: the
-    charge point lets it lapse on its own, no message says so."""
-    status = case((_RESERVATIONS.c.status.in_(("Accepted", "Requested"))
+    """Every column, with an active reservation (Requested, Accepted, Unanswered) past its expiry
+    as Expired: the charge point lets it lapse on its own, no message says so."""
+    status = case((_RESERVATIONS.c.status.in_(ACTIVE_RESERVATION)
                    & (_RESERVATIONS.c.expiry_date <= now_utc()), "Expired"),
                   else_=_RESERVATIONS.c.status).label("status")
     return (*(c for c in _RESERVATIONS.c if c.name != "status"), status)
@@ -58,7 +58,9 @@ class SecurityQueries:
 
     async def reservations(self, page: Page, *, charge_point_id: str | None = None,
                            status: str | None = None) -> dict[str, Any]:
-        """Newest first; ``status`` as shown (Expired included)."""
+        """Newest first; ``status`` as shown (Expired included); what was recorded up to this
+        call (the writer is flushed)."""
+        await self._writer.flush()
         columns = _reservation_columns()
         inner = select(*columns).subquery()
         query = select(inner).order_by(inner.c.id.desc())

@@ -21,18 +21,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.outcomes import Outcome
 from csms.services.charge_points import ChargePointService
-from csms.services.errors import Invalid
+from csms.services.errors import Conflict, Invalid
 from csms.store.local_lists import apply_sent_list
 from csms.store.models import IdTag, table
-from csms.store.security_models import Reservation
+from csms.store.reservations import record_reserve_now
+from csms.store.security_models import ACTIVE_RESERVATION, Reservation
 from csms.store.writer import Writer
 from csms.timeutil import now_utc
 from ocppj.basic_auth import key_password
+from ocppj.timestamps import parse_ts
 
 log = logging.getLogger(__name__)
 _TAGS = table(IdTag)
 _RESERVATIONS = table(Reservation)
-ACTIVE = ("Requested", "Accepted")  # reservations that may still be cancelled
+ACTIVE = ACTIVE_RESERVATION  # reservations that may still be cancelled
 ACCEPTED = ("Accepted", "RebootRequired")  # ChangeConfiguration: applied now, or at the reboot
 
 
@@ -68,15 +70,31 @@ class CommandEffects:
             raise Invalid("InvalidConfigurationValue", f"{key}: {exc}" if str(exc) else
                           f"{key} must be 0, 1, 2 or 3") from None
 
-    async def prepare(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def prepare(self, charge_point_id: str, action: str, payload: dict[str, Any],
+                      requested_by: str | None = None) -> dict[str, Any]:
         """The payload to send: ``ReserveNow`` gains the id tag's ``parentIdTag`` when the
-        caller left it out and the id tag has one (TC_053)."""
-        if action == "ReserveNow" and "parentIdTag" not in payload:
+        caller left it out and the id tag has one (TC_053), and is recorded as the reservation
+        of its id (:func:`~csms.store.reservations.record_reserve_now`): :class:`Conflict`
+        ``ReservationIdInUse`` for an id that is another charge point's or a reservation that
+        is over."""
+        if action != "ReserveNow":
+            return payload
+        if "parentIdTag" not in payload:
             async with self._engine.connect() as conn:
                 parent = (await conn.execute(select(_TAGS.c.parent_id_tag).where(
                     _TAGS.c.id_tag == payload["idTag"]))).scalar()
             if parent:
-                return {**payload, "parentIdTag": parent}
+                payload = {**payload, "parentIdTag": parent}
+        try:
+            expiry = parse_ts(payload["expiryDate"])
+        except ValueError as exc:
+            raise Invalid("InvalidPayload", f"ReserveNow expiryDate: {exc}") from None
+        assert expiry is not None
+        recorded = await self._writer.run(record_reserve_now(charge_point_id, payload, expiry, requested_by))
+        if recorded in ("other_charge_point", "ended"):
+            whose = "another charge point's" if recorded == "other_charge_point" else "a reservation that is over"
+            raise Conflict("ReservationIdInUse", f"reservationId {payload['reservationId']} is {whose}; "
+                           "POST /api/v1/reservations picks a free one")
         return payload
 
     async def settle(self, charge_point_id: str, action: str, payload: dict[str, Any],
@@ -100,17 +118,23 @@ class CommandEffects:
 
     async def _reservation(self, charge_point_id: str, action: str, payload: dict[str, Any],
                            outcome: Outcome) -> None:
-        """A reservation's row follows its ReserveNow's answer (or Failed without one), and
-        becomes Cancelled when its CancelReservation is Accepted."""
+        """A reservation's row follows its ReserveNow's answer: Unanswered when it timed out
+        (the charge point may hold it: still cancellable), Failed when it was not delivered or
+        refused with a CALLERROR. An Accepted CancelReservation makes it Cancelled; a Rejected
+        one for an Unanswered reservation shows the charge point never held it (Failed)."""
         answered = outcome.payload.get("status") if outcome.kind == "result" and outcome.payload else None
         row = (_RESERVATIONS.c.id == payload["reservationId"]) & (
             _RESERVATIONS.c.charge_point_id == charge_point_id)
         if action == "ReserveNow":
+            ending = answered or ("Unanswered" if outcome.kind == "timeout" else "Failed")
             stmt = update(_RESERVATIONS).where(row, _RESERVATIONS.c.status == "Requested").values(
-                status=answered or "Failed")
+                status=ending)
         elif answered == "Accepted":
             stmt = update(_RESERVATIONS).where(row, _RESERVATIONS.c.status.in_(ACTIVE)).values(
                 status="Cancelled", ended_at=now_utc())
+        elif answered == "Rejected":
+            stmt = update(_RESERVATIONS).where(row, _RESERVATIONS.c.status == "Unanswered").values(
+                status="Failed", ended_at=now_utc())
         else:
             return
         await self._writer.changed(stmt)

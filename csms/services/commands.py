@@ -89,7 +89,7 @@ class CommandService:
         A ``command_id`` that was already :meth:`record`-ed is not stored again.
         """
         self.check(action, payload)
-        payload = await self._effects.prepare(action, payload)
+        payload = await self._effects.prepare(charge_point_id, action, payload, requested_by)
         if command_id is None:
             command_id = self.new_id()
             await self.record(command_id, charge_point_id, action, payload, requested_by,
@@ -116,7 +116,7 @@ class CommandService:
             await self._callbacks.check(callback_url)
         if await self._lookup(charge_point_id) is None:  # cached: a charge point that just booted counts
             raise NotFound("ChargePointNotFound", f"no charge point {charge_point_id!r}")
-        payload = await self._effects.prepare(action, payload)
+        payload = await self._effects.prepare(charge_point_id, action, payload, requested_by)
         command_id = self.new_id()
         await self.record(command_id, charge_point_id, action, payload, requested_by, callback_url)
 

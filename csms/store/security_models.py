@@ -13,6 +13,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db import NEVER_REUSED_IDS, TS, Base, BigId
 
+# Reservations that may still be in force on the charge point: sent and not yet answered, accepted,
+# or sent and never answered (it may have taken it): these may be cancelled, used or replaced
+ACTIVE_RESERVATION = ("Requested", "Accepted", "Unanswered")
+
 
 class Reservation(Base):
     """A ReserveNow the central system sent, and what became of it.
@@ -32,7 +36,8 @@ class Reservation(Base):
     parent_id_tag: Mapped[str | None] = mapped_column(String(20))
     expiry_date: Mapped[datetime] = mapped_column(TS)
     # Requested (sent, no answer yet) | the ReserveNow answer (Accepted, Faulted, Occupied,
-    # Rejected, Unavailable) | Failed (no answer: offline, timeout, CALLERROR) | Cancelled | Used
+    # Rejected, Unavailable) | Unanswered (timed out: it may hold it) | Failed (not delivered:
+    # offline, or a CALLERROR) | Cancelled | Used
     status: Mapped[str] = mapped_column(String(16))
     transaction_id: Mapped[int | None] = mapped_column(BigInteger)  # the one that used it
     command_id: Mapped[str | None] = mapped_column(String(36))

@@ -18,13 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.store.endings import REGISTER, Ended, live_count, register_wh, supersede
 from csms.store.models import IdTag, MeterValue, StopRecord, Transaction, table
-from csms.store.security_models import Reservation
+from csms.store.reservations import use_reservation
 from csms.timeutil import iso, now_utc, utc
 
 _TX = table(Transaction)
 _TAGS = table(IdTag)
 _MV = table(MeterValue)
-_RESERVATIONS = table(Reservation)
 # OCPP 1.6: a StopTransaction without a reason means Local.
 DEFAULT_STOP_REASON = "Local"
 # The same stop sent twice by a charge point (a resend after a lost answer, a shutdown race) may
@@ -124,11 +123,8 @@ def start_transaction(req: StartRequest, accept_unknown: bool, stale_after: floa
         key = result.inserted_primary_key
         assert key is not None  # an INSERT of one row has one
         if req.reservation_id is not None:  # the reservation it used is over (one transaction)
-            await conn.execute(update(_RESERVATIONS).where(
-                _RESERVATIONS.c.id == req.reservation_id,
-                _RESERVATIONS.c.charge_point_id == req.charge_point_id,
-                _RESERVATIONS.c.status == "Accepted").values(
-                status="Used", transaction_id=int(key[0]), ended_at=now))
+            await use_reservation(conn, req.charge_point_id, req.reservation_id, int(key[0]),
+                                  req.id_tag, info)
         return StartResult(int(key[0]), info, False, superseded)
 
     return op
