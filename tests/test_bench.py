@@ -30,6 +30,7 @@ SMOKE = {
     "locker_bus": (["--duration", "1", "--warmup", "0.5", "--samples", "5",
                     "--warmup-samples", "1"], "target: p99 <= 20 ms"),
     "bridge_restart": (["--boards", "2", "--bays", "4", "--rounds", "1"], "bridge restart:"),
+    "handshakes": (["--duration", "0.5", "--concurrency", "2"], "wss+mtls: chargebay CPU per handshake"),
     "cluster": (["--charge-points", "20", "--duration", "2", "--commands", "10",
                  "--command-charge-points", "4", "--concurrency", "2", "--warmup", "2"],
                 "1 node, SQLite"),
@@ -47,12 +48,15 @@ def run_bench(name: str, tmp_path: Path, env: dict[str, str] | None = None) -> t
 
 
 @pytest.mark.parametrize("name", ["csms_load", "api_commands", "sim_fleet", "locker_bus",
-                                  "bridge_restart"])
+                                  "bridge_restart", "handshakes"])
 def test_benchmark_runs(name: str, tmp_path: Path) -> None:
     stdout, results = run_bench(name, tmp_path)
     assert SMOKE[name][1] in stdout
     assert results
     assert "PROTOCOL:" not in stdout  # the locker bus kept the boards' inter-frame silence
+    if name == "handshakes":  # every connect at every profile was admitted, by both servers
+        assert [(m, s, r["errors"]) for m, by in results["modes"].items() for s, r in by.items()
+                if r["errors"] or not r["handshakes"]] == []
 
 
 @pytest.mark.skipif(not POSTGRES, reason="the cluster scenarios need PostgreSQL (the PG pass)")
