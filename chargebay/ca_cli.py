@@ -3,10 +3,19 @@ profiles 2 and 3 need (a server certificate for wss://, a client certificate per
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+
+class KeyType(StrEnum):
+    """The key of a server certificate."""
+
+    ec = "ec"
+    rsa = "rsa"
+
 
 ca_app = typer.Typer(help="The central system's CA: sign charge point CSRs, issue TLS certificates.",
                      no_args_is_help=True)
@@ -56,6 +65,9 @@ def issue_server(
     out: Annotated[Path, typer.Option(help="Directory for server.pem (chain) and server.key.")],
     host: Annotated[list[str], typer.Option(help="A name or address clients connect to; repeatable.")],
     days: Annotated[int, typer.Option(min=1, help="Days it is valid.")] = 365,
+    key_type: Annotated[KeyType, typer.Option(help=(
+        "ec: ECDSA P-256 (server.pem, for --tls-cert); rsa: RSA 3072 (server-rsa.pem, for "
+        "--tls-rsa-cert beside it, or --tls-cert alone) for charge points with only RSA suites."))] = KeyType.ec,
 ) -> None:
     """A server certificate for `serve --tls-cert` (security profiles 2 and 3), signed by the CA:
     charge points trust it by the CA's certificate."""
@@ -63,10 +75,11 @@ def issue_server(
 
     ca = _ca()
     assert isinstance(ca, LocalCA)
-    key_pem, issued = ca.issue(host[0], server=True, hosts=host, days=days)
-    write_issued(key_pem, issued, out / "server.key", out / "server.pem")
-    typer.echo(f"server certificate for {', '.join(host)} (serial {issued.serial}):\n"
-               f"  --tls-cert {out / 'server.pem'} --tls-key {out / 'server.key'}")
+    key_pem, issued = ca.issue(host[0], server=True, hosts=host, days=days, key_type=key_type.value)
+    stem, option = ("server-rsa", "--tls-rsa") if key_type == KeyType.rsa else ("server", "--tls")
+    write_issued(key_pem, issued, out / f"{stem}.key", out / f"{stem}.pem")
+    typer.echo(f"server certificate ({key_type.value}) for {', '.join(host)} (serial {issued.serial}):\n"
+               f"  {option}-cert {out / f'{stem}.pem'} {option}-key {out / f'{stem}.key'}")
 
 
 @ca_app.command("issue-client")

@@ -48,6 +48,10 @@ def serve(
     http_port: Annotated[int | None, typer.Option(help="REST API port (CHARGEBAY_HTTP_PORT).")] = None,
     tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate: serve wss:// (security profile 2).")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="PEM private key for --tls-cert.")] = None,
+    tls_rsa_cert: Annotated[Path | None, typer.Option(help=(
+        "A second certificate with an RSA key, beside an ECDSA --tls-cert: both served "
+        "(CHARGEBAY_TLS_RSA_CERT)."))] = None,
+    tls_rsa_key: Annotated[Path | None, typer.Option(help="PEM private key for --tls-rsa-cert.")] = None,
     tls_client_ca: Annotated[Path | None, typer.Option(help=(
         "PEM CA bundle client certificates must chain to: security profile 3, mutual TLS "
         "(CHARGEBAY_TLS_CLIENT_CA)."))] = None,
@@ -69,6 +73,7 @@ def serve(
 
     overrides = {k: v for k, v in {"host": host, "ws_port": ws_port, "http_port": http_port,
                                    "tls_cert": tls_cert, "tls_key": tls_key,
+                                   "tls_rsa_cert": tls_rsa_cert, "tls_rsa_key": tls_rsa_key,
                                    "tls_client_ca": tls_client_ca,
                                    "node_id": node_id, "role": role,
                                    "redis_url": redis_url}.items() if v is not None}
@@ -77,6 +82,10 @@ def serve(
     settings = _settings().model_copy(update=overrides)
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise typer.BadParameter("--tls-cert and --tls-key go together")
+    if bool(settings.tls_rsa_cert) != bool(settings.tls_rsa_key):
+        raise typer.BadParameter("--tls-rsa-cert and --tls-rsa-key go together")
+    if settings.tls_rsa_cert and not settings.tls_cert:
+        raise typer.BadParameter("--tls-rsa-cert is a second certificate: give --tls-cert too")
     if settings.tls_client_ca and not settings.tls_cert:
         raise typer.BadParameter("--tls-client-ca needs --tls-cert (client certificates need TLS)")
     configure_logging(settings.log_level, settings.log_format.value)

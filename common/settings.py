@@ -149,6 +149,11 @@ class Settings(BaseSettings):
         "PEM certificate (and chain) of the websocket port: wss:// (security profiles 2 and 3). "
         "Reloaded with the key and the client CA on SIGHUP or POST /api/v1/system/tls/reload."))
     tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert.")
+    tls_rsa_cert: Path | None = Field(default=None, description=(
+        "A second server certificate, with an RSA key, beside an ECDSA tls_cert: both served, "
+        "so charge points that offer only the whitepaper's RSA suites (AES128/256-GCM with RSA "
+        "key exchange, ECDHE-RSA) connect too. Reloaded with tls_cert."))
+    tls_rsa_key: Path | None = Field(default=None, description="PEM private key of tls_rsa_cert.")
     tls_client_ca: Path | None = Field(default=None, description=(
         "PEM bundle of the CA(s) charge point client certificates must chain to: security "
         "profile 3 (mutual TLS; the certificate's subject CN must be the charge point id)."))

@@ -4,8 +4,9 @@ security profiles 2 and 3 (``chargebay ca``).
 
 :class:`CertificateAuthority` is the plug-in point: :class:`LocalCA` signs with a key on disk
 (``chargebay ca init``, or ``CHARGEBAY_CA_CERT``/``CHARGEBAY_CA_KEY`` naming existing ones); an
-external CA (a PKI's REST API, an HSM) is any object with the same ``sign`` and ``chain``, set as
-``CentralSystem.ca``. A CSR is judged here, before any CA sees it (:func:`check_csr`), so every
+external CA (a PKI's REST API, an HSM) is any object with the same ``sign`` (returning an
+:class:`Issued`: the leaf, and the chain the charge point installs), set as ``CentralSystem.ca``,
+which a reload then leaves in place. A CSR is judged here, before any CA sees it (:func:`check_csr`), so every
 CA gets only requests the whitepaper allows.
 """
 
@@ -170,10 +171,13 @@ class LocalCA:
                       cert.not_valid_before_utc, cert.not_valid_after_utc)
 
     def issue(self, common_name: str, server: bool, hosts: list[str] | None = None,
-              days: int | None = None) -> tuple[bytes, Issued]:
-        """A new key and its certificate: a server's (``hosts``: the names and addresses it is
-        reached at) or a charge point's for profile 3 (CN its id). Returns the key's PEM."""
-        private = ec.generate_private_key(ec.SECP256R1())
+              days: int | None = None, key_type: str = "ec") -> tuple[bytes, Issued]:
+        """A new key (ECDSA P-256, or ``key_type`` "rsa": RSA 3072) and its certificate: a
+        server's (``hosts``: the names and addresses it is reached at) or a charge point's for
+        profile 3 (CN its id). Returns the key's PEM."""
+        private: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey = (
+            rsa.generate_private_key(public_exponent=65537, key_size=3072) if key_type == "rsa"
+            else ec.generate_private_key(ec.SECP256R1()))
         names: list[x509.GeneralName] = []
         for host in hosts or []:
             try:

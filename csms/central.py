@@ -27,7 +27,7 @@ from csms.queries import Reads
 from csms.rejected import RejectedFrames
 from csms.routing import LocalRouter, Router
 from csms.services.certificates import CertificateService
-from csms.services.charge_point_security import ChargePointSecurity, Transport
+from csms.services.charge_point_security import ChargePointSecurity
 from csms.services.charge_points import ChargePointService
 from csms.services.command_effects import CommandEffects
 from csms.services.commands import CommandService
@@ -37,6 +37,7 @@ from csms.services.reservations import ReservationService
 from csms.services.security_events import SecurityEvents
 from csms.services.tokens import TokenService
 from csms.services.transactions import TransactionService
+from csms.services.transport import Transport
 from csms.store.models import ChargePoint, table
 from csms.store.retention import prune_expired
 from csms.store.writer import Writer
@@ -76,7 +77,7 @@ class CentralSystem:
         self.events = events or EventBus()
         self.callbacks = Callbacks(self.writer, OutboundPolicy(settings.outbound_allow))
         # What the REST API asks of the central system: its services (csms.services) and reads.
-        self.charge_points = ChargePointService(self.writer, self.router, self.forget)
+        self.charge_points = ChargePointService(self.writer, self.router, self.forget, self.transport)
         self.commands = CommandService(self.router, self.writer, self.events, settings.call_timeout,
                                        self.callbacks, self.lookup,
                                        CommandEffects(engine, self.writer, self.charge_points))
@@ -89,8 +90,9 @@ class CentralSystem:
         # the websocket port's TLS (csms.tls), both reloaded from their files by reload_tls().
         self.ca: CertificateAuthority | None = None
         self.certificates = CertificateService(self.writer, self.commands, self.security, lambda: self.ca)
+        rsa = (settings.tls_rsa_cert, settings.tls_rsa_key or settings.tls_rsa_cert) if settings.tls_rsa_cert else None
         self.tls = (ServerTls(settings.tls_cert, settings.tls_key or settings.tls_cert,
-                              settings.tls_client_ca) if settings.tls_cert else None)
+                              settings.tls_client_ca, rsa) if settings.tls_cert else None)
         self.local_lists = LocalListService(engine, self.commands)
         self.credentials = ChargePointSecurity(engine, self.commands, self.transport)
         self.id_tags = IdTagService(self.writer)
@@ -120,7 +122,10 @@ class CentralSystem:
                          self.tls is not None and self.tls.mutual)
 
     def load_ca(self) -> None:
-        """Use the CA files when both exist (``chargebay ca init`` makes them)."""
+        """Use the CA files when both exist (``chargebay ca init`` makes them); a CA plugged in
+        as :attr:`ca` (not a :class:`LocalCA`) is kept."""
+        if self.ca is not None and not isinstance(self.ca, LocalCA):
+            return
         cert, key = self.settings.ca_cert, self.settings.ca_key
         if cert is not None and key is not None and cert.exists() and key.exists():
             self.ca = LocalCA(cert, key, self.settings.certificate_days)

@@ -125,12 +125,13 @@ class OcppServer:
         if SUBPROTOCOL not in offered:
             return self._refuse(connection, HTTPStatus.BAD_REQUEST,
                                 f"the websocket subprotocol {SUBPROTOCOL!r} is required")
-        common_name = peer_common_name(connection.transport.get_extra_info("ssl_object"))
-        if common_name is not None and common_name != cp_id:
-            return self._refuse(connection, HTTPStatus.FORBIDDEN, "the client certificate's "
-                                "subject CN is not the charge point id")
         central = self.central
         address = self.client_address(connection, request)
+        common_name = peer_common_name(connection.transport.get_extra_info("ssl_object"))
+        if common_name is not None and common_name != cp_id:  # another station's certificate
+            return self._below(connection, cp_id, address, "InvalidChargePointCertificate",
+                               f"the client certificate's subject CN is {common_name[:48]!r}, "
+                               "not the charge point id")
         connection.chargebay_address = address  # type: ignore[attr-defined]
         known = await central.lookup(cp_id)
         if known is None:
@@ -161,9 +162,12 @@ class OcppServer:
 
     def _below(self, connection: ServerConnection, cp_id: str, address: str, event: str,
                text: str) -> Response:
-        """Refuse a connection below the charge point's security profile: 403, recorded."""
+        """Refuse a connection below the charge point's security profile: 403, recorded as a
+        security event and logged with the id and the address (throttled as :meth:`_refuse`)."""
         self.central.security.seen(cp_id, event, f"handshake refused: {text}", address)
-        return self._refuse(connection, HTTPStatus.FORBIDDEN, text)
+        self.central.throttles.log(f"below {event}", log, logging.WARNING,
+                                   "handshake of %s from %s refused 403: %s", cp_id, address, text)
+        return _reply(connection, HTTPStatus.FORBIDDEN, text)
 
     async def _admit(self, connection: ServerConnection, request: Request, known: KnownChargePoint,
                      address: str, common_name: str | None) -> Response | None:
@@ -174,23 +178,23 @@ class OcppServer:
         reached promotes a pending profile upgrade (TC_083)."""
         cp_id, central = known.id, self.central
         tls = self._tls(connection, request)
-        required = known.security_profile
-        if common_name is not None:
-            level = 3  # the CN was checked against the id before the lookup
+        required, pending = known.security_profile, known.security_profile_pending
+        certified = common_name is not None  # the CN was checked against the id before the lookup
+        if certified and (required >= 3 or pending == 3 or known.password_hash is None):
+            level = 3  # at profile 3 (or on its way there) the certificate is the credential
         elif required >= 3:
             return self._below(connection, cp_id, address, "InvalidChargePointCertificate",
                                "security profile 3: a client certificate is required")
         elif required == 2 and not tls:
             return self._below(connection, cp_id, address, "InvalidTLSVersion",
                                "security profile 2: connect with wss:// (TLS)")
-        elif known.password_hash or required >= 1:
+        elif known.password_hash or required >= 1:  # a password is checked whatever else it shows
             refusal = await self._check_password(connection, request, known, address)
             if refusal is not None:
                 return refusal
-            level = 2 if tls else 1
+            level = 3 if certified else 2 if tls else 1
         else:
             level = 0
-        pending = known.security_profile_pending
         if pending is not None and level >= pending:
             log.info("%s connected at security profile %d: its profile is %d from now on",
                      cp_id, level, pending)

@@ -33,13 +33,17 @@ CIPHERS = ":".join((
 ))
 
 
-def server_context(cert: Path, key: Path, client_ca: Path | None) -> ssl.SSLContext:
+def server_context(cert: Path, key: Path, client_ca: Path | None,
+                   rsa: tuple[Path, Path] | None = None) -> ssl.SSLContext:
     """A new server context from the files as they are now; raises (OSError, ssl.SSLError) for
-    a file that is missing or does not hold what it should."""
+    a file that is missing or does not hold what it should. ``rsa``: a second certificate and
+    key of the other key type (OpenSSL holds one per type and picks by what the client offers)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.set_ciphers(CIPHERS)
     ctx.load_cert_chain(cert, key)
+    if rsa is not None:
+        ctx.load_cert_chain(*rsa)
     if client_ca is not None:
         ctx.load_verify_locations(cafile=str(client_ca))
         ctx.verify_mode = ssl.CERT_OPTIONAL
@@ -75,14 +79,16 @@ class Loaded:
     not_after: datetime
     client_ca: bool
     loaded_at: datetime
+    rsa_certificate: str | None = None  # the second (RSA) certificate's subject, if any
 
 
 class ServerTls:
     """The websocket port's TLS settings, reloadable from the same files."""
 
-    def __init__(self, cert: Path, key: Path, client_ca: Path | None) -> None:
-        self.cert, self.key, self.client_ca = cert, key, client_ca
-        self.context = ReloadableContext(server_context(cert, key, client_ca))
+    def __init__(self, cert: Path, key: Path, client_ca: Path | None,
+                 rsa: tuple[Path, Path] | None = None) -> None:
+        self.cert, self.key, self.client_ca, self.rsa = cert, key, client_ca, rsa
+        self.context = ReloadableContext(server_context(cert, key, client_ca, rsa))
         self.loaded = self._describe()
 
     @property
@@ -93,7 +99,7 @@ class ServerTls:
     def reload(self) -> Loaded:
         """Load the files again; the new context serves the next handshake. A file that does not
         load raises and leaves the old context in force (a rotation half done breaks nothing)."""
-        self.context.current = server_context(self.cert, self.key, self.client_ca)
+        self.context.current = server_context(self.cert, self.key, self.client_ca, self.rsa)
         self.loaded = self._describe()
         log.info("TLS reloaded: %s, valid until %s%s", self.loaded.certificate,
                  self.loaded.not_after.isoformat(), ", client CA " + str(self.client_ca)
@@ -105,7 +111,9 @@ class ServerTls:
 
         from csms.timeutil import now_utc
         cert = x509.load_pem_x509_certificate(self.cert.read_bytes())
-        return Loaded(cert.subject.rfc4514_string(), cert.not_valid_after_utc, self.mutual, now_utc())
+        second = x509.load_pem_x509_certificate(self.rsa[0].read_bytes()) if self.rsa else None
+        return Loaded(cert.subject.rfc4514_string(), cert.not_valid_after_utc, self.mutual, now_utc(),
+                      second.subject.rfc4514_string() if second else None)
 
 
 def peer_common_name(ssl_object: ssl.SSLObject | None) -> str | None:

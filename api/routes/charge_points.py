@@ -60,7 +60,9 @@ async def get_charge_point(charge_point_id: str, reads: Queries) -> dict[str, An
 
 @router.patch("/{charge_point_id}", summary="Change registration status, password or security profile",
               dependencies=[write], response_model=ChargePointOut,
-              responses=declare({**UNKNOWN, 409: "`PasswordRequired`: profile 1 or 2 without a password"}))
+              responses=declare({**UNKNOWN, 409: "`PasswordRequired`: profile 1 or 2 without a password; "
+                                                "`TlsRequired` (profile 2 or 3 on a server without TLS), "
+                                                "`ClientCaRequired` (profile 3 without a client CA)"}))
 async def update_charge_point(charge_point_id: str, body: ChargePointUpdate, service: ChargePoints,
                               reads: Queries) -> dict[str, Any]:
     password = body.password if "password" in body.model_fields_set else UNSET

@@ -115,7 +115,8 @@ async def renew_certificate(charge_point_id: str, caller: Operator, service: Cer
     ``GET /api/v1/certificates``)."""
     if not service.has_ca:
         raise ApiError(409, "NoCertificateAuthority", "no CA: run `chargebay ca init` (or set "
-                       "CHARGEBAY_CA_CERT and CHARGEBAY_CA_KEY) and restart")
+                       "CHARGEBAY_CA_CERT and CHARGEBAY_CA_KEY), then send the server SIGHUP "
+                       "(kill -HUP) or restart it")
     run = answered(await service.renew(charge_point_id, caller.who, max(wait, 1)))
     return summary(run).model_dump()
 
@@ -127,7 +128,8 @@ async def tls(cs: Central) -> TlsLoaded:
         raise ApiError(404, "NoTls", "this node serves ws:// (no --tls-cert)")
     loaded = cs.tls.loaded
     return TlsLoaded.model_validate({"certificate": loaded.certificate, "client_ca": loaded.client_ca,
-                                     "not_after": iso(loaded.not_after), "loaded_at": iso(loaded.loaded_at)})
+                                     "not_after": iso(loaded.not_after), "loaded_at": iso(loaded.loaded_at),
+                                     "rsa_certificate": loaded.rsa_certificate})
 
 
 @router.post("/api/v1/system/tls/reload", summary="Reload the TLS certificate, key and CAs",

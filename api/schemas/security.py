@@ -162,6 +162,8 @@ class TlsLoaded(BaseModel):
     not_after: Timestamp
     client_ca: bool = Field(description="Client certificates are checked (security profile 3).")
     loaded_at: Timestamp
+    rsa_certificate: str | None = Field(default=None, description=(
+        "The second server certificate's subject (its RSA key serves the RSA suites), if any."))
 
 
 def summary(run: CommandRun) -> CommandSummary:

@@ -19,19 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.services.commands import CommandRun, CommandService
 from csms.services.errors import Conflict, Invalid, NotFound
+from csms.services.transport import Transport, reachable
 from csms.store.models import ChargePoint, table
 from ocppj.basic_auth import MAX_BYTES, MIN_BYTES
 
 _CP = table(ChargePoint)
 GENERATED_BYTES = MAX_BYTES  # a generated password: 20 random bytes, the whitepaper's most
-
-
-@dataclass(frozen=True, slots=True)
-class Transport:
-    """What this central system's websocket port offers, for judging a profile upgrade."""
-
-    tls: bool  # wss:// here, or TLS ended by a trusted proxy in front
-    client_certificates: bool  # client certificates checked (profile 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +80,7 @@ class ChargePointSecurity:
         if profile in (1, 2) and not has_password:
             raise Conflict("PasswordRequired", f"profile {profile} is Basic auth: set a password first "
                            "(POST .../password)")
-        if profile >= 2 and not transport.tls:
-            raise Conflict("TlsRequired", f"profile {profile} needs TLS: start serve with --tls-cert")
-        if profile == 3 and not transport.client_certificates:
-            raise Conflict("ClientCaRequired", "profile 3 needs client certificates: start serve with "
-                           "--tls-client-ca")
+        reachable(profile, transport)
         change = await self._commands.run(charge_point_id, "ChangeConfiguration",
                                           {"key": "SecurityProfile", "value": str(profile)},
                                           wait=wait, requested_by=requested_by)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from common.passwords import hash_password
 from csms.routing import Router
 from csms.services.errors import Conflict, Invalid, NotFound
+from csms.services.transport import Transport, reachable
 from csms.store.models import ChargePoint, Connector, table
 from csms.store.writer import Writer
 from csms.timeutil import now_utc
@@ -39,10 +40,12 @@ async def _hashed(password: str | bytes | None) -> str | None:
 class ChargePointService:
     """Writes of the charge point registry, and the cache and live socket they affect."""
 
-    def __init__(self, writer: Writer, router: Router, forget: Forget) -> None:
+    def __init__(self, writer: Writer, router: Router, forget: Forget,
+                 transport: Callable[[], Transport]) -> None:
         self._writer = writer
         self._router = router
         self._forget = forget
+        self._transport = transport
 
     async def create(self, charge_point_id: str, registration_status: str, password: str | None) -> None:
         """Pre-register a charge point: :class:`Invalid` for an id the OCPP URL cannot carry,
@@ -76,7 +79,11 @@ class ChargePointService:
                      security_profile: int | None = None) -> None:
         """Set the registration status, the password (None removes it; bytes: a binary
         AuthorizationKey) and/or the security profile it must connect at (any pending upgrade
-        is dropped: the operator said which); :class:`NotFound` for an unknown charge point."""
+        is dropped: the operator said which); :class:`NotFound` for an unknown charge point,
+        :class:`Conflict` for a profile this server's port cannot serve (``TlsRequired``,
+        ``ClientCaRequired``) or that would leave it without a password (``PasswordRequired``)."""
+        if security_profile is not None:
+            reachable(security_profile, self._transport())
         hashed = UNSET if password is UNSET else await _hashed(password)  # type: ignore[arg-type]
         if registration_status is not None and not await self.set_registration(charge_point_id,
                                                                                registration_status):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -27,6 +28,10 @@ from tests.conftest import make_settings
 from tests.helpers import rows
 from tests.ocpp_client import TestChargePoint, connect
 
+# The 1.6 security whitepaper's TLS 1.2 suites, OpenSSL spelling: ECDSA, then RSA key exchange
+WHITEPAPER_SUITES = ("ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+                     "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384",
+                     "AES128-GCM-SHA256", "AES256-GCM-SHA384")
 BUDGET = 30.0
 CLI = [sys.executable, "-m", "chargebay.cli"]
 
@@ -161,8 +166,10 @@ async def test_without_a_ca_renewal_says_how_to_make_one(stack: Stack) -> None:
 
 
 async def test_the_readme_way_to_profile_3(db_url: str, tmp_path: Path) -> None:
-    """`chargebay ca init`, `ca issue-server`, `ca issue-client`, then serve with them: a charge
-    point at profile 3 with the issued certificate gets in. `ca init` never replaces a CA."""
+    """`chargebay ca init`, `ca issue-server` (ECDSA, and RSA beside it), `ca issue-client`, then
+    serve with them: a charge point at profile 3 with the issued certificate gets in, over each
+    of the whitepaper's TLS 1.2 suites (the RSA ones served by the RSA certificate) and TLS 1.3.
+    `ca init` never replaces a CA."""
     env = {**os.environ, "CHARGEBAY_DATA_DIR": str(tmp_path)}
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -176,16 +183,30 @@ async def test_the_readme_way_to_profile_3(db_url: str, tmp_path: Path) -> None:
     assert oct((tmp_path / "ca" / "ca.key").stat().st_mode & 0o777) == "0o600"
     tls = tmp_path / "tls"
     assert cli("issue-server", "--out", str(tls), "--host", "127.0.0.1").returncode == 0
+    rsa = cli("issue-server", "--out", str(tls), "--host", "127.0.0.1", "--key-type", "rsa")
+    assert rsa.returncode == 0 and "--tls-rsa-cert" in rsa.stdout, rsa.stderr
     assert cli("issue-client", "CP-README", "--out", str(tls)).returncode == 0
     ca = tmp_path / "ca" / "ca.pem"
     settings = make_settings(db_url, data_dir=tmp_path, tls_cert=tls / "server.pem",
-                             tls_key=tls / "server.key", tls_client_ca=ca)
+                             tls_key=tls / "server.key", tls_client_ca=ca,
+                             tls_rsa_cert=tls / "server-rsa.pem", tls_rsa_key=tls / "server-rsa.key")
     async with asyncio.timeout(BUDGET), running(settings, migrate=False) as stack:
         async with httpx.AsyncClient(base_url=stack.http_url, headers=ADMIN, timeout=10) as client:
-            await client.post("/api/v1/charge-points", json={"id": "CP-README"})
-            await client.patch("/api/v1/charge-points/CP-README", json={"security_profile": 3})
-        ctx = client_context(ca, tls / "CP-README.pem", tls / "CP-README.key")
-        async with connect(stack.ws_url, "CP-README", ssl=ctx) as station:
-            answer = await station.call(call.BootNotification(charge_point_vendor="Acme",
-                                                              charge_point_model="Wall-22"))
-            assert answer.status == "Accepted"
+            r = await client.post("/api/v1/charge-points", json={"id": "CP-README"})
+            assert r.status_code == 201, r.text
+            r = await client.patch("/api/v1/charge-points/CP-README", json={"security_profile": 3})
+            assert r.status_code == 200 and r.json()["security_profile"] == 3, r.text
+            r = await client.get("/api/v1/system/tls")
+            assert r.json()["rsa_certificate"] == "CN=127.0.0.1", r.text
+        for suite in (*WHITEPAPER_SUITES, None):  # None: TLS 1.3
+            ctx = client_context(ca, tls / "CP-README.pem", tls / "CP-README.key")
+            if suite is not None:
+                ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+                ctx.set_ciphers(suite)
+            async with connect(stack.ws_url, "CP-README", ssl=ctx) as station:
+                answer = await station.call(call.BootNotification(charge_point_vendor="Acme",
+                                                                  charge_point_model="Wall-22"))
+                assert answer.status == "Accepted"
+                negotiated = station._connection.transport.get_extra_info("ssl_object").cipher()
+                assert negotiated[0] == (suite or negotiated[0]) and negotiated[1] == (
+                    "TLSv1.2" if suite else "TLSv1.3"), negotiated

@@ -104,9 +104,9 @@ async def events_of(stack: Stack, cp_id: str) -> list[tuple[str, str]]:
 
 
 # -- profiles at the handshake --------------------------------------------------------------------
-async def test_profile_1_and_2_need_basic_auth_and_2_needs_tls(stack: Stack) -> None:
-    """On a ws:// central system: profile 1 needs the password (401 without), profile 2 is
-    refused 403 whatever the credentials (no TLS); each refusal is a security event."""
+async def test_profile_1_needs_basic_auth_and_2_or_3_cannot_be_set_without_tls(stack: Stack) -> None:
+    """On a ws:// central system: profile 1 needs the password (401 without); profiles 2 and 3
+    cannot be set (no charge point could connect at them: 409); each refusal is a security event."""
     async with asyncio.timeout(BUDGET), api(stack) as client:
         await register(client, "CP-P1", profile=1)
         await register(client, "CP-P1-NOPW", password=None)
@@ -114,15 +114,25 @@ async def test_profile_1_and_2_need_basic_auth_and_2_needs_tls(stack: Stack) -> 
         assert r.status_code == 409 and r.json()["code"] == "PasswordRequired"  # it would be locked out
         r = await client.patch("/api/v1/charge-points/CP-P1", json={"password": None})
         assert r.status_code == 409 and r.json()["code"] == "PasswordRequired"
-        await register(client, "CP-P2", profile=2)
+        for profile in (2, 3):
+            r = await client.patch("/api/v1/charge-points/CP-P1", json={"security_profile": profile})
+            assert (r.status_code, r.json()["code"]) == (409, "TlsRequired"), r.text
+        assert (await client.get("/api/v1/charge-points/CP-P1")).json()["security_profile"] == 1
         assert await admitted(stack.ws_url, "CP-P1") == 401
-        assert await admitted(stack.ws_url, "CP-P1", "a-wrong-password-01") == 401
+        assert await admitted(stack.ws_url, "CP-P1", "wrong-password-0001") == 401
         assert await admitted(stack.ws_url, "CP-P1", PASSWORD) == 101
         assert await admitted(stack.ws_url, "CP-P1-NOPW") == 101  # still profile 0
-        assert await admitted(stack.ws_url, "CP-P2", PASSWORD) == 403
-        assert ("InvalidTLSVersion", "central_system") in await events_of(stack, "CP-P2")
         # two refusals of one kind within EVERY seconds: one record (a storm is not a flood of rows)
         assert await events_of(stack, "CP-P1") == [("InvalidChargePointCredentials", "central_system")]
+
+
+async def test_profile_3_cannot_be_set_without_a_client_ca(db_url: str, pki: tuple[Pki, dict[str, Any]]) -> None:
+    server_only = {k: v for k, v in pki[1].items() if k != "tls_client_ca"}
+    async with asyncio.timeout(BUDGET), running(make_settings(db_url, **server_only), migrate=False) as stack, \
+            api(stack) as client:
+        await register(client, "CP-NOCA", profile=2)
+        r = await client.patch("/api/v1/charge-points/CP-NOCA", json={"security_profile": 3})
+        assert (r.status_code, r.json()["code"]) == (409, "ClientCaRequired"), r.text
 
 
 @pytest.mark.parametrize("settings_overrides", [{"trusted_proxies": "127.0.0.1"}])
@@ -165,22 +175,52 @@ async def test_a_certificate_for_another_id_is_refused_even_without_a_profile(
     async with asyncio.timeout(BUDGET):
         assert await admitted(tls_stack.ws_url, "CP-IMPOSTOR", tls=borrowed) == 403
         assert await admitted(tls_stack.ws_url, "CP-OWNER", tls=borrowed) == 101
+    async with api(tls_stack) as client:
+        r = await client.get("/api/v1/charge-points/CP-IMPOSTOR/security-events")
+    [event] = r.json()["items"]  # the impostor's attempt is on record, with whose certificate it was
+    assert (event["type"], event["source"]) == ("InvalidChargePointCertificate", "central_system")
+    assert "'CP-OWNER'" in event["tech_info"] and event["address"] == "127.0.0.1"
+
+
+async def test_a_certificate_does_not_stand_in_for_the_password_below_profile_3(
+        tls_stack: Stack, pki: tuple[Pki, dict[str, Any]]) -> None:
+    """A charge point at profile 1 or 2 with a password presents it, certificate or not; at
+    profile 3 the certificate is the credential."""
+    keys = pki[0]
+    own = client_context(keys.server_ca, *keys.client("CP-BOTH"))
+    async with asyncio.timeout(BUDGET), api(tls_stack) as client:
+        await register(client, "CP-BOTH", profile=2)
+        assert await admitted(tls_stack.ws_url, "CP-BOTH", tls=own) == 401
+        assert await admitted(tls_stack.ws_url, "CP-BOTH", "wrong-password-0001", tls=own) == 401
+        assert await admitted(tls_stack.ws_url, "CP-BOTH", PASSWORD, tls=own) == 101
+        r = await client.patch("/api/v1/charge-points/CP-BOTH", json={"security_profile": 3})
+        assert r.status_code == 200, r.text
+        assert await admitted(tls_stack.ws_url, "CP-BOTH", tls=own) == 101
 
 
 async def test_tls_1_1_and_weak_ciphers_are_refused(tls_stack: Stack, pki: tuple[Pki, dict[str, Any]]) -> None:
+    """Each refused offer is one this client would otherwise complete: TLS 1.1 (the client's own
+    floor lowered, security level 0), and TLS 1.2 suites outside the whitepaper's (CBC with
+    SHA-256, ChaCha20) that a default OpenSSL server accepts."""
     keys = pki[0]
     old = client_context(keys.server_ca)
+    old.set_ciphers("DEFAULT:@SECLEVEL=0")
+    old.minimum_version = ssl.TLSVersion.TLSv1_1
     old.maximum_version = ssl.TLSVersion.TLSv1_1
-    with contextlib.suppress(ssl.SSLError, ValueError):
-        old.minimum_version = ssl.TLSVersion.TLSv1_1
     async with asyncio.timeout(BUDGET):
         with pytest.raises(TLS_ENDED):
             await admitted(tls_stack.ws_url, "CP-OLD", tls=old)
-        weak = client_context(keys.server_ca)
-        weak.maximum_version = ssl.TLSVersion.TLSv1_2
-        weak.set_ciphers("ECDHE-ECDSA-AES128-SHA")  # CBC: not one of the whitepaper's suites
-        with pytest.raises(TLS_ENDED):
-            await admitted(tls_stack.ws_url, "CP-WEAK", tls=weak)
+        for suite in ("ECDHE-ECDSA-AES128-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"):
+            weak = client_context(keys.server_ca)
+            weak.maximum_version = ssl.TLSVersion.TLSv1_2
+            weak.set_ciphers(suite)
+            with pytest.raises(TLS_ENDED):
+                await admitted(tls_stack.ws_url, "CP-WEAK", tls=weak)
+        served = tls_stack.central.tls.context.current  # type: ignore[union-attr]
+        assert served.minimum_version == ssl.TLSVersion.TLSv1_2
+        assert {c["name"] for c in served.get_ciphers() if c["protocol"] == "TLSv1.2"} == {
+            "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES128-GCM-SHA256",
+            "ECDHE-RSA-AES256-GCM-SHA384", "AES128-GCM-SHA256", "AES256-GCM-SHA384"}  # the whitepaper's
         good = client_context(keys.server_ca)
         good.maximum_version = ssl.TLSVersion.TLSv1_2
         good.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256")
@@ -306,8 +346,8 @@ async def test_security_events_are_stored_listed_and_pushed(stack: Stack) -> Non
 
 async def test_a_refusal_storm_is_stored_once_per_interval_with_its_count(stack: Stack) -> None:
     async with asyncio.timeout(BUDGET), api(stack) as client:
-        await register(client, "CP-STORM", profile=2)
+        await register(client, "CP-STORM", profile=1)
         for _ in range(5):
-            assert await admitted(stack.ws_url, "CP-STORM", PASSWORD) == 403
+            assert await admitted(stack.ws_url, "CP-STORM") == 401  # no credentials
         await eventually(lambda: events_of(stack, "CP-STORM"))
-        assert await events_of(stack, "CP-STORM") == [("InvalidTLSVersion", "central_system")]
+        assert await events_of(stack, "CP-STORM") == [("InvalidChargePointCredentials", "central_system")]
