@@ -64,6 +64,7 @@ class KnownChargePoint:
     password_hash: str | None
     security_profile: int = 0
     security_profile_pending: int | None = None
+    password_pending_hash: str | None = None  # a rotation never answered (csms.server settles it)
 
 
 class CentralSystem:
@@ -204,13 +205,13 @@ class CentralSystem:
         async with self.engine.connect() as conn:
             row = (await conn.execute(
                 select(_CP.c.id, _CP.c.registration_status, _CP.c.password_hash,
-                       _CP.c.security_profile, _CP.c.security_profile_pending)
+                       _CP.c.security_profile, _CP.c.security_profile_pending, _CP.c.password_pending_hash)
                 .where(_CP.c.id == charge_point_id))).first()
         if row is None:
             return None
         known = self._known[charge_point_id] = KnownChargePoint(
             row.id, row.registration_status, row.password_hash, row.security_profile,
-            row.security_profile_pending)
+            row.security_profile_pending, row.password_pending_hash)
         return known
 
     def forget(self, charge_point_id: str, registration_status: str | None = None) -> None:

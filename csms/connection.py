@@ -25,6 +25,7 @@ from csms.metrics import CALL_ERRORS, CALL_ROUND_TRIP, MESSAGES, REJECTED_CLOSES
 from csms.outcomes import Outcome
 from csms.rejected import ACTION_CHARS, MESSAGE_ID_CHARS, clip
 from csms.store.models import Message
+from ocppj.basic_auth import redacted
 from ocppj.calls import MessageIds, Outstanding, RecentIds
 from ocppj.frames import (
     CALL,
@@ -270,7 +271,8 @@ class Connection:
             frame = call_frame(uid, action, payload)
             now = datetime.now(UTC)
             _count(action, "out")
-            self._log_frame(now, "out", CALL, uid, action, frame)
+            kept = redacted(action, payload)
+            self._log_frame(now, "out", CALL, uid, action, frame if kept is payload else call_frame(uid, action, kept))
             started = time.perf_counter()
             if self.central.durable_answers:
                 await self.central.writer.durable()

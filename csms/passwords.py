@@ -39,10 +39,12 @@ def check_slots(configured: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """A handshake's password check: ``ok``, or refused with ``retry_after`` seconds (429)."""
+    """A handshake's password check: ``ok``, or refused with ``retry_after`` seconds (429).
+    ``pending``: it got in with the pending password, not the stored one."""
 
     ok: bool
     retry_after: float | None = None
+    pending: bool = False
 
 
 class PasswordChecker:
@@ -78,14 +80,24 @@ class PasswordChecker:
                 return True
         return False
 
+    async def matches(self, charge_point_id: str, password: bytes, stored: str,
+                      pending: str | None) -> tuple[bool, bool]:
+        """(matched, by the pending password): the stored one first, then a pending one."""
+        if await self.check(charge_point_id, password, stored):
+            return True, False
+        if pending is not None and await self.check(charge_point_id, password, pending):
+            return True, True
+        return False, False
+
     def _limits(self, charge_point_id: str, address: str) -> dict[str, int]:
         if (charge_point_id, address) in self._known:
             return {f"pair:{charge_point_id}@{address}": self.per_id}
         return {f"id:{charge_point_id}": self.per_id, f"ip:{address}": self.per_ip}
 
     async def authenticate(self, charge_point_id: str, address: str, password: bytes,
-                           stored: str) -> Verdict:
-        """Check a handshake's password from ``address``, within the limits."""
+                           stored: str, pending: str | None = None) -> Verdict:
+        """Check a handshake's password from ``address``, within the limits: the stored one,
+        or a ``pending`` one (a rotation never answered); one attempt either way."""
         limits = self._limits(charge_point_id, address)
         wait = self.limiter.retry_after(limits)
         if wait is not None:
@@ -94,7 +106,7 @@ class PasswordChecker:
             return Verdict(False, wait)
         pair = f"pair:{charge_point_id}@{address}"
         with self.limiter.checking(limits):
-            ok = await self.check(charge_point_id, password, stored)
+            ok, by_pending = await self.matches(charge_point_id, password, stored, pending)
         if not ok:
             self.limiter.failed([f"id:{charge_point_id}", f"ip:{address}", pair])
             self._wrong.refused("wrong password for %s from %s", charge_point_id, address)
@@ -104,4 +116,4 @@ class PasswordChecker:
         self._known.move_to_end((charge_point_id, address))
         while len(self._known) > KNOWN_ADDRESSES:
             self._known.popitem(last=False)
-        return Verdict(True)
+        return Verdict(True, pending=by_pending)

@@ -213,13 +213,20 @@ class OcppServer:
                                      f"security profile {known.security_profile} and no password set"),
                                   address)
             return _unauthorized(connection)
-        verdict = await central.passwords.authenticate(cp_id, address, password, known.password_hash)
+        verdict = await central.passwords.authenticate(cp_id, address, password, known.password_hash,
+                                                       known.password_pending_hash)
         if verdict.retry_after is not None:
             return _too_many(connection, verdict.retry_after)
         if not verdict.ok:
             central.security.seen(cp_id, "InvalidChargePointCredentials",
                                   "handshake refused: wrong password", address)
             return _unauthorized(connection)
+        if known.password_pending_hash is not None:  # which one it holds is settled now
+            log.warning("%s connected with its %s password: %s", cp_id,
+                        "new" if verdict.pending else "old",
+                        "the unanswered rotation took, the new one is its password" if verdict.pending
+                        else "the unanswered rotation did not take, the new one is dropped")
+            await central.charge_points.settle_password(cp_id, known.password_pending_hash, verdict.pending)
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:

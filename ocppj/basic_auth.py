@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import string
+from typing import Any
 
 MIN_BYTES, MAX_BYTES = 16, 20  # the whitepaper's AuthorizationKey, decoded
 MIN_TEXT, MAX_TEXT = 16, 40  # a password given as text
@@ -69,3 +70,15 @@ def alternatives(password: bytes) -> list[bytes]:
     except UnicodeDecodeError:
         return []
     return [bytes.fromhex(text)] if is_hex_key(text) else []
+
+
+REDACTED = "<redacted>"
+
+
+def redacted(action: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload`` as a log or a record may keep it: the value of an ``AuthorizationKey`` (a
+    charge point's password) replaced by :data:`REDACTED`; any other payload as it is. The
+    command record and the message log are read by every viewer; the password is not theirs."""
+    if action == "ChangeConfiguration" and payload.get("key") == "AuthorizationKey":
+        return {**payload, "value": REDACTED}
+    return payload

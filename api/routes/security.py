@@ -49,7 +49,8 @@ async def rotate_password(charge_point_id: str, body: PasswordChange, caller: Op
                           credentials: Credentials, wait: Wait = 30) -> PasswordChanged:
     """Sends ``ChangeConfiguration AuthorizationKey`` (hex, as the security whitepaper defines
     it) with the given password or 20 random bytes. Accepted (or RebootRequired): that is its
-    password from now on. Rejected, no answer: the old one stays."""
+    password from now on. Rejected: the old one stays. No answer (504): the old one stays and
+    the new one gets in too until it connects with one of them (``password_unsettled``)."""
     key, run = await credentials.rotate_password(charge_point_id, body.password, caller.who,
                                                  max(wait, 1))
     answered(run)

@@ -77,6 +77,9 @@ class ChargePointOut(BaseModel):
     last_seen: Timestamp | None
     created_at: Timestamp
     has_password: bool
+    password_unsettled: bool = Field(False, description=(
+        "A new password was sent (AuthorizationKey) and never answered: the old and the new one "
+        "both get in until it connects with one of them."))
     security_profile: int = Field(description="The security profile it must connect at (0-3).")
     security_profile_pending: int | None = Field(description=(
         "A higher profile it accepted over OCPP; its first connect at it makes it its own."))

@@ -18,9 +18,10 @@ _CP = table(ChargePoint)
 _CONN = table(Connector)
 _HIST = table(StatusHistory)
 _MSG = table(Message)
-# every column but the password's hash; whether there is one is all a reader learns
-_PUBLIC = (*(c for c in _CP.c if c.name != "password_hash"),
-           _CP.c.password_hash.isnot(None).label("has_password"))
+# every column but the passwords' hashes; whether there is one is all a reader learns
+_PUBLIC = (*(c for c in _CP.c if c.name not in ("password_hash", "password_pending_hash")),
+           _CP.c.password_hash.isnot(None).label("has_password"),
+           _CP.c.password_pending_hash.isnot(None).label("password_unsettled"))
 
 
 def not_found(charge_point_id: str) -> NotFound:

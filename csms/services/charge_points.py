@@ -89,8 +89,8 @@ class ChargePointService:
                                                                                registration_status):
             raise not_found(charge_point_id)
         values: dict[str, object] = {}
-        if hashed is not UNSET:
-            values["password_hash"] = hashed
+        if hashed is not UNSET:  # the operator said which: no rotation is left unsettled
+            values.update(password_hash=hashed, password_pending_hash=None)
         if security_profile is not None:
             values.update(security_profile=security_profile, security_profile_pending=None)
         if values:
@@ -122,6 +122,26 @@ class ChargePointService:
         that profile on, nothing less is let in (:meth:`reached_profile`). Until then it may still
         connect as before (the whitepaper lets it fall back when the new profile fails)."""
         await self._change(charge_point_id, {"security_profile_pending": profile})
+
+    async def may_hold_password(self, charge_point_id: str, password: bytes) -> None:
+        """It was sent ``password`` (AuthorizationKey) and never answered: it may hold it. The
+        stored password stays; this one gets in too, until :meth:`settle_password`."""
+        await self._change(charge_point_id, {"password_pending_hash": await _hashed(password)})
+
+    async def settle_password(self, charge_point_id: str, pending_hash: str, took: bool) -> None:
+        """It connected with the pending password (``took``: that is its password now) or with
+        the stored one (the pending one is dropped). Only if ``pending_hash`` is still pending:
+        an operator's password set meanwhile wins."""
+        values: dict[str, object] = {"password_pending_hash": None}
+        if took:
+            values["password_hash"] = pending_hash
+
+        async def op(conn: AsyncConnection) -> None:
+            await conn.execute(update(_CP).where(_CP.c.id == charge_point_id,
+                                                 _CP.c.password_pending_hash == pending_hash).values(values))
+
+        await self._writer.run(op)
+        self._forget(charge_point_id, None)
 
     async def reached_profile(self, charge_point_id: str, profile: int) -> None:
         """It connected at its pending profile: that is its profile now (TC_083)."""

@@ -103,6 +103,13 @@ class CommandEffects:
         reservation that was never answered is marked Failed."""
         if action in ("ReserveNow", "CancelReservation"):
             await self._reservation(charge_point_id, action, payload, outcome)
+        if (outcome.kind == "timeout" and action == "ChangeConfiguration"
+                and payload.get("key") == "AuthorizationKey"):
+            # it may have taken the key and its answer got lost: both passwords get in until
+            # it connects with one of them (csms.server settles which)
+            await self._charge_points.may_hold_password(charge_point_id, key_password(payload["value"]))
+            log.warning("%s did not answer the new AuthorizationKey: the old and the new password "
+                        "get in until it connects with one of them", charge_point_id)
         if outcome.kind != "result" or outcome.payload is None:
             return
         status = outcome.payload.get("status")

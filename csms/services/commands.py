@@ -26,6 +26,7 @@ from csms.services.errors import Invalid, NotFound
 from csms.store.models import Command, table
 from csms.store.writer import Writer
 from csms.timeutil import now_utc
+from ocppj.basic_auth import redacted
 from ocppj.validation import SchemaViolation
 from ocppj.versions import V16
 
@@ -77,7 +78,7 @@ class CommandService:
         """Store a command as pending (committed before it goes out)."""
         stmt = _COMMANDS.insert().values(
             id=command_id, charge_point_id=charge_point_id, action=action,
-            payload=orjson.dumps(payload).decode(), status="pending", requested_by=requested_by,
+            payload=orjson.dumps(redacted(action, payload)).decode(), status="pending", requested_by=requested_by,
             callback_url=callback_url, created_at=now_utc())
         await self._writer.run(lambda c: c.execute(stmt))
 

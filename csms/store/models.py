@@ -57,6 +57,9 @@ class ChargePoint(Base):
     security_profile: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     security_profile_pending: Mapped[int | None] = mapped_column(SmallInteger)
     local_list_version: Mapped[int | None] = mapped_column(Integer)  # the list it accepted last
+    # the hash of a password sent as AuthorizationKey and never answered: it may hold it, so it
+    # gets in with either until it presents one of them (csms.server settles which)
+    password_pending_hash: Mapped[str | None] = mapped_column(String(200))
 
 
 class _StatusReport:

@@ -264,23 +264,61 @@ async def test_tc_073_a_text_authorization_key_through_the_commands_api(stack: S
         assert r.status_code == 422 and r.json()["code"] == "InvalidConfigurationValue"
 
 
-@pytest.mark.parametrize(("answer", "delay"), [("Rejected", 0.0), ("Accepted", 3.0)])
-async def test_tc_073_rejected_or_unanswered_keeps_the_old_password(
-        stack: Stack, answer: str, delay: float) -> None:
+NEW_PASSWORD = "second-password-02"
+
+
+@pytest.mark.parametrize(("answer", "delay", "presents"), [
+    ("Rejected", 0.0, None), ("Accepted", 3.0, NEW_PASSWORD), ("Rejected", 3.0, PASSWORD)])
+async def test_tc_073_rejected_keeps_the_old_password_and_unanswered_lets_either_in_once(
+        stack: Stack, answer: str, delay: float, presents: str | None) -> None:
+    """Rejected: the old password stays, the new one is refused. No answer in time (its answer
+    lost, or a slow refusal): the old one stays and the new one gets in too, until the charge
+    point connects with one of them; that one is its password from then on."""
     class Station(SecureChargePoint):
         pass
 
     Station.answer, Station.delay = answer, delay
+    cp = f"CP-KEEP-{answer}-{int(delay)}"
     async with asyncio.timeout(BUDGET), api(stack) as client:
-        await register(client, "CP-KEEP", profile=1)
-        async with connect(stack.ws_url, "CP-KEEP", cls=Station,
-                           additional_headers=basic("CP-KEEP", PASSWORD)):
-            r = await client.post("/api/v1/charge-points/CP-KEEP/password?wait=1", json={})
+        await register(client, cp, profile=1)
+        async with connect(stack.ws_url, cp, cls=Station, additional_headers=basic(cp, PASSWORD)):
+            r = await client.post(f"/api/v1/charge-points/{cp}/password?wait=1", json={"password": NEW_PASSWORD})
             if delay:
                 assert r.status_code == 504 and r.json()["code"] == "Timeout", r.text
             else:
                 assert r.status_code == 200 and r.json()["stored"] is False, r.text
-        assert await admitted(stack.ws_url, "CP-KEEP", PASSWORD) == 101
+        shown = (await client.get(f"/api/v1/charge-points/{cp}")).json()
+        assert shown["password_unsettled"] is bool(delay) and shown["has_password"], shown
+        if presents is None:
+            assert await admitted(stack.ws_url, cp, NEW_PASSWORD) == 401
+            assert await admitted(stack.ws_url, cp, PASSWORD) == 101
+            return
+        assert await admitted(stack.ws_url, cp, presents) == 101  # it settles which one it holds
+        other = PASSWORD if presents == NEW_PASSWORD else NEW_PASSWORD
+        assert await admitted(stack.ws_url, cp, other) == 401
+        assert await admitted(stack.ws_url, cp, presents) == 101
+        assert (await client.get(f"/api/v1/charge-points/{cp}")).json()["password_unsettled"] is False
+
+
+async def test_an_authorization_key_is_kept_in_no_record_or_log(stack: Stack) -> None:
+    """The password goes to the charge point only: the command record and the message log,
+    which every viewer reads, keep the key redacted."""
+    async with asyncio.timeout(BUDGET), api(stack) as client:
+        await register(client, "CP-QUIET", profile=1)
+        async with connect(stack.ws_url, "CP-QUIET", cls=SecureChargePoint,
+                           additional_headers=basic("CP-QUIET", PASSWORD)) as station:
+            r = await client.post("/api/v1/charge-points/CP-QUIET/password", json={"password": NEW_PASSWORD})
+            assert r.status_code == 200 and r.json()["stored"] is True, r.text
+            r = await client.post("/api/v1/charge-points/CP-QUIET/commands/ChangeConfiguration",
+                                  json={"key": "AuthorizationKey", "value": "a text password 03"})
+            assert r.status_code == 200, r.text
+        sent = [payload["value"] for _, payload in station.received]
+        assert sent == [NEW_PASSWORD.encode().hex(), "a text password 03"]  # the charge point got them
+        r = await client.get("/api/v1/commands", params={"charge_point_id": "CP-QUIET"})
+        assert [c["payload"] for c in r.json()["items"]] == [{"key": "AuthorizationKey", "value": "<redacted>"}] * 2
+    frames = " ".join(row["frame"] for row in await rows(
+        stack, "SELECT frame FROM messages WHERE charge_point_id = 'CP-QUIET'"))
+    assert "<redacted>" in frames and sent[0] not in frames and sent[1] not in frames
 
 
 # -- profile upgrade (TC_083) ---------------------------------------------------------------------
