@@ -135,9 +135,10 @@ class CentralSystem:
     def reload_tls(self) -> Loaded | None:
         """Load the TLS files and the CA again (SIGHUP, the REST call): the next handshake uses
         them, no open connection is dropped. A file that does not load raises; the old stays."""
+        loaded = self.tls.reload() if self.tls is not None else None  # a broken CA file stops no rotation
         if self.settings.ca_cert is not None and self.settings.ca_cert.exists():
             self.load_ca()
-        return self.tls.reload() if self.tls is not None else None
+        return loaded
 
     async def start(self) -> None:
         V16.warm_up()

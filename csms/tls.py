@@ -16,8 +16,10 @@ handshake while every open connection keeps its session.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -41,13 +43,25 @@ def server_context(cert: Path, key: Path, client_ca: Path | None,
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.set_ciphers(CIPHERS)
-    ctx.load_cert_chain(cert, key)
+    with _naming(f"{cert} / {key}"):  # OpenSSL's own message ("PEM lib") names no file
+        ctx.load_cert_chain(cert, key)
     if rsa is not None:
-        ctx.load_cert_chain(*rsa)
+        with _naming(f"{rsa[0]} / {rsa[1]}"):
+            ctx.load_cert_chain(*rsa)
     if client_ca is not None:
-        ctx.load_verify_locations(cafile=str(client_ca))
+        with _naming(str(client_ca)):
+            ctx.load_verify_locations(cafile=str(client_ca))
         ctx.verify_mode = ssl.CERT_OPTIONAL
     return ctx
+
+
+@contextlib.contextmanager
+def _naming(files: str) -> Iterator[None]:
+    """Say which file(s) did not load: an ssl.SSLError (an OSError) raised again with them."""
+    try:
+        yield
+    except ssl.SSLError as exc:
+        raise ssl.SSLError(exc.errno, f"{files}: {exc.reason or exc}") from exc
 
 
 class ReloadableContext(ssl.SSLContext):
