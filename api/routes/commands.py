@@ -42,8 +42,8 @@ _FAILURE = {"call_error": (502, "CallError"), "timeout": (504, "Timeout"),
 _REFUSALS: dict[str, dict[int, str]] = {
     "ChangeConfiguration": {422: "`InvalidConfigurationValue` (an AuthorizationKey or SecurityProfile "
                                  "the central system could not follow)"},
-    "ReserveNow": {409: "`ReservationIdInUse`: the reservationId is another charge point's or a "
-                        "reservation that is over (nothing sent)"},
+    "ReserveNow": {409: "`ReservationIdInUse`: the reservationId is another charge point's, or a "
+                        "reservation it held that is over: used, cancelled, expired (nothing sent)"},
 }
 
 

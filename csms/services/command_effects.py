@@ -92,7 +92,8 @@ class CommandEffects:
         assert expiry is not None
         recorded = await self._writer.run(record_reserve_now(charge_point_id, payload, expiry, requested_by))
         if recorded in ("other_charge_point", "ended"):
-            whose = "another charge point's" if recorded == "other_charge_point" else "a reservation that is over"
+            whose = ("another charge point's" if recorded == "other_charge_point"
+                     else "a reservation the charge point held that is over (used, cancelled or expired)")
             raise Conflict("ReservationIdInUse", f"reservationId {payload['reservationId']} is {whose}; "
                            "POST /api/v1/reservations picks a free one")
         return payload

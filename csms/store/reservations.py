@@ -18,11 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.store.models import table
 from csms.store.security_models import ACTIVE_RESERVATION, Reservation
-from csms.timeutil import now_utc
+from csms.timeutil import now_utc, utc
 
 _RESERVATIONS = table(Reservation)
 
 Recorded = Literal["recorded", "replaced", "other_charge_point", "ended"]
+# A reservation the charge point never held (refused, or never delivered): its id may be sent
+# again, as a retry of it. One it held and that is over (Used, Cancelled, expired) keeps its row.
+NEVER_HELD = ("Faulted", "Occupied", "Rejected", "Unavailable", "Failed")
 
 
 def record_reserve_now(charge_point_id: str, payload: dict[str, Any], expiry: datetime,
@@ -31,20 +34,24 @@ def record_reserve_now(charge_point_id: str, payload: dict[str, Any], expiry: da
 
     ``recorded``: a new row under its id. ``replaced``: the charge point's active reservation of
     that id takes the new connector, tag and expiry (a ReserveNow with a known id replaces it, as
-    OCPP 1.6 says). ``other_charge_point`` / ``ended``: the id is another charge point's, or a
-    reservation that is over (its history is not overwritten); nothing is written.
+    OCPP 1.6 says), or one it never held is retried. ``other_charge_point`` / ``ended``: the id
+    is another charge point's, or a reservation it held that is over (used, cancelled, expired:
+    its history is not overwritten); nothing is written.
     """
     reservation_id = int(payload["reservationId"])
     values = {"connector_id": payload["connectorId"], "id_tag": payload["idTag"],
-              "parent_id_tag": payload.get("parentIdTag"), "expiry_date": expiry, "status": "Requested"}
+              "parent_id_tag": payload.get("parentIdTag"), "expiry_date": expiry, "status": "Requested",
+              "transaction_id": None, "ended_at": None}
 
     async def op(conn: AsyncConnection) -> Recorded:
-        row = (await conn.execute(select(_RESERVATIONS.c.charge_point_id, _RESERVATIONS.c.status).where(
+        row = (await conn.execute(select(
+            _RESERVATIONS.c.charge_point_id, _RESERVATIONS.c.status, _RESERVATIONS.c.expiry_date).where(
             _RESERVATIONS.c.id == reservation_id))).first()
         if row is not None:
             if row.charge_point_id != charge_point_id:
                 return "other_charge_point"
-            if row.status not in ACTIVE_RESERVATION:
+            lapsed = row.status in ACTIVE_RESERVATION and (utc(row.expiry_date) or expiry) <= now_utc()
+            if row.status not in (*ACTIVE_RESERVATION, *NEVER_HELD) or lapsed:
                 return "ended"
             await conn.execute(update(_RESERVATIONS).where(_RESERVATIONS.c.id == reservation_id).values(**values))
             return "replaced"

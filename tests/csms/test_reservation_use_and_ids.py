@@ -118,5 +118,15 @@ async def test_raw_reserve_now_is_the_reservation_of_its_id_and_never_handed_out
         assert len(cp.got("ReserveNow")) == sent
         assert (await reservation(client, raw_id))["status"] == "Cancelled"  # its history stays
 
+        # one the charge point refused may be sent again: a retry of it
+        cp.reserve_answer = "Occupied"
+        refused = body | {"reservationId": after + 10}
+        r = await client.post(url, json=refused)
+        assert r.status_code == 200 and r.json()["response"] == {"status": "Occupied"}, r.text
+        cp.reserve_answer = "Accepted"
+        r = await client.post(url, json=refused)
+        assert r.status_code == 200 and r.json()["response"] == {"status": "Accepted"}, r.text
+        assert (await reservation(client, after + 10))["status"] == "Accepted"
+
         tx = await cp.start_transaction(2, "TAG-RAW", reservation_id=after)
         assert (await reservation(client, after))["transaction_id"] == tx
