@@ -9,7 +9,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -43,7 +43,7 @@ from csms.store.retention import prune_expired
 from csms.store.writer import Writer
 from csms.timeutil import now_utc
 from csms.tls import Loaded, ServerTls
-from ocppj.versions import V16
+from ocppj.versions import V16, V201
 
 log = logging.getLogger(__name__)
 _CP = table(ChargePoint)
@@ -65,6 +65,8 @@ class KnownChargePoint:
     security_profile: int = 0
     security_profile_pending: int | None = None
     password_pending_hash: str | None = None  # a rotation never answered (csms.server settles it)
+    ocpp_version_pinned: str | None = None  # the OCPP version it must connect with, if an operator said
+    ocpp_version: str | None = None  # the version it connected with last (what commands are sent in)
 
 
 class CentralSystem:
@@ -142,6 +144,7 @@ class CentralSystem:
 
     async def start(self) -> None:
         V16.warm_up()
+        V201.warm_up()
         self.load_ca()
         self.writer.start()
         # A process that died left its charge points marked online; none is connected to us yet.
@@ -206,13 +209,15 @@ class CentralSystem:
         async with self.engine.connect() as conn:
             row = (await conn.execute(
                 select(_CP.c.id, _CP.c.registration_status, _CP.c.password_hash,
-                       _CP.c.security_profile, _CP.c.security_profile_pending, _CP.c.password_pending_hash)
+                       _CP.c.security_profile, _CP.c.security_profile_pending, _CP.c.password_pending_hash,
+                       _CP.c.ocpp_version_pinned, _CP.c.ocpp_version)
                 .where(_CP.c.id == charge_point_id))).first()
         if row is None:
             return None
         known = self._known[charge_point_id] = KnownChargePoint(
             row.id, row.registration_status, row.password_hash, row.security_profile,
-            row.security_profile_pending, row.password_pending_hash)
+            row.security_profile_pending, row.password_pending_hash, row.ocpp_version_pinned,
+            row.ocpp_version)
         return known
 
     def forget(self, charge_point_id: str, registration_status: str | None = None) -> None:
@@ -249,14 +254,20 @@ class CentralSystem:
         self.writer.submit(lambda c: c.execute(stmt))
         self._known[charge_point_id] = KnownChargePoint(charge_point_id, registration_status, None)
 
-    def set_online(self, charge_point_id: str, online: bool) -> None:
-        """Queue the online flag (not awaited: a connect storm must not wait on the disk).
+    def set_online(self, charge_point_id: str, online: bool, version: str | None = None) -> None:
+        """Queue the online flag, and the OCPP version a connect negotiated (not awaited: a
+        connect storm must not wait on the disk).
 
         Going offline only applies while the row still names this node: with several nodes, the
         charge point may already be online at another one, whose write can land first.
         """
         values: dict[str, object] = {"id": charge_point_id, "online": online, "last_seen": now_utc(),
                                      "node_id": self.settings.node_id}
+        if version is not None:
+            values["ocpp_version"] = version
+            known = self._known.get(charge_point_id)
+            if known is not None and known.ocpp_version != version:  # commands go out in it now
+                self._known[charge_point_id] = replace(known, ocpp_version=version)
         self.writer.update(_CP, "id" if online else ("id", "node_id"), values)
 
     async def set_registration(self, charge_point_id: str, status: str) -> bool:

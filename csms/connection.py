@@ -19,7 +19,7 @@ from sqlalchemy import Table
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from csms.handlers import HANDLERS
+from csms.handlers import handlers_of
 from csms.handlers.context import Services
 from csms.metrics import CALL_ERRORS, CALL_ROUND_TRIP, MESSAGES, REJECTED_CLOSES
 from csms.outcomes import Outcome
@@ -42,22 +42,18 @@ from ocppj.frames import (
     shown,
 )
 from ocppj.validation import SchemaViolation
-from ocppj.versions import V16
+from ocppj.versions import V16, Version
 
 if TYPE_CHECKING:
     from csms.central import CentralSystem
 
 log = logging.getLogger(__name__)
 
-VERSION = V16  # the one version served (a connection's version comes from its subprotocol later)
 TAKEOVER_CODE = 4001  # application close code: replaced by a newer connection
 DESCRIPTION_CHARS = 200  # of a CALLERROR's description (the peer's strings can be 64 KiB)
 GARBAGE_CODE = 1008  # policy violation: nothing but rejected frames, past the budget (csms.rejected)
 _MESSAGES = cast(Table, Message.__table__)
 _ids = MessageIds()  # prefixed per central system (CentralSystem.node_prefix)
-_errors = VERSION.errors
-_validate = VERSION.validator.validate
-_csms_actions = VERSION.csms_actions
 
 _in_counters: dict[str, Any] = {}
 _out_counters: dict[str, Any] = {}
@@ -76,11 +72,20 @@ class Connection:
     """A connected charge point. Holds only what a live socket needs (thousands of these)."""
 
     __slots__ = ("charge_point_id", "ws", "central", "services", "registration_status", "_recent",
-                 "_call_lock", "_calls", "booted_at", "unreported", "_accepted", "__weakref__")
+                 "_call_lock", "_calls", "booted_at", "unreported", "_accepted", "version",
+                 "_errors", "_validate", "_csms_actions", "_handlers", "__weakref__")
 
     def __init__(self, charge_point_id: str, ws: ServerConnection, central: CentralSystem,
-                 registration_status: str, services: Services | None = None) -> None:
+                 registration_status: str, services: Services | None = None,
+                 version: Version = V16) -> None:
         self.charge_point_id = charge_point_id
+        # the OCPP version its subprotocol chose: how errors are spelled, which schemas and
+        # handlers apply (held apart: read on every frame)
+        self.version = version
+        self._errors = version.errors
+        self._validate = version.validator.validate
+        self._csms_actions = version.csms_actions
+        self._handlers = handlers_of(version.name)
         self.ws = ws
         self.central = central
         self.services = services or Services.of(central)
@@ -117,7 +122,7 @@ class Connection:
     async def _on_frame(self, raw: str) -> None:
         now = datetime.now(UTC)
         self.central.writer.touch(self.charge_point_id, now)
-        event = parse(raw, _errors)
+        event = parse(raw, self._errors)
         kind = type(event)
         if kind is Call:
             await self._on_call(event, raw, now)  # type: ignore[arg-type]
@@ -133,24 +138,24 @@ class Connection:
 
     async def _on_call(self, call: Call, raw: str, now: datetime) -> None:
         uid, action = call.message_id, call.action
-        handler = HANDLERS.get(action)
-        if handler is not None or action in _csms_actions:
+        handler = self._handlers.get(action)
+        if handler is not None or action in self._csms_actions:
             _count(action, "in")  # not every name sent: a label per name would grow without bound
         if self._recent.repeated(uid):
-            await self._reject(raw, now, CALL, uid, action, uid, _errors.protocol,
+            await self._reject(raw, now, CALL, uid, action, uid, self._errors.protocol,
                                "message id already used on this connection")
             return
         if handler is None:
-            if action in _csms_actions:
-                await self._reject(raw, now, CALL, uid, action, uid, _errors.not_supported,
+            if action in self._csms_actions:
+                await self._reject(raw, now, CALL, uid, action, uid, self._errors.not_supported,
                                    f"{action} is sent by a central system, not to one")
             else:
-                await self._reject(raw, now, CALL, uid, action, uid, _errors.not_implemented,
+                await self._reject(raw, now, CALL, uid, action, uid, self._errors.not_implemented,
                                    f"unknown action {shown(action)}")
             return
         payload = call.payload
         try:
-            _validate(action, payload)
+            self._validate(action, payload)
         except SchemaViolation as exc:
             await self._reject(raw, now, CALL, uid, action, uid, exc.code, exc.description)
             return
@@ -162,7 +167,7 @@ class Connection:
             self.central.throttles.log(f"handler {action}", log, logging.ERROR,
                                        "%s: handler for %s failed", self.charge_point_id, action,
                                        exc_info=True)
-            await self._send_error(uid, _errors.internal, "the central system failed to handle this",
+            await self._send_error(uid, self._errors.internal, "the central system failed to handle this",
                                    action, now)
             return
         frame = result_frame(uid, result)
@@ -198,7 +203,7 @@ class Connection:
                                       description=answer.description, details=answer.details,
                                       message_id=uid))
         else:
-            future.set_result(Outcome("call_error", error_code=_errors.format,
+            future.set_result(Outcome("call_error", error_code=self._errors.format,
                                       description="malformed answer from the charge point",
                                       message_id=uid))
 
@@ -287,7 +292,7 @@ class Connection:
             CALL_ROUND_TRIP.labels(action=action).observe(time.perf_counter() - started)
             if outcome.kind == "result":
                 try:
-                    _validate(action, outcome.payload, response=True)
+                    self._validate(action, outcome.payload, response=True)
                 except SchemaViolation as exc:
                     return Outcome("call_error", error_code=exc.code,
                                    description=f"charge point answer breaks the schema: {exc.description}",

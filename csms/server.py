@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import ssl
+from collections.abc import Sequence
 from http import HTTPStatus
 from urllib.parse import unquote
 
@@ -20,6 +21,7 @@ import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from common.proxies import TrustedProxies, parse_address
 from common.ratelimit import RefusalLog
@@ -29,11 +31,11 @@ from csms.connection import Connection
 from csms.handlers.context import Services
 from csms.tls import peer_common_name
 from ocppj.basic_auth import credentials
-from ocppj.versions import SERVED
+from ocppj.versions import SERVED, Version
 
 log = logging.getLogger(__name__)
 
-SUBPROTOCOL = SERVED[0].subprotocol  # "ocpp1.6" (ocppj.versions: the versions served)
+OFFERED = ", ".join(v.subprotocol for v in SERVED)  # newest first (ocppj.versions: the versions served)
 PREFIX = "/ocpp/"
 MAX_ID = 48
 
@@ -68,6 +70,11 @@ def _too_many(connection: ServerConnection, wait: float) -> Response:
                       f"too many wrong passwords; try again in {seconds} s")
     response.headers["Retry-After"] = str(seconds)
     return response
+
+
+def _chosen(connection: ServerConnection, offered: Sequence[str]) -> Subprotocol:
+    """The subprotocol :meth:`OcppServer._process_request` chose for this connection."""
+    return Subprotocol(connection.chargebay_version.subprotocol)  # type: ignore[attr-defined]
 
 
 class OcppServer:
@@ -122,9 +129,10 @@ class OcppServer:
                                 "charge point id must be 1-48 printable ASCII characters")
         offered = [p.strip() for h in request.headers.get_all("Sec-WebSocket-Protocol")
                    for p in h.split(",")]
-        if SUBPROTOCOL not in offered:
+        spoken = [v for v in SERVED if v.subprotocol in offered]  # ours, newest first
+        if not spoken:
             return self._refuse(connection, HTTPStatus.BAD_REQUEST,
-                                f"the websocket subprotocol {SUBPROTOCOL!r} is required")
+                                f"the websocket subprotocol must be one of: {OFFERED}")
         central = self.central
         address = self.client_address(connection, request)
         common_name = peer_common_name(connection.transport.get_extra_info("ssl_object"))
@@ -145,10 +153,16 @@ class OcppServer:
             registration = status
         else:
             registration = known.registration_status
+            if known.ocpp_version_pinned is not None:  # an operator said which version it speaks
+                spoken = [v for v in spoken if v.name == known.ocpp_version_pinned]
+                if not spoken:
+                    return self._refuse(connection, HTTPStatus.BAD_REQUEST, "this charge point is "
+                                        f"pinned to OCPP {known.ocpp_version_pinned}: offer its subprotocol")
             refusal = await self._admit(connection, request, known, address, common_name)
             if refusal is not None:
                 return refusal
         connection.chargebay_registration = registration  # type: ignore[attr-defined]
+        connection.chargebay_version = spoken[0]  # type: ignore[attr-defined]
         return None
 
     def _tls(self, connection: ServerConnection, request: Request) -> bool:
@@ -233,16 +247,17 @@ class OcppServer:
         central = self.central
         cp_id = charge_point_id_from_path(ws.request.path)  # type: ignore[union-attr]
         assert cp_id is not None
+        version: Version = ws.chargebay_version  # type: ignore[attr-defined]
         conn = Connection(cp_id, ws, central, ws.chargebay_registration,  # type: ignore[attr-defined]
-                          self.services)
+                          self.services, version)
         address = ws.chargebay_address  # type: ignore[attr-defined]
         old = central.router.attach(conn)
         if old is not None:
             log.warning("%s reconnected from %s; closing its previous connection", cp_id, address)
             old.replace("replaced by a newer connection")
-        central.set_online(cp_id, True)
-        central.events.publish("connected", cp_id)
-        log.info("%s connected from %s", cp_id, address)
+        central.set_online(cp_id, True, version.name)
+        central.events.publish("connected", cp_id, ocpp_version=version.name)
+        log.info("%s connected from %s (OCPP %s)", cp_id, address, version.name)
         try:
             await conn.serve()
         finally:
@@ -257,7 +272,9 @@ class OcppServer:
         settings = self.central.settings
         self._server = await serve(
             self._handle, host, port,
-            subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+            subprotocols=[v.subprotocol for v in SERVED],  # type: ignore[misc]
+            # the version _process_request chose (newest both speak, or the pinned one)
+            select_subprotocol=_chosen,
             process_request=self._process_request,
             ping_interval=settings.ping_interval,
             ping_timeout=settings.ping_interval,

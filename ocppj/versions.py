@@ -2,9 +2,8 @@
 
 A :class:`Version` holds what a connection needs to know about its protocol version: the
 websocket subprotocol that selects it, which actions each side initiates, where their schemas
-are and how each version spells its CALLERROR codes. 1.6 is served today. 2.0.1 is registered
-(subprotocol, actions, the `ocpp` library's v201 schemas, its spellings) so that serving it adds
-handlers only; nothing offers its subprotocol yet.
+are and how each version spells its CALLERROR codes. A central system serves both (the newest a
+charge point offers, unless its record pins one); a connection takes its version's table once.
 """
 
 from __future__ import annotations
@@ -61,7 +60,7 @@ V16 = Version(
     validator=Validator(V16_SCHEMAS, lambda a: a, lambda a: a + "Response", V16_ERRORS),
 )
 
-# OCPP 2.0.1 (part 2, the messages by initiator): registered, not served yet.
+# OCPP 2.0.1 (part 2, the messages by initiator).
 V201 = Version(
     name="2.0.1",
     subprotocol="ocpp2.0.1",
@@ -93,7 +92,7 @@ V201 = Version(
 )
 
 VERSIONS: dict[str, Version] = {v.subprotocol: v for v in (V16, V201)}
-SERVED = (V16,)  # the versions a central system offers today, most preferred first
+SERVED = (V201, V16)  # the versions a central system offers, most preferred first
 
 
 def by_subprotocol(subprotocol: str | None) -> Version | None:

@@ -66,7 +66,8 @@ async def get_charge_point(charge_point_id: str, reads: Queries) -> dict[str, An
 async def update_charge_point(charge_point_id: str, body: ChargePointUpdate, service: ChargePoints,
                               reads: Queries) -> dict[str, Any]:
     password = body.password if "password" in body.model_fields_set else UNSET
-    await service.update(charge_point_id, body.registration_status, password, body.security_profile)
+    version = body.ocpp_version if "ocpp_version" in body.model_fields_set else UNSET
+    await service.update(charge_point_id, body.registration_status, password, body.security_profile, version)
     return await reads.charge_points.get(charge_point_id)
 
 

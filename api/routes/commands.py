@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.auth import Caller, require
 from api.command_examples import EXAMPLES
+from api.command_examples_201 import example, inlined
 from api.deps import Commands, Paging, Queries
 from api.errors import ApiError, body_schema, declare
 from api.gate import GuardedRoute
@@ -22,6 +23,7 @@ from api.schemas import Paged
 from api.schemas.commands import CommandFailed, CommandOut, CommandPending, CommandResult
 from csms.outcomes import Outcome
 from csms.services.commands import CommandRun
+from ocppj.versions import V16, V201
 from ocppj.versions import V16_SCHEMAS as SCHEMAS
 
 router = APIRouter(tags=["commands"], route_class=GuardedRoute)
@@ -51,7 +53,9 @@ def _responses(action: str) -> dict[int | str, dict[str, Any]]:
     """What a command route answers besides the charge point's answer (200)."""
     refusals = _REFUSALS.get(action, {})
     found = declare({404: "`ChargePointNotFound`",
-                     409: "; ".join(filter(None, ("`ChargePointOffline`: not connected", refusals.get(409)))),
+                     409: "; ".join(filter(None, ("`ChargePointOffline`: not connected; `ActionNotInVersion`: "
+                                                  "not an action of the version the charge point speaks",
+                                                  refusals.get(409)))),
                      422: "; ".join(filter(None, (
                          "`InvalidJson`, `InvalidPayload` (breaks the OCPP 1.6 schema), `InvalidUrl` or "
                          "`AddressNotAllowed` (the callback URL): before anything is stored or sent",
@@ -108,9 +112,23 @@ def _answer(run: CommandRun, response: Response) -> CommandResult | CommandPendi
     return CommandResult(command_id=run.command_id, status="result", response=run.outcome.payload)
 
 
+def _request_body(action: str) -> dict[str, Any]:
+    """The action's payload schema and example in each version that has it (1.6, 2.0.1)."""
+    found: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    if action in V16.csms_actions:
+        schema = json.loads((SCHEMAS / f"{action}.json").read_text())
+        schema.pop("$schema", None)
+        found["OCPP 1.6"] = (schema, EXAMPLES[action])
+    if action in V201.csms_actions:
+        found["OCPP 2.0.1"] = (inlined(action), example(action))
+    schemas = [schema for schema, _ in found.values()]
+    return {"schema": schemas[0] if len(schemas) == 1 else {"anyOf": schemas},
+            "examples": {name: {"summary": name, "value": value} for name, (_, value) in found.items()}}
+
+
 def _add_action_route(action: str) -> None:
-    schema = json.loads((SCHEMAS / f"{action}.json").read_text())
-    schema.pop("$schema", None)
+    versions = " and ".join(v for v, actions in (("1.6", V16.csms_actions), ("2.0.1", V201.csms_actions))
+                            if action in actions)
 
     async def endpoint(charge_point_id: str, request: Request, response: Response, caller: Sender,
                        commands: Commands, wait: Wait = 30, callback_url: CallbackUrl = None
@@ -123,24 +141,25 @@ def _add_action_route(action: str) -> None:
     router.add_api_route(
         f"/api/v1/charge-points/{{charge_point_id}}/commands/{action}", endpoint, methods=["POST"],
         summary=f"Send {action}",
-        description=f"Sends the OCPP 1.6 **{action}** request with the JSON body as its payload. "
-                    "200 with the charge point's answer; 502 `CallError`, 504 `Timeout`, "
-                    "409 `ChargePointOffline`; 422 `InvalidPayload`, `InvalidUrl` or "
+        description=f"Sends the OCPP **{action}** request (OCPP {versions}) with the JSON body as its "
+                    "payload, in the version the charge point speaks (pinned, or negotiated at its last "
+                    "connect): 200 with the charge point's answer; 502 `CallError`, 504 `Timeout`, "
+                    "409 `ChargePointOffline` or `ActionNotInVersion` (not an action of its version); "
+                    "422 `InvalidPayload` (against its version's schema), `InvalidUrl` or "
                     "`AddressNotAllowed` (the callback URL) before anything is sent.",
         responses=_responses(action),
-        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-            "schema": schema, "example": EXAMPLES[action]}}}},
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": _request_body(action)}}},
     )
 
 
-for _action in sorted(EXAMPLES):
+for _action in sorted(V16.csms_actions | V201.csms_actions):
     _add_action_route(_action)
 
 
 @router.post("/api/v1/charge-points/{charge_point_id}/commands/{action}", include_in_schema=False,
              responses=declare({404: "`UnknownAction`"}))
 async def unknown_action(charge_point_id: str, action: str, _: Sender) -> None:
-    raise ApiError(404, "UnknownAction", f"{action!r} is not a CSMS-initiated OCPP 1.6 action")
+    raise ApiError(404, "UnknownAction", f"{action!r} is not a CSMS-initiated OCPP 1.6 or 2.0.1 action")
 
 
 @router.get("/api/v1/commands/{command_id}", summary="A command's state and result", dependencies=[read],

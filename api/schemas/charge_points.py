@@ -30,10 +30,13 @@ class ChargePointUpdate(BaseModel):
         "The OCPP security profile it must connect at from now on: 0 none, 1 Basic auth, 2 TLS "
         "and Basic auth, 3 TLS with a client certificate (CN: its id). Set here when the charge "
         "point is configured by hand; POST .../security-profile raises it over OCPP."))
+    ocpp_version: Literal["1.6", "2.0.1"] | None = Field(None, description=(
+        "The OCPP version it must connect with from its next connect (a connect offering only the "
+        "other is refused); null: the newest both sides speak (2.0.1, then 1.6)."))
 
     model_config = {"json_schema_extra": {"examples": [
         {"registration_status": "Accepted"}, {"password": "rotated-password-0001"},
-        {"security_profile": 2}]}}
+        {"security_profile": 2}, {"ocpp_version": "1.6"}]}}
 
 
 class StatusReport(BaseModel):
@@ -52,6 +55,18 @@ class ConnectorOut(StatusReport):
 
     connector_id: int
     updated_at: Timestamp
+
+
+class EvseConnectorOut(BaseModel):
+    connector_id: int
+    status: str
+    timestamp: Timestamp | None
+    updated_at: Timestamp
+
+
+class EvseOut(BaseModel):
+    evse_id: int
+    connectors: list[EvseConnectorOut]
 
 
 class ChargePointOut(BaseModel):
@@ -84,8 +99,13 @@ class ChargePointOut(BaseModel):
     security_profile_pending: int | None = Field(description=(
         "A higher profile it accepted over OCPP; its first connect at it makes it its own."))
     local_list_version: int | None = Field(description="The local list version it accepted last.")
+    ocpp_version: str | None = Field(None, description="The OCPP version its last connection spoke.")
+    ocpp_version_pinned: str | None = Field(None, description="The version it must connect with (null: any).")
     connectors: list[ConnectorOut] = Field(
         default_factory=list, description="In a list only with `connectors=true`.")
+    evses: list[EvseOut] = Field(default_factory=list, description=(
+        "OCPP 2.0.1: its EVSEs and their connectors as its StatusNotifications reported them "
+        "(`connectors` shows each EVSE's latest status by EVSE id)."))
 
 
 class Registered(BaseModel):

@@ -10,12 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.queries.pages import Page, jsonable, paginate
 from csms.services.errors import NotFound
-from csms.store.models import ChargePoint, Connector, Message, StatusHistory, table
+from csms.store.models import ChargePoint, Connector, EvseConnector, Message, StatusHistory, table
 from csms.store.writer import Writer
 from csms.timeutil import utc
 
 _CP = table(ChargePoint)
 _CONN = table(Connector)
+_EVSE = table(EvseConnector)
 _HIST = table(StatusHistory)
 _MSG = table(Message)
 # every column but the passwords' hashes; whether there is one is all a reader learns
@@ -54,8 +55,15 @@ class ChargePointQueries:
                 raise not_found(charge_point_id)
             connectors = (await conn.execute(select(_CONN).where(_CONN.c.charge_point_id == charge_point_id)
                                              .order_by(_CONN.c.connector_id))).all()
+            evse_connectors = (await conn.execute(select(_EVSE).where(_EVSE.c.charge_point_id == charge_point_id)
+                                                  .order_by(_EVSE.c.evse_id, _EVSE.c.connector_id))).all()
         data = _shape(row)
         data["connectors"] = [_connector(c) for c in connectors]
+        evses: dict[int, list[dict[str, Any]]] = {}
+        for c in evse_connectors:
+            evses.setdefault(c.evse_id, []).append(
+                {k: v for k, v in _connector(c).items() if k != "evse_id"})
+        data["evses"] = [{"evse_id": evse, "connectors": found} for evse, found in evses.items()]
         return data
 
     async def page_of(self, page: Page, *, online: bool | None = None, status: str | None = None,

@@ -76,10 +76,12 @@ class ChargePointService:
 
     async def update(self, charge_point_id: str, registration_status: str | None = None,
                      password: str | bytes | None | object = UNSET,
-                     security_profile: int | None = None) -> None:
+                     security_profile: int | None = None, ocpp_version: str | None | object = UNSET) -> None:
         """Set the registration status, the password (None removes it; bytes: a binary
-        AuthorizationKey) and/or the security profile it must connect at (any pending upgrade
-        is dropped: the operator said which); :class:`NotFound` for an unknown charge point,
+        AuthorizationKey), the security profile it must connect at (any pending upgrade is
+        dropped: the operator said which) and/or the OCPP version it must connect with (None:
+        the newest both sides speak; from its next connect); :class:`NotFound` for an unknown
+        charge point,
         :class:`Conflict` for a profile this server's port cannot serve (``TlsRequired``,
         ``ClientCaRequired``) or that would leave it without a password (``PasswordRequired``)."""
         if security_profile is not None:
@@ -93,6 +95,8 @@ class ChargePointService:
             values.update(password_hash=hashed, password_pending_hash=None)
         if security_profile is not None:
             values.update(security_profile=security_profile, security_profile_pending=None)
+        if ocpp_version is not UNSET:
+            values["ocpp_version_pinned"] = ocpp_version
         if values:
             await self._change(charge_point_id, values)
 

@@ -1,4 +1,5 @@
-"""Sending CSMS-initiated OCPP 1.6 actions to charge points, wherever they are connected.
+"""Sending CSMS-initiated OCPP actions to charge points, wherever they are connected, each in the
+version its charge point speaks (the one it pinned or negotiated last: 1.6 or 2.0.1).
 
 Every command is stored when it is sent and again when it ends, so an integrator can look up a
 command by id long after the HTTP request that started it, and nothing sent goes unrecorded.
@@ -22,20 +23,27 @@ from csms.events import EventBus
 from csms.outcomes import Outcome
 from csms.routing import Router
 from csms.services.command_effects import CommandEffects
-from csms.services.errors import Invalid, NotFound
+from csms.services.errors import Conflict, Invalid, NotFound
 from csms.store.models import Command, table
 from csms.store.writer import Writer
 from csms.timeutil import now_utc
 from ocppj.basic_auth import redacted
 from ocppj.validation import SchemaViolation
-from ocppj.versions import V16
+from ocppj.versions import SERVED, V16, Version
 
 _COMMANDS = table(Command)
 Lookup = Callable[[str], Awaitable[object | None]]  # a charge point id -> what is known of it, or None
 
 
 class UnknownAction(ValueError):
-    """Not an action a 1.6 central system can send."""
+    """Not an action a central system can send, in any version served."""
+
+
+def version_of(known: object | None) -> Version:
+    """The version a charge point speaks: the one pinned, else the one it connected with last
+    (1.6 for one that never connected)."""
+    name = getattr(known, "ocpp_version_pinned", None) or getattr(known, "ocpp_version", None)
+    return next((v for v in SERVED if v.name == name), V16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +68,20 @@ class CommandService:
         self._effects = effects
         self._background: set[asyncio.Task[Any]] = set()  # commands not waited for, callbacks
 
-    def check(self, action: str, payload: dict[str, Any]) -> None:
-        """Raise :class:`UnknownAction`, :class:`SchemaViolation` or :class:`Invalid` (a value the
-        central system could not follow, :meth:`CommandEffects.check`) before anything is sent."""
-        if action not in V16.csms_actions:
-            raise UnknownAction(f"{action!r} is not a CSMS-initiated OCPP 1.6 action")
-        V16.validator.validate(action, payload)
-        self._effects.check(action, payload)
+    def check(self, action: str, payload: dict[str, Any], version: Version = V16,
+              charge_point_id: str = "") -> None:
+        """Raise :class:`UnknownAction`, :class:`Conflict` ``ActionNotInVersion`` (an action the
+        charge point's version does not have), :class:`SchemaViolation` or :class:`Invalid` (a
+        value the central system could not follow, :meth:`CommandEffects.check`) before anything
+        is sent."""
+        if not any(action in v.csms_actions for v in SERVED):
+            raise UnknownAction(f"{action!r} is not a CSMS-initiated OCPP action")
+        if action not in version.csms_actions:
+            raise Conflict("ActionNotInVersion", f"{action} is not an OCPP {version.name} action, and "
+                           f"{charge_point_id or 'the charge point'} speaks OCPP {version.name}")
+        version.validator.validate(action, payload)
+        if version is V16:  # what the central system follows of a command is 1.6's so far
+            self._effects.check(action, payload)
 
     @staticmethod
     def new_id() -> str:
@@ -89,13 +104,15 @@ class CommandService:
 
         A ``command_id`` that was already :meth:`record`-ed is not stored again.
         """
-        self.check(action, payload)
-        payload = await self._effects.prepare(charge_point_id, action, payload, requested_by)
+        version = version_of(await self._lookup(charge_point_id))
+        self.check(action, payload, version, charge_point_id)
+        if version is V16:
+            payload = await self._effects.prepare(charge_point_id, action, payload, requested_by)
         if command_id is None:
             command_id = self.new_id()
             await self.record(command_id, charge_point_id, action, payload, requested_by,
                               callback_url)
-        return await self._deliver(command_id, charge_point_id, action, payload, timeout)
+        return await self._deliver(command_id, charge_point_id, action, payload, timeout, version)
 
     async def run(self, charge_point_id: str, action: str, payload: dict[str, Any], *, wait: float,
                   requested_by: str, callback_url: str | None = None) -> CommandRun:
@@ -105,24 +122,28 @@ class CommandService:
 
         ``wait`` seconds to wait for the answer; 0: sent in the background (with the default
         timeout) and answered at once with the command's id. Refuses, before anything is stored
-        or sent, with :class:`Invalid` ``InvalidPayload``, :class:`OutboundRefused` (the callback
-        URL) or :class:`NotFound` ``ChargePointNotFound``.
+        or sent, with :class:`Invalid` ``InvalidPayload`` (against the schema of the version the
+        charge point speaks), :class:`Conflict` ``ActionNotInVersion``, :class:`OutboundRefused`
+        (the callback URL) or :class:`NotFound` ``ChargePointNotFound``.
         """
+        known = await self._lookup(charge_point_id)  # cached: a charge point that just booted counts
+        version = version_of(known)
         try:
-            self.check(action, payload)
+            self.check(action, payload, version, charge_point_id)
         except SchemaViolation as exc:
-            raise Invalid("InvalidPayload", f"{action} payload breaks the OCPP 1.6 schema: "
+            raise Invalid("InvalidPayload", f"{action} payload breaks the OCPP {version.name} schema: "
                           f"{exc.description}", violation=exc.code) from None
         if callback_url:
             await self._callbacks.check(callback_url)
-        if await self._lookup(charge_point_id) is None:  # cached: a charge point that just booted counts
+        if known is None:
             raise NotFound("ChargePointNotFound", f"no charge point {charge_point_id!r}")
-        payload = await self._effects.prepare(charge_point_id, action, payload, requested_by)
+        if version is V16:
+            payload = await self._effects.prepare(charge_point_id, action, payload, requested_by)
         command_id = self.new_id()
         await self.record(command_id, charge_point_id, action, payload, requested_by, callback_url)
 
         async def execute(timeout: float) -> Outcome:
-            outcome = await self._deliver(command_id, charge_point_id, action, payload, timeout)
+            outcome = await self._deliver(command_id, charge_point_id, action, payload, timeout, version)
             if callback_url:
                 self._in_background(self._callbacks.deliver(callback_url, command_id, charge_point_id,
                                                             action, outcome))
@@ -140,8 +161,9 @@ class CommandService:
         task.add_done_callback(self._background.discard)
 
     async def _deliver(self, command_id: str, charge_point_id: str, action: str, payload: dict[str, Any],
-                       timeout: float | None) -> Outcome:
-        """Send a recorded command, wait up to ``timeout`` s, store and publish its outcome."""
+                       timeout: float | None, version: Version = V16) -> Outcome:
+        """Send a recorded command, wait up to ``timeout`` s, store and publish its outcome (and,
+        for 1.6, what it means to the central system: :meth:`CommandEffects.settle`)."""
         outcome = await self._router.send(charge_point_id, action, payload,
                                           self.default_timeout if timeout is None else timeout)
         stmt = update(_COMMANDS).where(_COMMANDS.c.id == command_id).values(
@@ -150,7 +172,8 @@ class CommandService:
             error_code=outcome.error_code, error_description=outcome.description,
             message_id=outcome.message_id, completed_at=now_utc())
         await self._writer.run(lambda c: c.execute(stmt))
-        await self._effects.settle(charge_point_id, action, payload, outcome)
+        if version is V16:
+            await self._effects.settle(charge_point_id, action, payload, outcome)
         self._events.publish("command_result", charge_point_id, command_id=command_id,
                              action=action, outcome=outcome.kind, payload=outcome.payload,
                              error_code=outcome.error_code)

@@ -35,7 +35,7 @@ class ChargePoint(Base):
     id: Mapped[str] = mapped_column(String(48), primary_key=True)
     registration_status: Mapped[str] = mapped_column(String(16), default="Accepted")
     password_hash: Mapped[str | None] = mapped_column(String(200))
-    vendor: Mapped[str | None] = mapped_column(String(20))
+    vendor: Mapped[str | None] = mapped_column(String(50))  # 2.0.1's vendorName: 50 (1.6: 20)
     model: Mapped[str | None] = mapped_column(String(20))
     charge_point_serial: Mapped[str | None] = mapped_column(String(25))
     charge_box_serial: Mapped[str | None] = mapped_column(String(25))
@@ -60,6 +60,10 @@ class ChargePoint(Base):
     # the hash of a password sent as AuthorizationKey and never answered: it may hold it, so it
     # gets in with either until it presents one of them (csms.server settles which)
     password_pending_hash: Mapped[str | None] = mapped_column(String(200))
+    # the OCPP version its last connection negotiated ("1.6", "2.0.1"), and the one an operator
+    # requires of it (None: the newest both sides speak)
+    ocpp_version: Mapped[str | None] = mapped_column(String(8))
+    ocpp_version_pinned: Mapped[str | None] = mapped_column(String(8))
 
 
 class _StatusReport:
@@ -82,6 +86,21 @@ class Connector(_StatusReport, Base):
         ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True
     )
     connector_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+
+class EvseConnector(Base):
+    """A 2.0.1 station's topology: each connector of each EVSE, with the status its latest
+    StatusNotification gave (the EVSE's status also feeds :class:`Connector`, by EVSE id)."""
+
+    __tablename__ = "evse_connectors"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True)
+    evse_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connector_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    timestamp: Mapped[datetime | None] = mapped_column(TS)
     updated_at: Mapped[datetime] = mapped_column(TS)
 
 

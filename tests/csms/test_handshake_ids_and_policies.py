@@ -33,20 +33,20 @@ settings_overrides = handshakes.settings_overrides  # a fixture
 
 
 # -- path, id and subprotocol ------------------------------------------------------------------
-@pytest.mark.parametrize("subprotocols", [None, ["ocpp2.0.1"], ["ocpp1.5", "ocpp2.0"]],
+@pytest.mark.parametrize("subprotocols", [None, ["ocpp2.1"], ["ocpp1.5", "ocpp2.0"]],
                          ids=["none", "other", "several-others"])
 async def test_missing_subprotocol_is_400(stack: Stack, subprotocols: list[str] | None) -> None:
     async with asyncio.timeout(TEST_BUDGET):
         response = await refused(f"{stack.ws_url}/CP-NOPROTO", subprotocols=subprotocols)
         assert response.status_code == 400
-        assert b"ocpp1.6" in response.body
+        assert b"ocpp2.0.1, ocpp1.6" in response.body  # what it may offer instead
         assert await charge_point_row(stack, "CP-NOPROTO") is None  # nothing registered
         assert stack.central.router.local_count() == 0
 
 
 async def test_subprotocol_among_several_offered_is_selected(stack: Stack) -> None:
     async with asyncio.timeout(TEST_BUDGET):
-        async with connect(f"{stack.ws_url}/CP-MULTI", subprotocols=["ocpp2.0.1", "ocpp1.6"],
+        async with connect(f"{stack.ws_url}/CP-MULTI", subprotocols=["ocpp1.5", "ocpp1.6"],
                            open_timeout=STEP, close_timeout=1) as ws:
             assert ws.subprotocol == "ocpp1.6"
             await heartbeat(ws, "hb")

@@ -1,4 +1,4 @@
-"""The version registry: 1.6 served, 2.0.1 registered with everything but handlers."""
+"""The version registry: 2.0.1 and 1.6 served, the newest preferred."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ def test_subprotocols_select_versions() -> None:
     assert by_subprotocol("ocpp2.0.1") is V201
     assert by_subprotocol("ocpp2.0") is None and by_subprotocol(None) is None
     assert set(VERSIONS) == {"ocpp1.6", "ocpp2.0.1"}
-    assert SERVED == (V16,)
+    assert SERVED == (V201, V16)
 
 
 @pytest.mark.parametrize("version", [V16, V201], ids=["1.6", "2.0.1"])

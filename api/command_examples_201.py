@@ -1,0 +1,92 @@
+"""OCPP 2.0.1 request schemas as OpenAPI can show them, and one valid payload per CSMS-initiated
+2.0.1 action: the smallest the schema allows (its required fields, the first of each enum).
+
+Written out by hand, 40 examples would drift from the schemas; made from them, each is valid by
+construction (a test checks every one against the 2.0.1 validator). The 2.0.1 schemas refer to
+their own ``definitions``, which an OpenAPI document cannot resolve: :func:`inlined` writes each
+reference out in place (the schemas have no cycles).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import cache
+from typing import Any
+
+from ocppj.versions import V201, V201_SCHEMAS
+
+_TIME = "2026-12-04T10:00:00Z"
+_SKIPPED = ("$schema", "$id", "comment", "javaType", "definitions", "additionalProperties")
+
+
+def _inline(node: Any, definitions: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/definitions/"):
+            return _inline(definitions[ref.rsplit("/", 1)[1]], definitions)
+        return {k: _inline(v, definitions) for k, v in node.items() if k not in _SKIPPED}
+    if isinstance(node, list):
+        return [_inline(v, definitions) for v in node]
+    return node
+
+
+@cache
+def _schema(action: str) -> dict[str, Any]:
+    raw = json.loads((V201_SCHEMAS / f"{action}Request.json").read_text())
+    inlined: dict[str, Any] = _inline(raw, raw.get("definitions", {}))
+    return inlined
+
+
+def inlined(action: str) -> dict[str, Any]:
+    """The request schema of ``action`` with every ``$ref`` written out (a copy)."""
+    return copy.deepcopy(_schema(action))
+
+
+def minimal(schema: dict[str, Any]) -> Any:
+    """The smallest instance of an inlined schema: required properties only, the first enum
+    value, the least each bound allows."""
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {name: minimal(props[name]) for name in schema.get("required", [])}
+    if kind == "array":
+        return [minimal(schema["items"]) for _ in range(max(schema.get("minItems", 1), 1))]
+    if kind == "string":
+        if schema.get("format") == "date-time":
+            return _TIME
+        return "x" * max(schema.get("minLength", 1), 1)
+    if kind == "integer":
+        return max(schema.get("minimum", 1), 0)
+    if kind == "number":
+        return float(max(schema.get("minimum", 1), 0))
+    if kind == "boolean":
+        return True
+    return {}
+
+
+# RequestStartTransaction and the like read better with real values than with "x"
+_OVERRIDES: dict[str, dict[str, Any]] = {
+    "RequestStartTransaction": {"remoteStartId": 1, "evseId": 1,
+                                "idToken": {"idToken": "TAG-0001", "type": "ISO14443"}},
+    "RequestStopTransaction": {"transactionId": "TX-0001"},
+    "Reset": {"type": "Immediate"},
+    "GetVariables": {"getVariableData": [{"component": {"name": "OCPPCommCtrlr"},
+                                          "variable": {"name": "HeartbeatInterval"}}]},
+    "SetVariables": {"setVariableData": [{"component": {"name": "OCPPCommCtrlr"},
+                                          "variable": {"name": "HeartbeatInterval"}, "attributeValue": "300"}]},
+    "TriggerMessage": {"requestedMessage": "Heartbeat"},
+    "GetBaseReport": {"requestId": 1, "reportBase": "FullInventory"},
+}
+
+
+@cache
+def _examples() -> dict[str, dict[str, Any]]:
+    return {action: _OVERRIDES.get(action) or minimal(_schema(action)) for action in sorted(V201.csms_actions)}
+
+
+def example(action: str) -> dict[str, Any]:
+    """A valid 2.0.1 payload of ``action`` (a copy)."""
+    return copy.deepcopy(_examples()[action])

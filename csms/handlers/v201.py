@@ -1,0 +1,162 @@
+"""Handlers of every charging-station-initiated OCPP 2.0.1 action.
+
+Where 2.0.1 asks what 1.6 asked, the 1.6 handler does the work on the payload translated to its
+shape, so both versions keep one store and one set of rules: BootNotification (the station's
+record, Accepted/Pending/Rejected by its registration), Heartbeat, Authorize (the id-tag table:
+status, expiry, group = parent), DataTransfer, SecurityEventNotification, SignCertificate (the
+central system's CA), FirmwareStatusNotification, LogStatusNotification. StatusNotification
+reports a connector of an EVSE: it keeps the station's topology (``evse_connectors``) and feeds
+the 1.6 connector status and history by EVSE id, the unit 2.0.1 charges and reports by.
+
+Every other action is validated, stored (the notifications table, its payload as detail: nothing
+is lost) and answered with the spec's answer for a central system that takes no further action
+on it yet; the message log keeps the frames as for every action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+import orjson
+from sqlalchemy import Table
+
+from csms.handlers import core, firmware, security, transactions
+from csms.handlers import handles as _handles
+from csms.handlers.context import ChargePointLink, Handler, Services
+from csms.handlers.core import notification
+from csms.store.models import EvseConnector, Notification
+from csms.timeutil import now_utc, parse_ts
+
+_NOTIFICATIONS = cast(Table, Notification.__table__)
+_EVSE_CONNECTORS = cast(Table, EvseConnector.__table__)
+VERSION = "2.0.1"
+
+
+def handles(action: str) -> Callable[[Handler], Handler]:
+    return _handles(action, VERSION)
+
+
+@handles("BootNotification")
+async def boot_notification(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
+    station = p["chargingStation"]
+    modem = station.get("modem") or {}
+    ctx.writer.insert(_NOTIFICATIONS, notification(conn, "boot_reason", p["reason"], None, None, None))
+    return await core.boot_notification(ctx, conn, {
+        "chargePointVendor": station["vendorName"], "chargePointModel": station["model"],
+        "chargePointSerialNumber": station.get("serialNumber"),
+        "firmwareVersion": station.get("firmwareVersion"),
+        "iccid": modem.get("iccid"), "imsi": modem.get("imsi")})  # the answer's shape is 2.0.1's too
+
+
+@handles("Heartbeat")
+async def heartbeat(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
+    return await core.heartbeat(ctx, conn, p)
+
+
+@handles("StatusNotification")
+async def status_notification(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
+    now = now_utc()
+    ctx.writer.upsert(_EVSE_CONNECTORS, {
+        "charge_point_id": conn.charge_point_id, "evse_id": p["evseId"], "connector_id": p["connectorId"],
+        "status": p["connectorStatus"], "timestamp": parse_ts(p["timestamp"]), "updated_at": now},
+        ("charge_point_id", "evse_id", "connector_id"))
+    await core.status_notification(ctx, conn, {
+        "connectorId": p["evseId"], "status": p["connectorStatus"], "errorCode": "NoError",
+        "timestamp": p["timestamp"]})
+    return {}
+
+
+async def id_token_info(ctx: Services, conn: ChargePointLink, id_token: dict[str, Any]) -> dict[str, Any]:
+    """2.0.1's ``idTokenInfo`` for an id token: the id-tag table's verdict on its value (its
+    type is not part of the key), the group being the tag's parent."""
+    info = (await transactions.authorize(ctx, conn, {"idTag": id_token["idToken"]}))["idTagInfo"]
+    found: dict[str, Any] = {"status": info["status"]}
+    if "expiryDate" in info:
+        found["cacheExpiryDateTime"] = info["expiryDate"]
+    if "parentIdTag" in info:
+        found["groupIdToken"] = {"idToken": info["parentIdTag"], "type": "Central"}
+    return found
+
+
+@handles("Authorize")
+async def authorize(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
+    return {"idTokenInfo": await id_token_info(ctx, conn, p["idToken"])}
+
+
+@handles("DataTransfer")
+async def data_transfer(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
+    return await core.data_transfer(ctx, conn, p)
+
+
+@handles("SecurityEventNotification")
+async def security_event(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
+    return await security.security_event(ctx, conn, p)
+
+
+@handles("SignCertificate")
+async def sign_certificate(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
+    return await security.sign_certificate(ctx, conn, p)
+
+
+@handles("LogStatusNotification")
+async def log_status(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
+    return await security.log_status(ctx, conn, p)
+
+
+@handles("FirmwareStatusNotification")
+async def firmware_status(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
+    return await firmware._report(ctx, conn, "firmware", "firmware_status", p["status"], p.get("requestId"))
+
+
+@handles("TransactionEvent")
+async def transaction_event(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
+    """Kept whole for now (the transactions table takes 2.0.1 transactions next); an id token
+    gets the same verdict Authorize gives."""
+    ctx.writer.insert(_NOTIFICATIONS, notification(
+        conn, "transaction_event", p["eventType"], None, p["timestamp"], orjson.dumps(p).decode()))
+    ctx.events.publish("transaction_event", conn.charge_point_id, event_type=p["eventType"],
+                       transaction_id=p["transactionInfo"]["transactionId"])
+    if "idToken" in p:
+        return {"idTokenInfo": await id_token_info(ctx, conn, p["idToken"])}
+    return {}
+
+
+# action -> the answer of a central system that keeps the message and takes no further action
+KEPT: dict[str, dict[str, Any]] = {
+    "ClearedChargingLimit": {},
+    "Get15118EVCertificate": {"status": "Failed", "exiResponse": ""},  # no ISO 15118 PKI here
+    "GetCertificateStatus": {"status": "Failed"},  # no OCSP responder here
+    "MeterValues": {},
+    "NotifyChargingLimit": {},
+    "NotifyCustomerInformation": {},
+    "NotifyDisplayMessages": {},
+    "NotifyEVChargingNeeds": {"status": "Rejected"},  # no schedule will follow
+    "NotifyEVChargingSchedule": {"status": "Accepted"},
+    "NotifyEvent": {},
+    "NotifyMonitoringReport": {},
+    "NotifyReport": {},
+    "PublishFirmwareStatusNotification": {},
+    "ReportChargingProfiles": {},
+    "ReservationStatusUpdate": {},
+}
+
+
+def _kept(action: str, answer: dict[str, Any]) -> Handler:
+    kind = "".join("_" + c.lower() if c.isupper() else c for c in action).lstrip("_")[:32]
+
+    async def keep(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
+        status = p.get("status")
+        request_id = p.get("requestId")
+        ctx.writer.insert(_NOTIFICATIONS, notification(
+            conn, kind, status if isinstance(status, str) else None,
+            request_id if isinstance(request_id, int) else None, None, orjson.dumps(p).decode()))
+        ctx.events.publish(kind, conn.charge_point_id)
+        return dict(answer)
+
+    keep.__name__ = f"keep_{kind}"
+    return keep
+
+
+for _action, _answer in KEPT.items():
+    handles(_action)(_kept(_action, _answer))
