@@ -20,6 +20,7 @@ from urllib.parse import unquote
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
@@ -163,6 +164,8 @@ class OcppServer:
                 return refusal
         connection.chargebay_registration = registration  # type: ignore[attr-defined]
         connection.chargebay_version = spoken[0]  # type: ignore[attr-defined]
+        if spoken[0].name != "2.0.1":  # compression is 2.0.1's (RFC 7692, required of a CSMS there)
+            del request.headers["Sec-WebSocket-Extensions"]  # not offered, as far as the handshake sees
         return None
 
     def _tls(self, connection: ServerConnection, request: Request) -> bool:
@@ -282,7 +285,12 @@ class OcppServer:
             close_timeout=min(settings.ping_interval, 5.0),
             max_size=settings.max_frame_bytes,
             max_queue=4,
+            # permessage-deflate for 2.0.1 connections only (_process_request hides the offer of
+            # others), with 1 KiB windows each way and zlib memLevel 2: OCPP frames are small, and
+            # a fleet holds one inflater and one deflater per connection (bench/compression_rss.py)
             compression=None,
+            extensions=[ServerPerMessageDeflateFactory(server_max_window_bits=10, client_max_window_bits=10,
+                                                       compress_settings={"memLevel": 2})],
             ssl=ssl_context,
             server_header="chargebay",
         )

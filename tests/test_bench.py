@@ -31,6 +31,7 @@ SMOKE = {
                     "--warmup-samples", "1"], "target: p99 <= 20 ms"),
     "bridge_restart": (["--boards", "2", "--bays", "4", "--rounds", "1"], "bridge restart:"),
     "handshakes": (["--duration", "0.5", "--concurrency", "2"], "wss+mtls: chargebay CPU per handshake"),
+    "compression_rss": (["--connections", "20"], "compression costs"),
     "cluster": (["--charge-points", "20", "--duration", "2", "--commands", "10",
                  "--command-charge-points", "4", "--concurrency", "2", "--warmup", "2"],
                 "1 node, SQLite"),
@@ -48,7 +49,7 @@ def run_bench(name: str, tmp_path: Path, env: dict[str, str] | None = None) -> t
 
 
 @pytest.mark.parametrize("name", ["csms_load", "api_commands", "sim_fleet", "locker_bus",
-                                  "bridge_restart", "handshakes"])
+                                  "bridge_restart", "handshakes", "compression_rss"])
 def test_benchmark_runs(name: str, tmp_path: Path) -> None:
     stdout, results = run_bench(name, tmp_path)
     assert SMOKE[name][1] in stdout

@@ -203,3 +203,19 @@ async def test_bad_frames_get_callerrors_spelled_as_201_spells_them(stack: Stack
         await ws.send(frame)
         answer = json.loads(await ws.recv())
     assert answer[0] == 4 and answer[2] == code, answer
+
+
+async def test_compression_is_taken_for_201_and_not_for_16(stack: Stack) -> None:
+    """RFC 7692: a 2.0.1 central system must accept permessage-deflate; a 1.6 connection keeps
+    its memory (the offer is not taken)."""
+    async with asyncio.timeout(BUDGET):
+        for offer, compressed in ((["ocpp2.0.1"], True), (["ocpp1.6"], False)):
+            async with websockets.connect(f"{stack.ws_url}/CP-DEFLATE", subprotocols=offer,  # type: ignore[arg-type]
+                                          compression="deflate") as ws:
+                taken = [type(e).__name__ for e in ws.protocol.extensions]
+                assert taken == (["PerMessageDeflate"] if compressed else []), (offer, taken)
+                await ws.send('[2, "hb", "Heartbeat", {}]')  # the same frame in both versions
+                answer = json.loads(await ws.recv())
+                assert answer[0] == 3 and "currentTime" in answer[2], answer
+        async with station(stack, "CP-DEFLATE-2") as cp:  # the ocpp library's station, compressed
+            assert (await cp.call(BOOT)).status == "Accepted"
