@@ -6,12 +6,14 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: run test install bench lint clean
 
-# npm ci: the dashboard's third-party JavaScript (package-lock.json), served from node_modules
-$(STAMP): pyproject.toml package-lock.json
+# npm ci: the dashboard's third-party JavaScript (package-lock.json), served from node_modules,
+# and the third-party OCPP peer the tests run against (tests/peers: npm ocpp-rpc)
+$(STAMP): pyproject.toml package-lock.json tests/peers/package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --prefix tests/peers --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 install: $(STAMP)
