@@ -20,6 +20,7 @@ from api.schemas.charge_points import (
     Registered,
     Registration,
     StatusChange,
+    Variables,
 )
 from csms.services.charge_points import UNSET
 
@@ -103,3 +104,16 @@ async def messages(charge_point_id: str, page: Paging, reads: Queries,
                    ) -> dict[str, Any]:
     return await reads.charge_points.messages(charge_point_id, page, action=action, direction=direction,
                                               since=since, until=until)
+
+
+@router.get("/{charge_point_id}/variables", summary="Its OCPP 2.0.1 device model", dependencies=[read],
+            response_model=Variables, responses=declare(UNKNOWN))
+async def variables(
+        charge_point_id: str, reads: Queries,
+        component: Annotated[str | None, Query(description="Only this component (e.g. OCPPCommCtrlr).")] = None,
+        variable: Annotated[str | None, Query(description="Only this variable (e.g. HeartbeatInterval).")] = None,
+) -> dict[str, Any]:
+    """Every variable attribute the station reported (NotifyReport chains: send GetBaseReport) or
+    confirmed (GetVariables, an accepted SetVariables), with its value and characteristics."""
+    return {"charge_point_id": charge_point_id,
+            "items": await reads.charge_points.variables(charge_point_id, component, variable)}

@@ -57,6 +57,29 @@ class ConnectorOut(StatusReport):
     updated_at: Timestamp
 
 
+class VariableOut(BaseModel):
+    """One variable attribute of a 2.0.1 station's device model ('' / 0: the part is absent)."""
+
+    component: str
+    component_instance: str
+    evse_id: int
+    connector_id: int
+    variable: str
+    variable_instance: str
+    attribute_type: str = Field(description="Actual, Target, MinSet or MaxSet.")
+    value: str | None
+    mutability: str | None = Field(description="ReadOnly, WriteOnly or ReadWrite (as reported).")
+    data_type: str | None
+    unit: str | None
+    source: str = Field(description="What it was last learnt from: NotifyReport, GetVariables or SetVariables.")
+    updated_at: Timestamp
+
+
+class Variables(BaseModel):
+    charge_point_id: str
+    items: list[VariableOut]
+
+
 class EvseConnectorOut(BaseModel):
     connector_id: int
     status: str

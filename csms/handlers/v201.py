@@ -8,7 +8,8 @@ central system's CA), FirmwareStatusNotification, LogStatusNotification. StatusN
 reports a connector of an EVSE: it keeps the station's topology (``evse_connectors``) and feeds
 the 1.6 connector status and history by EVSE id, the unit 2.0.1 charges and reports by.
 
-Every other action is validated, stored (the notifications table, its payload as detail: nothing
+NotifyReport also fills the station's device model (:mod:`csms.store.device_model`). Every other
+action is validated, stored (the notifications table, its payload as detail: nothing
 is lost) and answered with the spec's answer for a central system that takes no further action
 on it yet; the message log keeps the frames as for every action.
 """
@@ -25,6 +26,7 @@ from csms.handlers import core, firmware, security, transactions
 from csms.handlers import handles as _handles
 from csms.handlers.context import ChargePointLink, Handler, Services
 from csms.handlers.core import notification
+from csms.store.device_model import keep_reported, reported
 from csms.store.models import EvseConnector, Notification
 from csms.timeutil import now_utc, parse_ts
 
@@ -135,7 +137,6 @@ KEPT: dict[str, dict[str, Any]] = {
     "NotifyEVChargingSchedule": {"status": "Accepted"},
     "NotifyEvent": {},
     "NotifyMonitoringReport": {},
-    "NotifyReport": {},
     "PublishFirmwareStatusNotification": {},
     "ReportChargingProfiles": {},
     "ReservationStatusUpdate": {},
@@ -160,3 +161,13 @@ def _kept(action: str, answer: dict[str, Any]) -> Handler:
 
 for _action, _answer in KEPT.items():
     handles(_action)(_kept(_action, _answer))
+
+_keep_report = _kept("NotifyReport", {})
+
+
+@handles("NotifyReport")
+async def notify_report(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
+    """A part of a report chain (GetBaseReport, GetReport; seqNo, tbc): kept whole like the
+    others, and its variable attributes into the device model."""
+    keep_reported(ctx.writer, reported(conn.charge_point_id, p.get("reportData") or [], now_utc()))
+    return await _keep_report(ctx, conn, p)

@@ -10,13 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.queries.pages import Page, jsonable, paginate
 from csms.services.errors import NotFound
-from csms.store.models import ChargePoint, Connector, EvseConnector, Message, StatusHistory, table
+from csms.store.models import ChargePoint, Connector, DeviceVariable, EvseConnector, Message, StatusHistory, table
 from csms.store.writer import Writer
 from csms.timeutil import utc
 
 _CP = table(ChargePoint)
 _CONN = table(Connector)
 _EVSE = table(EvseConnector)
+_VARS = table(DeviceVariable)
 _HIST = table(StatusHistory)
 _MSG = table(Message)
 # every column but the passwords' hashes; whether there is one is all a reader learns
@@ -65,6 +66,24 @@ class ChargePointQueries:
                 {k: v for k, v in _connector(c).items() if k != "evse_id"})
         data["evses"] = [{"evse_id": evse, "connectors": found} for evse, found in evses.items()]
         return data
+
+    async def variables(self, charge_point_id: str, component: str | None = None,
+                        variable: str | None = None) -> list[dict[str, Any]]:
+        """Its 2.0.1 device model as kept up to this call (the writer is flushed), by component,
+        then variable; :class:`NotFound` for an unknown charge point."""
+        await self._writer.flush()
+        query = select(_VARS).where(_VARS.c.charge_point_id == charge_point_id).order_by(
+            _VARS.c.component, _VARS.c.component_instance, _VARS.c.evse_id, _VARS.c.connector_id,
+            _VARS.c.variable, _VARS.c.variable_instance, _VARS.c.attribute_type)
+        if component:
+            query = query.where(_VARS.c.component == component)
+        if variable:
+            query = query.where(_VARS.c.variable == variable)
+        async with self._engine.connect() as conn:
+            if (await conn.execute(select(_CP.c.id).where(_CP.c.id == charge_point_id))).first() is None:
+                raise not_found(charge_point_id)
+            found = (await conn.execute(query)).all()
+        return [_connector(row) for row in found]
 
     async def page_of(self, page: Page, *, online: bool | None = None, status: str | None = None,
                    registration_status: str | None = None, q: str | None = None,

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from csms.outcomes import Outcome
 from csms.services.charge_points import ChargePointService
 from csms.services.errors import Conflict, Invalid
+from csms.store.device_model import confirm, key
 from csms.store.local_lists import apply_sent_list
 from csms.store.models import IdTag, table
 from csms.store.reservations import record_reserve_now
@@ -123,6 +124,28 @@ class CommandEffects:
                 await self._charge_points.expect_profile(charge_point_id, security_profile(value))
         elif action == "SendLocalList" and status == "Accepted":
             await self._writer.run(apply_sent_list(charge_point_id, payload))  # entries and version
+
+    async def settle_201(self, charge_point_id: str, action: str, payload: dict[str, Any],
+                         outcome: Outcome) -> None:
+        """What a 2.0.1 command's answer tells of the station's device model: the values a
+        GetVariables read, and those an accepted SetVariables put in force."""
+        if outcome.kind != "result" or outcome.payload is None:
+            return
+        now, rows = now_utc(), []
+        if action == "GetVariables":
+            for r in outcome.payload["getVariableResult"]:
+                if r["attributeStatus"] == "Accepted" and "attributeValue" in r:
+                    rows.append({**key(charge_point_id, r["component"], r["variable"], r.get("attributeType")),
+                                 "value": r["attributeValue"], "source": action, "updated_at": now})
+        elif action == "SetVariables":
+            asked = {tuple(key(charge_point_id, d["component"], d["variable"], d.get("attributeType")).values()):
+                     d["attributeValue"] for d in payload["setVariableData"]}
+            for r in outcome.payload["setVariableResult"]:
+                row = key(charge_point_id, r["component"], r["variable"], r.get("attributeType"))
+                value = asked.get(tuple(row.values()))
+                if r["attributeStatus"] == "Accepted" and value is not None:  # RebootRequired: not yet
+                    rows.append({**row, "value": value, "source": action, "updated_at": now})
+        await confirm(self._writer, rows)
 
     async def _reservation(self, charge_point_id: str, action: str, payload: dict[str, Any],
                            outcome: Outcome) -> None:

@@ -174,6 +174,8 @@ class CommandService:
         await self._writer.run(lambda c: c.execute(stmt))
         if version is V16:
             await self._effects.settle(charge_point_id, action, payload, outcome)
+        else:
+            await self._effects.settle_201(charge_point_id, action, payload, outcome)
         self._events.publish("command_result", charge_point_id, command_id=command_id,
                              action=action, outcome=outcome.kind, payload=outcome.payload,
                              error_code=outcome.error_code)

@@ -104,6 +104,30 @@ class EvseConnector(Base):
     updated_at: Mapped[datetime] = mapped_column(TS)
 
 
+class DeviceVariable(Base):
+    """One variable attribute of a 2.0.1 station's device model, as it last reported or
+    confirmed it (NotifyReport, GetVariables, an accepted SetVariables). Absent key parts: ''
+    and 0 (see migration 0011)."""
+
+    __tablename__ = "device_variables"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True)
+    component: Mapped[str] = mapped_column(String(50), primary_key=True)
+    component_instance: Mapped[str] = mapped_column(String(50), primary_key=True)
+    evse_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connector_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    variable: Mapped[str] = mapped_column(String(50), primary_key=True)
+    variable_instance: Mapped[str] = mapped_column(String(50), primary_key=True)
+    attribute_type: Mapped[str] = mapped_column(String(8), primary_key=True)  # Actual, Target, MinSet, MaxSet
+    value: Mapped[str | None] = mapped_column(String(2500))
+    mutability: Mapped[str | None] = mapped_column(String(10))
+    data_type: Mapped[str | None] = mapped_column(String(20))
+    unit: Mapped[str | None] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))  # NotifyReport, GetVariables, SetVariables
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+
 class StatusHistory(_StatusReport, Base):
     __tablename__ = "status_history"
     __table_args__ = (Index("ix_status_history_cp_time", "charge_point_id", "received_at"),)
