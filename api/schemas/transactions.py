@@ -26,6 +26,10 @@ class TransactionOut(BaseModel):
     last_activity_at: Timestamp | None
     created_at: Timestamp
     active: bool
+    station_transaction_id: str | None = Field(None, description=(
+        "OCPP 2.0.1: the station's own transaction id (`id` is ours, as for 1.6)."))
+    remote_start_id: int | None = Field(None, description="OCPP 2.0.1: the RequestStartTransaction it answered.")
+    id_token: str | None = Field(None, description="OCPP 2.0.1: the id token whole (up to 36 characters).")
     energy_wh: int | None = Field(description="Energy delivered: meter_stop - meter_start once ended; so far "
                                   "(the latest register inside the window) while running.")
 
@@ -47,9 +51,23 @@ class MeterValueOut(BaseModel):
     outside_tx: bool | None
 
 
+class TransactionEventOut(BaseModel):
+    """One OCPP 2.0.1 TransactionEvent of the transaction (kept once per seqNo)."""
+
+    seq_no: int
+    event_type: str
+    trigger_reason: str
+    timestamp: Timestamp
+    offline: bool
+    received_at: Timestamp
+
+
 class TransactionDetail(TransactionOut):
     meter_values: list[MeterValueOut]
     samples_outside_window: int
+    events: list[TransactionEventOut] | None = Field(None, description="OCPP 2.0.1: its TransactionEvents by seqNo.")
+    seq_gaps: list[int] | None = Field(None, description=(
+        "OCPP 2.0.1: sequence numbers missing between its first and last event (lost, or still to come)."))
 
 
 class CloseTransaction(BaseModel):

@@ -32,4 +32,4 @@ def handlers_of(version: str) -> dict[str, Handler]:
     return _BY_VERSION[version]
 
 
-from csms.handlers import core, firmware, security, transactions, v201  # noqa: E402,F401
+from csms.handlers import core, firmware, security, transactions, v201, v201_transactions  # noqa: E402,F401

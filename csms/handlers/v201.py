@@ -72,7 +72,11 @@ async def status_notification(ctx: Services, conn: ChargePointLink, p: dict[str,
 async def id_token_info(ctx: Services, conn: ChargePointLink, id_token: dict[str, Any]) -> dict[str, Any]:
     """2.0.1's ``idTokenInfo`` for an id token: the id-tag table's verdict on its value (its
     type is not part of the key), the group being the tag's parent."""
-    info = (await transactions.authorize(ctx, conn, {"idTag": id_token["idToken"]}))["idTagInfo"]
+    return token_info((await transactions.authorize(ctx, conn, {"idTag": id_token["idToken"]}))["idTagInfo"])
+
+
+def token_info(info: dict[str, Any]) -> dict[str, Any]:
+    """1.6's ``idTagInfo`` as 2.0.1's ``idTokenInfo``."""
     found: dict[str, Any] = {"status": info["status"]}
     if "expiryDate" in info:
         found["cacheExpiryDateTime"] = info["expiryDate"]
@@ -111,25 +115,11 @@ async def firmware_status(ctx: Services, conn: ChargePointLink, p: dict[str, Any
     return await firmware._report(ctx, conn, "firmware", "firmware_status", p["status"], p.get("requestId"))
 
 
-@handles("TransactionEvent")
-async def transaction_event(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
-    """Kept whole for now (the transactions table takes 2.0.1 transactions next); an id token
-    gets the same verdict Authorize gives."""
-    ctx.writer.insert(_NOTIFICATIONS, notification(
-        conn, "transaction_event", p["eventType"], None, p["timestamp"], orjson.dumps(p).decode()))
-    ctx.events.publish("transaction_event", conn.charge_point_id, event_type=p["eventType"],
-                       transaction_id=p["transactionInfo"]["transactionId"])
-    if "idToken" in p:
-        return {"idTokenInfo": await id_token_info(ctx, conn, p["idToken"])}
-    return {}
-
-
 # action -> the answer of a central system that keeps the message and takes no further action
 KEPT: dict[str, dict[str, Any]] = {
     "ClearedChargingLimit": {},
     "Get15118EVCertificate": {"status": "Failed", "exiResponse": ""},  # no ISO 15118 PKI here
     "GetCertificateStatus": {"status": "Failed"},  # no OCSP responder here
-    "MeterValues": {},
     "NotifyChargingLimit": {},
     "NotifyCustomerInformation": {},
     "NotifyDisplayMessages": {},

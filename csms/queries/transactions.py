@@ -16,12 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from csms.queries.pages import Page, jsonable, paginate
 from csms.services.errors import NotFound
 from csms.store.endings import last_reading
-from csms.store.models import MeterValue, Transaction, table
+from csms.store.models import MeterValue, Transaction, TransactionEvent, table
+from csms.store.transactions_201 import gaps
 from csms.store.writer import Writer
 from csms.timeutil import utc
 
 _TX = table(Transaction)
 _MV = table(MeterValue)
+_EVENTS = table(TransactionEvent)
 CSV_COLUMNS = [c.name for c in _TX.c] + ["energy_wh"]
 CSV_CHUNK = 65536  # characters of CSV sent at once
 
@@ -125,6 +127,12 @@ class TransactionQueries:
             data = _shape(row)
             if data["energy_wh"] is None:  # as the list counts it, and a closure would
                 await _energy_so_far(conn, data)
+            if row.station_transaction_id is not None:  # 2.0.1: its events, and the ones missing
+                events = (await conn.execute(select(_EVENTS).where(_EVENTS.c.transaction_id == transaction_id)
+                                             .order_by(_EVENTS.c.seq_no))).all()
+                data["events"] = [{k: v for k, v in jsonable(e).items() if k not in ("id", "transaction_id")}
+                                  for e in events]
+                data["seq_gaps"] = await gaps(conn, transaction_id)
         data["meter_values"] = [{k: v for k, v in jsonable(s).items()
                                  if k not in ("charge_point_id", "transaction_id")} for s in samples]
         data["samples_outside_window"] = sum(1 for s in samples if s.outside_tx)

@@ -161,6 +161,7 @@ class Transaction(Base):
         ),
         Index("ix_transactions_active", "charge_point_id", "connector_id", "stop_timestamp"),
         Index("ix_transactions_id_tag", "id_tag"),
+        Index("ix_transactions_station_tx", "charge_point_id", "station_transaction_id", unique=True),
         NEVER_REUSED_IDS,
     )
 
@@ -182,6 +183,28 @@ class Transaction(Base):
     end_detail: Mapped[str | None] = mapped_column(Text)  # why, in words
     last_activity_at: Mapped[datetime | None] = mapped_column(TS)  # its start or latest meter value
     created_at: Mapped[datetime] = mapped_column(TS)
+    # OCPP 2.0.1: the station's own transaction id, the RequestStartTransaction that led to it,
+    # and its id token whole (up to 36 characters; id_tag holds it when it fits 1.6's 20)
+    station_transaction_id: Mapped[str | None] = mapped_column(String(36))
+    remote_start_id: Mapped[int | None] = mapped_column(Integer)
+    id_token: Mapped[str | None] = mapped_column(String(36))
+
+
+class TransactionEvent(Base):
+    """One TransactionEvent of a 2.0.1 transaction: its sequence number once (a replay is
+    answered, not stored again), so the gaps of a sequence show."""
+
+    __tablename__ = "transaction_events"
+    __table_args__ = (UniqueConstraint("transaction_id", "seq_no"), NEVER_REUSED_IDS)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    transaction_id: Mapped[int] = mapped_column(BigInteger)
+    seq_no: Mapped[int] = mapped_column(Integer)
+    event_type: Mapped[str] = mapped_column(String(8))
+    trigger_reason: Mapped[str] = mapped_column(String(32))
+    timestamp: Mapped[datetime] = mapped_column(TS)
+    offline: Mapped[bool] = mapped_column(Boolean)
+    received_at: Mapped[datetime] = mapped_column(TS)
 
 
 class StopRecord(Base):

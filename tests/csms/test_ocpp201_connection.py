@@ -179,8 +179,14 @@ async def test_every_charging_station_action_is_answered_by_its_schema_and_store
     assert answers["SignCertificate"].status in ("Accepted", "Rejected")
     kept = await rows(stack, "SELECT kind, status, detail FROM notifications WHERE charge_point_id = 'CP-ALL'")
     kinds = {r["kind"] for r in kept}
-    assert {"notify_event", "notify_report", "meter_values", "transaction_event", "firmware", "log",
+    assert {"notify_event", "notify_report", "firmware", "log",
             "data_transfer", "reservation_status_update", "get15118_e_v_certificate"} <= kinds, kinds
+    [tx] = await rows(stack, "SELECT station_transaction_id, id_tag, id_tag_status FROM transactions "
+                             "WHERE charge_point_id = 'CP-ALL'")  # TransactionEvent: a transaction
+    assert (tx["station_transaction_id"], tx["id_tag"], tx["id_tag_status"]) == ("TX-201-1", "NOBODY", "Invalid")
+    [sample] = await rows(stack, "SELECT connector_id, value, transaction_id FROM meter_values "
+                                 "WHERE charge_point_id = 'CP-ALL'")  # MeterValues: a meter value
+    assert (sample["connector_id"], sample["value"], sample["transaction_id"]) == (1, "1234.5", None)
     [event] = [r for r in kept if r["kind"] == "notify_event"]
     assert json.loads(event["detail"])["eventData"][0]["actualValue"] == "Faulted"  # kept whole
     logged = await rows(stack, "SELECT action FROM messages WHERE charge_point_id = 'CP-ALL' AND direction = 'in'")

@@ -58,7 +58,7 @@ async def peer(stack: Stack, identity: str, protocol: str) -> Peer:
 
 
 async def test_strict_16_and_201_stations_side_by_side(stack: Stack) -> None:
-    await add_id_tag(stack, "STRICT-TAG")
+    await add_id_tag(stack, "STRICT-TAG", max_concurrent_tx=2)  # one session at each station
     async with asyncio.timeout(BUDGET), httpx.AsyncClient(base_url=stack.http_url, headers=ADMIN,
                                                           timeout=20) as client:
         new, old = await peer(stack, "STRICT-201", "ocpp2.0.1"), await peer(stack, "STRICT-16", "ocpp1.6")

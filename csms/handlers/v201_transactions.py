@@ -1,0 +1,88 @@
+"""OCPP 2.0.1 TransactionEvent and MeterValues: transactions and their meter values in the same
+tables as 1.6's (:mod:`csms.store.transactions_201`), answered once committed, as 1.6's are."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import Table
+
+from csms.handlers import handles
+from csms.handlers.context import ChargePointLink, Services
+from csms.handlers.transactions import meter_rows
+from csms.handlers.v201 import VERSION, token_info
+from csms.store.endings import REGISTER, register_wh
+from csms.store.models import MeterValue
+from csms.store.transactions_201 import EventRequest, transaction_event
+from csms.timeutil import parse_ts
+
+_METER_VALUES = cast(Table, MeterValue.__table__)
+
+
+def as_16(meter_values: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """2.0.1 meterValue elements in 1.6's shape, the one the meter_values table keeps: the value
+    as text with its multiplier applied, the unit from unitOfMeasure (absent: Wh, as both say)."""
+    found = []
+    for mv in meter_values:
+        samples = []
+        for sv in mv["sampledValue"]:
+            unit = sv.get("unitOfMeasure") or {}
+            value = sv["value"] * 10 ** unit.get("multiplier", 0)
+            samples.append({"value": format(value, "g") if isinstance(value, float) else str(value),
+                            "context": sv.get("context"), "measurand": sv.get("measurand"),
+                            "phase": sv.get("phase"), "location": sv.get("location"), "unit": unit.get("unit")})
+        found.append({"timestamp": mv["timestamp"], "sampledValue": samples})
+    return found
+
+
+def register(meter_values: list[dict[str, Any]]) -> int | None:
+    """The last total energy register among the samples, in Wh (None: none reported)."""
+    last = None
+    for mv in meter_values:
+        for sv in mv["sampledValue"]:
+            if sv.get("measurand", REGISTER) == REGISTER and sv.get("phase") is None:
+                wh = register_wh(sv["value"], sv.get("unit"))
+                last = int(wh) if wh is not None else last
+    return last
+
+
+@handles("TransactionEvent", VERSION)
+async def transaction_event_201(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
+    info = p["transactionInfo"]
+    samples = as_16(p.get("meterValue") or [])
+    evse = p.get("evse") or {}
+    token = p.get("idToken")
+    timestamp = parse_ts(p["timestamp"])
+    assert timestamp is not None  # the schema requires it
+    req = EventRequest(
+        conn.charge_point_id, p["eventType"], info["transactionId"], p["seqNo"], timestamp,
+        p["triggerReason"], evse.get("id"), token["idToken"] if token else None, register(samples),
+        info.get("stoppedReason"), info.get("remoteStartId"), p.get("reservationId"), bool(p.get("offline")))
+    result = await ctx.writer.run(transaction_event(req, ctx.settings.accept_unknown_id_tags,
+                                                    ctx.transactions.stale_after))
+    ctx.transactions.ended(result.superseded)
+    tx_id = result.transaction_id
+    if result.created:
+        ctx.transactions.started(tx_id, conn.charge_point_id, timestamp)
+        ctx.events.publish("transaction_started", conn.charge_point_id, transaction_id=tx_id,
+                           connector_id=result.connector_id, id_tag=req.id_token,
+                           id_tag_status=result.info["status"] if result.info else None,
+                           station_transaction_id=req.station_transaction_id)
+    if samples and not result.replayed:
+        rows, elements = meter_rows(conn, result.connector_id, tx_id, samples, "TransactionEvent")
+        await ctx.transactions.place(conn.charge_point_id, tx_id, elements)
+        await ctx.writer.save(_METER_VALUES, rows)
+    if result.ended is not None:
+        ctx.transactions.ended([result.ended])
+    answer: dict[str, Any] = {}
+    if token is not None and result.info is not None:
+        answer["idTokenInfo"] = token_info(result.info)
+    return answer
+
+
+@handles("MeterValues", VERSION)
+async def meter_values_201(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
+    """Meter values of an EVSE outside any transaction's events (clock-aligned, say)."""
+    rows, _ = meter_rows(conn, p["evseId"], None, as_16(p["meterValue"]), "MeterValues")
+    await ctx.writer.save(_METER_VALUES, rows)
+    return {}

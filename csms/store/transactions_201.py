@@ -1,0 +1,150 @@
+"""OCPP 2.0.1 TransactionEvents in the one transactions table.
+
+A 2.0.1 station names its transactions (``transactionId``, a string) and reports each with a
+sequence of events (Started, Updated, Ended; ``seqNo`` increasing over all its events). The first
+event the central system hears of a transaction creates its row, whichever type it is (a Started
+lost or sent late while offline changes nothing); each event's ``seqNo`` is kept once, so an exact
+replay is answered without writing anything twice, and the gaps of a sequence can be told. The
+rules of 1.6 hold: an id token's verdict (status, expiry, concurrent limit), a transaction still
+open on the EVSE is over when a new one starts there, and the charge point's Ended fixes the end
+even of one the central system had ended provisionally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from csms.store.endings import Ended, last_reading, supersede
+from csms.store.models import Transaction, TransactionEvent, table
+from csms.store.transactions import id_tag_info
+from csms.timeutil import now_utc
+
+_TX = table(Transaction)
+_EVENTS = table(TransactionEvent)
+NO_TOKEN = "NoIdToken"  # id_tag_status of a transaction started before any id token (EVConnected)
+ID_TAG_CHARS = 20  # 1.6's idTag: a longer 2.0.1 token is kept whole in id_token
+
+
+@dataclass(slots=True)
+class EventRequest:
+    charge_point_id: str
+    event_type: str
+    station_transaction_id: str
+    seq_no: int
+    timestamp: datetime
+    trigger_reason: str
+    evse_id: int | None
+    id_token: str | None
+    register_wh: int | None  # the energy register the event reports, if it does
+    stopped_reason: str | None
+    remote_start_id: int | None
+    reservation_id: int | None
+    offline: bool
+
+
+@dataclass(slots=True)
+class EventResult:
+    transaction_id: int
+    connector_id: int
+    info: dict[str, Any] | None  # the id token's verdict, when the event carries one
+    replayed: bool
+    created: bool
+    ended: Ended | None = None
+    superseded: list[Ended] = field(default_factory=list)
+
+
+def transaction_event(req: EventRequest, accept_unknown: bool, stale_after: float = 0
+                      ) -> Callable[[AsyncConnection], Awaitable[EventResult]]:
+    """Writer operation: apply one TransactionEvent (see the module)."""
+
+    async def op(conn: AsyncConnection) -> EventResult:
+        row = (await conn.execute(select(_TX).where(
+            _TX.c.charge_point_id == req.charge_point_id,
+            _TX.c.station_transaction_id == req.station_transaction_id))).first()
+        token = req.id_token
+        if row is not None:
+            seen = (await conn.execute(select(_EVENTS.c.id).where(
+                _EVENTS.c.transaction_id == row.id, _EVENTS.c.seq_no == req.seq_no))).first()
+            if seen is not None:  # the same event again: the same answer, nothing written
+                info = await id_tag_info(conn, token, accept_unknown) if token else None
+                if info is not None and token == (row.id_token or row.id_tag):
+                    info["status"] = row.id_tag_status
+                return EventResult(row.id, row.connector_id, info, True, False)
+        result = await (_create(conn, req, accept_unknown, stale_after) if row is None
+                        else _update(conn, row, req, accept_unknown, stale_after))
+        await conn.execute(_EVENTS.insert().values(
+            transaction_id=result.transaction_id, seq_no=req.seq_no, event_type=req.event_type,
+            trigger_reason=req.trigger_reason, timestamp=req.timestamp, offline=req.offline,
+            received_at=now_utc()))
+        if req.event_type == "Ended":
+            result.ended = await _end(conn, result.transaction_id, req)
+        return result
+
+    return op
+
+
+def _token_columns(token: str) -> dict[str, Any]:
+    return {"id_tag": token[:ID_TAG_CHARS], "id_token": token}
+
+
+async def _create(conn: AsyncConnection, req: EventRequest, accept_unknown: bool,
+                  stale_after: float) -> EventResult:
+    connector = req.evse_id or 0
+    superseded = await supersede(conn, req.charge_point_id, connector, req.timestamp) if req.evse_id else []
+    info = await id_tag_info(conn, req.id_token, accept_unknown, for_start=True,
+                             stale_after=stale_after) if req.id_token else None
+    now = now_utc()
+    result = await conn.execute(_TX.insert().values(
+        charge_point_id=req.charge_point_id, connector_id=connector,
+        **(_token_columns(req.id_token) if req.id_token else {"id_tag": ""}),
+        id_tag_status=info["status"] if info else NO_TOKEN, meter_start=req.register_wh or 0,
+        start_timestamp=req.timestamp, reservation_id=req.reservation_id,
+        station_transaction_id=req.station_transaction_id, remote_start_id=req.remote_start_id,
+        created_at=now, last_activity_at=now))
+    key = result.inserted_primary_key
+    assert key is not None
+    return EventResult(int(key[0]), connector, info, False, True, superseded=superseded)
+
+
+async def _update(conn: AsyncConnection, row: Any, req: EventRequest, accept_unknown: bool,
+                  stale_after: float) -> EventResult:
+    values: dict[str, Any] = {"last_activity_at": now_utc()}
+    info = None
+    if req.id_token:
+        if row.id_tag_status == NO_TOKEN:  # authorized after it started: the token's verdict is its
+            info = await id_tag_info(conn, req.id_token, accept_unknown, for_start=True, stale_after=stale_after)
+            values.update(_token_columns(req.id_token), id_tag_status=info["status"])
+        else:
+            info = await id_tag_info(conn, req.id_token, accept_unknown)
+    if req.evse_id and row.connector_id == 0:  # the EVSE named late (it may be left out at first)
+        values["connector_id"] = req.evse_id
+    if req.remote_start_id is not None and row.remote_start_id is None:
+        values["remote_start_id"] = req.remote_start_id
+    await conn.execute(update(_TX).where(_TX.c.id == row.id).values(values))
+    return EventResult(row.id, values.get("connector_id", row.connector_id), info, False, False)
+
+
+async def _end(conn: AsyncConnection, transaction_id: int, req: EventRequest) -> Ended:
+    """The station's word on the end: final even over a provisional ending of ours."""
+    tx = (await conn.execute(select(_TX).where(_TX.c.id == transaction_id))).one()
+    meter_stop = req.register_wh if req.register_wh is not None else (await last_reading(conn, tx))[0]
+    await conn.execute(update(_TX).where(_TX.c.id == transaction_id).values(
+        meter_stop=max(meter_stop, tx.meter_start), stop_timestamp=req.timestamp,
+        stop_reason=req.stopped_reason or "Local", stop_id_tag=(req.id_token or None) and req.id_token[:ID_TAG_CHARS],
+        end_source="charge_point"))
+    return Ended(transaction_id, req.charge_point_id, tx.connector_id, max(meter_stop, tx.meter_start),
+                 req.timestamp, "charge_point")
+
+
+async def gaps(conn: AsyncConnection, transaction_id: int) -> list[int]:
+    """The sequence numbers missing between a transaction's first and last event."""
+    seen = sorted(n for (n,) in (await conn.execute(select(_EVENTS.c.seq_no).where(
+        _EVENTS.c.transaction_id == transaction_id))).all())
+    present = set(seen)
+    return [n for n in range(seen[0], seen[-1]) if n not in present] if seen else []
