@@ -164,8 +164,9 @@ class OcppServer:
                 return refusal
         connection.chargebay_registration = registration  # type: ignore[attr-defined]
         connection.chargebay_version = spoken[0]  # type: ignore[attr-defined]
-        if spoken[0].name != "2.0.1":  # compression is 2.0.1's (RFC 7692, required of a CSMS there)
-            del request.headers["Sec-WebSocket-Extensions"]  # not offered, as far as the handshake sees
+        if spoken[0].name != "2.0.1" and "Sec-WebSocket-Extensions" in request.headers:
+            # compression is 2.0.1's (RFC 7692, required of a CSMS there): for 1.6, not offered
+            del request.headers["Sec-WebSocket-Extensions"]  # as far as the handshake sees
         return None
 
     def _tls(self, connection: ServerConnection, request: Request) -> bool:

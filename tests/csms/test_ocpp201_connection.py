@@ -225,3 +225,10 @@ async def test_compression_is_taken_for_201_and_not_for_16(stack: Stack) -> None
                 assert answer[0] == 3 and "currentTime" in answer[2], answer
         async with station(stack, "CP-DEFLATE-2") as cp:  # the ocpp library's station, compressed
             assert (await cp.call(BOOT)).status == "Accepted"
+
+
+async def test_a_16_client_that_offers_no_extension_connects(stack: Stack) -> None:
+    async with asyncio.timeout(BUDGET), websockets.connect(f"{stack.ws_url}/CP-PLAIN16", subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                                                           compression=None) as ws:
+        await ws.send('[2, "hb", "Heartbeat", {}]')
+        assert json.loads(await ws.recv())[0] == 3
