@@ -82,29 +82,42 @@ class BoardPoller:
         """Read each bay once and at once reconcile its transaction from before a restart, bays
         with such a transaction first: each is ready (and its charge point boots) as soon as it
         is read, not when the whole board is. A board that does not answer is asked again next
-        time. One bay that answers badly, or not at all while its board does, holds up nobody: it
-        stays unread (asked again after each poll) and the others go on."""
+        time. One bay that answers badly, or not at all while its board does, holds up nobody: the
+        others go on, and it is asked once more when they are done (a reply lost to a busy
+        moment must not wait for the next poll, which may be far off), then after each poll."""
         waiting = [cp for cp in self.cps.values() if not cp.reconciled]
+        silent: list[VirtualChargePoint] = []
         for cp in sorted(waiting, key=lambda cp: (cp.bay.tx is None, cp.bay.number)):
-            try:
-                await cp.bay.read_door(Priority.POLL)
-                await cp.bay.read_charging(Priority.POLL)
-            except (NoReply, PortDown) as exc:
-                if not await self._board_answers():
-                    self._missed(exc)
-                    return
-                self._bay_silent(cp, exc)
-                continue
-            except (BusError, BoardError) as exc:
-                self._trouble(exc)  # the polls read it again
-            self._answered()
-            try:
-                await cp.reconcile()
-            finally:  # whatever happened, the bay is read: the polls take it from here
-                cp.reconciled = True
-                cp.first_read.set()
-                cp.refresh()
+            if not await self._read_first(cp, silent):
+                return
+        for cp in silent:
+            if not await self._read_first(cp, []):
+                return
         self._ready.set()
+
+    async def _read_first(self, cp: VirtualChargePoint, silent: list[VirtualChargePoint]) -> bool:
+        """Read one bay and reconcile it; False when the whole board is silent (stop for now). A
+        silent bay of an answering board goes to ``silent``."""
+        try:
+            await cp.bay.read_door(Priority.POLL)
+            await cp.bay.read_charging(Priority.POLL)
+        except (NoReply, PortDown) as exc:
+            if not await self._board_answers():
+                self._missed(exc)
+                return False
+            self._bay_silent(cp, exc)
+            silent.append(cp)
+            return True
+        except (BusError, BoardError) as exc:
+            self._trouble(exc)  # the polls read it again
+        self._answered()
+        try:
+            await cp.reconcile()
+        finally:  # whatever happened, the bay is read: the polls take it from here
+            cp.reconciled = True
+            cp.first_read.set()
+            cp.refresh()
+        return True
 
     def _bay_silent(self, cp: VirtualChargePoint, exc: Exception) -> None:
         """A bay read went unanswered while its board answers: logged (throttled), not a board fault."""
