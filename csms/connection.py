@@ -72,7 +72,7 @@ class Connection:
     """A connected charge point. Holds only what a live socket needs (thousands of these)."""
 
     __slots__ = ("charge_point_id", "ws", "central", "services", "registration_status", "_recent",
-                 "_call_lock", "_calls", "booted_at", "unreported", "_accepted", "version",
+                 "_call_lock", "_calls", "booted_at", "unreported", "_accepted",
                  "_errors", "_validate", "_csms_actions", "_handlers", "__weakref__")
 
     def __init__(self, charge_point_id: str, ws: ServerConnection, central: CentralSystem,
@@ -81,7 +81,6 @@ class Connection:
         self.charge_point_id = charge_point_id
         # the OCPP version its subprotocol chose: how errors are spelled, which schemas and
         # handlers apply (held apart: read on every frame)
-        self.version = version
         self._errors = version.errors
         self._validate = version.validator.validate
         self._csms_actions = version.csms_actions

@@ -32,7 +32,7 @@ from csms.connection import Connection
 from csms.handlers.context import Services
 from csms.tls import peer_common_name
 from ocppj.basic_auth import credentials
-from ocppj.versions import SERVED, Version
+from ocppj.versions import SERVED, V201, Version
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class OcppServer:
                 return refusal
         connection.chargebay_registration = registration  # type: ignore[attr-defined]
         connection.chargebay_version = spoken[0]  # type: ignore[attr-defined]
-        if spoken[0].name != "2.0.1" and "Sec-WebSocket-Extensions" in request.headers:
+        if spoken[0] is not V201 and "Sec-WebSocket-Extensions" in request.headers:
             # compression is 2.0.1's (RFC 7692, required of a CSMS there): for 1.6, not offered
             del request.headers["Sec-WebSocket-Extensions"]  # as far as the handshake sees
         return None

@@ -31,10 +31,11 @@ class TestChargePoint(ChargePoint):
 
 
 @contextlib.asynccontextmanager
-async def connect(url: str, cp_id: str, cls: type[ChargePoint] = TestChargePoint,
-                  **kwargs: Any) -> AsyncIterator[Any]:
-    """Connect a charge point to ``url``/``cp_id`` and run its read loop in the background."""
-    async with websockets.connect(f"{url}/{cp_id}", subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+async def connect(url: str, cp_id: str, cls: type[Any] = TestChargePoint,
+                  subprotocols: tuple[str, ...] = ("ocpp1.6",), **kwargs: Any) -> AsyncIterator[Any]:
+    """Connect a charge point (``cls``: the ``ocpp`` library's, 1.6 or 2.0.1) to ``url``/``cp_id``
+    and run its read loop in the background."""
+    async with websockets.connect(f"{url}/{cp_id}", subprotocols=list(subprotocols),  # type: ignore[arg-type]
                                   **kwargs) as ws:
         cp = cls(cp_id, ws)
         task = asyncio.create_task(cp.start())

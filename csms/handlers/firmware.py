@@ -28,7 +28,7 @@ async def _report(ctx: Services, conn: ChargePointLink, kind: str, column: str, 
 
 @handles("FirmwareStatusNotification")
 async def firmware_status(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
-    return await _report(ctx, conn, "firmware", "firmware_status", p["status"])
+    return await _report(ctx, conn, "firmware", "firmware_status", p["status"], p.get("requestId"))  # 2.0.1's
 
 
 @handles("SignedFirmwareStatusNotification")

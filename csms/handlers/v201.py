@@ -51,11 +51,6 @@ async def boot_notification(ctx: Services, conn: ChargePointLink, p: dict[str, A
         "iccid": modem.get("iccid"), "imsi": modem.get("imsi")})  # the answer's shape is 2.0.1's too
 
 
-@handles("Heartbeat")
-async def heartbeat(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
-    return await core.heartbeat(ctx, conn, p)
-
-
 @handles("StatusNotification")
 async def status_notification(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
     now = now_utc()
@@ -90,29 +85,15 @@ async def authorize(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> 
     return {"idTokenInfo": await id_token_info(ctx, conn, p["idToken"])}
 
 
-@handles("DataTransfer")
-async def data_transfer(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
-    return await core.data_transfer(ctx, conn, p)
-
-
-@handles("SecurityEventNotification")
-async def security_event(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
-    return await security.security_event(ctx, conn, p)
-
-
-@handles("SignCertificate")
-async def sign_certificate(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
-    return await security.sign_certificate(ctx, conn, p)
-
-
-@handles("LogStatusNotification")
-async def log_status(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
-    return await security.log_status(ctx, conn, p)
-
-
-@handles("FirmwareStatusNotification")
-async def firmware_status(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
-    return await firmware._report(ctx, conn, "firmware", "firmware_status", p["status"], p.get("requestId"))
+# Actions whose 2.0.1 payload and answer are 1.6's (as far as these handlers read and write them):
+# the 1.6 handler serves both versions
+SHARED: dict[str, Handler] = {
+    "Heartbeat": core.heartbeat, "DataTransfer": core.data_transfer,
+    "SecurityEventNotification": security.security_event, "SignCertificate": security.sign_certificate,
+    "LogStatusNotification": security.log_status, "FirmwareStatusNotification": firmware.firmware_status,
+}
+for _action, _shared in SHARED.items():
+    handles(_action)(_shared)
 
 
 # action -> the answer of a central system that keeps the message and takes no further action

@@ -7,10 +7,9 @@ from typing import Any, cast
 
 from sqlalchemy import Table
 
-from csms.handlers import handles
 from csms.handlers.context import ChargePointLink, Services
 from csms.handlers.transactions import meter_rows
-from csms.handlers.v201 import VERSION, token_info
+from csms.handlers.v201 import handles, token_info
 from csms.store.endings import REGISTER, register_wh
 from csms.store.models import MeterValue
 from csms.store.transactions_201 import EventRequest, transaction_event
@@ -46,7 +45,7 @@ def register(meter_values: list[dict[str, Any]]) -> int | None:
     return last
 
 
-@handles("TransactionEvent", VERSION)
+@handles("TransactionEvent")
 async def transaction_event_201(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
     info = p["transactionInfo"]
     samples = as_16(p.get("meterValue") or [])
@@ -80,7 +79,7 @@ async def transaction_event_201(ctx: Services, conn: ChargePointLink, p: dict[st
     return answer
 
 
-@handles("MeterValues", VERSION)
+@handles("MeterValues")
 async def meter_values_201(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
     """Meter values of an EVSE outside any transaction's events (clock-aligned, say)."""
     rows, _ = meter_rows(conn, p["evseId"], None, as_16(p["meterValue"]), "MeterValues")

@@ -31,11 +31,11 @@ from csms.store.writer import Writer
 from csms.timeutil import now_utc
 from ocppj.basic_auth import key_password
 from ocppj.timestamps import parse_ts
+from ocppj.versions import V16, Version
 
 log = logging.getLogger(__name__)
 _TAGS = table(IdTag)
 _RESERVATIONS = table(Reservation)
-ACTIVE = ACTIVE_RESERVATION  # reservations that may still be cancelled
 ACCEPTED = ("Accepted", "RebootRequired")  # ChangeConfiguration: applied now, or at the reboot
 
 
@@ -56,10 +56,11 @@ class CommandEffects:
         self._charge_points = charge_points
 
     @staticmethod
-    def check(action: str, payload: dict[str, Any]) -> None:
+    def check(action: str, payload: dict[str, Any], version: Version = V16) -> None:
         """Refuse (:class:`Invalid`) a command the charge point could accept but the central
-        system could not follow: a key that stands for no password, a profile that is none."""
-        if action != "ChangeConfiguration":
+        system could not follow: a key that stands for no password, a profile that is none
+        (1.6's ChangeConfiguration)."""
+        if version is not V16 or action != "ChangeConfiguration":
             return
         key, value = payload.get("key"), str(payload.get("value", ""))
         try:
@@ -72,13 +73,13 @@ class CommandEffects:
                           f"{key} must be 0, 1, 2 or 3") from None
 
     async def prepare(self, charge_point_id: str, action: str, payload: dict[str, Any],
-                      requested_by: str | None = None) -> dict[str, Any]:
+                      requested_by: str | None = None, version: Version = V16) -> dict[str, Any]:
         """The payload to send: ``ReserveNow`` gains the id tag's ``parentIdTag`` when the
         caller left it out and the id tag has one (TC_053), and is recorded as the reservation
         of its id (:func:`~csms.store.reservations.record_reserve_now`): :class:`Conflict`
         ``ReservationIdInUse`` for an id that is another charge point's or a reservation that
         is over."""
-        if action != "ReserveNow":
+        if version is not V16 or action != "ReserveNow":  # 2.0.1's ReserveNow is another shape
             return payload
         if "parentIdTag" not in payload:
             async with self._engine.connect() as conn:
@@ -100,9 +101,13 @@ class CommandEffects:
         return payload
 
     async def settle(self, charge_point_id: str, action: str, payload: dict[str, Any],
-                     outcome: Outcome) -> None:
+                     outcome: Outcome, version: Version = V16) -> None:
         """Apply what an accepted command changed; nothing for any other ending, but a
-        reservation that was never answered is marked Failed."""
+        reservation or a password that was never answered (see below). 2.0.1:
+        :meth:`_settle_201`."""
+        if version is not V16:
+            await self._settle_201(charge_point_id, action, payload, outcome)
+            return
         if action in ("ReserveNow", "CancelReservation"):
             await self._reservation(charge_point_id, action, payload, outcome)
         if (outcome.kind == "timeout" and action == "ChangeConfiguration"
@@ -125,7 +130,7 @@ class CommandEffects:
         elif action == "SendLocalList" and status == "Accepted":
             await self._writer.run(apply_sent_list(charge_point_id, payload))  # entries and version
 
-    async def settle_201(self, charge_point_id: str, action: str, payload: dict[str, Any],
+    async def _settle_201(self, charge_point_id: str, action: str, payload: dict[str, Any],
                          outcome: Outcome) -> None:
         """What a 2.0.1 command's answer tells of the station's device model: the values a
         GetVariables read, and those an accepted SetVariables put in force."""
@@ -161,7 +166,7 @@ class CommandEffects:
             stmt = update(_RESERVATIONS).where(row, _RESERVATIONS.c.status == "Requested").values(
                 status=ending)
         elif answered == "Accepted":
-            stmt = update(_RESERVATIONS).where(row, _RESERVATIONS.c.status.in_(ACTIVE)).values(
+            stmt = update(_RESERVATIONS).where(row, _RESERVATIONS.c.status.in_(ACTIVE_RESERVATION)).values(
                 status="Cancelled", ended_at=now_utc())
         elif answered == "Rejected":
             stmt = update(_RESERVATIONS).where(row, _RESERVATIONS.c.status == "Unanswered").values(

@@ -80,8 +80,7 @@ class CommandService:
             raise Conflict("ActionNotInVersion", f"{action} is not an OCPP {version.name} action, and "
                            f"{charge_point_id or 'the charge point'} speaks OCPP {version.name}")
         version.validator.validate(action, payload)
-        if version is V16:  # what the central system follows of a command is 1.6's so far
-            self._effects.check(action, payload)
+        self._effects.check(action, payload, version)
 
     @staticmethod
     def new_id() -> str:
@@ -106,8 +105,7 @@ class CommandService:
         """
         version = version_of(await self._lookup(charge_point_id))
         self.check(action, payload, version, charge_point_id)
-        if version is V16:
-            payload = await self._effects.prepare(charge_point_id, action, payload, requested_by)
+        payload = await self._effects.prepare(charge_point_id, action, payload, requested_by, version)
         if command_id is None:
             command_id = self.new_id()
             await self.record(command_id, charge_point_id, action, payload, requested_by,
@@ -137,8 +135,7 @@ class CommandService:
             await self._callbacks.check(callback_url)
         if known is None:
             raise NotFound("ChargePointNotFound", f"no charge point {charge_point_id!r}")
-        if version is V16:
-            payload = await self._effects.prepare(charge_point_id, action, payload, requested_by)
+        payload = await self._effects.prepare(charge_point_id, action, payload, requested_by, version)
         command_id = self.new_id()
         await self.record(command_id, charge_point_id, action, payload, requested_by, callback_url)
 
@@ -162,8 +159,8 @@ class CommandService:
 
     async def _deliver(self, command_id: str, charge_point_id: str, action: str, payload: dict[str, Any],
                        timeout: float | None, version: Version = V16) -> Outcome:
-        """Send a recorded command, wait up to ``timeout`` s, store and publish its outcome (and,
-        for 1.6, what it means to the central system: :meth:`CommandEffects.settle`)."""
+        """Send a recorded command, wait up to ``timeout`` s, store and publish its outcome, and
+        apply what it means to the central system (:meth:`CommandEffects.settle`)."""
         outcome = await self._router.send(charge_point_id, action, payload,
                                           self.default_timeout if timeout is None else timeout)
         stmt = update(_COMMANDS).where(_COMMANDS.c.id == command_id).values(
@@ -172,10 +169,7 @@ class CommandService:
             error_code=outcome.error_code, error_description=outcome.description,
             message_id=outcome.message_id, completed_at=now_utc())
         await self._writer.run(lambda c: c.execute(stmt))
-        if version is V16:
-            await self._effects.settle(charge_point_id, action, payload, outcome)
-        else:
-            await self._effects.settle_201(charge_point_id, action, payload, outcome)
+        await self._effects.settle(charge_point_id, action, payload, outcome, version)
         self._events.publish("command_result", charge_point_id, command_id=command_id,
                              action=action, outcome=outcome.kind, payload=outcome.payload,
                              error_code=outcome.error_code)

@@ -14,16 +14,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from csms.services.command_effects import ACTIVE
 from csms.services.commands import CommandRun, CommandService
 from csms.services.errors import Conflict, Invalid, NotFound
-from csms.store.models import ChargePoint, IdTag, table
-from csms.store.security_models import Reservation
+from csms.store.models import ChargePoint, table
+from csms.store.security_models import ACTIVE_RESERVATION, Reservation
 from csms.store.writer import Writer
 from csms.timeutil import iso, now_utc, utc
 
 _RESERVATIONS = table(Reservation)
-_TAGS = table(IdTag)
 _CP = table(ChargePoint)
 
 
@@ -49,24 +47,24 @@ class ReservationService:
         if expiry_utc <= now_utc():
             raise Invalid("ExpiryInPast", "the reservation's expiry_date has passed")
 
-        async def op(conn: AsyncConnection) -> tuple[int, str | None]:
+        async def op(conn: AsyncConnection) -> int:
             if (await conn.execute(select(_CP.c.id).where(_CP.c.id == charge_point_id))).first() is None:
                 raise NotFound("ChargePointNotFound", f"no charge point {charge_point_id!r}")
-            parent = parent_id_tag or (await conn.execute(select(_TAGS.c.parent_id_tag).where(
-                _TAGS.c.id_tag == id_tag))).scalar()
             result = await conn.execute(_RESERVATIONS.insert().values(
                 charge_point_id=charge_point_id, connector_id=connector_id, id_tag=id_tag,
-                parent_id_tag=parent, expiry_date=expiry_utc, status="Requested",
+                parent_id_tag=parent_id_tag, expiry_date=expiry_utc, status="Requested",
                 requested_by=requested_by, created_at=now_utc()))
             key = result.inserted_primary_key
             assert key is not None
-            return int(key[0]), parent
+            return int(key[0])
 
-        reservation_id, parent = await self._writer.run(op)
+        # the row allocates the id; the command's preparation (csms.services.command_effects)
+        # fills parentIdTag from the id tag and brings the row up to what goes out
+        reservation_id = await self._writer.run(op)
         payload: dict[str, Any] = {"connectorId": connector_id, "expiryDate": iso(expiry_utc),
                                    "idTag": id_tag, "reservationId": reservation_id}
-        if parent:
-            payload["parentIdTag"] = parent
+        if parent_id_tag:
+            payload["parentIdTag"] = parent_id_tag
         run = await self._commands.run(charge_point_id, "ReserveNow", payload, wait=wait,
                                        requested_by=requested_by)
         await self._writer.changed(_RESERVATIONS.update().where(
@@ -82,9 +80,9 @@ class ReservationService:
         if row is None:
             raise not_found(reservation_id)
         expiry = utc(row.expiry_date)
-        if row.status not in ACTIVE or (expiry is not None and expiry <= now_utc()):
+        if row.status not in ACTIVE_RESERVATION or (expiry is not None and expiry <= now_utc()):
             raise Conflict("ReservationNotActive", f"reservation {reservation_id} is {row.status}"
-                           + (" and has expired" if row.status in ACTIVE else ""))
+                           + (" and has expired" if row.status in ACTIVE_RESERVATION else ""))
         return await self._commands.run(row.charge_point_id, "CancelReservation",
                                         {"reservationId": reservation_id}, wait=wait,
                                         requested_by=requested_by)

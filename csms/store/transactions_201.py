@@ -133,13 +133,12 @@ async def _update(conn: AsyncConnection, row: Any, req: EventRequest, accept_unk
 async def _end(conn: AsyncConnection, transaction_id: int, req: EventRequest) -> Ended:
     """The station's word on the end: final even over a provisional ending of ours."""
     tx = (await conn.execute(select(_TX).where(_TX.c.id == transaction_id))).one()
-    meter_stop = req.register_wh if req.register_wh is not None else (await last_reading(conn, tx))[0]
+    reported = req.register_wh if req.register_wh is not None else (await last_reading(conn, tx))[0]
+    meter_stop = max(reported, tx.meter_start)
     await conn.execute(update(_TX).where(_TX.c.id == transaction_id).values(
-        meter_stop=max(meter_stop, tx.meter_start), stop_timestamp=req.timestamp,
-        stop_reason=req.stopped_reason or "Local", stop_id_tag=(req.id_token or None) and req.id_token[:ID_TAG_CHARS],
-        end_source="charge_point"))
-    return Ended(transaction_id, req.charge_point_id, tx.connector_id, max(meter_stop, tx.meter_start),
-                 req.timestamp, "charge_point")
+        meter_stop=meter_stop, stop_timestamp=req.timestamp, stop_reason=req.stopped_reason or "Local",
+        stop_id_tag=req.id_token[:ID_TAG_CHARS] if req.id_token else None, end_source="charge_point"))
+    return Ended(transaction_id, req.charge_point_id, tx.connector_id, meter_stop, req.timestamp, "charge_point")
 
 
 async def gaps(conn: AsyncConnection, transaction_id: int) -> list[int]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +24,7 @@ from csms.handlers import handlers_of
 from ocppj.versions import V201
 from tests.api.auth_helpers import ADMIN
 from tests.helpers import add_id_tag, rows
-from tests.ocpp_client import connect as connect16
+from tests.ocpp_client import connect
 
 BUDGET = 30.0
 BOOT = call.BootNotification(charging_station={"vendor_name": "Acme Charging Solutions Ltd", "model": "Duo-201",
@@ -38,19 +37,10 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-@contextlib.asynccontextmanager
-async def station(stack: Stack, cp_id: str, offer: tuple[str, ...] = ("ocpp2.0.1",),
-                  cls: type[ChargePoint201] = ChargePoint201) -> AsyncIterator[Any]:
+def station(stack: Stack, cp_id: str, offer: tuple[str, ...] = ("ocpp2.0.1",),
+            cls: type[ChargePoint201] = ChargePoint201) -> contextlib.AbstractAsyncContextManager[Any]:
     """A 2.0.1 charging station (the ``ocpp`` library's, or ``cls``), connected and reading."""
-    async with websockets.connect(f"{stack.ws_url}/{cp_id}", subprotocols=list(offer)) as ws:  # type: ignore[arg-type]
-        cp = cls(cp_id, ws, response_timeout=10)
-        reader = asyncio.create_task(cp.start())
-        try:
-            yield cp
-        finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
+    return connect(stack.ws_url, cp_id, cls=cls, subprotocols=offer)
 
 
 async def negotiated(stack: Stack, cp_id: str, offer: list[str]) -> str | int:
@@ -90,7 +80,7 @@ async def test_newest_version_both_speak_is_picked_and_a_pin_holds_it(stack: Sta
 async def test_a_201_and_a_16_station_side_by_side(stack: Stack) -> None:
     await add_id_tag(stack, "TAG-SIDE", parent_id_tag="GROUP-SIDE",
                      expiry_date=datetime(2031, 1, 1, tzinfo=UTC))
-    async with asyncio.timeout(BUDGET), station(stack, "CP-201") as cp201, connect16(stack.ws_url, "CP-16") as cp16:
+    async with asyncio.timeout(BUDGET), station(stack, "CP-201") as cp201, connect(stack.ws_url, "CP-16") as cp16:
         booted = await cp201.call(BOOT)
         assert booted.status == "Accepted" and booted.interval > 0 and booted.current_time
         old = await cp16.call(call16.BootNotification(charge_point_vendor="Acme", charge_point_model="Wall"))
