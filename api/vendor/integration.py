@@ -5,7 +5,7 @@ that integration (switch and source-IP allow-list)."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -52,8 +52,11 @@ class StartedCharge(BaseModel):
 
 class StartCharge(BaseModel):
     chargebox: str
-    connector: int
+    connector: int = Field(description="The connector (of an OCPP 2.0.1 station: the EVSE id).")
     id_tag: str
+    id_token_type: Literal["Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress",
+                           "NoAuthorization"] = Field("Central", description=(
+        "OCPP 2.0.1 stations only: the id token's type in RequestStartTransaction."))
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
         {"chargebox": "CP-0001", "connector": 1, "id_tag": "TAG-1"}]})
@@ -121,7 +124,8 @@ START_ERRORS = declare({**_KEY_ERRORS, **_CHARGE_ERRORS,
 Wait = Annotated[float, Query(gt=0, le=300, description="Seconds to wait for the chargebox.")]
 
 
-@router.post("/integration/charges/stop", summary="Stop a charge (RemoteStopTransaction)",
+@router.post("/integration/charges/stop",
+             summary="Stop a charge (RemoteStopTransaction; 2.0.1: RequestStopTransaction)",
              response_class=Response,
              responses={200: {"description": "Sent and accepted; empty body"}, **STOP_ERRORS})
 @router.post("/latest/integration/charges/stop", include_in_schema=False, response_class=Response)
@@ -141,11 +145,12 @@ async def stop_charge(*, body: StopCharge, wait: Wait = 30, caller: Annotated[Ca
 async def start_charge(*, body: StartCharge, wait: Wait = 30, caller: Annotated[Caller, Depends(integration_caller)],
                        service: Service) -> StartedCharge:
     """Sends RemoteStartTransaction and waits for the StartTransaction that follows on the
-    connector. A tag the central system would not accept is refused before anything reaches the
+    connector (an OCPP 2.0.1 station: RequestStartTransaction, and the TransactionEvent that
+    carries its remoteStartId). A tag the central system would not accept is refused before anything reaches the
     chargebox; a StartTransaction answered with anything but Accepted is a 409, not a charge."""
     try:
         return StartedCharge(transaction=await service.start(body.chargebox, body.connector, body.id_tag,
-                                                             wait, caller.name))
+                                                             wait, caller.name, body.id_token_type))
     except IntegrationRefused as exc:
         raise refused(exc) from None
 

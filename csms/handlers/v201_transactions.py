@@ -66,7 +66,14 @@ async def transaction_event_201(ctx: Services, conn: ChargePointLink, p: dict[st
         ctx.events.publish("transaction_started", conn.charge_point_id, transaction_id=tx_id,
                            connector_id=result.connector_id, id_tag=req.id_token,
                            id_tag_status=result.info["status"] if result.info else None,
-                           station_transaction_id=req.station_transaction_id)
+                           station_transaction_id=req.station_transaction_id,
+                           remote_start_id=result.remote_start_id)
+    elif result.authorized and result.info is not None:  # started at plug-in, the token came now
+        ctx.events.publish("transaction_authorized", conn.charge_point_id, transaction_id=tx_id,
+                           connector_id=result.connector_id, id_tag=req.id_token,
+                           id_tag_status=result.info["status"],
+                           station_transaction_id=req.station_transaction_id,
+                           remote_start_id=result.remote_start_id)
     if samples and not result.replayed:
         rows, elements = meter_rows(conn, result.connector_id, tx_id, samples, "TransactionEvent")
         await ctx.transactions.place(conn.charge_point_id, tx_id, elements)

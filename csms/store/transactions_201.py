@@ -55,6 +55,8 @@ class EventResult:
     info: dict[str, Any] | None  # the id token's verdict, when the event carries one
     replayed: bool
     created: bool
+    remote_start_id: int | None = None
+    authorized: bool = False  # this event brought the token of a transaction started without one
     ended: Ended | None = None
     superseded: list[Ended] = field(default_factory=list)
 
@@ -109,17 +111,19 @@ async def _create(conn: AsyncConnection, req: EventRequest, accept_unknown: bool
         created_at=now, last_activity_at=now))
     key = result.inserted_primary_key
     assert key is not None
-    return EventResult(int(key[0]), connector, info, False, True, superseded=superseded)
+    return EventResult(int(key[0]), connector, info, False, True, req.remote_start_id, superseded=superseded)
 
 
 async def _update(conn: AsyncConnection, row: Any, req: EventRequest, accept_unknown: bool,
                   stale_after: float) -> EventResult:
     values: dict[str, Any] = {"last_activity_at": now_utc()}
     info = None
+    authorized = False
     if req.id_token:
         if row.id_tag_status == NO_TOKEN:  # authorized after it started: the token's verdict is its
             info = await id_tag_info(conn, req.id_token, accept_unknown, for_start=True, stale_after=stale_after)
             values.update(_token_columns(req.id_token), id_tag_status=info["status"])
+            authorized = True
         else:
             info = await id_tag_info(conn, req.id_token, accept_unknown)
     if req.evse_id and row.connector_id == 0:  # the EVSE named late (it may be left out at first)
@@ -127,7 +131,8 @@ async def _update(conn: AsyncConnection, row: Any, req: EventRequest, accept_unk
     if req.remote_start_id is not None and row.remote_start_id is None:
         values["remote_start_id"] = req.remote_start_id
     await conn.execute(update(_TX).where(_TX.c.id == row.id).values(values))
-    return EventResult(row.id, values.get("connector_id", row.connector_id), info, False, False)
+    return EventResult(row.id, values.get("connector_id", row.connector_id), info, False, False,
+                       values.get("remote_start_id", row.remote_start_id), authorized)
 
 
 async def _end(conn: AsyncConnection, transaction_id: int, req: EventRequest) -> Ended:
