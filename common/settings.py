@@ -7,6 +7,7 @@ import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -119,6 +120,10 @@ class Settings(BaseSettings):
     unknown_charge_points: UnknownChargePoints = UnknownChargePoints.accept
     accept_unknown_id_tags: bool = False
     heartbeat_interval: int = Field(default=300, description="Interval (s) told to charge points at boot.")
+    base_report_on_boot: Literal["", "ConfigurationInventory", "FullInventory", "SummaryInventory"] = Field(
+        default="", description=(
+            "OCPP 2.0.1: the GetBaseReport sent to a station accepted at boot whose device model "
+            "is not stored yet (its first boot, or until it reported); empty: none."))
     ping_interval: float = Field(default=60.0, description="Websocket ping interval and timeout (s).")
     max_frame_bytes: int = Field(default=64 * 1024, description="Larger frames close the socket (1009).")
     durable_answers: bool = Field(default=True, description=(

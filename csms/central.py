@@ -33,6 +33,7 @@ from csms.services.command_effects import CommandEffects
 from csms.services.commands import CommandService
 from csms.services.id_tags import IdTagService
 from csms.services.local_lists import LocalListService
+from csms.services.provisioning import Provisioning
 from csms.services.reservations import ReservationService
 from csms.services.security_events import SecurityEvents
 from csms.services.tokens import TokenService
@@ -97,6 +98,7 @@ class CentralSystem:
         self.tls = (ServerTls(settings.tls_cert, settings.tls_key or settings.tls_cert,
                               settings.tls_client_ca, rsa) if settings.tls_cert else None)
         self.local_lists = LocalListService(engine, self.commands)
+        self.provisioning = Provisioning(engine, self.commands, settings.base_report_on_boot or None)
         self.credentials = ChargePointSecurity(engine, self.commands, self.transport)
         self.id_tags = IdTagService(self.writer)
         self.tokens = TokenService(engine)
@@ -169,6 +171,7 @@ class CentralSystem:
             self._scheduler.start()
 
     async def stop(self) -> None:
+        await self.provisioning.stop()
         if self._follower is not None:
             self._follower.cancel()
         if self._scheduler.running:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -73,7 +74,7 @@ class Connection:
 
     __slots__ = ("charge_point_id", "ws", "central", "services", "registration_status", "_recent",
                  "_call_lock", "_calls", "booted_at", "unreported", "_accepted",
-                 "_errors", "_validate", "_csms_actions", "_handlers", "__weakref__")
+                 "_errors", "_validate", "_csms_actions", "_handlers", "_after", "__weakref__")
 
     def __init__(self, charge_point_id: str, ws: ServerConnection, central: CentralSystem,
                  registration_status: str, services: Services | None = None,
@@ -97,6 +98,13 @@ class Connection:
         self.booted_at: datetime | None = None
         self.unreported = 0
         self._accepted = False  # a valid call or answer came: no garbage sender (_over_budget)
+        self._after: list[Callable[[], None]] | None = None  # jobs of the call being handled
+
+    def after_answer(self, job: Callable[[], None]) -> None:
+        """Run ``job`` once the answer to the call being handled is sent (see ChargePointLink)."""
+        if self._after is None:
+            self._after = []
+        self._after.append(job)
 
     # -- inbound ---------------------------------------------------------------------------
     async def serve(self) -> None:
@@ -163,6 +171,7 @@ class Connection:
         try:
             result = await handler(self.services, self, payload)
         except Exception:
+            self._after = None
             self.central.throttles.log(f"handler {action}", log, logging.ERROR,
                                        "%s: handler for %s failed", self.charge_point_id, action,
                                        exc_info=True)
@@ -172,7 +181,10 @@ class Connection:
         frame = result_frame(uid, result)
         _count(action, "out")
         self._log_frame(datetime.now(UTC), "out", CALLRESULT, uid, action, frame)
+        jobs, self._after = self._after, None
         await self._send(frame)
+        for job in jobs or ():
+            job()
 
     async def _on_answer(self, answer: CallResult | CallError | BadFrame, raw: str,
                          now: datetime) -> None:

@@ -24,6 +24,7 @@ from csms.store.writer import Writer
 
 if TYPE_CHECKING:
     from csms.central import CentralSystem, VendorExtension
+    from csms.services.provisioning import Provisioning
 
 
 class ChargePointLink(Protocol):
@@ -35,6 +36,10 @@ class ChargePointLink(Protocol):
     # that have not reported a status since (see csms.handlers.core.status_notification)
     booted_at: datetime | None
     unreported: int
+
+    def after_answer(self, job: Callable[[], None]) -> None:
+        """Run ``job`` once the answer to the call being handled is sent (what a handler asks of
+        the charge point must not reach it before that answer)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +54,13 @@ class Services:
     vendor_extensions: Mapping[str, VendorExtension]  # the live registry: filled after start
     security: SecurityEvents
     certificates: CertificateService
+    provisioning: Provisioning
 
     @classmethod
     def of(cls, central: CentralSystem) -> Services:
         return cls(central.engine, central.writer, central.events, central.transactions,
                    central.settings, central.vendor_extensions, central.security,
-                   central.certificates)
+                   central.certificates, central.provisioning)
 
 
 Handler = Callable[[Services, ChargePointLink, dict[str, Any]], Awaitable[dict[str, Any]]]

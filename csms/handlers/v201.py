@@ -44,11 +44,14 @@ async def boot_notification(ctx: Services, conn: ChargePointLink, p: dict[str, A
     station = p["chargingStation"]
     modem = station.get("modem") or {}
     ctx.writer.insert(_NOTIFICATIONS, notification(conn, "boot_reason", p["reason"], None, None, None))
-    return await core.boot_notification(ctx, conn, {
+    answer = await core.boot_notification(ctx, conn, {
         "chargePointVendor": station["vendorName"], "chargePointModel": station["model"],
         "chargePointSerialNumber": station.get("serialNumber"),
         "firmwareVersion": station.get("firmwareVersion"),
         "iccid": modem.get("iccid"), "imsi": modem.get("imsi")})  # the answer's shape is 2.0.1's too
+    if answer["status"] == "Accepted":
+        ctx.provisioning.booted(conn)  # its device model, once this answer is sent
+    return answer
 
 
 @handles("StatusNotification")
