@@ -143,5 +143,9 @@ _keep_report = _kept("NotifyReport", {})
 async def notify_report(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
     """A part of a report chain (GetBaseReport, GetReport; seqNo, tbc): kept whole like the
     others, and its variable attributes into the device model."""
-    keep_reported(ctx.writer, reported(conn.charge_point_id, p.get("reportData") or [], now_utc()))
+    rows = reported(conn.charge_point_id, p.get("reportData") or [], now_utc())
+    keep_reported(ctx.writer, rows)
+    # told once answered: by then the rows are committed with the answer's log row (durable answers)
+    conn.after_answer(lambda: ctx.events.publish("device_model", conn.charge_point_id, request_id=p["requestId"],
+                                                 seq_no=p["seqNo"], tbc=bool(p.get("tbc")), variables=len(rows)))
     return await _keep_report(ctx, conn, p)

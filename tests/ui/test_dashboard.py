@@ -245,17 +245,19 @@ def test_admin_page_and_a_viewer_on_a_phone(site: Stack, page: Page, context: Br
         overflow = viewer.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"the charge point page scrolls sideways by {overflow}px on a phone"
         shot(viewer, "charge_point_phone")
-        # until the page's script has wired a form its Send is disabled: a click in that moment
-        # would otherwise submit natively (a GET of the page) and the command would be lost
+        # until the page's script has drawn the forms (those of the charge point's OCPP version)
+        # and wired them, there is nothing to submit natively (a GET of the page, the command
+        # lost): the forms are templates, their Send buttons disabled even there
         bare = context.browser.new_context(java_script_enabled=False)
         try:
             bare.add_cookies(phone.cookies())
             still = bare.new_page()
             still.goto(f"{site.http_url}/ui/charge-points/CP-VIEW")
-            buttons = still.locator("form.command button[type=submit]")
-            assert buttons.count() >= 5
-            for button in buttons.all():
-                expect(button).to_be_disabled()
+            assert still.locator("form.command").count() == 0
+            drawn = still.evaluate("""[...document.querySelectorAll('template[data-version]')].map(t =>
+                [t.dataset.version, [...t.content.querySelectorAll('button[type=submit]')].map(b => b.disabled)])""")
+            assert [v for v, _ in drawn] == ["1.6", "2.0.1"]
+            assert all(len(buttons) >= 5 and all(buttons) for _, buttons in drawn), drawn
         finally:
             bare.close()
         expect(reset.locator("button")).to_be_enabled()

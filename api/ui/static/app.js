@@ -118,16 +118,24 @@ const UI = (() => {
     return source;
   }
 
-  /** The values of a form as an object (numbers for number inputs, omitting empty fields). */
+  /** The values of a form as an object (numbers for number inputs, omitting empty fields; a
+   *  dotted name nests: "idToken.type" is out.idToken.type, as OCPP 2.0.1 payloads are shaped). */
   function values(form) {
     const out = {};
+    const slot = (name) => {
+      const path = name.split(".");
+      let at = out;
+      for (const key of path.slice(0, -1)) at = at[key] = at[key] || {};
+      return [at, path[path.length - 1]];
+    };
     for (const field of form.elements) {
       if (!field.name || field.type === "submit") continue;
+      const [at, key] = slot(field.name);
       if (field.type === "checkbox") {
-        if (field.value !== "on") { if (field.checked) (out[field.name] = out[field.name] || []).push(field.value); }
-        else out[field.name] = field.checked;
+        if (field.value !== "on") { if (field.checked) (at[key] = at[key] || []).push(field.value); }
+        else at[key] = field.checked;
       } else if (field.value !== "") {
-        out[field.name] = field.type === "number" ? Number(field.value) : field.value;
+        at[key] = field.type === "number" || field.dataset.random !== undefined ? Number(field.value) : field.value;
       }
     }
     return out;

@@ -1,4 +1,5 @@
-// One charge point: boot data, connectors, commands, transactions with a meter chart, message log.
+// One charge point: boot data, connectors (an OCPP 2.0.1 station's EVSEs), commands in its OCPP
+// version, its device model (2.0.1), transactions with a meter chart, message log.
 "use strict";
 (() => {
   const { api, h, badge, time, fill, debounce, live, explain, values } = UI;
@@ -8,9 +9,12 @@
   const actionFilter = document.getElementById("action-filter");
   let chartTx = null;
   let chart = null;
+  let version = null;
+  let cpPinned = null;
 
   const BOOT = [["Vendor", "vendor"], ["Model", "model"], ["Serial", "charge_point_serial"],
     ["Box serial", "charge_box_serial"], ["Firmware", "firmware_version"], ["Meter", "meter_type"],
+    ["OCPP", "ocpp_version", (v) => v && v + (cpPinned ? " (pinned)" : "")],
     ["Registration", "registration_status"], ["Last boot", "last_boot_at", time],
     ["Last seen", "last_seen", time], ["Node", "node_id"]];
 
@@ -18,11 +22,13 @@
     const result = await api("GET", base);
     if (!result.ok) { document.getElementById("boot").replaceChildren(h("p", { class: "error" }, explain(result))); return; }
     const cp = result.data;
+    cpPinned = cp.ocpp_version_pinned;
+    showVersion(cp.ocpp_version_pinned || cp.ocpp_version || "1.6");
     const online = document.getElementById("cp-online");
     online.replaceWith(Object.assign(badge(cp.online ? "online" : "offline", cp.online ? "online" : "offline"), { id: "cp-online" }));
     document.getElementById("boot").replaceChildren(...BOOT.flatMap(([label, key, fmt]) =>
       [h("dt", {}, label), h("dd", {}, (fmt ? fmt(cp[key]) : cp[key]) || "—")]));
-    document.getElementById("connectors").replaceChildren(cp.connectors.length
+    document.getElementById("connectors").replaceChildren(version === "2.0.1" ? evseTable(cp.evses) : cp.connectors.length
       ? h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Connector"), h("th", {}, "Status"), h("th", {}, "Error"), h("th", {}, "Since"))),
         h("tbody", {}, cp.connectors.map((c) => h("tr", { dataset: { connector: c.connector_id } },
           h("td", {}, c.connector_id === 0 ? "0 (charge point)" : String(c.connector_id)),
@@ -31,16 +37,58 @@
       : h("p", { class: "muted" }, "No status reported yet."));
   }
 
+  /** The commands and views of the version the charge point speaks (pinned, else its last). */
+  function showVersion(v) {
+    if (v === version) return;
+    version = v;
+    const forms = document.querySelector(`template[data-version="${v}"]`) || document.querySelector('template[data-version="1.6"]');
+    const box = document.getElementById("commands");
+    box.replaceChildren(forms.content.cloneNode(true));
+    for (const form of box.querySelectorAll("form.command")) UI.onSubmit(form, send);
+    document.getElementById("device-model-card").hidden = v !== "2.0.1";
+    if (v === "2.0.1") loadDeviceModel();
+  }
+
+  /** A 2.0.1 station's topology: each EVSE's connectors and their last status. */
+  function evseTable(evses) {
+    if (!evses.length) return h("p", { class: "muted" }, "No EVSE reported yet.");
+    return h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "EVSE"), h("th", {}, "Connector"), h("th", {}, "Status"), h("th", {}, "Since"))),
+      h("tbody", {}, evses.flatMap((e) => e.connectors.map((c) => h("tr", { dataset: { evse: e.evse_id, connector: c.connector_id } },
+        h("td", {}, String(e.evse_id)), h("td", {}, String(c.connector_id)), h("td", {}, badge(c.status)),
+        h("td", {}, time(c.timestamp || c.updated_at)))))));
+  }
+
+  const componentFilter = document.getElementById("component-filter");
+  const variableFilter = document.getElementById("variable-filter");
+
+  async function loadDeviceModel() {
+    const query = new URLSearchParams();
+    if (componentFilter.value.trim()) query.set("component", componentFilter.value.trim());
+    if (variableFilter.value.trim()) query.set("variable", variableFilter.value.trim());
+    const result = await api("GET", `${base}/variables?${query}`);
+    if (!result.ok) return;
+    const part = (name, instance) => instance ? `${name} (${instance})` : name;
+    fill(document.querySelector("#device-model tbody"), result.data.items.map((v) =>
+      h("tr", { dataset: { component: v.component, variable: v.variable } },
+        h("td", {}, part(v.component, v.component_instance)), h("td", {}, v.evse_id ? String(v.evse_id) + (v.connector_id ? "/" + v.connector_id : "") : ""),
+        h("td", {}, part(v.variable, v.variable_instance)), h("td", {}, v.attribute_type), h("td", {}, v.value ?? ""),
+        h("td", {}, v.mutability || ""), h("td", {}, v.unit || ""), h("td", {}, v.source))),
+    query.toString() ? "No variable matches." : "No device model reported yet (send Get base report).");
+  }
+
   async function loadTransactions() {
     const result = await api("GET", "/api/v1/transactions?page_size=10&charge_point_id=" + encodeURIComponent(id));
     if (!result.ok) return;
     const items = result.data.items;
     const running = items.find((tx) => tx.active);
     const stopField = document.querySelector('[data-action="RemoteStopTransaction"] [name=transactionId]');
-    if (running && document.activeElement !== stopField) stopField.value = running.id;
+    if (running && stopField && document.activeElement !== stopField) stopField.value = running.id;
+    const stop201 = document.querySelector('[data-action="RequestStopTransaction"] [name=transactionId]');
+    if (running && stop201 && running.station_transaction_id && document.activeElement !== stop201) stop201.value = running.station_transaction_id;
     fill(document.querySelector("#transactions tbody"), items.map((tx) =>
       h("tr", { class: "clickable", onclick: () => { chartTx = tx.id; loadChart(); } },
-        h("td", {}, h("a", { href: "#chart-title" }, String(tx.id))), h("td", {}, String(tx.connector_id)), h("td", {}, tx.id_tag),
+        h("td", {}, h("a", { href: "#chart-title" }, String(tx.id)),
+          tx.station_transaction_id ? h("span", { class: "muted" }, " " + tx.station_transaction_id) : ""), h("td", {}, String(tx.connector_id)), h("td", {}, tx.id_tag),
         h("td", {}, time(tx.start_timestamp)), h("td", {}, tx.active ? badge("Charging", "running") : time(tx.stop_timestamp)),
         h("td", {}, tx.energy_wh ?? ""), h("td", {}, tx.stop_reason || ""))), "No transactions yet.");
     if (chartTx === null && items.length) chartTx = items[0].id;
@@ -120,6 +168,7 @@
     resultBox.hidden = false;
     resultBox.className = "result";
     resultBox.replaceChildren(h("strong", {}, action), " sending…");
+    for (const field of form.querySelectorAll("input[data-random]")) field.value = String(1 + Math.floor(Math.random() * 2147483646));
     const result = await api("POST", `${base}/commands/${action}?wait=30`, values(form));
     button.disabled = false;
     resultBox.className = result.ok ? "result" : "result bad";
@@ -129,9 +178,12 @@
       h("pre", {}, JSON.stringify(result.ok ? result.data.response : result.data, null, 2)));
   }
 
-  for (const form of document.querySelectorAll("form.command")) UI.onSubmit(form, send);
   actionFilter.addEventListener("change", loadMessages);
-  const refresh = debounce(() => { loadChargePoint(); loadTransactions(); loadMessages(); }, 250);
+  for (const input of [componentFilter, variableFilter]) input.addEventListener("input", debounce(loadDeviceModel, 250));
+  const refresh = debounce(() => {
+    loadChargePoint(); loadTransactions(); loadMessages();
+    if (version === "2.0.1") loadDeviceModel();
+  }, 250);
   live(refresh, { charge_point_id: id });
   loadChargePoint(); loadTransactions(); loadMessages();
   setInterval(() => { loadTransactions(); }, 10000); // meter values arrive without an event

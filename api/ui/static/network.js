@@ -25,7 +25,7 @@
     return h("a", { class: "cp" + (cp.online ? " online" : ""), href: "/ui/charge-points/" + encodeURIComponent(cp.id),
       dataset: { id: cp.id, online: String(cp.online) } },
       h("div", { class: "title" }, h("span", {}, cp.id), badge(cp.online ? "online" : "offline", cp.online ? "online" : "offline")),
-      h("div", { class: "meta" }, [cp.vendor, cp.model].filter(Boolean).join(" · ") || "no boot data yet"),
+      h("div", { class: "meta" }, [cp.vendor, cp.model, cp.ocpp_version && "OCPP " + cp.ocpp_version].filter(Boolean).join(" · ") || "no boot data yet"),
       h("div", { class: "pills" }, connectors.length
         ? connectors.map((c) => badge(cp.online ? c.status : "offline", `${c.connector_id} ${c.status}`))
         : h("span", { class: "muted" }, "no connectors reported")));
