@@ -75,10 +75,26 @@ def alternatives(password: bytes) -> list[bytes]:
 REDACTED = "<redacted>"
 
 
+PASSWORD_COMPONENT, PASSWORD_VARIABLE = "SecurityCtrlr", "BasicAuthPassword"  # OCPP 2.0.1's
+
+
+def is_password(data: dict[str, Any]) -> bool:
+    """Whether a 2.0.1 SetVariables entry (or its result) is the station's Basic auth password."""
+    return bool(data.get("component", {}).get("name") == PASSWORD_COMPONENT
+                and data.get("variable", {}).get("name") == PASSWORD_VARIABLE
+                and data.get("attributeType", "Actual") == "Actual")
+
+
 def redacted(action: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """``payload`` as a log or a record may keep it: the value of an ``AuthorizationKey`` (a
-    charge point's password) replaced by :data:`REDACTED`; any other payload as it is. The
-    command record and the message log are read by every viewer; the password is not theirs."""
+    """``payload`` as a log or a record may keep it: a charge point's password (1.6's
+    ``AuthorizationKey``, 2.0.1's ``SecurityCtrlr.BasicAuthPassword`` in SetVariables) replaced
+    by :data:`REDACTED`; any other payload as it is. The command record and the message log are
+    read by every viewer; the password is not theirs."""
     if action == "ChangeConfiguration" and payload.get("key") == "AuthorizationKey":
         return {**payload, "value": REDACTED}
+    if action == "SetVariables" and isinstance(payload.get("setVariableData"), list) and any(
+            isinstance(d, dict) and is_password(d) for d in payload["setVariableData"]):
+        return {**payload, "setVariableData": [
+            {**d, "attributeValue": REDACTED} if isinstance(d, dict) and is_password(d) else d
+            for d in payload["setVariableData"]]}
     return payload

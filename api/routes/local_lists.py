@@ -46,9 +46,7 @@ async def send_local_list(charge_point_id: str, body: LocalListSend, caller: Ope
              response_model=LocalListVersion, responses=declare(SENT))
 async def check_local_list(charge_point_id: str, caller: Operator, service: LocalLists,
                            wait: Wait = 30) -> LocalListVersion:
-    expected, run = await service.check(charge_point_id, caller.who, max(wait, 1))
+    expected, held, run = await service.check(charge_point_id, caller.who, max(wait, 1))
     answered(run)
-    payload = run.outcome.payload if run.outcome is not None else None
-    held = payload.get("listVersion") if payload else None
     return LocalListVersion(expected=expected, charge_point=held, command=summary(run),
                             in_sync=None if held is None else held == (expected or 0))

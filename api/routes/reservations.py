@@ -25,12 +25,15 @@ read = Depends(require("operator", "integrator", "viewer"))
 async def create_reservation(body: ReservationCreate, caller: Operator, service: Reservations,
                              reads: Queries, response: Response, wait: Wait = 30) -> dict[str, Any]:
     """The reservation is recorded first (its id is the ``reservationId`` sent), then ReserveNow
-    goes out with ``parentIdTag`` from the id tag when not given. Its ``status`` is the charge
+    goes out with ``parentIdTag`` from the id tag when not given (to an OCPP 2.0.1 station: its
+    ReserveNow, ``id`` the reservation's, ``evseId`` the connector given, 0 left out, and the
+    parent as ``groupIdToken``). Its ``status`` is the charge
     point's answer (Accepted, Occupied, Faulted, Rejected, Unavailable), Unanswered when it timed
     out (the charge point may hold it: it can be cancelled), Failed when it was not delivered,
     Requested while not waited for (``wait=0``: 202)."""
     reservation_id, run = await service.create(body.charge_point_id, body.connector_id, body.id_tag,
-                                               body.expiry_date, body.parent_id_tag, caller.who, wait)
+                                               body.expiry_date, body.parent_id_tag, caller.who, wait,
+                                               body.id_token_type)
     if run.outcome is None:
         response.status_code = 202
     return {"reservation": await reads.security.reservation(reservation_id), "command": summary(run)}

@@ -25,7 +25,7 @@ from api.schemas.security import (
     TlsLoaded,
     summary,
 )
-from csms.services.commands import CommandRun
+from csms.services.charge_point_security import password_taken
 from csms.timeutil import iso
 
 router = APIRouter(tags=["security"], route_class=GuardedRoute)
@@ -37,31 +37,28 @@ SENT = {404: "`ChargePointNotFound`", 409: "`ChargePointOffline`", 502: "`CallEr
 CP = "/api/v1/charge-points/{charge_point_id}"
 
 
-def _status(run: CommandRun) -> str | None:
-    payload = run.outcome.payload if run.outcome is not None else None
-    return payload.get("status") if payload else None
-
-
-@router.post(CP + "/password", summary="Rotate the charge point's password (AuthorizationKey)",
-             response_model=PasswordChanged,
-             responses=declare({**SENT, 422: "`InvalidPassword`: not 16-20 bytes"}))
+@router.post(CP + "/password", summary="Rotate the charge point's password (AuthorizationKey; 2.0.1: "
+             "BasicAuthPassword)", response_model=PasswordChanged,
+             responses=declare({**SENT, 422: "`InvalidPassword`: not 16-20 bytes (2.0.1: 16-40 characters)"}))
 async def rotate_password(charge_point_id: str, body: PasswordChange, caller: Operator,
                           credentials: Credentials, wait: Wait = 30) -> PasswordChanged:
     """Sends ``ChangeConfiguration AuthorizationKey`` (hex, as the security whitepaper defines
-    it) with the given password or 20 random bytes. Accepted (or RebootRequired): that is its
+    it) with the given password or 20 random bytes (an OCPP 2.0.1 station: ``SetVariables
+    SecurityCtrlr.BasicAuthPassword``, the password as it is). Accepted (or RebootRequired): that is its
     password from now on. Rejected: the old one stays. No answer (504): the old one stays and
     the new one gets in too until it connects with one of them (``password_unsettled``)."""
-    key, run = await credentials.rotate_password(charge_point_id, body.password, caller.who,
-                                                 max(wait, 1))
+    key, sent_as, run = await credentials.rotate_password(charge_point_id, body.password, caller.who,
+                                                          max(wait, 1))
     answered(run)
-    return PasswordChanged(authorization_key=key, command=summary(run),
-                           stored=_status(run) in ("Accepted", "RebootRequired"))
+    return PasswordChanged(authorization_key=key, sent_as=sent_as, command=summary(run),
+                           stored=password_taken(run))
 
 
 @router.post(CP + "/security-profile", summary="Raise the security profile (then Reset)",
              response_model=ProfileUpgraded,
              responses=declare({**SENT, 409: "`ChargePointOffline`, `SecurityProfileDowngrade`, "
-                                             "`PasswordRequired`, `TlsRequired` or `ClientCaRequired`"}))
+                                             "`PasswordRequired`, `TlsRequired`, `ClientCaRequired`, or "
+                                             "`NotInVersion` (an OCPP 2.0.1 station: see the message)"}))
 async def upgrade_profile(charge_point_id: str, body: ProfileUpgrade, caller: Operator,
                           credentials: Credentials, wait: Wait = 30) -> ProfileUpgraded:
     """Sends ``ChangeConfiguration SecurityProfile`` and, once accepted, a ``Reset``. The new

@@ -12,6 +12,7 @@ from api.schemas import Timestamp
 from csms.services.commands import CommandRun
 
 Profile = Literal[0, 1, 2, 3]
+IdTokenType = Literal["Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress", "NoAuthorization"]
 
 
 class CommandSummary(BaseModel):
@@ -42,13 +43,20 @@ class ProfileUpgraded(BaseModel):
 
 class PasswordChange(BaseModel):
     password: str | None = Field(None, description=(
-        "16-20 bytes (UTF-8), sent as the hex AuthorizationKey; left out: 20 random bytes."))
+        "OCPP 1.6: 16-20 bytes (UTF-8), sent as the hex AuthorizationKey; left out: 20 random "
+        "bytes. OCPP 2.0.1: 16-40 characters, sent as SecurityCtrlr.BasicAuthPassword as they are; "
+        "left out: 40 random hex digits."))
 
     model_config = {"json_schema_extra": {"examples": [{}, {"password": "my-new-password-01"}]}}
 
 
 class PasswordChanged(BaseModel):
-    authorization_key: str = Field(description="The AuthorizationKey sent (hex): shown only here.")
+    authorization_key: str = Field(description=(
+        "What was sent, shown only here: 1.6's AuthorizationKey (hex), or a 2.0.1 station's "
+        "BasicAuthPassword (the password itself)."))
+    sent_as: Literal["AuthorizationKey", "BasicAuthPassword"] = Field(
+        "AuthorizationKey", description="ChangeConfiguration AuthorizationKey (1.6) or SetVariables "
+                                        "SecurityCtrlr.BasicAuthPassword (2.0.1).")
     stored: bool = Field(description="The charge point accepted it and it is its password now; "
                                      "otherwise the old one stays.")
     command: CommandSummary
@@ -88,6 +96,8 @@ class ReservationCreate(BaseModel):
     id_tag: str = Field(min_length=1, max_length=20)
     expiry_date: datetime
     parent_id_tag: str | None = Field(None, max_length=20, description="Default: the id tag's parent.")
+    id_token_type: IdTokenType = Field("ISO14443", description=(
+        "OCPP 2.0.1 stations only: the type of the reserved id token (its `connector_id` is the EVSE)."))
 
     model_config = {"json_schema_extra": {"examples": [
         {"charge_point_id": "CP-0001", "connector_id": 1, "id_tag": "TAG-1",
@@ -104,7 +114,8 @@ class ReservationOut(BaseModel):
     status: str = Field(description="Requested, Accepted, Faulted, Occupied, Rejected, Unavailable, "
                                     "Unanswered (timed out: the charge point may hold it; cancellable), "
                                     "Failed (not delivered, a CALLERROR, or an Unanswered one the charge "
-                                    "point said it does not hold), Cancelled, Used or Expired.")
+                                    "point said it does not hold), Cancelled, Used or Expired; a 2.0.1 station "
+                                    "may also report Removed (ReservationStatusUpdate).")
     transaction_id: int | None = Field(description="The transaction that used it.")
     command_id: str | None
     requested_by: str | None

@@ -16,6 +16,7 @@ on it yet; the message log keeps the frames as for every action.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -28,8 +29,10 @@ from csms.handlers.context import ChargePointLink, Handler, Services
 from csms.handlers.core import notification
 from csms.store.device_model import keep_reported, reported
 from csms.store.models import EvseConnector, Notification
+from csms.store.reservations import reservation_over
 from csms.timeutil import now_utc, parse_ts
 
+log = logging.getLogger(__name__)
 _NOTIFICATIONS = cast(Table, Notification.__table__)
 _EVSE_CONNECTORS = cast(Table, EvseConnector.__table__)
 VERSION = "2.0.1"
@@ -92,7 +95,7 @@ async def authorize(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> 
 # the 1.6 handler serves both versions
 SHARED: dict[str, Handler] = {
     "Heartbeat": core.heartbeat, "DataTransfer": core.data_transfer,
-    "SecurityEventNotification": security.security_event, "SignCertificate": security.sign_certificate,
+    "SecurityEventNotification": security.security_event,
     "LogStatusNotification": security.log_status, "FirmwareStatusNotification": firmware.firmware_status,
 }
 for _action, _shared in SHARED.items():
@@ -113,7 +116,6 @@ KEPT: dict[str, dict[str, Any]] = {
     "NotifyMonitoringReport": {},
     "PublishFirmwareStatusNotification": {},
     "ReportChargingProfiles": {},
-    "ReservationStatusUpdate": {},
 }
 
 
@@ -137,6 +139,29 @@ for _action, _answer in KEPT.items():
     handles(_action)(_kept(_action, _answer))
 
 _keep_report = _kept("NotifyReport", {})
+_keep_reservation_update = _kept("ReservationStatusUpdate", {})
+_keep_csr = _kept("SignCertificate", {})
+
+
+@handles("SignCertificate")
+async def sign_certificate(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
+    """As 1.6's (the CA signs, or the CSR is kept for an operator), the certificate going back
+    with its ``certificateType``; a V2G certificate is refused: no ISO 15118 PKI here."""
+    kind = p.get("certificateType", "ChargingStationCertificate")
+    if kind != "ChargingStationCertificate":
+        log.warning("%s: refused a CSR for a %s (no ISO 15118 PKI here)", conn.charge_point_id, kind)
+        await _keep_csr(ctx, conn, p)
+        return {"status": "Rejected"}
+    if ctx.certificates.has_ca:
+        return {"status": ctx.certificates.on_csr(conn.charge_point_id, p["csr"], kind)}
+    return await security.sign_certificate(ctx, conn, p)
+
+
+@handles("ReservationStatusUpdate")
+async def reservation_status_update(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
+    """The station let a reservation go (Expired, or Removed): kept, and the reservation is over."""
+    ctx.writer.submit(reservation_over(conn.charge_point_id, p["reservationId"], p["reservationUpdateStatus"]))
+    return await _keep_reservation_update(ctx, conn, p)
 
 
 @handles("NotifyReport")

@@ -24,6 +24,7 @@ from csms.store.models import table
 from csms.store.security_models import IssuedCertificate
 from csms.store.writer import Writer
 from csms.timeutil import now_utc
+from ocppj.versions import V16
 
 log = logging.getLogger(__name__)
 _CERTS = table(IssuedCertificate)
@@ -44,8 +45,9 @@ class CertificateService:
     def has_ca(self) -> bool:
         return self._ca() is not None
 
-    def on_csr(self, charge_point_id: str, csr_pem: str) -> str:
-        """The answer to a SignCertificate: Accepted (the CA signs it next) or Rejected."""
+    def on_csr(self, charge_point_id: str, csr_pem: str, certificate_type: str | None = None) -> str:
+        """The answer to a SignCertificate: Accepted (the CA signs it next) or Rejected. A 2.0.1
+        station's ``certificate_type`` goes back with the certificate (CertificateSigned)."""
         ca = self._ca()
         assert ca is not None, "without a CA the handler keeps the CSR for an operator"
         try:
@@ -54,13 +56,13 @@ class CertificateService:
             self._security.seen(charge_point_id, "InvalidCsr", f"CSR refused: {exc}")
             log.warning("%s: CSR refused: %s", charge_point_id, exc)
             return "Rejected"
-        task = asyncio.create_task(self._issue(ca, charge_point_id, csr))
+        task = asyncio.create_task(self._issue(ca, charge_point_id, csr, certificate_type))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return "Accepted"
 
     async def _issue(self, ca: CertificateAuthority, charge_point_id: str,
-                     csr: x509.CertificateSigningRequest) -> None:
+                     csr: x509.CertificateSigningRequest, certificate_type: str | None = None) -> None:
         try:
             issued = await asyncio.to_thread(ca.sign, csr, charge_point_id)
         except Exception as exc:  # an external CA may fail in any way: recorded, not raised
@@ -69,6 +71,8 @@ class CertificateService:
             return
         command_id = self._commands.new_id()
         payload = {"certificateChain": issued.chain}
+        if certificate_type is not None:
+            payload["certificateType"] = certificate_type
         await self._writer.save(_CERTS, [{
             "charge_point_id": charge_point_id, "serial": issued.serial, "subject": issued.subject,
             "key_type": issued.key_type, "not_before": issued.not_before,
@@ -87,7 +91,11 @@ class CertificateService:
                         issued.serial, outcome.kind if answered is None else answered)
 
     async def renew(self, charge_point_id: str, requested_by: str, wait: float) -> CommandRun:
-        """Ask the charge point for a new CSR: its answer to that goes through :meth:`on_csr`."""
-        return await self._commands.run(charge_point_id, "ExtendedTriggerMessage",
-                                        {"requestedMessage": "SignChargePointCertificate"},
-                                        wait=wait, requested_by=requested_by)
+        """Ask the charge point for a new CSR (1.6: ExtendedTriggerMessage
+        SignChargePointCertificate; 2.0.1: TriggerMessage SignChargingStationCertificate): its
+        answer to that goes through :meth:`on_csr`."""
+        if await self._commands.version(charge_point_id) is V16:
+            action, payload = "ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"}
+        else:
+            action, payload = "TriggerMessage", {"requestedMessage": "SignChargingStationCertificate"}
+        return await self._commands.run(charge_point_id, action, payload, wait=wait, requested_by=requested_by)

@@ -13,17 +13,22 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from csms.services.command_effects import ACCEPTED
 from csms.services.commands import CommandRun, CommandService
 from csms.services.errors import Conflict, Invalid, NotFound
+from csms.services.shapes_201 import PASSWORD_CHARS, set_password
 from csms.services.transport import Transport, reachable
 from csms.store.models import ChargePoint, table
-from ocppj.basic_auth import MAX_BYTES, MIN_BYTES
+from ocppj.basic_auth import MAX_BYTES, MIN_BYTES, is_password
+from ocppj.versions import V16
 
 _CP = table(ChargePoint)
+SentAs = Literal["AuthorizationKey", "BasicAuthPassword"]  # 1.6's ChangeConfiguration key, 2.0.1's variable
 GENERATED_BYTES = MAX_BYTES  # a generated password: 20 random bytes, the whitepaper's most
 
 
@@ -36,6 +41,17 @@ class Upgrade:
     reset: CommandRun | None
 
 
+def password_taken(run: CommandRun) -> bool:
+    """Whether the charge point took the password a :meth:`ChargePointSecurity.rotate_password`
+    sent (now or at its reboot): 1.6's ChangeConfiguration status, 2.0.1's attribute status."""
+    answer = run.outcome.payload if run.outcome is not None and run.outcome.kind == "result" else None
+    if not answer:
+        return False
+    if "status" in answer:
+        return answer["status"] in ACCEPTED
+    return any(is_password(r) and r["attributeStatus"] in ACCEPTED for r in answer.get("setVariableResult", ()))
+
+
 class ChargePointSecurity:
     """Rotates passwords and raises security profiles (see the module)."""
 
@@ -46,10 +62,21 @@ class ChargePointSecurity:
         self._transport = transport
 
     async def rotate_password(self, charge_point_id: str, password: str | None, requested_by: str,
-                              wait: float) -> tuple[str, CommandRun]:
+                              wait: float) -> tuple[str, SentAs, CommandRun]:
         """Send ``ChangeConfiguration AuthorizationKey``: the hex form of ``password`` (16-20
-        bytes as UTF-8) or of 20 random bytes. Returns the key sent (the only time it is shown)
-        and the command; the stored password changes only if the charge point accepts it."""
+        bytes as UTF-8) or of 20 random bytes; to a 2.0.1 station ``SetVariables
+        SecurityCtrlr.BasicAuthPassword``, the password as it is (16-40 characters) or 40 random
+        hex digits. Returns what was sent (the only time it is shown), as what (AuthorizationKey or
+        BasicAuthPassword) and the command; the
+        stored password changes only if the charge point accepts it."""
+        if await self._commands.version(charge_point_id) is not V16:
+            low, high = PASSWORD_CHARS
+            if password is not None and not low <= len(password) <= high:
+                raise Invalid("InvalidPassword", f"an OCPP 2.0.1 password is {low}-{high} characters "
+                              f"(this one has {len(password)}); leave it out to have one generated")
+            sent = password if password is not None else secrets.token_hex(high // 2)
+            return sent, "BasicAuthPassword", await self._commands.run(
+                charge_point_id, "SetVariables", set_password(sent), wait=wait, requested_by=requested_by)
         if password is None:
             key = secrets.token_hex(GENERATED_BYTES)
         else:
@@ -61,7 +88,7 @@ class ChargePointSecurity:
         run = await self._commands.run(charge_point_id, "ChangeConfiguration",
                                        {"key": "AuthorizationKey", "value": key}, wait=wait,
                                        requested_by=requested_by)
-        return key, run
+        return key, "AuthorizationKey", run
 
     async def upgrade_profile(self, charge_point_id: str, profile: int, reset: str,
                               requested_by: str, wait: float) -> Upgrade:
@@ -73,6 +100,11 @@ class ChargePointSecurity:
         if row is None:
             raise NotFound("ChargePointNotFound", f"no charge point {charge_point_id!r}")
         current, has_password = row
+        if await self._commands.version(charge_point_id) is not V16:
+            raise Conflict("NotInVersion", "OCPP 2.0.1 raises a profile with a new network profile "
+                           "(SetNetworkProfile, SetVariables OCPPCommCtrlr.NetworkConfigurationPriority, "
+                           "Reset through the commands route); PATCH the charge point's security_profile "
+                           "once it connects at the new one")
         transport = self._transport()
         if profile <= current:
             raise Conflict("SecurityProfileDowngrade", f"it is at security profile {current}: a "

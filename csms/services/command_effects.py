@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from csms.outcomes import Outcome
 from csms.services.charge_points import ChargePointService
 from csms.services.errors import Conflict, Invalid
+from csms.services.shapes_201 import CENTRAL, PASSWORD_CHARS, local_list_16, password_in, reserve_now_16, token
 from csms.store.device_model import confirm, key
 from csms.store.local_lists import apply_sent_list
 from csms.store.models import IdTag, table
@@ -29,7 +30,7 @@ from csms.store.reservations import record_reserve_now
 from csms.store.security_models import ACTIVE_RESERVATION, Reservation
 from csms.store.writer import Writer
 from csms.timeutil import now_utc
-from ocppj.basic_auth import key_password
+from ocppj.basic_auth import is_password, key_password
 from ocppj.timestamps import parse_ts
 from ocppj.versions import V16, Version
 
@@ -60,7 +61,14 @@ class CommandEffects:
         """Refuse (:class:`Invalid`) a command the charge point could accept but the central
         system could not follow: a key that stands for no password, a profile that is none
         (1.6's ChangeConfiguration)."""
-        if version is not V16 or action != "ChangeConfiguration":
+        if version is not V16:
+            password = password_in(payload) if action == "SetVariables" else None
+            low, high = PASSWORD_CHARS
+            if password is not None and not low <= len(password) <= high:
+                raise Invalid("InvalidConfigurationValue", f"BasicAuthPassword: an OCPP 2.0.1 password is "
+                              f"{low}-{high} characters (this one has {len(password)})")
+            return
+        if action != "ChangeConfiguration":
             return
         key, value = payload.get("key"), str(payload.get("value", ""))
         try:
@@ -79,24 +87,26 @@ class CommandEffects:
         of its id (:func:`~csms.store.reservations.record_reserve_now`): :class:`Conflict`
         ``ReservationIdInUse`` for an id that is another charge point's or a reservation that
         is over."""
-        if version is not V16 or action != "ReserveNow":  # 2.0.1's ReserveNow is another shape
+        if action != "ReserveNow":
             return payload
-        if "parentIdTag" not in payload:
+        as_16 = payload if version is V16 else reserve_now_16(payload)  # what the store keeps
+        if "parentIdTag" not in as_16:
             async with self._engine.connect() as conn:
                 parent = (await conn.execute(select(_TAGS.c.parent_id_tag).where(
-                    _TAGS.c.id_tag == payload["idTag"]))).scalar()
+                    _TAGS.c.id_tag == as_16["idTag"]))).scalar()
             if parent:
-                payload = {**payload, "parentIdTag": parent}
+                as_16 = {**as_16, "parentIdTag": parent}
+                payload = as_16 if version is V16 else {**payload, "groupIdToken": token(parent, CENTRAL)}
         try:
-            expiry = parse_ts(payload["expiryDate"])
+            expiry = parse_ts(as_16["expiryDate"])
         except ValueError as exc:
-            raise Invalid("InvalidPayload", f"ReserveNow expiryDate: {exc}") from None
+            raise Invalid("InvalidPayload", f"ReserveNow expiry: {exc}") from None
         assert expiry is not None
-        recorded = await self._writer.run(record_reserve_now(charge_point_id, payload, expiry, requested_by))
+        recorded = await self._writer.run(record_reserve_now(charge_point_id, as_16, expiry, requested_by))
         if recorded in ("other_charge_point", "ended"):
             whose = ("another charge point's" if recorded == "other_charge_point"
                      else "a reservation the charge point held that is over (used, cancelled or expired)")
-            raise Conflict("ReservationIdInUse", f"reservationId {payload['reservationId']} is {whose}; "
+            raise Conflict("ReservationIdInUse", f"reservationId {as_16['reservationId']} is {whose}; "
                            "POST /api/v1/reservations picks a free one")
         return payload
 
@@ -109,14 +119,10 @@ class CommandEffects:
             await self._settle_201(charge_point_id, action, payload, outcome)
             return
         if action in ("ReserveNow", "CancelReservation"):
-            await self._reservation(charge_point_id, action, payload, outcome)
+            await self._reservation(charge_point_id, action, payload["reservationId"], outcome)
         if (outcome.kind == "timeout" and action == "ChangeConfiguration"
                 and payload.get("key") == "AuthorizationKey"):
-            # it may have taken the key and its answer got lost: both passwords get in until
-            # it connects with one of them (csms.server settles which)
-            await self._charge_points.may_hold_password(charge_point_id, key_password(payload["value"]))
-            log.warning("%s did not answer the new AuthorizationKey: the old and the new password "
-                        "get in until it connects with one of them", charge_point_id)
+            await self._unanswered_password(charge_point_id, key_password(payload["value"]))
         if outcome.kind != "result" or outcome.payload is None:
             return
         status = outcome.payload.get("status")
@@ -130,12 +136,29 @@ class CommandEffects:
         elif action == "SendLocalList" and status == "Accepted":
             await self._writer.run(apply_sent_list(charge_point_id, payload))  # entries and version
 
+    async def _unanswered_password(self, charge_point_id: str, password: bytes) -> None:
+        """It may have taken the new password and its answer got lost: both passwords get in
+        until it connects with one of them (csms.server settles which)."""
+        await self._charge_points.may_hold_password(charge_point_id, password)
+        log.warning("%s did not answer its new password: the old and the new one get in until it "
+                    "connects with one of them", charge_point_id)
+
     async def _settle_201(self, charge_point_id: str, action: str, payload: dict[str, Any],
                          outcome: Outcome) -> None:
-        """What a 2.0.1 command's answer tells of the station's device model: the values a
-        GetVariables read, and those an accepted SetVariables put in force."""
+        """What a 2.0.1 command's answer means: a reservation's or a local list's fate as for
+        1.6, the Basic auth password a SetVariables set, and the station's device model (the
+        values a GetVariables read, those an accepted SetVariables put in force; never the
+        password's)."""
+        if action in ("ReserveNow", "CancelReservation"):
+            reservation_id = payload["id"] if action == "ReserveNow" else payload["reservationId"]
+            await self._reservation(charge_point_id, action, reservation_id, outcome)
+        password = password_in(payload) if action == "SetVariables" else None
+        if password is not None and outcome.kind == "timeout":
+            await self._unanswered_password(charge_point_id, password.encode())
         if outcome.kind != "result" or outcome.payload is None:
             return
+        if action == "SendLocalList" and outcome.payload.get("status") == "Accepted":
+            await self._writer.run(apply_sent_list(charge_point_id, local_list_16(payload)))
         now, rows = now_utc(), []
         if action == "GetVariables":
             for r in outcome.payload["getVariableResult"]:
@@ -146,20 +169,25 @@ class CommandEffects:
             asked = {tuple(key(charge_point_id, d["component"], d["variable"], d.get("attributeType")).values()):
                      d["attributeValue"] for d in payload["setVariableData"]}
             for r in outcome.payload["setVariableResult"]:
+                if is_password(r):
+                    if password is not None and r["attributeStatus"] in ACCEPTED:  # now, or at the reboot
+                        await self._charge_points.update(charge_point_id, password=password.encode())
+                        log.info("%s accepted a new BasicAuthPassword: its password is rotated", charge_point_id)
+                    continue  # a password is no value the device model shows
                 row = key(charge_point_id, r["component"], r["variable"], r.get("attributeType"))
                 value = asked.get(tuple(row.values()))
                 if r["attributeStatus"] == "Accepted" and value is not None:  # RebootRequired: not yet
                     rows.append({**row, "value": value, "source": action, "updated_at": now})
         await confirm(self._writer, rows)
 
-    async def _reservation(self, charge_point_id: str, action: str, payload: dict[str, Any],
+    async def _reservation(self, charge_point_id: str, action: str, reservation_id: int,
                            outcome: Outcome) -> None:
         """A reservation's row follows its ReserveNow's answer: Unanswered when it timed out
         (the charge point may hold it: still cancellable), Failed when it was not delivered or
         refused with a CALLERROR. An Accepted CancelReservation makes it Cancelled; a Rejected
         one for an Unanswered reservation shows the charge point never held it (Failed)."""
         answered = outcome.payload.get("status") if outcome.kind == "result" and outcome.payload else None
-        row = (_RESERVATIONS.c.id == payload["reservationId"]) & (
+        row = (_RESERVATIONS.c.id == reservation_id) & (
             _RESERVATIONS.c.charge_point_id == charge_point_id)
         if action == "ReserveNow":
             ending = answered or ("Unanswered" if outcome.kind == "timeout" else "Failed")

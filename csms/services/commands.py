@@ -82,6 +82,10 @@ class CommandService:
         version.validator.validate(action, payload)
         self._effects.check(action, payload, version)
 
+    async def version(self, charge_point_id: str) -> Version:
+        """The OCPP version a command to ``charge_point_id`` goes out in (see :func:`version_of`)."""
+        return version_of(await self._lookup(charge_point_id))
+
     @staticmethod
     def new_id() -> str:
         return str(uuid.uuid4())

@@ -4,7 +4,8 @@ A charge point's list is every id tag, or one group (the tags whose parent is th
 tag), as the central system would answer Authorize for each now. A Full update sends it all; a
 Differential one only what changed since the list the charge point accepted last (kept per
 charge point in ``local_list_entries``, with its version): changed or new tags with their
-``idTagInfo``, removed ones without (the 1.6 way of saying delete). The kept list changes only
+``idTagInfo``, removed ones without (the 1.6 way of saying delete); a 2.0.1 station gets the same
+list in its shape (:func:`~csms.services.shapes_201.local_list_201`). The kept list changes only
 when the charge point answers Accepted (:func:`csms.store.local_lists.apply_sent_list`, from
 :class:`~csms.services.command_effects.CommandEffects`), so a failed update is simply sent again.
 """
@@ -18,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from csms.services.commands import CommandRun, CommandService
 from csms.services.errors import NotFound
+from csms.services.shapes_201 import local_list_201
 from csms.store.models import ChargePoint, IdTag, table
 from csms.store.security_models import LocalListEntry
 from csms.timeutil import iso, now_utc, utc
+from ocppj.versions import V16
 
 _TAGS = table(IdTag)
 _LIST = table(LocalListEntry)
@@ -86,6 +89,8 @@ class LocalListService:
         list_version = version if version is not None else (current or 0) + 1
         payload = {"listVersion": list_version, "updateType": update_type,
                    "localAuthorizationList": entries}
+        if await self._commands.version(charge_point_id) is not V16:
+            payload = local_list_201(payload)
         run = await self._commands.run(charge_point_id, "SendLocalList", payload, wait=wait,
                                        requested_by=requested_by)
         sent = {"version": list_version, "update_type": update_type, "group": group,
@@ -93,11 +98,13 @@ class LocalListService:
         return sent, run
 
     async def check(self, charge_point_id: str, requested_by: str, wait: float
-                    ) -> tuple[int | None, CommandRun]:
-        """GetLocalListVersion: the version the central system expects, and the command (its
-        answer holds the charge point's)."""
+                    ) -> tuple[int | None, int | None, CommandRun]:
+        """GetLocalListVersion: the version the central system expects, the one the charge point
+        answered it holds (None: no answer), and the command."""
         async with self._engine.connect() as conn:
             current, _ = await self._kept(conn, charge_point_id)
         run = await self._commands.run(charge_point_id, "GetLocalListVersion", {}, wait=wait,
                                        requested_by=requested_by)
-        return current, run
+        answer = run.outcome.payload if run.outcome is not None and run.outcome.kind == "result" else None
+        held = (answer.get("listVersion", answer.get("versionNumber")) if answer else None)  # 1.6, 2.0.1
+        return current, held, run

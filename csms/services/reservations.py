@@ -16,10 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from csms.services.commands import CommandRun, CommandService
 from csms.services.errors import Conflict, Invalid, NotFound
+from csms.services.shapes_201 import CARD, reserve_now_201
 from csms.store.models import ChargePoint, table
 from csms.store.security_models import ACTIVE_RESERVATION, Reservation
 from csms.store.writer import Writer
 from csms.timeutil import iso, now_utc, utc
+from ocppj.versions import V16
 
 _RESERVATIONS = table(Reservation)
 _CP = table(ChargePoint)
@@ -38,10 +40,12 @@ class ReservationService:
         self._commands = commands
 
     async def create(self, charge_point_id: str, connector_id: int, id_tag: str, expiry: datetime,
-                     parent_id_tag: str | None, requested_by: str, wait: float) -> tuple[int, CommandRun]:
+                     parent_id_tag: str | None, requested_by: str, wait: float,
+                     token_type: str = CARD) -> tuple[int, CommandRun]:
         """Record a reservation and send its ReserveNow (``parentIdTag`` from the id tag when not
-        given). :class:`NotFound` for an unknown charge point, :class:`Invalid` for an expiry
-        that has passed. Returns the reservation's id and the command."""
+        given; to a 2.0.1 station in 2.0.1's shape, ``connector_id`` its EVSE, the id tag a token
+        of ``token_type``). :class:`NotFound` for an unknown charge point, :class:`Invalid` for
+        an expiry that has passed. Returns the reservation's id and the command."""
         expiry_utc = utc(expiry)
         assert expiry_utc is not None
         if expiry_utc <= now_utc():
@@ -65,6 +69,8 @@ class ReservationService:
                                    "idTag": id_tag, "reservationId": reservation_id}
         if parent_id_tag:
             payload["parentIdTag"] = parent_id_tag
+        if await self._commands.version(charge_point_id) is not V16:
+            payload = reserve_now_201(payload, token_type)
         run = await self._commands.run(charge_point_id, "ReserveNow", payload, wait=wait,
                                        requested_by=requested_by)
         await self._writer.changed(_RESERVATIONS.update().where(

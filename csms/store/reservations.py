@@ -86,3 +86,14 @@ async def use_reservation(conn: AsyncConnection, charge_point_id: str, reservati
     await conn.execute(update(_RESERVATIONS).where(_RESERVATIONS.c.id == reservation_id).values(
         status="Used", transaction_id=transaction_id, ended_at=now_utc()))
     return True
+
+
+def reservation_over(charge_point_id: str, reservation_id: int, how: str
+                     ) -> Callable[[AsyncConnection], Awaitable[None]]:
+    """Writer operation: an OCPP 2.0.1 station's ReservationStatusUpdate, ``Expired`` or
+    ``Removed`` (it let the reservation go): the reservation, if still active, is over so."""
+    async def op(conn: AsyncConnection) -> None:
+        await conn.execute(update(_RESERVATIONS).where(
+            _RESERVATIONS.c.id == reservation_id, _RESERVATIONS.c.charge_point_id == charge_point_id,
+            _RESERVATIONS.c.status.in_(ACTIVE_RESERVATION)).values(status=how, ended_at=now_utc()))
+    return op

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.store.endings import Ended, last_reading, supersede
 from csms.store.models import Transaction, TransactionEvent, table
+from csms.store.reservations import use_reservation
 from csms.store.transactions import id_tag_info
 from csms.timeutil import now_utc
 
@@ -111,6 +112,8 @@ async def _create(conn: AsyncConnection, req: EventRequest, accept_unknown: bool
         created_at=now, last_activity_at=now))
     key = result.inserted_primary_key
     assert key is not None
+    if req.reservation_id is not None and info is not None:  # the reservation it used is over
+        await use_reservation(conn, req.charge_point_id, req.reservation_id, int(key[0]), req.id_token or "", info)
     return EventResult(int(key[0]), connector, info, False, True, req.remote_start_id, superseded=superseded)
 
 
@@ -124,6 +127,10 @@ async def _update(conn: AsyncConnection, row: Any, req: EventRequest, accept_unk
             info = await id_tag_info(conn, req.id_token, accept_unknown, for_start=True, stale_after=stale_after)
             values.update(_token_columns(req.id_token), id_tag_status=info["status"])
             authorized = True
+            reservation = req.reservation_id if req.reservation_id is not None else row.reservation_id
+            if reservation is not None and await use_reservation(conn, req.charge_point_id, reservation, row.id,
+                                                                 req.id_token, info):
+                values["reservation_id"] = reservation
         else:
             info = await id_tag_info(conn, req.id_token, accept_unknown)
     if req.evse_id and row.connector_id == 0:  # the EVSE named late (it may be left out at first)
