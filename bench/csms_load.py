@@ -10,7 +10,10 @@ Phases: closed-loop load against chargebay, then against the baseline, then idle
 bench/results/csms_load.json.
 
     python bench/csms_load.py [--charge-points 1000] [--duration 20] [--idle-connections 10000]
-                              [--skip-baseline] [--skip-idle]
+                              [--skip-baseline] [--skip-idle] [--ocpp-versions 1.6,2.0.1]
+
+The load phases run each OCPP version's mix (1.6: Heartbeat / StatusNotification / MeterValues;
+2.0.1: Heartbeat / TransactionEvent / MeterValues, bench/frames_201.py) against both servers.
 """
 
 from __future__ import annotations
@@ -314,16 +317,16 @@ class Bench:
         self.children.append(process)
         return process
 
-    def load_phase(self, label: str) -> dict[str, Any]:
+    def load_phase(self, label: str, ocpp_version: str = "1.6") -> dict[str, Any]:
         """Closed loop against a fresh server: loadgen's figures plus the server's CPU and RSS."""
         server = self.start_server(label)
         try:
-            return self.closed_loop([server])[0]
+            return self.closed_loop([server], ocpp_version=ocpp_version)[0]
         finally:
             self.stop(server.process)
 
-    def closed_loop(self, servers: Sequence[Server],
-                    sampler_type: Callable[..., Sampler] = Sampler) -> tuple[dict[str, Any], Sampler]:
+    def closed_loop(self, servers: Sequence[Server], sampler_type: Callable[..., Sampler] = Sampler,
+                    ocpp_version: str = "1.6") -> tuple[dict[str, Any], Sampler]:
         """Closed loop against running ``servers`` (the charge points split evenly over them):
         loadgen's figures plus the servers' CPU and RSS, and the sampler that measured them. The
         servers keep running; ``server_survived`` says whether all of them did."""
@@ -332,7 +335,7 @@ class Bench:
         args = self.args
         process = self.loadgen([s.ws_port for s in servers],
                                "--charge-points", str(args.charge_points),
-                               "--duration", str(args.duration))
+                               "--duration", str(args.duration), "--ocpp-version", ocpp_version)
         sampler = sampler_type(server, process.pid, more=more)
         lines = Lines()
         lines.add(process.stdout, (0, "out"))
@@ -437,22 +440,28 @@ def _row(cells: list[Any], widths: list[int]) -> str:
     return f"{first:<{widths[0]}}" + "".join(f"{cell!s:>{w}}" for cell, w in zip(rest, widths[1:], strict=False))
 
 
+MIXES = {"1.6": ("load", "ratio_calls_per_s", "Heartbeat / StatusNotification / MeterValues"),
+         "2.0.1": ("load_201", "ratio_calls_per_s_201", "Heartbeat / TransactionEvent / MeterValues")}
+
+
 def render(results: dict[str, Any]) -> Iterator[str]:
     """The human-readable summary of ``results``."""
-    load = results["load"]
-    widths = [36, 11, 9, 8, 8, 7, 8, 8, 10]
-    yield ""
-    yield (f"{results['charge_points']} charge points, {results['duration_s']:g} s closed loop "
-           f"(Heartbeat / StatusNotification / MeterValues); server CPUs {results['server_cpus']}, "
-           f"load generator CPUs {results['load_cpus']}")
-    yield _row(["server", "connected", "calls/s", "p50 ms", "p99 ms", "CPU %", "RSS MB", "errors",
-                "loadgen %"], widths)
-    for label, r in load.items():
-        yield _row([label, r["connected"], r["calls_per_s"], r["p50_ms"], r["p99_ms"],
-                    r["server_cpu_percent"], r["server_rss_mb"], r["errors"] + r["unanswered"],
-                    r["loadgen_cpu_percent"]], widths)
-    if "ratio_calls_per_s" in results:
-        yield f"chargebay / baseline calls/s: {results['ratio_calls_per_s']:.2f}"
+    widths = [36, 11, 9, 8, 8, 7, 8, 8, 10, 9]
+    for version, (key, ratio, mix) in MIXES.items():
+        if not results.get(key):
+            continue
+        yield ""
+        yield (f"OCPP {version}: {results['charge_points']} charge points, {results['duration_s']:g} s "
+               f"closed loop ({mix}); server CPUs {results['server_cpus']}, load generator CPUs "
+               f"{results['load_cpus']}")
+        yield _row(["server", "connected", "calls/s", "p50 ms", "p99 ms", "CPU %", "RSS MB", "errors",
+                    "loadgen %", "µs/call"], widths)
+        for label, r in results[key].items():
+            yield _row([label, r["connected"], r["calls_per_s"], r["p50_ms"], r["p99_ms"],
+                        r["server_cpu_percent"], r["server_rss_mb"], r["errors"] + r["unanswered"],
+                        r["loadgen_cpu_percent"], r["server_cpu_us_per_call"]], widths)
+        if ratio in results:
+            yield f"OCPP {version} chargebay / baseline calls/s: {results[ratio]:.2f}"
     if results["idle"]:
         widths = [36, 11, 11, 15, 14, 10]
         yield ""
@@ -470,6 +479,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--idle-connections", type=int, default=10000)
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--skip-idle", action="store_true")
+    parser.add_argument("--ocpp-versions", default="1.6,2.0.1",
+                        help="the mixes of the load phases, in order (1.6, 2.0.1 or both)")
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"default {RESULTS}")
     # Testing the bench itself without chargebay: a command template for the "chargebay" slot,
     # e.g. "{python} {bench}/minimal_csms.py --host {host} --port {ws_port}".
@@ -491,19 +502,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "load": {},
         "idle": {},
     }
+    versions = [v.strip() for v in args.ocpp_versions.split(",") if v.strip()]
+    unknown = set(versions) - set(MIXES)
+    if unknown:
+        raise SystemExit(f"--ocpp-versions: no mix for {sorted(unknown)} (1.6, 2.0.1)")
     try:
-        for label in labels:
-            log(f"bench: load phase, {label}")
-            results["load"][label] = bench.load_phase(label)
+        for version in versions:
+            for label in labels:
+                log(f"bench: load phase, OCPP {version}, {label}")
+                results.setdefault(MIXES[version][0], {})[label] = bench.load_phase(label, version)
         if not args.skip_idle:
             for label in labels:
                 log(f"bench: idle phase, {label}")
                 results["idle"][label] = bench.idle_phase(label)
     finally:
         bench.stop_all()
-    if BASELINE in results["load"] and results["load"][BASELINE]["calls_per_s"]:
-        ratio = results["load"][CHARGEBAY]["calls_per_s"] / results["load"][BASELINE]["calls_per_s"]
-        results["ratio_calls_per_s"] = round(ratio, 3)
+    for key, ratio_key, _ in MIXES.values():
+        load = results.get(key) or {}
+        if BASELINE in load and load[BASELINE]["calls_per_s"]:
+            results[ratio_key] = round(load[CHARGEBAY]["calls_per_s"] / load[BASELINE]["calls_per_s"], 3)
     return publish(results, args.output, render)
 
 

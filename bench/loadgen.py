@@ -1,4 +1,4 @@
-"""OCPP 1.6J load generator: many charge points in a closed call/answer loop, or just held open.
+"""OCPP-J load generator: many charge points in a closed call/answer loop, or just held open.
 
 Kept lean so that the central system, not this process, is the bottleneck: raw JSON frames
 (orjson) over plain websockets without the ``ocpp`` library, no compression, no client pings,
@@ -9,6 +9,7 @@ float array. Progress goes to stderr; the result (or ``READY <n>`` in ``--idle``
     python bench/loadgen.py --port 9000 --charge-points 5000 --idle   # until stdin closes / SIGTERM
     python bench/loadgen.py --port 9000 --charge-points 100 --idle --answer-calls  # + answer Calls
     python bench/loadgen.py --port 9000 9001 --charge-points 1000  # first half to 9000, rest 9001
+    python bench/loadgen.py --port 9000 --charge-points 1000 --ocpp-version 2.0.1  # 2.0.1 mix
 
 With ``--answer-calls`` (``--idle`` only) the held charge points answer the central system's Calls
 (RemoteStartTransaction, Reset, TriggerMessage, ...) with schema-valid CallResults from
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from frames_201 import Frames201
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
@@ -108,6 +110,7 @@ class Frames:
     def __init__(self) -> None:
         self._ids = itertools.count(1)
         self._time = Timestamps()
+        self._energy: dict[int, int] = {}
 
     def next_id(self) -> str:
         return str(next(self._ids))
@@ -126,6 +129,17 @@ class Frames:
             "timestamp": self._time.now(),
         }
         return orjson.dumps([CALL, message_id, "StatusNotification", payload])
+
+    def step(self, index: int, step: int, message_id: str) -> bytes:
+        """The ``step``-th call of charge point ``index``: Heartbeat, StatusNotification and
+        MeterValues in turn."""
+        kind = step % 3
+        if kind == 0:
+            return self.heartbeat(message_id)
+        if kind == 1:
+            return self.status(message_id, STATUSES[(step // 3) % len(STATUSES)])
+        energy_wh = self._energy[index] = self._energy.get(index, 0) + 25
+        return self.meter_values(message_id, energy_wh, 11000, (step // 3) % 101)
 
     def meter_values(self, message_id: str, energy_wh: int, power_w: int, soc: int) -> bytes:
         sampled = [
@@ -176,13 +190,13 @@ async def answer_calls(ws: ClientConnection, stats: Stats) -> None:
 
 
 async def open_charge_point(
-    url: str, frames: Frames, stats: Stats, timeout: float
+    url: str, frames: Frames | Frames201, stats: Stats, timeout: float
 ) -> ClientConnection | None:
     """Connect and boot one charge point; None (and the reason on stderr) when that fails."""
     try:
         ws = await connect(
             url,
-            subprotocols=["ocpp1.6"],
+            subprotocols=["ocpp2.0.1" if isinstance(frames, Frames201) else "ocpp1.6"],
             compression=None,
             max_queue=4,
             ping_interval=None,
@@ -210,7 +224,7 @@ async def open_charge_point(
 
 async def connect_all(
     host: str, ports: list[int], path: str, prefix: str, first: int, count: int,
-    concurrency: int, timeout: float, frames: Frames, stats: Stats,
+    concurrency: int, timeout: float, frames: Frames | Frames201, stats: Stats,
 ) -> list[ClientConnection]:
     """Open ``count`` charge points, at most ``concurrency`` handshakes at a time; with several
     ``ports`` (nodes of a cluster) split evenly over them in blocks, in the order given."""
@@ -242,27 +256,20 @@ async def connect_all(
 
 
 async def drive(
-    ws: ClientConnection, index: int, deadline: float, frames: Frames, stats: Stats
+    ws: ClientConnection, index: int, deadline: float, frames: Frames | Frames201, stats: Stats
 ) -> None:
     """Closed loop for one charge point: a Call, wait for its answer, the next, until the deadline.
 
-    Heartbeat, StatusNotification and MeterValues in turn (the offset by index spreads the mix).
+    The version's mix in turn (1.6: Heartbeat, StatusNotification, MeterValues; 2.0.1: Heartbeat,
+    TransactionEvent, MeterValues); the offset by index spreads it.
     """
     step = index
-    energy_wh = 0
     latencies = stats.latencies
     clock = time.perf_counter
     try:
         while clock() < deadline:
             message_id = frames.next_id()
-            kind = step % 3
-            if kind == 0:
-                frame = frames.heartbeat(message_id)
-            elif kind == 1:
-                frame = frames.status(message_id, STATUSES[(step // 3) % len(STATUSES)])
-            else:
-                energy_wh += 25
-                frame = frames.meter_values(message_id, energy_wh, 11000, (step // 3) % 101)
+            frame = frames.step(index, step, message_id)
             step += 1
             sent = clock()
             answer = await exchange(ws, frame, message_id, stats)
@@ -287,6 +294,10 @@ async def report_progress(started: float, stats: Stats) -> None:
             f"{stats.errors} CallErrors")
 
 
+def new_frames(args: argparse.Namespace) -> Frames | Frames201:
+    return Frames201() if args.ocpp_version == "2.0.1" else Frames()
+
+
 def percentile(ordered: list[float], fraction: float) -> float:
     return ordered[round(fraction * (len(ordered) - 1))] if ordered else 0.0
 
@@ -299,7 +310,7 @@ async def close_all(connections: list[ClientConnection]) -> None:
 
 async def run_load(args: argparse.Namespace) -> dict[str, Any]:
     """Connect, then the closed loop for ``args.duration`` seconds; returns the figures."""
-    frames, stats = Frames(), Stats()
+    frames, stats = new_frames(args), Stats()
     connections = await connect_all(
         args.host, args.port, args.path, args.prefix, args.first, args.charge_points,
         args.connect_concurrency, args.timeout, frames, stats,
@@ -356,7 +367,7 @@ def _stop_on_stdin_eof(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]
 
 async def run_idle(args: argparse.Namespace) -> dict[str, Any]:
     """Connect and boot, print ``READY <n>``, hold the connections until told to stop."""
-    frames, stats = Frames(), Stats()
+    frames, stats = new_frames(args), Stats()
     loop = asyncio.get_running_loop()
     stopped = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -393,6 +404,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--prefix", default="BENCH", help="charge point id prefix")
     parser.add_argument("--first", type=int, default=0, help="index of the first charge point")
     parser.add_argument("--charge-points", type=int, default=1000)
+    parser.add_argument("--ocpp-version", choices=("1.6", "2.0.1"), default="1.6",
+                        help="the charge points' version and mix (2.0.1: bench/frames_201.py)")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of closed loop")
     parser.add_argument("--connect-concurrency", type=int, default=64)
     parser.add_argument("--timeout", type=float, default=30.0, help="connect/boot timeout (s)")

@@ -22,6 +22,9 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint as BaseChargePoint
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action, RegistrationStatus
+from ocpp.v201 import ChargePoint as BaseChargingStation
+from ocpp.v201 import call_result as call_result201
+from ocpp.v201.enums import Action as Action201
 from websockets.asyncio.server import ServerConnection
 
 log = logging.getLogger("minimal_csms")
@@ -59,22 +62,53 @@ class ChargePoint(BaseChargePoint):
         return call_result.MeterValues()
 
 
+class ChargingStation(BaseChargingStation):
+    """The same for OCPP 2.0.1 (the library's ``v201``): the calls of the 2.0.1 mix, nothing stored."""
+
+    @on(Action201.boot_notification)
+    def on_boot_notification(self, charging_station: dict[str, Any], reason: str,
+                             **kwargs: Any) -> call_result201.BootNotification:
+        return call_result201.BootNotification(current_time=_now(), interval=300, status="Accepted")
+
+    @on(Action201.heartbeat)
+    def on_heartbeat(self) -> call_result201.Heartbeat:
+        return call_result201.Heartbeat(current_time=_now())
+
+    @on(Action201.status_notification)
+    def on_status_notification(self, **kwargs: Any) -> call_result201.StatusNotification:
+        return call_result201.StatusNotification()
+
+    @on(Action201.meter_values)
+    def on_meter_values(self, evse_id: int, meter_value: list[dict[str, Any]],
+                        **kwargs: Any) -> call_result201.MeterValues:
+        return call_result201.MeterValues()
+
+    @on(Action201.transaction_event)
+    def on_transaction_event(self, event_type: str, id_token: dict[str, Any] | None = None,
+                             **kwargs: Any) -> call_result201.TransactionEvent:
+        if id_token is None:
+            return call_result201.TransactionEvent()
+        return call_result201.TransactionEvent(id_token_info={"status": "Accepted"})
+
+
 async def on_connect(websocket: ServerConnection) -> None:
-    """One ``ChargePoint`` per connection; the id is the last segment of the URL path."""
+    """One ``ChargePoint`` (1.6) or ``ChargingStation`` (2.0.1) per connection, by the
+    subprotocol; the id is the last segment of the URL path."""
     if websocket.subprotocol is None:
-        log.warning("no ocpp1.6 subprotocol requested, closing")
+        log.warning("no ocpp1.6 or ocpp2.0.1 subprotocol requested, closing")
         await websocket.close()
         return
     charge_point_id = websocket.request.path.rstrip("/").rsplit("/", 1)[-1]
+    kind = ChargingStation if websocket.subprotocol == "ocpp2.0.1" else ChargePoint
     try:
-        await ChargePoint(charge_point_id, websocket).start()
+        await kind(charge_point_id, websocket).start()
     except websockets.ConnectionClosed:
         # The library's read loop ends with this exception on every disconnect; not an error here.
         pass
 
 
 async def serve(host: str, port: int) -> None:
-    async with websockets.serve(on_connect, host, port, subprotocols=["ocpp1.6"]) as server:
+    async with websockets.serve(on_connect, host, port, subprotocols=["ocpp1.6", "ocpp2.0.1"]) as server:
         log.warning("minimal CSMS listening on ws://%s:%d", host, port)
         await server.serve_forever()
 
