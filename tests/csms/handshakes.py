@@ -116,11 +116,12 @@ def basic(user: str, password: str | bytes) -> dict[str, str]:
 
 
 async def admitted(url: str, cp_id: str, password: str | bytes | None = None,
-                   tls: ssl.SSLContext | None = None, headers: dict[str, str] | None = None) -> int:
+                   tls: ssl.SSLContext | None = None, headers: dict[str, str] | None = None,
+                   subprotocol: str = "ocpp1.6") -> int:
     """101 when the handshake is accepted, else the refusal's HTTP status (no retries, no wait)."""
     extra = {**(basic(cp_id, password) if password is not None else {}), **(headers or {})}
     try:
-        async with connect(f"{url}/{cp_id}", subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+        async with connect(f"{url}/{cp_id}", subprotocols=[subprotocol],  # type: ignore[list-item]
                            additional_headers=extra, ssl=tls, open_timeout=10, close_timeout=1):
             return 101
     except InvalidStatus as exc:
