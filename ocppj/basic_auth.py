@@ -76,25 +76,41 @@ REDACTED = "<redacted>"
 
 
 PASSWORD_COMPONENT, PASSWORD_VARIABLE = "SecurityCtrlr", "BasicAuthPassword"  # OCPP 2.0.1's
+# SetNetworkProfile's secrets (connectionData.vpn / .apn): a VPN's password and key, an APN's
+# password and the SIM's PIN
+_NETWORK_SECRETS = {"vpn": ("password", "key"), "apn": ("apnPassword", "simPin")}
 
 
-def is_password(data: dict[str, Any]) -> bool:
-    """Whether a 2.0.1 SetVariables entry (or its result) is the station's Basic auth password."""
-    return bool(data.get("component", {}).get("name") == PASSWORD_COMPONENT
-                and data.get("variable", {}).get("name") == PASSWORD_VARIABLE
-                and data.get("attributeType", "Actual") == "Actual")
+def _named(data: Any, part: str, name: str) -> bool:
+    found = data.get(part) if isinstance(data, dict) else None
+    return isinstance(found, dict) and str(found.get("name", "")).lower() == name.lower()
+
+
+def is_password(data: Any, actual_only: bool = True) -> bool:
+    """Whether a 2.0.1 SetVariables/GetVariables entry (or result) is the station's Basic auth
+    password. 2.0.1 names components and variables case-insensitively, so this does too; with
+    ``actual_only`` the Actual attribute only (the one a station authenticates with)."""
+    return (_named(data, "component", PASSWORD_COMPONENT) and _named(data, "variable", PASSWORD_VARIABLE)
+            and (not actual_only or data.get("attributeType", "Actual") == "Actual"))
 
 
 def redacted(action: str, payload: dict[str, Any]) -> dict[str, Any]:
     """``payload`` as a log or a record may keep it: a charge point's password (1.6's
-    ``AuthorizationKey``, 2.0.1's ``SecurityCtrlr.BasicAuthPassword`` in SetVariables) replaced
-    by :data:`REDACTED`; any other payload as it is. The command record and the message log are
-    read by every viewer; the password is not theirs."""
-    if action == "ChangeConfiguration" and payload.get("key") == "AuthorizationKey":
+    ``AuthorizationKey``, 2.0.1's ``SecurityCtrlr.BasicAuthPassword`` in SetVariables, any
+    attribute of it) and SetNetworkProfile's VPN and APN secrets replaced by :data:`REDACTED`;
+    any other payload as it is. The command record and the message log are read by every
+    viewer; the secrets are not theirs."""
+    if action == "ChangeConfiguration" and str(payload.get("key", "")).lower() == "authorizationkey":
         return {**payload, "value": REDACTED}
-    if action == "SetVariables" and isinstance(payload.get("setVariableData"), list) and any(
-            isinstance(d, dict) and is_password(d) for d in payload["setVariableData"]):
+    data = payload.get("setVariableData")
+    if action == "SetVariables" and isinstance(data, list) and any(is_password(d, False) for d in data):
         return {**payload, "setVariableData": [
-            {**d, "attributeValue": REDACTED} if isinstance(d, dict) and is_password(d) else d
-            for d in payload["setVariableData"]]}
+            {**d, "attributeValue": REDACTED} if is_password(d, False) else d for d in data]}
+    connection = payload.get("connectionData")
+    if action == "SetNetworkProfile" and isinstance(connection, dict):
+        hidden = dict(connection)
+        for part, secrets in _NETWORK_SECRETS.items():
+            if isinstance(hidden.get(part), dict):
+                hidden[part] = {k: REDACTED if k in secrets else v for k, v in hidden[part].items()}
+        return {**payload, "connectionData": hidden}
     return payload

@@ -3,6 +3,7 @@ tables as 1.6's (:mod:`csms.store.transactions_201`), answered once committed, a
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import Table
@@ -18,6 +19,14 @@ from csms.timeutil import parse_ts
 _METER_VALUES = cast(Table, MeterValue.__table__)
 
 
+def scaled(value: float, multiplier: int) -> str:
+    """``value`` × 10^``multiplier`` as exact decimal text: no digit of a lifetime register lost
+    to float rounding or an exponent (12345678.9 stays 12345678.9, 1.1 kWh at 3 is 1100)."""
+    number = (Decimal(repr(value)) if isinstance(value, float) else Decimal(value)).scaleb(multiplier)
+    text = format(number, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def as_16(meter_values: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """2.0.1 meterValue elements in 1.6's shape, the one the meter_values table keeps: the value
     as text with its multiplier applied, the unit from unitOfMeasure (absent: Wh, as both say)."""
@@ -26,8 +35,7 @@ def as_16(meter_values: list[dict[str, Any]]) -> list[dict[str, Any]]:
         samples = []
         for sv in mv["sampledValue"]:
             unit = sv.get("unitOfMeasure") or {}
-            value = sv["value"] * 10 ** unit.get("multiplier", 0)
-            samples.append({"value": format(value, "g") if isinstance(value, float) else str(value),
+            samples.append({"value": scaled(sv["value"], unit.get("multiplier", 0)),
                             "context": sv.get("context"), "measurand": sv.get("measurand"),
                             "phase": sv.get("phase"), "location": sv.get("location"), "unit": unit.get("unit")})
         found.append({"timestamp": mv["timestamp"], "sampledValue": samples})

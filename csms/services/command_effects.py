@@ -162,15 +162,16 @@ class CommandEffects:
         now, rows = now_utc(), []
         if action == "GetVariables":
             for r in outcome.payload["getVariableResult"]:
-                if r["attributeStatus"] == "Accepted" and "attributeValue" in r:
+                if r["attributeStatus"] == "Accepted" and "attributeValue" in r and not is_password(r, False):
                     rows.append({**key(charge_point_id, r["component"], r["variable"], r.get("attributeType")),
                                  "value": r["attributeValue"], "source": action, "updated_at": now})
         elif action == "SetVariables":
             asked = {tuple(key(charge_point_id, d["component"], d["variable"], d.get("attributeType")).values()):
                      d["attributeValue"] for d in payload["setVariableData"]}
             for r in outcome.payload["setVariableResult"]:
-                if is_password(r):
-                    if password is not None and r["attributeStatus"] in ACCEPTED:  # now, or at the reboot
+                if is_password(r, False):  # any attribute of it
+                    taken = is_password(r) and r["attributeStatus"] in ACCEPTED  # now, or at the reboot
+                    if taken and password is not None:
                         await self._charge_points.update(charge_point_id, password=password.encode())
                         log.info("%s accepted a new BasicAuthPassword: its password is rotated", charge_point_id)
                     continue  # a password is no value the device model shows

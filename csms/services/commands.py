@@ -40,9 +40,10 @@ class UnknownAction(ValueError):
 
 
 def version_of(known: object | None) -> Version:
-    """The version a charge point speaks: the one pinned, else the one it connected with last
+    """The version a charge point speaks: the one it connected with last (its socket speaks it
+    until it reconnects, even when an operator pinned another meanwhile), else the one pinned
     (1.6 for one that never connected)."""
-    name = getattr(known, "ocpp_version_pinned", None) or getattr(known, "ocpp_version", None)
+    name = getattr(known, "ocpp_version", None) or getattr(known, "ocpp_version_pinned", None)
     return next((v for v in SERVED if v.name == name), V16)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from csms.store.models import DeviceVariable, table
 from csms.store.writer import Writer
+from ocppj.basic_auth import is_password
 
 _VARIABLES = table(DeviceVariable)
 KEY = ("charge_point_id", "component", "component_instance", "evse_id", "connector_id", "variable",
@@ -29,13 +30,16 @@ def key(charge_point_id: str, component: dict[str, Any], variable: dict[str, Any
 
 
 def reported(charge_point_id: str, report_data: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    """Full rows of a NotifyReport's ``reportData``: one per variable attribute."""
+    """Full rows of a NotifyReport's ``reportData``: one per variable attribute (a password's
+    value is never kept, should a station report one)."""
     rows = []
     for item in report_data:
         traits = item.get("variableCharacteristics") or {}
+        secret = is_password(item, False)
         for attribute in item["variableAttribute"]:
             rows.append({**key(charge_point_id, item["component"], item["variable"], attribute.get("type")),
-                         "value": attribute.get("value"), "mutability": attribute.get("mutability", "ReadWrite"),
+                         "value": None if secret else attribute.get("value"),
+                         "mutability": attribute.get("mutability", "ReadWrite"),
                          "data_type": traits.get("dataType"), "unit": traits.get("unit"),
                          "source": "NotifyReport", "updated_at": now})
     return rows

@@ -20,14 +20,15 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from csms.store.endings import Ended, last_reading, supersede
-from csms.store.models import Transaction, TransactionEvent, table
+from csms.store.endings import REGISTER, Ended, last_reading, supersede
+from csms.store.models import MeterValue, Transaction, TransactionEvent, table
 from csms.store.reservations import use_reservation
 from csms.store.transactions import id_tag_info
 from csms.timeutil import now_utc
 
 _TX = table(Transaction)
 _EVENTS = table(TransactionEvent)
+_MV = table(MeterValue)
 NO_TOKEN = "NoIdToken"  # id_tag_status of a transaction started before any id token (EVConnected)
 ID_TAG_CHARS = 20  # 1.6's idTag: a longer 2.0.1 token is kept whole in id_token
 
@@ -137,9 +138,18 @@ async def _update(conn: AsyncConnection, row: Any, req: EventRequest, accept_unk
         values["connector_id"] = req.evse_id
     if req.remote_start_id is not None and row.remote_start_id is None:
         values["remote_start_id"] = req.remote_start_id
+    if req.register_wh is not None and row.meter_start == 0 and not await _has_reading(conn, row.id):
+        values["meter_start"] = req.register_wh  # a Started without a reading: the first one is the start
     await conn.execute(update(_TX).where(_TX.c.id == row.id).values(values))
     return EventResult(row.id, values.get("connector_id", row.connector_id), info, False, False,
                        values.get("remote_start_id", row.remote_start_id), authorized)
+
+
+async def _has_reading(conn: AsyncConnection, transaction_id: int) -> bool:
+    """Whether an energy register of the transaction is stored (its earlier events' readings)."""
+    return (await conn.execute(select(_MV.c.id).where(
+        _MV.c.transaction_id == transaction_id, _MV.c.phase.is_(None),
+        (_MV.c.measurand == REGISTER) | _MV.c.measurand.is_(None)).limit(1))).first() is not None
 
 
 async def _end(conn: AsyncConnection, transaction_id: int, req: EventRequest) -> Ended:

@@ -193,3 +193,22 @@ async def test_a_registration_change_at_one_node_applies_at_the_other(
         assert await eventually(pending, 3.0)
         known = await n1.central.lookup("CP-X7")
         assert known is not None and known.registration_status == "Pending"
+
+
+async def test_a_version_change_at_one_node_reaches_the_other(nodes: tuple[Stack, Stack]) -> None:
+    """A charge point that reconnects at n1 in another OCPP version gets n2's commands in it:
+    n2's cached version is dropped once the new one is committed (issue #16)."""
+    from ocpp.v16 import call as call16
+    from ocpp.v201 import ChargePoint as ChargePoint201
+
+    from tests.csms.test_ocpp201_connection import BOOT
+    n1, n2 = nodes
+    async with connect(n1.ws_url, "CP-XV") as cp:
+        await cp.call(call16.BootNotification(charge_point_vendor="Acme", charge_point_model="Wall"))
+        assert (await n2.central.commands.version("CP-XV")).name == "1.6"  # cached at n2 now
+    async with connect(n1.ws_url, "CP-XV", cls=ChargePoint201, subprotocols=("ocpp2.0.1",)) as cp:
+        await cp.call(BOOT)
+
+        async def seen_at_n2() -> bool:
+            return (await n2.central.commands.version("CP-XV")).name == "2.0.1"
+        assert await eventually(seen_at_n2, 3.0)

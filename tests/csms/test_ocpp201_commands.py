@@ -97,3 +97,16 @@ async def test_every_201_action_has_a_route_with_a_valid_example(stack: Stack) -
             assert (name in examples) is (action in version.csms_actions), (action, name)
             if name in examples:
                 version.validator.validate(action, examples[name]["value"])  # raises if it is not valid
+
+
+async def test_a_pin_changes_no_command_before_the_station_reconnects(stack: Stack) -> None:
+    """Pinned to 1.6 while connected as 2.0.1, the station still gets 2.0.1 commands on its
+    socket: the pin takes effect at its next connect."""
+    async with asyncio.timeout(BUDGET), station(stack, "CP-PIN201", cls=Station201) as cp, \
+            httpx.AsyncClient(base_url=stack.http_url, headers=ADMIN, timeout=20) as client:
+        await cp.call(BOOT)
+        r = await client.patch("/api/v1/charge-points/CP-PIN201", json={"ocpp_version": "1.6"})
+        assert r.status_code == 200 and r.json()["ocpp_version_pinned"] == "1.6", r.text
+        r = await send(client, "CP-PIN201", "Reset", {"type": "Immediate"})
+        assert r.status_code == 200 and r.json()["response"] == {"status": "Accepted"}, r.text
+        assert cp.received == [("Reset", {"type": "Immediate"})]

@@ -202,6 +202,14 @@ async def test_the_password_of_a_201_station_and_no_profile_upgrade_by_16_means(
                                                    "attribute_value": password}]
             r = await client.post("/api/v1/charge-points/CP-P201/security-profile", json={"profile": 1})
             assert r.status_code == 409 and r.json()["code"] == "NotInVersion", r.text
+            # 2.0.1 names are case-insensitive: however a raw SetVariables spells it, it is the password
+            spelled = {"setVariableData": [{"component": {"name": "securityctrlr"},
+                                            "variable": {"name": "BASICAUTHPASSWORD"},
+                                            "attributeValue": password[::-1]}]}
+            r = await client.post("/api/v1/charge-points/CP-P201/commands/SetVariables", json=spelled,
+                                  params={"wait": 10})
+            assert r.status_code == 200, r.text
+            password = password[::-1]
         logged = await rows(stack, "SELECT frame FROM messages WHERE charge_point_id = 'CP-P201' "
                                    "AND action = 'SetVariables'")
         recorded = await rows(stack, "SELECT payload FROM commands WHERE charge_point_id = 'CP-P201'")

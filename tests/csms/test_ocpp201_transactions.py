@@ -123,3 +123,25 @@ async def test_concurrent_tokens_a_new_start_on_a_busy_evse_and_16_beside_201(st
     ids = [t["id"] for t in listed.values()]
     assert len(set(ids)) == len(ids) == 4
     assert len(await rows(stack, "SELECT id FROM transaction_events")) == 3
+
+
+async def test_energy_from_decimal_registers_and_a_started_without_a_reading(stack: Stack) -> None:
+    """A lifetime register with decimals keeps every digit (in kWh, or with a multiplier); a Started
+    without a meter value takes its first reading as the start, not 0."""
+    await add_id_tag(stack, "TAG-201")
+    async with asyncio.timeout(BUDGET), station(stack, "CP-KWH201") as cp, \
+            httpx.AsyncClient(base_url=stack.http_url, headers=ADMIN, timeout=20) as client:
+        await cp.call(BOOT)
+        await cp.call(event("Started", 0, "TX-DEC", evse={"id": 1, "connector_id": 1}, id_token=TOKEN,
+                            meter_value=energy(12345678.9, context="Transaction.Begin")))
+        await cp.call(event("Updated", 1, "TX-DEC", meter_value=energy(12345.9999, "kWh")))
+        await cp.call(event("Ended", 2, "TX-DEC", meter_value=energy(12346.0009, "Wh", 3, "Transaction.End")))
+        await cp.call(event("Started", 3, "TX-LATE", evse={"id": 2, "connector_id": 1}, id_token=TOKEN))
+        await cp.call(event("Updated", 4, "TX-LATE", meter_value=energy(27000)))
+        await cp.call(event("Ended", 5, "TX-LATE", meter_value=energy(28000, context="Transaction.End")))
+        found = {t["station_transaction_id"]: t for t in await detail(client, "CP-KWH201")}
+    decimal, late = found["TX-DEC"], found["TX-LATE"]
+    assert (decimal["meter_start"], decimal["meter_stop"], decimal["energy_wh"]) == (12345678, 12346000, 322)
+    assert [(m["value"], m["unit"]) for m in decimal["meter_values"]] == [
+        ("12345678.9", None), ("12345.9999", "kWh"), ("12346000.9", "Wh")]  # Wh x 10^3: the multiplier applied
+    assert (late["meter_start"], late["meter_stop"], late["energy_wh"]) == (27000, 28000, 1000)

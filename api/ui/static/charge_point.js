@@ -23,7 +23,7 @@
     if (!result.ok) { document.getElementById("boot").replaceChildren(h("p", { class: "error" }, explain(result))); return; }
     const cp = result.data;
     cpPinned = cp.ocpp_version_pinned;
-    showVersion(cp.ocpp_version_pinned || cp.ocpp_version || "1.6");
+    showVersion(cp.ocpp_version || cp.ocpp_version_pinned || "1.6");
     const online = document.getElementById("cp-online");
     online.replaceWith(Object.assign(badge(cp.online ? "online" : "offline", cp.online ? "online" : "offline"), { id: "cp-online" }));
     document.getElementById("boot").replaceChildren(...BOOT.flatMap(([label, key, fmt]) =>
@@ -37,7 +37,7 @@
       : h("p", { class: "muted" }, "No status reported yet."));
   }
 
-  /** The commands and views of the version the charge point speaks (pinned, else its last). */
+  /** The commands and views of the version the charge point speaks (its last connection's, else the pinned one). */
   function showVersion(v) {
     if (v === version) return;
     version = v;
