@@ -18,6 +18,9 @@ class TransactionOut(BaseModel):
     reservation_id: int | None
     meter_stop: int | None
     stop_timestamp: Timestamp | None
+    start_reason: str | None = Field(None, description=(
+        "OCPP 2.0.1: the triggerReason of the event that started it (Authorized, RemoteStart, "
+        "CablePluggedIn, ...); 1.6 says none."))
     stop_reason: str | None
     stop_id_tag: str | None
     end_source: str | None = Field(description="charge_point, superseded, rebooted, stale or operator.")

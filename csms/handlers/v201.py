@@ -17,6 +17,7 @@ on it yet; the message log keeps the frames as for every action.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 _NOTIFICATIONS = cast(Table, Notification.__table__)
 _EVSE_CONNECTORS = cast(Table, EvseConnector.__table__)
 VERSION = "2.0.1"
+KIND_CHARS = 32  # notifications.kind
 
 
 def handles(action: str) -> Callable[[Handler], Handler]:
@@ -119,8 +121,18 @@ KEPT: dict[str, dict[str, Any]] = {
 }
 
 
+def notification_kind(action: str) -> str:
+    """The notifications table's ``kind`` of an action: snake case, acronyms whole
+    (Get15118EVCertificate: get15118_ev_certificate), a long "…Notification" without that word
+    (PublishFirmwareStatusNotification: publish_firmware_status), within the column's 32."""
+    kind = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", action).lower()
+    if len(kind) > KIND_CHARS:
+        kind = kind.removesuffix("_notification")
+    return kind[:KIND_CHARS]
+
+
 def _kept(action: str, answer: dict[str, Any]) -> Handler:
-    kind = "".join("_" + c.lower() if c.isupper() else c for c in action).lstrip("_")[:32]
+    kind = notification_kind(action)
 
     async def keep(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
         status = p.get("status")

@@ -59,12 +59,14 @@ async def transaction_event_201(ctx: Services, conn: ChargePointLink, p: dict[st
     samples = as_16(p.get("meterValue") or [])
     evse = p.get("evse") or {}
     token = p.get("idToken")
+    unchecked = token is not None and token["type"] == "NoAuthorization"  # an idToken that is none: Accepted
     timestamp = parse_ts(p["timestamp"])
     assert timestamp is not None  # the schema requires it
     req = EventRequest(
         conn.charge_point_id, p["eventType"], info["transactionId"], p["seqNo"], timestamp,
-        p["triggerReason"], evse.get("id"), token["idToken"] if token else None, register(samples),
-        info.get("stoppedReason"), info.get("remoteStartId"), p.get("reservationId"), bool(p.get("offline")))
+        p["triggerReason"], evse.get("id"), token["idToken"] if token and not unchecked else None,
+        register(samples), info.get("stoppedReason"), info.get("remoteStartId"), p.get("reservationId"),
+        bool(p.get("offline")), unchecked)
     result = await ctx.writer.run(transaction_event(req, ctx.settings.accept_unknown_id_tags,
                                                     ctx.transactions.stale_after))
     ctx.transactions.ended(result.superseded)

@@ -35,7 +35,7 @@ _CP = table(ChargePoint)
 _CONNECTORS = table(Connector)
 
 # a connector in one of these, on a connected charge point, has a transaction under way
-LIVE_STATUSES = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE"})
+LIVE_STATUSES = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE", "Occupied"})  # 2.0.1: Occupied
 FREE_STATUSES = frozenset({"Available"})
 REGISTER = "Energy.Active.Import.Register"
 _WH_PER_UNIT = {"Wh": 1, "kWh": 1000}

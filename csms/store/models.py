@@ -187,6 +187,7 @@ class Transaction(Base):
     # and its id token whole (up to 36 characters; id_tag holds it when it fits 1.6's 20)
     station_transaction_id: Mapped[str | None] = mapped_column(String(36))
     remote_start_id: Mapped[int | None] = mapped_column(Integer)
+    start_reason: Mapped[str | None] = mapped_column(String(32))  # 2.0.1: the creating event's triggerReason
     id_token: Mapped[str | None] = mapped_column(String(36))
 
 

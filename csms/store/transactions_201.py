@@ -48,6 +48,7 @@ class EventRequest:
     remote_start_id: int | None
     reservation_id: int | None
     offline: bool
+    no_authorization: bool = False  # an idToken of type NoAuthorization: no token, no check, Accepted
 
 
 @dataclass(slots=True)
@@ -76,8 +77,8 @@ def transaction_event(req: EventRequest, accept_unknown: bool, stale_after: floa
             seen = (await conn.execute(select(_EVENTS.c.id).where(
                 _EVENTS.c.transaction_id == row.id, _EVENTS.c.seq_no == req.seq_no))).first()
             if seen is not None:  # the same event again: the same answer, nothing written
-                info = await id_tag_info(conn, token, accept_unknown) if token else None
-                if info is not None and token == (row.id_token or row.id_tag):
+                info = await _verdict(conn, req, accept_unknown)
+                if info is not None and token and token == (row.id_token or row.id_tag):
                     info["status"] = row.id_tag_status
                 return EventResult(row.id, row.connector_id, info, True, False)
         result = await (_create(conn, req, accept_unknown, stale_after) if row is None
@@ -93,6 +94,16 @@ def transaction_event(req: EventRequest, accept_unknown: bool, stale_after: floa
     return op
 
 
+async def _verdict(conn: AsyncConnection, req: EventRequest, accept_unknown: bool, for_start: bool = False,
+                   stale_after: float = 0) -> dict[str, Any] | None:
+    """The event's token's verdict (the 1.6 rules), Accepted for NoAuthorization, None without one."""
+    if req.no_authorization:
+        return {"status": "Accepted"}
+    if req.id_token:
+        return await id_tag_info(conn, req.id_token, accept_unknown, for_start=for_start, stale_after=stale_after)
+    return None
+
+
 def _token_columns(token: str) -> dict[str, Any]:
     return {"id_tag": token[:ID_TAG_CHARS], "id_token": token}
 
@@ -101,8 +112,7 @@ async def _create(conn: AsyncConnection, req: EventRequest, accept_unknown: bool
                   stale_after: float) -> EventResult:
     connector = req.evse_id or 0
     superseded = await supersede(conn, req.charge_point_id, connector, req.timestamp) if req.evse_id else []
-    info = await id_tag_info(conn, req.id_token, accept_unknown, for_start=True,
-                             stale_after=stale_after) if req.id_token else None
+    info = await _verdict(conn, req, accept_unknown, True, stale_after)
     now = now_utc()
     result = await conn.execute(_TX.insert().values(
         charge_point_id=req.charge_point_id, connector_id=connector,
@@ -110,10 +120,11 @@ async def _create(conn: AsyncConnection, req: EventRequest, accept_unknown: bool
         id_tag_status=info["status"] if info else NO_TOKEN, meter_start=req.register_wh or 0,
         start_timestamp=req.timestamp, reservation_id=req.reservation_id,
         station_transaction_id=req.station_transaction_id, remote_start_id=req.remote_start_id,
+        start_reason=req.trigger_reason,
         created_at=now, last_activity_at=now))
     key = result.inserted_primary_key
     assert key is not None
-    if req.reservation_id is not None and info is not None:  # the reservation it used is over
+    if req.reservation_id is not None and info is not None and req.id_token:  # the reservation it used is over
         await use_reservation(conn, req.charge_point_id, req.reservation_id, int(key[0]), req.id_token or "", info)
     return EventResult(int(key[0]), connector, info, False, True, req.remote_start_id, superseded=superseded)
 
@@ -123,17 +134,18 @@ async def _update(conn: AsyncConnection, row: Any, req: EventRequest, accept_unk
     values: dict[str, Any] = {"last_activity_at": now_utc()}
     info = None
     authorized = False
-    if req.id_token:
+    if req.id_token or req.no_authorization:
         if row.id_tag_status == NO_TOKEN:  # authorized after it started: the token's verdict is its
-            info = await id_tag_info(conn, req.id_token, accept_unknown, for_start=True, stale_after=stale_after)
-            values.update(_token_columns(req.id_token), id_tag_status=info["status"])
+            info = await _verdict(conn, req, accept_unknown, True, stale_after)
+            assert info is not None
+            values.update(_token_columns(req.id_token) if req.id_token else {}, id_tag_status=info["status"])
             authorized = True
             reservation = req.reservation_id if req.reservation_id is not None else row.reservation_id
-            if reservation is not None and await use_reservation(conn, req.charge_point_id, reservation, row.id,
-                                                                 req.id_token, info):
+            if reservation is not None and req.id_token and await use_reservation(
+                    conn, req.charge_point_id, reservation, row.id, req.id_token, info):
                 values["reservation_id"] = reservation
         else:
-            info = await id_tag_info(conn, req.id_token, accept_unknown)
+            info = await _verdict(conn, req, accept_unknown)
     if req.evse_id and row.connector_id == 0:  # the EVSE named late (it may be left out at first)
         values["connector_id"] = req.evse_id
     if req.remote_start_id is not None and row.remote_start_id is None:

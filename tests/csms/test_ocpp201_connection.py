@@ -170,7 +170,8 @@ async def test_every_charging_station_action_is_answered_by_its_schema_and_store
     kept = await rows(stack, "SELECT kind, status, detail FROM notifications WHERE charge_point_id = 'CP-ALL'")
     kinds = {r["kind"] for r in kept}
     assert {"notify_event", "notify_report", "firmware", "log",
-            "data_transfer", "reservation_status_update", "get15118_e_v_certificate"} <= kinds, kinds
+            "data_transfer", "reservation_status_update", "get15118_ev_certificate", "notify_ev_charging_needs",
+            "publish_firmware_status"} <= kinds, kinds
     [tx] = await rows(stack, "SELECT station_transaction_id, id_tag, id_tag_status FROM transactions "
                              "WHERE charge_point_id = 'CP-ALL'")  # TransactionEvent: a transaction
     assert (tx["station_transaction_id"], tx["id_tag"], tx["id_tag_status"]) == ("TX-201-1", "NOBODY", "Invalid")

@@ -72,7 +72,7 @@ async def test_a_session_started_updated_ended_with_replays_and_gaps(stack: Stac
         assert ended.id_token_info["status"] == "Accepted"
         [tx] = await detail(client, "CP-TX201")
     assert (tx["station_transaction_id"], tx["connector_id"], tx["id_tag"], tx["id_tag_status"],
-            tx["remote_start_id"]) == ("TX-A", 1, "TAG-201", "Accepted", 7)
+            tx["remote_start_id"], tx["start_reason"]) == ("TX-A", 1, "TAG-201", "Accepted", 7, "Authorized")
     assert (tx["meter_start"], tx["meter_stop"], tx["energy_wh"], tx["stop_reason"], tx["active"],
             tx["end_source"]) == (1000, 2500, 1500, "EVDisconnected", False, "charge_point")
     assert [(e["seq_no"], e["event_type"]) for e in tx["events"]] == [
@@ -145,3 +145,21 @@ async def test_energy_from_decimal_registers_and_a_started_without_a_reading(sta
     assert [(m["value"], m["unit"]) for m in decimal["meter_values"]] == [
         ("12345678.9", None), ("12345.9999", "kWh"), ("12346000.9", "Wh")]  # Wh x 10^3: the multiplier applied
     assert (late["meter_start"], late["meter_stop"], late["energy_wh"]) == (27000, 28000, 1000)
+
+
+async def test_a_no_authorization_token_is_accepted_unchecked(stack: Stack) -> None:
+    """An idToken of type NoAuthorization (a free-charging station, its value empty) is no token
+    to look up: answered Accepted, the transaction Accepted, its EVSE in use."""
+    async with asyncio.timeout(BUDGET), station(stack, "CP-FREE201") as cp, \
+            httpx.AsyncClient(base_url=stack.http_url, headers=ADMIN, timeout=20) as client:
+        await cp.call(BOOT)
+        free = {"id_token": "", "type": "NoAuthorization"}
+        started = await cp.call(event("Started", 0, "TX-FREE", evse={"id": 1, "connector_id": 1}, id_token=free))
+        assert started.id_token_info == {"status": "Accepted"}
+        await cp.call(event("Started", 1, "TX-PLUG", evse={"id": 2, "connector_id": 1},
+                            trigger_reason="CablePluggedIn"))
+        later = await cp.call(event("Updated", 2, "TX-PLUG", id_token=free))
+        assert later.id_token_info == {"status": "Accepted"}
+        found = {t["station_transaction_id"]: t for t in await detail(client, "CP-FREE201")}
+    assert [(found[t]["id_tag"], found[t]["id_tag_status"]) for t in ("TX-FREE", "TX-PLUG")] == [
+        ("", "Accepted"), ("", "Accepted")]
