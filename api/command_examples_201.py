@@ -79,6 +79,28 @@ _OVERRIDES: dict[str, dict[str, Any]] = {
                                           "variable": {"name": "HeartbeatInterval"}, "attributeValue": "300"}]},
     "TriggerMessage": {"requestedMessage": "Heartbeat"},
     "GetBaseReport": {"requestId": 1, "reportBase": "FullInventory"},
+    "ChangeAvailability": {"operationalStatus": "Inoperative", "evse": {"id": 1}},
+    "ReserveNow": {"id": 1, "expiryDateTime": _TIME, "evseId": 1,
+                   "idToken": {"idToken": "TAG-0001", "type": "ISO14443"}},
+    "SendLocalList": {"versionNumber": 1, "updateType": "Full", "localAuthorizationList": [
+        {"idToken": {"idToken": "TAG-0001", "type": "ISO14443"}, "idTokenInfo": {"status": "Accepted"}}]},
+    "SetChargingProfile": {"evseId": 1, "chargingProfile": {
+        "id": 1, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile", "chargingProfileKind": "Absolute",
+        "chargingSchedule": [{"id": 1, "chargingRateUnit": "A", "startSchedule": _TIME,
+                              "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}]}]}},
+    "GetCompositeSchedule": {"duration": 3600, "evseId": 1, "chargingRateUnit": "A"},
+    "SetNetworkProfile": {"configurationSlot": 2, "connectionData": {
+        "ocppVersion": "OCPP20", "ocppTransport": "JSON", "ocppCsmsUrl": "wss://csms.example.com:9000/ocpp/",
+        "messageTimeout": 30, "securityProfile": 2, "ocppInterface": "Wired0"}},
+    "GetLog": {"logType": "DiagnosticsLog", "requestId": 1,
+               "log": {"remoteLocation": "https://logs.example.com/upload"}},
+    "UpdateFirmware": {"requestId": 1, "firmware": {"location": "https://firmware.example.com/cs-2.1.bin",
+                                                     "retrieveDateTime": _TIME}},
+    "DataTransfer": {"vendorId": "com.example", "messageId": "Ping", "data": "hello"},
+    "SetDisplayMessage": {"message": {"id": 1, "priority": "NormalCycle",
+                                      "message": {"format": "UTF8", "content": "Welcome"}}},
+    "CustomerInformation": {"requestId": 1, "report": True, "clear": False,
+                            "idToken": {"idToken": "TAG-0001", "type": "ISO14443"}},
 }
 
 

@@ -287,8 +287,10 @@ class OcppServer:
             max_size=settings.max_frame_bytes,
             max_queue=4,
             # permessage-deflate for 2.0.1 connections only (_process_request hides the offer of
-            # others), with 1 KiB windows each way and zlib memLevel 2: OCPP frames are small, and
-            # a fleet holds one inflater and one deflater per connection (bench/compression_rss.py)
+            # others), zlib memLevel 2 and a 1 KiB window for what we send; for what the station
+            # sends 1 KiB too when it offers client_max_window_bits (RFC 7692 lets a server ask it
+            # only then), else its own, up to 32 KiB. OCPP frames are small, and a fleet holds one
+            # inflater and one deflater per connection (bench/compression_rss.py)
             compression=None,
             extensions=[ServerPerMessageDeflateFactory(server_max_window_bits=10, client_max_window_bits=10,
                                                        compress_settings={"memLevel": 2})],

@@ -57,7 +57,8 @@ def _responses(action: str) -> dict[int | str, dict[str, Any]]:
                                                   "not an action of the version the charge point speaks",
                                                   refusals.get(409)))),
                      422: "; ".join(filter(None, (
-                         "`InvalidJson`, `InvalidPayload` (breaks the OCPP 1.6 schema), `InvalidUrl` or "
+                         "`InvalidJson`, `InvalidPayload` (breaks the schema of the OCPP version the "
+                         "charge point speaks), `InvalidUrl` or "
                          "`AddressNotAllowed` (the callback URL): before anything is stored or sent",
                          refusals.get(422)))),
                      502: "`CallError`: the charge point answered with an error",
