@@ -163,7 +163,7 @@ async def test_csv_export_matches_the_json_list(stack: Stack, http: httpx.AsyncC
             "id", "charge_point_id", "connector_id", "id_tag", "id_tag_status", "meter_start",
             "start_timestamp", "reservation_id", "meter_stop", "stop_timestamp", "stop_reason",
             "stop_id_tag", "end_source", "ended_by", "end_detail", "last_activity_at", "created_at",
-            "station_transaction_id", "remote_start_id", "id_token", "energy_wh"]
+            "station_transaction_id", "remote_start_id", "start_reason", "id_token", "energy_wh"]
         rows = list(reader)
         items = ok(await http.get(TX_API, params={**params, "page_size": 1000}))["items"]
         assert len(rows) == len(items)
