@@ -98,7 +98,6 @@ class CentralSystem:
         self.tls = (ServerTls(settings.tls_cert, settings.tls_key or settings.tls_cert,
                               settings.tls_client_ca, rsa) if settings.tls_cert else None)
         self.local_lists = LocalListService(engine, self.commands)
-        self._announcing: set[asyncio.Task[None]] = set()  # version changes told to other nodes
         self.provisioning = Provisioning(engine, self.commands, settings.base_report_on_boot or None)
         self.credentials = ChargePointSecurity(engine, self.commands, self.transport)
         self.id_tags = IdTagService(self.writer)
@@ -206,8 +205,10 @@ class CentralSystem:
             log.exception("database check failed")
             return False
 
-    async def lookup(self, charge_point_id: str) -> KnownChargePoint | None:
-        cached = self._known.get(charge_point_id)
+    async def lookup(self, charge_point_id: str, fresh: bool = False) -> KnownChargePoint | None:
+        """What the handshake and the commands need to know of a charge point, cached per node
+        (``fresh``: read from the store now, and the cache brought up to date)."""
+        cached = None if fresh else self._known.get(charge_point_id)
         if cached is not None:
             return cached
         async with self.engine.connect() as conn:
@@ -267,22 +268,13 @@ class CentralSystem:
         """
         values: dict[str, object] = {"id": charge_point_id, "online": online, "last_seen": now_utc(),
                                      "node_id": self.settings.node_id}
-        changed = False
         if version is not None:
             values["ocpp_version"] = version
             known = self._known.get(charge_point_id)
-            if known is not None and known.ocpp_version != version:  # commands go out in it now
+            if known is not None and known.ocpp_version != version:
                 self._known[charge_point_id] = replace(known, ocpp_version=version)
-                changed = True
         self.writer.update(_CP, "id" if online else ("id", "node_id"), values)
-        if changed:  # the other nodes' caches: told once the new version is committed
-            task = asyncio.create_task(self._version_changed(charge_point_id))
-            self._announcing.add(task)
-            task.add_done_callback(self._announcing.discard)
 
-    async def _version_changed(self, charge_point_id: str) -> None:
-        await self.writer.durable()
-        self.events.publish("charge_point_changed", charge_point_id, node_id=self.settings.node_id)
 
     async def set_registration(self, charge_point_id: str, status: str) -> bool:
         """Accept (or reject) a charge point; a connected one answers its next boot accordingly."""

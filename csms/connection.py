@@ -74,7 +74,7 @@ class Connection:
 
     __slots__ = ("charge_point_id", "ws", "central", "services", "registration_status", "_recent",
                  "_call_lock", "_calls", "booted_at", "unreported", "_accepted",
-                 "_errors", "_validate", "_csms_actions", "_handlers", "_after", "__weakref__")
+                 "version", "_errors", "_validate", "_csms_actions", "_handlers", "_after", "__weakref__")
 
     def __init__(self, charge_point_id: str, ws: ServerConnection, central: CentralSystem,
                  registration_status: str, services: Services | None = None,
@@ -82,6 +82,7 @@ class Connection:
         self.charge_point_id = charge_point_id
         # the OCPP version its subprotocol chose: how errors are spelled, which schemas and
         # handlers apply (held apart: read on every frame)
+        self.version = version  # what the commands to it are checked and sent in
         self._errors = version.errors
         self._validate = version.validator.validate
         self._csms_actions = version.csms_actions

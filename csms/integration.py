@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.central import CentralSystem
 from csms.outcomes import Outcome
-from csms.services.commands import version_of
 from csms.store.access import IntegrationSettings
 from csms.store.endings import occupying
 from csms.store.models import ChargePoint, EvseConnector, Transaction
@@ -173,11 +172,9 @@ class IntegrationService:
         if connector > MAX_CONNECTOR:
             raise IntegrationRefused("ConnectorNotValid", f"no chargebox has connector {connector}")
         async with self.central.engine.connect() as conn:
-            row = (await conn.execute(select(_CP.c.ocpp_version, _CP.c.ocpp_version_pinned)
-                                      .where(_CP.c.id == chargebox))).first()
-            if row is None:
+            if (await conn.execute(select(_CP.c.id).where(_CP.c.id == chargebox))).first() is None:
                 raise IntegrationRefused("ChargeboxNotFound", f"no chargebox {chargebox!r}")
-            version = version_of(row)
+            version = await self.central.commands.version(chargebox)
             if version is V201:
                 evses = set((await conn.execute(select(_EVSE.c.evse_id).where(
                     _EVSE.c.charge_point_id == chargebox))).scalars())

@@ -32,7 +32,8 @@ from ocppj.validation import SchemaViolation
 from ocppj.versions import SERVED, V16, Version
 
 _COMMANDS = table(Command)
-Lookup = Callable[[str], Awaitable[object | None]]  # a charge point id -> what is known of it, or None
+# a charge point id -> what is known of it, or None; fresh=True: read now, not from a cache
+Lookup = Callable[..., Awaitable[object | None]]
 
 
 class UnknownAction(ValueError):
@@ -84,8 +85,13 @@ class CommandService:
         self._effects.check(action, payload, version)
 
     async def version(self, charge_point_id: str) -> Version:
-        """The OCPP version a command to ``charge_point_id`` goes out in (see :func:`version_of`)."""
-        return version_of(await self._lookup(charge_point_id))
+        """The OCPP version a command to ``charge_point_id`` goes out in: its socket's when it is
+        connected here; else what the store says now (it may have reconnected at another node in
+        another version: no cache of ours can know), see :func:`version_of`."""
+        conn = self._router.local(charge_point_id)
+        if conn is not None:
+            return conn.version
+        return version_of(await self._lookup(charge_point_id, fresh=True))
 
     @staticmethod
     def new_id() -> str:
@@ -108,7 +114,7 @@ class CommandService:
 
         A ``command_id`` that was already :meth:`record`-ed is not stored again.
         """
-        version = version_of(await self._lookup(charge_point_id))
+        version = await self.version(charge_point_id)
         self.check(action, payload, version, charge_point_id)
         payload = await self._effects.prepare(charge_point_id, action, payload, requested_by, version)
         if command_id is None:
@@ -130,7 +136,7 @@ class CommandService:
         (the callback URL) or :class:`NotFound` ``ChargePointNotFound``.
         """
         known = await self._lookup(charge_point_id)  # cached: a charge point that just booted counts
-        version = version_of(known)
+        version = await self.version(charge_point_id) if known is not None else V16
         try:
             self.check(action, payload, version, charge_point_id)
         except SchemaViolation as exc:
