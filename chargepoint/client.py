@@ -94,6 +94,7 @@ class Client:
         self.booted = asyncio.Event()
         self.hold_until = 0.0  # time.monotonic() before which no connection is tried
         self._stop = asyncio.Event()
+        self._interval_changed = asyncio.Event()
         self._reconnect_now = False
 
     @property
@@ -173,9 +174,18 @@ class Client:
 
     async def _heartbeats(self) -> None:
         while True:
-            await asyncio.sleep(max(self.heartbeat_interval(), 1))
+            self._interval_changed.clear()
+            try:  # a new interval restarts the wait: it applies now, not after the old one ran out
+                await asyncio.wait_for(self._interval_changed.wait(), max(self.heartbeat_interval(), 1))
+                continue
+            except TimeoutError:
+                pass
             with contextlib.suppress(*CALL_FAILED):
                 await self.call("Heartbeat", {})
+
+    def interval_changed(self) -> None:
+        """The heartbeat interval was set: the next heartbeat is due that long from now."""
+        self._interval_changed.set()
 
     # -- calls ----------------------------------------------------------------------------------
     async def call(self, action: str, payload: dict[str, Any], booting: bool = False) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from charger_sim.template import Template
 from common.outbound import OutboundPolicy, OutboundRefused
 from common.tasks import Background
 from ocppj import basic_auth
+from ocppj.versions import V16, Version
 
 log = logging.getLogger("charger_sim.station")
 
@@ -46,6 +47,9 @@ def kept(tx: Tx) -> dict[str, Any]:
 
 
 class StationCore:
+    version: Version = V16  # what it speaks; a 2.0.1 station (charger_sim.station201) says so
+    compression: str | None = None  # 1.6 stations do not compress; 2.0.1 ones offer permessage-deflate
+
     def __init__(self, identity: str, template: Template, csms_url: str | None = None, *,
                  seed: int | str | None = None, queue: DurableQueue | None = None,
                  log_size: int = 200, replay_rate: float = 20.0,
@@ -83,12 +87,12 @@ class StationCore:
         self.client = Client(
             identity, self.url, self.handlers,
             Options(response_timeout=RESPONSE_TIMEOUT, open_timeout=15, close_timeout=2,
-                    ping_interval=None, compression=None, max_queue=4,
+                    ping_interval=None, compression=self.compression, max_queue=4, version=self.version,
                     close_reason="station stopped", jitter=self.rng.random,
                     headers=self._auth_headers, outbound=outbound),
             spawn=self.spawn, boot_payload=self.boot_notification, on_boot=self._booted,
             after_boot=self._after_boot,
-            heartbeat_interval=lambda: self.config.get_int("HeartbeatInterval", 300),
+            heartbeat_interval=lambda: self.config.get_int("HeartbeatInterval", 300),  # 2.0.1: kept in step
             on_connected=lambda: self.event("connected"),
             on_disconnected=lambda code: self.event("disconnected", code=code),
             on_connect_failed=self._connect_failed, frame_log=self._frame, gate=self._gate,

@@ -14,9 +14,10 @@ from chargepoint.errors import Offline
 from chargepoint.times import iso
 from charger_sim import handlers, management
 from charger_sim.core import TX_ACTIONS
+from charger_sim.template import Template
 from charger_sim.transactions import StationTransactions
 
-__all__ = ["TX_ACTIONS", "Offline", "Station", "iso"]
+__all__ = ["TX_ACTIONS", "Offline", "Station", "iso", "new_station"]
 
 
 class Station(StationTransactions):
@@ -26,3 +27,12 @@ class Station(StationTransactions):
         super().__init__(*args, **kwargs)
         handlers.register(self, self.handlers)
         management.register(self, self.handlers)
+
+
+def new_station(identity: str, template: Template, *args: Any, **kwargs: Any) -> StationTransactions:
+    """A station of the version its template says: :class:`Station` (1.6) or
+    :class:`~charger_sim.station201.Station201` (2.0.1)."""
+    from charger_sim.station201 import Station201  # 2.0.1 builds on this module's parts
+
+    kind = Station201 if template.ocpp_version == "2.0.1" else Station
+    return kind(identity, template, *args, **kwargs)

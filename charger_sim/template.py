@@ -24,6 +24,8 @@ class EvProfile(BaseModel):
 class Template(BaseModel):
     name: str
     description: str = ""
+    ocpp_version: Literal["1.6", "2.0.1"] = Field("1.6", description=(
+        "The OCPP version the station speaks (2.0.1: charger_sim.station201, its device model)."))
     vendor: str = "Chargebay"
     model: str = "SIM"
     firmware_version: str = "1.0.0"

