@@ -26,7 +26,7 @@ from csms.metrics import CALL_ERRORS, CALL_ROUND_TRIP, MESSAGES, REJECTED_CLOSES
 from csms.outcomes import Outcome
 from csms.rejected import ACTION_CHARS, MESSAGE_ID_CHARS, clip
 from csms.store.models import Message
-from ocppj.basic_auth import redacted
+from ocppj.basic_auth import redacted, redacted_answer
 from ocppj.calls import MessageIds, Outstanding, RecentIds
 from ocppj.frames import (
     CALL,
@@ -168,7 +168,8 @@ class Connection:
             await self._reject(raw, now, CALL, uid, action, uid, exc.code, exc.description)
             return
         self._accepted = True
-        self._log_frame(now, "in", CALL, uid, action, raw)
+        kept = redacted(action, payload)  # a secret a station reports is not the log's
+        self._log_frame(now, "in", CALL, uid, action, raw if kept is payload else call_frame(uid, action, kept))
         try:
             result = await handler(self.services, self, payload)
         except Exception:
@@ -202,6 +203,9 @@ class Connection:
             return
         action = pending.action
         self._accepted = True
+        if type(answer) is CallResult and (kept := redacted_answer(action, answer.payload)) is not answer.payload:
+            answer = CallResult(answer.message_id, kept)  # a secret a station answers: neither logged nor passed on
+            raw = result_frame(answer.message_id, kept)
         self._log_frame(now, "in", mtype, uid, action, raw)
         _count(action, "in")
         future = pending.waiter
@@ -273,6 +277,9 @@ class Connection:
         OCPP allows one outstanding call per connection, so callers queue on a lock. Never await
         this inside a handler of the same connection: the answer could not be read meanwhile.
         """
+        refused = self._not_for_this_socket(action, payload)
+        if refused is not None:
+            return refused
         if self._call_lock is None:
             self._call_lock = asyncio.Lock()
         deadline = time.monotonic() + timeout
@@ -313,6 +320,21 @@ class Connection:
         finally:
             self._calls.end()
             self._call_lock.release()
+
+    def _not_for_this_socket(self, action: str, payload: dict[str, Any]) -> Outcome | None:
+        """A command made for another OCPP version than this socket speaks (another node checked
+        it against the store before this connect's version was committed): refused here, never
+        sent as something the charge point cannot read."""
+        try:
+            if action not in self._csms_actions:
+                raise SchemaViolation("ActionNotInVersion", f"{action} is not an OCPP {self.version.name} action")
+            self._validate(action, payload)
+        except SchemaViolation as exc:
+            return Outcome("call_error", error_code="ActionNotInVersion" if action not in self._csms_actions
+                           else "InvalidPayload",
+                           description=f"not sent: the charge point now speaks OCPP {self.version.name} "
+                                       f"({exc.description})")
+        return None
 
     def replace(self, reason: str) -> None:
         """A newer connection of the same charge point (here or at another node) took over:

@@ -97,7 +97,8 @@ def is_password(data: Any, actual_only: bool = True) -> bool:
 def redacted(action: str, payload: dict[str, Any]) -> dict[str, Any]:
     """``payload`` as a log or a record may keep it: a charge point's password (1.6's
     ``AuthorizationKey``, 2.0.1's ``SecurityCtrlr.BasicAuthPassword`` in SetVariables, any
-    attribute of it) and SetNetworkProfile's VPN and APN secrets replaced by :data:`REDACTED`;
+    attribute of it, or reported in a NotifyReport) and SetNetworkProfile's VPN and APN secrets
+    replaced by :data:`REDACTED`;
     any other payload as it is. The command record and the message log are read by every
     viewer; the secrets are not theirs."""
     if action == "ChangeConfiguration" and str(payload.get("key", "")).lower() == "authorizationkey":
@@ -106,6 +107,12 @@ def redacted(action: str, payload: dict[str, Any]) -> dict[str, Any]:
     if action == "SetVariables" and isinstance(data, list) and any(is_password(d, False) for d in data):
         return {**payload, "setVariableData": [
             {**d, "attributeValue": REDACTED} if is_password(d, False) else d for d in data]}
+    report = payload.get("reportData")
+    if action == "NotifyReport" and isinstance(report, list) and any(is_password(d, False) for d in report):
+        return {**payload, "reportData": [
+            {**d, "variableAttribute": [{**a, "value": REDACTED} if isinstance(a, dict) and "value" in a else a
+                                        for a in d.get("variableAttribute") or []]} if is_password(d, False) else d
+            for d in report]}
     connection = payload.get("connectionData")
     if action == "SetNetworkProfile" and isinstance(connection, dict):
         hidden = dict(connection)
@@ -113,4 +120,17 @@ def redacted(action: str, payload: dict[str, Any]) -> dict[str, Any]:
             if isinstance(hidden.get(part), dict):
                 hidden[part] = {k: REDACTED if k in secrets else v for k, v in hidden[part].items()}
         return {**payload, "connectionData": hidden}
+    return payload
+
+
+def redacted_answer(action: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """A charge point's answer as a log or a record may keep it: a 2.0.1 GetVariables result
+    that holds the Basic auth password (a station should never send it: it is WriteOnly) with the
+    value replaced; any other answer as it is."""
+    results = payload.get("getVariableResult")
+    if action == "GetVariables" and isinstance(results, list) and any(
+            is_password(r, False) and "attributeValue" in r for r in results):
+        return {**payload, "getVariableResult": [
+            {**r, "attributeValue": REDACTED} if is_password(r, False) and "attributeValue" in r else r
+            for r in results]}
     return payload

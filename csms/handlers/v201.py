@@ -32,6 +32,7 @@ from csms.store.device_model import keep_reported, reported
 from csms.store.models import EvseConnector, Notification
 from csms.store.reservations import reservation_over
 from csms.timeutil import now_utc, parse_ts
+from ocppj.basic_auth import redacted
 
 log = logging.getLogger(__name__)
 _NOTIFICATIONS = cast(Table, Notification.__table__)
@@ -139,7 +140,7 @@ def _kept(action: str, answer: dict[str, Any]) -> Handler:
         request_id = p.get("requestId")
         ctx.writer.insert(_NOTIFICATIONS, notification(
             conn, kind, status if isinstance(status, str) else None,
-            request_id if isinstance(request_id, int) else None, None, orjson.dumps(p).decode()))
+            request_id if isinstance(request_id, int) else None, None, orjson.dumps(redacted(action, p)).decode()))
         ctx.events.publish(kind, conn.charge_point_id)
         return dict(answer)
 

@@ -19,10 +19,17 @@ from csms.timeutil import parse_ts
 _METER_VALUES = cast(Table, MeterValue.__table__)
 
 
+MAX_DIGITS = 30  # a sampled value's text past this: exponent notation (a multiplier is unbounded)
+
+
 def scaled(value: float, multiplier: int) -> str:
     """``value`` × 10^``multiplier`` as exact decimal text: no digit of a lifetime register lost
-    to float rounding or an exponent (12345678.9 stays 12345678.9, 1.1 kWh at 3 is 1100)."""
+    to float rounding or an exponent (12345678.9 stays 12345678.9, 1.1 kWh at 3 is 1100). The
+    schema bounds no multiplier: a value that would be longer than :data:`MAX_DIGITS` digits is
+    kept in exponent notation (1E+999990), exact and short, never megabytes of zeros."""
     number = (Decimal(repr(value)) if isinstance(value, float) else Decimal(value)).scaleb(multiplier)
+    if number.adjusted() >= MAX_DIGITS or (number and number.adjusted() <= -MAX_DIGITS):
+        return format(number.normalize(), "E")
     text = format(number, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
 
@@ -42,15 +49,17 @@ def as_16(meter_values: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return found
 
 
-def register(meter_values: list[dict[str, Any]]) -> int | None:
-    """The last total energy register among the samples, in Wh (None: none reported)."""
-    last = None
+def registers(meter_values: list[dict[str, Any]]) -> list[int]:
+    """The total energy registers among the samples, in Wh, in order (a sample without a
+    measurand is one: it is the default in both versions)."""
+    found = []
     for mv in meter_values:
         for sv in mv["sampledValue"]:
-            if sv.get("measurand", REGISTER) == REGISTER and sv.get("phase") is None:
+            if (sv.get("measurand") or REGISTER) == REGISTER and sv.get("phase") is None:
                 wh = register_wh(sv["value"], sv.get("unit"))
-                last = int(wh) if wh is not None else last
-    return last
+                if wh is not None:
+                    found.append(int(wh))
+    return found
 
 
 @handles("TransactionEvent")
@@ -62,11 +71,12 @@ async def transaction_event_201(ctx: Services, conn: ChargePointLink, p: dict[st
     unchecked = token is not None and token["type"] == "NoAuthorization"  # an idToken that is none: Accepted
     timestamp = parse_ts(p["timestamp"])
     assert timestamp is not None  # the schema requires it
+    readings = registers(samples)
     req = EventRequest(
         conn.charge_point_id, p["eventType"], info["transactionId"], p["seqNo"], timestamp,
         p["triggerReason"], evse.get("id"), token["idToken"] if token and not unchecked else None,
-        register(samples), info.get("stoppedReason"), info.get("remoteStartId"), p.get("reservationId"),
-        bool(p.get("offline")), unchecked)
+        readings[-1] if readings else None, info.get("stoppedReason"), info.get("remoteStartId"),
+        p.get("reservationId"), bool(p.get("offline")), unchecked, readings[0] if readings else None)
     result = await ctx.writer.run(transaction_event(req, ctx.settings.accept_unknown_id_tags,
                                                     ctx.transactions.stale_after))
     ctx.transactions.ended(result.superseded)

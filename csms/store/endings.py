@@ -18,6 +18,7 @@ own StopTransaction arrives later, its figures replace these (csms/store/transac
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -57,13 +58,18 @@ class Ended:
                 "meter_stop": self.meter_stop, "reason": "Other", "end_source": self.end_source}
 
 
+MAX_REGISTER_WH = 2**62  # a BigInteger column holds it; no meter counts more (4.6e18 Wh)
+
+
 def register_wh(value: str, unit: str | None) -> float | None:
-    """An energy register sample in Wh (None for a unit or value that is not one)."""
+    """An energy register sample in Wh (None for a unit or value that is not one, or that no
+    meter could show: not finite, or beyond :data:`MAX_REGISTER_WH`)."""
     factor = _WH_PER_UNIT.get(unit or "Wh")
     try:
-        return None if factor is None else float(value) * factor
-    except ValueError:
+        wh = None if factor is None else float(value) * factor
+    except (ValueError, OverflowError):
         return None
+    return wh if wh is not None and math.isfinite(wh) and abs(wh) <= MAX_REGISTER_WH else None
 
 
 async def last_reading(conn: AsyncConnection, tx: Any) -> tuple[int, datetime]:

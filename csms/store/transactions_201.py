@@ -49,6 +49,7 @@ class EventRequest:
     reservation_id: int | None
     offline: bool
     no_authorization: bool = False  # an idToken of type NoAuthorization: no token, no check, Accepted
+    first_register_wh: int | None = None  # the event's first register (its Transaction.Begin, say)
 
 
 @dataclass(slots=True)
@@ -117,7 +118,7 @@ async def _create(conn: AsyncConnection, req: EventRequest, accept_unknown: bool
     result = await conn.execute(_TX.insert().values(
         charge_point_id=req.charge_point_id, connector_id=connector,
         **(_token_columns(req.id_token) if req.id_token else {"id_tag": ""}),
-        id_tag_status=info["status"] if info else NO_TOKEN, meter_start=req.register_wh or 0,
+        id_tag_status=info["status"] if info else NO_TOKEN, meter_start=req.first_register_wh or 0,
         start_timestamp=req.timestamp, reservation_id=req.reservation_id,
         station_transaction_id=req.station_transaction_id, remote_start_id=req.remote_start_id,
         start_reason=req.trigger_reason,
@@ -146,12 +147,14 @@ async def _update(conn: AsyncConnection, row: Any, req: EventRequest, accept_unk
                 values["reservation_id"] = reservation
         else:
             info = await _verdict(conn, req, accept_unknown)
+            if req.id_token and not row.id_tag:  # started unchecked (NoAuthorization): the token is kept
+                values.update(_token_columns(req.id_token))
     if req.evse_id and row.connector_id == 0:  # the EVSE named late (it may be left out at first)
         values["connector_id"] = req.evse_id
     if req.remote_start_id is not None and row.remote_start_id is None:
         values["remote_start_id"] = req.remote_start_id
-    if req.register_wh is not None and row.meter_start == 0 and not await _has_reading(conn, row.id):
-        values["meter_start"] = req.register_wh  # a Started without a reading: the first one is the start
+    if req.first_register_wh is not None and row.meter_start == 0 and not await _has_reading(conn, row.id):
+        values["meter_start"] = req.first_register_wh  # a Started without a reading: the first one is the start
     await conn.execute(update(_TX).where(_TX.c.id == row.id).values(values))
     return EventResult(row.id, values.get("connector_id", row.connector_id), info, False, False,
                        values.get("remote_start_id", row.remote_start_id), authorized)

@@ -78,6 +78,13 @@ class Station(ChargePoint201):
             "attribute_status": "Accepted", "component": d["component"], "variable": d["variable"]}
             for d in set_variable_data])
 
+    @on("GetVariables")
+    def on_get(self, get_variable_data: list[dict[str, Any]], **_: Any) -> Any:
+        """Answers even the WriteOnly password (a careless station): the central system must not keep it."""
+        return call_result.GetVariables(get_variable_result=[{
+            "attribute_status": "Accepted", "attribute_value": "careless-secret-007", "component": d["component"],
+            "variable": d["variable"]} for d in get_variable_data])
+
     @on("TriggerMessage")
     def on_trigger(self, requested_message: str, **_: Any) -> Any:
         self.received.append(("TriggerMessage", {"requested_message": requested_message}))
@@ -244,3 +251,28 @@ async def test_certificates_of_a_201_station(ca_stack: Stack) -> None:
         assert await cp.sign("V2GCertificate") == "Rejected"  # no ISO 15118 PKI here
         await asyncio.sleep(0.2)
         assert len(cp.chains) == 1
+
+
+async def test_a_secret_a_station_sends_is_kept_nowhere_and_no_16_command_reaches_it(stack: Stack) -> None:
+    secret = "careless-secret-007"
+    async with asyncio.timeout(BUDGET), station(stack, "CP-S201", cls=Station) as cp, \
+            httpx.AsyncClient(base_url=stack.http_url, headers=ADMIN, timeout=20) as client:
+        await cp.call(BOOT)
+        password = {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"}}
+        r = await client.post("/api/v1/charge-points/CP-S201/commands/GetVariables",
+                              json={"getVariableData": [password]}, params={"wait": 10})
+        assert r.status_code == 200, r.text
+        assert r.json()["response"]["getVariableResult"][0]["attributeValue"] == "<redacted>"
+        await cp.call(call.NotifyReport(request_id=1, generated_at=at(), seq_no=0, report_data=[{
+            "component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"},
+            "variable_attribute": [{"value": secret, "mutability": "WriteOnly"}]}]))
+        # a command made for 1.6 (as another node may, before this connect's version is stored)
+        outcome = await stack.central.router.send("CP-S201", "Reset", {"type": "Hard"}, 5)
+        assert (outcome.kind, outcome.error_code) == ("call_error", "InvalidPayload"), outcome
+        assert "2.0.1" in (outcome.description or "")
+    everything = [*await rows(stack, "SELECT frame FROM messages WHERE charge_point_id = 'CP-S201'"),
+                  *await rows(stack, "SELECT response FROM commands WHERE charge_point_id = 'CP-S201'"),
+                  *await rows(stack, "SELECT detail FROM notifications WHERE charge_point_id = 'CP-S201'"),
+                  *await rows(stack, "SELECT value FROM device_variables WHERE charge_point_id = 'CP-S201'")]
+    assert everything and all(secret not in str(row) for row in everything)
+    assert await rows(stack, "SELECT id FROM messages WHERE charge_point_id = 'CP-S201' AND action = 'Reset'") == []

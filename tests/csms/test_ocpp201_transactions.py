@@ -160,6 +160,36 @@ async def test_a_no_authorization_token_is_accepted_unchecked(stack: Stack) -> N
                             trigger_reason="CablePluggedIn"))
         later = await cp.call(event("Updated", 2, "TX-PLUG", id_token=free))
         assert later.id_token_info == {"status": "Accepted"}
+        await add_id_tag(stack, "TAG-CARD")  # a card shown later in an unchecked session is kept
+        await cp.call(event("Updated", 1, "TX-FREE", id_token={"id_token": "TAG-CARD", "type": "ISO14443"}))
         found = {t["station_transaction_id"]: t for t in await detail(client, "CP-FREE201")}
     assert [(found[t]["id_tag"], found[t]["id_tag_status"]) for t in ("TX-FREE", "TX-PLUG")] == [
-        ("", "Accepted"), ("", "Accepted")]
+        ("TAG-CARD", "Accepted"), ("", "Accepted")]
+
+
+async def test_readings_without_measurand_begin_and_end_in_one_event_and_absurd_multipliers(stack: Stack) -> None:
+    """A sample without a measurand is the energy register (both versions' default); an event
+    carrying the Begin and the End readings makes the first the start; a multiplier no meter has
+    is kept short and is no register (nothing blows up, nothing is stored as energy)."""
+    async with asyncio.timeout(BUDGET), station(stack, "CP-REG201") as cp, \
+            httpx.AsyncClient(base_url=stack.http_url, headers=ADMIN, timeout=20) as client:
+        await cp.call(BOOT)
+        plain = [{"timestamp": at(), "sampled_value": [{"value": 1000, "context": "Transaction.Begin"}]}]
+        await cp.call(event("Started", 0, "TX-PLAIN", evse={"id": 1, "connector_id": 1}, meter_value=plain))
+        plain[0]["sampled_value"][0].update(value=3000, context="Transaction.End")
+        await cp.call(event("Ended", 1, "TX-PLAIN", meter_value=plain))
+        both = [{"timestamp": at(), "sampled_value": [
+            {"value": 70000, "context": "Transaction.Begin", "measurand": "Energy.Active.Import.Register"},
+            {"value": 75000, "context": "Transaction.End", "measurand": "Energy.Active.Import.Register"}]}]
+        await cp.call(event("Started", 2, "TX-BOTH", evse={"id": 2, "connector_id": 1}))
+        await cp.call(event("Ended", 3, "TX-BOTH", meter_value=both))
+        absurd = [{"timestamp": at(), "sampled_value": [
+            {"value": 1, "unit_of_measure": {"multiplier": 999990}, "measurand": "Energy.Active.Import.Register"}
+            for _ in range(50)]}]
+        await cp.call(call.MeterValues(evse_id=1, meter_value=absurd))
+        found = {t["station_transaction_id"]: t for t in await detail(client, "CP-REG201")}
+        values = await rows(stack, "SELECT value FROM meter_values WHERE charge_point_id = 'CP-REG201' "
+                                   "AND transaction_id IS NULL")
+    assert [(found[t]["meter_start"], found[t]["energy_wh"]) for t in ("TX-PLAIN", "TX-BOTH")] == [
+        (1000, 2000), (70000, 5000)]
+    assert values and {v["value"] for v in values} == {"1E+999990"}

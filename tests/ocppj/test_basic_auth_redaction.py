@@ -43,3 +43,19 @@ def test_network_profile_secrets() -> None:
         REDACTED,) * 4
     assert (kept["vpn"]["user"], kept["apn"]["apn"], kept["ocppCsmsUrl"]) == ("u", "internet", "wss://csms.example/ocpp")
     assert payload["connectionData"]["vpn"]["password"] == "vpn-pw"  # the payload sent is untouched
+
+
+def test_a_password_a_station_reports_or_answers() -> None:
+    from ocppj.basic_auth import redacted_answer
+    entry = {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"},
+             "variableAttribute": [{"value": "leaked-0001", "mutability": "WriteOnly"}]}
+    other = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"},
+             "variableAttribute": [{"value": "300"}]}
+    report = redacted("NotifyReport", {"requestId": 1, "reportData": [other, entry]})["reportData"]
+    assert report == [other, {**entry, "variableAttribute": [{"value": REDACTED, "mutability": "WriteOnly"}]}]
+    answer = {"getVariableResult": [{"attributeStatus": "Accepted", "attributeValue": "leaked-0001",
+                                     "component": {"name": "securityctrlr"},
+                                     "variable": {"name": "BasicAuthPassword"}}]}
+    assert redacted_answer("GetVariables", answer)["getVariableResult"][0]["attributeValue"] == REDACTED
+    plain = {"getVariableResult": [{"attributeStatus": "Accepted", "attributeValue": "300", **other}]}
+    assert redacted_answer("GetVariables", plain) is plain
