@@ -118,14 +118,24 @@ def sim(
     ramp: Annotated[float, typer.Option(help="New connections per second.")] = 200.0,
     workers: Annotated[int, typer.Option(help="Worker processes (0: one per core).")] = 0,
     seed: Annotated[int | None, typer.Option(help="Seed for reproducible runs.")] = None,
+    ocpp_version: Annotated[str | None, typer.Option(
+        "--ocpp-version", help="1.6 or 2.0.1 for every station (default: the template's).")] = None,
+    mix: Annotated[str | None, typer.Option(help=(
+        "A mixed fleet, e.g. 1.6=70,2.0.1=30: that share of the stations speaks each version."))] = None,
 ) -> None:
-    """Run simulated OCPP 1.6J charge points against any CSMS."""
+    """Run simulated OCPP 1.6J and 2.0.1 charge points against any CSMS."""
     from charger_sim.console import run
-    from charger_sim.fleet import FleetOptions
+    from charger_sim.fleet import FleetOptions, parse_mix
     from charger_sim.template import load_template
 
+    overrides = {"ocpp_version": ocpp_version} if ocpp_version else {}
     try:
-        load_template(template)
+        if ocpp_version not in (None, "1.6", "2.0.1"):
+            raise ValueError(f"--ocpp-version must be 1.6 or 2.0.1, not {ocpp_version!r}")
+        if mix and ocpp_version:
+            raise ValueError("--mix and --ocpp-version: give one of them")
+        versions = parse_mix(mix) if mix else {}
+        load_template(template, overrides)
     except (FileNotFoundError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -133,7 +143,7 @@ def sim(
     configure_logging("WARNING", settings.log_format.value)
     run(FleetOptions(csms=csms, count=count, template=template, prefix=prefix, atg=atg,
                      duration=duration, ramp=ramp, workers=workers, seed=seed,
-                     state_dir=str(settings.sim_dir)))
+                     state_dir=str(settings.sim_dir), overrides=overrides, mix=versions))
 
 
 @token_app.command("create")

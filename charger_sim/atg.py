@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from charger_sim.station import Station
+    from charger_sim.transactions import StationTransactions
 
 
 @dataclass
@@ -24,7 +24,7 @@ class AtgSettings:
 class Generator:
     """One driver loop per connector; :meth:`enable`/:meth:`disable` switch it at runtime."""
 
-    def __init__(self, station: Station, settings: AtgSettings | None = None) -> None:
+    def __init__(self, station: StationTransactions, settings: AtgSettings | None = None) -> None:
         self.station = station
         self.settings = settings or AtgSettings()
         self._tasks: list[asyncio.Task[None]] = []

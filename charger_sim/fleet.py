@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from charger_sim.atg import AtgSettings, Generator
-from charger_sim.station import Station
+from charger_sim.station import new_station
 from charger_sim.template import load_template
+from charger_sim.transactions import StationTransactions
 from common.durable import DurableQueue
 from common.limits import raise_open_files_limit
 from common.loop import run as run_loop
@@ -41,9 +42,37 @@ class FleetOptions:
     log_size: int = 20
     overrides: dict[str, Any] = field(default_factory=dict)
     atg_settings: dict[str, Any] = field(default_factory=dict)
+    mix: dict[str, int] = field(default_factory=dict)  # OCPP version -> percent of the stations
 
     def identity(self, n: int) -> str:
         return f"{self.prefix}-{n:05d}"
+
+    def version(self, n: int) -> str | None:
+        """The OCPP version of station ``n`` under ``mix``, else the template's own (None). The
+        versions interleave in their shares (70/30: stations 4, 7, 10, ... speak 2.0.1, three
+        of every ten), so a small fleet is mixed too and station ``n`` keeps its version."""
+        if not self.mix:
+            return None
+        first, *others = self.mix
+        for version in others:
+            share = self.mix[version]
+            if n * share // 100 > (n - 1) * share // 100:
+                return version
+        return first
+
+
+def parse_mix(text: str) -> dict[str, int]:
+    """``1.6=70,2.0.1=30`` -> {"1.6": 70, "2.0.1": 30}; ValueError unless the versions are 1.6
+    and 2.0.1 and the percentages add up to 100."""
+    mix: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        version, _, percent = part.partition("=")
+        if version not in ("1.6", "2.0.1") or not percent.strip().isdigit():
+            raise ValueError(f"--mix: {part!r} is not VERSION=PERCENT with VERSION 1.6 or 2.0.1")
+        mix[version] = int(percent)
+    if sum(mix.values()) != 100:
+        raise ValueError(f"--mix: the percentages add up to {sum(mix.values())}, not 100")
+    return mix
 
 
 STOP_GRACE = 10.0  # seconds the stations' last transaction messages get to reach the CSMS
@@ -52,7 +81,7 @@ COUNTERS = ("stations", "connected", "booted", "transactions", "charging", "call
             "queued", "connects")
 
 
-def _counters(stations: list[Station]) -> dict[str, int]:
+def _counters(stations: list[StationTransactions]) -> dict[str, int]:
     totals = dict.fromkeys(COUNTERS, 0)
     totals["stations"] = len(stations)
     for st in stations:
@@ -73,8 +102,9 @@ async def run_share(opts: FleetOptions, numbers: list[int], report: Any, worker:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     template = load_template(opts.template, opts.overrides)
+    templates = {v: template.model_copy(update={"ocpp_version": v}) for v in opts.mix}
     queue = DurableQueue(Path(opts.state_dir) / f"queue-{opts.prefix}-{worker}.db")
-    stations: list[Station] = []
+    stations: list[StationTransactions] = []
     generators: list[Generator] = []
     tasks: list[asyncio.Task[None]] = []
     share_rate = max(opts.ramp / max(opts.workers, 1), 1.0)
@@ -88,8 +118,9 @@ async def run_share(opts: FleetOptions, numbers: list[int], report: Any, worker:
             delay = t0 + k / share_rate - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            st = Station(opts.identity(n), template, opts.csms, seed=opts.seed, queue=queue,
-                         log_size=opts.log_size)
+            version = opts.version(n)
+            st = new_station(opts.identity(n), templates[version] if version else template, opts.csms,
+                             seed=opts.seed, queue=queue, log_size=opts.log_size)
             stations.append(st)
             tasks.append(asyncio.create_task(st.run()))
             if opts.atg:

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from charger_sim.atg import AtgSettings, Generator
-from charger_sim.station import Station
+from charger_sim.station import new_station
 from charger_sim.template import load_template
+from charger_sim.transactions import StationTransactions
 from common.durable import DurableQueue
 from common.loop import run as run_loop
 
@@ -55,7 +56,7 @@ class _Worker:
 
     def __init__(self, state_dir: str, worker: int) -> None:
         self.queue = DurableQueue(Path(state_dir) / f"runtime-queue-{worker}.db")
-        self.stations: dict[str, Station] = {}
+        self.stations: dict[str, StationTransactions] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.generators: dict[str, Generator] = {}
         self.histories: dict[str, deque[tuple[str, str, str]]] = {}
@@ -65,8 +66,8 @@ class _Worker:
         if identity in self.tasks and not self.tasks[identity].done():
             return self.stations[identity].snapshot()
         template = load_template(spec["template"], spec.get("overrides") or None)
-        st = Station(identity, template, spec["csms_url"], seed=spec.get("seed"), queue=self.queue,
-                     log_size=LOG_SIZE, outbound=spec.get("outbound"))
+        st = new_station(identity, template, spec["csms_url"], seed=spec.get("seed"), queue=self.queue,
+                         log_size=LOG_SIZE, outbound=spec.get("outbound"))
         if identity in self.histories:  # keep the history across restarts
             st.log = self.histories[identity]
         self.histories[identity] = st.log
@@ -153,12 +154,12 @@ def _connector(args: dict[str, Any]) -> int:
     return int(args.get("connector_id", 1))
 
 
-async def control(st: Station, generator: Generator, action: str, args: dict[str, Any]) -> Any:
+async def control(st: StationTransactions, generator: Generator, action: str, args: dict[str, Any]) -> Any:
     """Run one control action; returns ``{"result": …, "station": <snapshot after it>}``."""
     return {"result": await _act(st, generator, action, args), "station": st.snapshot()}
 
 
-async def _act(st: Station, generator: Generator, action: str, args: dict[str, Any]) -> Any:
+async def _act(st: StationTransactions, generator: Generator, action: str, args: dict[str, Any]) -> Any:
     result: Any = None
     if action == "plug":
         await st.plug(_connector(args))

@@ -126,8 +126,9 @@ class SimService:
             await conn.execute(delete(_T).where(_T.c.id == charger_id))
 
     def _spec(self, charger: dict[str, Any]) -> dict[str, Any]:
+        version = "2.0.1" if charger.get("ocpp_version") == "OCPP2.0.1" else "1.6"
         return {"identity": charger["identity"], "template": charger["template"],
-                "overrides": charger["overrides"],
+                "overrides": {**charger["overrides"], "ocpp_version": version},
                 "csms_url": charger["csms_url"] or self.default_csms_url, "atg": charger["atg"],
                 "outbound": self.outbound}  # checked again at every connect
 

@@ -36,7 +36,8 @@ Paging = Annotated[Page, Depends(page_params)]
 
 class ChargerCreate(BaseModel):
     identity: str = Field(min_length=1, max_length=48, pattern=r"^[!-~]+$")
-    ocpp_version: Literal["OCPP1.6"] = "OCPP1.6"
+    ocpp_version: Literal["OCPP1.6", "OCPP2.0.1"] = Field("OCPP1.6", description=(
+        "The version the simulated station speaks (OCPP2.0.1: a 2.0.1 station with its device model)."))
     csms_url: str | None = Field(None, description=(
         "ws or wss; default: this stack's own CSMS (always allowed). A loopback, private, "
         "link-local or metadata address is refused (422 AddressNotAllowed) unless "

@@ -93,3 +93,28 @@ async def test_a_bad_template_fails_with_a_clear_message(stack: Stack, tmp_path:
     assert await booted_charge_points(stack, "BAD") == []
     assert code != 0, out
     assert "Traceback" not in out, out
+
+
+async def test_a_mixed_fleet_of_16_and_201_stations(stack: Stack, tmp_path: Path) -> None:
+    """``--mix 1.6=70,2.0.1=30``: three of every ten stations speak 2.0.1 (the 4th of four);
+    ``--ocpp-version`` makes them all one version; a bad mix is refused before anything runs."""
+    code, out = await run_sim(stack, tmp_path, "--count", "4", "--duration", "3", "--prefix", "MIX",
+                              "--mix", "1.6=70,2.0.1=30", "--workers", "1")
+    assert code == 0 and "Traceback" not in out, out
+    code, out = await run_sim(stack, tmp_path, "--count", "2", "--duration", "3", "--prefix", "V2",
+                              "--ocpp-version", "2.0.1", "--workers", "1")
+    assert code == 0 and "Traceback" not in out, out
+    versions = {cp["id"]: cp["ocpp_version"] for cp in [*await booted_charge_points(stack, "MIX"),
+                                                        *await booted_charge_points(stack, "V2")]}
+    assert versions == {"MIX-00001": "1.6", "MIX-00002": "1.6", "MIX-00003": "1.6", "MIX-00004": "2.0.1",
+                        "V2-00001": "2.0.1", "V2-00002": "2.0.1"}
+    code, out = await run_sim(stack, tmp_path, "--count", "1", "--mix", "1.6=50,2.0.1=20", "--prefix", "NO")
+    assert code == 2 and "add up to 70, not 100" in out and "Traceback" not in out, out
+
+
+def test_the_mix_assigns_versions_by_station_number() -> None:
+    from charger_sim.fleet import FleetOptions, parse_mix
+    opts = FleetOptions(csms="ws://x", mix=parse_mix("1.6=70,2.0.1=30"))
+    versions = [opts.version(n) for n in range(1, 201)]
+    assert versions.count("2.0.1") == 60 and versions.count("1.6") == 140
+    assert FleetOptions(csms="ws://x").version(5) is None

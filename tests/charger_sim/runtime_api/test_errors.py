@@ -76,7 +76,7 @@ async def test_errors(stack: Stack, http: httpx.AsyncClient) -> None:
         error(await http.post(API, json=charger_body(stack, "CP-T", overrides={"phases": 7})),
               422, "InvalidTemplate")
         for body in ({"template": "ac-wallbox"},  # no identity
-                     charger_body(stack, "CP-V", ocpp_version="OCPP2.0.1"),
+                     charger_body(stack, "CP-V", ocpp_version="OCPP3.0"),  # no such version
                      charger_body(stack, "has space"),
                      charger_body(stack, "x" * 49),
                      charger_body(stack, "CP-V", atg="sometimes")):

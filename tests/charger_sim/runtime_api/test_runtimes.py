@@ -130,3 +130,23 @@ async def test_logs_are_paginated_frames_and_events(stack: Stack, http: httpx.As
         error(await http.get(f"{API}/no-such-id/logs"), 404, "ChargerNotFound")
 
 
+
+
+async def test_a_201_charger_over_the_runtime_api(stack: Stack, http: httpx.AsyncClient) -> None:
+    """``"ocpp_version": "OCPP2.0.1"``: the charger's station speaks 2.0.1 to the CSMS (a 2.0.1
+    boot, its EVSEs), and its driver's actions work as for 1.6: a plug and a card start a session
+    that the CSMS keeps as a 2.0.1 transaction."""
+    async with asyncio.timeout(BUDGET):
+        charger = await started(http, stack, "CP-201R", ocpp_version="OCPP2.0.1")
+        assert charger["ocpp_version"] == "OCPP2.0.1"
+        [cp] = await rows(stack, "SELECT ocpp_version, model FROM charge_points WHERE id = 'CP-201R'")
+        assert (cp["ocpp_version"], cp["model"]) == ("2.0.1", "SIM-AC22")
+        await control(http, "CP-201R", "start-transaction", connector_id=1, id_tag="TAG-R")
+
+        async def running() -> list[dict[str, object]]:
+            found = await rows(stack, "SELECT station_transaction_id, id_tag FROM transactions "
+                                      "WHERE charge_point_id = 'CP-201R'")
+            assert found, "no transaction yet"
+            return found
+        [tx] = await eventually(running)
+        assert tx["id_tag"] == "TAG-R" and tx["station_transaction_id"]
