@@ -1,0 +1,83 @@
+"""A simulated 2.0.1 station against a strict third-party central system (issue #17): npm
+``ocpp-rpc``'s RPCServer in strict mode (tests/peers/csms.mjs) validates every frame both ways
+against its own schemas while it drives the station through its device model, a remote session
+and a trigger. Nothing of ours may break its schemas, and the session must read as 2.0.1 says."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from charger_sim.station201 import Station201
+from common.durable import DurableQueue
+from tests.charger_sim.stations import template
+
+PEERS = Path(__file__).resolve().parent.parent / "peers"
+BUDGET = 40.0
+
+
+async def read_until(process: asyncio.subprocess.Process, lines: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    assert process.stdout is not None
+    while True:
+        raw = await process.stdout.readline()
+        assert raw, f"the peer ended early: {lines}"
+        line = json.loads(raw)
+        lines.append(line)
+        if key in line:
+            return line
+
+
+async def test_a_201_station_under_a_strict_central_system(tmp_path: Path) -> None:
+    if not (PEERS / "node_modules" / "ocpp-rpc").exists():
+        pytest.fail("tests/peers/node_modules missing: `make install` runs npm ci there")
+    process = await asyncio.create_subprocess_exec(
+        shutil.which("node") or "node", str(PEERS / "csms.mjs"),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    lines: list[dict[str, Any]] = []
+    queue = DurableQueue(tmp_path / "queue.db")
+    station = None
+    task = None
+    try:
+        async with asyncio.timeout(BUDGET):
+            port = (await read_until(process, lines, "listening"))["listening"]
+            station = Station201("PEER-201", template(ocpp_version="2.0.1"), f"ws://127.0.0.1:{port}/ocpp",
+                                 queue=queue, log_size=5000)
+            task = asyncio.create_task(station.run())
+            done = await read_until(process, lines, "done")
+            assert "error" not in done, lines
+            assert station.link is not None and station.link.ws.subprotocol == "ocpp2.0.1"
+            assert process.stdin is not None
+            process.stdin.close()
+            failures = (await read_until(process, lines, "strictFailures"))["strictFailures"]
+    finally:
+        if station is not None:
+            station.stop()
+        if task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 10)
+        queue.close()
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+    assert failures == []
+    commands = [(line["command"], line["ok"]) for line in lines if "command" in line]
+    assert commands == [(name, True) for name in ("GetBaseReport", "GetVariables", "SetVariables",
+                                                  "RequestStartTransaction", "RequestStopTransaction",
+                                                  "TriggerMessage", "UnlockConnector")], lines
+    received = [line for line in lines if "received" in line]
+    events = [line["params"] for line in received if line["received"] == "TransactionEvent"]
+    assert [e["eventType"] for e in events][0] == "Started" and events[-1]["eventType"] == "Ended"
+    assert {e["transactionInfo"]["transactionId"] for e in events} == {events[0]["transactionInfo"]["transactionId"]}
+    assert [e["seqNo"] for e in events] == list(range(len(events)))
+    assert events[0]["transactionInfo"]["remoteStartId"] == 77 and events[0]["triggerReason"] == "RemoteStart"
+    assert events[-1]["transactionInfo"]["stoppedReason"] == "Remote"
+    assert any(e["eventType"] == "Updated" and e.get("meterValue") for e in events)
+    reports = [line["params"] for line in received if line["received"] == "NotifyReport"]
+    assert [r["seqNo"] for r in reports] == list(range(len(reports))) and not reports[-1]["tbc"]
+    assert sum(len(r.get("reportData", [])) for r in reports) > 40  # the whole standard model
