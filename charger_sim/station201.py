@@ -25,7 +25,7 @@ from chargepoint.client import CALL_FAILED
 from chargepoint.errors import Offline
 from chargepoint.outbox import Statement
 from chargepoint.times import iso
-from charger_sim import handlers201
+from charger_sim import handlers201, handlers201_shared
 from charger_sim.connector import Connector, Tx
 from charger_sim.device_model import Variable, standard
 from charger_sim.transactions import StationTransactions
@@ -94,6 +94,7 @@ class Station201(StationTransactions):
         self.tx_seq: dict[str, int] = {}  # station transaction id -> its next seqNo
         self.tx_ids: dict[int, str] = {}  # our Tx.id -> the station's transaction id
         handlers201.register(self, self.handlers)
+        handlers201_shared.register(self, self.handlers)
 
     # -- the device model and the shared code ----------------------------------------------------
     def _keep(self, key: str, value: str) -> None:

@@ -127,3 +127,44 @@ async def test_an_offline_start_goes_late_with_offline_set(stack: Stack, sim: Si
         [tx] = await eventually(lambda: _running(stack, "SIM201-C"))
         started = [e for e in await events_of(stack, tx["id"]) if e["event_type"] == "Started"]
         assert started and started[0]["offline"] is True
+
+
+async def test_reservations_local_lists_and_profiles_through_our_rest_resources(stack: Stack, sim: Sims) -> None:
+    """Our central system's REST resources speak 2.0.1 to a 2.0.1 station ([ocpp201]); the
+    simulated station holds the reservation, the list and the profile as a real one would, and
+    a profile caps its meter."""
+    async with asyncio.timeout(BUDGET), httpx.AsyncClient(base_url=stack.http_url, headers=ADMIN,
+                                                         timeout=15) as client:
+        st = await sim.start201("SIM201-D", template(connectors=2))
+        for tag in ("TAG-D1", "TAG-D2"):
+            assert (await client.post("/api/v1/id-tags", json={"id_tag": tag})).status_code == 201
+        r = await client.post("/api/v1/reservations", json={
+            "charge_point_id": "SIM201-D", "connector_id": 2, "id_tag": "TAG-D1",
+            "expiry_date": "2099-01-01T00:00:00Z"})
+        assert r.status_code == 201 and r.json()["reservation"]["status"] == "Accepted", r.text
+        assert st.connectors[2].reservation is not None and st.connectors[2].status == "Reserved"
+        r = await client.post(f"/api/v1/reservations/{r.json()['reservation']['id']}/cancel")
+        assert r.status_code == 200 and st.connectors[2].reservation is None, r.text
+
+        r = await client.post("/api/v1/charge-points/SIM201-D/local-list", json={"update_type": "Full"})
+        assert r.status_code == 200 and r.json()["command"]["response"] == {"status": "Accepted"}, r.text
+        assert set(st.local_list) >= {"TAG-D1", "TAG-D2"}
+        check = (await client.post("/api/v1/charge-points/SIM201-D/local-list/check")).json()
+        assert check["in_sync"] is True, check
+
+        profile = {"evseId": 1, "chargingProfile": {
+            "id": 9, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile", "chargingProfileKind": "Absolute",
+            "chargingSchedule": [{"id": 1, "chargingRateUnit": "W", "startSchedule": "2020-01-01T00:00:00Z",
+                                  "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 3000.0}]}]}}
+        assert (await send(stack, "SIM201-D", "SetChargingProfile", profile))["status"] == "Accepted"
+        composite = await send(stack, "SIM201-D", "GetCompositeSchedule", {"duration": 600, "evseId": 1})
+        assert composite["status"] == "Accepted"
+        assert composite["schedule"]["chargingSchedulePeriod"][0]["limit"] == 3000.0
+        assert await st.start_local(1, "TAG-D2") == "Accepted"
+        await eventually(lambda: _capped(st, 3000.0), timeout=5)
+        cleared = await send(stack, "SIM201-D", "ClearChargingProfile", {"chargingProfileId": 9})
+        assert cleared["status"] == "Accepted"
+
+
+async def _capped(st: Any, watts: float) -> None:
+    assert 0 < st.connectors[1].meter.power_w <= watts, st.connectors[1].meter.power_w
