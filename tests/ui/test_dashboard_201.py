@@ -4,6 +4,7 @@ page keeps 1.6's), a base report and a remote start sent from the page, live."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from playwright.sync_api import Page, expect
 from chargebay.stack import Stack
 from tests.conftest import ADMIN_TOKEN
 from tests.csms.test_ocpp201_connection import BOOT
+from tests.csms.test_ocpp201_device_model import REPORT
 from tests.csms.test_ocpp201_device_model import Station as ReportingStation
 from tests.ocpp_client import connect
 from tests.ui.conftest import Served, admin, log_in, shot
@@ -30,6 +32,14 @@ class Station(ReportingStation):
     """Reports its model (GetBaseReport), starts a transaction on RequestStartTransaction."""
 
     received: list[dict[str, Any]]
+
+    async def report(self, request_id: int) -> None:
+        """The chain's parts a second apart: the page must follow each (device_model events),
+        not only the command's result."""
+        for seq, part in enumerate(REPORT):
+            await asyncio.sleep(1.0)
+            await self.call(call.NotifyReport(request_id=request_id, generated_at=now(), seq_no=seq,
+                                              tbc=seq < len(REPORT) - 1, report_data=part))
 
     @on("RequestStartTransaction")
     def on_start(self, **payload: Any) -> Any:

@@ -112,7 +112,8 @@ const UI = (() => {
     source.onopen = () => dot.classList.add("on");
     source.onerror = () => dot.classList.remove("on");
     for (const type of ["connected", "disconnected", "boot", "status", "transaction_started",
-      "transaction_stopped", "command_result", "firmware_status", "diagnostics_status"]) {
+      "transaction_authorized", "transaction_stopped", "command_result", "firmware_status",
+      "diagnostics_status", "device_model"]) {
       source.addEventListener(type, (e) => onEvent(JSON.parse(e.data)));
     }
     return source;
