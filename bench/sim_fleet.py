@@ -17,6 +17,7 @@ Target (the issue): 10,000 stations connected and charging, under 100 KB RSS per
 the simulator's processes, all booted within 60 s, on this 2-core machine.
 
     python bench/sim_fleet.py [--stations 10000] [--hold 60] [--ramp 500] [--workers 0] [--pin]
+                               [--ocpp-version 1.6|2.0.1 | --mix 1.6=70,2.0.1=30]
 
 By default the server and the simulator share every CPU; --pin gives the server one CPU and the
 simulator (and this process) the other, as bench/csms_load.py does.
@@ -602,6 +603,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=0, help="worker processes (0: one per core)")
     parser.add_argument("--meter-interval", type=int, default=10, help="MeterValueSampleInterval (s)")
     parser.add_argument("--template", default="ac-wallbox")
+    parser.add_argument("--ocpp-version", choices=("1.6", "2.0.1"), default=None,
+                        help="every station's version (default: the template's)")
+    parser.add_argument("--mix", default=None, help="a mixed fleet, e.g. 1.6=70,2.0.1=30")
     parser.add_argument("--boot-timeout", type=float, default=None,
                         help="seconds to wait for every station to boot (default 120 + stations/ramp)")
     parser.add_argument("--pin", action="store_true",
@@ -613,6 +617,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.stations < 1 or args.ramp <= 0 or args.hold < 0:
         parser.error("--stations >= 1, --ramp > 0 and --hold >= 0")
+    if args.mix and args.ocpp_version:
+        parser.error("--mix and --ocpp-version: give one of them")
     return args
 
 
@@ -624,7 +630,7 @@ def main(argv: list[str] | None = None) -> int:
     import psutil
     from csms_load import CHARGEBAY, Bench, Cpus
 
-    from charger_sim.fleet import Fleet, FleetOptions
+    from charger_sim.fleet import Fleet, FleetOptions, parse_mix
     from charger_sim.template import load_template
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the cleanup below runs
@@ -637,7 +643,8 @@ def main(argv: list[str] | None = None) -> int:
     bench = Bench(args, cpus=cpus)
     template = load_template(args.template, {"meter_interval": args.meter_interval})
     results: dict[str, Any] = {"config": {
-        "stations": args.stations, "template": args.template,
+        "stations": args.stations, "template": args.template, "ocpp_version": args.ocpp_version,
+        "mix": args.mix,
         "connectors_per_station": template.connectors, "meter_interval_s": args.meter_interval,
         "hold_s": args.hold, "ramp_per_s": args.ramp, "workers_requested": args.workers,
         "sim_workers": args.workers or os.cpu_count() or 1, "atg_settings": ATG_SETTINGS,
@@ -672,7 +679,9 @@ def main(argv: list[str] | None = None) -> int:
             csms=f"ws://127.0.0.1:{server.ws_port}/ocpp", count=args.stations,
             template=args.template, prefix="BENCH", atg=True, ramp=args.ramp,
             workers=args.workers, seed=args.seed, state_dir=str(state),
-            overrides={"meter_interval": args.meter_interval}, atg_settings=dict(ATG_SETTINGS))
+            overrides={"meter_interval": args.meter_interval,
+                       **({"ocpp_version": args.ocpp_version} if args.ocpp_version else {})},
+            atg_settings=dict(ATG_SETTINGS), mix=parse_mix(args.mix) if args.mix else {})
         run.sim_log = state / "workers.log"
         fleet = Fleet(opts)  # workers inherit this process's CPUs (cpus.load) when started
         results["config"]["sim_workers"] = len(fleet.processes)

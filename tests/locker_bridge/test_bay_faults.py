@@ -43,7 +43,9 @@ async def test_silent_board_faults_every_bay_and_recovers(stack: Stack, emu: Emu
         assert (row["error_code"], row["vendor_error_code"]) == ("OtherError", "BOARD_SILENT")
     row = await wait_status(stack, 1, "Faulted", c=0)
     assert row["vendor_error_code"] == "BOARD_SILENT"
-    assert poller.polls - before >= 3 and poller.missed >= 3  # not before the third missed poll
+    # not before the third missed poll (one may have been under way, counted in ``before``, when
+    # the fault came: a poll is counted when it starts, a miss when it ends)
+    assert poller.missed >= 3 and poller.polls - before >= 2
     answer = await command(stack, ident(1), "RemoteStartTransaction", {"idTag": TAG})
     assert answer == {"status": "Rejected"}
     emu.remove_fault(rule)
