@@ -16,12 +16,12 @@ from charger_sim.fleet import Fleet, FleetOptions
 
 def _table(totals: dict[str, int], rate: float, elapsed: float) -> Table:
     table = Table(title="chargebay sim", show_header=True, header_style="bold")
-    for col in ("stations", "connected", "booted", "transactions", "charging", "calls/s", "errors",
-                "queued", "elapsed"):
+    for col in ("stations", "connected", "booted", "transactions", "rejected", "charging", "calls/s",
+                "errors", "queued", "elapsed"):
         table.add_column(col, justify="right")
     table.add_row(str(totals["stations"]), str(totals["connected"]), str(totals["booted"]),
-                  str(totals["transactions"]), str(totals["charging"]), f"{rate:,.0f}",
-                  str(totals["call_errors"]), str(totals["queued"]), f"{elapsed:,.0f} s")
+                  str(totals["transactions"]), str(totals["rejected"]), str(totals["charging"]),
+                  f"{rate:,.0f}", str(totals["call_errors"]), str(totals["queued"]), f"{elapsed:,.0f} s")
     return table
 
 
@@ -68,12 +68,12 @@ def run(opts: FleetOptions, console: Console | None = None) -> dict[str, Any]:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     final = fleet.poll()
-    for key in ("transactions", "calls", "call_errors", "connects"):
+    for key in ("transactions", "calls", "call_errors", "connects", "rejected"):
         totals[key] = final[key]
     totals["booted"] = most_booted
     elapsed = time.monotonic() - fleet.started
     console.print(_table(totals, totals["calls"] / max(elapsed, 1e-6), elapsed))
     console.print(f"done: {most_booted}/{opts.count} stations booted (most at once), "
-                  f"{totals['transactions']} transactions, {totals['calls']} calls, "
-                  f"{totals['call_errors']} CALLERRORs")
+                  f"{totals['transactions']} transactions ({totals['rejected']} sessions rejected by the "
+                  f"CSMS), {totals['calls']} calls, {totals['call_errors']} CALLERRORs")
     return totals

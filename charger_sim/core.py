@@ -76,7 +76,8 @@ class StationCore:
         self.on_event = on_event
         self.outbound = outbound  # REST-managed: its URL is checked at every connect; CLI: None
         self.registration: str | None = None
-        self.stats = {"calls": 0, "call_errors": 0, "transactions": 0, "connects": 0}
+        # rejected: sessions the CSMS refused (at the Authorize, or in its answer to the start)
+        self.stats = {"calls": 0, "call_errors": 0, "transactions": 0, "connects": 0, "rejected": 0}
         # fault knobs
         self.clock_skew = 0.0
         self.response_delay = 0.0

@@ -78,7 +78,7 @@ def parse_mix(text: str) -> dict[str, int]:
 STOP_GRACE = 10.0  # seconds the stations' last transaction messages get to reach the CSMS
 
 COUNTERS = ("stations", "connected", "booted", "transactions", "charging", "calls", "call_errors",
-            "queued", "connects")
+            "queued", "connects", "rejected")
 
 
 def _counters(stations: list[StationTransactions]) -> dict[str, int]:
@@ -89,7 +89,7 @@ def _counters(stations: list[StationTransactions]) -> dict[str, int]:
         totals["booted"] += st.booted.is_set()
         totals["charging"] += sum(1 for c in st.connectors.values() if c.status == "Charging")
         totals["queued"] += st.outbox.backlog  # waiting their turn (the one under way aside)
-        for key in ("transactions", "calls", "call_errors", "connects"):
+        for key in ("transactions", "calls", "call_errors", "connects", "rejected"):
             totals[key] += st.stats[key]
     return totals
 

@@ -213,6 +213,8 @@ class Station201(StationTransactions):
             return "Accepted"
         status = str((result.get("idTokenInfo") or {}).get("status", "Accepted"))
         self.event("transaction_started", connector=c.id, transaction_id=self.station_tx(tx), status=status)
+        if status != "Accepted":
+            self.stats["rejected"] += 1
         if status != "Accepted" and c.tx is tx:
             await self._refuse(c)
         return status

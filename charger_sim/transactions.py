@@ -86,6 +86,7 @@ class StationTransactions(StationCore):
             return "Busy"
         status = await self.authorize(id_tag)
         if status != "Accepted":
+            self.stats["rejected"] += 1
             self.event("authorize_rejected", id_tag=id_tag, status=status)
             return status
         await self.plug(connector_id)
@@ -150,6 +151,8 @@ class StationTransactions(StationCore):
             return "Accepted"
         status = str(result["idTagInfo"].get("status"))
         self.event("transaction_started", connector=c.id, transaction_id=tx.id, status=status)
+        if status != "Accepted":
+            self.stats["rejected"] += 1
         if status != "Accepted" and c.tx is tx:
             await self._refuse(c)
         return status
@@ -169,6 +172,7 @@ class StationTransactions(StationCore):
         """A StartTransaction that went out from the queue was refused."""
         for c in self.connectors.values():
             if c.tx is not None and c.tx.id == transaction_id:
+                self.stats["rejected"] += 1
                 self.event("transaction_refused", connector=c.id, transaction_id=transaction_id,
                            status=status)
                 self.spawn(self._refuse(c))

@@ -69,6 +69,7 @@ async def test_a_fleet_runs_for_its_duration_and_stops_cleanly(stack: Stack, tmp
     done = re.search(r"done: (\d+)/(\d+) stations booted", out)
     assert done is not None, out
     assert done.groups() == ("5", "5"), out
+    assert "(0 sessions rejected by the CSMS)" in out, out  # unknown tags are accepted here
 
 
 async def test_dc_fast_template(stack: Stack, tmp_path: Path) -> None:

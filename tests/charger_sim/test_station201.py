@@ -111,9 +111,9 @@ async def _updated(stack: Stack, tx_id: int) -> None:
 async def _ended(stack: Stack, cp: str) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=stack.http_url, headers=ADMIN, timeout=10) as client:
         r = await client.get("/api/v1/transactions", params={"charge_point_id": cp})
-    [tx] = r.json()["items"]
-    assert not tx["active"], tx
-    return dict(tx)
+    found = r.json()["items"]
+    assert len(found) == 1 and not found[0]["active"], found
+    return dict(found[0])
 
 
 async def test_an_offline_start_goes_late_with_offline_set(stack: Stack, sim: Sims) -> None:
@@ -168,3 +168,35 @@ async def test_reservations_local_lists_and_profiles_through_our_rest_resources(
 
 async def _capped(st: Any, watts: float) -> None:
     assert 0 < st.connectors[1].meter.power_w <= watts, st.connectors[1].meter.power_w
+
+
+async def test_a_refused_start_is_a_refused_start(stack: Stack, sim: Sims) -> None:
+    """A token the central system refuses: at the Authorize no session starts; in the answer to
+    a Started event the session ends DeAuthorized (TxCtrlr.StopTxOnInvalidId true) or stays,
+    delivering nothing (false). Each refusal is counted apart."""
+    from tests.helpers import add_id_tag
+    async with asyncio.timeout(BUDGET):
+        await add_id_tag(stack, "TAG-BLOCKED", status="Blocked")
+        st = await sim.start201("SIM201-E", template(connectors=2))
+        assert await st.start_local(1, "TAG-BLOCKED") == "Blocked"
+        assert st.connectors[1].tx is None and st.stats["rejected"] == 1
+        token = {"idToken": "TAG-BLOCKED", "type": "ISO14443"}
+        r = await send(stack, "SIM201-E", "RequestStartTransaction",
+                       {"idToken": token, "remoteStartId": 5, "evseId": 1})
+        assert r["status"] == "Accepted"  # the station does not ask first (AuthorizeRemoteStart false)
+        ended = await eventually(lambda: _ended(stack, "SIM201-E"))
+        assert (ended["id_tag_status"], ended["stop_reason"]) == ("Blocked", "DeAuthorized")
+        assert st.stats["rejected"] == 2
+        r = await send(stack, "SIM201-E", "SetVariables", {"setVariableData": [
+            {"component": {"name": "TxCtrlr"}, "variable": {"name": "StopTxOnInvalidId"}, "attributeValue": "false"}]})
+        assert r["setVariableResult"][0]["attributeStatus"] == "Accepted"
+        r = await send(stack, "SIM201-E", "RequestStartTransaction",
+                       {"idToken": token, "remoteStartId": 6, "evseId": 2})
+        assert r["status"] == "Accepted"
+        await eventually(lambda: _suspended(st, 2), timeout=5)
+        assert st.stats["rejected"] == 3 and st.connectors[2].tx is not None
+
+
+async def _suspended(st: Any, connector: int) -> None:
+    c = st.connectors[connector]
+    assert c.tx is not None and c.tx.refused and c.status == "SuspendedEVSE", (c.status, c.tx)
