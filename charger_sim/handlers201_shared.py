@@ -9,8 +9,10 @@ on a private table, and the answer turned back: one implementation of each rule.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
+from chargepoint.client import CALL_FAILED
 from chargepoint.handlers import Handlers, Reply
 from charger_sim import handlers, management
 
@@ -99,6 +101,34 @@ def register(st: Station201, on: Handlers) -> None:
             return {"status": "Rejected"}  # no such transaction running here
         return {"status": call16("SetChargingProfile", {
             "connectorId": p["evseId"], "csChargingProfiles": profile_16(st, profile, p["evseId"])})["status"]}
+
+    @on.on("GetChargingProfiles")
+    def get_charging_profiles(p: Payload) -> Payload | Reply:
+        """The installed profiles that match, reported per EVSE (ReportChargingProfiles, tbc on
+        all but the last); the charging limit source of each is CSO (a central system set it)."""
+        wanted, evse = p["chargingProfile"], p.get("evseId")
+        by_evse: dict[int, list[Payload]] = {}
+        for cid, kept in st.profiles.installed():
+            original = (kept.get("_v201") or {}).get("profile")
+            if original is None or (evse is not None and cid != evse):
+                continue
+            if (wanted.get("chargingProfilePurpose") not in (None, original["chargingProfilePurpose"])
+                    or wanted.get("stackLevel") not in (None, original["stackLevel"])
+                    or (wanted.get("chargingProfileId") and original["id"] not in wanted["chargingProfileId"])
+                    or (wanted.get("chargingLimitSource") and "CSO" not in wanted["chargingLimitSource"])):
+                continue
+            by_evse.setdefault(cid, []).append(original)
+        if not by_evse:
+            return {"status": "NoProfiles"}
+
+        async def report() -> None:
+            groups = list(by_evse.items())
+            with contextlib.suppress(*CALL_FAILED):
+                for n, (evse_id, profiles) in enumerate(groups):
+                    await st.call("ReportChargingProfiles", {
+                        "requestId": p["requestId"], "chargingLimitSource": "CSO", "evseId": evse_id,
+                        "chargingProfile": profiles, "tbc": n < len(groups) - 1})
+        return Reply({"status": "Accepted"}, report)
 
     @on.on("ClearChargingProfile")
     def clear_charging_profile(p: Payload) -> Payload:

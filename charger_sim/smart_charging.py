@@ -51,6 +51,10 @@ class Profiles:
             self._profiles[cid] = keep
         return "Accepted" if removed else "Unknown"
 
+    def installed(self) -> list[tuple[int, dict[str, Any]]]:
+        """Every installed profile with its connector (0: the whole station)."""
+        return [(cid, p) for cid, profiles in sorted(self._profiles.items()) for p in profiles]
+
     def clear_tx_profiles(self, connector_id: int) -> None:
         self._profiles[connector_id] = [p for p in self._profiles.get(connector_id, [])
                                         if p["chargingProfilePurpose"] != "TxProfile"]

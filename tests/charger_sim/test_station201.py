@@ -160,10 +160,25 @@ async def test_reservations_local_lists_and_profiles_through_our_rest_resources(
         composite = await send(stack, "SIM201-D", "GetCompositeSchedule", {"duration": 600, "evseId": 1})
         assert composite["status"] == "Accepted"
         assert composite["schedule"]["chargingSchedulePeriod"][0]["limit"] == 3000.0
+        asked = await send(stack, "SIM201-D", "GetChargingProfiles",
+                           {"requestId": 3, "chargingProfile": {"chargingProfilePurpose": "TxDefaultProfile"}})
+        assert asked["status"] == "Accepted"
+        [(_, _, report)] = await eventually(lambda: _reports(stack, "SIM201-D"))
+        assert (report["requestId"], report["evseId"], report["tbc"]) == (3, 1, False)
+        assert report["chargingProfile"] == [profile["chargingProfile"]]  # as it was set
+        none = await send(stack, "SIM201-D", "GetChargingProfiles",
+                          {"requestId": 4, "chargingProfile": {"chargingProfilePurpose": "TxProfile"}})
+        assert none["status"] == "NoProfiles"
         assert await st.start_local(1, "TAG-D2") == "Accepted"
         await eventually(lambda: _capped(st, 3000.0), timeout=5)
         cleared = await send(stack, "SIM201-D", "ClearChargingProfile", {"chargingProfileId": 9})
         assert cleared["status"] == "Accepted"
+
+
+async def _reports(stack: Stack, cp: str) -> list[Any]:
+    found = await calls(stack, cp, "ReportChargingProfiles")
+    assert found, "no report yet"
+    return found
 
 
 async def _capped(st: Any, watts: float) -> None:
