@@ -84,7 +84,10 @@ def register(st: StationTransactions, on: Handlers) -> None:
 
     @on.on("ChangeConfiguration")
     def change_configuration(p: Payload) -> Payload:
-        return {"status": st.config.change(p["key"], p["value"])}
+        status = st.config.change(p["key"], p["value"])
+        if status == "Accepted" and p["key"] == "HeartbeatInterval":
+            st.client.interval_changed()  # the new interval from now, not after the old one ran out
+        return {"status": status}
 
     @on.on("GetConfiguration")
     def get_configuration(p: Payload) -> Payload:

@@ -275,3 +275,15 @@ async def test_unlock_connector_stops_a_running_transaction(stack: Stack, sim: S
         assert await send(stack, cp, "UnlockConnector", {"connectorId": 1}) == {"status": "Unlocked"}
         assert await send(stack, cp, "UnlockConnector", {"connectorId": 9}) == {
             "status": "NotSupported"}
+
+
+async def test_a_new_heartbeat_interval_applies_at_once(stack: Stack, sim: Sims) -> None:
+    """ChangeConfiguration HeartbeatInterval: the next heartbeat is due the new interval from now,
+    not after the 300 s the boot set ran out."""
+    async with asyncio.timeout(BUDGET):
+        st = await sim.start("SIM-HB")
+        assert (await send(stack, "SIM-HB", "ChangeConfiguration",
+                           {"key": "HeartbeatInterval", "value": "1"}))["status"] == "Accepted"
+        mark = await last_message_id(stack, "SIM-HB")
+        await eventually(lambda: _at_least(stack, "SIM-HB", "Heartbeat", 2, mark), timeout=6)
+        assert st.config.get_int("HeartbeatInterval", 0) == 1
