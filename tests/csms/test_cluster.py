@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 from collections.abc import AsyncIterator
 
 import httpx
@@ -165,7 +166,25 @@ async def test_a_dead_nodes_charge_points_are_offline(nodes: tuple[Stack, Stack]
     assert await n1.central.router.live_nodes() == {"n1", "n2"}
 
 
+def _task_stacks() -> str:
+    """Where every task of the loop waits (what a hang needs to be understood)."""
+    out = io.StringIO()
+    for task in asyncio.all_tasks():
+        task.print_stack(limit=8, file=out)
+    return out.getvalue()
+
+
 async def test_a_ws_only_node_answers_health_and_metrics(db_url: str, redis_url: str) -> None:
+    """Bounded, with the tasks' stacks on a hang: this test stalled twice in a loaded PG pass
+    (never alone); the stacks say where, next time."""
+    try:
+        async with asyncio.timeout(60):
+            await _ws_only_node(db_url, redis_url)
+    except TimeoutError:
+        raise AssertionError("the ws-only node hung; tasks:\n" + _task_stacks()) from None
+
+
+async def _ws_only_node(db_url: str, redis_url: str) -> None:
     settings = make_settings(db_url, redis_url=redis_url, node_id="ws-only", role="ocpp")
     async with running(settings, migrate=False) as node:
         assert node.app is None and node.ocpp is not None
