@@ -191,14 +191,18 @@ class StationCore:
             if register is not None:
                 c.meter.energy_wh = max(c.meter.energy_wh, float(register))
         for c in self.connectors.values():
-            tx = state.get(f"tx:{c.id}")
-            if tx is None:
-                continue
-            meter_stop = max(round(c.meter.energy_wh), tx["meter_start"])
-            self.event("transaction_recovered", connector=c.id, transaction_id=tx["id"])
-            await self.outbox.put("StopTransaction", {
-                "transactionId": tx["id"], "meterStop": meter_stop, "timestamp": iso(self.now()),
-                "reason": "PowerLoss"}, also=[self.outbox.state(f"tx:{c.id}", None)])
+            kept = state.get(f"tx:{c.id}")
+            if kept is not None:
+                await self._end_recovered(c, kept)
+
+    async def _end_recovered(self, c: Connector, tx: dict[str, Any]) -> None:
+        """Queue the end of a transaction the previous run left open on ``c`` (1.6:
+        StopTransaction PowerLoss; a 2.0.1 station says it its way)."""
+        meter_stop = max(round(c.meter.energy_wh), tx["meter_start"])
+        self.event("transaction_recovered", connector=c.id, transaction_id=tx["id"])
+        await self.outbox.put("StopTransaction", {
+            "transactionId": tx["id"], "meterStop": meter_stop, "timestamp": iso(self.now()),
+            "reason": "PowerLoss"}, also=[self.outbox.state(f"tx:{c.id}", None)])
 
     def _auth_headers(self) -> dict[str, str]:
         """Basic auth with the AuthorizationKey a central system set (the bytes it stands for,

@@ -212,22 +212,13 @@ class Station201(StationTransactions):
             self.event("transaction_started_offline", connector=c.id, transaction_id=self.station_tx(tx))
             return "Accepted"
         status = str((result.get("idTokenInfo") or {}).get("status", "Accepted"))
-        self.event("transaction_started", connector=c.id, transaction_id=self.station_tx(tx), status=status)
-        if status != "Accepted":
-            self.stats["rejected"] += 1
-        if status != "Accepted" and c.tx is tx:
-            await self._refuse(c)
+        await self._judged(c, tx, self.station_tx(tx), status)
         return status
 
     async def stop_transaction(self, c: Connector, reason: str, id_tag: str | None = None) -> None:
-        tx = c.tx
+        tx = self._take_tx(c)
         if tx is None:
             return
-        c.tx = None
-        if c.task is not None:
-            c.task.cancel()
-            c.task = None
-        c.meter.advance(time.monotonic(), False, None)
         stopped, trigger = STOPPED.get(reason, ("Other", "AbnormalCondition"))
         end = sampled(c.meter.sample(self.model.members("SampledDataCtrlr", "TxEndedMeasurands"), "Transaction.End"))
         payload = self._event("Ended", tx, c, trigger, info={
@@ -237,11 +228,7 @@ class Station201(StationTransactions):
         sid = self.station_tx(tx)
         seq = await self.outbox.put("TransactionEvent", payload, also=[
             self.outbox.state(f"tx:{c.id}", None), self.outbox.state(f"meter:{c.id}", round(c.meter.energy_wh))])
-        self.profiles.clear_tx_profiles(c.id)
-        if c.scheduled_operative is not None:
-            c.operative, c.scheduled_operative = c.scheduled_operative, None
-        await self.set_status(c, "Finishing" if c.plugged and c.operative and c.error_code == "NoError"
-                              else c.idle_status)
+        await self._after_stop(c)
         self.event("transaction_stopped", connector=c.id, transaction_id=sid, reason=stopped)
         self.tx_seq.pop(sid, None)
         self.tx_ids.pop(tx.id, None)
@@ -275,27 +262,18 @@ class Station201(StationTransactions):
     def _refused_later(self, transaction_id: int, status: str) -> None:
         return None  # 2.0.1's verdict comes with the Started event's answer (start_transaction)
 
-    async def _recover(self) -> None:
-        """A transaction the previous run left open ended with it: an Ended PowerLoss goes into
-        the queue now, with the last register known and the next seqNo of that transaction."""
-        if self.outbox.queue is None:
+    async def _end_recovered(self, c: Connector, kept: dict[str, Any]) -> None:
+        """A transaction the previous run left open ended with it: an Ended PowerLoss, with the
+        last register known and the next seqNo of that transaction."""
+        if "station_id" not in kept:
             return
-        state = await self.outbox.queue.state(self.identity)
-        for c in self.connectors.values():
-            register = state.get(f"meter:{c.id}")
-            if register is not None:
-                c.meter.energy_wh = max(c.meter.energy_wh, float(register))
-        for c in self.connectors.values():
-            kept = state.get(f"tx:{c.id}")
-            if kept is None or "station_id" not in kept:
-                continue
-            self.event("transaction_recovered", connector=c.id, transaction_id=kept["station_id"])
-            sampled_end = [{"value": float(max(round(c.meter.energy_wh), kept["meter_start"])),
-                            "measurand": "Energy.Active.Import.Register", "context": "Transaction.End",
-                            "unitOfMeasure": {"unit": "Wh"}}]
-            await self.outbox.put("TransactionEvent", {
-                "eventType": "Ended", "timestamp": iso(self.now()), "triggerReason": "AbnormalCondition",
-                "seqNo": kept["seq"], "offline": True,
-                "transactionInfo": {"transactionId": kept["station_id"], "stoppedReason": "PowerLoss"},
-                "meterValue": [{"timestamp": iso(self.now()), "sampledValue": sampled_end}]},
-                also=[self.outbox.state(f"tx:{c.id}", None)])
+        self.event("transaction_recovered", connector=c.id, transaction_id=kept["station_id"])
+        sampled_end = [{"value": float(max(round(c.meter.energy_wh), kept["meter_start"])),
+                        "measurand": "Energy.Active.Import.Register", "context": "Transaction.End",
+                        "unitOfMeasure": {"unit": "Wh"}}]
+        await self.outbox.put("TransactionEvent", {
+            "eventType": "Ended", "timestamp": iso(self.now()), "triggerReason": "AbnormalCondition",
+            "seqNo": kept["seq"], "offline": True,
+            "transactionInfo": {"transactionId": kept["station_id"], "stoppedReason": "PowerLoss"},
+            "meterValue": [{"timestamp": iso(self.now()), "sampledValue": sampled_end}]},
+            also=[self.outbox.state(f"tx:{c.id}", None)])

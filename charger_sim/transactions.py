@@ -150,12 +150,16 @@ class StationTransactions(StationCore):
             self.event("transaction_started_offline", connector=c.id, provisional_id=tx.id)
             return "Accepted"
         status = str(result["idTagInfo"].get("status"))
-        self.event("transaction_started", connector=c.id, transaction_id=tx.id, status=status)
+        await self._judged(c, tx, tx.id, status)
+        return status
+
+    async def _judged(self, c: Connector, tx: Tx, shown_id: int | str, status: str) -> None:
+        """The CSMS's verdict on a started transaction: counted, and a refusal acted on."""
+        self.event("transaction_started", connector=c.id, transaction_id=shown_id, status=status)
         if status != "Accepted":
             self.stats["rejected"] += 1
-        if status != "Accepted" and c.tx is tx:
-            await self._refuse(c)
-        return status
+            if c.tx is tx:
+                await self._refuse(c)
 
     async def _refuse(self, c: Connector) -> None:
         """The CSMS did not accept the tag of the running transaction (OCPP 1.6 4.8): stop it,
@@ -177,15 +181,31 @@ class StationTransactions(StationCore):
                            status=status)
                 self.spawn(self._refuse(c))
 
-    async def stop_transaction(self, c: Connector, reason: str, id_tag: str | None = None) -> None:
+    def _take_tx(self, c: Connector) -> Tx | None:
+        """The connector's transaction, taken off it with its meter loop stopped (None: none)."""
         tx = c.tx
         if tx is None:
-            return
+            return None
         c.tx = None
         if c.task is not None:
             c.task.cancel()
             c.task = None
         c.meter.advance(time.monotonic(), False, None)
+        return tx
+
+    async def _after_stop(self, c: Connector) -> None:
+        """What follows any end of a transaction on the connector: its TxProfiles go, a
+        scheduled availability change applies, the status says what is left."""
+        self.profiles.clear_tx_profiles(c.id)
+        if c.scheduled_operative is not None:
+            c.operative, c.scheduled_operative = c.scheduled_operative, None
+        await self.set_status(c, "Finishing" if c.plugged and c.operative and c.error_code == "NoError"
+                              else c.idle_status)
+
+    async def stop_transaction(self, c: Connector, reason: str, id_tag: str | None = None) -> None:
+        tx = self._take_tx(c)
+        if tx is None:
+            return
         now = self.now()
         payload: dict[str, Any] = {
             "transactionId": tx.id, "meterStop": round(c.meter.energy_wh), "timestamp": iso(now),
@@ -198,11 +218,7 @@ class StationTransactions(StationCore):
         seq = await self.outbox.put("StopTransaction", payload, also=[
             self.outbox.state(f"tx:{c.id}", None),
             self.outbox.state(f"meter:{c.id}", payload["meterStop"])])
-        self.profiles.clear_tx_profiles(c.id)
-        if c.scheduled_operative is not None:
-            c.operative, c.scheduled_operative = c.scheduled_operative, None
-        await self.set_status(c, "Finishing" if c.plugged and c.operative and c.error_code == "NoError"
-                              else c.idle_status)
+        await self._after_stop(c)
         self.event("transaction_stopped", connector=c.id, transaction_id=tx.id, reason=reason)
         await self.outbox.result(seq)
 

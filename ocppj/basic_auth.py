@@ -94,13 +94,19 @@ def is_password(data: Any, actual_only: bool = True) -> bool:
             and (not actual_only or data.get("attributeType", "Actual") == "Actual"))
 
 
+_SECRET_BEARING = frozenset({"ChangeConfiguration", "SetVariables", "NotifyReport", "SetNetworkProfile"})
+
+
 def redacted(action: str, payload: dict[str, Any]) -> dict[str, Any]:
     """``payload`` as a log or a record may keep it: a charge point's password (1.6's
     ``AuthorizationKey``, 2.0.1's ``SecurityCtrlr.BasicAuthPassword`` in SetVariables, any
     attribute of it, or reported in a NotifyReport) and SetNetworkProfile's VPN and APN secrets
     replaced by :data:`REDACTED`;
     any other payload as it is. The command record and the message log are read by every
-    viewer; the secrets are not theirs."""
+    viewer; the secrets are not theirs. Called on every frame logged: any other action returns
+    at the first test."""
+    if action not in _SECRET_BEARING:
+        return payload
     if action == "ChangeConfiguration" and str(payload.get("key", "")).lower() == "authorizationkey":
         return {**payload, "value": REDACTED}
     data = payload.get("setVariableData")
@@ -127,8 +133,10 @@ def redacted_answer(action: str, payload: dict[str, Any]) -> dict[str, Any]:
     """A charge point's answer as a log or a record may keep it: a 2.0.1 GetVariables result
     that holds the Basic auth password (a station should never send it: it is WriteOnly) with the
     value replaced; any other answer as it is."""
+    if action != "GetVariables":
+        return payload
     results = payload.get("getVariableResult")
-    if action == "GetVariables" and isinstance(results, list) and any(
+    if isinstance(results, list) and any(
             is_password(r, False) and "attributeValue" in r for r in results):
         return {**payload, "getVariableResult": [
             {**r, "attributeValue": REDACTED} if is_password(r, False) and "attributeValue" in r else r
