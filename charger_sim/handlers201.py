@@ -18,6 +18,7 @@ from chargepoint.client import CALL_FAILED
 from chargepoint.handlers import Handlers, Reply
 from charger_sim.device_model import chunked
 from charger_sim.handlers import later
+from charger_sim.handlers201_management import trigger_firmware, trigger_log, trigger_sign
 
 if TYPE_CHECKING:
     from charger_sim.station201 import Station201
@@ -74,7 +75,10 @@ async def _heartbeat(st: Station201, targets: list[Any]) -> None:
 
 
 TRIGGERS = {"BootNotification": _boot, "Heartbeat": _heartbeat, "StatusNotification": _statuses,
-            "MeterValues": _meters, "TransactionEvent": _meters}
+            "MeterValues": _meters, "TransactionEvent": _meters, "FirmwareStatusNotification": trigger_firmware,
+            "LogStatusNotification": trigger_log,
+            "SignChargingStationCertificate": trigger_sign("ChargingStationCertificate"),
+            "SignV2GCertificate": trigger_sign("V2GCertificate")}
 
 
 def register(st: Station201, on: Handlers) -> None:

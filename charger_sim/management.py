@@ -101,7 +101,7 @@ def _certificates(st: StationTransactions, on: Handlers) -> None:
 
     @on.on("GetInstalledCertificateIds")
     def get_installed_certificate_ids(p: Payload) -> Payload:
-        ids = [_hash_data(cert) for key, cert in st.certificates.items()
+        ids = [hash_data(cert) for key, cert in st.certificates.items()
                if key.startswith(p["certificateType"] + ":")]
         if not ids:
             return {"status": "NotFound"}
@@ -110,7 +110,7 @@ def _certificates(st: StationTransactions, on: Handlers) -> None:
     @on.on("DeleteCertificate")
     def delete_certificate(p: Payload) -> Payload:
         for key, cert in list(st.certificates.items()):
-            if _hash_data(cert)["serialNumber"] == p["certificateHashData"].get("serialNumber"):
+            if hash_data(cert)["serialNumber"] == p["certificateHashData"].get("serialNumber"):
                 del st.certificates[key]
                 return {"status": "Accepted"}
         return {"status": "NotFound"}
@@ -141,7 +141,7 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _hash_data(cert: str) -> dict[str, str]:
+def hash_data(cert: str) -> dict[str, str]:
     digest = _digest(cert)
     return {"hashAlgorithm": "SHA256", "issuerNameHash": digest[:64], "issuerKeyHash": digest[:64],
             "serialNumber": digest[:16]}

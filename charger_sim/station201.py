@@ -25,7 +25,7 @@ from chargepoint.client import CALL_FAILED
 from chargepoint.errors import Offline
 from chargepoint.outbox import Statement
 from chargepoint.times import iso
-from charger_sim import handlers201, handlers201_shared
+from charger_sim import handlers201, handlers201_management, handlers201_shared
 from charger_sim.connector import Connector, Tx
 from charger_sim.device_model import Variable, standard
 from charger_sim.transactions import StationTransactions
@@ -95,6 +95,8 @@ class Station201(StationTransactions):
         self.tx_ids: dict[int, str] = {}  # our Tx.id -> the station's transaction id
         handlers201.register(self, self.handlers)
         handlers201_shared.register(self, self.handlers)
+        self.upkeep = handlers201_management.Upkeep()
+        handlers201_management.register(self, self.handlers)
 
     # -- the device model and the shared code ----------------------------------------------------
     def _keep(self, key: str, value: str) -> None:
@@ -134,6 +136,7 @@ class Station201(StationTransactions):
         for c in self.connectors.values():
             await self.send_status(c.id, c.status)
         await self.outbox.replay()
+        await handlers201_management.firmware_after_boot(self)
 
     async def send_status(self, connector_id: int, status: str) -> None:
         """StatusNotification of the EVSE's connector, when its 2.0.1 status changed (2.0.1 has
