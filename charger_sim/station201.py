@@ -25,6 +25,7 @@ from chargepoint.client import CALL_FAILED
 from chargepoint.errors import Offline
 from chargepoint.outbox import Statement
 from chargepoint.times import iso
+from chargepoint.v201 import CONNECTOR_STATUS, STOPPED, sampled, token
 from charger_sim import handlers201, handlers201_management, handlers201_shared
 from charger_sim.connector import Connector, Tx
 from charger_sim.device_model import Variable, standard
@@ -44,38 +45,6 @@ SETTINGS = {
     "StopTransactionOnInvalidId": ("TxCtrlr", "StopTxOnInvalidId"),
     "StopTransactionOnEVSideDisconnect": ("TxCtrlr", "StopTxOnEVSideDisconnect"),
 }
-# a 1.6 connector status -> 2.0.1's connectorStatus
-CONNECTOR_STATUS = {"Available": "Available", "Preparing": "Occupied", "Charging": "Occupied",
-                    "SuspendedEV": "Occupied", "SuspendedEVSE": "Occupied", "Finishing": "Occupied",
-                    "Reserved": "Reserved", "Unavailable": "Unavailable", "Faulted": "Faulted"}
-# a 1.6 stop reason (what the shared code says) -> 2.0.1's stoppedReason and the Ended event's trigger
-STOPPED = {"Remote": ("Remote", "RemoteStop"), "Local": ("Local", "StopAuthorized"),
-           "EVDisconnected": ("EVDisconnected", "EVCommunicationLost"),
-           "DeAuthorized": ("DeAuthorized", "Deauthorized"), "PowerLoss": ("PowerLoss", "AbnormalCondition"),
-           "HardReset": ("ImmediateReset", "ResetCommand"), "SoftReset": ("ImmediateReset", "ResetCommand"),
-           "Reboot": ("Reboot", "ResetCommand"), "EmergencyStop": ("EmergencyStop", "AbnormalCondition"),
-           "UnlockCommand": ("Other", "UnlockCommand"), "Other": ("Other", "AbnormalCondition")}
-ID_TOKEN_TYPE = "ISO14443"  # the RFID cards a simulated driver presents
-
-
-def token(id_tag: str, kind: str = ID_TOKEN_TYPE) -> dict[str, str]:
-    return {"idToken": id_tag, "type": kind}
-
-
-def sampled(values: list[dict[str, str]]) -> list[dict[str, Any]]:
-    """The meter's 1.6 sampledValues as 2.0.1's: numbers, the unit as unitOfMeasure."""
-    found = []
-    for v in values:
-        item: dict[str, Any] = {"value": float(v["value"]), "measurand": v["measurand"],
-                                "context": v["context"]}
-        if v.get("location"):
-            item["location"] = v["location"]
-        if v.get("unit"):
-            item["unitOfMeasure"] = {"unit": v["unit"]}
-        found.append(item)
-    return found
-
-
 class Station201(StationTransactions):
     """A station answering the CSMS-initiated OCPP 2.0.1 actions of :mod:`charger_sim.handlers201`."""
 

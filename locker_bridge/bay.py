@@ -67,6 +67,8 @@ class Tx:
     last_wh: int | None = None  # the transaction's last reading (board register + offset)
     raw_last: int | None = None  # the board register at that reading
     offset: int = 0
+    station_id: str | None = None  # a 2.0.1 bay names its transactions (TransactionEvent)
+    seq: int = 0  # the next seqNo of this transaction's events (2.0.1)
 
     def __post_init__(self) -> None:
         if self.last_wh is None:
@@ -96,7 +98,7 @@ class Tx:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Tx:
         known = {f: data[f] for f in ("id", "id_tag", "meter_start", "started", "last_wh",
-                                      "raw_last", "offset") if f in data}
+                                      "raw_last", "offset", "station_id", "seq") if f in data}
         return cls(**known)
 
 

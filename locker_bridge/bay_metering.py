@@ -13,7 +13,6 @@ from typing import Any
 
 from chargepoint.client import CALL_FAILED
 from chargepoint.errors import CallRefused
-from chargepoint.times import iso
 from locker_bridge.bay import BoardError
 from locker_bridge.bay_point import BayPoint
 from locker_bridge.bus import BusError, Priority
@@ -48,13 +47,10 @@ class BayMetering(BayPoint):
                     "unit": "Wh", "context": context},
                    {"value": str(bay.power_w), "measurand": "Power.Active.Import", "unit": "W",
                     "context": context}]
-        payload: dict[str, Any] = {"connectorId": 1,
-                                   "meterValue": [{"timestamp": iso(), "sampledValue": sampled}]}
+        action, payload = self.meter_message(tx, sampled, context)
         if tx is None:  # a triggered reading outside a transaction is not a transaction message
             with contextlib.suppress(*CALL_FAILED):
-                await self.call("MeterValues", payload)
+                await self.call(action, payload)
             return
-        payload["transactionId"] = tx.id
         with contextlib.suppress(CallRefused):  # the reading is kept with the message
-            await self.outbox.send("MeterValues", payload,
-                                   also=[self.store.tx_statement(self.identity, tx)])
+            await self.outbox.send(action, payload, also=[self.store.tx_statement(self.identity, tx)])

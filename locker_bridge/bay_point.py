@@ -19,11 +19,12 @@ from chargepoint.link import Link
 from chargepoint.outbox import DurableQueue, Outbox, QueueClosed, Statement
 from chargepoint.times import iso
 from common.tasks import Background
-from locker_bridge.bay import Bay, BoardError, FaultKind
+from locker_bridge.bay import Bay, BoardError, FaultKind, Tx
 from locker_bridge.bay_settings import Settings
 from locker_bridge.bus import BusError
 from locker_bridge.reach import CsmsReach
 from locker_bridge.store import BridgeStore
+from ocppj.versions import V16, Version
 
 log = logging.getLogger("locker_bridge.charge_point")
 
@@ -31,6 +32,8 @@ RESPONSE_TIMEOUT = 15.0
 
 
 class BayPoint:
+    version: Version = V16  # a 2.0.1 bay (locker_bridge.bay201) says so
+
     def __init__(self, bay: Bay, csms_url: str, queue: DurableQueue | None, store: BridgeStore,
                  *, reach: CsmsReach, meter_interval: int = 60, full_timeout: int = 1800,
                  unlock_opens_door: bool = False, vendor: str = "chargebay",
@@ -50,7 +53,7 @@ class BayPoint:
         self.client = Client(
             bay.identity, self.url, self.handlers,
             Options(response_timeout=RESPONSE_TIMEOUT, open_timeout=10, close_timeout=2,
-                    close_reason="bay stopped"),
+                    close_reason="bay stopped", version=self.version),
             spawn=self.spawn, boot_payload=self.boot_payload, on_boot=self._booted,
             after_boot=self._after_boot,
             heartbeat_interval=lambda: self.settings.int("HeartbeatInterval"),
@@ -173,6 +176,32 @@ class BayPoint:
                 await self.call("StatusNotification", payload)
             except CALL_FAILED:
                 self._sent.pop(connector, None)
+
+    # -- what the bay tells the CSMS, in OCPP 1.6 (locker_bridge.bay201 says it in 2.0.1) --------
+    async def authorize(self, id_tag: str) -> str:
+        """The CSMS's verdict on ``id_tag`` (raises Offline, TimeoutError when it cannot say)."""
+        answer = await self.call("Authorize", {"idTag": id_tag})
+        return str(answer["idTagInfo"]["status"])
+
+    def start_message(self, tx: Tx) -> tuple[str, dict[str, Any]]:
+        return "StartTransaction", {"connectorId": 1, "idTag": tx.id_tag, "meterStart": tx.meter_start,
+                                    "timestamp": tx.started, "_provisional": tx.id}
+
+    def start_verdict(self, answer: dict[str, Any]) -> str:
+        """The id tag status in the answer to :meth:`start_message`."""
+        return str(answer["idTagInfo"]["status"])
+
+    def stop_message(self, tx: Tx, meter_stop: int, reason: str) -> tuple[str, dict[str, Any]]:
+        return "StopTransaction", {"transactionId": tx.id, "idTag": tx.id_tag, "meterStop": meter_stop,
+                                   "timestamp": iso(), "reason": reason}
+
+    def meter_message(self, tx: Tx | None, sampled: list[dict[str, Any]], context: str
+                      ) -> tuple[str, dict[str, Any]]:
+        """A reading: of the transaction ``tx``, or outside one (``tx`` None)."""
+        payload: dict[str, Any] = {"connectorId": 1, "meterValue": [{"timestamp": iso(), "sampledValue": sampled}]}
+        if tx is not None:
+            payload["transactionId"] = tx.id
+        return "MeterValues", payload
 
     # -- provided by locker_bridge.bay_transactions -----------------------------------------------
     async def send_meter_values(self, context: str) -> None:

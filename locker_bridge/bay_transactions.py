@@ -87,19 +87,18 @@ class BayTransactions(BayMetering):
                 return False, f"bay is {bay.status()[0]}" if bay.tx is None else "a transaction is running"
             if authorize and self.booted.is_set():
                 with contextlib.suppress(Offline, TimeoutError):
-                    answer = await self.call("Authorize", {"idTag": id_tag})
-                    if answer["idTagInfo"]["status"] != "Accepted":
-                        return False, f"id tag {answer['idTagInfo']['status']}"
+                    verdict = await self.authorize(id_tag)
+                    if verdict != "Accepted":
+                        return False, f"id tag {verdict}"
             await self.store.starting(self.identity, True)  # on disk before the outlet is on
             reading = await self._switch_on()  # (raising: see _abandon_start for the marker)
             if isinstance(reading, str):  # the outlet is off
                 await self.store.starting(self.identity, False)
                 return False, reading
             tx = Tx(self.outbox.provisional_id(), id_tag, reading.energy_wh, iso())
-            payload = {"connectorId": 1, "idTag": id_tag, "meterStart": tx.meter_start,
-                       "timestamp": tx.started, "_provisional": tx.id}
+            action, payload = self.start_message(tx)
             # the transaction and its StartTransaction reach the disk together, before the CSMS
-            seq = await self.outbox.put("StartTransaction", payload,
+            seq = await self.outbox.put(action, payload,
                                         also=[self.store.tx_statement(self.identity, tx),
                                               self.store.starting_statement(self.identity, False)])
             bay.tx, bay.finishing, bay.off_polls = tx, False, 0
@@ -113,7 +112,7 @@ class BayTransactions(BayMetering):
             log.warning("%s: the CSMS refused StartTransaction (%s); switching off", self.identity, exc)
             await self.stop_transaction("Other", report=False)
             return False, f"StartTransaction refused: {exc}"
-        if result is not None and result["idTagInfo"]["status"] != "Accepted":
+        if result is not None and self.start_verdict(result) != "Accepted":
             await self.stop_transaction("DeAuthorized")
         return True, ""
 
@@ -203,9 +202,7 @@ class BayTransactions(BayMetering):
             forget = self.store.tx_statement(self.identity, None)
             seq = None
             if report:  # the StopTransaction, and the transaction off the disk, in one write
-                seq = await self.outbox.put("StopTransaction", {
-                    "transactionId": tx.id, "idTag": tx.id_tag, "meterStop": meter_stop,
-                    "timestamp": iso(), "reason": reason}, also=[forget])
+                seq = await self.outbox.put(*self.stop_message(tx, meter_stop, reason), also=[forget])
             else:
                 await self.store.queue.write([forget])
             self.refresh()

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from chargepoint.errors import Offline
+from chargepoint.handlers import Handlers
 from chargepoint.times import iso
 from locker_bridge import handlers
 from locker_bridge.bay_settings import Settings
@@ -29,7 +30,11 @@ class VirtualChargePoint(BayTransactions):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        handlers.register(self, self.handlers)
+        self.answer_with(self.handlers)
+
+    def answer_with(self, on: Handlers) -> None:
+        """Fill the answers to the CSMS's calls (a 2.0.1 bay answers 2.0.1's)."""
+        handlers.register(self, on)
 
     async def _after_boot(self) -> None:
         if self.ask_csms:

@@ -9,7 +9,7 @@ one outlet. The minimal file of the issue works as it stands.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
@@ -54,6 +54,8 @@ class LockerConfig(BaseModel):
     bays: int = Field(ge=1, le=48)
     first_bay: int = Field(1, ge=1, le=48)
     identity: str = "{locker}-{bay:02d}"
+    ocpp_version: Literal["1.6", "2.0.1"] | None = Field(None, description=(
+        "the OCPP version of this locker's bays (unset: the bridge's ocpp_version)"))
     overrides: list[BayConfig] = Field(default_factory=list)
 
     def bay_numbers(self) -> list[int]:
@@ -62,6 +64,9 @@ class LockerConfig(BaseModel):
 
 class BridgeConfig(BaseModel):
     csms_url: str = "ws://127.0.0.1:9000/ocpp"
+    ocpp_version: Literal["1.6", "2.0.1"] = Field("1.6", description=(
+        "the OCPP version every bay speaks (1.6: a charge point with connectors 0 and 1; 2.0.1: "
+        "a charging station with EVSE 1, connector 1); a locker's own ocpp_version wins"))
     ports: dict[str, PortConfig]
     lockers: list[LockerConfig]
     poll_interval: float = Field(5.0, gt=0)

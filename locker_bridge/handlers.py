@@ -40,6 +40,24 @@ def register(cp: BayTransactions, on: Handlers) -> None:
         cp.spawn(cp.stop_transaction("Remote"))
         return {"status": "Accepted"}
 
+    data_transfer(cp, on)
+
+    @on.on("UnlockConnector")
+    async def unlock_connector(p: Payload) -> Payload:
+        if not cp.unlock_opens_door or p["connectorId"] != 1:
+            return {"status": "NotSupported"}
+        try:
+            opened, _ = await open_door(cp)
+        except (BusError, BoardError):
+            opened = False
+        return {"status": "Unlocked" if opened else "UnlockFailed"}
+
+    _management(cp, on)
+
+
+def data_transfer(cp: BayTransactions, on: Handlers) -> None:
+    """The locker extensions (vendorId ``chargebay``): the same in OCPP 1.6 and 2.0.1."""
+
     @on.on("DataTransfer")
     async def data_transfer(p: Payload) -> Payload:
         if p["vendorId"] != VENDOR_ID:
@@ -62,18 +80,6 @@ def register(cp: BayTransactions, on: Handlers) -> None:
         except BoardError as exc:
             return {"status": "Rejected", "data": json.dumps({"error": str(exc)})}
         return {"status": "Accepted" if accepted else "Rejected", "data": json.dumps(result)}
-
-    @on.on("UnlockConnector")
-    async def unlock_connector(p: Payload) -> Payload:
-        if not cp.unlock_opens_door or p["connectorId"] != 1:
-            return {"status": "NotSupported"}
-        try:
-            opened, _ = await open_door(cp)
-        except (BusError, BoardError):
-            opened = False
-        return {"status": "Unlocked" if opened else "UnlockFailed"}
-
-    _management(cp, on)
 
 
 def _management(cp: BayTransactions, on: Handlers) -> None:

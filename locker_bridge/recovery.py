@@ -19,7 +19,6 @@ from typing import Any
 
 from chargepoint.client import CALL_FAILED
 from chargepoint.errors import CallRefused
-from chargepoint.times import iso
 from locker_bridge.bay import Outlet, Tx
 from locker_bridge.bay_transactions import BayTransactions
 
@@ -43,7 +42,10 @@ async def open_transactions(cp: BayTransactions) -> list[dict[str, Any]] | None:
         log.warning("%s: the CSMS's OpenTransactions answer is not what it should be: %r",
                     cp.identity, answer.get("data"))
         return None
-    return [t for t in found if isinstance(t, dict) and t.get("connectorId") == 1]
+    # a 2.0.1 bay can end only what it can name: the station's own transaction id
+    named = cp.version.name == "1.6"
+    return [t for t in found if isinstance(t, dict) and t.get("connectorId") == 1
+            and (named or t.get("stationTransactionId"))]
 
 
 async def reconcile_with_csms(cp: BayTransactions) -> None:
@@ -60,7 +62,8 @@ async def reconcile_with_csms(cp: BayTransactions) -> None:
         if bay.energy_wh is not None and bay.energy_wh >= int(t["meterStart"]):
             last = max(last, bay.energy_wh)
         tx = Tx(int(t["transactionId"]), str(t["idTag"]), int(t["meterStart"]), str(t["timestamp"]),
-                last_wh=last, raw_last=None)
+                last_wh=last, raw_last=None, station_id=t.get("stationTransactionId"),
+                seq=int(t.get("nextSeqNo") or 0))
         async with cp.lock:
             adopt = bay.tx is None and bay.outlet in (Outlet.CHARGING, Outlet.IDLE)
             if adopt:
@@ -75,9 +78,7 @@ async def reconcile_with_csms(cp: BayTransactions) -> None:
             continue
         log.warning("%s: the CSMS holds transaction %d open but the outlet is off: stopped at "
                     "%d Wh (this bridge had no state for the bay)", cp.identity, tx.id, last)
-        seq = await cp.outbox.put("StopTransaction", {
-            "transactionId": tx.id, "idTag": tx.id_tag, "meterStop": last,
-            "timestamp": iso(), "reason": "Reboot"})
+        seq = await cp.outbox.put(*cp.stop_message(tx, last, "Reboot"))
         with contextlib.suppress(CallRefused):  # before the bay's first status, when it can
             await cp.outbox.result(seq)
 

@@ -18,6 +18,7 @@ from typing import Any
 from common.durable import DurableQueue
 from common.settings import get_settings
 from locker_bridge.bay import Bay, BoardError
+from locker_bridge.bay201 import VirtualChargingStation
 from locker_bridge.board import BoardPoller
 from locker_bridge.bus import Bus, BusError, Priority
 from locker_bridge.charge_point import CsmsReach, VirtualChargePoint
@@ -68,11 +69,12 @@ class BridgeService:
                 options = config.bay(locker, number)
                 self.add_bay(config.identity_of(locker, number), locker.name, locker.port,
                              locker.address, number, {f: getattr(options, f) for f in HEX_FIELDS},
-                             unlock_opens_door=options.unlock_opens_door)
+                             unlock_opens_door=options.unlock_opens_door,
+                             ocpp_version=locker.ocpp_version or config.ocpp_version)
 
     def add_bay(self, identity: str, locker: str, port: str, address: int, number: int,
                 codes: dict[str, str | None] | None = None, *,
-                unlock_opens_door: bool = False) -> VirtualChargePoint:
+                unlock_opens_door: bool = False, ocpp_version: str | None = None) -> VirtualChargePoint:
         """Drive one more bay (from the YAML, or entered in the locker back office); it connects
         to the CSMS and joins its board's polling at once when the bridge is running."""
         if identity in self.cps:
@@ -83,7 +85,9 @@ class BridgeService:
                   suspended_below_w=self.config.suspended_ev_below_w,
                   suspended_after=self.config.suspended_ev_after)
         bay.operative, bay.maintenance = self._availability.pop(identity, (True, False))
-        cp = VirtualChargePoint(bay, self.csms_url, self.queue, self.store, reach=self.reach,
+        # a bay entered in the back office speaks the bridge's version
+        kind = VirtualChargingStation if (ocpp_version or self.config.ocpp_version) == "2.0.1" else VirtualChargePoint
+        cp = kind(bay, self.csms_url, self.queue, self.store, reach=self.reach,
                                 meter_interval=self.config.meter_interval,
                                 full_timeout=self.config.stop_when_full_after,
                                 unlock_opens_door=unlock_opens_door)

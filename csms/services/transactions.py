@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.events import EventBus
@@ -29,13 +29,14 @@ from csms.store.endings import (
     register_wh,
     sweep_stale,
 )
-from csms.store.models import Transaction, table
+from csms.store.models import Transaction, TransactionEvent, table
 from csms.store.transactions import id_tag_info
 from csms.store.writer import Writer
 from csms.timeutil import iso, now_utc, utc
 
 log = logging.getLogger(__name__)
 _TX = table(Transaction)
+_EVENTS = table(TransactionEvent)
 WINDOWS = 100_000  # transactions whose window is remembered (a miss costs one read)
 
 
@@ -145,9 +146,15 @@ class TransactionService:
             found = []
             for tx in rows:
                 last, _ = await last_reading(conn, tx)
-                found.append({"transactionId": tx.id, "connectorId": tx.connector_id,
-                              "idTag": tx.id_tag, "meterStart": tx.meter_start,
-                              "timestamp": iso(tx.start_timestamp), "lastMeterWh": last})
+                entry = {"transactionId": tx.id, "connectorId": tx.connector_id,
+                         "idTag": tx.id_tag, "meterStart": tx.meter_start,
+                         "timestamp": iso(tx.start_timestamp), "lastMeterWh": last}
+                if tx.station_transaction_id is not None:  # OCPP 2.0.1: its own id, its next seqNo
+                    top = (await conn.execute(select(func.max(_EVENTS.c.seq_no)).where(
+                        _EVENTS.c.transaction_id == tx.id))).scalar()
+                    entry.update(stationTransactionId=tx.station_transaction_id,
+                                 nextSeqNo=0 if top is None else int(top) + 1)
+                found.append(entry)
         return found
 
     # -- endings ---------------------------------------------------------------------------

@@ -7,38 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from charger_sim.station201 import Station201
 from common.durable import DurableQueue
+from tests import strict_peer
 from tests.charger_sim.stations import template
+from tests.strict_peer import read_until
 
-PEERS = Path(__file__).resolve().parent.parent / "peers"
 BUDGET = 40.0
 
 
-async def read_until(process: asyncio.subprocess.Process, lines: list[dict[str, Any]], key: str) -> dict[str, Any]:
-    assert process.stdout is not None
-    while True:
-        raw = await process.stdout.readline()
-        assert raw, f"the peer ended early: {lines}"
-        line = json.loads(raw)
-        lines.append(line)
-        if key in line:
-            return line
-
-
 async def test_a_201_station_under_a_strict_central_system(tmp_path: Path) -> None:
-    if not (PEERS / "node_modules" / "ocpp-rpc").exists():
-        pytest.fail("tests/peers/node_modules missing: `make install` runs npm ci there")
-    process = await asyncio.create_subprocess_exec(
-        shutil.which("node") or "node", str(PEERS / "csms.mjs"),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    process = await strict_peer.start("station")
     lines: list[dict[str, Any]] = []
     queue = DurableQueue(tmp_path / "queue.db")
     station = None
