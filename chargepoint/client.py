@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import websockets
 from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 
 from chargepoint.errors import CallRefused, Offline
 from chargepoint.handlers import Handlers
@@ -52,6 +53,16 @@ class Options:
     jitter: Callable[[], float] | None = None  # a random 0..1: backoff * (0.5 + jitter())
     headers: Callable[[], dict[str, str]] = field(default=lambda: {})
     outbound: OutboundPolicy | None = None  # set: the URL is checked at every connect
+
+
+def _deflate() -> list[ClientPerMessageDeflateFactory]:
+    """permessage-deflate as a small station offers it: 1 KiB windows both ways and zlib memLevel
+    2 (websockets' default: memLevel 5, and whatever window the central system compresses with,
+    up to 32 KiB, to inflate). OCPP frames are small; a fleet of 10,000 stations holds one
+    inflater and one deflater each (bench/sim_fleet_versions.py). A central system that cannot
+    keep to 1 KiB declines the offer and the connection goes uncompressed."""
+    return [ClientPerMessageDeflateFactory(server_max_window_bits=10, client_max_window_bits=10,
+                                           compress_settings={"memLevel": 2})]
 
 
 def identity_url(csms_url: str, identity: str) -> str:
@@ -122,7 +133,8 @@ class Client:
                     self.url, sock=sock, subprotocols=[opts.version.subprotocol],  # type: ignore[list-item]
                     additional_headers=opts.headers(), open_timeout=opts.open_timeout,
                     close_timeout=opts.close_timeout, ping_interval=opts.ping_interval,
-                    compression=opts.compression, max_queue=opts.max_queue,
+                    compression=None, extensions=_deflate() if opts.compression == "deflate" else None,
+                    max_queue=opts.max_queue,
                 ) as ws:
                     backoff = 1.0
                     self.stats["connects"] += 1

@@ -43,7 +43,7 @@ class Outbox:
                  transient: tuple[type[BaseException], ...], online: Callable[[], bool], *,
                  on_renumber: Callable[[int, int], list[Statement] | None] | None = None,
                  on_event: Callable[[str, dict[str, Any]], None] | None = None,
-                 on_refused: Callable[[int, str], Any] | None = None,
+                 on_refused: Callable[[int | str, str], Any] | None = None,
                  spawn: Callable[[Coroutine[Any, Any, None]], Any] = asyncio.ensure_future,
                  retry_interval: Callable[[], float] = lambda: 10.0, rate: float = 20.0) -> None:
         self.identity = identity
@@ -204,11 +204,9 @@ class Outbox:
                         kept = await self.renumber(provisional, result["transactionId"])
                 self.pending.pop(0)
                 self.stats["replayed"] += 1
-                if seq not in self._waiting and result is not None and self.on_refused is not None \
-                        and action == "StartTransaction":
-                    status = result.get("idTagInfo", {}).get("status")
-                    if status != "Accepted":
-                        self.on_refused(result["transactionId"], str(status))
+                refused = None if seq in self._waiting or result is None else _refusal(action, payload, result)
+                if refused is not None and self.on_refused is not None:
+                    self.on_refused(*refused)
                 self._settle(seq, result, error, final=True)
                 if self.queue is not None:
                     await self.queue.remove(seq, kept)
@@ -250,3 +248,15 @@ class Outbox:
 def wire(payload: dict[str, Any]) -> dict[str, Any]:
     """The payload as sent: without the owner's bookkeeping keys (``_provisional``)."""
     return {k: v for k, v in payload.items() if not k.startswith("_")}
+
+
+def _refusal(action: str, payload: dict[str, Any], result: dict[str, Any]) -> tuple[int | str, str] | None:
+    """(transaction id, status) of a start the central system refused in its answer: a 1.6
+    StartTransaction's idTagInfo, a 2.0.1 TransactionEvent's idTokenInfo (the station's own id)."""
+    if action == "StartTransaction":
+        status, transaction_id = result.get("idTagInfo", {}).get("status"), result["transactionId"]
+    elif action == "TransactionEvent" and "idTokenInfo" in result:
+        status, transaction_id = result["idTokenInfo"].get("status"), payload["transactionInfo"]["transactionId"]
+    else:
+        return None
+    return None if status == "Accepted" else (transaction_id, str(status))

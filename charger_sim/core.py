@@ -289,5 +289,5 @@ class StationCore:
     def _renumber(self, provisional: int, real: int) -> list[Any]:
         raise NotImplementedError
 
-    def _refused_later(self, transaction_id: int, status: str) -> None:
+    def _refused_later(self, transaction_id: int | str, status: str) -> None:
         raise NotImplementedError

@@ -29,6 +29,15 @@ MEASURANDS = ("Energy.Active.Import.Register,Power.Active.Import,Current.Import,
 REPORT_BASES = ("ConfigurationInventory", "FullInventory", "SummaryInventory")
 
 
+# the index keys of every device model, shared: a fleet of 10,000 stations holds ~60 variables each,
+# and a key of its own per station (a tuple of two lowered strings) cost ~12 KB a station
+_KEYS: dict[tuple[str, str, int, int], tuple[str, str, int, int]] = {}
+
+
+def _shared(key: tuple[str, str, int, int]) -> tuple[str, str, int, int]:
+    return _KEYS.setdefault(key, key)
+
+
 @dataclass(slots=True)
 class Variable:
     """One variable of one component (its Actual attribute), with its characteristics."""
@@ -100,7 +109,9 @@ class DeviceModel:
     on_change: Callable[[Variable], None] | None = None  # told of each value written
 
     def __post_init__(self) -> None:
-        self._index = {self._key(v.component, v.name, v.evse, v.connector): v for v in self.variables}
+        # the keys are shared by every station of a fleet (only the model's own: a lookup's key,
+        # which a central system chooses, is never kept)
+        self._index = {_shared(self._key(v.component, v.name, v.evse, v.connector)): v for v in self.variables}
 
     @staticmethod
     def _key(component: str, name: str, evse: int | None, connector: int | None) -> tuple[str, str, int, int]:

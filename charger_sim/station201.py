@@ -231,8 +231,8 @@ class Station201(StationTransactions):
     def _renumber(self, provisional: int, real: int) -> list[Statement]:
         return []  # a 2.0.1 station names its transactions: nothing to renumber
 
-    def _refused_later(self, transaction_id: int, status: str) -> None:
-        return None  # 2.0.1's verdict comes with the Started event's answer (start_transaction)
+    def _names(self, tx: Tx, transaction_id: int | str) -> bool:
+        return self.station_tx(tx) == transaction_id  # a 2.0.1 station names its transactions
 
     async def _end_recovered(self, c: Connector, kept: dict[str, Any]) -> None:
         """A transaction the previous run left open ended with it: an Ended PowerLoss, with the

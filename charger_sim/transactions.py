@@ -172,14 +172,18 @@ class StationTransactions(StationCore):
             c.tx.refused = True
             await self.reassess(c)
 
-    def _refused_later(self, transaction_id: int, status: str) -> None:
-        """A StartTransaction that went out from the queue was refused."""
+    def _refused_later(self, transaction_id: int | str, status: str) -> None:
+        """A start that went out from the queue was refused (1.6 StartTransaction, 2.0.1
+        TransactionEvent: :meth:`_names` says which transaction the id is)."""
         for c in self.connectors.values():
-            if c.tx is not None and c.tx.id == transaction_id:
+            if c.tx is not None and self._names(c.tx, transaction_id):
                 self.stats["rejected"] += 1
                 self.event("transaction_refused", connector=c.id, transaction_id=transaction_id,
                            status=status)
                 self.spawn(self._refuse(c))
+
+    def _names(self, tx: Tx, transaction_id: int | str) -> bool:
+        return tx.id == transaction_id
 
     def _take_tx(self, c: Connector) -> Tx | None:
         """The connector's transaction, taken off it with its meter loop stopped (None: none)."""

@@ -210,5 +210,5 @@ class BayPoint:
     def _renumber(self, provisional: int, real: int) -> list[Statement]:
         raise NotImplementedError
 
-    def _refused_later(self, transaction_id: int, status: str) -> None:
+    def _refused_later(self, transaction_id: int | str, status: str) -> None:
         raise NotImplementedError

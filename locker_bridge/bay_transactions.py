@@ -48,12 +48,12 @@ class BayTransactions(BayMetering):
             return [self.store.tx_statement(self.identity, tx)]
         return []
 
-    def _refused_later(self, transaction_id: int, status: str) -> None:
-        """A StartTransaction sent from the queue (after an outage) was answered with a tag the
-        CSMS does not accept: the outlet goes off."""
+    def _refused_later(self, transaction_id: int | str, status: str) -> None:
+        """A start sent from the queue (after an outage) was answered with a tag the CSMS does
+        not accept: the outlet goes off (a 2.0.1 bay's transaction id is its own)."""
         tx = self.bay.tx
-        if tx is not None and tx.id == transaction_id:
-            log.warning("%s: the CSMS answered transaction %d with id tag %s; switching off",
+        if tx is not None and transaction_id in (tx.id, tx.station_id):
+            log.warning("%s: the CSMS answered transaction %s with id tag %s; switching off",
                         self.identity, transaction_id, status)
             self.spawn(self.stop_transaction("DeAuthorized"))
 

@@ -27,6 +27,8 @@ SMOKE = {
                       "--concurrency", "2", "--fanout", "5"], "fan-out: RemoteStartTransaction"),
     "sim_fleet": (["--stations", "20", "--hold", "2", "--ramp", "100", "--workers", "1"],
                   "all_requested_connected_through_hold yes"),
+    "sim_fleet_versions": (["--stations", "12", "--hold", "2", "--ramp", "100", "--workers", "1"],
+                           "ratio 2.0.1"),
     "locker_bus": (["--duration", "1", "--warmup", "0.5", "--samples", "5",
                     "--warmup-samples", "1"], "target: p99 <= 20 ms"),
     "bridge_restart": (["--boards", "2", "--bays", "4", "--rounds", "1"], "bridge restart:"),
@@ -48,7 +50,7 @@ def run_bench(name: str, tmp_path: Path, env: dict[str, str] | None = None) -> t
     return proc.stdout, json.loads(output.read_text())
 
 
-@pytest.mark.parametrize("name", ["csms_load", "api_commands", "sim_fleet", "locker_bus",
+@pytest.mark.parametrize("name", ["csms_load", "api_commands", "sim_fleet", "sim_fleet_versions", "locker_bus",
                                   "bridge_restart", "handshakes", "compression_rss"])
 def test_benchmark_runs(name: str, tmp_path: Path) -> None:
     stdout, results = run_bench(name, tmp_path)

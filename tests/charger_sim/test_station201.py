@@ -49,6 +49,9 @@ async def test_boot_statuses_and_the_device_model_over_rest(stack: Stack, sim: S
         old = await sim.start("SIM16-A")
         st = await sim.start201("SIM201-A", template(connectors=2))
         assert st.link is not None and st.link.ws.subprotocol == "ocpp2.0.1"
+        [deflate] = st.link.ws.protocol.extensions  # compressed, in 1 KiB windows both ways
+        assert (deflate.name, deflate.local_max_window_bits, deflate.remote_max_window_bits) == (  # type: ignore[attr-defined]
+            "permessage-deflate", 10, 10)
         assert old.link is not None and old.link.ws.subprotocol == "ocpp1.6"
         [(_, _, boot)] = await calls(stack, "SIM201-A", "BootNotification")
         assert boot["chargingStation"]["serialNumber"] == "SIM201-A" and boot["reason"] == "PowerUp"
@@ -127,6 +130,28 @@ async def test_an_offline_start_goes_late_with_offline_set(stack: Stack, sim: Si
         [tx] = await eventually(lambda: _running(stack, "SIM201-C"))
         started = [e for e in await events_of(stack, tx["id"]) if e["event_type"] == "Started"]
         assert started and started[0]["offline"] is True
+
+
+async def test_an_offline_start_refused_once_online_ends_deauthorized(stack: Stack, sim: Sims) -> None:
+    """The cache said Accepted offline; the central system, answering the queued Started event,
+    says Blocked: the session ends (StopTxOnInvalidId) and counts as rejected."""
+    from tests.helpers import add_id_tag
+    await add_id_tag(stack, "TAG-STALE", status="Blocked")
+    async with asyncio.timeout(BUDGET):
+        st = await sim.start201("SIM201-R")
+        st.auth_cache["TAG-STALE"] = {"status": "Accepted"}  # what it knew before
+        connects = st.stats["connects"]
+        await go_offline(st, 1.5)
+        assert await st.start_local(1, "TAG-STALE") == "Accepted"
+        await back_online(st, connects)
+
+        async def ended() -> dict[str, Any]:
+            found = await transactions(stack, "SIM201-R")
+            assert len(found) == 1 and found[0]["stop_timestamp"] is not None, found
+            return found[0]
+        tx = await eventually(ended, 10)
+        assert tx["stop_reason"] == "DeAuthorized" and tx["id_tag_status"] == "Blocked"
+        assert st.stats["rejected"] == 1 and st.connectors[1].tx is None
 
 
 async def test_reservations_local_lists_and_profiles_through_our_rest_resources(stack: Stack, sim: Sims) -> None:
