@@ -191,6 +191,7 @@ async def _expire(st: StationTransactions, connector_id: int, reservation_id: in
     if c.reservation and c.reservation["reservationId"] == reservation_id:
         c.reservation = None
         await st.set_status(c, c.idle_status)
+        await st.reservation_expired(reservation_id)
 
 
 async def _trigger_status(st: StationTransactions, connector_id: int | None) -> None:

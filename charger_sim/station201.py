@@ -231,6 +231,11 @@ class Station201(StationTransactions):
     def _renumber(self, provisional: int, real: int) -> list[Statement]:
         return []  # a 2.0.1 station names its transactions: nothing to renumber
 
+    async def reservation_expired(self, reservation_id: int) -> None:
+        with contextlib.suppress(*CALL_FAILED):
+            await self.call("ReservationStatusUpdate", {"reservationId": reservation_id,
+                                                        "reservationUpdateStatus": "Expired"})
+
     def _names(self, tx: Tx, transaction_id: int | str) -> bool:
         return self.station_tx(tx) == transaction_id  # a 2.0.1 station names its transactions
 

@@ -182,6 +182,9 @@ class StationTransactions(StationCore):
                            status=status)
                 self.spawn(self._refuse(c))
 
+    async def reservation_expired(self, reservation_id: int) -> None:
+        """A reservation ran out unused (1.6 says nothing of it; a 2.0.1 station does)."""
+
     def _names(self, tx: Tx, transaction_id: int | str) -> bool:
         return tx.id == transaction_id
 

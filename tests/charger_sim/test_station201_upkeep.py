@@ -162,3 +162,26 @@ async def test_display_messages_monitors_customers_costs_and_network_profiles(st
             "status": "Accepted"}
         [(_, _, log)] = await eventually(lambda: _one(calls(stack, "SIM201-DM", "LogStatusNotification")))
         assert log == {"status": "Idle"}
+
+
+async def test_a_reservation_that_runs_out_is_told_expired(stack: Stack, sim: Sims) -> None:
+    async with asyncio.timeout(BUDGET):
+        st = await sim.start201("SIM201-RES")
+        r = await send(stack, "SIM201-RES", "ReserveNow", {
+            "id": 31, "expiryDateTime": now_iso(1.0), "idToken": {"idToken": "TAG-R", "type": "ISO14443"},
+            "evseId": 1})
+        assert r == {"status": "Accepted"} and st.connectors[1].status == "Reserved"
+        [(_, _, update)] = await eventually(lambda: _one(calls(stack, "SIM201-RES", "ReservationStatusUpdate")))
+        assert update == {"reservationId": 31, "reservationUpdateStatus": "Expired"}
+        assert st.connectors[1].reservation is None and st.connectors[1].status == "Available"
+
+
+def test_every_csms_initiated_action_of_each_version_is_answered() -> None:
+    """No action a central system may send falls through to NotImplemented (issue #17)."""
+    from charger_sim.station import Station
+    from charger_sim.station201 import Station201
+    from ocppj.versions import V16, V201
+    from tests.charger_sim.stations import template
+    for cls, version in ((Station, V16), (Station201, V201)):
+        st = cls("X", template(), "ws://127.0.0.1:9/ocpp", queue=None)
+        assert sorted(a for a in version.csms_actions if st.handlers.get(a) is None) == [], cls
