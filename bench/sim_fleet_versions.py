@@ -38,7 +38,7 @@ def figures(result: dict[str, Any]) -> dict[str, float | None]:
 
 def render(runs: dict[str, dict[str, float | None]]) -> str:
     names = list(runs)
-    rows = [f"{'':28}" + "".join(f"{n:>16}" for n in names) + "".join(f"{'ratio ' + n:>16}" for n in names[1:])]
+    rows = [f"{'':28}" + "".join(f"{n:>16}" for n in names) + "".join(f"{n + ' / 1.6':>16}" for n in names[1:])]
     for key in runs[names[0]]:
         values = [runs[n][key] for n in names]
         line = f"{key:28}" + "".join(f"{'-' if v is None else f'{v:g}':>16}" for v in values)
@@ -58,14 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, dict[str, float | None]] = {}
     code = 0
     for name, flags in (("1.6", ["--ocpp-version", "1.6"]), ("2.0.1", ["--ocpp-version", "2.0.1"]),
-                        (f"mix {args.mix}", ["--mix", args.mix])):
-        output = args.output.with_name(f"{args.output.stem}_{name.split()[0]}.json")
+                        ("mix", ["--mix", args.mix])):
+        output = args.output.with_name(f"{args.output.stem}_{name}.json")
         print(f"sim_fleet_versions: {name} ...", file=sys.stderr, flush=True)
         done = subprocess.run([sys.executable, str(BENCH / "sim_fleet.py"), *rest, *flags, "--output", str(output)],
                               check=False)
         code = code or done.returncode
         runs[name] = figures(json.loads(output.read_text()))
-    args.output.write_text(json.dumps(runs, indent=2) + "\n")
+    args.output.write_text(json.dumps({"mix": args.mix, "runs": runs}, indent=2) + "\n")
+    print(f"\nthe simulator fleet per OCPP version (mix: {args.mix}), the ratios to 1.6 measured in this run:")
     print(render(runs))
     return code
 

@@ -28,7 +28,7 @@ SMOKE = {
     "sim_fleet": (["--stations", "20", "--hold", "2", "--ramp", "100", "--workers", "1"],
                   "all_requested_connected_through_hold yes"),
     "sim_fleet_versions": (["--stations", "12", "--hold", "2", "--ramp", "100", "--workers", "1"],
-                           "ratio 2.0.1"),
+                           "2.0.1 / 1.6"),
     "locker_bus": (["--duration", "1", "--warmup", "0.5", "--samples", "5",
                     "--warmup-samples", "1"], "target: p99 <= 20 ms"),
     "bridge_restart": (["--boards", "2", "--bays", "4", "--rounds", "1"], "bridge restart:"),
