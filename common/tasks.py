@@ -41,3 +41,17 @@ class Background:
         pending = list(self.tasks)
         self.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def cancel_until_done(task: asyncio.Task[Any], every: float = 0.5) -> None:
+    """Cancel ``task`` and wait for it to end, cancelling again while it does not.
+
+    Why not one ``cancel()`` and ``await task``: a cancel that lands just as a timeout inside the
+    task fires can be swallowed (redis-py's reads under ``asyncio.timeout`` on Python 3.11, its
+    issue #2551), and a task that loops on such reads then never ends: the await would wait for
+    ever. What the task raised on its way out is its own business (logged there, not here)."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=every)
+    if not task.cancelled():
+        task.exception()  # retrieved: no "exception was never retrieved" at exit

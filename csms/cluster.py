@@ -22,7 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from common.tasks import Background
+from common.tasks import Background, cancel_until_done
 from csms.events import EventBus
 from csms.metrics import CONNECTED
 from csms.outcomes import Outcome
@@ -114,9 +114,7 @@ class RedisLink:
 
     async def close(self) -> None:
         if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            await cancel_until_done(self._listener)
         await self.redis.aclose()
 
 
@@ -171,9 +169,7 @@ class Pump(Generic[T]):
                 async with asyncio.timeout(drain):
                     await self._idle.wait()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_until_done(self._task)
 
 
 class RedisRouter(LocalRouter):
