@@ -154,6 +154,7 @@ def _sessions(st: Station201, on: Handlers) -> None:
         if target is None:
             return {"status": "Rejected"}
         st.remote_ids[target.id] = p["remoteStartId"]
+        st.remote_tokens[target.id] = p["idToken"]
         later(st, st.remote_start(target, id_tag, p.get("chargingProfile")))
         return {"status": "Accepted"}
 

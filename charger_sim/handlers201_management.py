@@ -68,8 +68,11 @@ def _when(text: str | None, st: Station201) -> float:
 
 async def _firmware_status(st: Station201, status: str) -> None:
     st.upkeep.firmware_status = status
+    payload: Payload = {"status": status}
+    if st.upkeep.firmware_request is not None:  # Idle with none under way: no requestId at all
+        payload["requestId"] = st.upkeep.firmware_request
     with contextlib.suppress(*CALL_FAILED):
-        await st.call("FirmwareStatusNotification", {"status": status, "requestId": st.upkeep.firmware_request})
+        await st.call("FirmwareStatusNotification", payload)
 
 
 async def _firmware(st: Station201, p: Payload) -> None:
@@ -286,8 +289,10 @@ def _monitoring(st: Station201, on: Handlers) -> None:
 def _back_office(st: Station201, on: Handlers) -> None:
     @on.on("CustomerInformation")
     def customer_information(p: Payload) -> Payload | Reply:
-        who = (p.get("idToken") or {}).get("idToken") or p.get("customerIdentifier")
-        if who is None and p.get("customerCertificate") is None:
+        certificate = p.get("customerCertificate")
+        who = (p.get("idToken") or {}).get("idToken") or p.get("customerIdentifier") or (
+            f"certificate {certificate['serialNumber']}" if certificate else None)
+        if who is None:
             return {"status": "Invalid"}  # neither a token, an identifier nor a certificate
         known = [f"{who}: {k}" for k, held in (("authorization cache", st.auth_cache),
                                                  ("local list", st.local_list)) if who in held]
@@ -319,6 +324,7 @@ def _back_office(st: Station201, on: Handlers) -> None:
 
 async def trigger_firmware(st: Station201, targets: list[Any]) -> None:
     await _firmware_status(st, st.upkeep.firmware_status if st.upkeep.firmware_request is not None else "Idle")
+    # (a FirmwareStatusNotification triggered with none under way says Idle, and no requestId)
 
 
 async def trigger_log(st: Station201, targets: list[Any]) -> None:

@@ -59,6 +59,10 @@ class Station201(StationTransactions):
         self.model.on_change = self._changed
         self.boot_reason = "PowerUp"
         self.remote_ids: dict[int, int] = {}  # connector -> the remoteStartId its next start answers
+        # connector -> the idToken of that RequestStartTransaction, as the CSMS gave it (its type
+        # too: a CSMS matches tokens by value and type), then our Tx.id -> the token it runs on
+        self.remote_tokens: dict[int, dict[str, Any]] = {}
+        self.tx_tokens: dict[int, dict[str, Any]] = {}
         self.sent_status: dict[int, str] = {}  # connector -> the 2.0.1 status last told
         self.tx_seq: dict[str, int] = {}  # station transaction id -> its next seqNo
         self.tx_ids: dict[int, str] = {}  # our Tx.id -> the station's transaction id
@@ -124,9 +128,16 @@ class Station201(StationTransactions):
             self.sent_status[connector_id] = told
 
     # -- authorization -------------------------------------------------------------------------
+    def _token(self, id_tag: str, tx: Tx | None = None) -> dict[str, Any]:
+        """``id_tag`` as an idToken: the central system's own (its type kept) when it sent it."""
+        known = self.tx_tokens.get(tx.id) if tx is not None else None
+        if known is None or known["idToken"] != id_tag:
+            known = next((t for t in self.remote_tokens.values() if t["idToken"] == id_tag), None)
+        return dict(known) if known is not None else token(id_tag)
+
     async def authorize(self, id_tag: str) -> str:
         try:
-            result = await self.call("Authorize", {"idToken": token(id_tag)})
+            result = await self.call("Authorize", {"idToken": self._token(id_tag)})
             info = result["idTokenInfo"]
             self.auth_cache[id_tag] = info
             return str(info["status"])
@@ -166,13 +177,15 @@ class Station201(StationTransactions):
         c.tx = tx
         self.stats["transactions"] += 1
         remote = self.remote_ids.pop(c.id, None)
+        self.tx_tokens[tx.id] = self._token(id_tag)
+        self.remote_tokens.pop(c.id, None)
         info: dict[str, Any] = {"chargingState": "Charging"}
         if remote is not None:
             info["remoteStartId"] = remote
         begin = sampled(c.meter.sample(self.model.members("SampledDataCtrlr", "TxStartedMeasurands"),
                                        "Transaction.Begin"))
         payload = self._event("Started", tx, c, "RemoteStart" if remote is not None else "Authorized",
-                              info=info, idToken=token(id_tag),
+                              info=info, idToken=self.tx_tokens[tx.id],
                               **({"meterValue": [{"timestamp": iso(now), "sampledValue": begin}]} if begin else {}))
         if reservation is not None:
             payload["reservationId"] = reservation["reservationId"]
@@ -196,7 +209,7 @@ class Station201(StationTransactions):
         payload = self._event("Ended", tx, c, trigger, info={
             "stoppedReason": stopped, "chargingState": "EVConnected" if c.plugged else "Idle"},
             **({"meterValue": [{"timestamp": iso(self.now()), "sampledValue": end}]} if end else {}),
-            **({"idToken": token(id_tag)} if id_tag else {}))
+            **({"idToken": self._token(id_tag, tx)} if id_tag else {}))
         sid = self.station_tx(tx)
         seq = await self.outbox.put("TransactionEvent", payload, also=[
             self.outbox.state(f"tx:{c.id}", None), self.outbox.state(f"meter:{c.id}", round(c.meter.energy_wh))])
@@ -204,6 +217,7 @@ class Station201(StationTransactions):
         self.event("transaction_stopped", connector=c.id, transaction_id=sid, reason=stopped)
         self.tx_seq.pop(sid, None)
         self.tx_ids.pop(tx.id, None)
+        self.tx_tokens.pop(tx.id, None)
         await self.outbox.result(seq)
 
     async def send_meter_values(self, c: Connector, context: str) -> None:
@@ -235,6 +249,14 @@ class Station201(StationTransactions):
         with contextlib.suppress(*CALL_FAILED):
             await self.call("ReservationStatusUpdate", {"reservationId": reservation_id,
                                                         "reservationUpdateStatus": "Expired"})
+
+    def snapshot(self) -> dict[str, Any]:
+        found = super().snapshot()
+        for entry in found["connectors"]:  # a 2.0.1 transaction is known by the station's own id
+            c = self.connectors.get(entry["connector_id"])
+            if c is not None and c.tx is not None:
+                entry["transaction_id"] = self.station_tx(c.tx)
+        return found
 
     def _names(self, tx: Tx, transaction_id: int | str) -> bool:
         return self.station_tx(tx) == transaction_id  # a 2.0.1 station names its transactions

@@ -70,6 +70,11 @@ class Tx:
     station_id: str | None = None  # a 2.0.1 bay names its transactions (TransactionEvent)
     seq: int = 0  # the next seqNo of this transaction's events (2.0.1)
 
+    @property
+    def shown(self) -> str:
+        """How the CSMS knows it: a 2.0.1 bay's own id, else the (1.6) transaction id."""
+        return self.station_id or str(self.id)
+
     def __post_init__(self) -> None:
         if self.last_wh is None:
             self.last_wh = self.meter_start

@@ -26,8 +26,9 @@ from chargepoint.handlers import Handlers
 from chargepoint.times import iso
 from chargepoint.v201 import CONNECTOR_STATUS, STOPPED, token
 from locker_bridge import handlers201
-from locker_bridge.bay import Tx
+from locker_bridge.bay import BoardError, Tx
 from locker_bridge.bay_point import log
+from locker_bridge.bus import BusError
 from locker_bridge.charge_point import VirtualChargePoint
 from ocppj.versions import V201, Version
 
@@ -46,7 +47,10 @@ class VirtualChargingStation(VirtualChargePoint):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.boot_reason = "PowerUp"
-        self.remote_start_id: int | None = None  # the RequestStartTransaction the next start answers
+        # the RequestStartTransaction the next start answers: its remoteStartId and its idToken as
+        # the CSMS sent it (type and all: a CSMS matches tokens by value and type)
+        self.remote_start_id: int | None = None
+        self.remote_token: dict[str, Any] | None = None
         self._event_ids = itertools.count(1)
         self._told: dict[str, str] = {}  # NotifyEvent subject -> the value last told
 
@@ -65,18 +69,37 @@ class VirtualChargingStation(VirtualChargePoint):
             self.boot_reason = "PowerUp"
 
     async def triggered(self, message: str) -> None:
-        with contextlib.suppress(*CALL_FAILED):
+        with contextlib.suppress(*CALL_FAILED, BusError, BoardError):
             if message == "TransactionEvent":
                 await self.send_meter_values("Trigger")
+            elif message == "MeterValues":  # MeterValues of the EVSE, a transaction running or not
+                await self.bay.read_charging()
+                if self.bay.energy_wh is not None:
+                    await self.call(*self.meter_message(None, self.readings("Trigger"), "Trigger"))
+            elif message == "BootNotification":
+                await self.call("BootNotification", {**self.boot_payload(), "reason": "Triggered"})
             elif message in ("FirmwareStatusNotification", "LogStatusNotification"):
                 await self.call(message, {"status": "Idle"})  # a bay has neither under way
             else:
                 await super().triggered(message)
 
     # -- what the bay tells the CSMS, in 2.0.1 -----------------------------------------------
+    def _token(self, id_tag: str) -> dict[str, Any]:
+        remote = self.remote_token
+        return dict(remote) if remote is not None and remote["idToken"] == id_tag else token(id_tag)
+
     async def authorize(self, id_tag: str) -> str:
-        answer = await self.call("Authorize", {"idToken": token(id_tag)})
+        answer = await self.call("Authorize", {"idToken": self._token(id_tag)})
         return str(answer["idTokenInfo"]["status"])
+
+    async def remote_start(self, remote_start_id: int, id_token: dict[str, Any]) -> None:
+        """After a RequestStartTransaction was accepted: the start, answering its
+        remoteStartId (forgotten if the start fails: a later local start is no answer to it)."""
+        self.remote_start_id, self.remote_token = remote_start_id, id_token
+        try:
+            await self.start_transaction(id_token["idToken"], authorize=self.settings.flag("AuthorizeRemoteTxRequests"))
+        finally:
+            self.remote_start_id = self.remote_token = None
 
     def _event(self, kind: str, tx: Tx, trigger: str, info: dict[str, Any], register: int, context: str,
                **extra: Any) -> dict[str, Any]:
@@ -96,13 +119,16 @@ class VirtualChargingStation(VirtualChargePoint):
         return payload
 
     def start_message(self, tx: Tx) -> tuple[str, dict[str, Any]]:
-        remote, self.remote_start_id = self.remote_start_id, None
+        remote = self.remote_start_id if self.remote_token is not None and self.remote_token["idToken"] == tx.id_tag \
+            else None
         info: dict[str, Any] = {"chargingState": "Charging"}
         if remote is not None:
             info["remoteStartId"] = remote
+        id_token = self._token(tx.id_tag)
+        self.remote_start_id = self.remote_token = None
         return "TransactionEvent", self._event(
             "Started", tx, "RemoteStart" if remote is not None else "Authorized", info, tx.meter_start,
-            "Transaction.Begin", evse={**EVSE, "connectorId": 1}, idToken=token(tx.id_tag))
+            "Transaction.Begin", evse={**EVSE, "connectorId": 1}, idToken=id_token)
 
     def start_verdict(self, answer: dict[str, Any]) -> str:
         return str((answer.get("idTokenInfo") or {}).get("status", "Accepted"))

@@ -38,16 +38,19 @@ class BayMetering(BayPoint):
                 await self.bay.read_charging(Priority.POLL)
             await self.send_meter_values("Sample.Periodic")
 
-    async def send_meter_values(self, context: str) -> None:
+    def readings(self, context: str) -> list[dict[str, Any]]:
+        """The bay's energy register and power now, as 1.6 sampledValues (a transaction's meter
+        carries on over a board reset: its reading, not the raw register)."""
         bay, tx = self.bay, self.bay.tx
-        if bay.energy_wh is None:
+        energy = bay.energy_wh if tx is None else tx.meter_now
+        return [{"value": str(energy), "measurand": "Energy.Active.Import.Register", "unit": "Wh", "context": context},
+                {"value": str(bay.power_w), "measurand": "Power.Active.Import", "unit": "W", "context": context}]
+
+    async def send_meter_values(self, context: str) -> None:
+        tx = self.bay.tx
+        if self.bay.energy_wh is None:
             return
-        energy = bay.energy_wh if tx is None else tx.meter_now  # a transaction's meter carries on
-        sampled = [{"value": str(energy), "measurand": "Energy.Active.Import.Register",
-                    "unit": "Wh", "context": context},
-                   {"value": str(bay.power_w), "measurand": "Power.Active.Import", "unit": "W",
-                    "context": context}]
-        action, payload = self.meter_message(tx, sampled, context)
+        action, payload = self.meter_message(tx, self.readings(context), context)
         if tx is None:  # a triggered reading outside a transaction is not a transaction message
             with contextlib.suppress(*CALL_FAILED):
                 await self.call(action, payload)

@@ -72,10 +72,10 @@ class BayTransactions(BayMetering):
                 await self._abandon_start("a start interrupted by the bridge's restart")
             return
         if self.bay.outlet in (None, Outlet.CHARGING, Outlet.IDLE):
-            log.info("%s: transaction %d continues after the restart", self.identity, tx.id)
+            log.info("%s: transaction %s continues after the restart", self.identity, tx.shown)
             self.start_metering()
         else:
-            log.info("%s: transaction %d ended while the bridge was down", self.identity, tx.id)
+            log.info("%s: transaction %s ended while the bridge was down", self.identity, tx.shown)
             await self.stop_transaction("Reboot", switch_off=False)
 
     async def start_transaction(self, id_tag: str, *, authorize: bool) -> tuple[bool, str]:
@@ -206,7 +206,7 @@ class BayTransactions(BayMetering):
             else:
                 await self.store.queue.write([forget])
             self.refresh()
-        log.info("%s: transaction %d stopped (%s), %d Wh", self.identity, tx.id, reason,
+        log.info("%s: transaction %s stopped (%s), %d Wh", self.identity, tx.shown, reason,
                  meter_stop - tx.meter_start)
         if seq is not None:
             with contextlib.suppress(CallRefused):

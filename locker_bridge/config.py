@@ -9,10 +9,10 @@ one outlet. The minimal file of the issue works as it stands.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from locker_bridge.protocol import CB81, FrameError, Profile, decode, from_hex
 
@@ -27,6 +27,14 @@ MAX_IDENTITY = 48
 
 class ConfigError(ValueError):
     """The configuration cannot work; the message says where and why."""
+
+
+def _version_text(value: Any) -> Any:
+    """``ocpp_version: 1.6`` unquoted is YAML's number 1.6: meant as "1.6"."""
+    return str(value) if isinstance(value, float | int) and not isinstance(value, bool) else value
+
+
+OcppVersion = Annotated[Literal["1.6", "2.0.1"], BeforeValidator(_version_text)]
 
 
 class PortConfig(BaseModel):
@@ -54,7 +62,7 @@ class LockerConfig(BaseModel):
     bays: int = Field(ge=1, le=48)
     first_bay: int = Field(1, ge=1, le=48)
     identity: str = "{locker}-{bay:02d}"
-    ocpp_version: Literal["1.6", "2.0.1"] | None = Field(None, description=(
+    ocpp_version: OcppVersion | None = Field(None, description=(
         "the OCPP version of this locker's bays (unset: the bridge's ocpp_version)"))
     overrides: list[BayConfig] = Field(default_factory=list)
 
@@ -64,7 +72,7 @@ class LockerConfig(BaseModel):
 
 class BridgeConfig(BaseModel):
     csms_url: str = "ws://127.0.0.1:9000/ocpp"
-    ocpp_version: Literal["1.6", "2.0.1"] = Field("1.6", description=(
+    ocpp_version: OcppVersion = Field("1.6", description=(
         "the OCPP version every bay speaks (1.6: a charge point with connectors 0 and 1; 2.0.1: "
         "a charging station with EVSE 1, connector 1); a locker's own ocpp_version wins"))
     ports: dict[str, PortConfig]

@@ -143,9 +143,7 @@ def _sessions(cp: VirtualChargingStation, on: Handlers) -> None:
     def request_start(p: Payload) -> Payload:
         if p.get("evseId") not in (None, 1) or not cp.bay.can_start:
             return {"status": "Rejected"}
-        cp.remote_start_id = p["remoteStartId"]
-        cp.spawn(cp.start_transaction(p["idToken"]["idToken"],
-                                      authorize=cp.settings.flag("AuthorizeRemoteTxRequests")))
+        cp.spawn(cp.remote_start(p["remoteStartId"], p["idToken"]))
         return {"status": "Accepted"}
 
     @on.on("RequestStopTransaction")

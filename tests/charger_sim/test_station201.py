@@ -85,11 +85,17 @@ async def test_a_remote_session_as_transaction_events(stack: Stack, sim: Sims) -
     async with asyncio.timeout(BUDGET):
         st = await sim.start201("SIM201-B")
         r = await send(stack, "SIM201-B", "RequestStartTransaction", {
-            "idToken": {"idToken": "TAG-201", "type": "ISO14443"}, "remoteStartId": 42, "evseId": 1})
+            "idToken": {"idToken": "TAG-201", "type": "Central"}, "remoteStartId": 42, "evseId": 1})
         assert r["status"] == "Accepted"
         [tx] = await eventually(lambda: _running(stack, "SIM201-B"))
         assert (tx["remote_start_id"], tx["id_tag"], tx["id_tag_status"], tx["connector_id"]) == (
             42, "TAG-201", "Accepted", 1)
+        # the CSMS's token comes back as it was sent, type and all, at the Authorize and the start
+        tokens = [p["idToken"] for _, _, p in await calls(stack, "SIM201-B", "Authorize")] + [
+            p["idToken"] for _, _, p in await calls(stack, "SIM201-B", "TransactionEvent") if "idToken" in p]
+        assert tokens and all(t == {"idToken": "TAG-201", "type": "Central"} for t in tokens), tokens
+        # the runtime snapshot shows the transaction by the id the CSMS knows it by
+        assert st.snapshot()["connectors"][0]["transaction_id"] == tx["station_transaction_id"]
         await eventually(lambda: _updated(stack, tx["id"]), timeout=6)  # meter values every second
         r = await send(stack, "SIM201-B", "RequestStopTransaction", {"transactionId": tx["station_transaction_id"]})
         assert r["status"] == "Accepted"

@@ -12,9 +12,18 @@ from typing import Any
 from chargebay.stack import Stack
 from tests.charger_sim import stations
 from tests.charger_sim.stations import BUDGET, CERT, ROOT_CERT, Sims, calls, eventually, now_iso, send
+from tests.helpers import rows
 
 sim = stations.sim  # a fixture
 settings_overrides = stations.settings_overrides
+
+
+async def refused_none(stack: Stack, cp: str) -> None:
+    """The central system answered every call of the station: no CALLERROR went back (a
+    schema-invalid notification is answered with one, and would pass unseen otherwise)."""
+    found = await rows(stack, "SELECT frame FROM messages WHERE charge_point_id = :cp AND direction = 'out' "
+                              "AND message_type = 4", cp=cp)
+    assert [r["frame"] for r in found] == []
 
 
 async def _statuses(stack: Stack, cp: str, action: str, count: int) -> list[dict[str, Any]]:
@@ -42,7 +51,8 @@ async def test_a_firmware_update_reports_each_step_reboots_and_says_installed(st
         r = await send(stack, "SIM201-FW", "TriggerMessage", {"requestedMessage": "FirmwareStatusNotification"})
         assert r == {"status": "Accepted"}
         last = await eventually(lambda: _statuses(stack, "SIM201-FW", "FirmwareStatusNotification", 7))
-        assert last[-1]["status"] == "Idle"  # nothing under way any more
+        assert last[-1] == {"status": "Idle"}  # nothing under way any more: no requestId either
+        await refused_none(stack, "SIM201-FW")
 
 
 async def test_a_second_update_or_log_request_cancels_the_first(stack: Stack, sim: Sims) -> None:
@@ -66,6 +76,7 @@ async def test_a_second_update_or_log_request_cancels_the_first(stack: Stack, si
         found = await eventually(lambda: _statuses(stack, "SIM201-FW2", "LogStatusNotification", 2))
         assert [(p["status"], p["requestId"]) for p in found[-2:]] == [("Uploading", 9), ("Uploaded", 9)]
         assert all(p["requestId"] == 9 for p in found)  # the cancelled upload told nothing
+        await refused_none(stack, "SIM201-FW2")
 
 
 async def test_certificates_are_installed_listed_and_deleted(stack: Stack, sim: Sims) -> None:
@@ -96,6 +107,7 @@ async def test_certificates_are_installed_listed_and_deleted(stack: Stack, sim: 
             "requestedMessage": "SignChargingStationCertificate"}) == {"status": "Accepted"}
         [(_, _, csr)] = await eventually(lambda: _one(calls(stack, "SIM201-CERT", "SignCertificate")))
         assert csr["certificateType"] == "ChargingStationCertificate" and "SIM201-CERT" in csr["csr"]
+        await refused_none(stack, "SIM201-CERT")
 
 
 def _serial(cert: str) -> str:
@@ -162,6 +174,19 @@ async def test_display_messages_monitors_customers_costs_and_network_profiles(st
             "status": "Accepted"}
         [(_, _, log)] = await eventually(lambda: _one(calls(stack, "SIM201-DM", "LogStatusNotification")))
         assert log == {"status": "Idle"}
+        assert await send(stack, "SIM201-DM", "CustomerInformation", {
+            "requestId": 23, "report": True, "clear": False, "customerCertificate": {
+                "hashAlgorithm": "SHA256", "issuerNameHash": "a", "issuerKeyHash": "b", "serialNumber": "c0ffee"}}) == {
+            "status": "Accepted"}
+
+        async def by_certificate() -> list[Any]:
+            found = [p for _, _, p in await calls(stack, "SIM201-DM", "NotifyCustomerInformation")
+                     if p["requestId"] == 23]
+            assert found, "not yet"
+            return found
+        [info] = await eventually(by_certificate)
+        assert info["data"] == "certificate c0ffee: no data held"
+        await refused_none(stack, "SIM201-DM")
 
 
 async def test_a_reservation_that_runs_out_is_told_expired(stack: Stack, sim: Sims) -> None:

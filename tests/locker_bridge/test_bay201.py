@@ -78,6 +78,14 @@ async def test_a_remote_session_on_a_201_bay(stack: Stack, emu: Emulator) -> Non
     [tx] = await transactions(stack, 2)
     assert cp.bay.tx is not None and tx["station_transaction_id"] == cp.bay.tx.station_id
     assert tx["remote_start_id"] == 77 and tx["id_tag"] == "TAG-1"
+    tokens = [p["idToken"] for p in await frames(stack, ident(2), "Authorize")] + [
+        p["idToken"] for p in await frames(stack, ident(2), "TransactionEvent") if "idToken" in p]
+    assert tokens and all(t == {"idToken": "TAG-1", "type": "Central"} for t in tokens), tokens  # as sent
+    # a triggered MeterValues is MeterValues of the EVSE, even while charging
+    assert await command(stack, ident(2), "TriggerMessage", {"requestedMessage": "MeterValues"}) == {
+        "status": "Accepted"}
+    [reading] = await until(lambda: frames(stack, ident(2), "MeterValues"))
+    assert reading["evseId"] == 1 and reading["meterValue"][0]["sampledValue"][0]["context"] == "Trigger"
     emu.advance(600)  # ten minutes of charging
     await until(lambda: _updated(stack))
     # the door stays shut while it charges: 2.0.1 does not unlock under a transaction
@@ -159,6 +167,12 @@ async def test_the_device_model_triggers_and_a_reset(stack: Stack, emu: Emulator
     async def rebooted() -> bool:
         return any(b["reason"] == "RemoteReset" for b in await frames(stack, ident(1), "BootNotification"))
     await until(rebooted)
+    assert await command(stack, ident(1), "TriggerMessage", {"requestedMessage": "BootNotification"}) == {
+        "status": "Accepted"}
+
+    async def triggered() -> bool:
+        return any(b["reason"] == "Triggered" for b in await frames(stack, ident(1), "BootNotification"))
+    await until(triggered)
 
 
 async def _has(stack: Stack, cp: str, action: str) -> bool:
@@ -169,7 +183,9 @@ def test_the_version_is_set_for_all_or_per_locker(tmp_path: Path) -> None:
     path = bridge_yaml(tmp_path, locker_extra=', ocpp_version: "2.0.1"')
     config = load(path)
     assert config.ocpp_version == "1.6" and config.lockers[0].ocpp_version == "2.0.1"
-    path.write_text(path.read_text().replace('ocpp_version: "2.0.1"', 'ocpp_version: "2.1"'))
+    path.write_text(path.read_text().replace('ocpp_version: "2.0.1"', 'ocpp_version: 1.6'))  # unquoted: a number
+    assert load(path).lockers[0].ocpp_version == "1.6"
+    path.write_text(path.read_text().replace('ocpp_version: 1.6', 'ocpp_version: "2.1"'))
     with pytest.raises(ConfigError, match="ocpp_version"):
         load(path)
 
@@ -289,3 +305,15 @@ async def test_a_start_the_csms_refuses_switches_the_outlet_off(stack: Stack, em
     tx = await until(ended)
     assert tx["stop_reason"] == "DeAuthorized" and tx["id_tag_status"] == "Blocked"
     assert not bay.outlet_on and not await frames(stack, ident(3), "Authorize")
+    cp = vcp(stack, 3)
+    assert isinstance(cp, VirtualChargingStation)
+    assert (cp.remote_start_id, cp.remote_token) == (None, None)  # no later start answers request 9
+    # refused at the Authorize this time (AuthorizeRemoteStart back on): the outlet never goes on,
+    # and the request is forgotten as well
+    await command(stack, ident(3), "SetVariables", {"setVariableData": [
+        {"component": {"name": "AuthCtrlr"}, "variable": {"name": "AuthorizeRemoteStart"}, "attributeValue": "true"}]})
+    assert await command(stack, ident(3), "RequestStartTransaction", {
+        "idToken": {"idToken": "TAG-BLOCKED", "type": "Central"}, "remoteStartId": 10}) == {"status": "Accepted"}
+    await until(lambda: _has(stack, ident(3), "Authorize"))
+    await until(lambda: _is(lambda: cp.remote_start_id is None and cp.remote_token is None))
+    assert not bay.outlet_on and len(await transactions(stack, 3)) == 1
