@@ -260,3 +260,18 @@ def _refusal(action: str, payload: dict[str, Any], result: dict[str, Any]) -> tu
     else:
         return None
     return None if status == "Accepted" else (transaction_id, str(status))
+
+
+def kept_version(pending: list[tuple[int, str, dict[str, Any]]], kept_tx: list[dict[str, Any]]) -> str | None:
+    """The OCPP version an earlier run's state was written in ("1.6", "2.0.1"), None when it
+    says nothing: queued 1.6 transaction messages or a transaction kept without a station id
+    are 1.6, a queued TransactionEvent or a kept transaction with its station id 2.0.1. A run in
+    the other version can neither send those messages nor end that transaction (the central
+    system knows it by the other version's ids): its owner keeps the old version, or refuses to
+    run, rather than drop or garble them."""
+    actions = {action for _, action, _ in pending}
+    if "TransactionEvent" in actions or any(tx.get("station_id") for tx in kept_tx):
+        return "2.0.1"
+    if actions & {"StartTransaction", "StopTransaction"} or kept_tx:
+        return "1.6"
+    return None

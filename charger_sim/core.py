@@ -21,7 +21,7 @@ from typing import Any
 from chargepoint.client import CALL_FAILED, TRANSIENT, Client, Options, identity_url
 from chargepoint.handlers import Handlers
 from chargepoint.link import Link
-from chargepoint.outbox import DurableQueue, Outbox, QueueClosed
+from chargepoint.outbox import DurableQueue, Outbox, QueueClosed, kept_version
 from chargepoint.times import iso
 from charger_sim.configuration import Configuration
 from charger_sim.connector import Connector, Tx
@@ -148,6 +148,8 @@ class StationCore:
     async def run(self) -> None:
         """Stay connected until :meth:`stop`: reconnect with exponential backoff and jitter."""
         await self.outbox.load()
+        if not await self._state_in_my_version():
+            return
         await self._recover()
         try:
             await self.client.run()
@@ -178,6 +180,21 @@ class StationCore:
             self.event("connect_failed", error=str(exc)[:200])
 
     # -- what a restart finds on disk ----------------------------------------------------------
+    async def _state_in_my_version(self) -> bool:
+        """False (and an error in the station's log, and on stderr) when an earlier run of this
+        identity left transaction messages or a transaction in the other OCPP version: this run
+        could neither send nor end them, so it does not run and leaves them as they are."""
+        state = await self.outbox.queue.state(self.identity) if self.outbox.queue is not None else {}
+        kept = [tx for key, tx in state.items() if key.startswith("tx:") and tx is not None]
+        found = kept_version(self.outbox.pending, kept)
+        if found is None or found == self.version.name:
+            return True
+        why = (f"{self.identity}: an earlier run left transaction messages or an open transaction in OCPP "
+               f"{found}; run this station as {found} until they are sent, or remove its state")
+        self.event("state_of_other_version", version=found)
+        logging.getLogger("charger_sim").error("%s", why)
+        return False
+
     async def _recover(self) -> None:
         """What the previous run of this identity kept: each connector's meter register (a real
         meter never goes back) and the transactions it had open. Those ended with that run (the

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from chargepoint.outbox import kept_version
 from common.durable import DurableQueue
 from common.settings import get_settings
 from locker_bridge.bay import Bay, BoardError
@@ -89,7 +90,8 @@ class BridgeService:
         # that name), else the bridge's
         if ocpp_version is None:
             ocpp_version = next((lk.ocpp_version for lk in self.config.lockers if lk.name == locker), None)
-        kind = VirtualChargingStation if (ocpp_version or self.config.ocpp_version) == "2.0.1" else VirtualChargePoint
+        ocpp_version = self._version_kept(identity, ocpp_version or self.config.ocpp_version)
+        kind = VirtualChargingStation if ocpp_version == "2.0.1" else VirtualChargePoint
         cp = kind(bay, self.csms_url, self.queue, self.store, reach=self.reach,
                                 meter_interval=self.config.meter_interval,
                                 full_timeout=self.config.stop_when_full_after,
@@ -112,6 +114,22 @@ class BridgeService:
         if self._started:
             self._runs.append(asyncio.create_task(cp.run(), name=f"bay-{identity}"))
         return cp
+
+    def _version_kept(self, identity: str, wanted: str) -> str:
+        """The version the bay speaks: ``wanted``, unless its state file holds a transaction or
+        queued transaction messages of the other version, which it could neither send nor end in
+        this one: then that version, until they are done (an ERROR says so; restart the bridge
+        once the transaction has ended to switch)."""
+        pending: list[tuple[int, str, dict[str, Any]]] = [(seq, action, {}) for seq, action in self.queue.read_sync(
+            "SELECT seq, action FROM queue WHERE station = ?", (identity,))]
+        restored = self._restored.get(identity)
+        kept = kept_version(pending, [restored.to_json()] if restored is not None else [])
+        if kept is None or kept == wanted:
+            return wanted
+        log.error("%s: configured for OCPP %s, but its transaction messages or open transaction are OCPP %s: "
+                  "it speaks %s until they are done; restart the bridge after that to switch", identity, wanted,
+                  kept, kept)
+        return kept
 
     def _door_event(self, identity: str, door_open: bool) -> None:
         for listener in self.door_listeners:

@@ -210,3 +210,23 @@ def test_every_csms_initiated_action_of_each_version_is_answered() -> None:
     for cls, version in ((Station, V16), (Station201, V201)):
         st = cls("X", template(), "ws://127.0.0.1:9/ocpp", queue=None)
         assert sorted(a for a in version.csms_actions if st.handlers.get(a) is None) == [], cls
+
+
+async def test_a_station_whose_state_is_of_the_other_version_does_not_run(tmp_path: Any) -> None:
+    """An earlier 1.6 run of the identity left a transaction open: a 2.0.1 run could neither
+    end it (the CSMS knows it by its 1.6 id) nor send 1.6 messages; it says so and leaves it."""
+    from charger_sim.station201 import Station201
+    from common.durable import DurableQueue
+    from tests.charger_sim.stations import template
+    queue = DurableQueue(tmp_path / "queue.db")
+    try:
+        kept = {"id": 5, "id_tag": "TAG-1", "meter_start": 100, "started": "2026-12-01T10:00:00Z"}
+        await queue.keep("SIM-X", "tx:1", kept)
+        st = Station201("SIM-X", template(), "ws://127.0.0.1:9/ocpp", queue=queue, log_size=100)
+        async with asyncio.timeout(5):
+            await st.run()  # returns at once: no connect
+        assert st.stats["connects"] == 0
+        assert any("state_of_other_version" in text and "1.6" in text for _, kind, text in st.log if kind == "event")
+        assert (await queue.state("SIM-X"))["tx:1"] == kept  # left for a 1.6 run to end
+    finally:
+        queue.close()

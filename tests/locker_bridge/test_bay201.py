@@ -317,3 +317,24 @@ async def test_a_start_the_csms_refuses_switches_the_outlet_off(stack: Stack, em
     await until(lambda: _has(stack, ident(3), "Authorize"))
     await until(lambda: _is(lambda: cp.remote_start_id is None and cp.remote_token is None))
     assert not bay.outlet_on and len(await transactions(stack, 3)) == 1
+
+
+async def test_a_bay_switched_with_a_16_transaction_open_keeps_16_until_it_ends(
+        db_url: str, tmp_path: Path, emu: Emulator) -> None:
+    """The YAML says 2.0.1 now, but bay 1's transaction began in 1.6: the bay speaks 1.6 until
+    it is over (a 2.0.1 bay could not end it: the CSMS knows it by its 1.6 id), bay 2 switches."""
+    from tests.locker_bridge.bays import charging, stopped
+    async with bridged(db_url, bridge_yaml(tmp_path)) as stack:
+        tx = await charging(stack, emu, 1)
+        assert stack.bridge is not None
+        await stack.bridge.close()
+        async with standalone(bridge_yaml(tmp_path, extra='ocpp_version: "2.0.1"\n'), stack.ws_url) as bridge:
+            old, new = bridge.cps[ident(1)], bridge.cps[ident(2)]
+            assert not isinstance(old, VirtualChargingStation) and isinstance(new, VirtualChargingStation)
+            await until(lambda: _is(lambda: old.booted.is_set() and old.bay.tx is not None), 10)
+            assert old.link is not None and old.link.ws.subprotocol == "ocpp1.6"
+            assert await command(stack, ident(1), "RemoteStopTransaction", {"transactionId": tx["id"]}) == {
+                "status": "Accepted"}
+            done = await stopped(stack, tx["id"])
+        assert done["stop_reason"] == "Remote"
+        assert len(await transactions(stack, 1)) == 1  # ended once, no second one opened
