@@ -158,8 +158,13 @@ def _certificates(st: Station201, on: Handlers) -> None:
     def certificate_signed(p: Payload) -> Payload:
         if PEM not in p["certificateChain"]:
             return {"status": "Rejected"}
-        st.certificates[p.get("certificateType", "ChargingStationCertificate")] = p["certificateChain"]
-        st.event("certificate_installed", type=p.get("certificateType", "ChargingStationCertificate"))
+        kind = p.get("certificateType", "ChargingStationCertificate")
+        if kind == "V2GCertificate":  # listed (GetInstalledCertificateIds) as the V2GCertificateChain
+            serial = management.hash_data(p["certificateChain"])["serialNumber"]
+            st.certificates["V2GCertificateChain:" + serial] = p["certificateChain"]
+        else:  # its own: not listed, and never deleted
+            st.certificates[kind] = p["certificateChain"]
+        st.event("certificate_installed", type=kind)
         return {"status": "Accepted"}
 
     @on.on("InstallCertificate")

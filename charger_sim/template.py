@@ -9,6 +9,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field
 
+from common.ocpp_version import OcppVersion
+
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -24,7 +26,7 @@ class EvProfile(BaseModel):
 class Template(BaseModel):
     name: str
     description: str = ""
-    ocpp_version: Literal["1.6", "2.0.1"] = Field("1.6", description=(
+    ocpp_version: OcppVersion = Field("1.6", description=(
         "The OCPP version the station speaks (2.0.1: charger_sim.station201, its device model)."))
     vendor: str = "Chargebay"
     model: str = "SIM"

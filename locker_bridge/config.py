@@ -9,11 +9,12 @@ one outlet. The minimal file of the issue works as it stands.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
+from common.ocpp_version import OcppVersion
 from locker_bridge.protocol import CB81, FrameError, Profile, decode, from_hex
 
 # The bridge's command names and the vendor's per-cabin hex code fields that replace them.
@@ -27,14 +28,6 @@ MAX_IDENTITY = 48
 
 class ConfigError(ValueError):
     """The configuration cannot work; the message says where and why."""
-
-
-def _version_text(value: Any) -> Any:
-    """``ocpp_version: 1.6`` unquoted is YAML's number 1.6: meant as "1.6"."""
-    return str(value) if isinstance(value, float | int) and not isinstance(value, bool) else value
-
-
-OcppVersion = Annotated[Literal["1.6", "2.0.1"], BeforeValidator(_version_text)]
 
 
 class PortConfig(BaseModel):

@@ -14,6 +14,7 @@ from tests.charger_sim import stations
 from tests.charger_sim.stations import BUDGET, CERT, ROOT_CERT, Sims, calls, eventually, now_iso, send
 from tests.helpers import rows
 
+V2G_CERT = "-----BEGIN CERTIFICATE-----\nMIIBv2g\n-----END CERTIFICATE-----"
 sim = stations.sim  # a fixture
 settings_overrides = stations.settings_overrides
 
@@ -96,6 +97,11 @@ async def test_certificates_are_installed_listed_and_deleted(stack: Stack, sim: 
         assert await send(stack, "SIM201-CERT", "CertificateSigned", {"certificateChain": CERT}) == {
             "status": "Accepted"}
         assert st.certificates["ChargingStationCertificate"] == CERT
+        assert await send(stack, "SIM201-CERT", "CertificateSigned", {
+            "certificateChain": V2G_CERT, "certificateType": "V2GCertificate"}) == {"status": "Accepted"}
+        v2g = await send(stack, "SIM201-CERT", "GetInstalledCertificateIds",
+                         {"certificateType": ["V2GCertificateChain"]})
+        assert [c["certificateType"] for c in v2g["certificateHashDataChain"]] == ["V2GCertificateChain"]
         own = await send(stack, "SIM201-CERT", "DeleteCertificate", {"certificateHashData": {
             **entry["certificateHashData"], "serialNumber": _serial(CERT)}})
         assert own == {"status": "Failed"}  # its own certificate stays
