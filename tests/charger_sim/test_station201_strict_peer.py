@@ -13,10 +13,12 @@ from typing import Any
 from charger_sim.station201 import Station201
 from common.durable import DurableQueue
 from tests import strict_peer
+from tests.charger_sim import stations
 from tests.charger_sim.stations import template
 from tests.strict_peer import read_until
 
 BUDGET = 40.0
+fast_sequences = stations.fast_sequences  # a fixture: status sequences step every 50 ms
 
 
 async def test_a_201_station_under_a_strict_central_system(tmp_path: Path) -> None:
@@ -49,15 +51,21 @@ async def test_a_201_station_under_a_strict_central_system(tmp_path: Path) -> No
         await process.wait()
     assert failures == []
     commands = [(line["command"], line["ok"]) for line in lines if "command" in line]
-    assert commands == [(name, True) for name in ("GetBaseReport", "GetVariables", "SetVariables",
-                                                  "RequestStartTransaction", "RequestStopTransaction",
-                                                  "TriggerMessage", "UnlockConnector")], lines
+    assert commands == [(name, True) for name in (
+        "GetBaseReport", "GetVariables", "SetVariables", "RequestStartTransaction", "RequestStopTransaction",
+        "TriggerMessage", "UnlockConnector", "ReserveNow", "CancelReservation", "SendLocalList",
+        "GetLocalListVersion", "SetChargingProfile", "GetChargingProfiles", "GetCompositeSchedule",
+        "ClearChargingProfile", "InstallCertificate", "GetInstalledCertificateIds", "CertificateSigned",
+        "TriggerMessage", "SetDisplayMessage", "GetDisplayMessages", "ClearDisplayMessage",
+        "SetVariableMonitoring", "GetMonitoringReport", "SetMonitoringLevel", "ClearVariableMonitoring",
+        "CustomerInformation", "CostUpdated", "ClearCache", "GetLog", "TriggerMessage", "UpdateFirmware")], lines
     received = [line for line in lines if "received" in line]
     events = [line["params"] for line in received if line["received"] == "TransactionEvent"]
     assert [e["eventType"] for e in events][0] == "Started" and events[-1]["eventType"] == "Ended"
     assert {e["transactionInfo"]["transactionId"] for e in events} == {events[0]["transactionInfo"]["transactionId"]}
     assert [e["seqNo"] for e in events] == list(range(len(events)))
     assert events[0]["transactionInfo"]["remoteStartId"] == 77 and events[0]["triggerReason"] == "RemoteStart"
+    assert events[0]["idToken"] == {"idToken": "PEER-TAG", "type": "Central"}  # the CSMS's token, as it was sent
     assert events[-1]["transactionInfo"]["stoppedReason"] == "Remote"
     assert any(e["eventType"] == "Updated" and e.get("meterValue") for e in events)
     reports = [line["params"] for line in received if line["received"] == "NotifyReport"]

@@ -16,6 +16,7 @@ from tests.helpers import rows
 
 V2G_CERT = "-----BEGIN CERTIFICATE-----\nMIIBv2g\n-----END CERTIFICATE-----"
 sim = stations.sim  # a fixture
+fast_sequences = stations.fast_sequences  # a fixture: status sequences step every 50 ms
 settings_overrides = stations.settings_overrides
 
 

@@ -57,6 +57,14 @@ server.on("client", (client) => {
     NotifyEvent: () => ({}),
     SecurityEventNotification: () => ({}),
     DataTransfer: () => ({ status: "UnknownVendorId" }),
+    FirmwareStatusNotification: () => ({}),
+    LogStatusNotification: () => ({}),
+    NotifyDisplayMessages: () => ({}),
+    NotifyMonitoringReport: () => ({}),
+    NotifyCustomerInformation: () => ({}),
+    ReportChargingProfiles: () => ({}),
+    ReservationStatusUpdate: () => ({}),
+    SignCertificate: () => ({ status: "Accepted" }),
   };
   for (const [method, answer] of Object.entries(answers)) {
     client.handle(method, (call) => {
@@ -91,7 +99,7 @@ server.on("client", (client) => {
       { component: { name: "SampledDataCtrlr" }, variable: { name: "TxUpdatedInterval" }, attributeValue: "1" },
       { component: { name: "SecurityCtrlr" }, variable: { name: "Identity" }, attributeValue: "x" }] },
     (r) => r.setVariableResult[0].attributeStatus === "Accepted" && r.setVariableResult[1].attributeStatus === "Rejected");
-    await command("RequestStartTransaction", { idToken: { idToken: "PEER-TAG", type: "ISO14443" }, remoteStartId: 77,
+    await command("RequestStartTransaction", { idToken: { idToken: "PEER-TAG", type: "Central" }, remoteStartId: 77,
       evseId: 1 }, (r) => r.status === "Accepted");
     const started = await calls.until((c) => c.method === "TransactionEvent" && c.params.eventType === "Started");
     await calls.until((c) => c.method === "TransactionEvent" && c.params.eventType === "Updated");
@@ -101,7 +109,62 @@ server.on("client", (client) => {
     await command("TriggerMessage", { requestedMessage: "StatusNotification", evse: { id: 1, connectorId: 1 } },
       (r) => r.status === "Accepted");
     await command("UnlockConnector", { evseId: 1, connectorId: 1 }, (r) => r.status === "Unlocked");
+    await upkeep();
     say({ done: true });
+  }
+
+  // the station's upkeep and back-office actions, each answer and each notification that follows
+  // checked against ocpp-rpc's schemas; the firmware update last (it reboots the station)
+  async function upkeep() {
+    const later = new Date(Date.now() + 3600e3).toISOString();
+    const cert = "-----BEGIN CERTIFICATE-----\nMIIBpeer\n-----END CERTIFICATE-----";
+    await command("ReserveNow", { id: 5, expiryDateTime: later, idToken: { idToken: "R", type: "Central" }, evseId: 2 },
+      (r) => r.status === "Accepted");
+    await command("CancelReservation", { reservationId: 5 }, (r) => r.status === "Accepted");
+    await command("SendLocalList", { versionNumber: 3, updateType: "Full", localAuthorizationList: [
+      { idToken: { idToken: "L1", type: "ISO14443" }, idTokenInfo: { status: "Accepted" } }] },
+    (r) => r.status === "Accepted");
+    await command("GetLocalListVersion", {}, (r) => r.versionNumber === 3);
+    await command("SetChargingProfile", { evseId: 1, chargingProfile: { id: 9, stackLevel: 1,
+      chargingProfilePurpose: "TxDefaultProfile", chargingProfileKind: "Absolute", chargingSchedule: [{ id: 1,
+        startSchedule: now(), chargingRateUnit: "W", chargingSchedulePeriod: [{ startPeriod: 0, limit: 3000 }] }] } },
+    (r) => r.status === "Accepted");
+    await command("GetChargingProfiles", { requestId: 4, chargingProfile: { chargingProfilePurpose: "TxDefaultProfile" } },
+      (r) => r.status === "Accepted");
+    await calls.until((c) => c.method === "ReportChargingProfiles" && c.params.requestId === 4);
+    await command("GetCompositeSchedule", { evseId: 1, duration: 600 }, (r) => r.status === "Accepted");
+    await command("ClearChargingProfile", { chargingProfileId: 9 }, (r) => r.status === "Accepted");
+    await command("InstallCertificate", { certificateType: "CSMSRootCertificate", certificate: cert },
+      (r) => r.status === "Accepted");
+    await command("GetInstalledCertificateIds", {}, (r) => r.status === "Accepted");
+    await command("CertificateSigned", { certificateChain: cert }, (r) => r.status === "Accepted");
+    await command("TriggerMessage", { requestedMessage: "SignChargingStationCertificate" }, (r) => r.status === "Accepted");
+    await calls.until((c) => c.method === "SignCertificate");
+    await command("SetDisplayMessage", { message: { id: 1, priority: "NormalCycle",
+      message: { format: "UTF8", content: "hello" } } }, (r) => r.status === "Accepted");
+    await command("GetDisplayMessages", { requestId: 6 }, (r) => r.status === "Accepted");
+    await calls.until((c) => c.method === "NotifyDisplayMessages");
+    await command("ClearDisplayMessage", { id: 1 }, (r) => r.status === "Accepted");
+    await command("SetVariableMonitoring", { setMonitoringData: [{ value: 10, type: "UpperThreshold", severity: 5,
+      component: { name: "OCPPCommCtrlr" }, variable: { name: "HeartbeatInterval" } }] },
+    (r) => r.setMonitoringResult[0].status === "Accepted");
+    await command("GetMonitoringReport", { requestId: 7 }, (r) => r.status === "Accepted");
+    await calls.until((c) => c.method === "NotifyMonitoringReport");
+    await command("SetMonitoringLevel", { severity: 4 }, (r) => r.status === "Accepted");
+    await command("ClearVariableMonitoring", { id: [1] }, (r) => r.clearMonitoringResult[0].status === "Accepted");
+    await command("CustomerInformation", { requestId: 8, report: true, clear: false,
+      idToken: { idToken: "PEER-TAG", type: "Central" } }, (r) => r.status === "Accepted");
+    await calls.until((c) => c.method === "NotifyCustomerInformation");
+    await command("CostUpdated", { totalCost: 1.5, transactionId: "x" }, () => true);
+    await command("ClearCache", {}, (r) => r.status === "Accepted");
+    await command("GetLog", { requestId: 10, logType: "DiagnosticsLog", log: { remoteLocation: "https://l.example/" } },
+      (r) => r.status === "Accepted");
+    await calls.until((c) => c.method === "LogStatusNotification" && c.params.status === "Uploaded");
+    await command("TriggerMessage", { requestedMessage: "FirmwareStatusNotification" }, (r) => r.status === "Accepted");
+    await calls.until((c) => c.method === "FirmwareStatusNotification");
+    await command("UpdateFirmware", { requestId: 11, firmware: { location: "https://fw.example/x", retrieveDateTime: now() } },
+      (r) => r.status === "Accepted");
+    await everyCall.until((c) => c.method === "FirmwareStatusNotification" && c.params.status === "Installed");
   }
   if (!scripted) {
     scripted = true;
