@@ -236,7 +236,8 @@ def standard(template: Template, identity: str) -> DeviceModel:
         v("OCPPCommCtrlr", "MessageAttemptsTransactionEvent", "3", "integer"),
         v("OCPPCommCtrlr", "MessageAttemptIntervalTransactionEvent", "10", "integer", unit="s"),
         v("TxCtrlr", "TxStartPoint", "PowerPathClosed", "MemberList", values_list=TX_POINTS),
-        v("TxCtrlr", "TxStopPoint", "EVConnected,Authorized", "MemberList", values_list=TX_POINTS),
+        # what ends a session here is fixed (the EV unplugged, or its authorization over): said, not writable
+        v("TxCtrlr", "TxStopPoint", "EVConnected,Authorized", "MemberList", "ReadOnly", values_list=TX_POINTS),
         v("TxCtrlr", "EVConnectionTimeOut", "60", "integer", unit="s"),
         v("TxCtrlr", "StopTxOnEVSideDisconnect", "true", "boolean", "ReadOnly"),
         v("TxCtrlr", "StopTxOnInvalidId", "true", "boolean"),

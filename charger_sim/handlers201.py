@@ -148,9 +148,11 @@ def _sessions(st: Station201, on: Handlers) -> None:
     def request_start(p: Payload) -> Payload:
         id_tag, evse = p["idToken"]["idToken"], p.get("evseId")
         candidates = [st.connectors.get(evse)] if evse is not None else list(st.connectors.values())
-        target = next((c for c in candidates if c is not None and c.tx is None and c.operative
-                       and (c.status in IDLE or c.reservation is not None and c.reservation["idTag"] == id_tag)),
-                      None)
+        # a connector free, or holding a transaction begun at plug-in that waits for its token
+        target = next((c for c in candidates if c is not None and c.operative and (
+            c.tx is not None and not c.tx.id_tag
+            or c.tx is None and (c.status in IDLE or c.reservation is not None and c.reservation["idTag"] == id_tag))),
+            None)
         if target is None:
             return {"status": "Rejected"}
         st.remote_ids[target.id] = p["remoteStartId"]

@@ -169,7 +169,63 @@ class Station201(StationTransactions):
         return {"id": tx.id, "station_id": self.station_tx(tx), "seq": self.tx_seq.get(self.station_tx(tx), 0),
                 "id_tag": tx.id_tag, "meter_start": tx.meter_start, "started": iso(tx.started)}
 
+    # -- TxStartPoint: a transaction begun at plug-in -------------------------------------------
+    def _starts_at_plug(self) -> bool:
+        """TxStartPoint EVConnected or ParkingBayOccupancy: the transaction begins when the EV is
+        plugged in, its token comes later (an Updated event). Otherwise it begins once the EV is
+        plugged in and authorized (PowerPathClosed, the default)."""
+        return bool({"EVConnected", "ParkingBayOccupancy"} & set(self.model.members("TxCtrlr", "TxStartPoint")))
+
+    async def plug(self, connector_id: int) -> None:
+        await super().plug(connector_id)
+        c = self.connector(connector_id)
+        if c.tx is None and c.plugged and c.operative and c.error_code == "NoError" and self._starts_at_plug():
+            await self._start_at_plug(c)
+
+    async def _start_at_plug(self, c: Connector) -> None:
+        c.meter.advance(time.monotonic(), False, None)
+        tx = Tx(self.outbox.provisional_id(), "", self.now(), round(c.meter.energy_wh))
+        c.tx = tx
+        self.stats["transactions"] += 1
+        payload = self._event("Started", tx, c, "CablePluggedIn", info={"chargingState": "EVConnected"})
+        await self.outbox.put("TransactionEvent", payload, also=[self.outbox.state(f"tx:{c.id}", self._kept(tx))])
+        self.event("transaction_started", connector=c.id, transaction_id=self.station_tx(tx), waiting="token")
+
+    async def start_local(self, connector_id: int, id_tag: str) -> str:
+        c = self.connector(connector_id)
+        if c.tx is None or c.tx.id_tag:
+            return await super().start_local(connector_id, id_tag)
+        status = await self.authorize(id_tag)  # the transaction begun at plug-in gets its token
+        if status != "Accepted":
+            self.stats["rejected"] += 1
+            self.event("authorize_rejected", id_tag=id_tag, status=status)
+            return status
+        return await self.start_transaction(c, id_tag)
+
+    async def _authorized(self, c: Connector, tx: Tx, id_tag: str) -> str:
+        """The token of a transaction begun at plug-in: an Updated event with it, then energy."""
+        tx.id_tag = id_tag
+        remote = self.remote_ids.pop(c.id, None)
+        self.tx_tokens[tx.id] = self._token(id_tag)
+        self.remote_tokens.pop(c.id, None)
+        info: dict[str, Any] = {"chargingState": "Charging"}
+        if remote is not None:
+            info["remoteStartId"] = remote
+        payload = self._event("Updated", tx, c, "RemoteStart" if remote is not None else "Authorized",
+                              info=info, idToken=self.tx_tokens[tx.id])
+        seq = await self.outbox.put("TransactionEvent", payload, also=[self.outbox.state(f"tx:{c.id}", self._kept(tx))])
+        await self.set_status(c, "Charging")
+        c.task = self.spawn(self._meter_loop(c, tx))
+        result = await self.outbox.result(seq)
+        if result is None:
+            return "Accepted"
+        status = str((result.get("idTokenInfo") or {}).get("status", "Accepted"))
+        await self._judged(c, tx, self.station_tx(tx), status)
+        return status
+
     async def start_transaction(self, c: Connector, id_tag: str) -> str:
+        if c.tx is not None and not c.tx.id_tag:
+            return await self._authorized(c, c.tx, id_tag)
         now = self.now()
         c.meter.advance(time.monotonic(), False, None)
         reservation, c.reservation = c.reservation, None

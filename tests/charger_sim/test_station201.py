@@ -246,3 +246,51 @@ async def test_a_refused_start_is_a_refused_start(stack: Stack, sim: Sims) -> No
 async def _suspended(st: Any, connector: int) -> None:
     c = st.connectors[connector]
     assert c.tx is not None and c.tx.refused and c.status == "SuspendedEVSE", (c.status, c.tx)
+
+
+async def test_tx_start_point_ev_connected_begins_the_transaction_at_plug_in(stack: Stack, sim: Sims) -> None:
+    """TxStartPoint EVConnected: the Started event comes at plug-in (CablePluggedIn, no token),
+    the token in an Updated event when the driver authorizes (or a RequestStart names it), and
+    energy only from then; the central system ties the token to the transaction begun earlier."""
+    async with asyncio.timeout(BUDGET):
+        st = await sim.start201("SIM201-SP", template(connectors=2))
+        r = await send(stack, "SIM201-SP", "SetVariables", {"setVariableData": [
+            {"component": {"name": "TxCtrlr"}, "variable": {"name": "TxStartPoint"}, "attributeValue": "EVConnected"},
+            {"component": {"name": "TxCtrlr"}, "variable": {"name": "TxStopPoint"}, "attributeValue": "Authorized"}]})
+        assert [x["attributeStatus"] for x in r["setVariableResult"]] == ["Accepted", "Rejected"]  # stop: fixed
+        await st.plug(1)
+        [tx] = await eventually(lambda: _running(stack, "SIM201-SP"))
+        started = [p for _, _, p in await calls(stack, "SIM201-SP", "TransactionEvent")]
+        assert [(p["eventType"], p["triggerReason"], "idToken" in p) for p in started] == [
+            ("Started", "CablePluggedIn", False)]
+        assert st.connectors[1].meter.power_w == 0  # nothing flows before the token
+        assert await st.start_local(1, "TAG-SP") == "Accepted"
+
+        async def authorized() -> dict[str, Any]:
+            [row] = await transactions(stack, "SIM201-SP")
+            assert row["id_tag"] == "TAG-SP" and row["id_tag_status"] == "Accepted", row
+            return row
+        row = await eventually(authorized)
+        assert row["id"] == tx["id"]  # the same transaction, not a second one
+        # the second connector: begun at plug-in, its token from a RequestStartTransaction
+        await st.plug(2)
+        await eventually(lambda: _two(stack, "SIM201-SP"))
+        r = await send(stack, "SIM201-SP", "RequestStartTransaction", {
+            "idToken": {"idToken": "TAG-SP2", "type": "Central"}, "remoteStartId": 5, "evseId": 2})
+        assert r["status"] == "Accepted"
+
+        async def remote() -> None:
+            rows = await transactions(stack, "SIM201-SP")
+            assert len(rows) == 2 and rows[1]["remote_start_id"] == 5 and rows[1]["id_tag"] == "TAG-SP2", rows
+        await eventually(remote)
+        for connector in (1, 2):
+            assert await st.stop_local(connector)
+        events = [p for _, _, p in await calls(stack, "SIM201-SP", "TransactionEvent")]
+        for sid in {p["transactionInfo"]["transactionId"] for p in events}:
+            mine = [p for p in events if p["transactionInfo"]["transactionId"] == sid]
+            assert [p["seqNo"] for p in mine] == list(range(len(mine)))
+            assert mine[0]["eventType"] == "Started" and mine[1]["eventType"] == "Updated" and "idToken" in mine[1]
+
+
+async def _two(stack: Stack, cp: str) -> None:
+    assert len(await transactions(stack, cp)) == 2
