@@ -235,7 +235,9 @@ def standard(template: Template, identity: str) -> DeviceModel:
         v("OCPPCommCtrlr", "ResetRetries", "2", "integer"),
         v("OCPPCommCtrlr", "MessageAttemptsTransactionEvent", "3", "integer"),
         v("OCPPCommCtrlr", "MessageAttemptIntervalTransactionEvent", "10", "integer", unit="s"),
-        v("TxCtrlr", "TxStartPoint", "PowerPathClosed", "MemberList", values_list=TX_POINTS),
+        # the start points this station keeps apart (valuesList: what it supports; others Rejected)
+        v("TxCtrlr", "TxStartPoint", "PowerPathClosed", "MemberList",
+          values_list="ParkingBayOccupancy,EVConnected,PowerPathClosed"),
         # what ends a session here is fixed (the EV unplugged, or its authorization over): said, not writable
         v("TxCtrlr", "TxStopPoint", "EVConnected,Authorized", "MemberList", "ReadOnly", values_list=TX_POINTS),
         v("TxCtrlr", "EVConnectionTimeOut", "60", "integer", unit="s"),

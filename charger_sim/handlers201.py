@@ -65,9 +65,16 @@ async def _statuses(st: Station201, targets: list[Any]) -> None:
 
 
 async def _meters(st: Station201, targets: list[Any]) -> None:
-    running = [c for c in targets if c.tx is not None]
-    for c in running or targets:
-        await st.send_meter_values(c, "Trigger")
+    """TriggerMessage MeterValues: MeterValues of each EVSE, charging or not."""
+    for c in targets:
+        await st.send_evse_meter_values(c, "Trigger")
+
+
+async def _transaction_events(st: Station201, targets: list[Any]) -> None:
+    """TriggerMessage TransactionEvent: an Updated event of each running transaction."""
+    for c in targets:
+        if c.tx is not None:
+            await st.send_meter_values(c, "Trigger")
 
 
 async def _heartbeat(st: Station201, targets: list[Any]) -> None:
@@ -75,7 +82,8 @@ async def _heartbeat(st: Station201, targets: list[Any]) -> None:
 
 
 TRIGGERS = {"BootNotification": _boot, "Heartbeat": _heartbeat, "StatusNotification": _statuses,
-            "MeterValues": _meters, "TransactionEvent": _meters, "FirmwareStatusNotification": trigger_firmware,
+            "MeterValues": _meters, "TransactionEvent": _transaction_events,
+            "FirmwareStatusNotification": trigger_firmware,
             "LogStatusNotification": trigger_log,
             "SignChargingStationCertificate": trigger_sign("ChargingStationCertificate"),
             "SignV2GCertificate": trigger_sign("V2GCertificate")}

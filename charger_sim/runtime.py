@@ -98,7 +98,8 @@ class _Worker:
         if st is None:
             return None
         data = st.snapshot()
-        data["running"] = identity in self.tasks
+        task = self.tasks.get(identity)
+        data["running"] = task is not None and not task.done()  # (one that refused to run has ended)
         data["atg"] = self.generators[identity].enabled if identity in self.generators else False
         return data
 

@@ -179,7 +179,9 @@ class Station201(StationTransactions):
     async def plug(self, connector_id: int) -> None:
         await super().plug(connector_id)
         c = self.connector(connector_id)
-        if c.tx is None and c.plugged and c.operative and c.error_code == "NoError" and self._starts_at_plug():
+        # a reserved connector waits for its owner's token: the start then uses the reservation
+        if c.tx is None and c.plugged and c.operative and c.error_code == "NoError" and c.reservation is None \
+                and self._starts_at_plug():
             await self._start_at_plug(c)
 
     async def _start_at_plug(self, c: Connector) -> None:
@@ -201,6 +203,20 @@ class Station201(StationTransactions):
             self.event("authorize_rejected", id_tag=id_tag, status=status)
             return status
         return await self.start_transaction(c, id_tag)
+
+    async def remote_start(self, c: Connector, id_tag: str, profile: dict[str, Any] | None) -> None:
+        try:
+            await super().remote_start(c, id_tag, profile)
+        finally:  # refused, or never plugged in: a later local start answers no RequestStart
+            self.remote_ids.pop(c.id, None)
+            self.remote_tokens.pop(c.id, None)
+
+    async def send_evse_meter_values(self, c: Connector, context: str) -> None:
+        """MeterValues of the EVSE (a TriggerMessage MeterValues), a transaction running or not."""
+        values = sampled(c.meter.sample(self.model.members("AlignedDataCtrlr", "Measurands"), context))
+        with contextlib.suppress(*CALL_FAILED):
+            await self.call("MeterValues", {"evseId": c.id, "meterValue": [
+                {"timestamp": iso(self.now()), "sampledValue": values}]})
 
     async def _authorized(self, c: Connector, tx: Tx, id_tag: str) -> str:
         """The token of a transaction begun at plug-in: an Updated event with it, then energy."""
@@ -288,10 +304,7 @@ class Station201(StationTransactions):
                 self.outbox.state(f"meter:{c.id}", round(c.meter.energy_wh)),
                 self.outbox.state(f"tx:{c.id}", self._kept(c.tx))])
             return
-        values = sampled(c.meter.sample(self.model.members("AlignedDataCtrlr", "Measurands"), context))
-        with contextlib.suppress(*CALL_FAILED):
-            await self.call("MeterValues", {"evseId": c.id, "meterValue": [
-                {"timestamp": iso(self.now()), "sampledValue": values}]})
+        await self.send_evse_meter_values(c, context)
 
     @staticmethod
     def _charging_state(c: Connector) -> str:

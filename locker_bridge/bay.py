@@ -280,7 +280,9 @@ class Bay:
             "item": None if self.item is None else ("occupied" if self.item else "empty"),
             "outlet": None if self.outlet is None else self.outlet.name.lower(),
             "powerW": self.power_w, "energyWh": self.energy_wh,
-            "transactionId": self.tx.id if self.tx else None,
+            # a 2.0.1 bay's transaction is known by its own id (stationTransactionId), not a number
+            "transactionId": self.tx.id if self.tx and self.tx.station_id is None else None,
+            "stationTransactionId": self.tx.station_id if self.tx else None,
             "idTag": self.tx.id_tag if self.tx else None,
             "operative": self.operative, "maintenance": self.maintenance,
             "outletWithoutTransaction": self.outlet_without_tx,

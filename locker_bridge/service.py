@@ -86,10 +86,11 @@ class BridgeService:
                   suspended_below_w=self.config.suspended_ev_below_w,
                   suspended_after=self.config.suspended_ev_after)
         bay.operative, bay.maintenance = self._availability.pop(identity, (True, False))
-        # a bay entered in the back office speaks its locker's version (a locker of the YAML by
-        # that name), else the bridge's
+        # a bay entered in the back office speaks its locker's version (the YAML's locker on the
+        # same port and board address, whatever the back office calls it), else the bridge's
         if ocpp_version is None:
-            ocpp_version = next((lk.ocpp_version for lk in self.config.lockers if lk.name == locker), None)
+            ocpp_version = next((lk.ocpp_version for lk in self.config.lockers
+                                 if lk.port == port and lk.address == address), None)
         ocpp_version = self._version_kept(identity, ocpp_version or self.config.ocpp_version)
         kind = VirtualChargingStation if ocpp_version == "2.0.1" else VirtualChargePoint
         cp = kind(bay, self.csms_url, self.queue, self.store, reach=self.reach,

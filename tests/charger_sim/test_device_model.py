@@ -53,8 +53,8 @@ def test_reads_and_writes_follow_the_201_rules(model: Any) -> None:
         (comp("SecurityCtrlr"), var("SecurityProfile"), "2"),  # ReadOnly
     ]
     assert [model.set(c, v, value).status for c, v, value in refused] == ["Rejected"] * 4
-    assert model.set(comp("TxCtrlr"), var("TxStartPoint"), "EVConnected,Authorized").status == "Accepted"
-    assert model.members("TxCtrlr", "TxStartPoint") == ["EVConnected", "Authorized"]
+    assert model.set(comp("TxCtrlr"), var("TxStartPoint"), "EVConnected,ParkingBayOccupancy").status == "Accepted"
+    assert model.members("TxCtrlr", "TxStartPoint") == ["EVConnected", "ParkingBayOccupancy"]
     assert model.get(comp("NoSuchCtrlr"), var("Enabled")).status == "UnknownComponent"
     assert model.get(comp("AuthCtrlr"), var("NoSuchVariable")).status == "UnknownVariable"
     assert model.get(comp("AuthCtrlr"), var("Enabled"), "Target").status == "NotSupportedAttributeType"

@@ -21,6 +21,7 @@ from tests.charger_sim.stations import (
     calls,
     eventually,
     go_offline,
+    now_iso,
     send,
     template,
     transactions,
@@ -96,6 +97,11 @@ async def test_a_remote_session_as_transaction_events(stack: Stack, sim: Sims) -
         assert tokens and all(t == {"idToken": "TAG-201", "type": "Central"} for t in tokens), tokens
         # the runtime snapshot shows the transaction by the id the CSMS knows it by
         assert st.snapshot()["connectors"][0]["transaction_id"] == tx["station_transaction_id"]
+        # a triggered MeterValues is MeterValues of the EVSE, even while it charges
+        assert (await send(stack, "SIM201-B", "TriggerMessage", {"requestedMessage": "MeterValues",
+                                                                  "evse": {"id": 1}}))["status"] == "Accepted"
+        [(_, _, reading)] = await eventually(lambda: _one_call(stack, "SIM201-B", "MeterValues"))
+        assert reading["evseId"] == 1
         await eventually(lambda: _updated(stack, tx["id"]), timeout=6)  # meter values every second
         r = await send(stack, "SIM201-B", "RequestStopTransaction", {"transactionId": tx["station_transaction_id"]})
         assert r["status"] == "Accepted"
@@ -255,9 +261,11 @@ async def test_tx_start_point_ev_connected_begins_the_transaction_at_plug_in(sta
     async with asyncio.timeout(BUDGET):
         st = await sim.start201("SIM201-SP", template(connectors=2))
         r = await send(stack, "SIM201-SP", "SetVariables", {"setVariableData": [
+            {"component": {"name": "TxCtrlr"}, "variable": {"name": "TxStartPoint"}, "attributeValue": "Authorized"},
             {"component": {"name": "TxCtrlr"}, "variable": {"name": "TxStartPoint"}, "attributeValue": "EVConnected"},
             {"component": {"name": "TxCtrlr"}, "variable": {"name": "TxStopPoint"}, "attributeValue": "Authorized"}]})
-        assert [x["attributeStatus"] for x in r["setVariableResult"]] == ["Accepted", "Rejected"]  # stop: fixed
+        # a start point it does not keep apart, and the (fixed) stop point: Rejected
+        assert [x["attributeStatus"] for x in r["setVariableResult"]] == ["Rejected", "Accepted", "Rejected"]
         await st.plug(1)
         [tx] = await eventually(lambda: _running(stack, "SIM201-SP"))
         started = [p for _, _, p in await calls(stack, "SIM201-SP", "TransactionEvent")]
@@ -294,3 +302,41 @@ async def test_tx_start_point_ev_connected_begins_the_transaction_at_plug_in(sta
 
 async def _two(stack: Stack, cp: str) -> None:
     assert len(await transactions(stack, cp)) == 2
+
+
+async def _one_call(stack: Stack, cp: str, action: str) -> list[Any]:
+    found = await calls(stack, cp, action)
+    assert found, f"no {action} yet"
+    return found
+
+
+async def test_a_reserved_connector_and_a_remote_start_that_never_plugs_in(stack: Stack, sim: Sims) -> None:
+    """Starting at plug-in (EVConnected) waits on a reserved connector for its owner, whose start
+    uses the reservation; a RequestStart whose EV never comes leaves no remoteStartId for the
+    next (local) start to answer."""
+    async with asyncio.timeout(BUDGET):
+        st = await sim.start201("SIM201-RV", template(connectors=2, plug_in_delay=None))
+        await send(stack, "SIM201-RV", "SetVariables", {"setVariableData": [
+            {"component": {"name": "TxCtrlr"}, "variable": {"name": "TxStartPoint"}, "attributeValue": "EVConnected"},
+            {"component": {"name": "TxCtrlr"}, "variable": {"name": "EVConnectionTimeOut"}, "attributeValue": "1"}]})
+        r = await send(stack, "SIM201-RV", "ReserveNow", {
+            "id": 7, "expiryDateTime": now_iso(600), "idToken": {"idToken": "OWNER", "type": "ISO14443"}, "evseId": 1})
+        assert r == {"status": "Accepted"}
+        await st.plug(1)
+        assert st.connectors[1].tx is None  # not begun for whoever plugged in
+        assert await st.start_local(1, "OWNER") == "Accepted"
+        [started] = [p for _, _, p in await calls(stack, "SIM201-RV", "TransactionEvent")
+                     if p["eventType"] == "Started"]
+        assert started["reservationId"] == 7 and st.connectors[1].reservation is None
+        r = await send(stack, "SIM201-RV", "RequestStartTransaction", {
+            "idToken": {"idToken": "TAG-R", "type": "Central"}, "remoteStartId": 99, "evseId": 2})
+        assert r == {"status": "Accepted"}
+        await eventually(lambda: _check(2 not in st.remote_ids and 2 not in st.remote_tokens), 5)  # timed out
+        assert await st.start_local(2, "TAG-L") == "Accepted"
+        [local] = [p for _, _, p in await calls(stack, "SIM201-RV", "TransactionEvent")
+                   if p["eventType"] == "Started" and p["evse"]["id"] == 2]
+        assert local["triggerReason"] != "RemoteStart" and "remoteStartId" not in local["transactionInfo"]
+
+
+def _check(condition: bool) -> None:
+    assert condition

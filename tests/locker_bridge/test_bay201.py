@@ -78,6 +78,8 @@ async def test_a_remote_session_on_a_201_bay(stack: Stack, emu: Emulator) -> Non
     [tx] = await transactions(stack, 2)
     assert cp.bay.tx is not None and tx["station_transaction_id"] == cp.bay.tx.station_id
     assert tx["remote_start_id"] == 77 and tx["id_tag"] == "TAG-1"
+    shown = cp.bay.snapshot()  # the cabin view: the bay's own id, no provisional number
+    assert (shown["transactionId"], shown["stationTransactionId"]) == (None, tx["station_transaction_id"])
     tokens = [p["idToken"] for p in await frames(stack, ident(2), "Authorize")] + [
         p["idToken"] for p in await frames(stack, ident(2), "TransactionEvent") if "idToken" in p]
     assert tokens and all(t == {"idToken": "TAG-1", "type": "Central"} for t in tokens), tokens  # as sent

@@ -186,7 +186,7 @@ server.on("client", (client) => {
       { component: { name: "SampledDataCtrlr" }, variable: { name: "TxUpdatedInterval" }, attributeValue: "1" },
       { component: { name: "EVSE", evse: { id: 1 } }, variable: { name: "AvailabilityState" }, attributeValue: "x" }] },
     (r) => r.setVariableResult[0].attributeStatus === "Accepted" && r.setVariableResult[1].attributeStatus === "Rejected");
-    await command("RequestStartTransaction", { idToken: { idToken: "PEER-TAG", type: "ISO14443" }, remoteStartId: 77,
+    await command("RequestStartTransaction", { idToken: { idToken: "PEER-TAG", type: "Central" }, remoteStartId: 77,
       evseId: 1 }, (r) => r.status === "Accepted");
     const started = await calls.until((c) => c.method === "TransactionEvent" && c.params.eventType === "Started");
     await calls.until((c) => c.method === "TransactionEvent" && c.params.eventType === "Updated");
