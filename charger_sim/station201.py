@@ -218,8 +218,9 @@ class Station201(StationTransactions):
             await self.call("MeterValues", {"evseId": c.id, "meterValue": [
                 {"timestamp": iso(self.now()), "sampledValue": values}]})
 
-    async def _authorized(self, c: Connector, tx: Tx, id_tag: str) -> str:
-        """The token of a transaction begun at plug-in: an Updated event with it, then energy."""
+    def _tokened(self, c: Connector, tx: Tx, id_tag: str) -> tuple[str, dict[str, Any]]:
+        """``tx`` gets ``id_tag`` (the CSMS's token when a RequestStart named it): the trigger and
+        transactionInfo of the event that says so, with the request's remoteStartId."""
         tx.id_tag = id_tag
         remote = self.remote_ids.pop(c.id, None)
         self.tx_tokens[tx.id] = self._token(id_tag)
@@ -227,40 +228,10 @@ class Station201(StationTransactions):
         info: dict[str, Any] = {"chargingState": "Charging"}
         if remote is not None:
             info["remoteStartId"] = remote
-        payload = self._event("Updated", tx, c, "RemoteStart" if remote is not None else "Authorized",
-                              info=info, idToken=self.tx_tokens[tx.id])
-        seq = await self.outbox.put("TransactionEvent", payload, also=[self.outbox.state(f"tx:{c.id}", self._kept(tx))])
-        await self.set_status(c, "Charging")
-        c.task = self.spawn(self._meter_loop(c, tx))
-        result = await self.outbox.result(seq)
-        if result is None:
-            return "Accepted"
-        status = str((result.get("idTokenInfo") or {}).get("status", "Accepted"))
-        await self._judged(c, tx, self.station_tx(tx), status)
-        return status
+        return ("RemoteStart" if remote is not None else "Authorized"), info
 
-    async def start_transaction(self, c: Connector, id_tag: str) -> str:
-        if c.tx is not None and not c.tx.id_tag:
-            return await self._authorized(c, c.tx, id_tag)
-        now = self.now()
-        c.meter.advance(time.monotonic(), False, None)
-        reservation, c.reservation = c.reservation, None
-        tx = Tx(self.outbox.provisional_id(), id_tag, now, round(c.meter.energy_wh))
-        c.tx = tx
-        self.stats["transactions"] += 1
-        remote = self.remote_ids.pop(c.id, None)
-        self.tx_tokens[tx.id] = self._token(id_tag)
-        self.remote_tokens.pop(c.id, None)
-        info: dict[str, Any] = {"chargingState": "Charging"}
-        if remote is not None:
-            info["remoteStartId"] = remote
-        begin = sampled(c.meter.sample(self.model.members("SampledDataCtrlr", "TxStartedMeasurands"),
-                                       "Transaction.Begin"))
-        payload = self._event("Started", tx, c, "RemoteStart" if remote is not None else "Authorized",
-                              info=info, idToken=self.tx_tokens[tx.id],
-                              **({"meterValue": [{"timestamp": iso(now), "sampledValue": begin}]} if begin else {}))
-        if reservation is not None:
-            payload["reservationId"] = reservation["reservationId"]
+    async def _charging(self, c: Connector, tx: Tx, payload: dict[str, Any]) -> str:
+        """Queue the event that makes ``tx`` charge, charge, and judge the CSMS's answer to it."""
         seq = await self.outbox.put("TransactionEvent", payload, also=[self.outbox.state(f"tx:{c.id}", self._kept(tx))])
         await self.set_status(c, "Charging")
         c.task = self.spawn(self._meter_loop(c, tx))
@@ -271,6 +242,30 @@ class Station201(StationTransactions):
         status = str((result.get("idTokenInfo") or {}).get("status", "Accepted"))
         await self._judged(c, tx, self.station_tx(tx), status)
         return status
+
+    async def _authorized(self, c: Connector, tx: Tx, id_tag: str) -> str:
+        """The token of a transaction begun at plug-in: an Updated event with it, then energy."""
+        trigger, info = self._tokened(c, tx, id_tag)
+        return await self._charging(c, tx, self._event("Updated", tx, c, trigger, info=info,
+                                                       idToken=self.tx_tokens[tx.id]))
+
+    async def start_transaction(self, c: Connector, id_tag: str) -> str:
+        if c.tx is not None and not c.tx.id_tag:
+            return await self._authorized(c, c.tx, id_tag)
+        now = self.now()
+        c.meter.advance(time.monotonic(), False, None)
+        reservation, c.reservation = c.reservation, None
+        tx = Tx(self.outbox.provisional_id(), id_tag, now, round(c.meter.energy_wh))
+        c.tx = tx
+        self.stats["transactions"] += 1
+        trigger, info = self._tokened(c, tx, id_tag)
+        begin = sampled(c.meter.sample(self.model.members("SampledDataCtrlr", "TxStartedMeasurands"),
+                                       "Transaction.Begin"))
+        payload = self._event("Started", tx, c, trigger, info=info, idToken=self.tx_tokens[tx.id],
+                              **({"meterValue": [{"timestamp": iso(now), "sampledValue": begin}]} if begin else {}))
+        if reservation is not None:
+            payload["reservationId"] = reservation["reservationId"]
+        return await self._charging(c, tx, payload)
 
     async def stop_transaction(self, c: Connector, reason: str, id_tag: str | None = None) -> None:
         tx = self._take_tx(c)
