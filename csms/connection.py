@@ -47,6 +47,7 @@ from ocppj.versions import V16, Version
 
 if TYPE_CHECKING:
     from csms.central import CentralSystem
+    from csms.store.known_201 import Known
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,8 @@ class Connection:
 
     __slots__ = ("charge_point_id", "ws", "central", "services", "registration_status", "_recent",
                  "_call_lock", "_calls", "booted_at", "unreported", "_accepted",
-                 "version", "_errors", "_validate", "_csms_actions", "_handlers", "_after", "__weakref__")
+                 "version", "_errors", "_validate", "_csms_actions", "_handlers", "_after",
+                 "open_transactions", "__weakref__")
 
     def __init__(self, charge_point_id: str, ws: ServerConnection, central: CentralSystem,
                  registration_status: str, services: Services | None = None,
@@ -100,6 +102,7 @@ class Connection:
         self.unreported = 0
         self._accepted = False  # a valid call or answer came: no garbage sender (_over_budget)
         self._after: list[Callable[[], None]] | None = None  # jobs of the call being handled
+        self.open_transactions: dict[str, Known] | None = None  # 2.0.1 (csms.store.known_201)
 
     def after_answer(self, job: Callable[[], None]) -> None:
         """Run ``job`` once the answer to the call being handled is sent (see ChargePointLink)."""

@@ -25,6 +25,7 @@ from csms.store.writer import Writer
 if TYPE_CHECKING:
     from csms.central import CentralSystem, VendorExtension
     from csms.services.provisioning import Provisioning
+    from csms.store.known_201 import Known
 
 
 class ChargePointLink(Protocol):
@@ -36,6 +37,8 @@ class ChargePointLink(Protocol):
     # that have not reported a status since (see csms.handlers.core.status_notification)
     booted_at: datetime | None
     unreported: int
+    # 2.0.1: what this socket learnt of its station's open transactions (csms.store.known_201)
+    open_transactions: dict[str, Known] | None
 
     def after_answer(self, job: Callable[[], None]) -> None:
         """Run ``job`` once the answer to the call being handled is sent (what a handler asks of

@@ -9,9 +9,10 @@ from typing import Any, cast
 from sqlalchemy import Table
 
 from csms.handlers.context import ChargePointLink, Services
-from csms.handlers.transactions import meter_rows
+from csms.handlers.transactions import keep, meter_rows
 from csms.handlers.v201 import handles, token_info
 from csms.store.endings import REGISTER, register_wh
+from csms.store.known_201 import apply_known, remember
 from csms.store.models import MeterValue
 from csms.store.transactions_201 import EventRequest, transaction_event
 from csms.timeutil import parse_ts
@@ -77,8 +78,15 @@ async def transaction_event_201(ctx: Services, conn: ChargePointLink, p: dict[st
         p["triggerReason"], evse.get("id"), token["idToken"] if token and not unchecked else None,
         readings[-1] if readings else None, info.get("stoppedReason"), info.get("remoteStartId"),
         p.get("reservationId"), bool(p.get("offline")), unchecked, readings[0] if readings else None)
-    result = await ctx.writer.run(transaction_event(req, ctx.settings.accept_unknown_id_tags,
-                                                    ctx.transactions.stale_after))
+    known = conn.open_transactions.get(req.station_transaction_id) if conn.open_transactions else None
+    if known is not None and known.admits(req):
+        result = apply_known(ctx.writer, known, req)  # no query: queued with the log rows
+    else:
+        result = await ctx.writer.run(transaction_event(req, ctx.settings.accept_unknown_id_tags,
+                                                        ctx.transactions.stale_after))
+        if conn.open_transactions is None:
+            conn.open_transactions = {}
+        remember(conn.open_transactions, req, result)
     ctx.transactions.ended(result.superseded)
     tx_id = result.transaction_id
     if result.created:
@@ -97,7 +105,7 @@ async def transaction_event_201(ctx: Services, conn: ChargePointLink, p: dict[st
     if samples and not result.replayed:
         rows, elements = meter_rows(conn, result.connector_id, tx_id, samples, "TransactionEvent")
         await ctx.transactions.place(conn.charge_point_id, tx_id, elements)
-        await ctx.writer.save(_METER_VALUES, rows)
+        await keep(ctx, _METER_VALUES, rows)
     if result.ended is not None:
         ctx.transactions.ended([result.ended])
     answer: dict[str, Any] = {}
@@ -110,5 +118,5 @@ async def transaction_event_201(ctx: Services, conn: ChargePointLink, p: dict[st
 async def meter_values_201(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
     """Meter values of an EVSE outside any transaction's events (clock-aligned, say)."""
     rows, _ = meter_rows(conn, p["evseId"], None, as_16(p["meterValue"]), "MeterValues")
-    await ctx.writer.save(_METER_VALUES, rows)
+    await keep(ctx, _METER_VALUES, rows)
     return {}

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.store.endings import REGISTER, Ended, last_reading, supersede
@@ -63,6 +63,8 @@ class EventResult:
     authorized: bool = False  # this event brought the token of a transaction started without one
     ended: Ended | None = None
     superseded: list[Ended] = field(default_factory=list)
+    last_seq: int | None = None  # the highest seqNo stored for an open one (csms.store.known_201)
+    needs_start: bool = False  # meter_start 0 and no register stored yet
 
 
 def transaction_event(req: EventRequest, accept_unknown: bool, stale_after: float = 0
@@ -84,12 +86,12 @@ def transaction_event(req: EventRequest, accept_unknown: bool, stale_after: floa
                 return EventResult(row.id, row.connector_id, info, True, False)
         result = await (_create(conn, req, accept_unknown, stale_after) if row is None
                         else _update(conn, row, req, accept_unknown, stale_after))
-        await conn.execute(_EVENTS.insert().values(
-            transaction_id=result.transaction_id, seq_no=req.seq_no, event_type=req.event_type,
-            trigger_reason=req.trigger_reason, timestamp=req.timestamp, offline=req.offline,
-            received_at=now_utc()))
+        await conn.execute(_EVENTS.insert().values(event_row(result.transaction_id, req, now_utc())))
         if req.event_type == "Ended":
             result.ended = await _end(conn, result.transaction_id, req)
+        else:
+            result.last_seq = (await conn.execute(select(func.max(_EVENTS.c.seq_no)).where(
+                _EVENTS.c.transaction_id == result.transaction_id))).scalar_one()
         return result
 
     return op
@@ -103,6 +105,13 @@ async def _verdict(conn: AsyncConnection, req: EventRequest, accept_unknown: boo
     if req.id_token:
         return await id_tag_info(conn, req.id_token, accept_unknown, for_start=for_start, stale_after=stale_after)
     return None
+
+
+def event_row(transaction_id: int, req: EventRequest, received_at: datetime) -> dict[str, Any]:
+    """The transaction_events row of ``req`` (every column: one shape for multi-row inserts)."""
+    return {"transaction_id": transaction_id, "seq_no": req.seq_no, "event_type": req.event_type,
+            "trigger_reason": req.trigger_reason, "timestamp": req.timestamp,
+            "offline": req.offline, "received_at": received_at}
 
 
 def _token_columns(token: str) -> dict[str, Any]:
@@ -127,7 +136,8 @@ async def _create(conn: AsyncConnection, req: EventRequest, accept_unknown: bool
     assert key is not None
     if req.reservation_id is not None and info is not None and req.id_token:  # the reservation it used is over
         await use_reservation(conn, req.charge_point_id, req.reservation_id, int(key[0]), req.id_token or "", info)
-    return EventResult(int(key[0]), connector, info, False, True, req.remote_start_id, superseded=superseded)
+    return EventResult(int(key[0]), connector, info, False, True, req.remote_start_id, superseded=superseded,
+                       needs_start=req.first_register_wh is None)
 
 
 async def _update(conn: AsyncConnection, row: Any, req: EventRequest, accept_unknown: bool,
@@ -157,7 +167,9 @@ async def _update(conn: AsyncConnection, row: Any, req: EventRequest, accept_unk
         values["meter_start"] = req.first_register_wh  # a Started without a reading: the first one is the start
     await conn.execute(update(_TX).where(_TX.c.id == row.id).values(values))
     return EventResult(row.id, values.get("connector_id", row.connector_id), info, False, False,
-                       values.get("remote_start_id", row.remote_start_id), authorized)
+                       values.get("remote_start_id", row.remote_start_id), authorized,
+                       needs_start=row.meter_start == 0 and "meter_start" not in values
+                       and req.first_register_wh is None)
 
 
 async def _has_reading(conn: AsyncConnection, transaction_id: int) -> bool:

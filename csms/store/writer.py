@@ -78,6 +78,11 @@ class Writer:
         self._committed = 0  # items ever taken into a finished batch
         self._barriers: deque[tuple[int, asyncio.Future[None]]] = deque()
 
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine the writes go through (its own pool beside the readers')."""
+        return self._engine
+
     # -- enqueueing ------------------------------------------------------------------------
     def _put(self, item: _Item) -> None:
         if self._closing:
