@@ -191,6 +191,26 @@ def _machine_cpu(psutil: Any) -> tuple[float, float]:
     return total - idle, total
 
 
+ANSWER_EDGES_MS = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)  # chargepoint.client's buckets
+TARGET_P99_MS = 500
+
+
+def answer_percentile(a: dict[str, Any], b: dict[str, Any], share: float) -> float | None:
+    """The bound (ms) within which ``share`` of the answers between two snapshots came, from the
+    stations' bucket counters (``math.inf``: slower than the last bucket; None: no answers)."""
+    counts = [b.get(f"answered_le_{ms}ms", 0) - a.get(f"answered_le_{ms}ms", 0) for ms in ANSWER_EDGES_MS]
+    counts.append(b.get("answered_slower", 0) - a.get("answered_slower", 0))
+    total = sum(counts)
+    if total <= 0:
+        return None
+    seen = 0
+    for edge, count in zip((*ANSWER_EDGES_MS, math.inf), counts, strict=True):
+        seen += count
+        if seen >= share * total:
+            return edge
+    return math.inf
+
+
 def window(a: dict[str, Any], b: dict[str, Any], cpus: int) -> dict[str, Any]:
     """Rates between two snapshots."""
     wall = max(b["t"] - a["t"], 1e-9)
@@ -208,6 +228,8 @@ def window(a: dict[str, Any], b: dict[str, Any], cpus: int) -> dict[str, Any]:
         "calls": cb["calls"] - ca["calls"],
         "calls_per_s": round((cb["calls"] - ca["calls"]) / wall, 1),
         "call_errors": cb["call_errors"] - ca["call_errors"],
+        "answer_p50_ms": answer_percentile(ca, cb, 0.50),
+        "answer_p99_ms": answer_percentile(ca, cb, 0.99),
         "transactions_started": cb["transactions"] - ca["transactions"],
         "connects": cb["connects"] - ca["connects"],
         "sim_cpu_percent": round(100 * sum(sim_cpu) / wall, 1),
@@ -521,6 +543,10 @@ def verdict(results: dict[str, Any]) -> dict[str, Any]:
         "rss_under_100_kb_per_station":
             hold.get("sim_rss_kb_per_station", math.inf) < TARGET_KB_PER_STATION,
         "boot_within_60_s": (boot.get("boot_s") or math.inf) <= TARGET_BOOT_S,
+        # issue #18: the central system answers the fleet as it comes
+        "absorbed_backlog_0_p99_500ms_no_callerror": (
+            hold.get("queued_tx_messages", 1) == 0 and hold.get("call_errors", 1) == 0
+            and (hold.get("answer_p99_ms") or math.inf) <= TARGET_P99_MS),
     }
 
 
@@ -550,7 +576,8 @@ def render(r: dict[str, Any]) -> str:
             f" ({100 * (hold['charging_share'] or 0):.0f} %), transactions {hold['transactions_total']}",
             f"       calls/s {hold['calls_per_s']:g} (simulator counters; expected steady"
             f" {hold['expected_steady_calls_per_s']:g}), server received {srv.get('received_per_s', '-')}/s"
-            f" answered {srv.get('answered_per_s', '-')}/s; CALLERRORs {hold['call_errors']};"
+            f" answered {srv.get('answered_per_s', '-')}/s; answers p50 <= {hold.get('answer_p50_ms')} ms,"
+            f" p99 <= {hold.get('answer_p99_ms')} ms; CALLERRORs {hold['call_errors']};"
             f" connects {hold['connects']}; transaction messages waiting their turn (on disk)"
             f" {hold['queued_tx_messages']}",
             *([f"       steady (last {hold['steady']['wall_s']:g} s): calls/s {hold['steady']['calls_per_s']:g},"

@@ -9,6 +9,7 @@ what it answers (:class:`~chargepoint.handlers.Handlers`); the client owns the s
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import time
@@ -31,6 +32,16 @@ from ocppj.versions import V16, Version
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 60.0
+# How long the central system took to answer, per process (a fleet's workers report it): counts
+# of answers within each bound, in ms, and a last one for the slower. Kept per process, not per
+# station: 10,000 stations add nothing to their memory for it.
+ANSWER_BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+ANSWERED = [0] * (len(ANSWER_BUCKETS_MS) + 1)
+
+
+def _answered(started: float) -> None:
+    ms = (time.monotonic() - started) * 1000
+    ANSWERED[bisect.bisect_left(ANSWER_BUCKETS_MS, ms)] += 1
 # What ends a call short of an answer it can use: callers that do not care suppress these.
 CALL_FAILED: tuple[type[BaseException], ...] = (Offline, TimeoutError, ConnectionClosed, CallRefused)
 # What leaves a message undelivered (it is sent again): the outbox retries these.
@@ -210,11 +221,15 @@ class Client:
         if link is None or (not booting and not self.booted.is_set()):
             raise Offline(self.identity)
         self.stats["calls"] += 1
+        started = time.monotonic()
         try:
-            return await link.call(action, payload, self.options.response_timeout)
+            answer = await link.call(action, payload, self.options.response_timeout)
         except CallRefused:
+            _answered(started)
             self.stats["call_errors"] += 1
             raise
+        _answered(started)
+        return answer
 
     async def send_raw(self, frame: str) -> None:
         """Send any text as it is (a simulator's malformed frames)."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chargepoint.client import ANSWER_BUCKETS_MS, ANSWERED
 from charger_sim.atg import AtgSettings, Generator
 from charger_sim.station import new_station
 from charger_sim.template import load_template
@@ -77,8 +78,10 @@ def parse_mix(text: str) -> dict[str, int]:
 
 STOP_GRACE = 10.0  # seconds the stations' last transaction messages get to reach the CSMS
 
+# answers within each bound of chargepoint.client.ANSWER_BUCKETS_MS (the last: slower), in ms
+ANSWER_COUNTERS = tuple(f"answered_le_{ms}ms" for ms in ANSWER_BUCKETS_MS) + ("answered_slower",)
 COUNTERS = ("stations", "connected", "booted", "transactions", "charging", "calls", "call_errors",
-            "queued", "connects", "rejected")
+            "queued", "connects", "rejected", *ANSWER_COUNTERS)
 
 
 def _counters(stations: list[StationTransactions]) -> dict[str, int]:
@@ -91,6 +94,7 @@ def _counters(stations: list[StationTransactions]) -> dict[str, int]:
         totals["queued"] += st.outbox.backlog  # waiting their turn (the one under way aside)
         for key in ("transactions", "calls", "call_errors", "connects", "rejected"):
             totals[key] += st.stats[key]
+    totals.update(zip(ANSWER_COUNTERS, ANSWERED, strict=True))
     return totals
 
 

@@ -66,8 +66,14 @@ def create_engine(url: str, cache_kib: int = 4096, **kwargs: Any) -> AsyncEngine
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     # Reads (handshakes, Authorize, the API) run beside the writer: more than the default 5+10.
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
+    # SQLite: no overflow. An overflow connection is opened for a burst and closed after it (a
+    # thread, a file handle and the pragmas each time): a connect storm churned hundreds of them
+    # a second. A reader beyond the pool waits its turn instead (reads take milliseconds).
+    sqlite = is_sqlite(url)
+    kwargs.setdefault("pool_size", 30 if sqlite else 10)
+    kwargs.setdefault("max_overflow", 0 if sqlite else 20)
+    if sqlite:
+        kwargs.setdefault("pool_timeout", 120)
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas(cache_kib))

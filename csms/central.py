@@ -57,7 +57,7 @@ VendorExtension = Callable[[str, str | None, str | None], Awaitable[tuple[str, s
 
 
 @dataclass(slots=True, frozen=True)
-class KnownChargePoint:
+class KnownChargePoint:  # its fields in _KNOWN's order
     """What the handshake needs to know about a charge point."""
 
     id: str
@@ -68,6 +68,12 @@ class KnownChargePoint:
     password_pending_hash: str | None = None  # a rotation never answered (csms.server settles it)
     ocpp_version_pinned: str | None = None  # the OCPP version it must connect with, if an operator said
     ocpp_version: str | None = None  # the version it connected with last (what commands are sent in)
+
+
+_KNOWN = select(_CP.c.id, _CP.c.registration_status, _CP.c.password_hash, _CP.c.security_profile,
+                _CP.c.security_profile_pending, _CP.c.password_pending_hash, _CP.c.ocpp_version_pinned,
+                _CP.c.ocpp_version)
+PRELOAD = 500_000  # charge points known from the start (more are read at their first handshake)
 
 
 class CentralSystem:
@@ -100,7 +106,7 @@ class CentralSystem:
         self.local_lists = LocalListService(engine, self.commands)
         self.provisioning = Provisioning(engine, self.commands, settings.base_report_on_boot or None)
         self.credentials = ChargePointSecurity(engine, self.commands, self.transport)
-        self.id_tags = IdTagService(self.writer)
+        self.id_tags = IdTagService(self.writer, self.transactions.tags, self.events)
         self.tokens = TokenService(engine)
         self.reads = Reads(engine, self.writer)
         self.passwords = PasswordChecker(settings)
@@ -158,6 +164,7 @@ class CentralSystem:
             self._scheduler.add_job(self.sweep_dead_nodes, "interval",
                                     seconds=self.settings.registry_ttl, max_instances=1,
                                     coalesce=True)
+        await self._preload()
         if self.settings.stale_transaction_after > 0:
             self._scheduler.add_job(self.transactions.sweep, "interval",
                                     seconds=self.settings.stale_sweep_interval, max_instances=1,
@@ -212,18 +219,19 @@ class CentralSystem:
         if cached is not None:
             return cached
         async with self.engine.connect() as conn:
-            row = (await conn.execute(
-                select(_CP.c.id, _CP.c.registration_status, _CP.c.password_hash,
-                       _CP.c.security_profile, _CP.c.security_profile_pending, _CP.c.password_pending_hash,
-                       _CP.c.ocpp_version_pinned, _CP.c.ocpp_version)
-                .where(_CP.c.id == charge_point_id))).first()
+            row = (await conn.execute(_KNOWN.where(_CP.c.id == charge_point_id))).first()
         if row is None:
             return None
-        known = self._known[charge_point_id] = KnownChargePoint(
-            row.id, row.registration_status, row.password_hash, row.security_profile,
-            row.security_profile_pending, row.password_pending_hash, row.ocpp_version_pinned,
-            row.ocpp_version)
+        known = self._known[charge_point_id] = KnownChargePoint(*row)
         return known
+
+    async def _preload(self) -> None:
+        """Know every charge point before the first handshake: after a restart 10,000 stations
+        reconnect at once, and each would otherwise cost a read (issue #18's reconnect storm)."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(_KNOWN.limit(PRELOAD))).all()
+        for row in rows:
+            self._known.setdefault(row.id, KnownChargePoint(*row))
 
     def forget(self, charge_point_id: str, registration_status: str | None = None) -> None:
         """Drop the cached handshake facts (after a change made outside the central system), here
@@ -253,10 +261,8 @@ class CentralSystem:
         Queued, not awaited: the writer keeps order, so the row exists before anything the
         charge point sends next is written.
         """
-        stmt = self.writer.dialect_insert(_CP).values(
-            id=charge_point_id, registration_status=registration_status, online=False,
-            created_at=now_utc()).on_conflict_do_nothing(index_elements=["id"])
-        self.writer.submit(lambda c: c.execute(stmt))
+        self.writer.create(_CP, {"id": charge_point_id, "registration_status": registration_status,
+                                 "online": False, "created_at": now_utc()})
         self._known[charge_point_id] = KnownChargePoint(charge_point_id, registration_status, None)
 
     def set_online(self, charge_point_id: str, online: bool, version: str | None = None) -> None:

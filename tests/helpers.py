@@ -26,6 +26,7 @@ async def add_id_tag(stack: Stack, id_tag: str, status: str = "Accepted", **extr
     async with stack.central.engine.begin() as conn:
         await conn.execute(IdTag.__table__.insert().values(
             id_tag=id_tag, status=status, created_at=now_utc(), **extra))
+    stack.central.transactions.tags.forget(id_tag)  # written past IdTagService: say so
 
 
 __all__ = ["rows", "add_id_tag", "select"]

@@ -33,8 +33,8 @@ class ChargePointLink(Protocol):
 
     charge_point_id: str
     registration_status: str
-    # since its last BootNotification on this socket: when, and the connectors (a bit each)
-    # that have not reported a status since (see csms.handlers.core.status_notification)
+    # since its last BootNotification on this socket: when, and the connectors (a bit each) with
+    # open transactions that have not reported a status since (csms.handlers.core.status_notification)
     booted_at: datetime | None
     unreported: int
     # 2.0.1: what this socket learnt of its station's open transactions (csms.store.known_201)

@@ -28,9 +28,9 @@ _BOOT_FIELDS = {
 OWN_VENDOR_ID = "chargebay"
 # While a charge point waits for an operator (Pending) it should come back soon.
 _PENDING_RETRY = 30
-# Connectors 1..MAX_TRACKED are watched for their first status after a boot (one bit each).
+# Connectors 1..MAX_TRACKED with open transactions are watched for their first status after a
+# boot (one bit each).
 MAX_TRACKED = 255
-_ALL_CONNECTORS = (1 << (MAX_TRACKED + 1)) - 2
 
 
 @handles("BootNotification")
@@ -44,7 +44,10 @@ async def boot_notification(ctx: Services, conn: ChargePointLink, p: dict[str, A
     ctx.events.publish("boot", conn.charge_point_id, status=status,
                        vendor=p["chargePointVendor"], model=p["chargePointModel"])
     interval = ctx.settings.heartbeat_interval if status == "Accepted" else _PENDING_RETRY
-    conn.booted_at, conn.unreported = now, _ALL_CONNECTORS
+    # the connectors whose first status after this boot may end a transaction it ran before
+    open_on = sum(1 << c for c in await ctx.transactions.open_connectors(conn.charge_point_id)
+                  if 1 <= c <= MAX_TRACKED)
+    conn.booted_at, conn.unreported = now, open_on
     return {"status": status, "currentTime": iso(now), "interval": interval}
 
 

@@ -17,7 +17,6 @@ from csms.store.transactions import (
     DEFAULT_STOP_REASON,
     StartRequest,
     StopRequest,
-    id_tag_info,
     start_transaction,
     stop_transaction,
 )
@@ -61,9 +60,7 @@ async def keep(ctx: Services, table: Table, rows: list[dict[str, Any]]) -> None:
 
 @handles("Authorize")
 async def authorize(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
-    async with ctx.engine.connect() as db:
-        info = await id_tag_info(db, p["idTag"], ctx.settings.accept_unknown_id_tags)
-    return {"idTagInfo": info}
+    return {"idTagInfo": await ctx.transactions.authorize(p["idTag"])}
 
 
 @handles("StartTransaction")
@@ -71,7 +68,7 @@ async def start(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict
     req = StartRequest(conn.charge_point_id, p["connectorId"], p["idTag"], p["meterStart"],
                        parse_ts(p["timestamp"]), p.get("reservationId"))  # type: ignore[arg-type]
     result = await ctx.writer.run(start_transaction(
-        req, ctx.settings.accept_unknown_id_tags, ctx.transactions.stale_after))
+        req, ctx.settings.accept_unknown_id_tags, ctx.transactions.stale_after, ctx.transactions.tags))
     ctx.transactions.ended(result.superseded)
     if not result.replayed:
         ctx.transactions.started(result.transaction_id, conn.charge_point_id, req.timestamp)
@@ -89,7 +86,7 @@ async def stop(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[
     req = StopRequest(conn.charge_point_id, p["transactionId"], p.get("idTag"), p["meterStop"],
                       parse_ts(p["timestamp"]), p.get("reason"), samples)  # type: ignore[arg-type]
     info, outcome = await ctx.writer.run(
-        stop_transaction(req, ctx.settings.accept_unknown_id_tags))
+        stop_transaction(req, ctx.settings.accept_unknown_id_tags, ctx.transactions.tags))
     if outcome in ("stopped", "corrected"):
         ctx.transactions.stopped(req.transaction_id, conn.charge_point_id, req.timestamp,
                                  req.meter_stop)

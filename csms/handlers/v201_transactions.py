@@ -83,7 +83,7 @@ async def transaction_event_201(ctx: Services, conn: ChargePointLink, p: dict[st
         result = apply_known(ctx.writer, known, req)  # no query: queued with the log rows
     else:
         result = await ctx.writer.run(transaction_event(req, ctx.settings.accept_unknown_id_tags,
-                                                        ctx.transactions.stale_after))
+                                                        ctx.transactions.stale_after, ctx.transactions.tags))
         if conn.open_transactions is None:
             conn.open_transactions = {}
         remember(conn.open_transactions, req, result)

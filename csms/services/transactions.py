@@ -26,11 +26,13 @@ from csms.store.endings import (
     after_boot,
     close_by_operator,
     last_reading,
+    open_connectors,
     register_wh,
     sweep_stale,
 )
+from csms.store.id_tag_book import TagBook
 from csms.store.models import Transaction, TransactionEvent, table
-from csms.store.transactions import id_tag_info
+from csms.store.transactions import id_tag_info, tag_info
 from csms.store.writer import Writer
 from csms.timeutil import iso, now_utc, utc
 
@@ -72,7 +74,9 @@ class TransactionService:
         self.stale_after = stale_after
         self.accept_unknown_id_tags = accept_unknown_id_tags
         self._windows: OrderedDict[int, Window | None] = OrderedDict()
+        self.tags = TagBook()  # what tags say: kept by IdTagService, read by every verdict
         events.watch_remote(self._changed_elsewhere)
+        events.watch_remote(self.tags.changed_elsewhere)
 
     # -- windows ---------------------------------------------------------------------------
     def _remember(self, transaction_id: int, window: Window | None) -> None:
@@ -127,13 +131,22 @@ class TransactionService:
         if inside and window is not None and window.stop is None:
             self._writer.touch_transaction(transaction_id, now_utc())
 
+    async def authorize(self, id_tag: str) -> dict[str, Any]:
+        """The ``idTagInfo`` an Authorize of ``id_tag`` is answered (no query for a kept tag)."""
+        row = self.tags.cached(id_tag)
+        if row is False:
+            async with self._engine.connect() as conn:
+                row = await self.tags.row(conn, id_tag)
+        assert row is not True
+        return tag_info(row, self.accept_unknown_id_tags)
+
     async def start_status(self, id_tag: str) -> str:
         """What a StartTransaction with ``id_tag`` would be answered now (Accepted, Invalid,
         Blocked, Expired, ConcurrentTx): a remote start for a tag that is not Accepted would only
         switch an outlet on to switch it off again."""
         async with self._engine.connect() as conn:
             info = await id_tag_info(conn, id_tag, self.accept_unknown_id_tags, for_start=True,
-                                     stale_after=self.stale_after)
+                                     stale_after=self.stale_after, book=self.tags)
         return str(info["status"])
 
     async def open_on(self, charge_point_id: str) -> list[dict[str, Any]]:
@@ -166,7 +179,15 @@ class TransactionService:
                      e.transaction_id, e.end_source, e.meter_stop)
             self._events.publish("transaction_stopped", e.charge_point_id, **e.event())
 
+    async def open_connectors(self, charge_point_id: str) -> set[int]:
+        """The connectors with open transactions, read once at a boot: only these may have
+        something for :meth:`after_boot` to end (a boot storm's every connector would otherwise
+        be a writer operation, run one after another)."""
+        async with self._engine.connect() as conn:
+            return await open_connectors(conn, charge_point_id)
+
     async def after_boot(self, charge_point_id: str, connector_id: int, booted_at: datetime) -> None:
+        """End what the charge point ran on the connector before it booted."""
         self.ended(await self._writer.run(after_boot(charge_point_id, connector_id, booted_at)))
 
     async def sweep(self) -> int:

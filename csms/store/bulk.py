@@ -33,7 +33,7 @@ class BulkStatement:
     """Insert (or upsert on ``keys``) rows that all carry the same ``columns``."""
 
     def __init__(self, table: Table, columns: tuple[str, ...], keys: tuple[str, ...],
-                 paramstyle: str) -> None:
+                 paramstyle: str, skip_duplicates: bool = False) -> None:
         self.columns = columns
         self._row = itemgetter(*columns) if len(columns) > 1 else (lambda r: (r[columns[0]],))
         self._key = itemgetter(*keys) if keys else None
@@ -42,7 +42,7 @@ class BulkStatement:
         self._per_stmt = max(1, MAX_PARAMS // len(columns))
         self._head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
         self._tail = ""
-        if table.info.get("skip_duplicates"):  # a unique index says what a duplicate is
+        if skip_duplicates or table.info.get("skip_duplicates"):  # a unique index says what a duplicate is
             self._tail = " ON CONFLICT DO NOTHING"
         if keys:
             updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)

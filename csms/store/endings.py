@@ -133,6 +133,12 @@ def after_boot(charge_point_id: str, connector_id: int, booted_at: datetime
     return op
 
 
+async def open_connectors(conn: AsyncConnection, charge_point_id: str) -> set[int]:
+    """The connectors on which the charge point has open transactions (what a boot may end)."""
+    return set((await conn.execute(select(_TX.c.connector_id).distinct().where(
+        _TX.c.charge_point_id == charge_point_id, _TX.c.stop_timestamp.is_(None)))).scalars())
+
+
 def _with_liveness(query: Any) -> Any:
     """``query`` joined with what says a transaction is live: its charge point's online flag and
     its connector's last status."""

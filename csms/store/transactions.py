@@ -17,12 +17,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.store.endings import REGISTER, Ended, live_count, register_wh, supersede
-from csms.store.models import IdTag, MeterValue, StopRecord, Transaction, table
+from csms.store.id_tag_book import TagBook, TagRow, read_tag
+from csms.store.models import MeterValue, StopRecord, Transaction, table
 from csms.store.reservations import use_reservation
 from csms.timeutil import iso, now_utc, utc
 
 _TX = table(Transaction)
-_TAGS = table(IdTag)
 _MV = table(MeterValue)
 # OCPP 1.6: a StopTransaction without a reason means Local.
 DEFAULT_STOP_REASON = "Local"
@@ -53,24 +53,31 @@ class StopRequest:
 
 
 async def id_tag_info(conn: AsyncConnection, id_tag: str, accept_unknown: bool,
-                      for_start: bool = False, stale_after: float = 0) -> dict[str, Any]:
+                      for_start: bool = False, stale_after: float = 0,
+                      book: TagBook | None = None) -> dict[str, Any]:
     """The ``idTagInfo`` the central system answers for ``id_tag``.
 
     Unknown tags are Invalid unless ``accept_unknown``; an Accepted tag past its expiry is Expired;
     at a StartTransaction an Accepted tag already in ``max_concurrent_tx`` live transactions
     (one when unset; see :func:`csms.store.endings.is_live`) is ConcurrentTx.
     """
-    row = (await conn.execute(select(_TAGS).where(_TAGS.c.id_tag == id_tag))).first()
+    row = await book.row(conn, id_tag) if book is not None else await read_tag(conn, id_tag)
+    info = tag_info(row, accept_unknown)
+    if row is not None and info["status"] == "Accepted" and for_start:
+        running = await live_count(conn, id_tag, now_utc(), stale_after)
+        if running >= (row.max_concurrent_tx or 1):
+            info["status"] = "ConcurrentTx"
+    return info
+
+
+def tag_info(row: TagRow | None, accept_unknown: bool) -> dict[str, Any]:
+    """The ``idTagInfo`` of a tag's row, outside a start (see :func:`id_tag_info`)."""
     if row is None:
         return {"status": "Accepted" if accept_unknown else "Invalid"}
     status = row.status
     expiry = utc(row.expiry_date)
     if status == "Accepted" and expiry is not None and expiry <= now_utc():
         status = "Expired"
-    if status == "Accepted" and for_start:
-        running = await live_count(conn, id_tag, now_utc(), stale_after)
-        if running >= (row.max_concurrent_tx or 1):
-            status = "ConcurrentTx"
     info: dict[str, Any] = {"status": status}
     if expiry is not None:
         info["expiryDate"] = iso(expiry)
@@ -90,8 +97,8 @@ class StartResult:
 StopResult = tuple[dict[str, Any] | None, str]
 
 
-def start_transaction(req: StartRequest, accept_unknown: bool, stale_after: float = 0
-                      ) -> Callable[[AsyncConnection], Awaitable[StartResult]]:
+def start_transaction(req: StartRequest, accept_unknown: bool, stale_after: float = 0,
+                      book: TagBook | None = None) -> Callable[[AsyncConnection], Awaitable[StartResult]]:
     """Writer operation: the transaction id and idTagInfo for a StartTransaction.
 
     A replay (same charge point, connector, tag, timestamp and meterStart) returns the first id.
@@ -107,12 +114,12 @@ def start_transaction(req: StartRequest, accept_unknown: bool, stale_after: floa
                 _TX.c.meter_start == req.meter_start)
         )).first()
         if existing is not None:
-            info = await id_tag_info(conn, req.id_tag, accept_unknown)
+            info = await id_tag_info(conn, req.id_tag, accept_unknown, book=book)
             info["status"] = existing.id_tag_status
             return StartResult(existing.id, info, True, [])
         superseded = await supersede(conn, req.charge_point_id, req.connector_id, req.timestamp)
         info = await id_tag_info(conn, req.id_tag, accept_unknown, for_start=True,
-                                 stale_after=stale_after)
+                                 stale_after=stale_after, book=book)
         now = now_utc()
         result = await conn.execute(_TX.insert().values(
             charge_point_id=req.charge_point_id, connector_id=req.connector_id, id_tag=req.id_tag,
@@ -155,7 +162,7 @@ async def _judge_again(conn: AsyncConnection, tx_id: int, charge_point_id: str, 
             await conn.execute(update(_MV).where(_MV.c.id.in_(ids[first:first + 500])).values(outside_tx=value))
 
 
-def stop_transaction(req: StopRequest, accept_unknown: bool
+def stop_transaction(req: StopRequest, accept_unknown: bool, book: TagBook | None = None
                      ) -> Callable[[AsyncConnection], Awaitable[StopResult]]:
     """Writer operation: close the transaction, keep its transactionData; never fail.
 
@@ -172,7 +179,7 @@ def stop_transaction(req: StopRequest, accept_unknown: bool
         tx = (await conn.execute(select(_TX).where(
             _TX.c.id == req.transaction_id, _TX.c.charge_point_id == req.charge_point_id)
         )).first()
-        info = await id_tag_info(conn, req.id_tag, accept_unknown) if req.id_tag else None
+        info = await id_tag_info(conn, req.id_tag, accept_unknown, book=book) if req.id_tag else None
         reason = req.reason or DEFAULT_STOP_REASON
         provisional = tx is not None and tx.stop_timestamp is not None and tx.end_source not in (
             None, "charge_point")

@@ -21,6 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.store.endings import REGISTER, Ended, last_reading, supersede
+from csms.store.id_tag_book import TagBook
 from csms.store.models import MeterValue, Transaction, TransactionEvent, table
 from csms.store.reservations import use_reservation
 from csms.store.transactions import id_tag_info
@@ -67,8 +68,8 @@ class EventResult:
     needs_start: bool = False  # meter_start 0 and no register stored yet
 
 
-def transaction_event(req: EventRequest, accept_unknown: bool, stale_after: float = 0
-                      ) -> Callable[[AsyncConnection], Awaitable[EventResult]]:
+def transaction_event(req: EventRequest, accept_unknown: bool, stale_after: float = 0,
+                      book: TagBook | None = None) -> Callable[[AsyncConnection], Awaitable[EventResult]]:
     """Writer operation: apply one TransactionEvent (see the module)."""
 
     async def op(conn: AsyncConnection) -> EventResult:
@@ -80,12 +81,12 @@ def transaction_event(req: EventRequest, accept_unknown: bool, stale_after: floa
             seen = (await conn.execute(select(_EVENTS.c.id).where(
                 _EVENTS.c.transaction_id == row.id, _EVENTS.c.seq_no == req.seq_no))).first()
             if seen is not None:  # the same event again: the same answer, nothing written
-                info = await _verdict(conn, req, accept_unknown)
+                info = await _verdict(conn, req, book, accept_unknown)
                 if info is not None and token and token == (row.id_token or row.id_tag):
                     info["status"] = row.id_tag_status
                 return EventResult(row.id, row.connector_id, info, True, False)
-        result = await (_create(conn, req, accept_unknown, stale_after) if row is None
-                        else _update(conn, row, req, accept_unknown, stale_after))
+        result = await (_create(conn, req, book, accept_unknown, stale_after) if row is None
+                        else _update(conn, row, req, book, accept_unknown, stale_after))
         await conn.execute(_EVENTS.insert().values(event_row(result.transaction_id, req, now_utc())))
         if req.event_type == "Ended":
             result.ended = await _end(conn, result.transaction_id, req)
@@ -97,13 +98,14 @@ def transaction_event(req: EventRequest, accept_unknown: bool, stale_after: floa
     return op
 
 
-async def _verdict(conn: AsyncConnection, req: EventRequest, accept_unknown: bool, for_start: bool = False,
-                   stale_after: float = 0) -> dict[str, Any] | None:
+async def _verdict(conn: AsyncConnection, req: EventRequest, book: TagBook | None, accept_unknown: bool,
+                   for_start: bool = False, stale_after: float = 0) -> dict[str, Any] | None:
     """The event's token's verdict (the 1.6 rules), Accepted for NoAuthorization, None without one."""
     if req.no_authorization:
         return {"status": "Accepted"}
     if req.id_token:
-        return await id_tag_info(conn, req.id_token, accept_unknown, for_start=for_start, stale_after=stale_after)
+        return await id_tag_info(conn, req.id_token, accept_unknown, for_start=for_start, stale_after=stale_after,
+                                 book=book)
     return None
 
 
@@ -118,11 +120,11 @@ def _token_columns(token: str) -> dict[str, Any]:
     return {"id_tag": token[:ID_TAG_CHARS], "id_token": token}
 
 
-async def _create(conn: AsyncConnection, req: EventRequest, accept_unknown: bool,
+async def _create(conn: AsyncConnection, req: EventRequest, book: TagBook | None, accept_unknown: bool,
                   stale_after: float) -> EventResult:
     connector = req.evse_id or 0
     superseded = await supersede(conn, req.charge_point_id, connector, req.timestamp) if req.evse_id else []
-    info = await _verdict(conn, req, accept_unknown, True, stale_after)
+    info = await _verdict(conn, req, book, accept_unknown, True, stale_after)
     now = now_utc()
     result = await conn.execute(_TX.insert().values(
         charge_point_id=req.charge_point_id, connector_id=connector,
@@ -140,14 +142,14 @@ async def _create(conn: AsyncConnection, req: EventRequest, accept_unknown: bool
                        needs_start=req.first_register_wh is None)
 
 
-async def _update(conn: AsyncConnection, row: Any, req: EventRequest, accept_unknown: bool,
+async def _update(conn: AsyncConnection, row: Any, req: EventRequest, book: TagBook | None, accept_unknown: bool,
                   stale_after: float) -> EventResult:
     values: dict[str, Any] = {"last_activity_at": now_utc()}
     info = None
     authorized = False
     if req.id_token or req.no_authorization:
         if row.id_tag_status == NO_TOKEN:  # authorized after it started: the token's verdict is its
-            info = await _verdict(conn, req, accept_unknown, True, stale_after)
+            info = await _verdict(conn, req, book, accept_unknown, True, stale_after)
             assert info is not None
             values.update(_token_columns(req.id_token) if req.id_token else {}, id_tag_status=info["status"])
             authorized = True
@@ -156,7 +158,7 @@ async def _update(conn: AsyncConnection, row: Any, req: EventRequest, accept_unk
                     conn, req.charge_point_id, reservation, row.id, req.id_token, info):
                 values["reservation_id"] = reservation
         else:
-            info = await _verdict(conn, req, accept_unknown)
+            info = await _verdict(conn, req, book, accept_unknown)
             if req.id_token and not row.id_tag:  # started unchecked (NoAuthorization): the token is kept
                 values.update(_token_columns(req.id_token))
     if req.evse_id and row.connector_id == 0:  # the EVSE named late (it may be left out at first)

@@ -37,10 +37,14 @@ T = TypeVar("T")
 Op = Callable[[AsyncConnection], Awaitable[Any]]
 
 _TX = table(Transaction)
-_INSERT, _UPSERT, _OP, _UPDATE = 0, 1, 2, 3
+_CREATE, _INSERT, _UPSERT, _OP, _UPDATE = -1, 0, 1, 2, 3  # _CREATE sorts first (see create)
 MAX_BATCH = 5000  # writes per commit
 TOUCH_EVERY = 2.0  # seconds between last-seen updates: heartbeats need not each cost a write
 _dropped = Throttle(10.0)
+
+
+def _creates_first(group: tuple[tuple[int, Table, tuple[str, ...]], Any]) -> int:
+    return 0 if group[0][0] == _CREATE else 1  # a stable sort: the rest keep their order
 
 
 async def _nothing(conn: AsyncConnection) -> None:
@@ -73,7 +77,8 @@ class Writer:
         self._task: asyncio.Task[None] | None = None
         self._last_seen = table(ChargePoint)
         self._tx_touches: dict[int, Any] = {}
-        self._statements: dict[tuple[str, tuple[str, ...], tuple[str, ...]], BulkStatement] = {}
+        self._statements: dict[tuple[str, tuple[str, ...], tuple[str, ...], bool], BulkStatement] = {}
+        self._update_statements: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Executable] = {}
         self._queued = 0  # items ever queued
         self._committed = 0  # items ever taken into a finished batch
         self._barriers: deque[tuple[int, asyncio.Future[None]]] = deque()
@@ -103,6 +108,15 @@ class Writer:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._put(_Item(_INSERT, table, list(rows), (), fut))
         await fut
+
+    def create(self, table: Table, row: dict[str, Any]) -> None:
+        """Insert ``row`` unless its primary key is taken (a racing twin is harmless).
+
+        Such rows go first when the writes queued since the last operation are applied: making
+        a row that did not exist earlier than queued changes nothing written before it, and what
+        is queued after it (an update, a row referring to it) finds it. A connect storm of new
+        charge points thus costs one multi-row INSERT, not an operation each."""
+        self._put(_Item(_CREATE, table, row, (), None))
 
     def upsert(self, table: Table, row: dict[str, Any], keys: tuple[str, ...]) -> None:
         """Insert or update by ``keys``; within a batch the last row for a key wins."""
@@ -245,11 +259,19 @@ class Writer:
         """Execute the batch in order; rows for one table between two operations go out as one
         multi-row statement (see :mod:`csms.store.bulk`)."""
         groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]] = {}
+        updated: dict[tuple[str, Any], tuple[str, ...]] = {}  # row → the keys of the group that updates it
         for index, item in enumerate(batch):
             if item.kind == _OP:
                 await self._flush_groups(conn, groups)
+                updated.clear()
                 results[index] = await item.payload(conn)
                 continue
+            if item.kind == _UPDATE:  # two shapes of update of one row: applied in queue order
+                row_key = (item.table.name, item.payload[item.keys[0]])  # type: ignore[union-attr]
+                if updated.setdefault(row_key, item.keys) != item.keys:
+                    await self._flush_groups(conn, groups)
+                    updated.clear()
+                    updated[row_key] = item.keys
             rows = groups.setdefault((item.kind, item.table, item.keys), [])  # type: ignore[arg-type]
             if type(item.payload) is list:
                 rows.extend(item.payload)
@@ -259,32 +281,36 @@ class Writer:
 
     async def _flush_groups(self, conn: AsyncConnection,
                             groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]]) -> None:
-        for (kind, target, keys), rows in groups.items():
+        for (kind, target, keys), rows in sorted(groups.items(), key=_creates_first):
             if not rows:
                 continue
             if kind == _UPDATE:
                 await self._updates(conn, target, keys, rows)
             else:
-                await self._statement(target, tuple(rows[0]), keys).execute(conn, rows)
+                await self._statement(target, tuple(rows[0]), keys, kind == _CREATE).execute(conn, rows)
         groups.clear()
 
-    @staticmethod
-    async def _updates(conn: AsyncConnection, table: Table, keys: tuple[str, ...],
+    async def _updates(self, conn: AsyncConnection, table: Table, keys: tuple[str, ...],
                        rows: list[dict[str, Any]]) -> None:
         shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for row in rows:
             shapes.setdefault(tuple(sorted(row)), []).append(row)
         for columns, same in shapes.items():
-            stmt = update(table).where(*(table.c[k] == bindparam(f"_{k}") for k in keys)).values(
-                {c: bindparam(c) for c in columns if c not in keys})
+            cache_key = (table.name, columns, keys)
+            stmt = self._update_statements.get(cache_key)
+            if stmt is None:
+                stmt = self._update_statements[cache_key] = update(table).where(
+                    *(table.c[k] == bindparam(f"_{k}") for k in keys)).values(
+                    {c: bindparam(c) for c in columns if c not in keys})
             await conn.execute(stmt, [{**r, **{f"_{k}": r[k] for k in keys}} for r in same])
 
-    def _statement(self, table: Table, columns: tuple[str, ...], keys: tuple[str, ...]) -> BulkStatement:
-        cache_key = (table.name, columns, keys)
+    def _statement(self, table: Table, columns: tuple[str, ...], keys: tuple[str, ...],
+                   create: bool = False) -> BulkStatement:
+        cache_key = (table.name, columns, keys, create)
         stmt = self._statements.get(cache_key)
         if stmt is None:
             stmt = self._statements[cache_key] = BulkStatement(
-                table, columns, keys, self._engine.dialect.paramstyle)
+                table, columns, keys, self._engine.dialect.paramstyle, skip_duplicates=create)
         return stmt
 
     async def _apply_touches(self, conn: AsyncConnection, touches: dict[str, Any],

@@ -1,0 +1,37 @@
+"""What a connect or reconnect storm reads (issue #18): after a restart every known charge point's
+handshake is answered from memory, and a boot reads its open transactions once, not once per
+connector status."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ocpp.v16 import call
+
+from chargebay.stack import running
+from tests.conftest import make_settings
+from tests.csms.test_ocpp201_known_transactions import selects
+from tests.ocpp_client import connect
+
+BOOT = call.BootNotification(charge_point_vendor="Acme", charge_point_model="Wall")
+
+
+def status(connector: int) -> call.StatusNotification:
+    return call.StatusNotification(connector_id=connector, error_code="NoError", status="Available")
+
+
+async def test_a_restarted_central_system_knows_its_charge_points_and_a_boot_reads_once(db_url: str) -> None:
+    settings = make_settings(db_url)
+    async with asyncio.timeout(60):
+        async with running(settings, migrate=False) as first:
+            for n in range(3):
+                async with connect(first.ws_url, f"CP-KNOWN-{n}") as cp:
+                    await cp.call(BOOT)
+        async with running(settings, migrate=False) as again:
+            with selects(again) as seen:
+                async with connect(again.ws_url, "CP-KNOWN-1") as cp:
+                    await cp.call(BOOT)
+                    for connector in (0, 1, 2, 3):
+                        await cp.call(status(connector))
+    reads = [s for s in seen if "FROM charge_points" in s or "FROM transactions" in s]
+    assert len(reads) == 1 and "FROM transactions" in reads[0], reads  # the boot's one read

@@ -1,0 +1,74 @@
+"""The writer's batches (issue #18): a connect storm of new charge points is one multi-row INSERT
+per batch, not an operation each, and regrouping writes into multi-row statements never applies
+two writes of one row out of queue order (nor a row referring to a new charge point before it)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+import pytest
+from sqlalchemy import Table, event, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from common.db import create_engine
+from csms.store.models import ChargePoint, Connector
+from csms.store.writer import Writer
+from csms.timeutil import now_utc
+
+_CP = cast(Table, ChargePoint.__table__)
+_CONNECTORS = cast(Table, Connector.__table__)
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(db_url)
+    yield engine
+    await engine.dispose()
+
+
+def new_cp(cp_id: str) -> dict[str, Any]:
+    return {"id": cp_id, "registration_status": "Accepted", "online": False, "created_at": now_utc()}
+
+
+def online(cp_id: str, flag: bool) -> dict[str, Any]:
+    return {"id": cp_id, "online": flag, "node_id": "n1"}
+
+
+def status(cp_id: str, value: str) -> dict[str, Any]:
+    return {"charge_point_id": cp_id, "connector_id": 1, "status": value, "error_code": "NoError",
+            "info": None, "vendor_id": None, "vendor_error_code": None, "timestamp": None,
+            "updated_at": now_utc()}
+
+
+async def test_a_storm_of_new_charge_points_is_a_few_statements_in_queue_order(engine: AsyncEngine) -> None:
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute",
+                 lambda *args: statements.append(args[2].split()[0].upper()))
+    writer = Writer(engine)
+    writer.start()
+    try:
+        writer.update(_CP, ("id", "node_id"), online("CP-OLD", False))  # an update shape seen first
+        for n in range(300):
+            cp = f"CP-{n:03}"
+            writer.create(_CP, new_cp(cp))
+            writer.update(_CP, "id", online(cp, True))
+            writer.upsert(_CONNECTORS, status(cp, "Available"), ("charge_point_id", "connector_id"))
+        writer.create(_CP, {**new_cp("CP-000"), "registration_status": "Rejected"})  # a racing twin
+        await writer.flush()
+        storm, statements[:] = list(statements), []
+        writer.update(_CP, ("id", "node_id"), online("CP-299", False))  # the offline shape seen first
+        for n in range(0, 300, 3):  # gone at once: offline after online, though that shape came first
+            cp = f"CP-{n:03}"
+            writer.update(_CP, "id", online(cp, True))
+            writer.update(_CP, ("id", "node_id"), online(cp, False))
+        await writer.flush()
+    finally:
+        await writer.close()
+    async with engine.connect() as conn:
+        cps = {r.id: r for r in (await conn.execute(select(_CP))).all()}
+        statuses = (await conn.execute(select(_CONNECTORS.c.status))).scalars().all()
+    assert len(cps) == 300 and len(statuses) == 300  # no connector row refused for want of its charge point
+    assert {cp for cp, r in cps.items() if r.online} == {f"CP-{n:03}" for n in range(299) if n % 3}
+    assert cps["CP-000"].registration_status == "Accepted"  # the twin changed nothing
+    assert storm == ["INSERT", "UPDATE", "UPDATE", "INSERT"], storm  # new rows first, then one statement a kind
