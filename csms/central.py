@@ -165,6 +165,7 @@ class CentralSystem:
                                     seconds=self.settings.registry_ttl, max_instances=1,
                                     coalesce=True)
         await self._preload()
+        await self.transactions.preload()
         if self.settings.stale_transaction_after > 0:
             self._scheduler.add_job(self.transactions.sweep, "interval",
                                     seconds=self.settings.stale_sweep_interval, max_instances=1,

@@ -34,6 +34,7 @@ SMOKE = {
     "bridge_restart": (["--boards", "2", "--bays", "4", "--rounds", "1"], "bridge restart:"),
     "handshakes": (["--duration", "0.5", "--concurrency", "2"], "wss+mtls: chargebay CPU per handshake"),
     "compression_rss": (["--connections", "20"], "compression costs"),
+    "reconnect_storm": (["--charge-points", "40", "--timeout", "60"], "back and booted after the kill"),
     "cluster": (["--charge-points", "20", "--duration", "2", "--commands", "10",
                  "--command-charge-points", "4", "--concurrency", "2", "--warmup", "2"],
                 "1 node, SQLite"),
@@ -51,12 +52,14 @@ def run_bench(name: str, tmp_path: Path, env: dict[str, str] | None = None) -> t
 
 
 @pytest.mark.parametrize("name", ["csms_load", "api_commands", "sim_fleet", "sim_fleet_versions", "locker_bus",
-                                  "bridge_restart", "handshakes", "compression_rss"])
+                                  "bridge_restart", "handshakes", "compression_rss", "reconnect_storm"])
 def test_benchmark_runs(name: str, tmp_path: Path) -> None:
     stdout, results = run_bench(name, tmp_path)
     assert SMOKE[name][1] in stdout
     assert results
     assert "PROTOCOL:" not in stdout  # the locker bus kept the boards' inter-frame silence
+    if name == "reconnect_storm":  # every station came back after the kill, none refused
+        assert results["back_after_kill_s"]["1.0"] is not None and results["boots_refused"] == 0
     if name == "handshakes":  # every connect at every profile was admitted, by both servers
         assert [(m, s, r["errors"]) for m, by in results["modes"].items() for s, r in by.items()
                 if r["errors"] or not r["handshakes"]] == []

@@ -24,6 +24,7 @@ from csms.store.endings import (
     REGISTER,
     Ended,
     after_boot,
+    charge_points_with_open,
     close_by_operator,
     last_reading,
     open_connectors,
@@ -75,6 +76,7 @@ class TransactionService:
         self.accept_unknown_id_tags = accept_unknown_id_tags
         self._windows: OrderedDict[int, Window | None] = OrderedDict()
         self.tags = TagBook()  # what tags say: kept by IdTagService, read by every verdict
+        self._may_have_open: set[str] = set()  # charge points that may have open transactions
         events.watch_remote(self._changed_elsewhere)
         events.watch_remote(self.tags.changed_elsewhere)
 
@@ -90,9 +92,18 @@ class TransactionService:
         transaction_id = event.get("transaction_id")
         if isinstance(transaction_id, int):
             self._windows.pop(transaction_id, None)
+        if event.get("type") == "transaction_started" and isinstance(event.get("charge_point_id"), str):
+            self._may_have_open.add(event["charge_point_id"])
 
     def started(self, transaction_id: int, charge_point_id: str, start: datetime) -> None:
         self._remember(transaction_id, Window(charge_point_id, start))
+        self._may_have_open.add(charge_point_id)
+
+    async def preload(self) -> None:
+        """Note the charge points with open transactions (at start: a reconnect storm's boots
+        of the others then read nothing, see :meth:`open_connectors`)."""
+        async with self._engine.connect() as conn:
+            self._may_have_open.update(await charge_points_with_open(conn))
 
     def stopped(self, transaction_id: int, charge_point_id: str, stop: datetime,
                 meter_stop: int) -> None:
@@ -182,9 +193,17 @@ class TransactionService:
     async def open_connectors(self, charge_point_id: str) -> set[int]:
         """The connectors with open transactions, read once at a boot: only these may have
         something for :meth:`after_boot` to end (a boot storm's every connector would otherwise
-        be a writer operation, run one after another)."""
+        be a writer operation, run one after another). A charge point that started none since
+        this node began, here or (as the event bus tells) at another node, had none open then
+        either: nothing to read. What a lost event could hide is only this cleanup; a later
+        start on the connector (superseded) or the stale sweep ends the transaction."""
+        if charge_point_id not in self._may_have_open:
+            return set()
         async with self._engine.connect() as conn:
-            return await open_connectors(conn, charge_point_id)
+            found = await open_connectors(conn, charge_point_id)
+        if not found:
+            self._may_have_open.discard(charge_point_id)
+        return found
 
     async def after_boot(self, charge_point_id: str, connector_id: int, booted_at: datetime) -> None:
         """End what the charge point ran on the connector before it booted."""

@@ -133,6 +133,12 @@ def after_boot(charge_point_id: str, connector_id: int, booted_at: datetime
     return op
 
 
+async def charge_points_with_open(conn: AsyncConnection) -> set[str]:
+    """The charge points with open transactions."""
+    return set((await conn.execute(select(_TX.c.charge_point_id).distinct().where(
+        _TX.c.stop_timestamp.is_(None)))).scalars())
+
+
 async def open_connectors(conn: AsyncConnection, charge_point_id: str) -> set[int]:
     """The connectors on which the charge point has open transactions (what a boot may end)."""
     return set((await conn.execute(select(_TX.c.connector_id).distinct().where(
