@@ -35,6 +35,7 @@ async def start_demo(central: CentralSystem, sim: SimService) -> None:
     ).on_conflict_do_nothing(index_elements=["id_tag"])
     async with central.engine.begin() as conn:
         await conn.execute(stmt)
+    central.transactions.tags.forget()  # written past IdTagService: what was kept is read again
     for identity, template, atg in DEMO:
         try:
             charger = await sim.by_identity(identity)

@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 TAKEOVER_CODE = 4001  # application close code: replaced by a newer connection
 DESCRIPTION_CHARS = 200  # of a CALLERROR's description (the peer's strings can be 64 KiB)
+VOUCH_TIMEOUT_S = 30.0  # without durable answers: the longest wait for a vouched write
 GARBAGE_CODE = 1008  # policy violation: nothing but rejected frames, past the budget (csms.rejected)
 _MESSAGES = cast(Table, Message.__table__)
 _ids = MessageIds()  # prefixed per central system (CentralSystem.node_prefix)
@@ -70,13 +71,22 @@ def _count(action: str, direction: str) -> None:
     child.inc()
 
 
+async def _unstored(vouched: list[asyncio.Future[Any]], central: CentralSystem) -> bool:
+    """Whether a write an answer vouches for failed (or never ended): then no CALLRESULT."""
+    if central.durable_answers:
+        await central.writer.durable()  # their batch is over, committed or failed
+    else:
+        await asyncio.wait(vouched, timeout=VOUCH_TIMEOUT_S)
+    return any(not f.done() or f.cancelled() or f.exception() is not None for f in vouched)
+
+
 class Connection:
     """A connected charge point. Holds only what a live socket needs (thousands of these)."""
 
     __slots__ = ("charge_point_id", "ws", "central", "services", "registration_status", "_recent",
                  "_call_lock", "_calls", "booted_at", "unreported", "_accepted",
                  "version", "_errors", "_validate", "_csms_actions", "_handlers", "_after",
-                 "open_transactions", "__weakref__")
+                 "open_transactions", "_vouched", "__weakref__")
 
     def __init__(self, charge_point_id: str, ws: ServerConnection, central: CentralSystem,
                  registration_status: str, services: Services | None = None,
@@ -103,6 +113,13 @@ class Connection:
         self._accepted = False  # a valid call or answer came: no garbage sender (_over_budget)
         self._after: list[Callable[[], None]] | None = None  # jobs of the call being handled
         self.open_transactions: dict[str, Known] | None = None  # 2.0.1 (csms.store.known_201)
+        self._vouched: list[asyncio.Future[Any]] | None = None  # writes the answer being made vouches for
+
+    def vouch(self, stored: asyncio.Future[Any]) -> None:
+        """The answer to the call being handled vouches for ``stored`` (see ChargePointLink)."""
+        if self._vouched is None:
+            self._vouched = []
+        self._vouched.append(stored)
 
     def after_answer(self, job: Callable[[], None]) -> None:
         """Run ``job`` once the answer to the call being handled is sent (see ChargePointLink)."""
@@ -175,8 +192,12 @@ class Connection:
         self._log_frame(now, "in", CALL, uid, action, raw if kept is payload else call_frame(uid, action, kept))
         try:
             result = await handler(self.services, self, payload)
+            vouched, self._vouched = self._vouched, None
+            if vouched and await _unstored(vouched, self.central):
+                raise RuntimeError(f"{action}: a write its answer vouches for was not stored")
         except Exception:
             self._after = None
+            self._vouched = None
             self.central.throttles.log(f"handler {action}", log, logging.ERROR,
                                        "%s: handler for %s failed", self.charge_point_id, action,
                                        exc_info=True)

@@ -8,6 +8,7 @@ answers, so a handler's signature lists what it can touch.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +40,10 @@ class ChargePointLink(Protocol):
     unreported: int
     # 2.0.1: what this socket learnt of its station's open transactions (csms.store.known_201)
     open_transactions: dict[str, Known] | None
+
+    def vouch(self, stored: asyncio.Future[Any]) -> None:
+        """The answer says ``stored`` is on disk: if its write fails, the charge point gets an
+        InternalError instead, and sends the message again."""
 
     def after_answer(self, job: Callable[[], None]) -> None:
         """Run ``job`` once the answer to the call being handled is sent (what a handler asks of

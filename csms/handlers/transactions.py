@@ -48,12 +48,13 @@ def meter_rows(conn: ChargePointLink, connector_id: int, transaction_id: int | N
     return rows, elements
 
 
-async def keep(ctx: Services, table: Table, rows: list[dict[str, Any]]) -> None:
+async def keep(ctx: Services, conn: ChargePointLink, table: Table, rows: list[dict[str, Any]]) -> None:
     """Store rows the answer vouches for. With durable answers (the default) the answer waits
     for everything queued before it (:meth:`Writer.durable`), so the rows join the log rows'
-    multi-row inserts instead of costing a wait of their own; without, they are awaited here."""
+    multi-row inserts instead of costing a wait of their own (and if they fail, the answer is an
+    InternalError: ``conn.vouch``); without, they are awaited here."""
     if ctx.settings.durable_answers:
-        ctx.writer.insert_many(table, rows)
+        conn.vouch(ctx.writer.queue(table, rows))
     else:
         await ctx.writer.save(table, rows)
 
@@ -103,5 +104,5 @@ async def meter_values(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) 
     rows, elements = meter_rows(conn, p["connectorId"], tx_id, p["meterValue"], "MeterValues")
     if tx_id is not None:
         await ctx.transactions.place(conn.charge_point_id, tx_id, elements)
-    await keep(ctx, _METER_VALUES, rows)
+    await keep(ctx, conn, _METER_VALUES, rows)
     return {}

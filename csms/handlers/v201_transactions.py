@@ -80,7 +80,7 @@ async def transaction_event_201(ctx: Services, conn: ChargePointLink, p: dict[st
         p.get("reservationId"), bool(p.get("offline")), unchecked, readings[0] if readings else None)
     known = conn.open_transactions.get(req.station_transaction_id) if conn.open_transactions else None
     if known is not None and known.admits(req):
-        result = apply_known(ctx.writer, known, req)  # no query: queued with the log rows
+        result = apply_known(ctx.writer, known, req, conn.vouch)  # no query: queued with the log rows
     else:
         result = await ctx.writer.run(transaction_event(req, ctx.settings.accept_unknown_id_tags,
                                                         ctx.transactions.stale_after, ctx.transactions.tags))
@@ -105,7 +105,7 @@ async def transaction_event_201(ctx: Services, conn: ChargePointLink, p: dict[st
     if samples and not result.replayed:
         rows, elements = meter_rows(conn, result.connector_id, tx_id, samples, "TransactionEvent")
         await ctx.transactions.place(conn.charge_point_id, tx_id, elements)
-        await keep(ctx, _METER_VALUES, rows)
+        await keep(ctx, conn, _METER_VALUES, rows)
     if result.ended is not None:
         ctx.transactions.ended([result.ended])
     answer: dict[str, Any] = {}
@@ -118,5 +118,5 @@ async def transaction_event_201(ctx: Services, conn: ChargePointLink, p: dict[st
 async def meter_values_201(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
     """Meter values of an EVSE outside any transaction's events (clock-aligned, say)."""
     rows, _ = meter_rows(conn, p["evseId"], None, as_16(p["meterValue"]), "MeterValues")
-    await keep(ctx, _METER_VALUES, rows)
+    await keep(ctx, conn, _METER_VALUES, rows)
     return {}

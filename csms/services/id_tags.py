@@ -4,7 +4,7 @@ StartTransaction reads id tags inside the writer's own transactions (in queue or
 verdict reads them through the central system's :class:`TagBook`, which each change here makes
 forget the tag before it is applied and once it is committed, at this node and (over the event
 bus) at the others: a tag created, blocked or deleted here applies from the next frame handled
-after it.
+after it here, and at another node once the bus tells it (within ``KEEP_S`` if that message is lost).
 """
 
 from __future__ import annotations

@@ -77,6 +77,7 @@ class TransactionService:
         self._windows: OrderedDict[int, Window | None] = OrderedDict()
         self.tags = TagBook()  # what tags say: kept by IdTagService, read by every verdict
         self._may_have_open: set[str] = set()  # charge points that may have open transactions
+        self._starts_noted = 0  # starts added to it so far (a read that overlapped one discards nothing)
         events.watch_remote(self._changed_elsewhere)
         events.watch_remote(self.tags.changed_elsewhere)
 
@@ -94,10 +95,12 @@ class TransactionService:
             self._windows.pop(transaction_id, None)
         if event.get("type") == "transaction_started" and isinstance(event.get("charge_point_id"), str):
             self._may_have_open.add(event["charge_point_id"])
+            self._starts_noted += 1
 
     def started(self, transaction_id: int, charge_point_id: str, start: datetime) -> None:
         self._remember(transaction_id, Window(charge_point_id, start))
         self._may_have_open.add(charge_point_id)
+        self._starts_noted += 1
 
     async def preload(self) -> None:
         """Note the charge points with open transactions (at start: a reconnect storm's boots
@@ -199,9 +202,10 @@ class TransactionService:
         start on the connector (superseded) or the stale sweep ends the transaction."""
         if charge_point_id not in self._may_have_open:
             return set()
+        starts = self._starts_noted
         async with self._engine.connect() as conn:
             found = await open_connectors(conn, charge_point_id)
-        if not found:
+        if not found and starts == self._starts_noted:  # no start noted meanwhile: its read may miss it
             self._may_have_open.discard(charge_point_id)
         return found
 

@@ -7,11 +7,14 @@ Tags change rarely and only through :class:`csms.services.id_tags.IdTagService`,
 a tag here before its change is applied (for what the writer runs after it in the same batch) and
 again once it is committed (for a read that began before), and tells the other nodes, which forget
 it too (``id_tag_changed`` on the event bus). A read that overlapped a forget is not kept: a
-reader's snapshot may predate the commit.
+reader's snapshot may predate the commit. Pub/sub loses what is sent while a node's subscription
+is down, so a kept row is also read again after :data:`KEEP_S`: at another node a change applies
+at once as a rule, and within that bound at worst.
 """
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +27,8 @@ from csms.store.models import IdTag, table
 
 _TAGS = table(IdTag)
 MAX_TAGS = 200_000  # rows kept (a miss costs one read)
+KEEP_S = 30.0  # a kept row is read again after this: what bounds a change whose message to this
+# node was lost (Redis pub/sub delivers nothing sent while a subscription is down)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,30 +49,35 @@ async def read_tag(conn: AsyncConnection, id_tag: str) -> TagRow | None:
 class TagBook:
     """Id tag rows by tag (None: no such tag), least recently used first out."""
 
-    def __init__(self, size: int = MAX_TAGS) -> None:
-        self._rows: OrderedDict[str, TagRow | None] = OrderedDict()
+    def __init__(self, size: int = MAX_TAGS, keep_s: float = KEEP_S) -> None:
+        self._rows: OrderedDict[str, tuple[float, TagRow | None]] = OrderedDict()  # tag -> (read at, row)
+        self._keep_s = keep_s
         self._size = size
         self._generation = 0  # bumped by every forget: a read that saw one is not kept
 
     async def row(self, conn: AsyncConnection, id_tag: str) -> TagRow | None:
-        rows = self._rows
-        if id_tag in rows:
-            rows.move_to_end(id_tag)
-            return rows[id_tag]
+        kept = self.cached(id_tag)
+        if kept is not False:
+            return kept  # type: ignore[return-value]
         generation = self._generation
         row = await read_tag(conn, id_tag)
         if generation == self._generation:
-            rows[id_tag] = row
+            rows = self._rows
+            rows[id_tag] = (time.monotonic(), row)
             if len(rows) > self._size:
                 rows.popitem(last=False)
         return row
 
     def cached(self, id_tag: str) -> TagRow | None | bool:
-        """The kept row (None: no such tag), or False when it is not kept."""
-        row = self._rows.get(id_tag, False)
-        if row is not False:
-            self._rows.move_to_end(id_tag)
-        return row
+        """The kept row (None: no such tag), or False when it is not kept (or kept too long)."""
+        kept = self._rows.get(id_tag)
+        if kept is None:
+            return False
+        if time.monotonic() - kept[0] > self._keep_s:
+            del self._rows[id_tag]
+            return False
+        self._rows.move_to_end(id_tag)
+        return kept[1]
 
     def forget(self, id_tag: str | None = None) -> None:
         """Drop one tag (None: every tag)."""

@@ -17,8 +17,10 @@ an Updated event of such a transaction is stored as the slow path would store it
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table
 
@@ -51,10 +53,12 @@ class Known:
                 and not (req.first_register_wh is not None and self.needs_start))
 
 
-def apply_known(writer: Writer, known: Known, req: EventRequest) -> EventResult:
-    """Queue ``req``'s event row and note the transaction heard of; what the slow path answers."""
+def apply_known(writer: Writer, known: Known, req: EventRequest,
+                vouch: Callable[[asyncio.Future[Any]], None]) -> EventResult:
+    """Queue ``req``'s event row (the answer vouches for it) and note the transaction heard of;
+    what the slow path answers."""
     now = now_utc()
-    writer.insert(_EVENTS, event_row(known.transaction_id, req, now))
+    vouch(writer.queue(_EVENTS, [event_row(known.transaction_id, req, now)]))
     writer.touch_transaction(known.transaction_id, now)
     known.last_seq = req.seq_no
     return EventResult(known.transaction_id, known.connector_id, None, False, False, known.remote_start_id)

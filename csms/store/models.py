@@ -196,7 +196,9 @@ class TransactionEvent(Base):
     answered, not stored again), so the gaps of a sequence show."""
 
     __tablename__ = "transaction_events"
-    __table_args__ = (UniqueConstraint("transaction_id", "seq_no"), NEVER_REUSED_IDS)
+    # multi-row inserts skip a seqNo stored already (csms.store.known_201: another socket's copy)
+    __table_args__ = (UniqueConstraint("transaction_id", "seq_no"),
+                      {**NEVER_REUSED_IDS, "info": {"skip_duplicates": True}})
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     transaction_id: Mapped[int] = mapped_column(BigInteger)

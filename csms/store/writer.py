@@ -8,7 +8,8 @@ follow it. A caller that must know its row is on disk awaits the returned future
 does not. A failing batch is retried item by item so one bad row never takes its neighbours down.
 
 The REST API's changes come through here too (csms.services: charge points, id tags, commands),
-so an id tag blocked over REST applies from the next frame handled after it. The one table
+so an id tag blocked over REST applies from the next frame handled after it at this node (at
+another node as soon as the event bus tells it, within csms.store.id_tag_book.KEEP_S at worst). The one table
 written past it is the API's own tokens (csms.services.tokens): the CLI issues them without a
 running central system, and no frame is ordered against them.
 """
@@ -102,6 +103,13 @@ class Writer:
 
     def insert_many(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
         self._put(_Item(_INSERT, table, list(rows), (), None))
+
+    def queue(self, table: Table, rows: Sequence[dict[str, Any]]) -> asyncio.Future[Any]:
+        """Insert ``rows`` without waiting; the future says whether their batch committed (an
+        answer that vouches for them checks it: ChargePointLink.vouch)."""
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._put(_Item(_INSERT, table, list(rows), (), fut))
+        return fut
 
     async def save(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
         """Insert ``rows`` and return once they are committed."""
@@ -266,7 +274,7 @@ class Writer:
                 updated.clear()
                 results[index] = await item.payload(conn)
                 continue
-            if item.kind == _UPDATE:  # two shapes of update of one row: applied in queue order
+            if item.kind == _UPDATE:  # updates of one row by different keys: applied in queue order
                 row_key = (item.table.name, item.payload[item.keys[0]])  # type: ignore[union-attr]
                 if updated.setdefault(row_key, item.keys) != item.keys:
                     await self._flush_groups(conn, groups)

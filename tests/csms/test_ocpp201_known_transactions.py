@@ -50,12 +50,17 @@ def updated(seq: int, tx: str, wh: float, **extra: Any) -> Any:
     return event("Updated", seq, tx, trigger_reason="MeterValuePeriodic", meter_value=energy(wh), **extra)
 
 
+def started(tx: str, wh: float) -> Any:
+    """Seq 0 of ``tx``: Started on EVSE 1 with the tag and a Transaction.Begin reading."""
+    return event("Started", 0, tx, evse={"id": 1, "connector_id": 1}, id_token=TOKEN,
+                 meter_value=energy(wh, context="Transaction.Begin"))
+
+
 async def test_updated_events_need_no_query_and_replays_are_still_caught(stack: Stack) -> None:
     await add_id_tag(stack, "TAG-201")
     async with asyncio.timeout(BUDGET), station(stack, "CP-FAST") as cp:
         await cp.call(BOOT)
-        await cp.call(event("Started", 0, "TX-F", evse={"id": 1, "connector_id": 1}, id_token=TOKEN,
-                            meter_value=energy(100, context="Transaction.Begin")))
+        await cp.call(started("TX-F", 100))
         with selects(stack) as seen:
             for seq in (1, 2, 3):
                 assert (await cp.call(updated(seq, "TX-F", 100 + seq * 10))).id_token_info is None

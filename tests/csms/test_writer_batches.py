@@ -1,6 +1,8 @@
 """The writer's batches (issue #18): a connect storm of new charge points is one multi-row INSERT
-per batch, not an operation each, and regrouping writes into multi-row statements never applies
-two writes of one row out of queue order (nor a row referring to a new charge point before it)."""
+per batch, not an operation each; regrouping writes into multi-row statements applies an online
+and an offline update of one charge point (updates by different keys) in queue order, and never a
+row referring to a new charge point before it. (Updates by the same keys but of different columns
+may still be applied shape by shape: only columns both set, like last_seen, can then be off.)"""
 
 from __future__ import annotations
 
