@@ -4,7 +4,8 @@ or failed handshake retried). bench/reconnect_storm.py runs two of these.
 
 Lean like bench/loadgen.py (raw frames, no compression, no pings). Every ``--report`` seconds a
 JSON line on stdout: how many are online, how many booted at least once and at least twice (back
-after a restart), handshakes that failed (and were retried), boots refused.
+after a restart), connects refused (nothing listening), handshakes that failed after reaching the
+server (both retried), boots refused.
 
     python bench/storm_client.py --port 9000 --charge-points 5000 [--first 0] [--prefix STORM]
 """
@@ -35,7 +36,8 @@ class Counts:
     online: int = 0
     booted_once: int = 0
     booted_twice: int = 0
-    handshake_failures: int = 0
+    handshake_failures: int = 0  # reached the server, then the handshake or the boot failed
+    connects_refused: int = 0  # nothing listening (the server is down): tried again
     boots_refused: int = 0
 
 
@@ -77,8 +79,12 @@ async def station(url: str, frames: Frames, counts: Counts, gate: asyncio.Semaph
                     frame = orjson.loads(message)
                     if frame[0] == CALL:
                         await ws.send(orjson.dumps([CALL_ERROR, frame[1], "NotImplemented", "", {}]), text=True)
+            except WebSocketException:
+                pass  # the socket died (the server was killed): not a failed handshake
             finally:
                 counts.online -= 1
+        except ConnectionRefusedError:
+            counts.connects_refused += 1
         except (OSError, TimeoutError, WebSocketException, ConnectionError, ValueError):
             counts.handshake_failures += 1
         await asyncio.sleep(backoff * random.uniform(0.5, 1.5))

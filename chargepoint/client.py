@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 60.0
 # How long the central system took to answer, per process (a fleet's workers report it): counts
-# of answers within each bound, in ms, and a last one for the slower. Kept per process, not per
+# of answers within each bound, in ms, and a last one for the slower and the never answered
+# (timed out). Timed from the station's call, its wait for its own earlier call included. Kept per process, not per
 # station: 10,000 stations add nothing to their memory for it.
 ANSWER_BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 ANSWERED = [0] * (len(ANSWER_BUCKETS_MS) + 1)
@@ -227,6 +228,9 @@ class Client:
         except CallRefused:
             _answered(started)
             self.stats["call_errors"] += 1
+            raise
+        except TimeoutError:
+            ANSWERED[-1] += 1  # no answer in time: slower than any bucket
             raise
         _answered(started)
         return answer
