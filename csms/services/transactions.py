@@ -75,7 +75,7 @@ class TransactionService:
         self.stale_after = stale_after
         self.accept_unknown_id_tags = accept_unknown_id_tags
         self._windows: OrderedDict[int, Window | None] = OrderedDict()
-        self.tags = TagBook()  # what tags say: kept by IdTagService, read by every verdict
+        self.tags = TagBook(engine)  # what tags say: kept by IdTagService, read by every verdict
         self._may_have_open: set[str] = set()  # charge points that may have open transactions
         self._starts_noted = 0  # starts added to it so far (a read that overlapped one discards nothing)
         events.watch_remote(self._changed_elsewhere)
@@ -147,12 +147,7 @@ class TransactionService:
 
     async def authorize(self, id_tag: str) -> dict[str, Any]:
         """The ``idTagInfo`` an Authorize of ``id_tag`` is answered (no query for a kept tag)."""
-        row = self.tags.cached(id_tag)
-        if row is False:
-            async with self._engine.connect() as conn:
-                row = await self.tags.row(conn, id_tag)
-        assert row is not True
-        return tag_info(row, self.accept_unknown_id_tags)
+        return tag_info(await self.tags.row(id_tag), self.accept_unknown_id_tags)
 
     async def start_status(self, id_tag: str) -> str:
         """What a StartTransaction with ``id_tag`` would be answered now (Accepted, Invalid,

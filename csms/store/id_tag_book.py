@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from csms.store.models import IdTag, table
 
@@ -49,35 +49,32 @@ async def read_tag(conn: AsyncConnection, id_tag: str) -> TagRow | None:
 class TagBook:
     """Id tag rows by tag (None: no such tag), least recently used first out."""
 
-    def __init__(self, size: int = MAX_TAGS, keep_s: float = KEEP_S) -> None:
+    def __init__(self, engine: AsyncEngine, size: int = MAX_TAGS, keep_s: float = KEEP_S) -> None:
+        self._engine = engine  # a miss outside the writer reads through it
         self._rows: OrderedDict[str, tuple[float, TagRow | None]] = OrderedDict()  # tag -> (read at, row)
         self._keep_s = keep_s
         self._size = size
         self._generation = 0  # bumped by every forget: a read that saw one is not kept
 
-    async def row(self, conn: AsyncConnection, id_tag: str) -> TagRow | None:
-        kept = self.cached(id_tag)
-        if kept is not False:
-            return kept  # type: ignore[return-value]
+    async def row(self, id_tag: str, conn: AsyncConnection | None = None) -> TagRow | None:
+        """The tag's row (None: no such tag); a miss reads it on ``conn`` (the writer's, inside an
+        operation) or on a reader connection of its own."""
+        kept = self._rows.get(id_tag)
+        if kept is not None and time.monotonic() - kept[0] <= self._keep_s:
+            self._rows.move_to_end(id_tag)
+            return kept[1]
         generation = self._generation
-        row = await read_tag(conn, id_tag)
+        if conn is not None:
+            row = await read_tag(conn, id_tag)
+        else:
+            async with self._engine.connect() as own:
+                row = await read_tag(own, id_tag)
         if generation == self._generation:
             rows = self._rows
             rows[id_tag] = (time.monotonic(), row)
             if len(rows) > self._size:
                 rows.popitem(last=False)
         return row
-
-    def cached(self, id_tag: str) -> TagRow | None | bool:
-        """The kept row (None: no such tag), or False when it is not kept (or kept too long)."""
-        kept = self._rows.get(id_tag)
-        if kept is None:
-            return False
-        if time.monotonic() - kept[0] > self._keep_s:
-            del self._rows[id_tag]
-            return False
-        self._rows.move_to_end(id_tag)
-        return kept[1]
 
     def forget(self, id_tag: str | None = None) -> None:
         """Drop one tag (None: every tag)."""

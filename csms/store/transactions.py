@@ -61,7 +61,7 @@ async def id_tag_info(conn: AsyncConnection, id_tag: str, accept_unknown: bool,
     at a StartTransaction an Accepted tag already in ``max_concurrent_tx`` live transactions
     (one when unset; see :func:`csms.store.endings.is_live`) is ConcurrentTx.
     """
-    row = await book.row(conn, id_tag) if book is not None else await read_tag(conn, id_tag)
+    row = await book.row(id_tag, conn) if book is not None else await read_tag(conn, id_tag)
     info = tag_info(row, accept_unknown)
     if row is not None and info["status"] == "Accepted" and for_start:
         running = await live_count(conn, id_tag, now_utc(), stale_after)
