@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-EXAMPLES_PER_OPERATION = 6  # per generation mode (positive and negative)
+EXAMPLES_PER_OPERATION = 4  # per generation mode (positive and negative)
 
 
 async def fuzz(base_url: str, spec: dict[str, Any], headers: dict[str, str], home: Path,
