@@ -13,6 +13,7 @@ from fastapi import Depends, Query, Request
 
 from csms.central import CentralSystem
 from csms.queries import Page, Reads, jsonable, paginate
+from csms.services.bulk_commands import BulkCommands
 from csms.services.certificates import CertificateService
 from csms.services.charge_point_security import ChargePointSecurity
 from csms.services.charge_points import ChargePointService
@@ -23,8 +24,8 @@ from csms.services.reservations import ReservationService
 from csms.services.tokens import TokenService
 from csms.services.transactions import TransactionService
 
-__all__ = ["Central", "Certificates", "ChargePoints", "Commands", "Credentials", "IdTags", "LocalLists",
-           "Page", "Paging", "Queries", "Reservations", "Tokens", "Transactions", "central", "jsonable",
+__all__ = ["Central", "Certificates", "ChargePoints", "Commands", "Credentials", "FleetCommands", "IdTags",
+           "LocalLists", "Page", "Paging", "Queries", "Reservations", "Tokens", "Transactions", "central", "jsonable",
            "page_params", "paginate"]
 
 
@@ -63,6 +64,10 @@ def _commands(cs: Central) -> CommandService:
     return cs.commands
 
 
+def _bulk_commands(cs: Central) -> BulkCommands:
+    return cs.bulk_commands
+
+
 def _tokens(cs: Central) -> TokenService:
     return cs.tokens
 
@@ -72,6 +77,7 @@ ChargePoints = Annotated[ChargePointService, Depends(_charge_points)]
 IdTags = Annotated[IdTagService, Depends(_id_tags)]
 Transactions = Annotated[TransactionService, Depends(_transactions)]
 Commands = Annotated[CommandService, Depends(_commands)]
+FleetCommands = Annotated[BulkCommands, Depends(_bulk_commands)]
 Tokens = Annotated[TokenService, Depends(_tokens)]
 
 

@@ -1,6 +1,6 @@
 """REST command benchmark: REST -> OCPP -> charge point -> REST round trips, and a fan-out.
 
-Two phases, each against a fresh ``chargebay serve`` (own temp dir and SQLite file) on one CPU,
+Three phases, each against a fresh ``chargebay serve`` (own temp dir and SQLite file) on one CPU,
 with the charge points (bench/loadgen.py ``--idle --answer-calls``: held open, answering every
 Call with a schema-valid CallResult) and this process, the HTTP client, on the other:
 
@@ -12,6 +12,9 @@ Call with a schema-valid CallResult) and this process, the HTTP client, on the o
 2. fan-out: ``--fanout`` connected charge points; RemoteStartTransaction to every one of them at
    once through the API (``--fanout-concurrency`` HTTP requests in flight): the wall time until
    all came back 200 with ``"status": "Accepted"``, and the latency of each request.
+3. fleet command: the same RemoteStartTransaction to the same ``--fanout`` charge points in one
+   request (POST /api/v1/commands/fleet/RemoteStartTransaction): the wall time until its answer
+   says every one accepted. Each phase also reports the server's CPU per command.
 
 The HTTP connections (httpx, one keep-alive connection per request in flight) are opened before
 timing. Over the timed part the CPU of the server, of this client and of everything else on the
@@ -312,6 +315,7 @@ async def fan_out(base_url: str, args: argparse.Namespace,
         for client in clients:
             idle.put_nowait(client)
         first_done: list[float] = []
+        await command(clients[0], 0, action, payload)  # warm-up: a schema compiles on its first use
 
         async def one(index: int) -> Sample:
             client = await idle.get()
@@ -340,6 +344,42 @@ async def fan_out(base_url: str, args: argparse.Namespace,
         "api_knew_charge_points_after_s": round(known_after, 2),
     })
     return result
+
+
+async def fleet_command(base_url: str, args: argparse.Namespace,
+                        sampler: MachineSampler) -> dict[str, Any]:
+    """Phase 3: RemoteStartTransaction to every one of ``args.fanout`` charge points in one
+    request (POST /api/v1/commands/fleet/{action}): each still gets a command of its own."""
+    count = args.fanout
+    action, payload = REMOTE_START
+    async with contextlib.AsyncExitStack() as stack:
+        (client,) = await open_clients(stack, base_url, 1)
+        known_after = await wait_known(client, count)
+        body = {"charge_point_ids": [CHARGE_POINT_ID.format(i) for i in range(count)], "payload": payload}
+        await command(client, 0, action, payload)  # warm-up: a schema compiles on its first use
+        cpu, started = time.process_time(), time.perf_counter()
+        sampler.start()
+        response = await client.post(f"/api/v1/commands/fleet/{action}", params={"wait": WAIT_S}, json=body)
+        sampler.stop()
+        wall = time.perf_counter() - started
+        client_cpu = time.process_time() - cpu
+    answers = ([r.get("response", {}) or {} for r in response.json()["results"]]
+               if response.status_code == 200 else [])
+    accepted = sum(a.get("status") == "Accepted" for a in answers)
+    if response.status_code != 200:
+        log(f"bench: fleet command: HTTP {response.status_code}: {response.text[:300]}")
+    return {"charge_points": count, "status_code": response.status_code, "accepted": accepted,
+            "all_accepted": accepted == count, "wall_s": round(wall, 3),
+            "client_cpu_percent": round(100 * client_cpu / wall, 1),
+            "others_cpu_percent": sampler.others_percent(client_cpu),
+            "api_knew_charge_points_after_s": round(known_after, 2)}
+
+
+def server_ms_per_command(result: dict[str, Any], commands: int) -> float | None:
+    """Server CPU per command (ms): its CPU share over the timed part, spread over the commands."""
+    if not commands or result.get("server_cpu_percent") is None:
+        return None
+    return round(result["server_cpu_percent"] / 100 * result["wall_s"] / commands * 1000, 3)
 
 
 def run_phase(bench: ApiBench, name: str, count: int, body: Any,
@@ -376,7 +416,7 @@ def _row(cells: list[Any], widths: list[int]) -> str:
 
 def render(results: dict[str, Any]) -> Iterator[str]:
     """The human-readable summary of ``results``."""
-    rt, fo = results["round_trip"], results["fanout"]
+    rt, fo, fl = results["round_trip"], results["fanout"], results.get("fleet") or {}
     widths = [36, 9, 8, 8, 9, 9, 9, 8, 10, 10, 12]
     yield ""
     yield (f"REST commands, synchronous (?wait={WAIT_S}), HTTP/1.1 keep-alive; server CPUs "
@@ -403,8 +443,21 @@ def render(results: dict[str, Any]) -> Iterator[str]:
         yield (f"fan-out: RemoteStartTransaction to {fo['charge_points']} charge points through "
                f"the API ({fo['http_concurrency']} HTTP requests in flight): {verdict} in "
                f"{fo['wall_s']:.3f} s (first answer after {fo['first_response_ms']} ms)")
+    if fl:
+        yield _row([f"fleet RemoteStart, {fl['connected']} CPs", 1, 0 if fl["all_accepted"] else 1, "",
+                    "", "", "", fl["wall_s"], fl["server_cpu_percent"], fl["client_cpu_percent"],
+                    fl["others_cpu_percent"]], widths)
+        verdict = "all Accepted" if fl["all_accepted"] else (
+            f"NOT all accepted: HTTP {fl['status_code']}, {fl['accepted']} Accepted")
+        yield (f"fleet command: RemoteStartTransaction to {fl['charge_points']} charge points in one "
+               f"request (POST /api/v1/commands/fleet/...): {verdict} in {fl['wall_s']:.3f} s")
+    per = [(name, server_ms_per_command(r, n)) for name, r, n in (
+        ("round trip", rt, rt.get("requests", 0)), ("fan-out", fo, fo.get("requests", 0)),
+        ("fleet command", fl, fl.get("charge_points", 0))) if r]
+    if per:
+        yield "server CPU per command: " + ", ".join(f"{name} {ms} ms" for name, ms in per)
     known = [f"{r['connected']} charge points after {r['api_knew_charge_points_after_s']} s"
-             for r in (rt, fo) if r]
+             for r in (rt, fo, fl) if r]
     if known:
         yield ("the API listed (and accepted commands for) all booted charge points only: "
                + ", ".join(known) + " (not timed)")
@@ -456,6 +509,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "httpx": httpx.__version__,
         "round_trip": {},
         "fanout": {},
+        "fleet": {},
     }
     try:
         if not args.skip_round_trip:
@@ -463,6 +517,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                               round_trips, args)
         if args.fanout:
             results["fanout"] = run_phase(bench, "fan-out", args.fanout, fan_out, args)
+            results["fleet"] = run_phase(bench, "fleet command", args.fanout, fleet_command, args)
     finally:
         bench.stop_all()
     results["load_average_after"] = [round(x, 2) for x in os.getloadavg()]

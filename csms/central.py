@@ -26,6 +26,7 @@ from csms.passwords import PasswordChecker
 from csms.queries import Reads
 from csms.rejected import RejectedFrames
 from csms.routing import LocalRouter, Router
+from csms.services.bulk_commands import BulkCommands
 from csms.services.certificates import CertificateService
 from csms.services.charge_point_security import ChargePointSecurity
 from csms.services.charge_points import ChargePointService
@@ -90,6 +91,7 @@ class CentralSystem:
         self.commands = CommandService(self.router, self.writer, self.events, settings.call_timeout,
                                        self.callbacks, self.lookup,
                                        CommandEffects(engine, self.writer, self.charge_points))
+        self.bulk_commands = BulkCommands(self.commands)
         self.transactions = TransactionService(engine, self.writer, self.events,
                                                settings.stale_transaction_after,
                                                settings.accept_unknown_id_tags)

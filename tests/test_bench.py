@@ -58,6 +58,8 @@ def test_benchmark_runs(name: str, tmp_path: Path) -> None:
     assert SMOKE[name][1] in stdout
     assert results
     assert "PROTOCOL:" not in stdout  # the locker bus kept the boards' inter-frame silence
+    if name == "api_commands":  # the fleet command reached every charge point in one request
+        assert results["fleet"]["all_accepted"], results["fleet"]
     if name == "reconnect_storm":  # every station came back after the kill, none refused
         assert results["back_after_kill_s"]["1.0"] is not None and results["boots_refused"] == 0
     if name == "handshakes":  # every connect at every profile was admitted, by both servers

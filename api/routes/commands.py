@@ -8,21 +8,31 @@ call of :meth:`csms.services.commands.CommandService.run`.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from api.auth import Caller, require
 from api.command_examples import EXAMPLES
 from api.command_examples_201 import example, inlined
-from api.deps import Commands, Paging, Queries
+from api.deps import Commands, FleetCommands, Paging, Queries
 from api.errors import ApiError, body_schema, declare
 from api.gate import GuardedRoute
 from api.schemas import Paged
-from api.schemas.commands import CommandFailed, CommandOut, CommandPending, CommandResult
+from api.schemas.commands import (
+    CommandFailed,
+    CommandOut,
+    CommandPending,
+    CommandResult,
+    FleetCommandIn,
+    FleetCommandOut,
+    FleetTargetOut,
+)
 from csms.outcomes import Outcome
-from csms.services.commands import CommandRun
+from csms.services.bulk_commands import Target
+from csms.services.commands import CommandRun, UnknownAction
 from ocppj.versions import V16, V201
 from ocppj.versions import V16_SCHEMAS as SCHEMAS
 
@@ -161,6 +171,53 @@ for _action in sorted(V16.csms_actions | V201.csms_actions):
              responses=declare({404: "`UnknownAction`"}))
 async def unknown_action(charge_point_id: str, action: str, _: Sender) -> None:
     raise ApiError(404, "UnknownAction", f"{action!r} is not a CSMS-initiated OCPP 1.6 or 2.0.1 action")
+
+
+FleetAction = Annotated[str, Path(description="A CSMS-initiated OCPP 1.6 or 2.0.1 action.",
+                                   examples=["RemoteStartTransaction"])]
+_FLEET_EXAMPLE = {"charge_point_ids": ["CP-1", "CP-2"], "payload": {"connectorId": 1, "idTag": "FLEET"}}
+
+
+def _fleet_target(target: Target) -> FleetTargetOut:
+    if target.refused is not None:
+        return FleetTargetOut(charge_point_id=target.charge_point_id, command_id=None, status="refused",
+                              error_code=target.refused.code, error_description=target.refused.message)
+    outcome = target.outcome
+    if outcome is None:
+        return FleetTargetOut(charge_point_id=target.charge_point_id, command_id=target.command_id,
+                              status="pending")
+    return FleetTargetOut(charge_point_id=target.charge_point_id, command_id=target.command_id,
+                          status=outcome.kind, response=outcome.payload, error_code=outcome.error_code,
+                          error_description=outcome.description)
+
+
+@router.post("/api/v1/commands/fleet/{action}", summary="Send one action to many charge points",
+             response_model=FleetCommandOut, operation_id="fleet_command",
+             responses={**declare({404: "`UnknownAction`: not a CSMS-initiated OCPP 1.6 or 2.0.1 action",
+                                   422: "`TooManyChargePoints` (over 10,000)"}),
+                        202: {"description": "Sent without waiting (`wait=0`): every command sent is "
+                                             "`pending`; look each up by its id",
+                              "content": body_schema(FleetCommandOut)}},
+             openapi_extra={"requestBody": {"content": {"application/json": {
+                 "examples": {"RemoteStartTransaction": {"summary": "RemoteStart on two charge points",
+                                                         "value": _FLEET_EXAMPLE}}}}}})
+async def fleet_command(action: FleetAction, body: FleetCommandIn, response: Response, caller: Sender,
+                        fleet: FleetCommands, wait: Wait = 30) -> FleetCommandOut:
+    """The same action and payload to each charge point named, each as its own command (own id, own
+    record, own outcome, as if sent alone), in the version it speaks; answered once every one has
+    ended (or at once with `wait=0`). Per charge point: its outcome, or why it was refused before
+    sending (unknown, a payload its version's schema refuses, an action its version lacks); a
+    refusal of one holds up none of the others. Cheaper than one request per charge point: the
+    payload is checked once per version and the commands are stored two statements for all."""
+    try:
+        targets = await fleet.run(body.charge_point_ids, action, body.payload, wait=wait,
+                                  requested_by=caller.name)
+    except UnknownAction as exc:
+        raise ApiError(404, "UnknownAction", str(exc)) from None
+    results = [_fleet_target(t) for t in targets]
+    if wait == 0:
+        response.status_code = 202
+    return FleetCommandOut(action=action, counts=dict(Counter(r.status for r in results)), results=results)
 
 
 @router.get("/api/v1/commands/{command_id}", summary="A command's state and result", dependencies=[read],

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 
 from csms.callbacks import Callbacks
 from csms.events import EventBus
@@ -32,6 +32,10 @@ from ocppj.validation import SchemaViolation
 from ocppj.versions import SERVED, V16, Version
 
 _COMMANDS = table(Command)
+# how a command ended, for executemany (the key's name must not be a column's: SQLAlchemy reserves those)
+_FINISH = update(_COMMANDS).where(_COMMANDS.c.id == bindparam("key")).values(
+    {c: bindparam(c) for c in ("status", "response", "error_code", "error_description", "message_id",
+                               "completed_at")})
 # a charge point id -> what is known of it, or None; fresh=True: read now, not from a cache
 Lookup = Callable[..., Awaitable[object | None]]
 
@@ -46,6 +50,18 @@ def version_of(known: object | None) -> Version:
     (1.6 for one that never connected)."""
     name = getattr(known, "ocpp_version", None) or getattr(known, "ocpp_version_pinned", None)
     return next((v for v in SERVED if v.name == name), V16)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A command on its way: what was sent to whom, in which version, and (once over) how it ended."""
+
+    command_id: str
+    charge_point_id: str
+    action: str
+    payload: dict[str, Any]
+    version: Version
+    outcome: Outcome | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +99,19 @@ class CommandService:
                            f"{charge_point_id or 'the charge point'} speaks OCPP {version.name}")
         version.validator.validate(action, payload)
         self._effects.check(action, payload, version)
+
+    @property
+    def router(self) -> Router:
+        return self._router
+
+    async def known(self, charge_point_id: str) -> object | None:
+        """What the central system knows of a charge point (cached), or None: not in the store."""
+        return await self._lookup(charge_point_id)
+
+    async def prepare(self, charge_point_id: str, action: str, payload: dict[str, Any],
+                      requested_by: str | None, version: Version) -> dict[str, Any]:
+        """The payload as it goes out, after what the action needs first (:meth:`CommandEffects.prepare`)."""
+        return await self._effects.prepare(charge_point_id, action, payload, requested_by, version)
 
     async def version(self, charge_point_id: str) -> Version:
         """The OCPP version a command to ``charge_point_id`` goes out in: its socket's when it is
@@ -174,14 +203,31 @@ class CommandService:
         apply what it means to the central system (:meth:`CommandEffects.settle`)."""
         outcome = await self._router.send(charge_point_id, action, payload,
                                           self.default_timeout if timeout is None else timeout)
-        stmt = update(_COMMANDS).where(_COMMANDS.c.id == command_id).values(
-            status=outcome.kind,
-            response=None if outcome.payload is None else orjson.dumps(outcome.payload).decode(),
-            error_code=outcome.error_code, error_description=outcome.description,
-            message_id=outcome.message_id, completed_at=now_utc())
-        await self._writer.run(lambda c: c.execute(stmt))
-        await self._effects.settle(charge_point_id, action, payload, outcome, version)
-        self._events.publish("command_result", charge_point_id, command_id=command_id,
-                             action=action, outcome=outcome.kind, payload=outcome.payload,
-                             error_code=outcome.error_code)
+        await self.finish([Sent(command_id, charge_point_id, action, payload, version, outcome)])
         return outcome
+
+    async def record_many(self, sent: Sequence[Sent], requested_by: str | None) -> None:
+        """Store commands as pending in one statement (committed before any goes out): a fleet
+        command's 1,000 rows are one writer operation, not 1,000."""
+        now = now_utc()
+        rows = [{"id": s.command_id, "charge_point_id": s.charge_point_id, "action": s.action,
+                 "payload": orjson.dumps(redacted(s.action, s.payload)).decode(), "status": "pending",
+                 "requested_by": requested_by, "callback_url": None, "created_at": now} for s in sent]
+        await self._writer.run(lambda c: c.execute(_COMMANDS.insert(), rows))
+
+    async def finish(self, sent: Sequence[Sent]) -> None:
+        """Store how commands ended (one statement for all of them), apply what each means to the
+        central system (:meth:`CommandEffects.settle`) and publish each outcome."""
+        now = now_utc()
+        rows = [{"key": s.command_id, "status": o.kind, "message_id": o.message_id, "completed_at": now,
+                 "response": None if o.payload is None else orjson.dumps(o.payload).decode(),
+                 "error_code": o.error_code, "error_description": o.description}
+                for s in sent if (o := s.outcome) is not None]
+        await self._writer.run(lambda c: c.execute(_FINISH, rows))
+        for s in sent:
+            outcome = s.outcome
+            assert outcome is not None  # finish() is given sent commands that ended
+            await self._effects.settle(s.charge_point_id, s.action, s.payload, outcome, s.version)
+            self._events.publish("command_result", s.charge_point_id, command_id=s.command_id,
+                                 action=s.action, outcome=outcome.kind, payload=outcome.payload,
+                                 error_code=outcome.error_code)

@@ -1,0 +1,116 @@
+"""One command to many charge points at once: a fleet's RemoteStart, Reset or TriggerMessage.
+
+One REST request per charge point costs each of them the whole HTTP and store round (a request,
+two committed writes of its own, an answer): RemoteStart to 1,000 charge points that way took
+4.5 s of a core (issue #18). Here the payload is checked once per OCPP version, the 1,000
+commands are recorded in one statement and their outcomes in another, and the calls go out side
+by side; each charge point still gets its own command (own id, own row, own outcome), exactly as
+if it had been sent alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from csms.outcomes import Outcome
+from csms.services.commands import CommandService, Sent, UnknownAction
+from csms.services.errors import Conflict, Invalid, NotFound, ServiceError
+from ocppj.validation import SchemaViolation
+from ocppj.versions import SERVED, Version
+
+MAX_TARGETS = 10_000  # a fleet; more is a mistake more often than a need
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What became of the command to one charge point: refused before sending (``refused``: why),
+    sent and not waited for (``outcome`` None), or sent and ended (``outcome``)."""
+
+    charge_point_id: str
+    command_id: str | None = None
+    outcome: Outcome | None = None
+    refused: ServiceError | None = None
+
+
+class BulkCommands:
+    """Sends one action with one payload to many charge points, through :class:`CommandService`."""
+
+    def __init__(self, commands: CommandService) -> None:
+        self._commands = commands
+        self._background: set[asyncio.Task[Any]] = set()
+
+    async def run(self, charge_point_ids: Sequence[str], action: str, payload: dict[str, Any], *,
+                  wait: float, requested_by: str) -> list[Target]:
+        """Check, record and send ``action`` to every charge point named (each once, in the order
+        given); wait up to ``wait`` s for all answers (0: answer at once, the commands go on in the
+        background). A charge point that is unknown, or whose version refuses the payload or the
+        action, is refused on its own; the others are sent. Raises :class:`UnknownAction` (no
+        version has the action) and :class:`Invalid` ``TooManyChargePoints``."""
+        if not any(action in v.csms_actions for v in SERVED):
+            raise UnknownAction(f"{action!r} is not a CSMS-initiated OCPP action")
+        ids = list(dict.fromkeys(charge_point_ids))
+        if len(ids) > MAX_TARGETS:
+            raise Invalid("TooManyChargePoints", f"at most {MAX_TARGETS} charge points per command, "
+                          f"not {len(ids)}")
+        targets: dict[str, Target] = {}
+        sent: list[Sent] = []
+        checked: dict[str, ServiceError | None] = {}  # version -> why it refuses the payload
+        for charge_point_id in ids:
+            version = await self._version(charge_point_id)
+            refusal = (NotFound("ChargePointNotFound", f"no charge point {charge_point_id!r}")
+                       if version is None else self._check(checked, action, payload, version))
+            if refusal is None and version is not None:
+                try:
+                    prepared = await self._commands.prepare(charge_point_id, action, payload, requested_by,
+                                                            version)
+                except ServiceError as exc:
+                    refusal = exc
+                else:
+                    sent.append(Sent(self._commands.new_id(), charge_point_id, action, prepared, version))
+            targets[charge_point_id] = Target(charge_point_id, refused=refusal)
+        if sent:
+            await self._commands.record_many(sent, requested_by)
+        if wait == 0:
+            task = asyncio.create_task(self._deliver(sent, self._commands.default_timeout))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            ended = sent
+        else:
+            ended = await self._deliver(sent, wait)
+        for s in ended:
+            targets[s.charge_point_id] = Target(s.charge_point_id, s.command_id, s.outcome)
+        return list(targets.values())
+
+    async def _version(self, charge_point_id: str) -> Version | None:
+        """The version a command goes out in, or None for a charge point the store does not know."""
+        if await self._commands.known(charge_point_id) is None:
+            return None
+        return await self._commands.version(charge_point_id)
+
+    def _check(self, checked: dict[str, ServiceError | None], action: str, payload: dict[str, Any],
+               version: Version) -> ServiceError | None:
+        """Why ``version`` refuses the command (None: it takes it), worked out once per version."""
+        if version.name not in checked:
+            refusal: ServiceError | None = None
+            try:
+                self._commands.check(action, payload, version)
+            except SchemaViolation as exc:
+                refusal = Invalid("InvalidPayload", f"{action} payload breaks the OCPP {version.name} "
+                                  f"schema: {exc.description}", violation=exc.code)
+            except (Conflict, Invalid) as exc:
+                refusal = exc
+            checked[version.name] = refusal
+        return checked[version.name]
+
+    async def _deliver(self, sent: list[Sent], timeout: float) -> list[Sent]:
+        """Send every command side by side, then store all their outcomes at once."""
+        outcomes = await asyncio.gather(*(self._commands.router.send(s.charge_point_id, s.action, s.payload,
+                                                                     timeout) for s in sent))
+        ended = [Sent(s.command_id, s.charge_point_id, s.action, s.payload, s.version, outcome)
+                 for s, outcome in zip(sent, outcomes, strict=True)]
+        if ended:
+            await self._commands.finish(ended)
+        return ended
