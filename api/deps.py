@@ -3,6 +3,10 @@ reads, pagination.
 
 A route names what it needs by type (``cs: Central``, ``page: Paging``); FastAPI builds it from
 the app's central system, so no route reaches into ``request.app.state`` or the store.
+
+Every dependency here is an ``async def``, trivial as it is: FastAPI runs a plain ``def``
+dependency on a worker thread, and two such thread hops were ~5 % of a REST command's CPU
+(issue #18; ``tests/api/test_dependencies_run_inline.py`` keeps it so across the app).
 """
 
 from __future__ import annotations
@@ -29,14 +33,14 @@ __all__ = ["Central", "Certificates", "ChargePoints", "Commands", "Credentials",
            "page_params", "paginate"]
 
 
-def central(request: Request) -> CentralSystem:
+async def central(request: Request) -> CentralSystem:
     return request.app.state.central  # type: ignore[no-any-return]
 
 
 Central = Annotated[CentralSystem, Depends(central)]
 
 
-def page_params(page: Annotated[int, Query(ge=1, description="Page number, from 1.")] = 1,
+async def page_params(page: Annotated[int, Query(ge=1, description="Page number, from 1.")] = 1,
                 page_size: Annotated[int, Query(ge=1, le=1000, description="Items per page.")] = 50) -> Page:
     return Page(page, page_size)
 
@@ -44,31 +48,31 @@ def page_params(page: Annotated[int, Query(ge=1, description="Page number, from 
 Paging = Annotated[Page, Depends(page_params)]
 
 
-def _reads(cs: Central) -> Reads:
+async def _reads(cs: Central) -> Reads:
     return cs.reads
 
 
-def _charge_points(cs: Central) -> ChargePointService:
+async def _charge_points(cs: Central) -> ChargePointService:
     return cs.charge_points
 
 
-def _id_tags(cs: Central) -> IdTagService:
+async def _id_tags(cs: Central) -> IdTagService:
     return cs.id_tags
 
 
-def _transactions(cs: Central) -> TransactionService:
+async def _transactions(cs: Central) -> TransactionService:
     return cs.transactions
 
 
-def _commands(cs: Central) -> CommandService:
+async def _commands(cs: Central) -> CommandService:
     return cs.commands
 
 
-def _bulk_commands(cs: Central) -> BulkCommands:
+async def _bulk_commands(cs: Central) -> BulkCommands:
     return cs.bulk_commands
 
 
-def _tokens(cs: Central) -> TokenService:
+async def _tokens(cs: Central) -> TokenService:
     return cs.tokens
 
 
@@ -81,19 +85,19 @@ FleetCommands = Annotated[BulkCommands, Depends(_bulk_commands)]
 Tokens = Annotated[TokenService, Depends(_tokens)]
 
 
-def _reservations(cs: Central) -> ReservationService:
+async def _reservations(cs: Central) -> ReservationService:
     return cs.reservations
 
 
-def _local_lists(cs: Central) -> LocalListService:
+async def _local_lists(cs: Central) -> LocalListService:
     return cs.local_lists
 
 
-def _credentials(cs: Central) -> ChargePointSecurity:
+async def _credentials(cs: Central) -> ChargePointSecurity:
     return cs.credentials
 
 
-def _certificates(cs: Central) -> CertificateService:
+async def _certificates(cs: Central) -> CertificateService:
     return cs.certificates
 
 

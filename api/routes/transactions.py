@@ -21,7 +21,7 @@ read = Depends(require("operator", "integrator", "viewer"))
 Operator = Annotated[Caller, Depends(require("operator"))]
 
 
-def filters(charge_point_id: str | None = None, id_tag: str | None = None,
+async def filters(charge_point_id: str | None = None, id_tag: str | None = None,
             active: Annotated[bool | None, Query(description="Running (true) or finished (false).")] = None,
             since: Annotated[datetime | None, Query(description="Started at or after (ISO 8601).")] = None,
             until: Annotated[datetime | None, Query(description="Started before (ISO 8601).")] = None,

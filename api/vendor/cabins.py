@@ -233,7 +233,7 @@ async def audited(request: Request, caller: Caller, action: str, identity: str |
 
 
 # -- typed cabins ---------------------------------------------------------------------------------
-def bridge(request: Request) -> BridgeService:
+async def bridge(request: Request) -> BridgeService:
     found = _bridge(request)
     if found is None:
         raise ApiError(404, "BridgeNotConfigured", "no locker bridge is configured "

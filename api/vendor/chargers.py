@@ -23,7 +23,7 @@ read = Depends(require("operator", "integrator", "viewer"))
 write = Depends(require("operator"))
 
 
-def service(request: Request) -> SimService:
+async def service(request: Request) -> SimService:
     sim = getattr(request.app.state, "sim", None)
     if sim is None:
         raise ApiError(503, "SimulatorDisabled", "the simulator runtime is not running in this process")

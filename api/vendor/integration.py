@@ -62,7 +62,7 @@ class StartCharge(BaseModel):
         {"chargebox": "CP-0001", "connector": 1, "id_tag": "TAG-1"}]})
 
 
-def integration(cs: Annotated[CentralSystem, Depends(central)]) -> IntegrationService:
+async def integration(cs: Annotated[CentralSystem, Depends(central)]) -> IntegrationService:
     return IntegrationService(cs)
 
 

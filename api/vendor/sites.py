@@ -12,11 +12,17 @@ from api.auth import Caller
 from lockers.scope import locker_or_404, scoped
 from lockers.service import SiteService
 
-__all__ = ["actor", "locker_or_404", "scoped", "sites"]
+__all__ = ["actor", "locker_or_404", "scoped", "site_service", "sites"]
 
 
 def sites(request: Request) -> SiteService:
     return request.app.state.sites  # type: ignore[no-any-return]
+
+
+async def site_service(request: Request) -> SiteService:
+    """:func:`sites` as a dependency: an ``async def`` runs inline, where FastAPI runs a plain
+    ``def`` dependency on a worker thread (a thread hop per request for an attribute read)."""
+    return sites(request)
 
 
 def actor(caller: Caller) -> str:

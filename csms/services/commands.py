@@ -13,6 +13,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -38,6 +39,15 @@ _FINISH = update(_COMMANDS).where(_COMMANDS.c.id == bindparam("key")).values(
                                "completed_at")})
 # a charge point id -> what is known of it, or None; fresh=True: read now, not from a cache
 Lookup = Callable[..., Awaitable[object | None]]
+
+
+def _pending(command_id: str, charge_point_id: str, action: str, payload: dict[str, Any],
+             requested_by: str | None, callback_url: str | None, now: datetime) -> dict[str, Any]:
+    """A command's row as recorded before it goes out (parameters of one prepared INSERT: building
+    an ``insert().values(...)`` per command was ~3 % of a REST command's CPU)."""
+    return {"id": command_id, "charge_point_id": charge_point_id, "action": action,
+            "payload": orjson.dumps(redacted(action, payload)).decode(), "status": "pending",
+            "requested_by": requested_by, "callback_url": callback_url, "created_at": now}
 
 
 class UnknownAction(ValueError):
@@ -130,11 +140,8 @@ class CommandService:
                      payload: dict[str, Any], requested_by: str | None = None,
                      callback_url: str | None = None) -> None:
         """Store a command as pending (committed before it goes out)."""
-        stmt = _COMMANDS.insert().values(
-            id=command_id, charge_point_id=charge_point_id, action=action,
-            payload=orjson.dumps(redacted(action, payload)).decode(), status="pending", requested_by=requested_by,
-            callback_url=callback_url, created_at=now_utc())
-        await self._writer.run(lambda c: c.execute(stmt))
+        row = _pending(command_id, charge_point_id, action, payload, requested_by, callback_url, now_utc())
+        await self._writer.run(lambda c: c.execute(_COMMANDS.insert(), [row]))
 
     async def send(self, charge_point_id: str, action: str, payload: dict[str, Any],
                    timeout: float | None = None, command_id: str | None = None,
@@ -210,9 +217,8 @@ class CommandService:
         """Store commands as pending in one statement (committed before any goes out): a fleet
         command's 1,000 rows are one writer operation, not 1,000."""
         now = now_utc()
-        rows = [{"id": s.command_id, "charge_point_id": s.charge_point_id, "action": s.action,
-                 "payload": orjson.dumps(redacted(s.action, s.payload)).decode(), "status": "pending",
-                 "requested_by": requested_by, "callback_url": None, "created_at": now} for s in sent]
+        rows = [_pending(s.command_id, s.charge_point_id, s.action, s.payload, requested_by, None, now)
+                for s in sent]
         await self._writer.run(lambda c: c.execute(_COMMANDS.insert(), rows))
 
     async def finish(self, sent: Sequence[Sent]) -> None:

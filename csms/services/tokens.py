@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -85,11 +86,25 @@ async def bootstrap_admin(engine: AsyncEngine, configured: str | None) -> str | 
     return (await create_token(engine, "bootstrap", "admin"))[1]
 
 
+KEEP_MAX = 10_000  # valid API tokens kept at most (a store rarely has more than a few dozen)
+KEEP_S = 1.0  # how long a valid API token is believed without a read (a revocation elsewhere)
+
+
 class TokenService:
-    """Tokens of one store."""
+    """Tokens of one store.
+
+    A valid API token (made with /api/v1/tokens or CHARGEBAY_API_TOKEN: no user, no kiosk) is
+    kept in memory for :data:`KEEP_S` after a read: an integrator's client sends hundreds of
+    requests a second on one token, and the read each of them cost was a tenth of a REST
+    command's CPU (issue #18). Revoked here, it stops working at once on this node; revoked at
+    another node, within a second. Login tokens (a user's, a kiosk's) are never kept: the locker
+    back office revokes those in the transaction that removes the user or retires the kiosk,
+    which must take effect at once everywhere.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._kept: dict[str, tuple[float, Holder, datetime | None]] = {}  # hash -> (until, holder, expiry)
 
     async def create(self, name: str, role: str) -> tuple[int, str]:
         """A new random token: its id and its secret (shown once, never stored)."""
@@ -98,25 +113,43 @@ class TokenService:
     async def find(self, token: str) -> tuple[bool, Holder | None]:
         """Whether the token was ever issued, and its holder if it is still valid (neither
         revoked nor expired)."""
+        hashed = hash_token(token)
+        kept = self._kept.get(hashed)
+        if kept is not None:
+            until, holder, expires = kept
+            if time.monotonic() < until and (expires is None or expires > now_utc()):
+                return True, holder
+            del self._kept[hashed]
         async with self._engine.connect() as conn:
             row = (await conn.execute(select(
                 _TOKENS.c.id, _TOKENS.c.name, _TOKENS.c.role, _TOKENS.c.user_id, _TOKENS.c.device_id,
                 _TOKENS.c.expires_at, _TOKENS.c.revoked_at).where(
-                _TOKENS.c.token_hash == hash_token(token)))).first()
+                _TOKENS.c.token_hash == hashed))).first()
         if row is None:
             return False, None
         expires = utc(row.expires_at)
         if row.revoked_at is not None or (expires is not None and expires <= now_utc()):
             return True, None
-        return True, Holder(row.name, row.role, row.user_id, row.device_id, row.id)
+        holder = Holder(row.name, row.role, row.user_id, row.device_id, row.id)
+        if row.user_id is None and row.device_id is None:
+            if len(self._kept) >= KEEP_MAX:
+                self._kept.clear()  # guessed tokens are never kept: this takes many real ones
+            self._kept[hashed] = (time.monotonic() + KEEP_S, holder, expires)
+        return True, holder
 
     async def revoke(self, token_id: int) -> None:
         """Revoke an active token; :class:`NotFound` for an unknown or already revoked one."""
+        self._forget(token_id)
         async with self._engine.begin() as conn:
             result = await conn.execute(update(_TOKENS).where(
                 _TOKENS.c.id == token_id, _TOKENS.c.revoked_at.is_(None)).values(revoked_at=now_utc()))
+        self._forget(token_id)  # and again: a request between the first and the commit kept it
         if not result.rowcount:
             raise NotFound("TokenNotFound", f"no active token {token_id}")
+
+    def _forget(self, token_id: int) -> None:
+        for hashed in [h for h, (_, holder, _) in self._kept.items() if holder.token_id == token_id]:
+            del self._kept[hashed]
 
     async def end_session(self, token: str) -> None:
         """Revoke the token of a dashboard session if a password login issued it (a user's or a

@@ -73,23 +73,23 @@ OPEN_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 # -- the services, one per resource, over the app's site service ----------------------------------
-def _lockers(request: Request) -> GatewayLockers:
+async def _lockers(request: Request) -> GatewayLockers:
     return GatewayLockers(sites(request))
 
 
-def _rentals(request: Request) -> Rentals:
+async def _rentals(request: Request) -> Rentals:
     return Rentals(sites(request))
 
 
-def _locker_types(request: Request) -> LockerTypes:
+async def _locker_types(request: Request) -> LockerTypes:
     return LockerTypes(sites(request))
 
 
-def _bank_types(request: Request) -> BankTypes:
+async def _bank_types(request: Request) -> BankTypes:
     return BankTypes(sites(request))
 
 
-def _heartbeats(request: Request) -> Heartbeats:
+async def _heartbeats(request: Request) -> Heartbeats:
     return Heartbeats(sites(request))
 
 

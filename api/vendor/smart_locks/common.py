@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from api.auth import Caller, require
 from api.errors import ApiError
 from api.vendor.errors import VendorRoute
-from api.vendor.sites import sites
+from api.vendor.sites import site_service
 from lockers.grants import Grants
 from lockers.lock_events import LockEvents
 from lockers.lock_groups import LockGroups
@@ -106,22 +106,22 @@ def _pages(total: int, limit: int) -> int:
 
 
 # -- the services the routes call -----------------------------------------------------------------
-Site = Annotated[SiteService, Depends(sites)]
+Site = Annotated[SiteService, Depends(site_service)]
 
 
-def smart_locks(site: Site) -> SmartLocks:
+async def smart_locks(site: Site) -> SmartLocks:
     return SmartLocks(site)
 
 
-def grants(site: Site) -> Grants:
+async def grants(site: Site) -> Grants:
     return Grants(site.engine)
 
 
-def lock_events(site: Site) -> LockEvents:
+async def lock_events(site: Site) -> LockEvents:
     return LockEvents(site.engine)
 
 
-def lock_groups(site: Site) -> LockGroups:
+async def lock_groups(site: Site) -> LockGroups:
     return LockGroups(site.engine)
 
 

@@ -128,7 +128,7 @@ def web_router() -> APIRouter:
 
 def served(kind: Callable[[Any, SiteService], S]) -> Any:
     """The dependency that builds service ``kind`` for a request, on the app's database and site."""
-    def build(request: Request) -> S:
+    async def build(request: Request) -> S:
         return kind(request.app.state.central.engine, sites(request))
 
     return Depends(build)

@@ -267,7 +267,7 @@ async def add_area(body: AreaIn, caller: Operator, locations: Locations,
 # ================================================================================================
 # Countries
 # ================================================================================================
-def _all_countries(page: Annotated[int, Query(ge=1, description="Page number, from 1.")] = 1,
+async def _all_countries(page: Annotated[int, Query(ge=1, description="Page number, from 1.")] = 1,
                    page_size: Annotated[int, Query(ge=1, le=1000, description="Items per page (default: "
                                           "all of ISO 3166-1 at once).")] = 300) -> Page:
     return Page(page, page_size)

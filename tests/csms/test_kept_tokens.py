@@ -1,0 +1,82 @@
+"""API tokens are kept in memory for a second after a read (csms.services.tokens.KEEP_S): what
+that may and may not change about who gets in."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from chargebay.stack import Stack
+from csms.services.tokens import KEEP_S, TokenService, create_token
+from csms.store.access import ApiToken
+from csms.store.models import table
+from csms.timeutil import now_utc
+
+_TOKENS = table(ApiToken)
+
+
+async def until_refused(tokens: TokenService, secret: str, limit: float) -> float:
+    """Seconds until ``secret`` stops finding a holder (AssertionError past ``limit``)."""
+    started = time.monotonic()
+    while (await tokens.find(secret))[1] is not None:
+        assert time.monotonic() - started < limit, "still let in"
+        await asyncio.sleep(0.02)
+    return time.monotonic() - started
+
+
+async def test_a_kept_token_is_not_read_again_and_a_revocation_here_counts_at_once(stack: Stack) -> None:
+    tokens = stack.central.tokens
+    token_id, secret = await tokens.create("kept", "operator")
+    issued, holder = await tokens.find(secret)
+    assert issued and holder is not None and holder.role == "operator"
+    # Kept: a change the service did not make is not seen within the second ...
+    async with stack.central.engine.begin() as conn:
+        await conn.execute(update(_TOKENS).where(_TOKENS.c.id == token_id).values(role="viewer"))
+    assert (await tokens.find(secret))[1].role == "operator"  # type: ignore[union-attr]
+    # ... but after it, it is read again.
+    assert await until_refused_or_changed(tokens, secret, "viewer", KEEP_S + 5)
+    # Revoked through the service: refused at once, not a second later.
+    assert (await tokens.find(secret))[1] is not None
+    await tokens.revoke(token_id)
+    assert await tokens.find(secret) == (True, None)
+
+
+async def until_refused_or_changed(tokens: TokenService, secret: str, role: str, limit: float) -> bool:
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        holder = (await tokens.find(secret))[1]
+        if holder is None or holder.role == role:
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+async def test_a_token_revoked_at_another_node_stops_working_within_the_second(stack: Stack) -> None:
+    here = stack.central.tokens
+    elsewhere = TokenService(stack.central.engine)  # another node's service on the same store
+    token_id, secret = await here.create("two-nodes", "integrator")
+    assert (await here.find(secret))[1] is not None  # kept here now
+    await elsewhere.revoke(token_id)
+    assert await until_refused(here, secret, KEEP_S + 5) <= KEEP_S + 5
+
+
+async def test_login_and_expiring_tokens(stack: Stack) -> None:
+    """A user's or kiosk's login token is never kept (the locker back office revokes it in the
+    transaction that removes the user): revoked behind the service's back, it is refused at once.
+    A kept token that expires is refused from its expiry on."""
+    tokens, engine = stack.central.tokens, stack.central.engine
+    # a token as a kiosk login issues it (device_id set)
+    _, device_token = await create_token(engine, "kiosk-1", "viewer", device_id=4711)
+    assert (await tokens.find(device_token))[1] is not None
+    async with engine.begin() as conn:
+        await conn.execute(update(_TOKENS).where(_TOKENS.c.device_id == 4711).values(revoked_at=now_utc()))
+    assert await tokens.find(device_token) == (True, None)
+
+    _, soon = await create_token(engine, "short", "viewer", expires_at=now_utc() + timedelta(seconds=0.3))
+    assert (await tokens.find(soon))[1] is not None
+    await asyncio.sleep(0.4)
+    assert await tokens.find(soon) == (True, None)
+
