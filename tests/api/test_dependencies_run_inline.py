@@ -28,7 +28,8 @@ def routes(items: list[Any]) -> Iterator[Any]:
 def runs_on_a_thread(call: Any) -> bool:
     if call is None or inspect.isclass(call):
         return False  # a class (a request body model, a security scheme) is built inline
-    return not (inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(getattr(call, "__call__", None)))
+    # an instance with an async __call__ (a security scheme's, a dependency object) runs inline too
+    return not (inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(type(call).__call__))
 
 
 def threaded(dependant: Dependant) -> Iterator[str]:
