@@ -40,7 +40,6 @@ class BulkCommands:
 
     def __init__(self, commands: CommandService) -> None:
         self._commands = commands
-        self._background: set[asyncio.Task[Any]] = set()
 
     async def run(self, charge_point_ids: Sequence[str], action: str, payload: dict[str, Any], *,
                   wait: float, requested_by: str) -> list[Target]:
@@ -74,9 +73,7 @@ class BulkCommands:
         if sent:
             await self._commands.record_many(sent, requested_by)
         if wait == 0:
-            task = asyncio.create_task(self._deliver(sent, self._commands.default_timeout))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._commands.in_background(self._deliver(sent, self._commands.default_timeout))
             ended = sent
         else:
             ended = await self._deliver(sent, wait)

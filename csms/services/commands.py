@@ -189,16 +189,16 @@ class CommandService:
         async def execute(timeout: float) -> Outcome:
             outcome = await self._deliver(command_id, charge_point_id, action, payload, timeout, version)
             if callback_url:
-                self._in_background(self._callbacks.deliver(callback_url, command_id, charge_point_id,
+                self.in_background(self._callbacks.deliver(callback_url, command_id, charge_point_id,
                                                             action, outcome))
             return outcome
 
         if wait == 0:
-            self._in_background(execute(self.default_timeout))
+            self.in_background(execute(self.default_timeout))
             return CommandRun(command_id, None)
         return CommandRun(command_id, await execute(wait))
 
-    def _in_background(self, coro: Coroutine[Any, Any, object]) -> None:
+    def in_background(self, coro: Coroutine[Any, Any, object]) -> None:
         """Run ``coro`` on its own, holding a reference until it ends (the loop keeps none)."""
         task = asyncio.create_task(coro)
         self._background.add(task)
