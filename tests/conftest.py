@@ -80,6 +80,7 @@ class _SpareDatabases:
     def __init__(self) -> None:
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pg-databases")
         self._spare: concurrent.futures.Future[str] | None = None
+        self._drops: list[concurrent.futures.Future[None]] = []
 
     def _clone(self, template: str) -> str:
         name = f"cb_test_{os.getpid()}_{next(_databases)}"
@@ -93,14 +94,18 @@ class _SpareDatabases:
         return name
 
     def drop(self, name: str) -> None:
-        self._thread.submit(_pg, POSTGRES or "", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        self._drops = [d for d in self._drops if not d.done() or d.result() is None]  # a failure raises
+        self._drops.append(self._thread.submit(_pg, POSTGRES or "", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
     def close(self) -> None:
-        """Drop the spare and wait for every drop (before the template itself is dropped)."""
+        """Drop the spare and wait for every drop (before the template itself is dropped); a
+        drop that failed fails the session's teardown, as it failed its test's before."""
         if self._spare is not None:
             self.drop(self._spare.result())
             self._spare = None
         self._thread.shutdown(wait=True)
+        for dropped in self._drops:
+            dropped.result()
 
 
 _spares = _SpareDatabases()

@@ -182,6 +182,9 @@ def _fleet_target(target: Target) -> FleetTargetOut:
     if target.refused is not None:
         return FleetTargetOut(charge_point_id=target.charge_point_id, command_id=None, status="refused",
                               error_code=target.refused.code, error_description=target.refused.message)
+    if target.failed is not None:
+        return FleetTargetOut(charge_point_id=target.charge_point_id, command_id=target.command_id,
+                              status="error", error_code="InternalError", error_description=target.failed)
     outcome = target.outcome
     if outcome is None:
         return FleetTargetOut(charge_point_id=target.charge_point_id, command_id=target.command_id,
@@ -194,7 +197,7 @@ def _fleet_target(target: Target) -> FleetTargetOut:
 @router.post("/api/v1/commands/fleet/{action}", summary="Send one action to many charge points",
              response_model=FleetCommandOut, operation_id="fleet_command",
              responses={**declare({404: "`UnknownAction`: not a CSMS-initiated OCPP 1.6 or 2.0.1 action",
-                                   422: "`TooManyChargePoints` (over 10,000)"}),
+                                   422: "`TooManyChargePoints` (over 10,000 once repeats are dropped)"}),
                         202: {"description": "Sent without waiting (`wait=0`): every command sent is "
                                              "`pending`; look each up by its id",
                               "content": body_schema(FleetCommandOut)}},
@@ -208,7 +211,8 @@ async def fleet_command(action: FleetAction, body: FleetCommandIn, response: Res
     ended (or at once with `wait=0`). Per charge point: its outcome, or why it was refused before
     sending (unknown, a payload its version's schema refuses, an action its version lacks); a
     refusal of one holds up none of the others. Cheaper than one request per charge point: the
-    payload is checked once per version and the commands are stored two statements for all."""
+    payload is checked once per version and the commands are recorded in one statement; each
+    outcome is stored as its answer comes."""
     try:
         targets = await fleet.run(body.charge_point_ids, action, body.payload, wait=wait,
                                   requested_by=caller.name)

@@ -59,8 +59,9 @@ class CommandFailed(BaseModel):
 class FleetCommandIn(BaseModel):
     """One action, one payload, many charge points (each gets a command of its own)."""
 
-    charge_point_ids: list[str] = Field(min_length=1, max_length=10_000, description=(
-        "The charge points to send it to (a repeated id is sent once), at most 10,000."))
+    charge_point_ids: list[str] = Field(min_length=1, description=(
+        "The charge points to send it to (a repeated id is sent once), at most 10,000 different ones "
+        "(422 `TooManyChargePoints`)."))
     payload: dict[str, Any] = Field(default_factory=dict, description=(
         "The OCPP payload, checked against the schema of each charge point's version."))
 
@@ -71,10 +72,12 @@ class FleetTargetOut(BaseModel):
     charge_point_id: str
     command_id: str | None = Field(description="The command's id (GET /api/v1/commands/{id}); null when "
                                                "it was refused before anything was stored or sent.")
-    status: Literal["result", "call_error", "timeout", "offline", "pending", "refused"] = Field(description=(
-        "`result` (answered: see `response`), `call_error`, `timeout`, `offline`; `pending` (sent, "
-        "not waited for: `wait=0`); `refused` before sending (see `error_code`: "
-        "`ChargePointNotFound`, `InvalidPayload`, `ActionNotInVersion`, ...)."))
+    status: Literal["result", "call_error", "timeout", "offline", "pending", "refused", "error"] = Field(
+        description=(
+            "`result` (answered: see `response`), `call_error`, `timeout`, `offline`; `pending` (sent, "
+            "not waited for: `wait=0`); `refused` before sending (see `error_code`: "
+            "`ChargePointNotFound`, `InvalidPayload`, `ActionNotInVersion`, `ReservationIdInUse`, ...); "
+            "`error` (`InternalError`): the central system failed storing or sending it (logged)."))
     response: dict[str, Any] | None = Field(default=None, description="The charge point's answer.")
     error_code: str | None = None
     error_description: str | None = None

@@ -3,14 +3,15 @@
 One REST request per charge point costs each of them the whole HTTP and store round (a request,
 two committed writes of its own, an answer): RemoteStart to 1,000 charge points that way took
 4.5 s of a core (issue #18). Here the payload is checked once per OCPP version, the 1,000
-commands are recorded in one statement and their outcomes in another, and the calls go out side
-by side; each charge point still gets its own command (own id, own row, own outcome), exactly as
-if it had been sent alone.
+commands are recorded in one statement, and the calls go out side by side; each charge point still
+gets its own command (own id, own row, its outcome stored, settled and published as its answer
+comes), exactly as if it had been sent alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,18 +22,21 @@ from csms.services.errors import Conflict, Invalid, NotFound, ServiceError
 from ocppj.validation import SchemaViolation
 from ocppj.versions import SERVED, Version
 
+log = logging.getLogger(__name__)
 MAX_TARGETS = 10_000  # a fleet; more is a mistake more often than a need
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
     """What became of the command to one charge point: refused before sending (``refused``: why),
-    sent and not waited for (``outcome`` None), or sent and ended (``outcome``)."""
+    sent and not waited for (``outcome`` None), sent and ended (``outcome``), or failed inside the
+    central system (``failed``: logged)."""
 
     charge_point_id: str
     command_id: str | None = None
     outcome: Outcome | None = None
     refused: ServiceError | None = None
+    failed: str | None = None
 
 
 class BulkCommands:
@@ -74,11 +78,11 @@ class BulkCommands:
             await self._commands.record_many(sent, requested_by)
         if wait == 0:
             self._commands.in_background(self._deliver(sent, self._commands.default_timeout))
-            ended = sent
+            ended = [Target(s.charge_point_id, s.command_id) for s in sent]
         else:
             ended = await self._deliver(sent, wait)
-        for s in ended:
-            targets[s.charge_point_id] = Target(s.charge_point_id, s.command_id, s.outcome)
+        for target in ended:
+            targets[target.charge_point_id] = target
         return list(targets.values())
 
     async def _version(self, charge_point_id: str) -> Version | None:
@@ -102,12 +106,18 @@ class BulkCommands:
             checked[version.name] = refusal
         return checked[version.name]
 
-    async def _deliver(self, sent: list[Sent], timeout: float) -> list[Sent]:
-        """Send every command side by side, then store all their outcomes at once."""
-        outcomes = await asyncio.gather(*(self._commands.router.send(s.charge_point_id, s.action, s.payload,
-                                                                     timeout) for s in sent))
-        ended = [Sent(s.command_id, s.charge_point_id, s.action, s.payload, s.version, outcome)
-                 for s, outcome in zip(sent, outcomes, strict=True)]
-        if ended:
-            await self._commands.finish(ended)
-        return ended
+    async def _deliver(self, sent: list[Sent], timeout: float) -> list[Target]:
+        """Send every command side by side; each is stored, settled and published as its own answer
+        comes (a charge point that answers at once is not held up by one that never does). One
+        that fails inside the central system is logged and reported; the others go on."""
+        async def one(s: Sent) -> Target:
+            try:
+                outcome = await self._commands.deliver(s.command_id, s.charge_point_id, s.action, s.payload,
+                                                       timeout, s.version)
+            except Exception:
+                log.exception("fleet %s to %s (command %s) failed", s.action, s.charge_point_id, s.command_id)
+                return Target(s.charge_point_id, s.command_id, failed="the central system failed storing or "
+                              "sending this command (see its log); it may stay pending")
+            return Target(s.charge_point_id, s.command_id, outcome)
+
+        return list(await asyncio.gather(*(one(s) for s in sent)))

@@ -157,7 +157,7 @@ class CommandService:
             command_id = self.new_id()
             await self.record(command_id, charge_point_id, action, payload, requested_by,
                               callback_url)
-        return await self._deliver(command_id, charge_point_id, action, payload, timeout, version)
+        return await self.deliver(command_id, charge_point_id, action, payload, timeout, version)
 
     async def run(self, charge_point_id: str, action: str, payload: dict[str, Any], *, wait: float,
                   requested_by: str, callback_url: str | None = None) -> CommandRun:
@@ -187,7 +187,7 @@ class CommandService:
         await self.record(command_id, charge_point_id, action, payload, requested_by, callback_url)
 
         async def execute(timeout: float) -> Outcome:
-            outcome = await self._deliver(command_id, charge_point_id, action, payload, timeout, version)
+            outcome = await self.deliver(command_id, charge_point_id, action, payload, timeout, version)
             if callback_url:
                 self.in_background(self._callbacks.deliver(callback_url, command_id, charge_point_id,
                                                             action, outcome))
@@ -204,7 +204,7 @@ class CommandService:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _deliver(self, command_id: str, charge_point_id: str, action: str, payload: dict[str, Any],
+    async def deliver(self, command_id: str, charge_point_id: str, action: str, payload: dict[str, Any],
                        timeout: float | None, version: Version = V16) -> Outcome:
         """Send a recorded command, wait up to ``timeout`` s, store and publish its outcome, and
         apply what it means to the central system (:meth:`CommandEffects.settle`)."""

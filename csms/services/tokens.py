@@ -105,6 +105,9 @@ class TokenService:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._kept: dict[str, tuple[float, Holder, datetime | None]] = {}  # hash -> (until, holder, expiry)
+        # bumped by every revocation here: a read that started before one is not kept (it may
+        # have read the row just before the revocation committed)
+        self._revocations = 0
 
     async def create(self, name: str, role: str) -> tuple[int, str]:
         """A new random token: its id and its secret (shown once, never stored)."""
@@ -120,6 +123,7 @@ class TokenService:
             if time.monotonic() < until and (expires is None or expires > now_utc()):
                 return True, holder
             del self._kept[hashed]
+        revocations = self._revocations
         async with self._engine.connect() as conn:
             row = (await conn.execute(select(
                 _TOKENS.c.id, _TOKENS.c.name, _TOKENS.c.role, _TOKENS.c.user_id, _TOKENS.c.device_id,
@@ -131,7 +135,7 @@ class TokenService:
         if row.revoked_at is not None or (expires is not None and expires <= now_utc()):
             return True, None
         holder = Holder(row.name, row.role, row.user_id, row.device_id, row.id)
-        if row.user_id is None and row.device_id is None:
+        if row.user_id is None and row.device_id is None and revocations == self._revocations:
             if len(self._kept) >= KEEP_MAX:
                 self._kept.clear()  # guessed tokens are never kept: this takes many real ones
             self._kept[hashed] = (time.monotonic() + KEEP_S, holder, expires)
@@ -139,11 +143,13 @@ class TokenService:
 
     async def revoke(self, token_id: int) -> None:
         """Revoke an active token; :class:`NotFound` for an unknown or already revoked one."""
+        self._revocations += 1
         self._forget(token_id)
         async with self._engine.begin() as conn:
             result = await conn.execute(update(_TOKENS).where(
                 _TOKENS.c.id == token_id, _TOKENS.c.revoked_at.is_(None)).values(revoked_at=now_utc()))
-        self._forget(token_id)  # and again: a request between the first and the commit kept it
+        self._revocations += 1  # and again: a read between the first and the commit is not kept
+        self._forget(token_id)
         if not result.rowcount:
             raise NotFound("TokenNotFound", f"no active token {token_id}")
 

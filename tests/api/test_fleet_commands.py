@@ -105,13 +105,60 @@ async def test_wait_0_answers_202_at_once_and_the_commands_end_later(stack: Stac
         assert q1.payloads("Reset") == q2.payloads("Reset") == [{"type": "Hard"}]
 
 
+async def test_an_answer_is_stored_as_it_comes_not_when_the_slowest_ends(
+        stack: Stack, client: httpx.AsyncClient) -> None:
+    async with online(stack, "FL-FAST"), online(stack, "FL-SILENT") as silent:
+        silent.delays["TriggerMessage"] = 30.0
+        r = await fleet(client, "TriggerMessage", ["FL-FAST", "FL-SILENT"], {"requestedMessage": "Heartbeat"},
+                        "?wait=0")
+        assert r.status_code == 202, r.text
+        fast_id, silent_id = (t["command_id"] for t in r.json()["results"])
+
+        async def fast_stored() -> bool:
+            return (await get_command(client, fast_id))["status"] == "result"
+
+        assert await eventually(fast_stored, timeout=10)
+        assert (await get_command(client, silent_id))["status"] == "pending"  # still waiting for it
+
+
+async def test_one_command_failing_inside_the_central_system_loses_no_other(
+        stack: Stack, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    commands = stack.central.commands
+    deliver = commands.deliver
+
+    async def failing(command_id: str, charge_point_id: str, *args: Any) -> Any:
+        if charge_point_id == "FL-BROKEN":
+            raise RuntimeError("the store went away")
+        return await deliver(command_id, charge_point_id, *args)
+
+    monkeypatch.setattr(commands, "deliver", failing)
+    async with online(stack, "FL-OK"), online(stack, "FL-BROKEN"):
+        r = await fleet(client, "Reset", ["FL-OK", "FL-BROKEN"], {"type": "Soft"})
+    assert r.status_code == 200, r.text
+    ok, broken = r.json()["results"]
+    assert (ok["status"], (await get_command(client, ok["command_id"]))["status"]) == ("result", "result")
+    assert (broken["status"], broken["error_code"]) == ("error", "InternalError")
+
+
+async def test_an_action_one_version_lacks_is_refused_for_its_stations_only(
+        stack: Stack, client: httpx.AsyncClient) -> None:
+    async with online(stack, "FL-V16"), station(stack, "FL-V201") as cp201:
+        await cp201.call(BOOT)
+        r = await fleet(client, "RemoteStartTransaction", ["FL-V16", "FL-V201"], START)
+    first, second = r.json()["results"]
+    assert first["status"] == "result"
+    assert (second["status"], second["error_code"]) == ("refused", "ActionNotInVersion")
+
+
 async def test_refusals_of_the_request_itself(stack: Stack, client: httpx.AsyncClient) -> None:
     r = await fleet(client, "Bogus", ["FL-X"], {})
     assert (r.status_code, r.json()["code"]) == (404, "UnknownAction")
     r = await fleet(client, "Reset", [], {"type": "Soft"})
     assert r.status_code == 422, r.text
     r = await fleet(client, "Reset", [f"CP-{i}" for i in range(10_001)], {"type": "Soft"})
-    assert r.status_code == 422, r.text
+    assert (r.status_code, r.json()["code"]) == (422, "TooManyChargePoints"), r.text
+    r = await fleet(client, "Reset", ["FL-X"] * 10_001, {"type": "Soft"})  # one charge point, named often
+    assert r.status_code == 200 and [t["status"] for t in r.json()["results"]] == ["refused"], r.text
     viewer = bearer(await make_token(client, "viewer"))
     r = await fleet(client, "Reset", ["FL-X"], {"type": "Soft"}, headers=viewer)
     assert r.status_code == 403, r.text

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -65,13 +67,60 @@ async def until_refused_or_changed(tokens: TokenService, secret: str, role: str,
     return False
 
 
-async def test_a_token_revoked_at_another_node_stops_working_within_the_second(stack: Stack) -> None:
+async def test_a_token_revoked_at_another_node_stops_working_after_the_second(
+        stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1000.0]  # the service's monotonic clock, moved by hand
+    monkeypatch.setattr(tokens_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
     here = stack.central.tokens
     elsewhere = TokenService(stack.central.engine)  # another node's service on the same store
     token_id, secret = await here.create("two-nodes", "integrator")
     assert (await here.find(secret))[1] is not None  # kept here now
     await elsewhere.revoke(token_id)
-    assert await until_refused(here, secret, KEEP_S + 5) <= KEEP_S + 5
+    clock[0] += KEEP_S - 0.01
+    assert (await here.find(secret))[1] is not None  # still believed, within the second
+    clock[0] += 0.02
+    assert await here.find(secret) == (True, None)  # read again past it: revoked
+
+
+class _SlowToFinish:
+    """An engine whose connections take a while to give back after their statements ran: a read
+    that has its row but has not returned yet, while a revocation commits meanwhile."""
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+        self.read_done = asyncio.Event()
+
+    def connect(self) -> Any:
+        return _Slow(self._engine.connect(), self.read_done)
+
+    def begin(self) -> Any:
+        return self._engine.begin()
+
+
+class _Slow:
+    def __init__(self, inner: Any, read_done: asyncio.Event) -> None:
+        self._inner, self._read_done = inner, read_done
+
+    async def __aenter__(self) -> Any:
+        return await self._inner.__aenter__()
+
+    async def __aexit__(self, *exc: object) -> Any:
+        self._read_done.set()
+        await asyncio.sleep(0.2)
+        return await self._inner.__aexit__(*exc)
+
+
+async def test_a_read_that_overlapped_a_revocation_here_is_not_kept(
+        stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens = stack.central.tokens
+    token_id, secret = await tokens.create("overlap", "operator")
+    slow = _SlowToFinish(stack.central.engine)
+    monkeypatch.setattr(tokens, "_engine", slow)
+    reading = asyncio.create_task(tokens.find(secret))  # reads the row while it is still valid ...
+    await slow.read_done.wait()
+    await tokens.revoke(token_id)  # ... and returns after the revocation committed
+    await reading
+    assert await tokens.find(secret) == (True, None)  # what it read was not kept
 
 
 async def test_login_and_expiring_tokens(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
