@@ -47,6 +47,7 @@ from csms.timeutil import now_utc
 from csms.tls import Loaded, ServerTls
 
 log = logging.getLogger(__name__)
+DRAIN_S = 5.0  # at stop, how long commands sent without waiting may take to be stored
 _CP = table(ChargePoint)
 LOG_EVERY = 10.0  # seconds between two lines of one kind a peer can cause per frame or handshake
 FIRST_PRUNE = 60.0  # seconds from start to the first pruning (at most): a node that restarts
@@ -185,6 +186,7 @@ class CentralSystem:
             self._follower.cancel()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        await self.commands.drain(DRAIN_S)
         await self.writer.close()
 
     async def sweep_dead_nodes(self) -> int:

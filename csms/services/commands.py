@@ -10,6 +10,7 @@ callback); :meth:`CommandService.send` is the same for the central system's own 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from ocppj.basic_auth import redacted
 from ocppj.validation import SchemaViolation
 from ocppj.versions import SERVED, V16, Version
 
+log = logging.getLogger(__name__)
 _COMMANDS = table(Command)
 # how a command ended, for executemany (the key's name must not be a column's: SQLAlchemy reserves those)
 _FINISH = update(_COMMANDS).where(_COMMANDS.c.id == bindparam("key")).values(
@@ -197,6 +199,21 @@ class CommandService:
             self.in_background(execute(self.default_timeout))
             return CommandRun(command_id, None)
         return CommandRun(command_id, await execute(wait))
+
+    async def drain(self, timeout: float) -> None:
+        """Let what was sent without waiting (``wait=0`` commands, fleet commands, callbacks) end
+        before the store closes: at shutdown the sockets close first, so a local command ends
+        ``offline`` at once and is stored as such instead of staying ``pending`` forever. What is
+        still running after ``timeout`` s (a call routed to another node) is cancelled."""
+        if not self._background:
+            return
+        _, left = await asyncio.wait(set(self._background), timeout=timeout)
+        for task in left:
+            task.cancel()
+        if left:
+            await asyncio.gather(*left, return_exceptions=True)
+            log.warning("%d command(s) sent without waiting were still running at shutdown; "
+                        "they stay pending", len(left))
 
     def in_background(self, coro: Coroutine[Any, Any, object]) -> None:
         """Run ``coro`` on its own, holding a reference until it ends (the loop keeps none)."""

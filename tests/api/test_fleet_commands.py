@@ -5,15 +5,17 @@ way and is stored as if it had been sent alone."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from chargebay.stack import Stack
+from chargebay.stack import Stack, running
 from tests.api.commands_helpers import get_command, messages
 from tests.api.full_cp import ADMIN, bearer, eventually, make_token, online
+from tests.conftest import make_settings
 from tests.csms.test_ocpp201_connection import BOOT, station
 
 START = {"connectorId": 1, "idTag": "FLEET"}
@@ -185,3 +187,31 @@ async def test_a_fleet_of_fifty_is_stored_in_full(stack: Stack, client: httpx.As
     finally:
         for s in stations:
             await s.__aexit__(None, None, None)
+
+
+async def test_commands_sent_without_waiting_are_stored_when_the_central_system_stops(
+        db_url: str, settings_overrides: dict[str, Any]) -> None:
+    """Stopped while a wait=0 command (one and a fleet's) waits for a connected charge point's
+    answer: its socket closes first, so the commands end offline and are stored so, not left
+    pending forever."""
+    settings = make_settings(db_url, **settings_overrides)
+    central_system = running(settings, migrate=False)
+    stack = await central_system.__aenter__()
+    station_16 = online(stack, "FL-STOP")
+    cp = await station_16.__aenter__()
+    try:
+        cp.delays["Reset"] = cp.delays["TriggerMessage"] = 60.0
+        async with httpx.AsyncClient(base_url=stack.http_url, timeout=10) as c:
+            single = await c.post("/api/v1/charge-points/FL-STOP/commands/Reset?wait=0", json={"type": "Soft"},
+                                  headers=ADMIN)
+            many = await fleet(c, "TriggerMessage", ["FL-STOP"], {"requestedMessage": "Heartbeat"}, "?wait=0")
+        assert single.status_code == many.status_code == 202
+        ids = [single.json()["command_id"], many.json()["results"][0]["command_id"]]
+    finally:
+        await central_system.__aexit__(None, None, None)  # stopped while the charge point is connected
+        with contextlib.suppress(Exception):
+            await station_16.__aexit__(None, None, None)
+    async with running(settings, migrate=False) as again, \
+            httpx.AsyncClient(base_url=again.http_url, timeout=10) as c:
+        statuses = [(await get_command(c, command_id))["status"] for command_id in ids]
+    assert statuses == ["offline", "offline"]
