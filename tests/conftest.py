@@ -94,7 +94,6 @@ class _SpareDatabases:
         return name
 
     def drop(self, name: str) -> None:
-        self._drops = [d for d in self._drops if not d.done() or d.result() is None]  # a failure raises
         self._drops.append(self._thread.submit(_pg, POSTGRES or "", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
     def close(self) -> None:

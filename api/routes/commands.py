@@ -32,7 +32,7 @@ from api.schemas.commands import (
 )
 from csms.outcomes import Outcome
 from csms.services.bulk_commands import Target
-from csms.services.commands import CommandRun, UnknownAction
+from csms.services.commands import CommandRun
 from ocppj.versions import V16, V201
 from ocppj.versions import V16_SCHEMAS as SCHEMAS
 
@@ -179,19 +179,15 @@ _FLEET_EXAMPLE = {"charge_point_ids": ["CP-1", "CP-2"], "payload": {"connectorId
 
 
 def _fleet_target(target: Target) -> FleetTargetOut:
+    out = FleetTargetOut(charge_point_id=target.charge_point_id, command_id=target.command_id, status="pending")
     if target.refused is not None:
-        return FleetTargetOut(charge_point_id=target.charge_point_id, command_id=None, status="refused",
-                              error_code=target.refused.code, error_description=target.refused.message)
-    if target.failed is not None:
-        return FleetTargetOut(charge_point_id=target.charge_point_id, command_id=target.command_id,
-                              status="error", error_code="InternalError", error_description=target.failed)
-    outcome = target.outcome
-    if outcome is None:
-        return FleetTargetOut(charge_point_id=target.charge_point_id, command_id=target.command_id,
-                              status="pending")
-    return FleetTargetOut(charge_point_id=target.charge_point_id, command_id=target.command_id,
-                          status=outcome.kind, response=outcome.payload, error_code=outcome.error_code,
-                          error_description=outcome.description)
+        out.status, out.error_code, out.error_description = "refused", target.refused.code, target.refused.message
+    elif target.failed is not None:
+        out.status, out.error_code, out.error_description = "error", "InternalError", target.failed
+    elif (outcome := target.outcome) is not None:
+        out.status, out.response = outcome.kind, outcome.payload
+        out.error_code, out.error_description = outcome.error_code, outcome.description
+    return out
 
 
 @router.post("/api/v1/commands/fleet/{action}", summary="Send one action to many charge points",
@@ -213,11 +209,7 @@ async def fleet_command(action: FleetAction, body: FleetCommandIn, response: Res
     refusal of one holds up none of the others. Cheaper than one request per charge point: the
     payload is checked once per version and the commands are recorded in one statement; each
     outcome is stored as its answer comes."""
-    try:
-        targets = await fleet.run(body.charge_point_ids, action, body.payload, wait=wait,
-                                  requested_by=caller.name)
-    except UnknownAction as exc:
-        raise ApiError(404, "UnknownAction", str(exc)) from None
+    targets = await fleet.run(body.charge_point_ids, action, body.payload, wait=wait, requested_by=caller.name)
     results = [_fleet_target(t) for t in targets]
     if wait == 0:
         response.status_code = 202

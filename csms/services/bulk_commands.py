@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from csms.outcomes import Outcome
-from csms.services.commands import CommandService, Sent, UnknownAction
+from csms.services.commands import CommandService, Sent
 from csms.services.errors import Conflict, Invalid, NotFound, ServiceError
-from ocppj.validation import SchemaViolation
 from ocppj.versions import SERVED, Version
 
 log = logging.getLogger(__name__)
@@ -50,10 +49,10 @@ class BulkCommands:
         """Check, record and send ``action`` to every charge point named (each once, in the order
         given); wait up to ``wait`` s for all answers (0: answer at once, the commands go on in the
         background). A charge point that is unknown, or whose version refuses the payload or the
-        action, is refused on its own; the others are sent. Raises :class:`UnknownAction` (no
+        action, is refused on its own; the others are sent. Raises :class:`NotFound` ``UnknownAction`` (no
         version has the action) and :class:`Invalid` ``TooManyChargePoints``."""
         if not any(action in v.csms_actions for v in SERVED):
-            raise UnknownAction(f"{action!r} is not a CSMS-initiated OCPP action")
+            raise NotFound("UnknownAction", f"{action!r} is not a CSMS-initiated OCPP 1.6 or 2.0.1 action")
         ids = list(dict.fromkeys(charge_point_ids))
         if len(ids) > MAX_TARGETS:
             raise Invalid("TooManyChargePoints", f"at most {MAX_TARGETS} charge points per command, "
@@ -97,10 +96,7 @@ class BulkCommands:
         if version.name not in checked:
             refusal: ServiceError | None = None
             try:
-                self._commands.check(action, payload, version)
-            except SchemaViolation as exc:
-                refusal = Invalid("InvalidPayload", f"{action} payload breaks the OCPP {version.name} "
-                                  f"schema: {exc.description}", violation=exc.code)
+                self._commands.check_request(action, payload, version)
             except (Conflict, Invalid) as exc:
                 refusal = exc
             checked[version.name] = refusal

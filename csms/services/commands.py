@@ -35,7 +35,7 @@ from ocppj.versions import SERVED, V16, Version
 
 log = logging.getLogger(__name__)
 _COMMANDS = table(Command)
-# how a command ended, for executemany (the key's name must not be a column's: SQLAlchemy reserves those)
+# how a command ended, a prepared UPDATE (the key's name must not be a column's: SQLAlchemy reserves those)
 _FINISH = update(_COMMANDS).where(_COMMANDS.c.id == bindparam("key")).values(
     {c: bindparam(c) for c in ("status", "response", "error_code", "error_description", "message_id",
                                "completed_at")})
@@ -66,14 +66,13 @@ def version_of(known: object | None) -> Version:
 
 @dataclass(frozen=True, slots=True)
 class Sent:
-    """A command on its way: what was sent to whom, in which version, and (once over) how it ended."""
+    """A command on its way: what is sent to whom, in which version."""
 
     command_id: str
     charge_point_id: str
     action: str
     payload: dict[str, Any]
     version: Version
-    outcome: Outcome | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +111,6 @@ class CommandService:
         version.validator.validate(action, payload)
         self._effects.check(action, payload, version)
 
-    @property
-    def router(self) -> Router:
-        return self._router
-
     async def known(self, charge_point_id: str) -> object | None:
         """What the central system knows of a charge point (cached), or None: not in the store."""
         return await self._lookup(charge_point_id)
@@ -124,6 +119,16 @@ class CommandService:
                       requested_by: str | None, version: Version) -> dict[str, Any]:
         """The payload as it goes out, after what the action needs first (:meth:`CommandEffects.prepare`)."""
         return await self._effects.prepare(charge_point_id, action, payload, requested_by, version)
+
+    def check_request(self, action: str, payload: dict[str, Any], version: Version,
+                      charge_point_id: str = "") -> None:
+        """:meth:`check`, as a REST request is refused: a schema violation is :class:`Invalid`
+        ``InvalidPayload`` naming the version whose schema the payload breaks."""
+        try:
+            self.check(action, payload, version, charge_point_id)
+        except SchemaViolation as exc:
+            raise Invalid("InvalidPayload", f"{action} payload breaks the OCPP {version.name} schema: "
+                          f"{exc.description}", violation=exc.code) from None
 
     async def version(self, charge_point_id: str) -> Version:
         """The OCPP version a command to ``charge_point_id`` goes out in: its socket's when it is
@@ -175,11 +180,7 @@ class CommandService:
         """
         known = await self._lookup(charge_point_id)  # cached: a charge point that just booted counts
         version = await self.version(charge_point_id) if known is not None else V16
-        try:
-            self.check(action, payload, version, charge_point_id)
-        except SchemaViolation as exc:
-            raise Invalid("InvalidPayload", f"{action} payload breaks the OCPP {version.name} schema: "
-                          f"{exc.description}", violation=exc.code) from None
+        self.check_request(action, payload, version, charge_point_id)
         if callback_url:
             await self._callbacks.check(callback_url)
         if known is None:
@@ -227,7 +228,15 @@ class CommandService:
         apply what it means to the central system (:meth:`CommandEffects.settle`)."""
         outcome = await self._router.send(charge_point_id, action, payload,
                                           self.default_timeout if timeout is None else timeout)
-        await self.finish([Sent(command_id, charge_point_id, action, payload, version, outcome)])
+        row = {"key": command_id, "status": outcome.kind, "message_id": outcome.message_id,
+               "completed_at": now_utc(), "error_code": outcome.error_code,
+               "error_description": outcome.description,
+               "response": None if outcome.payload is None else orjson.dumps(outcome.payload).decode()}
+        await self._writer.run(lambda c: c.execute(_FINISH, row))
+        await self._effects.settle(charge_point_id, action, payload, outcome, version)
+        self._events.publish("command_result", charge_point_id, command_id=command_id,
+                             action=action, outcome=outcome.kind, payload=outcome.payload,
+                             error_code=outcome.error_code)
         return outcome
 
     async def record_many(self, sent: Sequence[Sent], requested_by: str | None) -> None:
@@ -237,20 +246,3 @@ class CommandService:
         rows = [_pending(s.command_id, s.charge_point_id, s.action, s.payload, requested_by, None, now)
                 for s in sent]
         await self._writer.run(lambda c: c.execute(_COMMANDS.insert(), rows))
-
-    async def finish(self, sent: Sequence[Sent]) -> None:
-        """Store how commands ended (one statement for all of them), apply what each means to the
-        central system (:meth:`CommandEffects.settle`) and publish each outcome."""
-        now = now_utc()
-        rows = [{"key": s.command_id, "status": o.kind, "message_id": o.message_id, "completed_at": now,
-                 "response": None if o.payload is None else orjson.dumps(o.payload).decode(),
-                 "error_code": o.error_code, "error_description": o.description}
-                for s in sent if (o := s.outcome) is not None]
-        await self._writer.run(lambda c: c.execute(_FINISH, rows))
-        for s in sent:
-            outcome = s.outcome
-            assert outcome is not None  # finish() is given sent commands that ended
-            await self._effects.settle(s.charge_point_id, s.action, s.payload, outcome, s.version)
-            self._events.publish("command_result", s.charge_point_id, command_id=s.command_id,
-                                 action=s.action, outcome=outcome.kind, payload=outcome.payload,
-                                 error_code=outcome.error_code)

@@ -22,15 +22,6 @@ from csms.timeutil import now_utc
 _TOKENS = table(ApiToken)
 
 
-async def until_refused(tokens: TokenService, secret: str, limit: float) -> float:
-    """Seconds until ``secret`` stops finding a holder (AssertionError past ``limit``)."""
-    started = time.monotonic()
-    while (await tokens.find(secret))[1] is not None:
-        assert time.monotonic() - started < limit, "still let in"
-        await asyncio.sleep(0.02)
-    return time.monotonic() - started
-
-
 async def test_a_kept_token_is_not_read_again_and_a_revocation_here_counts_at_once(
         stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     # kept for a minute here, so that a slow machine cannot turn "within the second" into a read
