@@ -22,6 +22,7 @@ from chargebay.migrate import upgrade
 from charger_sim.runtime import ProcessProvider
 from charger_sim.service import SimService
 from common.db import create_engine
+from common.heap import settle as settle_heap
 from common.limits import raise_open_files_limit
 from common.settings import Role, Settings, warn_of_earlier_state
 from csms.central import CentralSystem
@@ -34,6 +35,8 @@ from lockers.ocpp_bays import wire as wire_sites
 from lockers.service import SiteService
 
 log = logging.getLogger("chargebay")
+# the single writer checkpoints SQLite's log every this many pages (see common.db.create_engine)
+WRITER_WAL_PAGES = 10_000
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -125,7 +128,8 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
     if settings.role == Role.api and not settings.redis_url:
         log.warning("role api without CHARGEBAY_REDIS_URL: no charge point can be reached")
     engine = create_engine(settings.database_url)
-    write_engine = create_engine(settings.database_url, cache_kib=65536, pool_size=2, max_overflow=0)
+    write_engine = create_engine(settings.database_url, cache_kib=65536, wal_pages=WRITER_WAL_PAGES,
+                                 pool_size=2, max_overflow=0)
     cluster: Cluster | None = None
     if settings.redis_url:
         cluster = Cluster(settings.redis_url, settings.node_id, settings.registry_ttl)
@@ -225,6 +229,7 @@ async def serve_until_signalled(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with running(settings) as stack:
         loop.add_signal_handler(signal.SIGHUP, _reload_tls, stack)
+        settle_heap()  # everything start-up made lives as long as the process (common.heap)
         if stack.generated_token:
             print("\nNo CHARGEBAY_API_TOKEN was set, so an admin token was generated. "
                   "It is shown only this once:\n\n    " + stack.generated_token + "\n", flush=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import itertools
 import multiprocessing as mp
 import os
@@ -27,6 +26,7 @@ from charger_sim.station import new_station
 from charger_sim.template import load_template
 from charger_sim.transactions import StationTransactions
 from common.durable import DurableQueue
+from common.heap import settle as settle_heap
 from common.loop import run as run_loop
 
 LOG_SIZE = 1000  # frames and events kept per charger for the logs endpoint
@@ -145,8 +145,7 @@ class _Worker:
 def _worker_main(conn: Connection, state_dir: str, worker: int) -> None:
     # Ctrl-C reaches the whole process group; the parent stops its workers by closing the pipe.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
+    settle_heap()
     run_loop(_Worker(state_dir, worker).serve(conn))
 
 

@@ -58,17 +58,7 @@ GARBAGE_CODE = 1008  # policy violation: nothing but rejected frames, past the b
 _MESSAGES = cast(Table, Message.__table__)
 _ids = MessageIds()  # prefixed per central system (CentralSystem.node_prefix)
 
-_in_counters: dict[str, Any] = {}
-_out_counters: dict[str, Any] = {}
-
-
-def _count(action: str, direction: str) -> None:
-    """Count a frame; label children are cached (``labels()`` costs more than ``inc()``)."""
-    cache = _in_counters if direction == "in" else _out_counters
-    child = cache.get(action)
-    if child is None:
-        child = cache[action] = MESSAGES.labels(action=action, direction=direction)
-    child.inc()
+_count = MESSAGES.add  # (action, direction), see csms.metrics.FrameCounts
 
 
 async def _unstored(vouched: list[asyncio.Future[Any]], central: CentralSystem) -> bool:

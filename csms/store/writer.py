@@ -268,16 +268,17 @@ class Writer:
         multi-row statement (see :mod:`csms.store.bulk`)."""
         groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]] = {}
         updated: dict[tuple[str, Any], tuple[str, ...]] = {}  # row → the keys of the group that updates it
+        memo: dict[int, Any] = {}  # values converted for the driver, by id(): the batch holds them
         for index, item in enumerate(batch):
             if item.kind == _OP:
-                await self._flush_groups(conn, groups)
+                await self._flush_groups(conn, groups, memo)
                 updated.clear()
                 results[index] = await item.payload(conn)
                 continue
             if item.kind == _UPDATE:  # updates of one row by different keys: applied in queue order
                 row_key = (item.table.name, item.payload[item.keys[0]])  # type: ignore[union-attr]
                 if updated.setdefault(row_key, item.keys) != item.keys:
-                    await self._flush_groups(conn, groups)
+                    await self._flush_groups(conn, groups, memo)
                     updated.clear()
                     updated[row_key] = item.keys
             rows = groups.setdefault((item.kind, item.table, item.keys), [])  # type: ignore[arg-type]
@@ -285,17 +286,19 @@ class Writer:
                 rows.extend(item.payload)
             else:
                 rows.append(item.payload)
-        await self._flush_groups(conn, groups)
+        await self._flush_groups(conn, groups, memo)
 
     async def _flush_groups(self, conn: AsyncConnection,
-                            groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]]) -> None:
+                            groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]],
+                            memo: dict[int, Any]) -> None:
         for (kind, target, keys), rows in sorted(groups.items(), key=_creates_first):
             if not rows:
                 continue
             if kind == _UPDATE:
                 await self._updates(conn, target, keys, rows)
             else:
-                await self._statement(target, tuple(rows[0]), keys, kind == _CREATE).execute(conn, rows)
+                await self._statement(target, tuple(rows[0]), keys, kind == _CREATE).execute(
+                    conn, rows, memo)
         groups.clear()
 
     async def _updates(self, conn: AsyncConnection, table: Table, keys: tuple[str, ...],
