@@ -240,9 +240,11 @@ class MeterValue(Base):
     # Few indexes: each is paid on every one of thousands of rows a second. The unique one makes
     # storing idempotent: a charge point that resends MeterValues it was never answered for (the
     # node died after the commit) adds nothing. Its inserts skip duplicates (csms/store/bulk.py).
+    # It leads with the timestamp so new samples land at its end, not on a page per charge point
+    # (migration 0014: 22 -> 6 µs a sample on SQLite).
     __table_args__ = (
         Index("ix_meter_values_tx", "transaction_id"),
-        Index("ux_meter_values_sample", "charge_point_id", "connector_id", "timestamp",
+        Index("ux_meter_values_sample", "timestamp", "charge_point_id", "connector_id",
               *(text(f"coalesce({c}, '')") for c in SAMPLE_IDENTITY), unique=True),
         {"info": {"skip_duplicates": True}},
     )
