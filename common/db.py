@@ -12,6 +12,8 @@ from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
+from common import sqlite_driver
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -87,6 +89,8 @@ def create_engine(url: str, cache_kib: int = 4096, wal_pages: int = WAL_PAGES,
     kwargs.setdefault("max_overflow", 0 if sqlite else 20)
     if sqlite:
         kwargs.setdefault("pool_timeout", 120)
+    if sqlite and url.startswith("sqlite+aiosqlite"):
+        kwargs.setdefault("module", sqlite_driver.dbapi())
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas(cache_kib, wal_pages))

@@ -1,0 +1,121 @@
+"""SQLite through aiosqlite with one thread crossing per statement, not four.
+
+Why: aiosqlite runs each call on the connection's thread and hands the result back to the event
+loop. SQLAlchemy's adapter makes four such calls for a statement that returns rows (open a
+cursor, execute, fetch, close) and three for one that does not. Each crossing waits for the
+event loop to come round again: with thousands of sockets to serve, one round is milliseconds,
+and the single writer's operations (a StartTransaction: three statements) run one after another,
+so a 10,000-station fleet's starts queued up behind those waits (bench/sim_fleet.py, issue #18).
+Here a statement is one function run on the connection's thread — cursor, execute, fetch, close
+— and its rows, description, rowcount and lastrowid come back together.
+
+Server-side (streaming) cursors keep SQLAlchemy's own adapter. Reaching aiosqlite's queue is
+what SQLAlchemy's adapter itself does to set the isolation level.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util import EMPTY_DICT
+
+_Outcome = tuple[Any, list[Any] | None, int, int | None]
+
+
+def _run(conn: sqlite3.Connection, many: bool, operation: str, parameters: Any) -> _Outcome:
+    """On the connection's thread: the whole life of one cursor."""
+    cursor = conn.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else None
+        return description, rows, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+class OneCrossingCursor(AsyncAdapt_aiosqlite_cursor):
+    """A cursor whose statement, rows and close are one call on the connection's thread."""
+
+    __slots__ = ("_description", "_rowcount", "_lastrowid")
+
+    def __init__(self, adapt_connection: Any) -> None:  # no cursor opened here: _run opens it
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = None  # type: ignore[assignment]
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> int:
+        return self._lastrowid  # type: ignore[return-value]
+
+    @property
+    def arraysize(self) -> int:
+        return 1
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        pass  # fetchmany reads the rows already here
+
+    async def _cross(self, many: bool, operation: Any, parameters: Any) -> None:
+        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        async with self._adapt_connection._execute_mutex:
+            outcome = await connection._execute(  # type: ignore[no-untyped-call]
+                _run, connection._conn, many, operation, parameters)
+        self._description, rows, self._rowcount, self._lastrowid = outcome
+        self._rows = collections.deque(rows) if rows else collections.deque()
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        await self._cross(False, operation, parameters)
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
+        await self._cross(True, operation, seq_of_parameters)
+
+    async def _async_soft_close(self) -> None:
+        """Nothing to close: the cursor on the thread closed with its statement."""
+
+    def close(self) -> None:
+        self._rows.clear()
+
+
+class OneCrossingConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+    _cursor_cls = OneCrossingCursor
+
+
+class OneCrossingDbapi(AsyncAdapt_aiosqlite_dbapi):
+    """The DB-API module SQLAlchemy's aiosqlite dialect is given (``create_engine(module=…)``)."""
+
+    def connect(self, *arg: Any, **kw: Any) -> AsyncAdapt_aiosqlite_connection:
+        adapted = super().connect(*arg, **kw)
+        adapted.__class__ = OneCrossingConnection  # same slots: only the cursor class differs
+        return adapted
+
+
+def dbapi() -> OneCrossingDbapi:
+    return OneCrossingDbapi(aiosqlite, sqlite3)

@@ -1,0 +1,66 @@
+"""common.sqlite_driver: a statement is one call on SQLite's thread, and SQLAlchemy sees the same
+results, counts, ids and errors as through its own aiosqlite adapter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from common.db import create_engine
+
+
+def _count_crossings(conn: Any, seen: list[str]) -> None:
+    """Wrap the aiosqlite connection's queue: every function sent to its thread is counted."""
+    raw = conn.sync_connection.connection.dbapi_connection._connection
+    queue = raw._tx  # the worker thread holds the queue itself: only what is put is seen here
+
+    class Counted:
+        def put_nowait(self, item: Any) -> None:
+            seen.append(getattr(item[1], "func", item[1]).__name__)
+            queue.put_nowait(item)
+
+    raw._tx = Counted()
+
+
+async def test_statements_cross_once_and_answer_as_before(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE)")
+            seen: list[str] = []
+            _count_crossings(conn, seen)
+            inserted = await conn.exec_driver_sql("INSERT INTO t (v) VALUES ('a')")
+            assert (inserted.lastrowid, inserted.rowcount) == (1, 1)
+            many = await conn.execute(text("INSERT INTO t (v) VALUES (:v)"), [{"v": "b"}, {"v": "c"}])
+            assert many.rowcount == 2
+            rows = (await conn.execute(text("SELECT id, v FROM t ORDER BY id"))).all()
+            assert [tuple(r) for r in rows] == [(1, "a"), (2, "b"), (3, "c")]
+            empty = await conn.execute(text("SELECT v FROM t WHERE id > 99"))
+            assert list(empty.keys()) == ["v"] and empty.all() == []
+            changed = await conn.exec_driver_sql("UPDATE t SET v = v || '!' WHERE id > 1")
+            assert changed.rowcount == 2
+            assert seen == ["_run"] * 5  # five statements, five crossings (was 3-4 each)
+        async with engine.connect() as conn:
+            with pytest.raises(IntegrityError):
+                await conn.exec_driver_sql("INSERT INTO t (v) VALUES ('a')")
+            await conn.rollback()
+            with pytest.raises(OperationalError):
+                await conn.exec_driver_sql("SELECT nothing FROM nowhere")
+    finally:
+        await engine.dispose()
+
+
+async def test_streamed_results_keep_sqlalchemys_cursor(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+            await conn.execute(text("INSERT INTO t VALUES (:n)"), [{"n": n} for n in range(250)])
+            streamed = await conn.stream(text("SELECT n FROM t ORDER BY n"))
+            assert [r.n async for r in streamed] == list(range(250))
+    finally:
+        await engine.dispose()
