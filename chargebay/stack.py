@@ -114,7 +114,7 @@ async def _start_api(app: FastAPI, host: str, port: int
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Stack]:
+async def running(settings: Settings, migrate: bool = True, settle: bool = False) -> AsyncIterator[Stack]:
     """Migrate, start what ``settings.role`` asks for, yield, then shut down cleanly in order.
 
     Shutdown closes every charge point socket with 1001, stops the API, and commits every
@@ -155,6 +155,8 @@ async def running(settings: Settings, migrate: bool = True) -> AsyncIterator[Sta
     sites = SiteService(engine)
     wire_sites(central, sites)
     try:
+        if settle:  # the last moment without a socket: what is frozen is never collected (common.heap)
+            settle_heap()
         if ocpp is not None:
             await ocpp.start(settings.host, settings.ws_port,
                              central.tls.context if central.tls else None)
@@ -227,9 +229,8 @@ async def serve_until_signalled(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with running(settings) as stack:
+    async with running(settings, settle=True) as stack:
         loop.add_signal_handler(signal.SIGHUP, _reload_tls, stack)
-        settle_heap()  # everything start-up made lives as long as the process (common.heap)
         if stack.generated_token:
             print("\nNo CHARGEBAY_API_TOKEN was set, so an admin token was generated. "
                   "It is shown only this once:\n\n    " + stack.generated_token + "\n", flush=True)

@@ -145,7 +145,7 @@ class _Worker:
 def _worker_main(conn: Connection, state_dir: str, worker: int) -> None:
     # Ctrl-C reaches the whole process group; the parent stops its workers by closing the pipe.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    settle_heap()
+    settle_heap(50_000, 50, 100)  # a worker allocates more per call than the central system
     run_loop(_Worker(state_dir, worker).serve(conn))
 
 

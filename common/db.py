@@ -89,8 +89,10 @@ def create_engine(url: str, cache_kib: int = 4096, wal_pages: int = WAL_PAGES,
     kwargs.setdefault("max_overflow", 0 if sqlite else 20)
     if sqlite:
         kwargs.setdefault("pool_timeout", 120)
-    if sqlite and url.startswith("sqlite+aiosqlite"):
-        kwargs.setdefault("module", sqlite_driver.dbapi())
+    if sqlite and url.startswith("sqlite+aiosqlite") and "module" not in kwargs:
+        module = sqlite_driver.dbapi()
+        if module is not None:
+            kwargs["module"] = module
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas(cache_kib, wal_pages))

@@ -18,9 +18,11 @@ MIDDLE = 20  # young collections per middle one (default 10)
 OLD = 20  # middle collections per full one (default 10; CPython also waits for 25 % growth)
 
 
-def settle() -> None:
-    """Freeze what exists now (start-up: modules, schemas, app objects) and space collections
-    out. Call once the process is set up; calling again freezes what was made since."""
+def settle(young: int = YOUNG, middle: int = MIDDLE, old: int = OLD) -> None:
+    """Freeze what exists now (start-up: modules, schemas) and space collections out.
+
+    Call it before the process takes connections: a frozen object is never collected, so a
+    socket's objects frozen while it was open would stay after it closed if they form a cycle."""
     gc.collect()
     gc.freeze()
-    gc.set_threshold(YOUNG, MIDDLE, OLD)
+    gc.set_threshold(young, middle, old)

@@ -16,10 +16,12 @@ what SQLAlchemy's adapter itself does to set the isolation level.
 from __future__ import annotations
 
 import collections
+import logging
 import sqlite3
 from typing import Any
 
 import aiosqlite
+import sqlalchemy
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
@@ -27,6 +29,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 )
 from sqlalchemy.util import EMPTY_DICT
 
+log = logging.getLogger(__name__)
 _Outcome = tuple[Any, list[Any] | None, int, int | None]
 
 
@@ -50,7 +53,7 @@ def _run(conn: sqlite3.Connection, many: bool, operation: str, parameters: Any) 
 class OneCrossingCursor(AsyncAdapt_aiosqlite_cursor):
     """A cursor whose statement, rows and close are one call on the connection's thread."""
 
-    __slots__ = ("_description", "_rowcount", "_lastrowid")
+    __slots__ = ("_description", "_rowcount", "_lastrowid", "_arraysize")
 
     def __init__(self, adapt_connection: Any) -> None:  # no cursor opened here: _run opens it
         self._adapt_connection = adapt_connection
@@ -61,6 +64,7 @@ class OneCrossingCursor(AsyncAdapt_aiosqlite_cursor):
         self._description: Any = None
         self._rowcount = -1
         self._lastrowid: int | None = None
+        self._arraysize = 1
 
     @property
     def description(self) -> Any:
@@ -76,11 +80,11 @@ class OneCrossingCursor(AsyncAdapt_aiosqlite_cursor):
 
     @property
     def arraysize(self) -> int:
-        return 1
+        return self._arraysize
 
     @arraysize.setter
     def arraysize(self, value: int) -> None:
-        pass  # fetchmany reads the rows already here
+        self._arraysize = value  # fetchmany's default size, over the rows already here
 
     async def _cross(self, many: bool, operation: Any, parameters: Any) -> None:
         connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
@@ -95,6 +99,12 @@ class OneCrossingCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
         await self._cross(True, operation, seq_of_parameters)
+
+    def nextset(self) -> None:
+        raise sqlite3.NotSupportedError("SQLite runs one statement per execute")
+
+    def setinputsizes(self, *args: Any) -> None:
+        raise sqlite3.NotSupportedError("setinputsizes is not used with SQLite")
 
     async def _async_soft_close(self) -> None:
         """Nothing to close: the cursor on the thread closed with its statement."""
@@ -117,5 +127,21 @@ class OneCrossingDbapi(AsyncAdapt_aiosqlite_dbapi):
         return adapted
 
 
-def dbapi() -> OneCrossingDbapi:
+def _fits() -> bool:
+    """Whether the installed SQLAlchemy and aiosqlite have what this module builds on (pinned in
+    pyproject.toml; checked so that another release falls back rather than half-works)."""
+    base = AsyncAdapt_aiosqlite_cursor
+    return (all(hasattr(base, name) for name in ("_execute_async", "_executemany_async",
+                                                  "_async_soft_close"))
+            and AsyncAdapt_aiosqlite_connection.__dict__.get("_cursor_cls") is base
+            and hasattr(aiosqlite.Connection, "_execute"))
+
+
+def dbapi() -> OneCrossingDbapi | None:
+    """The module to give the engine, or None (SQLAlchemy's own adapter) if this one would not fit."""
+    if not _fits():
+        log.warning("SQLite: SQLAlchemy %s / aiosqlite %s not as common.sqlite_driver expects; "
+                    "using SQLAlchemy's own adapter (more thread crossings per statement)",
+                    sqlalchemy.__version__, getattr(aiosqlite, "__version__", "?"))
+        return None
     return OneCrossingDbapi(aiosqlite, sqlite3)

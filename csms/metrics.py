@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
@@ -20,17 +21,22 @@ class FrameCounts(Collector):
 
     def __init__(self) -> None:
         self.counts: dict[tuple[str, str], int] = {}
+        self._created: dict[tuple[str, str], float] = {}  # the ``_created`` series a Counter has
 
     def add(self, action: str, direction: str) -> None:
         key = (action, direction)
         counts = self.counts
-        counts[key] = counts.get(key, 0) + 1
+        count = counts.get(key)
+        if count is None:
+            self._created[key] = time.time()
+            count = 0
+        counts[key] = count + 1
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         family = CounterMetricFamily("chargebay_ocpp_messages",
                                      "OCPP frames by action and direction", labels=["action", "direction"])
         for (action, direction), count in list(self.counts.items()):
-            family.add_metric([action, direction], count)
+            family.add_metric([action, direction], count, created=self._created.get((action, direction)))
         yield family
 
 

@@ -73,10 +73,10 @@ class BulkStatement:
             values = list(row_of(r))
             for i, fn in self._convert:
                 value = values[i]
-                text = memo.get(id(value))
-                if text is None:
-                    text = memo[id(value)] = fn(value)
-                values[i] = text
+                seen = memo.get(id(value))
+                if seen is None or seen[0] is not value:
+                    seen = memo[id(value)] = (value, fn(value))  # holds the value: its id stays its own
+                values[i] = seen[1]
             flat.extend(values)
         return flat
 
@@ -84,8 +84,8 @@ class BulkStatement:
                       memo: dict[int, Any] | None = None) -> None:
         """Insert ``rows``. ``memo`` maps converted values by ``id()`` across the statements of
         one batch: a frame's receive time is its log row's, its status row's and its
-        connector's, and a meter value's timestamp is each of its samples'. Ids are only safe
-        while the rows that hold the values live: the caller keeps it for one batch."""
+        connector's, and a meter value's timestamp is each of its samples'. An entry holds its
+        value, so no other object can take its id while the memo lives."""
         if memo is None:
             memo = {}
         if self._key is not None:  # one row per key: the last one wins

@@ -13,13 +13,14 @@ from common.db import WAL_PAGES, create_engine
 
 def test_settle_freezes_what_exists_and_spaces_collections_out() -> None:
     before = gc.get_threshold()
-    made_at_start_up = [object() for _ in range(10)]
+    frozen_before = gc.get_freeze_count()
+    made_at_start_up = [[n] for n in range(1000)]  # lists: objects the collector tracks
     try:
         heap.settle()
-        assert gc.get_freeze_count() >= len(made_at_start_up)
+        assert gc.get_freeze_count() >= frozen_before + len(made_at_start_up)
         assert gc.get_threshold() == (heap.YOUNG, heap.MIDDLE, heap.OLD)
-        young, *_ = gc.get_count()
-        assert young < heap.YOUNG  # what was there is frozen, not waiting for a collection
+        heap.settle(50_000, 50, 100)  # the simulator's workers' own
+        assert gc.get_threshold() == (50_000, 50, 100)
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)

@@ -64,3 +64,44 @@ async def test_streamed_results_keep_sqlalchemys_cursor(tmp_path: Path) -> None:
             assert [r.n async for r in streamed] == list(range(250))
     finally:
         await engine.dispose()
+
+
+async def _scenario(engine: Any) -> list[Any]:
+    """Statements whose every visible result is compared between the two adapters."""
+    from sqlalchemy import Column, Integer, MetaData, String, Table, insert
+
+    t = Table("t", MetaData(), Column("id", Integer, primary_key=True), Column("v", String, unique=True))
+    seen: list[Any] = []
+    async with engine.begin() as conn:
+        await conn.run_sync(t.metadata.create_all)
+        one = await conn.execute(insert(t).values(v="a"))
+        seen.append(tuple(one.inserted_primary_key or ()))
+        returned = await conn.execute(insert(t).returning(t.c.id, t.c.v), [{"v": f"r{n}"} for n in range(600)])
+        seen.append(returned.all()[-3:])
+        updated = await conn.execute(t.update().where(t.c.id > 590).values(v=t.c.v + "!").returning(t.c.v))
+        seen.append(sorted(updated.scalars().all()))
+        nothing = await conn.execute(t.delete().where(t.c.id < 0).returning(t.c.id))
+        seen.append((list(nothing.keys()), nothing.all()))
+        savepoint = await conn.begin_nested()
+        with pytest.raises(IntegrityError):
+            await conn.execute(insert(t).values(v="a"))
+        await savepoint.rollback()
+        cursor = (await conn.exec_driver_sql("SELECT id FROM t ORDER BY id")).cursor
+        assert cursor is not None
+        cursor.arraysize = 4
+        seen.append(cursor.fetchmany())
+        seen.append((await conn.exec_driver_sql("SELECT count(*) FROM t")).scalar())
+    return seen
+
+
+async def test_results_match_sqlalchemys_own_adapter(tmp_path: Path) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    ours = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'ours.db'}")
+    theirs = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'theirs.db'}")
+    try:
+        assert type(ours.dialect.dbapi).__name__ == "OneCrossingDbapi"
+        assert await _scenario(ours) == await _scenario(theirs)
+    finally:
+        await ours.dispose()
+        await theirs.dispose()

@@ -74,3 +74,28 @@ async def test_a_storm_of_new_charge_points_is_a_few_statements_in_queue_order(e
     assert {cp for cp, r in cps.items() if r.online} == {f"CP-{n:03}" for n in range(299) if n % 3}
     assert cps["CP-000"].registration_status == "Accepted"  # the twin changed nothing
     assert storm == ["INSERT", "UPDATE", "UPDATE", "INSERT"], storm  # new rows first, then one statement a kind
+
+
+async def test_datetimes_of_one_batch_are_each_written_as_themselves(engine: AsyncEngine) -> None:
+    """csms.store.bulk converts a datetime once per batch, memoized by identity: one object
+    shared by many rows and many distinct ones, in one batch, all come back as they went in."""
+    from datetime import UTC, datetime, timedelta
+
+    shared = datetime(2026, 12, 5, 10, 0, 0, 1, tzinfo=UTC)
+    writer = Writer(engine)
+    writer.start()
+    try:
+        for n in range(200):
+            cp = f"CP-T{n:03}"
+            writer.create(_CP, {**new_cp(cp), "created_at": shared + timedelta(microseconds=n)})
+            writer.upsert(_CONNECTORS, {**status(cp, "Available"), "updated_at": shared},
+                          ("charge_point_id", "connector_id"))
+        await writer.flush()
+    finally:
+        await writer.close()
+    async with engine.connect() as conn:
+        created = dict((await conn.execute(select(_CP.c.id, _CP.c.created_at))).all())
+        updated = (await conn.execute(select(_CONNECTORS.c.updated_at))).scalars().all()
+    as_utc = {cp: (t if t.tzinfo else t.replace(tzinfo=UTC)) for cp, t in created.items()}
+    assert as_utc == {f"CP-T{n:03}": shared + timedelta(microseconds=n) for n in range(200)}
+    assert {(t if t.tzinfo else t.replace(tzinfo=UTC)) for t in updated} == {shared}
