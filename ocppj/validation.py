@@ -50,6 +50,31 @@ def _drop_multiple_of(node: Any) -> Any:
     return node
 
 
+def _enums_as_formats(node: Any, formats: dict[str, Callable[[str], bool]]) -> Any:
+    """Turn each string ``enum`` into a ``format`` checked by set membership.
+
+    Why: fastjsonschema checks an enum as a chain of ``isinstance(v, str) and v == '…' or …``,
+    one test per allowed value: a 1.6 MeterValues of nine samples (six enums each, up to 22
+    values) cost 30 µs, the largest item of a fleet's validation. A format is checked only on
+    strings, after the same ``type: string``, and breaks the same rule class (a
+    PropertyConstraintViolation); its name is the enum's own message, so a CALLERROR's
+    description reads as before ("… must be one of ['A', 'B']").
+    """
+    if isinstance(node, list):
+        return [_enums_as_formats(v, formats) for v in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _enums_as_formats(v, formats) for k, v in node.items()}
+    allowed = node.get("enum")
+    if (node.get("type") == "string" and "format" not in node and isinstance(allowed, list)
+            and allowed and all(type(v) is str for v in allowed)):
+        name = f"one of {allowed}"
+        formats.setdefault(name, frozenset(allowed).__contains__)
+        node = {k: v for k, v in node.items() if k != "enum"}
+        node["format"] = name
+    return node
+
+
 def _is_date_time(value: str) -> bool:
     """RFC 3339 date-time that converts to UTC (the handlers' own parser decides)."""
     try:
@@ -80,9 +105,10 @@ class Validator:
         key = self.response_name(action) if response else self.request_name(action)
         check = self._compiled.get(key)
         if check is None:
+            formats: dict[str, Callable[[str], bool]] = {"date-time": _is_date_time}
             with open(self.schemas / f"{key}.json", encoding="utf-8") as f:
-                check = fastjsonschema.compile(_drop_multiple_of(json.load(f)),
-                                               formats={"date-time": _is_date_time})
+                schema = _enums_as_formats(_drop_multiple_of(json.load(f)), formats)
+            check = fastjsonschema.compile(schema, formats=formats)
             self._compiled[key] = check
         return check
 
@@ -93,8 +119,11 @@ class Validator:
         try:
             self._check(action, response)(payload)
         except fastjsonschema.JsonSchemaValueException as exc:
-            raise SchemaViolation(self._codes.get(exc.rule or "", self._errors.format),
-                                  exc.message, exc.rule) from None
+            rule = exc.rule
+            if rule == "format" and str(exc.rule_definition).startswith("one of ["):
+                rule = "enum"  # an enum checked as a format (_enums_as_formats)
+            raise SchemaViolation(self._codes.get(rule or "", self._errors.format),
+                                  exc.message, rule) from None
 
     def warm_up(self, actions: Iterable[str]) -> None:
         """Compile these actions' schemas up front so no peer pays for it on its first call."""

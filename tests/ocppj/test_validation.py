@@ -77,3 +77,30 @@ def test_a_violation_names_the_rule_it_broke() -> None:
             V16.validator.validate("Reset", payload)
         rules[name] = caught.value.rule
     assert rules == {"type": "type", "required": "required", "enum": "enum"}
+
+
+MEASURANDS_16 = ["Energy.Active.Export.Register", "Energy.Active.Import.Register", "SoC", "RPM"]
+
+
+def test_enums_checked_as_sets_accept_each_value_and_refuse_others_as_enums() -> None:
+    """ocppj.validation checks string enums by set membership: every allowed value still passes,
+    anything else is the enum's PropertyConstraintViolation with the enum's own message."""
+    def meter(measurand: object) -> dict[str, object]:
+        return {"connectorId": 1, "meterValue": [{"timestamp": "2026-12-05T10:00:00Z",
+                                                  "sampledValue": [{"value": "1", "measurand": measurand}]}]}
+
+    for measurand in MEASURANDS_16:
+        V16.validator.validate("MeterValues", meter(measurand))
+    with pytest.raises(SchemaViolation) as caught:
+        V16.validator.validate("MeterValues", meter("Energy.active.import.register"))  # case matters
+    assert (caught.value.code, caught.value.rule) == ("PropertyConstraintViolation", "enum")
+    assert "measurand must be one of ['Energy.Active.Export.Register'," in caught.value.description
+    with pytest.raises(SchemaViolation) as caught:
+        V16.validator.validate("MeterValues", meter(1))
+    assert caught.value.rule == "type"
+    status = {"timestamp": "2026-12-05T10:00:00Z", "evseId": 1, "connectorId": 1}
+    for value in ("Available", "Occupied", "Reserved", "Unavailable", "Faulted"):
+        V201.validator.validate("StatusNotification", {**status, "connectorStatus": value})
+    with pytest.raises(SchemaViolation) as caught:
+        V201.validator.validate("StatusNotification", {**status, "connectorStatus": "Charging"})
+    assert (caught.value.code, caught.value.rule) == ("PropertyConstraintViolation", "enum")
