@@ -19,7 +19,7 @@ own StopTransaction arrives later, its figures replace these (csms/store/transac
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -112,6 +112,12 @@ async def supersede(conn: AsyncConnection, charge_point_id: str, connector_id: i
     """End the open transactions of a connector on which a new one is starting."""
     rows = (await conn.execute(_open(
         _TX.c.charge_point_id == charge_point_id, _TX.c.connector_id == connector_id))).all()
+    return await supersede_rows(conn, rows, connector_id, started_at)
+
+
+async def supersede_rows(conn: AsyncConnection, rows: Sequence[Any], connector_id: int,
+                         started_at: datetime) -> list[Ended]:
+    """End ``rows`` (open transactions of the connector, read by the caller) for a new one."""
     return [await end(conn, tx, "superseded", f"a new transaction started on connector "
                       f"{connector_id} at {iso(started_at)} while this one was still open")
             for tx in rows]

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from csms.store.endings import REGISTER, Ended, live_count, register_wh, supersede
+from csms.store.endings import REGISTER, Ended, live_count, register_wh, supersede_rows
 from csms.store.id_tag_book import TagBook, TagRow, read_tag
 from csms.store.models import MeterValue, StopRecord, Transaction, table
 from csms.store.reservations import use_reservation
@@ -107,17 +107,21 @@ def start_transaction(req: StartRequest, accept_unknown: bool, stale_after: floa
     """
 
     async def op(conn: AsyncConnection) -> StartResult:
-        existing = (await conn.execute(
-            select(_TX.c.id, _TX.c.id_tag_status).where(
+        # one read for both questions: is this a replay, and what is still open on the connector
+        same = and_(_TX.c.id_tag == req.id_tag, _TX.c.start_timestamp == req.timestamp,
+                    _TX.c.meter_start == req.meter_start)
+        rows = (await conn.execute(
+            select(_TX, same.label("replay")).where(
                 _TX.c.charge_point_id == req.charge_point_id, _TX.c.connector_id == req.connector_id,
-                _TX.c.id_tag == req.id_tag, _TX.c.start_timestamp == req.timestamp,
-                _TX.c.meter_start == req.meter_start)
-        )).first()
+                or_(_TX.c.stop_timestamp.is_(None), same)).order_by(_TX.c.id)
+        )).all()
+        existing = next((row for row in rows if row.replay), None)
         if existing is not None:
             info = await id_tag_info(conn, req.id_tag, accept_unknown, book=book)
             info["status"] = existing.id_tag_status
             return StartResult(existing.id, info, True, [])
-        superseded = await supersede(conn, req.charge_point_id, req.connector_id, req.timestamp)
+        superseded = await supersede_rows(conn, [row for row in rows if row.stop_timestamp is None],
+                                          req.connector_id, req.timestamp)
         info = await id_tag_info(conn, req.id_tag, accept_unknown, for_start=True,
                                  stale_after=stale_after, book=book)
         now = now_utc()

@@ -181,7 +181,12 @@ async def test_tc_036_start_replayed_after_reconnect_gets_the_same_id(stack: Sta
                                                     timestamp="2026-03-01T11:00:00Z"))
     assert again.transaction_id == first.transaction_id
     assert other.transaction_id != first.transaction_id
+    async with connect(stack.ws_url, "CP-RP") as cp:
+        late = await cp.call(start)  # once more, after the newer start superseded it
+    assert late.transaction_id == first.transaction_id
     assert len(await rows(stack, "SELECT id FROM transactions")) == 2
+    still_open = await rows(stack, "SELECT id FROM transactions WHERE stop_timestamp IS NULL")
+    assert [r["id"] for r in still_open] == [other.transaction_id]  # a replay ends nothing
 
 
 async def test_stop_for_unknown_or_stopped_transaction_is_answered_and_recorded(stack: Stack) -> None:
