@@ -6,6 +6,7 @@ point deletes what it has been answered for, so an answer must mean the record i
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import Table
@@ -73,10 +74,12 @@ async def start(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict
     ctx.transactions.ended(result.superseded)
     if not result.replayed:
         ctx.transactions.started(result.transaction_id, conn.charge_point_id, req.timestamp)
-        ctx.events.publish("transaction_started", conn.charge_point_id,
-                           transaction_id=result.transaction_id, connector_id=req.connector_id,
-                           id_tag=req.id_tag, id_tag_status=result.info["status"],
-                           meter_start=req.meter_start)
+        # published once the answer is sent: whoever hears of the transaction (an integrator that
+        # stops it at once, through another node) must not reach the charge point before its id
+        conn.after_answer(partial(
+            ctx.events.publish, "transaction_started", conn.charge_point_id,
+            transaction_id=result.transaction_id, connector_id=req.connector_id, id_tag=req.id_tag,
+            id_tag_status=result.info["status"], meter_start=req.meter_start))
     return {"transactionId": result.transaction_id, "idTagInfo": result.info}
 
 
