@@ -92,7 +92,7 @@ class OneCrossingCursor(AsyncAdapt_aiosqlite_cursor):
             outcome = await connection._execute(  # type: ignore[no-untyped-call]
                 _run, connection._conn, many, operation, parameters)
         self._description, rows, self._rowcount, self._lastrowid = outcome
-        self._rows = collections.deque(rows) if rows else collections.deque()
+        self._rows = collections.deque(rows or ())
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
         await self._cross(False, operation, parameters)

@@ -223,7 +223,7 @@ class CommandService:
         task.add_done_callback(self._background.discard)
 
     async def deliver(self, command_id: str, charge_point_id: str, action: str, payload: dict[str, Any],
-                       timeout: float | None, version: Version = V16) -> Outcome:
+                      timeout: float | None, version: Version = V16) -> Outcome:
         """Send a recorded command, wait up to ``timeout`` s, store and publish its outcome, and
         apply what it means to the central system (:meth:`CommandEffects.settle`)."""
         outcome = await self._router.send(charge_point_id, action, payload,

@@ -74,8 +74,8 @@ class BulkStatement:
             for i, fn in self._convert:
                 value = values[i]
                 seen = memo.get(id(value))
-                if seen is None or seen[0] is not value:
-                    seen = memo[id(value)] = (value, fn(value))  # holds the value: its id stays its own
+                if seen is None:  # the entry holds the value: no other object takes its id
+                    seen = memo[id(value)] = (value, fn(value))
                 values[i] = seen[1]
             flat.extend(values)
         return flat
