@@ -40,6 +40,7 @@ from csms.services.security_events import SecurityEvents
 from csms.services.tokens import TokenService
 from csms.services.transactions import TransactionService
 from csms.services.transport import Transport
+from csms.store.message_log import index_pending
 from csms.store.models import ChargePoint, table
 from csms.store.retention import prune_expired
 from csms.store.writer import Writer
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 DRAIN_S = 5.0  # at stop, how long commands sent without waiting may take to be stored
 _CP = table(ChargePoint)
 LOG_EVERY = 10.0  # seconds between two lines of one kind a peer can cause per frame or handshake
+INDEX_EVERY = 1.0  # seconds between two moves of logged frames into the log's index
 FIRST_PRUNE = 60.0  # seconds from start to the first pruning (at most): a node that restarts
 # more often than the prune interval still prunes, and not in the middle of its reconnect storm
 
@@ -172,6 +174,10 @@ class CentralSystem:
             self._scheduler.add_job(self.transactions.sweep, "interval",
                                     seconds=self.settings.stale_sweep_interval, max_instances=1,
                                     coalesce=True)
+        # The message log's index is filled in sorted batches (csms.store.message_log); every
+        # node moves, each pending frame is moved once.
+        self._scheduler.add_job(self.index_messages, "interval", seconds=INDEX_EVERY,
+                                max_instances=1, coalesce=True)
         if self.settings.message_retention_days > 0:  # every node prunes (csms.store.retention)
             interval = self.settings.message_prune_interval
             self._scheduler.add_job(
@@ -202,6 +208,10 @@ class CentralSystem:
         if result.rowcount:
             log.warning("%d charge point(s) of dead nodes marked offline", result.rowcount)
         return int(result.rowcount)
+
+    async def index_messages(self) -> int:
+        """Move the frames logged since the last run into the message log's index (the job)."""
+        return await index_pending(self.writer)
 
     async def prune_messages(self) -> int:
         """Delete the message log's frames past their retention (the scheduled job)."""

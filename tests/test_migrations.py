@@ -54,8 +54,8 @@ def test_no_code_creates_tables_outside_migrations() -> None:
 # Row ids nobody refers to: the central system's append-only logs (their rows are read by charge
 # point and time, never looked up, deleted or audited by id; AUTOINCREMENT would cost every one
 # of thousands of inserts a second an extra write) and the one-row integration settings.
-INTERNAL_IDS = {"messages", "meter_values", "status_history", "notifications", "stop_records", "security_events",
-                "integration_settings"}
+INTERNAL_IDS = {"messages", "message_pending", "meter_values", "status_history", "notifications", "stop_records",
+                "security_events", "integration_settings"}
 
 
 def _sqlite_tables(path: Path) -> dict[str, str]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.queries.pages import Page, jsonable, paginate
 from csms.services.errors import NotFound
+from csms.store.message_log import frames_of
 from csms.store.models import ChargePoint, Connector, DeviceVariable, EvseConnector, Message, StatusHistory, table
 from csms.store.writer import Writer
 from csms.timeutil import utc
@@ -132,14 +133,15 @@ class ChargePointQueries:
                        until: datetime | None = None) -> dict[str, Any]:
         """The OCPP message log, newest first, with every frame handled so far: the log is
         written without waiting, so the queue is committed before it is read."""
-        query = select(_MSG).where(_MSG.c.charge_point_id == charge_point_id).order_by(_MSG.c.id.desc())
+        where: list[ColumnElement[bool]] = []
         if action:
-            query = query.where(_MSG.c.action == action)
+            where.append(_MSG.c.action == action)
         if direction:
-            query = query.where(_MSG.c.direction == direction)
+            where.append(_MSG.c.direction == direction)
         if since:
-            query = query.where(_MSG.c.ts >= utc(since))
+            where.append(_MSG.c.ts >= utc(since))
         if until:
-            query = query.where(_MSG.c.ts < utc(until))
+            where.append(_MSG.c.ts < utc(until))
+        query = frames_of(charge_point_id, *where)
         await self._writer.flush()
         return await paginate(self._engine, query, page)

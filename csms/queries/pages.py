@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import CompoundSelect, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.timeutil import iso
@@ -28,7 +28,7 @@ def jsonable(row: Any) -> dict[str, Any]:
     return {k: iso(v) if isinstance(v, datetime) else v for k, v in row._mapping.items()}
 
 
-async def paginate(engine: AsyncEngine, query: Select[Any], page: Page,
+async def paginate(engine: AsyncEngine, query: Select[Any] | CompoundSelect[Any], page: Page,
                    shape: Shape = jsonable) -> dict[str, Any]:
     """Run ``query`` for one page and count all its rows: ``items``, ``total``, ``page``,
     ``page_size``, the shape of every list the REST API answers."""

@@ -268,10 +268,11 @@ class MeterValue(Base):
 
 
 class Message(Base):
-    """Every OCPP frame in and out, exactly as it crossed the wire."""
+    """Every OCPP frame in and out, exactly as it crossed the wire. Unindexed but by id: a
+    charge point's frames are found through :class:`MessageIndex` and :class:`MessagePending`
+    (``csms.store.message_log``)."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_cp_id", "charge_point_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     charge_point_id: Mapped[str] = mapped_column(String(48))
@@ -281,6 +282,26 @@ class Message(Base):
     message_id: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str | None] = mapped_column(String(48))
     frame: Mapped[str] = mapped_column(Text)
+
+
+class MessagePending(Base):
+    """Frames not yet in :class:`MessageIndex`: a trigger on ``messages`` adds each (migration
+    0015), the central system moves them into the index once a second in one sorted batch."""
+
+    __tablename__ = "message_pending"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    charge_point_id: Mapped[str] = mapped_column(String(48))
+
+
+class MessageIndex(Base):
+    """A charge point's frames by id, filled in batches (a key per frame, clustered on SQLite)."""
+
+    __tablename__ = "message_index"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    charge_point_id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
 
 
 class Notification(Base):

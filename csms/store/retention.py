@@ -24,25 +24,32 @@ import logging
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.metrics import MESSAGES_PRUNED
-from csms.store.models import Message, table
+from csms.store.models import Message, MessageIndex, MessagePending, table
 from csms.store.writer import Writer
 
 log = logging.getLogger(__name__)
 
 BATCH = 1000  # rows per delete: about ten milliseconds of the writer's time
 _M = table(Message)
+_INDEX = table(MessageIndex)
+_PENDING = table(MessagePending)
 
 
 async def _delete_batch(conn: AsyncConnection, before: datetime, batch: int) -> int:
     lowest = select(_M.c.id).order_by(_M.c.id).limit(batch)
     old = (select(_M.c.id).where(_M.c.id.in_(lowest), _M.c.ts < before)
            .with_for_update(skip_locked=True))  # PostgreSQL; SQLite has one writer anyway
-    result = await conn.execute(delete(_M).where(_M.c.id.in_(old)))
-    return int(result.rowcount)
+    gone = (await conn.execute(delete(_M).where(_M.c.id.in_(old))
+                               .returning(_M.c.charge_point_id, _M.c.id))).all()
+    if gone:  # their keys in the log's index (csms.store.message_log), by its primary key
+        await conn.execute(delete(_INDEX).where(
+            tuple_(_INDEX.c.charge_point_id, _INDEX.c.id).in_([tuple(r) for r in gone])))
+        await conn.execute(delete(_PENDING).where(_PENDING.c.id.in_([r.id for r in gone])))
+    return len(gone)
 
 
 async def prune_messages(writer: Writer, before: datetime, batch: int = BATCH) -> int:
