@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 DRAIN_S = 5.0  # at stop, how long commands sent without waiting may take to be stored
 _CP = table(ChargePoint)
 LOG_EVERY = 10.0  # seconds between two lines of one kind a peer can cause per frame or handshake
-INDEX_EVERY = 1.0  # seconds between two moves of logged frames into the log's index
+INDEX_EVERY = 10.0  # seconds between two moves of logged frames into the log's index
 FIRST_PRUNE = 60.0  # seconds from start to the first pruning (at most): a node that restarts
 # more often than the prune interval still prunes, and not in the middle of its reconnect storm
 

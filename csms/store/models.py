@@ -286,7 +286,7 @@ class Message(Base):
 
 class MessagePending(Base):
     """Frames not yet in :class:`MessageIndex`: a trigger on ``messages`` adds each (migration
-    0015), the central system moves them into the index once a second in one sorted batch."""
+    0015), the central system moves them into the index every ten seconds, sorted."""
 
     __tablename__ = "message_pending"
 

@@ -12,16 +12,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from ocpp.v16 import call
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chargebay.stack import Stack
 from common.db import create_engine
+from csms.central import INDEX_EVERY
 from csms.queries.charge_points import ChargePointQueries
 from csms.queries.pages import Page
 from csms.store.message_log import index_pending
 from csms.store.models import Message, MessageIndex, MessagePending, table
 from csms.store.retention import prune_messages
 from csms.store.writer import Writer
+from tests.api.resources import BOOT
+from tests.ocpp_client import connect
 
 M, INDEX, PENDING = table(Message), table(MessageIndex), table(MessagePending)
 NOW = datetime.now(UTC)
@@ -163,3 +168,23 @@ async def test_pruning_takes_the_index_keys_and_pending_marks_with_the_frames(
     await index_pending(writer)
     assert await counts(engine) == (3, 0, 3)
     assert await log(queries, "CP-P") == ["14", "13", "12"]
+
+
+async def test_the_central_system_moves_the_frames_of_a_live_connection(stack: Stack) -> None:
+    """A charge point talks over a real websocket: its frames are in its log at once (pending),
+    the central system's job (scheduled every INDEX_EVERY seconds) moves them, and the log reads
+    the same afterwards."""
+    [job] = [j for j in stack.central._scheduler.get_jobs() if j.name == "CentralSystem.index_messages"]
+    assert job.trigger.interval == timedelta(seconds=INDEX_EVERY)
+    queries = ChargePointQueries(stack.central.engine, stack.central.writer)
+    async with connect(stack.ws_url, "CP-LIVE") as cp:
+        await cp.call(BOOT)
+        for _ in range(3):
+            await cp.call(call.Heartbeat())
+    before = (await queries.messages("CP-LIVE", Page(1, 50)))["items"]
+    assert [(m["direction"], m["action"]) for m in before] == [
+        *[("out", "Heartbeat"), ("in", "Heartbeat")] * 3, ("out", "BootNotification"), ("in", "BootNotification")]
+    await stack.central.index_messages()
+    async with stack.central.engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(PENDING))).scalar_one() == 0
+    assert (await queries.messages("CP-LIVE", Page(1, 50)))["items"] == before

@@ -6,7 +6,7 @@ touched a few hundred leaf pages, each written whole to SQLite's log — 12 of t
 cost on this machine (1.7 µs with ten charge points). Frames now land in ``messages`` alone
 (appended at its end) and a trigger notes each in ``message_pending`` (id, charge point: a narrow
 append). A job of the central system moves the pending ones into ``message_index`` (charge point,
-id) once a second, sorted, so a leaf page takes a second's worth of a charge point's frames in one
+id) every ten seconds, sorted, so a leaf page takes ten seconds of a charge point's frames in one
 write. A charge point's log is read from both (``csms.store.message_log``), so nothing is ever
 missing from it; several nodes moving at once each move a row once (PostgreSQL: ``DELETE …
 RETURNING`` locks what it takes; SQLite has one writer).
