@@ -17,6 +17,7 @@ from typing import Any
 import fastjsonschema
 
 from ocppj.errors import ErrorCodes
+from ocppj.fast_check import FastCheck, fast_check
 from ocppj.timestamps import parse_ts
 
 Check = Callable[[Any], Any]
@@ -91,30 +92,35 @@ class Validator:
         self.response_name = response_name
         self._errors = errors
         self._codes = rule_codes(errors)
-        self._compiled: dict[str, Check] = {}
+        self._compiled: dict[str, tuple[FastCheck | None, Check]] = {}
 
     def schema_path(self, action: str, response: bool = False) -> Path:
         """The JSON schema file of an action's request (or response)."""
         name = self.response_name(action) if response else self.request_name(action)
         return self.schemas / f"{name}.json"
 
-    def _check(self, action: str, response: bool) -> Check:
+    def _check(self, action: str, response: bool) -> tuple[FastCheck | None, Check]:
         key = self.response_name(action) if response else self.request_name(action)
-        check = self._compiled.get(key)
-        if check is None:
+        checks = self._compiled.get(key)
+        if checks is None:
             formats: dict[str, Callable[[str], bool]] = {"date-time": _is_date_time}
             with open(self.schemas / f"{key}.json", encoding="utf-8") as f:
-                schema = _compilable(json.load(f), formats)
-            check = fastjsonschema.compile(schema, formats=formats)
-            self._compiled[key] = check
-        return check
+                original = json.load(f)
+            check = fastjsonschema.compile(_compilable(original, formats), formats=formats)
+            checks = self._compiled[key] = (fast_check(original, key), check)
+        return checks
 
     def validate(self, action: str, payload: Any, response: bool = False) -> None:
-        """Raise :class:`SchemaViolation` unless ``payload`` fits the action's request/response."""
+        """Raise :class:`SchemaViolation` unless ``payload`` fits the action's request/response.
+        The fast check (``ocppj.fast_check``) accepts most valid payloads; the compiled schema
+        decides the rest and words what is wrong."""
         if type(payload) is not dict:
             raise SchemaViolation(self._errors.format, "payload must be a JSON object", "type")
+        fast, check = self._check(action, response)
+        if fast is not None and fast(payload):
+            return
         try:
-            self._check(action, response)(payload)
+            check(payload)
         except fastjsonschema.JsonSchemaValueException as exc:
             rule = exc.rule
             if rule == "format" and str(exc.rule_definition).startswith(ENUM_FORMAT):
