@@ -74,3 +74,16 @@ def test_cluster_benchmark_runs_every_scenario(tmp_path: Path) -> None:
     assert SMOKE["cluster"][1] in stdout
     for label, scenario in results["scenarios"].items():
         assert "skipped" not in scenario and "error" not in scenario, (label, scenario)
+
+
+def test_the_fleet_runs_against_the_instant_floor(tmp_path: Path) -> None:
+    """``sim_fleet.py --instant``: the same fleet against canned answers; it boots, charges and
+    reports the stations' answer times (the simulator's own share)."""
+    output = tmp_path / "instant.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "sim_fleet.py"), *SMOKE["sim_fleet"][0], "--instant",
+         "--output", str(output)], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}"
+    assert "all_requested_connected_through_hold yes" in proc.stdout
+    results = json.loads(output.read_text())
+    assert results["hold"]["answer_p50_ms"] is not None
