@@ -6,9 +6,10 @@ against types built from the schema costs 2.5 µs. The fast check only ever *acc
 it accepts is one the schema accepts; anything it rejects goes to fastjsonschema, which decides
 and words the CALLERROR. So the types may be stricter than the schema (an ``integer`` here refuses
 ``1.0``, which the schema takes) but never looser, and a schema using anything not mapped below
-(``pattern``, a ``uri`` format, ``default`` values, which fastjsonschema writes into the payload,
-non-string enums, ``anyOf`` …) gets no fast check at all. ``tests/ocppj/test_fast_check.py``
-mutates a valid payload of every schema of both versions and holds both properties.
+(``pattern``, a ``uri`` format, non-string enums, an untyped value …) gets no fast check at all.
+What fastjsonschema writes into a valid payload (a property's inline ``default``, 2.0.1's
+``offline: false``), the fast check writes too. ``tests/ocppj/test_fast_check.py`` mutates valid
+payloads of every schema of both versions and holds all of it.
 
 Mapped: ``object`` (``properties``, ``required``, ``additionalProperties: false`` → unknown fields
 refused), ``string`` (``maxLength``, string ``enum`` → ``Literal``, ``format: date-time`` checked
@@ -19,6 +20,7 @@ the compiled schema ignores it (``ocppj.validation``).
 
 from __future__ import annotations
 
+import copy
 import keyword
 import math
 from collections.abc import Callable
@@ -30,7 +32,7 @@ from ocppj.timestamps import parse_ts
 
 # Keys that change nothing about which payloads are valid.
 _NOTES = frozenset({"description", "javaType", "comment", "title", "$schema", "$id", "definitions",
-                    "multipleOf", "additionalItems"})
+                    "multipleOf", "additionalItems", "default"})
 
 
 FastCheck = Callable[[dict[str, Any]], bool]  # True: the schema accepts it; False: ask the schema
@@ -151,6 +153,47 @@ class _Builder:
                                  rename=rename or None)
 
 
+Filler = Callable[[Any], None]
+
+
+def _defaults(root: dict[str, Any], node: Any) -> Filler | None:
+    """What fastjsonschema writes into a valid payload: a property's ``default`` when the property
+    is missing and its own schema (not one it refers to) has one; a default written is not looked
+    into. None where nothing below ``node`` has one."""
+    while isinstance(node, dict) and "$ref" in node:
+        node = root["definitions"][node["$ref"].rsplit("/", 1)[1]]
+    if not isinstance(node, dict):
+        return None
+    if node.get("type") == "array":
+        item = _defaults(root, node.get("items"))
+        if item is None:
+            return None
+
+        def each(value: Any) -> None:
+            if type(value) is list:
+                for element in value:
+                    item(element)
+        return each
+    properties = node.get("properties", {}) if node.get("type") == "object" else {}
+    own = [(key, sub["default"]) for key, sub in properties.items()
+           if isinstance(sub, dict) and "default" in sub]
+    below = [(key, filler) for key, sub in properties.items()
+             if (filler := _defaults(root, sub)) is not None]
+    if not own and not below:
+        return None
+
+    def fill(value: Any) -> None:
+        if type(value) is not dict:
+            return
+        for key, filler in below:  # before the defaults: a default written is not looked into
+            if key in value:
+                filler(value[key])
+        for key, default in own:
+            if key not in value:
+                value[key] = copy.deepcopy(default)
+    return fill
+
+
 def fast_check(schema: dict[str, Any], name: str) -> FastCheck | None:
     """A function that says True only of payloads ``schema`` accepts (False: ask the schema),
     or None when the schema uses something not mapped here."""
@@ -162,6 +205,7 @@ def fast_check(schema: dict[str, Any], name: str) -> FastCheck | None:
     except (_Unmapped, TypeError):  # TypeError: msgspec cannot take the type (a bad bound)
         return None
     convert = msgspec.convert
+    fill = _defaults(schema, schema)
 
     def check(payload: dict[str, Any]) -> bool:
         try:
@@ -170,4 +214,13 @@ def fast_check(schema: dict[str, Any], name: str) -> FastCheck | None:
             return False
         return True
 
-    return check
+    if fill is None:
+        return check
+
+    def check_and_fill(payload: dict[str, Any]) -> bool:
+        if not check(payload):
+            return False
+        fill(payload)  # as the schema's own check would have
+        return True
+
+    return check_and_fill

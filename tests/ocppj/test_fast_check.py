@@ -96,7 +96,7 @@ def schemas(version: Version) -> Iterator[tuple[str, dict[str, Any]]]:
 
 @pytest.mark.parametrize("version", [V16, V201], ids=["1.6", "2.0.1"])
 def test_the_fast_check_accepts_only_what_the_schema_accepts(version: Version) -> None:
-    checked = fast_paths = mutated = accepted = 0
+    checked = fast_paths = mutated = accepted = filled = 0
     for name, schema in schemas(version):
         fast = fast_check(schema, name)
         if fast is None:
@@ -105,20 +105,28 @@ def test_the_fast_check_accepts_only_what_the_schema_accepts(version: Version) -
         judge = fastjsonschema.compile(schema, formats={"date-time": lambda v: _parses(v)})
         for full in (False, True):
             valid = example(schema, schema, full)
-            judge(copy.deepcopy(valid))  # the builder's payload is a valid one
+            judged, sent = copy.deepcopy(valid), copy.deepcopy(valid)
+            judge(judged)  # the builder's payload is a valid one
             assert fast(valid), (name, valid)  # and the fast check takes it: it is not idle
+            assert valid == judged, name  # with the defaults the schema writes, and no others
+            filled += valid != sent
             for mutant in mutants(schema, schema, valid):
                 mutated += 1
-                if not isinstance(mutant, dict) or not fast(mutant):
+                if not isinstance(mutant, dict):
+                    continue
+                mutant, judged = copy.deepcopy(mutant), copy.deepcopy(mutant)
+                if not fast(mutant):
                     continue
                 accepted += 1
                 try:
-                    judge(copy.deepcopy(mutant))
+                    judge(judged)
                 except fastjsonschema.JsonSchemaValueException as exc:
                     raise AssertionError(f"{name}: fast check accepted {mutant}: {exc.message}") from None
+                assert mutant == judged, name
             checked += 1
     assert fast_paths >= (75 if version is V16 else 110)
     assert mutated > 10 * checked and 0 < accepted < mutated  # mutants of both kinds were met
+    assert (filled > 0) is (version is V201)  # 2.0.1's defaults were written by the fast check
 
 
 def _parses(value: str) -> bool:
@@ -131,12 +139,26 @@ def _parses(value: str) -> bool:
 
 
 def test_what_gets_no_fast_check() -> None:
-    """A ``default`` (fastjsonschema writes it into the payload), a ``uri`` format, an untyped
-    value: no fast check, so those payloads meet the schema alone."""
-    unmapped = {name for name, schema in schemas(V201) if fast_check(schema, name) is None}
-    assert {"TransactionEventRequest", "MeterValuesRequest", "DataTransferRequest"} <= unmapped
+    """A ``uri`` format, an untyped value: no fast check, so those payloads meet the schema alone."""
+    assert {name for name, schema in schemas(V201) if fast_check(schema, name) is None} == {
+        "DataTransferRequest", "DataTransferResponse"}  # their data is any JSON value
     assert {name for name, schema in schemas(V16) if fast_check(schema, name) is None} == {
         "GetDiagnostics", "UpdateFirmware"}  # their location is a uri
+
+
+def test_the_defaults_the_schema_writes_are_written() -> None:
+    """2.0.1's TransactionEvent has ``offline: false`` as an inline default: written when absent,
+    left alone when sent; a default of a referenced definition (a sample's ``location``) is not
+    written, by either check."""
+    event = {"eventType": "Updated", "timestamp": "2026-12-05T04:00:00Z", "triggerReason": "MeterValuePeriodic",
+             "seqNo": 1, "transactionInfo": {"transactionId": "t1"},
+             "meterValue": [{"timestamp": "2026-12-05T04:00:00Z", "sampledValue": [{"value": 1.5}]}]}
+    sent = copy.deepcopy(event)
+    V201.validator.validate("TransactionEvent", sent)
+    assert sent == {**event, "offline": False}
+    offline = {**copy.deepcopy(event), "offline": True}
+    V201.validator.validate("TransactionEvent", offline)
+    assert offline["offline"] is True
 
 
 def test_a_refused_payload_is_still_worded_by_the_schema() -> None:
