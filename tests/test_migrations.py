@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sqlite3
@@ -200,3 +201,50 @@ def test_0007_refuses_to_rebuild_with_foreign_keys_on(tmp_path: Path) -> None:
             conn.exec_driver_sql("PRAGMA foreign_keys=ON")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+
+
+async def _frames(engine: AsyncEngine, *cps: str) -> None:
+    async with engine.begin() as conn:
+        for cp in cps:
+            await conn.execute(sqlalchemy.text(
+                "INSERT INTO messages (charge_point_id, ts, direction, message_type, message_id, action, frame) "
+                "VALUES (:cp, :ts, 'in', 2, '1', 'Heartbeat', '[2,\"1\",\"Heartbeat\",{}]')"),
+                {"cp": cp, "ts": datetime.now(UTC)})
+
+
+async def _rows(engine: AsyncEngine, sql: str) -> list[tuple[Any, ...]]:
+    async with engine.connect() as conn:
+        return [tuple(r) for r in await conn.execute(sqlalchemy.text(sql))]
+
+
+async def test_0015_moves_the_log_index_out_and_back_keeping_every_frame_findable(empty_url: str) -> None:
+    """0014 -> 0015 on a log in use indexes every frame already there; the trigger notes new ones
+    as pending (on this dialect); 0015 -> 0014 gives the plain index back and leaves no trigger;
+    up again, every frame is indexed once."""
+    await upgrade(empty_url, "0014")
+    engine = create_engine(empty_url)
+    try:
+        await _frames(engine, "CP-A", "CP-B", "CP-A")
+        await engine.dispose()
+        await upgrade(empty_url)
+        assert await _rows(engine, "SELECT charge_point_id, id FROM message_index ORDER BY id") == [
+            ("CP-A", 1), ("CP-B", 2), ("CP-A", 3)]
+        await _frames(engine, "CP-C")
+        assert await _rows(engine, "SELECT id, charge_point_id FROM message_pending") == [(4, "CP-C")]
+        await engine.dispose()
+        await asyncio.to_thread(command.downgrade, alembic_config(empty_url), "0014")
+        await _frames(engine, "CP-D")  # no trigger left behind to fail on a missing table
+        tables = {name for (name,) in await _rows(engine, (
+            "SELECT name FROM sqlite_master" if empty_url.startswith("sqlite")
+            else "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))}
+        assert not {"message_index", "message_pending"} & tables
+        indexes = {name for (name,) in await _rows(engine, (
+            "SELECT name FROM sqlite_master WHERE type = 'index'" if empty_url.startswith("sqlite")
+            else "SELECT indexname FROM pg_indexes WHERE tablename = 'messages'"))}
+        assert "ix_messages_cp_id" in indexes
+        await engine.dispose()
+        await upgrade(empty_url)
+        assert await _rows(engine, "SELECT charge_point_id, id FROM message_index ORDER BY id") == [
+            ("CP-A", 1), ("CP-B", 2), ("CP-A", 3), ("CP-C", 4), ("CP-D", 5)]
+    finally:
+        await engine.dispose()
