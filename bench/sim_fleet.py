@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results" / "sim_fleet.json"
+INSTANT_RESULTS = BENCH / "results" / "sim_fleet_instant.json"
 TARGET_STATIONS = 10_000
 TARGET_KB_PER_STATION = 100.0
 TARGET_BOOT_S = 60.0
@@ -644,7 +645,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pin", action="store_true",
                         help="server on one CPU, simulator on the other (default: share all)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--output", type=Path, default=None,
+                        help=f"default {RESULTS} ({INSTANT_RESULTS.name} with --instant)")
     parser.add_argument("--instant", action="store_true",
                         help="run against bench/instant_csms.py (canned answers, nothing stored) in "
                              "place of chargebay: the simulator's own share of the answer times")
@@ -655,6 +657,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if args.chargebay_cmd or args.ocpp_version == "2.0.1" or args.mix:
             parser.error("--instant speaks 1.6 alone, in place of chargebay")
         args.chargebay_cmd = INSTANT_CMD
+    if args.output is None:
+        args.output = INSTANT_RESULTS if args.instant else RESULTS
     if args.stations < 1 or args.ramp <= 0 or args.hold < 0:
         parser.error("--stations >= 1, --ramp > 0 and --hold >= 0")
     if args.mix and args.ocpp_version:
@@ -708,7 +712,7 @@ def main(argv: list[str] | None = None) -> int:
     fleet = None
     code = 0
     try:
-        log("sim_fleet: starting chargebay serve")
+        log("sim_fleet: starting " + ("bench/instant_csms.py (--instant)" if args.instant else "chargebay serve"))
         server = bench.start_server(CHARGEBAY)
         argv_ = list(server.process.args)
         http_port = int(argv_[argv_.index("--http-port") + 1]) if "--http-port" in argv_ else None

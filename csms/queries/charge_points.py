@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.queries.pages import Page, jsonable, paginate
 from csms.services.errors import NotFound
-from csms.store.message_log import frames_of
+from csms.store.message_log import count_of, frames_of
 from csms.store.models import ChargePoint, Connector, DeviceVariable, EvseConnector, Message, StatusHistory, table
 from csms.store.writer import Writer
 from csms.timeutil import utc
@@ -142,6 +142,6 @@ class ChargePointQueries:
             where.append(_MSG.c.ts >= utc(since))
         if until:
             where.append(_MSG.c.ts < utc(until))
-        query = frames_of(charge_point_id, *where)
+        query = frames_of(charge_point_id, *where, newest=page.page * page.page_size)
         await self._writer.flush()
-        return await paginate(self._engine, query, page)
+        return await paginate(self._engine, query, page, count=count_of(charge_point_id, *where))

@@ -18,7 +18,7 @@ import fastjsonschema
 import pytest
 
 from ocppj.fast_check import fast_check
-from ocppj.validation import Validator
+from ocppj.validation import SchemaViolation, Validator
 from ocppj.versions import V16, V201, Version
 
 ODD_VALUES: list[Any] = [None, True, False, 0, -1, 7, 1.5, 10**20, "", "x", "Accepted", "2026-13-40T99:00:00Z",
@@ -172,3 +172,30 @@ def test_a_refused_payload_is_still_worded_by_the_schema() -> None:
         V16.validator.validate("MeterValues", bad)
     assert getattr(caught.value, "code", None) == "PropertyConstraintViolation"
     assert "must be one of" in str(getattr(caught.value, "description", ""))
+
+
+def _wrapped(field: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": {"f": field}, "required": ["f"], "additionalProperties": False}
+
+
+@pytest.mark.parametrize("field, refused", [
+    ({"type": "integer", "enum": [1, 2]}, 3),
+    ({"type": "boolean", "enum": [True]}, False),
+    ({"type": "number", "maximum": 2**54 + 4}, 2**54 + 5),
+    ({"type": "string", "pattern": "^a"}, "b"),
+    ({"type": "string", "format": "uri"}, "not a uri"),
+])
+def test_what_msgspec_would_judge_otherwise_gets_no_fast_check(field: dict[str, Any], refused: Any) -> None:
+    """No shipped schema has these; a schema that did would get no fast check, since msgspec
+    would accept the payload the schema refuses."""
+    schema = _wrapped(field)
+    with pytest.raises(fastjsonschema.JsonSchemaValueException):
+        fastjsonschema.compile(schema)({"f": refused})
+    assert fast_check(schema, "synthetic") is None
+
+
+def test_a_payload_msgspec_cannot_read_is_the_schemas_to_judge() -> None:
+    """A lone surrogate (no frame off the wire carries one: orjson refuses it) makes msgspec
+    raise something else than a ValidationError: still a SchemaViolation, not a crash."""
+    with pytest.raises(SchemaViolation):
+        V16.validator.validate("UnlockConnector", {"connectorId": "\ud800"})

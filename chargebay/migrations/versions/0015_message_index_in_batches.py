@@ -60,6 +60,11 @@ def upgrade() -> None:
         sa.Column('id', id_type, primary_key=True, autoincrement=False),
         sqlite_with_rowid=False,
     )
+    if op.get_bind().dialect.name == "postgresql":
+        # Other nodes may still be logging: a frame committed after the backfill's snapshot and
+        # before the trigger exists would be in neither table. Writers wait for this migration's
+        # commit instead (readers do not); SQLite's migration holds the write lock already.
+        op.execute("LOCK TABLE messages IN SHARE ROW EXCLUSIVE MODE")
     op.execute("INSERT INTO message_index (charge_point_id, id) "
                "SELECT charge_point_id, id FROM messages ORDER BY charge_point_id, id")
     op.drop_index('ix_messages_cp_id', table_name='messages')
