@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from ocppj.timestamps import parse_ts
+from ocppj.timestamps import is_date_time
 
 # Keys that change nothing about which payloads are valid.
 _NOTES = frozenset({"description", "javaType", "comment", "title", "$schema", "$id", "definitions",
@@ -43,18 +43,14 @@ class _Unmapped(Exception):
 
 
 class DateTime:
-    """A ``date-time`` string: msgspec hands it to :func:`_hook`, which asks :func:`parse_ts`."""
+    """A ``date-time`` string: msgspec hands it to :func:`_hook`, which asks :func:`is_date_time`."""
 
 
 _ONE = DateTime()
 
 
 def _hook(kind: type, value: Any) -> Any:
-    if kind is DateTime and type(value) is str:
-        try:
-            parse_ts(value)
-        except ValueError:
-            raise msgspec.ValidationError("not a date-time") from None
+    if kind is DateTime and type(value) is str and is_date_time(value):
         return _ONE
     raise msgspec.ValidationError(f"not a {kind.__name__}")
 
@@ -85,16 +81,15 @@ class _Builder:
             return self._object(node)
         if kind == "string":
             return self._string(node)
-        if kind == "number" and ("minimum" in node or "maximum" in node):
-            raise _Unmapped("a bound of a number")  # msgspec compares it as a float: 2**54 + 5 is not above 2**54 + 4
-        if kind in ("integer", "number"):
+        if kind == "number":
+            if "minimum" in node or "maximum" in node:  # msgspec compares a bound as a float:
+                raise _Unmapped("a bound of a number")  # 2**54 + 5 is not above 2**54 + 4 to it
+            return float
+        if kind == "integer":  # an integer bound of an integer (``minimum: 0.0`` is 0)
             low, high = node.get("minimum"), node.get("maximum")
-            if kind == "integer":  # an integer bound of an integer (``minimum: 0.0`` is 0)
-                low = None if low is None else math.ceil(low)
-                high = None if high is None else math.floor(high)
-            bounds = {k: v for k, v in (("ge", low), ("le", high)) if v is not None}
-            base: Any = int if kind == "integer" else float
-            return Annotated[base, msgspec.Meta(**bounds)] if bounds else base
+            bounds = {k: v for k, v in (("ge", None if low is None else math.ceil(low)),
+                                        ("le", None if high is None else math.floor(high))) if v is not None}
+            return Annotated[int, msgspec.Meta(**bounds)] if bounds else int
         if kind == "boolean":
             return bool
         if kind == "array":

@@ -36,6 +36,16 @@ def parse_ts(value: str | None) -> datetime | None:
         raise ValueError(f"{value!r} is out of range") from None
 
 
+def is_date_time(value: str) -> bool:
+    """Whether ``value`` is a timestamp :func:`parse_ts` reads: what a schema's ``date-time``
+    format means here (the fast check and the compiled schema both ask this)."""
+    try:
+        parse_ts(value)
+    except ValueError:
+        return False
+    return True
+
+
 def wire_time(ts: datetime | None = None) -> str:
     """``ts`` (default now) as a charge point sends it: UTC, milliseconds, ``Z``."""
     ts = datetime.now(UTC) if ts is None else ts.astimezone(UTC)

@@ -18,7 +18,7 @@ import fastjsonschema
 
 from ocppj.errors import ErrorCodes
 from ocppj.fast_check import FastCheck, fast_check
-from ocppj.timestamps import parse_ts
+from ocppj.timestamps import is_date_time
 
 Check = Callable[[Any], Any]
 
@@ -73,15 +73,6 @@ def _compilable(node: Any, formats: dict[str, Callable[[str], bool]]) -> Any:
     return node
 
 
-def _is_date_time(value: str) -> bool:
-    """RFC 3339 date-time that converts to UTC (the handlers' own parser decides)."""
-    try:
-        parse_ts(value)
-    except ValueError:
-        return False
-    return True
-
-
 class Validator:
     """Checks one version's payloads; each schema is compiled on first use (or :meth:`warm_up`)."""
 
@@ -103,7 +94,7 @@ class Validator:
         key = self.response_name(action) if response else self.request_name(action)
         checks = self._compiled.get(key)
         if checks is None:
-            formats: dict[str, Callable[[str], bool]] = {"date-time": _is_date_time}
+            formats: dict[str, Callable[[str], bool]] = {"date-time": is_date_time}
             with open(self.schemas / f"{key}.json", encoding="utf-8") as f:
                 original = json.load(f)
             check = fastjsonschema.compile(_compilable(original, formats), formats=formats)

@@ -13,7 +13,6 @@ every ten seconds). :func:`frames_of` reads a charge point's frames from both, i
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, func, insert, select, union_all
@@ -21,8 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.store.models import Message, MessageIndex, MessagePending, table
 from csms.store.writer import Writer
-
-log = logging.getLogger(__name__)
 
 BATCH = 20_000  # frames per writer operation of a move: ~60 ms of the writer
 _M = table(Message)
@@ -44,12 +41,10 @@ async def _move(conn: AsyncConnection, batch: int) -> int:
             .add_cte(moved))
         return int(result.rowcount)
     # SQLite: this connection is the only writer, so what it reads stays pending until it deletes.
-    upto = (await conn.execute(select(_PENDING.c.id).order_by(_PENDING.c.id)
-                               .offset(batch - 1).limit(1))).scalar()
+    oldest = select(_PENDING.c.id).order_by(_PENDING.c.id).limit(batch).subquery()
+    upto = (await conn.execute(select(func.max(oldest.c.id)))).scalar()
     if upto is None:
-        upto = (await conn.execute(select(func.max(_PENDING.c.id)))).scalar()
-        if upto is None:
-            return 0
+        return 0
     taken = _PENDING.c.id <= upto
     await conn.execute(insert(_INDEX).from_select(
         ["charge_point_id", "id"],
