@@ -46,6 +46,7 @@ import math
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -200,6 +201,8 @@ def _machine_cpu(psutil: Any) -> tuple[float, float]:
 
 ANSWER_EDGES_MS = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)  # chargepoint.client's buckets
 TARGET_P99_MS = 500
+SETTLED = 0.99  # share of the connectors charging that ends the settle phase
+PROBE_CMD = "{python} {bench}/probe_station.py {url} --duration {duration}"
 
 
 def answer_percentile(a: dict[str, Any], b: dict[str, Any], share: float) -> float | None:
@@ -303,6 +306,7 @@ class Run:
         self._rate = 0.0
         self._tty = sys.stderr.isatty()
         self.sim_log = Path(os.devnull)
+        self.csms_url = ""
         self._last_cpu = (0.0, 0.0)
 
     def record(self, phase: str, now: float) -> None:
@@ -405,6 +409,29 @@ class Run:
             "server": server_window(before_metrics, after_metrics, after["t"] - before["t"]),
         }
 
+    def settle_phase(self, server: Server) -> None:
+        """After the boot, until SETTLED of the connectors are charging (the generator starts
+        them a few seconds after their station boots) and no station has a transaction message
+        waiting its turn (the start storm's answers are in): the hold then measures the steady
+        state, not the tail of a start storm (20,000 StartTransactions in a few seconds)."""
+        assert self.fleet is not None and self.probe is not None
+        connectors = self.args.stations * self.results["config"]["connectors_per_station"]
+        before, start = self.probe.snapshot(), time.monotonic()
+        while True:
+            now = time.monotonic()
+            c = self.probe.poll()
+            self.record("sett", now)
+            settled = c["charging"] >= SETTLED * connectors and c["queued"] == 0
+            if settled or now - start >= self.args.settle_timeout:
+                break
+            self.check_alive(server)
+            time.sleep(POLL_S)
+        self._end_line()
+        after = self.probe.snapshot()
+        self.results["settle"] = {"settled": settled, "queued_tx_messages": c["queued"],
+                                  "charging_connectors": c["charging"], "connectors": connectors,
+                                  **window(before, after, os.cpu_count() or 1)}
+
     def hold_phase(self, server: Server) -> None:
         assert self.fleet is not None and self.probe is not None
         args, probe = self.args, self.probe
@@ -421,6 +448,7 @@ class Run:
         interval = self.results["config"]["meter_interval_s"] or 10
         steady_len = interval * math.floor(args.hold / 2 / interval)
         steady: tuple[dict[str, Any], dict[str, Any]] | None = None
+        station = self._start_probe_station(args.hold - 2 * POLL_S)
         while True:
             now = time.monotonic()
             if steady is None and steady_len and now - start >= args.hold - steady_len:
@@ -472,8 +500,30 @@ class Run:
             "sim_workers": len(self.fleet.pids()),
             "server_rss_mb": round(server.rss() / 2**20, 1),
             **probe.fds(),
+            "probe_station": self._probe_station_result(station),
         }
         self.results["marginal_rss"] = self._marginal_rss()
+
+    def _start_probe_station(self, duration: float) -> subprocess.Popen[str] | None:
+        """bench/probe_station.py for ``duration`` s (on the simulator's CPUs, like this process)."""
+        if self.args.no_probe_station:
+            return None
+        cmd = PROBE_CMD.format(python=sys.executable, bench=BENCH, url=self.csms_url,
+                               duration=max(duration, 1.0))
+        return subprocess.Popen(cmd.split(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    @staticmethod
+    def _probe_station_result(station: subprocess.Popen[str] | None) -> dict[str, Any] | None:
+        if station is None:
+            return None
+        try:
+            out, err = station.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            station.kill()
+            return {"error": "the probe station did not finish"}
+        if station.returncode != 0 or not out.strip():
+            return {"error": f"the probe station exited {station.returncode}: {err.strip()[-500:]}"}
+        return json.loads(out)  # type: ignore[no-any-return]
 
     def _marginal_rss(self) -> dict[str, Any] | None:
         """RSS growth per station added, from the first sample with the workers up (imports
@@ -540,6 +590,7 @@ def stderr_to(path: Path) -> Any:
 
 def verdict(results: dict[str, Any]) -> dict[str, Any]:
     hold, boot = results.get("hold", {}), results.get("boot", {})
+    probe = hold.get("probe_station")
     n = results["config"]["stations"]
     connectors = hold.get("connectors") or 1
     return {
@@ -550,10 +601,14 @@ def verdict(results: dict[str, Any]) -> dict[str, Any]:
         "rss_under_100_kb_per_station":
             hold.get("sim_rss_kb_per_station", math.inf) < TARGET_KB_PER_STATION,
         "boot_within_60_s": (boot.get("boot_s") or math.inf) <= TARGET_BOOT_S,
-        # issue #18: the central system answers the fleet as it comes
-        "absorbed_backlog_0_p99_500ms_no_callerror": (
+        # issue #18: the central system answers the fleet as it comes. Answer times as the
+        # probe station measures them (the fleet's own include the simulator's busy loop: see
+        # bench/probe_station.py); the fleet's p99 is judged apart.
+        "absorbed_backlog_0_no_callerror": (
             hold.get("queued_tx_messages", 1) == 0 and hold.get("call_errors", 1) == 0
-            and (hold.get("answer_p99_ms") or math.inf) <= TARGET_P99_MS),
+            and (probe or {}).get("call_error_count", 1) == 0),
+        "probe_p99_within_500ms": ((probe or {}).get("all", {}).get("p99_ms") or math.inf) <= TARGET_P99_MS,
+        "fleet_p99_within_500ms": (hold.get("answer_p99_ms") or math.inf) <= TARGET_P99_MS,
     }
 
 
@@ -575,8 +630,23 @@ def render(r: dict[str, Any]) -> str:
             f" other processes {boot['others_cpu_percent']:g} %, machine {boot['machine_cpu_percent']:g} % of"
             f" {cfg['machine_cpus']} CPUs;"
             f" errors {boot['call_errors']}, connects {boot['connects']}")
+    settle = r.get("settle")
+    if settle:
+        out.append(f"settle: {settle['charging_connectors']}/{settle['connectors']} connectors charging"
+                   f" after {settle['wall_s']:g} s; calls/s {settle['calls_per_s']:g}; answers p50 <="
+                   f" {settle['answer_p50_ms']} ms, p99 <= {settle['answer_p99_ms']} ms; CPU sim"
+                   f" {settle['sim_cpu_percent']:g} % server {settle['server_cpu_percent']:g} %")
     if hold:
         srv = hold.get("server", {})
+        station = hold.get("probe_station") or {}
+        if station:
+            out.append(
+                "probe: " + (station["error"] if "error" in station else
+                             f"{station['all']['n']} answers to the probe station: p50"
+                             f" {station['all'].get('p50_ms')} ms, p90 {station['all'].get('p90_ms')} ms,"
+                             f" p99 {station['all'].get('p99_ms')} ms, max {station['all'].get('max_ms')} ms"
+                             f" (MeterValues p99 {station['MeterValues'].get('p99_ms')} ms); CALLERRORs"
+                             f" {station['call_error_count']}"))
         out += [
             f"hold:  {hold['wall_s']:g} s; connected {hold['connected']} (min {hold['connected_min_max'][0]}),"
             f" booted {hold['booted']}, charging connectors {hold['charging_connectors']}/{hold['connectors']}"
@@ -647,6 +717,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--output", type=Path, default=None,
                         help=f"default {RESULTS} ({INSTANT_RESULTS.name} with --instant)")
+    parser.add_argument("--settle-timeout", type=float, default=120.0,
+                        help="seconds at most between the boot and the hold, waiting for the "
+                             "connectors to start charging and their start messages answered")
+    parser.add_argument("--no-probe-station", action="store_true",
+                        help="no bench/probe_station.py beside the fleet during the hold")
     parser.add_argument("--instant", action="store_true",
                         help="run against bench/instant_csms.py (canned answers, nothing stored) in "
                              "place of chargebay: the simulator's own share of the answer times")
@@ -733,7 +808,11 @@ def main(argv: list[str] | None = None) -> int:
         run.probe = Probe(fleet, server, metrics_url)
         log(f"sim_fleet: {args.stations} stations in {len(fleet.processes)} worker(s), "
             f"ramp {args.ramp:g}/s -> {opts.csms}")
+        run.csms_url = opts.csms
         run.boot_phase(server)
+        log(f"sim_fleet: settling: until {SETTLED:.0%} of the connectors are charging and no"
+            f" transaction message waits (at most {args.settle_timeout:g} s)")
+        run.settle_phase(server)
         log(f"sim_fleet: holding for {args.hold:g} s")
         run.hold_phase(server)
     except KeyboardInterrupt:

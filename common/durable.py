@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 Statement = tuple[str, tuple[Any, ...]]
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS queue (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -32,6 +34,19 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS state (station TEXT NOT NULL, key TEXT NOT NULL,"
     " value TEXT NOT NULL, PRIMARY KEY (station, key))",
 )
+
+
+def _text(value: Any) -> str:
+    """``value`` as JSON text (orjson: a fleet writes thousands of payloads a second)."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _value(text: str) -> Any:
+    """JSON text read back; what the standard library wrote before (NaN and all) still reads."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 class QueueClosed(Exception):
@@ -74,18 +89,18 @@ class DurableQueue:
         rows = await asyncio.to_thread(
             self._read, "SELECT seq, action, payload FROM queue WHERE station = ? ORDER BY seq",
             (station,))
-        return [(seq, action, json.loads(payload)) for seq, action, payload in rows]
+        return [(seq, action, _value(payload)) for seq, action, payload in rows]
 
     async def state(self, station: str) -> dict[str, Any]:
         rows = await asyncio.to_thread(
             self._read, "SELECT key, value FROM state WHERE station = ?", (station,))
-        return {key: json.loads(value) for key, value in rows}
+        return {key: _value(value) for key, value in rows}
 
     # -- statements, to combine in one write -----------------------------------------------------
     @staticmethod
     def push_statement(station: str, action: str, payload: dict[str, Any]) -> Statement:
         return ("INSERT INTO queue (station, action, payload) VALUES (?, ?, ?) RETURNING seq",
-                (station, action, json.dumps(payload)))
+                (station, action, _text(payload)))
 
     @staticmethod
     def state_statement(station: str, key: str, value: Any) -> Statement:
@@ -93,7 +108,7 @@ class DurableQueue:
         if value is None:
             return "DELETE FROM state WHERE station = ? AND key = ?", (station, key)
         return ("INSERT OR REPLACE INTO state (station, key, value) VALUES (?, ?, ?)",
-                (station, key, json.dumps(value)))
+                (station, key, _text(value)))
 
     # -- writes ----------------------------------------------------------------------------------
     async def write(self, statements: list[Statement]) -> int | None:
@@ -114,7 +129,7 @@ class DurableQueue:
         return seq
 
     async def update(self, seq: int, payload: dict[str, Any]) -> None:
-        await self.write([("UPDATE queue SET payload = ? WHERE seq = ?", (json.dumps(payload), seq))])
+        await self.write([("UPDATE queue SET payload = ? WHERE seq = ?", (_text(payload), seq))])
 
     async def remove(self, seq: int, also: list[Statement] = ()) -> None:  # type: ignore[assignment]
         await self.write([("DELETE FROM queue WHERE seq = ?", (seq,)), *also])
@@ -141,35 +156,51 @@ class DurableQueue:
                     write.future.set_result(result)
 
     def _commit(self, batch: list[_Write]) -> list[int | None | Exception]:
-        """One transaction for the batch; each write in a savepoint, so a failing one is
-        reported to its caller and rolled back alone."""
-        results: list[int | None | Exception] = []
+        """One transaction for the batch. Writes almost never fail, so the batch runs straight
+        through first; only when one fails is it rolled back and run again with each write in a
+        savepoint, so the failing one is reported to its caller and rolled back alone (two
+        statements fewer per write on the usual path: a third of the thread's work)."""
         with self._lock:
             if self._closed:
                 raise QueueClosed(str(self.path))
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
             try:
-                for write in batch:
-                    db.execute("SAVEPOINT w")
-                    try:
-                        first: int | None = None
-                        for sql, args in write.statements:
-                            row = db.execute(sql, args).fetchone()
-                            if first is None and row is not None:
-                                first = int(row[0])
-                        db.execute("RELEASE w")
-                        results.append(first)
-                    except sqlite3.Error as exc:
-                        db.execute("ROLLBACK TO w")
-                        db.execute("RELEASE w")
-                        results.append(exc)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+                results = self._run(batch, savepoints=False)
+            except sqlite3.Error:
+                results = self._run(batch, savepoints=True)
             self.commits += 1
         return results
+
+    def _run(self, batch: list[_Write], savepoints: bool) -> list[int | None | Exception]:
+        db = self._db
+        results: list[int | None | Exception] = []
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for write in batch:
+                if savepoints:
+                    db.execute("SAVEPOINT w")
+                try:
+                    results.append(self._statements(db, write.statements))
+                except sqlite3.Error as exc:
+                    if not savepoints:
+                        raise
+                    db.execute("ROLLBACK TO w")
+                    results.append(exc)
+                if savepoints:
+                    db.execute("RELEASE w")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return results
+
+    @staticmethod
+    def _statements(db: sqlite3.Connection, statements: list[Statement]) -> int | None:
+        first: int | None = None
+        for sql, args in statements:
+            row = db.execute(sql, args).fetchone()
+            if first is None and row is not None:
+                first = int(row[0])
+        return first
 
     def close(self) -> None:
         with self._lock:

@@ -40,7 +40,7 @@ from csms.services.security_events import SecurityEvents
 from csms.services.tokens import TokenService
 from csms.services.transactions import TransactionService
 from csms.services.transport import Transport
-from csms.store.message_log import index_pending
+from csms.store.message_log import Indexer
 from csms.store.models import ChargePoint, table
 from csms.store.retention import prune_expired
 from csms.store.writer import Writer
@@ -85,6 +85,7 @@ class CentralSystem:
         self.settings = settings
         self.engine = engine  # reads
         self.writer = Writer(write_engine or engine)
+        self.indexer = Indexer(self.writer)  # the message log's index, filled in batches
         self.durable_answers = settings.durable_answers  # read on every frame
         self.router: Router = router or LocalRouter()
         self.events = events or EventBus()
@@ -176,8 +177,8 @@ class CentralSystem:
                                     coalesce=True)
         # The message log's index is filled in sorted batches (csms.store.message_log); every
         # node moves, each pending frame is moved once.
-        self._scheduler.add_job(self.index_messages, "interval", seconds=INDEX_EVERY,
-                                max_instances=1, coalesce=True)
+        self._scheduler.add_job(self._index_job, "interval", seconds=INDEX_EVERY,
+                                max_instances=1, coalesce=True, name="CentralSystem.index_messages")
         if self.settings.message_retention_days > 0:  # every node prunes (csms.store.retention)
             interval = self.settings.message_prune_interval
             self._scheduler.add_job(
@@ -192,6 +193,7 @@ class CentralSystem:
             self._follower.cancel()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        await self.indexer.stop()
         await self.commands.drain(DRAIN_S)
         await self.writer.close()
 
@@ -209,9 +211,13 @@ class CentralSystem:
             log.warning("%d charge point(s) of dead nodes marked offline", result.rowcount)
         return int(result.rowcount)
 
+    async def _index_job(self) -> None:
+        """The scheduled job (a coroutine: the scheduler runs plain functions on a thread)."""
+        self.indexer.start()
+
     async def index_messages(self) -> int:
         """Move the frames logged since the last run into the message log's index (the job)."""
-        return await index_pending(self.writer)
+        return await self.indexer.run()
 
     async def prune_messages(self) -> int:
         """Delete the message log's frames past their retention (the scheduled job)."""

@@ -60,6 +60,11 @@ def test_benchmark_runs(name: str, tmp_path: Path) -> None:
     assert "PROTOCOL:" not in stdout  # the locker bus kept the boards' inter-frame silence
     if name == "api_commands":  # the fleet command reached every charge point in one request
         assert results["fleet"]["all_accepted"], results["fleet"]
+    if name == "sim_fleet":  # the hold began once the connectors charged; the probe station
+        # was answered throughout it (its transaction accepted, its MeterValues stored)
+        assert results["settle"]["settled"], results["settle"]
+        station = results["hold"]["probe_station"]
+        assert station["MeterValues"]["n"] > 0 and station["call_error_count"] == 0, station
     if name == "reconnect_storm":  # every station came back after the kill, none refused
         assert results["back_after_kill_s"]["1.0"] is not None and results["boots_refused"] == 0
     if name == "handshakes":  # every connect at every profile was admitted, by both servers
@@ -86,4 +91,6 @@ def test_the_fleet_runs_against_the_instant_floor(tmp_path: Path) -> None:
     assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}"
     assert "all_requested_connected_through_hold yes" in proc.stdout
     results = json.loads(output.read_text())
-    assert results["hold"]["answer_p50_ms"] is not None
+    # the stations' answer times (their transaction starts while settling) and the probe's
+    assert results["settle"]["answer_p50_ms"] is not None
+    assert results["hold"]["probe_station"]["all"]["n"] > 0

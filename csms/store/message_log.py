@@ -13,6 +13,10 @@ every ten seconds). :func:`frames_of` reads a charge point's frames from both, i
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import logging
+import time
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, func, insert, select, union_all
@@ -21,7 +25,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from csms.store.models import Message, MessageIndex, MessagePending, table
 from csms.store.writer import Writer
 
-BATCH = 20_000  # frames per writer operation of a move: ~60 ms of the writer
+log = logging.getLogger(__name__)
+BATCH = 20_000  # the most frames one writer operation of a move takes
+MIN_BATCH = 200
+# What one writer operation of a move may take: answers waiting for a commit wait behind it. A
+# move's cost is per index page touched, not per frame: with 1,000 charge points 20,000 frames
+# took ~60 ms, with 10,000 charge points 0.3-3 s (each frame another charge point's leaf page),
+# and answers stalled that long (bench/sim_fleet.py, p99 of 4-6 s). So the batch is sized to the
+# time it took last.
+OP_SECONDS = 0.05
+LAGGING = 500_000  # frames pending past which the move is said to lag behind (a WARNING)
 _M = table(Message)
 _INDEX = table(MessageIndex)
 _PENDING = table(MessagePending)
@@ -55,8 +68,8 @@ async def _move(conn: AsyncConnection, batch: int) -> int:
 
 
 async def index_pending(writer: Writer, batch: int = BATCH) -> int:
-    """The scheduled job: move everything pending into the index, ``batch`` rows per writer
-    operation (answers queued behind it wait for one batch, not for the whole backlog)."""
+    """Move everything pending into the index, ``batch`` rows per writer operation (answers
+    queued behind it wait for one batch, not for the whole backlog)."""
     total = 0
     while True:
         moved = await writer.run(lambda conn: _move(conn, batch))
@@ -64,6 +77,56 @@ async def index_pending(writer: Writer, batch: int = BATCH) -> int:
         if moved < batch:
             return total
         await asyncio.sleep(0)
+
+
+class Indexer:
+    """The central system's mover: batches sized so that each writer operation takes about
+    :data:`OP_SECONDS` (the size is kept from run to run); one run at a time."""
+
+    def __init__(self, writer: Writer) -> None:
+        self.writer = writer
+        self.batch = 2_000
+        self._running: asyncio.Task[int] | None = None
+
+    def start(self) -> None:
+        """The scheduled job: a run unless one is under way (a run outlasts the interval while
+        a fleet boots; the job must not stack runs nor warn about them)."""
+        if self._running is None or self._running.done():
+            self._running = asyncio.create_task(self._run(), name="index-messages")
+
+    async def run(self) -> int:
+        """A run now (or the one under way), awaited: how many frames it moved."""
+        self.start()
+        assert self._running is not None
+        return await asyncio.shield(self._running)
+
+    async def _run(self) -> int:
+        total = 0
+        while True:
+            batch = self.batch
+            moved, took = await self.writer.run(functools.partial(_timed_move, batch=batch))
+            total += moved
+            if took > 0:  # the next batch sized to OP_SECONDS, at most doubled or halved
+                self.batch = int(min(max(batch * min(max(OP_SECONDS / took, 0.5), 2.0),
+                                         MIN_BATCH), BATCH))
+            if moved < batch:
+                return total
+            if total >= LAGGING and total - moved < LAGGING:
+                log.warning("the message log's index lags: %d frames moved in this run so far, "
+                            "%d per writer operation", total, self.batch)
+            await asyncio.sleep(0)
+
+    async def stop(self) -> None:
+        if self._running is not None and not self._running.done():
+            self._running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._running
+
+
+async def _timed_move(conn: AsyncConnection, batch: int) -> tuple[int, float]:
+    started = time.perf_counter()
+    moved = await _move(conn, batch)
+    return moved, time.perf_counter() - started
 
 
 def frames_of(charge_point_id: str, *where: ColumnElement[bool], newest: int) -> Select[Any]:

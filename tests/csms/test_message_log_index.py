@@ -21,7 +21,8 @@ from common.db import create_engine
 from csms.central import INDEX_EVERY
 from csms.queries.charge_points import ChargePointQueries
 from csms.queries.pages import Page
-from csms.store.message_log import index_pending
+from csms.store import message_log
+from csms.store.message_log import Indexer, index_pending
 from csms.store.models import Message, MessageIndex, MessagePending, table
 from csms.store.retention import prune_messages
 from csms.store.writer import Writer
@@ -116,6 +117,42 @@ async def test_the_move_goes_in_batches_oldest_first(node: tuple[AsyncEngine, Wr
     assert await index_pending(writer, batch=5) == 0
 
 
+async def test_the_central_mover_sizes_its_batches_to_the_time_they_take(
+        node: tuple[AsyncEngine, Writer], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each writer operation of the central system's move is sized so it takes OP_SECONDS
+    (answers wait behind it): an operation slower than that halves the next batch (never below
+    MIN_BATCH), a faster one doubles it (never above BATCH); every frame is moved all the same.
+    A second start while a run is under way joins it rather than stacking another."""
+    engine, writer = node
+    writer.insert_many(M, [frame(f"CP-{n % 50}", n) for n in range(3_000)])
+    await writer.flush()
+    indexer = Indexer(writer)
+    monkeypatch.setattr(message_log, "OP_SECONDS", 1e-9)  # every operation is too slow
+    indexer.start()
+    running = indexer._running
+    indexer.start()
+    assert indexer._running is running
+    assert await indexer.run() == 3_000
+    assert indexer.batch == 250  # operations of 2,000, 1,000 and 500 (which found none left)
+    assert await counts(engine) == (3_000, 0, 3_000)
+    writer.insert_many(M, [frame(f"CP-{n % 50}", n) for n in range(3_000, 9_000)])
+    await writer.flush()
+    monkeypatch.setattr(message_log, "OP_SECONDS", 1e9)  # every operation is quick
+    assert await indexer.run() == 6_000
+    assert indexer.batch == 8_000  # operations of 250, 500, 1,000, 2,000 and 4,000 (2,250 left)
+    monkeypatch.setattr(message_log, "OP_SECONDS", 1e-9)
+    for _ in range(8):
+        await indexer.run()
+    assert indexer.batch == message_log.MIN_BATCH
+    monkeypatch.setattr(message_log, "OP_SECONDS", 1e9)
+    for _ in range(8):
+        await indexer.run()
+    assert indexer.batch == message_log.BATCH
+    assert await counts(engine) == (9_000, 0, 9_000)
+    assert await log(ChargePointQueries(engine, writer), "CP-7", size=1000) == [
+        str(n) for n in reversed(range(7, 9_000, 50))]
+
+
 async def test_two_nodes_moving_at_once_move_each_frame_once(db_url: str) -> None:
     """Two writers on two engines (two nodes) move 3,000 pending frames at once while a third
     keeps logging: every frame ends up indexed exactly once, nothing stays pending, neither
@@ -184,7 +221,13 @@ async def test_the_central_system_moves_the_frames_of_a_live_connection(stack: S
     before = (await queries.messages("CP-LIVE", Page(1, 50)))["items"]
     assert [(m["direction"], m["action"]) for m in before] == [
         *[("out", "Heartbeat"), ("in", "Heartbeat")] * 3, ("out", "BootNotification"), ("in", "BootNotification")]
-    await stack.central.index_messages()
-    async with stack.central.engine.connect() as conn:
-        assert (await conn.execute(select(func.count()).select_from(PENDING))).scalar_one() == 0
+    job.modify(next_run_time=datetime.now(UTC))  # the scheduler's own run, now
+    for _ in range(200):
+        async with stack.central.engine.connect() as conn:
+            if (await conn.execute(select(func.count()).select_from(PENDING))).scalar_one() == 0:
+                break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the scheduled move did not run")
+    assert await stack.central.index_messages() == 0
     assert (await queries.messages("CP-LIVE", Page(1, 50)))["items"] == before

@@ -99,3 +99,38 @@ async def test_datetimes_of_one_batch_are_each_written_as_themselves(engine: Asy
     as_utc = {cp: (t if t.tzinfo else t.replace(tzinfo=UTC)) for cp, t in created.items()}
     assert as_utc == {f"CP-T{n:03}": shared + timedelta(microseconds=n) for n in range(200)}
     assert {(t if t.tzinfo else t.replace(tzinfo=UTC)) for t in updated} == {shared}
+
+
+async def test_last_seen_touches_go_out_in_chunks_and_none_is_lost(
+        engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fleet's two seconds of touches are spread over several commits of at most TOUCH_CHUNK
+    updates each (one huge commit held every answer waiting for the store); each charge point
+    ends with its latest time, touches arriving meanwhile included."""
+    from csms.store import writer as writer_module
+
+    monkeypatch.setattr(writer_module, "TOUCH_CHUNK", 40)
+    sizes: list[int] = []
+    event.listen(engine.sync_engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, params, context, many: sizes.append(len(params) if many else 1)
+                 if "SET LAST_SEEN" in statement.upper() else None)
+    writer = Writer(engine)
+    writer.start()
+    try:
+        writer.insert_many(_CP, [new_cp(f"CP-{n:03}") for n in range(150)])
+        await writer.flush()
+        first, later = now_utc(), now_utc()
+        for n in range(150):
+            writer.touch(f"CP-{n:03}", first)
+        writer.touch("CP-000", later)  # touched again before its chunk went out: the latest wins
+        await writer.flush()
+        assert sizes == [40, 40, 40, 30]  # flush waited for every chunk
+        writer.touch("CP-149", later)
+        await writer.flush()
+    finally:
+        await writer.close()
+    assert sizes == [40, 40, 40, 30, 1]
+    async with engine.connect() as conn:
+        seen = dict((await conn.execute(select(_CP.c.id, _CP.c.last_seen))).all())
+    assert all(seen[f"CP-{n:03}"] is not None for n in range(150))
+    latest = later.replace(tzinfo=None)
+    assert {cp for cp, at in seen.items() if at.replace(tzinfo=None) == latest} >= {"CP-000", "CP-149"}
