@@ -7,11 +7,16 @@ table: the open transaction of a connector, its last meter reading, availability
 the state it goes with are written in one SQLite transaction (:meth:`DurableQueue.write`), so a
 kill at any moment leaves either both or neither.
 
-Writes from many charge points are committed together by one flusher (group commit in a worker
-thread: the event loop never waits on the disk, and a fleet of thousands pays one commit per
-burst, not one per message). The database runs in WAL mode with ``synchronous=NORMAL``: what is
-committed survives the process being killed; a power cut of the machine itself may lose the last
-commits.
+Writes from many charge points are committed together by one flusher (group commit: the writes
+of one turn of the event loop share a commit, so a fleet of thousands pays one commit per burst,
+not one per message). The database runs in WAL mode with ``synchronous=NORMAL``: a commit appends
+to the log in the operating system's cache and waits for no disk, so it runs on the event loop
+itself; what waits for the disk is the checkpoint (the log copied into the database, with fsync),
+and that runs on a thread of its own, with a connection of its own, every CHECKPOINT_COMMITS
+commits (writes wait for it, the event loop does not).
+(Commits on a worker thread cost a 5,000-station fleet worker a quarter of its loop: a thread hop
+per commit and the GIL handed back and forth on one core, bench/sim_fleet.py.) What is committed
+survives the process being killed; a power cut of the machine itself may lose the last commits.
 """
 
 from __future__ import annotations
@@ -27,6 +32,10 @@ from typing import Any
 import orjson
 
 Statement = tuple[str, tuple[Any, ...]]
+# Commits between two checkpoints: a commit appends a few pages, so the log stays around 10 MB
+# (the file is cut back to JOURNAL_LIMIT_BYTES after each).
+CHECKPOINT_COMMITS = 1000
+JOURNAL_LIMIT_BYTES = 4 * 2**20
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS queue (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     " station TEXT NOT NULL, action TEXT NOT NULL, payload TEXT NOT NULL)",
@@ -49,6 +58,13 @@ def _value(text: str) -> Any:
         return json.loads(text)
 
 
+def _retrieved(future: asyncio.Future[None]) -> None:
+    """A checkpoint that failed (the database closed meanwhile, a full disk) is tried again at
+    the next commit; its exception must not be reported as never retrieved."""
+    if not future.cancelled():
+        future.exception()
+
+
 class QueueClosed(Exception):
     """The queue was closed (its process is shutting down)."""
 
@@ -68,11 +84,18 @@ class DurableQueue:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run on their own thread
+        self._db.execute(f"PRAGMA journal_size_limit={JOURNAL_LIMIT_BYTES}")
         for ddl in _SCHEMA:
             self._db.execute(ddl)
+        self._checkpointed_at = 0  # self.commits when the last checkpoint started
         self._writes: list[_Write] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._checkpoint_lock = threading.Lock()
+        self._checkpointer: sqlite3.Connection | None = None
+        self._checkpointing: asyncio.Future[None] | None = None
         self.commits = 0  # group commits so far (the benchmark reports writes per commit)
+        self.checkpoints = 0
 
     # -- reads (rare: at start) ------------------------------------------------------------------
     def _read(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
@@ -138,10 +161,15 @@ class DurableQueue:
         await self.write([self.state_statement(station, key, value)])
 
     async def _flush(self) -> None:
+        await asyncio.sleep(0)  # the writes queued in this turn of the loop share the commit
         while self._writes:
+            if self._checkpointing is not None and not self._checkpointing.done():
+                # Writes wait (the loop does not): a checkpoint with writes appended meanwhile
+                # never completes, and the log only starts over after a complete one.
+                await asyncio.wait([self._checkpointing])
             batch, self._writes = self._writes, []
             try:
-                results = await asyncio.to_thread(self._commit, batch)
+                results = self._commit(batch)
             except Exception as exc:  # the database is gone (closed): nothing was written
                 for write in batch:
                     if not write.future.done():
@@ -154,6 +182,26 @@ class DurableQueue:
                     write.future.set_exception(result)
                 else:
                     write.future.set_result(result)
+            self._maybe_checkpoint()
+
+    def _maybe_checkpoint(self) -> None:
+        """Every CHECKPOINT_COMMITS commits, copy the log into the database on a thread (that
+        waits for the disk); the next write starts the log over."""
+        if self.commits - self._checkpointed_at < CHECKPOINT_COMMITS:
+            return
+        self._checkpointed_at = self.commits
+        self._checkpointing = asyncio.ensure_future(asyncio.to_thread(self._checkpoint))
+        self._checkpointing.add_done_callback(_retrieved)
+
+    def _checkpoint(self) -> None:
+        with self._checkpoint_lock:
+            if self._closed:
+                return
+            if self._checkpointer is None:
+                self._checkpointer = sqlite3.connect(self.path, check_same_thread=False,
+                                                     isolation_level=None)
+            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self.checkpoints += 1
 
     def _commit(self, batch: list[_Write]) -> list[int | None | Exception]:
         """One transaction for the batch. Writes almost never fail, so the batch runs straight
@@ -206,3 +254,7 @@ class DurableQueue:
         with self._lock:
             self._closed = True
             self._db.close()
+        with self._checkpoint_lock:
+            if self._checkpointer is not None:
+                self._checkpointer.close()
+                self._checkpointer = None

@@ -62,3 +62,34 @@ async def test_a_closed_queue_refuses_writes(tmp_path: Path) -> None:
     queue.close()
     with pytest.raises(Exception, match="q.db"):
         await queue.push("CP-1", "MeterValues", {})
+
+
+async def test_the_log_is_checkpointed_on_a_thread_once_it_grows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commits run on the loop and never checkpoint themselves (that waits for the disk); once
+    CHECKPOINT_COMMITS commits have gone by a checkpoint runs on a thread (writes wait for it, so
+    it completes), after which the log starts over instead of growing without end, and nothing
+    written is lost."""
+    from common import durable
+
+    monkeypatch.setattr(durable, "CHECKPOINT_COMMITS", 5)
+    monkeypatch.setattr(durable, "JOURNAL_LIMIT_BYTES", 0)
+    queue = DurableQueue(tmp_path / "q.db")
+    wal = tmp_path / "q.db-wal"
+    sizes: list[int] = []
+    try:
+        for round_ in range(20):
+            seqs = await asyncio.gather(*(queue.push(f"CP-{n}", "MeterValues", {"pad": "x" * 500, "r": round_})
+                                          for n in range(40)))
+            await asyncio.gather(*(queue.remove(seq) for seq in seqs[:-1]))
+            sizes.append(wal.stat().st_size)
+        assert queue.checkpoints >= 5
+        assert max(sizes) < 256 * 1024  # started over (and cut back), not 20 rounds of frames
+        assert [p["r"] for _, _, p in await queue.pending("CP-39")] == list(range(20))
+    finally:
+        queue.close()
+    reopened = DurableQueue(tmp_path / "q.db")  # what the log held is in the database
+    try:
+        assert len(await reopened.pending("CP-39")) == 20 and await reopened.pending("CP-0") == []
+    finally:
+        reopened.close()
