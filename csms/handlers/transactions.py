@@ -14,13 +14,8 @@ from sqlalchemy import Table
 from csms.handlers import handles
 from csms.handlers.context import ChargePointLink, Services
 from csms.store.models import MeterValue
-from csms.store.transactions import (
-    DEFAULT_STOP_REASON,
-    StartRequest,
-    StopRequest,
-    start_transaction,
-    stop_transaction,
-)
+from csms.store.starts import StartRequest, start_transaction
+from csms.store.transactions import DEFAULT_STOP_REASON, StopRequest, stop_transaction
 from csms.timeutil import parse_ts
 
 _METER_VALUES = cast(Table, MeterValue.__table__)

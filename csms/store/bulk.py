@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 MAX_PARAMS = 32000  # SQLite >= 3.32 allows 32766 variables, PostgreSQL 32767
 
 
-def _sqlite_datetime(value: datetime | None) -> str | None:
+def sqlite_datetime(value: datetime | None) -> str | None:
     """The text SQLAlchemy's SQLite DateTime type writes and reads back (UTC, no offset)."""
     if value is None:
         return None
@@ -51,7 +51,7 @@ class BulkStatement:
             self._tail = f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
         self._convert: list[tuple[int, Callable[[Any], Any]]] = []
         if paramstyle == "qmark":  # SQLite: datetimes as SQLAlchemy's text format
-            self._convert = [(i, _sqlite_datetime) for i, c in enumerate(columns)
+            self._convert = [(i, sqlite_datetime) for i, c in enumerate(columns)
                              if isinstance(table.c[c].type, DateTime)]
 
     def _values(self, n: int) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,6 +47,17 @@ async def read_tag(conn: AsyncConnection, id_tag: str) -> TagRow | None:
     return None if found is None else TagRow(*found)
 
 
+async def read_tags(conn: AsyncConnection, id_tags: Sequence[str]) -> dict[str, TagRow]:
+    """The rows of those of ``id_tags`` that exist, read 500 at a time (bounded parameters)."""
+    found: dict[str, TagRow] = {}
+    for first in range(0, len(id_tags), 500):
+        for tag, *columns in (await conn.execute(select(
+                _TAGS.c.id_tag, _TAGS.c.status, _TAGS.c.expiry_date, _TAGS.c.parent_id_tag,
+                _TAGS.c.max_concurrent_tx).where(_TAGS.c.id_tag.in_(id_tags[first:first + 500])))):
+            found[tag] = TagRow(*columns)
+    return found
+
+
 class TagBook:
     """Id tag rows by tag (None: no such tag), least recently used first out."""
 
@@ -70,11 +82,35 @@ class TagBook:
             async with self._engine.connect() as own:
                 row = await read_tag(own, id_tag)
         if generation == self._generation:
-            rows = self._rows
-            rows[id_tag] = (time.monotonic(), row)
-            if len(rows) > self._size:
-                rows.popitem(last=False)
+            self._keep(id_tag, row)
         return row
+
+    async def rows(self, id_tags: Iterable[str], conn: AsyncConnection) -> dict[str, TagRow | None]:
+        """:meth:`row` of many tags; the misses are read in one query on ``conn`` (a batch of
+        StartTransactions inside the writer asks once, not once per tag)."""
+        found: dict[str, TagRow | None] = {}
+        missing = []
+        now = time.monotonic()
+        for id_tag in dict.fromkeys(id_tags):
+            kept = self._rows.get(id_tag)
+            if kept is not None and now - kept[0] <= self._keep_s:
+                self._rows.move_to_end(id_tag)
+                found[id_tag] = kept[1]
+            else:
+                missing.append(id_tag)
+        generation = self._generation
+        read = await read_tags(conn, missing)
+        for id_tag in missing:
+            found[id_tag] = read.get(id_tag)
+            if generation == self._generation:
+                self._keep(id_tag, found[id_tag])
+        return found
+
+    def _keep(self, id_tag: str, row: TagRow | None) -> None:
+        rows = self._rows
+        rows[id_tag] = (time.monotonic(), row)
+        if len(rows) > self._size:
+            rows.popitem(last=False)
 
     def forget(self, id_tag: str | None = None) -> None:
         """Drop one tag (None: every tag)."""

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from csms.store.endings import REGISTER, Ended, live_count, register_wh, supersede_rows
+from csms.store.endings import REGISTER, live_count, register_wh
 from csms.store.id_tag_book import TagBook, TagRow, read_tag
 from csms.store.models import MeterValue, StopRecord, Transaction, table
-from csms.store.reservations import use_reservation
 from csms.timeutil import iso, now_utc, utc
 
 _TX = table(Transaction)
@@ -29,16 +28,6 @@ DEFAULT_STOP_REASON = "Local"
 # The same stop sent twice by a charge point (a resend after a lost answer, a shutdown race) may
 # carry a timestamp a little later: the same meterStop within this many seconds is that replay.
 REPLAY_WINDOW = timedelta(seconds=60)
-
-
-@dataclass(slots=True)
-class StartRequest:
-    charge_point_id: str
-    connector_id: int
-    id_tag: str
-    meter_start: int
-    timestamp: datetime
-    reservation_id: int | None
 
 
 @dataclass(slots=True)
@@ -86,59 +75,7 @@ def tag_info(row: TagRow | None, accept_unknown: bool) -> dict[str, Any]:
     return info
 
 
-@dataclass(slots=True)
-class StartResult:
-    transaction_id: int
-    info: dict[str, Any]
-    replayed: bool
-    superseded: list[Ended]
-
-
 StopResult = tuple[dict[str, Any] | None, str]
-
-
-def start_transaction(req: StartRequest, accept_unknown: bool, stale_after: float = 0,
-                      book: TagBook | None = None) -> Callable[[AsyncConnection], Awaitable[StartResult]]:
-    """Writer operation: the transaction id and idTagInfo for a StartTransaction.
-
-    A replay (same charge point, connector, tag, timestamp and meterStart) returns the first id.
-    A tag that is not accepted still gets a transaction id, as OCPP 1.6 requires. An older
-    transaction still open on the connector is over (superseded) before the tag is counted.
-    """
-
-    async def op(conn: AsyncConnection) -> StartResult:
-        # one read for both questions: is this a replay, and what is still open on the connector
-        same = and_(_TX.c.id_tag == req.id_tag, _TX.c.start_timestamp == req.timestamp,
-                    _TX.c.meter_start == req.meter_start)
-        rows = (await conn.execute(
-            select(_TX, same.label("replay")).where(
-                _TX.c.charge_point_id == req.charge_point_id, _TX.c.connector_id == req.connector_id,
-                or_(_TX.c.stop_timestamp.is_(None), same)).order_by(_TX.c.id)
-        )).all()
-        existing = next((row for row in rows if row.replay), None)
-        if existing is not None:
-            info = await id_tag_info(conn, req.id_tag, accept_unknown, book=book)
-            info["status"] = existing.id_tag_status
-            return StartResult(existing.id, info, True, [])
-        superseded = await supersede_rows(conn, [row for row in rows if row.stop_timestamp is None],
-                                          req.connector_id, req.timestamp)
-        info = await id_tag_info(conn, req.id_tag, accept_unknown, for_start=True,
-                                 stale_after=stale_after, book=book)
-        now = now_utc()
-        result = await conn.execute(_TX.insert().values(
-            charge_point_id=req.charge_point_id, connector_id=req.connector_id, id_tag=req.id_tag,
-            id_tag_status=info["status"], meter_start=req.meter_start,
-            start_timestamp=req.timestamp, reservation_id=req.reservation_id,
-            created_at=now, last_activity_at=now,
-        ))
-        key = result.inserted_primary_key
-        assert key is not None  # an INSERT of one row has one
-        if req.reservation_id is not None:  # the reservation it used is over (one transaction)
-            await use_reservation(conn, req.charge_point_id, req.reservation_id, int(key[0]),
-                                  req.id_tag, info)
-        return StartResult(int(key[0]), info, False, superseded)
-
-    return op
 
 
 async def _judge_again(conn: AsyncConnection, tx_id: int, charge_point_id: str, stop: datetime,

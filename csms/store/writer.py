@@ -39,6 +39,7 @@ T = TypeVar("T")
 Op = Callable[[AsyncConnection], Awaitable[Any]]
 
 _TX = table(Transaction)
+_CP = table(ChargePoint)
 _CREATE, _INSERT, _UPSERT, _OP, _UPDATE = -1, 0, 1, 2, 3  # _CREATE sorts first (see create)
 MAX_BATCH = 5000  # writes per commit
 TOUCH_EVERY = 2.0  # seconds between last-seen updates: heartbeats need not each cost a write
@@ -97,7 +98,6 @@ class Writer:
         self._closing = False
         self._touch_due = 0.0
         self._task: asyncio.Task[None] | None = None
-        self._last_seen = table(ChargePoint)
         self._tx_touches: dict[int, Any] = {}
         self._statements: dict[tuple[str, tuple[str, ...], tuple[str, ...], bool], BulkStatement] = {}
         self._update_statements: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Executable] = {}
@@ -267,7 +267,7 @@ class Writer:
             async with self._engine.begin() as conn:
                 await self._apply(conn, batch, results)
                 if touches or tx_touches:
-                    await self._apply_touches(conn, touches, tx_touches or {})
+                    await _apply_touches(conn, touches, tx_touches or {})
         except Exception as exc:
             if len(batch) + bool(touches or tx_touches) > 1:
                 log.exception("batch of %d writes failed; retrying one by one", len(batch))
@@ -299,8 +299,16 @@ class Writer:
         groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]] = {}
         updated: dict[tuple[str, Any], tuple[str, ...]] = {}  # row → the keys of the group that updates it
         memo: dict[int, Any] = {}  # values converted for the driver, by id(): the batch holds them
+        run: list[int] = []  # operations that run as one (a ``many``), after the rows between them
         for index, item in enumerate(batch):
             if item.kind == _OP:
+                many = getattr(item.payload, "many", None)
+                if run and many is not batch[run[0]].payload.many:
+                    await self._many(conn, batch, run, results, groups, memo)
+                    updated.clear()
+                if many is not None:
+                    run.append(index)
+                    continue
                 await self._flush_groups(conn, groups, memo)
                 updated.clear()
                 results[index] = await item.payload(conn)
@@ -316,7 +324,21 @@ class Writer:
                 rows.extend(item.payload)
             else:
                 rows.append(item.payload)
+        await self._many(conn, batch, run, results, groups, memo)
         await self._flush_groups(conn, groups, memo)
+
+    async def _many(self, conn: AsyncConnection, batch: list[_Item], run: list[int], results: list[Any],
+                    groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]],
+                    memo: dict[int, Any]) -> None:
+        """Operations of one kind with only rows between them run as one call of their ``many``
+        (csms.store.starts), after those rows: each still sees what was queued before it (what
+        was queued after it is another client's: an answer waits for its own commit)."""
+        if run:
+            await self._flush_groups(conn, groups, memo)
+            ops = [batch[index].payload for index in run]
+            for index, result in zip(run, await ops[0].many(conn, ops), strict=True):
+                results[index] = result
+            run.clear()
 
     async def _flush_groups(self, conn: AsyncConnection,
                             groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]],
@@ -354,14 +376,13 @@ class Writer:
                 table, columns, keys, self._engine.dialect.paramstyle, skip_duplicates=create)
         return stmt
 
-    async def _apply_touches(self, conn: AsyncConnection, touches: dict[str, Any],
-                             tx_touches: dict[int, Any]) -> None:
-        t = self._last_seen
-        stmt = update(t).where(t.c.id == bindparam("cp")).values(last_seen=bindparam("seen"))
-        if touches:
-            await conn.execute(stmt, [{"cp": k, "seen": v} for k, v in touches.items()])
-        if tx_touches:
-            tx = _TX
-            stmt = update(tx).where(tx.c.id == bindparam("tx"), tx.c.stop_timestamp.is_(None)
-                                    ).values(last_activity_at=bindparam("seen"))
-            await conn.execute(stmt, [{"tx": k, "seen": v} for k, v in tx_touches.items()])
+
+async def _apply_touches(conn: AsyncConnection, touches: dict[str, Any], tx_touches: dict[int, Any]) -> None:
+    """The last-seen times of a commit's charge points and transactions (see Writer.touch)."""
+    if touches:
+        stmt = update(_CP).where(_CP.c.id == bindparam("cp")).values(last_seen=bindparam("seen"))
+        await conn.execute(stmt, [{"cp": k, "seen": v} for k, v in touches.items()])
+    if tx_touches:
+        stmt = update(_TX).where(_TX.c.id == bindparam("tx"), _TX.c.stop_timestamp.is_(None)
+                                 ).values(last_activity_at=bindparam("seen"))
+        await conn.execute(stmt, [{"tx": k, "seen": v} for k, v in tx_touches.items()])
