@@ -35,10 +35,12 @@ import itertools
 import os
 import platform
 import re
+import shlex
 import signal
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -54,10 +56,11 @@ import psutil
 if importlib.util.find_spec("sniffio") is None:
     sys.modules["sniffio"] = None  # type: ignore[assignment]
 
-from csms_load import BENCH, CHARGEBAY, HOST, TOKEN, Bench, Lines, Sampler, Server, log, publish, revision
+from csms_load import BENCH, CHARGEBAY, HOST, TOKEN, Bench, Lines, Sampler, Server, free_port, log, publish, revision
 from loadgen import percentile, raise_open_files_limit
 
 RESULTS = BENCH / "results" / "api_commands.json"
+REFERENCE = "bare FastAPI"
 CHARGE_POINT_ID = "BENCH{:05d}"  # the ids loadgen.py gives with its default --prefix
 MIX = (
     ("RemoteStartTransaction", {"connectorId": 1, "idTag": "BENCH"}),
@@ -271,12 +274,13 @@ def summarize(samples: list[Sample], wall: float, accepted: set[str],
 
 
 async def round_trips(base_url: str, args: argparse.Namespace,
-                      sampler: MachineSampler) -> dict[str, Any]:
-    """Phase 1: ``args.requests`` commands, ``args.concurrency`` in flight, spread out."""
+                      sampler: MachineSampler, reference: bool = False) -> dict[str, Any]:
+    """Phase 1: ``args.requests`` commands, ``args.concurrency`` in flight, spread out (to the
+    reference, bench/bare_fastapi.py, when ``reference``: it knows no charge points)."""
     count, concurrency = args.charge_points, args.concurrency
     async with contextlib.AsyncExitStack() as stack:
         clients = await open_clients(stack, base_url, concurrency)
-        known_after = await wait_known(clients[0], count)
+        known_after = 0.0 if reference else await wait_known(clients[0], count)
         warmup: list[Sample] = []
         await run_commands(clients, range(count), MIX, args.warmup, warmup)
         log(f"bench: warm-up: {len(warmup)} commands, "
@@ -297,8 +301,36 @@ async def round_trips(base_url: str, args: argparse.Namespace,
         for action, _ in MIX
     }
     result["client_cpu_percent"] = round(100 * client_cpu / wall, 1)
-    result["others_cpu_percent"] = sampler.others_percent(client_cpu)
+    # the reference's sampler counts this process as its load generator: not twice
+    result["others_cpu_percent"] = sampler.others_percent(0.0 if reference else client_cpu)
     result["api_knew_charge_points_after_s"] = round(known_after, 2)
+    return result
+
+
+def run_reference(bench: ApiBench, args: argparse.Namespace) -> dict[str, Any]:
+    """Phase 1 against bench/bare_fastapi.py on the server's CPU: FastAPI's own cost."""
+    log("bench: reference: starting bare FastAPI command routes (uvicorn)")
+    port = free_port()
+    argv = [sys.executable, "-m", "uvicorn", "bare_fastapi:app", "--app-dir", str(BENCH), "--host", HOST,
+            "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    workdir = Path(bench.stack.enter_context(tempfile.TemporaryDirectory(prefix="chargebay-bench-")))
+    log_path = workdir / "server.log"
+    with log_path.open("wb") as log_file:
+        process = bench.cpus.spawn(bench.cpus.server, argv, cwd=workdir, stdin=subprocess.DEVNULL,
+                                   stdout=log_file, stderr=subprocess.STDOUT,
+                                   env={**os.environ, "CHARGEBAY_API_TOKEN": TOKEN})
+    bench.children.append(process)
+    server = Server(REFERENCE, process, port, log_path, port)
+    bench._wait_ready(server, f"http://{HOST}:{port}/health")  # noqa: SLF001 (csms_load's own helper)
+    sampler = MachineSampler(server, os.getpid())
+    try:
+        result = asyncio.run(round_trips(f"http://{HOST}:{port}", args, sampler, reference=True))
+    finally:
+        alive = process.poll() is None
+        bench.stop(process)
+    result.update({"server_cpu_percent": sampler.percent(0), "server_rss_mb": round(sampler.rss_peak / 2**20, 1),
+                   "server_survived": alive, "argv": shlex.join(argv)})
+    log("bench: reference: done")
     return result
 
 
@@ -454,8 +486,17 @@ def render(results: dict[str, Any]) -> Iterator[str]:
     per = [(name, server_ms_per_command(r, n)) for name, r, n in (
         ("round trip", rt, rt.get("requests", 0)), ("fan-out", fo, fo.get("requests", 0)),
         ("fleet command", fl, fl.get("charge_points", 0))) if r]
+    ref = results.get("reference") or {}
+    if ref:
+        yield _row(["reference: bare FastAPI routes", ref["requests"], ref["errors"] + ref["not_accepted"],
+                    ref["requests_per_s"], ref["p50_ms"], ref["p99_ms"], ref["max_ms"], ref["wall_s"],
+                    ref["server_cpu_percent"], ref["client_cpu_percent"], ref["others_cpu_percent"]], widths)
     if per:
         yield "server CPU per command: " + ", ".join(f"{name} {ms} ms" for name, ms in per)
+    if ref and results.get("ratio_cpu_vs_reference"):
+        yield (f"reference (bench/bare_fastapi.py: the same routes, token check, body and response models, "
+               f"nothing behind them): {results['reference_ms_per_request']} ms of server CPU a request; "
+               f"a chargebay command costs {results['ratio_cpu_vs_reference']}x that")
     known = [f"{r['connected']} charge points after {r['api_knew_charge_points_after_s']} s"
              for r in (rt, fo, fl) if r]
     if known:
@@ -510,11 +551,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "round_trip": {},
         "fanout": {},
         "fleet": {},
+        "reference": {},
     }
     try:
         if not args.skip_round_trip:
             results["round_trip"] = run_phase(bench, "round trip", args.charge_points,
                                               round_trips, args)
+            results["reference"] = run_reference(bench, args)
+            ours = server_ms_per_command(results["round_trip"], results["round_trip"]["requests"])
+            floor = server_ms_per_command(results["reference"], results["reference"]["requests"])
+            results["server_ms_per_command"] = ours
+            results["reference_ms_per_request"] = floor
+            results["ratio_cpu_vs_reference"] = round(ours / floor, 2) if ours and floor else None
         if args.fanout:
             results["fanout"] = run_phase(bench, "fan-out", args.fanout, fan_out, args)
             results["fleet"] = run_phase(bench, "fleet command", args.fanout, fleet_command, args)

@@ -58,8 +58,12 @@ def test_benchmark_runs(name: str, tmp_path: Path) -> None:
     assert SMOKE[name][1] in stdout
     assert results
     assert "PROTOCOL:" not in stdout  # the locker bus kept the boards' inter-frame silence
-    if name == "api_commands":  # the fleet command reached every charge point in one request
+    if name == "api_commands":  # the fleet command reached every charge point in one request;
+        # the reference (bare FastAPI routes) answered every request, and the ratio is reported
         assert results["fleet"]["all_accepted"], results["fleet"]
+        reference = results["reference"]
+        assert reference["requests"] == 20 and reference["errors"] + reference["not_accepted"] == 0, reference
+        assert results["ratio_cpu_vs_reference"] is not None
     if name == "sim_fleet":  # the hold began once the connectors charged; the probe station
         # was answered throughout it (its transaction accepted, its MeterValues stored)
         assert results["settle"]["settled"], results["settle"]
