@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, update
 
 from csms.callbacks import Callbacks
 from csms.events import EventBus
@@ -36,9 +35,6 @@ from ocppj.versions import SERVED, V16, Version
 log = logging.getLogger(__name__)
 _COMMANDS = table(Command)
 # how a command ended, a prepared UPDATE (the key's name must not be a column's: SQLAlchemy reserves those)
-_FINISH = update(_COMMANDS).where(_COMMANDS.c.id == bindparam("key")).values(
-    {c: bindparam(c) for c in ("status", "response", "error_code", "error_description", "message_id",
-                               "completed_at")})
 # a charge point id -> what is known of it, or None; fresh=True: read now, not from a cache
 Lookup = Callable[..., Awaitable[object | None]]
 
@@ -148,7 +144,7 @@ class CommandService:
                      callback_url: str | None = None) -> None:
         """Store a command as pending (committed before it goes out)."""
         row = _pending(command_id, charge_point_id, action, payload, requested_by, callback_url, now_utc())
-        await self._writer.run(lambda c: c.execute(_COMMANDS.insert(), [row]))
+        await self._writer.save(_COMMANDS, [row])  # with the batch's other rows, not an operation
 
     async def send(self, charge_point_id: str, action: str, payload: dict[str, Any],
                    timeout: float | None = None, command_id: str | None = None,
@@ -228,11 +224,13 @@ class CommandService:
         apply what it means to the central system (:meth:`CommandEffects.settle`)."""
         outcome = await self._router.send(charge_point_id, action, payload,
                                           self.default_timeout if timeout is None else timeout)
-        row = {"key": command_id, "status": outcome.kind, "message_id": outcome.message_id,
+        row = {"id": command_id, "status": outcome.kind, "message_id": outcome.message_id,
                "completed_at": now_utc(), "error_code": outcome.error_code,
                "error_description": outcome.description,
                "response": None if outcome.payload is None else orjson.dumps(outcome.payload).decode()}
-        await self._writer.run(lambda c: c.execute(_FINISH, row))
+        stored: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._writer.update(_COMMANDS, "id", row, stored)  # one executemany with the batch's others
+        await stored
         await self._effects.settle(charge_point_id, action, payload, outcome, version)
         self._events.publish("command_result", charge_point_id, command_id=command_id,
                              action=action, outcome=outcome.kind, payload=outcome.payload,
@@ -245,4 +243,4 @@ class CommandService:
         now = now_utc()
         rows = [_pending(s.command_id, s.charge_point_id, s.action, s.payload, requested_by, None, now)
                 for s in sent]
-        await self._writer.run(lambda c: c.execute(_COMMANDS.insert(), rows))
+        await self._writer.save(_COMMANDS, rows)

@@ -160,11 +160,12 @@ class Writer:
         :meth:`touch`, so a meter value costs no extra statement of its own."""
         self._tx_touches[transaction_id] = when
 
-    def update(self, table: Table, keys: str | tuple[str, ...], row: dict[str, Any]) -> None:
+    def update(self, table: Table, keys: str | tuple[str, ...], row: dict[str, Any],
+               future: asyncio.Future[Any] | None = None) -> None:
         """Queue ``UPDATE table SET … WHERE key = row[key]`` (every key of ``keys``); same-shaped
         updates of a batch go out as one executemany (a connect storm's online flags cost one
-        round trip, not 10,000)."""
-        self._put(_Item(_UPDATE, table, row, (keys,) if isinstance(keys, str) else keys, None))
+        round trip, not 10,000). ``future``: done when its batch committed (or failed)."""
+        self._put(_Item(_UPDATE, table, row, (keys,) if isinstance(keys, str) else keys, future))
 
     def submit(self, op: Op) -> None:
         """Queue ``op`` without waiting for it (order is kept; a failure is logged)."""
