@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -31,10 +32,15 @@ from typing import Any
 
 import orjson
 
+from common.ratelimit import Throttle
+
+log = logging.getLogger(__name__)
+_failed = Throttle(60.0)
 Statement = tuple[str, tuple[Any, ...]]
 # Commits between two checkpoints: a commit appends a few pages, so the log stays around 10 MB
 # (the file is cut back to JOURNAL_LIMIT_BYTES after each).
 CHECKPOINT_COMMITS = 1000
+BUSY_S = 0.5  # how long a commit waits for a write lock another connection holds
 JOURNAL_LIMIT_BYTES = 4 * 2**20
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS queue (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -46,8 +52,13 @@ _SCHEMA = (
 
 
 def _text(value: Any) -> str:
-    """``value`` as JSON text (orjson: a fleet writes thousands of payloads a second)."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    """``value`` as JSON text (orjson: a fleet writes thousands of payloads a second); what
+    orjson refuses (an integer beyond 64 bits) as the standard library writes it. A float NaN
+    or infinity is written as null by orjson (no JSON peer can send one)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value)
 
 
 def _value(text: str) -> Any:
@@ -58,11 +69,8 @@ def _value(text: str) -> Any:
         return json.loads(text)
 
 
-def _retrieved(future: asyncio.Future[None]) -> None:
-    """A checkpoint that failed (the database closed meanwhile, a full disk) is tried again at
-    the next commit; its exception must not be reported as never retrieved."""
-    if not future.cancelled():
-        future.exception()
+class _WriteFailed(Exception):
+    """A write's own statement failed (not BEGIN or COMMIT): its batch runs again in savepoints."""
 
 
 class QueueClosed(Exception):
@@ -81,7 +89,10 @@ class DurableQueue:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._closed = False
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        # BEGIN IMMEDIATE runs on the event loop: a lock held by another process (a sqlite3
+        # shell) must not freeze it for sqlite3's default 5 s; such a batch fails after BUSY_S
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                                   timeout=BUSY_S)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run on their own thread
@@ -170,7 +181,7 @@ class DurableQueue:
             batch, self._writes = self._writes, []
             try:
                 results = self._commit(batch)
-            except Exception as exc:  # the database is gone (closed): nothing was written
+            except Exception as exc:  # closed, or locked by another process: nothing was written
                 for write in batch:
                     if not write.future.done():
                         write.future.set_exception(exc)
@@ -191,7 +202,18 @@ class DurableQueue:
             return
         self._checkpointed_at = self.commits
         self._checkpointing = asyncio.ensure_future(asyncio.to_thread(self._checkpoint))
-        self._checkpointing.add_done_callback(_retrieved)
+        self._checkpointing.add_done_callback(self._checkpointed)
+
+    def _checkpointed(self, future: asyncio.Future[None]) -> None:
+        """A checkpoint that failed or did not copy the whole log is logged and tried again
+        after a tenth of the interval: with automatic checkpoints off, nothing else would
+        bound the log."""
+        error = None if future.cancelled() else future.exception()
+        if error is not None or future.cancelled():
+            if not self._closed:
+                _failed.log(log, logging.WARNING, "checkpoint of %s failed (tried again soon): %r",
+                            self.path, error)
+                self._checkpointed_at = self.commits - CHECKPOINT_COMMITS + CHECKPOINT_COMMITS // 10
 
     def _checkpoint(self) -> None:
         with self._checkpoint_lock:
@@ -200,7 +222,9 @@ class DurableQueue:
             if self._checkpointer is None:
                 self._checkpointer = sqlite3.connect(self.path, check_same_thread=False,
                                                      isolation_level=None)
-            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            busy, frames, copied = self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if busy or copied < frames:
+                raise sqlite3.OperationalError(f"checkpoint incomplete: {copied} of {frames} frames copied")
             self.checkpoints += 1
 
     def _commit(self, batch: list[_Write]) -> list[int | None | Exception]:
@@ -213,7 +237,7 @@ class DurableQueue:
                 raise QueueClosed(str(self.path))
             try:
                 results = self._run(batch, savepoints=False)
-            except sqlite3.Error:
+            except _WriteFailed:  # not BEGIN or COMMIT (a lock held elsewhere): that fails them all
                 results = self._run(batch, savepoints=True)
             self.commits += 1
         return results
@@ -230,7 +254,7 @@ class DurableQueue:
                     results.append(self._statements(db, write.statements))
                 except sqlite3.Error as exc:
                     if not savepoints:
-                        raise
+                        raise _WriteFailed from exc
                     db.execute("ROLLBACK TO w")
                     results.append(exc)
                 if savepoints:

@@ -68,6 +68,7 @@ def test_benchmark_runs(name: str, tmp_path: Path) -> None:
         # was answered throughout it (its transaction accepted, its MeterValues stored)
         assert results["settle"]["settled"], results["settle"]
         station = results["hold"]["probe_station"]
+        assert "error" not in station, station
         assert station["MeterValues"]["n"] > 0 and station["call_error_count"] == 0, station
     if name == "reconnect_storm":  # every station came back after the kill, none refused
         assert results["back_after_kill_s"]["1.0"] is not None and results["boots_refused"] == 0

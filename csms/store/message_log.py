@@ -1,7 +1,7 @@
 """The message log's per-charge-point index, kept in batches (migration 0015 says why).
 
 A frame is inserted into ``messages`` alone; a trigger notes it in ``message_pending``. Every
-ten seconds (``csms.central.INDEX_EVERY``) :func:`index_pending` moves what is pending into
+ten seconds (``csms.central.INDEX_EVERY``) the :class:`Indexer` moves what is pending into
 ``message_index`` in sorted batches: a leaf page of that index then takes ten seconds of a charge
 point's frames in one write instead of one write per commit. Ten, not one: with 10,000 charge
 points a second's frames are one or two per charge point, and the move saved nothing (measured
@@ -87,11 +87,13 @@ class Indexer:
         self.writer = writer
         self.batch = 2_000
         self._running: asyncio.Task[int] | None = None
+        self._stopped = False
 
     def start(self) -> None:
         """The scheduled job: a run unless one is under way (a run outlasts the interval while
-        a fleet boots; the job must not stack runs nor warn about them)."""
-        if self._running is None or self._running.done():
+        a fleet boots; the job must not stack runs nor warn about them), or once stopped (a job
+        the scheduler fired just before it shut down)."""
+        if not self._stopped and (self._running is None or self._running.done()):
             self._running = asyncio.create_task(self._run(), name="index-messages")
 
     async def run(self) -> int:
@@ -106,7 +108,9 @@ class Indexer:
             batch = self.batch
             moved, took = await self.writer.run(functools.partial(_timed_move, batch=batch))
             total += moved
-            if took > 0:  # the next batch sized to OP_SECONDS, at most doubled or halved
+            # the next batch sized to OP_SECONDS, at most doubled or halved; a partial batch
+            # (every run's last) is quick because it was partial: it may only shrink it
+            if took > 0 and (moved == batch or took > OP_SECONDS):
                 self.batch = int(min(max(batch * min(max(OP_SECONDS / took, 0.5), 2.0),
                                          MIN_BATCH), BATCH))
             if moved < batch:
@@ -117,10 +121,16 @@ class Indexer:
             await asyncio.sleep(0)
 
     async def stop(self) -> None:
+        """Cancel a run under way (each move is its own transaction: nothing is half moved);
+        no run starts after this. A cancellation of the caller itself goes on up."""
+        self._stopped = True
         if self._running is not None and not self._running.done():
             self._running.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._running
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
 
 
 async def _timed_move(conn: AsyncConnection, batch: int) -> tuple[int, float]:

@@ -139,18 +139,32 @@ async def test_the_central_mover_sizes_its_batches_to_the_time_they_take(
     await writer.flush()
     monkeypatch.setattr(message_log, "OP_SECONDS", 1e9)  # every operation is quick
     assert await indexer.run() == 6_000
-    assert indexer.batch == 8_000  # operations of 250, 500, 1,000, 2,000 and 4,000 (2,250 left)
+    assert indexer.batch == 4_000  # operations of 250, 500, 1,000, 2,000 and 4,000 (2,250 left:
+    # a partial batch, quick because it was partial, says nothing of a bigger one)
     monkeypatch.setattr(message_log, "OP_SECONDS", 1e-9)
     for _ in range(8):
-        await indexer.run()
+        await indexer.run()  # nothing to move, and still slow: halved each time
     assert indexer.batch == message_log.MIN_BATCH
     monkeypatch.setattr(message_log, "OP_SECONDS", 1e9)
     for _ in range(8):
-        await indexer.run()
-    assert indexer.batch == message_log.BATCH
-    assert await counts(engine) == (9_000, 0, 9_000)
+        await indexer.run()  # quick because idle: an idle node must not meet a burst with BATCH
+    assert indexer.batch == message_log.MIN_BATCH
+    writer.insert_many(M, [frame(f"CP-{n % 50}", n) for n in range(9_000, 10_000)])
+    await writer.flush()
+    assert await indexer.run() == 1_000
+    assert indexer.batch == 800  # full operations of 200 and 400, then 400 of 800
+    monkeypatch.setattr(message_log, "BATCH", 1_000)
+    writer.insert_many(M, [frame(f"CP-{n % 50}", n) for n in range(10_000, 13_000)])
+    await writer.flush()
+    assert await indexer.run() == 3_000
+    assert indexer.batch == 1_000  # never above BATCH
+    assert await counts(engine) == (13_000, 0, 13_000)
     assert await log(ChargePointQueries(engine, writer), "CP-7", size=1000) == [
-        str(n) for n in reversed(range(7, 9_000, 50))]
+        str(n) for n in reversed(range(7, 13_000, 50))][:1000]
+    last = indexer._running
+    await indexer.stop()
+    indexer.start()  # a job the scheduler fired as it shut down: no run after stop()
+    assert indexer._running is last
 
 
 async def test_two_nodes_moving_at_once_move_each_frame_once(db_url: str) -> None:

@@ -7,6 +7,7 @@ may still be applied shape by shape: only columns both set, like last_seen, can 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any, cast
 
 import pytest
@@ -118,7 +119,8 @@ async def test_last_seen_touches_go_out_in_chunks_and_none_is_lost(
     try:
         writer.insert_many(_CP, [new_cp(f"CP-{n:03}") for n in range(150)])
         await writer.flush()
-        first, later = now_utc(), now_utc()
+        first = now_utc()
+        later = first + timedelta(seconds=1)
         for n in range(150):
             writer.touch(f"CP-{n:03}", first)
         writer.touch("CP-000", later)  # touched again before its chunk went out: the latest wins
