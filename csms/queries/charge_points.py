@@ -72,7 +72,7 @@ class ChargePointQueries:
                         variable: str | None = None) -> list[dict[str, Any]]:
         """Its 2.0.1 device model as kept up to this call (the writer is flushed), by component,
         then variable; :class:`NotFound` for an unknown charge point."""
-        await self._writer.flush()
+        await self._writer.durable()  # what is queued; not the last-seen touches (many commits in a fleet)
         query = select(_VARS).where(_VARS.c.charge_point_id == charge_point_id).order_by(
             _VARS.c.component, _VARS.c.component_instance, _VARS.c.evse_id, _VARS.c.connector_id,
             _VARS.c.variable, _VARS.c.variable_instance, _VARS.c.attribute_type)
@@ -143,5 +143,5 @@ class ChargePointQueries:
         if until:
             where.append(_MSG.c.ts < utc(until))
         query = frames_of(charge_point_id, *where, newest=page.page * page.page_size)
-        await self._writer.flush()
+        await self._writer.durable()  # what is queued; not the last-seen touches (many commits in a fleet)
         return await paginate(self._engine, query, page, count=count_of(charge_point_id, *where))

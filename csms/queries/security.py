@@ -44,7 +44,7 @@ class SecurityQueries:
                      event_type: str | None = None, source: str | None = None,
                      since: datetime | None = None) -> dict[str, Any]:
         """Newest first; what was recorded up to this call (the writer is flushed)."""
-        await self._writer.flush()
+        await self._writer.durable()  # what is queued; not the last-seen touches (many commits in a fleet)
         query = select(_EVENTS).order_by(_EVENTS.c.id.desc())
         if charge_point_id:
             query = query.where(_EVENTS.c.charge_point_id == charge_point_id)
@@ -60,7 +60,7 @@ class SecurityQueries:
                            status: str | None = None) -> dict[str, Any]:
         """Newest first; ``status`` as shown (Expired included); what was recorded up to this
         call (the writer is flushed)."""
-        await self._writer.flush()
+        await self._writer.durable()  # what is queued; not the last-seen touches (many commits in a fleet)
         columns = _reservation_columns()
         inner = select(*columns).subquery()
         query = select(inner).order_by(inner.c.id.desc())
@@ -71,7 +71,7 @@ class SecurityQueries:
         return await paginate(self._engine, query, page)
 
     async def reservation(self, reservation_id: int) -> dict[str, Any]:
-        await self._writer.flush()
+        await self._writer.durable()  # what is queued; not the last-seen touches (many commits in a fleet)
         async with self._engine.connect() as conn:
             row = (await conn.execute(select(*_reservation_columns()).where(
                 _RESERVATIONS.c.id == reservation_id))).first()
@@ -81,7 +81,7 @@ class SecurityQueries:
 
     async def certificates(self, page: Page, *, charge_point_id: str | None = None) -> dict[str, Any]:
         """Newest first, without the PEM (:meth:`certificate` has it)."""
-        await self._writer.flush()
+        await self._writer.durable()  # what is queued; not the last-seen touches (many commits in a fleet)
         query = select(*(c for c in _CERTS.c if c.name != "certificate")).order_by(_CERTS.c.id.desc())
         if charge_point_id:
             query = query.where(_CERTS.c.charge_point_id == charge_point_id)
@@ -97,7 +97,7 @@ class SecurityQueries:
     async def local_list(self, charge_point_id: str) -> dict[str, Any]:
         """The version and entries of the list the charge point accepted last (as far as the
         central system sent it)."""
-        await self._writer.flush()
+        await self._writer.durable()  # what is queued; not the last-seen touches (many commits in a fleet)
         async with self._engine.connect() as conn:
             version = (await conn.execute(select(_CP.c.local_list_version).where(
                 _CP.c.id == charge_point_id))).first()
