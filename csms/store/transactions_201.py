@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.store.endings import REGISTER, Ended, last_reading, supersede
@@ -30,6 +30,11 @@ from csms.timeutil import now_utc
 _TX = table(Transaction)
 _EVENTS = table(TransactionEvent)
 _MV = table(MeterValue)
+_BY_STATION = select(_TX).where(_TX.c.charge_point_id == bindparam("cp"),
+                                _TX.c.station_transaction_id == bindparam("tx"))
+_SEEN = select(_EVENTS.c.id).where(_EVENTS.c.transaction_id == bindparam("tx"), _EVENTS.c.seq_no == bindparam("seq"))
+_LAST_SEQ = select(func.max(_EVENTS.c.seq_no)).where(_EVENTS.c.transaction_id == bindparam("tx"))
+_BY_ID = select(_TX).where(_TX.c.id == bindparam("tx"))
 NO_TOKEN = "NoIdToken"  # id_tag_status of a transaction started before any id token (EVConnected)
 ID_TAG_CHARS = 20  # 1.6's idTag: a longer 2.0.1 token is kept whole in id_token
 
@@ -73,13 +78,12 @@ def transaction_event(req: EventRequest, accept_unknown: bool, stale_after: floa
     """Writer operation: apply one TransactionEvent (see the module)."""
 
     async def op(conn: AsyncConnection) -> EventResult:
-        row = (await conn.execute(select(_TX).where(
-            _TX.c.charge_point_id == req.charge_point_id,
-            _TX.c.station_transaction_id == req.station_transaction_id))).first()
+        # statements built once (_BY_STATION, _SEEN, ...): building and keying a statement per
+        # event was most of an event's cost (bench/csms_load.py's 2.0.1 mix, profiled)
+        row = (await conn.execute(_BY_STATION, {"cp": req.charge_point_id, "tx": req.station_transaction_id})).first()
         token = req.id_token
         if row is not None:
-            seen = (await conn.execute(select(_EVENTS.c.id).where(
-                _EVENTS.c.transaction_id == row.id, _EVENTS.c.seq_no == req.seq_no))).first()
+            seen = (await conn.execute(_SEEN, {"tx": row.id, "seq": req.seq_no})).first()
             if seen is not None:  # the same event again: the same answer, nothing written
                 info = await _verdict(conn, req, book, accept_unknown)
                 if info is not None and token and token == (row.id_token or row.id_tag):
@@ -87,12 +91,13 @@ def transaction_event(req: EventRequest, accept_unknown: bool, stale_after: floa
                 return EventResult(row.id, row.connector_id, info, True, False)
         result = await (_create(conn, req, book, accept_unknown, stale_after) if row is None
                         else _update(conn, row, req, book, accept_unknown, stale_after))
-        await conn.execute(_EVENTS.insert().values(event_row(result.transaction_id, req, now_utc())))
+        await conn.execute(_EVENTS.insert(), event_row(result.transaction_id, req, now_utc()))
         if req.event_type == "Ended":
             result.ended = await _end(conn, result.transaction_id, req)
+        elif result.created:  # its only event
+            result.last_seq = req.seq_no
         else:
-            result.last_seq = (await conn.execute(select(func.max(_EVENTS.c.seq_no)).where(
-                _EVENTS.c.transaction_id == result.transaction_id))).scalar_one()
+            result.last_seq = (await conn.execute(_LAST_SEQ, {"tx": result.transaction_id})).scalar_one()
         return result
 
     return op
@@ -126,9 +131,9 @@ async def _create(conn: AsyncConnection, req: EventRequest, book: TagBook | None
     superseded = await supersede(conn, req.charge_point_id, connector, req.timestamp) if req.evse_id else []
     info = await _verdict(conn, req, book, accept_unknown, True, stale_after)
     now = now_utc()
-    result = await conn.execute(_TX.insert().values(
+    result = await conn.execute(_TX.insert(), dict(
         charge_point_id=req.charge_point_id, connector_id=connector,
-        **(_token_columns(req.id_token) if req.id_token else {"id_tag": ""}),
+        **(_token_columns(req.id_token) if req.id_token else {"id_tag": "", "id_token": None}),
         id_tag_status=info["status"] if info else NO_TOKEN, meter_start=req.first_register_wh or 0,
         start_timestamp=req.timestamp, reservation_id=req.reservation_id,
         station_transaction_id=req.station_transaction_id, remote_start_id=req.remote_start_id,
@@ -167,11 +172,24 @@ async def _update(conn: AsyncConnection, row: Any, req: EventRequest, book: TagB
         values["remote_start_id"] = req.remote_start_id
     if req.first_register_wh is not None and row.meter_start == 0 and not await _has_reading(conn, row.id):
         values["meter_start"] = req.first_register_wh  # a Started without a reading: the first one is the start
-    await conn.execute(update(_TX).where(_TX.c.id == row.id).values(values))
+    await _update_tx(conn, row.id, values)
     return EventResult(row.id, values.get("connector_id", row.connector_id), info, False, False,
                        values.get("remote_start_id", row.remote_start_id), authorized,
                        needs_start=row.meter_start == 0 and "meter_start" not in values
                        and req.first_register_wh is None)
+
+
+_UPDATES: dict[tuple[str, ...], Any] = {}  # UPDATE statements by the columns they set
+
+
+async def _update_tx(conn: AsyncConnection, transaction_id: int, values: dict[str, Any]) -> None:
+    """``UPDATE transactions SET values WHERE id``: one statement per set of columns, kept."""
+    columns = tuple(sorted(values))
+    stmt = _UPDATES.get(columns)
+    if stmt is None:
+        stmt = _UPDATES[columns] = update(_TX).where(_TX.c.id == bindparam("_id")).values(
+            {c: bindparam(c) for c in columns})
+    await conn.execute(stmt, {**values, "_id": transaction_id})
 
 
 async def _has_reading(conn: AsyncConnection, transaction_id: int) -> bool:
@@ -183,10 +201,10 @@ async def _has_reading(conn: AsyncConnection, transaction_id: int) -> bool:
 
 async def _end(conn: AsyncConnection, transaction_id: int, req: EventRequest) -> Ended:
     """The station's word on the end: final even over a provisional ending of ours."""
-    tx = (await conn.execute(select(_TX).where(_TX.c.id == transaction_id))).one()
+    tx = (await conn.execute(_BY_ID, {"tx": transaction_id})).one()
     reported = req.register_wh if req.register_wh is not None else (await last_reading(conn, tx))[0]
     meter_stop = max(reported, tx.meter_start)
-    await conn.execute(update(_TX).where(_TX.c.id == transaction_id).values(
+    await _update_tx(conn, transaction_id, dict(
         meter_stop=meter_stop, stop_timestamp=req.timestamp, stop_reason=req.stopped_reason or "Local",
         stop_id_tag=req.id_token[:ID_TAG_CHARS] if req.id_token else None, end_source="charge_point"))
     return Ended(transaction_id, req.charge_point_id, tx.connector_id, meter_stop, req.timestamp, "charge_point")
