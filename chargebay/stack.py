@@ -128,8 +128,10 @@ async def running(settings: Settings, migrate: bool = True, settle: bool = False
     if settings.role == Role.api and not settings.redis_url:
         log.warning("role api without CHARGEBAY_REDIS_URL: no charge point can be reached")
     engine = create_engine(settings.database_url)
+    # The writer's connections are only used inside engine.begin() (committed or rolled back
+    # there): the pool's rollback on return was one more round trip to the driver per commit.
     write_engine = create_engine(settings.database_url, cache_kib=65536, wal_pages=WRITER_WAL_PAGES,
-                                 pool_size=2, max_overflow=0)
+                                 pool_size=2, max_overflow=0, pool_reset_on_return=None)
     cluster: Cluster | None = None
     if settings.redis_url:
         cluster = Cluster(settings.redis_url, settings.node_id, settings.registry_ttl)
