@@ -141,18 +141,24 @@ def _request_body(action: str) -> dict[str, Any]:
 _ACTIONS = frozenset(V16.csms_actions | V201.csms_actions)
 
 
+async def _known(action: str) -> str:
+    """The action named in the path, or 404 ``UnknownAction`` (a dependency: before the query
+    is validated, so ``?wait=999`` on an unknown name is still a 404)."""
+    if action not in _ACTIONS:
+        raise ApiError(404, "UnknownAction", f"{action!r} is not a CSMS-initiated OCPP 1.6 or 2.0.1 action")
+    return action
+
+
 @router.post("/api/v1/charge-points/{charge_point_id}/commands/{action}", include_in_schema=False,
              responses=declare({404: "`UnknownAction`"}))
-async def command(charge_point_id: str, action: str, request: Request, response: Response, caller: Sender,
-                  commands: Commands, wait: Wait = 30, callback_url: CallbackUrl = None
+async def command(charge_point_id: str, caller: Sender, action: Annotated[str, Depends(_known)], request: Request,
+                  response: Response, commands: Commands, wait: Wait = 30, callback_url: CallbackUrl = None
                   ) -> CommandResult | CommandPending:
     """Every action's command, the one route that serves them: FastAPI tries its routes in turn
     (twice, in its included routers), and reaching RemoteStartTransaction past fifty per-action
     routes was a fifth of a REST command's CPU (bench/api_commands.py, profiled). The per-action
     routes below document each action in OpenAPI (body, examples, answers); this one, first,
     answers them all the same way, and 404 ``UnknownAction`` for any other name."""
-    if action not in _ACTIONS:
-        raise ApiError(404, "UnknownAction", f"{action!r} is not a CSMS-initiated OCPP 1.6 or 2.0.1 action")
     run = await commands.run(charge_point_id, action, await _payload(request), wait=wait,
                              requested_by=caller.name, callback_url=callback_url)
     return _answer(run, response)
@@ -166,7 +172,7 @@ def _add_action_route(action: str) -> None:
     async def endpoint(charge_point_id: str, request: Request, response: Response, caller: Sender,
                        commands: Commands, wait: Wait = 30, callback_url: CallbackUrl = None
                        ) -> CommandResult | CommandPending:
-        return await command(charge_point_id, action, request, response, caller, commands, wait, callback_url)
+        return await command(charge_point_id, caller, action, request, response, commands, wait, callback_url)
 
     endpoint.__name__ = f"command_{action}"
     router.add_api_route(

@@ -7,7 +7,11 @@ batch holds side by side (:meth:`csms.store.writer.Writer.run` keeps them togeth
 operation) are judged here with one read of their connectors, one of their tags and one of their
 tags' open transactions, and inserted as one multi-row INSERT.
 
-The result is the one each start would get run alone, in queue order: a start that needs more
+The result is the one each start would get run alone, in queue order — with the rows the writer
+queued among them (other stations' status, online flags, meter values) written first: no answer
+leaves before the commit, so that is the order they could as well have arrived in, and a
+station's own rows never follow its start in a batch (its next frame waits for the answer);
+operations of other kinds end the run, and run in queue order. A start that needs more
 than the common case (a replay, an open transaction to supersede, a reservation) or that touches
 what an earlier start of the batch touched (its connector, its tag, or a tag whose transaction an
 earlier start superseded) runs alone (:func:`_start_one`) after what came before it is written.
@@ -34,7 +38,9 @@ from csms.store.transactions import id_tag_info, tag_info
 from csms.timeutil import now_utc
 
 _TX = table(Transaction)
-CHUNK = 200  # starts judged per read: bounds a statement's parameters and its OR terms
+# starts judged per read: bounds a statement's parameters and its OR terms (two a start; SQLite
+# refuses an expression deeper than 1,000, so never above ~490)
+CHUNK = 200
 
 
 @dataclass(slots=True)
@@ -161,8 +167,8 @@ def _marked(conn: AsyncConnection, sql: str) -> str:
     """``sql`` written with ``?`` in the driver's placeholder style."""
     style = conn.dialect.paramstyle
     if style in ("numeric_dollar", "numeric"):
-        marks = itertools.count(1)
-        return re.sub(r"\?", lambda _: f"${next(marks)}", sql)
+        marks, sign = itertools.count(1), "$" if style == "numeric_dollar" else ":"
+        return re.sub(r"\?", lambda _: f"{sign}{next(marks)}", sql)
     return sql if style == "qmark" else sql.replace("?", "%s")
 
 

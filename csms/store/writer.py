@@ -332,8 +332,9 @@ class Writer:
                     groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]],
                     memo: dict[int, Any]) -> None:
         """Operations of one kind with only rows between them run as one call of their ``many``
-        (csms.store.starts), after those rows: each still sees what was queued before it (what
-        was queued after it is another client's: an answer waits for its own commit)."""
+        (csms.store.starts), after those rows: each sees what was queued before it, and rows of
+        other clients queued after it (none of its own: an answer waits for its own commit, and
+        no answer leaves before it, so they could as well have come first)."""
         if run:
             await self._flush_groups(conn, groups, memo)
             ops = [batch[index].payload for index in run]

@@ -124,6 +124,11 @@ async def test_unknown_action(stack: Stack, client: httpx.AsyncClient, action: s
         r = await client.post(url("CP-U", action), json={}, headers=ADMIN)
         assert r.status_code == 404, r.text
         assert r.json()["code"] == "UnknownAction"
+        # the name is judged before the query: still a 404 with a wait out of range
+        r = await client.post(url("CP-U", action), params={"wait": 999}, json={}, headers=ADMIN)
+        assert (r.status_code, r.json()["code"]) == (404, "UnknownAction"), r.text
+        r = await client.post(url("CP-U", action), json={})  # and the caller before the name
+        assert r.status_code == 401, r.text
         await asyncio.sleep(0.05)
         assert cp.calls == []
 
