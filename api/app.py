@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+from typing import Any
+
 from fastapi import FastAPI
 
 from api import errors, middleware
@@ -26,6 +29,13 @@ from csms.central import CentralSystem
 from locker_bridge.service import BridgeService
 from lockers.service import SiteService
 
+# No OpenTelemetry here (metrics are Prometheus', /metrics): a FastAPI that has it built in
+# otherwise asks the OpenTelemetry API for its providers on every request (~3 % of a REST
+# command's CPU). Older FastAPI releases (pyproject allows them) have no such setting.
+_NO_TELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters else {})
+
 
 def create_app(central: CentralSystem, sim: SimService | None = None,
                bridge: BridgeService | None = None, sites: SiteService | None = None) -> FastAPI:
@@ -34,6 +44,7 @@ def create_app(central: CentralSystem, sim: SimService | None = None,
         version=__version__,
         description="OCPP 1.6J central system, charger simulator and locker bridge. "
                     "Authenticate with `Authorization: Bearer <token>`.",
+        **_NO_TELEMETRY,
     )
     app.state.central = central
     remember_tokens(app.state, central.settings)
@@ -42,6 +53,7 @@ def create_app(central: CentralSystem, sim: SimService | None = None,
     app.state.sites = sites or SiteService(central.engine, bridge)
     errors.install(app)
     middleware.install(app)
+    app.include_router(commands.first)  # the REST command route: matched before all others
     app.include_router(system.router)
     for module in (charge_points, transactions, id_tags, commands, events, tokens, security,
                    reservations, local_lists):

@@ -11,6 +11,7 @@ stale client, not a guess. The check runs before the request body is read (:mod:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import time
@@ -28,8 +29,9 @@ from common.ratelimit import FailureLimiter, RefusalLog
 from common.settings import Settings
 from csms.services.tokens import ROLES, bootstrap_admin, create_token, hash_token, new_token
 
-__all__ = ["ROLES", "Caller", "Refusal", "authenticate", "bootstrap_admin", "check_token", "client_ip",
-           "create_token", "gated", "hash_token", "new_token", "presented_token", "require", "same_origin"]
+__all__ = ["ROLES", "UNAUTHORIZED", "Caller", "Refusal", "allowed_roles", "authenticate", "bootstrap_admin",
+           "caller_in", "check_token", "client_ip", "create_token", "gated", "hash_token", "new_token",
+           "presented_token", "require", "same_origin"]
 log = logging.getLogger(__name__)
 
 # Declares the scheme in OpenAPI (the Authorize button of /docs); checking is done below.
@@ -114,6 +116,7 @@ def token_limiter(request: Request) -> FailureLimiter:
     return request.app.state.token_limiter  # type: ignore[no-any-return]
 
 
+@functools.lru_cache(maxsize=4096)  # parsed once per address seen lately, not per request
 def address_key(ip: str) -> str:
     """The key guesses are counted under: the address, or for IPv6 its /64 (one host may use
     any of its block's 2^64 addresses, so counting each alone would count nothing)."""
@@ -170,7 +173,7 @@ async def check_token(request: Request, token: str) -> Caller | None:
     if wait is not None and not good.recent(hashed):
         _throttled.refused("token from %s refused for %.0f s: too many unknown tokens", ip, wait)
         raise too_many_attempts(wait, "unknown tokens")
-    issued, holder = await request.app.state.central.tokens.find(token)
+    issued, holder = await request.app.state.central.tokens.find(token, hashed)
     if not issued:
         limiter.failed([key])
         _guesses.refused("unknown token from %s (%s %s)", ip, request.method, request.url.path)
@@ -221,15 +224,26 @@ async def authenticate(request: Request, refusal: Refusal) -> Caller:
     return caller
 
 
+def allowed_roles(*roles: str) -> frozenset[str]:
+    """``roles`` and admin, which may do everything."""
+    return frozenset(roles) | {"admin"}
+
+
+async def caller_in(request: Request, allowed: frozenset[str]) -> Caller:
+    """The request's caller if its role is in ``allowed``; 401 without a good token, 403 for
+    another role."""
+    caller = await authenticate(request, UNAUTHORIZED)
+    if caller.role not in allowed:
+        raise ApiError(403, "Forbidden", f"role {caller.role!r} may not do this")
+    return caller
+
+
 def require(*roles: str) -> Callable[..., Coroutine[Any, Any, Caller]]:
     """A dependency that lets in a token whose role is in ``roles`` (admin always)."""
-    allowed = set(roles) | {"admin"}
+    allowed = allowed_roles(*roles)
 
     @gated(UNAUTHORIZED)
     async def dependency(request: Request, _: Bearer) -> Caller:
-        caller = await authenticate(request, UNAUTHORIZED)
-        if caller.role not in allowed:
-            raise ApiError(403, "Forbidden", f"role {caller.role!r} may not do this")
-        return caller
+        return await caller_in(request, allowed)
 
     return dependency

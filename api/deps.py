@@ -6,12 +6,14 @@ the app's central system, so no route reaches into ``request.app.state`` or the 
 
 Every dependency here is an ``async def``, trivial as it is: FastAPI runs a plain ``def``
 dependency on a worker thread, and two such thread hops were ~5 % of a REST command's CPU
-(issue #18; ``tests/api/test_dependencies_run_inline.py`` keeps it so across the app).
+(issue #18; ``tests/api/test_dependencies_run_inline.py`` keeps it so across the app). A service
+is read from the request in one step, not through :data:`Central`: each level of dependencies
+is solved anew on every request.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
@@ -29,8 +31,8 @@ from csms.services.tokens import TokenService
 from csms.services.transactions import TransactionService
 
 __all__ = ["Central", "Certificates", "ChargePoints", "Commands", "Credentials", "FleetCommands", "IdTags",
-           "LocalLists", "Page", "Paging", "Queries", "Reservations", "Tokens", "Transactions", "central", "jsonable",
-           "page_params", "paginate"]
+           "LocalLists", "Page", "Paging", "Queries", "Reservations", "Tokens", "Transactions", "central",
+           "commands_of", "jsonable", "page_params", "paginate"]
 
 
 async def central(request: Request) -> CentralSystem:
@@ -48,60 +50,29 @@ async def page_params(page: Annotated[int, Query(ge=1, description="Page number,
 Paging = Annotated[Page, Depends(page_params)]
 
 
-async def _reads(cs: Central) -> Reads:
-    return cs.reads
+def _service(name: str) -> Any:
+    """``Depends`` on the central system's attribute ``name``, read from the request in one step."""
+    async def service(request: Request) -> Any:
+        return getattr(request.app.state.central, name)
+
+    service.__name__ = f"_{name}"
+    return Depends(service)
 
 
-async def _charge_points(cs: Central) -> ChargePointService:
-    return cs.charge_points
+def commands_of(request: Request) -> CommandService:
+    """The command service, for a dependency that gathers several things in one (the hot
+    command route's, api.routes.commands)."""
+    return request.app.state.central.commands  # type: ignore[no-any-return]
 
 
-async def _id_tags(cs: Central) -> IdTagService:
-    return cs.id_tags
-
-
-async def _transactions(cs: Central) -> TransactionService:
-    return cs.transactions
-
-
-async def _commands(cs: Central) -> CommandService:
-    return cs.commands
-
-
-async def _bulk_commands(cs: Central) -> BulkCommands:
-    return cs.bulk_commands
-
-
-async def _tokens(cs: Central) -> TokenService:
-    return cs.tokens
-
-
-Queries = Annotated[Reads, Depends(_reads)]
-ChargePoints = Annotated[ChargePointService, Depends(_charge_points)]
-IdTags = Annotated[IdTagService, Depends(_id_tags)]
-Transactions = Annotated[TransactionService, Depends(_transactions)]
-Commands = Annotated[CommandService, Depends(_commands)]
-FleetCommands = Annotated[BulkCommands, Depends(_bulk_commands)]
-Tokens = Annotated[TokenService, Depends(_tokens)]
-
-
-async def _reservations(cs: Central) -> ReservationService:
-    return cs.reservations
-
-
-async def _local_lists(cs: Central) -> LocalListService:
-    return cs.local_lists
-
-
-async def _credentials(cs: Central) -> ChargePointSecurity:
-    return cs.credentials
-
-
-async def _certificates(cs: Central) -> CertificateService:
-    return cs.certificates
-
-
-Reservations = Annotated[ReservationService, Depends(_reservations)]
-LocalLists = Annotated[LocalListService, Depends(_local_lists)]
-Credentials = Annotated[ChargePointSecurity, Depends(_credentials)]
-Certificates = Annotated[CertificateService, Depends(_certificates)]
+Queries = Annotated[Reads, _service("reads")]
+ChargePoints = Annotated[ChargePointService, _service("charge_points")]
+IdTags = Annotated[IdTagService, _service("id_tags")]
+Transactions = Annotated[TransactionService, _service("transactions")]
+Commands = Annotated[CommandService, _service("commands")]
+FleetCommands = Annotated[BulkCommands, _service("bulk_commands")]
+Tokens = Annotated[TokenService, _service("tokens")]
+Reservations = Annotated[ReservationService, _service("reservations")]
+LocalLists = Annotated[LocalListService, _service("local_lists")]
+Credentials = Annotated[ChargePointSecurity, _service("credentials")]
+Certificates = Annotated[CertificateService, _service("certificates")]

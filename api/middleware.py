@@ -48,7 +48,8 @@ class ForwardedClient(_Middleware):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         peer = scope.get("client")
         host = peer[0] if peer else None
-        if scope["type"] == "http" and self.proxies.trusts(parse_address(host or "")):
+        # no proxy configured (the default): nothing to parse, the peer is the client
+        if self.proxies and scope["type"] == "http" and self.proxies.trusts(parse_address(host or "")):
             headers = Headers(scope=scope)
             client = self.proxies.client(host, headers.getlist("x-forwarded-for"))
             if client != host:
@@ -103,6 +104,11 @@ class BodyLimit(_Middleware):
         declared = declared_length(scope)
         if declared is not None and declared > self.limit:
             await too_large(self.limit)(scope, receive, send)
+            return
+        if declared is not None and "transfer-encoding" not in Headers(scope=scope):
+            # the server reads no more than Content-Length: nothing to watch (uvicorn refuses
+            # a request that declares a length and a transfer coding both)
+            await self.app(scope, receive, send)
             return
         received = 0
         started = False

@@ -16,7 +16,7 @@ Call with a schema-valid CallResult) and this process, the HTTP client, on the o
    request (POST /api/v1/commands/fleet/RemoteStartTransaction): the wall time until its answer
    says every one accepted. Each phase also reports the server's CPU per command.
 
-The HTTP connections (httpx, one keep-alive connection per request in flight) are opened before
+The HTTP connections (bench/rawhttp.py, one keep-alive connection per request in flight) are opened before
 timing. Over the timed part the CPU of the server, of this client and of everything else on the
 machine is sampled (the last shows whether something else competed). Results: a table on stdout
 and bench/results/api_commands.json; progress on stderr.
@@ -30,14 +30,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import itertools
 import os
 import platform
 import re
 import shlex
 import signal
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -47,17 +45,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psutil
-
-# httpcore runs ``import sniffio`` each time it makes a lock (several times a request); when
-# sniffio is not installed each of those misses searches all of sys.path again (~0.1 ms). A None
-# entry makes the miss immediate, with the same outcome (httpcore then assumes asyncio).
-if importlib.util.find_spec("sniffio") is None:
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
-
 from csms_load import BENCH, CHARGEBAY, HOST, TOKEN, Bench, Lines, Sampler, Server, free_port, log, publish, revision
 from loadgen import percentile, raise_open_files_limit
+from rawhttp import Client, HttpError
 
 RESULTS = BENCH / "results" / "api_commands.json"
 REFERENCE = "bare FastAPI"
@@ -169,14 +160,14 @@ class Sample:
     answer: str | None  # the charge point's "status", or what went wrong
 
 
-async def command(client: httpx.AsyncClient, index: int, action: str,
+async def command(client: Client, index: int, action: str,
                   payload: dict[str, Any]) -> Sample:
     """One synchronous REST command to charge point ``index``, timed from send to full answer."""
     url = f"/api/v1/charge-points/{CHARGE_POINT_ID.format(index)}/commands/{action}"
     started = time.perf_counter()
     try:
         response = await client.post(url, params={"wait": WAIT_S}, json=payload)
-    except httpx.HTTPError as exc:
+    except HttpError as exc:
         return Sample(action, time.perf_counter() - started, None, repr(exc))
     seconds = time.perf_counter() - started
     if response.status_code != 200:
@@ -186,20 +177,14 @@ async def command(client: httpx.AsyncClient, index: int, action: str,
     return Sample(action, seconds, 200, answer)
 
 
-async def open_clients(stack: contextlib.AsyncExitStack, base_url: str,
-                       count: int) -> list[httpx.AsyncClient]:
-    """``count`` clients of one HTTP/1.1 keep-alive connection each, that connection opened.
-
-    One client per request in flight rather than one client with a pool of ``count``: httpcore
-    scans every connection of its pool for every request it assigns, which at 200 connections
-    made this process, not the server, the bottleneck (measured: >90 % of a CPU).
-    """
-    tls = ssl.create_default_context()  # never used (http://), but made once, not per client
+async def open_clients(stack: contextlib.AsyncExitStack, base_url: str, count: int) -> list[Client]:
+    """``count`` clients of one HTTP/1.1 keep-alive connection each, that connection opened
+    (bench/rawhttp.py: httpx cost this process more CPU per request than the server spends on
+    a bare FastAPI route, and made it, not the server, the limit of the fan-out)."""
+    host, _, port = base_url.removeprefix("http://").rpartition(":")
     clients = [
-        await stack.enter_async_context(httpx.AsyncClient(
-            base_url=base_url, headers={"Authorization": f"Bearer {TOKEN}"},
-            timeout=HTTP_TIMEOUT_S, verify=tls,
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1)))
+        await stack.enter_async_context(Client(host, int(port), {"Authorization": f"Bearer {TOKEN}"},
+                                               timeout=HTTP_TIMEOUT_S))
         for _ in range(count)
     ]
     responses = await asyncio.gather(*(client.get("/health") for client in clients),
@@ -210,7 +195,7 @@ async def open_clients(stack: contextlib.AsyncExitStack, base_url: str,
     return clients
 
 
-async def run_commands(clients: list[httpx.AsyncClient], targets: Sequence[int],
+async def run_commands(clients: list[Client], targets: Sequence[int],
                        mix: Sequence[tuple[str, dict[str, Any]]], total: int,
                        samples: list[Sample]) -> None:
     """``total`` commands (``mix`` in turn) to the charge points numbered ``targets``, one in
@@ -231,7 +216,7 @@ async def run_commands(clients: list[httpx.AsyncClient], targets: Sequence[int],
     await asyncio.gather(*(worker(slot) for slot in range(concurrency)))
 
 
-async def wait_known(client: httpx.AsyncClient, count: int) -> float:
+async def wait_known(client: Client, count: int) -> float:
     """Seconds until /health counts ``count`` connected charge points and the API lists as many
     (a command to a charge point the API does not know yet is a 404); bounded."""
     started = time.monotonic()
@@ -245,7 +230,7 @@ async def wait_known(client: httpx.AsyncClient, count: int) -> float:
                 listed = page.json().get("total")
                 if listed == count:
                     return time.monotonic() - started
-        except (httpx.HTTPError, ValueError, AttributeError) as exc:
+        except (HttpError, ValueError, AttributeError) as exc:
             log(f"bench: waiting for the charge points: {exc!r}")
         await asyncio.sleep(0.1)
     raise RuntimeError(f"after {HEALTH_TIMEOUT_S:g} s /health counts {connected} connected charge "
@@ -343,7 +328,7 @@ async def fan_out(base_url: str, args: argparse.Namespace,
         clients = await open_clients(stack, base_url, concurrency)
         known_after = await wait_known(clients[0], count)
         # The bounded semaphore: a request in flight holds one of the ``concurrency`` clients.
-        idle: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+        idle: asyncio.Queue[Client] = asyncio.Queue()
         for client in clients:
             idle.put_nowait(client)
         first_done: list[float] = []
@@ -547,7 +532,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "load_average_before": [round(x, 2) for x in os.getloadavg()],
         "revision": revision(),
         "python": platform.python_version(),
-        "httpx": httpx.__version__,
+        "http_client": "bench/rawhttp.py (httptools)",
         "round_trip": {},
         "fanout": {},
         "fleet": {},

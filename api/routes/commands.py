@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from api.auth import Caller, require
+from api.auth import UNAUTHORIZED, Caller, allowed_roles, caller_in, gated, require
 from api.command_examples import EXAMPLES
 from api.command_examples_201 import example, inlined
-from api.deps import Commands, FleetCommands, Paging, Queries
+from api.deps import Commands, FleetCommands, Paging, Queries, commands_of
 from api.errors import ApiError, body_schema, declare
 from api.gate import GuardedRoute
 from api.schemas import Paged
@@ -33,11 +34,14 @@ from api.schemas.commands import (
 )
 from csms.outcomes import Outcome
 from csms.services.bulk_commands import Target
-from csms.services.commands import CommandRun
+from csms.services.commands import CommandRun, CommandService
 from ocppj.versions import V16, V201
 from ocppj.versions import V16_SCHEMAS as SCHEMAS
 
 router = APIRouter(tags=["commands"], route_class=GuardedRoute)
+# The one route that serves every action's command (see :func:`command`): the app includes it
+# before every other router, since FastAPI matches a request against each router's routes in turn.
+first = APIRouter(tags=["commands"], route_class=GuardedRoute)
 Sender = Annotated[Caller, Depends(require("operator", "integrator"))]
 read = Depends(require("operator", "integrator", "viewer"))
 Wait = Annotated[float, Query(ge=0, le=300, description=(
@@ -141,26 +145,44 @@ def _request_body(action: str) -> dict[str, Any]:
 _ACTIONS = frozenset(V16.csms_actions | V201.csms_actions)
 
 
-async def _known(action: str) -> str:
-    """The action named in the path, or 404 ``UnknownAction`` (a dependency: before the query
-    is validated, so ``?wait=999`` on an unknown name is still a 404)."""
+_SENDERS = allowed_roles("operator", "integrator")
+
+
+@dataclass(frozen=True, slots=True)
+class _Sending:
+    """What the route serving every command needs, gathered by one dependency."""
+
+    caller: Caller
+    action: str
+    commands: CommandService
+
+
+@gated(UNAUTHORIZED)
+async def _sending(request: Request, action: str) -> _Sending:
+    """The caller (an operator or integrator), the action named in the path or 404
+    ``UnknownAction`` (before the query is validated, so ``?wait=999`` on an unknown name is
+    still a 404), and the command service: one dependency, not three (FastAPI solves each
+    dependency of a route anew on every request, a tenth of a command's CPU for three; the
+    route is not in OpenAPI, so nothing there depends on their shape)."""
+    caller = await caller_in(request, _SENDERS)
     if action not in _ACTIONS:
         raise ApiError(404, "UnknownAction", f"{action!r} is not a CSMS-initiated OCPP 1.6 or 2.0.1 action")
-    return action
+    return _Sending(caller, action, commands_of(request))
 
 
-@router.post("/api/v1/charge-points/{charge_point_id}/commands/{action}", include_in_schema=False,
+@first.post("/api/v1/charge-points/{charge_point_id}/commands/{action}", include_in_schema=False,
              responses=declare({404: "`UnknownAction`"}))
-async def command(charge_point_id: str, caller: Sender, action: Annotated[str, Depends(_known)], request: Request,
-                  response: Response, commands: Commands, wait: Wait = 30, callback_url: CallbackUrl = None
+async def command(charge_point_id: str, sending: Annotated[_Sending, Depends(_sending)], request: Request,
+                  response: Response, wait: Wait = 30, callback_url: CallbackUrl = None
                   ) -> CommandResult | CommandPending:
     """Every action's command, the one route that serves them: FastAPI tries its routes in turn
     (twice, in its included routers), and reaching RemoteStartTransaction past fifty per-action
-    routes was a fifth of a REST command's CPU (bench/api_commands.py, profiled). The per-action
-    routes below document each action in OpenAPI (body, examples, answers); this one, first,
-    answers them all the same way, and 404 ``UnknownAction`` for any other name."""
-    run = await commands.run(charge_point_id, action, await _payload(request), wait=wait,
-                             requested_by=caller.name, callback_url=callback_url)
+    routes was a fifth of a REST command's CPU (bench/api_commands.py, profiled); past the
+    routers included before this one's, another tenth. The per-action routes below document each
+    action in OpenAPI (body, examples, answers); this one, in :data:`first`, answers them all the
+    same way, and 404 ``UnknownAction`` for any other name."""
+    run = await sending.commands.run(charge_point_id, sending.action, await _payload(request), wait=wait,
+                                     requested_by=sending.caller.name, callback_url=callback_url)
     return _answer(run, response)
 
 
@@ -172,7 +194,8 @@ def _add_action_route(action: str) -> None:
     async def endpoint(charge_point_id: str, request: Request, response: Response, caller: Sender,
                        commands: Commands, wait: Wait = 30, callback_url: CallbackUrl = None
                        ) -> CommandResult | CommandPending:
-        return await command(charge_point_id, caller, action, request, response, commands, wait, callback_url)
+        return await command(charge_point_id, _Sending(caller, action, commands), request, response, wait,
+                             callback_url)
 
     endpoint.__name__ = f"command_{action}"
     router.add_api_route(

@@ -8,14 +8,16 @@ central system, and no OCPP frame is ordered against them.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import hashlib
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -86,6 +88,10 @@ async def bootstrap_admin(engine: AsyncEngine, configured: str | None) -> str | 
     return (await create_token(engine, "bootstrap", "admin"))[1]
 
 
+_FIND = select(_TOKENS.c.id, _TOKENS.c.name, _TOKENS.c.role, _TOKENS.c.user_id, _TOKENS.c.device_id,
+               _TOKENS.c.expires_at, _TOKENS.c.revoked_at).where(_TOKENS.c.token_hash == bindparam("hashed"))
+
+
 KEEP_MAX = 10_000  # valid API tokens kept at most (a store rarely has more than a few dozen)
 KEEP_S = 1.0  # how long a valid API token is believed without a read (a revocation elsewhere)
 
@@ -104,6 +110,8 @@ class TokenService:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # reads under way: hash -> (revocations when it started, the read)
+        self._reading: dict[str, tuple[int, asyncio.Future[tuple[bool, Holder | None]]]] = {}
         self._kept: dict[str, tuple[float, Holder, datetime | None]] = {}  # hash -> (until, holder, expiry)
         # bumped by every revocation here: a read that started before one is not kept (it may
         # have read the row just before the revocation committed)
@@ -113,22 +121,41 @@ class TokenService:
         """A new random token: its id and its secret (shown once, never stored)."""
         return await create_token(self._engine, name, role)
 
-    async def find(self, token: str) -> tuple[bool, Holder | None]:
+    async def find(self, token: str, hashed: str | None = None) -> tuple[bool, Holder | None]:
         """Whether the token was ever issued, and its holder if it is still valid (neither
-        revoked nor expired)."""
-        hashed = hash_token(token)
+        revoked nor expired). ``hashed``: its :func:`hash_token`, when the caller has it already.
+
+        An API token's keeping renewed by requests at the same moment is one read they share
+        (twenty clients in flight on one token read it twenty times a second, each waiting for
+        a connection of the pool); a request after a revocation here reads anew, and a login
+        token (never kept) is read by each request."""
+        hashed = hashed or hash_token(token)
         kept = self._kept.get(hashed)
-        if kept is not None:
-            until, holder, expires = kept
-            if time.monotonic() < until and (expires is None or expires > now_utc()):
-                return True, holder
-            del self._kept[hashed]
-        revocations = self._revocations
+        if kept is None:
+            return await self._read(hashed, self._revocations)
+        until, holder, expires = kept
+        if time.monotonic() < until and (expires is None or expires > now_utc()):
+            return True, holder
+        reading = self._reading.get(hashed)
+        if reading is None or reading[0] != self._revocations:
+            reading = (self._revocations, asyncio.ensure_future(self._read(hashed, self._revocations)))
+            self._reading[hashed] = reading
+            reading[1].add_done_callback(functools.partial(self._read_done, hashed, reading))
+        return await asyncio.shield(reading[1])  # a caller that gives up cancels no one's read
+
+    def _read_done(self, hashed: str, reading: tuple[int, asyncio.Future[tuple[bool, Holder | None]]],
+                   read: asyncio.Future[tuple[bool, Holder | None]]) -> None:
+        if self._reading.get(hashed) is reading:
+            del self._reading[hashed]
+        if not read.cancelled():
+            read.exception()  # seen: every caller may have given up on it
+
+    async def _read(self, hashed: str, revocations: int) -> tuple[bool, Holder | None]:
+        """The token's row, kept when it is a valid API token; a kept entry it no longer
+        supports is dropped."""
         async with self._engine.connect() as conn:
-            row = (await conn.execute(select(
-                _TOKENS.c.id, _TOKENS.c.name, _TOKENS.c.role, _TOKENS.c.user_id, _TOKENS.c.device_id,
-                _TOKENS.c.expires_at, _TOKENS.c.revoked_at).where(
-                _TOKENS.c.token_hash == hashed))).first()
+            row = (await conn.execute(_FIND, {"hashed": hashed})).first()
+        self._kept.pop(hashed, None)
         if row is None:
             return False, None
         expires = utc(row.expires_at)

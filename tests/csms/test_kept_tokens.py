@@ -73,31 +73,37 @@ async def test_a_token_revoked_at_another_node_stops_working_after_the_second(
     assert await here.find(secret) == (True, None)  # read again past it: revoked
 
 
-class _SlowToFinish:
-    """An engine whose connections take a while to give back after their statements ran: a read
-    that has its row but has not returned yet, while a revocation commits meanwhile."""
+class _Watched:
+    """An engine whose reads are counted, held until ``gate`` opens (requests that come
+    meanwhile pile up behind them) and, with ``linger``, slow to give their connection back
+    after the statement ran (``read_done`` set: a read that has its row but has not returned)."""
 
-    def __init__(self, engine: Any) -> None:
-        self._engine = engine
-        self.read_done = asyncio.Event()
+    def __init__(self, engine: Any, linger: float = 0.0, gate_open: bool = True) -> None:
+        self._engine, self.linger = engine, linger
+        self.reads = 0
+        self.gate, self.read_done = asyncio.Event(), asyncio.Event()
+        if gate_open:
+            self.gate.set()
 
     def connect(self) -> Any:
-        return _Slow(self._engine.connect(), self.read_done)
+        self.reads += 1
+        return _Read(self, self._engine.connect())
 
     def begin(self) -> Any:
         return self._engine.begin()
 
 
-class _Slow:
-    def __init__(self, inner: Any, read_done: asyncio.Event) -> None:
-        self._inner, self._read_done = inner, read_done
+class _Read:
+    def __init__(self, watched: _Watched, inner: Any) -> None:
+        self._watched, self._inner = watched, inner
 
     async def __aenter__(self) -> Any:
+        await self._watched.gate.wait()
         return await self._inner.__aenter__()
 
     async def __aexit__(self, *exc: object) -> Any:
-        self._read_done.set()
-        await asyncio.sleep(0.2)
+        self._watched.read_done.set()
+        await asyncio.sleep(self._watched.linger)
         return await self._inner.__aexit__(*exc)
 
 
@@ -105,7 +111,7 @@ async def test_a_read_that_overlapped_a_revocation_here_is_not_kept(
         stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     tokens = stack.central.tokens
     token_id, secret = await tokens.create("overlap", "operator")
-    slow = _SlowToFinish(stack.central.engine)
+    slow = _Watched(stack.central.engine, linger=0.2)
     monkeypatch.setattr(tokens, "_engine", slow)
     reading = asyncio.create_task(tokens.find(secret))  # reads the row while it is still valid ...
     await slow.read_done.wait()
@@ -132,3 +138,58 @@ async def test_login_and_expiring_tokens(stack: Stack, monkeypatch: pytest.Monke
     monkeypatch.setattr(tokens_module, "now_utc", lambda: later)  # a minute on, within the keep
     monkeypatch.setattr(tokens_module, "KEEP_S", 3600.0)
     assert await tokens.find(soon) == (True, None)
+
+
+async def _kept_then_over(stack: Stack, monkeypatch: pytest.MonkeyPatch,
+                          name: str) -> tuple[TokenService, int, str, _Watched]:
+    """A token read and kept, then its keeping over, reads held at a closed gate from now on."""
+    clock = [1000.0]
+    monkeypatch.setattr(tokens_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    tokens = stack.central.tokens
+    token_id, secret = await tokens.create(name, "operator")
+    assert (await tokens.find(secret))[1] is not None  # kept
+    gate = _Watched(stack.central.engine, gate_open=False)
+    monkeypatch.setattr(tokens, "_engine", gate)
+    clock[0] += KEEP_S + 0.01  # the keeping is over: the next requests read
+    return tokens, token_id, secret, gate
+
+
+async def test_requests_renewing_a_kept_token_together_share_one_read(
+        stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens, token_id, secret, gate = await _kept_then_over(stack, monkeypatch, "shared")
+    finds = [asyncio.create_task(tokens.find(secret)) for _ in range(20)]
+    await asyncio.sleep(0.05)
+    assert gate.reads == 1  # one read for all twenty
+    # one of them gives up: the read goes on for the others
+    finds[0].cancel()
+    gate.gate.set()
+    results = await asyncio.gather(*finds[1:])
+    assert all(issued and holder is not None and holder.token_id == token_id for issued, holder in results)
+    assert gate.reads == 1
+    assert (await tokens.find(secret))[1] is not None and gate.reads == 1  # kept again
+
+
+async def test_a_request_after_a_revocation_here_does_not_join_a_read_under_way(
+        stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens, token_id, secret, gate = await _kept_then_over(stack, monkeypatch, "revoked-meanwhile")
+    before = asyncio.create_task(tokens.find(secret))  # a read under way, held at the gate
+    await asyncio.sleep(0.05)
+    await tokens.revoke(token_id)  # commits while that read waits
+    after = asyncio.create_task(tokens.find(secret))
+    await asyncio.sleep(0.05)
+    assert gate.reads == 2  # its own read, not the one that started before the revocation
+    gate.gate.set()
+    assert await after == (True, None)
+    await before
+
+
+async def test_a_login_token_is_read_by_every_request(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens = stack.central.tokens
+    _, login = await create_token(stack.central.engine, "user-login", "viewer", user_id=77)
+    gate = _Watched(stack.central.engine, gate_open=False)
+    monkeypatch.setattr(tokens, "_engine", gate)
+    finds = [asyncio.create_task(tokens.find(login)) for _ in range(5)]
+    await asyncio.sleep(0.05)
+    gate.gate.set()
+    assert all(holder is not None for _, holder in await asyncio.gather(*finds))
+    assert gate.reads == 5  # never kept, never shared: a removal counts at once
