@@ -106,8 +106,9 @@ class BodyLimit(_Middleware):
             await too_large(self.limit)(scope, receive, send)
             return
         if declared is not None and "transfer-encoding" not in Headers(scope=scope):
-            # the server reads no more than Content-Length: nothing to watch (uvicorn refuses
-            # a request that declares a length and a transfer coding both)
+            # the server reads no more than Content-Length: nothing to watch (a request that
+            # also names a transfer coding is refused by httptools and framed as chunked by h11:
+            # then the header is there and the body is watched below)
             await self.app(scope, receive, send)
             return
         received = 0

@@ -83,6 +83,7 @@ from csms_load import (
 )
 from csms_load import RESULTS as CORE_RESULTS
 from loadgen import raise_open_files_limit
+from rawhttp import Client, HttpError
 from sqlalchemy.engine import make_url
 
 T = TypeVar("T")
@@ -270,7 +271,7 @@ def closed_loop(bench: Bench, nodes: list[Server], backing: Backing) -> dict[str
     return result
 
 
-async def wait_ready(nodes: list[Server], shares: list[int], via: httpx.AsyncClient,
+async def wait_ready(nodes: list[Server], shares: list[int], via: Client,
                      registry: redis.Redis | None, count: int) -> float:
     """Seconds until every node holds its share, Redis routes them all, and ``via``'s API lists
     them (a command for a charge point not routed yet is a 409, one not stored yet a 404)."""
@@ -288,7 +289,7 @@ async def wait_ready(nodes: list[Server], shares: list[int], via: httpx.AsyncCli
                 state = {"held": held, "routed": routed, "listed": listed}
                 if held == shares and routed == count and listed >= count:
                     return time.monotonic() - started
-            except (httpx.HTTPError, redis.RedisError, ValueError, KeyError) as exc:
+            except (httpx.HTTPError, HttpError, OSError, redis.RedisError, ValueError, KeyError) as exc:
                 state = repr(exc)
             await asyncio.sleep(0.1)
     raise RuntimeError(f"charge points not ready after {READY_WAIT_S:g} s: {state} "
@@ -603,7 +604,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 results["scenarios"][scenario.label] = run_scenario(
                     bench, args, scenario, number, postgres, redis_binary)
             except (RuntimeError, OSError, asyncpg.PostgresError, redis.RedisError,
-                    httpx.HTTPError, TimeoutError) as exc:
+                    httpx.HTTPError, HttpError, TimeoutError) as exc:
                 failed = True
                 log(f"bench: scenario {scenario.label} failed: {exc}")
                 results["scenarios"][scenario.label] = {"error": str(exc)[:2000]}

@@ -6,7 +6,8 @@ the same core, the client, not the server, set the pace of bench/api_commands.py
 (90 % of its CPU). This client writes a request in one ``transport.write`` and reads the answer
 with httptools (the parser uvicorn itself uses): a few tens of µs a request. It speaks just what
 the benchmarks need — JSON bodies, ``Content-Length`` or chunked answers, keep-alive — and is
-not a general HTTP client.
+not a general HTTP client (an answer framed by closing the connection, which uvicorn never sends,
+is not read).
 """
 
 from __future__ import annotations
@@ -56,8 +57,7 @@ class _Protocol(asyncio.Protocol):
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
             self._fail(HttpError(f"bad answer: {exc}"))
-            if self.transport is not None:
-                self.transport.close()
+            self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -77,6 +77,14 @@ class _Protocol(asyncio.Protocol):
     def on_message_complete(self) -> None:
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(Response(self.parser.get_status_code(), b"".join(self.body)))
+        if not self.parser.should_keep_alive():  # "Connection: close" (a 401 before the body, a 413)
+            self.close()
+
+    def close(self) -> None:
+        """Close now, and let no later request be written to this connection."""
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
 
 
 class Client:
@@ -98,13 +106,17 @@ class Client:
 
     async def _connect(self) -> _Protocol:
         loop = asyncio.get_running_loop()
-        _, protocol = await loop.create_connection(_Protocol, self.host, self.port)
+        try:
+            async with asyncio.timeout(self.timeout):
+                _, protocol = await loop.create_connection(_Protocol, self.host, self.port)
+        except (OSError, TimeoutError) as exc:
+            raise HttpError(f"cannot connect to {self.host}:{self.port}: {exc!r}") from None
         self._protocol = protocol
         return protocol
 
     async def aclose(self) -> None:
-        if self._protocol is not None and self._protocol.transport is not None:
-            self._protocol.transport.close()
+        if self._protocol is not None:
+            self._protocol.close()
         self._protocol = None
 
     async def request(self, method: str, path: str, params: dict[str, Any] | None = None,
@@ -119,17 +131,23 @@ class Client:
         if json is not None:
             head += b"Content-Type: application/json\r\n"
         head += b"Content-Length: %d\r\n\r\n" % len(body)
-        waiter = protocol.waiter = asyncio.get_running_loop().create_future()
+        assert protocol.waiter is None, "one request at a time on a Client"
+        waiter: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        protocol.waiter = waiter
         assert protocol.transport is not None
         protocol.transport.write(head + body)
+        answered = False
         try:
             async with asyncio.timeout(self.timeout):
-                return await waiter
+                response = await waiter
+            answered = True
+            return response
         except TimeoutError:
-            protocol.transport.close()  # the answer may still come: not on this connection
             raise HttpError(f"no answer in {self.timeout} s") from None
         finally:
             protocol.waiter = None
+            if not answered:  # timed out, cancelled or broken: its answer must not meet a later request
+                protocol.close()
 
     async def get(self, path: str, params: dict[str, Any] | None = None) -> Response:
         return await self.request("GET", path, params)

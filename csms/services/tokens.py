@@ -110,8 +110,8 @@ class TokenService:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        # reads under way: hash -> (revocations when it started, the read)
-        self._reading: dict[str, tuple[int, asyncio.Future[tuple[bool, Holder | None]]]] = {}
+        # renewals of kept tokens under way, by hash
+        self._reading: dict[str, asyncio.Future[tuple[bool, Holder | None]]] = {}
         self._kept: dict[str, tuple[float, Holder, datetime | None]] = {}  # hash -> (until, holder, expiry)
         # bumped by every revocation here: a read that started before one is not kept (it may
         # have read the row just before the revocation committed)
@@ -136,16 +136,15 @@ class TokenService:
         until, holder, expires = kept
         if time.monotonic() < until and (expires is None or expires > now_utc()):
             return True, holder
+        # (a revocation here drops the kept entry: a request after it never gets this far)
         reading = self._reading.get(hashed)
-        if reading is None or reading[0] != self._revocations:
-            reading = (self._revocations, asyncio.ensure_future(self._read(hashed, self._revocations)))
-            self._reading[hashed] = reading
-            reading[1].add_done_callback(functools.partial(self._read_done, hashed, reading))
-        return await asyncio.shield(reading[1])  # a caller that gives up cancels no one's read
+        if reading is None:
+            reading = self._reading[hashed] = asyncio.ensure_future(self._read(hashed, self._revocations))
+            reading.add_done_callback(functools.partial(self._read_done, hashed))
+        return await asyncio.shield(reading)  # a caller that gives up cancels no one's read
 
-    def _read_done(self, hashed: str, reading: tuple[int, asyncio.Future[tuple[bool, Holder | None]]],
-                   read: asyncio.Future[tuple[bool, Holder | None]]) -> None:
-        if self._reading.get(hashed) is reading:
+    def _read_done(self, hashed: str, read: asyncio.Future[tuple[bool, Holder | None]]) -> None:
+        if self._reading.get(hashed) is read:
             del self._reading[hashed]
         if not read.cancelled():
             read.exception()  # seen: every caller may have given up on it

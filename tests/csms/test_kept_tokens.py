@@ -169,7 +169,7 @@ async def test_requests_renewing_a_kept_token_together_share_one_read(
     assert (await tokens.find(secret))[1] is not None and gate.reads == 1  # kept again
 
 
-async def test_a_request_after_a_revocation_here_does_not_join_a_read_under_way(
+async def test_a_request_after_a_revocation_here_reads_anew_beside_a_read_under_way(
         stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     tokens, token_id, secret, gate = await _kept_then_over(stack, monkeypatch, "revoked-meanwhile")
     before = asyncio.create_task(tokens.find(secret))  # a read under way, held at the gate
@@ -193,3 +193,19 @@ async def test_a_login_token_is_read_by_every_request(stack: Stack, monkeypatch:
     gate.gate.set()
     assert all(holder is not None for _, holder in await asyncio.gather(*finds))
     assert gate.reads == 5  # never kept, never shared: a removal counts at once
+
+
+async def test_a_shared_read_that_fails_fails_every_waiter_and_accepts_nothing(
+        stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens, _, secret, gate = await _kept_then_over(stack, monkeypatch, "failing")
+
+    def broken() -> Any:
+        gate.reads += 1
+        raise ConnectionError("store away")
+
+    monkeypatch.setattr(gate, "connect", broken)
+    results = await asyncio.gather(*(tokens.find(secret) for _ in range(5)), return_exceptions=True)
+    assert gate.reads == 1 and all(isinstance(r, ConnectionError) for r in results)
+    with pytest.raises(ConnectionError):  # the stale entry is not believed: read again, and fails again
+        await tokens.find(secret)
+    assert gate.reads == 2
