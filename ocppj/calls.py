@@ -10,7 +10,6 @@ future, a queue) is the caller's business, kept opaque here as ``waiter``.
 from __future__ import annotations
 
 import itertools
-from collections import deque
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
@@ -83,14 +82,20 @@ class Outstanding(Generic[W]):
 class RecentIds:
     """The last :data:`RECENT_IDS` message ids a peer used, to refuse one used again."""
 
-    __slots__ = ("_ids",)
+    __slots__ = ("_ids", "_size")
 
     def __init__(self, size: int = RECENT_IDS) -> None:
-        self._ids: deque[str] = deque(maxlen=size)
+        # a dict as an ordered set: found by hash, not by comparing with each id in turn (the
+        # scan of a deque was ~3 % of a 1.6 call's CPU, bench/csms_load.py), oldest first
+        self._ids: dict[str, None] = {}
+        self._size = size
 
     def repeated(self, message_id: str) -> bool:
         """True if ``message_id`` was used lately; otherwise remember it and say False."""
-        if message_id in self._ids:
+        ids = self._ids
+        if message_id in ids:
             return True
-        self._ids.append(message_id)
+        ids[message_id] = None
+        if len(ids) > self._size:
+            del ids[next(iter(ids))]
         return False

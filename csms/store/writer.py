@@ -239,7 +239,10 @@ class Writer:
                 await self._wake.wait()
             self._wake.clear()
             # Bounded batches keep each commit short; the rest waits for the next one.
-            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            if len(self._queue) <= MAX_BATCH:  # the usual case: the whole queue, no copies
+                batch, self._queue = self._queue, []
+            else:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             if self._queue:
                 self._wake.set()
             touches: dict[str, Any] = {}
