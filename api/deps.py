@@ -32,7 +32,7 @@ from csms.services.transactions import TransactionService
 
 __all__ = ["Central", "Certificates", "ChargePoints", "Commands", "Credentials", "FleetCommands", "IdTags",
            "LocalLists", "Page", "Paging", "Queries", "Reservations", "Tokens", "Transactions", "central",
-           "commands_of", "jsonable", "page_params", "paginate"]
+           "jsonable", "page_params", "paginate"]
 
 
 async def central(request: Request) -> CentralSystem:
@@ -57,12 +57,6 @@ def _service(name: str) -> Any:
 
     service.__name__ = f"_{name}"
     return Depends(service)
-
-
-def commands_of(request: Request) -> CommandService:
-    """The command service, for a dependency that gathers several things in one (the hot
-    command route's, api.routes.commands)."""
-    return request.app.state.central.commands  # type: ignore[no-any-return]
 
 
 Queries = Annotated[Reads, _service("reads")]

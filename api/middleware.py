@@ -75,10 +75,10 @@ def too_large(limit: int) -> JSONResponse:
                         status_code=413, headers=CLOSE)
 
 
-def declared_length(scope: Scope) -> int | None:
+def declared_length(headers: Headers) -> int | None:
     """The request's Content-Length, None when it has none (or a malformed one: the server
     refuses those itself)."""
-    value = Headers(scope=scope).get("content-length")
+    value = headers.get("content-length")
     try:
         return int(value) if value is not None else None
     except ValueError:
@@ -87,7 +87,7 @@ def declared_length(scope: Scope) -> int | None:
 
 def has_body(scope: Scope) -> bool:
     headers = Headers(scope=scope)
-    return (declared_length(scope) or 0) > 0 or "transfer-encoding" in headers
+    return (declared_length(headers) or 0) > 0 or "transfer-encoding" in headers
 
 
 class BodyLimit(_Middleware):
@@ -101,11 +101,12 @@ class BodyLimit(_Middleware):
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = declared_length(scope)
+        headers = Headers(scope=scope)
+        declared = declared_length(headers)
         if declared is not None and declared > self.limit:
             await too_large(self.limit)(scope, receive, send)
             return
-        if declared is not None and "transfer-encoding" not in Headers(scope=scope):
+        if declared is not None and "transfer-encoding" not in headers:
             # the server reads no more than Content-Length: nothing to watch (a request that
             # also names a transfer coding is refused by httptools and framed as chunked by h11:
             # then the header is there and the body is watched below)

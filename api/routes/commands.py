@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from api.auth import UNAUTHORIZED, Caller, allowed_roles, caller_in, gated, require
 from api.command_examples import EXAMPLES
 from api.command_examples_201 import example, inlined
-from api.deps import Commands, FleetCommands, Paging, Queries, commands_of
+from api.deps import Commands, FleetCommands, Paging, Queries, central
 from api.errors import ApiError, body_schema, declare
 from api.gate import GuardedRoute
 from api.schemas import Paged
@@ -167,7 +167,7 @@ async def _sending(request: Request, action: str) -> _Sending:
     caller = await caller_in(request, _SENDERS)
     if action not in _ACTIONS:
         raise ApiError(404, "UnknownAction", f"{action!r} is not a CSMS-initiated OCPP 1.6 or 2.0.1 action")
-    return _Sending(caller, action, commands_of(request))
+    return _Sending(caller, action, (await central(request)).commands)
 
 
 @first.post("/api/v1/charge-points/{charge_point_id}/commands/{action}", include_in_schema=False,

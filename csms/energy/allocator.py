@@ -165,22 +165,22 @@ def _fill(members: Sequence[Session], route: Mapping[str, tuple[str, ...]], room
     """Raise the limits of ``members`` together (from what they hold) until each reaches what it
     can use or a group on its path has no room left: max-min fair, in at most one round per
     session or group that fills."""
-    active = {s.key: s for s in members if usable(s) - limits[s.key] > EPSILON_W}
+    cap = {s.key: usable(s) for s in members}
+    active = {s.key: route[s.group] for s in members if cap[s.key] - limits[s.key] > EPSILON_W}
     while active:
         under: dict[str, int] = {}
-        for session in active.values():
-            for g in route[session.group]:
+        for path in active.values():
+            for g in path:
                 under[g] = under.get(g, 0) + 1
-        step = min(min(room[g] / n for g, n in under.items()),
-                   min(usable(s) - limits[s.key] for s in active.values()))
-        step = max(step, 0.0)
-        for session in active.values():
-            limits[session.key] += step
+        step = max(0.0, min(min(room[g] / n for g, n in under.items()),
+                            min(cap[k] - limits[k] for k in active)))
+        for k in active:
+            limits[k] += step
         for g, n in under.items():
             room[g] -= step * n
         full = {g for g in under if room[g] <= EPSILON_W}
-        active = {k: s for k, s in active.items()
-                  if usable(s) - limits[k] > EPSILON_W and not full.intersection(route[s.group])}
+        active = {k: path for k, path in active.items()
+                  if cap[k] - limits[k] > EPSILON_W and not full.intersection(path)}
 
 
 def failsafe(groups: Mapping[str, Group], members: Mapping[str, str],
