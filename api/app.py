@@ -14,6 +14,7 @@ from api.routes import (
     commands,
     events,
     id_tags,
+    load_groups,
     local_lists,
     reservations,
     security,
@@ -56,7 +57,7 @@ def create_app(central: CentralSystem, sim: SimService | None = None,
     app.include_router(commands.first)  # the REST command route: matched before all others
     app.include_router(system.router)
     for module in (charge_points, transactions, id_tags, commands, events, tokens, security,
-                   reservations, local_lists):
+                   reservations, local_lists, load_groups):
         app.include_router(module.router)
     for router in vendor_routers.ROUTERS:
         app.include_router(router)

@@ -25,13 +25,14 @@ from csms.services.charge_point_security import ChargePointSecurity
 from csms.services.charge_points import ChargePointService
 from csms.services.commands import CommandService
 from csms.services.id_tags import IdTagService
+from csms.services.load_groups import LoadGroupService
 from csms.services.local_lists import LocalListService
 from csms.services.reservations import ReservationService
 from csms.services.tokens import TokenService
 from csms.services.transactions import TransactionService
 
 __all__ = ["Central", "Certificates", "ChargePoints", "Commands", "Credentials", "FleetCommands", "IdTags",
-           "LocalLists", "Page", "Paging", "Queries", "Reservations", "Tokens", "Transactions", "central",
+           "LoadGroups", "LocalLists", "Page", "Paging", "Queries", "Reservations", "Tokens", "Transactions", "central",
            "jsonable", "page_params", "paginate"]
 
 
@@ -68,5 +69,6 @@ FleetCommands = Annotated[BulkCommands, _service("bulk_commands")]
 Tokens = Annotated[TokenService, _service("tokens")]
 Reservations = Annotated[ReservationService, _service("reservations")]
 LocalLists = Annotated[LocalListService, _service("local_lists")]
+LoadGroups = Annotated[LoadGroupService, _service("load_groups")]
 Credentials = Annotated[ChargePointSecurity, _service("credentials")]
 Certificates = Annotated[CertificateService, _service("certificates")]

@@ -131,6 +131,9 @@ class Settings(BaseSettings):
         "moment has logged everything it answered (off: ~8% more calls/s measured, at the risk "
         "of losing the log of the last few milliseconds)."))
     call_timeout: float = Field(default=30.0, description="Default wait for a charge point's answer (s).")
+    load_period: float = Field(default=1.0, gt=0, description=(
+        "Load management: the least time between two reallocations of the load groups' shares (s); "
+        "the starts, stops and draws of a period are one reallocation."))
     stale_transaction_after: float = Field(default=86400.0, ge=0, description=(
         "Seconds after which an open transaction nothing was heard of (no meter value) is ended "
         "as stale, unless its charge point is online and reports the connector charging; stale "

@@ -21,6 +21,8 @@ from common.ratelimit import Throttles
 from common.settings import Settings
 from csms.ca import CertificateAuthority, LocalCA
 from csms.callbacks import Callbacks
+from csms.energy.link import CentralLink
+from csms.energy.manager import LoadManager
 from csms.events import EventBus
 from csms.passwords import PasswordChecker
 from csms.queries import Reads
@@ -33,6 +35,7 @@ from csms.services.charge_points import ChargePointService
 from csms.services.command_effects import CommandEffects
 from csms.services.commands import CommandService
 from csms.services.id_tags import IdTagService
+from csms.services.load_groups import LoadGroupService
 from csms.services.local_lists import LocalListService
 from csms.services.provisioning import Provisioning
 from csms.services.reservations import ReservationService
@@ -114,6 +117,13 @@ class CentralSystem:
         self.id_tags = IdTagService(self.writer, self.transactions.tags, self.events)
         self.tokens = TokenService(engine)
         self.reads = Reads(engine, self.writer)
+        # Load management (csms.energy): the allocator, tied to commands, store and events.
+        self.load_link = CentralLink(self.reads.load_groups, self.commands, self.writer, self.events)
+        self.energy = LoadManager(self.load_link.read_layout, self.load_link.read_open, self.load_link.send,
+                                  self.load_link.record, period=settings.load_period)
+        self.load_link.manager = self.energy
+        self.transactions.stop_listeners.append(self.energy.ended)
+        self.load_groups = LoadGroupService(self.writer, self.reads.load_groups, self.energy)
         self.passwords = PasswordChecker(settings)
         # Lines a charge point can cause per frame or per handshake, at most one of a kind per
         # LOG_EVERY seconds (common.ratelimit); what the message log keeps of rejected frames.
@@ -171,6 +181,7 @@ class CentralSystem:
                                     coalesce=True)
         await self._preload()
         await self.transactions.preload()
+        await self.energy.start()
         if self.settings.stale_transaction_after > 0:
             self._scheduler.add_job(self.transactions.sweep, "interval",
                                     seconds=self.settings.stale_sweep_interval, max_instances=1,
@@ -194,6 +205,7 @@ class CentralSystem:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         await self.indexer.stop()
+        await self.energy.close()
         await self.commands.drain(DRAIN_S)
         await self.writer.close()
 

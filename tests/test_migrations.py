@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import charger_sim.models  # noqa: F401
 import csms.store.access  # noqa: F401
+import csms.store.energy_models  # noqa: F401
 import csms.store.models  # noqa: F401
 import csms.store.security_models  # noqa: F401
 import lockers.models  # noqa: F401
@@ -56,7 +57,7 @@ def test_no_code_creates_tables_outside_migrations() -> None:
 # point and time, never looked up, deleted or audited by id; AUTOINCREMENT would cost every one
 # of thousands of inserts a second an extra write) and the one-row integration settings.
 INTERNAL_IDS = {"messages", "message_pending", "meter_values", "status_history", "notifications", "stop_records",
-                "security_events", "integration_settings"}
+                "security_events", "integration_settings", "load_group_samples"}
 
 
 def _sqlite_tables(path: Path) -> dict[str, str]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.settings import Settings
+from csms.energy.manager import LoadManager
 from csms.events import EventBus
 from csms.services.certificates import CertificateService
 from csms.services.security_events import SecurityEvents
@@ -63,12 +64,13 @@ class Services:
     security: SecurityEvents
     certificates: CertificateService
     provisioning: Provisioning
+    energy: LoadManager  # load management: told of starts, ends, statuses, draws of members
 
     @classmethod
     def of(cls, central: CentralSystem) -> Services:
         return cls(central.engine, central.writer, central.events, central.transactions,
                    central.settings, central.vendor_extensions, central.security,
-                   central.certificates, central.provisioning)
+                   central.certificates, central.provisioning, central.energy)
 
 
 Handler = Callable[[Services, ChargePointLink, dict[str, Any]], Awaitable[dict[str, Any]]]

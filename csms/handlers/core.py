@@ -44,6 +44,8 @@ async def boot_notification(ctx: Services, conn: ChargePointLink, p: dict[str, A
     ctx.events.publish("boot", conn.charge_point_id, status=status,
                        vendor=p["chargePointVendor"], model=p["chargePointModel"])
     interval = ctx.settings.heartbeat_interval if status == "Accepted" else _PENDING_RETRY
+    if status == "Accepted":
+        ctx.energy.connected(conn.charge_point_id)  # a member gets its failsafe limit again
     # the connectors whose first status after this boot may end a transaction it ran before
     open_on = sum(1 << c for c in await ctx.transactions.open_connectors(conn.charge_point_id)
                   if 1 <= c <= MAX_TRACKED)
@@ -71,6 +73,8 @@ async def status_notification(ctx: Services, conn: ChargePointLink, p: dict[str,
     ctx.events.publish("status", conn.charge_point_id, connector_id=p["connectorId"],
                        status=p["status"], error_code=p["errorCode"])
     connector = p["connectorId"]
+    if ctx.energy.watches(conn.charge_point_id):
+        ctx.energy.status(conn.charge_point_id, connector, p["status"])
     if 1 <= connector <= MAX_TRACKED and conn.unreported >> connector & 1:
         conn.unreported &= ~(1 << connector)
         if p["status"] == "Available" and conn.booted_at is not None:

@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table
 
+from csms.energy.meter import draw_watts
 from csms.handlers import handles
 from csms.handlers.context import ChargePointLink, Services
 from csms.store.models import MeterValue
@@ -75,6 +76,9 @@ async def start(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict
             ctx.events.publish, "transaction_started", conn.charge_point_id,
             transaction_id=result.transaction_id, connector_id=req.connector_id, id_tag=req.id_tag,
             id_tag_status=result.info["status"], meter_start=req.meter_start))
+        if ctx.energy.watches(conn.charge_point_id):  # its share names the id: sent after the answer
+            conn.after_answer(partial(ctx.energy.started, conn.charge_point_id, req.connector_id,
+                                      result.transaction_id))
     return {"transactionId": result.transaction_id, "idTagInfo": result.info}
 
 
@@ -103,4 +107,8 @@ async def meter_values(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) 
     if tx_id is not None:
         await ctx.transactions.place(conn.charge_point_id, tx_id, elements)
     await keep(ctx, conn, _METER_VALUES, rows)
+    if ctx.energy.watches(conn.charge_point_id) and p["meterValue"]:
+        draw = draw_watts(p["meterValue"][-1]["sampledValue"])
+        if draw is not None:
+            ctx.energy.metered(conn.charge_point_id, p["connectorId"], draw)
     return {}

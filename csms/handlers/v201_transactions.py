@@ -4,10 +4,12 @@ tables as 1.6's (:mod:`csms.store.transactions_201`), answered once committed, a
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import Table
 
+from csms.energy.meter import draw_watts
 from csms.handlers.context import ChargePointLink, Services
 from csms.handlers.transactions import keep, meter_rows
 from csms.handlers.v201 import handles, token_info
@@ -96,6 +98,9 @@ async def transaction_event_201(ctx: Services, conn: ChargePointLink, p: dict[st
                            id_tag_status=result.info["status"] if result.info else None,
                            station_transaction_id=req.station_transaction_id,
                            remote_start_id=result.remote_start_id)
+        if ctx.energy.watches(conn.charge_point_id):  # its share names the id: sent after the answer
+            conn.after_answer(partial(ctx.energy.started, conn.charge_point_id, result.connector_id, tx_id,
+                                      req.station_transaction_id))
     elif result.authorized and result.info is not None:  # started at plug-in, the token came now
         ctx.events.publish("transaction_authorized", conn.charge_point_id, transaction_id=tx_id,
                            connector_id=result.connector_id, id_tag=req.id_token,
@@ -106,6 +111,8 @@ async def transaction_event_201(ctx: Services, conn: ChargePointLink, p: dict[st
         rows, elements = meter_rows(conn, result.connector_id, tx_id, samples, "TransactionEvent")
         await ctx.transactions.place(conn.charge_point_id, tx_id, elements)
         await keep(ctx, conn, _METER_VALUES, rows)
+    if ctx.energy.watches(conn.charge_point_id) and result.ended is None:
+        _energy(ctx, conn.charge_point_id, result.connector_id, info.get("chargingState"), samples)
     if result.ended is not None:
         ctx.transactions.ended([result.ended])
     answer: dict[str, Any] = {}
@@ -120,3 +127,13 @@ async def meter_values_201(ctx: Services, conn: ChargePointLink, p: dict[str, An
     rows, _ = meter_rows(conn, p["evseId"], None, as_16(p["meterValue"]), "MeterValues")
     await keep(ctx, conn, _METER_VALUES, rows)
     return {}
+
+
+def _energy(ctx: Services, charge_point_id: str, evse_id: int, state: str | None,
+            samples: list[dict[str, Any]]) -> None:
+    """What load management learns of a member's event: the EV suspended, and the draw."""
+    if state is not None:
+        ctx.energy.status(charge_point_id, evse_id, state)
+    draw = draw_watts(samples[-1]["sampledValue"]) if samples else None
+    if draw is not None:
+        ctx.energy.metered(charge_point_id, evse_id, draw)

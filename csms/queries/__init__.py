@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from csms.queries.charge_points import ChargePointQueries
 from csms.queries.commands import CommandQueries
 from csms.queries.id_tags import IdTagQueries
+from csms.queries.load_groups import LoadGroupQueries
 from csms.queries.pages import Page, jsonable, paginate
 from csms.queries.security import SecurityQueries
 from csms.queries.tokens import TokenQueries
@@ -31,3 +32,4 @@ class Reads:
         self.commands = CommandQueries(engine)
         self.tokens = TokenQueries(engine)
         self.security = SecurityQueries(engine, writer)
+        self.load_groups = LoadGroupQueries(engine)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -78,6 +79,8 @@ class TransactionService:
         self.tags = TagBook(engine)  # what tags say: kept by IdTagService, read by every verdict
         self._may_have_open: set[str] = set()  # charge points that may have open transactions
         self._starts_noted = 0  # starts added to it so far (a read that overlapped one discards nothing)
+        # told (charge point, transaction) of every end, however it ended (load management)
+        self.stop_listeners: list[Callable[[str, int], None]] = []
         events.watch_remote(self._changed_elsewhere)
         events.watch_remote(self.tags.changed_elsewhere)
 
@@ -115,6 +118,8 @@ class TransactionService:
             window = Window(charge_point_id, stop)
         window.stop, window.meter_stop = stop, meter_stop
         self._remember(transaction_id, window)
+        for listener in self.stop_listeners:
+            listener(charge_point_id, transaction_id)
 
     async def window(self, transaction_id: int) -> Window | None:
         """The window of a transaction (None: the central system does not know it)."""

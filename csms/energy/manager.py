@@ -1,0 +1,255 @@
+"""The allocator at work: follows the sessions of every load group's members, recomputes their
+shares when something changes, and sends what changed as charging profiles.
+
+Handlers tell it of starts, ends, status changes and meter values through cheap calls (a set
+lookup for a charge point in no group). A change only marks the allocation dirty; one task
+recomputes at most once a ``period`` (rate limit: a fleet of starts is one reallocation, not one
+each), sends the limits that moved by more than a step, renews the leases of the TxProfiles it
+holds, and records each group's draw for the chart. After a restart it resumes from the store:
+the open transactions of members and the limits last sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from common.tasks import cancel_until_done
+from csms.energy.allocator import Allocation, Group, Session, allocate, failsafe
+from csms.energy.config import GroupSpec, MemberSpec, allocator_groups
+from csms.timeutil import now_utc
+
+log = logging.getLogger(__name__)
+STEP = 0.02  # a share is resent when it moved by more than 2 % of the member's rating
+SENT, REFUSED, FAILED = "sent", "refused", "failed"  # how a profile's sending ended
+UNCONTROLLED_PRIORITY = 1 << 30  # a member that refuses profiles draws its rating: counted first
+
+Outlet = tuple[str, int]  # (charge point, connector: 0 for the whole charge point)
+
+
+@dataclass(slots=True)
+class Live:
+    """A running session on a member's outlet."""
+
+    charge_point_id: str
+    connector_id: int
+    transaction_id: int
+    arrived: float
+    station_tx: str | None = None  # a 2.0.1 station's own transaction id (its TxProfile names it)
+    draw_w: float | None = None
+    given_w: float | None = None  # the share last computed
+    sent_w: float | None = None  # the share the charge point accepted last
+    sent_at: float = 0.0
+    suspended_ev: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.charge_point_id}/{self.connector_id}"
+
+
+@dataclass(slots=True)
+class Layout:
+    """The groups and members in force, indexed for the handlers' lookups."""
+
+    groups: dict[int, GroupSpec] = field(default_factory=dict)
+    members: dict[Outlet, MemberSpec] = field(default_factory=dict)
+    charge_points: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, groups: Iterable[GroupSpec], members: Iterable[MemberSpec]) -> Layout:
+        found = cls({g.id: g for g in groups}, {m.outlet: m for m in members})
+        found.charge_points = {cp for cp, _ in found.members}
+        return found
+
+    def member_of(self, charge_point_id: str, connector_id: int) -> MemberSpec | None:
+        return self.members.get((charge_point_id, connector_id)) or self.members.get((charge_point_id, 0))
+
+
+def build(layout: Layout, sessions: Iterable[Live], now: datetime,
+          refusing: set[Outlet]) -> tuple[dict[str, Group], list[Session]]:
+    """The allocator's input: groups in watts at the sites' local times (a charge point member is a
+    group of its own, its rating shared by its connectors), one session per live transaction."""
+    groups: dict[str, Group] = {}
+    for gid, group in allocator_groups(layout.groups.values()).items():
+        spec = layout.groups[int(gid)]
+        groups[gid] = Group(gid, group.limit_at(spec.local(now)), group.parent, (), group.policy)
+    for whole in layout.members.values():
+        if whole.kind == "charge_point":
+            groups[f"m{whole.id}"] = Group(f"m{whole.id}", layout.groups[whole.group_id].watts(whole.rating),
+                                           str(whole.group_id))
+    found = []
+    for live in sessions:
+        member = layout.member_of(live.charge_point_id, live.connector_id)
+        if member is None:
+            continue
+        owner = layout.groups[member.group_id]
+        rating = owner.watts(member.rating)
+        minimum = rating if member.kind == "locker_bay" else min(owner.watts(owner.min_per_session), rating)
+        priority = member.priority
+        if member.outlet in refusing:
+            minimum, priority = rating, UNCONTROLLED_PRIORITY
+        draw = 0.0 if live.suspended_ev and live.draw_w is not None else live.draw_w
+        found.append(Session(live.key, f"m{member.id}" if member.kind == "charge_point" else str(member.group_id),
+                             live.arrived, rating, minimum, draw, live.given_w, priority))
+    return groups, found
+
+
+class LoadManager:
+    """Holds the live sessions of members and keeps their shares in force (see the module)."""
+
+    def __init__(self, read_layout: Callable[[], Awaitable[Layout]],
+                 read_open: Callable[[set[str]], Awaitable[list[Live]]],
+                 send: Callable[[Live | None, MemberSpec, float], Awaitable[str]],
+                 record: Callable[[Allocation, Layout], None], *, period: float = 1.0,
+                 lease: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._read_layout = read_layout
+        self._read_open = read_open
+        # (session, or None for the member's failsafe; member; watts) -> SENT, REFUSED or FAILED
+        self._send = send
+        self._record = record
+        self.period = period
+        self.lease = lease
+        self._clock = clock
+        self.layout = Layout()
+        self.sessions: dict[str, Live] = {}
+        self.refusing: set[Outlet] = set()
+        self.failsafe_w: dict[Outlet, float] = {}
+        self.last: Allocation = Allocation()
+        self.reallocations = 0
+        self.sent = 0
+        self._dirty = asyncio.Event()
+        self._failsafe_due: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- what the handlers tell it ---------------------------------------------------------
+    def watches(self, charge_point_id: str) -> bool:
+        return charge_point_id in self.layout.charge_points
+
+    def started(self, charge_point_id: str, connector_id: int, transaction_id: int,
+                station_tx: str | None = None) -> None:
+        if self.layout.member_of(charge_point_id, connector_id) is None:
+            return
+        live = Live(charge_point_id, connector_id, transaction_id, self._clock(), station_tx)
+        self.sessions[live.key] = live
+        self._dirty.set()
+
+    def ended(self, charge_point_id: str, transaction_id: int) -> None:
+        for key, live in list(self.sessions.items()):
+            if live.charge_point_id == charge_point_id and live.transaction_id == transaction_id:
+                del self.sessions[key]
+                self._dirty.set()
+
+    def status(self, charge_point_id: str, connector_id: int, status: str) -> None:
+        live = self.sessions.get(f"{charge_point_id}/{connector_id}")
+        if live is not None and live.suspended_ev != (status == "SuspendedEV"):
+            live.suspended_ev = status == "SuspendedEV"
+            self._dirty.set()
+
+    def metered(self, charge_point_id: str, connector_id: int, watts: float) -> None:
+        live = self.sessions.get(f"{charge_point_id}/{connector_id}")
+        if live is None:
+            return
+        before, live.draw_w = live.draw_w, watts
+        given = live.given_w or 0.0
+        # significant: the EV now takes clearly less than given, or comes back up to it
+        if before is None or abs(watts - before) > max(0.1 * given, 100.0):
+            self._dirty.set()
+
+    def connected(self, charge_point_id: str) -> None:
+        """A member's charge point (re)connected: its failsafe goes out again."""
+        if self.watches(charge_point_id):
+            self._failsafe_due.add(charge_point_id)
+            self._dirty.set()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.reload()
+        for live in await self._read_open(self.layout.charge_points):
+            if self.layout.member_of(live.charge_point_id, live.connector_id) is not None:
+                # its lease may be near its end: renewed in the first round (sent_at 0)
+                self.sessions.setdefault(live.key, live)
+        self._task = asyncio.create_task(self._run(), name="load-manager")
+
+    async def reload(self) -> None:
+        """Take the groups and members as stored now (a REST change), and reallocate."""
+        self.layout = await self._read_layout()
+        self.sessions = {k: s for k, s in self.sessions.items()
+                         if self.layout.member_of(s.charge_point_id, s.connector_id) is not None}
+        self._failsafe_due |= self.layout.charge_points
+        self._dirty.set()
+
+    async def close(self) -> None:
+        if self._task is not None:
+            await cancel_until_done(self._task)
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._dirty.wait(), self.lease / 3)
+            self._dirty.clear()
+            try:
+                await self.reallocate()
+            except Exception:  # never let one bad round end load management
+                log.exception("reallocation failed; retrying in %.1f s", self.period)
+                self._dirty.set()
+            await asyncio.sleep(self.period)
+
+    # -- the work --------------------------------------------------------------------------
+    async def reallocate(self) -> Allocation:
+        """Recompute every share, send what moved (and renew leases due), send failsafes due."""
+        layout, now = self.layout, now_utc()
+        groups, sessions = build(layout, self.sessions.values(), now, self.refusing)
+        allocation = allocate(groups, sessions)
+        self.last, self.reallocations = allocation, self.reallocations + 1
+        sends: list[Awaitable[None]] = []
+        for live in list(self.sessions.values()):
+            member = layout.member_of(live.charge_point_id, live.connector_id)
+            if member is None or member.outlet in self.refusing:
+                continue
+            live.given_w = share = allocation.limits.get(live.key, 0.0)
+            step = STEP * layout.groups[member.group_id].watts(member.rating)
+            renew = self._clock() - live.sent_at >= self.lease / 2
+            if live.sent_w is None or abs(share - live.sent_w) > step or (share == 0) != (live.sent_w == 0) or renew:
+                sends.append(self._send_tx(live, member, share))
+        sends += [self._send_failsafe(m) for m in self._failsafes(layout)]
+        await asyncio.gather(*sends)
+        self._record(allocation, layout)
+        return allocation
+
+    def _failsafes(self, layout: Layout) -> list[MemberSpec]:
+        due, self._failsafe_due = self._failsafe_due, set()
+        if not due:
+            return []
+        groups = allocator_groups(layout.groups.values())
+        of = {f"{m.charge_point_id}/{m.connector_id}": str(m.group_id) for m in layout.members.values()}
+        minimum = {f"{m.charge_point_id}/{m.connector_id}": layout.groups[m.group_id].watts(
+            m.rating if m.kind == "locker_bay" else layout.groups[m.group_id].min_per_session)
+            for m in layout.members.values()}
+        shares = failsafe(groups, of, minimum)
+        for member in layout.members.values():
+            rating = layout.groups[member.group_id].watts(member.rating)
+            self.failsafe_w[member.outlet] = min(shares[f"{member.charge_point_id}/{member.connector_id}"], rating)
+        return [m for m in layout.members.values() if m.charge_point_id in due]
+
+    async def _send_tx(self, live: Live, member: MemberSpec, share: float) -> None:
+        outcome = await self._send(live, member, share)
+        self.sent += 1
+        if outcome == SENT:
+            live.sent_w, live.sent_at = share, self._clock()
+        elif outcome == REFUSED and member.outlet not in self.refusing:
+            self.refusing.add(member.outlet)
+            log.warning("%s refuses charging profiles: counted at its full rating from now on",
+                        live.charge_point_id)
+            self._dirty.set()
+        # FAILED (offline, no answer): sent_w stays, so the next round (at the latest the lease
+        # timer's) sends it again
+
+    async def _send_failsafe(self, member: MemberSpec) -> None:
+        if await self._send(None, member, self.failsafe_w.get(member.outlet, 0.0)) == REFUSED:
+            self.refusing.add(member.outlet)
+        self.sent += 1

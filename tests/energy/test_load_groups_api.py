@@ -1,0 +1,140 @@
+"""Load groups over REST with real websocket charge points (issue #19): shares go out as
+TxProfiles, failsafes as TxDefaultProfiles, a freed share is handed on, refusals are counted."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from chargebay.stack import Stack
+from tests.api.full_cp import ADMIN, FullChargePoint, online
+from tests.api.resources import error, eventually, ok
+
+API = "/api/v1/load-groups"
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"accept_unknown_id_tags": True, "load_period": 0.05}
+
+
+@pytest.fixture
+async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.http_url, timeout=10) as c:
+        yield c
+
+
+def tx_limits(cp: FullChargePoint) -> list[float]:
+    """The TxProfile limits the charge point was sent, in order."""
+    return [p["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"]
+            for p in cp.payloads("SetChargingProfile")
+            if p["csChargingProfiles"]["chargingProfilePurpose"] == "TxProfile"]
+
+
+def defaults(cp: FullChargePoint) -> list[dict[str, Any]]:
+    return [p for p in cp.payloads("SetChargingProfile")
+            if p["csChargingProfiles"]["chargingProfilePurpose"] == "TxDefaultProfile"]
+
+
+async def test_shares_follow_starts_and_stops(stack: Stack, client: httpx.AsyncClient) -> None:
+    ids = [f"LM-{i}" for i in range(4)]
+    group = ok(await client.post(API, headers=ADMIN, json={
+        "name": "car-park", "limit": 100, "unit": "A", "phases": 3,
+        "members": [{"charge_point_id": cp, "rating": 32} for cp in ids]}), 201)
+    assert group["min_per_session"] == 6 and [m["rating"] for m in group["members"]] == [32] * 4
+    async with contextlib.AsyncExitStack() as stack_of:
+        cps = [await stack_of.enter_async_context(online(stack, cp)) for cp in ids]
+        # each booted member got its failsafe: 100 A over 4 members = 25 A a charge point
+        for cp in cps:
+            await cp.wait_for(lambda cp=cp: defaults(cp), timeout=5)
+            profile = defaults(cp)[-1]
+            assert profile["connectorId"] == 0
+            assert profile["csChargingProfiles"]["chargingSchedule"] == {
+                "chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 25.0,
+                                                                      "numberPhases": 3}]}
+        txs = [await cp.start_transaction(1, "TAG-1") for cp in cps[:3]]
+        for cp in cps[:3]:  # three fit at their full rating: 96 A of 100
+            await cp.wait_for(lambda cp=cp: tx_limits(cp) and tx_limits(cp)[-1] == 32.0, timeout=5)
+        profile = cps[0].payloads("SetChargingProfile")[-1]["csChargingProfiles"]
+        assert profile["transactionId"] == txs[0] and profile["stackLevel"] == 1 and "validTo" in profile
+        await cps[3].start_transaction(1, "TAG-1")  # the fourth: 100 A / 4
+        for cp in cps:
+            await cp.wait_for(lambda cp=cp: tx_limits(cp) and tx_limits(cp)[-1] == 25.0, timeout=5)
+
+        async def four_sessions() -> dict[str, Any]:
+            shown = ok(await client.get(f"{API}/{group['id']}", headers=ADMIN))
+            assert shown["allocations"]["allocated_w"] == pytest.approx(100 * 3 * 230, abs=1)
+            assert [s["limit"] for m in shown["members"] for s in m["sessions"]] == [25.0] * 4
+            return shown
+        await eventually(four_sessions)
+        await cps[0].stop_transaction(txs[0])  # its share goes to the others
+        for cp in cps[1:]:
+            await cp.wait_for(lambda cp=cp: tx_limits(cp)[-1] == 32.0, timeout=2)
+
+
+async def test_a_charge_point_that_refuses_is_counted_at_its_rating(stack: Stack,
+                                                                     client: httpx.AsyncClient) -> None:
+    ok(await client.post(API, headers=ADMIN, json={
+        "name": "small", "limit": 40, "members": [{"charge_point_id": "LM-R", "rating": 32},
+                                                  {"charge_point_id": "LM-OK", "rating": 32}]}), 201)
+    async with online(stack, "LM-R") as refusing, online(stack, "LM-OK") as good:
+        refusing.reject.add("SetChargingProfile")
+        await refusing.start_transaction(1, "TAG-1")
+        await good.start_transaction(1, "TAG-1")
+        # the refusing one draws its 32 A regardless: 8 A are left, over the 6 A minimum
+        await good.wait_for(lambda: tx_limits(good) and tx_limits(good)[-1] == 8.0, timeout=5)
+        shown = ok(await client.get(API, headers=ADMIN))[0]
+        assert {m["charge_point_id"]: m["controlled"] for m in shown["members"]} == {"LM-R": False, "LM-OK": True}
+
+
+async def test_sessions_beyond_capacity_wait_and_start_in_arrival_order(stack: Stack,
+                                                                       client: httpx.AsyncClient) -> None:
+    ok(await client.post(API, headers=ADMIN, json={
+        "name": "cabinet", "limit": 130, "unit": "W", "members": [
+            {"kind": "locker_bay", "charge_point_id": f"BAY-{i}", "rating": 60} for i in range(3)]}), 201)
+    async with online(stack, "BAY-0") as b0, online(stack, "BAY-1") as b1, online(stack, "BAY-2") as b2:
+        tx0 = await b0.start_transaction(1, "TAG-1")
+        await b1.start_transaction(1, "TAG-1")
+        await b2.start_transaction(1, "TAG-1")
+        await b2.wait_for(lambda: tx_limits(b2) and tx_limits(b2)[-1] == 0.0, timeout=5)  # waits
+        assert tx_limits(b0)[-1] == tx_limits(b1)[-1] == 60.0  # a bay is on at its rating or off
+        await b0.stop_transaction(tx0)
+        await b2.wait_for(lambda: tx_limits(b2)[-1] == 60.0, timeout=2)
+
+
+async def test_refusals_of_the_resource(stack: Stack, client: httpx.AsyncClient) -> None:
+    site = ok(await client.post(API, headers=ADMIN, json={"name": "site", "limit": 200,
+                                                          "members": [{"charge_point_id": "X-1"}]}), 201)
+    assert site["members"][0]["rating"] == 200  # no rating: the group's limit
+    error(await client.post(API, headers=ADMIN, json={"name": "site", "limit": 1}), 409, "LoadGroupExists")
+    error(await client.post(API, headers=ADMIN, json={"name": "f", "limit": 10, "members": [
+        {"charge_point_id": "X-1"}]}), 409, "MemberInOtherGroup")
+    error(await client.post(API, headers=ADMIN, json={"name": "f", "limit": 10, "parent_id": 999}),
+          422, "UnknownParent")
+    error(await client.post(API, headers=ADMIN, json={"name": "f", "limit": 10, "timezone": "Mars/Olympus"}),
+          422, "UnknownTimezone")
+    error(await client.post(API, headers=ADMIN, json={"name": "f", "limit": 10, "min_per_session": 20}),
+          422, "InvalidMinimum")
+    feeder = ok(await client.post(API, headers=ADMIN, json={"name": "feeder", "limit": 100,
+                                                            "parent_id": site["id"]}), 201)
+    error(await client.patch(f"{API}/{site['id']}", headers=ADMIN, json={"parent_id": feeder["id"]}),
+          422, "GroupCycle")
+    error(await client.delete(f"{API}/{site['id']}", headers=ADMIN), 409, "LoadGroupHasChildren")
+    error(await client.get(f"{API}/999", headers=ADMIN), 404, "LoadGroupNotFound")
+    changed = ok(await client.patch(f"{API}/{feeder['id']}", headers=ADMIN, json={
+        "limit": 80, "windows": [{"from": "17:00", "to": "20:00", "limit": 40}]}))
+    assert changed["limit"] == 80 and changed["windows"] == [{"from": "17:00", "to": "20:00", "limit": 40.0}]
+    added = ok(await client.post(f"{API}/{feeder['id']}/members", headers=ADMIN, json={
+        "kind": "connector", "charge_point_id": "X-2", "connector_id": 2, "rating": 16}), 201)
+    member = added["members"][0]
+    error(await client.post(f"{API}/{feeder['id']}/members", headers=ADMIN, json={
+        "charge_point_id": "X-2"}), 409, "MemberInOtherGroup")  # whole beside one of its connectors
+    ok(await client.delete(f"{API}/{feeder['id']}/members/{member['id']}", headers=ADMIN), 204)
+    error(await client.delete(f"{API}/{feeder['id']}/members/{member['id']}", headers=ADMIN), 404, "MemberNotFound")
+    ok(await client.delete(f"{API}/{feeder['id']}", headers=ADMIN), 204)
+    ok(await client.delete(f"{API}/{site['id']}", headers=ADMIN), 204)
+    assert ok(await client.get(API, headers=ADMIN)) == []

@@ -1,0 +1,117 @@
+"""The load manager without sockets or a store: plain functions stand for reading, sending and
+recording, so what it sends when is checked exactly (issue #19)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from csms.energy.allocator import Allocation
+from csms.energy.config import GroupSpec, MemberSpec
+from csms.energy.manager import FAILED, REFUSED, SENT, Layout, Live, LoadManager
+from csms.energy.meter import draw_watts
+
+GROUP = GroupSpec(id=1, name="g", limit=100, unit="A", phases=3, min_per_session=6)
+W_PER_A = 3 * 230
+
+
+class Harness:
+    def __init__(self, members: int = 3, answer: str = SENT) -> None:
+        self.layout = Layout.of([GROUP], [MemberSpec(i, 1, "charge_point", f"CP{i}", 0, 32) for i in range(members)])
+        self.open: list[Live] = []
+        self.sent: list[tuple[str, int | None, float]] = []  # (charge point, transaction or None, W)
+        self.answer = answer
+        self.answers: dict[str, str] = {}  # per charge point, over ``answer``
+        self.recorded: list[Allocation] = []
+        self.now = 0.0
+        self.manager = LoadManager(self.read_layout, self.read_open, self.send, self.record,
+                                   period=0.01, lease=300, clock=lambda: self.now)
+
+    async def read_layout(self) -> Layout:
+        return self.layout
+
+    async def read_open(self, charge_points: set[str]) -> list[Live]:
+        return self.open
+
+    async def send(self, live: Live | None, member: MemberSpec, watts: float) -> str:
+        self.sent.append((member.charge_point_id, None if live is None else live.transaction_id, watts))
+        return self.answers.get(member.charge_point_id, self.answer)
+
+    def record(self, allocation: Allocation, layout: Layout) -> None:
+        self.recorded.append(allocation)
+
+    def shares(self) -> dict[str, float]:
+        return {cp: round(w / W_PER_A, 2) for cp, tx, w in self.sent if tx is not None}
+
+
+async def test_a_reallocation_sends_failsafes_once_then_only_what_moved() -> None:
+    h = Harness()
+    await h.manager.reload()
+    for i in range(3):
+        h.manager.started(f"CP{i}", 1, 100 + i)
+    await h.manager.reallocate()
+    failsafes = [(cp, round(w / W_PER_A, 2)) for cp, tx, w in h.sent if tx is None]
+    assert sorted(failsafes) == [("CP0", 32), ("CP1", 32), ("CP2", 32)]  # a third of 100 A, at most its rating
+    assert h.shares() == {"CP0": 32, "CP1": 32, "CP2": 32}
+    h.sent.clear()
+    await h.manager.reallocate()
+    assert h.sent == []  # nothing moved, no lease due: nothing sent
+    h.manager.metered("CP0", 1, 10 * W_PER_A)  # the EV takes 10 A of 32: the rest goes to the others
+    await h.manager.reallocate()
+    assert h.shares()["CP0"] == pytest.approx(11, abs=0.01)  # its draw and a 10 % margin
+    h.now += 151  # half the lease: every share is renewed
+    h.sent.clear()
+    await h.manager.reallocate()
+    assert sorted(cp for cp, tx, _ in h.sent) == ["CP0", "CP1", "CP2"]
+
+
+async def test_refusals_and_failures() -> None:
+    h = Harness(members=2)
+    h.answers["CP0"] = REFUSED
+    await h.manager.reload()
+    h.manager.started("CP0", 1, 1)
+    await h.manager.reallocate()
+    assert h.manager.refusing == {("CP0", 0)}
+    h.answers["CP1"] = FAILED  # offline: tried again next round, not taken for a refusal
+    h.manager.started("CP1", 1, 2)
+    await h.manager.reallocate()
+    await h.manager.reallocate()
+    assert [tx for cp, tx, _ in h.sent if cp == "CP1" and tx] == [2, 2]
+    assert h.manager.refusing == {("CP0", 0)}
+
+
+async def test_resume_from_the_store_and_stop_hooks() -> None:
+    h = Harness()
+    resumed = Live("CP1", 1, 7, 0.0)
+    resumed.sent_w = 32 * W_PER_A  # accepted before the restart: not sent again
+    h.open = [resumed, Live("NOT-A-MEMBER", 1, 8, 0.0)]
+    await h.manager.start()
+    try:
+        await asyncio.wait_for(_until(lambda: h.recorded), 2)
+        assert set(h.manager.sessions) == {"CP1/1"}
+        assert [tx for _, tx, _ in h.sent if tx] == []
+        h.manager.ended("CP1", 7)
+        assert h.manager.sessions == {}
+        h.manager.started("OTHER", 1, 9)  # no member: ignored
+        assert not h.manager.watches("OTHER") and h.manager.sessions == {}
+    finally:
+        await h.manager.close()
+
+
+async def _until(check: Any) -> None:
+    while not check():
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize(("sampled", "watts"), [
+    ([{"measurand": "Power.Active.Import", "unit": "kW", "value": "7.4"}], 7400),
+    ([{"measurand": "Power.Active.Import", "phase": p, "unit": "W", "value": "1000"} for p in ("L1", "L2", "L3")],
+     3000),
+    ([{"measurand": "Current.Import", "phase": p, "unit": "A", "value": "10"} for p in ("L1-N", "L2-N")], 4600),
+    ([{"measurand": "Energy.Active.Import.Register", "value": "1234"}], None),
+    ([{"measurand": "Power.Active.Import", "value": 2.5, "unitOfMeasure": {"unit": "W", "multiplier": 3}}], 2500),
+])
+def test_draw_from_sampled_values(sampled: list[dict[str, Any]], watts: float | None) -> None:
+    assert draw_watts(sampled) == (pytest.approx(watts) if watts is not None else None)
