@@ -120,7 +120,8 @@ class CentralSystem:
         # Load management (csms.energy): the allocator, tied to commands, store and events.
         self.load_link = CentralLink(self.reads.load_groups, self.commands, self.writer, self.events)
         self.energy = LoadManager(self.load_link.read_layout, self.load_link.read_open, self.load_link.send,
-                                  self.load_link.record, period=settings.load_period)
+                                  self.load_link.record, period=settings.load_period,
+                                  lease=settings.load_lease)
         self.load_link.manager = self.energy
         self.transactions.stop_listeners.append(self.energy.ended)
         self.load_groups = LoadGroupService(self.writer, self.reads.load_groups, self.energy)

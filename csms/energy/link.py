@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from csms.energy.allocator import Allocation
 from csms.energy.config import MemberSpec
-from csms.energy.manager import FAILED, REFUSED, SENT, Layout, Live, LoadManager
+from csms.energy.manager import FAILED, REFUSED, SENT, UNSUPPORTED, Layout, Live, LoadManager
 from csms.energy.profiles import accepted, default_profile_16, default_profile_201, tx_profile_16, tx_profile_201
 from csms.events import EventBus
 from csms.queries.load_groups import LoadGroupQueries
@@ -31,7 +31,6 @@ _TX = table(Transaction)
 _ALLOCATIONS = table(LoadAllocation)
 _SAMPLES = table(LoadGroupSample)
 SAMPLE_EVERY = 30.0  # seconds between two chart samples of a group
-REFUSALS = ("Rejected", "NotSupported")
 NOT_IMPLEMENTED = ("NotImplemented", "NotSupported")
 BY = "load-manager"
 
@@ -121,7 +120,9 @@ class CentralLink:
                 "sent_at": now_utc()}, ("charge_point_id", "connector_id"))
         if accepted(outcome.payload if outcome is not None else None):
             return SENT
-        return REFUSED if status in REFUSALS else FAILED
+        if status == "NotSupported":
+            return UNSUPPORTED
+        return REFUSED if status == "Rejected" else FAILED
 
     def record(self, allocation: Allocation, layout: Layout) -> None:
         """Publish the allocation; every SAMPLE_EVERY seconds, store each group's totals."""

@@ -20,14 +20,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from common.tasks import cancel_until_done
-from csms.energy.allocator import Allocation, Group, Session, allocate, failsafe
+from csms.energy.allocator import SELF_LIMITED, Allocation, Group, Session, allocate, failsafe, usable
 from csms.energy.config import GroupSpec, MemberSpec, allocator_groups
 from csms.timeutil import now_utc
 
 log = logging.getLogger(__name__)
 STEP = 0.02  # a share is resent when it moved by more than 2 % of the member's rating
-SENT, REFUSED, FAILED = "sent", "refused", "failed"  # how a profile's sending ended
+# How a profile's sending ended: accepted; refused (Rejected: it may not know the transaction
+# yet, so a share is tried again, REJECTIONS times in a row before it counts as refusing);
+# unsupported (NotSupported, a NotImplemented CALLERROR: it refuses profiles); not delivered.
+SENT, REFUSED, UNSUPPORTED, FAILED = "sent", "refused", "unsupported", "failed"
+REJECTIONS = 3
 UNCONTROLLED_PRIORITY = 1 << 30  # a member that refuses profiles draws its rating: counted first
+SETTLE_S = 1.0  # a draw measured this soon after its share was accepted may predate the share
 
 Outlet = tuple[str, int]  # (charge point, connector: 0 for the whole charge point)
 
@@ -42,6 +47,9 @@ class Live:
     arrived: float
     station_tx: str | None = None  # a 2.0.1 station's own transaction id (its TxProfile names it)
     draw_w: float | None = None
+    draw_at: float = 0.0  # when draw_w was measured (the manager's clock)
+    capped: bool = False  # last given less than its rating because it drew less (usable())
+    rejections: int = 0  # its shares Rejected in a row
     given_w: float | None = None  # the share last computed
     sent_w: float | None = None  # the share the charge point accepted last
     sent_at: float = 0.0
@@ -93,7 +101,11 @@ def build(layout: Layout, sessions: Iterable[Live], now: datetime,
         priority = member.priority
         if member.outlet in refusing:
             minimum, priority = rating, UNCONTROLLED_PRIORITY
-        draw = 0.0 if live.suspended_ev and live.draw_w is not None else live.draw_w
+        # a reading from before its share took effect says nothing of what it takes of it (one
+        # sampled just before, on its way while the share went out, neither: SETTLE_S after)
+        draw = live.draw_w if live.draw_at >= live.sent_at + SETTLE_S else None
+        if live.suspended_ev and draw is not None:
+            draw = 0.0
         found.append(Session(live.key, f"m{member.id}" if member.kind == "charge_point" else str(member.group_id),
                              live.arrived, rating, minimum, draw, live.given_w, priority))
     return groups, found
@@ -109,7 +121,7 @@ class LoadManager:
                  lease: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._read_layout = read_layout
         self._read_open = read_open
-        # (session, or None for the member's failsafe; member; watts) -> SENT, REFUSED or FAILED
+        # (session, or None for the member's failsafe; member; watts) -> SENT, REFUSED, ...
         self._send = send
         self._record = record
         self.period = period
@@ -154,15 +166,18 @@ class LoadManager:
         live = self.sessions.get(f"{charge_point_id}/{connector_id}")
         if live is None:
             return
-        before, live.draw_w = live.draw_w, watts
+        before, live.draw_w, live.draw_at = live.draw_w, watts, self._clock()
         given = live.given_w or 0.0
-        # significant: the EV now takes clearly less than given, or comes back up to it
-        if before is None or abs(watts - before) > max(0.1 * given, 100.0):
+        # significant: the EV takes clearly more or less than before, or it was held to what it
+        # drew and now draws near that (it may want more)
+        if (before is None or abs(watts - before) > max(0.1 * given, 100.0)
+                or (live.capped and watts >= SELF_LIMITED * given)):
             self._dirty.set()
 
     def connected(self, charge_point_id: str) -> None:
         """A member's charge point (re)connected: its failsafe goes out again."""
         if self.watches(charge_point_id):
+            self.refusing = {outlet for outlet in self.refusing if outlet[0] != charge_point_id}  # asked again
             self._failsafe_due.add(charge_point_id)
             self._dirty.set()
 
@@ -206,6 +221,9 @@ class LoadManager:
         groups, sessions = build(layout, self.sessions.values(), now, self.refusing)
         allocation = allocate(groups, sessions)
         self.last, self.reallocations = allocation, self.reallocations + 1
+        for session in sessions:
+            self.sessions[session.key].capped = usable(session) < session.max_w - 1.0
+        lower: list[Awaitable[None]] = []
         sends: list[Awaitable[None]] = []
         for live in list(self.sessions.values()):
             member = layout.member_of(live.charge_point_id, live.connector_id)
@@ -215,8 +233,11 @@ class LoadManager:
             step = STEP * layout.groups[member.group_id].watts(member.rating)
             renew = self._clock() - live.sent_at >= self.lease / 2
             if live.sent_w is None or abs(share - live.sent_w) > step or (share == 0) != (live.sent_w == 0) or renew:
-                sends.append(self._send_tx(live, member, share))
+                falls = live.sent_w is not None and share < live.sent_w
+                (lower if falls else sends).append(self._send_tx(live, member, share))
         sends += [self._send_failsafe(m) for m in self._failsafes(layout)]
+        # shares that fall first: raising others before they took effect would overshoot
+        await asyncio.gather(*lower)
         await asyncio.gather(*sends)
         self._record(allocation, layout)
         return allocation
@@ -240,16 +261,27 @@ class LoadManager:
         outcome = await self._send(live, member, share)
         self.sent += 1
         if outcome == SENT:
-            live.sent_w, live.sent_at = share, self._clock()
-        elif outcome == REFUSED and member.outlet not in self.refusing:
-            self.refusing.add(member.outlet)
-            log.warning("%s refuses charging profiles: counted at its full rating from now on",
-                        live.charge_point_id)
-            self._dirty.set()
+            live.sent_w, live.sent_at, live.rejections = share, self._clock(), 0
+        elif outcome == REFUSED:
+            live.rejections += 1
+            if live.rejections >= REJECTIONS:
+                self._refuses(member, f"rejected {REJECTIONS} shares in a row")
+            self._dirty.set()  # tried again next round
+        elif outcome == UNSUPPORTED:
+            self._refuses(member, "does not support charging profiles")
         # FAILED (offline, no answer): sent_w stays, so the next round (at the latest the lease
         # timer's) sends it again
 
-    async def _send_failsafe(self, member: MemberSpec) -> None:
-        if await self._send(None, member, self.failsafe_w.get(member.outlet, 0.0)) == REFUSED:
+    def _refuses(self, member: MemberSpec, why: str) -> None:
+        if member.outlet not in self.refusing:
             self.refusing.add(member.outlet)
+            log.warning("%s %s: counted at its full rating until it reconnects", member.charge_point_id, why)
+            self._dirty.set()
+
+    async def _send_failsafe(self, member: MemberSpec) -> None:
+        outcome = await self._send(None, member, self.failsafe_w.get(member.outlet, 0.0))
+        if outcome == UNSUPPORTED:
+            self._refuses(member, "does not support charging profiles")
+        elif outcome == REFUSED:
+            log.warning("%s rejected its failsafe limit (TxDefaultProfile)", member.charge_point_id)
         self.sent += 1

@@ -10,7 +10,7 @@ import pytest
 
 from csms.energy.allocator import Allocation
 from csms.energy.config import GroupSpec, MemberSpec
-from csms.energy.manager import FAILED, REFUSED, SENT, Layout, Live, LoadManager
+from csms.energy.manager import FAILED, REFUSED, SENT, UNSUPPORTED, Layout, Live, LoadManager
 from csms.energy.meter import draw_watts
 
 GROUP = GroupSpec(id=1, name="g", limit=100, unit="A", phases=3, min_per_session=6)
@@ -58,6 +58,7 @@ async def test_a_reallocation_sends_failsafes_once_then_only_what_moved() -> Non
     h.sent.clear()
     await h.manager.reallocate()
     assert h.sent == []  # nothing moved, no lease due: nothing sent
+    h.now += 2  # a reading taken after its share took effect
     h.manager.metered("CP0", 1, 10 * W_PER_A)  # the EV takes 10 A of 32: the rest goes to the others
     await h.manager.reallocate()
     assert h.shares()["CP0"] == pytest.approx(11, abs=0.01)  # its draw and a 10 % margin
@@ -72,13 +73,21 @@ async def test_refusals_and_failures() -> None:
     h.answers["CP0"] = REFUSED
     await h.manager.reload()
     h.manager.started("CP0", 1, 1)
+    for _ in range(2):  # a Rejected share may be a transaction it does not know yet: tried again
+        await h.manager.reallocate()
+        assert h.manager.refusing == set()
+    await h.manager.reallocate()  # the third in a row: it refuses
+    assert h.manager.refusing == {("CP0", 0)}
+    h.manager.connected("CP0")  # after a reconnect it is asked again
+    assert h.manager.refusing == set()
+    h.answers["CP0"] = UNSUPPORTED  # NotSupported: at once
     await h.manager.reallocate()
     assert h.manager.refusing == {("CP0", 0)}
     h.answers["CP1"] = FAILED  # offline: tried again next round, not taken for a refusal
     h.manager.started("CP1", 1, 2)
     await h.manager.reallocate()
     await h.manager.reallocate()
-    assert [tx for cp, tx, _ in h.sent if cp == "CP1" and tx] == [2, 2]
+    assert [tx for cp, tx, _ in h.sent if cp == "CP1" and tx] == [2, 2]  # each round again
     assert h.manager.refusing == {("CP0", 0)}
 
 
