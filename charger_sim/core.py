@@ -22,11 +22,11 @@ from chargepoint.client import CALL_FAILED, TRANSIENT, Client, Options, identity
 from chargepoint.handlers import Handlers
 from chargepoint.link import Link
 from chargepoint.outbox import DurableQueue, Outbox, QueueClosed, kept_version
+from chargepoint.smart_charging import Profiles, Rating
 from chargepoint.times import iso
 from charger_sim.configuration import Configuration
 from charger_sim.connector import Connector, Tx
 from charger_sim.meter import Meter
-from charger_sim.smart_charging import Profiles
 from charger_sim.template import Template
 from common.outbound import OutboundPolicy, OutboundRefused
 from common.tasks import Background
@@ -65,7 +65,8 @@ class StationCore:
         self.config = Configuration(template)
         self.connectors = {i: Connector(i, Meter(template, self.rng))
                            for i in range(1, template.connectors + 1)}
-        self.profiles = Profiles(template)
+        self.profiles = Profiles(Rating(template.voltage, template.phases, template.max_power_w,
+                                        template.current_type == "AC"))
         self.local_list: dict[str, dict[str, Any]] = {}
         self.local_list_version = 0
         self.auth_cache: dict[str, dict[str, Any]] = {}

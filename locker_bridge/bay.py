@@ -159,6 +159,8 @@ class Bay:
         self.finishing = False
         self.door_opened_since_stop = False
         self.off_polls = 0  # polls that found the outlet off under a transaction
+        self.paused = False  # the outlet is off by the charging limit, the transaction goes on
+        self.stopping = False  # STOP_CHARGING for an outlet that was on: off, but not suspended
         self.on_door: Callable[[bool], None] | None = None  # told of every door reading
 
     # -- the bus ------------------------------------------------------------------------------
@@ -257,7 +259,7 @@ class Bay:
         if fault is not None:
             return "Faulted", ERROR_CODES[fault], fault.value
         if self.tx is not None:
-            if self.outlet == Outlet.OFF:
+            if self.outlet == Outlet.OFF and (self.paused or not self.stopping):
                 return "SuspendedEVSE", "NoError", None
             if self.ev_suspended:
                 return "SuspendedEV", "NoError", None

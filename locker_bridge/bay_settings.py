@@ -16,7 +16,12 @@ class Settings:
             "MeterValueSampleInterval": str(meter_interval),
             "StopWhenFullAfter": str(full_timeout),
             "NumberOfConnectors": "1",
-            "SupportedFeatureProfiles": "Core,RemoteTrigger",
+            "SupportedFeatureProfiles": "Core,RemoteTrigger,SmartCharging",
+            # charging profiles switch the outlet (locker_bridge.bay_limits)
+            "ChargeProfileMaxStackLevel": "8",
+            "ChargingScheduleAllowedChargingRateUnit": "Current,Power",
+            "ChargingScheduleMaxPeriods": "24",
+            "MaxChargingProfilesInstalled": "16",
             # a remote start is authorized first: an id tag the CSMS refuses never switches an
             # outlet on (only to switch it off again at the StartTransaction's answer)
             "AuthorizeRemoteTxRequests": "true",

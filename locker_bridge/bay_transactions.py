@@ -40,6 +40,20 @@ class BayTransactions(BayMetering):
         # the bridge died (the marker of locker_bridge.store): its outlet goes off at the first read
         self.interrupted_start = False
 
+    # -- the charging limit (locker_bridge.bay_limits) --------------------------------------------
+    def may_charge(self, tx: Tx | None) -> bool:
+        """The charging limit lets the outlet be on for ``tx`` (None: a new one)."""
+        return True
+
+    def limit_due(self) -> bool:
+        return False
+
+    async def apply_limit(self) -> None:
+        """Switch the outlet as the charging limit says."""
+
+    async def transaction_over(self) -> None:
+        """A transaction ended (its charging profiles with it)."""
+
     # -- transactions ---------------------------------------------------------------------------
     def _renumber(self, provisional: int, real: int) -> list[Statement]:
         tx = self.bay.tx
@@ -71,7 +85,8 @@ class BayTransactions(BayMetering):
                 self.interrupted_start = False
                 await self._abandon_start("a start interrupted by the bridge's restart")
             return
-        if self.bay.outlet in (None, Outlet.CHARGING, Outlet.IDLE):
+        self.bay.paused = not self.may_charge(tx)  # an outlet off by the charging limit stays off
+        if self.bay.outlet in (None, Outlet.CHARGING, Outlet.IDLE) or self.bay.paused:
             log.info("%s: transaction %s continues after the restart", self.identity, tx.shown)
             self.start_metering()
         else:
@@ -91,7 +106,9 @@ class BayTransactions(BayMetering):
                     if verdict != "Accepted":
                         return False, f"id tag {verdict}"
             await self.store.starting(self.identity, True)  # on disk before the outlet is on
-            reading = await self._switch_on()  # (raising: see _abandon_start for the marker)
+            paused = not self.may_charge(None)  # a limit under the outlet's power: the session waits
+            # (raising: see _abandon_start for the marker)
+            reading = await (bay.read_charging() if paused else self.switch_on())
             if isinstance(reading, str):  # the outlet is off
                 await self.store.starting(self.identity, False)
                 return False, reading
@@ -101,7 +118,7 @@ class BayTransactions(BayMetering):
             seq = await self.outbox.put(action, payload,
                                         also=[self.store.tx_statement(self.identity, tx),
                                               self.store.starting_statement(self.identity, False)])
-            bay.tx, bay.finishing, bay.off_polls = tx, False, 0
+            bay.tx, bay.finishing, bay.off_polls, bay.paused = tx, False, 0, paused
             self._stray_reported = False
             self._idle_since = None
             self.refresh()
@@ -116,7 +133,7 @@ class BayTransactions(BayMetering):
             await self.stop_transaction("DeAuthorized")
         return True, ""
 
-    async def _switch_on(self) -> ChargingReading | str:
+    async def switch_on(self) -> ChargingReading | str:
         """START_CHARGING and its read-back: the reading of an outlet that is on, or why not
         (the outlet is off); raises when the board cannot be reached (the outlet switched off
         again if it may be on)."""
@@ -176,25 +193,31 @@ class BayTransactions(BayMetering):
             tx = bay.tx
             if tx is None:
                 return False, "no transaction"
+            # an outlet on until now that a poll meanwhile finds off is being stopped, not SuspendedEVSE
+            bay.stopping = bay.outlet != Outlet.OFF
             try:
-                if switch_off:
-                    await bay.request("STOP_CHARGING")
-                reading = await bay.read_charging()
-            except (BoardError, BusError) as exc:
-                if switch_off:
-                    if isinstance(exc, BusError):
-                        raise
-                    return False, str(exc)
-                meter_stop = tx.meter_now
-            else:
-                if reading.state in (Outlet.CHARGING, Outlet.IDLE):
-                    bay.set_fault(FaultKind.READBACK_MISMATCH, "outlet still on after STOP_CHARGING")
-                    self.refresh()
-                    return False, "the board acknowledged STOP_CHARGING but the outlet is on"
-                bay.clear_fault(FaultKind.READBACK_MISMATCH)
-                meter_stop = tx.meter_now  # the read-back's register, never below the last known
-            bay.tx, bay.off_polls = None, 0
+                try:
+                    if switch_off:
+                        await bay.request("STOP_CHARGING")
+                    reading = await bay.read_charging()
+                except (BoardError, BusError) as exc:
+                    if switch_off:
+                        if isinstance(exc, BusError):
+                            raise
+                        return False, str(exc)
+                    meter_stop = tx.meter_now
+                else:
+                    if reading.state in (Outlet.CHARGING, Outlet.IDLE):
+                        bay.set_fault(FaultKind.READBACK_MISMATCH, "outlet still on after STOP_CHARGING")
+                        self.refresh()
+                        return False, "the board acknowledged STOP_CHARGING but the outlet is on"
+                    bay.clear_fault(FaultKind.READBACK_MISMATCH)
+                    meter_stop = tx.meter_now  # the read-back's register, never below the last known
+            finally:
+                bay.stopping = False
+            bay.tx, bay.off_polls, bay.paused = None, 0, False
             bay.finishing = True
+            await self.transaction_over()
             bay.door_opened_since_stop = bay.door_open is True
             if self._meter_task is not None:
                 self._meter_task.cancel()
@@ -259,7 +282,7 @@ class BayTransactions(BayMetering):
             self._report_stray()
             self.refresh()
             return
-        if bay.outlet == Outlet.OFF:
+        if bay.outlet == Outlet.OFF and not bay.paused:  # (paused: off by the charging limit)
             if poll:
                 bay.off_polls += 1
             if bay.off_polls >= OFF_POLLS_BEFORE_STOP:
@@ -274,6 +297,8 @@ class BayTransactions(BayMetering):
                 self.spawn(self.stop_transaction("Local"))
         else:
             self._idle_since = None
+        if self.limit_due():
+            self.spawn(self.apply_limit())
         self.refresh()
 
     def _report_stray(self) -> None:

@@ -17,15 +17,15 @@ from chargepoint.errors import Offline
 from chargepoint.handlers import Handlers
 from chargepoint.times import iso
 from locker_bridge import handlers
+from locker_bridge.bay_limits import BayLimits
 from locker_bridge.bay_settings import Settings
-from locker_bridge.bay_transactions import BayTransactions
 from locker_bridge.reach import CsmsReach
 from locker_bridge.recovery import reconcile_with_csms
 
 __all__ = ["CsmsReach", "Offline", "Settings", "VirtualChargePoint", "iso"]
 
 
-class VirtualChargePoint(BayTransactions):
+class VirtualChargePoint(BayLimits):
     """One bay, connected as its own charge point."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

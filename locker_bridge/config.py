@@ -46,6 +46,8 @@ class BayConfig(BaseModel):
     stop_charging_code: str | None = None
     charging_status_code: str | None = None
     unlock_opens_door: bool = False
+    outlet_w: float | None = Field(default=None, gt=0, description=(
+        "the outlet's rated power (W); default: the locker's outlet_w"))
 
 
 class LockerConfig(BaseModel):
@@ -55,6 +57,9 @@ class LockerConfig(BaseModel):
     bays: int = Field(ge=1, le=48)
     first_bay: int = Field(1, ge=1, le=48)
     identity: str = "{locker}-{bay:02d}"
+    outlet_w: float = Field(500.0, gt=0, description=(
+        "each bay outlet's rated power (W): a charging limit below it switches the outlet off, "
+        "at or above it on (load management)"))
     ocpp_version: OcppVersion | None = Field(None, description=(
         "the OCPP version of this locker's bays (unset: the bridge's ocpp_version)"))
     overrides: list[BayConfig] = Field(default_factory=list)

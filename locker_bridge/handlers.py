@@ -13,6 +13,7 @@ from typing import Any
 
 from chargepoint.handlers import Handlers, Reply
 from locker_bridge.bay import BoardError
+from locker_bridge.bay_limits import BayLimits
 from locker_bridge.bay_transactions import BayTransactions
 from locker_bridge.bus import BadReply, BusError, NoReply
 
@@ -22,7 +23,7 @@ TRIGGERABLE = {"BootNotification", "Heartbeat", "StatusNotification", "MeterValu
 Payload = dict[str, Any]
 
 
-def register(cp: BayTransactions, on: Handlers) -> None:
+def register(cp: BayLimits, on: Handlers) -> None:
     """Answer the CSMS's calls for the bay ``cp``."""
 
     @on.on("RemoteStartTransaction")
@@ -53,6 +54,20 @@ def register(cp: BayTransactions, on: Handlers) -> None:
         return {"status": "Unlocked" if opened else "UnlockFailed"}
 
     _management(cp, on)
+    _smart_charging(cp, on)
+
+
+def _smart_charging(bay: BayLimits, on: Handlers) -> None:
+    """A bay's outlet follows charging profiles as a switch (locker_bridge.bay_limits)."""
+
+    @on.on("SetChargingProfile")
+    async def set_charging_profile(p: Payload) -> Payload:
+        return {"status": await bay.set_profile(p["connectorId"], p["csChargingProfiles"])}
+
+    @on.on("ClearChargingProfile")
+    async def clear_charging_profile(p: Payload) -> Payload:
+        return {"status": await bay.clear_profiles(p.get("id"), p.get("connectorId"),
+                                                   p.get("chargingProfilePurpose"), p.get("stackLevel"))}
 
 
 def data_transfer(cp: BayTransactions, on: Handlers) -> None:

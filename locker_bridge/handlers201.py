@@ -74,6 +74,7 @@ def register(cp: VirtualChargingStation, on: Handlers) -> None:
     _sessions(cp, on)
     _device_model(cp, on)
     data_transfer(cp, on)
+    _smart_charging(cp, on)
 
     @on.on("ChangeAvailability")
     async def change_availability(p: Payload) -> Payload:
@@ -215,3 +216,28 @@ def _device_model(cp: VirtualChargingStation, on: Handlers) -> None:
                 await cp.call("NotifyReport", {"requestId": p["requestId"], "generatedAt": generated,
                                                "seqNo": 0, "tbc": False, "reportData": data})
         return Reply({"status": "Accepted"}, report)
+
+
+def _smart_charging(cp: VirtualChargingStation, on: Handlers) -> None:
+    """2.0.1's charging profiles, read as 1.6's (one schedule; the transaction named by the
+    bay's own id): the outlet follows them as a switch (locker_bridge.bay_limits)."""
+
+    @on.on("SetChargingProfile")
+    async def set_charging_profile(p: Payload) -> Payload:
+        profile = p["chargingProfile"]
+        purpose = {"ChargingStationMaxProfile": "ChargePointMaxProfile"}.get(
+            profile["chargingProfilePurpose"], profile["chargingProfilePurpose"])
+        as_16: Payload = {"chargingProfileId": profile["id"], "stackLevel": profile["stackLevel"],
+                          "chargingProfilePurpose": purpose, "chargingProfileKind": profile["chargingProfileKind"],
+                          "chargingSchedule": profile["chargingSchedule"][0]}
+        for key in ("validFrom", "validTo", "transactionId", "recurrencyKind"):
+            if key in profile:
+                as_16[key] = profile[key]
+        return {"status": await cp.set_profile(p["evseId"], as_16)}
+
+    @on.on("ClearChargingProfile")
+    async def clear_charging_profile(p: Payload) -> Payload:
+        criteria = p.get("chargingProfileCriteria") or {}
+        status = await cp.clear_profiles(p.get("chargingProfileId"), criteria.get("evseId"),
+                                         criteria.get("chargingProfilePurpose"), criteria.get("stackLevel"))
+        return {"status": status}

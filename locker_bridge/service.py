@@ -20,6 +20,7 @@ from common.durable import DurableQueue
 from common.settings import get_settings
 from locker_bridge.bay import Bay, BoardError
 from locker_bridge.bay201 import VirtualChargingStation
+from locker_bridge.bay_limits import DEFAULT_RATED_W
 from locker_bridge.board import BoardPoller
 from locker_bridge.bus import Bus, BusError, Priority
 from locker_bridge.charge_point import CsmsReach, VirtualChargePoint
@@ -59,6 +60,7 @@ class BridgeService:
         self._restored = self.store.load()
         self._availability = self.store.load_availability()
         self._starting = self.store.load_starting()
+        self._profiles = self.store.load_profiles()  # the charging profiles each bay holds
         self.reach = CsmsReach()  # one word per bridge on an unreachable CSMS, not one per bay
         self.cps: dict[str, VirtualChargePoint] = {}
         self.pollers: dict[tuple[str, int], BoardPoller] = {}
@@ -71,11 +73,19 @@ class BridgeService:
                 self.add_bay(config.identity_of(locker, number), locker.name, locker.port,
                              locker.address, number, {f: getattr(options, f) for f in HEX_FIELDS},
                              unlock_opens_door=options.unlock_opens_door,
-                             ocpp_version=locker.ocpp_version or config.ocpp_version)
+                             ocpp_version=locker.ocpp_version or config.ocpp_version,
+                             outlet_w=options.outlet_w or locker.outlet_w)
+
+    def _outlet_w(self, port: str, address: int) -> float:
+        """The rated outlet power of the YAML's locker on ``port`` and ``address`` (a bay entered in
+        the back office), else the default."""
+        return next((lk.outlet_w for lk in self.config.lockers if lk.port == port and lk.address == address),
+                    DEFAULT_RATED_W)
 
     def add_bay(self, identity: str, locker: str, port: str, address: int, number: int,
                 codes: dict[str, str | None] | None = None, *,
-                unlock_opens_door: bool = False, ocpp_version: str | None = None) -> VirtualChargePoint:
+                unlock_opens_door: bool = False, ocpp_version: str | None = None,
+                outlet_w: float | None = None) -> VirtualChargePoint:
         """Drive one more bay (from the YAML, or entered in the locker back office); it connects
         to the CSMS and joins its board's polling at once when the bridge is running."""
         if identity in self.cps:
@@ -96,7 +106,9 @@ class BridgeService:
         cp = kind(bay, self.csms_url, self.queue, self.store, reach=self.reach,
                                 meter_interval=self.config.meter_interval,
                                 full_timeout=self.config.stop_when_full_after,
-                                unlock_opens_door=unlock_opens_door)
+                                unlock_opens_door=unlock_opens_door,
+                                rated_w=outlet_w or self._outlet_w(port, address),
+                                profiles=self._profiles.pop(identity, None))
         cp.on_door_event = self._door_event
         if identity in self._restored:
             cp.restore(self._restored.pop(identity))

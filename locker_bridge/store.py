@@ -14,11 +14,12 @@ StartTransaction on disk, so that an outlet a killed bridge left on is switched 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from common.durable import DurableQueue, Statement
 from locker_bridge.bay import Tx
 
-TX, AVAILABILITY, STARTING = "tx", "availability", "starting"
+TX, AVAILABILITY, STARTING, PROFILES = "tx", "availability", "starting", "profiles"
 
 
 class BridgeStore:
@@ -84,3 +85,11 @@ class BridgeStore:
     async def save_availability(self, identity: str, operative: bool, maintenance: bool) -> None:
         await self.queue.keep(identity, AVAILABILITY,
                               {"operative": operative, "maintenance": maintenance})
+
+    def load_profiles(self) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+        """identity -> the charging profiles it holds (read once at start, like :meth:`load`)."""
+        return {identity: [(int(c), p) for c, p in json.loads(value)]
+                for identity, value in self._all(PROFILES).items()}
+
+    async def save_profiles(self, identity: str, installed: list[tuple[int, dict[str, Any]]]) -> None:
+        await self.queue.keep(identity, PROFILES, [[c, p] for c, p in installed] or None)

@@ -25,7 +25,7 @@ from csms.energy.config import GroupSpec, MemberSpec, allocator_groups
 from csms.timeutil import now_utc
 
 log = logging.getLogger(__name__)
-STEP = 0.02  # a share is resent when it moved by more than 2 % of the member's rating
+STEP = 0.02  # a share that rises is resent when it rose by more than 2 % of the member's rating
 # How a profile's sending ended: accepted; refused (Rejected: it may not know the transaction
 # yet, so a share is tried again, REJECTIONS times in a row before it counts as refusing);
 # unsupported (NotSupported, a NotImplemented CALLERROR: it refuses profiles); not delivered.
@@ -132,7 +132,8 @@ class LoadManager:
         self.refusing: set[Outlet] = set()
         self.failsafe_w: dict[Outlet, float] = {}
         self.last: Allocation = Allocation()
-        self.reallocations = 0
+        self.reallocations = 0  # rounds begun
+        self.rounds_done = 0  # rounds whose sends have all ended
         self.sent = 0
         self._dirty = asyncio.Event()
         self._failsafe_due: set[str] = set()
@@ -178,6 +179,9 @@ class LoadManager:
         """A member's charge point (re)connected: its failsafe goes out again."""
         if self.watches(charge_point_id):
             self.refusing = {outlet for outlet in self.refusing if outlet[0] != charge_point_id}  # asked again
+            for live in self.sessions.values():  # a charge point that forgot its profiles gets them again
+                if live.charge_point_id == charge_point_id:
+                    live.sent_w = None
             self._failsafe_due.add(charge_point_id)
             self._dirty.set()
 
@@ -232,13 +236,17 @@ class LoadManager:
             live.given_w = share = allocation.limits.get(live.key, 0.0)
             step = STEP * layout.groups[member.group_id].watts(member.rating)
             renew = self._clock() - live.sent_at >= self.lease / 2
-            if live.sent_w is None or abs(share - live.sent_w) > step or (share == 0) != (live.sent_w == 0) or renew:
-                falls = live.sent_w is not None and share < live.sent_w
+            # any fall goes out (the group's limit holds only if every share does); a rise only
+            # past the step, so that small wobbles of a draw do not flood the charge points
+            falls = live.sent_w is not None and share < live.sent_w - 1.0
+            rises = live.sent_w is None or share > live.sent_w + step or (share > 0 and live.sent_w == 0)
+            if falls or rises or renew:
                 (lower if falls else sends).append(self._send_tx(live, member, share))
         sends += [self._send_failsafe(m) for m in self._failsafes(layout)]
         # shares that fall first: raising others before they took effect would overshoot
         await asyncio.gather(*lower)
         await asyncio.gather(*sends)
+        self.rounds_done += 1
         self._record(allocation, layout)
         return allocation
 

@@ -17,6 +17,7 @@ with no need of the charge point's clock.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -36,7 +37,8 @@ def profile_ids(connector_id: int) -> tuple[int, int]:
 
 
 def _schedule(limit: float, unit: str, phases: int | None) -> dict[str, Any]:
-    period: dict[str, Any] = {"startPeriod": 0, "limit": round(limit, 1)}
+    # rounded down to the 0.1 a charge point takes: the shares sent never add up past the limit
+    period: dict[str, Any] = {"startPeriod": 0, "limit": math.floor(limit * 10 + 1e-6) / 10}
     if phases is not None and unit == "A":
         period["numberPhases"] = phases
     return {"chargingRateUnit": unit, "chargingSchedulePeriod": [period]}

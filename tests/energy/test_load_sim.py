@@ -15,6 +15,7 @@ import pytest
 
 from chargebay.stack import Stack
 from charger_sim.station import Station
+from csms.energy.manager import LoadManager
 from tests.charger_sim import stations
 from tests.charger_sim.stations import ADMIN, Sims, eventually, template
 
@@ -38,26 +39,31 @@ def power(group: list[Station]) -> float:
 
 
 class Watch:
-    """Samples the stations' summed power every 20 ms; the spells above ``limit_w``."""
+    """Samples the stations' summed power every 20 ms: each spell above the limit, measured in the
+    allocator's reallocations (a load-independent measure: wall time on a busy test machine says
+    more about the machine) and in seconds."""
 
-    def __init__(self, group: list[Station], limit_w: float) -> None:
-        self.group, self.limit_w = group, limit_w
-        self.spells: list[float] = []
-        self.peak = 0.0
+    def __init__(self, group: list[Station], limit_w: float, manager: LoadManager) -> None:
+        self.group, self.limit_w, self.manager = group, limit_w, manager
+        self.spells: list[tuple[int, float]] = []  # (rounds ended past those begun at its start, s)
         self._task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
-        above: float | None = None
+        above: tuple[int, float] | None = None
         while True:
-            total = power(self.group)
-            self.peak = max(self.peak, total)
-            now = time.monotonic()
+            total, now = power(self.group), time.monotonic()
             if total > self.limit_w + 1 and above is None:
-                above = now
+                above = (self.manager.reallocations, now)
             elif total <= self.limit_w + 1 and above is not None:
-                self.spells.append(now - above)
+                self.spells.append((self.manager.rounds_done - above[0], now - above[1]))
                 above = None
             await asyncio.sleep(0.02)
+
+    def longest(self) -> int:
+        """The most rounds begun after a spell began that had ended before it did: the first such
+        round knows of the start that caused it, unless the start was heard of a moment after the
+        round began (then the second). A spell outlasting two would be one the allocator missed."""
+        return max((rounds for rounds, _ in self.spells), default=0)
 
     async def stop(self) -> None:
         self._task.cancel()
@@ -94,15 +100,16 @@ async def test_ten_ac_chargers_share_a_100_a_feeder(stack: Stack, sim: Sims) -> 
         group = [await sim.start(cp, tpl) for cp in ids]
         for st in group:  # each booted member holds its failsafe: 100 A / 10
             await eventually(lambda st=st: _is(_default_w(st), pytest.approx(10 * 3 * VOLTS)), 5)
-        watch = Watch(group, limit_w)
+        watch = Watch(group, limit_w, stack.central.energy)
         await _shuffle(group, random.Random(19), 40)
         for st in group:  # everyone charges now
             if not charging(st):
                 await st.start_local(1, "TAG-1")
         await eventually(lambda: _settled(group, 10 * 3 * VOLTS), 5)
         await watch.stop()
-        # never above the limit for longer than a reallocation (period, sends, answers)
-        assert max(watch.spells, default=0.0) <= PERIOD + 0.8, watch.spells
+        # never above the limit for longer than a reallocation takes (a start at its failsafe
+        # share beside shares not yet lowered: until the round that lowers them has ended)
+        assert watch.spells and watch.longest() <= 2, watch.spells
         for st in group:  # at its minimum or more, or waiting
             assert st.connectors[1].meter.power_w == 0 or st.connectors[1].meter.power_w >= minimum_w - 1
         await group[0].stop_local(1)  # a freed share goes to the others within 2 s
@@ -119,7 +126,7 @@ async def test_a_locker_cabinet_charges_the_bays_that_fit_and_queues_the_rest(st
                    ev={"battery_wh": 50000, "initial_soc": [10, 20], "max_power_w": 60, "taper_from_soc": 95})
     async with asyncio.timeout(90):
         group = [await sim.start(cp, tpl) for cp in ids]
-        watch = Watch(group, 300)
+        watch = Watch(group, 300, stack.central.energy)
         for st in group:  # twelve phones in a row: five charge, seven wait in arrival order
             await st.start_local(1, "TAG-1")
             await asyncio.sleep(0.05)
@@ -129,7 +136,7 @@ async def test_a_locker_cabinet_charges_the_bays_that_fit_and_queues_the_rest(st
             nxt = group[5 + index]
             await eventually(lambda nxt=nxt: _is(nxt.connectors[1].meter.power_w, 60.0), 2.0)
         await watch.stop()
-        assert max(watch.spells, default=0.0) <= PERIOD + 0.8, watch.spells
+        assert watch.longest() <= 2, watch.spells
         assert [st.connectors[1].meter.power_w for st in group] == [0.0] * 3 + [60.0] * 5 + [0.0] * 4
 
 

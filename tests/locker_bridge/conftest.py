@@ -45,9 +45,9 @@ async def emu(tmp_path: Path) -> AsyncIterator[Emulator]:
 
 
 @contextlib.asynccontextmanager
-async def bridged(db_url: str, config: Path) -> AsyncIterator[Stack]:
+async def bridged(db_url: str, config: Path, **settings: Any) -> AsyncIterator[Stack]:
     """A stack with the bridge embedded, every board read once and every bay booted."""
-    async with running(make_settings(db_url, bridge_config=config), migrate=False) as stack:
+    async with running(make_settings(db_url, bridge_config=config, **settings), migrate=False) as stack:
         assert stack.bridge is not None
         await asyncio.wait_for(stack.bridge.ready(), 10)
         await until(lambda: all_booted(stack.bridge), 10)

@@ -192,8 +192,8 @@ async def test_unsupported_requests_are_refused(stack: Stack, emu: Emulator) -> 
                                               {"requestedMessage": "SignChargePointCertificate"}, 5)
     assert (outcome.kind, outcome.error_code) == ("call_error", "InvalidPayload")
     assert (outcome.description or "").startswith("not sent")
-    r = await api(stack, "POST", f"/api/v1/charge-points/{ident(1)}/commands/ClearChargingProfile",
-                  json={})
+    r = await api(stack, "POST", f"/api/v1/charge-points/{ident(1)}/commands/GetCompositeSchedule",
+                  json={"connectorId": 1, "duration": 60})
     assert r.status_code == 502, r.text
     assert r.json()["error_code"] == "NotImplemented"
     # the bay is still fine after all that
@@ -262,7 +262,10 @@ async def test_get_and_change_configuration(stack: Stack, emu: Emulator) -> None
     keys = {k["key"]: k for k in answer["configurationKey"]}
     assert set(keys) == {"HeartbeatInterval", "MeterValueSampleInterval", "StopWhenFullAfter",
                          "NumberOfConnectors", "SupportedFeatureProfiles", "AuthorizeRemoteTxRequests",
-                         "MeterValuesSampledData", "ConnectorPhaseRotation"}
+                         "MeterValuesSampledData", "ConnectorPhaseRotation", "ChargeProfileMaxStackLevel",
+                         "ChargingScheduleAllowedChargingRateUnit", "ChargingScheduleMaxPeriods",
+                         "MaxChargingProfilesInstalled"}
+    assert keys["SupportedFeatureProfiles"]["value"] == "Core,RemoteTrigger,SmartCharging"
     assert "unknownKey" not in answer
     assert keys["MeterValueSampleInterval"] == {"key": "MeterValueSampleInterval", "readonly": False,
                                                 "value": "1"}

@@ -1,11 +1,26 @@
-"""Charging profiles (OCPP 1.6 smart charging) and the power limit they put on a connector."""
+"""Charging profiles (OCPP 1.6 smart charging) and the power limit they put on a connector.
+
+Shared by the simulated stations (their meters are capped by it) and the locker bays (a limit
+below the outlet's rated power switches it off): how a stack of profiles is read lands once.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from charger_sim.template import Template
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """What a connector's limits in amps mean in watts: its voltage and phases (a profile's
+    ``numberPhases`` overrides them on AC; DC counts one), and the power it gives when no profile
+    limits it."""
+
+    voltage: float
+    phases: int
+    max_power_w: float
+    ac: bool = True
 
 
 def _ts(value: str) -> datetime:
@@ -16,11 +31,11 @@ def _ts(value: str) -> datetime:
 class Profiles:
     """Installed profiles per connector (0 = the whole station)."""
 
-    def __init__(self, template: Template) -> None:
-        self.template = template
+    def __init__(self, rating: Rating) -> None:
+        self.rating = rating
         self._profiles: dict[int, list[dict[str, Any]]] = {}
 
-    def set(self, connector_id: int, profile: dict[str, Any], tx_id: int | None) -> str:
+    def set(self, connector_id: int, profile: dict[str, Any], tx_id: int | str | None) -> str:
         purpose = profile["chargingProfilePurpose"]
         if purpose == "TxProfile" and (connector_id == 0 or tx_id is None):
             return "Rejected"
@@ -51,6 +66,12 @@ class Profiles:
             self._profiles[cid] = keep
         return "Accepted" if removed else "Unknown"
 
+    def restore(self, installed: list[tuple[int, dict[str, Any]]]) -> None:
+        """Profiles kept from before a restart (OCPP keeps them across a reboot)."""
+        self._profiles = {}
+        for connector_id, profile in installed:
+            self._profiles.setdefault(connector_id, []).append(profile)
+
     def installed(self) -> list[tuple[int, dict[str, Any]]]:
         """Every installed profile with its connector (0: the whole station)."""
         return [(cid, p) for cid, profiles in sorted(self._profiles.items()) for p in profiles]
@@ -62,9 +83,9 @@ class Profiles:
     def _to_watts(self, limit: float, unit: str, phases: int | None) -> float:
         if unit == "W":
             return limit
-        t = self.template
-        n = (phases or t.phases) if t.current_type == "AC" else 1
-        return limit * t.voltage * n
+        r = self.rating
+        n = (phases or r.phases) if r.ac else 1
+        return limit * r.voltage * n
 
     def _period_limit(self, profile: dict[str, Any], now: datetime,
                       tx_start: datetime | None) -> float | None:
@@ -95,7 +116,7 @@ class Profiles:
                               current.get("numberPhases"))
 
     def _best(self, purpose: str, connector_ids: tuple[int, ...], now: datetime,
-              tx_start: datetime | None, tx_id: int | None) -> float | None:
+              tx_start: datetime | None, tx_id: int | str | None) -> float | None:
         candidates = sorted(
             (p for cid in connector_ids for p in self._profiles.get(cid, [])
              if p["chargingProfilePurpose"] == purpose
@@ -108,7 +129,7 @@ class Profiles:
         return None
 
     def limit_w(self, connector_id: int, now: datetime, tx_start: datetime | None = None,
-                tx_id: int | None = None) -> float | None:
+                tx_id: int | str | None = None) -> float | None:
         """The power cap on a connector now (None: no profile applies)."""
         tx_limit = None
         if tx_id is not None:
@@ -120,15 +141,15 @@ class Profiles:
         return min(limits) if limits else None
 
     def composite(self, connector_id: int, duration: int, unit: str | None, now: datetime,
-                  tx_start: datetime | None, tx_id: int | None) -> dict[str, Any]:
+                  tx_start: datetime | None, tx_id: int | str | None) -> dict[str, Any]:
         """GetCompositeSchedule: the limit sampled each minute, merged into periods."""
         unit = unit or "W"
-        t = self.template
-        divisor = 1.0 if unit == "W" else t.voltage * (t.phases if t.current_type == "AC" else 1)
+        r = self.rating
+        divisor = 1.0 if unit == "W" else r.voltage * (r.phases if r.ac else 1)
         periods: list[dict[str, Any]] = []
         for offset in range(0, max(duration, 1), 60):
             limit = self.limit_w(connector_id, now + timedelta(seconds=offset), tx_start, tx_id)
-            value = round((t.max_power_w if limit is None else limit) / divisor, 1)
+            value = round((r.max_power_w if limit is None else limit) / divisor, 1)
             if not periods or periods[-1]["limit"] != value:
                 periods.append({"startPeriod": offset, "limit": value})
         return {"duration": duration, "startSchedule": now.isoformat().replace("+00:00", "Z"),
