@@ -50,6 +50,7 @@ class Live:
     draw_at: float = 0.0  # when draw_w was measured (the manager's clock)
     capped: bool = False  # last given less than its rating because it drew less (usable())
     rejections: int = 0  # its shares Rejected in a row
+    counted: tuple[float | None, float | None] = (None, None)  # (draw, share) the last decision used
     given_w: float | None = None  # the share last computed
     sent_w: float | None = None  # the share the charge point accepted last
     sent_at: float = 0.0
@@ -101,13 +102,14 @@ def build(layout: Layout, sessions: Iterable[Live], now: datetime,
         priority = member.priority
         if member.outlet in refusing:
             minimum, priority = rating, UNCONTROLLED_PRIORITY
-        # a reading from before its share took effect says nothing of what it takes of it (one
-        # sampled just before, on its way while the share went out, neither: SETTLE_S after)
-        draw = live.draw_w if live.draw_at >= live.sent_at + SETTLE_S else None
-        if live.suspended_ev and draw is not None:
-            draw = 0.0
+        # A reading from before its share took effect says nothing of what it takes of it (one
+        # sampled just before, on its way while the share went out, neither: SETTLE_S after):
+        # then the reading and share the last decision rested on stand, so it is not undone.
+        if live.draw_at >= live.sent_at + SETTLE_S:
+            live.counted = (0.0 if live.suspended_ev and live.draw_w is not None else live.draw_w, live.given_w)
+        draw, given = live.counted
         found.append(Session(live.key, f"m{member.id}" if member.kind == "charge_point" else str(member.group_id),
-                             live.arrived, rating, minimum, draw, live.given_w, priority))
+                             live.arrived, rating, minimum, draw, given, priority))
     return groups, found
 
 

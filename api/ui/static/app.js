@@ -113,7 +113,7 @@ const UI = (() => {
     source.onerror = () => dot.classList.remove("on");
     for (const type of ["connected", "disconnected", "boot", "status", "transaction_started",
       "transaction_authorized", "transaction_stopped", "command_result", "firmware_status",
-      "diagnostics_status", "device_model"]) {
+      "diagnostics_status", "device_model", "load_allocation", "load_limit"]) {
       source.addEventListener(type, (e) => onEvent(JSON.parse(e.data)));
     }
     return source;

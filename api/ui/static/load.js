@@ -1,0 +1,109 @@
+// Load management: a load group's live allocation per member, its total against its limit,
+// and its draw over the last hours; a form to create one. Everything through /api/v1/load-groups.
+"use strict";
+(() => {
+  const { api, h, badge, fill, debounce, live, explain, toast, onSubmit, values } = UI;
+  const select = document.getElementById("group-select");
+  const tbody = document.querySelector("#members tbody");
+  let groups = [];
+  let chart = null;
+
+  const kw = (w) => (w === null || w === undefined ? "" : (w / 1000).toFixed(w >= 10000 ? 1 : 2) + " kW");
+  const inUnit = (group, w) => (group.unit === "A" ? (w / (group.phases * 230)).toFixed(1) + " A" : Math.round(w) + " W");
+
+  async function loadGroups() {
+    const result = await api("GET", "/api/v1/load-groups");
+    if (!result.ok) { toast(explain(result), true); return; }
+    groups = result.data;
+    document.getElementById("empty").hidden = groups.length > 0;
+    const chosen = select.value || (groups[0] && String(groups[0].id)) || "";
+    select.replaceChildren(...groups.map((g) => h("option", { value: String(g.id) }, g.name)));
+    select.value = chosen;
+    show();
+  }
+
+  function show() {
+    const group = groups.find((g) => String(g.id) === select.value);
+    document.getElementById("group-card").hidden = !group;
+    document.getElementById("chart-card").hidden = !group;
+    if (!group) return;
+    const a = group.allocations;
+    document.getElementById("group-title").textContent = group.name;
+    const windows = group.windows.map((w) => `${w.from}–${w.to}: ${w.limit} ${group.unit}`).join(", ");
+    document.getElementById("group-facts").textContent =
+      `limit ${group.limit} ${group.unit}${group.unit === "A" ? ` × ${group.phases} phases` : ""}, ` +
+      `at least ${group.min_per_session} ${group.unit} a session, policy ${group.policy}` +
+      (windows ? `, windows ${windows} (${group.timezone})` : "");
+    const limit = a.limit_w || 0;
+    document.getElementById("allocated-bar").style.width = limit ? Math.min(100, 100 * a.allocated_w / limit) + "%" : "0";
+    document.getElementById("draw-bar").style.width = limit ? Math.min(100, 100 * a.draw_w / limit) + "%" : "0";
+    document.getElementById("group-total").textContent =
+      `Drawing ${kw(a.draw_w)}, allocated ${kw(a.allocated_w)} of ${kw(a.limit_w)}` +
+      (a.waiting.length ? ` · ${a.waiting.length} waiting: ${a.waiting.join(", ")}` : "");
+    const rows = [];
+    for (const m of group.members) {
+      const who = m.connector_id ? `${m.charge_point_id} / ${m.connector_id}` : m.charge_point_id;
+      const head = [h("td", {}, h("a", { href: "/ui/charge-points/" + encodeURIComponent(m.charge_point_id) }, who)),
+        h("td", {}, m.kind.replace("_", " ") + (m.controlled ? "" : " (refuses profiles)")),
+        h("td", {}, `${m.rating} ${group.unit}`), h("td", {}, m.failsafe_w === null ? "" : inUnit(group, m.failsafe_w))];
+      if (!m.sessions.length) { rows.push(h("tr", {}, ...head, h("td", { colspan: 4, class: "muted" }, "no session"))); continue; }
+      for (const s of m.sessions) {
+        rows.push(h("tr", {}, ...head,
+          h("td", {}, `#${s.transaction_id} on ${s.connector_id}`),
+          h("td", {}, s.state === "waiting" ? badge("SuspendedEVSE", "waiting") : badge("Charging", "charging")),
+          h("td", {}, s.limit_w === null ? "" : inUnit(group, s.limit_w)), h("td", {}, kw(s.draw_w))));
+      }
+    }
+    fill(tbody, rows, "No members.");
+    loadChart(group);
+  }
+
+  async function loadChart(group) {
+    const hours = Number(document.getElementById("hours").value);
+    const result = await api("GET", `/api/v1/load-groups/${group.id}/history?hours=${hours}`);
+    const box = document.getElementById("chart");
+    if (!result.ok || typeof uPlot === "undefined" || !result.data.length) {
+      box.replaceChildren(h("p", { class: "muted" }, result.ok ? "No samples yet (one every 30 s)." : explain(result)));
+      chart = null;
+      return;
+    }
+    // the samples, then the group as it is now (samples come every 30 s): a line from the start
+    const samples = [...result.data, { at: new Date().toISOString(), limit_w: group.allocations.limit_w || 0,
+      allocated_w: group.allocations.allocated_w || 0, draw_w: group.allocations.draw_w || 0 }];
+    const xs = samples.map((s) => Date.parse(s.at) / 1000);
+    const data = [xs, ...["limit_w", "allocated_w", "draw_w"].map((k) => samples.map((s) => s[k] / 1000))];
+    const end = Date.now() / 1000;
+    const range = [end - hours * 3600, end];  // the window asked for, however few samples there are
+    if (chart && chart.group === group.id) { chart.setData(data); chart.setScale("x", { min: range[0], max: range[1] }); return; }
+    box.replaceChildren();
+    chart = new uPlot({
+      width: box.clientWidth || 600, height: 240,
+      scales: { x: { time: true, range: () => range } },
+      series: [{}, { label: "Limit (kW)", stroke: "#b3261e", width: 2, dash: [6, 4] },
+        { label: "Allocated (kW)", stroke: "#1a66d6", width: 2 }, { label: "Drawn (kW)", stroke: "#c77800", width: 2 }],
+      axes: [{}, { label: "kW", size: 60 }],
+    }, data, box);
+    chart.group = group.id;
+  }
+
+  onSubmit(document.getElementById("create"), async (e) => {
+    e.preventDefault();
+    const form = values(e.target);
+    const members = String(form.members || "").split(/[\s,]+/).filter(Boolean).map((id) => {
+      const member = { kind: form.kind, charge_point_id: id };
+      if (form.rating) member.rating = form.rating;
+      return member;
+    });
+    const body = { name: form.name, limit: form.limit, unit: form.unit, phases: Number(form.phases), members };
+    const result = await api("POST", "/api/v1/load-groups", body);
+    if (!result.ok) { toast(explain(result), true); return; }
+    toast(`Load group ${result.data.name} created`);
+    e.target.reset();
+    select.value = String(result.data.id);
+    loadGroups();
+  });
+  select.addEventListener("change", show);
+  document.getElementById("hours").addEventListener("change", () => { chart = null; show(); });
+  live(debounce(loadGroups, 500), { types: "load_allocation,load_limit" });
+  loadGroups();
+})();
