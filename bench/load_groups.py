@@ -22,15 +22,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import orjson
+from csms_load import _row, publish
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -121,27 +122,23 @@ async def run(members: int) -> dict[str, Any]:
             "median_round_ms": statistics.median(r["round_ms"] for r in rows)}
 
 
-def render(results: dict[str, Any]) -> list[str]:
-    lines = [f"load group of {results['members']} members (charge points of 32 A, 10 A a member on the feeder)",
-             f"{'scenario':<34}{'round ms':>10}{'allocate ms':>13}{'messages':>10}{'bytes':>10}{'naive':>8}"]
+def render(results: dict[str, Any]) -> Iterator[str]:
+    widths = [34, 10, 13, 10, 10, 8]
+    yield f"load group of {results['members']} members (charge points of 32 A, 10 A a member on the feeder)"
+    yield _row(["scenario", "round ms", "allocate ms", "messages", "bytes", "naive"], widths)
     for r in results["scenarios"]:
-        lines.append(f"{r['scenario']:<34}{r['round_ms']:>10}{r['allocate_ms']:>13}{r['messages']:>10}"
-                     f"{r['bytes']:>10}{r['naive_messages']:>8}")
-    lines.append(f"messages: {results['messages']} sent, a naive allocator {results['naive_messages']} "
-                 f"(ratio {results['ratio_messages_naive_vs_ours']}); median round {results['median_round_ms']} ms")
-    return lines
+        yield _row([r[k] for k in ("scenario", "round_ms", "allocate_ms", "messages", "bytes", "naive_messages")],
+                   widths)
+    yield (f"messages: {results['messages']} sent, a naive allocator {results['naive_messages']} "
+           f"(ratio {results['ratio_messages_naive_vs_ours']}); median round {results['median_round_ms']} ms")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=1000)
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--output", type=Path, default=RESULTS, help=f"default {RESULTS}")
     args = parser.parse_args(argv)
-    results = asyncio.run(run(args.members))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
-    print("\n".join(render(results)))
-    return results
+    return publish(asyncio.run(run(args.members)), args.output, render)
 
 
 if __name__ == "__main__":
