@@ -47,6 +47,9 @@ class GroupFields(BaseModel):
     parent_id: int | None = Field(None, description="The group this one nests in (a feeder in a site).")
     windows: list[LoadWindow] = Field(default_factory=list, description="Other limits for parts of each day.")
     timezone: str = Field("UTC", description="The IANA zone the windows' times are in.")
+    tag_priorities: dict[str, int] = Field(default_factory=dict, description=(
+        "With policy `priority`: a session's priority by its id tag or the tag's parent (a fleet's "
+        "cards share one), over its member's priority when higher."))
 
 
 class LoadGroupCreate(GroupFields):
@@ -70,6 +73,7 @@ class LoadGroupChange(BaseModel):
     parent_id: int | None = None
     windows: list[LoadWindow] | None = None
     timezone: str | None = None
+    tag_priorities: dict[str, int] | None = None
 
     model_config = {"json_schema_extra": {"examples": [
         {"limit": 80}, {"windows": [{"from": "17:00", "to": "20:00", "limit": 40}]}]}}
@@ -117,6 +121,7 @@ class LoadGroupOut(BaseModel):
     policy: str
     windows: list[LoadWindow]
     timezone: str
+    tag_priorities: dict[str, int]
     created_at: Timestamp
     updated_at: Timestamp
     members: list[MemberOut]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -45,6 +45,12 @@ class GroupSpec:
     parent_id: int | None = None
     windows: tuple[tuple[time, time, float], ...] = ()
     timezone: str = "UTC"
+    # with policy priority: a session's priority by its id tag or the tag's parent (a fleet's cards)
+    tag_priorities: tuple[tuple[str, int], ...] = ()
+
+    def tag_priority(self, tags: Iterable[str | None]) -> int:
+        found = dict(self.tag_priorities)
+        return max((found[t] for t in tags if t is not None and t in found), default=0)
 
     def watts(self, value: float) -> float:
         """``value`` in this group's unit as watts (amps are per phase, at 230 V)."""
@@ -52,6 +58,20 @@ class GroupSpec:
 
     def from_watts(self, watts: float) -> float:
         return watts / (self.phases * NOMINAL_VOLTS) if self.unit == "A" else watts
+
+    def next_edge(self, now: datetime) -> float | None:
+        """Seconds from ``now`` to the next start or end of one of its windows (None: none)."""
+        if not self.windows:
+            return None
+        local = now.astimezone(ZoneInfo(self.timezone))
+        found = []
+        for start, end, _ in self.windows:
+            for edge in (start, end):
+                at = local.replace(hour=edge.hour, minute=edge.minute, second=0, microsecond=0)
+                if at <= local:
+                    at += timedelta(days=1)
+                found.append((at - local).total_seconds())
+        return min(found)
 
     def local(self, now: datetime) -> time:
         """``now`` (aware) as the site's wall-clock time, which the windows are in."""

@@ -21,13 +21,14 @@ from csms.queries.load_groups import LoadGroupQueries
 from csms.services.commands import CommandService
 from csms.services.errors import ServiceError
 from csms.store.energy_models import LoadAllocation, LoadGroupSample
-from csms.store.models import Transaction, table
+from csms.store.models import IdTag, Transaction, table
 from csms.store.writer import Writer
 from csms.timeutil import now_utc
 from ocppj.versions import V16
 
 log = logging.getLogger("csms.energy")
 _TX = table(Transaction)
+_TAGS = table(IdTag)
 _ALLOCATIONS = table(LoadAllocation)
 _SAMPLES = table(LoadGroupSample)
 SAMPLE_EVERY = 30.0  # seconds between two chart samples of a group
@@ -46,6 +47,7 @@ class CentralLink:
         self._events = events
         self._timeout = timeout
         self._sampled_at = 0.0
+        self._last_decision: tuple[object, ...] = ()
         self.manager: LoadManager | None = None
 
     async def read_layout(self) -> Layout:
@@ -58,15 +60,16 @@ class CentralLink:
         async with self._writer.engine.connect() as conn:
             rows = (await conn.execute(select(
                 _TX.c.id, _TX.c.charge_point_id, _TX.c.connector_id, _TX.c.station_transaction_id,
-                _TX.c.start_timestamp).where(_TX.c.stop_timestamp.is_(None),
-                                             _TX.c.charge_point_id.in_(sorted(charge_points)))
+                _TX.c.start_timestamp, _TX.c.id_tag, _TAGS.c.parent_id_tag)
+                .outerjoin(_TAGS, _TAGS.c.id_tag == _TX.c.id_tag)
+                .where(_TX.c.stop_timestamp.is_(None), _TX.c.charge_point_id.in_(sorted(charge_points)))
                 .order_by(_TX.c.start_timestamp))).all()
             sent = {(r.charge_point_id, r.connector_id, r.transaction_id): r.limit_w
                     for r in await conn.execute(select(_ALLOCATIONS).where(_ALLOCATIONS.c.status == "Accepted"))}
         found = []
         for row in rows:
             live = Live(row.charge_point_id, row.connector_id, row.id, row.start_timestamp.timestamp(),
-                        row.station_transaction_id)
+                        row.station_transaction_id, tags=(row.id_tag, row.parent_id_tag))
             live.sent_w = sent.get((row.charge_point_id, row.connector_id, row.id))
             found.append(live)
         return found
@@ -138,7 +141,12 @@ class CentralLink:
                    "draw_w": round(draws.get(gid, 0.0), 1)} for gid in layout.groups]
         self._events.publish("load_allocation", None, groups=groups, waiting=list(allocation.waiting),
                              limits={k: round(v, 1) for k, v in allocation.limits.items()})
-        log.debug("allocation: %s", groups)
+        decided = (tuple(sorted(allocation.limits.items())), tuple(allocation.waiting))
+        if decided != self._last_decision:  # each decision once in the log, not each round
+            self._last_decision = decided
+            log.info("allocation: %s; waiting %s", ", ".join(
+                f"group {g['group_id']} {g['allocated_w']:.0f} of {g['limit_w']:.0f} W (drawing {g['draw_w']:.0f})"
+                for g in groups), ", ".join(allocation.waiting) or "none")
         now = now_utc()
         if now.timestamp() - self._sampled_at >= SAMPLE_EVERY and groups:
             self._sampled_at = now.timestamp()

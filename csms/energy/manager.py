@@ -51,6 +51,7 @@ class Live:
     capped: bool = False  # last given less than its rating because it drew less (usable())
     rejections: int = 0  # its shares Rejected in a row
     counted: tuple[float | None, float | None] = (None, None)  # (draw, share) the last decision used
+    tags: tuple[str | None, ...] = ()  # its id tag and the tag's parent (a group's tag priorities)
     given_w: float | None = None  # the share last computed
     sent_w: float | None = None  # the share the charge point accepted last
     sent_at: float = 0.0
@@ -99,7 +100,7 @@ def build(layout: Layout, sessions: Iterable[Live], now: datetime,
         owner = layout.groups[member.group_id]
         rating = owner.watts(member.rating)
         minimum = rating if member.kind == "locker_bay" else min(owner.watts(owner.min_per_session), rating)
-        priority = member.priority
+        priority = max(member.priority, owner.tag_priority(live.tags))
         if member.outlet in refusing:
             minimum, priority = rating, UNCONTROLLED_PRIORITY
         # A reading from before its share took effect says nothing of what it takes of it (one
@@ -146,10 +147,10 @@ class LoadManager:
         return charge_point_id in self.layout.charge_points
 
     def started(self, charge_point_id: str, connector_id: int, transaction_id: int,
-                station_tx: str | None = None) -> None:
+                station_tx: str | None = None, tags: tuple[str | None, ...] = ()) -> None:
         if self.layout.member_of(charge_point_id, connector_id) is None:
             return
-        live = Live(charge_point_id, connector_id, transaction_id, self._clock(), station_tx)
+        live = Live(charge_point_id, connector_id, transaction_id, self._clock(), station_tx, tags=tags)
         self.sessions[live.key] = live
         self._dirty.set()
 
@@ -210,8 +211,10 @@ class LoadManager:
 
     async def _run(self) -> None:
         while True:
+            # woken by a change, to renew leases, or when a time-of-day window begins or ends
+            edges = [e for g in self.layout.groups.values() if (e := g.next_edge(now_utc())) is not None]
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._dirty.wait(), self.lease / 3)
+                await asyncio.wait_for(self._dirty.wait(), min([self.lease / 3, *(e + 0.5 for e in edges)]))
             self._dirty.clear()
             try:
                 await self.reallocate()

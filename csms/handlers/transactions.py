@@ -78,7 +78,8 @@ async def start(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict
             id_tag_status=result.info["status"], meter_start=req.meter_start))
         if ctx.energy.watches(conn.charge_point_id):  # its share names the id: sent after the answer
             conn.after_answer(partial(ctx.energy.started, conn.charge_point_id, req.connector_id,
-                                      result.transaction_id))
+                                      result.transaction_id, None,
+                                      (req.id_tag, result.info.get("parentIdTag"))))
     return {"transactionId": result.transaction_id, "idTagInfo": result.info}
 
 

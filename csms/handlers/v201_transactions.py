@@ -100,7 +100,8 @@ async def transaction_event_201(ctx: Services, conn: ChargePointLink, p: dict[st
                            remote_start_id=result.remote_start_id)
         if ctx.energy.watches(conn.charge_point_id):  # its share names the id: sent after the answer
             conn.after_answer(partial(ctx.energy.started, conn.charge_point_id, result.connector_id, tx_id,
-                                      req.station_transaction_id))
+                                      req.station_transaction_id,
+                                      (req.id_token, (result.info or {}).get("parentIdTag"))))
     elif result.authorized and result.info is not None:  # started at plug-in, the token came now
         ctx.events.publish("transaction_authorized", conn.charge_point_id, transaction_id=tx_id,
                            connector_id=result.connector_id, id_tag=req.id_token,

@@ -29,7 +29,8 @@ def not_found(group_id: int) -> NotFound:
 def group_spec(row: Any) -> GroupSpec:
     return GroupSpec(id=row.id, name=row.name, limit=row.limit_value, unit=row.unit, phases=row.phases,
                      min_per_session=row.min_per_session, policy=row.policy, parent_id=row.parent_id,
-                     windows=parse_windows(json.loads(row.windows or "[]")), timezone=row.timezone)
+                     windows=parse_windows(json.loads(row.windows or "[]")), timezone=row.timezone,
+                     tag_priorities=tuple(sorted(json.loads(row.tag_priorities or "{}").items())))
 
 
 def member_spec(row: Any) -> MemberSpec:
@@ -41,6 +42,7 @@ def group_json(row: Any) -> dict[str, Any]:
     shown = jsonable(row)
     shown["limit"] = shown.pop("limit_value")
     shown["windows"] = json.loads(shown["windows"] or "[]")
+    shown["tag_priorities"] = json.loads(shown["tag_priorities"] or "{}")
     return shown
 
 

@@ -8,6 +8,7 @@ waiting for the next start or stop.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -37,7 +38,7 @@ from csms.timeutil import now_utc
 _GROUPS = table(LoadGroup)
 _MEMBERS = table(LoadGroupMember)
 GROUP_FIELDS = ("name", "limit", "unit", "phases", "min_per_session", "policy", "parent_id", "windows",
-                "timezone")
+                "timezone", "tag_priorities")
 
 
 def _invalid(exc: ConfigError) -> Invalid:
@@ -51,6 +52,8 @@ def spec_of(body: Mapping[str, Any], group_id: int = 0, base: GroupSpec | None =
                                if k in body and (body[k] is not None or k == "parent_id")}
     if "windows" in changes:
         changes["windows"] = parse_windows(changes["windows"] or [])
+    if "tag_priorities" in changes:
+        changes["tag_priorities"] = tuple(sorted((changes["tag_priorities"] or {}).items()))
     if base is None:
         unit = changes.get("unit", "A")
         changes.setdefault("min_per_session", 6.0 if unit == "A" else 0.0)
@@ -109,7 +112,8 @@ def _check_all(groups: Sequence[GroupSpec], members: Sequence[MemberSpec]) -> No
 def _group_row(spec: GroupSpec) -> dict[str, Any]:
     return {"name": spec.name, "limit_value": spec.limit, "unit": spec.unit, "phases": spec.phases,
             "min_per_session": spec.min_per_session, "policy": spec.policy, "parent_id": spec.parent_id,
-            "windows": windows_json(spec.windows), "timezone": spec.timezone, "updated_at": now_utc()}
+            "windows": windows_json(spec.windows), "timezone": spec.timezone,
+            "tag_priorities": json.dumps(dict(spec.tag_priorities)), "updated_at": now_utc()}
 
 
 def _member_row(member: MemberSpec) -> dict[str, Any]:

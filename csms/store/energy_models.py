@@ -32,6 +32,7 @@ class LoadGroup(Base):
     policy: Mapped[str] = mapped_column(String(16), default="equal")  # equal | priority
     windows: Mapped[str] = mapped_column(Text, default="[]")  # JSON: [{from, to, limit}]
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    tag_priorities: Mapped[str] = mapped_column(Text, default="{}")  # JSON: id tag or its parent -> priority
     created_at: Mapped[datetime] = mapped_column(TS)
     updated_at: Mapped[datetime] = mapped_column(TS)
 

@@ -4,6 +4,8 @@ recording, so what it sends when is checked exactly (issue #19)."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, time
 from typing import Any
 
 import pytest
@@ -124,3 +126,24 @@ async def _until(check: Any) -> None:
 ])
 def test_draw_from_sampled_values(sampled: list[dict[str, Any]], watts: float | None) -> None:
     assert draw_watts(sampled) == (pytest.approx(watts) if watts is not None else None)
+
+
+async def test_a_fleets_cards_come_first_under_policy_priority() -> None:
+    h = Harness(members=2)
+    h.layout = Layout.of([replace(GROUP, limit=10, policy="priority", tag_priorities=(("FLEET", 5),))],
+                         list(h.layout.members.values()))
+    await h.manager.reload()
+    h.manager.started("CP0", 1, 1, tags=("VISITOR", None))
+    h.now += 1
+    h.manager.started("CP1", 1, 2, tags=("CARD-7", "FLEET"))  # later, but its parent tag ranks
+    allocation = await h.manager.reallocate()
+    assert allocation.waiting == ["CP0/1"]  # 10 A fit one session at its 6 A minimum
+    assert allocation.limits["CP1/1"] == pytest.approx(10 * W_PER_A)
+
+
+def test_the_next_window_edge_in_the_sites_time() -> None:
+    group = replace(GROUP, windows=((time(17, 0), time(20, 0), 60.0),), timezone="Europe/Berlin")
+    at = datetime(2026, 12, 5, 15, 30, tzinfo=UTC)  # 16:30 in Berlin
+    assert group.next_edge(at) == 30 * 60
+    assert group.next_edge(datetime(2026, 12, 5, 19, 59, tzinfo=UTC)) == 20 * 3600 + 60  # 20:59: 17:00 next day
+    assert GROUP.next_edge(at) is None
