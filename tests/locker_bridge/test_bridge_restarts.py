@@ -212,3 +212,37 @@ def test_chargebay_bridge_runs_on_its_own(tmp_path: Path) -> None:
                 proc.kill()
                 proc.wait()
         served.stop()
+
+
+async def test_a_bay_held_off_by_its_charging_limit_stays_off_across_a_bridge_restart(
+        stack: Stack, tmp_path: Path, emu: Emulator) -> None:
+    """Load management: a limit under the outlet's rated power keeps the outlet off with the
+    transaction open. The profile is kept across the bridge's restart, so the restarted bridge
+    neither switches the outlet on nor ends the transaction as one whose outlet went off; once the
+    profile is cleared the outlet goes on."""
+    assert stack.bridge is not None
+    zero = {"connectorId": 0, "csChargingProfiles": {
+        "chargingProfileId": 7, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Relative", "chargingSchedule": {
+            "chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 0}]}}}
+    assert await command(stack, "LOCKER-A-01", "SetChargingProfile", zero) == {"status": "Accepted"}
+    await add_id_tag(stack, "TAG-1")
+    emu.boards[1].bays[1].place(Device.phone())
+    assert (await stack.bridge.start_charging("LOCKER-A-01", "TAG-1"))[0]
+    await until(lambda: _count(stack, "SELECT id FROM transactions", 1))
+    assert not emu.boards[1].bays[1].outlet_on and stack.bridge.cps["LOCKER-A-01"].bay.paused
+    await stack.bridge.close()
+    mark = await last_message_id(stack)
+    async with standalone(bridge_yaml(tmp_path), stack.ws_url) as bridge:
+        await until(lambda: booted(bridge, "LOCKER-A-01"))
+        await until(lambda: _said(stack, 1, mark, {0: "Available", 1: "SuspendedEVSE"}))
+        await asyncio.sleep(1.0)  # polls (every 0.2 s) find the outlet off: still no stop
+        [tx] = await transactions(stack)
+        assert tx["stop_timestamp"] is None and not emu.boards[1].bays[1].outlet_on
+        answer = await command(stack, "LOCKER-A-01", "ClearChargingProfile", {"id": 7})
+        assert answer == {"status": "Accepted"}
+
+        async def on() -> bool:
+            return bool(emu.boards[1].bays[1].outlet_on)
+        await until(on)
+        await until(lambda: _said(stack, 1, mark, {0: "Available", 1: "Charging"}))
