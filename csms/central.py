@@ -121,7 +121,7 @@ class CentralSystem:
         self.load_link = CentralLink(self.reads.load_groups, self.commands, self.writer, self.events)
         self.energy = LoadManager(self.load_link.read_layout, self.load_link.read_open, self.load_link.send,
                                   self.load_link.record, period=settings.load_period,
-                                  lease=settings.load_lease)
+                                  lease=settings.load_lease, clear=self.load_link.clear)
         self.load_link.manager = self.energy
         self.transactions.stop_listeners.append(self.energy.ended)
         self.load_groups = LoadGroupService(self.writer, self.reads.load_groups, self.energy)
@@ -183,6 +183,9 @@ class CentralSystem:
         await self._preload()
         await self.transactions.preload()
         await self.energy.start()
+        if self.energy.layout.groups and await self.router.live_nodes() is not None:
+            log.warning("load groups are defined, but load management sees only the sessions of the "
+                        "charge points connected to this node: on a cluster their limits do not hold")
         if self.settings.stale_transaction_after > 0:
             self._scheduler.add_job(self.transactions.sweep, "interval",
                                     seconds=self.settings.stale_sweep_interval, max_instances=1,

@@ -20,7 +20,7 @@ from api.schemas.load_groups import LoadGroupChange, LoadGroupCreate, LoadGroupO
 router = APIRouter(prefix="/api/v1/load-groups", tags=["load groups"], route_class=GuardedRoute)
 write = Depends(require("operator"))
 read = Depends(require("operator", "integrator", "viewer"))
-INVALID = ("`InvalidUnit`, `InvalidPolicy`, `InvalidPhases`, `InvalidLimit`, `InvalidMinimum`, "
+INVALID = ("`RatingRequired`, `InvalidUnit`, `InvalidPolicy`, `InvalidPhases`, `InvalidLimit`, `InvalidMinimum`, "
            "`InvalidWindow`, `UnknownTimezone`, `UnknownParent`, `GroupCycle`, `InvalidMemberKind`, "
            "`InvalidConnector`, `InvalidRating`")
 
@@ -53,7 +53,8 @@ async def get_load_group(group_id: int, service: LoadGroups) -> dict[str, Any]:
 
 
 @router.patch("/{group_id}", summary="Change a load group", dependencies=[write], response_model=LoadGroupOut,
-              responses=declare({404: "`LoadGroupNotFound`", 409: "`LoadGroupExists`", 422: INVALID}))
+              responses=declare({404: "`LoadGroupNotFound`", 409: "`LoadGroupExists`, `UnitChangeWithMembers`",
+                                 422: INVALID}))
 async def change_load_group(group_id: int, body: LoadGroupChange, service: LoadGroups) -> dict[str, Any]:
     """A lower limit takes effect at once: shares are recomputed and sent."""
     await service.update(group_id, _body(body))

@@ -156,6 +156,16 @@ def check_member(member: MemberSpec) -> None:
         raise ConfigError("InvalidRating", "rating must be more than 0", "rating")
 
 
+def ancestors(groups: Mapping[int, GroupSpec], group_id: int) -> list[int]:
+    """``group_id`` and the groups it nests in, nearest first."""
+    found: list[int] = []
+    current: int | None = group_id
+    while current is not None and current in groups and current not in found:
+        found.append(current)
+        current = groups[current].parent_id
+    return found
+
+
 def allocator_groups(specs: Iterable[GroupSpec]) -> dict[str, Group]:
     """The groups in watts, keyed by their id as text (the allocator's keys)."""
     return {str(g.id): Group(id=str(g.id), limit_w=g.watts(g.limit),

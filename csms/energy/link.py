@@ -10,18 +10,25 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from csms.energy.allocator import Allocation
-from csms.energy.config import MemberSpec
+from csms.energy.config import MemberSpec, ancestors
 from csms.energy.manager import FAILED, REFUSED, SENT, UNSUPPORTED, Layout, Live, LoadManager
-from csms.energy.profiles import accepted, default_profile_16, default_profile_201, tx_profile_16, tx_profile_201
+from csms.energy.profiles import (
+    accepted,
+    default_profile_16,
+    default_profile_201,
+    profile_ids,
+    tx_profile_16,
+    tx_profile_201,
+)
 from csms.events import EventBus
 from csms.queries.load_groups import LoadGroupQueries
 from csms.services.commands import CommandService
 from csms.services.errors import ServiceError
 from csms.store.energy_models import LoadAllocation, LoadGroupSample
-from csms.store.models import IdTag, Transaction, table
+from csms.store.models import Connector, IdTag, Transaction, table
 from csms.store.writer import Writer
 from csms.timeutil import now_utc
 from ocppj.versions import V16
@@ -29,6 +36,7 @@ from ocppj.versions import V16
 log = logging.getLogger("csms.energy")
 _TX = table(Transaction)
 _TAGS = table(IdTag)
+_CONNECTORS = table(Connector)
 _ALLOCATIONS = table(LoadAllocation)
 _SAMPLES = table(LoadGroupSample)
 SAMPLE_EVERY = 30.0  # seconds between two chart samples of a group
@@ -51,7 +59,16 @@ class CentralLink:
         self.manager: LoadManager | None = None
 
     async def read_layout(self) -> Layout:
-        return Layout.of(*await self._queries.specs())
+        """The groups and members, and how many connectors each member reported (its failsafe
+        on connector 0 holds for each of them)."""
+        layout = Layout.of(*await self._queries.specs())
+        if layout.charge_points:
+            async with self._writer.engine.connect() as conn:
+                layout.connectors = {cp: int(n) for cp, n in await conn.execute(
+                    select(_CONNECTORS.c.charge_point_id, func.max(_CONNECTORS.c.connector_id))
+                    .where(_CONNECTORS.c.charge_point_id.in_(sorted(layout.charge_points)))
+                    .group_by(_CONNECTORS.c.charge_point_id))}
+        return layout
 
     async def read_open(self, charge_points: set[str]) -> list[Live]:
         """The open transactions of members (a restart resumes them), with the share last sent."""
@@ -127,6 +144,27 @@ class CentralLink:
             return UNSUPPORTED
         return REFUSED if status == "Rejected" else FAILED
 
+    async def clear(self, member: MemberSpec, sessions: list[Live]) -> None:
+        """A member left its group: its failsafe and its sessions' shares are lifted (by the
+        allocator's own profile ids, so an operator's profiles stay)."""
+        cp = member.charge_point_id
+        try:
+            v16 = await self._commands.version(cp) is V16
+        except ServiceError:
+            return
+        ids = [profile_ids(member.connector_id)[1], *(profile_ids(s.connector_id)[0] for s in sessions)]
+        for profile_id in ids:
+            payload = {"id": profile_id} if v16 else {"chargingProfileId": profile_id}
+            try:
+                run = await self._commands.run(cp, "ClearChargingProfile", payload, wait=self._timeout,
+                                               requested_by=BY)
+            except ServiceError as exc:
+                log.warning("%s: left its load group, but ClearChargingProfile was not sent: %s", cp, exc.message)
+                return
+            answer = run.outcome.payload if run.outcome is not None else None
+            log.info("%s: left its load group; profile %d cleared: %s", cp, profile_id,
+                     (answer or {}).get("status", "no answer"))
+
     def record(self, allocation: Allocation, layout: Layout) -> None:
         """Publish the allocation; every SAMPLE_EVERY seconds, store each group's totals."""
         assert self.manager is not None
@@ -134,7 +172,7 @@ class CentralLink:
         for live in self.manager.sessions.values():
             member = layout.member_of(live.charge_point_id, live.connector_id)
             if member is not None and live.draw_w is not None:
-                for gid in _path(layout, member.group_id):
+                for gid in ancestors(layout.groups, member.group_id):
                     draws[gid] = draws.get(gid, 0.0) + live.draw_w
         groups = [{"group_id": gid, "allocated_w": round(allocation.group_totals.get(str(gid), 0.0), 1),
                    "limit_w": round(allocation.group_limits.get(str(gid), 0.0), 1),
@@ -151,12 +189,3 @@ class CentralLink:
         if now.timestamp() - self._sampled_at >= SAMPLE_EVERY and groups:
             self._sampled_at = now.timestamp()
             self._writer.insert_many(_SAMPLES, [{**g, "at": now} for g in groups])
-
-
-def _path(layout: Layout, group_id: int) -> list[int]:
-    found: list[int] = []
-    current: int | None = group_id
-    while current is not None and current not in found:
-        found.append(current)
-        current = layout.groups[current].parent_id
-    return found

@@ -69,6 +69,7 @@ class Layout:
     groups: dict[int, GroupSpec] = field(default_factory=dict)
     members: dict[Outlet, MemberSpec] = field(default_factory=dict)
     charge_points: set[str] = field(default_factory=set)
+    connectors: dict[str, int] = field(default_factory=dict)  # as reported before it was read
 
     @classmethod
     def of(cls, groups: Iterable[GroupSpec], members: Iterable[MemberSpec]) -> Layout:
@@ -100,7 +101,7 @@ def build(layout: Layout, sessions: Iterable[Live], now: datetime,
         owner = layout.groups[member.group_id]
         rating = owner.watts(member.rating)
         minimum = rating if member.kind == "locker_bay" else min(owner.watts(owner.min_per_session), rating)
-        priority = max(member.priority, owner.tag_priority(live.tags))
+        priority = max(member.priority, owner.tag_priority(live.tags)) if owner.policy == "priority" else 0
         if member.outlet in refusing:
             minimum, priority = rating, UNCONTROLLED_PRIORITY
         # A reading from before its share took effect says nothing of what it takes of it (one
@@ -121,12 +122,14 @@ class LoadManager:
                  read_open: Callable[[set[str]], Awaitable[list[Live]]],
                  send: Callable[[Live | None, MemberSpec, float], Awaitable[str]],
                  record: Callable[[Allocation, Layout], None], *, period: float = 1.0,
-                 lease: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 lease: float = 300.0, clock: Callable[[], float] = time.monotonic,
+                 clear: Callable[[MemberSpec, list[Live]], Awaitable[None]] | None = None) -> None:
         self._read_layout = read_layout
         self._read_open = read_open
         # (session, or None for the member's failsafe; member; watts) -> SENT, REFUSED, ...
         self._send = send
         self._record = record
+        self._clear = clear  # (a member no longer in a group, its sessions): lift what it was sent
         self.period = period
         self.lease = lease
         self._clock = clock
@@ -141,6 +144,7 @@ class LoadManager:
         self._dirty = asyncio.Event()
         self._failsafe_due: set[str] = set()
         self._task: asyncio.Task[None] | None = None
+        self.connectors: dict[str, int] = {}  # the highest connector a charge point reported
 
     # -- what the handlers tell it ---------------------------------------------------------
     def watches(self, charge_point_id: str) -> bool:
@@ -150,7 +154,8 @@ class LoadManager:
                 station_tx: str | None = None, tags: tuple[str | None, ...] = ()) -> None:
         if self.layout.member_of(charge_point_id, connector_id) is None:
             return
-        live = Live(charge_point_id, connector_id, transaction_id, self._clock(), station_tx, tags=tags)
+        # arrival in wall-clock seconds, as sessions read back from the store after a restart
+        live = Live(charge_point_id, connector_id, transaction_id, time.time(), station_tx, tags=tags)
         self.sessions[live.key] = live
         self._dirty.set()
 
@@ -161,6 +166,10 @@ class LoadManager:
                 self._dirty.set()
 
     def status(self, charge_point_id: str, connector_id: int, status: str) -> None:
+        if connector_id > self.connectors.get(charge_point_id, 1):  # its failsafe is split further
+            self.connectors[charge_point_id] = connector_id
+            self._failsafe_due.add(charge_point_id)
+            self._dirty.set()
         live = self.sessions.get(f"{charge_point_id}/{connector_id}")
         if live is not None and live.suspended_ev != (status == "SuspendedEV"):
             live.suspended_ev = status == "SuspendedEV"
@@ -191,17 +200,24 @@ class LoadManager:
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         await self.reload()
-        for live in await self._read_open(self.layout.charge_points):
-            if self.layout.member_of(live.charge_point_id, live.connector_id) is not None:
-                # its lease may be near its end: renewed in the first round (sent_at 0)
-                self.sessions.setdefault(live.key, live)
         self._task = asyncio.create_task(self._run(), name="load-manager")
 
     async def reload(self) -> None:
-        """Take the groups and members as stored now (a REST change), and reallocate."""
-        self.layout = await self._read_layout()
+        """Take the groups and members as stored now (a REST change, or the start), and reallocate:
+        sessions already running on new members join (read from the store: a restart resumes
+        them the same way), members that left get what they were sent lifted."""
+        before, self.layout = self.layout, await self._read_layout()
+        gone = [m for outlet, m in before.members.items() if outlet not in self.layout.members]
+        for member in gone:
+            left = [s for s in self.sessions.values() if before.member_of(s.charge_point_id, s.connector_id) is member]
+            if self._clear is not None:
+                await self._clear(member, left)
         self.sessions = {k: s for k, s in self.sessions.items()
                          if self.layout.member_of(s.charge_point_id, s.connector_id) is not None}
+        for live in await self._read_open(self.layout.charge_points - before.charge_points):
+            if self.layout.member_of(live.charge_point_id, live.connector_id) is not None:
+                # its lease (if any) may be near its end: renewed in the first round (sent_at 0)
+                self.sessions.setdefault(live.key, live)
         self._failsafe_due |= self.layout.charge_points
         self._dirty.set()
 
@@ -232,8 +248,8 @@ class LoadManager:
         self.last, self.reallocations = allocation, self.reallocations + 1
         for session in sessions:
             self.sessions[session.key].capped = usable(session) < session.max_w - 1.0
-        lower: list[Awaitable[None]] = []
-        sends: list[Awaitable[None]] = []
+        lower: list[tuple[Live, MemberSpec, float]] = []
+        rise: list[tuple[Live, MemberSpec, float]] = []
         for live in list(self.sessions.values()):
             member = layout.member_of(live.charge_point_id, live.connector_id)
             if member is None or member.outlet in self.refusing:
@@ -246,11 +262,14 @@ class LoadManager:
             falls = live.sent_w is not None and share < live.sent_w - 1.0
             rises = live.sent_w is None or share > live.sent_w + step or (share > 0 and live.sent_w == 0)
             if falls or rises or renew:
-                (lower if falls else sends).append(self._send_tx(live, member, share))
-        sends += [self._send_failsafe(m) for m in self._failsafes(layout)]
-        # shares that fall first: raising others before they took effect would overshoot
-        await asyncio.gather(*lower)
-        await asyncio.gather(*sends)
+                (lower if falls else rise).append((live, member, share))
+        failsafes = [self._send_failsafe(m) for m in self._failsafes(layout)]
+        # shares that fall go first: raising others before they took effect would overshoot, so
+        # when a fall did not land, the rises wait for the next round
+        if not all(await asyncio.gather(*(self._send_tx(*s) for s in lower))):
+            rise = []
+            self._dirty.set()
+        await asyncio.gather(*(self._send_tx(*s) for s in rise), *failsafes)
         self.rounds_done += 1
         self._record(allocation, layout)
         return allocation
@@ -266,11 +285,17 @@ class LoadManager:
             for m in layout.members.values()}
         shares = failsafe(groups, of, minimum)
         for member in layout.members.values():
-            rating = layout.groups[member.group_id].watts(member.rating)
-            self.failsafe_w[member.outlet] = min(shares[f"{member.charge_point_id}/{member.connector_id}"], rating)
+            key = f"{member.charge_point_id}/{member.connector_id}"
+            share = min(shares[key], layout.groups[member.group_id].watts(member.rating))
+            if member.kind == "charge_point":  # on connector 0 it holds for each connector: split
+                share /= max(self.connectors.get(member.charge_point_id, 1),
+                             layout.connectors.get(member.charge_point_id, 1))
+                share = share if share + 1e-6 >= minimum[key] else 0.0
+            self.failsafe_w[member.outlet] = share
         return [m for m in layout.members.values() if m.charge_point_id in due]
 
-    async def _send_tx(self, live: Live, member: MemberSpec, share: float) -> None:
+    async def _send_tx(self, live: Live, member: MemberSpec, share: float) -> bool:
+        """Send a share; whether it is in force now."""
         outcome = await self._send(live, member, share)
         self.sent += 1
         if outcome == SENT:
@@ -284,6 +309,7 @@ class LoadManager:
             self._refuses(member, "does not support charging profiles")
         # FAILED (offline, no answer): sent_w stays, so the next round (at the latest the lease
         # timer's) sends it again
+        return outcome == SENT
 
     def _refuses(self, member: MemberSpec, why: str) -> None:
         if member.outlet not in self.refusing:

@@ -2,7 +2,7 @@
 
 Charge points report power as ``Power.Active.Import`` (W or kW; a total, or one value per phase)
 and current as ``Current.Import`` (A per phase). Power is taken when there is any; otherwise the
-currents, turned into watts at the nominal voltage. Returns None when neither is there (an
+currents of the phases named, turned into watts at the nominal voltage. Returns None when neither is there (an
 energy register alone says nothing about the draw now).
 """
 
@@ -40,10 +40,13 @@ def draw_watts(sampled: Iterable[Mapping[str, Any]]) -> float | None:
         if phase is not None and phase.endswith("-N"):
             phase = phase[:-2]
         into[phase] = value
+    # a current without a phase says not how many phases carry it: it is not used (a 3-phase
+    # charger's taken for one phase would look like an EV taking a third of its share)
+    current.pop(None, None)
     for found, per_phase_volts in ((power, 1.0), (current, NOMINAL_VOLTS)):
         if not found:
             continue
-        if None in found:  # a total (current: on one phase, or the charge point's own sum)
+        if None in found:  # a total
             return found[None] * per_phase_volts
         return sum(v for p, v in found.items() if p in ("L1", "L2", "L3")) * per_phase_volts
     return None

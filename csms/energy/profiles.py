@@ -11,8 +11,8 @@ Why these profiles:
   whenever the failsafe changes. (Why not ChargePointMaxProfile: it caps the charge point while
   the central system is up too, so a share freed by others could never be handed to it.)
 
-Both are ``Relative`` with one period from 0: they hold from the transaction's start (or now),
-with no need of the charge point's clock.
+Both are ``Relative`` with one period from 0: they hold from the transaction's start (or now);
+only the lease's ``validTo`` is read on the charge point's clock.
 """
 
 from __future__ import annotations

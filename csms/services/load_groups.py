@@ -22,6 +22,7 @@ from csms.energy.config import (
     GroupSpec,
     MemberSpec,
     allocator_groups,
+    ancestors,
     check_group,
     check_member,
     parse_windows,
@@ -65,6 +66,8 @@ def member_of(body: Mapping[str, Any], group: GroupSpec, member_id: int = 0) -> 
     """A member from a request body; ``rating`` defaults to the group's limit (the most it could
     ever be given), ``connector_id`` to 0 (the whole charge point) but for a connector."""
     kind = body.get("kind", "charge_point")
+    if kind == "locker_bay" and not body.get("rating"):  # the group's limit would be one bay's
+        raise Invalid("RatingRequired", "a locker_bay member needs its outlet's rating", field="rating")
     return MemberSpec(id=member_id, group_id=group.id, kind=kind, charge_point_id=body["charge_point_id"],
                       connector_id=body.get("connector_id", 1 if kind == "connector" else 0),
                       rating=body.get("rating") or group.limit, priority=body.get("priority", 0))
@@ -146,8 +149,12 @@ class LoadGroupService:
         spec = self._manager.layout.groups.get(group["id"])
         last = self._manager.last
         key = str(group["id"])
+        layout = self._manager.layout
+        below = {g.id for g in layout.groups.values() if group["id"] in ancestors(layout.groups, g.id)}
+        draw_w = sum(s.draw_w or 0.0 for s in self._manager.sessions.values()
+                     if (m := layout.member_of(s.charge_point_id, s.connector_id)) is not None and m.group_id in below)
+        waiting = [k for k in last.waiting if (m := layout.member_of(*_outlet(k))) is not None and m.group_id in below]
         sessions = list(self._manager.sessions.values())
-        draw_w = 0.0
         for member in group["members"]:
             outlet = (member["charge_point_id"], member["connector_id"])
             member["failsafe_w"] = _round(self._manager.failsafe_w.get(outlet))
@@ -162,11 +169,9 @@ class LoadGroupService:
                     "state": "waiting" if live.key in last.waiting else "charging",
                     "limit_w": _round(limit), "sent_w": _round(live.sent_w), "draw_w": _round(live.draw_w),
                     "limit": _round(spec.from_watts(limit)) if spec and limit is not None else None})
-                draw_w += live.draw_w or 0.0
         group["allocations"] = {
             "limit_w": _round(last.group_limits.get(key)), "allocated_w": _round(last.group_totals.get(key)),
-            "draw_w": round(draw_w, 1), "waiting": [k for k in last.waiting if k.split("/")[0] in
-                                                    {m["charge_point_id"] for m in group["members"]}]}
+            "draw_w": round(draw_w, 1), "waiting": waiting}
         return group
 
     async def _apply(self, op: Callable[[AsyncConnection], Awaitable[int]]) -> int:
@@ -215,6 +220,9 @@ class LoadGroupService:
                 spec = spec_of(body, base=base)
             except ConfigError as exc:
                 raise _invalid(exc) from None
+            if spec.unit != base.unit and any(m.group_id == group_id for m in members):
+                raise Conflict("UnitChangeWithMembers", "its members' ratings and minimum are in "
+                               f"{base.unit}: remove them before changing the unit")
             _check_all([spec if g.id == group_id else g for g in groups], members)
             await conn.execute(update(_GROUPS).where(_GROUPS.c.id == group_id).values(**_group_row(spec)))
             return group_id
@@ -254,6 +262,11 @@ class LoadGroupService:
                 raise NotFound("MemberNotFound", f"load group {group_id} has no member {member_id}")
             return member_id
         await self._apply(op)
+
+
+def _outlet(key: str) -> tuple[str, int]:
+    charge_point_id, _, connector = key.rpartition("/")
+    return charge_point_id, int(connector)
 
 
 def _round(value: float | None) -> float | None:

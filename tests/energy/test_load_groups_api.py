@@ -119,6 +119,9 @@ async def test_refusals_of_the_resource(stack: Stack, client: httpx.AsyncClient)
           422, "UnknownTimezone")
     error(await client.post(API, headers=ADMIN, json={"name": "f", "limit": 10, "min_per_session": 20}),
           422, "InvalidMinimum")
+    error(await client.post(API, headers=ADMIN, json={"name": "f", "limit": 300, "unit": "W", "members": [
+        {"kind": "locker_bay", "charge_point_id": "BAY-X"}]}), 422, "RatingRequired")
+    error(await client.patch(f"{API}/{site['id']}", headers=ADMIN, json={"unit": "W"}), 409, "UnitChangeWithMembers")
     feeder = ok(await client.post(API, headers=ADMIN, json={"name": "feeder", "limit": 100,
                                                             "parent_id": site["id"]}), 201)
     error(await client.patch(f"{API}/{site['id']}", headers=ADMIN, json={"parent_id": feeder["id"]}),
@@ -141,3 +144,27 @@ async def test_refusals_of_the_resource(stack: Stack, client: httpx.AsyncClient)
     ok(await client.delete(f"{API}/{feeder['id']}", headers=ADMIN), 204)
     ok(await client.delete(f"{API}/{site['id']}", headers=ADMIN), 204)
     assert ok(await client.get(API, headers=ADMIN)) == []
+
+
+async def test_members_join_with_their_running_sessions_and_leave_with_their_limits_lifted(
+        stack: Stack, client: httpx.AsyncClient) -> None:
+    async with online(stack, "LM-J1") as cp1, online(stack, "LM-J2") as cp2:
+        await cp1.status(1, "Charging")
+        await cp1.status(2, "Available")  # two connectors: its failsafe is split between them
+        tx = await cp1.start_transaction(1, "TAG-1")
+        await cp2.start_transaction(1, "TAG-2")
+        group = ok(await client.post(API, headers=ADMIN, json={  # over charge points already charging
+            "name": "late", "limit": 40, "members": [{"charge_point_id": "LM-J1", "rating": 32},
+                                                     {"charge_point_id": "LM-J2", "rating": 32}]}), 201)
+        await cp1.wait_for(lambda: tx_limits(cp1) and tx_limits(cp1)[-1] == 20.0, timeout=5)
+        await cp2.wait_for(lambda: tx_limits(cp2) and tx_limits(cp2)[-1] == 20.0, timeout=5)
+        assert [p["csChargingProfiles"]["transactionId"] for p in cp1.payloads("SetChargingProfile")
+                if p["csChargingProfiles"]["chargingProfilePurpose"] == "TxProfile"][-1] == tx
+        # 40 A over two members is 20 A each; on LM-J1's connector 0 it holds for each of its two
+        await cp1.wait_for(lambda: defaults(cp1) and defaults(cp1)[-1]["csChargingProfiles"][
+            "chargingSchedule"]["chargingSchedulePeriod"][0]["limit"] == 10.0, timeout=5)
+        member = next(m for m in group["members"] if m["charge_point_id"] == "LM-J2")
+        ok(await client.delete(f"{API}/{group['id']}/members/{member['id']}", headers=ADMIN), 204)
+        await cp2.wait_for(lambda: len(cp2.payloads("ClearChargingProfile")) == 2, timeout=5)
+        assert sorted(p["id"] for p in cp2.payloads("ClearChargingProfile")) == [1_900_000_001, 1_950_000_000]
+        await cp1.wait_for(lambda: tx_limits(cp1)[-1] == 32.0, timeout=5)  # alone now: its rating

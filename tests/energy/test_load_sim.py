@@ -161,7 +161,8 @@ async def test_a_2_0_1_station_and_a_1_6_one_share_a_limit(stack: Stack, sim: Si
     """The same shares in each version's SetChargingProfile (2.0.1: its TxProfile names the
     station's own transaction id); each station's meter is capped by its share."""
     await _group(stack, {"name": "mixed", "limit": 20, "unit": "A", "phases": 3, "members": [
-        {"charge_point_id": "MIX-16", "rating": 32}, {"charge_point_id": "MIX-201", "rating": 32}]})
+        {"charge_point_id": "MIX-16", "rating": 32}, {"charge_point_id": "MIX-201", "rating": 32},
+        {"charge_point_id": "MIX-IDLE", "rating": 32}]})  # the failsafe: 20 A / 3, under the shares
     tpl = template(connectors=1, max_power_w=32 * 3 * VOLTS,
                    ev={"battery_wh": 400000, "initial_soc": [10, 20], "max_power_w": 22080, "taper_from_soc": 95})
     async with asyncio.timeout(60):
@@ -169,8 +170,9 @@ async def test_a_2_0_1_station_and_a_1_6_one_share_a_limit(stack: Stack, sim: Si
         v201 = await sim.start201("MIX-201", tpl)
         assert await v16.start_local(1, "TAG-1") == "Accepted"
         assert await v201.start_local(1, "TAG-2") == "Accepted"
-        # 20 A over two: 10 A each, from each one's own meter
+        # 20 A over two: 10 A each (the failsafe is 6.6 A), from each one's own meter
         await eventually(lambda: _settled([v16, v201], 10 * 3 * VOLTS), 5)
         held = [p for _, p in v201.profiles.installed() if p["chargingProfilePurpose"] == "TxProfile"]
         tx = v201.connectors[1].tx
         assert tx is not None and held and held[-1]["_v201"]["profile"]["transactionId"] == v201.tx_ids[tx.id]
+        assert held[-1]["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"] == 10.0

@@ -4,6 +4,7 @@ recording, so what it sends when is checked exactly (issue #19)."""
 from __future__ import annotations
 
 import asyncio
+import time as time_module
 from dataclasses import replace
 from datetime import UTC, datetime, time
 from typing import Any
@@ -122,6 +123,7 @@ async def _until(check: Any) -> None:
      3000),
     ([{"measurand": "Current.Import", "phase": p, "unit": "A", "value": "10"} for p in ("L1-N", "L2-N")], 4600),
     ([{"measurand": "Energy.Active.Import.Register", "value": "1234"}], None),
+    ([{"measurand": "Current.Import", "unit": "A", "value": "16"}], None),  # on how many phases?
     ([{"measurand": "Power.Active.Import", "value": 2.5, "unitOfMeasure": {"unit": "W", "multiplier": 3}}], 2500),
 ])
 def test_draw_from_sampled_values(sampled: list[dict[str, Any]], watts: float | None) -> None:
@@ -147,3 +149,15 @@ def test_the_next_window_edge_in_the_sites_time() -> None:
     assert group.next_edge(at) == 30 * 60
     assert group.next_edge(datetime(2026, 12, 5, 19, 59, tzinfo=UTC)) == 20 * 3600 + 60  # 20:59: 17:00 next day
     assert GROUP.next_edge(at) is None
+
+
+async def test_a_session_resumed_after_a_restart_keeps_its_place() -> None:
+    """Arrival order is wall-clock time for resumed and new sessions alike: a restart does not put
+    every session that starts after it ahead of those that were charging."""
+    h = Harness(members=2)
+    h.layout = Layout.of([replace(GROUP, limit=10)], list(h.layout.members.values()))
+    h.open = [Live("CP0", 1, 7, time_module.time() - 3600)]  # started an hour ago
+    await h.manager.reload()
+    h.manager.started("CP1", 1, 8)
+    allocation = await h.manager.reallocate()
+    assert allocation.waiting == ["CP1/1"] and allocation.limits["CP0/1"] == pytest.approx(10 * W_PER_A)
