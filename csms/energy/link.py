@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from csms.energy.allocator import Allocation
 from csms.energy.config import MemberSpec, ancestors
@@ -39,7 +39,8 @@ _TAGS = table(IdTag)
 _CONNECTORS = table(Connector)
 _ALLOCATIONS = table(LoadAllocation)
 _SAMPLES = table(LoadGroupSample)
-SAMPLE_EVERY = 30.0  # seconds between two chart samples of a group
+SAMPLE_EVERY = 30.0  # seconds between two chart samples of a group (taken on a reallocation)
+SAMPLE_DAYS, PRUNE_EVERY = 7, 3600.0  # chart samples are kept a week, pruned once an hour
 NOT_IMPLEMENTED = ("NotImplemented", "NotSupported")
 BY = "load-manager"
 
@@ -55,6 +56,7 @@ class CentralLink:
         self._events = events
         self._timeout = timeout
         self._sampled_at = 0.0
+        self._pruned_at = 0.0
         self._last_decision: tuple[object, ...] = ()
         self.manager: LoadManager | None = None
 
@@ -189,3 +191,7 @@ class CentralLink:
         if now.timestamp() - self._sampled_at >= SAMPLE_EVERY and groups:
             self._sampled_at = now.timestamp()
             self._writer.insert_many(_SAMPLES, [{**g, "at": now} for g in groups])
+        if now.timestamp() - self._pruned_at >= PRUNE_EVERY:  # the chart shows a day at most
+            self._pruned_at = now.timestamp()
+            self._writer.submit(lambda conn: conn.execute(
+                delete(_SAMPLES).where(_SAMPLES.c.at < now - timedelta(days=SAMPLE_DAYS))))

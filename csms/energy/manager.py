@@ -21,7 +21,7 @@ from datetime import datetime
 
 from common.tasks import cancel_until_done
 from csms.energy.allocator import SELF_LIMITED, Allocation, Group, Session, allocate, failsafe, usable
-from csms.energy.config import GroupSpec, MemberSpec, allocator_groups
+from csms.energy.config import GroupSpec, MemberSpec, allocator_groups, ancestors
 from csms.timeutil import now_utc
 
 log = logging.getLogger(__name__)
@@ -81,14 +81,16 @@ class Layout:
         return self.members.get((charge_point_id, connector_id)) or self.members.get((charge_point_id, 0))
 
 
-def build(layout: Layout, sessions: Iterable[Live], now: datetime,
-          refusing: set[Outlet]) -> tuple[dict[str, Group], list[Session]]:
-    """The allocator's input: groups in watts at the sites' local times (a charge point member is a
-    group of its own, its rating shared by its connectors), one session per live transaction."""
+def build(layout: Layout, sessions: Iterable[Live], now: datetime, refusing: set[Outlet],
+          reserve: dict[int, float] | None = None) -> tuple[dict[str, Group], list[Session]]:
+    """The allocator's input: groups in watts at the sites' local times, less what ``reserve``
+    keeps back in each (a charge point member is a group of its own, its rating shared by its
+    connectors), one session per live transaction."""
     groups: dict[str, Group] = {}
     for gid, group in allocator_groups(layout.groups.values()).items():
         spec = layout.groups[int(gid)]
-        groups[gid] = Group(gid, group.limit_at(spec.local(now)), group.parent, (), group.policy)
+        limit = max(0.0, group.limit_at(spec.local(now)) - (reserve or {}).get(spec.id, 0.0))
+        groups[gid] = Group(gid, limit, group.parent, (), group.policy)
     for whole in layout.members.values():
         if whole.kind == "charge_point":
             groups[f"m{whole.id}"] = Group(f"m{whole.id}", layout.groups[whole.group_id].watts(whole.rating),
@@ -243,7 +245,8 @@ class LoadManager:
     async def reallocate(self) -> Allocation:
         """Recompute every share, send what moved (and renew leases due), send failsafes due."""
         layout, now = self.layout, now_utc()
-        groups, sessions = build(layout, self.sessions.values(), now, self.refusing)
+        failsafe_due = self._failsafes(layout)  # (their shares first: a strict group reserves them)
+        groups, sessions = build(layout, self.sessions.values(), now, self.refusing, self._reserve(layout))
         allocation = allocate(groups, sessions)
         self.last, self.reallocations = allocation, self.reallocations + 1
         for session in sessions:
@@ -263,7 +266,7 @@ class LoadManager:
             rises = live.sent_w is None or share > live.sent_w + step or (share > 0 and live.sent_w == 0)
             if falls or rises or renew:
                 (lower if falls else rise).append((live, member, share))
-        failsafes = [self._send_failsafe(m) for m in self._failsafes(layout)]
+        failsafes = [self._send_failsafe(m) for m in failsafe_due]
         # shares that fall go first: raising others before they took effect would overshoot, so
         # when a fall did not land, the rises wait for the next round
         if not all(await asyncio.gather(*(self._send_tx(*s) for s in lower))):
@@ -273,6 +276,30 @@ class LoadManager:
         self.rounds_done += 1
         self._record(allocation, layout)
         return allocation
+
+    def _reserve(self, layout: Layout) -> dict[int, float]:
+        """Per group with ``strict_failsafe``: what its idle members could draw at their failsafe
+        should the central system go away now (a session they start meanwhile is not heard of),
+        kept out of the shares, so leased shares and failsafes never add up past the limit."""
+        strict = {g.id for g in layout.groups.values() if g.strict_failsafe}
+        if not strict:
+            return {}
+        running: dict[str, set[int]] = {}
+        for s in self.sessions.values():
+            running.setdefault(s.charge_point_id, set()).add(s.connector_id)
+        found: dict[int, float] = {}
+        for member in layout.members.values():
+            cp, on = member.charge_point_id, running.get(member.charge_point_id, set())
+            if member.kind == "charge_point":  # its failsafe holds on each connector not charging
+                idle = max(self.connectors.get(cp, 1), layout.connectors.get(cp, 1)) - len(on)
+            elif member.kind == "connector":
+                idle = int(member.connector_id not in on)
+            else:  # a locker bay: one outlet
+                idle = int(not on)
+            for gid in ancestors(layout.groups, member.group_id):
+                if gid in strict and idle > 0:
+                    found[gid] = found.get(gid, 0.0) + idle * self.failsafe_w.get(member.outlet, 0.0)
+        return found
 
     def _failsafes(self, layout: Layout) -> list[MemberSpec]:
         due, self._failsafe_due = self._failsafe_due, set()

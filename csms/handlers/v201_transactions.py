@@ -125,8 +125,11 @@ async def transaction_event_201(ctx: Services, conn: ChargePointLink, p: dict[st
 @handles("MeterValues")
 async def meter_values_201(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) -> dict[str, Any]:
     """Meter values of an EVSE outside any transaction's events (clock-aligned, say)."""
-    rows, _ = meter_rows(conn, p["evseId"], None, as_16(p["meterValue"]), "MeterValues")
+    samples = as_16(p["meterValue"])
+    rows, _ = meter_rows(conn, p["evseId"], None, samples, "MeterValues")
     await keep(ctx, conn, _METER_VALUES, rows)
+    if ctx.energy.watches(conn.charge_point_id):
+        _energy(ctx, conn.charge_point_id, p["evseId"], None, samples)
     return {}
 
 

@@ -39,7 +39,7 @@ from csms.timeutil import now_utc
 _GROUPS = table(LoadGroup)
 _MEMBERS = table(LoadGroupMember)
 GROUP_FIELDS = ("name", "limit", "unit", "phases", "min_per_session", "policy", "parent_id", "windows",
-                "timezone", "tag_priorities")
+                "timezone", "tag_priorities", "strict_failsafe")
 
 
 def _invalid(exc: ConfigError) -> Invalid:
@@ -116,7 +116,8 @@ def _group_row(spec: GroupSpec) -> dict[str, Any]:
     return {"name": spec.name, "limit_value": spec.limit, "unit": spec.unit, "phases": spec.phases,
             "min_per_session": spec.min_per_session, "policy": spec.policy, "parent_id": spec.parent_id,
             "windows": windows_json(spec.windows), "timezone": spec.timezone,
-            "tag_priorities": json.dumps(dict(spec.tag_priorities)), "updated_at": now_utc()}
+            "tag_priorities": json.dumps(dict(spec.tag_priorities)), "strict_failsafe": spec.strict_failsafe,
+            "updated_at": now_utc()}
 
 
 def _member_row(member: MemberSpec) -> dict[str, Any]:

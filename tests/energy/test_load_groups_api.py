@@ -130,9 +130,10 @@ async def test_refusals_of_the_resource(stack: Stack, client: httpx.AsyncClient)
     error(await client.get(f"{API}/999", headers=ADMIN), 404, "LoadGroupNotFound")
     changed = ok(await client.patch(f"{API}/{feeder['id']}", headers=ADMIN, json={
         "limit": 80, "windows": [{"from": "17:00", "to": "20:00", "limit": 40}], "policy": "priority",
-        "tag_priorities": {"FLEET": 5}}))
+        "tag_priorities": {"FLEET": 5}, "strict_failsafe": True}))
     assert changed["limit"] == 80 and changed["windows"] == [{"from": "17:00", "to": "20:00", "limit": 40.0}]
     assert changed["policy"] == "priority" and changed["tag_priorities"] == {"FLEET": 5}
+    assert changed["strict_failsafe"] is True and site["strict_failsafe"] is False
     assert ok(await client.get(f"{API}/{feeder['id']}", headers=ADMIN))["tag_priorities"] == {"FLEET": 5}
     added = ok(await client.post(f"{API}/{feeder['id']}/members", headers=ADMIN, json={
         "kind": "connector", "charge_point_id": "X-2", "connector_id": 2, "rating": 16}), 201)

@@ -115,3 +115,43 @@ async def test_failsafe_while_away_then_resume(csms: Csms, tmp_path: Path) -> No
         queue.close()
 
 
+
+
+async def test_a_strict_group_stays_within_its_limit_through_an_outage(csms: Csms, tmp_path: Path) -> None:
+    """Two members of 32 A on 40 A with strict_failsafe: each failsafe is 20 A, so the one charging
+    gets 20 A (the idle one's 20 A stay in reserve). The central system dies; the idle one starts
+    at its failsafe: together 40 A, never more, from the moment of the start on."""
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{csms.http_port}", timeout=10) as client:
+        r = await client.post("/api/v1/load-groups", headers=ADMIN, json={
+            "name": "strict", "limit": 40, "strict_failsafe": True,
+            "members": [{"charge_point_id": f"S-{i}", "rating": 32} for i in range(2)]})
+        assert r.status_code == 201, r.text
+    tpl = template(connectors=1, max_power_w=32 * W_PER_A,
+                   ev={"battery_wh": 400000, "initial_soc": [10, 20], "max_power_w": 32 * W_PER_A,
+                       "taper_from_soc": 95})
+    queues = [DurableQueue(tmp_path / f"queue-{i}.db") for i in range(2)]
+    offline_ok = tpl.model_copy(update={"configuration": {"AllowOfflineTxForUnknownId": "true"}})
+    stations = [Station(f"S-{i}", offline_ok, f"ws://127.0.0.1:{csms.ws_port}/ocpp", queue=queues[i],
+                        log_size=5000) for i in range(2)]  # a driver may start offline
+    tasks = [asyncio.create_task(st.run()) for st in stations]
+    try:
+        async with asyncio.timeout(60):
+            for st in stations:
+                await asyncio.wait_for(st.booted.wait(), 10)
+                await eventually(lambda st=st: _holds(st, {"TxDefaultProfile": 20.0}), 5)
+            first, second = stations
+            assert await first.start_local(1, "TAG-1") == "Accepted"
+            await eventually(lambda: _holds(first, {"TxDefaultProfile": 20.0, "TxProfile": 20.0}), 5)
+            csms.kill()
+            assert await second.start_local(1, "TAG-2") == "Accepted"  # offline: at its failsafe
+            await eventually(lambda: _power(second, 20 * W_PER_A), 5)
+            for _ in range(int(LEASE) + 2):  # through the lease and past it
+                total = sum(st.connectors[1].meter.power_w for st in stations)
+                assert total <= 40 * W_PER_A + 1, total
+                await asyncio.sleep(1)
+    finally:
+        for st in stations:
+            st.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+        for queue in queues:
+            queue.close()

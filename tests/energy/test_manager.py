@@ -161,3 +161,16 @@ async def test_a_session_resumed_after_a_restart_keeps_its_place() -> None:
     h.manager.started("CP1", 1, 8)
     allocation = await h.manager.reallocate()
     assert allocation.waiting == ["CP1/1"] and allocation.limits["CP0/1"] == pytest.approx(10 * W_PER_A)
+
+
+async def test_a_strict_group_keeps_idle_members_failsafes_out_of_the_shares() -> None:
+    """With four members of 32 A on 100 A each failsafe is 25 A: one session alone gets its 32 A,
+    unless the group is strict: then the three idle members' 75 A stay in reserve (in an outage
+    they could start at their failsafe), and the session gets 25 A."""
+    for strict, amps in ((False, 32), (True, 25)):
+        h = Harness(members=4)
+        h.layout = Layout.of([replace(GROUP, strict_failsafe=strict)], list(h.layout.members.values()))
+        await h.manager.reload()
+        h.manager.started("CP0", 1, 1)
+        allocation = await h.manager.reallocate()
+        assert allocation.limits["CP0/1"] == pytest.approx(amps * W_PER_A), strict

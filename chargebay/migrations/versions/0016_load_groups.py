@@ -36,6 +36,7 @@ def upgrade() -> None:
     sa.Column('windows', sa.Text(), nullable=False),
     sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('tag_priorities', sa.Text(), nullable=False),
+    sa.Column('strict_failsafe', sa.Boolean(), nullable=False),
     sa.Column('created_at', _TS, nullable=False),
     sa.Column('updated_at', _TS, nullable=False),
     sa.ForeignKeyConstraint(['parent_id'], ['load_groups.id'], name=op.f('fk_load_groups_parent_id_load_groups'),
