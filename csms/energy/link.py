@@ -65,6 +65,7 @@ class CentralLink:
         on connector 0 holds for each of them)."""
         layout = Layout.of(*await self._queries.specs())
         if layout.charge_points:
+            await self._writer.flush()  # the status reports queued so far count too
             async with self._writer.engine.connect() as conn:
                 layout.connectors = {cp: int(n) for cp, n in await conn.execute(
                     select(_CONNECTORS.c.charge_point_id, func.max(_CONNECTORS.c.connector_id))
