@@ -15,7 +15,14 @@ from api.auth import require
 from api.deps import LoadGroups, Queries
 from api.errors import declare
 from api.gate import GuardedRoute
-from api.schemas.load_groups import LoadGroupChange, LoadGroupCreate, LoadGroupOut, LoadSample, MemberIn
+from api.schemas.load_groups import (
+    LoadGroupChange,
+    LoadGroupCreate,
+    LoadGroupOut,
+    LoadSample,
+    MemberChange,
+    MemberIn,
+)
 
 router = APIRouter(prefix="/api/v1/load-groups", tags=["load groups"], route_class=GuardedRoute)
 write = Depends(require("operator"))
@@ -74,6 +81,16 @@ async def delete_load_group(group_id: int, service: LoadGroups) -> Response:
              responses=declare({404: "`LoadGroupNotFound`", 409: "`MemberInOtherGroup`", 422: INVALID}))
 async def add_member(group_id: int, body: MemberIn, service: LoadGroups) -> dict[str, Any]:
     await service.add_member(group_id, body.model_dump(exclude_none=True))
+    return await service.view(group_id)
+
+
+@router.patch("/{group_id}/members/{member_id}", summary="Change a member's rating or priority",
+              dependencies=[write], response_model=LoadGroupOut,
+              responses=declare({404: "`LoadGroupNotFound`, `MemberNotFound`", 422: "`InvalidRating`"}))
+async def change_member(group_id: int, member_id: int, body: MemberChange, service: LoadGroups) -> dict[str, Any]:
+    """Takes effect at once, as a limit change does. Its charge point and connector are what it
+    is: to put another outlet in the group, remove this member and add that one."""
+    await service.change_member(group_id, member_id, body.model_dump(exclude_none=True))
     return await service.view(group_id)
 
 

@@ -35,6 +35,15 @@ class MemberIn(BaseModel):
         {"kind": "connector", "charge_point_id": "DEMO-AC-03", "connector_id": 2, "rating": 16}]}}
 
 
+class MemberChange(BaseModel):
+    """Only the fields given change."""
+
+    rating: float | None = Field(None, gt=0, description="The most it can take, in the group's unit.")
+    priority: int | None = Field(None, description="With policy `priority`: higher is served first.")
+
+    model_config = {"json_schema_extra": {"examples": [{"rating": 16}, {"priority": 5}]}}
+
+
 class GroupFields(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     limit: float = Field(ge=0, description="In `unit`: amps per phase, or watts.")

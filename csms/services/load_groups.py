@@ -253,6 +253,24 @@ class LoadGroupService:
             return int(result.inserted_primary_key[0])
         return await self._apply(op)
 
+    async def change_member(self, group_id: int, member_id: int, body: Mapping[str, Any]) -> None:
+        """A member's ``rating`` or ``priority`` (its outlet is who it is: remove and add for another)."""
+        async def op(conn: AsyncConnection) -> int:
+            groups, members = await read_specs(conn)
+            _find(groups, group_id)
+            member = next((m for m in members if m.id == member_id and m.group_id == group_id), None)
+            if member is None:
+                raise NotFound("MemberNotFound", f"load group {group_id} has no member {member_id}")
+            changed = replace(member, **{k: body[k] for k in ("rating", "priority") if body.get(k) is not None})
+            try:
+                check_member(changed)
+            except ConfigError as exc:
+                raise _invalid(exc) from None
+            await conn.execute(update(_MEMBERS).where(_MEMBERS.c.id == member_id).values(
+                rating=changed.rating, priority=changed.priority))
+            return member_id
+        await self._apply(op)
+
     async def remove_member(self, group_id: int, member_id: int) -> None:
         async def op(conn: AsyncConnection) -> int:
             result = await conn.execute(delete(_MEMBERS).where(_MEMBERS.c.id == member_id,

@@ -138,6 +138,13 @@ async def test_refusals_of_the_resource(stack: Stack, client: httpx.AsyncClient)
     added = ok(await client.post(f"{API}/{feeder['id']}/members", headers=ADMIN, json={
         "kind": "connector", "charge_point_id": "X-2", "connector_id": 2, "rating": 16}), 201)
     member = added["members"][0]
+    changed_member = ok(await client.patch(f"{API}/{feeder['id']}/members/{member['id']}", headers=ADMIN,
+                                           json={"rating": 20, "priority": 3}))["members"][0]
+    assert (changed_member["rating"], changed_member["priority"], changed_member["connector_id"]) == (20, 3, 2)
+    error(await client.patch(f"{API}/{feeder['id']}/members/999", headers=ADMIN, json={"rating": 1}),
+          404, "MemberNotFound")
+    error(await client.patch(f"{API}/{feeder['id']}/members/{member['id']}", headers=ADMIN, json={"rating": 0}),
+          422, "ValidationError")
     error(await client.post(f"{API}/{feeder['id']}/members", headers=ADMIN, json={
         "charge_point_id": "X-2"}), 409, "MemberInOtherGroup")  # whole beside one of its connectors
     ok(await client.delete(f"{API}/{feeder['id']}/members/{member['id']}", headers=ADMIN), 204)
