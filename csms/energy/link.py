@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select
 
 from csms.energy.allocator import Allocation
-from csms.energy.config import MemberSpec, ancestors
+from csms.energy.config import MemberSpec
 from csms.energy.manager import FAILED, REFUSED, SENT, UNSUPPORTED, Layout, Live, LoadManager
 from csms.energy.profiles import (
     accepted,
@@ -171,12 +171,7 @@ class CentralLink:
     def record(self, allocation: Allocation, layout: Layout) -> None:
         """Publish the allocation; every SAMPLE_EVERY seconds, store each group's totals."""
         assert self.manager is not None
-        draws: dict[int, float] = {}
-        for live in self.manager.sessions.values():
-            member = layout.member_of(live.charge_point_id, live.connector_id)
-            if member is not None and live.draw_w is not None:
-                for gid in ancestors(layout.groups, member.group_id):
-                    draws[gid] = draws.get(gid, 0.0) + live.draw_w
+        draws = self.manager.draws()
         groups = [{"group_id": gid, "allocated_w": round(allocation.group_totals.get(str(gid), 0.0), 1),
                    "limit_w": round(allocation.group_limits.get(str(gid), 0.0), 1),
                    "draw_w": round(draws.get(gid, 0.0), 1)} for gid in layout.groups]

@@ -18,10 +18,12 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from common.tasks import cancel_until_done
 from csms.energy.allocator import SELF_LIMITED, Allocation, Group, Session, allocate, failsafe, usable
 from csms.energy.config import GroupSpec, MemberSpec, allocator_groups, ancestors
+from csms.energy.meter import draw_watts
 from csms.timeutil import now_utc
 
 log = logging.getLogger(__name__)
@@ -142,7 +144,6 @@ class LoadManager:
         self.last: Allocation = Allocation()
         self.reallocations = 0  # rounds begun
         self.rounds_done = 0  # rounds whose sends have all ended
-        self.sent = 0
         self._dirty = asyncio.Event()
         self._failsafe_due: set[str] = set()
         self._task: asyncio.Task[None] | None = None
@@ -162,6 +163,8 @@ class LoadManager:
         self._dirty.set()
 
     def ended(self, charge_point_id: str, transaction_id: int) -> None:
+        if not self.watches(charge_point_id):  # told of every end in the central system
+            return
         for key, live in list(self.sessions.items()):
             if live.charge_point_id == charge_point_id and live.transaction_id == transaction_id:
                 del self.sessions[key]
@@ -176,6 +179,16 @@ class LoadManager:
         if live is not None and live.suspended_ev != (status == "SuspendedEV"):
             live.suspended_ev = status == "SuspendedEV"
             self._dirty.set()
+
+    def observe(self, charge_point_id: str, connector_id: int, sampled: list[dict[str, Any]] | None,
+                state: str | None = None) -> None:
+        """A member's meter values (the last one's sampled values) and, from a 2.0.1 event, its
+        charging state: what it draws, and whether the EV suspended."""
+        if state is not None:
+            self.status(charge_point_id, connector_id, state)
+        draw = draw_watts(sampled) if sampled else None
+        if draw is not None:
+            self.metered(charge_point_id, connector_id, draw)
 
     def metered(self, charge_point_id: str, connector_id: int, watts: float) -> None:
         live = self.sessions.get(f"{charge_point_id}/{connector_id}")
@@ -277,6 +290,20 @@ class LoadManager:
         self._record(allocation, layout)
         return allocation
 
+    def draws(self) -> dict[int, float]:
+        """Per group: what the sessions below it draw (its members' and its nested groups')."""
+        found: dict[int, float] = {}
+        for live in self.sessions.values():
+            member = self.layout.member_of(live.charge_point_id, live.connector_id)
+            if member is not None and live.draw_w is not None:
+                for gid in ancestors(self.layout.groups, member.group_id):
+                    found[gid] = found.get(gid, 0.0) + live.draw_w
+        return found
+
+    def _outlets(self, layout: Layout, charge_point_id: str) -> int:
+        """The connectors a charge point reported: in the store when the layout was read, or since."""
+        return max(self.connectors.get(charge_point_id, 1), layout.connectors.get(charge_point_id, 1))
+
     def _reserve(self, layout: Layout) -> dict[int, float]:
         """Per group with ``strict_failsafe``: what its idle members could draw at their failsafe
         should the central system go away now (a session they start meanwhile is not heard of),
@@ -291,7 +318,7 @@ class LoadManager:
         for member in layout.members.values():
             cp, on = member.charge_point_id, running.get(member.charge_point_id, set())
             if member.kind == "charge_point":  # its failsafe holds on each connector not charging
-                idle = max(self.connectors.get(cp, 1), layout.connectors.get(cp, 1)) - len(on)
+                idle = self._outlets(layout, cp) - len(on)
             elif member.kind == "connector":
                 idle = int(member.connector_id not in on)
             else:  # a locker bay: one outlet
@@ -315,8 +342,7 @@ class LoadManager:
             key = f"{member.charge_point_id}/{member.connector_id}"
             share = min(shares[key], layout.groups[member.group_id].watts(member.rating))
             if member.kind == "charge_point":  # on connector 0 it holds for each connector: split
-                share /= max(self.connectors.get(member.charge_point_id, 1),
-                             layout.connectors.get(member.charge_point_id, 1))
+                share /= self._outlets(layout, member.charge_point_id)
                 share = share if share + 1e-6 >= minimum[key] else 0.0
             self.failsafe_w[member.outlet] = share
         return [m for m in layout.members.values() if m.charge_point_id in due]
@@ -324,7 +350,6 @@ class LoadManager:
     async def _send_tx(self, live: Live, member: MemberSpec, share: float) -> bool:
         """Send a share; whether it is in force now."""
         outcome = await self._send(live, member, share)
-        self.sent += 1
         if outcome == SENT:
             live.sent_w, live.sent_at, live.rejections = share, self._clock(), 0
         elif outcome == REFUSED:
@@ -350,4 +375,3 @@ class LoadManager:
             self._refuses(member, "does not support charging profiles")
         elif outcome == REFUSED:
             log.warning("%s rejected its failsafe limit (TxDefaultProfile)", member.charge_point_id)
-        self.sent += 1

@@ -11,7 +11,6 @@ from typing import Any, cast
 
 from sqlalchemy import Table
 
-from csms.energy.meter import draw_watts
 from csms.handlers import handles
 from csms.handlers.context import ChargePointLink, Services
 from csms.store.models import MeterValue
@@ -109,7 +108,5 @@ async def meter_values(ctx: Services, conn: ChargePointLink, p: dict[str, Any]) 
         await ctx.transactions.place(conn.charge_point_id, tx_id, elements)
     await keep(ctx, conn, _METER_VALUES, rows)
     if ctx.energy.watches(conn.charge_point_id) and p["meterValue"]:
-        draw = draw_watts(p["meterValue"][-1]["sampledValue"])
-        if draw is not None:
-            ctx.energy.metered(conn.charge_point_id, p["connectorId"], draw)
+        ctx.energy.observe(conn.charge_point_id, p["connectorId"], p["meterValue"][-1]["sampledValue"])
     return {}

@@ -9,7 +9,6 @@ from typing import Any, cast
 
 from sqlalchemy import Table
 
-from csms.energy.meter import draw_watts
 from csms.handlers.context import ChargePointLink, Services
 from csms.handlers.transactions import keep, meter_rows
 from csms.handlers.v201 import handles, token_info
@@ -113,7 +112,8 @@ async def transaction_event_201(ctx: Services, conn: ChargePointLink, p: dict[st
         await ctx.transactions.place(conn.charge_point_id, tx_id, elements)
         await keep(ctx, conn, _METER_VALUES, rows)
     if ctx.energy.watches(conn.charge_point_id) and result.ended is None:
-        _energy(ctx, conn.charge_point_id, result.connector_id, info.get("chargingState"), samples)
+        ctx.energy.observe(conn.charge_point_id, result.connector_id,
+                           samples[-1]["sampledValue"] if samples else None, info.get("chargingState"))
     if result.ended is not None:
         ctx.transactions.ended([result.ended])
     answer: dict[str, Any] = {}
@@ -128,16 +128,6 @@ async def meter_values_201(ctx: Services, conn: ChargePointLink, p: dict[str, An
     samples = as_16(p["meterValue"])
     rows, _ = meter_rows(conn, p["evseId"], None, samples, "MeterValues")
     await keep(ctx, conn, _METER_VALUES, rows)
-    if ctx.energy.watches(conn.charge_point_id):
-        _energy(ctx, conn.charge_point_id, p["evseId"], None, samples)
+    if ctx.energy.watches(conn.charge_point_id) and samples:
+        ctx.energy.observe(conn.charge_point_id, p["evseId"], samples[-1]["sampledValue"])
     return {}
-
-
-def _energy(ctx: Services, charge_point_id: str, evse_id: int, state: str | None,
-            samples: list[dict[str, Any]]) -> None:
-    """What load management learns of a member's event: the EV suspended, and the draw."""
-    if state is not None:
-        ctx.energy.status(charge_point_id, evse_id, state)
-    draw = draw_watts(samples[-1]["sampledValue"]) if samples else None
-    if draw is not None:
-        ctx.energy.metered(charge_point_id, evse_id, draw)

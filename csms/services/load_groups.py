@@ -152,8 +152,7 @@ class LoadGroupService:
         key = str(group["id"])
         layout = self._manager.layout
         below = {g.id for g in layout.groups.values() if group["id"] in ancestors(layout.groups, g.id)}
-        draw_w = sum(s.draw_w or 0.0 for s in self._manager.sessions.values()
-                     if (m := layout.member_of(s.charge_point_id, s.connector_id)) is not None and m.group_id in below)
+        draw_w = self._manager.draws().get(group["id"], 0.0)
         waiting = [k for k in last.waiting if (m := layout.member_of(*_outlet(k))) is not None and m.group_id in below]
         sessions = list(self._manager.sessions.values())
         for member in group["members"]:
