@@ -124,7 +124,8 @@ class CentralSystem:
                                   lease=settings.load_lease, clear=self.load_link.clear)
         self.load_link.manager = self.energy
         self.transactions.stop_listeners.append(self.energy.ended)
-        self.load_groups = LoadGroupService(self.writer, self.reads.load_groups, self.energy)
+        self.load_groups = LoadGroupService(self.writer, self.reads.load_groups, self.energy,
+                                            clustered=self._clustered)
         self.passwords = PasswordChecker(settings)
         # Lines a charge point can cause per frame or per handshake, at most one of a kind per
         # LOG_EVERY seconds (common.ratelimit); what the message log keeps of rejected frames.
@@ -238,6 +239,9 @@ class CentralSystem:
     async def prune_messages(self) -> int:
         """Delete the message log's frames past their retention (the scheduled job)."""
         return await prune_expired(self.writer, self.settings.message_retention_days)
+
+    async def _clustered(self) -> bool:
+        return await self.router.live_nodes() is not None
 
     async def database_ok(self) -> bool:
         try:

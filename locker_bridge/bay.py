@@ -288,5 +288,6 @@ class Bay:
             "idTag": self.tx.id_tag if self.tx else None,
             "operative": self.operative, "maintenance": self.maintenance,
             "outletWithoutTransaction": self.outlet_without_tx,
+            "waitingForLoadLimit": self.paused,  # off by the site's load limit, the transaction on
             **{field: self.code(command) for command, field in CODE_FIELDS.items()},
         }

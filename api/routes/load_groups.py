@@ -38,7 +38,8 @@ def _body(model: BaseModel) -> dict[str, Any]:
 
 @router.post("", status_code=201, summary="Create a load group", dependencies=[write],
              response_model=LoadGroupOut,
-             responses=declare({409: "`LoadGroupExists`, `MemberInOtherGroup`", 422: INVALID}))
+             responses=declare({409: "`LoadGroupExists`, `MemberInOtherGroup`, `LoadManagementSingleNode` "
+                                     "(a cluster)", 422: INVALID}))
 async def create_load_group(body: LoadGroupCreate, service: LoadGroups) -> dict[str, Any]:
     """A limit its members share (amps per phase with a phase count, or watts). Sessions under it
     get at least ``min_per_session`` or wait; what a session does not use goes to the others."""
@@ -78,7 +79,8 @@ async def delete_load_group(group_id: int, service: LoadGroups) -> Response:
 
 @router.post("/{group_id}/members", status_code=201, summary="Add a member", dependencies=[write],
              response_model=LoadGroupOut,
-             responses=declare({404: "`LoadGroupNotFound`", 409: "`MemberInOtherGroup`", 422: INVALID}))
+             responses=declare({404: "`LoadGroupNotFound`",
+                                409: "`MemberInOtherGroup`, `LoadManagementSingleNode` (a cluster)", 422: INVALID}))
 async def add_member(group_id: int, body: MemberIn, service: LoadGroups) -> dict[str, Any]:
     await service.add_member(group_id, body.model_dump(exclude_none=True))
     return await service.view(group_id)

@@ -59,10 +59,6 @@ class GroupFields(BaseModel):
     tag_priorities: dict[str, int] = Field(default_factory=dict, description=(
         "With policy `priority`: a session's priority by its id tag or the tag's parent (a fleet's "
         "cards share one), over its member's priority when higher."))
-    strict_failsafe: bool = Field(False, description=(
-        "Keep the failsafe limits of members without a session out of the shares, so that shares "
-        "and failsafes never add up past the limit, even while the central system is away (fewer "
-        "watts for the sessions while members are idle)."))
 
 
 class LoadGroupCreate(GroupFields):
@@ -87,7 +83,6 @@ class LoadGroupChange(BaseModel):
     windows: list[LoadWindow] | None = None
     timezone: str | None = None
     tag_priorities: dict[str, int] | None = None
-    strict_failsafe: bool | None = None
 
     model_config = {"json_schema_extra": {"examples": [
         {"limit": 80}, {"windows": [{"from": "17:00", "to": "20:00", "limit": 40}]}]}}
@@ -136,7 +131,6 @@ class LoadGroupOut(BaseModel):
     windows: list[LoadWindow]
     timezone: str
     tag_priorities: dict[str, int]
-    strict_failsafe: bool
     created_at: Timestamp
     updated_at: Timestamp
     members: list[MemberOut]

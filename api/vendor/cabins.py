@@ -86,6 +86,9 @@ class Cabin(BaseModel):
     operative: bool = Field(description="False: the CSMS made it Inoperative (ChangeAvailability).")
     maintenance: bool = Field(description="True: the locker operator put it out of service.")
     outletWithoutTransaction: bool = Field(description="The outlet is on with no transaction.")
+    waitingForLoadLimit: bool = Field(False, description=(
+        "A transaction runs but the outlet is off: the site's load limit (a load group) has no room "
+        "for it yet; it goes on when the central system's share allows."))
     open_code: str
     status_code: str
     start_charging_code: str
@@ -320,7 +323,11 @@ async def start_charging(identity: str, body: StartCharging, request: Request,
         started, why = await _board(service.start_charging(identity, body.idTag))
         if not started:
             raise ApiError(409, "StartRejected", why, success=False, cabin=identity)
-    return {"success": True, "message": "Charging started", "cabin": _cabin(service, identity)}
+    cabin = _cabin(service, identity)
+    if cabin["waitingForLoadLimit"]:  # a load group has no room for it yet: off until it does
+        return {"success": True, "message": "Transaction started; the outlet stays off until the site's "
+                "load limit has room for it", "cabin": cabin}
+    return {"success": True, "message": "Charging started", "cabin": cabin}
 
 
 @router.post("/api/locker/cabins/{identity}/stop-charging",

@@ -181,22 +181,3 @@ def _fill(members: Sequence[Session], route: Mapping[str, tuple[str, ...]], room
         full = {g for g in under if room[g] <= EPSILON_W}
         active = {k: path for k, path in active.items()
                   if cap[k] - limits[k] > EPSILON_W and not full.intersection(path)}
-
-
-def failsafe(groups: Mapping[str, Group], members: Mapping[str, str],
-             min_w: Mapping[str, float]) -> dict[str, float]:
-    """Each member's fallback limit, for when the central system is away: a share no group can be
-    exceeded by even if every member draws it at once (each group's lowest limit over the day,
-    divided by the members below it, along the member's path); 0 where that is under the
-    member's minimum (it could not charge at it anyway). ``members`` maps a member to its group."""
-    route = paths(groups)
-    count: dict[str, int] = {}
-    for group in members.values():
-        for g in route[group]:
-            count[g] = count.get(g, 0) + 1
-    lowest = {gid: min([group.limit_w, *(w.limit_w for w in group.windows)]) for gid, group in groups.items()}
-    found: dict[str, float] = {}
-    for member, group in members.items():
-        share = min(lowest[g] / count[g] for g in route[group])
-        found[member] = share if share + EPSILON_W >= min_w.get(member, 0.0) else 0.0
-    return found

@@ -47,8 +47,6 @@ class GroupSpec:
     timezone: str = "UTC"
     # with policy priority: a session's priority by its id tag or the tag's parent (a fleet's cards)
     tag_priorities: tuple[tuple[str, int], ...] = ()
-    # keep idle members' failsafes out of the shares: never over the limit, even in an outage
-    strict_failsafe: bool = False
 
     def tag_priority(self, tags: Iterable[str | None]) -> int:
         found = dict(self.tag_priorities)

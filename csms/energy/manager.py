@@ -21,9 +21,10 @@ from datetime import datetime
 from typing import Any
 
 from common.tasks import cancel_until_done
-from csms.energy.allocator import SELF_LIMITED, Allocation, Group, Session, allocate, failsafe, usable
+from csms.energy.allocator import SELF_LIMITED, Allocation, Group, Session, allocate, usable
 from csms.energy.config import GroupSpec, MemberSpec, allocator_groups, ancestors
 from csms.energy.meter import draw_watts
+from csms.energy.outage import Holder, outage_limits
 from csms.timeutil import now_utc
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ SENT, REFUSED, UNSUPPORTED, FAILED = "sent", "refused", "unsupported", "failed"
 REJECTIONS = 3
 UNCONTROLLED_PRIORITY = 1 << 30  # a member that refuses profiles draws its rating: counted first
 SETTLE_S = 1.0  # a draw measured this soon after its share was accepted may predate the share
+AWAY_RETRY_S = 30.0  # a charge point a profile did not reach is tried again after this (or when it connects)
 
 Outlet = tuple[str, int]  # (charge point, connector: 0 for the whole charge point)
 
@@ -84,15 +86,15 @@ class Layout:
 
 
 def build(layout: Layout, sessions: Iterable[Live], now: datetime, refusing: set[Outlet],
-          reserve: dict[int, float] | None = None) -> tuple[dict[str, Group], list[Session]]:
-    """The allocator's input: groups in watts at the sites' local times, less what ``reserve``
-    keeps back in each (a charge point member is a group of its own, its rating shared by its
-    connectors), one session per live transaction."""
+          away: Iterable[str] = ()) -> tuple[dict[str, Group], list[Session]]:
+    """The allocator's input: groups in watts at the sites' local times (a charge point member
+    is a group of its own, its rating shared by its connectors), one session per live
+    transaction; those of charge points ``away`` (unreachable now) keep the share they hold."""
+    away = set(away)
     groups: dict[str, Group] = {}
     for gid, group in allocator_groups(layout.groups.values()).items():
         spec = layout.groups[int(gid)]
-        limit = max(0.0, group.limit_at(spec.local(now)) - (reserve or {}).get(spec.id, 0.0))
-        groups[gid] = Group(gid, limit, group.parent, (), group.policy)
+        groups[gid] = Group(gid, group.limit_at(spec.local(now)), group.parent, (), group.policy)
     for whole in layout.members.values():
         if whole.kind == "charge_point":
             groups[f"m{whole.id}"] = Group(f"m{whole.id}", layout.groups[whole.group_id].watts(whole.rating),
@@ -108,6 +110,9 @@ def build(layout: Layout, sessions: Iterable[Live], now: datetime, refusing: set
         priority = max(member.priority, owner.tag_priority(live.tags)) if owner.policy == "priority" else 0
         if member.outlet in refusing:
             minimum, priority = rating, UNCONTROLLED_PRIORITY
+        elif live.charge_point_id in away and live.sent_w is not None:  # it keeps what it holds
+            rating = minimum = live.sent_w
+            priority = UNCONTROLLED_PRIORITY
         # A reading from before its share took effect says nothing of what it takes of it (one
         # sampled just before, on its way while the share went out, neither: SETTLE_S after):
         # then the reading and share the last decision rested on stand, so it is not undone.
@@ -140,7 +145,8 @@ class LoadManager:
         self.layout = Layout()
         self.sessions: dict[str, Live] = {}
         self.refusing: set[Outlet] = set()
-        self.failsafe_w: dict[Outlet, float] = {}
+        self.failsafe_w: dict[Outlet, float] = {}  # the failsafe each member accepted last
+        self.away: dict[str, float] = {}  # charge points a profile did not reach: since when
         self.last: Allocation = Allocation()
         self.reallocations = 0  # rounds begun
         self.rounds_done = 0  # rounds whose sends have all ended
@@ -206,6 +212,7 @@ class LoadManager:
         """A member's charge point (re)connected: its failsafe goes out again."""
         if self.watches(charge_point_id):
             self.refusing = {outlet for outlet in self.refusing if outlet[0] != charge_point_id}  # asked again
+            self.away.pop(charge_point_id, None)
             for live in self.sessions.values():  # a charge point that forgot its profiles gets them again
                 if live.charge_point_id == charge_point_id:
                     live.sent_w = None
@@ -256,36 +263,43 @@ class LoadManager:
 
     # -- the work --------------------------------------------------------------------------
     async def reallocate(self) -> Allocation:
-        """Recompute every share, send what moved (and renew leases due), send failsafes due."""
-        layout, now = self.layout, now_utc()
-        failsafe_due = self._failsafes(layout)  # (their shares first: a strict group reserves them)
-        groups, sessions = build(layout, self.sessions.values(), now, self.refusing, self._reserve(layout))
+        """Recompute every share and failsafe, send what moved (and renew leases due)."""
+        layout, now, clock = self.layout, now_utc(), self._clock()
+        self.away = {cp: at for cp, at in self.away.items() if clock - at < AWAY_RETRY_S}  # else tried again
+        due, self._failsafe_due = self._failsafe_due, set()
+        groups, sessions = build(layout, self.sessions.values(), now, self.refusing, self.away)
         allocation = allocate(groups, sessions)
         self.last, self.reallocations = allocation, self.reallocations + 1
         for session in sessions:
             self.sessions[session.key].capped = usable(session) < session.max_w - 1.0
-        lower: list[tuple[Live, MemberSpec, float]] = []
-        rise: list[tuple[Live, MemberSpec, float]] = []
+        lower: list[tuple[Live | None, MemberSpec, float]] = []
+        rise: list[tuple[Live | None, MemberSpec, float]] = []
         for live in list(self.sessions.values()):
             member = layout.member_of(live.charge_point_id, live.connector_id)
-            if member is None or member.outlet in self.refusing:
+            if member is None or member.outlet in self.refusing or live.charge_point_id in self.away:
                 continue
             live.given_w = share = allocation.limits.get(live.key, 0.0)
             step = STEP * layout.groups[member.group_id].watts(member.rating)
-            renew = self._clock() - live.sent_at >= self.lease / 2
+            renew = clock - live.sent_at >= self.lease / 2
             # any fall goes out (the group's limit holds only if every share does); a rise only
             # past the step, so that small wobbles of a draw do not flood the charge points
             falls = live.sent_w is not None and share < live.sent_w - 1.0
             rises = live.sent_w is None or share > live.sent_w + step or (share > 0 and live.sent_w == 0)
             if falls or rises or renew:
                 (lower if falls else rise).append((live, member, share))
-        failsafes = [self._send_failsafe(m) for m in failsafe_due]
-        # shares that fall go first: raising others before they took effect would overshoot, so
-        # when a fall did not land, the rises wait for the next round
-        if not all(await asyncio.gather(*(self._send_tx(*s) for s in lower))):
+        for member, wanted in self._failsafes(layout, allocation).items():
+            held = self.failsafe_w.get(member.outlet)
+            step = STEP * layout.groups[member.group_id].watts(member.rating)
+            if held is None or wanted < held - 1.0:  # (not known: it may hold more)
+                lower.append((None, member, wanted))
+            elif member.charge_point_id in due or wanted > held + step or (wanted > 0 and held == 0):
+                rise.append((None, member, wanted))
+        # what falls goes first: raising others before it took effect would overshoot (in an
+        # outage too), so when a fall did not land, the rises wait for the next round
+        if not all(await asyncio.gather(*(self._send_one(*s) for s in lower))):
             rise = []
             self._dirty.set()
-        await asyncio.gather(*(self._send_tx(*s) for s in rise), *failsafes)
+        await asyncio.gather(*(self._send_one(*s) for s in rise))
         self.rounds_done += 1
         self._record(allocation, layout)
         return allocation
@@ -304,63 +318,54 @@ class LoadManager:
         """The connectors a charge point reported: in the store when the layout was read, or since."""
         return max(self.connectors.get(charge_point_id, 1), layout.connectors.get(charge_point_id, 1))
 
-    def _reserve(self, layout: Layout) -> dict[int, float]:
-        """Per group with ``strict_failsafe``: what its idle members could draw at their failsafe
-        should the central system go away now (a session they start meanwhile is not heard of),
-        kept out of the shares, so leased shares and failsafes never add up past the limit."""
-        strict = {g.id for g in layout.groups.values() if g.strict_failsafe}
-        if not strict:
-            return {}
-        running: dict[str, set[int]] = {}
-        for s in self.sessions.values():
-            running.setdefault(s.charge_point_id, set()).add(s.connector_id)
-        found: dict[int, float] = {}
+    def _failsafes(self, layout: Layout, allocation: Allocation) -> dict[MemberSpec, float]:
+        """The failsafe each member reachable now should hold beside ``allocation`` (the rules
+        are :mod:`csms.energy.outage`'s): shares and failsafes never add up past a limit."""
+        running: dict[Outlet, list[float]] = {}
+        for live in self.sessions.values():
+            member = layout.member_of(live.charge_point_id, live.connector_id)
+            if member is not None:
+                running.setdefault(member.outlet, []).append(allocation.limits.get(live.key, 0.0))
+        holders: dict[str, Holder] = {}
         for member in layout.members.values():
-            cp, on = member.charge_point_id, running.get(member.charge_point_id, set())
-            if member.kind == "charge_point":  # its failsafe holds on each connector not charging
-                idle = self._outlets(layout, cp) - len(on)
-            elif member.kind == "connector":
-                idle = int(member.connector_id not in on)
-            else:  # a locker bay: one outlet
-                idle = int(not on)
-            for gid in ancestors(layout.groups, member.group_id):
-                if gid in strict and idle > 0:
-                    found[gid] = found.get(gid, 0.0) + idle * self.failsafe_w.get(member.outlet, 0.0)
-        return found
-
-    def _failsafes(self, layout: Layout) -> list[MemberSpec]:
-        due, self._failsafe_due = self._failsafe_due, set()
-        if not due:
-            return []
+            owner = layout.groups[member.group_id]
+            rating = owner.watts(member.rating)
+            outlets = self._outlets(layout, member.charge_point_id) if member.kind == "charge_point" else 1
+            shares = tuple(running.get(member.outlet, ()))
+            minimum = rating if member.kind == "locker_bay" else min(owner.watts(owner.min_per_session), rating)
+            fixed = None
+            if member.outlet in self.refusing:  # its outlets may draw their rating
+                fixed = rating
+            elif member.charge_point_id in self.away:  # it keeps what it accepted last
+                fixed = self.failsafe_w.get(member.outlet, 0.0)
+            holders[f"{member.id}"] = Holder(str(member.group_id), shares, max(0, outlets - len(shares)),
+                                             rating, minimum, fixed)
         groups = allocator_groups(layout.groups.values())
-        of = {f"{m.charge_point_id}/{m.connector_id}": str(m.group_id) for m in layout.members.values()}
-        minimum = {f"{m.charge_point_id}/{m.connector_id}": layout.groups[m.group_id].watts(
-            m.rating if m.kind == "locker_bay" else layout.groups[m.group_id].min_per_session)
-            for m in layout.members.values()}
-        shares = failsafe(groups, of, minimum)
-        for member in layout.members.values():
-            key = f"{member.charge_point_id}/{member.connector_id}"
-            share = min(shares[key], layout.groups[member.group_id].watts(member.rating))
-            if member.kind == "charge_point":  # on connector 0 it holds for each connector: split
-                share /= self._outlets(layout, member.charge_point_id)
-                share = share if share + 1e-6 >= minimum[key] else 0.0
-            self.failsafe_w[member.outlet] = share
-        return [m for m in layout.members.values() if m.charge_point_id in due]
+        found = outage_limits(groups, holders, {g: allocation.group_limits[g] for g in groups})
+        return {m: found[f"{m.id}"] for m in layout.members.values()
+                if m.outlet not in self.refusing and m.charge_point_id not in self.away}
 
-    async def _send_tx(self, live: Live, member: MemberSpec, share: float) -> bool:
-        """Send a share; whether it is in force now."""
-        outcome = await self._send(live, member, share)
-        if outcome == SENT:
-            live.sent_w, live.sent_at, live.rejections = share, self._clock(), 0
+    async def _send_one(self, live: Live | None, member: MemberSpec, watts: float) -> bool:
+        """Send a share (``live``'s TxProfile) or a failsafe (None); whether it is in force now."""
+        outcome = await self._send(live, member, watts)
+        if outcome == FAILED:  # offline, no answer: it keeps what it has; tried again later
+            self.away.setdefault(member.charge_point_id, self._clock())
+            self._dirty.set()
+        elif live is None:
+            if outcome == SENT:
+                self.failsafe_w[member.outlet] = watts
+            else:  # a TxDefaultProfile has no transaction it might not know yet
+                self._refuses(member, "rejected its failsafe (TxDefaultProfile)"
+                              if outcome == REFUSED else "does not support charging profiles")
+        elif outcome == SENT:
+            live.sent_w, live.sent_at, live.rejections = watts, self._clock(), 0
         elif outcome == REFUSED:
             live.rejections += 1
             if live.rejections >= REJECTIONS:
                 self._refuses(member, f"rejected {REJECTIONS} shares in a row")
             self._dirty.set()  # tried again next round
-        elif outcome == UNSUPPORTED:
+        else:
             self._refuses(member, "does not support charging profiles")
-        # FAILED (offline, no answer): sent_w stays, so the next round (at the latest the lease
-        # timer's) sends it again
         return outcome == SENT
 
     def _refuses(self, member: MemberSpec, why: str) -> None:
@@ -368,10 +373,3 @@ class LoadManager:
             self.refusing.add(member.outlet)
             log.warning("%s %s: counted at its full rating until it reconnects", member.charge_point_id, why)
             self._dirty.set()
-
-    async def _send_failsafe(self, member: MemberSpec) -> None:
-        outcome = await self._send(None, member, self.failsafe_w.get(member.outlet, 0.0))
-        if outcome == UNSUPPORTED:
-            self._refuses(member, "does not support charging profiles")
-        elif outcome == REFUSED:
-            log.warning("%s rejected its failsafe limit (TxDefaultProfile)", member.charge_point_id)

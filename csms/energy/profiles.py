@@ -5,11 +5,11 @@ Why these profiles:
 - A running session's share goes out as a **TxProfile** (stack level 1) that holds only for a
   lease (``validTo``, renewed while the central system runs). Should the central system go away,
   the share lapses and the charge point falls back to
-- the member's **TxDefaultProfile** (stack level 0): its failsafe share, small enough that every
-  member drawing it at once keeps each group within its limit
-  (:func:`csms.energy.allocator.failsafe`). It is sent when a member's charge point connects and
-  whenever the failsafe changes. (Why not ChargePointMaxProfile: it caps the charge point while
-  the central system is up too, so a share freed by others could never be handed to it.)
+- the member's **TxDefaultProfile** (stack level 0): its failsafe, recomputed beside the shares
+  so that shares and failsafes never add up past a limit (:mod:`csms.energy.outage`): an outage
+  freezes the allocation. It is sent when a member's charge point connects and whenever the
+  failsafe moves. (Why not ChargePointMaxProfile: it caps the charge point while the central
+  system is up too, so a share freed by others could never be handed to it.)
 
 Both are ``Relative`` with one period from 0: they hold from the transaction's start (or now);
 only the lease's ``validTo`` is read on the charge point's clock.

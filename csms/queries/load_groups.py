@@ -30,8 +30,7 @@ def group_spec(row: Any) -> GroupSpec:
     return GroupSpec(id=row.id, name=row.name, limit=row.limit_value, unit=row.unit, phases=row.phases,
                      min_per_session=row.min_per_session, policy=row.policy, parent_id=row.parent_id,
                      windows=parse_windows(json.loads(row.windows or "[]")), timezone=row.timezone,
-                     tag_priorities=tuple(sorted(json.loads(row.tag_priorities or "{}").items())),
-                     strict_failsafe=bool(row.strict_failsafe))
+                     tag_priorities=tuple(sorted(json.loads(row.tag_priorities or "{}").items())))
 
 
 def member_spec(row: Any) -> MemberSpec:

@@ -39,7 +39,7 @@ from csms.timeutil import now_utc
 _GROUPS = table(LoadGroup)
 _MEMBERS = table(LoadGroupMember)
 GROUP_FIELDS = ("name", "limit", "unit", "phases", "min_per_session", "policy", "parent_id", "windows",
-                "timezone", "tag_priorities", "strict_failsafe")
+                "timezone", "tag_priorities")
 
 
 def _invalid(exc: ConfigError) -> Invalid:
@@ -116,7 +116,7 @@ def _group_row(spec: GroupSpec) -> dict[str, Any]:
     return {"name": spec.name, "limit_value": spec.limit, "unit": spec.unit, "phases": spec.phases,
             "min_per_session": spec.min_per_session, "policy": spec.policy, "parent_id": spec.parent_id,
             "windows": windows_json(spec.windows), "timezone": spec.timezone,
-            "tag_priorities": json.dumps(dict(spec.tag_priorities)), "strict_failsafe": spec.strict_failsafe,
+            "tag_priorities": json.dumps(dict(spec.tag_priorities)),
             "updated_at": now_utc()}
 
 
@@ -129,10 +129,19 @@ class LoadGroupService:
     """Creates, changes and deletes groups and members, in the writer's order, then has the
     allocator (``changed``) take the new configuration."""
 
-    def __init__(self, writer: Writer, queries: LoadGroupQueries, manager: LoadManager) -> None:
+    def __init__(self, writer: Writer, queries: LoadGroupQueries, manager: LoadManager,
+                 clustered: Callable[[], Awaitable[bool]] | None = None) -> None:
         self._writer = writer
         self._queries = queries
         self._manager = manager
+        self._clustered = clustered
+
+    async def _single_node(self) -> None:
+        """Load management needs every member's sessions in one allocator: on a cluster each node
+        sees only its own charge points', so limits would not hold. Refused rather than pretended."""
+        if self._clustered is not None and await self._clustered():
+            raise Conflict("LoadManagementSingleNode", "load groups need a single central system node: "
+                           "on a cluster each node sees only its own charge points' sessions")
 
     async def _changed(self) -> None:
         await self._manager.reload()
@@ -169,8 +178,11 @@ class LoadGroupService:
                     "state": "waiting" if live.key in last.waiting else "charging",
                     "limit_w": _round(limit), "sent_w": _round(live.sent_w), "draw_w": _round(live.draw_w),
                     "limit": _round(spec.from_watts(limit)) if spec and limit is not None else None})
+        limit_w = last.group_limits.get(key)
+        if limit_w is None and spec is not None:  # not in a round yet (just made): the limit in force
+            limit_w = allocator_groups([spec])[key].limit_at(spec.local(now_utc()))
         group["allocations"] = {
-            "limit_w": _round(last.group_limits.get(key)), "allocated_w": _round(last.group_totals.get(key)),
+            "limit_w": _round(limit_w), "allocated_w": _round(last.group_totals.get(key, 0.0 if spec else None)),
             "draw_w": round(draw_w, 1), "waiting": waiting}
         return group
 
@@ -192,6 +204,7 @@ class LoadGroupService:
 
     async def create(self, body: Mapping[str, Any]) -> int:
         """A new group with the members ``body`` lists; its id."""
+        await self._single_node()
         async def op(conn: AsyncConnection) -> int:
             groups, members = await read_specs(conn)
             if any(g.name == body["name"] for g in groups):
@@ -243,6 +256,7 @@ class LoadGroupService:
         await self._apply(op)
 
     async def add_member(self, group_id: int, body: Mapping[str, Any]) -> int:
+        await self._single_node()
         async def op(conn: AsyncConnection) -> int:
             groups, members = await read_specs(conn)
             member = member_of(body, _find(groups, group_id))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db import NEVER_REUSED_IDS, TS, Base, BigId
@@ -33,7 +33,6 @@ class LoadGroup(Base):
     windows: Mapped[str] = mapped_column(Text, default="[]")  # JSON: [{from, to, limit}]
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     tag_priorities: Mapped[str] = mapped_column(Text, default="{}")  # JSON: id tag or its parent -> priority
-    strict_failsafe: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(TS)
     updated_at: Mapped[datetime] = mapped_column(TS)
 

@@ -231,3 +231,13 @@ async def test_a_version_change_at_one_node_reaches_the_other(nodes: tuple[Stack
         async def seen_at_n2() -> bool:
             return (await n2.central.commands.version("CP-XV")).name == "2.0.1"
         assert await eventually(seen_at_n2, 3.0)
+
+
+async def test_load_groups_are_refused_on_a_cluster(nodes: tuple[Stack, Stack]) -> None:
+    """Each node's allocator would see only its own charge points' sessions, so a group's limit
+    would not hold: a cluster says so rather than pretending (issue #19)."""
+    _, n2 = nodes
+    async with httpx.AsyncClient(base_url=n2.http_url, timeout=10) as client:
+        r = await client.post("/api/v1/load-groups", headers=ADMIN, json={"name": "site", "limit": 100})
+        assert r.status_code == 409 and r.json()["code"] == "LoadManagementSingleNode", r.text
+        assert (await client.get("/api/v1/load-groups", headers=ADMIN)).json() == []

@@ -14,7 +14,6 @@ from csms.energy.allocator import (
     Window,
     allocate,
     amps_to_watts,
-    failsafe,
     usable,
     watts_to_amps,
 )
@@ -114,19 +113,6 @@ def test_a_circle_or_an_unknown_parent_is_refused() -> None:
         allocate({"a": Group("a", 1, parent="b"), "b": Group("b", 1, parent="a")}, [])
     with pytest.raises(ValueError, match="unknown parent"):
         allocate({"a": Group("a", 1, parent="x")}, [])
-
-
-def test_failsafe_keeps_every_group_within_its_lowest_limit() -> None:
-    groups = {"site": Group("site", 100 * A, windows=(Window(time(17), time(20), 60 * A),)),
-              "feeder": Group("feeder", 20 * A, parent="site")}
-    members = {f"cp{i}": "site" for i in range(6)} | {"f1": "feeder", "f2": "feeder"}
-    minimum = dict.fromkeys(members, 6 * A)
-    limits = failsafe(groups, members, minimum)
-    assert limits["cp0"] == pytest.approx(60 * A / 8)  # 7.5 A: all eight at once stay within 60 A
-    assert limits["f1"] == pytest.approx(60 * A / 8)  # the feeder's 10 A each is not the tightest
-    assert sum(limits.values()) <= 60 * A + 1e-6
-    crowded = failsafe({"site": Group("site", 10 * A)}, {"a": "site", "b": "site"}, {"a": 6 * A, "b": 6 * A})
-    assert crowded == {"a": 0.0, "b": 0.0}  # 5 A each is under the minimum: they wait
 
 
 def test_random_groups_never_exceed_a_limit_and_keep_the_minimum() -> None:

@@ -1,6 +1,7 @@
 """Load groups end to end with simulated stations (issue #19): the stations' own meters never
-hold the group above its limit for longer than a reallocation takes, every session charges at
-its minimum or more, or waits, and a freed share is handed on within 2 s."""
+show the group above its limit (shares and failsafes that fall are sent, and accepted, before
+any rises; a session starts at the failsafe it was already counted at), every session charges
+at its minimum or more, or waits, and a freed share is handed on within 2 s."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ fast_sequences = stations.fast_sequences  # a fixture
 sim = stations.sim  # a fixture
 PERIOD = 0.2
 VOLTS = 230
+SLACK_W = 10.0  # a limit that falls by under 1 W is not resent: 1 W a station
 
 
 @pytest.fixture
@@ -52,18 +54,12 @@ class Watch:
         above: tuple[int, float] | None = None
         while True:
             total, now = power(self.group), time.monotonic()
-            if total > self.limit_w + 1 and above is None:
+            if total > self.limit_w + SLACK_W and above is None:
                 above = (self.manager.reallocations, now)
-            elif total <= self.limit_w + 1 and above is not None:
+            elif total <= self.limit_w + SLACK_W and above is not None:
                 self.spells.append((self.manager.rounds_done - above[0], now - above[1]))
                 above = None
             await asyncio.sleep(0.02)
-
-    def longest(self) -> int:
-        """The most rounds begun after a spell began that had ended before it did: the first such
-        round knows of the start that caused it, unless the start was heard of a moment after the
-        round began (then the second). A spell outlasting two would be one the allocator missed."""
-        return max((rounds for rounds, _ in self.spells), default=0)
 
     async def stop(self) -> None:
         self._task.cancel()
@@ -107,9 +103,7 @@ async def test_ten_ac_chargers_share_a_100_a_feeder(stack: Stack, sim: Sims) -> 
                 await st.start_local(1, "TAG-1")
         await eventually(lambda: _settled(group, 10 * 3 * VOLTS), 5)
         await watch.stop()
-        # never above the limit for longer than a reallocation takes (a start at its failsafe
-        # share beside shares not yet lowered: until the round that lowers them has ended)
-        assert watch.spells and watch.longest() <= 2, watch.spells
+        assert watch.spells == [], watch.spells  # (rounds, seconds) above the limit
         for st in group:  # at its minimum or more, or waiting
             assert st.connectors[1].meter.power_w == 0 or st.connectors[1].meter.power_w >= minimum_w - 1
         await group[0].stop_local(1)  # a freed share goes to the others within 2 s
@@ -136,7 +130,7 @@ async def test_a_locker_cabinet_charges_the_bays_that_fit_and_queues_the_rest(st
             nxt = group[5 + index]
             await eventually(lambda nxt=nxt: _is(nxt.connectors[1].meter.power_w, 60.0), 2.0)
         await watch.stop()
-        assert watch.longest() <= 2, watch.spells
+        assert watch.spells == [], watch.spells
         assert [st.connectors[1].meter.power_w for st in group] == [0.0] * 3 + [60.0] * 5 + [0.0] * 4
 
 
@@ -162,7 +156,7 @@ async def test_a_2_0_1_station_and_a_1_6_one_share_a_limit(stack: Stack, sim: Si
     station's own transaction id); each station's meter is capped by its share."""
     await _group(stack, {"name": "mixed", "limit": 20, "unit": "A", "phases": 3, "members": [
         {"charge_point_id": "MIX-16", "rating": 32}, {"charge_point_id": "MIX-201", "rating": 32},
-        {"charge_point_id": "MIX-IDLE", "rating": 32}]})  # the failsafe: 20 A / 3, under the shares
+        {"charge_point_id": "MIX-IDLE", "rating": 32}]})  # idle: its failsafe is what is left
     tpl = template(connectors=1, max_power_w=32 * 3 * VOLTS,
                    ev={"battery_wh": 400000, "initial_soc": [10, 20], "max_power_w": 22080, "taper_from_soc": 95})
     async with asyncio.timeout(60):
@@ -170,7 +164,7 @@ async def test_a_2_0_1_station_and_a_1_6_one_share_a_limit(stack: Stack, sim: Si
         v201 = await sim.start201("MIX-201", tpl)
         assert await v16.start_local(1, "TAG-1") == "Accepted"
         assert await v201.start_local(1, "TAG-2") == "Accepted"
-        # 20 A over two: 10 A each (the failsafe is 6.6 A), from each one's own meter
+        # 20 A over two: 10 A each, from each one's own meter
         await eventually(lambda: _settled([v16, v201], 10 * 3 * VOLTS), 5)
         held = [p for _, p in v201.profiles.installed() if p["chargingProfilePurpose"] == "TxProfile"]
         tx = v201.connectors[1].tx

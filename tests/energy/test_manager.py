@@ -13,7 +13,7 @@ import pytest
 
 from csms.energy.allocator import Allocation
 from csms.energy.config import GroupSpec, MemberSpec
-from csms.energy.manager import FAILED, REFUSED, SENT, UNSUPPORTED, Layout, Live, LoadManager
+from csms.energy.manager import AWAY_RETRY_S, FAILED, REFUSED, SENT, UNSUPPORTED, Layout, Live, LoadManager
 from csms.energy.meter import draw_watts
 
 GROUP = GroupSpec(id=1, name="g", limit=100, unit="A", phases=3, min_per_session=6)
@@ -27,6 +27,7 @@ class Harness:
         self.sent: list[tuple[str, int | None, float]] = []  # (charge point, transaction or None, W)
         self.answer = answer
         self.answers: dict[str, str] = {}  # per charge point, over ``answer``
+        self.failsafe_answers: dict[str, str] = {}  # to its TxDefaultProfile, over ``answers``
         self.recorded: list[Allocation] = []
         self.now = 0.0
         self.manager = LoadManager(self.read_layout, self.read_open, self.send, self.record,
@@ -39,8 +40,11 @@ class Harness:
         return self.open
 
     async def send(self, live: Live | None, member: MemberSpec, watts: float) -> str:
-        self.sent.append((member.charge_point_id, None if live is None else live.transaction_id, watts))
-        return self.answers.get(member.charge_point_id, self.answer)
+        cp = member.charge_point_id
+        self.sent.append((cp, None if live is None else live.transaction_id, watts))
+        if live is None and cp in self.failsafe_answers:
+            return self.failsafe_answers[cp]
+        return self.answers.get(cp, self.answer)
 
     def record(self, allocation: Allocation, layout: Layout) -> None:
         self.recorded.append(allocation)
@@ -73,7 +77,7 @@ async def test_a_reallocation_sends_failsafes_once_then_only_what_moved() -> Non
 
 async def test_refusals_and_failures() -> None:
     h = Harness(members=2)
-    h.answers["CP0"] = REFUSED
+    h.answers["CP0"], h.failsafe_answers["CP0"] = REFUSED, SENT
     await h.manager.reload()
     h.manager.started("CP0", 1, 1)
     for _ in range(2):  # a Rejected share may be a transaction it does not know yet: tried again
@@ -86,12 +90,40 @@ async def test_refusals_and_failures() -> None:
     h.answers["CP0"] = UNSUPPORTED  # NotSupported: at once
     await h.manager.reallocate()
     assert h.manager.refusing == {("CP0", 0)}
-    h.answers["CP1"] = FAILED  # offline: tried again next round, not taken for a refusal
+    h.manager.connected("CP0")
+    h.answers["CP0"], h.failsafe_answers["CP0"] = SENT, REFUSED  # a TxDefaultProfile rejected: at once
+    await h.manager.reallocate()
+    assert h.manager.refusing == {("CP0", 0)}
+
+
+async def test_a_charge_point_a_profile_did_not_reach_keeps_what_it_holds() -> None:
+    """Offline (or no answer): its session keeps the share it holds and its failsafe stays
+    counted; nothing more is sent to it until it connects or AWAY_RETRY_S passed."""
+    h = Harness(members=2)
+    h.layout = Layout.of([replace(GROUP, limit=50)], list(h.layout.members.values()))
+    await h.manager.reload()
     h.manager.started("CP1", 1, 2)
     await h.manager.reallocate()
+    assert h.shares() == {"CP1": 32} and h.manager.failsafe_w[("CP0", 0)] == pytest.approx(18 * W_PER_A)
+    h.answers["CP1"] = FAILED
+    h.manager.started("CP0", 1, 1)  # the equal share is 25 A: CP1's fall to 25 A does not land
+    h.sent.clear()
     await h.manager.reallocate()
-    assert [tx for cp, tx, _ in h.sent if cp == "CP1" and tx] == [2, 2]  # each round again
-    assert h.manager.refusing == {("CP0", 0)}
+    assert ("CP0", 1, pytest.approx(25 * W_PER_A)) not in h.sent  # the rise waits for the fall
+    assert h.manager.away.keys() == {"CP1"}
+    h.sent.clear()
+    await h.manager.reallocate()  # CP1 keeps its 32 A: CP0 gets the 18 A left, nothing to CP1
+    assert h.sent == [("CP0", 1, pytest.approx(18 * W_PER_A))]  # (its failsafe was 18 A already)
+    h.now += AWAY_RETRY_S
+    h.sent.clear()
+    await h.manager.reallocate()
+    assert ("CP1", 2, pytest.approx(25 * W_PER_A)) in h.sent  # tried again
+    h.answers["CP1"] = SENT
+    h.manager.connected("CP1")
+    await h.manager.reallocate()
+    await h.manager.reallocate()
+    assert h.manager.away == {} and h.manager.last.limits == {"CP0/1": pytest.approx(25 * W_PER_A),
+                                                             "CP1/1": pytest.approx(25 * W_PER_A)}
 
 
 async def test_resume_from_the_store_and_stop_hooks() -> None:
@@ -163,14 +195,17 @@ async def test_a_session_resumed_after_a_restart_keeps_its_place() -> None:
     assert allocation.waiting == ["CP1/1"] and allocation.limits["CP0/1"] == pytest.approx(10 * W_PER_A)
 
 
-async def test_a_strict_group_keeps_idle_members_failsafes_out_of_the_shares() -> None:
-    """With four members of 32 A on 100 A each failsafe is 25 A: one session alone gets its 32 A,
-    unless the group is strict: then the three idle members' 75 A stay in reserve (in an outage
-    they could start at their failsafe), and the session gets 25 A."""
-    for strict, amps in ((False, 32), (True, 25)):
-        h = Harness(members=4)
-        h.layout = Layout.of([replace(GROUP, strict_failsafe=strict)], list(h.layout.members.values()))
-        await h.manager.reload()
-        h.manager.started("CP0", 1, 1)
-        allocation = await h.manager.reallocate()
-        assert allocation.limits["CP0/1"] == pytest.approx(amps * W_PER_A), strict
+async def test_failsafes_fall_before_shares_rise() -> None:
+    """Two members of 32 A on 40 A, idle: 20 A failsafes each. One starts: it gets 32 A, and the
+    other's failsafe falls to 8 A first, so that an outage at any moment stays within 40 A."""
+    h = Harness(members=2)
+    h.layout = Layout.of([replace(GROUP, limit=40)], list(h.layout.members.values()))
+    await h.manager.reload()
+    await h.manager.reallocate()
+    assert h.manager.failsafe_w == {("CP0", 0): pytest.approx(20 * W_PER_A), ("CP1", 0): pytest.approx(20 * W_PER_A)}
+    h.manager.started("CP0", 1, 1)
+    h.sent.clear()
+    await h.manager.reallocate()
+    amps = [(cp, tx, round(w / W_PER_A, 2)) for cp, tx, w in h.sent]
+    assert amps.index(("CP1", None, 8)) < amps.index(("CP0", 1, 32))
+    assert ("CP0", None, 32) in amps  # its failsafe is its share: an outage keeps it charging

@@ -54,12 +54,23 @@ async def test_a_cabinet_charges_the_bays_that_fit_and_queues_the_rest(stack: St
             {"kind": "locker_bay", "charge_point_id": ident(n), "rating": 60} for n in range(1, BAYS + 1)]})
     assert r.status_code == 201, r.text
     txs = []
-    for n in range(1, BAYS + 1):  # a phone in each bay, one after the other, each its owner's tag
+    for n in range(1, BAYS):  # a phone in each bay, one after the other, each its owner's tag
         await add_id_tag(stack, f"TAG-{n}")
         await load(stack, emu, n)
         assert await command(stack, ident(n), "RemoteStartTransaction", {"idTag": f"TAG-{n}"}) == {
             "status": "Accepted"}
         txs.append(await open_tx(stack, n))
+
+    async def no_room_left() -> bool:  # the last bay's failsafe: what the sessions leave, nothing
+        members = (await api(stack, "GET", "/api/v1/load-groups/1")).json()["members"]
+        return [m["failsafe_w"] for m in members if m["charge_point_id"] == ident(BAYS)] == [0.0]
+    await until(no_room_left, 5)
+    await add_id_tag(stack, f"TAG-{BAYS}")  # the last one started at the locker: told it waits
+    await load(stack, emu, BAYS)
+    r = await api(stack, "POST", f"/api/locker/cabins/{ident(BAYS)}/start-charging", json={"idTag": f"TAG-{BAYS}"})
+    assert r.status_code == 200 and r.json()["cabin"]["waitingForLoadLimit"] is True, r.text
+    assert r.json()["message"].startswith("Transaction started; the outlet stays off"), r.text
+    txs.append(await open_tx(stack, BAYS))
     await until(outlets_are(emu, [True] * 5 + [False] * 7), 5)
     for n in range(6, BAYS + 1):  # waiting: the transaction open, the outlet off by the limit
         await wait_status(stack, n, "SuspendedEVSE")
