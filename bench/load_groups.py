@@ -38,8 +38,9 @@ sys.path.insert(0, str(ROOT))
 
 from csms.energy.allocator import Allocation, allocate  # noqa: E402
 from csms.energy.config import GroupSpec, MemberSpec  # noqa: E402
-from csms.energy.manager import SENT, Layout, Live, LoadManager, build  # noqa: E402
+from csms.energy.manager import SENT, LoadManager  # noqa: E402
 from csms.energy.profiles import default_profile_16, tx_profile_16  # noqa: E402
+from csms.energy.state import Layout, Live, build  # noqa: E402
 from csms.timeutil import now_utc  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "load_groups.json"
@@ -81,7 +82,7 @@ class Bench:
         started = time.perf_counter()
         await self.manager.reallocate()
         took = time.perf_counter() - started
-        groups, sessions = build(self.layout, self.manager.sessions.values(), now_utc(), self.manager.refusing)
+        groups, sessions = build(self.layout, self.manager.sessions.values(), now_utc())
         bare = min(_timed(lambda: allocate(groups, sessions)) for _ in range(3))
         sent = self.messages - before
         return {"scenario": name, "round_ms": round(took * 1000, 2), "allocate_ms": round(bare * 1000, 2),
@@ -115,6 +116,8 @@ async def run(members: int) -> dict[str, Any]:
     b.layout = Layout.of([b.group], b.layout.members.values())
     await m.reload()
     rows.append(await b.round("the limit falls by a third", 2 * (members - 1)))
+    m.started("CP-00000", 1, members + 1)  # into a full group: every share falls a little
+    rows.append(await b.round("one more starts, the group full", 2 * members))
     total = sum(r["messages"] for r in rows)
     naive = sum(r["naive_messages"] for r in rows)
     return {"members": members, "scenarios": rows, "messages": total, "naive_messages": naive,

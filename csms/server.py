@@ -260,6 +260,7 @@ class OcppServer:
             log.warning("%s reconnected from %s; closing its previous connection", cp_id, address)
             old.replace("replaced by a newer connection")
         central.set_online(cp_id, True, version.name)
+        central.energy.connected(cp_id)  # a load group member is reachable again: its limits go out
         central.events.publish("connected", cp_id, ocpp_version=version.name)
         log.info("%s connected from %s (OCPP %s)", cp_id, address, version.name)
         try:

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 
 from csms.energy.allocator import Allocation
 from csms.energy.config import MemberSpec
-from csms.energy.manager import FAILED, REFUSED, SENT, UNSUPPORTED, Layout, Live, LoadManager
+from csms.energy.manager import FAILED, REFUSED, SENT, UNSUPPORTED, LoadManager
 from csms.energy.profiles import (
     accepted,
     default_profile_16,
@@ -23,11 +23,12 @@ from csms.energy.profiles import (
     tx_profile_16,
     tx_profile_201,
 )
+from csms.energy.state import Layout, Live
 from csms.events import EventBus
 from csms.queries.load_groups import LoadGroupQueries
 from csms.services.commands import CommandService
 from csms.services.errors import ServiceError
-from csms.store.energy_models import LoadAllocation, LoadGroupSample
+from csms.store.energy_models import LoadAllocation, LoadFailsafe, LoadGroupSample
 from csms.store.models import Connector, IdTag, Transaction, table
 from csms.store.writer import Writer
 from csms.timeutil import now_utc
@@ -39,6 +40,7 @@ _TAGS = table(IdTag)
 _CONNECTORS = table(Connector)
 _ALLOCATIONS = table(LoadAllocation)
 _SAMPLES = table(LoadGroupSample)
+_FAILSAFES = table(LoadFailsafe)
 SAMPLE_EVERY = 30.0  # seconds between two chart samples of a group (taken on a reallocation)
 SAMPLE_DAYS, PRUNE_EVERY = 7, 3600.0  # chart samples are kept a week, pruned once an hour
 NOT_IMPLEMENTED = ("NotImplemented", "NotSupported")
@@ -71,6 +73,8 @@ class CentralLink:
                     select(_CONNECTORS.c.charge_point_id, func.max(_CONNECTORS.c.connector_id))
                     .where(_CONNECTORS.c.charge_point_id.in_(sorted(layout.charge_points)))
                     .group_by(_CONNECTORS.c.charge_point_id))}
+                layout.failsafes = {(r.charge_point_id, r.connector_id): r.limit_w for r in await conn.execute(
+                    select(_FAILSAFES).where(_FAILSAFES.c.charge_point_id.in_(sorted(layout.charge_points))))}
         return layout
 
     async def read_open(self, charge_points: set[str]) -> list[Live]:
@@ -108,7 +112,7 @@ class CentralLink:
             v16 = await self._commands.version(cp) is V16
         except ServiceError:
             return FAILED
-        valid_to = now_utc() + timedelta(seconds=self.manager.lease)
+        valid_to = now_utc() + timedelta(seconds=live.lease_s if live is not None else self.manager.lease)
         if live is None:
             payload = (default_profile_16(connector, limit, unit, phases) if v16
                        else default_profile_201(connector, limit, unit, phases))
@@ -142,6 +146,10 @@ class CentralLink:
                 "transaction_id": live.transaction_id, "limit_w": watts, "status": status,
                 "sent_at": now_utc()}, ("charge_point_id", "connector_id"))
         if accepted(outcome.payload if outcome is not None else None):
+            if live is None:  # counted for it after a restart, until it connects again
+                self._writer.upsert(_FAILSAFES, {"charge_point_id": cp, "connector_id": connector,
+                                                 "limit_w": watts, "accepted_at": now_utc()},
+                                    ("charge_point_id", "connector_id"))
             return SENT
         if status == "NotSupported":
             return UNSUPPORTED
@@ -151,6 +159,8 @@ class CentralLink:
         """A member left its group: its failsafe and its sessions' shares are lifted (by the
         allocator's own profile ids, so an operator's profiles stay)."""
         cp = member.charge_point_id
+        self._writer.submit(lambda conn: conn.execute(delete(_FAILSAFES).where(
+            _FAILSAFES.c.charge_point_id == cp, _FAILSAFES.c.connector_id == member.connector_id)))
         try:
             v16 = await self._commands.version(cp) is V16
         except ServiceError:

@@ -15,16 +15,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from common.tasks import cancel_until_done
-from csms.energy.allocator import SELF_LIMITED, Allocation, Group, Session, allocate, usable
-from csms.energy.config import GroupSpec, MemberSpec, allocator_groups, ancestors
+from csms.energy.allocator import SELF_LIMITED, Allocation, allocate, usable
+from csms.energy.config import MemberSpec, allocator_groups, ancestors
+from csms.energy.control import Control
 from csms.energy.meter import draw_watts
-from csms.energy.outage import Holder, outage_limits
+from csms.energy.outage import outage_limits
+from csms.energy.state import Layout, Live, Outlet, build
 from csms.timeutil import now_utc
 
 log = logging.getLogger(__name__)
@@ -34,94 +35,8 @@ STEP = 0.02  # a share that rises is resent when it rose by more than 2 % of the
 # unsupported (NotSupported, a NotImplemented CALLERROR: it refuses profiles); not delivered.
 SENT, REFUSED, UNSUPPORTED, FAILED = "sent", "refused", "unsupported", "failed"
 REJECTIONS = 3
-UNCONTROLLED_PRIORITY = 1 << 30  # a member that refuses profiles draws its rating: counted first
-SETTLE_S = 1.0  # a draw measured this soon after its share was accepted may predate the share
 AWAY_RETRY_S = 30.0  # a charge point a profile did not reach is tried again after this (or when it connects)
 
-Outlet = tuple[str, int]  # (charge point, connector: 0 for the whole charge point)
-
-
-@dataclass(slots=True)
-class Live:
-    """A running session on a member's outlet."""
-
-    charge_point_id: str
-    connector_id: int
-    transaction_id: int
-    arrived: float
-    station_tx: str | None = None  # a 2.0.1 station's own transaction id (its TxProfile names it)
-    draw_w: float | None = None
-    draw_at: float = 0.0  # when draw_w was measured (the manager's clock)
-    capped: bool = False  # last given less than its rating because it drew less (usable())
-    rejections: int = 0  # its shares Rejected in a row
-    counted: tuple[float | None, float | None] = (None, None)  # (draw, share) the last decision used
-    tags: tuple[str | None, ...] = ()  # its id tag and the tag's parent (a group's tag priorities)
-    given_w: float | None = None  # the share last computed
-    sent_w: float | None = None  # the share the charge point accepted last
-    sent_at: float = 0.0
-    suspended_ev: bool = False
-
-    @property
-    def key(self) -> str:
-        return f"{self.charge_point_id}/{self.connector_id}"
-
-
-@dataclass(slots=True)
-class Layout:
-    """The groups and members in force, indexed for the handlers' lookups."""
-
-    groups: dict[int, GroupSpec] = field(default_factory=dict)
-    members: dict[Outlet, MemberSpec] = field(default_factory=dict)
-    charge_points: set[str] = field(default_factory=set)
-    connectors: dict[str, int] = field(default_factory=dict)  # as reported before it was read
-
-    @classmethod
-    def of(cls, groups: Iterable[GroupSpec], members: Iterable[MemberSpec]) -> Layout:
-        found = cls({g.id: g for g in groups}, {m.outlet: m for m in members})
-        found.charge_points = {cp for cp, _ in found.members}
-        return found
-
-    def member_of(self, charge_point_id: str, connector_id: int) -> MemberSpec | None:
-        return self.members.get((charge_point_id, connector_id)) or self.members.get((charge_point_id, 0))
-
-
-def build(layout: Layout, sessions: Iterable[Live], now: datetime, refusing: set[Outlet],
-          away: Iterable[str] = ()) -> tuple[dict[str, Group], list[Session]]:
-    """The allocator's input: groups in watts at the sites' local times (a charge point member
-    is a group of its own, its rating shared by its connectors), one session per live
-    transaction; those of charge points ``away`` (unreachable now) keep the share they hold."""
-    away = set(away)
-    groups: dict[str, Group] = {}
-    for gid, group in allocator_groups(layout.groups.values()).items():
-        spec = layout.groups[int(gid)]
-        groups[gid] = Group(gid, group.limit_at(spec.local(now)), group.parent, (), group.policy)
-    for whole in layout.members.values():
-        if whole.kind == "charge_point":
-            groups[f"m{whole.id}"] = Group(f"m{whole.id}", layout.groups[whole.group_id].watts(whole.rating),
-                                           str(whole.group_id))
-    found = []
-    for live in sessions:
-        member = layout.member_of(live.charge_point_id, live.connector_id)
-        if member is None:
-            continue
-        owner = layout.groups[member.group_id]
-        rating = owner.watts(member.rating)
-        minimum = rating if member.kind == "locker_bay" else min(owner.watts(owner.min_per_session), rating)
-        priority = max(member.priority, owner.tag_priority(live.tags)) if owner.policy == "priority" else 0
-        if member.outlet in refusing:
-            minimum, priority = rating, UNCONTROLLED_PRIORITY
-        elif live.charge_point_id in away and live.sent_w is not None:  # it keeps what it holds
-            rating = minimum = live.sent_w
-            priority = UNCONTROLLED_PRIORITY
-        # A reading from before its share took effect says nothing of what it takes of it (one
-        # sampled just before, on its way while the share went out, neither: SETTLE_S after):
-        # then the reading and share the last decision rested on stand, so it is not undone.
-        if live.draw_at >= live.sent_at + SETTLE_S:
-            live.counted = (0.0 if live.suspended_ev and live.draw_w is not None else live.draw_w, live.given_w)
-        draw, given = live.counted
-        found.append(Session(live.key, f"m{member.id}" if member.kind == "charge_point" else str(member.group_id),
-                             live.arrived, rating, minimum, draw, given, priority))
-    return groups, found
 
 
 class LoadManager:
@@ -214,8 +129,8 @@ class LoadManager:
             self.refusing = {outlet for outlet in self.refusing if outlet[0] != charge_point_id}  # asked again
             self.away.pop(charge_point_id, None)
             for live in self.sessions.values():  # a charge point that forgot its profiles gets them again
-                if live.charge_point_id == charge_point_id:
-                    live.sent_w = None
+                if live.charge_point_id == charge_point_id:  # (what it was sent may still hold: a fall
+                    live.renew_at = 0.0  # is judged against it, and goes before the rises)
             self._failsafe_due.add(charge_point_id)
             self._dirty.set()
 
@@ -236,6 +151,10 @@ class LoadManager:
                 await self._clear(member, left)
         self.sessions = {k: s for k, s in self.sessions.items()
                          if self.layout.member_of(s.charge_point_id, s.connector_id) is not None}
+        self.failsafe_w = {o: w for o, w in self.failsafe_w.items() if o in self.layout.members}
+        for outlet, watts in self.layout.failsafes.items():  # held since before a restart
+            if outlet in self.layout.members:
+                self.failsafe_w.setdefault(outlet, watts)
         for live in await self._read_open(self.layout.charge_points - before.charge_points):
             if self.layout.member_of(live.charge_point_id, live.connector_id) is not None:
                 # its lease (if any) may be near its end: renewed in the first round (sent_at 0)
@@ -267,8 +186,16 @@ class LoadManager:
         layout, now, clock = self.layout, now_utc(), self._clock()
         self.away = {cp: at for cp, at in self.away.items() if clock - at < AWAY_RETRY_S}  # else tried again
         due, self._failsafe_due = self._failsafe_due, set()
-        groups, sessions = build(layout, self.sessions.values(), now, self.refusing, self.away)
+        control = self._control(layout)
+        kept, reserve = control.beyond()
+        groups, sessions = build(layout, self.sessions.values(), now, kept, reserve)
         allocation = allocate(groups, sessions)
+        for key, watts in kept.items():  # shown beside the shares, in the totals they were kept from
+            allocation.limits[key] = watts
+            for gid in ancestors(layout.groups, layout.members[control.member(key).outlet].group_id):
+                allocation.group_totals[str(gid)] = allocation.group_totals.get(str(gid), 0.0) + watts
+        for gid, watts in reserve.items():
+            allocation.group_limits[str(gid)] = allocation.group_limits.get(str(gid), 0.0) + watts
         self.last, self.reallocations = allocation, self.reallocations + 1
         for session in sessions:
             self.sessions[session.key].capped = usable(session) < session.max_w - 1.0
@@ -280,14 +207,15 @@ class LoadManager:
                 continue
             live.given_w = share = allocation.limits.get(live.key, 0.0)
             step = STEP * layout.groups[member.group_id].watts(member.rating)
-            renew = clock - live.sent_at >= self.lease / 2
             # any fall goes out (the group's limit holds only if every share does); a rise only
-            # past the step, so that small wobbles of a draw do not flood the charge points
-            falls = live.sent_w is not None and share < live.sent_w - 1.0
-            rises = live.sent_w is None or share > live.sent_w + step or (share > 0 and live.sent_w == 0)
-            if falls or rises or renew:
-                (lower if falls else rise).append((live, member, share))
-        for member, wanted in self._failsafes(layout, allocation).items():
+            # past the step, so that small wobbles of a draw do not flood the charge points. A
+            # new session runs at its member's failsafe (not known: it may hold more)
+            now_w = live.sent_w if live.sent_w is not None else self.failsafe_w.get(member.outlet)
+            if now_w is None or share < now_w - 1.0:
+                lower.append((live, member, share))
+            elif clock >= live.renew_at or share > now_w + step or (share > 0 and now_w == 0):
+                rise.append((live, member, share))
+        for member, wanted in self._failsafes(control, allocation, now).items():
             held = self.failsafe_w.get(member.outlet)
             step = STEP * layout.groups[member.group_id].watts(member.rating)
             if held is None or wanted < held - 1.0:  # (not known: it may hold more)
@@ -295,9 +223,13 @@ class LoadManager:
             elif member.charge_point_id in due or wanted > held + step or (wanted > 0 and held == 0):
                 rise.append((None, member, wanted))
         # what falls goes first: raising others before it took effect would overshoot (in an
-        # outage too), so when a fall did not land, the rises wait for the next round
-        if not all(await asyncio.gather(*(self._send_one(*s) for s in lower))):
-            rise = []
+        # outage too), so when a fall did not land, the rises under the same groups wait for the
+        # next round
+        landed = await asyncio.gather(*(self._send_one(*s) for s in lower))
+        stuck = {g for (_, m, _), ok in zip(lower, landed, strict=True) if not ok
+                 for g in ancestors(layout.groups, m.group_id)}
+        if stuck:
+            rise = [r for r in rise if stuck.isdisjoint(ancestors(layout.groups, r[1].group_id))]
             self._dirty.set()
         await asyncio.gather(*(self._send_one(*s) for s in rise))
         self.rounds_done += 1
@@ -314,39 +246,25 @@ class LoadManager:
                     found[gid] = found.get(gid, 0.0) + live.draw_w
         return found
 
-    def _outlets(self, layout: Layout, charge_point_id: str) -> int:
-        """The connectors a charge point reported: in the store when the layout was read, or since."""
-        return max(self.connectors.get(charge_point_id, 1), layout.connectors.get(charge_point_id, 1))
+    def _control(self, layout: Layout) -> Control:
+        return Control(layout, list(self.sessions.values()), self.refusing, set(self.away), self.failsafe_w,
+                       self.connectors)
 
-    def _failsafes(self, layout: Layout, allocation: Allocation) -> dict[MemberSpec, float]:
+    def _failsafes(self, control: Control, allocation: Allocation, now: datetime) -> dict[MemberSpec, float]:
         """The failsafe each member reachable now should hold beside ``allocation`` (the rules
         are :mod:`csms.energy.outage`'s): shares and failsafes never add up past a limit."""
-        running: dict[Outlet, list[float]] = {}
-        for live in self.sessions.values():
-            member = layout.member_of(live.charge_point_id, live.connector_id)
-            if member is not None:
-                running.setdefault(member.outlet, []).append(allocation.limits.get(live.key, 0.0))
-        holders: dict[str, Holder] = {}
-        for member in layout.members.values():
-            owner = layout.groups[member.group_id]
-            rating = owner.watts(member.rating)
-            outlets = self._outlets(layout, member.charge_point_id) if member.kind == "charge_point" else 1
-            shares = tuple(running.get(member.outlet, ()))
-            minimum = rating if member.kind == "locker_bay" else min(owner.watts(owner.min_per_session), rating)
-            fixed = None
-            if member.outlet in self.refusing:  # its outlets may draw their rating
-                fixed = rating
-            elif member.charge_point_id in self.away:  # it keeps what it accepted last
-                fixed = self.failsafe_w.get(member.outlet, 0.0)
-            holders[f"{member.id}"] = Holder(str(member.group_id), shares, max(0, outlets - len(shares)),
-                                             rating, minimum, fixed)
+        layout = control.layout
+        holders = control.holders(allocation.limits)
         groups = allocator_groups(layout.groups.values())
-        found = outage_limits(groups, holders, {g: allocation.group_limits[g] for g in groups})
-        return {m: found[f"{m.id}"] for m in layout.members.values()
-                if m.outlet not in self.refusing and m.charge_point_id not in self.away}
+        limits = {g: group.limit_at(layout.groups[int(g)].local(now)) for g, group in groups.items()}
+        found = outage_limits(groups, {str(m.id): h for m, h in holders.items()}, limits)
+        return {m: found[str(m.id)] for m in layout.members.values() if control.fixed(m, 0.0) is None}
 
     async def _send_one(self, live: Live | None, member: MemberSpec, watts: float) -> bool:
         """Send a share (``live``'s TxProfile) or a failsafe (None); whether it is in force now."""
+        if live is not None:  # a lease ends where a lower time-of-day limit may begin
+            live.lease_s = self._lease_for(member)
+        began = self._clock()
         outcome = await self._send(live, member, watts)
         if outcome == FAILED:  # offline, no answer: it keeps what it has; tried again later
             self.away.setdefault(member.charge_point_id, self._clock())
@@ -359,6 +277,8 @@ class LoadManager:
                               if outcome == REFUSED else "does not support charging profiles")
         elif outcome == SENT:
             live.sent_w, live.sent_at, live.rejections = watts, self._clock(), 0
+            # renewed half way through a full lease; one cut short by a window, once it ended
+            live.renew_at = began + (self.lease / 2 if live.lease_s >= self.lease else live.lease_s)
         elif outcome == REFUSED:
             live.rejections += 1
             if live.rejections >= REJECTIONS:
@@ -368,8 +288,17 @@ class LoadManager:
             self._refuses(member, "does not support charging profiles")
         return outcome == SENT
 
+    def _lease_for(self, member: MemberSpec) -> float:
+        """A share's lease: ``lease``, or until the next time-of-day edge of a group above it,
+        where the limit may fall (a share outliving it in an outage would exceed it)."""
+        now = now_utc()
+        edges = [e for gid in ancestors(self.layout.groups, member.group_id)
+                 if (e := self.layout.groups[gid].next_edge(now)) is not None]
+        return min([self.lease, *(max(1.0, e) for e in edges)])
+
     def _refuses(self, member: MemberSpec, why: str) -> None:
         if member.outlet not in self.refusing:
             self.refusing.add(member.outlet)
             log.warning("%s %s: counted at its full rating until it reconnects", member.charge_point_id, why)
             self._dirty.set()
+

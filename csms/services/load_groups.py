@@ -29,6 +29,7 @@ from csms.energy.config import (
     windows_json,
 )
 from csms.energy.manager import LoadManager
+from csms.energy.state import outlet_of
 from csms.queries.load_groups import LoadGroupQueries, not_found, read_specs
 from csms.services.errors import Conflict, Invalid, NotFound, ServiceError
 from csms.store.energy_models import LoadGroup, LoadGroupMember
@@ -162,7 +163,8 @@ class LoadGroupService:
         layout = self._manager.layout
         below = {g.id for g in layout.groups.values() if group["id"] in ancestors(layout.groups, g.id)}
         draw_w = self._manager.draws().get(group["id"], 0.0)
-        waiting = [k for k in last.waiting if (m := layout.member_of(*_outlet(k))) is not None and m.group_id in below]
+        waiting = [k for k in last.waiting
+                   if (m := layout.member_of(*outlet_of(k))) is not None and m.group_id in below]
         sessions = list(self._manager.sessions.values())
         for member in group["members"]:
             outlet = (member["charge_point_id"], member["connector_id"])
@@ -175,7 +177,7 @@ class LoadGroupService:
                 limit = last.limits.get(live.key)
                 member["sessions"].append({
                     "connector_id": live.connector_id, "transaction_id": live.transaction_id,
-                    "state": "waiting" if live.key in last.waiting else "charging",
+                    "state": "waiting" if live.key in last.waiting or not limit else "charging",
                     "limit_w": _round(limit), "sent_w": _round(live.sent_w), "draw_w": _round(live.draw_w),
                     "limit": _round(spec.from_watts(limit)) if spec and limit is not None else None})
         limit_w = last.group_limits.get(key)
@@ -294,11 +296,6 @@ class LoadGroupService:
                 raise NotFound("MemberNotFound", f"load group {group_id} has no member {member_id}")
             return member_id
         await self._apply(op)
-
-
-def _outlet(key: str) -> tuple[str, int]:
-    charge_point_id, _, connector = key.rpartition("/")
-    return charge_point_id, int(connector)
 
 
 def _round(value: float | None) -> float | None:

@@ -71,6 +71,18 @@ class LoadAllocation(Base):
     sent_at: Mapped[datetime] = mapped_column(TS)
 
 
+class LoadFailsafe(Base):
+    """The failsafe (TxDefaultProfile) a member's charge point accepted last: what it may draw
+    while the central system is away, counted for it after a restart until it connects again."""
+
+    __tablename__ = "load_failsafes"
+
+    charge_point_id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    connector_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    limit_w: Mapped[float] = mapped_column(Float)
+    accepted_at: Mapped[datetime] = mapped_column(TS)
+
+
 class LoadGroupSample(Base):
     """A group's total draw and limit at one moment, for the chart over the last hours."""
 

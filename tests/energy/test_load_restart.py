@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -131,6 +132,9 @@ async def test_through_an_outage_and_back_never_over_the_limit(csms: Csms, tmp_p
                                               _holds(second, {"TxDefaultProfile": 8.0})), 5)
             _power(first, 32 * W_PER_A)
             csms.kill()
+            with contextlib.closing(sqlite3.connect(tmp_path / "chargebay.db")) as db:  # kept for the restart
+                held = dict(db.execute("SELECT charge_point_id, limit_w FROM load_failsafes").fetchall())
+            assert held == {"S-0": pytest.approx(32 * W_PER_A), "S-1": pytest.approx(8 * W_PER_A)}
             assert await second.start_local(1, "TAG-2") == "Accepted"  # offline: at its failsafe
             await within_limit_until(lambda: _power(second, 8 * W_PER_A), 5)
             killed = time.monotonic()

@@ -6,15 +6,16 @@ from __future__ import annotations
 import asyncio
 import time as time_module
 from dataclasses import replace
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
 
 from csms.energy.allocator import Allocation
 from csms.energy.config import GroupSpec, MemberSpec
-from csms.energy.manager import AWAY_RETRY_S, FAILED, REFUSED, SENT, UNSUPPORTED, Layout, Live, LoadManager
+from csms.energy.manager import AWAY_RETRY_S, FAILED, REFUSED, SENT, UNSUPPORTED, LoadManager
 from csms.energy.meter import draw_watts
+from csms.energy.state import Layout, Live
 
 GROUP = GroupSpec(id=1, name="g", limit=100, unit="A", phases=3, min_per_session=6)
 W_PER_A = 3 * 230
@@ -60,7 +61,7 @@ async def test_a_reallocation_sends_failsafes_once_then_only_what_moved() -> Non
         h.manager.started(f"CP{i}", 1, 100 + i)
     await h.manager.reallocate()
     failsafes = [(cp, round(w / W_PER_A, 2)) for cp, tx, w in h.sent if tx is None]
-    assert sorted(failsafes) == [("CP0", 32), ("CP1", 32), ("CP2", 32)]  # a third of 100 A, at most its rating
+    assert sorted(failsafes) == [("CP0", 32), ("CP1", 32), ("CP2", 32)]  # each charging: its share
     assert h.shares() == {"CP0": 32, "CP1": 32, "CP2": 32}
     h.sent.clear()
     await h.manager.reallocate()
@@ -135,7 +136,8 @@ async def test_resume_from_the_store_and_stop_hooks() -> None:
     try:
         await asyncio.wait_for(_until(lambda: h.recorded), 2)
         assert set(h.manager.sessions) == {"CP1/1"}
-        assert [tx for _, tx, _ in h.sent if tx] == []
+        # its lease may be near its end: renewed at once, at the share it holds
+        assert [(cp, tx, w) for cp, tx, w in h.sent if tx] == [("CP1", 7, 32 * W_PER_A)]
         h.manager.ended("CP1", 7)
         assert h.manager.sessions == {}
         h.manager.started("OTHER", 1, 9)  # no member: ignored
@@ -209,3 +211,65 @@ async def test_failsafes_fall_before_shares_rise() -> None:
     amps = [(cp, tx, round(w / W_PER_A, 2)) for cp, tx, w in h.sent]
     assert amps.index(("CP1", None, 8)) < amps.index(("CP0", 1, 32))
     assert ("CP0", None, 32) in amps  # its failsafe is its share: an outage keeps it charging
+
+
+async def test_a_reconnected_charge_points_fall_goes_before_the_others_rise() -> None:
+    """What a reconnected charge point was sent may still hold: its lower share is a fall, sent
+    first, and when it is refused the rise under the same group waits."""
+    h = Harness(members=2)
+    h.layout = Layout.of([replace(GROUP, limit=40)], list(h.layout.members.values()))
+    await h.manager.reload()
+    h.manager.started("CP0", 1, 1)
+    await h.manager.reallocate()
+    assert h.shares() == {"CP0": 32}
+    h.manager.connected("CP0")
+    h.answers["CP0"] = REFUSED  # it rejects its cut to 20 A
+    h.manager.started("CP1", 1, 2)
+    h.sent.clear()
+    await h.manager.reallocate()
+    assert ("CP0", 1, pytest.approx(20 * W_PER_A)) in h.sent
+    assert [w for cp, tx, w in h.sent if cp == "CP1" and tx] == []  # CP1 stays at its 8 A failsafe
+
+
+async def test_a_failure_holds_back_only_the_rises_under_the_same_groups() -> None:
+    one, two = replace(GROUP, id=1, limit=40), replace(GROUP, id=2, name="other", limit=40)
+    h = Harness(members=0)
+    h.layout = Layout.of([one, two], [MemberSpec(0, 1, "charge_point", "A0", 0, 32),
+                                      MemberSpec(1, 1, "charge_point", "A1", 0, 32),
+                                      MemberSpec(2, 2, "charge_point", "B0", 0, 32)])
+    await h.manager.reload()
+    h.manager.started("A0", 1, 1)
+    await h.manager.reallocate()
+    h.answers["A0"] = FAILED  # A0 goes silent as A1 starts: A0's fall does not land
+    h.manager.started("A1", 1, 2)
+    h.manager.started("B0", 1, 3)
+    h.sent.clear()
+    await h.manager.reallocate()
+    assert ("B0", 3, pytest.approx(32 * W_PER_A)) in h.sent  # the other group is not held back
+    assert [w for cp, tx, w in h.sent if cp == "A1" and tx] == []
+
+
+async def test_a_share_lapses_where_a_lower_window_begins() -> None:
+    start = (datetime.now(UTC) + timedelta(minutes=3)).replace(second=0, microsecond=0)  # windows: minutes
+    windowed = replace(GROUP, windows=((start.time(), (start + timedelta(hours=1)).time(), 60.0),))
+    h = Harness(members=1)
+    h.layout = Layout.of([windowed], list(h.layout.members.values()))
+    await h.manager.reload()
+    h.manager.started("CP0", 1, 1)
+    await h.manager.reallocate()
+    live = h.manager.sessions["CP0/1"]
+    # not the 300 s lease: in an outage the share would outlive the lower limit
+    assert live.lease_s == pytest.approx((start - datetime.now(UTC)).total_seconds(), abs=2)
+    assert live.renew_at == pytest.approx(h.now + live.lease_s)  # renewed once the window began
+
+
+async def test_failsafes_held_before_a_restart_count_until_the_member_connects() -> None:
+    h = Harness(members=2)
+    h.layout = Layout.of([replace(GROUP, limit=40)], list(h.layout.members.values()))
+    h.layout.failsafes = {("CP1", 0): 20 * W_PER_A}
+    h.answers["CP1"] = FAILED  # not connected yet: it holds its 20 A
+    await h.manager.reload()
+    h.manager.started("CP0", 1, 1)
+    await h.manager.reallocate()
+    await h.manager.reallocate()
+    assert h.manager.last.limits["CP0/1"] == pytest.approx(20 * W_PER_A)  # 40 A less CP1's 20 A
