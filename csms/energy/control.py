@@ -15,6 +15,8 @@ from csms.energy.config import MemberSpec, ancestors
 from csms.energy.outage import Holder
 from csms.energy.state import Layout, Live, Outlet, outlet_of
 
+CLOCK_SKEW_S = 60.0  # a lease is read on the charge point's clock: it may run this much longer
+
 
 @dataclass(frozen=True, slots=True)
 class Control:
@@ -24,6 +26,8 @@ class Control:
     away: Collection[str]  # charge points a profile did not reach
     failsafe_w: Mapping[Outlet, float]  # the failsafe each member accepted last
     connectors: Mapping[str, int]  # the highest connector each charge point reported since
+    now: float  # the manager's clock
+    seen: Collection[str] = ()  # charge points connected or reporting since the start
 
     def member(self, key: str) -> MemberSpec:
         found = self.layout.member_of(*outlet_of(key))
@@ -41,8 +45,18 @@ class Control:
         if member.outlet in self.refusing:
             return rating
         if member.charge_point_id in self.away:
-            return self.failsafe_w.get(member.outlet, 0.0)
+            held = self.failsafe_w.get(member.outlet)
+            if held is not None:
+                return held
+            # never connected: not installed yet, or it has never heard of load management (it
+            # draws its rating if it charges); a charge point seen before may hold anything
+            return rating if self.sees(member.charge_point_id) else 0.0
         return None
+
+    def sees(self, charge_point_id: str) -> bool:
+        """Whether the charge point was ever connected: it reported a connector, or connected since."""
+        return (charge_point_id in self.seen or charge_point_id in self.connectors
+                or charge_point_id in self.layout.connectors)
 
     def holders(self, limits: Mapping[str, float]) -> dict[MemberSpec, Holder]:
         """Each member as :mod:`csms.energy.outage` sees it: its sessions' shares in ``limits``
@@ -77,8 +91,9 @@ class Control:
                 continue
             busy[member.outlet] = busy.get(member.outlet, 0) + 1
             rating = self.layout.groups[member.group_id].watts(member.rating)
-            if self.fixed(member, rating) is not None:
-                known = [w for w in (live.sent_w, self.failsafe_w.get(member.outlet)) if w is not None]
+            if self.fixed(member, rating) is not None:  # its share while its lease may run, then its failsafe
+                share = live.sent_w if self.now < live.sent_at + live.lease_s + CLOCK_SKEW_S else None
+                known = [w for w in (share, self.failsafe_w.get(member.outlet)) if w is not None]
                 held[live.key] = rating if member.outlet in self.refusing or not known else max(known)
         reserve: dict[int, float] = {}
         for member in self.layout.members.values():
@@ -88,6 +103,7 @@ class Control:
             outlets = self.outlets(member.charge_point_id) if member.kind == "charge_point" else 1
             drawn = max(0, outlets - busy.get(member.outlet, 0)) * fixed + sum(
                 w for key, w in held.items() if self.layout.member_of(*outlet_of(key)) is member)
+            drawn = min(drawn, self.layout.groups[member.group_id].watts(member.rating))  # all it can
             for gid in ancestors(self.layout.groups, member.group_id):
                 reserve[gid] = reserve.get(gid, 0.0) + drawn
         return held, reserve

@@ -140,13 +140,13 @@ class CentralLink:
         self._events.publish("load_limit", cp, connector_id=connector, group_id=member.group_id,
                              profile=what, limit_w=round(watts, 1), limit=round(limit, 1), unit=unit,
                              status=status, transaction_id=None if live is None else live.transaction_id)
-        if live is not None:
-            self._writer.upsert(_ALLOCATIONS, {
-                "charge_point_id": cp, "connector_id": connector, "group_id": member.group_id,
-                "transaction_id": live.transaction_id, "limit_w": watts, "status": status,
-                "sent_at": now_utc()}, ("charge_point_id", "connector_id"))
         if accepted(outcome.payload if outcome is not None else None):
-            if live is None:  # counted for it after a restart, until it connects again
+            if live is not None:  # a restart resumes from it (an answer other than Accepted changed nothing)
+                self._writer.upsert(_ALLOCATIONS, {
+                    "charge_point_id": cp, "connector_id": connector, "group_id": member.group_id,
+                    "transaction_id": live.transaction_id, "limit_w": watts, "status": status,
+                    "sent_at": now_utc()}, ("charge_point_id", "connector_id"))
+            else:  # counted for it after a restart, until it connects again
                 self._writer.upsert(_FAILSAFES, {"charge_point_id": cp, "connector_id": connector,
                                                  "limit_w": watts, "accepted_at": now_utc()},
                                     ("charge_point_id", "connector_id"))

@@ -15,8 +15,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from common.tasks import cancel_until_done
@@ -69,6 +69,8 @@ class LoadManager:
         self._failsafe_due: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self.connectors: dict[str, int] = {}  # the highest connector a charge point reported
+        self.seen: set[str] = set()  # members' charge points connected since the start
+        self._connected_at: dict[str, float] = {}
 
     # -- what the handlers tell it ---------------------------------------------------------
     def watches(self, charge_point_id: str) -> bool:
@@ -126,6 +128,8 @@ class LoadManager:
     def connected(self, charge_point_id: str) -> None:
         """A member's charge point (re)connected: its failsafe goes out again."""
         if self.watches(charge_point_id):
+            self.seen.add(charge_point_id)
+            self._connected_at[charge_point_id] = self._clock()
             self.refusing = {outlet for outlet in self.refusing if outlet[0] != charge_point_id}  # asked again
             self.away.pop(charge_point_id, None)
             for live in self.sessions.values():  # a charge point that forgot its profiles gets them again
@@ -152,12 +156,16 @@ class LoadManager:
         self.sessions = {k: s for k, s in self.sessions.items()
                          if self.layout.member_of(s.charge_point_id, s.connector_id) is not None}
         self.failsafe_w = {o: w for o, w in self.failsafe_w.items() if o in self.layout.members}
+        self.refusing = {o for o in self.refusing if o in self.layout.members}
+        self.away = {cp: at for cp, at in self.away.items() if cp in self.layout.charge_points}
         for outlet, watts in self.layout.failsafes.items():  # held since before a restart
             if outlet in self.layout.members:
                 self.failsafe_w.setdefault(outlet, watts)
         for live in await self._read_open(self.layout.charge_points - before.charge_points):
             if self.layout.member_of(live.charge_point_id, live.connector_id) is not None:
-                # its lease (if any) may be near its end: renewed in the first round (sent_at 0)
+                # its lease (if any) may be near its end: renewed in the first round (renew_at 0);
+                # until then it may hold its share for a whole lease, for all the store knows
+                live.sent_at, live.lease_s = self._clock(), self.lease
                 self.sessions.setdefault(live.key, live)
         self._failsafe_due |= self.layout.charge_points
         self._dirty.set()
@@ -169,9 +177,13 @@ class LoadManager:
     async def _run(self) -> None:
         while True:
             # woken by a change, to renew leases, or when a time-of-day window begins or ends
+            # (a lease cut short by a window ends at its edge: renewed as it begins), or to try a
+            # charge point a profile did not reach again
             edges = [e for g in self.layout.groups.values() if (e := g.next_edge(now_utc())) is not None]
+            retry = [at + AWAY_RETRY_S - self._clock() for at in self.away.values()]
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._dirty.wait(), min([self.lease / 3, *(e + 0.5 for e in edges)]))
+                await asyncio.wait_for(self._dirty.wait(),
+                                       max(0.0, min([self.lease / 3, *(e + 0.05 for e in edges), *retry])))
             self._dirty.clear()
             try:
                 await self.reallocate()
@@ -194,8 +206,9 @@ class LoadManager:
             allocation.limits[key] = watts
             for gid in ancestors(layout.groups, layout.members[control.member(key).outlet].group_id):
                 allocation.group_totals[str(gid)] = allocation.group_totals.get(str(gid), 0.0) + watts
-        for gid, watts in reserve.items():
-            allocation.group_limits[str(gid)] = allocation.group_limits.get(str(gid), 0.0) + watts
+        limits = {g: spec.limit_at(layout.groups[int(g)].local(now))
+                  for g, spec in allocator_groups(layout.groups.values()).items()}
+        allocation.group_limits.update(limits)  # in force, not net of what was kept out
         self.last, self.reallocations = allocation, self.reallocations + 1
         for session in sessions:
             self.sessions[session.key].capped = usable(session) < session.max_w - 1.0
@@ -215,7 +228,7 @@ class LoadManager:
                 lower.append((live, member, share))
             elif clock >= live.renew_at or share > now_w + step or (share > 0 and now_w == 0):
                 rise.append((live, member, share))
-        for member, wanted in self._failsafes(control, allocation, now).items():
+        for member, wanted in self._failsafes(control, allocation, limits).items():
             held = self.failsafe_w.get(member.outlet)
             step = STEP * layout.groups[member.group_id].watts(member.rating)
             if held is None or wanted < held - 1.0:  # (not known: it may hold more)
@@ -248,15 +261,15 @@ class LoadManager:
 
     def _control(self, layout: Layout) -> Control:
         return Control(layout, list(self.sessions.values()), self.refusing, set(self.away), self.failsafe_w,
-                       self.connectors)
+                       self.connectors, self._clock(), self.seen)
 
-    def _failsafes(self, control: Control, allocation: Allocation, now: datetime) -> dict[MemberSpec, float]:
+    def _failsafes(self, control: Control, allocation: Allocation,
+                   limits: Mapping[str, float]) -> dict[MemberSpec, float]:
         """The failsafe each member reachable now should hold beside ``allocation`` (the rules
         are :mod:`csms.energy.outage`'s): shares and failsafes never add up past a limit."""
         layout = control.layout
         holders = control.holders(allocation.limits)
         groups = allocator_groups(layout.groups.values())
-        limits = {g: group.limit_at(layout.groups[int(g)].local(now)) for g, group in groups.items()}
         found = outage_limits(groups, {str(m.id): h for m, h in holders.items()}, limits)
         return {m: found[str(m.id)] for m in layout.members.values() if control.fixed(m, 0.0) is None}
 
@@ -266,9 +279,17 @@ class LoadManager:
             live.lease_s = self._lease_for(member)
         began = self._clock()
         outcome = await self._send(live, member, watts)
-        if outcome == FAILED:  # offline, no answer: it keeps what it has; tried again later
-            self.away.setdefault(member.charge_point_id, self._clock())
-            self._dirty.set()
+        if outcome == FAILED:  # offline, or no answer (it may have taken it): tried again later,
+            if self._connected_at.get(member.charge_point_id, -1.0) < began:  # (unless it came back
+                self.away.setdefault(member.charge_point_id, self._clock())  # meanwhile); counted at the
+            self._dirty.set()  # larger of what it held and what it was sent
+            if live is None:
+                if self._control(self.layout).sees(member.charge_point_id):  # (else it never heard of us)
+                    rating = self.layout.groups[member.group_id].watts(member.rating)  # (held: unknown)
+                    self.failsafe_w[member.outlet] = max(self.failsafe_w.get(member.outlet, rating), watts)
+                self._failsafe_due.add(member.charge_point_id)
+            elif watts > (live.sent_w or 0.0):
+                live.sent_w, live.sent_at = watts, began
         elif live is None:
             if outcome == SENT:
                 self.failsafe_w[member.outlet] = watts
@@ -291,10 +312,16 @@ class LoadManager:
     def _lease_for(self, member: MemberSpec) -> float:
         """A share's lease: ``lease``, or until the next time-of-day edge of a group above it,
         where the limit may fall (a share outliving it in an outage would exceed it)."""
-        now = now_utc()
-        edges = [e for gid in ancestors(self.layout.groups, member.group_id)
-                 if (e := self.layout.groups[gid].next_edge(now)) is not None]
-        return min([self.lease, *(max(1.0, e) for e in edges)])
+        now, found = now_utc(), self.lease
+        for gid in ancestors(self.layout.groups, member.group_id):
+            spec = self.layout.groups[gid]
+            edge = spec.next_edge(now)
+            if edge is not None and edge < found:
+                group = allocator_groups([spec])[str(gid)]
+                after = now + timedelta(seconds=edge + 1)
+                if group.limit_at(spec.local(after)) < group.limit_at(spec.local(now)):
+                    found = max(0.5, edge)
+        return found
 
     def _refuses(self, member: MemberSpec, why: str) -> None:
         if member.outlet not in self.refusing:

@@ -67,8 +67,11 @@ def outage_limits(groups: Mapping[str, Group], holders: Mapping[str, Holder],
         spans, room = [], limits_now[g]
         for k in keys:
             holder = holders[k]
-            if holder.fixed_w is not None or holder.idle == 0:
-                room -= holder.draws_at(holder.fixed_w if holder.fixed_w is not None else own[k])
+            if holder.fixed_w is not None:  # (never more than its rating, all its outlets together)
+                room -= min(holder.draws_at(holder.fixed_w), holder.rating_w)
+                continue
+            if holder.idle == 0:
+                room -= holder.draws_at(own[k])
                 continue
             room -= sum(holder.shares)  # what it holds; raising its level past a share costs more
             spans += [(s, own[k], 1.0) for s in holder.shares] + [(0.0, own[k], float(holder.idle))]
@@ -83,7 +86,7 @@ def outage_limits(groups: Mapping[str, Group], holders: Mapping[str, Holder],
         for k in keys:
             holder = holders[k]
             if holder.fixed_w is not None:
-                room -= holder.outlets * holder.fixed_w
+                room -= min(holder.outlets * holder.fixed_w, holder.rating_w)
             else:
                 spans.append((0.0, found[k], float(holder.outlets)))
         cap = _level(room, spans)

@@ -13,6 +13,7 @@ import pytest
 
 from csms.energy.allocator import Allocation
 from csms.energy.config import GroupSpec, MemberSpec
+from csms.energy.control import CLOCK_SKEW_S
 from csms.energy.manager import AWAY_RETRY_S, FAILED, REFUSED, SENT, UNSUPPORTED, LoadManager
 from csms.energy.meter import draw_watts
 from csms.energy.state import Layout, Live
@@ -273,3 +274,34 @@ async def test_failsafes_held_before_a_restart_count_until_the_member_connects()
     await h.manager.reallocate()
     await h.manager.reallocate()
     assert h.manager.last.limits["CP0/1"] == pytest.approx(20 * W_PER_A)  # 40 A less CP1's 20 A
+
+
+async def test_an_unreachable_member_is_counted_at_what_it_may_hold() -> None:
+    """Seen before but its failsafe not known: its rating. Never connected (not installed yet):
+    nothing. An unreachable session's share counts while its lease may run, then its failsafe."""
+    for seen, amps in ((True, 8), (False, 32)):
+        h = Harness(members=2)
+        h.layout = Layout.of([replace(GROUP, limit=40)], list(h.layout.members.values()))
+        h.layout.connectors = {"CP1": 1} if seen else {}  # it reported a connector once
+        h.answers["CP1"] = FAILED
+        await h.manager.reload()
+        h.manager.started("CP0", 1, 1)
+        await h.manager.reallocate()
+        await h.manager.reallocate()
+        assert h.manager.last.limits["CP0/1"] == pytest.approx(amps * W_PER_A), seen
+    h = Harness(members=2)
+    h.layout = Layout.of([replace(GROUP, limit=40)], list(h.layout.members.values()))
+    h.layout.connectors = {"CP0": 2, "CP1": 1}  # CP0's failsafe holds for its idle connector too: 0
+    await h.manager.reload()
+    h.manager.started("CP0", 1, 1)
+    await h.manager.reallocate()
+    assert h.manager.failsafe_w[("CP0", 0)] == 0 and h.shares() == {"CP0": 32}
+    h.answers["CP0"] = FAILED  # gone, holding 32 A until its lease ends
+    h.manager.started("CP1", 1, 2)
+    await h.manager.reallocate()
+    await h.manager.reallocate()
+    assert h.manager.last.limits == {"CP0/1": pytest.approx(32 * W_PER_A), "CP1/1": pytest.approx(8 * W_PER_A)}
+    h.now += 300 + CLOCK_SKEW_S + 1  # its lease ran out (on any clock): at its failsafe, 0
+    await h.manager.reallocate()  # (tried again: still away)
+    await h.manager.reallocate()
+    assert h.manager.last.limits["CP1/1"] == pytest.approx(32 * W_PER_A)
