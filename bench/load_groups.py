@@ -40,7 +40,7 @@ from csms.energy.allocator import Allocation, allocate  # noqa: E402
 from csms.energy.config import GroupSpec, MemberSpec  # noqa: E402
 from csms.energy.manager import SENT, LoadManager  # noqa: E402
 from csms.energy.profiles import default_profile_16, tx_profile_16  # noqa: E402
-from csms.energy.state import Layout, Live, build  # noqa: E402
+from csms.energy.state import Layout, Live, build, limits_at  # noqa: E402
 from csms.timeutil import now_utc  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "load_groups.json"
@@ -82,7 +82,7 @@ class Bench:
         started = time.perf_counter()
         await self.manager.reallocate()
         took = time.perf_counter() - started
-        groups, sessions = build(self.layout, self.manager.sessions.values(), now_utc())
+        groups, sessions = build(self.layout, self.manager.sessions.values(), limits_at(self.layout, now_utc()))
         bare = min(_timed(lambda: allocate(groups, sessions)) for _ in range(3))
         sent = self.messages - before
         return {"scenario": name, "round_ms": round(took * 1000, 2), "allocate_ms": round(bare * 1000, 2),

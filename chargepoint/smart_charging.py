@@ -23,6 +23,26 @@ class Rating:
     ac: bool = True
 
 
+PURPOSE_16 = {"ChargingStationMaxProfile": "ChargePointMaxProfile"}
+
+
+def profile_from_201(profile: dict[str, Any]) -> dict[str, Any]:
+    """A 2.0.1 ``chargingProfile`` in 1.6's shape, which :class:`Profiles` reads: its first
+    schedule, 1.6's purpose names; ``transactionId`` stays the 2.0.1 one (a station maps it to
+    its own if it keeps 1.6 ids)."""
+    schedule = dict(profile["chargingSchedule"][0])
+    schedule.pop("id", None)
+    schedule.pop("salesTariff", None)
+    found: dict[str, Any] = {
+        "chargingProfileId": profile["id"], "stackLevel": profile["stackLevel"],
+        "chargingProfilePurpose": PURPOSE_16.get(profile["chargingProfilePurpose"], profile["chargingProfilePurpose"]),
+        "chargingProfileKind": profile["chargingProfileKind"], "chargingSchedule": schedule}
+    for key in ("recurrencyKind", "validFrom", "validTo", "transactionId"):
+        if key in profile:
+            found[key] = profile[key]
+    return found
+
+
 def _ts(value: str) -> datetime:
     ts = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)

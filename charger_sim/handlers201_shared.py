@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from chargepoint.client import CALL_FAILED
 from chargepoint.handlers import Handlers, Reply
+from chargepoint.smart_charging import PURPOSE_16, profile_from_201
 from charger_sim import handlers, management
 
 if TYPE_CHECKING:
     from charger_sim.station201 import Station201
 
 Payload = dict[str, Any]
-PURPOSE_16 = {"ChargingStationMaxProfile": "ChargePointMaxProfile"}
 
 
 def _answer(result: Any) -> Payload:
@@ -32,17 +32,7 @@ def _answer(result: Any) -> Payload:
 def profile_16(st: Station201, profile: Payload, evse: int) -> Payload:
     """A 2.0.1 chargingProfile as the 1.6 station keeps it (its first schedule; the 2.0.1 form
     kept beside it for GetChargingProfiles)."""
-    schedule = dict(profile["chargingSchedule"][0])
-    schedule.pop("id", None)
-    schedule.pop("salesTariff", None)
-    found: Payload = {"chargingProfileId": profile["id"], "stackLevel": profile["stackLevel"],
-                      "chargingProfilePurpose": PURPOSE_16.get(profile["chargingProfilePurpose"],
-                                                               profile["chargingProfilePurpose"]),
-                      "chargingProfileKind": profile["chargingProfileKind"], "chargingSchedule": schedule,
-                      "_v201": {"evseId": evse, "profile": profile}}
-    for key in ("recurrencyKind", "validFrom", "validTo"):
-        if key in profile:
-            found[key] = profile[key]
+    found = {**profile_from_201(profile), "_v201": {"evseId": evse, "profile": profile}}
     if "transactionId" in profile:
         found["transactionId"] = next((tx_id for tx_id, sid in st.tx_ids.items() if sid == profile["transactionId"]),
                                       None)

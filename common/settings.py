@@ -136,8 +136,8 @@ class Settings(BaseSettings):
         "the starts, stops and draws of a period are one reallocation."))
     load_lease: float = Field(default=300.0, ge=10, description=(
         "Load management: how long a session's share (a TxProfile's validTo) holds unless renewed "
-        "(s). Should the central system go away, every station is back at its failsafe limit "
-        "within this; renewals are sent every half lease."))
+        "(s). Should the central system go away, a running session keeps its share this long, "
+        "then its member's failsafe; renewals are sent every half lease."))
     stale_transaction_after: float = Field(default=86400.0, ge=0, description=(
         "Seconds after which an open transaction nothing was heard of (no meter value) is ended "
         "as stale, unless its charge point is online and reports the connector charging; stale "

@@ -176,7 +176,7 @@ class CentralSystem:
         await self.writer.run(lambda c: c.execute(
             update(_CP).where(_CP.c.online.is_(True), _CP.c.node_id == self.settings.node_id)
             .values(online=False)))
-        if await self.router.live_nodes() is not None:
+        if await self._clustered():
             self._follower = asyncio.create_task(self._follow_changes(), name="follow-changes")
             self._scheduler.add_job(self.sweep_dead_nodes, "interval",
                                     seconds=self.settings.registry_ttl, max_instances=1,
@@ -184,7 +184,7 @@ class CentralSystem:
         await self._preload()
         await self.transactions.preload()
         await self.energy.start()
-        if self.energy.layout.groups and await self.router.live_nodes() is not None:
+        if self.energy.layout.groups and await self._clustered():
             log.warning("load groups are defined, but load management sees only the sessions of the "
                         "charge points connected to this node: on a cluster their limits do not hold")
         if self.settings.stale_transaction_after > 0:
@@ -241,6 +241,8 @@ class CentralSystem:
         return await prune_expired(self.writer, self.settings.message_retention_days)
 
     async def _clustered(self) -> bool:
+        """Whether this node is one of several (a router that knows of nodes): the nodes then
+        follow each other's changes, and load management is refused."""
         return await self.router.live_nodes() is not None
 
     async def database_ok(self) -> bool:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from chargepoint.client import CALL_FAILED
 from chargepoint.handlers import Handlers, Reply
+from chargepoint.smart_charging import profile_from_201
 from chargepoint.v201 import CONNECTOR_STATUS
 from locker_bridge.bay import BoardError
 from locker_bridge.bus import BusError
@@ -224,16 +225,7 @@ def _smart_charging(cp: VirtualChargingStation, on: Handlers) -> None:
 
     @on.on("SetChargingProfile")
     async def set_charging_profile(p: Payload) -> Payload:
-        profile = p["chargingProfile"]
-        purpose = {"ChargingStationMaxProfile": "ChargePointMaxProfile"}.get(
-            profile["chargingProfilePurpose"], profile["chargingProfilePurpose"])
-        as_16: Payload = {"chargingProfileId": profile["id"], "stackLevel": profile["stackLevel"],
-                          "chargingProfilePurpose": purpose, "chargingProfileKind": profile["chargingProfileKind"],
-                          "chargingSchedule": profile["chargingSchedule"][0]}
-        for key in ("validFrom", "validTo", "transactionId", "recurrencyKind"):
-            if key in profile:
-                as_16[key] = profile[key]
-        return {"status": await cp.set_profile(p["evseId"], as_16)}
+        return {"status": await cp.set_profile(p["evseId"], profile_from_201(p["chargingProfile"]))}
 
     @on.on("ClearChargingProfile")
     async def clear_charging_profile(p: Payload) -> Payload:

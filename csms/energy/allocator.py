@@ -43,6 +43,14 @@ def watts_to_amps(watts: float, phases: int, volts: float = NOMINAL_VOLTS) -> fl
     return watts / (phases * volts)
 
 
+def covers(start: time, end: time, at: time) -> bool:
+    """Whether the part of each day from ``start`` to ``end`` (wrapping past midnight when
+    ``end`` comes first) holds ``at``."""
+    if start <= end:
+        return start <= at < end
+    return at >= start or at < end
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
     """A lower (or higher) limit for part of each day, in the site's local time; ``end`` before
@@ -53,9 +61,7 @@ class Window:
     limit_w: float
 
     def covers(self, at: time) -> bool:
-        if self.start <= self.end:
-            return self.start <= at < self.end
-        return at >= self.start or at < self.end
+        return covers(self.start, self.end, at)
 
 
 @dataclass(frozen=True, slots=True)

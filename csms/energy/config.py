@@ -15,7 +15,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from csms.energy.allocator import NOMINAL_VOLTS, Group, Window
+from csms.energy.allocator import NOMINAL_VOLTS, Group, Window, covers
 
 UNITS = ("A", "W")
 POLICIES = ("equal", "priority")
@@ -58,6 +58,22 @@ class GroupSpec:
 
     def from_watts(self, watts: float) -> float:
         return watts / (self.phases * NOMINAL_VOLTS) if self.unit == "A" else watts
+
+    def limit_w_at(self, now: datetime) -> float:
+        """The limit in force at ``now`` (its window's, else the base limit), in watts."""
+        at = self.local(now)
+        for start, end, value in self.windows:
+            if covers(start, end, at):
+                return self.watts(value)
+        return self.watts(self.limit)
+
+    def rating_w(self, member: MemberSpec) -> float:
+        return self.watts(member.rating)
+
+    def minimum_w(self, member: MemberSpec) -> float:
+        """Below it a session of ``member`` waits: a locker bay's outlet is on at its rating or off."""
+        rating = self.watts(member.rating)
+        return rating if member.kind == "locker_bay" else min(self.watts(self.min_per_session), rating)
 
     def next_edge(self, now: datetime) -> float | None:
         """Seconds from ``now`` to the next start or end of one of its windows (None: none)."""

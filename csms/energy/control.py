@@ -8,7 +8,7 @@ kept out of the shares, and the failsafes are computed around it (:mod:`csms.ene
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from csms.energy.config import MemberSpec, ancestors
@@ -27,16 +27,23 @@ class Control:
     failsafe_w: Mapping[Outlet, float]  # the failsafe each member accepted last
     connectors: Mapping[str, int]  # the highest connector each charge point reported since
     now: float  # the manager's clock
-    seen: Collection[str] = ()  # charge points connected or reporting since the start
+    sees: Callable[[str], bool]  # whether a charge point was ever connected (LoadManager.sees)
 
     def member(self, key: str) -> MemberSpec:
         found = self.layout.member_of(*outlet_of(key))
         assert found is not None
         return found
 
-    def outlets(self, charge_point_id: str) -> int:
-        """The connectors a charge point reported: in the store when the layout was read, or since."""
-        return max(self.connectors.get(charge_point_id, 1), self.layout.connectors.get(charge_point_id, 1))
+    def outlets(self, member: MemberSpec) -> int:
+        """A member's outlets: a charge point's connectors as reported (in the store when the
+        layout was read, or since), else one."""
+        if member.kind != "charge_point":
+            return 1
+        cp = member.charge_point_id
+        return max(self.connectors.get(cp, 1), self.layout.connectors.get(cp, 1))
+
+    def controlled(self, member: MemberSpec) -> bool:
+        return member.outlet not in self.refusing and member.charge_point_id not in self.away
 
     def fixed(self, member: MemberSpec, rating: float) -> float | None:
         """What a member the central system cannot change now may draw on an idle outlet: one
@@ -53,11 +60,6 @@ class Control:
             return rating if self.sees(member.charge_point_id) else 0.0
         return None
 
-    def sees(self, charge_point_id: str) -> bool:
-        """Whether the charge point was ever connected: it reported a connector, or connected since."""
-        return (charge_point_id in self.seen or charge_point_id in self.connectors
-                or charge_point_id in self.layout.connectors)
-
     def holders(self, limits: Mapping[str, float]) -> dict[MemberSpec, Holder]:
         """Each member as :mod:`csms.energy.outage` sees it: its sessions' shares in ``limits``
         (a waiting session, at 0, is an idle outlet: it would start at the failsafe)."""
@@ -69,12 +71,9 @@ class Control:
         found = {}
         for member in self.layout.members.values():
             owner = self.layout.groups[member.group_id]
-            rating = owner.watts(member.rating)
-            outlets = self.outlets(member.charge_point_id) if member.kind == "charge_point" else 1
-            shares = tuple(w for w in running.get(member.outlet, ()) if w > 0)
-            minimum = rating if member.kind == "locker_bay" else min(owner.watts(owner.min_per_session), rating)
-            found[member] = Holder(str(member.group_id), shares, max(0, outlets - len(shares)), rating, minimum,
-                                   self.fixed(member, rating))
+            rating, shares = owner.rating_w(member), tuple(w for w in running.get(member.outlet, ()) if w > 0)
+            found[member] = Holder(str(member.group_id), shares, max(0, self.outlets(member) - len(shares)), rating,
+                                   owner.minimum_w(member), self.fixed(member, rating))
         return found
 
     def beyond(self) -> tuple[dict[str, float], dict[int, float]]:
@@ -90,20 +89,20 @@ class Control:
             if member is None:
                 continue
             busy[member.outlet] = busy.get(member.outlet, 0) + 1
-            rating = self.layout.groups[member.group_id].watts(member.rating)
+            rating = self.layout.groups[member.group_id].rating_w(member)
             if self.fixed(member, rating) is not None:  # its share while its lease may run, then its failsafe
                 share = live.sent_w if self.now < live.sent_at + live.lease_s + CLOCK_SKEW_S else None
                 known = [w for w in (share, self.failsafe_w.get(member.outlet)) if w is not None]
                 held[live.key] = rating if member.outlet in self.refusing or not known else max(known)
         reserve: dict[int, float] = {}
         for member in self.layout.members.values():
-            fixed = self.fixed(member, self.layout.groups[member.group_id].watts(member.rating))
+            fixed = self.fixed(member, self.layout.groups[member.group_id].rating_w(member))
             if fixed is None:
                 continue
-            outlets = self.outlets(member.charge_point_id) if member.kind == "charge_point" else 1
+            outlets = self.outlets(member)
             drawn = max(0, outlets - busy.get(member.outlet, 0)) * fixed + sum(
                 w for key, w in held.items() if self.layout.member_of(*outlet_of(key)) is member)
-            drawn = min(drawn, self.layout.groups[member.group_id].watts(member.rating))  # all it can
+            drawn = min(drawn, self.layout.groups[member.group_id].rating_w(member))  # all it can
             for gid in ancestors(self.layout.groups, member.group_id):
                 reserve[gid] = reserve.get(gid, 0.0) + drawn
         return held, reserve

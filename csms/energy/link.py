@@ -63,8 +63,8 @@ class CentralLink:
         self.manager: LoadManager | None = None
 
     async def read_layout(self) -> Layout:
-        """The groups and members, and how many connectors each member reported (its failsafe
-        on connector 0 holds for each of them)."""
+        """The groups and members, how many connectors each member reported (its failsafe on
+        connector 0 holds for each of them), and the failsafes they accepted before a restart."""
         layout = Layout.of(*await self._queries.specs())
         if layout.charge_points:
             await self._writer.flush()  # the status reports queued so far count too
@@ -89,7 +89,9 @@ class CentralLink:
                 .where(_TX.c.stop_timestamp.is_(None), _TX.c.charge_point_id.in_(sorted(charge_points)))
                 .order_by(_TX.c.start_timestamp))).all()
             sent = {(r.charge_point_id, r.connector_id, r.transaction_id): r.limit_w
-                    for r in await conn.execute(select(_ALLOCATIONS).where(_ALLOCATIONS.c.status == "Accepted"))}
+                    for r in await conn.execute(select(_ALLOCATIONS).where(
+                        _ALLOCATIONS.c.status == "Accepted",
+                        _ALLOCATIONS.c.charge_point_id.in_(sorted(charge_points))))}
         found = []
         for row in rows:
             live = Live(row.charge_point_id, row.connector_id, row.id, row.start_timestamp.timestamp(),

@@ -25,7 +25,7 @@ from csms.energy.config import MemberSpec, allocator_groups, ancestors
 from csms.energy.control import Control
 from csms.energy.meter import draw_watts
 from csms.energy.outage import outage_limits
-from csms.energy.state import Layout, Live, Outlet, build
+from csms.energy.state import Layout, Live, Outlet, build, limits_at
 from csms.timeutil import now_utc
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,6 @@ STEP = 0.02  # a share that rises is resent when it rose by more than 2 % of the
 SENT, REFUSED, UNSUPPORTED, FAILED = "sent", "refused", "unsupported", "failed"
 REJECTIONS = 3
 AWAY_RETRY_S = 30.0  # a charge point a profile did not reach is tried again after this (or when it connects)
-
 
 
 class LoadManager:
@@ -69,8 +68,7 @@ class LoadManager:
         self._failsafe_due: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self.connectors: dict[str, int] = {}  # the highest connector a charge point reported
-        self.seen: set[str] = set()  # members' charge points connected since the start
-        self._connected_at: dict[str, float] = {}
+        self._connected_at: dict[str, float] = {}  # members' charge points connected since the start
 
     # -- what the handlers tell it ---------------------------------------------------------
     def watches(self, charge_point_id: str) -> bool:
@@ -94,9 +92,8 @@ class LoadManager:
                 self._dirty.set()
 
     def status(self, charge_point_id: str, connector_id: int, status: str) -> None:
-        if connector_id > self.connectors.get(charge_point_id, 1):  # its failsafe is split further
+        if connector_id > self.connectors.get(charge_point_id, 1):  # its failsafe holds for one more
             self.connectors[charge_point_id] = connector_id
-            self._failsafe_due.add(charge_point_id)
             self._dirty.set()
         live = self.sessions.get(f"{charge_point_id}/{connector_id}")
         if live is not None and live.suspended_ev != (status == "SuspendedEV"):
@@ -128,7 +125,6 @@ class LoadManager:
     def connected(self, charge_point_id: str) -> None:
         """A member's charge point (re)connected: its failsafe goes out again."""
         if self.watches(charge_point_id):
-            self.seen.add(charge_point_id)
             self._connected_at[charge_point_id] = self._clock()
             self.refusing = {outlet for outlet in self.refusing if outlet[0] != charge_point_id}  # asked again
             self.away.pop(charge_point_id, None)
@@ -195,19 +191,18 @@ class LoadManager:
     # -- the work --------------------------------------------------------------------------
     async def reallocate(self) -> Allocation:
         """Recompute every share and failsafe, send what moved (and renew leases due)."""
-        layout, now, clock = self.layout, now_utc(), self._clock()
+        layout, clock = self.layout, self._clock()
         self.away = {cp: at for cp, at in self.away.items() if clock - at < AWAY_RETRY_S}  # else tried again
         due, self._failsafe_due = self._failsafe_due, set()
         control = self._control(layout)
         kept, reserve = control.beyond()
-        groups, sessions = build(layout, self.sessions.values(), now, kept, reserve)
+        limits = limits_at(layout, now_utc())
+        groups, sessions = build(layout, self.sessions.values(), limits, kept, reserve)
         allocation = allocate(groups, sessions)
         for key, watts in kept.items():  # shown beside the shares, in the totals they were kept from
             allocation.limits[key] = watts
             for gid in ancestors(layout.groups, layout.members[control.member(key).outlet].group_id):
                 allocation.group_totals[str(gid)] = allocation.group_totals.get(str(gid), 0.0) + watts
-        limits = {g: spec.limit_at(layout.groups[int(g)].local(now))
-                  for g, spec in allocator_groups(layout.groups.values()).items()}
         allocation.group_limits.update(limits)  # in force, not net of what was kept out
         self.last, self.reallocations = allocation, self.reallocations + 1
         for session in sessions:
@@ -219,7 +214,7 @@ class LoadManager:
             if member is None or member.outlet in self.refusing or live.charge_point_id in self.away:
                 continue
             live.given_w = share = allocation.limits.get(live.key, 0.0)
-            step = STEP * layout.groups[member.group_id].watts(member.rating)
+            step = STEP * layout.groups[member.group_id].rating_w(member)
             # any fall goes out (the group's limit holds only if every share does); a rise only
             # past the step, so that small wobbles of a draw do not flood the charge points. A
             # new session runs at its member's failsafe (not known: it may hold more)
@@ -230,7 +225,7 @@ class LoadManager:
                 rise.append((live, member, share))
         for member, wanted in self._failsafes(control, allocation, limits).items():
             held = self.failsafe_w.get(member.outlet)
-            step = STEP * layout.groups[member.group_id].watts(member.rating)
+            step = STEP * layout.groups[member.group_id].rating_w(member)
             if held is None or wanted < held - 1.0:  # (not known: it may hold more)
                 lower.append((None, member, wanted))
             elif member.charge_point_id in due or wanted > held + step or (wanted > 0 and held == 0):
@@ -259,9 +254,14 @@ class LoadManager:
                     found[gid] = found.get(gid, 0.0) + live.draw_w
         return found
 
+    def sees(self, charge_point_id: str) -> bool:
+        """Whether a charge point was ever connected: since the start, or it reported a connector."""
+        return (charge_point_id in self._connected_at or charge_point_id in self.connectors
+                or charge_point_id in self.layout.connectors)
+
     def _control(self, layout: Layout) -> Control:
         return Control(layout, list(self.sessions.values()), self.refusing, set(self.away), self.failsafe_w,
-                       self.connectors, self._clock(), self.seen)
+                       self.connectors, self._clock(), self.sees)
 
     def _failsafes(self, control: Control, allocation: Allocation,
                    limits: Mapping[str, float]) -> dict[MemberSpec, float]:
@@ -271,7 +271,7 @@ class LoadManager:
         holders = control.holders(allocation.limits)
         groups = allocator_groups(layout.groups.values())
         found = outage_limits(groups, {str(m.id): h for m, h in holders.items()}, limits)
-        return {m: found[str(m.id)] for m in layout.members.values() if control.fixed(m, 0.0) is None}
+        return {m: found[str(m.id)] for m in layout.members.values() if control.controlled(m)}
 
     async def _send_one(self, live: Live | None, member: MemberSpec, watts: float) -> bool:
         """Send a share (``live``'s TxProfile) or a failsafe (None); whether it is in force now."""
@@ -284,8 +284,8 @@ class LoadManager:
                 self.away.setdefault(member.charge_point_id, self._clock())  # meanwhile); counted at the
             self._dirty.set()  # larger of what it held and what it was sent
             if live is None:
-                if self._control(self.layout).sees(member.charge_point_id):  # (else it never heard of us)
-                    rating = self.layout.groups[member.group_id].watts(member.rating)  # (held: unknown)
+                if self.sees(member.charge_point_id):  # (else it never heard of us)
+                    rating = self.layout.groups[member.group_id].rating_w(member)  # (held: unknown)
                     self.failsafe_w[member.outlet] = max(self.failsafe_w.get(member.outlet, rating), watts)
                 self._failsafe_due.add(member.charge_point_id)
             elif watts > (live.sent_w or 0.0):
@@ -316,11 +316,9 @@ class LoadManager:
         for gid in ancestors(self.layout.groups, member.group_id):
             spec = self.layout.groups[gid]
             edge = spec.next_edge(now)
-            if edge is not None and edge < found:
-                group = allocator_groups([spec])[str(gid)]
-                after = now + timedelta(seconds=edge + 1)
-                if group.limit_at(spec.local(after)) < group.limit_at(spec.local(now)):
-                    found = max(0.5, edge)
+            if edge is not None and edge < found and spec.limit_w_at(now + timedelta(seconds=edge + 1)) < \
+                    spec.limit_w_at(now):
+                found = max(0.5, edge)
         return found
 
     def _refuses(self, member: MemberSpec, why: str) -> None:

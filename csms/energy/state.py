@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from csms.energy.allocator import Group, Session
-from csms.energy.config import GroupSpec, MemberSpec, allocator_groups
+from csms.energy.config import GroupSpec, MemberSpec
 
 SETTLE_S = 1.0  # a draw measured this soon after its share was accepted may predate the share
 Outlet = tuple[str, int]  # (charge point, connector: 0 for the whole charge point)
@@ -67,20 +67,27 @@ def outlet_of(key: str) -> Outlet:
     return charge_point_id, int(connector)
 
 
-def build(layout: Layout, sessions: Iterable[Live], now: datetime, beyond: Mapping[str, float] | None = None,
-          reserve: Mapping[int, float] | None = None) -> tuple[dict[str, Group], list[Session]]:
-    """The allocator's input: groups in watts at the sites' local times, less what ``reserve``
-    keeps back for what is ``beyond`` control (a charge point member is a group of its own, its
-    rating shared by its connectors), one session per live transaction not ``beyond`` it."""
+def limits_at(layout: Layout, now: datetime) -> dict[str, float]:
+    """Each group's limit in force at ``now`` (in its site's time), in watts, by the allocator's key."""
+    return {str(gid): spec.limit_w_at(now) for gid, spec in layout.groups.items()}
+
+
+def build(layout: Layout, sessions: Iterable[Live], limits: Mapping[str, float],
+          beyond: Mapping[str, float] | None = None, reserve: Mapping[int, float] | None = None
+          ) -> tuple[dict[str, Group], list[Session]]:
+    """The allocator's input: groups at their ``limits`` (:func:`limits_at`), less what
+    ``reserve`` keeps back for what is ``beyond`` control (a charge point member is a group of
+    its own, its rating shared by its connectors), one session per live transaction not
+    ``beyond`` it."""
     beyond, reserve = beyond or {}, reserve or {}
     groups: dict[str, Group] = {}
-    for gid, group in allocator_groups(layout.groups.values()).items():
-        spec = layout.groups[int(gid)]
-        limit = max(0.0, group.limit_at(spec.local(now)) - reserve.get(spec.id, 0.0))
-        groups[gid] = Group(gid, limit, group.parent, (), group.policy)
+    for gid, spec in layout.groups.items():
+        parent = None if spec.parent_id is None else str(spec.parent_id)
+        groups[str(gid)] = Group(str(gid), max(0.0, limits[str(gid)] - reserve.get(gid, 0.0)), parent, (),
+                                 spec.policy)
     for whole in layout.members.values():
         if whole.kind == "charge_point":
-            groups[f"m{whole.id}"] = Group(f"m{whole.id}", layout.groups[whole.group_id].watts(whole.rating),
+            groups[f"m{whole.id}"] = Group(f"m{whole.id}", layout.groups[whole.group_id].rating_w(whole),
                                            str(whole.group_id))
     found = []
     for live in sessions:
@@ -88,8 +95,7 @@ def build(layout: Layout, sessions: Iterable[Live], now: datetime, beyond: Mappi
         if member is None or live.key in beyond:
             continue
         owner = layout.groups[member.group_id]
-        rating = owner.watts(member.rating)
-        minimum = rating if member.kind == "locker_bay" else min(owner.watts(owner.min_per_session), rating)
+        rating, minimum = owner.rating_w(member), owner.minimum_w(member)
         priority = max(member.priority, owner.tag_priority(live.tags)) if owner.policy == "priority" else 0
         # A reading from before its share took effect says nothing of what it takes of it (one
         # sampled just before, on its way while the share went out, neither: SETTLE_S after):

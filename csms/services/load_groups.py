@@ -182,7 +182,7 @@ class LoadGroupService:
                     "limit": _round(spec.from_watts(limit)) if spec and limit is not None else None})
         limit_w = last.group_limits.get(key)
         if limit_w is None and spec is not None:  # not in a round yet (just made): the limit in force
-            limit_w = allocator_groups([spec])[key].limit_at(spec.local(now_utc()))
+            limit_w = spec.limit_w_at(now_utc())
         group["allocations"] = {
             "limit_w": _round(limit_w), "allocated_w": _round(last.group_totals.get(key, 0.0 if spec else None)),
             "draw_w": round(draw_w, 1), "waiting": waiting}
