@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import logging
 import sqlite3
+from datetime import UTC, datetime
 from typing import Any
 
 import aiosqlite
@@ -30,6 +31,26 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util import EMPTY_DICT
 
 log = logging.getLogger(__name__)
+
+
+def sqlite_datetime(value: datetime | None) -> str | None:
+    """The text SQLAlchemy's SQLite DateTime type writes and reads back (UTC, no offset)."""
+    if value is None:
+        return None
+    if value.tzinfo is not UTC and value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    # %-formatting of the fields: half the time of isoformat()'s (a few of these per frame)
+    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031
+        value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond)
+
+
+# A datetime handed to the driver as it is (the writer's multi-row inserts, csms.store.bulk) is
+# written as SQLAlchemy's DateTime writes it. Converting in the writer's loop over rows cost the
+# event loop ~10 % of its time under bench/csms_load.py (a list, a lookup and a call per value);
+# the driver calls this while it binds, on the connection's thread. SQLAlchemy's own statements
+# hand it text already. Adapters are global to the sqlite3 module: nothing else in the process
+# relies on its default datetime adapter (deprecated since Python 3.12).
+sqlite3.register_adapter(datetime, sqlite_datetime)
 _Outcome = tuple[Any, list[Any] | None, int, int | None]
 
 
@@ -145,3 +166,33 @@ def dbapi() -> OneCrossingDbapi | None:
                     sqlalchemy.__version__, getattr(aiosqlite, "__version__", "?"))
         return None
     return OneCrossingDbapi(aiosqlite, sqlite3)
+
+
+def _run_all(conn: sqlite3.Connection, statements: list[tuple[str, Any]]) -> None:
+    """On the connection's thread: statements that return no rows, one after another."""
+    cursor = conn.cursor()
+    try:
+        for operation, parameters in statements:
+            cursor.execute(operation, parameters)
+    finally:
+        cursor.close()
+
+
+async def execute_all(conn: Any, statements: list[tuple[str, Any]]) -> None:
+    """Run ``statements`` (no rows back) on ``conn``, an ``AsyncConnection``, in its transaction.
+
+    On this module's SQLite connections all of them go in one call on the connection's thread
+    (one crossing, not one per statement: see csms.store.bulk.BulkStatement.sizes for why a
+    batch is several statements); on any other connection, or where SQLAlchemy's cursor events
+    are listened to (a test counting statements), one ``exec_driver_sql`` each."""
+    sync = conn.sync_connection
+    if (len(statements) > 1 and conn.dialect.name == "sqlite"
+            and not (sync._has_events or sync.engine._has_events)):
+        adapted = (await conn.get_raw_connection()).dbapi_connection
+        if isinstance(adapted, OneCrossingConnection):
+            connection: aiosqlite.Connection = adapted._connection  # type: ignore[assignment]
+            async with adapted._execute_mutex:
+                await connection._execute(_run_all, connection._conn, statements)  # type: ignore[no-untyped-call]
+            return
+    for operation, parameters in statements:
+        await conn.exec_driver_sql(operation, parameters)

@@ -14,9 +14,8 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -25,7 +24,6 @@ from csms.handlers.context import Services
 from csms.metrics import CALL_ERRORS, CALL_ROUND_TRIP, MESSAGES, REJECTED_CLOSES
 from csms.outcomes import Outcome
 from csms.rejected import ACTION_CHARS, MESSAGE_ID_CHARS, clip
-from csms.store.models import Message
 from ocppj.basic_auth import redacted, redacted_answer
 from ocppj.calls import MessageIds, Outstanding, RecentIds
 from ocppj.frames import (
@@ -55,7 +53,6 @@ TAKEOVER_CODE = 4001  # application close code: replaced by a newer connection
 DESCRIPTION_CHARS = 200  # of a CALLERROR's description (the peer's strings can be 64 KiB)
 VOUCH_TIMEOUT_S = 30.0  # without durable answers: the longest wait for a vouched write
 GARBAGE_CODE = 1008  # policy violation: nothing but rejected frames, past the budget (csms.rejected)
-_MESSAGES = cast(Table, Message.__table__)
 _ids = MessageIds()  # prefixed per central system (CentralSystem.node_prefix)
 
 _count = MESSAGES.add  # (action, direction), see csms.metrics.FrameCounts
@@ -132,10 +129,7 @@ class Connection:
 
     def _log_frame(self, now: datetime, direction: str, mtype: int, uid: str | None,
                    action: str | None, frame: str) -> None:
-        self.central.writer.insert(_MESSAGES, {
-            "charge_point_id": self.charge_point_id, "ts": now, "direction": direction,
-            "message_type": mtype, "message_id": uid, "action": action, "frame": frame,
-        })
+        self.central.writer.log((self.charge_point_id, now, direction, mtype, uid, action, frame))
 
     async def _on_frame(self, raw: str) -> None:
         now = datetime.now(UTC)

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from csms.store.bulk import sqlite_datetime
+from common.sqlite_driver import sqlite_datetime
 from csms.store.endings import Ended, accepted_open, is_live, supersede_rows
 from csms.store.id_tag_book import TagBook, TagRow, read_tags
 from csms.store.models import Transaction, table

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from common.ratelimit import Throttle
 from csms.metrics import STORE_BATCH_ROWS, STORE_WRITE_SECONDS
 from csms.store.bulk import BulkStatement
+from csms.store.log_rows import LogRow, LogRows
 from csms.store.models import ChargePoint, Transaction, table
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,9 @@ class Writer:
         self._update_statements: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Executable] = {}
         self._queued = 0  # items ever queued
         self._committed = 0  # items ever taken into a finished batch
-        self._barriers: deque[tuple[int, asyncio.Future[None]]] = deque()
+        self.frames = LogRows(engine.dialect.paramstyle)  # the message log's rows, counted apart
+        # (items queued, frames logged, future): released once both are committed
+        self._barriers: deque[tuple[int, int, asyncio.Future[None]]] = deque()
 
     @property
     def engine(self) -> AsyncEngine:
@@ -116,6 +119,15 @@ class Writer:
             raise RuntimeError("writer is closed")
         self._queue.append(item)
         self._queued += 1
+        self._wake.set()
+
+    def log(self, row: LogRow) -> None:
+        """Queue a message log row (see :mod:`csms.store.log_rows`)."""
+        if self._closing:
+            raise RuntimeError("writer is closed")
+        frames = self.frames
+        frames.rows.append(row)
+        frames.queued += 1
         self._wake.set()
 
     def insert(self, table: Table, row: dict[str, Any]) -> None:
@@ -190,16 +202,19 @@ class Writer:
         frame a charge point was answered for. Unlike :meth:`flush` it adds no item, so the
         multi-row inserts of a busy batch stay whole.
         """
-        if self._committed >= self._queued or self._task is None or self._task.done():
+        frames = self.frames
+        if (self._committed >= self._queued and frames.committed >= frames.queued
+                or self._task is None or self._task.done()):
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._barriers.append((self._queued, fut))
+        self._barriers.append((self._queued, frames.queued, fut))
         await fut
 
     def _release_barriers(self, everything: bool = False) -> None:
         barriers = self._barriers
-        while barriers and (everything or barriers[0][0] <= self._committed):
-            fut = barriers.popleft()[1]
+        committed, logged = self._committed, self.frames.committed
+        while barriers and (everything or (barriers[0][0] <= committed and barriers[0][1] <= logged)):
+            fut = barriers.popleft()[2]
             if not fut.done():
                 fut.set_result(None)
 
@@ -211,6 +226,7 @@ class Writer:
             chunks = -(-max(len(self._touches), len(self._tx_touches)) // TOUCH_CHUNK)
             for _ in range(max(chunks, 1)):
                 await self.run(_nothing)
+            await self.durable()  # and the log rows (a commit takes at most MAX_ROWS of them)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -254,34 +270,46 @@ class Writer:
                     self._wake.set()  # the rest with the next commit
                 else:
                     self._touch_due = loop.time() + TOUCH_EVERY
-            if batch or touches or tx_touches:
-                await self._commit(batch, touches, tx_touches)
+            frames = self.frames.take()
+            if self.frames.rows:
+                self._wake.set()
+            if batch or touches or tx_touches or frames:
+                await self._commit(batch, touches, tx_touches, frames)
                 self._committed += len(batch)
+                self.frames.committed += len(frames)
                 self._release_barriers()
-            if self._closing and not self._queue and not self._touches and not self._tx_touches:
+            if (self._closing and not self._queue and not self._touches and not self._tx_touches
+                    and not self.frames.rows):
                 return
 
     # -- committing ------------------------------------------------------------------------
     async def _commit(self, batch: list[_Item], touches: dict[str, Any],
-                      tx_touches: dict[int, Any] | None = None) -> None:
-        """Commit ``batch`` in one transaction; if that fails, each item on its own."""
+                      tx_touches: dict[int, Any] | None = None, frames: list[LogRow] | None = None) -> None:
+        """Commit ``batch`` in one transaction; if that fails, each item on its own, and the log
+        rows as one more (they have no constraint a row could break: their failure is the
+        database's, and with it away each row retried alone would only stall the queue)."""
         started = time.perf_counter()
         results: list[Any] = [None] * len(batch)
         try:
             async with self._engine.begin() as conn:
+                if frames:
+                    await self.frames.insert(conn, frames)
                 await self._apply(conn, batch, results)
                 if touches or tx_touches:
                     await _apply_touches(conn, touches, tx_touches or {})
         except Exception as exc:
-            if len(batch) + bool(touches or tx_touches) > 1:
+            if len(batch) + bool(touches or tx_touches) + bool(frames) > 1:
                 log.exception("batch of %d writes failed; retrying one by one", len(batch))
                 for item in batch:
                     await self._commit([item], {})
                 if touches or tx_touches:
                     await self._commit([], touches, tx_touches)
+                if frames:
+                    await self._commit([], {}, None, frames)
                 return
             # once per item of a failed batch, so per frame while the database is away
-            _dropped.log(log, logging.ERROR, "write failed and was dropped", exc_info=True)
+            _dropped.log(log, logging.ERROR, f"{len(frames)} message log rows failed and were dropped"
+                         if frames else "write failed and was dropped", exc_info=True)
             for item in batch:
                 if item.future is not None and not item.future.done():
                     item.future.set_exception(exc)
@@ -302,25 +330,24 @@ class Writer:
         multi-row statement (see :mod:`csms.store.bulk`)."""
         groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]] = {}
         updated: dict[tuple[str, Any], tuple[str, ...]] = {}  # row → the keys of the group that updates it
-        memo: dict[int, Any] = {}  # values converted for the driver, by id(): the batch holds them
         run: list[int] = []  # operations that run as one (a ``many``), after the rows between them
         for index, item in enumerate(batch):
             if item.kind == _OP:
                 many = getattr(item.payload, "many", None)
                 if run and many is not batch[run[0]].payload.many:
-                    await self._many(conn, batch, run, results, groups, memo)
+                    await self._many(conn, batch, run, results, groups)
                     updated.clear()
                 if many is not None:
                     run.append(index)
                     continue
-                await self._flush_groups(conn, groups, memo)
+                await self._flush_groups(conn, groups)
                 updated.clear()
                 results[index] = await item.payload(conn)
                 continue
             if item.kind == _UPDATE:  # updates of one row by different keys: applied in queue order
                 row_key = (item.table.name, item.payload[item.keys[0]])  # type: ignore[union-attr]
                 if updated.setdefault(row_key, item.keys) != item.keys:
-                    await self._flush_groups(conn, groups, memo)
+                    await self._flush_groups(conn, groups)
                     updated.clear()
                     updated[row_key] = item.keys
             rows = groups.setdefault((item.kind, item.table, item.keys), [])  # type: ignore[arg-type]
@@ -328,34 +355,31 @@ class Writer:
                 rows.extend(item.payload)
             else:
                 rows.append(item.payload)
-        await self._many(conn, batch, run, results, groups, memo)
-        await self._flush_groups(conn, groups, memo)
+        await self._many(conn, batch, run, results, groups)
+        await self._flush_groups(conn, groups)
 
     async def _many(self, conn: AsyncConnection, batch: list[_Item], run: list[int], results: list[Any],
-                    groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]],
-                    memo: dict[int, Any]) -> None:
+                    groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]]) -> None:
         """Operations of one kind with only rows between them run as one call of their ``many``
         (csms.store.starts), after those rows: each sees what was queued before it, and rows of
         other clients queued after it (none of its own: an answer waits for its own commit, and
         no answer leaves before it, so they could as well have come first)."""
         if run:
-            await self._flush_groups(conn, groups, memo)
+            await self._flush_groups(conn, groups)
             ops = [batch[index].payload for index in run]
             for index, result in zip(run, await ops[0].many(conn, ops), strict=True):
                 results[index] = result
             run.clear()
 
     async def _flush_groups(self, conn: AsyncConnection,
-                            groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]],
-                            memo: dict[int, Any]) -> None:
+                            groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]]) -> None:
         for (kind, target, keys), rows in sorted(groups.items(), key=_creates_first):
             if not rows:
                 continue
             if kind == _UPDATE:
                 await self._updates(conn, target, keys, rows)
             else:
-                await self._statement(target, tuple(rows[0]), keys, kind == _CREATE).execute(
-                    conn, rows, memo)
+                await self._statement(target, tuple(rows[0]), keys, kind == _CREATE).execute(conn, rows)
         groups.clear()
 
     async def _updates(self, conn: AsyncConnection, table: Table, keys: tuple[str, ...],

@@ -44,7 +44,8 @@ def status(cp_id: str, value: str) -> dict[str, Any]:
             "updated_at": now_utc()}
 
 
-async def test_a_storm_of_new_charge_points_is_a_few_statements_in_queue_order(engine: AsyncEngine) -> None:
+async def test_a_storm_of_new_charge_points_is_a_few_statements_in_queue_order(engine: AsyncEngine,
+                                                                               db_url: str) -> None:
     statements: list[str] = []
     event.listen(engine.sync_engine, "before_cursor_execute",
                  lambda *args: statements.append(args[2].split()[0].upper()))
@@ -74,12 +75,17 @@ async def test_a_storm_of_new_charge_points_is_a_few_statements_in_queue_order(e
     assert len(cps) == 300 and len(statuses) == 300  # no connector row refused for want of its charge point
     assert {cp for cp, r in cps.items() if r.online} == {f"CP-{n:03}" for n in range(299) if n % 3}
     assert cps["CP-000"].registration_status == "Accepted"  # the twin changed nothing
-    assert storm == ["INSERT", "UPDATE", "UPDATE", "INSERT"], storm  # new rows first, then one statement a kind
+    # new rows first, then one statement a kind (on SQLite cut into chunks of 64 rows, whose
+    # statements SQLite compiles once: csms.store.bulk.BulkStatement.sizes)
+    kinds = [kind for n, kind in enumerate(storm) if n == 0 or storm[n - 1] != kind or kind == "UPDATE"]
+    assert kinds == ["INSERT", "UPDATE", "UPDATE", "INSERT"], storm
+    assert len(storm) <= (4 if "postgresql" in db_url else 2 + 2 * (301 // 64 + 7)), storm
 
 
 async def test_datetimes_of_one_batch_are_each_written_as_themselves(engine: AsyncEngine) -> None:
-    """csms.store.bulk converts a datetime once per batch, memoized by identity: one object
-    shared by many rows and many distinct ones, in one batch, all come back as they went in."""
+    """Datetimes go to the driver as they are (on SQLite written by common.sqlite_driver's
+    adapter as SQLAlchemy writes them): one object shared by many rows and many distinct ones,
+    in one batch, all come back as they went in, and SQLAlchemy reads them back."""
     from datetime import UTC, datetime, timedelta
 
     shared = datetime(2026, 12, 5, 10, 0, 0, 1, tzinfo=UTC)
