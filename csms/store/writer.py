@@ -102,11 +102,21 @@ class Writer:
         self._tx_touches: dict[int, Any] = {}
         self._statements: dict[tuple[str, tuple[str, ...], tuple[str, ...], bool], BulkStatement] = {}
         self._update_statements: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Executable] = {}
+        self._event_loop: asyncio.AbstractEventLoop | None = None
         self._queued = 0  # items ever queued
         self._committed = 0  # items ever taken into a finished batch
         self.frames = LogRows(engine.dialect.paramstyle)  # the message log's rows, counted apart
         # (items queued, frames logged, future): released once both are committed
         self._barriers: deque[tuple[int, int, asyncio.Future[None]]] = deque()
+
+    def _future(self) -> asyncio.Future[Any]:
+        """A future on the writer's loop. Looked up once: on Python 3.11 every
+        ``asyncio.get_running_loop()`` is a getpid() system call (a fork check), and an answer
+        made two of them (py-spy --native under bench/csms_load.py: ~10 % of the event loop)."""
+        loop = self._event_loop
+        if loop is None:
+            loop = self._event_loop = asyncio.get_running_loop()
+        return loop.create_future()
 
     @property
     def engine(self) -> AsyncEngine:
@@ -140,13 +150,13 @@ class Writer:
     def queue(self, table: Table, rows: Sequence[dict[str, Any]]) -> asyncio.Future[Any]:
         """Insert ``rows`` without waiting; the future says whether their batch committed (an
         answer that vouches for them checks it: ChargePointLink.vouch)."""
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Any] = self._future()
         self._put(_Item(_INSERT, table, list(rows), (), fut))
         return fut
 
     async def save(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
         """Insert ``rows`` and return once they are committed."""
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Any] = self._future()
         self._put(_Item(_INSERT, table, list(rows), (), fut))
         await fut
 
@@ -185,7 +195,7 @@ class Writer:
 
     async def run(self, op: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``op`` inside the next batch's transaction, in queue order; return its result."""
-        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[T] = self._future()
         self._put(_Item(_OP, None, op, (), fut))
         return await fut
 
@@ -206,7 +216,7 @@ class Writer:
         if (self._committed >= self._queued and frames.committed >= frames.queued
                 or self._task is None or self._task.done()):
             return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[None] = self._future()
         self._barriers.append((self._queued, frames.queued, fut))
         await fut
 
