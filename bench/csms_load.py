@@ -5,12 +5,17 @@ library (bench/minimal_csms.py: no persistence, library defaults) shows what cha
 and persistence cost, on the same machine, in the same run. The server gets one CPU and the load
 generator (bench/loadgen.py) the other, so the client never competes with the server for a core.
 
-Phases: closed-loop load against chargebay, then against the baseline, then idle connections
-(RSS per held connection) against a fresh instance of each. Results: a table on stdout and
+Phases: closed-loop load against chargebay and against the baseline, in ``--rounds`` rounds
+that alternate which goes first, then idle connections (RSS per held connection) against a fresh
+instance of each. Why rounds: this machine's speed drifts by ±20 % over minutes (a VM beside
+others), and one run of each, one after the other, put the drift into the ratio (3.0× and 3.3×
+minutes apart for the same commit). Each round's ratio compares two neighbouring runs; the figure
+reported is the median round's ratio, with every round's shown. Results: a table on stdout and
 bench/results/csms_load.json.
 
-    python bench/csms_load.py [--charge-points 1000] [--duration 20] [--idle-connections 10000]
-                              [--skip-baseline] [--skip-idle] [--ocpp-versions 1.6,2.0.1]
+    python bench/csms_load.py [--charge-points 1000] [--duration 15] [--rounds 3]
+                              [--idle-connections 10000] [--skip-baseline] [--skip-idle]
+                              [--ocpp-versions 1.6,2.0.1]
 
 The load phases run each OCPP version's mix (1.6: Heartbeat / StatusNotification / MeterValues;
 2.0.1: Heartbeat / TransactionEvent / MeterValues, bench/frames_201.py) against both servers.
@@ -460,8 +465,16 @@ def render(results: dict[str, Any]) -> Iterator[str]:
             yield _row([label, r["connected"], r["calls_per_s"], r["p50_ms"], r["p99_ms"],
                         r["server_cpu_percent"], r["server_rss_mb"], r["errors"] + r["unanswered"],
                         r["loadgen_cpu_percent"], r["server_cpu_us_per_call"]], widths)
+        rounds = results.get(key + "_rounds") or []
+        if len(rounds) > 1:
+            for n, one in enumerate(rounds, 1):
+                cells = ", ".join(f"{label.split(' ')[0]} {r['calls_per_s']:g} calls/s "
+                                  f"{r['server_cpu_us_per_call']:g} µs/call" for label, r in one.items())
+                yield f"  round {n}: {cells}" + (f", ratio {_ratio(one):.2f}" if _ratio(one) else "")
+            yield "  (the table shows each server's median round)"
         if ratio in results:
-            yield f"OCPP {version} chargebay / baseline calls/s: {results[ratio]:.2f}"
+            yield f"OCPP {version} chargebay / baseline calls/s: {results[ratio]:.2f}" + (
+                " (median of the rounds' ratios)" if len(rounds) > 1 else "")
     if results["idle"]:
         widths = [36, 11, 11, 15, 14, 10]
         yield ""
@@ -475,7 +488,9 @@ def render(results: dict[str, Any]) -> Iterator[str]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--charge-points", type=int, default=1000)
-    parser.add_argument("--duration", type=float, default=20.0, help="seconds of closed loop")
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds of closed loop")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="load runs of each server per version, alternating which goes first")
     parser.add_argument("--idle-connections", type=int, default=10000)
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--skip-idle", action="store_true")
@@ -508,9 +523,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         raise SystemExit(f"--ocpp-versions: no mix for {sorted(unknown)} (1.6, 2.0.1)")
     try:
         for version in versions:
-            for label in labels:
-                log(f"bench: load phase, OCPP {version}, {label}")
-                results.setdefault(MIXES[version][0], {})[label] = bench.load_phase(label, version)
+            key = MIXES[version][0]
+            rounds: list[dict[str, Any]] = results.setdefault(key + "_rounds", [])
+            for n in range(max(args.rounds, 1)):
+                one: dict[str, Any] = {}
+                for label in (labels if n % 2 == 0 else labels[::-1]):
+                    log(f"bench: load phase, OCPP {version}, {label}, round {n + 1} of {args.rounds}")
+                    one[label] = bench.load_phase(label, version)
+                rounds.append(one)
+            results[key] = {label: _median_round(rounds, label) for label in labels}
         if not args.skip_idle:
             for label in labels:
                 log(f"bench: idle phase, {label}")
@@ -518,10 +539,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     finally:
         bench.stop_all()
     for key, ratio_key, _ in MIXES.values():
-        load = results.get(key) or {}
-        if BASELINE in load and load[BASELINE]["calls_per_s"]:
-            results[ratio_key] = round(load[CHARGEBAY]["calls_per_s"] / load[BASELINE]["calls_per_s"], 3)
+        ratios = sorted(r for r in map(_ratio, results.get(key + "_rounds") or []) if r)
+        if ratios:
+            results[ratio_key] = round(ratios[(len(ratios) - 1) // 2], 3)  # the median (the lower one of two)
     return publish(results, args.output, render)
+
+
+def _ratio(one: dict[str, Any]) -> float | None:
+    """chargebay's calls/s over the baseline's in one round (None without a baseline)."""
+    if BASELINE not in one or not one[BASELINE]["calls_per_s"] or CHARGEBAY not in one:
+        return None
+    return float(one[CHARGEBAY]["calls_per_s"] / one[BASELINE]["calls_per_s"])
+
+
+def _median_round(rounds: list[dict[str, Any]], label: str) -> dict[str, Any]:
+    """``label``'s figures of its median round by calls/s (the lower one of two)."""
+    runs = sorted((one[label] for one in rounds), key=lambda r: r["calls_per_s"])
+    return dict(runs[(len(runs) - 1) // 2])
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from tests.conftest import POSTGRES
 ROOT = Path(__file__).resolve().parent.parent
 
 SMOKE = {
-    "csms_load": (["--charge-points", "20", "--duration", "2", "--skip-baseline", "--skip-idle"],
+    "csms_load": (["--charge-points", "20", "--duration", "2", "--rounds", "1", "--skip-baseline", "--skip-idle"],
                   "chargebay (validated, persisted)"),
     # 200 requests: the reference's server CPU must add up to more than psutil's 10 ms ticks
     "api_commands": (["--charge-points", "5", "--requests", "200", "--warmup", "5",
