@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Executable, Table, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.sqlite_driver import execute_all
@@ -109,3 +109,37 @@ class BulkStatement:
 
 def _same(row: tuple[Any, ...]) -> tuple[Any, ...]:
     return row
+
+
+class Statements:
+    """The writer's statements, made once per table, columns and keys."""
+
+    def __init__(self, paramstyle: str) -> None:
+        self._paramstyle = paramstyle
+        self._inserts: dict[tuple[str, tuple[str, ...], tuple[str, ...], bool], BulkStatement] = {}
+        self._updates: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Executable] = {}
+
+    def insert(self, table: Table, columns: tuple[str, ...], keys: tuple[str, ...],
+               create: bool = False) -> BulkStatement:
+        """Inserts of ``columns`` (upserts on ``keys``; ``create``: duplicates skipped)."""
+        cache_key = (table.name, columns, keys, create)
+        stmt = self._inserts.get(cache_key)
+        if stmt is None:
+            stmt = self._inserts[cache_key] = BulkStatement(table, columns, keys, self._paramstyle,
+                                                            skip_duplicates=create)
+        return stmt
+
+    async def update(self, conn: AsyncConnection, table: Table, keys: tuple[str, ...],
+                     rows: list[dict[str, Any]]) -> None:
+        """``UPDATE table SET … WHERE keys`` for each row: one executemany per set of columns."""
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            shapes.setdefault(tuple(sorted(row)), []).append(row)
+        for columns, same in shapes.items():
+            cache_key = (table.name, columns, keys)
+            stmt = self._updates.get(cache_key)
+            if stmt is None:
+                stmt = self._updates[cache_key] = update(table).where(
+                    *(table.c[k] == bindparam(f"_{k}") for k in keys)).values(
+                    {c: bindparam(c) for c in columns if c not in keys})
+            await conn.execute(stmt, [{**r, **{f"_{k}": r[k] for k in keys}} for r in same])

@@ -13,10 +13,12 @@ an answer still leaves only once the frames logged before it are committed.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from common.ratelimit import Throttle
 from csms.store.bulk import BulkStatement
 from csms.store.models import Message, table
 
@@ -24,6 +26,8 @@ from csms.store.models import Message, table
 LogRow = tuple[str, datetime, str, int, str | None, str | None, str]
 COLUMNS = ("charge_point_id", "ts", "direction", "message_type", "message_id", "action", "frame")
 MAX_ROWS = 20_000  # rows a commit takes; the rest go with the next (a commit stays short)
+log = logging.getLogger(__name__)
+_dropped = Throttle(10.0)
 
 
 class LogRows:
@@ -47,3 +51,34 @@ class LogRows:
 
     async def insert(self, conn: AsyncConnection, rows: list[LogRow]) -> None:
         await self._statement.execute_tuples(conn, rows)
+
+
+async def keep_apart(engine: AsyncEngine, rows: list[LogRow]) -> None:
+    """Log rows whose commit failed with others, committed on their own.
+
+    If they fail again and the database still answers, a row of them is what it refuses: they are
+    halved until that row is found, and the others kept. If the database does not answer, they
+    are dropped (logged): trying 20,000 rows one by one against a database that is away would
+    only hold up the answers queued behind them."""
+    try:
+        async with engine.begin() as conn:
+            await LogRows(engine.dialect.paramstyle).insert(conn, rows)
+        return
+    except Exception:
+        if len(rows) == 1 or not await _answers(engine):
+            _dropped.log(log, logging.ERROR, "%d message log rows failed and were dropped", len(rows),
+                         exc_info=True)
+            return
+    half = len(rows) // 2
+    await keep_apart(engine, rows[:half])
+    await keep_apart(engine, rows[half:])
+
+
+async def _answers(engine: AsyncEngine) -> bool:
+    """Whether the database answers a trivial query."""
+    try:
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+    except Exception:
+        return False
+    return True

@@ -18,36 +18,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Executable, Table, bindparam, update
+from sqlalchemy import Executable, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from common.ratelimit import Throttle
 from csms.metrics import STORE_BATCH_ROWS, STORE_WRITE_SECONDS
-from csms.store.bulk import BulkStatement
-from csms.store.log_rows import LogRow, LogRows
-from csms.store.models import ChargePoint, Transaction, table
+from csms.store.bulk import Statements
+from csms.store.log_rows import LogRow, LogRows, keep_apart
+from csms.store.touches import Touches, apply_touches
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Op = Callable[[AsyncConnection], Awaitable[Any]]
 
-_TX = table(Transaction)
-_CP = table(ChargePoint)
 _CREATE, _INSERT, _UPSERT, _OP, _UPDATE = -1, 0, 1, 2, 3  # _CREATE sorts first (see create)
 MAX_BATCH = 5000  # writes per commit
-TOUCH_EVERY = 2.0  # seconds between last-seen updates: heartbeats need not each cost a write
-# Last-seen updates per table per commit: with 10,000 charge points two seconds' touches were
-# 4,000 charge points and 4,000 transactions, one commit of 0.2-0.7 s that every answer waiting
-# for the store waited for (bench/sim_fleet.py). The rest go with the next commits.
-TOUCH_CHUNK = 1000
 _dropped = Throttle(10.0)
 # A commit this long held up every answer waiting for it: worth a line in the log (at most one
 # every ten seconds), naming what it held, so a stall can be traced to its cause.
@@ -75,18 +67,6 @@ class _Item:
         self.future = future
 
 
-def _take(touches: dict[Any, Any]) -> dict[Any, Any]:
-    """Up to TOUCH_CHUNK of ``touches``, taken out of it (the oldest first)."""
-    if len(touches) <= TOUCH_CHUNK:
-        taken = dict(touches)
-        touches.clear()
-        return taken
-    taken = dict(itertools.islice(touches.items(), TOUCH_CHUNK))
-    for key in taken:
-        del touches[key]
-    return taken
-
-
 class Writer:
     """Batches inserts, upserts, coalesced ``last_seen`` touches and ordered operations."""
 
@@ -94,14 +74,11 @@ class Writer:
         self._engine = engine
         self.dialect_insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._queue: list[_Item] = []
-        self._touches: dict[str, Any] = {}
+        self._touches = Touches()
         self._wake = asyncio.Event()
         self._closing = False
-        self._touch_due = 0.0
         self._task: asyncio.Task[None] | None = None
-        self._tx_touches: dict[int, Any] = {}
-        self._statements: dict[tuple[str, tuple[str, ...], tuple[str, ...], bool], BulkStatement] = {}
-        self._update_statements: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Executable] = {}
+        self._statements = Statements(engine.dialect.paramstyle)
         self._event_loop: asyncio.AbstractEventLoop | None = None
         self._queued = 0  # items ever queued
         self._committed = 0  # items ever taken into a finished batch
@@ -175,12 +152,12 @@ class Writer:
 
     def touch(self, charge_point_id: str, when: Any) -> None:
         """Record a charge point's last-seen time; written at most every TOUCH_EVERY seconds."""
-        self._touches[charge_point_id] = when
+        self._touches.charge_points[charge_point_id] = when
 
     def touch_transaction(self, transaction_id: int, when: Any) -> None:
         """Record that an open transaction was heard of (a meter value); written like
         :meth:`touch`, so a meter value costs no extra statement of its own."""
-        self._tx_touches[transaction_id] = when
+        self._touches.transactions[transaction_id] = when
 
     def update(self, table: Table, keys: str | tuple[str, ...], row: dict[str, Any],
                future: asyncio.Future[Any] | None = None) -> None:
@@ -231,10 +208,8 @@ class Writer:
     async def flush(self) -> None:
         """Wait until everything queued so far is committed (later writes are not waited for)."""
         if self._task is not None and not self._task.done():
-            self._touch_due = 0.0
-            # touches go out TOUCH_CHUNK a commit: as many commits as those queued now need
-            chunks = -(-max(len(self._touches), len(self._tx_touches)) // TOUCH_CHUNK)
-            for _ in range(max(chunks, 1)):
+            self._touches.due = 0.0
+            for _ in range(max(self._touches.chunks(), 1)):  # as many commits as those held need
                 await self.run(_nothing)
             await self.durable()  # and the log rows (a commit takes at most MAX_ROWS of them)
 
@@ -258,9 +233,9 @@ class Writer:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            if self._touches or self._tx_touches:
+            if self._touches:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), max(self._touch_due - loop.time(), 0))
+                    await asyncio.wait_for(self._wake.wait(), max(self._touches.due - loop.time(), 0))
             else:
                 await self._wake.wait()
             self._wake.clear()
@@ -273,13 +248,10 @@ class Writer:
                 self._wake.set()
             touches: dict[str, Any] = {}
             tx_touches: dict[int, Any] = {}
-            if (self._touches or self._tx_touches) and (loop.time() >= self._touch_due
-                                                        or self._closing):
-                touches, tx_touches = _take(self._touches), _take(self._tx_touches)
-                if self._touches or self._tx_touches:
+            if self._touches and (loop.time() >= self._touches.due or self._closing):
+                touches, tx_touches = self._touches.take(loop.time())
+                if self._touches:
                     self._wake.set()  # the rest with the next commit
-                else:
-                    self._touch_due = loop.time() + TOUCH_EVERY
             frames = self.frames.take()
             if self.frames.rows:
                 self._wake.set()
@@ -288,16 +260,14 @@ class Writer:
                 self._committed += len(batch)
                 self.frames.committed += len(frames)
                 self._release_barriers()
-            if (self._closing and not self._queue and not self._touches and not self._tx_touches
-                    and not self.frames.rows):
+            if self._closing and not self._queue and not self._touches and not self.frames.rows:
                 return
 
     # -- committing ------------------------------------------------------------------------
     async def _commit(self, batch: list[_Item], touches: dict[str, Any],
                       tx_touches: dict[int, Any] | None = None, frames: list[LogRow] | None = None) -> None:
         """Commit ``batch`` in one transaction; if that fails, each item on its own, and the log
-        rows as one more (they have no constraint a row could break: their failure is the
-        database's, and with it away each row retried alone would only stall the queue)."""
+        rows apart (:func:`csms.store.log_rows.keep_apart`)."""
         started = time.perf_counter()
         results: list[Any] = [None] * len(batch)
         try:
@@ -306,20 +276,24 @@ class Writer:
                     await self.frames.insert(conn, frames)
                 await self._apply(conn, batch, results)
                 if touches or tx_touches:
-                    await _apply_touches(conn, touches, tx_touches or {})
+                    await apply_touches(conn, touches, tx_touches or {})
         except Exception as exc:
-            if len(batch) + bool(touches or tx_touches) + bool(frames) > 1:
+            if frames:  # the rest again without them (one by one if it fails again), then they
+                log.exception("batch of %d writes and %d log rows failed; retrying apart", len(batch),
+                              len(frames))
+                if batch or touches or tx_touches:
+                    await self._commit(batch, touches, tx_touches)
+                await keep_apart(self._engine, frames)
+                return
+            if len(batch) + bool(touches or tx_touches) > 1:
                 log.exception("batch of %d writes failed; retrying one by one", len(batch))
                 for item in batch:
                     await self._commit([item], {})
                 if touches or tx_touches:
                     await self._commit([], touches, tx_touches)
-                if frames:
-                    await self._commit([], {}, None, frames)
                 return
             # once per item of a failed batch, so per frame while the database is away
-            _dropped.log(log, logging.ERROR, f"{len(frames)} message log rows failed and were dropped"
-                         if frames else "write failed and was dropped", exc_info=True)
+            _dropped.log(log, logging.ERROR, "write failed and was dropped", exc_info=True)
             for item in batch:
                 if item.future is not None and not item.future.done():
                     item.future.set_exception(exc)
@@ -387,41 +361,7 @@ class Writer:
             if not rows:
                 continue
             if kind == _UPDATE:
-                await self._updates(conn, target, keys, rows)
+                await self._statements.update(conn, target, keys, rows)
             else:
-                await self._statement(target, tuple(rows[0]), keys, kind == _CREATE).execute(conn, rows)
+                await self._statements.insert(target, tuple(rows[0]), keys, kind == _CREATE).execute(conn, rows)
         groups.clear()
-
-    async def _updates(self, conn: AsyncConnection, table: Table, keys: tuple[str, ...],
-                       rows: list[dict[str, Any]]) -> None:
-        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for row in rows:
-            shapes.setdefault(tuple(sorted(row)), []).append(row)
-        for columns, same in shapes.items():
-            cache_key = (table.name, columns, keys)
-            stmt = self._update_statements.get(cache_key)
-            if stmt is None:
-                stmt = self._update_statements[cache_key] = update(table).where(
-                    *(table.c[k] == bindparam(f"_{k}") for k in keys)).values(
-                    {c: bindparam(c) for c in columns if c not in keys})
-            await conn.execute(stmt, [{**r, **{f"_{k}": r[k] for k in keys}} for r in same])
-
-    def _statement(self, table: Table, columns: tuple[str, ...], keys: tuple[str, ...],
-                   create: bool = False) -> BulkStatement:
-        cache_key = (table.name, columns, keys, create)
-        stmt = self._statements.get(cache_key)
-        if stmt is None:
-            stmt = self._statements[cache_key] = BulkStatement(
-                table, columns, keys, self._engine.dialect.paramstyle, skip_duplicates=create)
-        return stmt
-
-
-async def _apply_touches(conn: AsyncConnection, touches: dict[str, Any], tx_touches: dict[int, Any]) -> None:
-    """The last-seen times of a commit's charge points and transactions (see Writer.touch)."""
-    if touches:
-        stmt = update(_CP).where(_CP.c.id == bindparam("cp")).values(last_seen=bindparam("seen"))
-        await conn.execute(stmt, [{"cp": k, "seen": v} for k, v in touches.items()])
-    if tx_touches:
-        stmt = update(_TX).where(_TX.c.id == bindparam("tx"), _TX.c.stop_timestamp.is_(None)
-                                 ).values(last_activity_at=bindparam("seen"))
-        await conn.execute(stmt, [{"tx": k, "seen": v} for k, v in tx_touches.items()])

@@ -113,9 +113,9 @@ async def test_last_seen_touches_go_out_in_chunks_and_none_is_lost(
     """A fleet's two seconds of touches are spread over several commits of at most TOUCH_CHUNK
     updates each (one huge commit held every answer waiting for the store); each charge point
     ends with its latest time, touches arriving meanwhile included."""
-    from csms.store import writer as writer_module
+    from csms.store import touches as touches_module
 
-    monkeypatch.setattr(writer_module, "TOUCH_CHUNK", 40)
+    monkeypatch.setattr(touches_module, "TOUCH_CHUNK", 40)
     sizes: list[int] = []
     event.listen(engine.sync_engine, "before_cursor_execute",
                  lambda conn, cursor, statement, params, context, many: sizes.append(len(params) if many else 1)
