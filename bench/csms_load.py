@@ -539,14 +539,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     finally:
         bench.stop_all()
     for key, ratio_key, _ in MIXES.values():
-        ratios = sorted(r for r in map(_ratio, results.get(key + "_rounds") or []) if r)
-        if ratios:
-            results[ratio_key] = round(ratios[(len(ratios) - 1) // 2], 3)  # the median (the lower one of two)
+        ratio = median_ratio(results.get(key + "_rounds") or [])
+        if ratio is not None:
+            results[ratio_key] = round(ratio, 3)
     return publish(results, args.output, render)
 
 
+def median_ratio(rounds: list[dict[str, Any]]) -> float | None:
+    """The median of the rounds' ratios (the lower one of two); None without any."""
+    ratios = sorted(r for r in map(_ratio, rounds) if r is not None)
+    return ratios[(len(ratios) - 1) // 2] if ratios else None
+
+
 def _ratio(one: dict[str, Any]) -> float | None:
-    """chargebay's calls/s over the baseline's in one round (None without a baseline)."""
+    """chargebay's calls/s over the baseline's in one round (None without a baseline, or where
+    the baseline answered nothing; a round where chargebay answered nothing counts, as 0)."""
     if BASELINE not in one or not one[BASELINE]["calls_per_s"] or CHARGEBAY not in one:
         return None
     return float(one[CHARGEBAY]["calls_per_s"] / one[BASELINE]["calls_per_s"])

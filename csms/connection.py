@@ -14,11 +14,13 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from csms.delivery import deliver
 from csms.handlers import handlers_of
 from csms.handlers.context import Services
 from csms.metrics import CALL_ERRORS, CALL_ROUND_TRIP, MESSAGES, REJECTED_CLOSES
@@ -192,6 +194,9 @@ class Connection:
         _count(action, "out")
         self._log_frame(datetime.now(UTC), "out", CALLRESULT, uid, action, frame)
         jobs, self._after = self._after, None
+        if jobs is None and self.central.durable_answers:  # sent once its log row is committed
+            self.central.writer.after_commit(partial(deliver, self.ws, frame))
+            return
         await self._send(frame)
         for job in jobs or ():
             job()

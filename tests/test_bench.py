@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,3 +106,20 @@ def test_the_fleet_runs_against_the_instant_floor(tmp_path: Path) -> None:
     # the stations' answer times (their transaction starts while settling) and the probe's
     assert results["settle"]["answer_p50_ms"] is not None
     assert results["hold"]["probe_station"]["all"]["n"] > 0
+
+
+def test_csms_load_reports_the_median_rounds_ratio(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The load phases' ratio is the median of the rounds' ratios; a round where chargebay
+    answered nothing counts (as 0), and the table shows each server's median round."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    import csms_load
+
+    def one(ours: float, theirs: float) -> dict[str, Any]:
+        return {csms_load.CHARGEBAY: {"calls_per_s": ours}, csms_load.BASELINE: {"calls_per_s": theirs}}
+
+    assert csms_load.median_ratio([one(0, 100), one(0, 100), one(330, 100)]) == 0.0
+    assert csms_load.median_ratio([one(300, 100), one(350, 100), one(330, 90)]) == pytest.approx(3.5)
+    assert csms_load.median_ratio([one(300, 100), one(400, 100)]) == 3.0  # the lower of two
+    assert csms_load.median_ratio([{csms_load.CHARGEBAY: {"calls_per_s": 9}}]) is None  # no baseline
+    rounds = [one(300, 100), one(350, 100), one(330, 90)]
+    assert csms_load._median_round(rounds, csms_load.CHARGEBAY)["calls_per_s"] == 330

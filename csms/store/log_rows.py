@@ -14,8 +14,10 @@ an answer still leaves only once the frames logged before it are committed.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from datetime import datetime
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from common.ratelimit import Throttle
@@ -28,6 +30,11 @@ COLUMNS = ("charge_point_id", "ts", "direction", "message_type", "message_id", "
 MAX_ROWS = 20_000  # rows a commit takes; the rest go with the next (a commit stays short)
 log = logging.getLogger(__name__)
 _dropped = Throttle(10.0)
+# a value the driver cannot bind, a constraint a row breaks (asyncpg's own errors are matched by
+# their class names in refused(): DataError, IntegrityError)
+_REFUSALS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError, sqlite3.DataError,
+             sa_exc.IntegrityError, sa_exc.DataError)
+MAX_TRIES = 64  # commits keep_apart may spend finding refused rows (a few per row found)
 
 
 class LogRows:
@@ -53,32 +60,37 @@ class LogRows:
         await self._statement.execute_tuples(conn, rows)
 
 
-async def keep_apart(engine: AsyncEngine, rows: list[LogRow]) -> None:
+async def keep_apart(engine: AsyncEngine, rows: list[LogRow], tries: list[int] | None = None) -> None:
     """Log rows whose commit failed with others, committed on their own.
 
-    If they fail again and the database still answers, a row of them is what it refuses: they are
-    halved until that row is found, and the others kept. If the database does not answer, they
-    are dropped (logged): trying 20,000 rows one by one against a database that is away would
-    only hold up the answers queued behind them."""
+    If the database refuses them again for what a row holds (a value it cannot take), they are
+    halved until that row is found: it is dropped (logged, with its charge point and message id)
+    and the others kept, within ``MAX_TRIES`` commits. If it fails for any other reason (away,
+    locked, full, read-only), they are dropped at once (logged): halving 20,000 rows against a
+    database that takes no writes would only hold up the answers queued behind them."""
+    tries = [MAX_TRIES] if tries is None else tries
+    tries[0] -= 1
     try:
         async with engine.begin() as conn:
             await LogRows(engine.dialect.paramstyle).insert(conn, rows)
         return
-    except Exception:
-        if len(rows) == 1 or not await _answers(engine):
-            _dropped.log(log, logging.ERROR, "%d message log rows failed and were dropped", len(rows),
-                         exc_info=True)
+    except Exception as exc:
+        if len(rows) == 1 or tries[0] <= 0 or not refused(exc):
+            first = rows[0]
+            _dropped.log(log, logging.ERROR, "%d message log rows failed and were dropped (the first: "
+                         "%s, message %s)", len(rows), first[0], first[4], exc_info=True)
             return
     half = len(rows) // 2
-    await keep_apart(engine, rows[:half])
-    await keep_apart(engine, rows[half:])
+    await keep_apart(engine, rows[:half], tries)
+    await keep_apart(engine, rows[half:], tries)
 
 
-async def _answers(engine: AsyncEngine) -> bool:
-    """Whether the database answers a trivial query."""
-    try:
-        async with engine.connect() as conn:
-            await conn.exec_driver_sql("SELECT 1")
-    except Exception:
-        return False
-    return True
+def refused(exc: BaseException) -> bool:
+    """Whether ``exc`` says a value was refused (a type the driver cannot bind, a constraint),
+    not the write itself: SQLAlchemy's wrapper, the driver's error and what it was raised from."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, _REFUSALS) or type(seen).__name__ in ("DataError", "IntegrityError"):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False

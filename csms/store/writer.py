@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -30,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from common.ratelimit import Throttle
 from csms.metrics import STORE_BATCH_ROWS, STORE_WRITE_SECONDS
+from csms.store.barriers import Barriers
 from csms.store.bulk import Statements
 from csms.store.log_rows import LogRow, LogRows, keep_apart
 from csms.store.touches import Touches, apply_touches
@@ -80,20 +80,15 @@ class Writer:
         self._task: asyncio.Task[None] | None = None
         self._statements = Statements(engine.dialect.paramstyle)
         self._event_loop: asyncio.AbstractEventLoop | None = None
-        self._queued = 0  # items ever queued
-        self._committed = 0  # items ever taken into a finished batch
         self.frames = LogRows(engine.dialect.paramstyle)  # the message log's rows, counted apart
-        # (items queued, frames logged, future): released once both are committed
-        self._barriers: deque[tuple[int, int, asyncio.Future[None]]] = deque()
+        self._barriers = Barriers(self.frames)
 
     def _future(self) -> asyncio.Future[Any]:
-        """A future on the writer's loop. Looked up once: on Python 3.11 every
-        ``asyncio.get_running_loop()`` is a getpid() system call (a fork check), and an answer
-        made two of them (py-spy --native under bench/csms_load.py: ~10 % of the event loop)."""
-        loop = self._event_loop
-        if loop is None:
-            loop = self._event_loop = asyncio.get_running_loop()
-        return loop.create_future()
+        """A future on the writer's loop, looked up once: Python 3.11's get_running_loop() is a
+        getpid() system call (~10 % of the event loop under bench/csms_load.py, py-spy --native)."""
+        if self._event_loop is None:
+            self._event_loop = asyncio.get_running_loop()
+        return self._event_loop.create_future()
 
     @property
     def engine(self) -> AsyncEngine:
@@ -105,7 +100,7 @@ class Writer:
         if self._closing:
             raise RuntimeError("writer is closed")
         self._queue.append(item)
-        self._queued += 1
+        self._barriers.queued += 1
         self._wake.set()
 
     def log(self, row: LogRow) -> None:
@@ -189,21 +184,24 @@ class Writer:
         frame a charge point was answered for. Unlike :meth:`flush` it adds no item, so the
         multi-row inserts of a busy batch stay whole.
         """
-        frames = self.frames
-        if (self._committed >= self._queued and frames.committed >= frames.queued
-                or self._task is None or self._task.done()):
+        if self._barriers.settled() or self._task is None or self._task.done():
             return
         fut: asyncio.Future[None] = self._future()
-        self._barriers.append((self._queued, frames.queued, fut))
+        self._barriers.add(fut)
         await fut
 
-    def _release_barriers(self, everything: bool = False) -> None:
-        barriers = self._barriers
-        committed, logged = self._committed, self.frames.committed
-        while barriers and (everything or (barriers[0][0] <= committed and barriers[0][1] <= logged)):
-            fut = barriers.popleft()[2]
-            if not fut.done():
-                fut.set_result(None)
+    def after_commit(self, job: Callable[[], None]) -> None:
+        """Run ``job`` once everything queued so far is committed (at once if it is).
+
+        What :meth:`durable` guards, without a task waiting: an answer handed over here is
+        sent by the writer as its batch ends, and the connection's task goes back to reading
+        (a wait and a wake-up per answer cost ~12 % of the server's CPU under
+        bench/csms_load.py). Jobs run in queue order, before any task waiting in
+        :meth:`durable` resumes; one that fails is logged."""
+        if self._barriers.settled() or self._task is None or self._task.done():
+            job()
+            return
+        self._barriers.add(job)
 
     async def flush(self) -> None:
         """Wait until everything queued so far is committed (later writes are not waited for)."""
@@ -215,6 +213,7 @@ class Writer:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
+        self._event_loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._loop(), name="store-writer")
 
     async def close(self) -> None:
@@ -228,7 +227,7 @@ class Writer:
         try:
             await self._run()
         finally:
-            self._release_barriers(everything=True)  # never leave an answer waiting forever
+            self._barriers.release(everything=True)  # never leave an answer waiting forever
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -257,9 +256,9 @@ class Writer:
                 self._wake.set()
             if batch or touches or tx_touches or frames:
                 await self._commit(batch, touches, tx_touches, frames)
-                self._committed += len(batch)
+                self._barriers.committed += len(batch)
                 self.frames.committed += len(frames)
-                self._release_barriers()
+                self._barriers.release()
             if self._closing and not self._queue and not self._touches and not self.frames.rows:
                 return
 
@@ -270,27 +269,28 @@ class Writer:
         rows apart (:func:`csms.store.log_rows.keep_apart`)."""
         started = time.perf_counter()
         results: list[Any] = [None] * len(batch)
+        logged = False  # whether the log rows went in before the failure (then an item failed)
         try:
             async with self._engine.begin() as conn:
                 if frames:
                     await self.frames.insert(conn, frames)
+                    logged = True
                 await self._apply(conn, batch, results)
                 if touches or tx_touches:
                     await apply_touches(conn, touches, tx_touches or {})
         except Exception as exc:
-            if frames:  # the rest again without them (one by one if it fails again), then they
+            if frames:  # the log rows apart; the rest whole if they failed, else one by one
                 log.exception("batch of %d writes and %d log rows failed; retrying apart", len(batch),
                               len(frames))
-                if batch or touches or tx_touches:
-                    await self._commit(batch, touches, tx_touches)
                 await keep_apart(self._engine, frames)
+                if logged:
+                    await self._one_by_one(batch, touches, tx_touches)
+                elif batch or touches or tx_touches:
+                    await self._commit(batch, touches, tx_touches)
                 return
             if len(batch) + bool(touches or tx_touches) > 1:
                 log.exception("batch of %d writes failed; retrying one by one", len(batch))
-                for item in batch:
-                    await self._commit([item], {})
-                if touches or tx_touches:
-                    await self._commit([], touches, tx_touches)
+                await self._one_by_one(batch, touches, tx_touches)
                 return
             # once per item of a failed batch, so per frame while the database is away
             _dropped.log(log, logging.ERROR, "write failed and was dropped", exc_info=True)
@@ -309,6 +309,13 @@ class Writer:
             if item.future is not None and not item.future.done():
                 item.future.set_result(result)
 
+    async def _one_by_one(self, batch: list[_Item], touches: dict[str, Any],
+                          tx_touches: dict[int, Any] | None) -> None:
+        for item in batch:
+            await self._commit([item], {})
+        if touches or tx_touches:
+            await self._commit([], touches, tx_touches)
+
     async def _apply(self, conn: AsyncConnection, batch: list[_Item], results: list[Any]) -> None:
         """Execute the batch in order; rows for one table between two operations go out as one
         multi-row statement (see :mod:`csms.store.bulk`)."""
@@ -324,14 +331,14 @@ class Writer:
                 if many is not None:
                     run.append(index)
                     continue
-                await self._flush_groups(conn, groups)
+                await _flush_groups(self._statements, conn, groups)
                 updated.clear()
                 results[index] = await item.payload(conn)
                 continue
             if item.kind == _UPDATE:  # updates of one row by different keys: applied in queue order
                 row_key = (item.table.name, item.payload[item.keys[0]])  # type: ignore[union-attr]
                 if updated.setdefault(row_key, item.keys) != item.keys:
-                    await self._flush_groups(conn, groups)
+                    await _flush_groups(self._statements, conn, groups)
                     updated.clear()
                     updated[row_key] = item.keys
             rows = groups.setdefault((item.kind, item.table, item.keys), [])  # type: ignore[arg-type]
@@ -340,7 +347,7 @@ class Writer:
             else:
                 rows.append(item.payload)
         await self._many(conn, batch, run, results, groups)
-        await self._flush_groups(conn, groups)
+        await _flush_groups(self._statements, conn, groups)
 
     async def _many(self, conn: AsyncConnection, batch: list[_Item], run: list[int], results: list[Any],
                     groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]]) -> None:
@@ -349,19 +356,21 @@ class Writer:
         other clients queued after it (none of its own: an answer waits for its own commit, and
         no answer leaves before it, so they could as well have come first)."""
         if run:
-            await self._flush_groups(conn, groups)
+            await _flush_groups(self._statements, conn, groups)
             ops = [batch[index].payload for index in run]
             for index, result in zip(run, await ops[0].many(conn, ops), strict=True):
                 results[index] = result
             run.clear()
 
-    async def _flush_groups(self, conn: AsyncConnection,
-                            groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]]) -> None:
-        for (kind, target, keys), rows in sorted(groups.items(), key=_creates_first):
-            if not rows:
-                continue
-            if kind == _UPDATE:
-                await self._statements.update(conn, target, keys, rows)
-            else:
-                await self._statements.insert(target, tuple(rows[0]), keys, kind == _CREATE).execute(conn, rows)
-        groups.clear()
+
+async def _flush_groups(statements: Statements, conn: AsyncConnection,
+                        groups: dict[tuple[int, Table, tuple[str, ...]], list[dict[str, Any]]]) -> None:
+    """The rows gathered since the last operation, one statement (or chunked few) per group."""
+    for (kind, target, keys), rows in sorted(groups.items(), key=_creates_first):
+        if not rows:
+            continue
+        if kind == _UPDATE:
+            await statements.update(conn, target, keys, rows)
+        else:
+            await statements.insert(target, tuple(rows[0]), keys, kind == _CREATE).execute(conn, rows)
+    groups.clear()

@@ -1,19 +1,25 @@
 """The message log's rows on their own path through the writer (csms.store.log_rows, issue #18):
-an answer waits for the log rows queued before it, a commit takes a bounded share of them and
-flush() waits for all, and a row the database refuses costs only itself."""
+an answer waits for the log rows queued before it (and over a socket, leaves only once they are
+committed), a commit takes a bounded share of them and flush() waits for all, and a row the
+database refuses costs only itself."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import websockets
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from chargebay.stack import Stack
 from common.db import create_engine
 from common.ratelimit import Throttle
 from csms.store import log_rows
@@ -149,3 +155,92 @@ async def test_count_matches_after_many_commits(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(_M))).scalar_one() == 500
         assert (await conn.execute(select(func.count(func.distinct(_M.c.message_id))))).scalar_one() == 500
+
+
+async def test_an_answer_leaves_only_once_its_frames_are_logged(stack: Stack) -> None:
+    """Over a real websocket: while the writer's batch is held open, a Heartbeat is not answered;
+    the answer comes once the batch holding both its frames' log rows is committed (the writer
+    sends it: csms.delivery), and then both rows are in the store."""
+    writer = stack.central.writer
+    gate, busy = asyncio.Event(), asyncio.Event()
+
+    async def held(conn: AsyncConnection) -> None:
+        busy.set()
+        await gate.wait()
+
+    async with websockets.connect(f"{stack.ws_url}/CP-DURABLE", subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
+        await ws.send('[2,"b1","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]')
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))[2]["status"] == "Accepted"
+        running = asyncio.create_task(writer.run(held))
+        try:
+            await busy.wait()
+            await ws.send('[2,"h1","Heartbeat",{}]')
+            with pytest.raises(TimeoutError):  # its log row waits for the held batch: no answer
+                await asyncio.wait_for(ws.recv(), 0.5)
+            gate.set()
+            answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            async with stack.central.engine.connect() as conn:
+                logged = (await conn.execute(select(_M.c.direction, _M.c.message_type).where(
+                    _M.c.charge_point_id == "CP-DURABLE", _M.c.message_id == "h1"))).all()
+        finally:
+            gate.set()
+            await running
+    assert answer[:2] == [3, "h1"] and "currentTime" in answer[2]
+    assert sorted(logged) == [("in", 2), ("out", 3)]  # both committed before the answer left
+
+
+async def test_rows_are_not_halved_when_the_database_takes_no_writes(
+        engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Locked, full or read-only: the database answers reads but refuses the write itself
+    (OperationalError). Halving 1,000 rows would be ~2,000 failing commits, each up to the busy
+    timeout: they are dropped at once, and the line names the first of them."""
+    attempts: list[int] = []
+
+    async def locked(self: Any, conn: AsyncConnection, rows: list[LogRow]) -> None:
+        attempts.append(len(rows))
+        raise sa_exc.OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+
+    monkeypatch.setattr(log_rows.LogRows, "insert", locked)
+    with caplog.at_level(logging.ERROR):
+        await keep_apart(engine, [row(n) for n in range(1000)])
+    assert attempts == [1000]
+    assert "1000 message log rows failed and were dropped (the first: CP-L, message 0)" in caplog.text
+
+
+async def test_a_failing_item_rolls_back_the_batch_and_its_rows_are_stored_once(engine: AsyncEngine) -> None:
+    """The log rows go to SQLite in one call of several statements inside the batch's
+    transaction: an operation failing after them rolls them back with it, then they are kept
+    apart and the other writes one by one; each row is stored exactly once."""
+    writer = Writer(engine)
+    writer.start()
+
+    async def failing(conn: AsyncConnection) -> None:
+        raise RuntimeError("an operation that fails after the log rows went in")
+
+    try:
+        for n in range(200):  # 200 rows: several chunks (64, 64, 64, 8) in one call
+            writer.log(row(n))
+        failed = asyncio.ensure_future(writer.run(failing))
+        writer.insert(_M, dict(zip(log_rows.COLUMNS, row(1000), strict=True)))  # an item beside it
+        await writer.flush()
+        with pytest.raises(RuntimeError):
+            await failed
+    finally:
+        await writer.close()
+    ids = [r[0] for r in await stored(engine)]
+    assert sorted(ids, key=int) == [str(n) for n in range(200)] + ["1000"]
+
+
+def test_the_driver_writes_datetimes_as_utc_text() -> None:
+    """The adapter (common.sqlite_driver.sqlite_datetime) writes UTC: an aware datetime in
+    another zone is converted (every timestamp here is UTC once parsed: ocppj.timestamps), a
+    naive one is taken as UTC. SQLAlchemy's SQLite DateTime reads the text back."""
+    from datetime import timezone
+
+    from common.sqlite_driver import sqlite_datetime
+
+    two_hours_east = timezone(timedelta(hours=2))
+    assert sqlite_datetime(datetime(2026, 12, 6, 12, 0, tzinfo=two_hours_east)) == "2026-12-06 10:00:00.000000"
+    assert sqlite_datetime(datetime(2026, 12, 6, 12, 0, 0, 5)) == "2026-12-06 12:00:00.000005"
+    assert sqlite_datetime(NOW) == "2026-12-06 03:00:00.123456"
+    assert sqlite3.adapters[(datetime, sqlite3.PrepareProtocol)] is sqlite_datetime
