@@ -54,6 +54,11 @@ log = logging.getLogger(__name__)
 TAKEOVER_CODE = 4001  # application close code: replaced by a newer connection
 DESCRIPTION_CHARS = 200  # of a CALLERROR's description (the peer's strings can be 64 KiB)
 VOUCH_TIMEOUT_S = 30.0  # without durable answers: the longest wait for a vouched write
+# Answers a connection may have handed to the writer and not yet written. A charge point sends its
+# next call once answered, so there is one at most; one that sends on without reading (or whose
+# socket is paused by flow control) gets its answers the awaited way (Writer.durable, then send,
+# which drains), so its task stops reading and TCP holds it back, as before answers were handed.
+HANDED_MAX = 2
 GARBAGE_CODE = 1008  # policy violation: nothing but rejected frames, past the budget (csms.rejected)
 _ids = MessageIds()  # prefixed per central system (CentralSystem.node_prefix)
 
@@ -75,7 +80,7 @@ class Connection:
     __slots__ = ("charge_point_id", "ws", "central", "services", "registration_status", "_recent",
                  "_call_lock", "_calls", "booted_at", "unreported", "_accepted",
                  "version", "_errors", "_validate", "_csms_actions", "_handlers", "_after",
-                 "open_transactions", "_vouched", "__weakref__")
+                 "open_transactions", "_vouched", "_handed", "__weakref__")
 
     def __init__(self, charge_point_id: str, ws: ServerConnection, central: CentralSystem,
                  registration_status: str, services: Services | None = None,
@@ -103,6 +108,7 @@ class Connection:
         self._after: list[Callable[[], None]] | None = None  # jobs of the call being handled
         self.open_transactions: dict[str, Known] | None = None  # 2.0.1 (csms.store.known_201)
         self._vouched: list[asyncio.Future[Any]] | None = None  # writes the answer being made vouches for
+        self._handed = 0  # answers handed to the writer, not written yet (see HANDED_MAX)
 
     def vouch(self, stored: asyncio.Future[Any]) -> None:
         """The answer to the call being handled vouches for ``stored`` (see ChargePointLink)."""
@@ -194,8 +200,9 @@ class Connection:
         _count(action, "out")
         self._log_frame(datetime.now(UTC), "out", CALLRESULT, uid, action, frame)
         jobs, self._after = self._after, None
-        if jobs is None and self.central.durable_answers:  # sent once its log row is committed
-            self.central.writer.after_commit(partial(deliver, self.ws, frame))
+        if jobs is None and self.central.durable_answers and self._handed < HANDED_MAX and not self.ws.paused:
+            self._handed += 1  # the writer sends it once its log rows are committed (csms.delivery)
+            self.central.writer.after_commit(partial(self._deliver, frame))
             return
         await self._send(frame)
         for job in jobs or ():
@@ -235,6 +242,10 @@ class Connection:
             future.set_result(Outcome("call_error", error_code=self._errors.format,
                                       description="malformed answer from the charge point",
                                       message_id=uid))
+
+    def _deliver(self, frame: str) -> None:
+        self._handed -= 1
+        deliver(self.ws, frame)
 
     async def _send(self, frame: str) -> None:
         """Send an answer once its log row (and all written before it) is committed."""

@@ -4,9 +4,10 @@ Why: with durable answers every CALLRESULT waits until its frame's log row is co
 in the connection's task meant a future, a suspension and a wake-up per answer, ~12 % of the
 server's CPU under bench/csms_load.py. Here the task hands the frame over and goes back to
 reading (a charge point sends its next call only once answered), and the writer writes it to
-the socket as websockets' own ``send`` would when nothing holds it up: the connection open, no
-fragmented message in progress, the transport not paused by flow control. Otherwise ``send``
-itself does it, in a task, and waits its turn.
+the socket as websockets' own ``send`` does before it waits for the buffer to drain; a
+connection whose charge point does not read falls back to waiting (csms.connection.HANDED_MAX).
+During a fragmented message (websockets' own, never chargebay's) ``send`` itself does it, in a
+task, and waits its turn.
 """
 
 from __future__ import annotations
@@ -23,15 +24,21 @@ _sending: set[asyncio.Task[None]] = set()  # sends left to websockets, held unti
 
 
 def deliver(ws: ServerConnection, frame: str) -> None:
-    """Write ``frame`` to ``ws`` now if it can take it as ``ws.send`` would; else send it later."""
+    """Write ``frame`` to ``ws`` now, as ``ws.send`` does before it drains (the connection, not
+    this, holds back a charge point that does not read: csms.connection.HANDED_MAX)."""
     if ws.protocol.state is not State.OPEN:
         return  # closed or closing: ``send`` would raise ConnectionClosed, which an answer ignores
-    if getattr(ws, "send_in_progress", True) is None and not ws.paused and not ws.transport.is_closing():
+    # a fragmented message being sent (never by chargebay): ``send`` waits for its end. The
+    # attribute is websockets 16's; 14 and 15 name it fragmented_send_waiter.
+    if getattr(ws, "send_in_progress", None) is None and getattr(ws, "fragmented_send_waiter", None) is None:
         try:
             ws.protocol.send_text(frame.encode())
             ws.send_data()
-        except Exception:  # what ``send`` does with a failing write: the connection is over
+        except Exception as exc:  # what ``send`` does with a failing write: the connection is over
             log.debug("sending an answer failed", exc_info=True)
+            keep_cause = getattr(ws, "set_connection_exc", None)
+            if keep_cause is not None:
+                keep_cause(exc)
             ws.transport.abort()
         return
     task = asyncio.ensure_future(_send(ws, frame))

@@ -157,25 +157,40 @@ async def test_count_matches_after_many_commits(engine: AsyncEngine) -> None:
         assert (await conn.execute(select(func.count(func.distinct(_M.c.message_id))))).scalar_one() == 500
 
 
-async def test_an_answer_leaves_only_once_its_frames_are_logged(stack: Stack) -> None:
-    """Over a real websocket: while the writer's batch is held open, a Heartbeat is not answered;
-    the answer comes once the batch holding both its frames' log rows is committed (the writer
-    sends it: csms.delivery), and then both rows are in the store."""
-    writer = stack.central.writer
-    gate, busy = asyncio.Event(), asyncio.Event()
+async def test_an_answer_leaves_only_once_its_frames_are_logged(
+        stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over a real websocket: a Heartbeat comes while a batch is in flight; that batch ends, and
+    the insert of the next one, holding the Heartbeat's log rows, is held: meanwhile no answer
+    comes (not after the batch in flight, nor during its own). Once its batch commits the writer
+    sends the answer (csms.delivery), and both rows are in the store when it arrives."""
+    gate, holding = asyncio.Event(), asyncio.Event()
+    insert = log_rows.LogRows.insert
 
-    async def held(conn: AsyncConnection) -> None:
+    async def held(self: Any, conn: AsyncConnection, rows: list[LogRow]) -> None:
+        if any(r[4] == "h1" for r in rows):  # the batch with the Heartbeat's rows
+            holding.set()
+            await gate.wait()
+        await insert(self, conn, rows)
+
+    monkeypatch.setattr(log_rows.LogRows, "insert", held)
+    earlier, busy = asyncio.Event(), asyncio.Event()
+
+    async def in_flight(conn: AsyncConnection) -> None:  # a batch before the Heartbeat's, held
         busy.set()
-        await gate.wait()
+        await earlier.wait()
 
     async with websockets.connect(f"{stack.ws_url}/CP-DURABLE", subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
         await ws.send('[2,"b1","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]')
         assert json.loads(await asyncio.wait_for(ws.recv(), 10))[2]["status"] == "Accepted"
-        running = asyncio.create_task(writer.run(held))
+        before = asyncio.create_task(stack.central.writer.run(in_flight))
         try:
             await busy.wait()
             await ws.send('[2,"h1","Heartbeat",{}]')
-            with pytest.raises(TimeoutError):  # its log row waits for the held batch: no answer
+            while not any(r[4] == "h1" for r in stack.central.writer.frames.rows):
+                await asyncio.sleep(0.01)  # handled: its rows wait for the next batch
+            earlier.set()  # that batch ends; the next one, with the Heartbeat's rows, is held
+            await asyncio.wait_for(holding.wait(), 10)
+            with pytest.raises(TimeoutError):  # its rows are being inserted, not committed: no answer
                 await asyncio.wait_for(ws.recv(), 0.5)
             gate.set()
             answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
@@ -183,10 +198,47 @@ async def test_an_answer_leaves_only_once_its_frames_are_logged(stack: Stack) ->
                 logged = (await conn.execute(select(_M.c.direction, _M.c.message_type).where(
                     _M.c.charge_point_id == "CP-DURABLE", _M.c.message_id == "h1"))).all()
         finally:
+            earlier.set()
             gate.set()
-            await running
+            await before
     assert answer[:2] == [3, "h1"] and "currentTime" in answer[2]
     assert sorted(logged) == [("in", 2), ("out", 3)]  # both committed before the answer left
+
+
+async def test_a_charge_point_that_does_not_read_is_held_back(
+        stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A charge point that sends call after call without waiting for answers: while the store
+    holds its batch, the connection handles a few (answers handed to the writer are bounded,
+    csms.connection.HANDED_MAX) and then waits, reading nothing more; so the frames are not
+    piling up in memory. Once the store moves on, every call is answered, in order."""
+    gate, holding = asyncio.Event(), asyncio.Event()
+    insert = log_rows.LogRows.insert
+
+    inserting: list[LogRow] = []
+
+    async def held(self: Any, conn: AsyncConnection, rows: list[LogRow]) -> None:
+        if any(r[0] == "CP-GREEDY" and r[4] == "g0" for r in rows):
+            inserting.extend(rows)
+            holding.set()
+            await gate.wait()
+        await insert(self, conn, rows)
+
+    monkeypatch.setattr(log_rows.LogRows, "insert", held)
+    async with websockets.connect(f"{stack.ws_url}/CP-GREEDY", subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
+        await ws.send('[2,"b1","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]')
+        json.loads(await asyncio.wait_for(ws.recv(), 10))
+        try:
+            for n in range(50):
+                await ws.send(f'[2,"g{n}","Heartbeat",{{}}]')
+            await asyncio.wait_for(holding.wait(), 10)
+            await asyncio.sleep(0.5)  # time to read and handle every one of them, were it allowed
+            handled = [r[4] for r in inserting + stack.central.writer.frames.rows
+                       if r[0] == "CP-GREEDY" and r[2] == "in"]
+            assert 1 <= len(handled) <= 4, handled  # a few, then the connection waits
+        finally:
+            gate.set()
+        answers = [json.loads(await asyncio.wait_for(ws.recv(), 10))[1] for _ in range(50)]
+    assert answers == [f"g{n}" for n in range(50)]
 
 
 async def test_rows_are_not_halved_when_the_database_takes_no_writes(
