@@ -1,7 +1,7 @@
 """The locker controller boards' hex frames (profile ``cb81``), as data and a streaming parser.
 
 Frame: ``SOF ADDR LEN CMD BAY DATA… CHK_lo CHK_hi EOF`` with LEN counting CMD through DATA and CHK
-the 16-bit sum of ADDR through DATA, little-endian (see shared/locker-protocol.md). Everything that
+the 16-bit sum of ADDR through DATA, little-endian (see docs/locker-protocol.md). Everything that
 differs between board families — start/end bytes, opcodes, checksum, serial settings, timing — is
 in :class:`Profile`, so another family is configuration, not code.
 """

@@ -144,7 +144,7 @@ async def _authenticate(request: Request, form: dict[str, str]) -> tuple[str, ti
     if kind == "token":
         token = form.get("token", "").strip()
         if not token or await check_token(request, token) is None:
-            raise ApiError(400, "InvalidCredentials", "unknown, expired or revoked token")
+            raise ApiError(401, "InvalidCredentials", "unknown, expired or revoked token")
         return token, TOKEN_SESSION
     try:
         if kind == "admin":

@@ -12,7 +12,7 @@ from csms.timeutil import iso, now_utc
 from lockers.audit import audit
 from lockers.backoffice.base import BackOfficeService
 from lockers.backoffice.tables import AREAS, COUNTRIES, COUNTRY, LOCATION, LOCATIONS
-from lockers.errors import Conflict
+from lockers.errors import Conflict, Invalid, NotFound
 from lockers.records import create, one, page_of, patch, row_or_404, write
 from lockers.scope import Viewer
 
@@ -53,12 +53,12 @@ class LocationService(BackOfficeService):
     async def add(self, who: Viewer, values: dict[str, Any]) -> int:
         """Add a location (its country must be known); its id."""
         return await create(self.engine, who, LOCATION, {**values, "created_at": now_utc()},
-                            check=lambda conn: row_or_404(conn, COUNTRY, values.get("countryCode")),
+                            check=lambda conn: _known_country(conn, values.get("countryCode")),
                             details=values)
 
     async def update(self, who: Viewer, location_id: int, values: dict[str, Any]) -> None:
         await patch(self.engine, who, LOCATION, location_id, values,
-                    also=lambda conn, _: row_or_404(conn, COUNTRY, values.get("countryCode")))
+                    also=lambda conn, _: _known_country(conn, values.get("countryCode")))
 
     async def add_area(self, who: Viewer, location_id: int, name: str) -> dict[str, Any]:
         """Add an area to a location (``AreaExists`` if it has one so named); the area."""
@@ -84,3 +84,13 @@ class LocationService(BackOfficeService):
         return await page_of(self.engine, page,
                              select(COUNTRIES.c.code, COUNTRIES.c.name).order_by(COUNTRIES.c.name),
                              q, [COUNTRIES.c.code, COUNTRIES.c.name])
+
+
+async def _known_country(conn: AsyncConnection, code: str | None) -> None:
+    """An unknown ``countryCode`` is a bad value in the body (422 ``UnknownCountry``, naming the
+    field), not a missing record the URL names (404): issue #20."""
+    try:
+        await row_or_404(conn, COUNTRY, code)
+    except NotFound:
+        raise Invalid("UnknownCountry", f"no country {code!r} (GET /api/countries lists them)",
+                      field="countryCode") from None

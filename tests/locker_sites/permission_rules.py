@@ -254,6 +254,7 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/lockers/{lockerId}"): Rule(KIOSK_READ, lambda w: Call(f"/lockers/{w.l_mine}")),
     ("PATCH", "/lockers/{lockerId}"): Rule(OPERATE, lambda w: Call(
         f"/lockers/{w.l_mine}", {"brokenLock": False})),  # as it is
+    ("PATCH", "/lockers/"): Rule(OPERATE, lambda w: Call("/lockers/", {"outOfService": True})),  # LockerIdRequired
     ("POST", "/lockers/{lockerId}/open"): Rule(KIOSK_ACT, lambda w: Call(f"/lockers/{w.l_mine}/open")),
     ("GET", "/locker-types"): Rule(KIOSK_READ, lambda w: Call("/locker-types")),
     ("POST", "/locker-types"): Rule(ADMIN_ONLY, lambda w: Call(

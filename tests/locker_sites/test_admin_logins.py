@@ -50,8 +50,8 @@ async def test_admin_login(site: Stack, client: httpx.AsyncClient) -> None:
     err(await client.post("/api/shifts", json={"name": "T", "starts": "06:00", "ends": "07:00"},
                           headers={"Authorization": f"Bearer {vic['token']}"}), 403, "Forbidden")
 
-    err(await login(client, "olga", "wrong password!"), 400, "InvalidCredentials")
-    err(await login(client, "nobody-at-all"), 400, "InvalidCredentials")
+    err(await login(client, "olga", "wrong password!"), 401, "InvalidCredentials")
+    err(await login(client, "nobody-at-all"), 401, "InvalidCredentials")
     err(await login(client, "nobody"), 403, "NoPermissions")
     err(await client.post("/api/auth/admin-login", json={"username": "olga"}), 422, "ValidationError")
     ok(await client.patch(f"/api/users/{op['id']}", json={"active": False}))
@@ -99,11 +99,11 @@ async def test_kiosk_login_reaches_only_its_own_lockers(site: Stack, client: htt
         err(await client.request(method, path, headers=as_kiosk), 403, "Forbidden")
 
     err(await client.post("/api/auth/kiosk-login", json={"deviceCode": "KIOSK-1", "password": "nope"}),
-        400, "InvalidCredentials")
+        401, "InvalidCredentials")
     err(await client.post("/api/auth/kiosk-login", json={"deviceCode": "KIOSK-2", "password": "anything"}),
-        400, "InvalidCredentials")
+        401, "InvalidCredentials")
     err(await client.post("/api/auth/kiosk-login", json={"deviceCode": "NONE", "password": "anything"}),
-        400, "InvalidCredentials")
+        401, "InvalidCredentials")
     ok(await client.patch(f"/api/devices/{kiosk['id']}", json={"password": "a new kiosk secret"}))
     err(await client.get("/api/admin/lockers", headers=as_kiosk), 401, "Unauthorized")  # a new password logs out
     again = ok(await client.post("/api/auth/kiosk-login", json={"deviceCode": "KIOSK-1",
@@ -121,10 +121,10 @@ async def test_logins_are_rate_limited(client: httpx.AsyncClient) -> None:
     await _user_with_role(client, "max", ["view"])
     # a success starts the name afresh
     for _ in range(MAX_FAILURES_PER_NAME - 1):
-        err(await login(client, "mia", "wrong password!"), 400, "InvalidCredentials")
+        err(await login(client, "mia", "wrong password!"), 401, "InvalidCredentials")
     ok(await login(client, "mia"))
     for _ in range(MAX_FAILURES_PER_NAME):
-        err(await login(client, "mia", "wrong password!"), 400, "InvalidCredentials")
+        err(await login(client, "mia", "wrong password!"), 401, "InvalidCredentials")
     r = await login(client, "mia")  # the right password, too late
     body = err(r, 429, "TooManyAttempts")
     assert 240 <= int(r.headers["Retry-After"]) <= 300 and body["retryAfter"] == int(r.headers["Retry-After"])
@@ -215,4 +215,4 @@ async def test_permission_matrix(client: httpx.AsyncClient) -> None:
     # the logins need no token
     for path, body in (("/api/auth/admin-login", {"username": "u", "password": "p"}),
                        ("/api/auth/kiosk-login", {"deviceCode": "d", "password": "p"})):
-        err(await client.post(path, json=body, headers={"Authorization": ""}), 400, "InvalidCredentials")
+        err(await client.post(path, json=body, headers={"Authorization": ""}), 401, "InvalidCredentials")

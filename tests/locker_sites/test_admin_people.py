@@ -177,7 +177,7 @@ async def test_locations_areas_and_countries(client: httpx.AsyncClient) -> None:
     assert (station["countryCode"], station["country"], station["areas"]) == ("DE", "Germany", [])
     ok(await client.post("/api/locations", json={"name": "Airport", "countryCode": "FR"}), 201)
     err(await client.post("/api/locations", json={"name": "Central Station"}), 409, "LocationExists")
-    err(await client.post("/api/locations", json={"name": "Nowhere", "countryCode": "XX"}), 404, "CountryNotFound")
+    err(await client.post("/api/locations", json={"name": "Nowhere", "countryCode": "XX"}), 422, "UnknownCountry")
     err(await client.post("/api/locations", json={"name": "Nowhere", "countryCode": "DEU"}), 422, "ValidationError")
 
     area = ok(await client.post(f"/api/locations/{station['id']}/areas", json={"name": "Level -1"}), 201)
@@ -196,7 +196,7 @@ async def test_locations_areas_and_countries(client: httpx.AsyncClient) -> None:
     edited = ok(await client.patch(f"/api/locations/{station['id']}", json={"address": None, "countryCode": "AT"}))
     assert (edited["address"], edited["country"], len(edited["areas"])) == (None, "Austria", 2)
     err(await client.patch(f"/api/locations/{station['id']}", json={"name": "Airport"}), 409, "LocationExists")
-    err(await client.patch(f"/api/locations/{station['id']}", json={"countryCode": "XX"}), 404, "CountryNotFound")
+    err(await client.patch(f"/api/locations/{station['id']}", json={"countryCode": "XX"}), 422, "UnknownCountry")
     err(await client.get(f"/api/locations/{MISSING}"), 404, "LocationNotFound")
     assert [e["action"] for e in await logs(client, action="area.add")] == ["area.add", "area.add"]
     assert [e["action"] for e in await logs(client, action="location.")] == [

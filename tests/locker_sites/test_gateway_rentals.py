@@ -162,6 +162,9 @@ async def test_service_state(site: Stack, emu: Emulator, client: httpx.AsyncClie
         400, "ValidationError")
     err(await client.patch("/lockers/999", json={"outOfService": True}), 404, "LockerNotFound")
     err(await client.patch("/lockers/-1", json={"outOfService": True}), 400, "ValidationError")
+    # the vendor's own sample request, as written (no id): a clear 400, not a redirect (307)
+    err(await client.patch("/lockers/", json={"outOfService": True, "reasonCode": "LOCK_MALFUNCTION",
+                                              "reason": "Lock solenoid not responding"}), 400, "LockerIdRequired")
 
 
 async def test_a_locker_the_bridge_reports_unavailable_takes_no_transaction(

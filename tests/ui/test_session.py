@@ -63,9 +63,9 @@ async def test_a_change_with_the_cookie_needs_the_dashboards_header_from_this_or
 async def test_failed_logins_show_the_reason_and_never_redirect_off_site(
         browser_like: httpx.AsyncClient, stack: Stack) -> None:
     r = await log_in(browser_like, kind="token", token="nope")
-    assert r.status_code == 400 and "unknown, expired or revoked token" in r.text
+    assert r.status_code == 401 and "unknown, expired or revoked token" in r.text
     r = await log_in(browser_like, kind="admin", username="nobody", password="wrong")
-    assert r.status_code == 400 and "unknown name or wrong password" in r.text
+    assert r.status_code == 401 and "unknown name or wrong password" in r.text
     r = await log_in(browser_like, kind="kiosk", deviceCode="", password="")
     assert r.status_code == 400 and "fill in both fields" in r.text
     r = await browser_like.post("/ui/login", data={"kind": "token", "token": ADMIN_TOKEN},

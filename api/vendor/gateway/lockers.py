@@ -8,6 +8,7 @@ from fastapi import Depends, Query
 from fastapi.responses import JSONResponse
 
 from api.auth import Caller
+from api.errors import ApiError
 from api.vendor.gateway.common import (
     CHANGE,
     NOT_FOUND_LOCKER,
@@ -103,6 +104,16 @@ async def update_locker(lockerId: LockerIdPath, body: LockerServiceUpdate, servi
              if name in body.model_fields_set}
     await service.set_service_state(lockerId, caller, given)
     return OperationResponse(success=True)
+
+
+@router.patch("/lockers/", summary="Update locker service state: the locker's id is missing",
+               response_model=OperationResponse,
+               responses={400: _error("`LockerIdRequired`: the path is `PATCH /lockers/{lockerId}` (the "
+                                      "vendor's own sample request leaves the id out)")})
+async def update_locker_without_id(caller: Annotated[Caller, Depends(CHANGE)]) -> OperationResponse:
+    """The vendor's sample request, as written: a clear 400 rather than a redirect (307) to a path
+    that has no PATCH (issue #20)."""
+    raise ApiError(400, "LockerIdRequired", "name the locker: PATCH /lockers/{lockerId}, e.g. /lockers/12")
 
 
 @router.post("/lockers/{lockerId}/open", summary="Open locker by ID (through the bridge, read back)",

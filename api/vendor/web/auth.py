@@ -6,8 +6,9 @@
 - ``POST /api/auth/kiosk-login`` ``{deviceCode, password}``: a ``kiosk`` token bound to the device;
   it reaches only that device's lockers (see :mod:`api.vendor.sites`).
 
-Bad credentials answer **400** ``InvalidCredentials`` (as an OAuth token endpoint answers
-``invalid_grant``): 401 stays reserved for "your bearer token is missing or not valid".
+Bad credentials answer **401** ``InvalidCredentials``: what an integrator's client checks for a
+failed login (issue #20; an OAuth-style 400 ``invalid_grant`` surprised every one of them). A
+missing or invalid bearer token elsewhere is 401 too, with its own code (``Unauthorized``).
 
 Failed attempts are rate-limited in this process (per node; a cluster behind a balancer multiplies
 the budget by its nodes) with the shared :class:`common.ratelimit.FailureLimiter`:
@@ -107,7 +108,7 @@ async def _login(request: Request, service: LoginService, kind: str, name: str, 
         limits.failed([name_key, ip_key])
         await service.failed(name, kind, ip,
                              row.id if row is not None and kind == "kiosk" else None)
-        raise ApiError(400, "InvalidCredentials", "unknown name or wrong password")
+        raise ApiError(401, "InvalidCredentials", "unknown name or wrong password")
     limits.forget(name_key)
     return await grant(row, ip)
 
@@ -147,7 +148,7 @@ class AdminLoginResult(LoginResult):
 
 @router.post("/admin-login", summary="Back-office login: username and password to a bearer token",
              response_model=AdminLoginResult,
-             responses=declare({400: "`InvalidCredentials`",
+             responses=declare({401: "`InvalidCredentials`",
                                 403: "`UserInactive`; `NoPermissions`: the user's role grants none of "
                                      "admin, operate, view", 429: _TOO_MANY}, auth=False))
 async def admin_login(body: AdminLogin, request: Request) -> Any:
@@ -178,7 +179,7 @@ class KioskLoginResult(LoginResult):
 
 @router.post("/kiosk-login", summary="Kiosk login: device code and password to a kiosk token",
              response_model=KioskLoginResult,
-             responses=declare({400: "`InvalidCredentials` (also: the device has no password)",
+             responses=declare({401: "`InvalidCredentials` (also: the device has no password)",
                                 429: _TOO_MANY}, auth=False))
 async def kiosk_login(body: KioskLogin, request: Request) -> Any:
     service = logins(request)

@@ -235,7 +235,7 @@ async def list_locations(_: Reader, locations: Locations, page: Paging, q: Searc
 
 @router.post("/api/locations", tags=["locations"], status_code=201, summary="Add a location",
              response_model=LocationOut,
-             responses=declare({404: "`CountryNotFound`", 409: "`LocationExists`"}))
+             responses=declare({409: "`LocationExists`", 422: "`UnknownCountry`"}))
 async def add_location(body: LocationIn, caller: Operator, locations: Locations) -> dict[str, Any]:
     return await locations.get(await locations.add(caller, body.model_dump()))
 
@@ -248,7 +248,7 @@ async def get_location(_: Reader, locations: Locations, location_id: LocationId)
 
 @router.patch("/api/locations/{locationId}", tags=["locations"], summary="Edit a location",
               response_model=LocationOut,
-              responses=declare({404: "`LocationNotFound`; `CountryNotFound`", 409: "`LocationExists`"}))
+              responses=declare({404: "`LocationNotFound`", 409: "`LocationExists`", 422: "`UnknownCountry`"}))
 async def update_location(body: LocationPatch, caller: Operator, locations: Locations,
                           location_id: LocationId) -> dict[str, Any]:
     await locations.update(caller, location_id, body.model_dump(exclude_unset=True))
