@@ -191,6 +191,13 @@ class Refusal:
     code: str
     missing: str
     unknown: str
+    named: bool = False  # ``message`` holds the code, the sentence goes in ``description`` (a
+    # vendor whose error table shows the name under "Message": api.vendor.integration)
+
+    def error(self, sentence: str) -> ApiError:
+        if self.named:
+            return ApiError(self.status, self.code, self.code, description=sentence)
+        return ApiError(self.status, self.code, sentence)
 
 
 UNAUTHORIZED = Refusal(401, "Unauthorized", "an 'Authorization: Bearer <token>' header is required",
@@ -216,10 +223,10 @@ async def authenticate(request: Request, refusal: Refusal) -> Caller:
         return known
     token = presented_token(request)
     if token is None:
-        raise ApiError(refusal.status, refusal.code, refusal.missing)
+        raise refusal.error(refusal.missing)
     caller = await check_token(request, token)
     if caller is None:
-        raise ApiError(refusal.status, refusal.code, refusal.unknown)
+        raise refusal.error(refusal.unknown)
     request.scope[_CALLER] = caller
     return caller
 

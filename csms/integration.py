@@ -99,7 +99,8 @@ class IntegrationService:
                    wait: float, requested_by: str) -> None:
         """Stop the transaction running on that connector (1.6 RemoteStopTransaction, 2.0.1
         RequestStopTransaction of the station's transaction id), if it is the caller's (its id
-        tag, and its id when given); returns once the chargebox accepted."""
+        tag, and its id when given); returns once the chargebox accepted (``wait`` 0: once it is
+        checked and sent, the chargebox's answer stored with the command as it comes)."""
         box = await self._checked_chargebox(chargebox, connector)
         tx = await self._running(chargebox, connector)
         if tx is None:
@@ -112,7 +113,11 @@ class IntegrationService:
             raise IntegrationRefused("ChargeboxOffline", f"chargebox {chargebox!r} is not connected")
         action, payload = (("RequestStopTransaction", {"transactionId": tx.station_transaction_id})
                            if box.version is V201 else ("RemoteStopTransaction", {"transactionId": tx.id}))
-        outcome = await self.central.commands.send(chargebox, action, payload, wait, requested_by=requested_by)
+        commands = self.central.commands
+        if wait == 0:  # the vendor's meaning of 200: sent to the chargebox (its answer is stored)
+            commands.in_background(commands.send(chargebox, action, payload, None, requested_by=requested_by))
+            return
+        outcome = await commands.send(chargebox, action, payload, wait, requested_by=requested_by)
         if outcome.kind != "result":
             raise _not_ok(outcome, chargebox)
         if (outcome.payload or {}).get("status") != "Accepted":

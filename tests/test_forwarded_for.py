@@ -57,7 +57,7 @@ async def test_a_local_caller_cannot_claim_an_allowed_address(stack: Stack) -> N
         for forged in ("10.9.8.7", "10.9.8.7, 127.0.0.1", "127.0.0.1, 10.9.8.7"):
             r = await http.post(STOP, json=NO_SUCH_BOX, headers={**ADMIN, "X-Forwarded-For": forged})
             assert code(r) == (403, "InvalidSourceIPAddr"), (forged, r.text)
-            assert "127.0.0.1" in r.json()["message"]
+            assert "127.0.0.1" in r.json()["description"]
     await allow_only(stack, "127.0.0.0/8")
     async with client(stack.http_url) as http:
         assert code(await http.post(STOP, json=NO_SUCH_BOX, headers=ADMIN)) == (404, "ChargeboxNotFound")
@@ -154,10 +154,10 @@ async def test_behind_haproxy_the_rest_api_sees_the_real_client(stack: Stack, ba
             client(balancer.http_url, "127.0.0.6") as other:
         assert code(await allowed.post(STOP, json=NO_SUCH_BOX, headers=ADMIN)) == (404, "ChargeboxNotFound")
         r = await other.post(STOP, json=NO_SUCH_BOX, headers=ADMIN)
-        assert code(r) == (403, "InvalidSourceIPAddr") and "127.0.0.6" in r.json()["message"]
+        assert code(r) == (403, "InvalidSourceIPAddr") and "127.0.0.6" in r.json()["description"]
         # naming the allowed address itself: haproxy appends the real one, and that one counts
         r = await other.post(STOP, json=NO_SUCH_BOX, headers={**ADMIN, "X-Forwarded-For": "127.0.0.5"})
-        assert code(r) == (403, "InvalidSourceIPAddr") and "127.0.0.6" in r.json()["message"]
+        assert code(r) == (403, "InvalidSourceIPAddr") and "127.0.0.6" in r.json()["description"]
 
 
 @pytest.mark.parametrize("settings_overrides", [BEHIND_HAPROXY])

@@ -5,7 +5,7 @@ that integration (switch and source-IP allow-list)."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -40,7 +40,13 @@ class StopCharge(BaseModel):
     chargebox: str = Field(description="The unique chargebox identifier.")
     connector: int = Field(description="The connector where the charge runs.")
     id_tag: str = Field(description="The identifier that the chargebox used to start the transaction.")
-    transaction: int | None = Field(None, description="The transaction id (optional).")
+    transaction: int | None = Field(None, description=(
+        "The transaction id (optional; 0, the vendor schema's default, counts as left out)."))
+
+    @field_validator("transaction")
+    @classmethod
+    def _zero_is_absent(cls, value: int | None) -> int | None:
+        return None if value == 0 else value
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
         {"chargebox": "CP-0001", "connector": 1, "id_tag": "TAG-1", "transaction": 42}]})
@@ -76,7 +82,13 @@ STATUS = {"ConnectorNotValid": 400, "NotInTransaction": 400, "WrongTransaction":
 
 
 def refused(exc: IntegrationRefused) -> ApiError:
-    return ApiError(STATUS[exc.code], exc.code, exc.message, **exc.extra)
+    """The vendor's table puts the error's name under "Message": ``message`` holds the name (as
+    ``code`` does, so a client reading either finds it) and ``description`` the sentence."""
+    return vendor_error(STATUS[exc.code], exc.code, exc.message, **exc.extra)
+
+
+def vendor_error(status: int, code: str, sentence: str, **extra: Any) -> ApiError:
+    return ApiError(status, code, code, description=sentence, **extra)
 
 
 async def load_config(service: IntegrationService) -> IntegrationConfig:
@@ -85,7 +97,7 @@ async def load_config(service: IntegrationService) -> IntegrationConfig:
 
 
 _NO_KEY = "an integration API key is required (Authorization: Bearer <key> or X-API-Key: <key>)"
-API_KEY_NOT_FOUND = Refusal(403, "APIKeyNotFound", _NO_KEY, _NO_KEY)
+API_KEY_NOT_FOUND = Refusal(403, "APIKeyNotFound", _NO_KEY, _NO_KEY, named=True)
 
 
 @gated(API_KEY_NOT_FOUND)
@@ -93,15 +105,16 @@ async def integration_caller(request: Request, service: Service) -> Caller:
     """The vendor's checks, in its order: key, switch, source address (the client's, as
     trusted proxies forward it: api.middleware)."""
     caller = await authenticate(request, API_KEY_NOT_FOUND)
-    if caller.role not in INTEGRATION_ROLES:
-        raise ApiError(403, "APIKeyNotFound", _NO_KEY)
+    if caller.role not in INTEGRATION_ROLES:  # a valid key, of a role that may not call it
+        raise vendor_error(403, "APIKeyNotFound", f"this key's role is {caller.role!r}: the integration "
+                           f"takes a key with role {', '.join(sorted(INTEGRATION_ROLES))}", role=caller.role)
     config = await load_config(service)
     if not config.enabled:
-        raise ApiError(403, "RestAPINotEnabled", "the REST API integration is switched off")
+        raise vendor_error(403, "RestAPINotEnabled", "the REST API integration is switched off")
     if config.allowed_ips:
         source = parse_address(client_ip(request))
         if source is None or not any(source in ipaddress.ip_network(net) for net in config.allowed_ips):
-            raise ApiError(403, "InvalidSourceIPAddr", f"requests from {client_ip(request)} are not allowed")
+            raise vendor_error(403, "InvalidSourceIPAddr", f"requests from {client_ip(request)} are not allowed")
     return caller
 
 
@@ -122,14 +135,18 @@ START_ERRORS = declare({**_KEY_ERRORS, **_CHARGE_ERRORS,
                         504: "`Timeout`: no answer, or no StartTransaction in time"}, auth=False)
 
 Wait = Annotated[float, Query(gt=0, le=300, description="Seconds to wait for the chargebox.")]
+StopWait = Annotated[float, Query(ge=0, le=300, description=(
+    "Seconds to wait for the chargebox's answer (then 200 means it accepted; 409/502/504 say how "
+    "it did not). 0: the vendor's meaning, 200 once checked and sent to the chargebox (its answer "
+    "is stored with the command, `GET /api/v1/charge-points/{id}/commands`)."))]
 
 
 @router.post("/integration/charges/stop",
              summary="Stop a charge (RemoteStopTransaction; 2.0.1: RequestStopTransaction)",
              response_class=Response,
-             responses={200: {"description": "Sent and accepted; empty body"}, **STOP_ERRORS})
+             responses={200: {"description": "Sent and accepted (`wait=0`: sent); empty body"}, **STOP_ERRORS})
 @router.post("/latest/integration/charges/stop", include_in_schema=False, response_class=Response)
-async def stop_charge(*, body: StopCharge, wait: Wait = 30, caller: Annotated[Caller, Depends(integration_caller)],
+async def stop_charge(*, body: StopCharge, wait: StopWait = 30, caller: Annotated[Caller, Depends(integration_caller)],
                       service: Service) -> Response:
     try:
         await service.stop(body.chargebox, body.connector, body.id_tag, body.transaction, wait, caller.name)

@@ -100,7 +100,7 @@ async def test_dashboard_token_login_and_cookie_guesses_count(
     guesser = clients["127.0.0.2"]
     for i in range(LIMIT - 1):
         r = await guesser.post("/ui/login", data={"kind": "token", "token": f"cb_guess-{i}"})
-        assert r.status_code == 400
+        assert r.status_code == 401
     r = await guesser.get("/ui/lockers", headers={"Cookie": "cb_session=cb_guess-cookie"})
     assert r.status_code == 303  # to the login page: the cookie is no session
     assert_429(await guesser.post("/ui/login", data={"kind": "token", "token": ADMIN_TOKEN}))

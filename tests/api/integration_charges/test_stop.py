@@ -217,7 +217,7 @@ async def test_stop_call_error_and_timeout_are_errors_of_their_own(stack: Stack,
         cp.errors["RemoteStopTransaction"] = ("InternalError", "relay stuck")
         r = await client.post(STOP_PATHS[0], json=body, headers=key)
         assert_error(r, 502, "CallError")
-        assert "InternalError" in r.json()["message"]
+        assert "InternalError" in r.json()["description"]
         del cp.errors["RemoteStopTransaction"]
         cp.delays["RemoteStopTransaction"] = 0.8
         r = await client.post(STOP_PATHS[0], params={"wait": 0.3}, json=body, headers=key)
@@ -249,3 +249,50 @@ async def test_out_of_range_connector_is_a_json_error(stack: Stack, client: http
         assert cp.calls == []
 
 
+
+
+async def test_the_vendor_schemas_default_transaction_0_counts_as_left_out(
+        stack: Stack, client: httpx.AsyncClient, key: dict[str, str]) -> None:
+    """``"transaction": 0`` is the default of the vendor's own request schema: a client that
+    fills every field sends it; it is read as no transaction named, not as a wrong one."""
+    await add_tag(client, "TAG-Z")
+    async with online(stack, "CP-20") as cp:
+        tx = await cp.start_transaction(1, "TAG-Z")
+        r = await client.post(STOP_PATHS[0], json={"chargebox": "CP-20", "connector": 1, "id_tag": "TAG-Z",
+                                                   "transaction": 0}, headers=key)
+        assert r.status_code == 200, r.text
+        assert cp.payloads("RemoteStopTransaction") == [{"transactionId": tx}]
+
+
+async def test_wait_0_answers_200_once_sent_as_the_vendor_does(
+        stack: Stack, client: httpx.AsyncClient, key: dict[str, str]) -> None:
+    """``?wait=0``: the vendor's 200, "sent to the chargebox", without waiting for its answer
+    (here one that takes 5 s, and rejects); the answer is stored with the command as it comes.
+    The checks before sending still answer their errors."""
+    await add_tag(client, "TAG-W")
+    async with online(stack, "CP-21") as cp:
+        cp.reject.add("RemoteStopTransaction")
+        cp.delays["RemoteStopTransaction"] = 5.0
+        tx = await cp.start_transaction(1, "TAG-W")
+        body = {"chargebox": "CP-21", "connector": 1, "id_tag": "TAG-W"}
+        r = await client.post(STOP_PATHS[0], params={"wait": 0}, json=body, headers=key)
+        assert r.status_code == 200 and r.content == b"", r.text
+        await cp.wait_for(lambda: cp.payloads("RemoteStopTransaction") == [{"transactionId": tx}])
+        r = await client.get("/api/v1/commands", params={"charge_point_id": "CP-21"}, headers=ADMIN)
+        assert [c["status"] for c in r.json()["items"]] == ["pending"]  # answered before the chargebox did
+        assert_error(await client.post(STOP_PATHS[0], params={"wait": 0}, json={**body, "id_tag": "OTHER"},
+                                       headers=key), 400, "WrongTransaction")
+
+        async def stored() -> bool:
+            r = await client.get("/api/v1/commands", params={"charge_point_id": "CP-21"}, headers=ADMIN)
+            return [c["status"] for c in r.json()["items"]] == ["result"]
+
+        assert await eventually(stored, timeout=20)  # its answer (Rejected) came and was kept
+
+
+async def test_a_valid_key_of_another_role_is_told_its_role(stack: Stack, client: httpx.AsyncClient) -> None:
+    viewer = await make_token(client, "viewer")
+    r = await client.post(STOP_PATHS[0], json={"chargebox": "CP-22", "connector": 1, "id_tag": "TAG-1"},
+                          headers=bearer(viewer))
+    assert_error(r, 403, "APIKeyNotFound")
+    assert r.json()["role"] == "viewer" and "'viewer'" in r.json()["description"]
