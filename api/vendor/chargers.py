@@ -110,11 +110,14 @@ class BulkCreated(BaseModel):
 
 
 class RuntimePayload(BaseModel):
-    provider: str
+    provider: str = Field(description="Where the station runs: ours (`local`, in this process), "
+                          "not the vendor's cloud, so not its `aws`.")
     runtime_kind: str
-    service_name: str = Field(description="The charger's identity.")
-    desired_count: Literal[0, 1]
-    status: Literal["ACTIVE", "INACTIVE"]
+    service_name: str = Field(description="The charger's id, as the vendor names its service.")
+    desired_count: Literal[0, 1] = Field(description="1: running (start, restart); 0: stopped.")
+    status: Literal["ACTIVE"] = Field(description=(
+        "The runtime service's own state, as the vendor answers it: `ACTIVE` while the charger "
+        "is defined, stopped or not (`desired_count` says which)."))
 
 
 class RuntimeEvent(BaseModel):
@@ -185,11 +188,11 @@ async def _found(sim: SimService, charger_id: str) -> dict[str, Any]:
 
 
 def _runtime_event(sim: SimService, charger: dict[str, Any], event: str, desired: int) -> dict[str, Any]:
-    """The answer shape of the vendor doc for start/stop/restart."""
+    """The answer of the vendor doc for start/stop/restart, with its values: the service is
+    named by the charger's id and stays ``ACTIVE`` (a stop sets ``desired_count`` 0), issue #20."""
     return {"id": charger["id"], "event_type": event, "ocpp_version": charger["ocpp_version"],
             "payload": {"provider": sim.provider.name, "runtime_kind": sim.provider.runtime_kind,
-                        "service_name": charger["identity"], "desired_count": desired,
-                        "status": "ACTIVE" if desired else "INACTIVE"}}
+                        "service_name": charger["id"], "desired_count": desired, "status": "ACTIVE"}}
 
 
 @router.get("/ocpp/templates", summary="Shipped station templates", dependencies=[read],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import httpx
@@ -10,6 +10,7 @@ import pytest
 
 from chargebay.stack import Stack, running
 from locker_bridge.emulator import Emulator, Fault
+from locker_bridge.protocol import Frame
 from tests.conftest import ADMIN_TOKEN, make_settings
 
 H = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -36,7 +37,7 @@ lockers:
         yield stack
 
 
-async def post(stack: Stack, body: dict[str, str], headers: dict[str, str] = H) -> httpx.Response:
+async def post(stack: Stack, body: Mapping[str, object], headers: dict[str, str] = H) -> httpx.Response:
     async with httpx.AsyncClient(base_url=stack.http_url, headers=headers, timeout=10) as client:
         return await client.post("/api/locker/command", json=body)
 
@@ -46,7 +47,7 @@ async def test_vendor_example_exactly(bridge_stack: Stack, emu: Emulator) -> Non
     r = await post(bridge_stack, {"comPort": "COM2", "hexCode": "81 01 02 52 06 5B 00 FA"})
     assert r.status_code == 200
     assert r.json() == {"success": True, "message": "Command sent successfully",
-                        "response": "81 01 03 53 06 00 5D 00 FA"}
+                        "response": "81 01 03 53 06 00 5D 00 FA", "boardStatus": "OK"}
     assert not emu.boards[1].bays[6].outlet_on
 
 
@@ -71,3 +72,32 @@ async def test_no_reply_is_503(bridge_stack: Stack, emu: Emulator) -> None:
 async def test_needs_a_token(bridge_stack: Stack) -> None:
     r = await post(bridge_stack, {"comPort": "COM2", "hexCode": "81 01 02 52 06 5B 00 FA"}, headers={})
     assert r.status_code == 401
+
+
+async def test_the_boards_refusal_is_no_success(bridge_stack: Stack, emu: Emulator) -> None:
+    """The board answers INVALID_BAY (bay 13 of a 12-bay board) or INVALID_COMMAND: the reply is
+    passed on with its status decoded, and ``success`` is false (true only for OK)."""
+    r = await post(bridge_stack, {"comPort": "COM2", "hexCode": Frame(1, 0x52, 13).hex()})
+    assert r.status_code == 200
+    assert r.json()["success"] is False and r.json()["boardStatus"] == "INVALID_BAY", r.json()
+    assert "INVALID_BAY" in r.json()["message"] and r.json()["response"].startswith("81 01 03 53 0D 03")
+    r = await post(bridge_stack, {"comPort": "COM2", "hexCode": Frame(1, 0x70, 1).hex()})
+    assert r.json()["success"] is False and r.json()["boardStatus"] == "INVALID_COMMAND", r.json()
+
+
+async def test_a_raw_start_on_a_bay_out_of_service_needs_force(bridge_stack: Stack, emu: Emulator) -> None:
+    """The outlet of a bay out of service stays off: a raw START_CHARGING is 409
+    LockerOutOfService, nothing sent; with ``force`` it goes (audited, as every raw command)."""
+    assert bridge_stack.bridge is not None
+    [bay] = [c for c in bridge_stack.bridge.cabins() if c["bay"] == 4]
+    await bridge_stack.bridge.set_maintenance(bay["identity"], True)
+    start = {"comPort": "COM2", "hexCode": Frame(1, 0x50, 4).hex()}
+    r = await post(bridge_stack, start)
+    assert r.status_code == 409 and r.json()["code"] == "LockerOutOfService", r.text
+    assert r.json()["success"] is False and bay["identity"] in r.json()["message"]
+    assert not emu.boards[1].bays[4].outlet_on
+    r = await post(bridge_stack, {**start, "force": True})
+    assert r.status_code == 200 and r.json()["boardStatus"] == "OK", r.text
+    assert emu.boards[1].bays[4].outlet_on
+    other = {"comPort": "COM2", "hexCode": Frame(1, 0x50, 5).hex()}  # a bay in service: no force needed
+    assert (await post(bridge_stack, other)).json()["success"] is True

@@ -81,10 +81,12 @@ async def until_provisioning(http: httpx.AsyncClient, charger_id: str, status: s
 
 
 def runtime_event(charger: dict[str, Any], event: str) -> dict[str, Any]:
+    """The vendor doc's answer (seed 001), its values: the service named by the charger's id,
+    ``ACTIVE`` even when stopped (``desired_count`` 0 says so)."""
     active = event != "stop_charger"
     return {"id": charger["id"], "event_type": event, "ocpp_version": "OCPP1.6", "payload": {
-        "provider": "local", "runtime_kind": "process", "service_name": charger["identity"],
-        "desired_count": 1 if active else 0, "status": "ACTIVE" if active else "INACTIVE"}}
+        "provider": "local", "runtime_kind": "process", "service_name": charger["id"],
+        "desired_count": 1 if active else 0, "status": "ACTIVE"}}
 
 
 async def boots(stack: Stack, cp: str) -> list[Any]:
