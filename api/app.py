@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api import errors, middleware
+from api import docs_pages, errors, middleware
 from api.auth import remember_tokens
 from api.routes import (
     charge_points,
@@ -43,8 +43,9 @@ def create_app(central: CentralSystem, sim: SimService | None = None,
     app = FastAPI(
         title="chargebay",
         version=__version__,
-        description="OCPP 1.6J central system, charger simulator and locker bridge. "
+        description="OCPP 1.6J and 2.0.1 central system, charger simulator and locker bridge. "
                     "Authenticate with `Authorization: Bearer <token>`.",
+        docs_url=None, redoc_url=None,  # served by api.docs_pages from local files, not a CDN
         **_NO_TELEMETRY,
     )
     app.state.central = central
@@ -56,6 +57,7 @@ def create_app(central: CentralSystem, sim: SimService | None = None,
     middleware.install(app)
     app.include_router(commands.first)  # the REST command route: matched before all others
     app.include_router(system.router)
+    app.include_router(docs_pages.router)
     for module in (charge_points, transactions, id_tags, commands, events, tokens, security,
                    reservations, local_lists, load_groups):
         app.include_router(module.router)

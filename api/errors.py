@@ -94,8 +94,23 @@ AUTH_ERRORS = {401: "`Unauthorized`: no token, or an unknown, expired or revoked
 def body_schema(model: type[BaseModel]) -> dict[str, Any]:
     """An answer's JSON schema, written into each route's ``responses`` as it is: a ``model``
     there would make FastAPI build a validator per route and status (hundreds at import, for
-    answers it never validates: errors are raised, not returned)."""
-    return {"application/json": {"schema": model.model_json_schema()}}
+    answers it never validates: errors are raised, not returned). Nested models are written in
+    place: pydantic puts them under a local ``$defs`` whose ``#/$defs/…`` references do not
+    resolve inside an OpenAPI document (ReDoc refused the whole spec over one)."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+    return {"application/json": {"schema": _inlined(schema, defs)}}
+
+
+def _inlined(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inlined(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inlined(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inlined(v, defs) for v in node]
+    return node
 
 
 def declare(errors: dict[int, str], *, auth: bool = True) -> dict[int | str, dict[str, Any]]:

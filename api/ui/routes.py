@@ -36,7 +36,12 @@ HERE = Path(__file__).resolve().parent
 NODE_MODULES = HERE.parents[1] / "node_modules"  # where `npm ci` (make install) puts them
 # The third-party files the pages load, by the name they are served under at /ui/vendor/.
 VENDOR = {"uPlot.iife.min.js": "uplot/dist/uPlot.iife.min.js",
-          "uPlot.min.css": "uplot/dist/uPlot.min.css"}
+          "uPlot.min.css": "uplot/dist/uPlot.min.css",
+          # /docs and /redoc (api.docs_pages), served from here rather than a CDN
+          "swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",
+          "swagger-ui.css": "swagger-ui-dist/swagger-ui.css",
+          "swagger-favicon.png": "swagger-ui-dist/favicon-32x32.png",
+          "redoc.standalone.js": "redoc/bundles/redoc.standalone.js"}
 TOKEN_SESSION = timedelta(hours=8)  # a pasted API token: one working day, like a password login
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)

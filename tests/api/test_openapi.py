@@ -111,6 +111,14 @@ async def test_openapi_and_docs_are_public(stack: Stack, http: httpx.AsyncClient
         docs = await http.get("/docs")
         assert docs.status_code == 200 and docs.headers["content-type"].startswith("text/html")
         assert "swagger" in docs.text.lower() and "/openapi.json" in docs.text
+        # every file the pages load is this server's (tests/ui/test_api_docs_offline.py renders them)
+        redoc = await http.get("/redoc")
+        for page in (docs, redoc):
+            assert page.status_code == 200 and "https://" not in page.text and "//cdn" not in page.text
+            for src in re.findall(r'(?:src|href)="(/ui/vendor/[^"]+)"', page.text):
+                assert (await http.get(src)).status_code == 200, src
+        # every reference resolves inside the document (a local #/$defs/... made ReDoc refuse it)
+        assert "#/$defs/" not in r.text
         # Unknown and revoked tokens make no difference to public pages.
         assert (await http.get("/openapi.json", headers={"Authorization": "Bearer nope"})).status_code == 200
         assert (await http.get("/docs", headers={"Authorization": "Bearer nope"})).status_code == 200
