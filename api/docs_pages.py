@@ -12,7 +12,9 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
-router = APIRouter(include_in_schema=False)
+from api.gate import GuardedRoute
+
+router = APIRouter(include_in_schema=False, route_class=GuardedRoute)  # public, as every route guarded
 
 
 @router.get("/docs")
