@@ -8,9 +8,10 @@ import ipaddress
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.auth import Caller, Refusal, authenticate, client_ip, gated, require
+from api.auth import Bearer, Caller, Refusal, authenticate, client_ip, gated, require
 from api.deps import central
 from api.errors import AUTH_ERRORS, ApiError, declare
 from api.gate import GuardedRoute
@@ -100,8 +101,15 @@ _NO_KEY = "an integration API key is required (Authorization: Bearer <key> or X-
 API_KEY_NOT_FOUND = Refusal(403, "APIKeyNotFound", _NO_KEY, _NO_KEY, named=True)
 
 
+# The key as the vendor's clients send it: declared so that OpenAPI (and "Try it" in /docs) knows
+# the integration calls need it, either header (issue #20)
+API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False,
+                              description="An integration key (role integrator, operator or admin).")
+
+
 @gated(API_KEY_NOT_FOUND)
-async def integration_caller(request: Request, service: Service) -> Caller:
+async def integration_caller(request: Request, service: Service, _bearer: Bearer,
+                             _key: Annotated[str | None, Depends(API_KEY_HEADER)]) -> Caller:
     """The vendor's checks, in its order: key, switch, source address (the client's, as
     trusted proxies forward it: api.middleware)."""
     caller = await authenticate(request, API_KEY_NOT_FOUND)

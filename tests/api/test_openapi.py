@@ -119,6 +119,9 @@ async def test_openapi_and_docs_are_public(stack: Stack, http: httpx.AsyncClient
                 assert (await http.get(src)).status_code == 200, src
         # every reference resolves inside the document (a local #/$defs/... made ReDoc refuse it)
         assert "#/$defs/" not in r.text
+        # the integration's calls say they need a key, either header ("Try it" sends it)
+        for path in ("/integration/charges/stop", "/integration/charges/start"):
+            assert spec["paths"][path]["post"]["security"] == [{"HTTPBearer": []}, {"APIKeyHeader": []}]
         # Unknown and revoked tokens make no difference to public pages.
         assert (await http.get("/openapi.json", headers={"Authorization": "Bearer nope"})).status_code == 200
         assert (await http.get("/docs", headers={"Authorization": "Bearer nope"})).status_code == 200
