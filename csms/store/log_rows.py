@@ -1,11 +1,12 @@
-"""The message log's rows on their way to the store: plain tuples, one multi-row INSERT a commit.
+"""The message log's rows on their way to the store: plain tuples, taken by the writer's next commit.
 
 Why apart from the writer's other rows: every frame in and out is a row, two or more per call,
 so this is the store's hottest path by far. Measured with ``bench/csms_load.py`` (1,000 charge
 points, interleaved runs): the log cost ~23 µs of the server's ~92 µs a call when each row was a
 dict queued as a writer item, grouped by table at commit and flattened column by column. Here a
-connection appends a tuple in column order, and the writer takes them all at its next commit and
-inserts them as they are (:meth:`csms.store.bulk.BulkStatement.execute_tuples`).
+connection appends a tuple in column order, and the writer takes them (up to ``MAX_ROWS``) at its
+next commit and inserts them as they are (:meth:`csms.store.bulk.BulkStatement.execute_tuples`:
+multi-row INSERTs, on SQLite in chunks of fixed sizes).
 
 Counted apart from the writer's queue (:meth:`csms.store.writer.Writer.durable` waits for both):
 an answer still leaves only once the frames logged before it are committed.
