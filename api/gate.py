@@ -17,8 +17,10 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 
 from api.auth import GATE, Refusal, authenticate
 from api.errors import ApiError
@@ -34,11 +36,33 @@ def refusal_of(dependant: Dependant) -> Refusal | None:
     return None
 
 
+# FastAPI's words for a body it could not decode at all (not UTF-8: a JSON syntax error is already
+# a validation error), answered as a bare 400 in no route's dialect.
+_UNDECODABLE = "There was an error parsing the body"
+
+
+def parsed(handler: Callable[[Request], Coroutine[Any, Any, Response]]
+           ) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+    """``handler``, a body it cannot decode answered as a bad request in the route's own terms
+    (422 ``ValidationError`` on ``body``, or the vendor's status and body), as its OpenAPI says."""
+
+    async def route(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except HTTPException as exc:
+            if exc.status_code != 400 or exc.detail != _UNDECODABLE:
+                raise
+            raise RequestValidationError([{"type": "json_invalid", "loc": ("body",), "input": None,
+                                           "msg": "the body is not valid JSON (not UTF-8 text)"}]) from exc
+
+    return route
+
+
 class GuardedRoute(APIRoute):
     """An APIRoute that checks its credential before FastAPI reads the body."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+        handler = parsed(super().get_route_handler())
         refusal = refusal_of(self.dependant)
         if refusal is None:
             return handler

@@ -1,5 +1,6 @@
 """A property-based run (schemathesis + hypothesis) over chosen operations of a running app:
-generated valid and invalid inputs, always authenticated, and no answer may be a 5xx."""
+generated valid and invalid inputs, always authenticated, and no answer may be a 5xx or
+one the OpenAPI document does not describe."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ EXAMPLES_PER_OPERATION = 4  # per generation mode (positive and negative)
 async def fuzz(base_url: str, spec: dict[str, Any], headers: dict[str, str], home: Path,
                chosen: Callable[[str, str, dict[str, Any]], bool], budget: float
                ) -> tuple[list[str], dict[str, int]]:
-    """Run every chosen (METHOD, path, operation); return the 5xx failures and requests per op."""
+    """Run every chosen (METHOD, path, operation); return the failures (a 5xx, or an answer the
+    document does not describe: its status, or a body its schema refuses) and requests per op."""
+    from urllib.parse import urlsplit
+
+    from tests.api.conformance import Conformance
+
+    conformance = Conformance(spec)
     import schemathesis
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import strategies as st
@@ -67,10 +74,15 @@ async def fuzz(base_url: str, spec: dict[str, Any], headers: dict[str, str], hom
                 # credentials (401 InvalidCredentials) is the operation's answer, not the run's
                 if response.status_code == 401 and "InvalidCredentials" not in response.text:
                     unauthorized.append(label)  # noqa: B023
+                body = response.request.body
+                sent = f" body={body[:200]!r}" if body else ""
                 if response.status_code >= 500:
-                    body = response.request.body
-                    failures.append(f"{response.status_code} {case.method} {response.request.url}"
-                                    + (f" body={body[:200]!r}" if body else ""))
+                    failures.append(f"{response.status_code} {case.method} {response.request.url}{sent}")
+                path = urlsplit(response.request.url).path
+                failures.extend(f"{problem} (sent {case.method} {response.request.url}{sent})"
+                                for problem in conformance.check(case.method, path, response.status_code,
+                                                                 _content_type(response.headers),
+                                                                 response.content))
 
             check()
         assert not unauthorized, sorted(set(unauthorized))
@@ -81,3 +93,9 @@ async def fuzz(base_url: str, spec: dict[str, Any], headers: dict[str, str], hom
             return await asyncio.to_thread(run)
     finally:
         set_hypothesis_home_dir(None)
+
+
+def _content_type(headers: Any) -> str | None:
+    """schemathesis keeps each header as a list of values (lower-case names)."""
+    value = headers.get("content-type") or headers.get("Content-Type")
+    return value[0] if isinstance(value, list) else value

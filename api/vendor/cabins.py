@@ -330,7 +330,7 @@ async def locker_status(identity: str, service: Annotated[BridgeService, Depends
                                 409: "`DoorDidNotOpen`: acknowledged, but the door is still closed; "
                                 "`BoardRefused`: the board answered an error status",
                                 503: f"{_UNAVAILABLE}, or the door sensor did not answer"}))
-async def open_locker(identity: str, request: Request, caller: Actor,
+async def open_cabin(identity: str, request: Request, caller: Actor,
                       service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
     async with audited(request, caller, "locker.open", identity):
         opened, reading = await _board(service.open(identity))

@@ -146,6 +146,8 @@ async def test_every_operation_has_a_summary_and_unique_id(spec: dict[str, Any])
     for method, path, op in operations(spec):
         assert op.get("summary"), (method, path)
         ids.append(op["operationId"])
+        # a generated client's method name: an identifier, short enough to type
+        assert re.fullmatch(r"[a-z][A-Za-z0-9_]{0,39}", op["operationId"]), (method, path, op["operationId"])
     assert len(ids) == len(set(ids))
 
 

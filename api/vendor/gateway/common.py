@@ -48,15 +48,18 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def gateway_router() -> APIRouter:
-    """A router of one gateway resource: its tag, its error answers, its 400 for a bad request."""
-    return APIRouter(tags=["locker gateway"], route_class=GatewayRoute, responses=ERRORS)
+    """A router of one gateway resource: its tag, its error answers, its 400 for a bad request.
+    Its operation ids start ``gateway_``: the doc's resources (``/lockers``, ``/transactions``)
+    have namesakes in our own and the back office's APIs."""
+    return APIRouter(tags=["locker gateway"], route_class=GatewayRoute, responses=ERRORS,
+                     generate_unique_id_function=lambda route: f"gateway_{route.name}")
 
 READ = require("operator", "viewer", "kiosk")
 RENT = require("operator", "kiosk")  # rent, release, open by transaction
 OPEN = require("operator", "kiosk")
 CHANGE = require("operator")
 ADMIN = require("admin")
-HEARTBEAT = require("operator", "kiosk")
+HEARTBEAT = require("operator", "kiosk", "device")  # a field device: its device key (api.vendor.gateway.system)
 
 Page = Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")]
 PageSize = Annotated[int, Query(ge=1, le=1000, description="Items per page.")]

@@ -106,7 +106,7 @@ router = smart_lock_router()
 
 @router.get("/api/lock-groups", summary="Lock groups (paged; 1 and 100 when not given)",
             response_model=GroupsPage)
-async def list_groups(*, pagenumber: Annotated[int, Query(ge=1, description="The page, from 1.")] = 1,
+async def list_lock_groups(*, pagenumber: Annotated[int, Query(ge=1, description="The page, from 1.")] = 1,
                       limit: Annotated[int, Query(ge=1, description=f"Per page, at most {MAX_LIMIT}.")] = MAX_LIMIT,
                       caller: AdminReader, lock_groups: Groups) -> dict[str, Any]:
     limit = min(limit, MAX_LIMIT)
@@ -123,14 +123,14 @@ async def create_group(body: GroupCreate, caller: Manager, lock_groups: Groups, 
 
 
 @router.get("/api/lock-groups/{groupid}", summary="One lock group with its locks", response_model=OneGroup)
-async def get_group(groupid: GroupId, caller: AdminReader, lock_groups: Groups, locks: Locks) -> dict[str, Any]:
+async def get_lock_group(groupid: GroupId, caller: AdminReader, lock_groups: Groups, locks: Locks) -> dict[str, Any]:
     group, members = await lock_groups.get(groupid)
     return ok(group=_group_json(group, members, locks))
 
 
 @router.delete("/api/lock-groups/{groupid}", summary="Delete a lock group (its locks stay)",
                response_model=GroupDeleted)
-async def delete_group(groupid: GroupId, caller: Manager, lock_groups: Groups) -> dict[str, Any]:
+async def delete_lock_group(groupid: GroupId, caller: Manager, lock_groups: Groups) -> dict[str, Any]:
     await lock_groups.delete(groupid, actor(caller))
     return ok("group deleted", groupid=groupid)
 

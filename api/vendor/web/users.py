@@ -221,7 +221,7 @@ async def add_members(body: Members, caller: Operator, groups: Groups,
 @router.delete("/api/groups/{groupId}/members/{userId}", tags=["groups"], status_code=204,
                summary="Remove a member from a group",
                responses=declare({404: "`GroupNotFound`; `MemberNotFound`"}))
-async def remove_member(caller: Operator, groups: Groups, group_id: GroupId,
+async def remove_group_member(caller: Operator, groups: Groups, group_id: GroupId,
                         user_id: UserId) -> None:
     await groups.remove_member(caller, group_id, user_id)
 

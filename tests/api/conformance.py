@@ -1,0 +1,102 @@
+"""Does an answer match what the OpenAPI document says of its operation?
+
+One checker for the walk (tests/api/test_openapi_walk.py) and the property-based run
+(tests/fuzz.py): the status must be one the operation documents (exactly, or by its range:
+``4XX``), and a JSON body must validate against the schema declared for that status and media
+type. A document that says less than the API does is as wrong as one that says more.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+
+METHODS = ("get", "put", "post", "delete", "patch")
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str  # upper case
+    path: str  # the template, as documented
+    spec: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass
+class Conformance:
+    """Checks answers against ``document``; remembers which (operation, status) were seen."""
+
+    document: dict[str, Any]
+    seen: set[tuple[str, str]] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._patterns: list[tuple[re.Pattern[str], str, str]] = []
+        literal_first = sorted(self.document["paths"], key=lambda p: (p.count("{"), -len(p)))
+        for path in literal_first:
+            pattern = re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(path)) + "$")
+            for method in self.document["paths"][path]:
+                if method in METHODS:
+                    self._patterns.append((pattern, method.upper(), path))
+        self._validators: dict[str, jsonschema.protocols.Validator] = {}
+
+    def operations(self) -> list[Operation]:
+        return [Operation(method.upper(), path, op) for path, item in self.document["paths"].items()
+                for method, op in item.items() if method in METHODS]
+
+    def operation(self, method: str, url_path: str) -> Operation | None:
+        """The documented operation a request went to (a literal path beats a template)."""
+        for pattern, documented_method, path in self._patterns:
+            if documented_method == method.upper() and pattern.match(url_path):
+                return Operation(documented_method, path, self.document["paths"][path][method.lower()])
+        return None
+
+    def check(self, method: str, url_path: str, status: int, content_type: str | None,
+              body: bytes) -> list[str]:
+        """What is wrong with this answer (nothing: an empty list); recorded in ``problems``."""
+        found = self.operation(method, url_path)
+        if found is None:
+            return self._report([f"{method} {url_path}: no such documented operation"])
+        self.seen.add((found.label, str(status)))
+        answers = found.spec.get("responses", {})
+        declared = answers.get(str(status)) or answers.get(f"{str(status)[0]}XX") or answers.get("default")
+        where = f"{found.label} -> {status}"
+        if declared is None:
+            return self._report([f"{where}: status not documented ({sorted(answers)}); body {body[:200]!r}"])
+        media = (content_type or "").split(";")[0].strip()
+        content = declared.get("content") or {}
+        if not content or status == 204:
+            return self._report([f"{where}: documents no body, sent {body[:120]!r}"] if body and status == 204
+                                else [])
+        if media not in content:
+            if media == "application/json" or not body:
+                return self._report([f"{where}: {media or 'no body'} not documented ({sorted(content)})"])
+            return []  # a declared non-JSON body (CSV, an event stream): its bytes are not checked
+        schema = content[media].get("schema")
+        if media != "application/json" or not schema:
+            return []
+        try:
+            instance = json.loads(body)
+        except ValueError:
+            return self._report([f"{where}: not JSON: {body[:120]!r}"])
+        errors = sorted(self._validator(schema).iter_errors(instance), key=lambda e: list(e.path))
+        return self._report([f"{where}: {'/'.join(map(str, e.path)) or '(body)'}: {e.message[:200]}"
+                             for e in errors[:3]])
+
+    def _validator(self, schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._validators:
+            root = {**schema, "components": self.document.get("components", {})}
+            self._validators[key] = jsonschema.Draft202012Validator(root)
+        return self._validators[key]
+
+    def _report(self, problems: list[str]) -> list[str]:
+        self.problems.extend(problems)
+        return problems
