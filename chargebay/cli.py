@@ -148,27 +148,44 @@ def sim(
 
 @token_app.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="admin, operator, integrator or viewer.")],
-    name: Annotated[str, typer.Option(help="Who or what the token is for.")],
+    role: Annotated[str, typer.Option(help="admin, operator, integrator, viewer, or device (a field "
+                                           "device's key for its heartbeats: needs --device).")],
+    name: Annotated[str | None, typer.Option(help="Who or what the token is for (a device key's "
+                                                  "default: device:CODE).")] = None,
+    device: Annotated[str | None, typer.Option(help="--role device: the code of the device the key "
+                                                    "is bound to; its previous key is revoked.")] = None,
 ) -> None:
     """Create a token and print its secret (shown only this once)."""
     from api.auth import ROLES, create_token
     from chargebay.migrate import upgrade
     from common.db import create_engine
+    from lockers.backoffice.device_keys import KEY_ROLE, issue_for_code
+    from lockers.errors import NotFound
 
     if role not in ROLES or role == "kiosk":  # kiosk tokens come from a kiosk's login only
-        raise typer.BadParameter("role must be admin, operator, integrator or viewer", param_hint="--role")
+        raise typer.BadParameter("role must be admin, operator, integrator, viewer or device",
+                                 param_hint="--role")
+    if (role == KEY_ROLE) != (device is not None):
+        raise typer.BadParameter("--device goes with --role device, and only with it", param_hint="--device")
+    if role != KEY_ROLE and not name:
+        raise typer.BadParameter("name the token", param_hint="--name")
     settings = _settings()
 
     async def run() -> str:
         await upgrade(settings.database_url)
         engine = create_engine(settings.database_url)
         try:
-            return (await create_token(engine, name, role))[1]
+            if device is not None:
+                return str((await issue_for_code(engine, "cli", device, name))["key"])
+            return (await create_token(engine, name or "", role))[1]
         finally:
             await engine.dispose()
 
-    typer.echo(asyncio.run(run()))
+    try:
+        typer.echo(asyncio.run(run()))
+    except NotFound as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()

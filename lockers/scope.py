@@ -1,4 +1,5 @@
-"""What part of the site a caller may see: a kiosk reaches only the lockers of its own device.
+"""What part of the site a caller may see: a kiosk reaches only the lockers of its own device, a
+device key (which only sends its device's heartbeats) none.
 
 Why here and not in the REST layer: every query of lockers a vendor API answers is scoped the
 same way, and the queries live in the back office's services. To a kiosk any other locker does
@@ -33,6 +34,8 @@ class Viewer(Protocol):
 
 def scoped(query: Any, viewer: Viewer) -> Any:
     """Limit a query over lockers to what the viewer may see."""
+    if viewer.role == "device":  # no route lets one in; should one ever, it sees no locker
+        return query.where(false())
     if viewer.role == "kiosk":
         if viewer.device_id is None:  # a kiosk token always names its device; never match NULL
             return query.where(false())

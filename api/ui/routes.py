@@ -77,9 +77,11 @@ def vendor_installed() -> bool:
 
 
 async def session(request: Request) -> Caller | None:
-    """The cookie's caller; a cookie matching no token counts as a token guess (api.auth)."""
+    """The cookie's caller; a cookie matching no token counts as a token guess (api.auth). A
+    device key is no session (it only sends its device's heartbeats): the login page again."""
     token = request.cookies.get(SESSION_COOKIE)
-    return await check_token(request, token) if token else None
+    caller = await check_token(request, token) if token else None
+    return None if caller is None or caller.role == "device" else caller
 
 
 def _render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
@@ -148,8 +150,12 @@ async def _authenticate(request: Request, form: dict[str, str]) -> tuple[str, ti
     kind = form.get("kind")
     if kind == "token":
         token = form.get("token", "").strip()
-        if not token or await check_token(request, token) is None:
+        caller = await check_token(request, token) if token else None
+        if caller is None:
             raise ApiError(401, "InvalidCredentials", "unknown, expired or revoked token")
+        if caller.role == "device":
+            raise ApiError(403, "Forbidden", "a device key only sends its device's heartbeats: "
+                           "log in with an API token or a password")
         return token, TOKEN_SESSION
     try:
         if kind == "admin":

@@ -26,8 +26,10 @@ from csms.store.access import ApiToken
 from csms.store.models import table
 from csms.timeutil import now_utc, utc
 
-ROLES = ("admin", "operator", "integrator", "viewer", "kiosk")
+ROLES = ("admin", "operator", "integrator", "viewer", "kiosk", "device")
 # kiosk: a token from the kiosk login, limited to the lockers of its own device
+# device: a field device's key (lockers.backoffice.device_keys), bound to one device, good for
+# nothing but that device's heartbeat (POST /system/heartbeat)
 _TOKENS = table(ApiToken)
 
 
@@ -56,6 +58,8 @@ async def create_token(engine: AsyncEngine, name: str, role: str, token: str | N
     """Store a token (a new random one unless given); return its id and secret."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if role == "device" and device_id is None:
+        raise ValueError("a device key is bound to one device: give its device_id")
     token = token or new_token()
     async with engine.begin() as conn:
         result = await conn.execute(_TOKENS.insert().values(
@@ -185,9 +189,11 @@ class TokenService:
 
     async def end_session(self, token: str) -> None:
         """Revoke the token of a dashboard session if a password login issued it (a user's or a
-        kiosk's); a pasted API token is its owner's and stays valid."""
+        kiosk's); a pasted API token is its owner's and stays valid, and so is a device key
+        (never a session: the dashboard refuses it, but a cookie could be set by hand)."""
         async with self._engine.begin() as conn:
             await conn.execute(update(_TOKENS).where(
                 _TOKENS.c.token_hash == hash_token(token), _TOKENS.c.revoked_at.is_(None),
+                _TOKENS.c.role != "device",
                 or_(_TOKENS.c.user_id.isnot(None), _TOKENS.c.device_id.isnot(None)))
                 .values(revoked_at=now_utc()))

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from csms.queries import Page
 from csms.timeutil import iso, now_utc, utc
 from lockers.backoffice.base import BackOfficeService
+from lockers.backoffice.device_keys import has_key
 from lockers.backoffice.tables import AREA, DEVICE, DEVICES, LOCATION, TOKENS, hashed, json_list, revoke_tokens
 from lockers.errors import Invalid
 from lockers.records import free, insert, log, one, page_of, remove, row_or_404, write
@@ -37,7 +38,8 @@ def _device(row: Any) -> dict[str, Any]:
         heartbeat = None
     return {"id": row.id, "code": row.code, "name": row.name, "kind": row.kind,
             "locationId": row.location_id, "areaId": row.area_id, "ports": json_list(row.ports),
-            "hasPassword": row.password_hash is not None, "online": _online(last, now),
+            "hasPassword": row.password_hash is not None, "hasKey": bool(row.has_key),
+            "online": _online(last, now),
             "lastHeartbeatAt": iso(last), "heartbeat": heartbeat, "createdAt": iso(row.created_at)}
 
 
@@ -55,7 +57,7 @@ async def _place(conn: AsyncConnection, location_id: int | None, area_id: int | 
 class DeviceService(BackOfficeService):
     async def page(self, page: Page, q: str | None, kind: str | None,
                    location_id: int | None) -> dict[str, Any]:
-        return await page_of(self.engine, page, select(DEVICES).order_by(DEVICES.c.code), q,
+        return await page_of(self.engine, page, select(DEVICES, has_key()).order_by(DEVICES.c.code), q,
                              [DEVICES.c.code, DEVICES.c.name], _device,
                              where=[(DEVICES.c.kind, kind), (DEVICES.c.location_id, location_id)])
 
@@ -83,7 +85,7 @@ class DeviceService(BackOfficeService):
         return {**result, "onlineWindowSeconds": int(ONLINE_WINDOW.total_seconds()), "online": total_online}
 
     async def get(self, device_id: int) -> dict[str, Any]:
-        return await one(self.engine, DEVICE, device_id, shape=_device)
+        return await one(self.engine, DEVICE, device_id, select(DEVICES, has_key()), _device)
 
     async def add(self, who: Viewer, body: dict[str, Any]) -> int:
         """Add the device ``body`` describes (an area sets its location if none is given); its id."""
@@ -102,7 +104,7 @@ class DeviceService(BackOfficeService):
 
     async def update(self, who: Viewer, device_id: int, body: dict[str, Any]) -> None:
         """Change the fields ``body`` sets. Moved to another location without an area, it leaves
-        its old area; a new password logs its kiosks out."""
+        its old area; a new password logs its kiosks out (its device key stays)."""
         values = dict(body)
         if "password" in values:
             values["password_hash"] = await hashed(values.pop("password"))
@@ -124,7 +126,7 @@ class DeviceService(BackOfficeService):
             await conn.execute(update(DEVICES).where(DEVICES.c.id == device_id)
                                .values(DEVICE.columns(changes)))
             if "password_hash" in changes:
-                await revoke_tokens(conn, TOKENS.c.device_id == device_id)
+                await revoke_tokens(conn, (TOKENS.c.device_id == device_id) & (TOKENS.c.role == "kiosk"))
             await log(conn, who, DEVICE, "edit", device_id,
                       **{k: v for k, v in body.items() if k != "password"},
                       **({"password": "changed"} if "password_hash" in changes else {}))
@@ -132,6 +134,7 @@ class DeviceService(BackOfficeService):
         await write(self.engine, work, DEVICE.conflict())
 
     async def delete(self, who: Viewer, device_id: int) -> None:
-        """Its lockers and banks stay (unassigned), its shift entries go, its kiosks are logged out."""
+        """Its lockers and banks stay (unassigned), its shift entries go, its kiosks are logged out
+        and its device key revoked."""
         await remove(self.engine, who, DEVICE, device_id,
                      also=lambda conn, _: revoke_tokens(conn, TOKENS.c.device_id == device_id))

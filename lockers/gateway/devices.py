@@ -1,5 +1,9 @@
 """Device heartbeats: when (by our clock) and what a device last reported.
 
+A device beats with its device key (role ``device``, :mod:`lockers.backoffice.device_keys`); a
+kiosk login's token and an operator's still may. A key or a kiosk token names one device and may
+beat for it alone: another device's code is ``DeviceNotFound``, as an unknown one is.
+
 Only a device's first heartbeat or a change of its ``status`` is audited: a heartbeat a minute
 per device would bury the log.
 """
@@ -19,6 +23,7 @@ from lockers.scope import Viewer
 from lockers.service import SiteService
 
 HEARTBEAT_MAX_BYTES = 16_384  # the report is stored whole: a bound on what a device may write
+BOUND = frozenset({"kiosk", "device"})  # roles whose token names the one device it may beat for
 
 
 def _status(stored: str | None) -> str | None:
@@ -37,7 +42,8 @@ class Heartbeats:
     async def record(self, device_code: str, report: dict[str, Any], viewer: Viewer) -> datetime:
         """Store ``report`` (JSON-ready, its ``status`` optional) as the device's last heartbeat and
         return when it was recorded. ``HeartbeatTooLarge`` past :data:`HEARTBEAT_MAX_BYTES`;
-        ``DeviceNotFound`` for an unknown device, or for a kiosk another device than its own."""
+        ``DeviceNotFound`` for an unknown device, or for a kiosk or a device key another device
+        than its own."""
         text = json.dumps(report, separators=(",", ":"), default=str)
         if len(text.encode()) > HEARTBEAT_MAX_BYTES:
             raise Invalid("HeartbeatTooLarge", f"a heartbeat body may hold {HEARTBEAT_MAX_BYTES} bytes")
@@ -45,7 +51,7 @@ class Heartbeats:
         async with self.engine.begin() as conn:
             device = (await conn.execute(select(DEVICES.c.id, DEVICES.c.heartbeat).where(
                 DEVICES.c.code == device_code))).first()
-            if device is None or (viewer.role == "kiosk" and device.id != viewer.device_id):
+            if device is None or (viewer.role in BOUND and device.id != viewer.device_id):
                 raise NotFound("DeviceNotFound", f"no device {device_code!r}")
             await conn.execute(update(DEVICES).where(DEVICES.c.id == device.id).values(
                 last_heartbeat_at=now, heartbeat=text))

@@ -16,7 +16,8 @@ from common.settings import Settings
 MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")  # the tests share the module's stack
 
 MISSING = 999_999  # an id nothing has
-CALLERS = ("admin", "operator", "viewer", "integrator", "kiosk", "no-token")
+CALLERS = ("admin", "operator", "viewer", "integrator", "kiosk", "device", "no-token")
+# device: KIOSK-P's device key, good for its heartbeat only
 KIOSK_PASSWORD = "kiosk secret 1"
 OTHER_KIOSK_PASSWORD = "kiosk secret 2"
 USER_PASSWORD = "correct horse battery"
@@ -158,6 +159,9 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("PATCH", "/api/devices/{deviceId}"): Rule(OPERATE, lambda w: Call(
         f"/api/devices/{w.other}", {"code": "KIOSK-P"})),  # DeviceExists
     ("DELETE", "/api/devices/{deviceId}"): Rule(OPERATE, lambda w: Call(f"/api/devices/{MISSING}")),
+    # (an unknown device: a key issued for KIOSK-P would revoke the device caller's own)
+    ("POST", "/api/devices/{deviceId}/key"): Rule(OPERATE, lambda w: Call(f"/api/devices/{MISSING}/key")),
+    ("DELETE", "/api/devices/{deviceId}/key"): Rule(OPERATE, lambda w: Call(f"/api/devices/{MISSING}/key")),
     # -- bays ----------------------------------------------------------------------------------
     ("GET", "/api/bays"): Rule(READ, lambda w: Call("/api/bays")),
     ("POST", "/api/bays/{lockerId}/assign-device"): Rule(OPERATE, lambda w: Call(
@@ -264,7 +268,7 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/bank-types"): Rule(ADMIN_ONLY, lambda w: Call(
         "/bank-types", {"name": "Perm column"})),  # BankTypeExists
     ("GET", "/bank-types/{bankTypeId}"): Rule(KIOSK_READ, lambda w: Call(f"/bank-types/{w.bank_type}")),
-    ("POST", "/system/heartbeat"): Rule(KIOSK_ACT, lambda w: Call(
+    ("POST", "/system/heartbeat"): Rule(KIOSK_ACT | {"device"}, lambda w: Call(
         "/system/heartbeat", {"deviceId": "KIOSK-P", "status": "ok"})),
     # -- smart locks ---------------------------------------------------------------------------
     ("GET", "/api/locks"): Rule(KIOSK_READ, lambda w: Call("/api/locks", params=PAGE)),

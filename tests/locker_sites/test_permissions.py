@@ -3,8 +3,8 @@
 The operations come from the app's own OpenAPI document (every path and method of the back office,
 the locker gateway, the smart locks, the bridge's ``/api/locker/…`` routes, the logins and
 ``/health``); each must have a row in :data:`TABLE`, the declared decision of which callers may
-call it: admin, operator, viewer, integrator and kiosk tokens, and no token at all. A route added
-without a row fails here, as does a row whose route is gone.
+call it: admin, operator, viewer, integrator and kiosk tokens, a device key (KIOSK-P's), and no
+token at all. A route added without a row fails here, as does a row whose route is gone.
 
 For each (operation, caller) one request: a refused caller gets 401 ``Unauthorized`` (no token) or
 403 ``Forbidden``; an allowed one anything but 401/403 (a 404 or 409 from the handler is fine);
@@ -110,6 +110,7 @@ async def world(http: httpx.AsyncClient) -> World:
     login = await _made(http, "/api/auth/kiosk-login", {"deviceCode": "KIOSK-P", "password": KIOSK_PASSWORD},
                         status=200)
     w.headers["kiosk"] = {"Authorization": f"Bearer {login['token']}"}
+    w.headers["device"] = {"X-API-Key": (await _made(http, f"/api/devices/{w.mine}/key"))["key"]}
 
     w.type1 = (await _made(http, "/api/admin/locker-types", {"name": "Perm small", "size": "S"}))["id"]
     w.type2 = (await _made(http, "/api/admin/locker-types", {"name": "Perm large", "size": "L"}))["id"]

@@ -1,4 +1,11 @@
-"""The doc's admin interface (a redirect to the dashboard) and device heartbeats."""
+"""The doc's admin interface (a redirect to the dashboard) and device heartbeats.
+
+The doc's sample heartbeat carries no credential. A field device sends its **device key**
+(``X-API-Key: <key>``, or ``Authorization: Bearer <key>``): a token of role ``device`` bound to that
+one device (:mod:`lockers.backoffice.device_keys`; ``POST /api/devices/{deviceId}/key`` or
+``chargebay token create --role device --device CODE``), good for this call naming its own device
+and nothing else. A kiosk login's token (its own device too) and an operator's are still taken.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse
+from fastapi.security import APIKeyHeader
 
 from api.auth import Caller
 from api.gate import GuardedRoute
@@ -34,15 +42,28 @@ async def admin_interface() -> RedirectResponse:
 
 
 # -- system --------------------------------------------------------------------------------------
+# Declared so that OpenAPI (and "Try it" in /docs) names the device key and where it goes; the
+# check is the one every token gets (HEARTBEAT), a Bearer works as well.
+DEVICE_KEY = APIKeyHeader(name="X-API-Key", scheme_name="DeviceKey", auto_error=False, description=(
+    "A device key (role `device`, bound to one device: `POST /api/devices/{deviceId}/key`). A kiosk "
+    "login's token or an operator's token works too, as a Bearer."))
+
+
 @router.post("/system/heartbeat", summary="Receive heartbeat from external device",
               response_model=System,
               responses={400: _error("`ValidationError`, `HeartbeatTooLarge` (over 16 KiB)"),
-                         404: _error("`DeviceNotFound`: no device with this code (or not the "
-                                     "kiosk token's own)")})
+                         401: _error("`Unauthorized`: no key or token, or an unknown or revoked one"),
+                         403: _error("`Forbidden`: the token's role may not send heartbeats (a "
+                                     "device key, a kiosk, operator or admin token may)"),
+                         404: _error("`DeviceNotFound`: no device with this code, or not the one "
+                                     "the device key (or kiosk token) is bound to")})
 async def heartbeat(body: DeviceHeartbeatRequest, service: HeartbeatsService,
-                    caller: Annotated[Caller, Depends(HEARTBEAT)]) -> System:
-    """Records when (by our clock) and what the device last said. Only a first heartbeat or a
-    change of ``status`` is audited: a heartbeat a minute per device would bury the log."""
+                    caller: Annotated[Caller, Depends(HEARTBEAT)],
+                    _key: Annotated[str | None, Depends(DEVICE_KEY)]) -> System:
+    """Records when (by our clock) and what the device last said. Send the device's key as
+    `X-API-Key` (field devices; or a kiosk login's token): a key names one device, and another
+    device's code is 404 as an unknown one is. Only a first heartbeat or a change of ``status`` is
+    audited: a heartbeat a minute per device would bury the log."""
     now = await service.record(body.deviceId, body.model_dump(mode="json", exclude_none=True), caller)
     return System(success=True, message="heartbeat recorded", serverTime=iso(now) or "",
                   deviceId=body.deviceId, onlineWindowSeconds=int(ONLINE_WINDOW.total_seconds()))

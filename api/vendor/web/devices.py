@@ -1,5 +1,6 @@
-"""Back-office devices (kiosks and locker controllers) and their heartbeat status (seed 000; the
-records: :mod:`lockers.backoffice.devices`)."""
+"""Back-office devices (kiosks and locker controllers), their heartbeat status and their device
+keys (seed 000; the records: :mod:`lockers.backoffice.devices`, the keys:
+:mod:`lockers.backoffice.device_keys`)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from api.vendor.web.conventions import (
     served,
     web_router,
 )
+from lockers.backoffice.device_keys import DeviceKeys
 from lockers.backoffice.devices import ONLINE_WINDOW, DeviceService
 
 __all__ = ["ONLINE_WINDOW", "BankId", "DeviceId", "LockerId", "LockerTypeId", "router"]
@@ -40,6 +42,7 @@ LockerId = Annotated[int, Path(alias="lockerId", ge=1, le=MAX_ID)]
 LockerTypeId = Annotated[int, Path(alias="lockerTypeId", ge=1, le=MAX_ID)]
 BankId = Annotated[int, Path(alias="bankId", ge=1, le=MAX_ID)]
 Devices = Annotated[DeviceService, served(DeviceService)]
+Keys = Annotated[DeviceKeys, served(DeviceKeys)]
 Kind = Literal["kiosk", "controller"]
 
 
@@ -83,10 +86,27 @@ class DeviceOut(BaseModel):
     areaId: int | None
     ports: list[str] = Field(description="Its serial ports.")
     hasPassword: bool = Field(description="Whether it has a kiosk login (the hash is never shown).")
+    hasKey: bool = Field(description="Whether it has a device key for its heartbeats (`POST "
+                                     "/api/devices/{deviceId}/key`; the key is never shown again).")
     online: bool = Field(description="A heartbeat came within the last 2 minutes.")
     lastHeartbeatAt: str | None
     heartbeat: Any = Field(description="The last heartbeat's body, as the device sent it (null: none).")
     createdAt: str
+
+
+class DeviceKey(BaseModel):
+    """A device key, as issued: the only time its secret is shown."""
+
+    deviceId: int
+    deviceCode: str = Field(description="The device's code when the key was issued (what its "
+                                        "heartbeats name as `deviceId`).")
+    tokenId: int = Field(description="The key's API token id (admins see it in /api/v1/tokens, "
+                                     "role `device`).")
+    key: str = Field(description="The secret: send it as `X-API-Key: <key>` (or `Authorization: "
+                                 "Bearer <key>`) with `POST /system/heartbeat`. Shown once.")
+    header: str = Field(description="The header to send it in: `X-API-Key`.")
+    createdAt: str
+    replaced: bool = Field(description="True: the device's previous key was revoked by this one.")
 
 
 class DeviceStatus(BaseModel):
@@ -151,5 +171,28 @@ async def update_device(body: DevicePatch, caller: Operator, devices: Devices,
 @router.delete("/api/devices/{deviceId}", tags=["devices"], status_code=204, summary="Delete a device",
                responses=declare(DEVICE_NOT_FOUND))
 async def delete_device(caller: Operator, devices: Devices, device_id: DeviceId) -> None:
-    """Its lockers and banks stay (unassigned), its shift entries go, its kiosks are logged out."""
+    """Its lockers and banks stay (unassigned), its shift entries go, its kiosks are logged out,
+    its device key is revoked."""
     await devices.delete(caller, device_id)
+
+
+# ================================================================================================
+# Device keys: what a field device heartbeats with (POST /system/heartbeat), not a kiosk login
+# ================================================================================================
+@router.post("/api/devices/{deviceId}/key", tags=["devices"], status_code=201,
+             summary="Issue the device's key for its heartbeats (replaces its previous one)",
+             response_model=DeviceKey, responses=declare(DEVICE_NOT_FOUND))
+async def issue_device_key(caller: Operator, keys: Keys, device_id: DeviceId) -> dict[str, Any]:
+    """A key of role `device` bound to this device: good for `POST /system/heartbeat` naming this
+    device and nothing else (another device's code is 404, every other call 403). Its secret is in
+    this answer only. The device's previous key, if any, stops working now; keys do not expire.
+    Audited as `device.key_issued`."""
+    return await keys.issue(caller, device_id)
+
+
+@router.delete("/api/devices/{deviceId}/key", tags=["devices"], status_code=204,
+               summary="Revoke the device's key", responses=declare(
+                   {404: "`DeviceNotFound`; `DeviceKeyNotFound`: it has no key"}))
+async def revoke_device_key(caller: Operator, keys: Keys, device_id: DeviceId) -> None:
+    """Its heartbeats are refused (401) from now on. Audited as `device.key_revoked`."""
+    await keys.revoke(caller, device_id)
