@@ -22,6 +22,7 @@ from api.routes import (
     system,
     tokens,
     transactions,
+    webhooks,
 )
 from api.ui import routes as ui
 from api.vendor import routers as vendor_routers
@@ -68,7 +69,7 @@ def create_app(central: CentralSystem, sim: SimService | None = None,
     app.include_router(system.router)
     app.include_router(docs_pages.router)
     for module in (charge_points, transactions, id_tags, commands, events, tokens, security,
-                   reservations, local_lists, load_groups):
+                   reservations, local_lists, load_groups, webhooks):
         app.include_router(module.router)
     for router in vendor_routers.ROUTERS:
         app.include_router(router)

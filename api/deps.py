@@ -30,10 +30,11 @@ from csms.services.local_lists import LocalListService
 from csms.services.reservations import ReservationService
 from csms.services.tokens import TokenService
 from csms.services.transactions import TransactionService
+from csms.services.webhooks import WebhookService
 
 __all__ = ["Central", "Certificates", "ChargePoints", "Commands", "Credentials", "FleetCommands", "IdTags",
-           "LoadGroups", "LocalLists", "Page", "Paging", "Queries", "Reservations", "Tokens", "Transactions", "central",
-           "jsonable", "page_params", "paginate"]
+           "LoadGroups", "LocalLists", "Page", "Paging", "Queries", "Reservations", "Tokens", "Transactions",
+           "Webhooks", "central", "jsonable", "page_params", "paginate"]
 
 
 async def central(request: Request) -> CentralSystem:
@@ -72,3 +73,4 @@ LocalLists = Annotated[LocalListService, _service("local_lists")]
 LoadGroups = Annotated[LoadGroupService, _service("load_groups")]
 Credentials = Annotated[ChargePointSecurity, _service("credentials")]
 Certificates = Annotated[CertificateService, _service("certificates")]
+Webhooks = Annotated[WebhookService, _service("webhooks")]

@@ -194,6 +194,12 @@ class Settings(BaseSettings):
         "Comma-separated host names, addresses or CIDRs that command callbacks and simulated "
         "chargers' csms_url may reach although they are loopback, private, link-local or "
         "otherwise non-public (refused by default; this stack's own OCPP URL is always allowed)."))
+    webhook_attempts: int = Field(default=5, ge=1, le=20, description=(
+        "Attempts to deliver one event to a webhook (the first and the retries)."))
+    webhook_backoff: float = Field(default=2.0, gt=0, le=300, description=(
+        "Seconds before a webhook's first retry; each next one waits twice as long, at most 300 s."))
+    webhook_timeout: float = Field(default=10.0, gt=0, le=60, description=(
+        "Seconds one webhook delivery attempt may take (connect and answer)."))
     demo: bool = Field(default=False, description="Start three simulated chargers (make run does).")
     sim_workers: int = Field(default=0, description="Simulator worker processes (0: one per core).")
     sim_state_dir: Path | None = Field(default=None, description=(

@@ -7,14 +7,17 @@ URL is resolved and judged again just before the POST, and the request goes to a
 that very answer (the ``Host`` header and TLS name stay the URL's own). How the delivery went —
 delivered, failed or refused — is recorded on the command and logged; it never raises, because
 the command itself has ended either way.
+
+The POST to a checked address (:func:`post_checked`) is the webhooks' too (:mod:`csms.webhooks`).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Mapping
 
 import httpx
+import orjson
 from sqlalchemy import update
 
 from common.outbound import WEB_SCHEMES, OutboundPolicy, OutboundRefused, Target
@@ -45,7 +48,9 @@ class Callbacks:
         body = {"command_id": command_id, "charge_point_id": charge_point_id, "action": action,
                 **outcome.to_dict()}
         try:
-            status, error = await self._post(await self.policy.check(url, WEB_SCHEMES, FIELD), body)
+            target = await self.policy.check(url, WEB_SCHEMES, FIELD)
+            _, error = await post_checked(target, orjson.dumps(body), {}, self.timeout)
+            status = "delivered" if error is None else "failed"
         except OutboundRefused as exc:
             status, error = "refused", str(exc)
         except Exception as exc:  # a callback never takes anything down with it
@@ -62,22 +67,29 @@ class Callbacks:
                         command_id, status)
         return status
 
-    async def _post(self, target: Target, body: dict[str, Any]) -> tuple[str, str | None]:
-        url = httpx.URL(target.url)
-        headers = {"Host": url.netloc.decode("ascii")}
-        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
-        failures: list[str] = []
-        async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
-            for address in target.addresses:  # in the resolver's order, the next on no connection
-                try:
-                    response = await client.post(url.copy_with(host=address), json=body,
-                                                 headers=headers, extensions=extensions)
-                except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                    failures.append(f"{address}: {exc}")
-                    continue
-                except httpx.HTTPError as exc:
-                    return "failed", f"{type(exc).__name__}: {exc}"
-                if response.is_success:
-                    return "delivered", None
-                return "failed", f"the receiver answered HTTP {response.status_code}"
-        return "failed", "no connection: " + "; ".join(failures)
+
+
+async def post_checked(target: Target, content: bytes, headers: Mapping[str, str],
+                       timeout: float) -> tuple[int | None, str | None]:
+    """POST ``content`` (JSON) to a URL :meth:`OutboundPolicy.check` just judged, at one of the
+    addresses of that very check (the next on no connection; the URL's own ``Host`` and TLS name
+    kept), no redirect followed: (the receiver's HTTP status or None, why it failed or None)."""
+    url = httpx.URL(target.url)
+    sent = {"Content-Type": "application/json", **headers, "Host": url.netloc.decode("ascii")}
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    addresses: tuple[str | None, ...] = target.addresses or (None,)  # none: a trusted URL, as it is
+    failures: list[str] = []
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+        for address in addresses:  # in the resolver's order, the next on no connection
+            try:
+                response = await client.post(url if address is None else url.copy_with(host=address),
+                                             content=content, headers=sent, extensions=extensions)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                failures.append(f"{address or target.host}: {exc}")
+                continue
+            except httpx.HTTPError as exc:
+                return None, f"{type(exc).__name__}: {exc}"
+            if response.is_success:
+                return response.status_code, None
+            return response.status_code, f"the receiver answered HTTP {response.status_code}"
+    return None, "no connection: " + "; ".join(failures)

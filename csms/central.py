@@ -43,12 +43,14 @@ from csms.services.security_events import SecurityEvents
 from csms.services.tokens import TokenService
 from csms.services.transactions import TransactionService
 from csms.services.transport import Transport
+from csms.services.webhooks import WebhookService
 from csms.store.message_log import Indexer
 from csms.store.models import ChargePoint, table
 from csms.store.retention import prune_expired
 from csms.store.writer import Writer
 from csms.timeutil import now_utc
 from csms.tls import Loaded, ServerTls
+from csms.webhooks import Dispatcher, Retry
 
 log = logging.getLogger(__name__)
 DRAIN_S = 5.0  # at stop, how long commands sent without waiting may take to be stored
@@ -93,6 +95,11 @@ class CentralSystem:
         self.router: Router = router or LocalRouter()
         self.events = events or EventBus()
         self.callbacks = Callbacks(self.writer, OutboundPolicy(settings.outbound_allow))
+        # every event published here, to the webhooks that want it (csms.webhooks); one guard
+        # for every URL a client names
+        self.deliveries = Dispatcher(engine, self.writer, self.events, self.callbacks.policy, Retry(
+            settings.webhook_attempts, settings.webhook_backoff, settings.webhook_timeout))
+        self.webhooks = WebhookService(self.writer, self.callbacks.policy, self.deliveries, self.events)
         # What the REST API asks of the central system: its services (csms.services) and reads.
         self.charge_points = ChargePointService(self.writer, self.router, self.forget, self.transport)
         self.commands = CommandService(self.router, self.writer, self.events, settings.call_timeout,
@@ -183,6 +190,7 @@ class CentralSystem:
                                     coalesce=True)
         await self._preload()
         await self.transactions.preload()
+        self.deliveries.start()
         await self.energy.start()
         if self.energy.layout.groups and await self._clustered():
             log.warning("load groups are defined, but load management sees only the sessions of the "
@@ -212,6 +220,7 @@ class CentralSystem:
         await self.indexer.stop()
         await self.energy.close()
         await self.commands.drain(DRAIN_S)
+        await self.deliveries.close()
         await self.writer.close()
 
     async def sweep_dead_nodes(self) -> int:

@@ -327,8 +327,7 @@ class RedisEventBus(EventBus):
 
     def publish(self, kind: str, charge_point_id: str | None = None, **data: Any) -> None:
         event = self.event(kind, charge_point_id, **data)
-        if self._subscribers:
-            self.deliver(event)
+        self.published(event)
         self._outgoing.put(orjson.dumps({"node": self._link.node_id, "event": event}))
 
     def _on_remote(self, message: dict[str, Any]) -> None:

@@ -3,15 +3,23 @@
 Subscribers (the SSE stream of the API, tests) each get a bounded queue; a slow subscriber loses
 its oldest events rather than slowing the central system down. A broker-backed bus for several
 nodes implements the same two methods.
+
+Watchers of the local events (:meth:`EventBus.watch_local`: the webhooks, the lock events derived
+from connections) see each event once in a whole cluster, at the node where it happened; they
+are called in the publisher's stack, so they only take note (a queue) and never block or raise.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
+
+log = logging.getLogger(__name__)
+Watcher = Callable[[dict[str, Any]], None]
 
 
 class EventBus:
@@ -19,13 +27,24 @@ class EventBus:
         self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
         # told of every event another node published (a cache here must not outlive a change
         # made there): see :meth:`remote`
-        self._remote_watchers: list[Callable[[dict[str, Any]], None]] = []
+        self._remote_watchers: list[Watcher] = []
+        self._local_watchers: list[Watcher] = []  # see watch_local
         self._queue_size = queue_size
         self.closed = False
 
     def publish(self, kind: str, charge_point_id: str | None = None, **data: Any) -> None:
+        if self._subscribers or self._local_watchers:
+            self.published(self.event(kind, charge_point_id, **data))
+
+    def published(self, event: dict[str, Any]) -> None:
+        """Hand an event published at this node to its local watchers, then to its subscribers."""
+        for watcher in self._local_watchers:
+            try:
+                watcher(event)
+            except Exception:  # a watcher's bug must not fail whatever published the event
+                log.exception("event watcher %r failed on %s", watcher, event.get("type"))
         if self._subscribers:
-            self.deliver(self.event(kind, charge_point_id, **data))
+            self.deliver(event)
 
     @staticmethod
     def event(kind: str, charge_point_id: str | None, **data: Any) -> dict[str, Any]:
@@ -40,9 +59,14 @@ class EventBus:
                 queue.get_nowait()
             queue.put_nowait(event)
 
-    def watch_remote(self, watcher: Callable[[dict[str, Any]], None]) -> None:
+    def watch_remote(self, watcher: Watcher) -> None:
         """Call ``watcher`` with each event published on another node."""
         self._remote_watchers.append(watcher)
+
+    def watch_local(self, watcher: Watcher) -> None:
+        """Call ``watcher`` with each event published at this node (in a cluster, every event
+        reaches the watchers of exactly one node: the one where it was published)."""
+        self._local_watchers.append(watcher)
 
     def remote(self, event: dict[str, Any]) -> None:
         """An event another node published (a broker-backed bus calls this)."""

@@ -17,6 +17,7 @@ from csms.queries.pages import Page, jsonable, paginate
 from csms.queries.security import SecurityQueries
 from csms.queries.tokens import TokenQueries
 from csms.queries.transactions import TransactionFilter, TransactionQueries
+from csms.queries.webhooks import WebhookQueries
 from csms.store.writer import Writer
 
 __all__ = ["Page", "Reads", "TransactionFilter", "jsonable", "paginate"]
@@ -33,3 +34,4 @@ class Reads:
         self.tokens = TokenQueries(engine)
         self.security = SecurityQueries(engine, writer)
         self.load_groups = LoadGroupQueries(engine)
+        self.webhooks = WebhookQueries(engine, writer)
