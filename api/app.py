@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from api import docs_pages, errors, middleware
+from api import docs_pages, errors, middleware, openapi_doc
 from api.auth import remember_tokens
 from api.routes import (
     charge_points,
@@ -64,6 +64,7 @@ def create_app(central: CentralSystem, sim: SimService | None = None,
     app.state.bridge = bridge
     app.state.sites = sites or SiteService(central.engine, bridge)
     errors.install(app)
+    openapi_doc.install(app)
     middleware.install(app)
     app.include_router(commands.first)  # the REST command route: matched before all others
     app.include_router(system.router)

@@ -24,7 +24,7 @@ from csms.events import EventBus
 from csms.outcomes import Outcome
 from csms.routing import Router
 from csms.services.command_effects import CommandEffects
-from csms.services.errors import Conflict, Invalid, NotFound
+from csms.services.errors import Conflict, Invalid, NotFound, ServiceError
 from csms.store.models import Command, table
 from csms.store.writer import Writer
 from csms.timeutil import now_utc
@@ -126,6 +126,19 @@ class CommandService:
             raise Invalid("InvalidPayload", f"{action} payload breaks the OCPP {version.name} schema: "
                           f"{exc.description}", violation=exc.code) from None
 
+    def _check_unknown(self, action: str, payload: dict[str, Any], charge_point_id: str) -> None:
+        """:meth:`check_request` for a charge point not in the store: it speaks no version yet, so
+        a payload valid in any version that has the action passes (the answer is then 404, not
+        a refusal for not being 1.6's); one valid in none is refused as the first version says."""
+        refusals: list[ServiceError] = []
+        for version in [v for v in SERVED if action in v.csms_actions] or [V16]:
+            try:
+                self.check_request(action, payload, version, charge_point_id)
+                return
+            except ServiceError as exc:
+                refusals.append(exc)
+        raise refusals[0]
+
     async def version(self, charge_point_id: str) -> Version:
         """The OCPP version a command to ``charge_point_id`` goes out in: its socket's when it is
         connected here; else what the store says now (it may have reconnected at another node in
@@ -175,12 +188,15 @@ class CommandService:
         (the callback URL) or :class:`NotFound` ``ChargePointNotFound``.
         """
         known = await self._lookup(charge_point_id)  # cached: a charge point that just booted counts
-        version = await self.version(charge_point_id) if known is not None else V16
+        if known is None:
+            self._check_unknown(action, payload, charge_point_id)
+            if callback_url:
+                await self._callbacks.check(callback_url)
+            raise NotFound("ChargePointNotFound", f"no charge point {charge_point_id!r}")
+        version = await self.version(charge_point_id)
         self.check_request(action, payload, version, charge_point_id)
         if callback_url:
             await self._callbacks.check(callback_url)
-        if known is None:
-            raise NotFound("ChargePointNotFound", f"no charge point {charge_point_id!r}")
         payload = await self._effects.prepare(charge_point_id, action, payload, requested_by, version)
         command_id = self.new_id()
         await self.record(command_id, charge_point_id, action, payload, requested_by, callback_url)

@@ -32,28 +32,26 @@ import pytest_asyncio
 
 from chargebay.stack import Stack
 from locker_bridge.emulator import Emulator
+from tests.api.conformance import Conformance
 from tests.conftest import fresh_database
 from tests.locker_bridge.conftest import bridge_yaml, bridged
-from tests.locker_sites.conftest import ADMIN
 from tests.locker_sites.permission_rules import (
     CALLERS,
-    KIOSK_PASSWORD,
     KIOSK_UNSCOPED,
     LOCKER_PREFIXES,
     MODULE_LOOP,
-    OTHER_KIOSK_PASSWORD,
     OTHER_PREFIXES,
     SCOPES,
     SPEC,
     SPEC_OPERATIONS,
     TABLE,
-    USER_PASSWORD,
     Call,
     World,
     _under,
     locker_operations,
     operations,
 )
+from tests.locker_sites.permission_world import build_world
 
 
 # -- the module's site ---------------------------------------------------------------------------
@@ -78,79 +76,25 @@ async def http(module_site: Stack) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def _made(client: httpx.AsyncClient, path: str, body: dict[str, Any] | None = None,
-                status: int = 201, **params: Any) -> Any:
-    r = await client.post(path, json=body, params=params or None, headers=ADMIN)
-    assert r.status_code == status, (path, r.status_code, r.text)
-    return r.json()
-
-
-async def _find(client: httpx.AsyncClient, path: str, q: str) -> int:
-    r = await client.get(path, params={"q": q}, headers=ADMIN)
-    [item] = r.json()["items"]
-    return int(item["id"])
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def world(http: httpx.AsyncClient) -> World:
-    """Everything the checks name, set up by the admin through the API."""
-    w = World()
-    w.headers = {"admin": ADMIN, "no-token": {}}
-    for role in ("operator", "viewer", "integrator"):
-        token = (await _made(http, "/api/v1/tokens", {"name": f"perm-{role}", "role": role}))["token"]
-        w.headers[role] = {"Authorization": f"Bearer {token}"}
+    return await build_world(http)
 
-    w.loc1 = (await _made(http, "/api/locations", {"name": "Perm Station"}))["id"]
-    w.loc2 = (await _made(http, "/api/locations", {"name": "Perm Airport"}))["id"]
-    await _made(http, f"/api/locations/{w.loc1}/areas", {"name": "Hall"})
-    w.mine = (await _made(http, "/api/devices", {"code": "KIOSK-P", "name": "Kiosk P",
-                                                 "password": KIOSK_PASSWORD}))["id"]
-    w.other = (await _made(http, "/api/devices", {"code": "KIOSK-Q", "name": "Kiosk Q",
-                                                  "password": OTHER_KIOSK_PASSWORD}))["id"]
-    login = await _made(http, "/api/auth/kiosk-login", {"deviceCode": "KIOSK-P", "password": KIOSK_PASSWORD},
-                        status=200)
-    w.headers["kiosk"] = {"Authorization": f"Bearer {login['token']}"}
-    w.headers["device"] = {"X-API-Key": (await _made(http, f"/api/devices/{w.mine}/key"))["key"]}
 
-    w.type1 = (await _made(http, "/api/admin/locker-types", {"name": "Perm small", "size": "S"}))["id"]
-    w.type2 = (await _made(http, "/api/admin/locker-types", {"name": "Perm large", "size": "L"}))["id"]
-    w.bank_type = (await _made(http, "/bank-types", {"name": "Perm column", "associations": [
-        {"lockerTypeId": w.type1, "count": 2}]}))["id"]
-    w.bank_a = await _find(http, "/api/admin/banks", "LOCKER-A")
-    w.l_free = await _find(http, "/api/admin/lockers", "LOCKER-A-04")
-    w.bank_r = (await _made(http, "/api/admin/banks", {"name": "PERM-R", "port": "COM9", "address": 1}))["id"]
-    w.l_mine = (await _made(http, "/api/admin/lockers", {"bankId": w.bank_r, "bay": 1, "deviceId": w.mine}))["id"]
-    w.l_other = (await _made(http, "/api/admin/lockers", {"bankId": w.bank_r, "bay": 2,
-                                                          "deviceId": w.other}))["id"]
-    w.r_released = (await _made(http, "/transactions", {"lockerId": w.l_mine}))["id"]
-    await _made(http, f"/transactions/{w.r_released}/release", status=200)
-    w.r_mine = (await _made(http, "/transactions", {"lockerId": w.l_mine}))["id"]
-    w.r_other = (await _made(http, "/transactions", {"lockerId": w.l_other}))["id"]
-
-    w.role_view = (await _made(http, "/api/roles", {"name": "Perm viewer", "permissions": ["view"]}))["id"]
-    w.role_operate = (await _made(http, "/api/roles", {"name": "Perm operator", "permissions": ["operate"]}))["id"]
-    w.user1 = (await _made(http, "/api/users", {"username": "perm-alice", "name": "Alice", "roleId": w.role_view,
-                                                "password": USER_PASSWORD}))["id"]
-    w.user2 = (await _made(http, "/api/users", {"username": "perm-bob", "name": "Bob"}))["id"]
-    w.group1 = (await _made(http, "/api/groups", {"name": "Perm staff", "userIds": [w.user1]}))["id"]
-    w.group2 = (await _made(http, "/api/groups", {"name": "Perm night"}))["id"]
-
-    w.shift1 = (await _made(http, "/api/shifts", {"name": "Perm Morning", "starts": "06:00", "ends": "14:00"}))["id"]
-    w.shift2 = (await _made(http, "/api/shifts", {"name": "Perm Night", "starts": "22:00", "ends": "06:00"}))["id"]
-    w.sd1 = (await _made(http, "/api/shift-devices", {"shiftId": w.shift1, "deviceId": w.mine}))["id"]
-    w.sd2 = (await _made(http, "/api/shift-devices", {"shiftId": w.shift2, "deviceId": w.mine}))["id"]
-
-    w.lock_group = (await _made(http, "/api/lock-groups", {"groupname": "Perm floor",
-                                                           "lockids": ["PERM-R-01"]}))["group"]["groupid"]
-    return w
+CONFORMANCE = Conformance(SPEC)
 
 
 async def send(client: httpx.AsyncClient, method: str, call: Call, headers: dict[str, str]) -> httpx.Response:
+    """The call; its answer must be one the OpenAPI document describes (status and body)."""
     client.cookies.clear()  # only the headers given may authenticate
     kwargs: dict[str, Any] = {"params": call.params, "headers": headers}
     if call.json is not None:
         kwargs["json"] = call.json
-    return await client.request(method, call.path, **kwargs)
+    r = await client.request(method, call.path, **kwargs)
+    problems = CONFORMANCE.check(method, r.request.url.path, r.status_code, r.headers.get("content-type"),
+                                 r.content)
+    assert not problems, problems
+    return r
 
 
 def _code(r: httpx.Response) -> str | None:

@@ -1,0 +1,52 @@
+"""The OpenAPI document, corrected where FastAPI's generation says more than the API does.
+
+Every route declares 422 ``ValidationError`` (:func:`api.errors.declare`), but an operation
+whose inputs are all free text — no body, no required, typed or constrained parameter — has
+nothing a request could get wrong: the document would promise an answer that never comes
+(tests/api/test_openapi_walk.py provokes every documented status). Such operations lose it here,
+once, when the document is first built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+_CONSTRAINTS = ("enum", "const", "pattern", "format", "minLength", "maxLength", "minimum", "maximum")
+
+
+def _free_text(schema: dict[str, Any]) -> bool:
+    """A string anything can fill (``str | None`` included)."""
+    options = schema.get("anyOf") or [schema]
+    typed = [s for s in options if s.get("type") != "null"]
+    return all(s.get("type") == "string" and not any(c in s for c in _CONSTRAINTS) for s in typed)
+
+
+def can_be_invalid(operation: dict[str, Any]) -> bool:
+    """Whether some request to ``operation`` fails its schema."""
+    if "requestBody" in operation:
+        return True
+    return any(parameter.get("required") and parameter["in"] != "path"
+               or not _free_text(parameter.get("schema", {}))
+               for parameter in operation.get("parameters", []))
+
+
+def truthful(document: dict[str, Any]) -> dict[str, Any]:
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "responses" in operation and not can_be_invalid(operation):
+                operation["responses"].pop("422", None)
+    return document
+
+
+def install(app: FastAPI) -> None:
+    """Serve the corrected document (built once, as FastAPI's own)."""
+    generate = app.openapi
+
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = truthful(generate())
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]
