@@ -19,6 +19,10 @@ from locker_bridge.bus import Bus, Priority
 from locker_bridge.config import CODE_FIELDS
 from locker_bridge.protocol import Frame, Status, from_hex
 
+# A door that opens this long after an OPEN_DOOR went out for its bay is that command's doing; one
+# that opens with none sent within it was opened by hand, a key or force (the CSMS's lock.forced_open).
+COMMANDED_WINDOW_S = 30.0
+
 
 class Outlet(int, Enum):
     """CHARGING_STATUS state byte."""
@@ -162,6 +166,7 @@ class Bay:
         self.paused = False  # the outlet is off by the charging limit, the transaction goes on
         self.stopping = False  # STOP_CHARGING for an outlet that was on: off, but not suspended
         self.on_door: Callable[[bool], None] | None = None  # told of every door reading
+        self.open_sent_at: float | None = None  # monotonic time of the last OPEN_DOOR for it
 
     # -- the bus ------------------------------------------------------------------------------
     def code(self, command: str) -> str:
@@ -174,6 +179,8 @@ class Bay:
 
     async def request(self, command: str, priority: Priority = Priority.OPERATOR) -> Frame:
         """Send ``command`` to this bay; raise BoardError unless the board answers OK."""
+        if command == "OPEN_DOOR":
+            self.open_sent()
         override = self.codes.get(CODE_FIELDS[command])
         if override:
             reply = await self.bus.send_raw(from_hex(override), priority, self.bus.default_retries)
@@ -197,6 +204,16 @@ class Bay:
         self.item = reading.item
         self.observe_door(reading.door_open)
         return reading
+
+    def open_sent(self) -> None:
+        """An OPEN_DOOR goes out for this bay (typed, or a raw frame of the hex pass-through)."""
+        self.open_sent_at = time.monotonic()
+
+    def take_open_command(self) -> bool:
+        """Was an OPEN_DOOR sent for this bay within :data:`COMMANDED_WINDOW_S`? Taken once, by
+        the next door change: a door that opens again after that is no command's doing."""
+        sent, self.open_sent_at = self.open_sent_at, None
+        return sent is not None and time.monotonic() - sent <= COMMANDED_WINDOW_S
 
     def observe_door(self, door_open: bool) -> None:
         if self.on_door is not None:

@@ -32,7 +32,8 @@ class BayTransactions(BayMetering):
         self._idle_since: float | None = None
         self._stray_reported = False
         self.bay.on_door = self.door_changed
-        self.on_door_event: Callable[[str, bool], None] | None = None  # the bridge's audit hook
+        # the bridge's audit hook: (identity, door open, an OPEN_DOOR explains the change)
+        self.on_door_event: Callable[[str, bool, bool], None] | None = None
         # with no transaction kept for this bay, ask the CSMS what it holds open for it after
         # the first boot (a state file lost, a bridge moved): see locker_bridge.recovery
         self.ask_csms = True
@@ -242,8 +243,9 @@ class BayTransactions(BayMetering):
         was, bay.door_open = bay.door_open, door_open
         if was == door_open:
             return
+        commanded = bay.take_open_command() and door_open  # a change closes the command's window
         if was is not None and self.on_door_event is not None:
-            self.on_door_event(self.identity, door_open)
+            self.on_door_event(self.identity, door_open, commanded)
         if door_open:
             if bay.finishing:
                 bay.door_opened_since_stop = True

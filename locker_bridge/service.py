@@ -64,7 +64,8 @@ class BridgeService:
         self.reach = CsmsReach()  # one word per bridge on an unreachable CSMS, not one per bay
         self.cps: dict[str, VirtualChargePoint] = {}
         self.pollers: dict[tuple[str, int], BoardPoller] = {}
-        self.door_listeners: list[Callable[[str, bool], None]] = []
+        # told of every door change: (identity, door open, an OPEN_DOOR sent for it explains it)
+        self.door_listeners: list[Callable[[str, bool, bool], None]] = []
         self._runs: list[asyncio.Task[None]] = []
         self._started = False
         for locker in config.lockers:
@@ -144,9 +145,9 @@ class BridgeService:
                   kept, kept)
         return kept
 
-    def _door_event(self, identity: str, door_open: bool) -> None:
+    def _door_event(self, identity: str, door_open: bool, commanded: bool) -> None:
         for listener in self.door_listeners:
-            listener(identity, door_open)
+            listener(identity, door_open, commanded)
 
     async def start(self) -> None:
         for bus in self.buses.values():
@@ -189,10 +190,14 @@ class BridgeService:
         BusError when the port is down or the board does not answer.
         """
         raw = from_hex(hex_code)
-        decode(raw, self.profile)  # refuse anything that is not one valid frame
+        frame = decode(raw, self.profile)  # refuse anything that is not one valid frame
         bus = self.buses.get(port)
         if bus is None:
             raise UnknownPort(port)
+        poller = self.pollers.get((port, frame.address))
+        cp = poller.cps.get(frame.bay) if poller is not None else None
+        if cp is not None and frame.command == self.profile.opcode("OPEN_DOOR"):
+            cp.bay.open_sent()  # the door that opens now is this command's doing, not forced
         reply = await bus.send_raw(raw, Priority.OPERATOR)
         return to_hex(reply.encode(self.profile))
 

@@ -3,7 +3,8 @@
 Embedded in ``chargebay serve`` the bridge shares the process with the locker sites, which listen
 to it directly. Run on its own (``chargebay bridge``), it has only its bays' OCPP connections, so
 each bay says where it is wired (DataTransfer ``BayInfo``, after every boot) and what its door
-does (``DoorEvent``), vendorId ``chargebay``: the CSMS keeps its locker records and audit log
+does (``DoorEvent``: ``door`` open or closed, ``commanded`` whether an OPEN_DOOR sent for the bay
+explains an opening), vendorId ``chargebay``: the CSMS keeps its locker records and audit log
 from them. A CSMS without the extension answers UnknownVendorId, which is fine: a bay is a charge
 point first.
 """
@@ -39,10 +40,11 @@ class SiteLink:
         if answer is not None and answer.get("status") == "Rejected":
             log.error("%s: the CSMS refused this bay's wiring: %s", cp.identity, answer.get("data"))
 
-    def _door(self, identity: str, door_open: bool) -> None:
+    def _door(self, identity: str, door_open: bool, commanded: bool) -> None:
         cp = self.bridge.cps.get(identity)
         if cp is not None:
-            cp.spawn(self._send(cp, "DoorEvent", {"door": "open" if door_open else "closed"}))
+            cp.spawn(self._send(cp, "DoorEvent", {"door": "open" if door_open else "closed",
+                                                  "commanded": commanded}))
 
     async def _send(self, cp: VirtualChargePoint, message_id: str,
                     data: dict[str, Any]) -> dict[str, Any] | None:

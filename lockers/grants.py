@@ -86,9 +86,10 @@ class Grants:
                         grantid=grantid, userid=grant.user_id)
         return str(row.identity)
 
-    async def check(self, lock: Any, userid: int, who: str) -> None:
+    async def check(self, lock: Any, userid: int, who: str) -> int:
         """May this user have this lock opened now? Audited (``lock.access``) either way and the
-        entry kept; refused with :class:`Forbidden` ``AccessDenied`` and the reason if not.
+        entry kept; refused with :class:`Forbidden` ``AccessDenied`` and the reason if not; the
+        id of the grant that allows it if so.
 
         Being the locker's assigned user is not enough: only a grant whose window holds now is."""
         now = now_utc()
@@ -115,3 +116,5 @@ class Grants:
                         grantid=valid.id if valid is not None else None, reason=reason)
         if reason is not None:  # after the commit: the refusal is in the log
             raise Forbidden("AccessDenied", reason, lockid=lock.identity)
+        assert valid is not None  # no reason: a grant valid now
+        return int(valid.id)

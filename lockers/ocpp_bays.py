@@ -4,7 +4,9 @@ A bridge at the locker site (``chargebay bridge``) shares no process and no data
 bays are charge points of the CSMS like any other. So the sites reach them the way a CSMS reaches
 a charge point, over OCPP: an open is a DataTransfer ``OpenLocker`` routed to the bay's socket
 (on whichever node holds it), and the bays tell us where they are wired (``BayInfo``) and what
-their doors do (``DoorEvent``) through DataTransfer of their own, answered here.
+their doors do (``DoorEvent``) through DataTransfer of their own, answered here. Those door
+events, the opens and the bays' connections become lock events on the central system's bus
+(:mod:`lockers.lock_alerts`), wired here too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from csms.central import CentralSystem
 from locker_bridge.handlers import VENDOR_ID
 from locker_bridge.service import BusError
 from lockers.bays import Position, RemoteUnavailable
+from lockers.lock_alerts import LockAlerts
 from lockers.service import SiteService
 
 # An open waits for OPEN_DOOR and the read-back on a busy RS-485 bus at the site.
@@ -71,6 +74,10 @@ class OcppBays:
 
 
 def wire(central: CentralSystem, sites: SiteService) -> None:
-    """Let the sites answer the bays' DataTransfer and reach bays of bridges elsewhere."""
+    """Let the sites answer the bays' DataTransfer, reach bays of bridges elsewhere and publish
+    lock events on the central system's bus (a bay's connection is one of the central system's
+    events, watched where it happened: once in a cluster)."""
     central.vendor_extensions[VENDOR_ID] = sites.vendor_extension
     sites.remote = OcppBays(central)
+    sites.alerts = LockAlerts(sites.engine, central.events, sites.record)
+    central.events.watch_local(sites.alerts.watch)

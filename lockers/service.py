@@ -4,7 +4,9 @@ keeping the back office and the bridge on one truth.
 Every physical action goes through a bridge, never around it: the
 :class:`~locker_bridge.service.BridgeService` in this process (its bus queue, its read-back), or a
 bridge running at the locker site, whose bays are charge points of the CSMS and are reached over
-OCPP (:class:`RemoteBays`). Door events either kind of bridge sees land in the audit log.
+OCPP (:class:`RemoteBays`). Door events either kind of bridge sees land in the audit log, and
+with the central system wired (:func:`lockers.ocpp_bays.wire`) become lock events
+(:mod:`lockers.lock_alerts`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from locker_bridge.charge_point import VirtualChargePoint
 from locker_bridge.service import BoardError, BridgeService, BusError, UnknownBay, UnknownPort
 from lockers.audit import audit, now_utc
 from lockers.bays import OpenResult, Position, RemoteBays, RemoteUnavailable, position_of
+from lockers.lock_alerts import LockAlerts
 from lockers.models import Bank, Locker, LockerType, table
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,7 @@ class SiteService:
         self.engine = engine
         self.bridge: BridgeService | None = None
         self.remote: RemoteBays | None = None  # bays of bridges elsewhere (lockers.ocpp_bays)
+        self.alerts: LockAlerts | None = None  # lock events on the central system's bus (ocpp_bays)
         self.background = Background("locker sites", (), log)
         # identity -> why the bridge's bay and the back office's locker of that name disagree on
         # where it is; such a locker is not opened from here until one side is fixed
@@ -205,7 +209,9 @@ class SiteService:
             if message_id == "DoorEvent":
                 if not await self._recorded(identity):  # any charge point may send this
                     return "Rejected", json.dumps({"error": f"no locker {identity} is recorded"})
-                await self._record_door(identity, body["door"] == "open")
+                commanded = body.get("commanded")  # a bridge of an older version does not say
+                await self._record_door(identity, body["door"] == "open",
+                                        commanded if isinstance(commanded, bool) else None)
                 return "Accepted", None
         except (ValueError, KeyError, TypeError) as exc:
             return "Rejected", json.dumps({"error": f"bad data: {exc!r}"})
@@ -220,6 +226,8 @@ class SiteService:
                 select(LOCKERS.c.id, LOCKERS.c.device_id).where(LOCKERS.c.identity == identity))).first()
             await audit(conn, actor, action, locker_id=row.id if row else None,
                         device_id=row.device_id if row else None, identity=identity, **details)
+        if action == "locker.open" and details.get("success") and identity and self.alerts:
+            self.alerts.unlocked(identity, actor)  # an open through the typed cabins API
 
     async def _recorded(self, identity: str) -> bool:
         async with self.engine.connect() as conn:
@@ -240,20 +248,25 @@ class SiteService:
                 return await once()
 
     # -- door events -----------------------------------------------------------------------------
-    def _door_event(self, identity: str, door_open: bool) -> None:
-        self.background.spawn(self._record_door(identity, door_open))
+    def _door_event(self, identity: str, door_open: bool, commanded: bool) -> None:
+        self.background.spawn(self._record_door(identity, door_open, commanded))
 
-    async def _record_door(self, identity: str, door_open: bool) -> None:
+    async def _record_door(self, identity: str, door_open: bool, commanded: bool | None = None) -> None:
         """Every door event is kept, even for a bay no locker is recorded at (locker_id NULL)."""
         async with self.engine.begin() as conn:
             await conn.execute(update(LOCKERS).where(LOCKERS.c.identity == identity).values(
                 door_open=door_open, door_changed_at=now_utc()))
-        await self.record("board", "door.opened" if door_open else "door.closed", identity)
+        if self.alerts is not None:
+            await self.alerts.door(identity, door_open, commanded)
+        else:
+            await self.record("board", "door.opened" if door_open else "door.closed", identity)
 
     async def close(self) -> None:
         """Wait for the door events still being written."""
         if self.background.tasks:
             await asyncio.gather(*self.background.tasks, return_exceptions=True)
+        if self.alerts is not None:
+            await self.alerts.close()
 
     # -- physical actions ------------------------------------------------------------------------
     def live(self, identity: str) -> dict[str, Any] | None:
@@ -261,16 +274,21 @@ class SiteService:
         cp = self.local(identity)
         return None if cp is None or self.bridge is None else self.bridge.cabin(identity)
 
-    async def open(self, locker: Any, actor: str) -> OpenResult:
-        """Open one locker through the bridge (OPEN_DOOR once, read back), and audit it.
+    async def open(self, locker: Any, actor: str, **on_behalf: Any) -> OpenResult:
+        """Open one locker through the bridge (OPEN_DOOR once, read back), and audit it (with
+        ``on_behalf``: the user and grant a smart-lock unlock was for).
 
         A locker marked ``broken_lock`` has an unreliable door sensor: the lock fires, and a
         "closed" read-back counts as success (``sensor_ignored``).
         """
+        if self.alerts is not None:
+            self.alerts.asking(locker.identity, actor)
         result = await self._open(locker)
         async with self.engine.begin() as conn:
             await audit(conn, actor, "locker.open", locker_id=locker.id, device_id=locker.device_id,
-                        **result.to_json())
+                        **on_behalf, **result.to_json())
+        if result.success and self.alerts is not None:
+            self.alerts.unlocked(locker.identity, actor, **on_behalf)
         return result
 
     async def _open(self, locker: Any) -> OpenResult:

@@ -70,13 +70,15 @@ class SmartLocks:
 
     async def unlock(self, lockid: str, viewer: Viewer, userid: int | None, who: str) -> tuple[Any, OpenResult]:
         """Open the lock through its bridge: for ``userid`` only if their grant allows it now
-        (checked and audited first), else on the caller's own authority. (The lock's row, what
-        the open did.)"""
+        (checked and audited first; the open's audit entry and its ``lock.unlocked`` event name
+        the user and the grant), else on the caller's own authority. (The lock's row, what the
+        open did.)"""
         async with self.site.engine.connect() as conn:
             row = await lock_or_404(conn, lockid, viewer)
-        if userid is not None:
-            await Grants(self.site.engine).check(row, userid, who)
-        return row, await self.site.open(row, who)
+        if userid is None:
+            return row, await self.site.open(row, who)
+        grantid = await Grants(self.site.engine).check(row, userid, who)
+        return row, await self.site.open(row, who, userid=userid, grantid=grantid)
 
     async def lock(self, lockid: str, viewer: Viewer, who: str) -> LockView:
         """Nothing is sent to the board (the door latches when shut): the door's state is read

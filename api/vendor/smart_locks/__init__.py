@@ -16,9 +16,23 @@ Mapping (a lock is one locker bay; ``lockid`` is the locker's identity, e.g. ``L
   it. All dates are UTC, formatted "YYYY-MM-DD HH:MM:SS" as the vendor does.
 * ``lockuserid``: the user the locker is assigned to; ``lock_model``: the locker type's name, or
   "locker-bay"; ``lock_ssid``: the identity.
-* ``lock_password`` is always null: our lockers have no per-lock secret, and this API never
-  returns a credential of any kind. ``battery_level``, ``mac_address``, ``temperature`` and
-  ``lock_pic`` are null: a bay has none of them.
+* Always null, and why (the vendor fills them for its own hardware):
+
+  - ``lock_password``: our lockers have no per-lock secret (a door opens on an OPEN_DOOR its
+    bridge sends for an authorised caller), and this API never returns a credential of any kind:
+    a lock's secret in a list every viewer reads would open the lock. It stays null by design.
+  - ``temperature``: the controller board measures none; its frames carry the door, item and
+    outlet sensors only (``docs/locker-protocol.md``). A board family that reports one would
+    fill it.
+  - ``battery_level``: a bay is mains-powered and its board reports no battery, so there is no
+    ``lock.battery_low`` event either.
+  - ``mac_address``: a bay sits on a serial bus, with no network interface of its own.
+  - ``lock_pic``: no picture of a lock is kept.
+
+Real-time alerts ("when your locks are used"): the lock events of :mod:`lockers.lock_alerts`
+(``lock.opened``, ``lock.closed``, ``lock.unlocked`` with who asked, ``lock.forced_open``,
+``lock.offline``/``lock.online``) stream on ``GET /api/v1/events`` and go to the webhooks of
+``POST /api/v1/webhooks``; each is in the lock's history (``/events``) too.
 
 Unlock for a user: ``POST /api/locks/{lockid}/unlock`` with ``{"userid": N}`` opens only if user N
 exists, is active and holds a grant on this lock whose window contains now

@@ -145,15 +145,23 @@ class LockItem(BaseModel):
     lockname: str
     lock_open_status: Literal[0, 1] = Field(description="1 open, 0 closed or unknown.")
     lock_online_status: Literal[0, 1] = Field(description="1 when the bay's charge point is online.")
-    battery_level: int | None = Field(description="Always null: a bay has no battery.")
+    battery_level: int | None = Field(description="Always null: a bay is mains-powered and its "
+                                      "board reports no battery (so no lock.battery_low event either).")
     lock_ssid: str = Field(description="The locker identity.")
-    lock_password: str | None = Field(description="Always null: no secret is ever returned.")
-    mac_address: str | None = Field(description="Always null.")
-    temperature: str | None = Field(description="Always null.")
+    lock_password: str | None = Field(description=(
+        "Always null, by design: a locker bay has no per-lock password (it opens on an OPEN_DOOR "
+        "from its bridge, on an authorised caller's request), and this API never returns a "
+        "credential of any kind (a lock's secret in a list any viewer reads would open it)."))
+    mac_address: str | None = Field(description="Always null: a bay sits on a serial bus, with no "
+                                    "network interface of its own.")
+    temperature: str | None = Field(description=(
+        "Always null: the controller board reports no temperature (its status frames carry the "
+        "door, item and outlet sensors only, docs/locker-protocol.md); filled when a board "
+        "family that measures one is added."))
     lock_model: str = Field(description=f"The locker type's name, or {DEFAULT_MODEL!r}.")
     online_updated_date: str | None = Field(description="When the charge point was last heard "
                                             "from, UTC, YYYY-MM-DD HH:MM:SS.")
-    lock_pic: str | None = Field(description="Always null.")
+    lock_pic: str | None = Field(description="Always null: no picture of a lock is kept.")
 
 
 class Paged(Answer):
