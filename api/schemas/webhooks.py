@@ -21,9 +21,9 @@ class WebhookCreate(BaseModel):
     events: list[EventPattern] = Field(min_length=1, max_length=50, description=(
         "Which events: types as on GET /api/v1/events (`lock.forced_open`, `status`, ...), "
         "`lock.*` for every type under a prefix, `*` for all."))
-    secret: str | None = Field(None, min_length=16, max_length=200, description=(
-        "Key of the HMAC-SHA256 signature of each delivery (X-Chargebay-Signature); left out: a "
-        "random one. Shown in this answer only."))
+    secret: str | None = Field(None, min_length=16, max_length=200, pattern=r"^[\x21-\x7e]+$", description=(
+        "Key of the HMAC-SHA256 signature of each delivery (X-Chargebay-Signature): 16-200 "
+        "printable ASCII characters, no spaces; left out: a random one. Shown in this answer only."))
 
     model_config = {"json_schema_extra": {"examples": [{
         "url": "https://93.184.215.14/chargebay/hooks", "events": ["lock.forced_open", "lock.offline"],

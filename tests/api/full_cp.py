@@ -338,6 +338,16 @@ async def api_client(base_url: str, timeout: float = 5.0) -> AsyncIterator[httpx
         yield client
 
 
+async def read_request(reader: asyncio.StreamReader) -> tuple[str, str, dict[str, str], bytes]:
+    """One HTTP/1.1 request: (method, path, headers by lower-case name, raw body)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    method, path, _ = lines[0].split(" ", 2)
+    headers = {k.strip().lower(): v.strip() for k, _, v in
+               (line.partition(":") for line in lines[1:] if line)}
+    return method, path, headers, await reader.readexactly(int(headers.get("content-length", "0")))
+
+
 class CallbackReceiver:
     """A tiny real HTTP/1.1 server on 127.0.0.1 (ephemeral port) that keeps each POSTed JSON body."""
 
@@ -352,12 +362,7 @@ class CallbackReceiver:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")
-            method, path, _ = lines[0].split(" ", 2)
-            headers = {k.strip().lower(): v.strip() for k, _, v in
-                       (line.partition(":") for line in lines[1:] if line)}
-            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            method, path, headers, body = await read_request(reader)
             self.requests.append({"method": method, "path": path, "headers": headers,
                                   "json": json.loads(body) if body else None})
             self.received.set()

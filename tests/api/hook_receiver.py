@@ -5,7 +5,6 @@ way the README tells a receiver to."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
@@ -16,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.full_cp import ADMIN
+from tests.api.full_cp import ADMIN, CallbackReceiver, read_request
 
 HANG = -1  # an answer that never comes (the sender's timeout ends it)
 
@@ -38,30 +37,25 @@ class Received:
         return hmac.compare_digest(expected, self.headers.get("x-chargebay-signature", ""))
 
 
-class HookReceiver:
-    """Answers each request with the next of ``answers`` (an HTTP status, or :data:`HANG`), then
-    with ``default``."""
+class HookReceiver(CallbackReceiver):
+    """Keeps each request whole (:attr:`posts`) and answers it with the next of ``answers`` (an
+    HTTP status, or :data:`HANG`), then with ``default``."""
 
     def __init__(self, answers: list[int] | None = None, default: int = 204) -> None:
+        super().__init__()
         self.answers = list(answers or [])
         self.default = default
-        self.received: list[Received] = []
-        self._server: asyncio.Server | None = None
-        self.port = 0
-        self.url = ""
+        self.posts: list[Received] = []
+        self._release = asyncio.Event()  # ends the answers that hang, at exit
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")
-            _, path, _ = lines[0].split(" ", 2)
-            headers = {k.strip().lower(): v.strip() for k, _, v in
-                       (line.partition(":") for line in lines[1:] if line)}
-            raw = await reader.readexactly(int(headers.get("content-length", "0")))
-            self.received.append(Received(time.monotonic(), path, headers, raw))
+            _, path, headers, raw = await read_request(reader)
+            self.posts.append(Received(time.monotonic(), path, headers, raw))
             status = self.answers.pop(0) if self.answers else self.default
             if status == HANG:
-                await asyncio.sleep(3600)
+                await self._release.wait()
+                return
             writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode())
             await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -69,21 +63,13 @@ class HookReceiver:
         finally:
             writer.close()
 
-    def of_type(self, kind: str) -> list[Received]:
-        return [r for r in self.received if r.body["event"]["type"] == kind]
-
     async def __aenter__(self) -> HookReceiver:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}/hook"
+        await super().__aenter__()
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
-        assert self._server is not None
-        self._server.close()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(1):
-                await self._server.wait_closed()
+        self._release.set()
+        await super().__aexit__(*exc)
 
 
 async def create_webhook(client: httpx.AsyncClient, url: str, events: list[str],

@@ -36,7 +36,7 @@ async def test_a_delivery_is_signed_and_the_hmac_verifies(stack: Stack, client: 
         secret = made["secret"]  # generated, shown this once
         assert len(secret) >= 32 and made["events"] == ["id_tag_changed"]
         await add_tag(client, "TAG-HOOK")
-        [got] = await waiting(lambda: hook.received)
+        [got] = await waiting(lambda: hook.posts)
     assert got.signed_with(secret) and not got.signed_with(secret + "x")
     body = got.body
     assert (body["webhook_id"], body["attempt"]) == (made["id"], 1)
@@ -65,11 +65,11 @@ async def test_the_filter_takes_types_prefixes_and_everything(stack: Stack, clie
         stack.central.events.publish("lock.forced_open", "LOCK-1", lockid="LOCK-1")
         stack.central.events.publish("lockers.other", "LOCK-1")
         wanted = {"id_tag_changed", "lock.forced_open", "lockers.other"}
-        await waiting(lambda: wanted <= {r.body["event"]["type"] for r in everything.received})
+        await waiting(lambda: wanted <= {r.body["event"]["type"] for r in everything.posts})
         await asyncio.sleep(0.3)
-    assert [r.body["event"]["type"] for r in tags.received] == ["id_tag_changed"]
-    assert [r.body["event"]["type"] for r in locks.received] == ["lock.forced_open"]
-    assert {r.body["event"]["type"] for r in everything.received} <= wanted | {"webhook_changed"}
+    assert [r.body["event"]["type"] for r in tags.posts] == ["id_tag_changed"]
+    assert [r.body["event"]["type"] for r in locks.posts] == ["lock.forced_open"]
+    assert {r.body["event"]["type"] for r in everything.posts} <= wanted | {"webhook_changed"}
 
 
 async def test_a_failing_receiver_is_retried_with_backoff_and_each_attempt_is_logged(
@@ -78,16 +78,16 @@ async def test_a_failing_receiver_is_retried_with_backoff_and_each_attempt_is_lo
         made = await create_webhook(client, hook.url, ["id_tag_changed"])
         await add_tag(client, "TAG-RETRY")
         log = await waiting(lambda: _settled(client, made["id"], 3))
-        arrivals = [r.at for r in hook.received]
+        arrivals = [r.at for r in hook.posts]
     assert [(d["attempt"], d["status"], d["status_code"]) for d in log] == [
         (1, "failed", 500), (2, "failed", 503), (3, "delivered", 204)]
     assert "HTTP 500" in log[0]["error"] and log[2]["error"] is None
     assert len({d["delivery_id"] for d in log}) == 1  # one delivery, three attempts
-    assert [r.body["attempt"] for r in hook.received] == [1, 2, 3]
-    assert len({r.body["id"] for r in hook.received}) == 1
+    assert [r.body["attempt"] for r in hook.posts] == [1, 2, 3]
+    assert len({r.body["id"] for r in hook.posts}) == 1
     # 0.2 s, then twice that (CHARGEBAY_WEBHOOK_BACKOFF), signed anew each time
     assert arrivals[1] - arrivals[0] >= 0.19 and arrivals[2] - arrivals[1] >= 0.39
-    assert all(r.signed_with("a-test-secret-0123456789") for r in hook.received)
+    assert all(r.signed_with("a-test-secret-0123456789") for r in hook.posts)
 
 
 async def test_a_dead_or_slow_receiver_never_holds_up_the_central_system(
@@ -103,7 +103,7 @@ async def test_a_dead_or_slow_receiver_never_holds_up_the_central_system(
             for n in range(5):
                 await add_tag(client, f"TAG-BUSY-{n}")
             assert time.monotonic() - started < 2  # each answered without waiting for a receiver
-            await waiting(lambda: len(healthy.received) == 5)  # the healthy one is not held up
+            await waiting(lambda: len(healthy.posts) == 5)  # the healthy one is not held up
         slow_log = await waiting(lambda: _settled(client, hanging["id"], 3), timeout=10)
         dead_log = await waiting(lambda: _settled(client, dead["id"], 3), timeout=10)
     assert [d["status"] for d in slow_log[:3]] == ["failed"] * 3
@@ -120,7 +120,7 @@ async def test_a_receiver_that_cannot_keep_up_loses_its_oldest_deliveries_only(
     async with HookReceiver(default=HANG) as slow:
         made = await create_webhook(client, slow.url, ["id_tag_changed"])
         await add_tag(client, "TAG-LANE-0")
-        await waiting(lambda: slow.received)  # its first attempt is under way
+        await waiting(lambda: slow.posts)  # its first attempt is under way
         for n in range(1, 6):
             await add_tag(client, f"TAG-LANE-{n}")
         dropped = await waiting(lambda: deliveries(client, made["id"], status="dropped"))

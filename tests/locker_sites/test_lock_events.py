@@ -61,6 +61,16 @@ async def take(events: EventStream, count: int, timeout: float = 10.0) -> dict[s
     return found
 
 
+async def unlock(client: httpx.AsyncClient, events: EventStream, path: str,
+                 **body: Any) -> dict[str, dict[str, Any]]:
+    """POST ``path`` (an open that succeeds): its lock.opened and lock.unlocked, by type."""
+    r = await client.post(path, json=body or None)
+    assert r.status_code == 200, r.text
+    got = await take(events, 2)
+    assert got.keys() == {"lock.opened", "lock.unlocked"}, got
+    return got
+
+
 async def history(client: httpx.AsyncClient, lockid: str) -> list[dict[str, Any]]:
     r = await client.get(f"/api/locks/{lockid}/events", params={"pagenumber": 1, "limit": 100})
     assert r.status_code == 200, r.text
@@ -75,10 +85,7 @@ def open_door_frame(bay: int) -> str:
 async def test_an_unlock_a_close_and_a_forced_door_stream_as_lock_events_and_stay_in_the_history(
         site: Stack, client: httpx.AsyncClient, emu: Emulator) -> None:
     async with lock_stream(client) as events:
-        r = await client.post("/api/locks/LOCKER-A-01/unlock")
-        assert r.status_code == 200, r.text
-        got = await take(events, 2)
-        assert got.keys() == {"lock.opened", "lock.unlocked"}
+        got = await unlock(client, events, "/api/locks/LOCKER-A-01/unlock")
         opened, unlocked = got["lock.opened"], got["lock.unlocked"]
         assert (opened["charge_point_id"], opened["lockid"], opened["door"]) == ("LOCKER-A-01",) * 2 + ("open",)
         assert (opened["commanded"], opened["by"]) == (True, ADMIN_WHO)
@@ -104,11 +111,8 @@ async def test_an_unlock_a_close_and_a_forced_door_stream_as_lock_events_and_sta
 async def test_opens_through_the_cabins_api_or_a_raw_frame_are_no_forced_opens(
         site: Stack, client: httpx.AsyncClient, emu: Emulator) -> None:
     async with lock_stream(client) as events:
-        r = await client.post("/api/locker/cabins/LOCKER-A-03/open")
-        assert r.status_code == 200, r.text
-        got = await take(events, 2)
-        assert got.keys() == {"lock.opened", "lock.unlocked"} and got["lock.opened"]["commanded"] is True
-        assert got["lock.unlocked"]["by"] == ADMIN_WHO
+        got = await unlock(client, events, "/api/locker/cabins/LOCKER-A-03/open")
+        assert got["lock.opened"]["commanded"] is True and got["lock.unlocked"]["by"] == ADMIN_WHO
         r = await client.post("/api/locker/command", json={"comPort": "COM2", "hexCode": open_door_frame(4)})
         assert r.status_code == 200 and r.json()["boardStatus"] == "OK", r.text
         raw = await take(events, 1)  # no unlock (nobody records who sent a raw frame), no tamper
@@ -123,8 +127,7 @@ async def test_a_users_unlock_names_the_user_and_the_grant(site: Stack, client: 
     assert r.status_code == 201, r.text
     grant = r.json()["grant"]["grantid"]
     async with lock_stream(client, charge_point_id="LOCKER-A-02") as events:
-        assert (await client.post("/api/locks/LOCKER-A-02/unlock", json={"userid": user})).status_code == 200
-        unlocked = (await take(events, 2))["lock.unlocked"]
+        unlocked = (await unlock(client, events, "/api/locks/LOCKER-A-02/unlock", userid=user))["lock.unlocked"]
     assert (unlocked["by"], unlocked["userid"], unlocked["grantid"]) == (ADMIN_WHO, user, grant)
     [entry] = [e for e in await history(client, "LOCKER-A-02") if e["event"] == "locker.open"]
     assert (entry["userid"], entry["details"]["grantid"]) == (user, grant)
@@ -136,11 +139,11 @@ async def test_a_forced_open_reaches_a_webhook_signed(site: Stack, client: httpx
         made = await create_webhook(client, hook.url, ["lock.forced_open"])
         assert (await client.post("/api/locks/LOCKER-A-01/unlock")).status_code == 200  # commanded
         emu.boards[1].bays[3].open_door()
-        [got] = await waiting(lambda: hook.received, timeout=10)
+        [got] = await waiting(lambda: hook.posts, timeout=10)
     assert got.signed_with("a-test-secret-0123456789")
     assert (got.body["webhook_id"], got.body["event"]["type"]) == (made["id"], "lock.forced_open")
     assert got.body["event"]["lockid"] == "LOCKER-A-03"
-    assert len(hook.received) == 1
+    assert len(hook.posts) == 1
 
 
 # -- a bridge at the locker site, over OCPP --------------------------------------------------------
@@ -164,9 +167,7 @@ async def test_a_site_bridges_doors_and_connection_are_lock_events(central: Stac
                 await waiting(lambda: _is(_lockers(client), 4), timeout=10)
                 [one] = [x for x in (await client.get("/lockers")).json()["items"] if x["identity"] == "LOCKER-A-01"]
                 async with lock_stream(client) as events:
-                    assert (await client.post(f"/lockers/{one['id']}/open")).status_code == 200
-                    got = await take(events, 2)
-                    assert got.keys() == {"lock.opened", "lock.unlocked"}
+                    got = await unlock(client, events, f"/lockers/{one['id']}/open")
                     assert got["lock.opened"]["commanded"] is True  # the site's bridge says so
                     emu.boards[1].bays[2].open_door()
                     assert (await take(events, 2)).keys() == {"lock.opened", "lock.forced_open"}
