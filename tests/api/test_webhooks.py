@@ -16,6 +16,7 @@ import pytest
 
 from chargebay.stack import Stack
 from common.outbound import AllowList
+from csms.webhooks import Retry
 from tests.api.full_cp import ADMIN, add_tag, bearer, make_token
 from tests.api.hook_receiver import HANG, HookReceiver, create_webhook, deliveries, waiting
 
@@ -102,7 +103,9 @@ async def test_a_dead_or_slow_receiver_never_holds_up_the_central_system(
             started = time.monotonic()
             for n in range(5):
                 await add_tag(client, f"TAG-BUSY-{n}")
-            assert time.monotonic() - started < 2  # each answered without waiting for a receiver
+            # waiting for the receivers (3 attempts of 0.5 s and the backoff: 2.1 s an event) would
+            # have taken 10 s
+            assert time.monotonic() - started < 5
             await waiting(lambda: len(healthy.posts) == 5)  # the healthy one is not held up
         slow_log = await waiting(lambda: _settled(client, hanging["id"], 3), timeout=10)
         dead_log = await waiting(lambda: _settled(client, dead["id"], 3), timeout=10)
@@ -117,15 +120,21 @@ async def test_a_dead_or_slow_receiver_never_holds_up_the_central_system(
 async def test_a_receiver_that_cannot_keep_up_loses_its_oldest_deliveries_only(
         stack: Stack, client: httpx.AsyncClient) -> None:
     stack.central.deliveries.lane_size = 2  # deliveries that may wait for one receiver
+    stack.central.deliveries.retry = Retry(attempts=1, timeout=30)  # the first one hangs till the end
     async with HookReceiver(default=HANG) as slow:
         made = await create_webhook(client, slow.url, ["id_tag_changed"])
         await add_tag(client, "TAG-LANE-0")
         await waiting(lambda: slow.posts)  # its first attempt is under way
         for n in range(1, 6):
             await add_tag(client, f"TAG-LANE-{n}")
-        dropped = await waiting(lambda: deliveries(client, made["id"], status="dropped"))
+        async def three_dropped() -> list[dict[str, Any]] | None:
+            found = await deliveries(client, made["id"], status="dropped")
+            return found if len(found) == 3 else None
+
+        dropped = await waiting(three_dropped)
+    # the first is being attempted; of the five after it the two newest wait, the oldest went
+    assert [d["event"]["id_tag"] for d in dropped] == ["TAG-LANE-1", "TAG-LANE-2", "TAG-LANE-3"]
     assert dropped[0]["attempt"] == 0 and "waiting for this receiver" in dropped[0]["error"]
-    assert dropped[0]["event"]["id_tag"] == "TAG-LANE-1"  # the first is being attempted
 
 
 async def test_bad_urls_and_filters_are_refused_as_callback_urls_are(stack: Stack, client: httpx.AsyncClient) -> None:
