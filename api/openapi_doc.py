@@ -4,7 +4,8 @@ Every route declares 422 ``ValidationError`` (:func:`api.errors.declare`), but a
 whose inputs are all free text — no body, no required, typed or constrained parameter — has
 nothing a request could get wrong: the document would promise an answer that never comes
 (tests/api/test_openapi_walk.py provokes every documented status). Such operations lose it here,
-once, when the document is first built.
+once, when the document is first built — unless the route names a 422 of its own. And every
+operation that takes a body documents 413, which the body limit answers before any route.
 """
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from api.errors import VALIDATION, ErrorBody, body_schema
+
+# api.middleware.BodyLimit answers it for any route's body, before the route sees it
+TOO_LARGE = {"description": "`PayloadTooLarge`: the body is over the server's limit for it",
+             "content": body_schema(ErrorBody)}
 _CONSTRAINTS = ("enum", "const", "pattern", "format", "minLength", "maxLength", "minimum", "maximum")
 
 
@@ -35,8 +41,14 @@ def can_be_invalid(operation: dict[str, Any]) -> bool:
 def truthful(document: dict[str, Any]) -> dict[str, Any]:
     for item in document.get("paths", {}).values():
         for operation in item.values():
-            if isinstance(operation, dict) and "responses" in operation and not can_be_invalid(operation):
-                operation["responses"].pop("422", None)
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            answers = operation["responses"]
+            only_validation = answers.get("422", {}).get("description") == VALIDATION
+            if only_validation and not can_be_invalid(operation):
+                answers.pop("422")
+            if "requestBody" in operation:
+                answers.setdefault("413", TOO_LARGE)
     return document
 
 

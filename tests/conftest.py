@@ -22,12 +22,14 @@ import pytest
 from chargebay.migrate import upgrade_sync
 from chargebay.stack import Stack, running
 from common.settings import Settings
+from tests import answers_log
 from tests.helpers import free_port
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdefghij"  # CHARGEBAY_API_TOKEN: 32 or more
 # Whatever a test starts (a subprocess, a bridge, a fleet) keeps its state here unless the test
 # says otherwise: never in the user's own data directory.
 os.environ.setdefault("CHARGEBAY_DATA_DIR", tempfile.mkdtemp(prefix="chargebay-tests-"))
+answers_log.install()
 
 
 # With CHARGEBAY_TEST_POSTGRES_URL (a server URL whose user may create databases, e.g.

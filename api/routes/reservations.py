@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Response
 
 from api.auth import Caller, require
 from api.deps import Paging, Queries, Reservations
-from api.errors import declare
+from api.errors import body_schema, declare
 from api.gate import GuardedRoute
 from api.routes.commands import Wait, answered
 from api.schemas import Paged
@@ -21,7 +21,10 @@ read = Depends(require("operator", "integrator", "viewer"))
 
 
 @router.post("", status_code=201, summary="Reserve a connector (ReserveNow)", response_model=ReservationMade,
-             responses=declare({404: "`ChargePointNotFound`", 422: "`ExpiryInPast`"}))
+             responses={202: {"description": "Recorded and sent, not waited for (`wait=0`): the "
+                                              "reservation is `Requested` until the charge point answers",
+                              "content": body_schema(ReservationMade)},
+                        **declare({404: "`ChargePointNotFound`", 422: "`ExpiryInPast`"})})
 async def create_reservation(body: ReservationCreate, caller: Operator, service: Reservations,
                              reads: Queries, response: Response, wait: Wait = 30) -> dict[str, Any]:
     """The reservation is recorded first (its id is the ``reservationId`` sent), then ReserveNow

@@ -348,7 +348,8 @@ async def open_cabin(identity: str, request: Request, caller: Actor,
              summary="Start charging: a transaction with the CSMS, START_CHARGING read back",
              dependencies=[act], response_model=CabinDone,
              responses=declare({404: _NO_CABIN, 409: "`StartRejected` with the reason; `BoardRefused`",
-                                502: "`CsmsUnavailable`: the CSMS did not answer Authorize",
+                                502: "`CsmsUnavailable`: the CSMS answered Authorize with an error (an "
+                                     "unreachable one is not asked: the bay's offline rules decide)",
                                 503: _UNAVAILABLE}))
 async def start_charging(identity: str, body: StartCharging, request: Request,
                          caller: Actor,
@@ -370,7 +371,7 @@ async def start_charging(identity: str, body: StartCharging, request: Request,
              dependencies=[act], response_model=CabinDone,
              responses=declare({404: _NO_CABIN,
                                 409: "`StopRejected` with the reason (no transaction, say); `BoardRefused`",
-                                502: "`CsmsUnavailable`", 503: _UNAVAILABLE}))
+                                503: _UNAVAILABLE}))  # no 502: the StopTransaction waits in the outbox
 async def stop_charging(identity: str, request: Request, caller: Actor,
                         service: Annotated[BridgeService, Depends(bridge)]) -> dict[str, Any]:
     _cabin(service, identity)

@@ -39,8 +39,7 @@ class Conformance:
 
     def __post_init__(self) -> None:
         self._patterns: list[tuple[re.Pattern[str], str, str]] = []
-        literal_first = sorted(self.document["paths"], key=lambda p: (p.count("{"), -len(p)))
-        for path in literal_first:
+        for path in self.document["paths"]:
             pattern = re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(path)) + "$")
             for method in self.document["paths"][path]:
                 if method in METHODS:
@@ -52,11 +51,16 @@ class Conformance:
                 for method, op in item.items() if method in METHODS]
 
     def operation(self, method: str, url_path: str) -> Operation | None:
-        """The documented operation a request went to (a literal path beats a template)."""
-        for pattern, documented_method, path in self._patterns:
-            if documented_method == method.upper() and pattern.match(url_path):
-                return Operation(documented_method, path, self.document["paths"][path][method.lower()])
-        return None
+        """The documented operation a request went to: of the templates that match, the one with a
+        literal segment where the others have a parameter, earliest (as the app's routes are
+        written to be matched: ``/ocpp/chargers/bulk/{operation}`` before
+        ``/ocpp/chargers/{charger_id}/start-charger``)."""
+        found = [path for pattern, documented_method, path in self._patterns
+                 if documented_method == method.upper() and pattern.match(url_path)]
+        if not found:
+            return None
+        path = min(found, key=lambda p: [segment.startswith("{") for segment in p.split("/")])
+        return Operation(method.upper(), path, self.document["paths"][path][method.lower()])
 
     def check(self, method: str, url_path: str, status: int, content_type: str | None,
               body: bytes) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 from fastapi import Depends, Query
 from fastapi.responses import JSONResponse
@@ -107,10 +107,10 @@ async def update_locker(lockerId: LockerIdPath, body: LockerServiceUpdate, servi
 
 
 @router.patch("/lockers/", summary="Update locker service state: the locker's id is missing",
-               response_model=OperationResponse,
+               status_code=400, response_model=None,  # it only ever refuses: no 200 to document
                responses={400: _error("`LockerIdRequired`: the path is `PATCH /lockers/{lockerId}` (the "
                                       "vendor's own sample request leaves the id out)")})
-async def update_locker_without_id(caller: Annotated[Caller, Depends(CHANGE)]) -> OperationResponse:
+async def update_locker_without_id(caller: Annotated[Caller, Depends(CHANGE)]) -> NoReturn:
     """The vendor's sample request, as written: a clear 400 rather than a redirect (307) to a path
     that has no PATCH (issue #20)."""
     raise ApiError(400, "LockerIdRequired", "name the locker: PATCH /lockers/{lockerId}, e.g. /lockers/12")

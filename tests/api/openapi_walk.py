@@ -1,0 +1,136 @@
+"""The requests of the OpenAPI walk (tests/api/test_openapi_walk.py): for one documented
+operation, a request that should draw each kind of answer — no credential, a role it refuses,
+ids that name nothing, input its schema refuses, a valid call — built from the document alone."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.api.conformance import Operation
+
+MISSING_INT = 987_654_321
+MISSING_STR = "NO-SUCH-WALK"
+
+
+@dataclass
+class Request:
+    method: str
+    url: str
+    params: dict[str, Any] = field(default_factory=dict)
+    json: Any = None
+    has_body: bool = False
+
+
+def _schema(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        node: Any = document
+        for part in schema["$ref"][2:].split("/"):
+            node = node[part]
+        schema = node
+    if "anyOf" in schema:  # Optional[X]: X
+        typed = [s for s in schema["anyOf"] if s.get("type") != "null"]
+        if typed:
+            return _schema(document, typed[0])
+    return schema
+
+
+def _typed(document: dict[str, Any], parameter: dict[str, Any]) -> str:
+    return str(_schema(document, parameter.get("schema", {})).get("type", "string"))
+
+
+def example_body(document: dict[str, Any], op: dict[str, Any]) -> tuple[bool, Any]:
+    """(has a JSON body, its first documented example or {})."""
+    content = op.get("requestBody", {}).get("content", {})
+    media = content.get("application/json")
+    if media is None:
+        return False, None
+    if "example" in media:
+        return True, media["example"]
+    for named in (media.get("examples") or {}).values():
+        return True, _schema(document, named)["value"]
+    schema = _schema(document, media.get("schema", {}))
+    if schema.get("examples"):
+        return True, schema["examples"][0]
+    return True, schema.get("example", {})
+
+
+def path_values(document: dict[str, Any], op: Operation, known: dict[str, str]) -> dict[str, str]:
+    """A value for each path parameter: a known one by name, else one that names nothing."""
+    values = {}
+    for parameter in op.spec.get("parameters", []):
+        if parameter["in"] == "path":
+            name = parameter["name"]
+            values[name] = known.get(name) or (str(MISSING_INT) if _typed(document, parameter)
+                                               in ("integer", "number") else MISSING_STR)
+    return values
+
+
+def fill(path: str, values: dict[str, str]) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), MISSING_STR), path)
+
+
+def required_query(document: dict[str, Any], op: Operation) -> dict[str, Any]:
+    """A plausible value for each required query parameter (its example or default, else 1/x)."""
+    found: dict[str, Any] = {}
+    for parameter in op.spec.get("parameters", []):
+        if parameter["in"] == "query" and parameter.get("required"):
+            schema = _schema(document, parameter.get("schema", {}))
+            found[parameter["name"]] = parameter.get("example", schema.get(
+                "default", 1 if schema.get("type") in ("integer", "number") else "x"))
+    return found
+
+
+def valid(document: dict[str, Any], op: Operation, known: dict[str, str]) -> Request:
+    """A request as the document's examples describe it, to the ids in ``known``."""
+    has_body, body = example_body(document, op.spec)
+    return Request(op.method, fill(op.path, path_values(document, op, known)),
+                   required_query(document, op), body, has_body)
+
+
+def invalid(document: dict[str, Any], op: Operation, known: dict[str, str]) -> Request | None:
+    """A request its schema refuses: a body of the wrong type, a number that is not one; None
+    when the operation takes no input that can be wrong."""
+    request = valid(document, op, known)
+    broken = False
+    if request.has_body:
+        request.json, broken = [[["not", "an", "object"]]], True
+    for parameter in op.spec.get("parameters", []):
+        kind = _typed(document, parameter)
+        if parameter["in"] == "query" and kind in ("integer", "number", "boolean"):
+            request.params[parameter["name"]], broken = "not-a-number", True
+    if not broken:
+        for parameter in op.spec.get("parameters", []):
+            if parameter["in"] == "path" and _typed(document, parameter) in ("integer", "number"):
+                request.url = fill(op.path, {**path_values(document, op, known),
+                                             parameter["name"]: "not-a-number"})
+                broken = True
+                break
+    return request if broken else None
+
+
+_REFERENCE_NAMES = {"chargebox", "charge_point_id", "identity", "lockid", "lockids",
+                    "parent_id_tag", "userid", "groupid"}
+
+
+def _is_reference(name: str) -> bool:
+    return name in _REFERENCE_NAMES or name.endswith(("Id", "_id", "Ids", "_ids"))
+
+
+def unreferenced(body: Any) -> Any:
+    """``body`` with every reference to another resource (a field named for an id) naming none."""
+    if isinstance(body, dict):
+        return {key: (_missing_like(value) if _is_reference(key) else unreferenced(value))
+                for key, value in body.items()}
+    if isinstance(body, list):
+        return [unreferenced(v) for v in body]
+    return body
+
+
+def _missing_like(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_missing_like(v) for v in value] or [MISSING_STR]
+    if isinstance(value, bool) or value is None:
+        return value
+    return MISSING_INT if isinstance(value, int) else MISSING_STR
