@@ -40,7 +40,7 @@ TEST_WORKERS ?= 4
 test: $(STAMP)
 	@$(MAKE) --no-print-directory lint
 	@url=$$(scripts/services.sh url) || exit 1; \
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS) || exit 1; \
+	$(if $(PYTEST_ARGS),,CHARGEBAY_CHECK_ELSEWHERE=1) $(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS) || exit 1; \
 	if [ -n "$$url" ]; then \
 	  echo "== the store tests again, on PostgreSQL ($$url)"; \
 	  CHARGEBAY_TEST_POSTGRES_URL=$$url $(BIN)/python -m pytest -q -n $(TEST_WORKERS) \

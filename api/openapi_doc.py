@@ -5,7 +5,7 @@ whose inputs are all free text — no body, no required, typed or constrained pa
 nothing a request could get wrong: the document would promise an answer that never comes
 (tests/api/test_openapi_walk.py provokes every documented status). Such operations lose it here,
 once, when the document is first built — unless the route names a 422 of its own. And every
-operation that takes a body documents 413, which the body limit answers before any route.
+operation documents 413: the body limit answers it to any request, before any route.
 """
 
 from __future__ import annotations
@@ -47,8 +47,7 @@ def truthful(document: dict[str, Any]) -> dict[str, Any]:
             only_validation = answers.get("422", {}).get("description") == VALIDATION
             if only_validation and not can_be_invalid(operation):
                 answers.pop("422")
-            if "requestBody" in operation:
-                answers.setdefault("413", TOO_LARGE)
+            answers.setdefault("413", TOO_LARGE)  # a body can come with any request
     return document
 
 

@@ -100,7 +100,8 @@ class IntegrationService:
         """Stop the transaction running on that connector (1.6 RemoteStopTransaction, 2.0.1
         RequestStopTransaction of the station's transaction id), if it is the caller's (its id
         tag, and its id when given); returns once the chargebox accepted (``wait`` 0: once it is
-        checked and sent, the chargebox's answer stored with the command as it comes)."""
+        checked and recorded as a command, which goes out at once; the chargebox's answer is
+        stored with it as it comes)."""
         box = await self._checked_chargebox(chargebox, connector)
         tx = await self._running(chargebox, connector)
         if tx is None:
@@ -114,8 +115,9 @@ class IntegrationService:
         action, payload = (("RequestStopTransaction", {"transactionId": tx.station_transaction_id})
                            if box.version is V201 else ("RemoteStopTransaction", {"transactionId": tx.id}))
         commands = self.central.commands
-        if wait == 0:  # the vendor's meaning of 200: sent to the chargebox (its answer is stored)
-            commands.in_background(commands.send(chargebox, action, payload, None, requested_by=requested_by))
+        if wait == 0:  # the vendor's meaning of 200: on its way to the chargebox (its answer is stored)
+            # checked and recorded before the answer, as every REST command; sent in the background
+            await commands.run(chargebox, action, payload, wait=0, requested_by=requested_by)
             return
         outcome = await commands.send(chargebox, action, payload, wait, requested_by=requested_by)
         if outcome.kind != "result":

@@ -29,7 +29,22 @@ ADMIN_TOKEN = "test-admin-token-0123456789abcdefghij"  # CHARGEBAY_API_TOKEN: 32
 # Whatever a test starts (a subprocess, a bridge, a fleet) keeps its state here unless the test
 # says otherwise: never in the user's own data directory.
 os.environ.setdefault("CHARGEBAY_DATA_DIR", tempfile.mkdtemp(prefix="chargebay-tests-"))
+answers_log.log_for_the_elsewhere_check()
 answers_log.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """On a whole run (make test), every status the OpenAPI walk leaves to another test must have
+    been answered by some test of the run (tests/api/walk_elsewhere.py)."""
+    if not os.environ.get("CHARGEBAY_CHECK_ELSEWHERE") or hasattr(session.config, "workerinput") or exitstatus:
+        return
+    unseen = answers_log.elsewhere_unseen()
+    if unseen:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = "statuses the OpenAPI walk leaves to other tests that no test drew:\n  " + "\n  ".join(unseen)
+        if reporter is not None:
+            reporter.write_line(message, red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 # With CHARGEBAY_TEST_POSTGRES_URL (a server URL whose user may create databases, e.g.

@@ -21,7 +21,11 @@ KEEPALIVE_S = 15.0
 
 @router.get("/api/v1/events", summary="Live event stream (text/event-stream)",
             dependencies=[Depends(require("operator", "integrator", "viewer"))],
-            response_class=StreamingResponse, responses=declare({}))
+            response_class=StreamingResponse,
+            responses={200: {"description": "`event: <type>` and `data: <JSON>` per event; a comment "
+                                            "line every 15 s keeps the connection open",
+                             "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                       **declare({})})
 async def events(cs: Central,
                  charge_point_id: Annotated[str | None, Query(description="Only this charge point's events.")] = None,
                  types: Annotated[str | None, Query(description="Comma-separated event types to keep.")] = None,

@@ -40,7 +40,9 @@ async def list_transactions(page: Paging, where: Filters, reads: Queries) -> dic
 
 
 @router.get("/export.csv", summary="CSV export of the filtered list", dependencies=[read],
-            response_class=StreamingResponse, responses=declare({}))
+            response_class=StreamingResponse,
+            responses={200: {"description": "One row per transaction, a header row first",
+                             "content": {"text/csv": {"schema": {"type": "string"}}}}, **declare({})})
 async def export_csv(where: Filters, reads: Queries) -> StreamingResponse:
     return StreamingResponse(reads.transactions.csv(where), media_type="text/csv",
                              headers={"Content-Disposition": 'attachment; filename="transactions.csv"'})

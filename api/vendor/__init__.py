@@ -1,5 +1,5 @@
 """The vendor-compatible REST APIs, apart from ``/api/v1``: each answers with the paths, fields,
-status codes and error bodies of the product it stands in for (``shared/seeds``), so integrations
+status codes and error bodies of the product it stands in for (docs/migrating-from-*.md), so integrations
 written for that product work against chargebay unchanged.
 
 - :mod:`api.vendor.web`: the smart-locker back office and its logins (seed 000 "Web");

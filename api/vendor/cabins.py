@@ -1,6 +1,7 @@
-"""Locker bridge endpoints: the vendor's hex pass-through (seed 000) and typed per-cabin operations.
+"""Locker bridge endpoints: typed per-cabin operations (the vendor's hex pass-through, seed 000,
+is :mod:`api.vendor.locker_command`).
 
-`POST /api/locker/command` is the vendor's call exactly (a frame in, the reply frame out). The
+Beside `POST /api/locker/command`, the vendor's call exactly (a frame in, the reply frame out), the
 cabin endpoints do the same jobs (locker status, open, start/stop charging, charging status) by
 cabin identity and answer decoded results; start and stop run the bay's OCPP transaction, so the
 CSMS records them as it would a RemoteStart. The cabin listing shows each bay's hex codes, as the
@@ -15,19 +16,17 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
 from ocpp.exceptions import OCPPError
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Caller, require
-from api.errors import ApiError, body_schema, declare
+from api.errors import ApiError, declare
 from api.gate import GuardedRoute
 from api.vendor.sites import actor, sites
 from locker_bridge.bay import BoardError
 from locker_bridge.bus import BusError
 from locker_bridge.charge_point import Offline
-from locker_bridge.protocol import Frame, FrameError, Status, decode, from_hex
-from locker_bridge.service import BridgeService, UnknownBay, UnknownPort
+from locker_bridge.service import BridgeService, UnknownBay
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["lockers"], route_class=GuardedRoute)
@@ -36,39 +35,10 @@ act = Depends(require("operator"))
 Actor = Annotated[Caller, act]
 
 
-class LockerCommand(BaseModel):
-    comPort: str = Field(description="A port name from the bridge configuration, e.g. COM2.")
-    hexCode: str = Field(description="One complete frame as hex bytes, e.g. a cabin's stop_charging_code.")
-    force: bool = Field(False, description=(
-        "Send a START_CHARGING to a bay that is out of service (maintenance, or made inoperative) "
-        "all the same; without it that is 409 `LockerOutOfService`. Audited either way."))
-
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"comPort": "COM2", "hexCode": "81 01 02 52 06 5B 00 FA"}]})
-
-
 class StartCharging(BaseModel):
     idTag: str = Field(min_length=1, max_length=20, description="Authorized with the CSMS first.")
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"idTag": "TAG-1"}]})
-
-
-class CommandReply(BaseModel):
-    """The vendor's answer to a raw frame: the reply frame, or (400 a bad frame, 404 an unknown
-    port or no bridge, 503 the port down or no answer) ``success`` false and why."""
-
-    success: bool = Field(description="True only when the board answered OK.")
-    message: str
-    response: str = Field(description="The board's reply frame as hex bytes.")
-    boardStatus: str | None = Field(description=(
-        "The reply's status byte, decoded: OK, BUSY, BAY_FAULT, INVALID_BAY, INVALID_COMMAND, "
-        "DOOR_OPEN (docs/locker-protocol.md), or its hex value if the board sent another."))
-
-
-class CommandFailed(BaseModel):
-    success: Literal[False]
-    message: str
-    code: str | None = Field(None, description="`LockerOutOfService` on a 409.")
 
 
 class Cabin(BaseModel):
@@ -172,82 +142,14 @@ class Ports(BaseModel):
     ports: list[Port]
 
 
-def _command_failed(why: str) -> dict[str, Any]:
-    return {"description": why, "content": body_schema(CommandFailed)}
-
-
 # The errors of the cabin operations, in the API's error body (with ``success`` false).
 _NO_CABIN = "`BridgeNotConfigured`: no bridge in this process; `UnknownCabin`"
 _UNAVAILABLE = "`BoardUnavailable`: no answer or the port is down"
 
 
-def _fail(status: int, message: str, code: str | None = None) -> tuple[int, dict[str, Any]]:
-    return status, {"success": False, "message": message, **({"code": code} if code else {})}
-
-
-def _bridge(request: Request) -> BridgeService | None:
+def bridge_of(request: Request) -> BridgeService | None:
+    """The bridge running in this process, if any."""
     return getattr(request.app.state, "bridge", None)
-
-
-@router.post("/api/locker/command", summary="Send a raw hex frame to a locker board",
-             response_model=CommandReply,
-             responses={200: {"content": {"application/json": {"example": {
-                 "success": True, "message": "Command sent successfully",
-                 "response": "81 01 03 53 06 00 5D 00 FA"}}}}, **declare({}),
-                 400: _command_failed("hexCode is not one valid frame"),
-                 404: _command_failed("An unknown port, or no bridge is configured"),
-                 409: _command_failed("`LockerOutOfService`: a START_CHARGING to a bay out of service, "
-                                      "without `force`"),
-                 503: _command_failed("The port is down or the board did not answer")})
-async def locker_command(body: LockerCommand, request: Request,
-                         caller: Actor) -> JSONResponse:
-    """Audited as ``locker.command`` with the frame, the reply and who sent it."""
-    status, reply = await _command(_bridge(request), body)
-    await sites(request).record(actor(caller), "locker.command", None, comPort=body.comPort,
-                                hexCode=body.hexCode, status=status, **reply)
-    return JSONResponse(reply, status_code=status)
-
-
-async def _command(bridge: BridgeService | None, body: LockerCommand) -> tuple[int, dict[str, Any]]:
-    """(HTTP status, the vendor's body)."""
-    if bridge is None:
-        return _fail(404, f"unknown port {body.comPort!r}: no locker bridge is configured "
-                          "(CHARGEBAY_BRIDGE_CONFIG)")
-    try:
-        request = decode(from_hex(body.hexCode), bridge.profile)
-    except (FrameError, ValueError) as exc:
-        return _fail(400, f"hexCode is not a valid frame: {exc}")
-    out = _out_of_service(bridge, body.comPort, request) if not body.force else None
-    if out is not None:
-        return _fail(409, f"bay {out} is out of service: its outlet stays off (send force: true to "
-                          "switch it on all the same)", code="LockerOutOfService")
-    try:
-        reply = await bridge.command(body.comPort, body.hexCode)
-    except (FrameError, ValueError) as exc:
-        return _fail(400, f"hexCode is not a valid frame: {exc}")
-    except UnknownPort:
-        return _fail(404, f"unknown port {body.comPort!r}")
-    except BusError as exc:
-        return _fail(503, str(exc))
-    status = decode(from_hex(reply), bridge.profile).status
-    name = None if status is None else (Status(status).name if status in _STATUSES else f"0x{status:02X}")
-    ok = status == Status.OK
-    return 200, {"success": ok, "message": "Command sent successfully" if ok else f"the board answered {name}",
-                 "response": reply, "boardStatus": name}
-
-
-_STATUSES = {s.value for s in Status}
-
-
-def _out_of_service(bridge: BridgeService, port: str, frame: Frame) -> str | None:
-    """The identity of the bay a START_CHARGING frame names, if that bay is out of service."""
-    if frame.command != bridge.profile.opcode("START_CHARGING"):
-        return None
-    for cabin in bridge.cabins():
-        if (cabin["comPort"], cabin["address"], cabin["bay"]) == (port, frame.address, frame.bay) and (
-                cabin["maintenance"] or not cabin["operative"]):
-            return str(cabin["identity"])
-    return None
 
 
 @contextlib.asynccontextmanager
@@ -272,7 +174,7 @@ async def audited(request: Request, caller: Caller, action: str, identity: str |
 
 # -- typed cabins ---------------------------------------------------------------------------------
 async def bridge(request: Request) -> BridgeService:
-    found = _bridge(request)
+    found = bridge_of(request)
     if found is None:
         raise ApiError(404, "BridgeNotConfigured", "no locker bridge is configured "
                        "(CHARGEBAY_BRIDGE_CONFIG or serve --demo)", success=False)

@@ -145,14 +145,15 @@ START_ERRORS = declare({**_KEY_ERRORS, **_CHARGE_ERRORS,
 Wait = Annotated[float, Query(gt=0, le=300, description="Seconds to wait for the chargebox.")]
 StopWait = Annotated[float, Query(ge=0, le=300, description=(
     "Seconds to wait for the chargebox's answer (then 200 means it accepted; 409/502/504 say how "
-    "it did not). 0: the vendor's meaning, 200 once checked and sent to the chargebox (its answer "
-    "is stored with the command, `GET /api/v1/charge-points/{id}/commands`)."))]
+    "it did not). 0: the vendor's meaning, 200 once checked and recorded as a command, which goes "
+    "out to the chargebox at once (its answer is stored with it: `GET /api/v1/commands?charge_point_id=`)."))]
 
 
 @router.post("/integration/charges/stop",
              summary="Stop a charge (RemoteStopTransaction; 2.0.1: RequestStopTransaction)",
              response_class=Response,
-             responses={200: {"description": "Sent and accepted (`wait=0`: sent); empty body"}, **STOP_ERRORS})
+             responses={200: {"description": "Accepted by the chargebox (`wait=0`: recorded and on its way); "
+                                              "empty body"}, **STOP_ERRORS})
 @router.post("/latest/integration/charges/stop", include_in_schema=False, response_class=Response)
 async def stop_charge(*, body: StopCharge, wait: StopWait = 30, caller: Annotated[Caller, Depends(integration_caller)],
                       service: Service) -> Response:

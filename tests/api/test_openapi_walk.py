@@ -53,8 +53,7 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 GUESS_LIMIT = 3
 MAX_BODY = 16_384  # the walk's bodies are small: one past this is refused before any route
 BUDGET = 240.0
-# never called: the event stream does not end (tests/api/test_events_sse.py)
-SKIPPED = {("GET", "/api/v1/events")}
+STREAMS = ("/api/v1/events",)  # read up to their first event, then let go: they do not end
 
 
 @pytest.fixture
@@ -74,18 +73,21 @@ class Walk:
 
     async def send(self, request: Request, headers: dict[str, str] | None,
                    client: httpx.AsyncClient | None = None) -> httpx.Response:
-        (client or self.http).cookies.clear()
-        r = await (client or self.http).request(
-            request.method, request.url, params=request.params or None, headers=headers or {},
-            json=request.json if request.has_body else None)
+        client = client or self.http
+        client.cookies.clear()
+        async with client.stream(request.method, request.url, params=request.params or None,
+                                 headers=headers or {}, json=request.json if request.has_body else None) as r:
+            if request.url.startswith(STREAMS) and r.status_code == 200:
+                body = await anext(r.aiter_bytes())  # the stream's opening comment
+            else:
+                body = await r.aread()
         self.conformance.check(request.method, r.request.url.path, r.status_code,
-                               r.headers.get("content-type"), r.content)
+                               r.headers.get("content-type"), body)
         return r
 
     def operations(self) -> list[Operation]:
         order = {"GET": 0, "POST": 1, "PUT": 1, "PATCH": 2, "DELETE": 3}
-        return sorted((op for op in self.conformance.operations() if (op.method, op.path) not in SKIPPED),
-                      key=lambda op: (order[op.method], op.path))
+        return sorted(self.conformance.operations(), key=lambda op: (order[op.method], op.path))
 
     def valid(self, op: Operation) -> Request:
         return valid(self.document, op, self.known)
@@ -118,9 +120,8 @@ async def generic(walk: Walk) -> None:
         bad = invalid(doc, op, {})
         if bad is not None:
             await walk.send(bad, ADMIN)
-        if request.has_body:
-            request.json = "x" * MAX_BODY
-            await walk.send(request, ADMIN)
+        request.json, request.has_body = "x" * MAX_BODY, True  # any request may carry one
+        await walk.send(request, ADMIN)
 
 
 async def locker_domain(walk: Walk) -> None:

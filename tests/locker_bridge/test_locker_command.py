@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from chargebay.stack import Stack, running
 from locker_bridge.emulator import Emulator, Fault
 from locker_bridge.protocol import Frame
 from tests.conftest import ADMIN_TOKEN, make_settings
+from tests.helpers import rows
 
 H = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -101,3 +103,9 @@ async def test_a_raw_start_on_a_bay_out_of_service_needs_force(bridge_stack: Sta
     assert emu.boards[1].bays[4].outlet_on
     other = {"comPort": "COM2", "hexCode": Frame(1, 0x50, 5).hex()}  # a bay in service: no force needed
     assert (await post(bridge_stack, other)).json()["success"] is True
+    # the audit log says which were forced, each in its bay's history
+    entries = [json.loads(e["details"]) for e in await rows(
+        bridge_stack, "SELECT details FROM audit_log WHERE action = 'locker.command' ORDER BY id")]
+    other_bay = bay["identity"].replace("04", "05")
+    assert [(e["identity"], e["force"], e["status"]) for e in entries] == [
+        (bay["identity"], False, 409), (bay["identity"], True, 200), (other_bay, False, 200)]

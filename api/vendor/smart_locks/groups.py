@@ -20,6 +20,7 @@ from api.vendor.smart_locks.common import (
     LockItem,
     Locks,
     Manager,
+    VendorError,
     _pages,
     lock_json,
     ok,
@@ -152,7 +153,7 @@ async def remove_group_lock(groupid: GroupId, lockid: LockId, caller: Manager, l
 
 @router.post("/api/lock-groups/{groupid}/unlock", summary="Unlock every lock of a group (per-lock results)",
              response_model=GroupUnlocked,
-             responses={409: {"description": "`NothingToOpen`: the group has no locks"}})
+             responses={409: {"model": VendorError, "description": "`NothingToOpen`: the group has no locks"}})
 async def unlock_group(groupid: GroupId, caller: Manager, locks: Locks) -> dict[str, Any]:
     """One door after the other: the bus serialises them anyway, and a failure stays that lock's
     own (``status`` is 1 only when every door opened; HTTP 200 either way, the results say which)."""

@@ -15,6 +15,7 @@ from api.vendor.smart_locks.common import (
     Answer,
     LockId,
     Locks,
+    VendorError,
     ok,
     smart_lock_router,
 )
@@ -46,8 +47,9 @@ router = smart_lock_router()
 
 @router.post("/api/locks/{lockid}/unlock", summary="Unlock: open the locker door through the bridge",
              response_model=Unlocked,
-             responses={409: {"description": "`UnlockFailed`: the door did not open (the reason says "
-                              "why: no bridge, no answer, board refused, door stayed shut)"}})
+             responses={409: {"model": VendorError,
+                              "description": "`UnlockFailed`: the door did not open (the reason says "
+                                             "why: no bridge, no answer, board refused, door stayed shut)"}})
 async def unlock(*, lockid: LockId,
                  body: Annotated[UnlockRequest | None, Body(openapi_examples={
                      "user": {"summary": "For a user: checked against their grants",
@@ -66,8 +68,9 @@ async def unlock(*, lockid: LockId,
 
 @router.post("/api/locks/{lockid}/lock", summary="Lock: a locker door latches when shut; is it shut now?",
              response_model=Locked,
-             responses={409: {"description": "`DoorOpen`: close the door by hand; `DoorUnknown`: no "
-                              "reading of the door yet"}})
+             responses={409: {"model": VendorError,
+                              "description": "`DoorOpen`: close the door by hand; `DoorUnknown`: no "
+                                             "reading of the door yet"}})
 async def lock(lockid: LockId, caller: Actor, locks: Locks) -> dict[str, Any]:
     found = await locks.lock(lockid, caller, actor(caller))
     identity, door = found.row.identity, found.door

@@ -264,10 +264,11 @@ async def test_the_vendor_schemas_default_transaction_0_counts_as_left_out(
         assert cp.payloads("RemoteStopTransaction") == [{"transactionId": tx}]
 
 
-async def test_wait_0_answers_200_once_sent_as_the_vendor_does(
+async def test_wait_0_answers_200_once_recorded_as_the_vendor_does(
         stack: Stack, client: httpx.AsyncClient, key: dict[str, str]) -> None:
     """``?wait=0``: the vendor's 200, "sent to the chargebox", without waiting for its answer
-    (here one that takes 5 s, and rejects); the answer is stored with the command as it comes.
+    (here one that takes 5 s, and rejects): the command is recorded before the 200 (so a failure
+    to send it is on record too), goes out at once, and its answer is stored with it as it comes.
     The checks before sending still answer their errors."""
     await add_tag(client, "TAG-W")
     async with online(stack, "CP-21") as cp:
@@ -277,9 +278,9 @@ async def test_wait_0_answers_200_once_sent_as_the_vendor_does(
         body = {"chargebox": "CP-21", "connector": 1, "id_tag": "TAG-W"}
         r = await client.post(STOP_PATHS[0], params={"wait": 0}, json=body, headers=key)
         assert r.status_code == 200 and r.content == b"", r.text
-        await cp.wait_for(lambda: cp.payloads("RemoteStopTransaction") == [{"transactionId": tx}])
         r = await client.get("/api/v1/commands", params={"charge_point_id": "CP-21"}, headers=ADMIN)
-        assert [c["status"] for c in r.json()["items"]] == ["pending"]  # answered before the chargebox did
+        assert [(c["action"], c["status"]) for c in r.json()["items"]] == [("RemoteStopTransaction", "pending")]
+        await cp.wait_for(lambda: cp.payloads("RemoteStopTransaction") == [{"transactionId": tx}])
         assert_error(await client.post(STOP_PATHS[0], params={"wait": 0}, json={**body, "id_tag": "OTHER"},
                                        headers=key), 400, "WrongTransaction")
 
