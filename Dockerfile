@@ -9,9 +9,13 @@ RUN npm ci --no-audit --no-fund --loglevel=error
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
+# every package pyproject.toml installs (tests/test_deploy.py holds the two lists together)
 COPY chargebay ./chargebay
 COPY common ./common
+COPY ocppj ./ocppj
+COPY chargepoint ./chargepoint
 COPY csms ./csms
+COPY lockers ./lockers
 COPY api ./api
 COPY charger_sim ./charger_sim
 COPY locker_bridge ./locker_bridge

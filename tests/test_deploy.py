@@ -69,3 +69,14 @@ def test_haproxy_accepts_the_config() -> None:
         result = subprocess.run(["haproxy", "-c", "-f", str(REPO / "deploy" / "haproxy.cfg")],
                                 env={**env, **overrides}, capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_image_copies_every_package_the_project_installs() -> None:
+    """The Dockerfile copies each top-level package of pyproject.toml's package list (a package
+    left out installs nothing and the image fails at its first import: it once lacked four)."""
+    import tomllib
+
+    listed = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {name.rstrip("*") for name in listed}
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", (REPO / "Dockerfile").read_text(), re.MULTILINE))
+    assert packages <= copied, f"not copied into the image: {sorted(packages - copied)}"
