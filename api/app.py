@@ -53,7 +53,8 @@ def create_app(central: CentralSystem, sim: SimService | None = None,
         title="chargebay",
         version=__version__,
         description="OCPP 1.6J and 2.0.1 central system, charger simulator and locker bridge. "
-                    "Authenticate with `Authorization: Bearer <token>`.",
+                    "Authenticate with `Authorization: Bearer <token>` (or `X-API-Key: <token>`); "
+                    "docs/auth.md says which role each vendor API needs.",
         docs_url=None, redoc_url=None,  # served by api.docs_pages from local files, not a CDN
         generate_unique_id_function=operation_id,
         **_NO_TELEMETRY,

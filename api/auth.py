@@ -200,7 +200,8 @@ class Refusal:
         return ApiError(self.status, self.code, sentence)
 
 
-UNAUTHORIZED = Refusal(401, "Unauthorized", "an 'Authorization: Bearer <token>' header is required",
+UNAUTHORIZED = Refusal(401, "Unauthorized",
+                       "a token is required: 'Authorization: Bearer <token>' or 'X-API-Key: <token>'",
                        "unknown or revoked token")
 _CALLER = "chargebay.caller"  # the scope key of a request's authenticated caller
 GATE = "credential_refusal"  # the attribute that marks a dependency as needing a credential

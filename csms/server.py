@@ -27,6 +27,7 @@ from websockets.typing import Subprotocol
 from common.proxies import TrustedProxies, parse_address
 from common.ratelimit import RefusalLog
 from common.settings import UnknownChargePoints
+from common.version import __version__
 from csms.central import CentralSystem, KnownChargePoint
 from csms.connection import Connection
 from csms.handlers.context import Services
@@ -56,6 +57,14 @@ def valid_id(cp_id: str) -> bool:
 def _reply(connection: ServerConnection, status: HTTPStatus, text: str) -> Response:
     """Refuse the upgrade (logged by the caller, throttled: refusals come at attack pace)."""
     return connection.respond(status, text + "\n")
+
+
+def _typed(response: Response, content_type: str) -> Response:
+    """``response`` with one Content-Type: ``respond`` sets text/plain, and a header assigned to
+    websockets' Headers is added beside it, not in its place (clients read the first)."""
+    del response.headers["Content-Type"]
+    response.headers["Content-Type"] = content_type
+    return response
 
 
 def _unauthorized(connection: ServerConnection) -> Response:
@@ -103,17 +112,16 @@ class OcppServer:
 
     def _plain_http(self, connection: ServerConnection, path: str) -> Response | None:
         """``GET /health`` and ``/metrics`` on the websocket port: a websocket-only node (role
-        ocpp) has no REST API, and a load balancer checks each node where it sends sockets."""
+        ocpp) has no REST API, and a load balancer checks each node where it sends sockets. The
+        health answer has the REST one's fields (its database: not checked here, the balancer
+        asks whether this node takes sockets)."""
         if path == "/health":
-            body = orjson.dumps({"status": "ok", "node_id": self.central.settings.node_id,
-                                 "connected_charge_points": self.central.router.local_count()})
-            response = connection.respond(HTTPStatus.OK, body.decode())
-            response.headers["Content-Type"] = "application/json"
-            return response
+            body = orjson.dumps({"status": "ok", "version": __version__, "database": "not checked",
+                                 "connected_charge_points": self.central.router.local_count(),
+                                 "node_id": self.central.settings.node_id})
+            return _typed(connection.respond(HTTPStatus.OK, body.decode()), "application/json")
         if path == "/metrics":
-            response = connection.respond(HTTPStatus.OK, generate_latest().decode())
-            response.headers["Content-Type"] = CONTENT_TYPE_LATEST
-            return response
+            return _typed(connection.respond(HTTPStatus.OK, generate_latest().decode()), CONTENT_TYPE_LATEST)
         return None
 
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
