@@ -102,7 +102,9 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format.value)
     upgrade_sync(settings.database_url, revision)
-    typer.echo(f"database at {settings.database_url} is at revision {revision}")
+    from chargebay.banner import shown_database
+
+    typer.echo(f"database at {shown_database(settings.database_url)} is at revision {revision}")
 
 
 @app.command()
@@ -154,8 +156,13 @@ def token_create(
                                                   "default: device:CODE).")] = None,
     device: Annotated[str | None, typer.Option(help="--role device: the code of the device the key "
                                                     "is bound to; its previous key is revoked.")] = None,
+    create: Annotated[bool, typer.Option("--create", help="Make the database if there is none yet "
+                                                          "(else that is an error: a token in a new "
+                                                          "database is one no running server knows).")] = False,
 ) -> None:
-    """Create a token and print its secret (shown only this once)."""
+    """Create a token and print its secret (shown only this once). The database it goes in is
+    named on stderr: give the server's CHARGEBAY_DATA_DIR or CHARGEBAY_DATABASE_URL (`make run`:
+    CHARGEBAY_DATA_DIR=./var of its checkout); one that is not there yet is an error."""
     from api.auth import ROLES, create_token
     from chargebay.migrate import upgrade
     from common.db import create_engine
@@ -170,6 +177,7 @@ def token_create(
     if role != KEY_ROLE and not name:
         raise typer.BadParameter("name the token", param_hint="--name")
     settings = _settings()
+    _existing_database(settings.database_url, create)
 
     async def run() -> str:
         await upgrade(settings.database_url)
@@ -186,6 +194,33 @@ def token_create(
     except NotFound as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
+
+
+def _existing_database(url: str, create: bool) -> None:
+    """Name the database on stderr; exit 1 if it is a SQLite file that is not there yet (a
+    command run from another directory would make an empty one silently) unless ``create``."""
+    from chargebay.banner import shown_database
+
+    typer.echo(f"database: {shown_database(url)}", err=True)
+    path = sqlite_file(url)
+    if path is not None and not path.exists() and not create:
+        here = Path("var/chargebay.db")
+        hint = (f"`make run` keeps its database in ./var: CHARGEBAY_DATA_DIR={here.parent.absolute()} "
+                "chargebay token create …" if here.exists() else
+                "give the server's CHARGEBAY_DATA_DIR (`make run`: ./var of its checkout) or "
+                "CHARGEBAY_DATABASE_URL")
+        typer.echo(f"error: there is no database at {path}; {hint}; --create makes a new one", err=True)
+        raise typer.Exit(1)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for another database, or an in-memory one)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if not parsed.get_backend_name().startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
 
 
 @app.command()

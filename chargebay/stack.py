@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from api.auth import bootstrap_admin
+from chargebay.banner import banner
 from chargebay.demo import demo_locker, start_demo
 from chargebay.migrate import upgrade
 from charger_sim.runtime import ProcessProvider
@@ -233,13 +234,14 @@ async def serve_until_signalled(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with running(settings, settle=True) as stack:
         loop.add_signal_handler(signal.SIGHUP, _reload_tls, stack)
-        if stack.generated_token:
-            print("\nNo CHARGEBAY_API_TOKEN was set, so an admin token was generated. "
-                  "It is shown only this once:\n\n    " + stack.generated_token + "\n", flush=True)
         if stack.ocpp is not None:
             log.info("OCPP central system on %s/{chargePointId} (subprotocol ocpp1.6)", stack.ws_url)
         if stack.app is not None:
             log.info("REST API on %s (OpenAPI at %s/docs)", stack.http_url, stack.http_url)
+        print(banner(http_url=stack.http_url if stack.app is not None else None,
+                     ws_url=stack.ws_url if stack.ocpp is not None else None,
+                     database_url=settings.database_url, generated_token=stack.generated_token,
+                     token_from_settings=bool(settings.api_token), data_dir=settings.data_dir), flush=True)
         await stop.wait()
         log.info("shutting down: closing %d charge point connections",
                  stack.central.router.local_count())

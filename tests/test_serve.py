@@ -101,6 +101,13 @@ def test_generated_token_is_printed_only_on_first_start(tmp_path: Path) -> None:
     _, out2, _ = second.stop()
     token = out1.split("shown only this once:")[1].split()[0]
     assert token.startswith("cb_") and "shown only this once" not in out2
+    # each start ends with where things are; the first says how to log in with the token, a
+    # later one how to mint a token
+    for out in (out1, out2):
+        assert "chargebay is up" in out and f"dashboard   http://127.0.0.1:{second.http_port}/" in out2
+        assert f"database    sqlite+aiosqlite:///{tmp_path / 'var'}" in out, out
+    assert "Log in to the dashboard with it" in out1
+    assert f"CHARGEBAY_DATA_DIR={tmp_path / 'var'} chargebay token create --role admin" in out2
 
 
 def test_json_logs(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ Everything runs against the real stack over real HTTP (``stack.http_url``) on a 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -102,6 +103,7 @@ async def test_cli_token_create_works_against_a_stack_on_the_same_database(
         code, out, err = await run_cli("token", "create", "--role", "viewer", "--name", "x",
                                        env=cli_env(db_url), cwd=tmp_path)
         assert code == 0, err
+        assert "database: " in err and ":chargebay@" not in err, err  # named, its password not shown
         lines = [line.strip() for line in out.splitlines() if line.strip()]
         assert lines, (out, err)
         secret = lines[-1]
@@ -165,3 +167,25 @@ async def test_nodes_starting_together_register_the_configured_token_once(db_url
         assert len(names) == 1
     finally:
         await engine.dispose()
+
+
+async def test_cli_token_create_will_not_make_a_database_of_its_own(tmp_path: Path) -> None:
+    """Run from another directory without the server's settings, it would have made an empty
+    database whose token no running server knows (issue #21): it names the database it would use
+    and refuses, unless --create."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # no settings at all: the default data directory, under a state home of the test's own
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CHARGEBAY_")},
+           "XDG_STATE_HOME": str(tmp_path / "state")}
+    async with asyncio.timeout(BUDGET + 30):
+        code, out, err = await run_cli("token", "create", "--role", "viewer", "--name", "x", env=env, cwd=elsewhere)
+        assert code == 1 and out == "", (out, err)
+        assert "there is no database at" in err and "--create" in err, err
+        assert not list(tmp_path.rglob("*.db")), list(tmp_path.rglob("*"))
+        code, out, err = await run_cli("token", "create", "--role", "viewer", "--name", "x", "--create",
+                                       env=env, cwd=elsewhere)
+        assert code == 0 and out.strip().startswith("cb_"), (out, err)
+        [made] = list(tmp_path.rglob("*.db"))
+        assert made == tmp_path / "state" / "chargebay" / "chargebay.db"
+        assert f"database: sqlite+aiosqlite:///{made}" in err, err
