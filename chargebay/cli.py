@@ -217,8 +217,10 @@ def sqlite_file(url: str) -> Path | None:
     """The file of a SQLite URL (None for another database, or an in-memory one)."""
     from sqlalchemy.engine import make_url
 
+    from common.db import is_sqlite
+
     parsed = make_url(url)
-    if not parsed.get_backend_name().startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+    if not is_sqlite(url) or parsed.database in (None, "", ":memory:"):
         return None
     return Path(parsed.database)
 

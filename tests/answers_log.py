@@ -10,6 +10,7 @@ not draw itself, and the test that does)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -17,6 +18,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
+
+from tests.api.conformance import Conformance
 
 # the Server header of chargebay's answers: its REST API (uvicorn's), its websocket port's
 OUR_SERVERS = ("uvicorn", "chargebay")
@@ -26,13 +29,17 @@ class UndocumentedAnswer(AssertionError):
     """An answer the OpenAPI document does not describe."""
 
 
-def install() -> None:
+@functools.cache
+def conformance() -> Conformance:
+    """The checker of the app's document, as the app builds it (built once per process)."""
     from api.app import create_app
     from common.settings import Settings
-    from tests.api.conformance import Conformance
 
-    document = create_app(SimpleNamespace(engine=None, settings=Settings())).openapi()  # type: ignore[arg-type]
-    conformance = Conformance(document)
+    return Conformance(create_app(SimpleNamespace(engine=None, settings=Settings())).openapi())  # type: ignore[arg-type]
+
+
+def install() -> None:
+    checker = conformance()
     target = os.environ.get("CHARGEBAY_ANSWERS_LOG")
     send = httpx.AsyncClient.send
 
@@ -41,9 +48,9 @@ def install() -> None:
         first = response.history[0] if response.history else response  # before any redirect
         problems: list[str] = []
         ours = first.headers.get("server") in OUR_SERVERS  # not a proxy's own page (haproxy's 503)
-        if ours and conformance.operation(request.method, request.url.path) is not None and not kwargs.get("stream"):
-            problems = conformance.check(request.method, request.url.path, first.status_code,
-                                         first.headers.get("content-type"), await first.aread())
+        if ours and not kwargs.get("stream"):
+            problems = checker.check(request.method, request.url.path, first.status_code,
+                                     first.headers.get("content-type"), await first.aread(), known_only=True)
         if target:
             test = os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0]
             with open(target, "a") as out:
@@ -67,21 +74,16 @@ def log_for_the_elsewhere_check() -> None:
 def elsewhere_unseen() -> list[str]:
     """The statuses the OpenAPI walk leaves to other tests (tests/api/walk_elsewhere.py) that no
     answer of this run had: the table's claims, checked on every whole run."""
-    from common.settings import Settings
-    from tests.api.conformance import Conformance
     from tests.api.walk_elsewhere import ELSEWHERE
 
     path = os.environ.get("CHARGEBAY_ANSWERS_LOG")
     if not path or not os.path.exists(path):
         return [f"no answers log ({path!r})"]
-    from api.app import create_app
-
-    conformance = Conformance(create_app(SimpleNamespace(engine=None, settings=Settings())).openapi())  # type: ignore[arg-type]
     seen: set[tuple[str, str]] = set()
     with open(path) as lines:
         for line in lines:
             _test, method, url_path, status, _problems = json.loads(line)
-            op = conformance.operation(method, url_path)
+            op = conformance().operation(method, url_path)
             if op is not None:
                 seen |= {(op.label, str(status)), (op.label, f"{str(status)[0]}XX")}
     return [f"{label} -> {status} (ELSEWHERE: {node})" for (label, status), node in sorted(ELSEWHERE.items())

@@ -74,62 +74,47 @@ async def locker_command(body: LockerCommand, request: Request,
                          caller: Actor) -> JSONResponse:
     """Audited as ``locker.command`` with the frame, the reply, who sent it and whether it was
     forced, in the history of the bay the frame addresses (when it is one of the bridge's)."""
-    bridge = bridge_of(request)
-    status, reply = await _command(bridge, body)
-    await sites(request).record(actor(caller), "locker.command", _addressed(bridge, body), comPort=body.comPort,
+    status, reply, bay = await _command(bridge_of(request), body)
+    await sites(request).record(actor(caller), "locker.command", bay, comPort=body.comPort,
                                 hexCode=body.hexCode, force=body.force, status=status, **reply)
     return JSONResponse(reply, status_code=status)
 
 
-def _addressed(bridge: BridgeService | None, body: LockerCommand) -> str | None:
-    """The identity of the bay a raw frame addresses, if it decodes and the bridge has the bay."""
+async def _command(bridge: BridgeService | None, body: LockerCommand) -> tuple[int, dict[str, Any], str | None]:
+    """(HTTP status, the vendor's body, the identity of the bay the frame addresses if the
+    bridge has it)."""
     if bridge is None:
-        return None
-    try:
-        frame = decode(from_hex(body.hexCode), bridge.profile)
-    except (FrameError, ValueError):
-        return None
-    return next((str(c["identity"]) for c in bridge.cabins()
-                 if (c["comPort"], c["address"], c["bay"]) == (body.comPort, frame.address, frame.bay)), None)
-
-
-async def _command(bridge: BridgeService | None, body: LockerCommand) -> tuple[int, dict[str, Any]]:
-    """(HTTP status, the vendor's body)."""
-    if bridge is None:
-        return _fail(404, f"unknown port {body.comPort!r}: no locker bridge is configured "
-                          "(CHARGEBAY_BRIDGE_CONFIG)")
+        return *_fail(404, f"unknown port {body.comPort!r}: no locker bridge is configured "
+                           "(CHARGEBAY_BRIDGE_CONFIG)"), None
     try:
         request = decode(from_hex(body.hexCode), bridge.profile)
     except (FrameError, ValueError) as exc:
-        return _fail(400, f"hexCode is not a valid frame: {exc}")
-    out = _out_of_service(bridge, body.comPort, request) if not body.force else None
-    if out is not None:
-        return _fail(409, f"bay {out} is out of service: its outlet stays off (send force: true to "
-                          "switch it on all the same)", code="LockerOutOfService")
+        return *_fail(400, f"hexCode is not a valid frame: {exc}"), None
+    bay = _bay(bridge, body.comPort, request)
+    identity = None if bay is None else str(bay["identity"])
+    if (not body.force and bay is not None and request.command == bridge.profile.opcode("START_CHARGING")
+            and (bay["maintenance"] or not bay["operative"])):
+        return *_fail(409, f"bay {identity} is out of service: its outlet stays off (send force: true to "
+                           "switch it on all the same)", code="LockerOutOfService"), identity
     try:
         reply = await bridge.command(body.comPort, body.hexCode)
     except (FrameError, ValueError) as exc:
-        return _fail(400, f"hexCode is not a valid frame: {exc}")
+        return *_fail(400, f"hexCode is not a valid frame: {exc}"), identity
     except UnknownPort:
-        return _fail(404, f"unknown port {body.comPort!r}")
+        return *_fail(404, f"unknown port {body.comPort!r}"), identity
     except BusError as exc:
-        return _fail(503, str(exc))
+        return *_fail(503, str(exc)), identity
     status = decode(from_hex(reply), bridge.profile).status
     name = None if status is None else (Status(status).name if status in _STATUSES else f"0x{status:02X}")
     ok = status == Status.OK
     return 200, {"success": ok, "message": "Command sent successfully" if ok else f"the board answered {name}",
-                 "response": reply, "boardStatus": name}
+                 "response": reply, "boardStatus": name}, identity
 
 
 _STATUSES = {s.value for s in Status}
 
 
-def _out_of_service(bridge: BridgeService, port: str, frame: Frame) -> str | None:
-    """The identity of the bay a START_CHARGING frame names, if that bay is out of service."""
-    if frame.command != bridge.profile.opcode("START_CHARGING"):
-        return None
-    for cabin in bridge.cabins():
-        if (cabin["comPort"], cabin["address"], cabin["bay"]) == (port, frame.address, frame.bay) and (
-                cabin["maintenance"] or not cabin["operative"]):
-            return str(cabin["identity"])
-    return None
+def _bay(bridge: BridgeService, port: str, frame: Frame) -> dict[str, Any] | None:
+    """The bridge's bay a frame addresses (its port, board address and bay), if it has one."""
+    return next((c for c in bridge.cabins() if (c["comPort"], c["address"], c["bay"]) == (port, frame.address,
+                                                                                          frame.bay)), None)

@@ -23,17 +23,38 @@ class Request:
     has_body: bool = False
 
 
-def _schema(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+def resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in schema:
-        node: Any = document
+        assert schema["$ref"].startswith("#/"), schema
+        node: Any = spec
         for part in schema["$ref"][2:].split("/"):
             node = node[part]
         schema = node
-    if "anyOf" in schema:  # Optional[X]: X
-        typed = [s for s in schema["anyOf"] if s.get("type") != "null"]
-        if typed:
-            return _schema(document, typed[0])
     return schema
+
+
+def body_examples(spec: dict[str, Any], op: dict[str, Any]) -> list[tuple[str, Any, dict[str, Any]]]:
+    """(media type, example, schema) for every example of the operation's request body."""
+    found = []
+    for media_type, media in op["requestBody"]["content"].items():
+        schema = media.get("schema", {})
+        resolved = resolve(spec, schema)
+        if "example" in media:
+            found.append((media_type, media["example"], schema))
+        for named in (media.get("examples") or {}).values():
+            found.append((media_type, resolve(spec, named)["value"], schema))
+        for example in resolved.get("examples") or []:
+            found.append((media_type, example, schema))
+        if "example" in resolved:
+            found.append((media_type, resolved["example"], schema))
+    return found
+
+
+def _schema(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` resolved; of an ``X | None``, X's."""
+    schema = resolve(document, schema)
+    typed = [s for s in schema.get("anyOf", []) if s.get("type") != "null"]
+    return _schema(document, typed[0]) if typed else schema
 
 
 def _typed(document: dict[str, Any], parameter: dict[str, Any]) -> str:
@@ -42,18 +63,10 @@ def _typed(document: dict[str, Any], parameter: dict[str, Any]) -> str:
 
 def example_body(document: dict[str, Any], op: dict[str, Any]) -> tuple[bool, Any]:
     """(has a JSON body, its first documented example or {})."""
-    content = op.get("requestBody", {}).get("content", {})
-    media = content.get("application/json")
-    if media is None:
+    if "application/json" not in op.get("requestBody", {}).get("content", {}):
         return False, None
-    if "example" in media:
-        return True, media["example"]
-    for named in (media.get("examples") or {}).values():
-        return True, _schema(document, named)["value"]
-    schema = _schema(document, media.get("schema", {}))
-    if schema.get("examples"):
-        return True, schema["examples"][0]
-    return True, schema.get("example", {})
+    return True, next((example for media, example, _ in body_examples(document, op)
+                       if media == "application/json"), {})
 
 
 def path_values(document: dict[str, Any], op: Operation, known: dict[str, str]) -> dict[str, str]:

@@ -16,6 +16,7 @@ import pytest
 
 from api.openapi_doc import can_be_invalid
 from chargebay.stack import Stack
+from tests.api.openapi_walk import body_examples
 from tests.conftest import ADMIN_TOKEN
 from tests.fuzz import fuzz
 
@@ -67,33 +68,6 @@ async def spec(http: httpx.AsyncClient) -> dict[str, Any]:
 def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     return [(method.upper(), path, op) for path, item in spec["paths"].items()
             for method, op in item.items() if method in METHODS]
-
-
-def resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in schema:
-        assert schema["$ref"].startswith("#/"), schema
-        node: Any = spec
-        for part in schema["$ref"][2:].split("/"):
-            node = node[part]
-        schema = node
-    return schema
-
-
-def body_examples(spec: dict[str, Any], op: dict[str, Any]) -> list[tuple[str, Any, dict[str, Any]]]:
-    """(media type, example, schema) for every example of the operation's request body."""
-    found = []
-    for media_type, media in op["requestBody"]["content"].items():
-        schema = media.get("schema", {})
-        resolved = resolve(spec, schema)
-        if "example" in media:
-            found.append((media_type, media["example"], schema))
-        for named in (media.get("examples") or {}).values():
-            found.append((media_type, resolve(spec, named)["value"], schema))
-        for example in resolved.get("examples") or []:
-            found.append((media_type, example, schema))
-        if "example" in resolved:
-            found.append((media_type, resolved["example"], schema))
-    return found
 
 
 def fill(path: str, values: dict[str, str]) -> str:

@@ -237,7 +237,8 @@ async def with_known_ids(walk: Walk) -> None:
         request = walk.valid(fleet)
         request.params["wait"] = 0
         await walk.send(request, ADMIN)
-        ours = [op for op in walk.operations() if op.path.startswith("/api/v1/") and op not in commands(walk)
+        sent = commands(walk)
+        ours = [op for op in walk.operations() if op.path.startswith("/api/v1/") and op not in sent
                 and all(name in walk.known for name in path_names(op.path))]
         for op in ours:
             request = walk.valid(op)
