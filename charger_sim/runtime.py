@@ -46,6 +46,7 @@ class Provider(Protocol):
     async def run_station(self, spec: dict[str, Any]) -> dict[str, Any]: ...
     async def stop_station(self, identity: str) -> bool: ...
     async def snapshot(self, identity: str) -> dict[str, Any] | None: ...
+    async def snapshots(self, identities: list[str]) -> dict[str, dict[str, Any] | None]: ...
     async def logs(self, identity: str, offset: int, limit: int) -> dict[str, Any]: ...
     async def control(self, identity: str, action: str, args: dict[str, Any]) -> Any: ...
 
@@ -102,6 +103,9 @@ class _Worker:
         data["running"] = task is not None and not task.done()  # (one that refused to run has ended)
         data["atg"] = self.generators[identity].enabled if identity in self.generators else False
         return data
+
+    async def snapshots(self, identities: list[str]) -> dict[str, dict[str, Any] | None]:
+        return {identity: await self.snapshot(identity) for identity in identities}
 
     async def logs(self, identity: str, offset: int, limit: int) -> dict[str, Any]:
         entries = list(reversed(self.histories.get(identity, ())))
@@ -309,6 +313,19 @@ class ProcessProvider:
         if not self._channels:
             return None
         return await (await self._channel(identity)).request("snapshot", identity)  # type: ignore[no-any-return]
+
+    async def snapshots(self, identities: list[str]) -> dict[str, dict[str, Any] | None]:
+        """Many stations' snapshots in one request per worker, not one per station: a page
+        showing a network of simulated chargers refreshes with a handful of pipe round trips."""
+        if not self._channels:
+            return dict.fromkeys(identities)
+        by_channel: dict[_Channel, list[str]] = {}
+        for identity in identities:
+            by_channel.setdefault(await self._channel(identity), []).append(identity)
+        found: dict[str, dict[str, Any] | None] = {}
+        for part in await asyncio.gather(*(ch.request("snapshots", ids) for ch, ids in by_channel.items())):
+            found.update(part)
+        return found
 
     async def logs(self, identity: str, offset: int, limit: int) -> dict[str, Any]:
         if not self._channels:

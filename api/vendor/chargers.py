@@ -3,16 +3,34 @@ bulk operations, and control of a running station by its identity."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from api.auth import require
 from api.deps import Page, page_params
 from api.errors import ApiError, declare, refused
 from api.gate import GuardedRoute
 from api.schemas import Paged
+from api.vendor.charger_schemas import (
+    BulkCreate,
+    BulkCreated,
+    BulkIds,
+    BulkRuntime,
+    Charger,
+    ChargerCreate,
+    ChargerUpdate,
+    ConnectorStatus,
+    Controlled,
+    ListedCharger,
+    Logs,
+    Provisioning,
+    RuntimeEvent,
+    Status,
+    Templates,
+)
 from charger_sim.runtime import ACTIONS, SimRuntimeError
 from charger_sim.service import ChargerExists, ChargerNotFound, SimService
 from charger_sim.template import shipped_templates
@@ -34,150 +52,10 @@ Sim = Annotated[SimService, Depends(service)]
 Paging = Annotated[Page, Depends(page_params)]
 
 
-class ChargerCreate(BaseModel):
-    identity: str = Field(min_length=1, max_length=48, pattern=r"^[!-~]+$")
-    ocpp_version: Literal["OCPP1.6", "OCPP2.0.1"] = Field("OCPP1.6", description=(
-        "The version the simulated station speaks (OCPP2.0.1: a 2.0.1 station with its device model)."))
-    csms_url: str | None = Field(None, description=(
-        "ws or wss; default: this stack's own CSMS (always allowed). A loopback, private, "
-        "link-local or metadata address is refused (422 AddressNotAllowed) unless "
-        "CHARGEBAY_OUTBOUND_ALLOW names it."))
-    template: str = Field("ac-wallbox", description="A shipped template or a file path.")
-    overrides: dict[str, Any] = Field(default_factory=dict, description="Template fields to override.")
-    atg: bool = Field(False, description="Run the automatic transaction generator.")
-
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"identity": "CP-1", "ocpp_version": "OCPP1.6", "csms_url": "ws://127.0.0.1:9000/ocpp",
-         "template": "ac-wallbox"}]})
-
-
-class ChargerUpdate(BaseModel):
-    csms_url: str | None = Field(None, description="As at create: checked again (422 AddressNotAllowed).")
-    template: str | None = None
-    overrides: dict[str, Any] | None = None
-    atg: bool | None = None
-
-    model_config = ConfigDict(json_schema_extra={"examples": [{"template": "dc-fast", "atg": True}]})
-
-
-class BulkCreate(BaseModel):
-    chargers: list[ChargerCreate] = Field(min_length=1, max_length=10000)
-
-    model_config = ConfigDict(json_schema_extra={"examples": [{"chargers": [
-        {"identity": "CP-1", "template": "ac-wallbox"}, {"identity": "CP-2", "template": "dc-fast"}]}]})
-
-
-class BulkIds(BaseModel):
-    ids: list[str] = Field(min_length=1, max_length=10000, description="Charger ids.")
-
-    model_config = ConfigDict(json_schema_extra={"examples": [{"ids": ["2b1f…", "7c9e…"]}]})
-
-
-class Charger(BaseModel):
-    """A simulated charger's durable definition."""
-
-    id: str
-    identity: str
-    ocpp_version: str
-    csms_url: str | None = Field(description="null: this stack's own CSMS.")
-    template: str
-    overrides: dict[str, Any]
-    desired_state: str = Field(description="running or stopped: what a restart of the stack resumes.")
-    atg: bool
-    created_at: str = Field(description="ISO 8601, UTC (Z).")
-    updated_at: str = Field(description="ISO 8601, UTC (Z).")
-
-
-class Templates(BaseModel):
-    templates: list[str]
-
-
-class Created(BaseModel):
-    identity: str
-    ok: Literal[True]
-    charger: Charger
-
-
-class NotCreated(BaseModel):
-    identity: str
-    ok: Literal[False]
-    code: str = Field(description="As the single create answers it (ChargerExists, InvalidTemplate, …).")
-    message: str
-
-
-class BulkCreated(BaseModel):
-    results: list[Created | NotCreated] = Field(description="One per charger, in the order given.")
-
-
-class RuntimePayload(BaseModel):
-    provider: str = Field(description="Where the station runs: ours (`local`, in this process), "
-                          "not the vendor's cloud, so not its `aws`.")
-    runtime_kind: str
-    service_name: str = Field(description="The charger's id, as the vendor names its service.")
-    desired_count: Literal[0, 1] = Field(description="1: running (start, restart); 0: stopped.")
-    status: Literal["ACTIVE"] = Field(description=(
-        "The runtime service's own state, as the vendor answers it: `ACTIVE` while the charger "
-        "is defined, stopped or not (`desired_count` says which)."))
-
-
-class RuntimeEvent(BaseModel):
-    """The vendor doc's answer to a start, stop or restart."""
-
-    id: str
-    event_type: Literal["start_charger", "stop_charger", "restart_charger"]
-    ocpp_version: str
-    payload: RuntimePayload
-
-
-class RuntimeDone(BaseModel):
-    id: str
-    ok: Literal[True]
-    event_type: Literal["start_charger", "stop_charger", "restart_charger"]
-    ocpp_version: str
-    payload: RuntimePayload
-
-
-class RuntimeFailed(BaseModel):
-    id: str
-    ok: Literal[False]
-    code: str
-    message: str
-
-
-class BulkRuntime(BaseModel):
-    results: list[RuntimeDone | RuntimeFailed] = Field(description="One per charger, in the order given.")
-
-
-class Provisioning(BaseModel):
-    id: str
-    identity: str
-    status: Literal["PENDING", "PROVISIONING", "CONNECTED", "STOPPED", "PROVISIONED"]
-    desired_state: str
-    runtime: dict[str, Any] | None = Field(description="The running station's snapshot; null: not running.")
-
-
-class ChargerLogEntry(BaseModel):
-    ts: str
-    kind: str
-    text: str
-
-
-class Logs(BaseModel):
-    total: int
-    items: list[ChargerLogEntry] = Field(description="Newest first.")
-    page: int
-    page_size: int
-
-
-class Controlled(BaseModel):
-    result: Any = Field(description="What the action gave (null for most).")
-    station: dict[str, Any] = Field(description="The station's snapshot after it.")
-
-
 # Every route answers 503 `SimulatorDisabled` when the runtime does not run in this process.
-_DISABLED = "`SimulatorDisabled`: the simulator runtime is not running in this process"
-_NOT_FOUND = {404: "`ChargerNotFound`", 503: _DISABLED}
-_INVALID = "`InvalidTemplate`; `InvalidUrl`, `AddressNotAllowed` (csms_url)"
+DISABLED = "`SimulatorDisabled`: the simulator runtime is not running in this process"
+_NOT_FOUND = {404: "`ChargerNotFound`", 503: DISABLED}
+INVALID = "`InvalidTemplate`; `InvalidUrl`, `AddressNotAllowed` (csms_url)"
 
 
 async def _found(sim: SimService, charger_id: str) -> dict[str, Any]:
@@ -201,34 +79,56 @@ async def templates() -> Templates:
     return Templates(templates=shipped_templates())
 
 
-@router.get("/ocpp/chargers", summary="List chargers", dependencies=[read], response_model=Paged[Charger],
-            responses=declare({503: _DISABLED}))
-async def list_chargers(page: Paging, sim: Sim) -> dict[str, Any]:
-    items, total = await sim.list((page.page - 1) * page.page_size, page.page_size)
+@router.get("/ocpp/chargers", summary="List chargers", dependencies=[read],
+            response_model=Paged[ListedCharger], responses=declare({503: DISABLED}))
+async def list_chargers(
+        page: Paging, sim: Sim,
+        q: Annotated[str | None, Query(max_length=48, description="Part of the identity, in any case.")] = None,
+        status: Annotated[Status | None, Query(description="Only chargers in this provisioning status.")] = None,
+        connector_status: Annotated[ConnectorStatus | None, Query(
+            description="Only running chargers with a connector in this status.")] = None,
+        runtime: Annotated[bool, Query(description=(
+            "Each charger with its status and its station's snapshot (connectors, generator), "
+            "read in one request per simulator worker: a page of many chargers in one call."))] = False,
+) -> dict[str, Any]:
+    offset = (page.page - 1) * page.page_size
+    if runtime or status or connector_status:
+        items, total = await sim.overview(offset, page.page_size, q, status, connector_status)
+    else:
+        items, total = await sim.list(offset, page.page_size, q)
     return {"items": items, "total": total, "page": page.page, "page_size": page.page_size}
 
 
-async def _create(sim: SimService, body: ChargerCreate) -> dict[str, Any]:
+@contextlib.contextmanager
+def definition_errors() -> Iterator[None]:
+    """A definition the service refuses, as the API answers it (an ApiError, so that a bulk
+    create can answer it per charger): one mapping for a create, a batch and an update."""
     try:
-        return await sim.create(body.identity, body.template, body.csms_url, body.overrides, body.atg,
-                                body.ocpp_version)
-    except ChargerExists:
-        raise ApiError(409, "ChargerExists", f"a charger {body.identity!r} already exists") from None
-    except OutboundRefused as exc:  # as an ApiError: a bulk create answers it per charger
+        yield
+    except ChargerExists as exc:
+        taken = ", ".join(repr(i) for i in exc.identities)
+        raise ApiError(409, "ChargerExists", f"a charger already exists: {taken}") from None
+    except OutboundRefused as exc:
         raise refused(exc) from None
     except (FileNotFoundError, ValueError) as exc:
         raise ApiError(422, "InvalidTemplate", str(exc)) from None
 
 
+async def _create(sim: SimService, body: ChargerCreate) -> dict[str, Any]:
+    with definition_errors():
+        return await sim.create(body.identity, body.template, body.csms_url, body.overrides, body.atg,
+                                body.ocpp_version)
+
+
 @router.post("/ocpp/chargers", status_code=201, summary="Create charger (durable)", dependencies=[write],
              response_model=Charger,
-             responses=declare({409: "`ChargerExists`", 422: _INVALID, 503: _DISABLED}))
+             responses=declare({409: "`ChargerExists`", 422: INVALID, 503: DISABLED}))
 async def create_charger(body: ChargerCreate, sim: Sim) -> dict[str, Any]:
     return await _create(sim, body)
 
 
 @router.post("/ocpp/chargers/bulk", summary="Create many chargers; a result per charger",
-             dependencies=[write], response_model=BulkCreated, responses=declare({503: _DISABLED}))
+             dependencies=[write], response_model=BulkCreated, responses=declare({503: DISABLED}))
 async def bulk_create(body: BulkCreate, sim: Sim) -> dict[str, Any]:
     results = []
     for item in body.chargers:
@@ -240,7 +140,7 @@ async def bulk_create(body: BulkCreate, sim: Sim) -> dict[str, Any]:
 
 
 @router.post("/ocpp/chargers/bulk/{operation}", summary="Start, stop or restart many chargers",
-             dependencies=[write], response_model=BulkRuntime, responses=declare({503: _DISABLED}))
+             dependencies=[write], response_model=BulkRuntime, responses=declare({503: DISABLED}))
 async def bulk_runtime(operation: Literal["start-charger", "stop-charger", "restart-charger"],
                        body: BulkIds, sim: Sim) -> dict[str, Any]:
     results = []
@@ -260,13 +160,11 @@ async def get_charger(charger_id: str, sim: Sim) -> dict[str, Any]:
 
 @router.put("/ocpp/chargers/{charger_id}", summary="Update charger (a running one restarts)",
             dependencies=[write], response_model=Charger,
-            responses=declare({**_NOT_FOUND, 422: _INVALID}))
+            responses=declare({**_NOT_FOUND, 422: INVALID}))
 async def update_charger(charger_id: str, body: ChargerUpdate, sim: Sim) -> dict[str, Any]:
     await _found(sim, charger_id)
-    try:
+    with definition_errors():
         return await sim.update(charger_id, body.model_dump(exclude_unset=True))
-    except (FileNotFoundError, ValueError) as exc:
-        raise ApiError(422, "InvalidTemplate", str(exc)) from None
 
 
 @router.delete("/ocpp/chargers/{charger_id}", status_code=204, summary="Delete charger",
@@ -322,7 +220,7 @@ async def logs(charger_id: str, page: Paging, sim: Sim) -> dict[str, Any]:
 @router.post("/ocpp/sim/{identity}/{action}", summary="Drive a running station by its identity",
              dependencies=[write], response_model=Controlled,
              responses=declare({404: "`UnknownAction`", 409: "`ChargerNotRunning`; `ActionFailed`: the "
-                                "action failed (the reason says why)", 503: _DISABLED}))
+                                "action failed (the reason says why)", 503: DISABLED}))
 async def control(identity: str, action: str, sim: Sim,
                   args: Annotated[dict[str, Any], Body(default_factory=dict, examples=[
                       {"connector_id": 1}, {"connector_id": 1, "id_tag": "TAG-1"},

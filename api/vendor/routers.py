@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.vendor import cabins, chargers, integration, locker_command
+from api.vendor import cabins, charger_batches, chargers, integration, locker_command
 from api.vendor.gateway import bank_types, system, transactions
 from api.vendor.gateway import locker_types as gateway_locker_types
 from api.vendor.gateway import lockers as gateway_lockers
@@ -17,6 +17,7 @@ from api.vendor.web import locker_types as web_locker_types
 ROUTERS: list[APIRouter] = [
     integration.router,
     chargers.router,
+    charger_batches.router,
     locker_command.router,
     cabins.router,
     # the back office (seed 000)
