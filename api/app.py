@@ -17,6 +17,7 @@ from api.routes import (
     id_tags,
     load_groups,
     local_lists,
+    network,
     reservations,
     security,
     system,
@@ -71,7 +72,7 @@ def create_app(central: CentralSystem, sim: SimService | None = None,
     app.include_router(system.router)
     app.include_router(docs_pages.router)
     for module in (charge_points, transactions, id_tags, commands, events, tokens, security,
-                   reservations, local_lists, load_groups, webhooks):
+                   reservations, local_lists, load_groups, webhooks, network):
         app.include_router(module.router)
     for router in vendor_routers.ROUTERS:
         app.include_router(router)

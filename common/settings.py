@@ -142,6 +142,9 @@ class Settings(BaseSettings):
         "Seconds after which an open transaction nothing was heard of (no meter value) is ended "
         "as stale, unless its charge point is online and reports the connector charging; stale "
         "ones no longer count for ConcurrentTx (0: never)."))
+    stuck_transaction_after: float = Field(default=1800.0, gt=0, description=(
+        "Seconds without a meter value after which an open transaction is listed as stuck (the "
+        "dashboard's problems, the alert rule); it stays open: see stale_transaction_after."))
     stale_sweep_interval: float = Field(default=300.0, gt=0, description=(
         "Seconds between two sweeps for stale transactions."))
     message_retention_days: float = Field(default=30.0, ge=0, description=(

@@ -123,7 +123,7 @@ class CentralSystem:
         self.credentials = ChargePointSecurity(engine, self.commands, self.transport)
         self.id_tags = IdTagService(self.writer, self.transactions.tags, self.events)
         self.tokens = TokenService(engine)
-        self.reads = Reads(engine, self.writer)
+        self.reads = Reads(engine, self.writer, settings.stuck_transaction_after)
         # Load management (csms.energy): the allocator, tied to commands, store and events.
         self.load_link = CentralLink(self.reads.load_groups, self.commands, self.writer, self.events)
         self.energy = LoadManager(self.load_link.read_layout, self.load_link.read_open, self.load_link.send,

@@ -20,11 +20,15 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 Watcher = Callable[[dict[str, Any]], None]
+Wanted = tuple[frozenset[str] | None, str | None]  # a subscriber's event types and charge point
 
 
 class EventBus:
     def __init__(self, queue_size: int = 1000) -> None:
-        self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        # each queue with what it keeps: the event types (None: all) and one charge point (None:
+        # all). Filtered here, not by the reader: a dashboard watching statuses of 10,000 charge
+        # points must not have its queue filled, and its statuses pushed out, by meter values
+        self._subscribers: dict[asyncio.Queue[dict[str, Any] | None], Wanted] = {}
         # told of every event another node published (a cache here must not outlive a change
         # made there): see :meth:`remote`
         self._remote_watchers: list[Watcher] = []
@@ -54,7 +58,11 @@ class EventBus:
     def deliver(self, event: dict[str, Any]) -> None:
         """Hand ``event`` to this process's subscribers (a broker-backed bus calls this for events
         published on other nodes)."""
-        for queue in self._subscribers:
+        for queue, (kinds, charge_point_id) in self._subscribers.items():
+            if kinds is not None and event["type"] not in kinds:
+                continue
+            if charge_point_id is not None and event["charge_point_id"] != charge_point_id:
+                continue
             if queue.full():
                 queue.get_nowait()
             queue.put_nowait(event)
@@ -84,13 +92,15 @@ class EventBus:
             queue.put_nowait(None)
 
     @contextlib.asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[asyncio.Queue[dict[str, Any] | None]]:
-        """A queue of events; ``None`` means the bus closed."""
+    async def subscribe(self, kinds: frozenset[str] | None = None, charge_point_id: str | None = None
+                        ) -> AsyncIterator[asyncio.Queue[dict[str, Any] | None]]:
+        """A queue of events (only those of ``kinds``, of ``charge_point_id``, where given);
+        ``None`` means the bus closed."""
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self._queue_size)
         if self.closed:
             queue.put_nowait(None)
-        self._subscribers.add(queue)
+        self._subscribers[queue] = (kinds, charge_point_id)
         try:
             yield queue
         finally:
-            self._subscribers.discard(queue)
+            self._subscribers.pop(queue, None)

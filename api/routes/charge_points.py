@@ -28,6 +28,9 @@ router = APIRouter(prefix="/api/v1/charge-points", tags=["charge-points"], route
 read = Depends(require("operator", "integrator", "viewer"))
 write = Depends(require("operator"))
 UNKNOWN = {404: "`ChargePointNotFound`"}
+Sort = Literal["id", "-id", "last_seen", "-last_seen", "vendor", "-vendor", "model", "-model", "online",
+               "-online", "ocpp_version", "-ocpp_version", "firmware_version", "-firmware_version",
+               "registration_status", "-registration_status", "created_at", "-created_at"]
 
 
 @router.get("", summary="List charge points", dependencies=[read], response_model=Paged[ChargePointOut],
@@ -40,9 +43,12 @@ async def list_charge_points(
     q: Annotated[str | None, Query(description="Text search in id, vendor, model and serial numbers.")] = None,
     connectors: Annotated[bool, Query(description="Include each one's connectors (as the single charge "
                                                   "point has them): one query for the page.")] = False,
+    sort: Annotated[Sort, Query(description="Order by this field; a leading `-`: descending. Ties "
+                                            "by id; absent values last.")] = "id",
 ) -> dict[str, Any]:
     return await reads.charge_points.page_of(page, online=online, status=status,
-                                          registration_status=registration_status, q=q, connectors=connectors)
+                                          registration_status=registration_status, q=q, connectors=connectors,
+                                          sort=sort)
 
 
 @router.post("", status_code=201, summary="Pre-register a charge point", dependencies=[write],

@@ -13,6 +13,7 @@ from csms.queries.charge_points import ChargePointQueries
 from csms.queries.commands import CommandQueries
 from csms.queries.id_tags import IdTagQueries
 from csms.queries.load_groups import LoadGroupQueries
+from csms.queries.network import NetworkQueries
 from csms.queries.pages import Page, jsonable, paginate
 from csms.queries.security import SecurityQueries
 from csms.queries.tokens import TokenQueries
@@ -26,7 +27,7 @@ __all__ = ["Page", "Reads", "TransactionFilter", "jsonable", "paginate"]
 class Reads:
     """Every read query, over the read engine (and the writer, for reads that flush it)."""
 
-    def __init__(self, engine: AsyncEngine, writer: Writer) -> None:
+    def __init__(self, engine: AsyncEngine, writer: Writer, stuck_after: float = 1800.0) -> None:
         self.charge_points = ChargePointQueries(engine, writer)
         self.id_tags = IdTagQueries(engine)
         self.transactions = TransactionQueries(engine, writer)
@@ -35,3 +36,4 @@ class Reads:
         self.security = SecurityQueries(engine, writer)
         self.load_groups = LoadGroupQueries(engine)
         self.webhooks = WebhookQueries(engine, writer)
+        self.network = NetworkQueries(engine, stuck_after)

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from csms.energy.meter import draw_watts
 from csms.events import EventBus
 from csms.services.errors import Conflict, Invalid, NotFound
 from csms.store.endings import (
@@ -43,6 +44,17 @@ _TX = table(Transaction)
 _EVENTS = table(TransactionEvent)
 WINDOWS = 100_000  # transactions whose window is remembered (a miss costs one read)
 
+
+
+def meter_now(samples: list[dict[str, Any]]) -> tuple[float | None, int | None]:
+    """The draw (W) and energy register (Wh) one meter value gives (None for what it lacks): an
+    open transaction keeps them, for the dashboard's totals and the site gauges."""
+    energy = None
+    for sample in samples:
+        if sample["measurand"] in (REGISTER, None) and sample["phase"] is None:
+            wh = register_wh(sample["value"], sample["unit"])
+            energy = int(wh) if wh is not None else energy
+    return draw_watts(samples), energy
 
 @dataclass(slots=True)
 class Window:
@@ -140,15 +152,20 @@ class TransactionService:
         """Flag the samples of MeterValues for ``transaction_id`` that fall outside its window
         (``outside_tx``), and note that an open transaction was heard of."""
         window = await self.window(transaction_id)
-        inside = False
+        latest: dict[str, Any] | None = None  # the last element inside the window
         for element in elements:
             if window is not None and window.holds(charge_point_id, element):
-                inside = True
+                latest = element
                 continue
             for sample in element["samples"]:
                 sample["outside_tx"] = True
-        if inside and window is not None and window.stop is None:
-            self._writer.touch_transaction(transaction_id, now_utc())
+        if latest is not None and window is not None and window.stop is None:
+            power_w, energy_wh = meter_now(latest["samples"])
+            self._writer.touch_transaction(transaction_id, now_utc(), power_w, energy_wh)
+            if latest["samples"]:  # the charge point page's live figures
+                self._events.publish("meter", charge_point_id, transaction_id=transaction_id,
+                                     connector_id=latest["samples"][0]["connector_id"],
+                                     power_w=power_w, energy_wh=energy_wh)
 
     async def authorize(self, id_tag: str) -> dict[str, Any]:
         """The ``idTagInfo`` an Authorize of ``id_tag`` is answered (no query for a kept tag)."""

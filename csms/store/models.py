@@ -8,6 +8,7 @@ from typing import cast
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -182,6 +183,9 @@ class Transaction(Base):
     ended_by: Mapped[str | None] = mapped_column(String(100))  # the operator who closed it
     end_detail: Mapped[str | None] = mapped_column(Text)  # why, in words
     last_activity_at: Mapped[datetime | None] = mapped_column(TS)  # its start or latest meter value
+    # its latest meter value's draw (W) and energy register (Wh), written with last_activity_at
+    power_w: Mapped[float | None] = mapped_column(Float)
+    energy_wh: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(TS)
     # OCPP 2.0.1: the station's own transaction id, the RequestStartTransaction that led to it,
     # and its id token whole (up to 36 characters; id_tag holds it when it fits 1.6's 20)

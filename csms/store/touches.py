@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import BigInteger, Float, bindparam, func, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.store.models import ChargePoint, Transaction, table
@@ -26,7 +26,8 @@ TOUCH_CHUNK = 1000
 
 
 class Touches:
-    """The times not written yet, and when the next write is due (the event loop's clock)."""
+    """The times not written yet, and when the next write is due (the event loop's clock). A
+    transaction's entry is ``(when, power_w, energy_wh)``."""
 
     __slots__ = ("charge_points", "transactions", "due")
 
@@ -37,6 +38,16 @@ class Touches:
 
     def __bool__(self) -> bool:
         return bool(self.charge_points or self.transactions)
+
+    def transaction(self, transaction_id: int, when: Any, power_w: float | None,
+                    energy_wh: int | None) -> None:
+        """Hold the transaction's last-heard time, and its draw and register where given: a touch
+        without them (a 2.0.1 event without samples) keeps what an earlier one held."""
+        held = self.transactions.get(transaction_id)
+        if held is not None:
+            power_w = held[1] if power_w is None else power_w
+            energy_wh = held[2] if energy_wh is None else energy_wh
+        self.transactions[transaction_id] = (when, power_w, energy_wh)
 
     def chunks(self) -> int:
         """How many commits what is held now takes (TOUCH_CHUNK a commit)."""
@@ -67,7 +78,10 @@ async def apply_touches(conn: AsyncConnection, touches: dict[str, Any], tx_touch
     if touches:
         stmt = update(_CP).where(_CP.c.id == bindparam("cp")).values(last_seen=bindparam("seen"))
         await conn.execute(stmt, [{"cp": k, "seen": v} for k, v in touches.items()])
-    if tx_touches:
-        stmt = update(_TX).where(_TX.c.id == bindparam("tx"), _TX.c.stop_timestamp.is_(None)
-                                 ).values(last_activity_at=bindparam("seen"))
-        await conn.execute(stmt, [{"tx": k, "seen": v} for k, v in tx_touches.items()])
+    if tx_touches:  # a draw or register not given keeps the one written before
+        stmt = update(_TX).where(_TX.c.id == bindparam("tx"), _TX.c.stop_timestamp.is_(None)).values(
+            last_activity_at=bindparam("seen"),
+            power_w=func.coalesce(bindparam("power", type_=Float), _TX.c.power_w),
+            energy_wh=func.coalesce(bindparam("energy", type_=BigInteger), _TX.c.energy_wh))
+        await conn.execute(stmt, [{"tx": k, "seen": seen, "power": power, "energy": energy}
+                                  for k, (seen, power, energy) in tx_touches.items()])

@@ -113,6 +113,12 @@ def invalid(document: dict[str, Any], op: Operation, known: dict[str, str]) -> R
         kind = _typed(document, parameter)
         if parameter["in"] == "query" and kind in ("integer", "number", "boolean"):
             request.params[parameter["name"]], broken = "not-a-number", True
+    if not broken:  # a query value of a string that must be a date or one of a list
+        for parameter in op.spec.get("parameters", []):
+            constrained = _schema(document, parameter.get("schema", {}))
+            if parameter["in"] == "query" and ("enum" in constrained or "format" in constrained):
+                request.params[parameter["name"]], broken = "not-one-of-them", True
+                break
     if not broken:
         for parameter in op.spec.get("parameters", []):
             if parameter["in"] == "path" and _typed(document, parameter) in ("integer", "number"):
