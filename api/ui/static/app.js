@@ -56,10 +56,30 @@ const UI = (() => {
   const badge = (status, label) =>
     h("span", { class: `badge s-${status || "unknown"}`, "data-status": status || "unknown" }, label || status || "unknown");
 
+  // the browser's time zone, named: "12/6/26, 7:57 AM" is a different day in Europe and says
+  // nothing of the zone; "2026-12-06 07:57:52 UTC" is read the same way everywhere
+  const STAMP = new Intl.DateTimeFormat("en-CA", { year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short" });
+
+  /** A timestamp as "YYYY-MM-DD HH:MM:SS zone", 24 h, in the browser's time zone. */
   function time(iso) {
     if (!iso) return "";
     const d = new Date(iso);
-    return isNaN(d) ? iso : d.toLocaleString([], { dateStyle: "short", timeStyle: "medium" });
+    if (isNaN(d)) return iso;
+    const p = Object.fromEntries(STAMP.formatToParts(d).map((part) => [part.type, part.value]));
+    return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second} ${p.timeZoneName}`;
+  }
+
+  /** How long ago ``iso`` was, in the largest unit that fits ("12 s ago", "3 h ago"). */
+  function ago(iso) {
+    if (!iso) return "never";
+    const seconds = Math.max(0, Math.round((Date.now() - new Date(iso)) / 1000));
+    if (isNaN(seconds)) return "";
+    if (seconds < 5) return "just now";
+    for (const [unit, size] of [["d", 86400], ["h", 3600], ["min", 60]]) {
+      if (seconds >= size) return `${Math.floor(seconds / size)} ${unit} ago`;
+    }
+    return `${seconds} s ago`;
   }
 
   function toast(message, bad = false) {
@@ -150,5 +170,5 @@ const UI = (() => {
     for (const button of form.querySelectorAll("button[type=submit]")) button.disabled = false;
   }
 
-  return { api, explain, h, badge, time, toast, act, fill, debounce, live, values, onSubmit };
+  return { api, explain, h, badge, time, ago, toast, act, fill, debounce, live, values, onSubmit };
 })();

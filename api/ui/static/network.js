@@ -1,54 +1,126 @@
-// Network overview: every charge point, its connection and connector statuses, live.
+// Network page, part 2: the charge point table — filtered, sorted and paged by the server, one
+// page at a time — kept live by applying each pushed event to the row it names (a status to its
+// connector, a connect or disconnect to its connection), never by downloading the list again.
 "use strict";
 (() => {
-  const { api, h, badge, debounce, live, explain } = UI;
-  const grid = document.getElementById("charge-points");
-  const counts = document.getElementById("counts");
+  const { api, h, badge, ago, time, live, explain } = UI;
+  const table = document.getElementById("cp-table");
+  const tbody = table.querySelector("tbody");
+  const form = document.getElementById("filters");
   const search = document.getElementById("search");
   const statusFilter = document.getElementById("status-filter");
   const onlineFilter = document.getElementById("online-filter");
-  let all = [];
+  const pageSize = document.getElementById("page-size");
+  const holder = document.getElementById("charge-points");
+  let sort = "id", page = 1, total = 0, known = null; // known: the fleet's size when last read
+  const rows = new Map(); // charge point id -> {cp, row} of the page shown
 
-  const statuses = (cp) => cp.connectors.filter((c) => c.connector_id > 0).map((c) => c.status);
+  const connectorsOf = (cp) => cp.connectors.filter((c) => c.connector_id > 0);
 
-  function matches(cp) {
-    const q = search.value.trim().toLowerCase();
-    if (q && ![cp.id, cp.vendor, cp.model, cp.charge_point_serial, cp.charge_box_serial]
-      .some((v) => v && v.toLowerCase().includes(q))) return false;
-    if (statusFilter.value && !statuses(cp).includes(statusFilter.value)) return false;
-    if (onlineFilter.value && String(cp.online) !== onlineFilter.value) return false;
-    return true;
+  function pills(cp) {
+    const connectors = connectorsOf(cp);
+    return connectors.length
+      ? connectors.map((c) => badge(cp.online ? c.status : "offline", `${c.connector_id} ${c.status}`))
+      : [h("span", { class: "muted" }, "none reported")];
   }
 
-  function card(cp) {
-    const connectors = cp.connectors.filter((c) => c.connector_id > 0);
-    return h("a", { class: "cp" + (cp.online ? " online" : ""), href: "/ui/charge-points/" + encodeURIComponent(cp.id),
-      dataset: { id: cp.id, online: String(cp.online) } },
-      h("div", { class: "title" }, h("span", {}, cp.id), badge(cp.online ? "online" : "offline", cp.online ? "online" : "offline")),
-      h("div", { class: "meta" }, [cp.vendor, cp.model, cp.ocpp_version && "OCPP " + cp.ocpp_version].filter(Boolean).join(" · ") || "no boot data yet"),
-      h("div", { class: "pills" }, connectors.length
-        ? connectors.map((c) => badge(cp.online ? c.status : "offline", `${c.connector_id} ${c.status}`))
-        : h("span", { class: "muted" }, "no connectors reported")));
+  function row(cp) {
+    const link = h("a", { class: "cp", href: "/ui/charge-points/" + encodeURIComponent(cp.id),
+      dataset: { id: cp.id, online: String(cp.online) } }, cp.id);
+    return h("tr", { dataset: { id: cp.id } },
+      h("td", { class: "id" }, link),
+      h("td", { class: "conn" }, badge(cp.online ? "online" : "offline", cp.online ? "online" : "offline")),
+      h("td", { class: "pills-cell" }, h("div", { class: "pills" }, pills(cp))),
+      h("td", { class: "muted" }, [cp.vendor, cp.model].filter(Boolean).join(" · ") || "no boot yet"),
+      h("td", {}, cp.ocpp_version || ""),
+      h("td", { class: "age", title: time(cp.last_seen), dataset: { since: cp.last_seen || "" } }, ago(cp.last_seen)));
   }
 
-  function render() {
-    const shown = all.filter(matches);
-    grid.replaceChildren(...(shown.length ? shown.map(card) : [h("p", { class: "muted" }, all.length ? "No charge point matches." : "No charge points yet.")]));
-    const tally = {};
-    for (const cp of all) for (const s of statuses(cp)) tally[s] = (tally[s] || 0) + 1;
-    const online = all.filter((cp) => cp.online).length;
-    counts.replaceChildren(badge(online ? "online" : "offline", `online ${online}/${all.length}`),
-      ...Object.keys(tally).sort().map((s) => badge(s, `${s} ${tally[s]}`)));
+  function query() {
+    const q = new URLSearchParams({ connectors: "true", sort, page, page_size: pageSize.value });
+    if (search.value.trim()) q.set("q", search.value.trim());
+    if (statusFilter.value) q.set("status", statusFilter.value);
+    if (onlineFilter.value) q.set("online", onlineFilter.value);
+    return q;
   }
 
+  let asked = 0;
   async function load() {
-    const result = await api("GET", "/api/v1/charge-points?connectors=true&page_size=1000");
-    if (!result.ok) { grid.replaceChildren(h("p", { class: "error" }, explain(result))); return; }
-    all = result.data.items;
-    render();
+    const mine = ++asked;
+    const result = await api("GET", "/api/v1/charge-points?" + query());
+    if (mine !== asked) return; // a newer filter or page was asked for meanwhile
+    rows.clear();
+    if (!result.ok) {
+      tbody.replaceChildren(h("tr", {}, h("td", { colspan: 6, class: "error" }, explain(result))));
+      return;
+    }
+    ({ total } = result.data);
+    const { items } = result.data;
+    for (const cp of items) rows.set(cp.id, { cp, row: row(cp) });
+    const filtered = search.value.trim() || statusFilter.value || onlineFilter.value;
+    tbody.replaceChildren(...(items.length ? [...rows.values()].map((r) => r.row)
+      : [h("tr", {}, h("td", { colspan: 6, class: "muted" }, filtered ? "No charge point matches." : "No charge points yet."))]));
+    const size = Number(pageSize.value);
+    const pages = Math.max(1, Math.ceil(total / size));
+    const first = total ? (page - 1) * size + 1 : 0;
+    document.getElementById("page-info").textContent =
+      `${first.toLocaleString()}–${Math.min(page * size, total).toLocaleString()} of ${total.toLocaleString()}`;
+    document.getElementById("prev").disabled = page <= 1;
+    document.getElementById("next").disabled = page >= pages;
+    holder.dataset.loaded = String(Date.now());
   }
 
-  for (const input of [search, statusFilter, onlineFilter]) input.addEventListener("input", render);
-  live(debounce(load, 250));
+  /** One pushed event applied to its row, if the page shows it; the totals read again soon. */
+  function apply(event) {
+    NetworkTotals.changed();
+    const shown = rows.get(event.charge_point_id);
+    if (!shown) return;
+    const { cp } = shown;
+    cp.last_seen = event.ts;
+    if (event.type === "connected") Object.assign(cp, { online: true, ocpp_version: event.ocpp_version || cp.ocpp_version });
+    else if (event.type === "disconnected") cp.online = false;
+    else if (event.type === "status") {
+      const found = cp.connectors.find((c) => c.connector_id === event.connector_id);
+      if (found) Object.assign(found, { status: event.status, error_code: event.error_code });
+      else cp.connectors.push({ connector_id: event.connector_id, status: event.status, error_code: event.error_code });
+      cp.connectors.sort((a, b) => a.connector_id - b.connector_id);
+    } else if (!["boot", "transaction_started", "transaction_stopped"].includes(event.type)) return;
+    const fresh = row(cp);
+    shown.row.replaceWith(fresh);
+    shown.row = fresh;
+  }
+
+  function sortBy(key) {
+    sort = sort === key ? "-" + key : key;
+    for (const th of table.querySelectorAll("th")) th.removeAttribute("aria-sort");
+    const button = table.querySelector(`button.sort[data-sort="${key}"]`);
+    button.closest("th").setAttribute("aria-sort", sort.startsWith("-") ? "descending" : "ascending");
+    page = 1;
+    load();
+  }
+
+  let typing = null;
+  form.addEventListener("submit", (e) => e.preventDefault());
+  form.addEventListener("input", (e) => {
+    clearTimeout(typing);
+    typing = setTimeout(() => { page = 1; load(); }, e.target === search ? 250 : 0);
+  });
+  NetworkTotals.onFilter((filter) => {
+    statusFilter.value = filter.status || "";
+    onlineFilter.value = filter.online || "";
+    page = 1;
+    load();
+  });
+  // a charge point added or deleted (not a row's change): the page is read again, once, for it
+  NetworkTotals.onTotals((fleet) => { if (known !== null && fleet !== known) load(); known = fleet; });
+  for (const button of table.querySelectorAll("button.sort")) button.addEventListener("click", () => sortBy(button.dataset.sort));
+  document.getElementById("prev").addEventListener("click", () => { page -= 1; load(); });
+  document.getElementById("next").addEventListener("click", () => { page += 1; load(); });
+  // ages ("12 s ago") move on without any event: their text is redrawn, nothing is fetched
+  setInterval(() => {
+    for (const cell of document.querySelectorAll(".age[data-since]")) cell.textContent = ago(cell.dataset.since);
+  }, 5000);
+  live(apply, { types: "connected,disconnected,boot,status,transaction_started,transaction_stopped" });
   load();
+  NetworkTotals.summary();
 })();

@@ -1,0 +1,105 @@
+// Network page, part 1: the totals cards and the problems list. Both come from small reads
+// (/api/v1/network/summary and /problems), fetched again at most every few seconds while the
+// event stream says something changed: never the whole fleet.
+"use strict";
+const NetworkTotals = (() => {
+  const { api, h, badge, ago, time, explain } = UI;
+  const stats = document.getElementById("counts");
+  const at = document.getElementById("summary-at");
+  const list = document.getElementById("problems");
+  const kinds = document.getElementById("problem-kinds");
+  const info = document.getElementById("problems-info");
+  const PAGE = 10;
+  const KINDS = { "": "All", faulted: "Faulted", offline: "Offline", boot_rejected: "Boot rejected",
+    stuck_transaction: "Stuck sessions" };
+  let kind = "", page = 1, lastCounts = "", onFilter = () => {}, onTotals = () => {};
+
+  /** Local midnight, so "today" is the operator's day, not UTC's. */
+  function midnight() {
+    const d = new Date();
+    d.setHours(0, 0, 0, 0);
+    return d.toISOString();
+  }
+
+  function stat(key, label, value, filter) {
+    const body = [h("span", { class: "stat-label" }, label), " ", h("strong", { class: "stat-value" }, value)];
+    return filter
+      ? h("button", { type: "button", class: "stat", dataset: { stat: key }, title: "Show these in the table",
+        onclick: () => onFilter(filter) }, ...body)
+      : h("div", { class: "stat", dataset: { stat: key } }, ...body);
+  }
+
+  function renderStats(s) {
+    const cps = s.charge_points;
+    stats.replaceChildren(
+      stat("online", "Online", `${cps.online}/${cps.total}`, { online: "true" }),
+      stat("charging", "Charging", String(s.charging), { status: "Charging", online: "true" }),
+      stat("power", "kW now", s.power_kw.toLocaleString(undefined, { maximumFractionDigits: 1 })),
+      stat("energy", "kWh today", s.energy_kwh.toLocaleString(undefined, { maximumFractionDigits: 1 })),
+      stat("faulted", "Faulted", String(s.faulted), { status: "Faulted", online: "true" }),
+      stat("offline", "Offline", String(cps.offline), { online: "false" }));
+    stats.dataset.sessions = s.sessions_open;
+    at.textContent = "updated " + time(new Date().toISOString());
+    const total = Object.values(s.problems).reduce((a, b) => a + b, 0);
+    document.getElementById("problems-total").textContent = `(${total})`;
+    kinds.replaceChildren(...Object.entries(KINDS).map(([key, label]) => h("button", {
+      type: "button", role: "tab", "aria-selected": String(key === kind), dataset: { kind: key },
+      onclick: () => { kind = key; page = 1; renderKinds(); problems(); } },
+    `${label} ${key ? s.problems[key] : total}`)));
+  }
+
+  function renderKinds() {
+    for (const tab of kinds.children) tab.setAttribute("aria-selected", String(tab.dataset.kind === kind));
+  }
+
+  function problem(p) {
+    const where = p.connector_id ? ` · connector ${p.connector_id}` : "";
+    const what = p.kind === "stuck_transaction" ? `session ${p.transaction_id}${p.detail ? " (" + p.detail + ")" : ""}`
+      : p.detail || "";
+    return h("li", { dataset: { kind: p.kind, id: p.charge_point_id } },
+      badge(p.kind === "faulted" ? "Faulted" : p.kind === "offline" ? "offline" : "Rejected", KINDS[p.kind]), " ",
+      h("a", { href: "/ui/charge-points/" + encodeURIComponent(p.charge_point_id) }, p.charge_point_id),
+      h("span", { class: "muted" }, where + (what ? " · " + what : "")),
+      h("span", { class: "age muted", title: time(p.since), dataset: { since: p.since || "" } }, ago(p.since)));
+  }
+
+  async function problems() {
+    const query = new URLSearchParams({ page, page_size: PAGE });
+    if (kind) query.set("kind", kind);
+    const result = await api("GET", "/api/v1/network/problems?" + query);
+    if (!result.ok) { list.replaceChildren(h("li", { class: "error" }, explain(result))); return; }
+    const { items, total } = result.data;
+    list.replaceChildren(...(items.length ? items.map(problem) : [h("li", { class: "muted" }, "Nothing needs looking at.")]));
+    const pages = Math.max(1, Math.ceil(total / PAGE));
+    info.textContent = `${page}/${pages}`;
+    document.getElementById("problems-prev").disabled = page <= 1;
+    document.getElementById("problems-next").disabled = page >= pages;
+  }
+
+  async function summary() {
+    const result = await api("GET", "/api/v1/network/summary?since=" + encodeURIComponent(midnight()));
+    if (!result.ok) { stats.replaceChildren(h("p", { class: "error" }, explain(result))); return; }
+    renderStats(result.data);
+    onTotals(result.data.charge_points.total);
+    const counts = JSON.stringify(result.data.problems);
+    if (counts !== lastCounts) { lastCounts = counts; await problems(); }
+  }
+
+  /** Read the totals again, at most once per `gap` ms however many events come (the first at
+   * once, the rest of a burst in one read at the end of it). */
+  function throttled(fn, gap) {
+    let last = 0, timer = null;
+    return () => {
+      if (timer) return;
+      const wait = Math.max(0, last + gap - Date.now());
+      timer = setTimeout(async () => { timer = null; last = Date.now(); await fn(); }, wait);
+    };
+  }
+
+  document.getElementById("problems-prev").addEventListener("click", () => { page -= 1; problems(); });
+  document.getElementById("problems-next").addEventListener("click", () => { page += 1; problems(); });
+  // problems age while nothing happens: their list is read again each minute
+  setInterval(problems, 60_000);
+  return { summary, changed: throttled(summary, 3000), onFilter: (fn) => { onFilter = fn; },
+    onTotals: (fn) => { onTotals = fn; } };
+})();
