@@ -1,50 +1,95 @@
-// Simulator: the chargers of the REST-managed simulator, their runtime, controls, faults and logs.
+// Simulator: the REST-managed simulated chargers a page at a time, found by identity and state,
+// each with its runtime, generator and connectors (rows: sim_rows.js; the create form:
+// sim_create.js). One list request per refresh (GET /ocpp/chargers?runtime=true carries every
+// shown charger's runtime), asked when the event stream says something changed, at most every
+// MIN_GAP, and every IDLE when nothing does: never a request per charger (54 chargers had cost
+// the page 432 requests in 12 s).
 "use strict";
 (() => {
-  const { api, h, badge, fill, debounce, live, act, explain, time } = UI;
+  const { api, h, fill, debounce, live, act, explain, time, toast } = UI;
+  const MIN_GAP = 2000;
+  const IDLE = 5000;
   const tbody = document.querySelector("#chargers tbody");
+  const filters = document.getElementById("sim-filters");
   const selected = new Set();
+  let shown = [];
+  let page = 1;
   let logCharger = null;
 
-  const RUNTIME = { CONNECTED: "Available", PROVISIONING: "Preparing", PENDING: "Preparing", STOPPED: "Unavailable", PROVISIONED: "Unavailable" };
-  // Fault injection: [label, action, arguments] for POST /ocpp/sim/{identity}/{action}
-  const FAULTS = [["Plug", "plug", { connector_id: 1 }], ["Unplug", "unplug", { connector_id: 1 }],
-    ["Fault", "fault-connector", { connector_id: 1, error_code: "GroundFailure" }],
-    ["Clear fault", "clear-fault", { connector_id: 1 }], ["Drop link", "drop-connection", {}],
-    ["Power loss", "power-loss", {}]];
+  // -- the one list request: spaced, one at a time, the latest filter's answer kept --------------
+  const pace = { last: 0, timer: null, busy: false, again: false, urgent: false };
 
-  function updateSelection() {
-    document.getElementById("selected-count").textContent = `${selected.size} selected`;
+  /** Ask for the list: at once when `urgent` (the user did something), else once MIN_GAP has
+   * passed since the last ask; while one is on its way, once more after it. */
+  function refresh(urgent = false) {
+    if (pace.busy) { pace.again = true; pace.urgent ||= urgent; return; }
+    clearTimeout(pace.timer);
+    const wait = urgent ? 0 : pace.last + MIN_GAP - Date.now();
+    if (wait > 0) pace.timer = setTimeout(refresh, wait);
+    else load();
   }
 
-  function row(charger, state) {
-    const runtime = (state && state.runtime) || {};
-    const status = state ? state.status : "unknown";
-    const path = "/ocpp/chargers/" + charger.id;
-    const control = (label, op) => h("button", { type: "button", onclick: (e) => act(e.currentTarget, "POST", `${path}/${op}`, undefined, load) }, label);
-    const sig = JSON.stringify([charger, state, selected.has(charger.id)]);
-    return h("tr", { dataset: { identity: charger.identity, status, sig } },
-      h("td", {}, h("input", { type: "checkbox", "aria-label": "Select " + charger.identity, checked: selected.has(charger.id),
-        onchange: (e) => { e.target.checked ? selected.add(charger.id) : selected.delete(charger.id); updateSelection(); } })),
-      h("td", {}, h("a", { href: "/ui/charge-points/" + encodeURIComponent(charger.identity) }, charger.identity)),
-      h("td", {}, charger.template, charger.atg ? " · ATG" : ""),
-      h("td", { class: "runtime" }, badge(RUNTIME[status] || "unknown", status)),
-      h("td", {}, h("div", { class: "pills" }, (runtime.connectors || []).map((c) => badge(c.status, `${c.id ?? c.connector_id} ${c.status}`)))),
-      h("td", {}, h("div", { class: "actions" }, control("Start", "start-charger"), control("Stop", "stop-charger"),
-        control("Restart", "restart-charger"),
-        h("button", { type: "button", onclick: () => { logCharger = charger; loadLog(); } }, "Log"))),
-      h("td", {}, h("div", { class: "actions" }, FAULTS.map(([label, action, args]) =>
-        h("button", { type: "button", "data-fault": action,
-          onclick: (e) => act(e.currentTarget, "POST", `/ocpp/sim/${encodeURIComponent(charger.identity)}/${action}`, args, debounce(load, 300)) }, label)))));
+  function query() {
+    const data = UI.values(filters);
+    const [kind, value] = (data.state || ":").split(":");
+    const q = new URLSearchParams({ runtime: "true", page, page_size: data.page_size || 25 });
+    if (data.q) q.set("q", data.q);
+    if (kind === "status") q.set("status", value);
+    if (kind === "connector") q.set("connector_status", value);
+    return q;
   }
 
   async function load() {
-    const result = await api("GET", "/ocpp/chargers?page_size=1000");
-    if (!result.ok) { fill(tbody, [h("tr", {}, h("td", { colspan: 7, class: "error" }, explain(result)))]); return; }
-    const chargers = result.data.items;
-    const states = await Promise.all(chargers.map((c) => api("GET", `/ocpp/chargers/${c.id}/provisioning`)));
-    fill(tbody, chargers.map((c, i) => row(c, states[i].ok ? states[i].data : null)), "No simulated chargers yet: create one above.");
+    pace.busy = true;
+    pace.last = Date.now();
+    const q = query();
+    history.replaceState(null, "", "?" + new URLSearchParams([...new FormData(filters), ["page", page]]));
+    const result = await api("GET", "/ocpp/chargers?" + q);
+    pace.busy = false;
+    if (result.ok) {
+      const { items, total, page_size: size } = result.data;
+      const pages = Math.max(1, Math.ceil(total / size));
+      if (page > pages) { page = pages; pace.again = pace.urgent = true; }
+      shown = items;
+      render();
+      document.getElementById("page-info").textContent = `page ${page} of ${pages} · ${total} charger${total === 1 ? "" : "s"}`;
+      document.getElementById("prev").disabled = page <= 1;
+      document.getElementById("next").disabled = page >= pages;
+    } else {
+      fill(tbody, [h("tr", {}, h("td", { colspan: 7, class: "error" }, explain(result)))]);
+    }
     if (logCharger) loadLog();
+    if (pace.again) { pace.again = false; refresh(pace.urgent); pace.urgent = false; return; }
+    pace.timer = setTimeout(() => { if (!document.hidden) refresh(); }, IDLE);
+  }
+
+  // -- rows and what their controls do -------------------------------------------------------------
+  const ctx = {
+    select(charger, on) { on ? selected.add(charger.id) : selected.delete(charger.id); render(); },
+    runtime: (button, charger, op) => act(button, "POST", `/ocpp/chargers/${charger.id}/${op}`, undefined, () => refresh(true)),
+    atg: (button, ids, enabled) => act(button, "POST", "/ocpp/chargers/atg", { ids, enabled }, () => refresh(true)),
+    log(charger) { logCharger = charger; loadLog(); },
+    async drive(button, charger, action, args) {
+      const body = action === "start-transaction" ? { ...args, id_tag: document.getElementById("sim-tag").value || "SIM-TAG-1" } : args;
+      await act(button, "POST", `/ocpp/sim/${encodeURIComponent(charger.identity)}/${action}`, body, (result) => {
+        if (!result.ok) return;
+        const outcome = result.data.result || {};
+        if (outcome.status && outcome.status !== "Accepted") toast(`Not started: ${outcome.status}`, true);
+        if (outcome.stopped === false) toast("No transaction to stop", true);
+        // the answer carries the station as it is now: shown at once, the list follows
+        charger.runtime = { ...charger.runtime, ...result.data.station };
+        render();
+        refresh();
+      });
+    },
+  };
+
+  function render() {
+    fill(tbody, shown.map((c) => SimRows.row(c, { ...ctx, selected: selected.has(c.id) })),
+      filters.q.value || filters.state.value ? "No simulated charger matches." : "No simulated chargers yet: create some above.");
+    document.getElementById("selected-count").textContent = `${selected.size} selected`;
+    const box = document.getElementById("select-all");
+    box.checked = shown.length > 0 && shown.every((c) => selected.has(c.id));
   }
 
   async function loadLog() {
@@ -58,35 +103,36 @@
       h("span", { class: "muted" }, time(e.ts)), " ", h("strong", {}, e.kind), h("pre", {}, e.text))));
   }
 
-  async function loadTemplates() {
-    const result = await api("GET", "/ocpp/templates");
-    if (result.ok) document.getElementById("templates").replaceChildren(...result.data.templates.map((t) => h("option", {}, t)));
-  }
-
-  UI.onSubmit(document.getElementById("create"), async (e) => {
-    e.preventDefault();
-    const form = e.currentTarget;
-    const data = Object.fromEntries(new FormData(form));
-    const body = { identity: data.identity, template: data.template, atg: Boolean(data.atg) };
-    const created = await act(form.querySelector("button[type=submit]"), "POST", "/ocpp/chargers", body);
-    if (created.ok && data.start) await act(null, "POST", `/ocpp/chargers/${created.data.id}/start-charger`);
-    if (created.ok) form.reset();
-    load();
-  });
+  // -- filters, pages, the toolbar -------------------------------------------------------------------
+  const params = new URLSearchParams(location.search);
+  for (const name of ["q", "state", "page_size"]) if (params.get(name)) filters[name].value = params.get(name);
+  page = Math.max(1, Number(params.get("page")) || 1);
+  const again = () => { page = 1; refresh(true); };
+  filters.addEventListener("submit", (e) => { e.preventDefault(); again(); });
+  filters.q.addEventListener("input", debounce(again, 250));
+  filters.state.addEventListener("change", again);
+  filters.page_size.addEventListener("change", again);
+  document.getElementById("prev").addEventListener("click", () => { page -= 1; refresh(true); });
+  document.getElementById("next").addEventListener("click", () => { page += 1; refresh(true); });
   document.getElementById("select-all").addEventListener("change", (e) => {
-    for (const box of tbody.querySelectorAll("input[type=checkbox]")) {
-      box.checked = e.target.checked;
-      box.dispatchEvent(new Event("change"));
-    }
+    for (const c of shown) e.target.checked ? selected.add(c.id) : selected.delete(c.id);
+    render();
   });
   for (const button of document.querySelectorAll("[data-bulk]")) {
     button.addEventListener("click", async () => {
-      if (!selected.size) { UI.toast("Select chargers first", true); return; }
-      const result = await act(button, "POST", `/ocpp/chargers/bulk/${button.dataset.bulk}`, { ids: [...selected] }, load);
-      if (result.ok) UI.toast(`${result.data.results.filter((r) => r.ok).length} of ${selected.size} done`);
+      if (!selected.size) { toast("Select chargers first", true); return; }
+      const result = await act(button, "POST", `/ocpp/chargers/bulk/${button.dataset.bulk}`, { ids: [...selected] }, () => refresh(true));
+      if (result.ok) toast(`${result.data.results.filter((r) => r.ok).length} of ${selected.size} done`);
     });
   }
-  live(debounce(load, 400));
-  loadTemplates();
-  load();
+  for (const button of document.querySelectorAll("[data-atg-all]")) {
+    button.addEventListener("click", () => {
+      if (!shown.length) { toast("No charger shown", true); return; }
+      ctx.atg(button, shown.map((c) => c.id), button.dataset.atgAll === "true");
+    });
+  }
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
+  live(() => refresh());
+  SimCreate.init(() => refresh(true));
+  refresh(true);
 })();
