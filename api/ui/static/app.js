@@ -123,6 +123,29 @@ const UI = (() => {
     return () => { clearTimeout(timer); timer = setTimeout(fn, ms); };
   }
 
+  /** `fn` (async) paced: the returned `ask(urgent)` runs it at once when `urgent` (a click), else
+   * once `gap` ms have passed since it last ran; one run at a time, and an ask during a run
+   * makes one more after it. With `idle`, it runs again after `idle` ms without an ask while the
+   * page is shown. A page that asks on every event of a busy stream reads at most once per gap
+   * (issue #21: 54 simulated chargers had cost the simulator page 432 requests in 12 s). */
+  function paced(fn, gap, idle = 0) {
+    let last = 0, timer = null, busy = false, again = false, hurry = false;
+    async function run() {
+      busy = true;
+      last = Date.now();
+      try { await fn(); } finally { busy = false; }
+      if (again) { const urgent = hurry; again = hurry = false; ask(urgent); }
+      else if (idle) timer = setTimeout(() => { if (!document.hidden) ask(); }, idle);
+    }
+    function ask(urgent = false) {
+      if (busy) { again = true; hurry ||= urgent; return; }
+      clearTimeout(timer);
+      const wait = urgent ? 0 : last + gap - Date.now();
+      if (wait > 0) timer = setTimeout(run, wait); else run();
+    }
+    return ask;
+  }
+
   /** Subscribe to /api/v1/events (the cookie authenticates it); the dot in the header shows it. */
   function live(onEvent, params = {}) {
     const query = new URLSearchParams(params).toString();
@@ -170,5 +193,5 @@ const UI = (() => {
     for (const button of form.querySelectorAll("button[type=submit]")) button.disabled = false;
   }
 
-  return { api, explain, h, badge, time, ago, toast, act, fill, debounce, live, values, onSubmit };
+  return { api, explain, h, badge, time, ago, toast, act, fill, debounce, paced, live, values, onSubmit };
 })();

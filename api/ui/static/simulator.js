@@ -16,19 +16,6 @@
   let page = 1;
   let logCharger = null;
 
-  // -- the one list request: spaced, one at a time, the latest filter's answer kept --------------
-  const pace = { last: 0, timer: null, busy: false, again: false, urgent: false };
-
-  /** Ask for the list: at once when `urgent` (the user did something), else once MIN_GAP has
-   * passed since the last ask; while one is on its way, once more after it. */
-  function refresh(urgent = false) {
-    if (pace.busy) { pace.again = true; pace.urgent ||= urgent; return; }
-    clearTimeout(pace.timer);
-    const wait = urgent ? 0 : pace.last + MIN_GAP - Date.now();
-    if (wait > 0) pace.timer = setTimeout(refresh, wait);
-    else load();
-  }
-
   function query() {
     const data = UI.values(filters);
     const [kind, value] = (data.state || ":").split(":");
@@ -39,17 +26,14 @@
     return q;
   }
 
+  /** The one list request: every shown charger with its runtime. */
   async function load() {
-    pace.busy = true;
-    pace.last = Date.now();
-    const q = query();
     history.replaceState(null, "", "?" + new URLSearchParams([...new FormData(filters), ["page", page]]));
-    const result = await api("GET", "/ocpp/chargers?" + q);
-    pace.busy = false;
+    const result = await api("GET", "/ocpp/chargers?" + query());
     if (result.ok) {
       const { items, total, page_size: size } = result.data;
       const pages = Math.max(1, Math.ceil(total / size));
-      if (page > pages) { page = pages; pace.again = pace.urgent = true; }
+      if (page > pages) { page = pages; refresh(true); }  // the page emptied: its last one, next
       shown = items;
       render();
       document.getElementById("page-info").textContent = `page ${page} of ${pages} · ${total} charger${total === 1 ? "" : "s"}`;
@@ -58,10 +42,10 @@
     } else {
       fill(tbody, [h("tr", {}, h("td", { colspan: 7, class: "error" }, explain(result)))]);
     }
-    if (logCharger) loadLog();
-    if (pace.again) { pace.again = false; refresh(pace.urgent); pace.urgent = false; return; }
-    pace.timer = setTimeout(() => { if (!document.hidden) refresh(); }, IDLE);
+    if (logCharger) await loadLog();
   }
+  // asked on every event, by the controls at once (urgent), by itself after IDLE of quiet
+  const refresh = UI.paced(load, MIN_GAP, IDLE);
 
   // -- rows and what their controls do -------------------------------------------------------------
   const ctx = {
@@ -132,7 +116,7 @@
     });
   }
   document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
-  live(() => refresh());
+  live(() => refresh(), { types: "connected,disconnected,boot,status,transaction_started,transaction_stopped" });
   SimCreate.init(() => refresh(true));
   refresh(true);
 })();
