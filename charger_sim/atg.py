@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from charger_sim.transactions import StationTransactions
@@ -28,12 +28,15 @@ class Generator:
         self.station = station
         self.settings = settings or AtgSettings()
         self._tasks: list[asyncio.Task[None]] = []
+        self._starting: set[asyncio.Task[Any] | None] = set()  # drivers presenting their tag now
+        self._leaving = False
 
     @property
     def enabled(self) -> bool:
         return bool(self._tasks)
 
     def enable(self) -> None:
+        self._leaving = False
         if not self._tasks:
             self._tasks = [self.station.spawn(self._driver(cid)) for cid in self.station.connectors]
 
@@ -41,6 +44,23 @@ class Generator:
         for task in self._tasks:
             task.cancel()
         self._tasks = []
+
+    async def leave(self, timeout: float = 10.0) -> None:
+        """The drivers leave for good (the end of a run): none starts a session from now on,
+        but one presenting its tag right now finishes that first (``timeout`` at most), so the
+        CSMS's verdict on it is counted and a session it started is running, for the station's
+        shutdown to end. Cut off midway (:meth:`disable`), its answer would be lost to the
+        counts, or its session could start after the shutdown had ended the others."""
+        self._leaving = True
+        tasks, self._tasks = self._tasks, []
+        busy = [task for task in tasks if task in self._starting]
+        for task in tasks:
+            if task not in busy:
+                task.cancel()
+        if busy:
+            await asyncio.wait(busy, timeout=timeout)
+        for task in busy:
+            task.cancel()
 
     def _draw(self, bounds: tuple[float, float]) -> float:
         return self.station.rng.uniform(*bounds)
@@ -57,7 +77,15 @@ class Generator:
             await st.plug(connector_id)
             await asyncio.sleep(self._draw(s.plug_delay))
             tag = st.rng.choice(s.id_tags)
-            if await st.start_local(connector_id, tag) == "Accepted":
+            me = asyncio.current_task()
+            self._starting.add(me)
+            try:
+                status = await st.start_local(connector_id, tag)
+            finally:
+                self._starting.discard(me)
+            if self._leaving:
+                return
+            if status == "Accepted":
                 await asyncio.sleep(self._draw(s.duration))
             # refused (at the Authorize or in the StartTransaction's answer): the driver gives up
             # at once rather than sitting out a session that delivers nothing

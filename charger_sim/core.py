@@ -79,6 +79,10 @@ class StationCore:
         self.registration: str | None = None
         # rejected: sessions the CSMS refused (at the Authorize, or in its answer to the start)
         self.stats = {"calls": 0, "call_errors": 0, "transactions": 0, "connects": 0, "rejected": 0}
+        # the same refusals by the status the CSMS gave (ConcurrentTx, Invalid, ...), and how many
+        # of them came in the answer to a start (the CSMS keeps a transaction for each of those)
+        self.refusals: dict[str, int] = {}
+        self.refused_starts = 0
         # fault knobs
         self.clock_skew = 0.0
         self.response_delay = 0.0
@@ -160,19 +164,36 @@ class StationCore:
     def stop(self) -> None:
         self.client.stop()
 
-    async def shutdown(self, reason: str = "Local", timeout: float = 10.0) -> None:
+    async def shutdown(self, reason: str = "Local", timeout: float = 10.0) -> int:
         """Stop as a station switched off by its operator: running transactions end with
         ``reason`` (on disk at once), the queue gets ``timeout`` seconds to reach the CSMS, then
-        the socket closes. What did not get through is sent at the next start."""
-        for c in self.connectors.values():
-            if c.tx is not None:
-                with contextlib.suppress(*CALL_FAILED, QueueClosed):
-                    await self.stop_transaction(c, reason)
+        the socket closes. What did not get through is sent at the next start. The connectors'
+        ends go out side by side, so a CSMS slow to answer one cannot hold the stop past
+        ``timeout`` (one after the other, each could wait out the response timeout). Returns how
+        many transactions it ended."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        ends = [asyncio.ensure_future(self._end(c, reason)) for c in self.connectors.values() if c.tx is not None]
+        if ends:
+            await asyncio.wait(ends, timeout=timeout)
         while len(self.outbox) and self.booted.is_set() and loop.time() < deadline:
             await asyncio.sleep(0.05)
         self.stop()
+        for end in ends:  # an end not answered yet went to disk first: the next start sends it
+            end.cancel()
+        return len(ends)
+
+    async def _end(self, c: Connector, reason: str) -> None:
+        with contextlib.suppress(*CALL_FAILED, QueueClosed):
+            await self.stop_transaction(c, reason)
+
+    def count_refusal(self, status: str, *, at_start: bool) -> None:
+        """A session the CSMS refused (``status``: its idTagInfo / idTokenInfo status), counted by
+        why, so a run can say what went wrong rather than only how often; ``at_start``: refused
+        in the answer to the start (a transaction the CSMS keeps), else at the Authorize."""
+        self.stats["rejected"] += 1
+        self.refusals[status] = self.refusals.get(status, 0) + 1
+        self.refused_starts += at_start
 
     def _connect_failed(self, exc: BaseException) -> None:
         if isinstance(exc, OutboundRefused):  # retried like any failure: a name may resolve later

@@ -199,7 +199,7 @@ class Station201(StationTransactions):
             return await super().start_local(connector_id, id_tag)
         status = await self.authorize(id_tag)  # the transaction begun at plug-in gets its token
         if status != "Accepted":
-            self.stats["rejected"] += 1
+            self.count_refusal(status, at_start=False)
             self.event("authorize_rejected", id_tag=id_tag, status=status)
             return status
         return await self.start_transaction(c, id_tag)

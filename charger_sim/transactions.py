@@ -86,7 +86,7 @@ class StationTransactions(StationCore):
             return "Busy"
         status = await self.authorize(id_tag)
         if status != "Accepted":
-            self.stats["rejected"] += 1
+            self.count_refusal(status, at_start=False)
             self.event("authorize_rejected", id_tag=id_tag, status=status)
             return status
         await self.plug(connector_id)
@@ -157,7 +157,7 @@ class StationTransactions(StationCore):
         """The CSMS's verdict on a started transaction: counted, and a refusal acted on."""
         self.event("transaction_started", connector=c.id, transaction_id=shown_id, status=status)
         if status != "Accepted":
-            self.stats["rejected"] += 1
+            self.count_refusal(status, at_start=True)
             if c.tx is tx:
                 await self._refuse(c)
 
@@ -177,7 +177,7 @@ class StationTransactions(StationCore):
         TransactionEvent: :meth:`_names` says which transaction the id is)."""
         for c in self.connectors.values():
             if c.tx is not None and self._names(c.tx, transaction_id):
-                self.stats["rejected"] += 1
+                self.count_refusal(status, at_start=True)
                 self.event("transaction_refused", connector=c.id, transaction_id=transaction_id,
                            status=status)
                 self.spawn(self._refuse(c))
