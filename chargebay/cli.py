@@ -107,7 +107,26 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     typer.echo(f"database at {shown_database(settings.database_url)} is at revision {revision}")
 
 
-@app.command()
+SIM_HELP = "\n\n".join((
+    "Run simulated OCPP 1.6J and 2.0.1 charge points against any CSMS.",
+    "On a terminal it shows a live view; piped to a file or a CI log, a plain progress line every "
+    "few seconds. At the end of --duration (or on Ctrl-C or SIGTERM; a second one quits at once) "
+    "running transactions are stopped and answered before the stations disconnect, and one table "
+    "sums the run up: stations booted, sessions started, sessions the CSMS rejected (by its "
+    "reason), transactions stopped. Exit status 1 when no station booted.",
+    "Against another CSMS, e.g. SteVe, with the charge points SIM-00001 and SIM-00002, their "
+    "password and the id tags TAG-A and TAG-B registered there:",
+    "  chargebay sim \\\n"
+    "    --csms ws://steve-host:8180/steve/websocket/CentralSystemService/ \\\n"
+    "    --count 2 --password their-password \\\n"
+    "    --atg --id-tag TAG-A --id-tag TAG-B --duration 300 > sim.log",
+    "The --atg drivers present SIM-TAG-1, SIM-TAG-2 and SIM-TAG-3 unless --id-tag or "
+    "--id-tags-file (one tag a line) say otherwise: a CSMS that does not know them rejects every "
+    "session (Invalid).",
+))
+
+
+@app.command(help=SIM_HELP)
 def sim(
     csms: Annotated[str, typer.Option(help="CSMS websocket URL; the identity is appended.")] = "ws://127.0.0.1:9000/ocpp",
     count: Annotated[int, typer.Option(min=1, help="Number of stations.")] = 1,
@@ -115,8 +134,8 @@ def sim(
     prefix: Annotated[str, typer.Option(help="Identities are {prefix}-{n:05d}.")] = "SIM",
     atg: Annotated[bool, typer.Option("--atg", help="Run the automatic transaction generator.")] = False,
     duration: Annotated[float | None, typer.Option(help=(
-        "Stop cleanly after this many seconds: running transactions end (StopTransaction "
-        "Local) and get a few seconds to reach the CSMS; the rest is sent at the next run."))] = None,
+        "Stop cleanly after this many seconds: running transactions end (StopTransaction Local, "
+        "2.0.1 TransactionEvent Ended) and get 10 s to be answered; the rest is sent at the next run."))] = None,
     ramp: Annotated[float, typer.Option(help="New connections per second.")] = 200.0,
     workers: Annotated[int, typer.Option(help="Worker processes (0: one per core).")] = 0,
     seed: Annotated[int | None, typer.Option(help="Seed for reproducible runs.")] = None,
@@ -124,13 +143,28 @@ def sim(
         "--ocpp-version", help="1.6 or 2.0.1 for every station (default: the template's).")] = None,
     mix: Annotated[str | None, typer.Option(help=(
         "A mixed fleet, e.g. 1.6=70,2.0.1=30: that share of the stations speaks each version."))] = None,
+    password: Annotated[str | None, typer.Option(help=(
+        "The stations' HTTP Basic auth password (security profile 1 or 2), 1.6 and 2.0.1 alike; "
+        "default: the template's, if any."))] = None,
+    id_tag: Annotated[list[str] | None, typer.Option("--id-tag", metavar="TAG", help=(
+        "An id tag the --atg drivers present (repeatable; default SIM-TAG-1..3)."))] = None,
+    id_tags_file: Annotated[str | None, typer.Option(metavar="FILE", help=(
+        "Id tags for the --atg drivers, one a line (# starts a comment line); with --id-tag, both."))] = None,
+    atg_idle: Annotated[str, typer.Option(metavar="MIN-MAX", help=(
+        "--atg: seconds a connector stays free before the next driver comes."))] = "5-60",
+    atg_session: Annotated[str, typer.Option(metavar="MIN-MAX", help=(
+        "--atg: seconds an accepted session lasts."))] = "60-600",
+    progress_every: Annotated[float, typer.Option(min=0.5, help=(
+        "Seconds between two progress lines when the output is not a terminal."))] = 5.0,
 ) -> None:
-    """Run simulated OCPP 1.6J and 2.0.1 charge points against any CSMS."""
+    """`chargebay sim` (its help is SIM_HELP: a worked example needs its own line breaks)."""
     from charger_sim.console import run
-    from charger_sim.fleet import FleetOptions, parse_mix
+    from charger_sim.fleet import FleetOptions, parse_mix, parse_range, read_id_tags
     from charger_sim.template import load_template
 
-    overrides = {"ocpp_version": ocpp_version} if ocpp_version else {}
+    overrides: dict[str, str] = {"ocpp_version": ocpp_version} if ocpp_version else {}
+    if password is not None:
+        overrides["password"] = password
     try:
         if ocpp_version not in (None, "1.6", "2.0.1"):
             raise ValueError(f"--ocpp-version must be 1.6 or 2.0.1, not {ocpp_version!r}")
@@ -138,14 +172,34 @@ def sim(
             raise ValueError("--mix and --ocpp-version: give one of them")
         versions = parse_mix(mix) if mix else {}
         load_template(template, overrides)
+        atg_settings: dict[str, object] = {"idle": parse_range(atg_idle, "--atg-idle"),
+                                           "duration": parse_range(atg_session, "--atg-session")}
+        tags = [*(id_tag or []), *(read_id_tags(id_tags_file) if id_tags_file else [])]
+        if tags:
+            atg_settings["id_tags"] = _id_tags(tags)
     except (FileNotFoundError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    if tags and not atg:
+        typer.echo("note: the id tags are for the --atg drivers; without --atg no session starts on "
+                   "its own", err=True)
     settings = _settings()
     configure_logging("WARNING", settings.log_format.value)
-    run(FleetOptions(csms=csms, count=count, template=template, prefix=prefix, atg=atg,
-                     duration=duration, ramp=ramp, workers=workers, seed=seed,
-                     state_dir=str(settings.sim_dir), overrides=overrides, mix=versions))
+    totals = run(FleetOptions(csms=csms, count=count, template=template, prefix=prefix, atg=atg,
+                              duration=duration, ramp=ramp, workers=workers, seed=seed,
+                              state_dir=str(settings.sim_dir), overrides=overrides, mix=versions,
+                              atg_settings=atg_settings), progress_every=progress_every)
+    if not totals["boot_accepted"]:
+        raise typer.Exit(1)
+
+
+def _id_tags(tags: list[str]) -> list[str]:
+    """The tags, each once; ValueError for one longer than OCPP 1.6's idTag (20 characters):
+    every session with it would be a CALLERROR, not a test of the CSMS."""
+    long = [tag for tag in tags if len(tag) > 20]
+    if long:
+        raise ValueError(f"id tag {long[0]!r} is longer than 20 characters (OCPP 1.6 idTag)")
+    return list(dict.fromkeys(tags))
 
 
 @token_app.command("create")
