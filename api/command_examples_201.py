@@ -3,44 +3,25 @@
 
 Written out by hand, 40 examples would drift from the schemas; made from them, each is valid by
 construction (a test checks every one against the 2.0.1 validator). The 2.0.1 schemas refer to
-their own ``definitions``, which an OpenAPI document cannot resolve: :func:`inlined` writes each
-reference out in place (the schemas have no cycles).
+their own ``definitions``, which an OpenAPI document cannot resolve: :func:`inlined` takes each
+schema with its references written out by the OCPP core (:mod:`ocppj.schemas`).
 """
 
 from __future__ import annotations
 
 import copy
-import json
 from functools import cache
 from typing import Any
 
-from ocppj.versions import V201, V201_SCHEMAS
+from ocppj.versions import V201
 
 _TIME = "2026-12-04T10:00:00Z"
-_SKIPPED = ("$schema", "$id", "comment", "javaType", "definitions", "additionalProperties")
-
-
-def _inline(node: Any, definitions: dict[str, Any]) -> Any:
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/definitions/"):
-            return _inline(definitions[ref.rsplit("/", 1)[1]], definitions)
-        return {k: _inline(v, definitions) for k, v in node.items() if k not in _SKIPPED}
-    if isinstance(node, list):
-        return [_inline(v, definitions) for v in node]
-    return node
-
-
-@cache
-def _schema(action: str) -> dict[str, Any]:
-    raw = json.loads((V201_SCHEMAS / f"{action}Request.json").read_text())
-    inlined: dict[str, Any] = _inline(raw, raw.get("definitions", {}))
-    return inlined
+_SKIPPED = ("comment", "javaType", "additionalProperties")  # besides the core's metadata
 
 
 def inlined(action: str) -> dict[str, Any]:
     """The request schema of ``action`` with every ``$ref`` written out (a copy)."""
-    return copy.deepcopy(_schema(action))
+    return V201.request_schema(action, _SKIPPED)
 
 
 def minimal(schema: dict[str, Any]) -> Any:
@@ -106,7 +87,7 @@ _OVERRIDES: dict[str, dict[str, Any]] = {
 
 @cache
 def _examples() -> dict[str, dict[str, Any]]:
-    return {action: _OVERRIDES.get(action) or minimal(_schema(action)) for action in sorted(V201.csms_actions)}
+    return {action: _OVERRIDES.get(action) or minimal(inlined(action)) for action in sorted(V201.csms_actions)}
 
 
 def example(action: str) -> dict[str, Any]:

@@ -8,12 +8,15 @@ charge point offers, unless its record pins one); a connection takes its version
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import ocpp
 
 from ocppj.errors import V16_ERRORS, V201_ERRORS, ErrorCodes
+from ocppj.schemas import self_contained
 from ocppj.validation import Validator
 
 _LIBRARY = Path(ocpp.__file__).parent
@@ -35,6 +38,11 @@ class Version:
     def warm_up(self) -> None:
         """Compile every schema of this version (before the first peer connects)."""
         self.validator.warm_up(self.cp_actions | self.csms_actions)
+
+    def request_schema(self, action: str, drop: Collection[str] = ()) -> dict[str, Any]:
+        """The JSON schema of ``action``'s request in this version, self-contained (see
+        :mod:`ocppj.schemas`), for whatever shows or builds a payload outside this core."""
+        return self_contained(self.validator.schema_path(action), drop)
 
 
 # OCPP 1.6 edition 2 and the security whitepaper.

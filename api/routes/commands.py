@@ -3,7 +3,9 @@
 One OpenAPI entry per action, so /docs shows each action's own schema and example; one route,
 first, serves them all (see :func:`command`). It reads the body and answers the outcome; the
 command itself (check, record, send, outcome, callback) is one call of
-:meth:`csms.services.commands.CommandService.run`.
+:meth:`csms.services.commands.CommandService.run`. Per OCPP version, the list of those actions
+with their request schemas (``/api/v1/ocpp-versions/{ocpp_version}``), for clients that build
+their forms from it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
+from functools import cache
 from typing import Annotated, Any
 
 import orjson
@@ -28,14 +31,17 @@ from api.schemas.commands import (
     CommandOut,
     CommandPending,
     CommandResult,
+    CommandSchema,
     FleetCommandIn,
     FleetCommandOut,
     FleetTargetOut,
+    OcppVersionName,
+    OcppVersionOut,
 )
 from csms.outcomes import Outcome
 from csms.services.bulk_commands import Target
 from csms.services.commands import CommandRun, CommandService
-from ocppj.versions import V16, V201
+from ocppj.versions import V16, V201, Version
 from ocppj.versions import V16_SCHEMAS as SCHEMAS
 
 router = APIRouter(tags=["commands"], route_class=GuardedRoute)
@@ -270,3 +276,26 @@ async def get_command(command_id: str, reads: Queries) -> dict[str, Any]:
 async def list_commands(page: Paging, reads: Queries, charge_point_id: str | None = None,
                         action: str | None = None, status: str | None = None) -> dict[str, Any]:
     return await reads.commands.page_of(page, charge_point_id=charge_point_id, action=action, status=status)
+
+
+_VERSIONS = {"1.6": (V16, EXAMPLES.__getitem__), "2.0.1": (V201, example)}
+
+
+@cache
+def _version_document(name: OcppVersionName) -> OcppVersionOut:
+    """Built once: the schemas are the installed OCPP library's, fixed for the process."""
+    version: Version
+    version, example_of = _VERSIONS[name]
+    return OcppVersionOut(ocpp_version=name, subprotocol=version.subprotocol,
+                          commands=[CommandSchema(action=a, request_schema=version.request_schema(a),
+                                                  example=example_of(a)) for a in sorted(version.csms_actions)],
+                          charge_point_actions=sorted(version.cp_actions))
+
+
+@router.get("/api/v1/ocpp-versions/{ocpp_version}", summary="One OCPP version's commands and their schemas",
+            dependencies=[read], response_model=OcppVersionOut, responses=declare({}))
+async def ocpp_version(ocpp_version: OcppVersionName) -> OcppVersionOut:
+    """Every action the central system can send a charge point of this version, with its request's
+    JSON schema (from the OCPP core's version registry) and a valid example: what a client needs
+    to offer each command as a form (the dashboard's charge point page does)."""
+    return _version_document(ocpp_version)

@@ -89,3 +89,26 @@ class FleetCommandOut(BaseModel):
     action: str
     counts: dict[str, int] = Field(description="status -> how many charge points ended so.")
     results: list[FleetTargetOut]
+
+
+OcppVersionName = Literal["1.6", "2.0.1"]
+
+
+class CommandSchema(BaseModel):
+    """One CSMS-initiated action of a version: what its request may hold, and one that fits."""
+
+    action: str
+    request_schema: dict[str, Any] = Field(description=(
+        "The request's JSON schema as the OCPP version publishes it, self-contained (every `$ref` "
+        "written out): a client builds a form or checks a payload from it alone."))
+    example: dict[str, Any] = Field(description="A payload the schema accepts.")
+
+
+class OcppVersionOut(BaseModel):
+    """What the central system speaks in one OCPP version: the commands it can send (each the
+    route `POST /api/v1/charge-points/{id}/commands/{action}`) and the actions it answers."""
+
+    ocpp_version: OcppVersionName
+    subprotocol: str = Field(description="The websocket subprotocol that selects it.")
+    commands: list[CommandSchema] = Field(description="The CSMS-initiated actions, A to Z.")
+    charge_point_actions: list[str] = Field(description="The actions a charge point initiates, A to Z.")

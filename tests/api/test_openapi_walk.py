@@ -232,6 +232,7 @@ async def with_known_ids(walk: Walk) -> None:
         walk.known["webhook_id"] = await created(walk, "/api/v1/webhooks", "id")
         walk.known["command_id"] = (await walk.http.get("/api/v1/commands", headers=ADMIN)).json()["items"][0]["id"]
         walk.known["action"] = "ClearCache"
+        walk.known["ocpp_version"] = "2.0.1"
         fleet = walk.conformance.operation("POST", "/api/v1/commands/fleet/ClearCache")
         assert fleet is not None
         request = walk.valid(fleet)
