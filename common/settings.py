@@ -203,6 +203,18 @@ class Settings(BaseSettings):
         "Seconds before a webhook's first retry; each next one waits twice as long, at most 300 s."))
     webhook_timeout: float = Field(default=10.0, gt=0, le=60, description=(
         "Seconds one webhook delivery attempt may take (connect and answer)."))
+    alert_interval: float = Field(default=30.0, ge=0, le=3600, description=(
+        "Seconds between two evaluations of the alert rules (csms.alerts; 0: never on a schedule)."))
+    smtp_host: str | None = Field(default=None, description=(
+        "SMTP server the alert e-mails are sent through (unset: no e-mail, logged once)."))
+    smtp_port: int = Field(default=587, ge=1, le=65535, description=(
+        "Its port: 587 with STARTTLS, 465 for TLS from the first byte, 25 plain."))
+    smtp_username: str | None = Field(default=None, description="Login at the SMTP server, if it wants one.")
+    smtp_password: str | None = Field(default=None, description="Password of smtp_username.")
+    smtp_from: str = Field(default="chargebay@localhost", max_length=200, description=(
+        "The From address of the alert e-mails."))
+    smtp_starttls: bool = Field(default=True, description=(
+        "Upgrade the SMTP connection with STARTTLS before logging in (not on port 465, TLS already)."))
     demo: bool = Field(default=False, description="Start three simulated chargers (make run does).")
     sim_workers: int = Field(default=0, description="Simulator worker processes (0: one per core).")
     sim_state_dir: Path | None = Field(default=None, description=(

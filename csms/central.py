@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from common.outbound import OutboundPolicy
 from common.ratelimit import Throttles
 from common.settings import Settings
+from csms.alerts.evaluator import AlertEvaluator, groups_over_limit
+from csms.alerts.mailer import Mailer, Smtp
 from csms.ca import CertificateAuthority, LocalCA
 from csms.callbacks import Callbacks
 from csms.energy.link import CentralLink
@@ -28,6 +30,7 @@ from csms.passwords import PasswordChecker
 from csms.queries import Reads
 from csms.rejected import RejectedFrames
 from csms.routing import LocalRouter, Router
+from csms.services.alerts import AlertService
 from csms.services.bulk_commands import BulkCommands
 from csms.services.certificates import CertificateService
 from csms.services.charge_point_security import ChargePointSecurity
@@ -133,6 +136,12 @@ class CentralSystem:
         self.transactions.stop_listeners.append(self.energy.ended)
         self.load_groups = LoadGroupService(self.writer, self.reads.load_groups, self.energy,
                                             clustered=self._clustered)
+        # Alerts (csms.alerts): rules evaluated on a schedule (alert_evaluator.evaluate() runs one
+        # now), announced as events (so by the webhooks) and e-mailed, retried as webhooks are
+        self.mailer = Mailer(Smtp.of(settings), Retry(settings.webhook_attempts, settings.webhook_backoff))
+        self.alerts = AlertService(self.writer, self.events)
+        self.alert_evaluator = AlertEvaluator(engine, self.writer, self.reads.network, self.events, self.mailer,
+                                              lambda now: groups_over_limit(self.energy, now))
         self.passwords = PasswordChecker(settings)
         # Lines a charge point can cause per frame or per handshake, at most one of a kind per
         # LOG_EVERY seconds (common.ratelimit); what the message log keeps of rejected frames.
@@ -191,6 +200,7 @@ class CentralSystem:
         await self._preload()
         await self.transactions.preload()
         self.deliveries.start()
+        self.mailer.start()
         await self.energy.start()
         if self.energy.layout.groups and await self._clustered():
             log.warning("load groups are defined, but load management sees only the sessions of the "
@@ -208,6 +218,9 @@ class CentralSystem:
             self._scheduler.add_job(
                 self.prune_messages, "interval", seconds=interval, max_instances=1, coalesce=True,
                 next_run_time=now_utc() + timedelta(seconds=min(interval, FIRST_PRUNE)))
+        if self.settings.alert_interval > 0:  # every node evaluates; an alert opens once (csms.alerts)
+            self._scheduler.add_job(self.alert_evaluator.run, "interval", seconds=self.settings.alert_interval,
+                                    max_instances=1, coalesce=True)
         if self._scheduler.get_jobs():
             self._scheduler.start()
 
@@ -221,6 +234,7 @@ class CentralSystem:
         await self.energy.close()
         await self.commands.drain(DRAIN_S)
         await self.deliveries.close()
+        await self.mailer.close()
         await self.writer.close()
 
     async def sweep_dead_nodes(self) -> int:

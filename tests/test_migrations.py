@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import charger_sim.models  # noqa: F401
 import csms.store.access  # noqa: F401
+import csms.store.alert_models  # noqa: F401
 import csms.store.energy_models  # noqa: F401
 import csms.store.models  # noqa: F401
 import csms.store.security_models  # noqa: F401

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 import charger_sim.models  # noqa: F401  (registers tables on the shared metadata)
 import csms.store.access  # noqa: F401
+import csms.store.alert_models  # noqa: F401
 import csms.store.energy_models  # noqa: F401
 import csms.store.models  # noqa: F401
 import csms.store.security_models  # noqa: F401

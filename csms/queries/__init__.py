@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from csms.queries.alerts import AlertQueries
 from csms.queries.charge_points import ChargePointQueries
 from csms.queries.commands import CommandQueries
 from csms.queries.id_tags import IdTagQueries
@@ -37,3 +38,4 @@ class Reads:
         self.load_groups = LoadGroupQueries(engine)
         self.webhooks = WebhookQueries(engine, writer)
         self.network = NetworkQueries(engine, stuck_after)
+        self.alerts = AlertQueries(engine)

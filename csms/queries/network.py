@@ -11,6 +11,7 @@ session finishing). Offline charge points are counted apart.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -98,6 +99,16 @@ class NetworkQueries:
             query = query.where(found.c.kind == kind)
         return await paginate(self._engine, query, page, _problem)
 
+    async def every_problem(self, kinds: Collection[ProblemKind]) -> list[dict[str, Any]]:
+        """Every problem of ``kinds`` at once, ``since`` a datetime: what the alert rules are
+        evaluated on (:mod:`csms.alerts.evaluator`), so a rule means what the dashboard lists."""
+        if not kinds:
+            return []
+        found = self._problems()
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(select(found).where(found.c.kind.in_(list(kinds))))
+            return [{**row._mapping, "since": _when(row.since)} for row in rows]
+
     def _problems(self) -> Any:
         """Every problem as one row: kind, charge point, connector, transaction, since, detail."""
         stuck_before = datetime.now(UTC) - timedelta(seconds=self.stuck_after)
@@ -133,12 +144,17 @@ async def _counts(conn: AsyncConnection, key: Any, query: Select[Any]) -> dict[A
     return {found: int(n) for found, n in rows}
 
 
-def _problem(row: Any) -> dict[str, Any]:
-    data = dict(row._mapping)
-    since = data["since"]
+def _when(since: Any) -> datetime | None:
+    """A problem's ``since`` as an aware datetime."""
     if isinstance(since, str):  # SQLite hands a union's datetimes back as text
         since = datetime.fromisoformat(since)
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
+    return since  # type: ignore[no-any-return]
+
+
+def _problem(row: Any) -> dict[str, Any]:
+    data = dict(row._mapping)
+    since = _when(data["since"])
     data["since"] = iso(since) if since is not None else None
     return data
