@@ -131,7 +131,7 @@ def test_a_fleet_from_a_template_found_paged_and_refreshed_in_one_request(site: 
     assert not [r.url for r in asked if "/provisioning" in r.url or "/logs" in r.url]
     assert len(lists) == len(asked), [r.url for r in asked if r not in lists]
     assert per_minute <= PER_MINUTE, [r.url for r in asked]
-    assert len(lists) >= seconds / 5 - 1  # and it does refresh (events or every 5 s)
+    assert len(lists) >= seconds / 10  # and it does refresh (on events, or after 5 s of quiet)
     assert all("runtime=true" in r.url for r in lists)
 
     # pages, search, state
@@ -145,10 +145,12 @@ def test_a_fleet_from_a_template_found_paged_and_refreshed_in_one_request(site: 
     expect(page.locator("#page-info")).to_have_text("page 1 of 1 · 9 chargers")
     expect(page.locator("#chargers tbody tr").last).to_have_attribute("data-identity", "LOAD-009")
     page.fill('#sim-filters [name="q"]', "")
+    asked.clear()
     page.select_option('#sim-filters [name="state"]', "connector:Charging")  # the generator's sessions
-    expect(page.locator("#chargers tbody tr .conn").first).to_be_visible(timeout=60_000)
-    for shown in page.locator("#chargers tbody tr").all():
-        expect(shown.locator('.conn[data-status="Charging"]').first).to_be_visible()
+    page.wait_for_function("""() => { const rows = [...document.querySelectorAll('#chargers tr[data-identity]')];
+        return rows.length > 0 && rows.every(r => r.querySelector('.conn[data-status="Charging"]')); }""",
+                           timeout=60_000)
+    assert any("connector_status=Charging" in r.url for r in asked)  # the server filtered them
     page.select_option('#sim-filters [name="state"]', "status:STOPPED")
     expect(page.locator("#chargers tbody")).to_contain_text("No simulated charger matches.")
     page.select_option('#sim-filters [name="state"]', "")
