@@ -8,6 +8,7 @@ validation and the audit log apply to a click exactly as they do to an API call.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -31,6 +32,7 @@ from api.vendor.web.auth import (
     admin_login,
     kiosk_login,
 )
+from csms.services.errors import NotFound
 
 HERE = Path(__file__).resolve().parent
 NODE_MODULES = HERE.parents[1] / "node_modules"  # where `npm ci` (make install) puts them
@@ -100,10 +102,12 @@ def _safe_next(target: str | None) -> str:
     return target if target and target.startswith("/") and not target.startswith("//") else "/"
 
 
-async def _page(request: Request, key: str, view: str | None = None, **context: Any) -> Response:
+async def _page(request: Request, key: str, view: str | None = None,
+                found: Callable[[], Awaitable[bool]] | None = None, **context: Any) -> Response:
     """Page ``view`` (default: the nav entry ``key``'s own) for a logged-in caller whose role may
     see it; otherwise the login page (at ``/``, else a redirect to it), or the first page the
-    role may see."""
+    role may see. A page of one thing asks ``found`` only then (a stranger learns from the login
+    nothing of which ids exist): a 404 page when it names nothing."""
     try:
         caller = await session(request)
     except ApiError as exc:  # 429: too many unknown tokens from this address
@@ -119,6 +123,9 @@ async def _page(request: Request, key: str, view: str | None = None, **context: 
     if page not in visible:
         return RedirectResponse(visible[0].path, status_code=303)
     view = view or key
+    if found is not None and not await found():
+        return _render(request, "not_found.html", 404, caller=caller, pages=visible, page=page,
+                       view="not_found", **context)
     return _render(request, f"{view}.html", caller=caller, pages=visible, page=page, view=view,
                    **context)
 
@@ -136,7 +143,14 @@ for _nav in PAGES:  # "/" is the login page until there is a session
 
 @router.get("/ui/charge-points/{charge_point_id}")
 async def charge_point(request: Request, charge_point_id: str) -> Response:
-    return await _page(request, "network", "charge_point", charge_point_id=charge_point_id)
+    async def found() -> bool:
+        try:
+            await request.app.state.central.reads.charge_points.get(charge_point_id)
+        except NotFound:
+            return False
+        return True
+
+    return await _page(request, "network", "charge_point", found, charge_point_id=charge_point_id)
 
 
 async def _form(request: Request) -> dict[str, str]:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -60,6 +60,11 @@ class Served(Generic[T]):
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(60)
+
+    def run(self, make: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+        """Await ``make()`` on the served loop (a station's OCPP call) and hand back its result."""
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(make(), self._loop).result(30)
 
     def call(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` on the served loop's thread (the emulator is not thread-safe)."""
@@ -157,3 +162,11 @@ def log_in(page: Page, base_url: str, kind: str = "token", **fields: str) -> Non
     for name, value in fields.items():
         form.locator(f'[name="{name}"]').fill(value)
     form.locator("button[type=submit]").click()
+
+
+def command(page: Page, action: str) -> Any:
+    """Choose ``action`` in the charge point page's command picker: its generated form."""
+    page.select_option("#command-pick", action)
+    form = page.locator(f'form.command[data-action="{action}"]')
+    expect(form).to_be_visible()
+    return form

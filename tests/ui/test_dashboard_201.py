@@ -20,7 +20,7 @@ from tests.csms.test_ocpp201_connection import BOOT
 from tests.csms.test_ocpp201_device_model import REPORT
 from tests.csms.test_ocpp201_device_model import Station as ReportingStation
 from tests.ocpp_client import connect
-from tests.ui.conftest import Served, admin, log_in, shot
+from tests.ui.conftest import Served, admin, command, log_in
 from tests.ui.test_dashboard import ok, start_charger
 
 
@@ -74,12 +74,13 @@ def test_a_201_station_page_shows_its_model_and_sends_201_commands(site: Stack, 
         page.locator('a.cp[data-id="CP-UI-201"]').click()
         expect(page.locator("#boot")).to_contain_text("2.0.1")
         expect(page.locator('#connectors tr[data-evse="2"] .badge')).to_have_text("Available")
-        expect(page.locator('form[data-action="RemoteStartTransaction"]')).to_be_hidden()
-        expect(page.locator('form[data-action="Reset"]:visible [name="type"] option').first).to_have_text("OnIdle")
+        expect(page.locator("#command-count")).to_have_text("40 commands in OCPP 2.0.1")
+        expect(page.locator('#command-pick option[value="RemoteStartTransaction"]')).to_have_count(0)
+        expect(command(page, "Reset").locator('[name="type"] option')).to_have_text(["Immediate", "OnIdle"])
         model = page.locator("#device-model tbody")
         expect(model).to_contain_text("No device model reported yet")
 
-        page.locator('form[data-action="GetBaseReport"] button').click()
+        command(page, "GetBaseReport").locator("button[type=submit]").click()
         result = page.locator("#command-result")
         expect(result).to_contain_text("GetBaseReport answered Accepted")
         expect(page.locator("#device-model tbody tr")).to_have_count(4)  # pushed: no reload
@@ -87,25 +88,24 @@ def test_a_201_station_page_shows_its_model_and_sends_201_commands(site: Stack, 
         expect(page.locator("#device-model tbody tr")).to_have_count(1)
         expect(model).to_contain_text("HeartbeatInterval")
 
-        start = page.locator('form[data-action="RequestStartTransaction"]')
+        start = command(page, "RequestStartTransaction")
         start.locator('[name="evseId"]').fill("2")
         start.locator('[name="idToken.idToken"]').fill("TAG-UI-201")
         start.locator('[name="idToken.type"]').select_option("ISO14443")
-        start.locator("button").click()
+        start.locator("button[type=submit]").click()
         expect(result).to_contain_text("RequestStartTransaction answered Accepted")
         running = page.locator("#transactions tbody tr").first
         expect(running).to_contain_text("UI-TX-1")
         expect(running).to_contain_text("TAG-UI-201")
-        stop = page.locator('form[data-action="RequestStopTransaction"] [name="transactionId"]')
+        stop = command(page, "RequestStopTransaction").locator('[name="transactionId"]')
         expect(stop).to_have_value("UI-TX-1")  # the station's id, filled in for us
         [asked] = cp.received
         assert asked["evse_id"] == 2 and asked["id_token"] == {"id_token": "TAG-UI-201", "type": "ISO14443"}
         assert isinstance(asked["remote_start_id"], int) and asked["remote_start_id"] > 0
-        shot(page, "charge_point_201")
 
     start_charger(site, "CP-UI-16")  # a 1.6 charge point's page keeps 1.6's commands, no model
     page.goto(site.http_url + "/ui/charge-points/CP-UI-16")
     expect(page.locator("#boot")).to_contain_text("1.6")
-    expect(page.locator('form[data-action="RemoteStartTransaction"]')).to_be_visible()
-    expect(page.locator('form[data-action="RequestStartTransaction"]')).to_be_hidden()
+    expect(command(page, "RemoteStartTransaction")).to_be_visible()
+    expect(page.locator('#command-pick option[value="RequestStartTransaction"]')).to_have_count(0)
     expect(page.locator("#device-model-card")).to_be_hidden()
