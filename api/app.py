@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 from api import docs_pages, errors, middleware, openapi_doc
 from api.auth import remember_tokens
 from api.routes import (
+    alerts,
     charge_points,
     commands,
     events,
@@ -72,7 +73,7 @@ def create_app(central: CentralSystem, sim: SimService | None = None,
     app.include_router(system.router)
     app.include_router(docs_pages.router)
     for module in (charge_points, transactions, id_tags, commands, events, tokens, security,
-                   reservations, local_lists, load_groups, webhooks, network):
+                   reservations, local_lists, load_groups, webhooks, network, alerts):
         app.include_router(module.router)
     for router in vendor_routers.ROUTERS:
         app.include_router(router)

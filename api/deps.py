@@ -19,6 +19,7 @@ from fastapi import Depends, Query, Request
 
 from csms.central import CentralSystem
 from csms.queries import Page, Reads, jsonable, paginate
+from csms.services.alerts import AlertService
 from csms.services.bulk_commands import BulkCommands
 from csms.services.certificates import CertificateService
 from csms.services.charge_point_security import ChargePointSecurity
@@ -32,7 +33,7 @@ from csms.services.tokens import TokenService
 from csms.services.transactions import TransactionService
 from csms.services.webhooks import WebhookService
 
-__all__ = ["Central", "Certificates", "ChargePoints", "Commands", "Credentials", "FleetCommands", "IdTags",
+__all__ = ["Alerts", "Central", "Certificates", "ChargePoints", "Commands", "Credentials", "FleetCommands", "IdTags",
            "LoadGroups", "LocalLists", "Page", "Paging", "Queries", "Reservations", "Tokens", "Transactions",
            "Webhooks", "central", "jsonable", "page_params", "paginate"]
 
@@ -74,3 +75,4 @@ LoadGroups = Annotated[LoadGroupService, _service("load_groups")]
 Credentials = Annotated[ChargePointSecurity, _service("credentials")]
 Certificates = Annotated[CertificateService, _service("certificates")]
 Webhooks = Annotated[WebhookService, _service("webhooks")]
+Alerts = Annotated[AlertService, _service("alerts")]

@@ -33,10 +33,12 @@ from tests.api.conformance import Conformance, Operation
 from tests.api.openapi_walk import Request, invalid, unreferenced, valid
 from tests.api.walk_elsewhere import ELSEWHERE
 from tests.api.walk_recipes import (
+    alert_conflicts,
     board_faults,
     csms_gone,
     database_gone,
     integration,
+    open_alert,
     raw_frames,
     unconfigured,
 )
@@ -230,6 +232,8 @@ async def with_known_ids(walk: Walk) -> None:
         walk.known["member_id"] = await created(walk, "/api/v1/load-groups/{group_id}/members".replace(
             "{group_id}", walk.known["group_id"]), "id")
         walk.known["webhook_id"] = await created(walk, "/api/v1/webhooks", "id")
+        walk.known["alert_id"] = await open_alert(walk, ADMIN)
+        walk.known["rule_id"] = await created(walk, "/api/v1/alert-rules", "id")
         walk.known["command_id"] = (await walk.http.get("/api/v1/commands", headers=ADMIN)).json()["items"][0]["id"]
         walk.known["action"] = "ClearCache"
         walk.known["ocpp_version"] = "2.0.1"
@@ -248,6 +252,7 @@ async def with_known_ids(walk: Walk) -> None:
             await walk.send(request, ADMIN)
         await walk.send(Request("POST", f"/api/v1/transactions/{walk.known['transaction_id']}/close"),
                         ADMIN)  # again: not active
+        await alert_conflicts(walk, ADMIN)
     for _ in range(101):  # to the most a central system keeps
         made = walk.valid(walk.conformance.operation("POST", "/api/v1/webhooks"))  # type: ignore[arg-type]
         if (await walk.send(made, ADMIN)).status_code == 409:

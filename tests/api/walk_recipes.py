@@ -181,3 +181,24 @@ async def _until_sent(walk: Walk, cp_id: str, admin: dict[str, str]) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"no RemoteStartTransaction to {cp_id}")
+
+
+async def open_alert(walk: Walk, admin: dict[str, str]) -> str:
+    """An alert that is open: a charge point whose boot the central system rejects, then one
+    evaluation of the rules (what the schedule runs). Its id."""
+    r = await walk.http.post("/api/v1/charge-points", json={"id": "WALK-ALERT", "registration_status": "Rejected"},
+                             headers=admin)
+    assert r.status_code == 201, r.text
+    async with walk_station(walk.site.ws_url, "WALK-ALERT", "1.6", "answer"):
+        pass  # it booted (Rejected) and went
+    opened = (await walk.site.central.alert_evaluator.evaluate()).opened
+    return str(next(a["id"] for a in opened if a["charge_point_id"] == "WALK-ALERT"))
+
+
+async def alert_conflicts(walk: Walk, admin: dict[str, str]) -> None:
+    """The alert acknowledged once more (409), and rules made to the most there may be (409)."""
+    await walk.send(Request("POST", f"/api/v1/alerts/{walk.known['alert_id']}/acknowledge", {}, {}, True), admin)
+    for _ in range(101):
+        r = await walk.send(Request("POST", "/api/v1/alert-rules", {}, {"kind": "offline"}, True), admin)
+        if r.status_code == 409:
+            break
