@@ -26,8 +26,10 @@ from csms.callbacks import Callbacks
 from csms.energy.link import CentralLink
 from csms.energy.manager import LoadManager
 from csms.events import EventBus
+from csms.exposition import Exposition
 from csms.passwords import PasswordChecker
 from csms.queries import Reads
+from csms.queries.gauges import GaugeQueries
 from csms.rejected import RejectedFrames
 from csms.routing import LocalRouter, Router
 from csms.services.alerts import AlertService
@@ -146,6 +148,8 @@ class CentralSystem:
         # Lines a charge point can cause per frame or per handshake, at most one of a kind per
         # LOG_EVERY seconds (common.ratelimit); what the message log keeps of rejected frames.
         self.throttles = Throttles(LOG_EVERY)
+        # GET /metrics on either port: the counters, and the fleet's gauges read at each scrape
+        self.exposition = Exposition(GaugeQueries(engine), lambda: self.energy.layout, self.throttles)
         self.rejected = RejectedFrames(settings.rejected_frames_per_minute,
                                        settings.rejected_frame_keep, self.throttles)
         # Outbound message ids: unique per process, short (OCPP-J allows 36 characters).

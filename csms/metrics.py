@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 
@@ -69,3 +69,19 @@ REJECTED_CLOSES = Counter(
 MESSAGES_PRUNED = Counter(
     "chargebay_messages_pruned_total", "Message-log rows deleted for being past their retention",
 )
+
+
+class FleetGauges(Collector):
+    """The gauges read from the store when /metrics is scraped (:mod:`csms.exposition` sets
+    them just before each exposition): kept here as ready families, so collecting costs nothing
+    and a failed read leaves them out rather than showing stale figures as live."""
+
+    def __init__(self) -> None:
+        self.families: list[Metric] = []
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self.families)
+
+
+FLEET = FleetGauges()
+REGISTRY.register(FLEET)

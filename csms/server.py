@@ -18,7 +18,7 @@ from http import HTTPStatus
 from urllib.parse import unquote
 
 import orjson
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.http11 import Request, Response
@@ -110,7 +110,7 @@ class OcppServer:
         peer = connection.remote_address[0] if connection.remote_address else None
         return self.proxies.client(peer, request.headers.get_all("X-Forwarded-For"))
 
-    def _plain_http(self, connection: ServerConnection, path: str) -> Response | None:
+    async def _plain_http(self, connection: ServerConnection, path: str) -> Response | None:
         """``GET /health`` and ``/metrics`` on the websocket port: a websocket-only node (role
         ocpp) has no REST API, and a load balancer checks each node where it sends sockets. The
         health answer has the REST one's fields (its database: not checked here, the balancer
@@ -121,12 +121,13 @@ class OcppServer:
                                  "node_id": self.central.settings.node_id})
             return _typed(connection.respond(HTTPStatus.OK, body.decode()), "application/json")
         if path == "/metrics":
-            return _typed(connection.respond(HTTPStatus.OK, generate_latest().decode()), CONTENT_TYPE_LATEST)
+            body = await self.central.exposition.render()
+            return _typed(connection.respond(HTTPStatus.OK, body.decode()), CONTENT_TYPE_LATEST)
         return None
 
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if "upgrade" not in request.headers.get("Connection", "").lower():
-            plain = self._plain_http(connection, request.path.split("?", 1)[0])
+            plain = await self._plain_http(connection, request.path.split("?", 1)[0])
             if plain is not None:
                 return plain
         cp_id = charge_point_id_from_path(request.path)

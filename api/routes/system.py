@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
 from api.deps import Central
@@ -39,5 +39,7 @@ async def health(cs: Central, response: Response) -> Health:
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response,
             responses={200: {"description": "The Prometheus text format",
                              "content": {"text/plain": {"schema": {"type": "string"}}}}})
-async def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+async def metrics(cs: Central) -> Response:
+    """The central system's counters and the fleet's gauges, read from the store now (every node
+    of a cluster reports the same fleet gauges: docs/monitoring.md)."""
+    return Response(await cs.exposition.render(), media_type=CONTENT_TYPE_LATEST)
