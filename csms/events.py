@@ -20,7 +20,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 Watcher = Callable[[dict[str, Any]], None]
-Wanted = tuple[frozenset[str] | None, str | None]  # a subscriber's event types and charge point
+Wanted = tuple[frozenset[str] | None, frozenset[str] | None]  # a subscriber's event types, charge points
 
 
 class EventBus:
@@ -58,10 +58,10 @@ class EventBus:
     def deliver(self, event: dict[str, Any]) -> None:
         """Hand ``event`` to this process's subscribers (a broker-backed bus calls this for events
         published on other nodes)."""
-        for queue, (kinds, charge_point_id) in self._subscribers.items():
+        for queue, (kinds, charge_points) in self._subscribers.items():
             if kinds is not None and event["type"] not in kinds:
                 continue
-            if charge_point_id is not None and event["charge_point_id"] != charge_point_id:
+            if charge_points is not None and event["charge_point_id"] not in charge_points:
                 continue
             if queue.full():
                 queue.get_nowait()
@@ -92,14 +92,15 @@ class EventBus:
             queue.put_nowait(None)
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, kinds: frozenset[str] | None = None, charge_point_id: str | None = None
+    async def subscribe(self, kinds: frozenset[str] | None = None,
+                        charge_points: frozenset[str] | None = None
                         ) -> AsyncIterator[asyncio.Queue[dict[str, Any] | None]]:
-        """A queue of events (only those of ``kinds``, of ``charge_point_id``, where given);
+        """A queue of events (only those of ``kinds``, of ``charge_points``, where given);
         ``None`` means the bus closed."""
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self._queue_size)
         if self.closed:
             queue.put_nowait(None)
-        self._subscribers[queue] = (kinds, charge_point_id)
+        self._subscribers[queue] = (kinds, charge_points)
         try:
             yield queue
         finally:

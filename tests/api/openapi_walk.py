@@ -119,6 +119,10 @@ def invalid(document: dict[str, Any], op: Operation, known: dict[str, str]) -> R
             if parameter["in"] == "query" and ("enum" in constrained or "format" in constrained):
                 request.params[parameter["name"]], broken = "not-one-of-them", True
                 break
+            if parameter["in"] == "query" and "maxItems" in constrained:  # one value too many
+                request.params[parameter["name"]] = [f"x{n}" for n in range(constrained["maxItems"] + 1)]
+                broken = True
+                break
     if not broken:
         for parameter in op.spec.get("parameters", []):
             if parameter["in"] == "path" and _typed(document, parameter) in ("integer", "number"):

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -14,7 +15,7 @@ import pytest
 from chargebay.stack import Stack, running
 from tests.api.full_cp import ADMIN, FullChargePoint, add_tag, bearer, make_token
 from tests.conftest import make_settings
-from tests.ocpp_client import connect
+from tests.ocpp_client import connect, ocpp_call
 
 EVENTS = "/api/v1/events"
 
@@ -74,7 +75,7 @@ async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
 
 @contextlib.asynccontextmanager
 async def subscribe(client: httpx.AsyncClient, headers: dict[str, str] = ADMIN,
-                    **params: str) -> AsyncIterator[EventStream]:
+                    **params: str | list[str]) -> AsyncIterator[EventStream]:
     async with asyncio.timeout(5):
         async with client.stream("GET", EVENTS, params=params, headers=headers) as response:
             assert response.status_code == 200
@@ -171,6 +172,37 @@ async def test_charge_point_filter(stack: Stack, client: httpx.AsyncClient) -> N
                 await mine.status(2, "Faulted")
                 name, data = await events.next()
                 assert (name, data["charge_point_id"], data["connector_id"]) == ("status", "CP-MINE", 2)
+
+
+async def test_several_charge_points_filter_and_the_meter_event(stack: Stack, client: httpx.AsyncClient) -> None:
+    """A dashboard page follows its rows alone: charge_point_id repeated; a meter value of an
+    open transaction comes as a ``meter`` event with its draw and register."""
+    await add_tag(client, "TAG-SEV")
+    async with subscribe(client, charge_point_id=["CP-S1", "CP-S2"], types="status,meter") as events:
+        async with connect(stack.ws_url, "CP-S1", cls=FullChargePoint) as one, \
+                connect(stack.ws_url, "CP-S2", cls=FullChargePoint) as two, \
+                connect(stack.ws_url, "CP-S3", cls=FullChargePoint) as three:
+            for cp in (one, two, three):
+                await cp.boot()
+            await three.status(1, "Faulted")
+            await one.status(1, "Charging")
+            await two.status(2, "Preparing")
+            got = [await events.next() for _ in range(2)]
+            assert [(d["charge_point_id"], d["status"]) for _, d in got] == [
+                ("CP-S1", "Charging"), ("CP-S2", "Preparing")]
+            tx = await two.start_transaction(2, "TAG-SEV")
+            await two.call(ocpp_call.MeterValues(connector_id=2, transaction_id=tx, meter_value=[
+                {"timestamp": datetime.now(UTC).isoformat(), "sampledValue": [
+                    {"value": "2.5", "measurand": "Energy.Active.Import.Register", "unit": "kWh"},
+                    {"value": "11000", "measurand": "Power.Active.Import", "unit": "W"}]}]))
+            name, data = await events.next()
+            assert name == "meter"
+            assert data | {"ts": None} == {"type": "meter", "charge_point_id": "CP-S2", "ts": None,
+                                          "transaction_id": tx, "connector_id": 2, "power_w": 11000.0,
+                                          "energy_wh": 2500}
+    too_many = await client.get(EVENTS, params={"charge_point_id": [f"CP-{n}" for n in range(101)]},
+                                headers=ADMIN)
+    assert too_many.status_code == 422
 
 
 async def test_types_filter(stack: Stack, client: httpx.AsyncClient) -> None:

@@ -148,7 +148,8 @@ const UI = (() => {
 
   /** Subscribe to /api/v1/events (the cookie authenticates it); the dot in the header shows it. */
   function live(onEvent, params = {}) {
-    const query = new URLSearchParams(params).toString();
+    const query = new URLSearchParams();  // an array value: the key repeated (charge_point_id)
+    for (const [key, value] of Object.entries(params)) for (const one of [].concat(value)) query.append(key, one);
     const source = new EventSource("/api/v1/events" + (query ? "?" + query : ""));
     const dot = document.getElementById("live");
     dot.hidden = false;

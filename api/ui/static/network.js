@@ -1,6 +1,7 @@
 // Network page, part 2: the charge point table — filtered, sorted and paged by the server, one
-// page at a time — kept live by applying each pushed event to the row it names (a status to its
-// connector, a connect or disconnect to its connection), never by downloading the list again.
+// page at a time — kept live by the events of its rows alone, each applied to the row it names
+// (a status to its connector, a connect or disconnect to its connection), never by downloading
+// the list again.
 "use strict";
 (() => {
   const { api, h, badge, ago, time, live, explain } = UI;
@@ -14,6 +15,7 @@
   const holder = document.getElementById("charge-points");
   let sort = "id", page = 1, total = 0, known = null; // known: the fleet's size when last read
   const rows = new Map(); // charge point id -> {cp, row} of the page shown
+  const ROW_EVENTS = "connected,disconnected,boot,status";
 
   const connectorsOf = (cp) => cp.connectors.filter((c) => c.connector_id > 0);
 
@@ -68,6 +70,23 @@
     document.getElementById("prev").disabled = page <= 1;
     document.getElementById("next").disabled = page >= pages;
     holder.dataset.loaded = String(Date.now());
+    follow();
+  }
+
+  /** Follow the events of the rows shown, only theirs: with 10,000 charge points the rest of the
+   * fleet's events would be most of the page's traffic for nothing it shows (the totals are read
+   * every few seconds instead). */
+  let source = null, followed = null;
+  function follow() {
+    const ids = [...rows.keys()];
+    if (source && followed === ids.join("\n")) return;
+    if (source) source.close();
+    followed = ids.join("\n");
+    // no rows: a charge point connecting (the first of a new fleet) is the one event of interest
+    source = live(apply, ids.length ? { types: ROW_EVENTS, charge_point_id: ids } : { types: "connected" });
+    // what changed between the read and the subscription would be lost: the rows are read once
+    // more when it is open (the same rows, so no new subscription)
+    source.addEventListener("open", () => load(), { once: true });
   }
 
   /** One pushed event applied to its row, if the page shows it; the totals read again soon. */
@@ -84,7 +103,7 @@
       if (found) Object.assign(found, { status: event.status, error_code: event.error_code });
       else cp.connectors.push({ connector_id: event.connector_id, status: event.status, error_code: event.error_code });
       cp.connectors.sort((a, b) => a.connector_id - b.connector_id);
-    } else if (!["boot", "transaction_started", "transaction_stopped"].includes(event.type)) return;
+    } else if (event.type !== "boot") return;
     const fresh = row(cp);
     shown.row.replaceWith(fresh);
     shown.row = fresh;
@@ -120,7 +139,6 @@
   setInterval(() => {
     for (const cell of document.querySelectorAll(".age[data-since]")) cell.textContent = ago(cell.dataset.since);
   }, 5000);
-  live(apply, { types: "connected,disconnected,boot,status,transaction_started,transaction_stopped" });
   load();
   NetworkTotals.summary();
 })();

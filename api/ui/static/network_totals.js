@@ -1,15 +1,16 @@
 // Network page, part 1: the totals cards and the problems list. Both come from small reads
-// (/api/v1/network/summary and /problems), fetched again at most every few seconds while the
-// event stream says something changed: never the whole fleet.
+// (/api/v1/network/summary and /problems): the totals every few seconds, and soon after a shown
+// row changes; the problems when their counts change. Never the whole fleet.
 "use strict";
 const NetworkTotals = (() => {
-  const { api, h, badge, ago, time, explain } = UI;
+  const { api, h, badge, ago, time, explain, paced } = UI;
   const stats = document.getElementById("counts");
   const at = document.getElementById("summary-at");
   const list = document.getElementById("problems");
   const kinds = document.getElementById("problem-kinds");
   const info = document.getElementById("problems-info");
   const PAGE = 10;
+  const SUMMARY_EVERY_MS = 5000;
   const KINDS = { "": "All", faulted: "Faulted", offline: "Offline", boot_rejected: "Boot rejected",
     stuck_transaction: "Stuck sessions" };
   let kind = "", page = 1, lastCounts = "", onFilter = () => {}, onTotals = () => {};
@@ -85,21 +86,14 @@ const NetworkTotals = (() => {
     if (counts !== lastCounts) { lastCounts = counts; await problems(); }
   }
 
-  /** Read the totals again, at most once per `gap` ms however many events come (the first at
-   * once, the rest of a burst in one read at the end of it). */
-  function throttled(fn, gap) {
-    let last = 0, timer = null;
-    return () => {
-      if (timer) return;
-      const wait = Math.max(0, last + gap - Date.now());
-      timer = setTimeout(async () => { timer = null; last = Date.now(); await fn(); }, wait);
-    };
-  }
-
   document.getElementById("problems-prev").addEventListener("click", () => { page -= 1; problems(); });
   document.getElementById("problems-next").addEventListener("click", () => { page += 1; problems(); });
   // problems age while nothing happens: their list is read again each minute
   setInterval(problems, 60_000);
-  return { summary, changed: throttled(summary, 3000), onFilter: (fn) => { onFilter = fn; },
+  // the totals of the whole fleet: read every few seconds (a few hundred bytes), not derived from
+  // its events (the page follows only its rows' events); sooner, at most every 3 s, when a row
+  // shown changes
+  const ask = paced(summary, 3000, SUMMARY_EVERY_MS);
+  return { summary: () => ask(true), changed: () => ask(), onFilter: (fn) => { onFilter = fn; },
     onTotals: (fn) => { onTotals = fn; } };
 })();
