@@ -64,6 +64,7 @@ _STAFF = frozenset({"admin", "operator", "integrator", "viewer"})
 PAGES = (Page("network", "/", "Network", _STAFF),
          Page("transactions", "/ui/transactions", "Transactions", _STAFF),
          Page("load", "/ui/load", "Load", _STAFF),
+         Page("alerts", "/ui/alerts", "Alerts", _STAFF),
          Page("simulator", "/ui/simulator", "Simulator", _STAFF),
          Page("lockers", "/ui/lockers", "Lockers", _STAFF | {"kiosk"}),
          Page("admin", "/ui/admin", "Admin", frozenset({"admin"})))

@@ -198,7 +198,7 @@ def test_admin_page_and_a_viewer_on_a_phone(site: Stack, page: Page, context: Br
         viewer = phone.new_page()
         log_in(viewer, site.http_url, token=viewer_token)
         expect(viewer.locator('a.cp[data-id="CP-VIEW"]')).to_have_attribute("data-online", "false")
-        expect(viewer.locator("nav a")).to_have_count(5)  # no Admin for a viewer
+        expect(viewer.locator("nav a")).to_have_count(6)  # no Admin for a viewer
         overflow = viewer.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"the overview scrolls sideways by {overflow}px on a phone"
         shot(viewer, "network_phone")

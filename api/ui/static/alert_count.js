@@ -1,0 +1,21 @@
+// The count of open alerts (nobody acknowledged them yet) beside "Alerts" in the top bar, on every
+// page: read at load, every 15 s, and at once when a page says alerts changed (the Alerts page
+// after an acknowledgement, or when its event stream tells of one): GET /api/v1/alerts/counts.
+"use strict";
+(() => {
+  const badge = document.getElementById("alert-count");
+  if (!badge) return;
+  async function refresh() {
+    const result = await UI.api("GET", "/api/v1/alerts/counts");
+    if (!result.ok) return;
+    const open = result.data.open;
+    badge.textContent = String(open);
+    badge.dataset.count = String(open);
+    badge.classList.toggle("none", open === 0);
+    badge.title = `${open} open alert${open === 1 ? "" : "s"}, ${result.data.acknowledged} acknowledged`;
+    badge.hidden = false;
+  }
+  document.addEventListener("alerts-changed", refresh);
+  setInterval(refresh, 15000);
+  refresh();
+})();
