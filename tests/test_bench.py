@@ -38,6 +38,8 @@ SMOKE = {
     "compression_rss": (["--connections", "20"], "compression costs"),
     "reconnect_storm": (["--charge-points", "40", "--timeout", "60"], "back and booted after the kill"),
     "load_groups": (["--members", "50"], "a naive allocator"),
+    "fleet_page": (["--stations", "20", "--window", "3", "--ramp", "100", "--workers", "1"],
+                   "ratio (before/now) of bytes per minute"),
     "cluster": (["--charge-points", "20", "--duration", "2", "--commands", "10",
                  "--command-charge-points", "4", "--concurrency", "2", "--warmup", "2"],
                 "1 node, SQLite"),
@@ -56,7 +58,7 @@ def run_bench(name: str, tmp_path: Path, env: dict[str, str] | None = None) -> t
 
 @pytest.mark.parametrize("name", ["csms_load", "api_commands", "sim_fleet", "sim_fleet_versions", "locker_bus",
                                   "bridge_restart", "handshakes", "compression_rss", "reconnect_storm",
-                                  "load_groups"])
+                                  "load_groups", "fleet_page"])
 def test_benchmark_runs(name: str, tmp_path: Path) -> None:
     stdout, results = run_bench(name, tmp_path)
     assert SMOKE[name][1] in stdout
