@@ -101,6 +101,11 @@ class Link:
                     expiry.cancel()
             finally:
                 self._calls.end()
+                if future.done() and not future.cancelled():
+                    # the socket went while the frame was still going out (or the caller was
+                    # cancelled): lost() gave the future an Offline nobody awaits; it is taken
+                    # here so asyncio does not log "Future exception was never retrieved"
+                    future.exception()
         if isinstance(answer, CallError):
             raise CallRefused(answer.code, answer.description, answer.details)
         return answer  # type: ignore[no-any-return]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 import orjson
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from chargepoint.errors import CallRefused, Offline
 from chargepoint.handlers import Handlers, Reply, without_nones
@@ -128,3 +130,32 @@ async def test_a_call_times_out() -> None:
 def test_nulls_are_left_out_at_every_depth() -> None:
     assert without_nones({"a": None, "b": [{"c": None, "d": 1}], "e": {"f": None}}) == {
         "b": [{"d": 1}], "e": {}}
+
+
+async def test_a_socket_lost_while_a_call_goes_out_leaves_no_unretrieved_exception() -> None:
+    """lost() fails the waiting call's future while send() is still writing; send then fails too
+    and the call raises Offline: the future's own Offline must count as retrieved, or asyncio
+    logs "Future exception was never retrieved" for each (a 10,000-station fleet's stop did)."""
+    link, ws, _ = make_link(Handlers())
+    writing, go_on = asyncio.Event(), asyncio.Event()
+
+    async def stalled_send(frame: str) -> None:
+        writing.set()
+        await go_on.wait()
+        raise ConnectionClosed(None, None)
+
+    ws.send = stalled_send  # type: ignore[method-assign]
+    unretrieved: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _, context: unretrieved.append(context))
+    call = asyncio.ensure_future(link.call("Heartbeat", {}, timeout=5))
+    await writing.wait()
+    future = link._calls.pending.waiter  # type: ignore[union-attr]
+    link.lost()
+    go_on.set()
+    with pytest.raises(Offline):
+        await call
+    del future, call
+    gc.collect()
+    await asyncio.sleep(0)
+    assert not unretrieved, unretrieved
