@@ -28,7 +28,8 @@ PG_TESTS ?= tests/csms tests/test_migrations.py tests/api/test_charge_points_api
             tests/api/test_id_tags_api.py tests/api/test_transactions_api.py tests/api/test_out_of_range_input.py \
             tests/locker_sites/test_gateway_*.py tests/locker_sites/test_ids_never_reused.py \
             tests/api/integration_charges tests/test_topology.py \
-            tests/test_bench.py::test_cluster_benchmark_runs_every_scenario tests/energy/test_load_groups_api.py
+            tests/test_bench.py::test_cluster_benchmark_runs_every_scenario tests/energy/test_load_groups_api.py \
+            tests/api/test_alerts_api.py
 
 # Tests wait on sockets and child processes far more than they compute: four workers on two
 # cores take the suite from ~7 to ~2.5 minutes. TEST_WORKERS=0 runs them in one process.
