@@ -106,6 +106,7 @@ def test_a_16_charge_point_page_commands_history_configuration_energy_and_log(si
     page.fill("#config-filter", "heartbeat")
     expect(page.locator("#config tbody tr")).to_have_count(1)
     expect(page.locator('#history li[data-action="ChangeConfiguration"]').first).to_contain_text("Accepted")
+    shot(page, "charge_point")  # charging
 
     # GetConfiguration from its form: its keys go to the table, the answer stays short
     get_config = command(page, "GetConfiguration")
@@ -133,7 +134,6 @@ def test_a_16_charge_point_page_commands_history_configuration_energy_and_log(si
     lines.last.locator("summary").click()
     expect(lines.last.locator("pre")).to_contain_text('"idTag": "TAG-PAGE"')
     no_errors(errors)
-    shot(page, "charge_point")
 
     assert page.context.browser is not None
     phone = page.context.browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)

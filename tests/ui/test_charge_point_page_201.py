@@ -32,7 +32,7 @@ def reading(wh: float, watts: float | None = None) -> list[dict[str, Any]]:
     sampled: list[dict[str, Any]] = [{"value": wh, "measurand": REGISTER, "unit_of_measure": {"unit": "Wh"}}]
     if watts is not None:
         sampled.append({"value": watts, "measurand": "Power.Active.Import", "unit_of_measure": {"unit": "W"}})
-    return [{"timestamp": now(), "sampled_value": sampled}]
+    return [{"sampled_value": sampled}]  # taken at the event's time (Metered.event)
 
 
 class Metered(Station):
@@ -43,8 +43,9 @@ class Metered(Station):
 
     def event(self, event_type: str, trigger: str, meter: list[dict[str, Any]], **extra: Any) -> Any:
         self.seq += 1
-        return call.TransactionEvent(event_type=event_type, timestamp=now(), trigger_reason=trigger,
-                                     seq_no=self.seq, meter_value=meter, **extra)
+        at = now()  # the start reading is the transaction's start: one point, not two a ms apart
+        return call.TransactionEvent(event_type=event_type, timestamp=at, trigger_reason=trigger, seq_no=self.seq,
+                                     meter_value=[{**m, "timestamp": at} for m in meter], **extra)
 
     @after("RequestStartTransaction")
     async def started(self, id_token: dict[str, Any], remote_start_id: int, evse_id: int = 1, **_: Any) -> None:
@@ -156,6 +157,8 @@ def test_a_201_station_page_device_model_energy_and_history(site: Stack, page: P
         expect(energy).to_have_text("1.00")
         expect(watts).to_have_text("7.0")
         expect(chart).to_have_attribute("data-readings", "3")
+        expect(page.locator("#transactions tbody tr").first.locator("td.energy")).to_have_text("1000")  # Wh, live
+        shot(page, "charge_point_201")  # charging
         with admin(site) as rest:
             tx = ok(rest.get("/api/v1/transactions", params={"charge_point_id": "CP-PAGE-201"}))["items"][0]
         axis = chart_axis(page)
@@ -187,7 +190,6 @@ def test_a_201_station_page_device_model_energy_and_history(site: Stack, page: P
         calls.first.locator("summary").click()
         expect(calls.first.locator("pre")).to_contain_text('"eventType": "Ended"')
         no_errors(errors)
-        shot(page, "charge_point_201")
 
         assert page.context.browser is not None
         phone = page.context.browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)

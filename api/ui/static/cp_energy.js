@@ -68,6 +68,25 @@ CP.energy = (() => {
     const items = result.data.items;
     CP.running = items.filter((tx) => tx.active);
     CP.emit("running", CP.running);
+    if (chartTx === null && items.length) chartTx = (CP.running[0] || items[0]).id;
+    // a finished transaction's final readings (its stop value) replace what was drawn live
+    const stale = (id) => !states.has(id) || (states.get(id).tx.active && !items.find((tx) => tx.id === id && tx.active));
+    const wanted = new Set([...CP.running.map((tx) => tx.id), ...(chartTx === null ? [] : [chartTx])]);
+    await Promise.all([...wanted].filter(stale).map(detail));
+    for (const id of states.keys()) if (!wanted.has(id)) states.delete(id);
+    table(items);
+    renderTiles();
+    draw();
+  }
+
+  /** Energy so far in Wh: a running one's from its latest reading here (the list's is the
+   *  store's, written every few seconds), a finished one's as stored. */
+  function delivered(tx) {
+    const energy = tx.active && states.has(tx.id) ? latest(states.get(tx.id)).energy : null;
+    return energy === null ? tx.energy_wh ?? "" : String(Math.round(energy * 1000));
+  }
+
+  function table(items) {
     fill(document.querySelector("#transactions tbody"), items.map((tx) =>
       h("tr", { class: "clickable", dataset: { id: tx.id, sig: JSON.stringify([tx, tx.id === chartTx]) },
         onclick: () => select(tx.id) },
@@ -75,15 +94,7 @@ CP.energy = (() => {
         tx.station_transaction_id ? h("span", { class: "muted" }, " " + tx.station_transaction_id) : ""),
       h("td", {}, String(tx.connector_id)), h("td", {}, tx.id_tag),
       h("td", {}, time(tx.start_timestamp)), h("td", {}, tx.active ? badge("Charging", "running") : time(tx.stop_timestamp)),
-      h("td", {}, tx.energy_wh ?? ""), h("td", {}, tx.stop_reason || ""))), "No transactions yet.");
-    if (chartTx === null && items.length) chartTx = (CP.running[0] || items[0]).id;
-    // a finished transaction's final readings (its stop value) replace what was drawn live
-    const stale = (id) => !states.has(id) || (states.get(id).tx.active && !items.find((tx) => tx.id === id && tx.active));
-    const wanted = new Set([...CP.running.map((tx) => tx.id), ...(chartTx === null ? [] : [chartTx])]);
-    await Promise.all([...wanted].filter(stale).map(detail));
-    for (const id of states.keys()) if (!wanted.has(id)) states.delete(id);
-    renderTiles();
-    draw();
+      h("td", { class: "energy" }, delivered(tx)), h("td", {}, tx.stop_reason || ""))), "No transactions yet.");
   }
 
   async function select(id) {
@@ -98,11 +109,12 @@ CP.energy = (() => {
     const running = CP.running.filter((tx) => states.has(tx.id));
     tiles.replaceChildren(...running.map((tx) => {
       const now = latest(states.get(tx.id));
-      const minutes = Math.max(0, Math.round((Date.now() / 1000 - seconds(tx.start_timestamp)) / 60));
+      const minutes = Math.max(0, Math.floor((Date.now() / 1000 - seconds(tx.start_timestamp)) / 60));
+      const lasted = minutes < 1 ? "under a minute" : minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
       return h("div", { class: "tile", dataset: { tx: tx.id, connector: tx.connector_id } },
         h("div", {}, h("strong", {}, `Connector ${tx.connector_id}`), h("span", { class: "muted" }, ` · transaction ${tx.id} · ${tx.id_tag || ""}`)),
         h("div", { class: "figures" }, figure(now.energy, "kWh", 2, "energy"), figure(now.power, "kW", 1, "power")),
-        h("div", { class: "muted" }, `since ${CP.clock(tx.start_timestamp)} (${Math.floor(minutes / 60)} h ${minutes % 60} min)`,
+        h("div", { class: "muted" }, `since ${CP.clock(tx.start_timestamp)} (${lasted})`,
           now.at ? ` · last reading ${CP.clock(new Date(now.at * 1000).toISOString())}` : ""));
     }));
     if (!running.length) tiles.replaceChildren(h("p", { class: "muted" }, "No transaction running."));
@@ -121,6 +133,8 @@ CP.energy = (() => {
     }
     if (event.power_w !== null && event.power_w !== undefined) point[1] = event.power_w / 1000;
     s.points.set(t, point);
+    const cell = document.querySelector(`#transactions tr[data-id="${event.transaction_id}"] td.energy`);
+    if (cell) cell.textContent = delivered(s.tx);
     renderTiles();
     if (event.transaction_id === chartTx) draw();
   }
@@ -152,14 +166,14 @@ CP.energy = (() => {
     const data = [xs, xs.map((x) => s.points.get(x)[0]), xs.map((x) => s.points.get(x)[1])];
     if (chart && chart.tx === chartTx) { chart.setData(data); return; }
     if (chart) chart.destroy();
-    chart = new uPlot({
+    chart = UI.plot({ // in the theme's colours, redrawn when it changes
       width: box.clientWidth || 600, height: 240,
       // both quantities from 0: a power axis from 7.0 to 7.4 kW would make a wobble a cliff
       scales: { x: { time: true, range: () => span }, kWh: { range: (u, min, max) => [0, Math.max(max * 1.1, 0.01)] },
         kW: { range: (u, min, max) => [0, Math.max(max * 1.15, 1)] } },
       series: [{ value: (u, v) => (v === null ? "—" : label(v, 0)) },
-        { label: "Energy (kWh)", stroke: "#1a66d6", width: 2, scale: "kWh", spanGaps: true, points: { size: 5 } },
-        { label: "Power (kW)", stroke: "#c77800", width: 2, scale: "kW", spanGaps: true, points: { size: 5 } }],
+        { label: "Energy (kWh)", stroke: "--chart-1", width: 2, scale: "kWh", spanGaps: true, points: { size: 5 } },
+        { label: "Power (kW)", stroke: "--chart-2", width: 2, scale: "kW", spanGaps: true, points: { size: 5 } }],
       axes: [{ values: (u, splits) => splits.map((t) => label(t, span[1] - span[0])), space: 70, incrs: STEPS },
         { scale: "kWh", label: "kWh", size: 60 }, { scale: "kW", label: "kW", side: 1, size: 50, grid: { show: false } }],
     }, data, box);
