@@ -25,6 +25,7 @@ from csms.webhooks import Retry
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 1_000
 TIMEOUT_S = 30.0  # one attempt: connect, greet, send
+SUBJECT_CHARS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +79,17 @@ class Mailer:
                 log.warning("alert e-mail to %s not sent: no SMTP server is set (CHARGEBAY_SMTP_HOST); "
                             "later ones are not logged", ", ".join(to))
             return
-        message = EmailMessage()
-        message["From"], message["To"], message["Subject"] = self.smtp.sender, ", ".join(to), subject
-        message["Date"], message["Message-ID"] = formatdate(localtime=False), make_msgid("alert")
-        message.set_content(body)
+        try:
+            message = EmailMessage()
+            # a subject on one line: a charge point's words (a vendor's error text) may hold line breaks
+            message["From"], message["To"] = self.smtp.sender, ", ".join(to)
+            message["Subject"] = " ".join(subject.split())[:SUBJECT_CHARS]
+            message["Date"], message["Message-ID"] = formatdate(localtime=False), make_msgid("alert")
+            message.set_content(body)
+        except Exception:  # a recipient or sender the e-mail library refuses: this one message only
+            self.failed += 1
+            log.exception("alert e-mail %r to %s could not be written", subject, ", ".join(to))
+            return
         if self._queue.full():
             dropped = self._queue.get_nowait()
             self.failed += 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from email.message import Message
 from typing import Any
 
@@ -21,7 +21,7 @@ class Mail:
 
     @property
     def subject(self) -> str:
-        return str(self.message["Subject"])
+        return str(self.message["Subject"]).strip()  # (a long one may be folded right after "Subject:")
 
     @property
     def body(self) -> str:
@@ -45,7 +45,8 @@ class SmtpSink:
             self.refused += 1
             return "451 4.3.0 try again later"
         content = envelope.original_content or b""
-        self.mails.append(Mail(str(envelope.mail_from), list(envelope.rcpt_tos), message_from_bytes(content)))
+        parsed = message_from_bytes(content, policy=policy.default)  # folded headers read as one line
+        self.mails.append(Mail(str(envelope.mail_from), list(envelope.rcpt_tos), parsed))
         return "250 OK"
 
     async def __aenter__(self) -> SmtpSink:

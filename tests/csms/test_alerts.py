@@ -254,3 +254,18 @@ async def test_a_mail_server_that_is_down_costs_log_lines_never_the_evaluation(
         assert await evaluator.evaluate() == Outcome()  # and the evaluation goes on as ever
     finally:
         await mailer.close()
+
+
+async def test_a_charge_points_words_cannot_add_mail_headers() -> None:
+    """A fault's text comes from the charge point: a line break in it stays in the subject's line."""
+    async with SmtpSink() as sink:
+        mailer = Mailer(Smtp("127.0.0.1", sink.port, starttls=False), Retry(attempts=1))
+        mailer.start()
+        try:
+            mailer.send([OPS], "[chargebay] Alert: CP-X connector 1 is Faulted (x\r\nBcc: thief@example.com)", "body\n")
+            await asyncio.wait_for(mailer.idle(), 10)
+        finally:
+            await mailer.close()
+    [mail] = sink.mails
+    assert mail.recipients == [OPS] and mail.message["Bcc"] is None
+    assert mail.subject == "[chargebay] Alert: CP-X connector 1 is Faulted (x Bcc: thief@example.com)"
