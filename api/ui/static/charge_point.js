@@ -68,7 +68,11 @@
     else refresh();
   }, { charge_point_id: CP.id });
   stream.addEventListener("meter", (e) => { CP.energy.meter(JSON.parse(e.data)); log(); });
-  stream.addEventListener("open", () => CP.energy.load(true)); // what was missed while it was down
+  let reopened = false; // the stream's first opening is the page's load; a later one, after a drop
+  stream.addEventListener("open", () => {
+    if (reopened) { loadChargePoint(); CP.energy.load(true); history(); log(); } // what happened meanwhile
+    reopened = true;
+  });
 
   loadChargePoint();
   CP.energy.load();

@@ -68,10 +68,7 @@ CP.settings = (() => {
 
   async function changeConfiguration(key, value) {
     const result = await CP.commands.call("ChangeConfiguration", { key, value });
-    if (!result.ok) return result;
-    const status = result.data.response.status;
-    if (status === "Accepted" || status === "RebootRequired") await CP.commands.call("GetConfiguration", { key: [key] });
-    return { ok: true, status };
+    return result.ok ? { ok: true, status: result.data.response.status } : result;
   }
 
   function renderConfig() {
@@ -130,8 +127,14 @@ CP.settings = (() => {
     return version === "2.0.1" ? loadModel() : loadConfig();
   }
 
+  /** Whoever sent it (a row's edit, the command form), an answer that read or changed the
+   *  configuration updates the table: a change taken is read back, the charge point's word. */
   CP.on("answered", (action, payload, result) => {
-    if (action === "GetConfiguration" && result.ok) { apply(payload, result.data.response); render(); }
+    if (!result.ok || CP.version !== "1.6") return;
+    if (action === "GetConfiguration") { apply(payload, result.data.response); render(); }
+    if (action === "ChangeConfiguration" && /^(Accepted|RebootRequired)$/.test(result.data.response.status)) {
+      CP.commands.call("GetConfiguration", { key: [payload.key] });
+    }
   });
   configFilter.addEventListener("input", renderConfig);
   for (const input of [componentFilter, variableFilter]) input.addEventListener("input", debounce(loadModel, 250));
