@@ -165,7 +165,8 @@ class TransactionService:
             if latest["samples"]:  # the charge point page's live figures
                 self._events.publish("meter", charge_point_id, transaction_id=transaction_id,
                                      connector_id=latest["samples"][0]["connector_id"],
-                                     power_w=power_w, energy_wh=energy_wh)
+                                     power_w=power_w, energy_wh=energy_wh,
+                                     timestamp=iso(latest["timestamp"]))  # the sample's own time
 
     async def authorize(self, id_tag: str) -> dict[str, Any]:
         """The ``idTagInfo`` an Authorize of ``id_tag`` is answered (no query for a kept tag)."""

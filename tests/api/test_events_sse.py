@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from chargebay.stack import Stack, running
+from csms.timeutil import iso
 from tests.api.full_cp import ADMIN, FullChargePoint, add_tag, bearer, make_token
 from tests.conftest import make_settings
 from tests.ocpp_client import connect, ocpp_call
@@ -191,15 +192,16 @@ async def test_several_charge_points_filter_and_the_meter_event(stack: Stack, cl
             assert [(d["charge_point_id"], d["status"]) for _, d in got] == [
                 ("CP-S1", "Charging"), ("CP-S2", "Preparing")]
             tx = await two.start_transaction(2, "TAG-SEV")
+            sampled = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
             await two.call(ocpp_call.MeterValues(connector_id=2, transaction_id=tx, meter_value=[
-                {"timestamp": datetime.now(UTC).isoformat(), "sampledValue": [
+                {"timestamp": sampled.isoformat(), "sampledValue": [
                     {"value": "2.5", "measurand": "Energy.Active.Import.Register", "unit": "kWh"},
                     {"value": "11000", "measurand": "Power.Active.Import", "unit": "W"}]}]))
             name, data = await events.next()
             assert name == "meter"
             assert data | {"ts": None} == {"type": "meter", "charge_point_id": "CP-S2", "ts": None,
                                           "transaction_id": tx, "connector_id": 2, "power_w": 11000.0,
-                                          "energy_wh": 2500}
+                                          "energy_wh": 2500, "timestamp": iso(sampled)}
     too_many = await client.get(EVENTS, params={"charge_point_id": [f"CP-{n}" for n in range(101)]},
                                 headers=ADMIN)
     assert too_many.status_code == 422
