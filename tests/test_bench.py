@@ -38,6 +38,7 @@ SMOKE = {
     "compression_rss": (["--connections", "20"], "compression costs"),
     "reconnect_storm": (["--charge-points", "40", "--timeout", "60"], "back and booted after the kill"),
     "load_groups": (["--members", "50"], "a naive allocator"),
+    "metrics_scrape": (["--charge-points", "50", "--history", "2", "--rounds", "2"], "/metrics with 50 charge points"),
     "fleet_page": (["--stations", "20", "--window", "3", "--ramp", "100", "--workers", "1"],
                    "ratio (before/now) of bytes per minute"),
     "cluster": (["--charge-points", "20", "--duration", "2", "--commands", "10",
@@ -58,7 +59,7 @@ def run_bench(name: str, tmp_path: Path, env: dict[str, str] | None = None) -> t
 
 @pytest.mark.parametrize("name", ["csms_load", "api_commands", "sim_fleet", "sim_fleet_versions", "locker_bus",
                                   "bridge_restart", "handshakes", "compression_rss", "reconnect_storm",
-                                  "load_groups", "fleet_page"])
+                                  "load_groups", "fleet_page", "metrics_scrape"])
 def test_benchmark_runs(name: str, tmp_path: Path) -> None:
     stdout, results = run_bench(name, tmp_path)
     assert SMOKE[name][1] in stdout

@@ -8,7 +8,7 @@ one range and today's stops another. A session writes it twice (at its start, NU
 
 Revision ID: 0021
 Revises: 0020
-Create Date: 2026-12-09
+Create Date: 2026-12-06
 """
 
 from __future__ import annotations
