@@ -24,6 +24,8 @@ from pydantic import ValidationError
 from api.auth import SESSION_COOKIE, Caller, check_token, same_origin
 from api.errors import ApiError
 from api.gate import GuardedRoute
+from api.ui import strings
+from api.ui.strings import html, t
 from api.vendor.web.auth import (
     ADMIN_TOKEN_TTL,
     KIOSK_TOKEN_TTL,
@@ -48,6 +50,7 @@ TOKEN_SESSION = timedelta(hours=8)  # a pasted API token: one working day, like 
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals.update(t=html, lang=strings.LANG)  # the catalogue's words (api/ui/strings.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +64,13 @@ class Page:
 
 
 _STAFF = frozenset({"admin", "operator", "integrator", "viewer"})
-PAGES = (Page("network", "/", "Network", _STAFF),
-         Page("transactions", "/ui/transactions", "Transactions", _STAFF),
-         Page("load", "/ui/load", "Load", _STAFF),
+PAGES = (Page("network", "/", t("nav.network"), _STAFF),
+         Page("transactions", "/ui/transactions", t("nav.transactions"), _STAFF),
+         Page("load", "/ui/load", t("nav.load"), _STAFF),
          Page("alerts", "/ui/alerts", "Alerts", _STAFF),
-         Page("simulator", "/ui/simulator", "Simulator", _STAFF),
-         Page("lockers", "/ui/lockers", "Lockers", _STAFF | {"kiosk"}),
-         Page("admin", "/ui/admin", "Admin", frozenset({"admin"})))
+         Page("simulator", "/ui/simulator", t("nav.simulator"), _STAFF),
+         Page("lockers", "/ui/lockers", t("nav.lockers"), _STAFF | {"kiosk"}),
+         Page("admin", "/ui/admin", t("nav.admin"), frozenset({"admin"})))
 
 
 def install(app: FastAPI) -> None:
@@ -217,6 +220,13 @@ async def logout(request: Request) -> Response:
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
+
+
+@router.get("/ui/strings.js")
+async def strings_script() -> Response:
+    """The words of the pages' scripts, from the same catalogue as the templates' (one place)."""
+    return Response(strings.script(), media_type="text/javascript",
+                    headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/ui/vendor/{name}")

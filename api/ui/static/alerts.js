@@ -106,7 +106,8 @@
       h("td", {}, h("div", { class: "actions" },
         h("button", { type: "button", onclick: (e) => save(e.currentTarget) }, "Save"),
         h("button", { type: "button", class: "danger", onclick: async () => {
-          if (!confirm(`Delete the rule "${KINDS[r.kind]}"? Its open alerts clear at the next evaluation.`)) return;
+          if (!await UI.confirm(`Delete the rule "${KINDS[r.kind]}"? Its open alerts clear at the next evaluation.`,
+            { action: "Delete", danger: true })) return; // asked in the page's dialog, never window.confirm
           const result = await api("DELETE", `/api/v1/alert-rules/${r.id}`);
           if (result.ok) toast(`Rule ${r.id} deleted`); else toast(explain(result), true);
           loadRules();

@@ -6,6 +6,19 @@ const UI = (() => {
   // only with it (another origin cannot send it), see api/auth.py.
   const CSRF = { "X-Chargebay-UI": "1" };
 
+  // the words, from the catalogue /ui/strings.js serves (api/ui/strings.py, as the templates')
+  const TEXTS = typeof STRINGS === "undefined" ? { lang: "en", texts: {} } : STRINGS;
+  const PLURAL = new Intl.PluralRules(TEXTS.lang);
+
+  /** The catalogue's text of `key` with its {fields} from `params`; a count-dependent text picks
+   * its plural form by `params.n`. An unknown key shows as itself (and warns), never as blank. */
+  function t(key, params = {}) {
+    let text = TEXTS.texts[key];
+    if (text === undefined) { console.warn(`no text for ${key}`); return key; }
+    if (typeof text === "object") text = text[PLURAL.select(params.n)] ?? text.other;
+    return text.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+  }
+
   /** Call the REST API; resolves to {ok, status, data} and never throws on an HTTP error. */
   async function api(method, path, body) {
     const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
@@ -33,9 +46,10 @@ const UI = (() => {
   function explain(result) {
     const d = result.data || {};
     if (result.status === 403 && d.code === "Forbidden") {
-      return `Not allowed: your role (${document.body.dataset.role}) may not do this.`;
+      return t("common.forbidden", { role: document.body.dataset.role });
     }
-    return `${d.code || "Error " + result.status}: ${d.message || "the request failed"}`;
+    return t("common.failed", { code: d.code || t("common.error_status", { status: result.status }),
+      message: d.message || t("common.request_failed") });
   }
 
   /** h("td", {class: "x", onclick: fn}, child, "text") */
@@ -72,14 +86,14 @@ const UI = (() => {
 
   /** How long ago ``iso`` was, in the largest unit that fits ("12 s ago", "3 h ago"). */
   function ago(iso) {
-    if (!iso) return "never";
+    if (!iso) return t("common.never");
     const seconds = Math.max(0, Math.round((Date.now() - new Date(iso)) / 1000));
     if (isNaN(seconds)) return "";
-    if (seconds < 5) return "just now";
+    if (seconds < 5) return t("ago.now");
     for (const [unit, size] of [["d", 86400], ["h", 3600], ["min", 60]]) {
-      if (seconds >= size) return `${Math.floor(seconds / size)} ${unit} ago`;
+      if (seconds >= size) return t(`ago.${unit}`, { n: Math.floor(seconds / size) });
     }
-    return `${seconds} s ago`;
+    return t("ago.s", { n: seconds });
   }
 
   function toast(message, bad = false) {
@@ -96,18 +110,68 @@ const UI = (() => {
     if (button) button.disabled = true;
     const result = await api(method, path, body);
     if (button) button.disabled = false;
-    if (result.ok) toast(result.data && result.data.message ? result.data.message : "Done");
+    if (result.ok) toast(result.data && result.data.message ? result.data.message : t("common.done"));
     else toast(explain(result), true);
     if (done) await done(result);
     return result;
   }
+
+  /** Ask before what cannot be undone (a door opened, a token revoked, a thing deleted): a modal
+   * <dialog> (role alertdialog) saying what will happen to what, Cancel focused so Enter or Escape
+   * does nothing harmful. Resolves true only for the confirming button, whose label says the act
+   * ("Open door", "Delete"); `danger` colours it. window.confirm cannot be styled, labelled or
+   * tested, and browsers let users suppress it. */
+  function confirm(message, { action = t("confirm.ok"), danger = false, title = t("confirm.title") } = {}) {
+    const ids = { title: "confirm-title", text: "confirm-text" };
+    const cancel = h("button", { type: "button", "data-answer": "cancel" }, t("common.cancel"));
+    const ok = h("button", { type: "button", class: danger ? "danger-solid" : "primary", "data-answer": "ok" }, action);
+    const dialog = h("dialog", { class: "confirm", role: "alertdialog", "aria-modal": "true",
+      "aria-labelledby": ids.title, "aria-describedby": ids.text },
+    h("h2", { id: ids.title }, title), h("p", { id: ids.text }, message), h("div", { class: "actions" }, cancel, ok));
+    return new Promise((resolve) => {
+      cancel.addEventListener("click", () => dialog.close("cancel"));
+      ok.addEventListener("click", () => dialog.close("ok"));
+      dialog.addEventListener("close", () => { dialog.remove(); resolve(dialog.returnValue === "ok"); });
+      document.body.append(dialog);
+      dialog.showModal(); // Escape closes it with no returnValue: a no
+      cancel.focus();
+    });
+  }
+
+  /** A CSS variable's value on the page now (it changes with the theme). */
+  const color = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  const charts = new Set();
+
+  /** A uPlot chart in the page's colours: axes, ticks and grid read the theme's variables when
+   * drawn, a series `stroke` may name one ("--chart-1"), and a theme change redraws it (uPlot
+   * paints on a canvas, which CSS cannot recolour). Same arguments as `new uPlot`. */
+  function plot(opts, data, box) {
+    const themed = (value) => (typeof value === "string" && value.startsWith("--") ? () => color(value) : value);
+    const series = (opts.series || []).map((s) => ({ ...s, stroke: themed(s.stroke) }));
+    const axes = (opts.axes || [{}, {}]).map((a) => ({ stroke: () => color("--ink"), ...a,
+      grid: { stroke: () => color("--grid"), ...a.grid }, ticks: { stroke: () => color("--grid"), ...a.ticks } }));
+    const chart = new uPlot({ ...opts, series, axes }, data, box);
+    charts.add(chart);
+    return chart;
+  }
+
+  document.addEventListener("themechange", () => {
+    for (const chart of charts) {
+      if (!chart.root.isConnected) { charts.delete(chart); continue; }
+      chart.series.forEach((s, i) => { // the legend's markers are drawn once, in the old colours
+        const marker = chart.root.querySelectorAll(".u-series")[i]?.querySelector(".u-marker");
+        if (marker && i > 0 && s.stroke) marker.style.borderColor = s.stroke(chart, i);
+      });
+      chart.redraw(false, true);
+    }
+  });
 
   /** Put `rows` in `tbody`. A row that carries `data-sig` (what it shows, as a string) and is
    * already there at the same place with the same signature is left in place: live updates come
    * several a second on a busy network, and a row rebuilt under the pointer would swallow the
    * click on its buttons (mouse down on the old button, up on the new one: no click). */
   function fill(tbody, rows, empty) {
-    if (!rows.length) rows = [h("tr", {}, h("td", { colspan: 20, class: "muted" }, empty || "Nothing yet."))];
+    if (!rows.length) rows = [h("tr", {}, h("td", { colspan: 20, class: "muted" }, empty || t("common.nothing")))];
     const same = (old, row) => old && row.dataset.sig !== undefined && old.dataset.sig === row.dataset.sig;
     rows.forEach((row, i) => {
       const old = tbody.children[i];
@@ -194,5 +258,6 @@ const UI = (() => {
     for (const button of form.querySelectorAll("button[type=submit]")) button.disabled = false;
   }
 
-  return { api, explain, h, badge, time, ago, toast, act, fill, debounce, paced, live, values, onSubmit };
+  return { t, api, explain, h, badge, time, ago, toast, act, confirm, color, plot, fill, debounce, paced, live,
+    values, onSubmit };
 })();

@@ -76,11 +76,11 @@
     const range = [end - hours * 3600, end];  // the window asked for, however few samples there are
     if (chart && chart.group === group.id) { chart.setData(data); chart.setScale("x", { min: range[0], max: range[1] }); return; }
     box.replaceChildren();
-    chart = new uPlot({
+    chart = UI.plot({ // in the theme's colours, redrawn when it changes
       width: box.clientWidth || 600, height: 240,
       scales: { x: { time: true, range: () => range } },
-      series: [{}, { label: "Limit (kW)", stroke: "#b3261e", width: 2, dash: [6, 4] },
-        { label: "Allocated (kW)", stroke: "#1a66d6", width: 2 }, { label: "Drawn (kW)", stroke: "#c77800", width: 2 }],
+      series: [{}, { label: "Limit (kW)", stroke: "--chart-3", width: 2, dash: [6, 4] },
+        { label: "Allocated (kW)", stroke: "--chart-1", width: 2 }, { label: "Drawn (kW)", stroke: "--chart-2", width: 2 }],
       axes: [{}, { label: "kW", size: 60 }],
     }, data, box);
     chart.group = group.id;
