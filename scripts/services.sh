@@ -27,6 +27,7 @@ install_and_start() {
   command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)  # its promtool checks deploy/'s queries
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]} (Debian packages)"
     apt-get update -qq >/dev/null

@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.db import TS
+from csms.queries.network import DELIVERED_WH
 from csms.store.energy_models import LoadGroupMember
 from csms.store.models import ChargePoint, Connector, Transaction, table
 
@@ -44,7 +45,6 @@ _SESSIONS = (_TX.join(_CP, _CP.c.id == _TX.c.charge_point_id)
              .outerjoin(_EXACT, and_(_EXACT.c.charge_point_id == _TX.c.charge_point_id,
                                      _EXACT.c.connector_id == _TX.c.connector_id))
              .outerjoin(_WHOLE, and_(_WHOLE.c.charge_point_id == _TX.c.charge_point_id, _WHOLE.c.connector_id == 0)))
-_DELIVERED = func.coalesce(_TX.c.meter_stop, _TX.c.energy_wh, _TX.c.meter_start) - _TX.c.meter_start
 
 
 @dataclass(slots=True)
@@ -85,7 +85,7 @@ class GaugeQueries:
                 found.statuses[(version, status)] = int(count)
             found.charge_points_offline = int((await conn.execute(
                 select(func.count()).select_from(_CP).where(_CP.c.online.is_not(True)))).scalar_one())
-            today = case((_TX.c.start_timestamp >= day_start, _DELIVERED))
+            today = case((_TX.c.start_timestamp >= day_start, DELIVERED_WH))
             open_here = and_(_TX.c.stop_timestamp.is_(None), _ONLINE)
             for group, sessions, power, energy in await conn.execute(
                     select(_GROUP, func.count(case((open_here, _TX.c.id))),

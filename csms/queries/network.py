@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     literal,
     null,
+    or_,
     select,
     union_all,
 )
@@ -39,6 +40,9 @@ _CP = table(ChargePoint)
 _CONN = table(Connector)
 _TX = table(Transaction)
 
+# the energy a session delivered: to its stop, or its latest register while open (the dashboard's
+# totals and the site gauges, csms.queries.gauges, count it alike)
+DELIVERED_WH = func.coalesce(_TX.c.meter_stop, _TX.c.energy_wh, _TX.c.meter_start) - _TX.c.meter_start
 ProblemKind = Literal["faulted", "offline", "boot_rejected", "stuck_transaction"]
 PROBLEM_KINDS: tuple[ProblemKind, ...] = ("faulted", "offline", "boot_rejected", "stuck_transaction")
 
@@ -70,9 +74,11 @@ class NetworkQueries:
                 select(func.count(), func.coalesce(func.sum(_TX.c.power_w), 0.0))
                 .join(_CP, _CP.c.id == _TX.c.charge_point_id)
                 .where(_TX.c.stop_timestamp.is_(None), online))).one()
-            delivered = func.coalesce(_TX.c.meter_stop, _TX.c.energy_wh, _TX.c.meter_start) - _TX.c.meter_start
-            energy = (await conn.execute(select(func.coalesce(func.sum(delivered), 0))
-                                         .where(_TX.c.start_timestamp >= since))).scalar_one()
+            # a session started since then is open or stopped since then: said so, the store finds
+            # them by the stop index (migration 0021) instead of reading every past session
+            energy = (await conn.execute(select(func.coalesce(func.sum(DELIVERED_WH), 0)).where(
+                or_(_TX.c.stop_timestamp.is_(None), _TX.c.stop_timestamp >= since),
+                _TX.c.start_timestamp >= since))).scalar_one()
             found = self._problems()
             problems = await _counts(conn, found.c.kind, select(found.c.kind))
         charge_points_online = by_online.get(True, 0)

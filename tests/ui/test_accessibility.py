@@ -110,6 +110,9 @@ def test_every_page_passes_axe_in_light_and_dark_on_desktop_and_phone(
         expect(page.locator("html")).to_have_attribute("data-theme", scheme)
         failures[f"login {scheme}"] = violations(page)
         shot(page, f"login_{scheme}")
+        page.set_viewport_size(PHONE)
+        shot(page, f"login_{scheme}_phone")
+        page.set_viewport_size({"width": 1280, "height": 900})
     log_in(page, base, token=ADMIN_TOKEN)
     paths = pages(page, base)
     assert context.browser is not None
@@ -125,12 +128,15 @@ def test_every_page_passes_axe_in_light_and_dark_on_desktop_and_phone(
                 expect(page.locator("html")).to_have_attribute("data-theme", scheme)
                 failures[f"{path} {scheme}"] = violations(page)
                 shot(page, f"{name}_{scheme}")
-            visit(small, base, path)
-            failures[f"{path} dark phone"] = violations(small)
-            overflow = small.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-            if overflow > 0:
-                failures[f"{path} dark phone"].append(f"the page scrolls sideways by {overflow}px")
-            shot(small, f"{name}_dark_phone")
+            for scheme in SCHEMES:  # every page at phone size too, in both themes
+                small.emulate_media(color_scheme=scheme)
+                visit(small, base, path)
+                where = f"{path} {scheme} phone"
+                failures[where] = violations(small)
+                overflow = small.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+                if overflow > 0:
+                    failures[where].append(f"the page scrolls sideways by {overflow}px")
+                shot(small, f"{name}_{scheme}_phone")
         # a confirmation open, over a page, in both themes
         for scheme in SCHEMES:
             page.emulate_media(color_scheme=scheme)
