@@ -5,9 +5,53 @@ start the command that mints a new one. A token printed once mid-log scrolled aw
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import shutil
+import sys
+import time
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+
+
+class _LastRecord(logging.Handler):
+    """Notes when the last log record came, nothing else."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at = time.monotonic()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.at = time.monotonic()
+
+
+async def when_quiet(quiet_s: float = 1.0, at_most: float = 15.0) -> None:
+    """Return once nothing has been logged for ``quiet_s`` (at most ``at_most`` from now): the
+    banner goes after the start-up lines (a demo locker's bays booting), not among them."""
+    last = _LastRecord()
+    root = logging.getLogger()
+    root.addHandler(last)
+    try:
+        deadline = time.monotonic() + at_most
+        while (now := time.monotonic()) < deadline and now - last.at < quiet_s:
+            await asyncio.sleep(0.1)
+    finally:
+        root.removeHandler(last)
+
+
+def cli_command() -> str:
+    """How to type this program's command here: ``chargebay`` when the shell finds this very one,
+    else its path (``make run`` leaves it in ``.venv/bin``, which is on no one's PATH)."""
+    here = Path(sys.executable).parent / "chargebay"
+    found = shutil.which("chargebay")
+    if found is not None and Path(found).resolve() == here.resolve():
+        return "chargebay"
+    try:
+        return os.path.relpath(here) if here.is_relative_to(Path.cwd()) else str(here)
+    except ValueError:  # another drive
+        return str(here)
 
 
 def shown_database(url: str) -> str:
@@ -37,5 +81,5 @@ def banner(*, http_url: str | None, ws_url: str | None, database_url: str, gener
         setting = (f"CHARGEBAY_DATA_DIR={data_dir}" if own
                    else f"CHARGEBAY_DATABASE_URL='{shown_database(database_url)}' (with its password)")
         lines += ["  log in      with a token; to mint one:",
-                  f"              {setting} chargebay token create --role admin --name me"]
+                  f"              {setting} {cli_command()} token create --role admin --name me"]
     return "\n".join(lines) + "\n"

@@ -17,7 +17,7 @@ from common.settings import Role, Settings, get_settings, warn_of_earlier_state
 if TYPE_CHECKING:
     from locker_bridge.config import BridgeConfig
 
-app = typer.Typer(help="chargebay: OCPP 1.6J central system, charger simulator and locker bridge.",
+app = typer.Typer(help="chargebay: OCPP 1.6J and 2.0.1 central system, charger simulator and locker bridge.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -253,14 +253,14 @@ def token_create(
 def _existing_database(url: str, create: bool) -> None:
     """Name the database on stderr; exit 1 if it is a SQLite file that is not there yet (a
     command run from another directory would make an empty one silently) unless ``create``."""
-    from chargebay.banner import shown_database
+    from chargebay.banner import cli_command, shown_database
 
     typer.echo(f"database: {shown_database(url)}", err=True)
     path = sqlite_file(url)
     if path is not None and not path.exists() and not create:
         here = Path("var/chargebay.db")
         hint = (f"`make run` keeps its database in ./var: CHARGEBAY_DATA_DIR={here.parent.absolute()} "
-                "chargebay token create …" if here.exists() else
+                f"{cli_command()} token create …" if here.exists() else
                 "give the server's CHARGEBAY_DATA_DIR (`make run`: ./var of its checkout) or "
                 "CHARGEBAY_DATABASE_URL")
         typer.echo(f"error: there is no database at {path}; {hint}; --create makes a new one", err=True)

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from api.auth import bootstrap_admin
-from chargebay.banner import banner
+from chargebay.banner import banner, when_quiet
 from chargebay.demo import demo_locker, start_demo
 from chargebay.migrate import upgrade
 from charger_sim.runtime import ProcessProvider
@@ -235,9 +235,10 @@ async def serve_until_signalled(settings: Settings) -> None:
     async with running(settings, settle=True) as stack:
         loop.add_signal_handler(signal.SIGHUP, _reload_tls, stack)
         if stack.ocpp is not None:
-            log.info("OCPP central system on %s/{chargePointId} (subprotocol ocpp1.6)", stack.ws_url)
+            log.info("OCPP central system on %s/{chargePointId} (subprotocols ocpp1.6, ocpp2.0.1)", stack.ws_url)
         if stack.app is not None:
             log.info("REST API on %s (OpenAPI at %s/docs)", stack.http_url, stack.http_url)
+        await when_quiet()  # after the start-up lines, or it scrolls away among them
         print(banner(http_url=stack.http_url if stack.app is not None else None,
                      ws_url=stack.ws_url if stack.ocpp is not None else None,
                      database_url=settings.database_url, generated_token=stack.generated_token,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import sqlite3
@@ -17,6 +18,7 @@ import httpx
 import pytest
 import websockets
 
+from chargebay.banner import when_quiet
 from tests.conftest import ADMIN_TOKEN
 from tests.helpers import free_port
 
@@ -107,7 +109,17 @@ def test_generated_token_is_printed_only_on_first_start(tmp_path: Path) -> None:
         assert "chargebay is up" in out and f"dashboard   http://127.0.0.1:{second.http_port}/" in out2
         assert f"database    sqlite+aiosqlite:///{tmp_path / 'var'}" in out, out
     assert "Log in to the dashboard with it" in out1
-    assert f"CHARGEBAY_DATA_DIR={tmp_path / 'var'} chargebay token create --role admin" in out2
+    # the later start's line mints a token as printed, from a shell whose PATH lacks the venv
+    # (make run's: the command is then printed as its path)
+    line = next(found for found in out2.splitlines() if "token create --role admin" in found).strip()
+    assert line.startswith(f"CHARGEBAY_DATA_DIR={tmp_path / 'var'} "), line
+    bare = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEBAY_")}
+    bare["PATH"] = os.pathsep.join(p for p in bare.get("PATH", "").split(os.pathsep)
+                                   if Path(p).resolve() != Path(CLI).resolve().parent)
+    made = subprocess.run(["bash", "-c", line], cwd=tmp_path, env=bare, capture_output=True, text=True,
+                          timeout=60)
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.strip().startswith("cb_")
 
 
 def test_json_logs(tmp_path: Path) -> None:
@@ -175,3 +187,36 @@ def test_serve_prunes_the_message_log_on_its_own(tmp_path: Path) -> None:
         _, _, err = served.stop()
     assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 100
     assert "message log: 100 frame(s) older than" in err
+
+
+async def test_the_banner_waits_for_the_start_up_lines_to_end() -> None:
+    """when_quiet returns only once nothing was logged for its quiet time (a bay booting after
+    the API is up logs, and the banner must come after it), and returns anyway at its cap."""
+    noisy = logging.getLogger("chargebay.test.noisy")
+    stamps: list[float] = []  # when each record was handled (this handler runs before when_quiet's)
+
+    class Stamp(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            stamps.append(time.monotonic())
+
+    async def chatter(times: int) -> None:
+        for _ in range(times):
+            noisy.warning("booting")
+            await asyncio.sleep(0.2)
+
+    stamp = Stamp()
+    logging.getLogger().addHandler(stamp)
+    try:
+        talking = asyncio.create_task(chatter(5))
+        await when_quiet(quiet_s=0.5)
+        returned = time.monotonic()
+        await talking
+        before = [t for t in stamps if t <= returned]
+        assert before and returned - before[-1] >= 0.5
+        started = time.monotonic()
+        forever = asyncio.create_task(chatter(10))
+        await when_quiet(quiet_s=10.0, at_most=0.3)  # never quiet that long: the cap
+        assert time.monotonic() - started < 5.0
+        await forever
+    finally:
+        logging.getLogger().removeHandler(stamp)

@@ -38,7 +38,8 @@ Sort = Literal["id", "-id", "last_seen", "-last_seen", "vendor", "-vendor", "mod
 async def list_charge_points(
     page: Paging, reads: Queries,
     online: Annotated[bool | None, Query(description="Only connected (true) or disconnected (false).")] = None,
-    status: Annotated[str | None, Query(description="Only those with a connector in this status.")] = None,
+    status: Annotated[str | None, Query(description=(
+        "Only those with a connector in this status (Charging: also a 2.0.1 session charging)."))] = None,
     registration_status: Registration | None = None,
     q: Annotated[str | None, Query(description="Text search in id, vendor, model and serial numbers.")] = None,
     connectors: Annotated[bool, Query(description="Include each one's connectors (as the single charge "

@@ -29,10 +29,16 @@ class NetworkSummary(BaseModel):
     charge_points: ChargePointCounts
     connectors: dict[str, int] = Field(description="Connectors (not the charge point as a whole, "
                                                    "connector 0) of online charge points, by status.")
-    charging: int = Field(description="Connectors Charging on online charge points.")
+    charging: int = Field(description="Connectors Charging on online charge points (1.6), and sessions whose "
+                                      "latest chargingState is Charging (2.0.1, whose connectors say Occupied).")
     faulted: int = Field(description="Connectors Faulted on online charge points.")
     sessions_open: int = Field(description="Open transactions on online charge points.")
-    power_kw: float = Field(description="Their draw now: the sum of each one's latest reported power.")
+    power_kw: float = Field(description="Their draw now: the sum of each one's latest power sample, or, "
+                                        "for one that reports its energy register alone, the register's rise "
+                                        "between its last two readings.")
+    sessions_without_power: int = Field(description="Open sessions counted in `sessions_open` with no draw "
+                                                    "known yet (no power sample, fewer than two register "
+                                                    "readings): `power_kw` leaves them out.")
     energy_since: Timestamp = Field(description="The start of the energy figure (`since`).")
     energy_kwh: float = Field(description="Energy of the sessions started since then (to their stop, "
                                           "or their latest energy register while open).")

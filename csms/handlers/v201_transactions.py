@@ -14,10 +14,11 @@ from csms.handlers.transactions import keep, meter_rows
 from csms.handlers.v201 import handles, token_info
 from csms.store.endings import REGISTER, register_wh
 from csms.store.known_201 import apply_known, remember
-from csms.store.models import MeterValue
+from csms.store.models import MeterValue, Transaction
 from csms.store.transactions_201 import EventRequest, transaction_event
 from csms.timeutil import parse_ts
 
+_TX = cast(Table, Transaction.__table__)
 _METER_VALUES = cast(Table, MeterValue.__table__)
 
 
@@ -116,10 +117,24 @@ async def transaction_event_201(ctx: Services, conn: ChargePointLink, p: dict[st
                            samples[-1]["sampledValue"] if samples else None, info.get("chargingState"))
     if result.ended is not None:
         ctx.transactions.ended([result.ended])
+    elif info.get("chargingState") is not None:
+        note_charging_state(ctx, conn, req.station_transaction_id, tx_id, info["chargingState"])
     answer: dict[str, Any] = {}
     if token is not None and result.info is not None:
         answer["idTokenInfo"] = token_info(result.info)
     return answer
+
+
+def note_charging_state(ctx: Services, conn: ChargePointLink, station_tx: str, tx_id: int, state: str) -> None:
+    """Keep an open transaction's chargingState (Charging, SuspendedEV, …): a 2.0.1 connector's
+    status says only Occupied, so this is what tells the network's totals it is charging. Written
+    when it changes, not with every event that repeats it."""
+    known = conn.open_transactions.get(station_tx) if conn.open_transactions else None
+    if known is not None and known.charging_state == state:
+        return
+    ctx.writer.update(_TX, "id", {"id": tx_id, "charging_state": state})
+    if known is not None:
+        known.charging_state = state
 
 
 @handles("MeterValues")

@@ -5,13 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.queries.pages import Page, jsonable, paginate
 from csms.services.errors import NotFound
 from csms.store.message_log import count_of, frames_of
-from csms.store.models import ChargePoint, Connector, DeviceVariable, EvseConnector, Message, StatusHistory, table
+from csms.store.models import (
+    ChargePoint,
+    Connector,
+    DeviceVariable,
+    EvseConnector,
+    Message,
+    StatusHistory,
+    Transaction,
+    table,
+)
 from csms.store.writer import Writer
 from csms.timeutil import utc
 
@@ -21,6 +30,7 @@ _EVSE = table(EvseConnector)
 _VARS = table(DeviceVariable)
 _HIST = table(StatusHistory)
 _MSG = table(Message)
+_TX = table(Transaction)
 # every column but the passwords' hashes; whether there is one is all a reader learns
 _PUBLIC = (*(c for c in _CP.c if c.name not in ("password_hash", "password_pending_hash")),
            _CP.c.password_hash.isnot(None).label("has_password"),
@@ -98,7 +108,10 @@ class ChargePointQueries:
         """One page in ``sort`` order (a column of :data:`SORTS`, ``-`` first: descending; ties
         by id); ``status``: those with a connector in it; ``q``: text in the id, vendor, model or
         serial numbers; ``connectors``: each with its connectors (one query)."""
-        column = _CP.c[SORTS[sort.removeprefix("-")]]
+        key = sort.removeprefix("-")
+        column: ColumnElement[Any] = _CP.c[SORTS[key]]
+        if key in ("vendor", "model"):  # as people read them: "chargebay" beside "Chargebay"
+            column = func.lower(column)
         order = column.desc().nulls_last() if sort.startswith("-") else column.asc().nulls_last()
         query = select(*_PUBLIC).order_by(order, _CP.c.id)
         if online is not None:
@@ -106,7 +119,11 @@ class ChargePointQueries:
         if registration_status:
             query = query.where(_CP.c.registration_status == registration_status)
         if status:
-            query = query.where(_CP.c.id.in_(select(_CONN.c.charge_point_id).where(_CONN.c.status == status)))
+            having: ColumnElement[bool] = _CP.c.id.in_(select(_CONN.c.charge_point_id).where(_CONN.c.status == status))
+            if status == "Charging":  # a 2.0.1 connector says Occupied: its session's chargingState tells
+                having = or_(having, _CP.c.id.in_(select(_TX.c.charge_point_id).where(
+                    _TX.c.stop_timestamp.is_(None), _TX.c.charging_state == "Charging")))
+            query = query.where(having)
         if q:
             like = f"%{q}%"
             query = query.where(or_(*(col.ilike(like) for col in (

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    case,
     cast,
     func,
     literal,
@@ -42,7 +43,7 @@ _TX = table(Transaction)
 
 # the energy a session delivered: to its stop, or its latest register while open (the dashboard's
 # totals and the site gauges, csms.queries.gauges, count it alike)
-DELIVERED_WH = func.coalesce(_TX.c.meter_stop, _TX.c.energy_wh, _TX.c.meter_start) - _TX.c.meter_start
+DELIVERED_WH = func.coalesce(_TX.c.meter_stop, _TX.c.register_wh, _TX.c.meter_start) - _TX.c.meter_start
 ProblemKind = Literal["faulted", "offline", "boot_rejected", "stuck_transaction"]
 PROBLEM_KINDS: tuple[ProblemKind, ...] = ("faulted", "offline", "boot_rejected", "stuck_transaction")
 
@@ -70,8 +71,10 @@ class NetworkQueries:
             by_online = await _counts(conn, _CP.c.online, select(_CP.c.online))
             statuses = await _counts(conn, _CONN.c.status, select(_CONN.c.status).join(
                 _CP, _CP.c.id == _CONN.c.charge_point_id).where(online, _CONN.c.connector_id > 0))
-            sessions, power = (await conn.execute(
-                select(func.count(), func.coalesce(func.sum(_TX.c.power_w), 0.0))
+            sessions, unmetered, charging_201, power = (await conn.execute(
+                select(func.count(), func.count(case((_TX.c.power_w.is_(None), _TX.c.id))),
+                       func.count(case((_TX.c.charging_state == "Charging", _TX.c.id))),
+                       func.coalesce(func.sum(_TX.c.power_w), 0.0))
                 .join(_CP, _CP.c.id == _TX.c.charge_point_id)
                 .where(_TX.c.stop_timestamp.is_(None), online))).one()
             # a session started since then is open or stopped since then: said so, the store finds
@@ -87,10 +90,13 @@ class NetworkQueries:
             "charge_points": {"total": total, "online": charge_points_online,
                               "offline": total - charge_points_online},
             "connectors": dict(sorted(statuses.items())),
-            "charging": statuses.get("Charging", 0),
+            # 1.6: a connector Charging; 2.0.1 (whose connectors are only Occupied): a session
+            # whose last chargingState was Charging
+            "charging": statuses.get("Charging", 0) + int(charging_201),
             "faulted": statuses.get("Faulted", 0),
             "sessions_open": int(sessions),
             "power_kw": round(float(power) / 1000.0, 3),
+            "sessions_without_power": int(unmetered),
             "energy_since": iso(since),
             "energy_kwh": round(max(int(energy), 0) / 1000.0, 3),
             "problems": {kind: problems.get(kind, 0) for kind in PROBLEM_KINDS},

@@ -24,7 +24,8 @@ from csms.timeutil import utc
 _TX = table(Transaction)
 _MV = table(MeterValue)
 _EVENTS = table(TransactionEvent)
-CSV_COLUMNS = [c.name for c in _TX.c] + ["energy_wh"]
+# a row as it was recorded (not the live draw and register an open one keeps for the dashboard)
+CSV_COLUMNS = [c.name for c in _TX.c if c.name not in ("power_w", "register_wh", "charging_state")] + ["energy_wh"]
 CSV_CHUNK = 65536  # characters of CSV sent at once
 
 

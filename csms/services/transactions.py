@@ -62,6 +62,17 @@ class Window:
     start: datetime
     stop: datetime | None = None
     meter_stop: int | None = None
+    # its latest energy register and when it was read: a charge point that reports the register
+    # alone (1.6's default MeterValuesSampledData) has its draw from the register's rise
+    reading: tuple[datetime, int] | None = None
+
+    def rate(self, at: datetime, register: int) -> float | None:
+        """The draw (W) since the previous register reading, and this one remembered; None for
+        the first, or for readings out of order."""
+        last, self.reading = self.reading, (at, register)
+        if last is None or at <= last[0] or register < last[1]:
+            return None
+        return (register - last[1]) * 3600.0 / (at - last[0]).total_seconds()
 
     def holds(self, charge_point_id: str, element: dict[str, Any]) -> bool:
         """Is one meterValue element (a timestamp and its samples) inside this transaction?"""
@@ -160,12 +171,15 @@ class TransactionService:
             for sample in element["samples"]:
                 sample["outside_tx"] = True
         if latest is not None and window is not None and window.stop is None:
-            power_w, energy_wh = meter_now(latest["samples"])
-            self._writer.touch_transaction(transaction_id, now_utc(), power_w, energy_wh)
+            power_w, register = meter_now(latest["samples"])
+            if register is not None:
+                rise = window.rate(latest["timestamp"], register)
+                power_w = rise if power_w is None else power_w
+            self._writer.touch_transaction(transaction_id, now_utc(), power_w, register)
             if latest["samples"]:  # the charge point page's live figures
                 self._events.publish("meter", charge_point_id, transaction_id=transaction_id,
                                      connector_id=latest["samples"][0]["connector_id"],
-                                     power_w=power_w, energy_wh=energy_wh,
+                                     power_w=power_w, energy_wh=register,
                                      timestamp=iso(latest["timestamp"]))  # the sample's own time
 
     async def authorize(self, id_tag: str) -> dict[str, Any]:

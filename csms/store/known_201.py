@@ -42,6 +42,7 @@ class Known:
     remote_start_id: int | None
     last_seq: int  # the highest seqNo stored for it: a lower or equal one may be a replay
     needs_start: bool  # meter_start 0 and no register stored: a reading may still become its start
+    charging_state: str | None = None  # the last chargingState written (a change costs one update)
 
     def admits(self, req: EventRequest) -> bool:
         """Whether ``req`` changes nothing but the events and readings (see the module): an

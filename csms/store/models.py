@@ -187,7 +187,8 @@ class Transaction(Base):
     last_activity_at: Mapped[datetime | None] = mapped_column(TS)  # its start or latest meter value
     # its latest meter value's draw (W) and energy register (Wh), written with last_activity_at
     power_w: Mapped[float | None] = mapped_column(Float)
-    energy_wh: Mapped[int | None] = mapped_column(BigInteger)
+    register_wh: Mapped[int | None] = mapped_column(BigInteger)
+    charging_state: Mapped[str | None] = mapped_column(String(16))  # 2.0.1: its latest chargingState
     created_at: Mapped[datetime] = mapped_column(TS)
     # OCPP 2.0.1: the station's own transaction id, the RequestStartTransaction that led to it,
     # and its id token whole (up to 36 characters; id_tag holds it when it fits 1.6's 20)

@@ -27,7 +27,7 @@ TOUCH_CHUNK = 1000
 
 class Touches:
     """The times not written yet, and when the next write is due (the event loop's clock). A
-    transaction's entry is ``(when, power_w, energy_wh)``."""
+    transaction's entry is ``(when, power_w, register_wh)``."""
 
     __slots__ = ("charge_points", "transactions", "due")
 
@@ -40,14 +40,14 @@ class Touches:
         return bool(self.charge_points or self.transactions)
 
     def transaction(self, transaction_id: int, when: Any, power_w: float | None,
-                    energy_wh: int | None) -> None:
+                    register_wh: int | None) -> None:
         """Hold the transaction's last-heard time, and its draw and register where given: a touch
         without them (a 2.0.1 event without samples) keeps what an earlier one held."""
         held = self.transactions.get(transaction_id)
         if held is not None:
             power_w = held[1] if power_w is None else power_w
-            energy_wh = held[2] if energy_wh is None else energy_wh
-        self.transactions[transaction_id] = (when, power_w, energy_wh)
+            register_wh = held[2] if register_wh is None else register_wh
+        self.transactions[transaction_id] = (when, power_w, register_wh)
 
     def chunks(self) -> int:
         """How many commits what is held now takes (TOUCH_CHUNK a commit)."""
@@ -82,6 +82,6 @@ async def apply_touches(conn: AsyncConnection, touches: dict[str, Any], tx_touch
         stmt = update(_TX).where(_TX.c.id == bindparam("tx"), _TX.c.stop_timestamp.is_(None)).values(
             last_activity_at=bindparam("seen"),
             power_w=func.coalesce(bindparam("power", type_=Float), _TX.c.power_w),
-            energy_wh=func.coalesce(bindparam("energy", type_=BigInteger), _TX.c.energy_wh))
+            register_wh=func.coalesce(bindparam("energy", type_=BigInteger), _TX.c.register_wh))
         await conn.execute(stmt, [{"tx": k, "seen": seen, "power": power, "energy": energy}
                                   for k, (seen, power, energy) in tx_touches.items()])

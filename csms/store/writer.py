@@ -150,11 +150,11 @@ class Writer:
         self._touches.charge_points[charge_point_id] = when
 
     def touch_transaction(self, transaction_id: int, when: Any, power_w: float | None = None,
-                          energy_wh: int | None = None) -> None:
+                          register_wh: int | None = None) -> None:
         """Record that an open transaction was heard of (a meter value), with the draw and energy
         register it gave, if any; written like :meth:`touch`, so a meter value costs no extra
         statement of its own."""
-        self._touches.transaction(transaction_id, when, power_w, energy_wh)
+        self._touches.transaction(transaction_id, when, power_w, register_wh)
 
     def update(self, table: Table, keys: str | tuple[str, ...], row: dict[str, Any],
                future: asyncio.Future[Any] | None = None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
 
 import httpx
@@ -20,6 +20,7 @@ from api.routes.charge_points import Sort
 from chargebay.stack import Stack
 from csms.queries.charge_points import SORTS
 from tests.api.resources import ADMIN, BOOT, ok
+from tests.csms.raw_station import at, raw_station
 from tests.ocpp_client import connect
 
 SUMMARY = "/api/v1/network/summary"
@@ -113,3 +114,39 @@ async def test_the_list_sorts_by_last_seen_with_never_seen_last(stack: Stack, ht
 
 def test_every_sort_the_api_offers_is_a_column_the_query_knows() -> None:
     assert set(get_args(Sort)) == {*SORTS, *(f"-{key}" for key in SORTS)}
+
+
+async def test_a_register_alone_gives_a_draw_and_a_201_session_charges_by_its_charging_state(
+        stack: Stack, http: httpx.AsyncClient) -> None:
+    """kW now from a charge point that samples only its energy register (1.6's default
+    MeterValuesSampledData): the register's rise between two readings; a 2.0.1 session counts as
+    charging by its chargingState (its connector only says Occupied)."""
+    async with raw_station(stack.ws_url, "NET-REG") as cp16, raw_station(stack.ws_url, "NET-201", "2.0.1") as cp201:
+        started = datetime.now(UTC) - timedelta(minutes=5)
+        await cp16.call("StatusNotification", {"connectorId": 1, "status": "Charging", "errorCode": "NoError"})
+        tx = (await cp16.call("StartTransaction", {"connectorId": 1, "idTag": "NET-TAG", "meterStart": 1000,
+                                                   "timestamp": at(since=started)}))["transactionId"]
+
+        async def register(seconds: float, wh: int) -> None:
+            await cp16.call("MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": [
+                {"timestamp": at(seconds, started), "sampledValue": [{"value": str(wh)}]}]})
+
+        await register(60, 1100)
+        first = await until(http, SUMMARY, lambda s: s["sessions_open"] == 1)
+        await cp201.call("StatusNotification", {"timestamp": at(), "connectorStatus": "Occupied", "evseId": 1,
+                                                "connectorId": 1})
+        await cp201.call("TransactionEvent", {
+            "eventType": "Started", "timestamp": at(), "triggerReason": "ChargingStateChanged", "seqNo": 0,
+            "transactionInfo": {"transactionId": "NET-201-TX", "chargingState": "Charging"},
+            "evse": {"id": 1, "connectorId": 1}})
+        await register(120, 1300)  # 200 Wh in 60 s: 12 kW
+        summary = await until(http, SUMMARY, lambda s: s["power_kw"] == 12.0 and s["charging"] == 2)
+        assert first["sessions_without_power"] == 1  # one reading: no draw known yet
+        assert summary["sessions_open"] == 2 and summary["sessions_without_power"] == 1  # the 2.0.1 one
+        assert summary["connectors"] == {"Charging": 1, "Occupied": 1}
+        charging = ok(await http.get("/api/v1/charge-points", params={"status": "Charging"}))
+        assert sorted(c["id"] for c in charging["items"]) == ["NET-201", "NET-REG"]
+        await cp201.call("TransactionEvent", {
+            "eventType": "Updated", "timestamp": at(), "triggerReason": "ChargingStateChanged", "seqNo": 1,
+            "transactionInfo": {"transactionId": "NET-201-TX", "chargingState": "SuspendedEV"}})
+        await until(http, SUMMARY, lambda s: s["charging"] == 1)
