@@ -50,7 +50,7 @@ TOKEN_SESSION = timedelta(hours=8)  # a pasted API token: one working day, like 
 
 router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.globals.update(t=html, lang=strings.LANG)  # the catalogue's words (api/ui/strings.py)
+templates.env.globals.update(t=html, lang=strings.LANG)  # the catalogue's words (api/ui/strings/)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +67,7 @@ _STAFF = frozenset({"admin", "operator", "integrator", "viewer"})
 PAGES = (Page("network", "/", t("nav.network"), _STAFF),
          Page("transactions", "/ui/transactions", t("nav.transactions"), _STAFF),
          Page("load", "/ui/load", t("nav.load"), _STAFF),
-         Page("alerts", "/ui/alerts", "Alerts", _STAFF),
+         Page("alerts", "/ui/alerts", t("nav.alerts"), _STAFF),
          Page("simulator", "/ui/simulator", t("nav.simulator"), _STAFF),
          Page("lockers", "/ui/lockers", t("nav.lockers"), _STAFF | {"kiosk"}),
          Page("admin", "/ui/admin", t("nav.admin"), frozenset({"admin"})))

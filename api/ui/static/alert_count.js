@@ -12,7 +12,7 @@
     badge.textContent = String(open);
     badge.dataset.count = String(open);
     badge.classList.toggle("none", open === 0);
-    badge.title = `${open} open alert${open === 1 ? "" : "s"}, ${result.data.acknowledged} acknowledged`;
+    badge.title = UI.t("base.alert_count", { n: open, acknowledged: result.data.acknowledged });
     badge.hidden = false;
   }
   document.addEventListener("alerts-changed", refresh);

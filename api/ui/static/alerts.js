@@ -3,12 +3,14 @@
 // /api/v1/alert-rules; the list reads again when the event stream says an alert changed.
 "use strict";
 (() => {
-  const { api, h, time, ago, fill, debounce, explain, toast, onSubmit, values } = UI;
+  const { t, api, h, time, ago, fill, debounce, explain, toast, onSubmit, values } = UI;
   const role = document.body.dataset.role;
   const mayAcknowledge = role === "admin" || role === "operator";
-  const KINDS = { offline: "Charge point offline", faulted: "Connector Faulted", boot_rejected: "Boot rejected",
-    stuck_transaction: "Transaction stuck", load_over_limit: "Load group over its limit" };
-  const TITLES = { open: "Open alerts", acknowledged: "Acknowledged alerts", cleared: "Cleared alerts", "": "All alerts" };
+  const KINDS = { offline: t("alerts.kind_offline"), faulted: t("alerts.kind_faulted"), boot_rejected: t("alerts.kind_boot_rejected"),
+    stuck_transaction: t("alerts.kind_stuck_transaction"), load_over_limit: t("alerts.kind_load_over_limit") };
+  const TITLES = { open: "alerts.title_open", acknowledged: "alerts.title_acknowledged", cleared: "alerts.title_cleared",
+    "": "alerts.title_all" };
+  const STATES = { open: t("alerts.state_open"), acknowledged: t("alerts.state_acknowledged"), cleared: t("alerts.state_cleared") };
   const PAGE_SIZE = 50;
   const tbody = document.querySelector("#alerts-table tbody");
   const dialog = document.getElementById("ack-dialog");
@@ -17,10 +19,10 @@
   let acknowledging = null;  // the alert the dialog is about
 
   const changed = () => document.dispatchEvent(new Event("alerts-changed"));  // the top bar's count
-  const stateBadge = (s) => h("span", { class: `badge alert-${s}`, "data-state": s }, s);
+  const stateBadge = (s) => h("span", { class: `badge alert-${s}`, "data-state": s }, STATES[s] || s);
 
   function subjectLink(a) {
-    if (!a.charge_point_id) return a.load_group_id ? h("a", { href: "/ui/load" }, `load group ${a.load_group_id}`) : "";
+    if (!a.charge_point_id) return a.load_group_id ? h("a", { href: "/ui/load" }, t("alerts.load_group", { id: a.load_group_id })) : "";
     return h("a", { href: "/ui/charge-points/" + encodeURIComponent(a.charge_point_id) }, a.subject);
   }
 
@@ -28,18 +30,19 @@
     const acknowledged = a.acknowledged_at
       ? h("div", {}, h("div", {}, a.acknowledged_by), h("div", { class: "muted small" }, time(a.acknowledged_at)),
         a.note ? h("div", { class: "note" }, a.note) : null)
-      : h("span", { class: "muted" }, "—");
+      : h("span", { class: "muted" }, t("common.none"));
     const action = !a.acknowledged_at && mayAcknowledge
-      ? h("button", { type: "button", class: "ack", onclick: () => ask(a) }, "Acknowledge") : null;
+      ? h("button", { type: "button", class: "ack", onclick: () => ask(a) }, t("alerts.acknowledge")) : null;
     const sig = [a.id, a.state, a.acknowledged_at, a.cleared_at].join("|");
     return h("tr", { dataset: { id: String(a.id), sig } },
       h("td", { class: "state" }, stateBadge(a.state)),
-      h("td", { "data-label": "Alert", class: "what" }, h("div", { class: "title" }, a.title),
+      h("td", { "data-label": t("alerts.col_alert"), class: "what" }, h("div", { class: "title" }, a.title),
         h("div", { class: "muted small" }, KINDS[a.kind] || a.kind, " · ", subjectLink(a))),
-      h("td", { "data-label": "Since", class: "age" }, a.since ? h("span", { title: time(a.since), dataset: { at: a.since } }, ago(a.since)) : "—"),
-      h("td", { "data-label": "Opened" }, time(a.opened_at),
-        a.cleared_at ? h("div", { class: "muted small" }, "cleared " + time(a.cleared_at)) : null),
-      h("td", { "data-label": "Acknowledged" }, acknowledged),
+      h("td", { "data-label": t("alerts.col_since"), class: "age" },
+        a.since ? h("span", { title: time(a.since), dataset: { at: a.since } }, ago(a.since)) : t("common.none")),
+      h("td", { "data-label": t("alerts.col_opened") }, time(a.opened_at),
+        a.cleared_at ? h("div", { class: "muted small" }, t("alerts.cleared_at", { time: time(a.cleared_at) })) : null),
+      h("td", { "data-label": t("alerts.col_acknowledged") }, acknowledged),
       h("td", { class: "act" }, action));
   }
 
@@ -51,10 +54,10 @@
     const { items, total } = result.data;
     const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
     if (page > pages) { page = pages; return load(); }
-    document.getElementById("alerts-title").firstChild.textContent = TITLES[state] + " ";
+    document.getElementById("alerts-title").firstChild.textContent = t(TITLES[state]) + " ";
     document.getElementById("alerts-total").textContent = `(${total})`;
-    fill(tbody, items.map(row), state === "open" ? "No open alerts: nothing needs a person now." : "No alerts.");
-    document.getElementById("page-info").textContent = `page ${page} of ${pages}`;
+    fill(tbody, items.map(row), t(state === "open" ? "alerts.none_open" : "alerts.none"));
+    document.getElementById("page-info").textContent = t("common.page", { page, pages });
     document.getElementById("prev").disabled = page <= 1;
     document.getElementById("next").disabled = page >= pages;
   }
@@ -62,7 +65,7 @@
   // -- acknowledging: the dialog is the confirmation, and takes the note ---------------------
   function ask(alert) {
     acknowledging = alert;
-    document.getElementById("ack-what").textContent = `${alert.title} (alert ${alert.id}, opened ${time(alert.opened_at)})`;
+    document.getElementById("ack-what").textContent = t("alerts.ack_what", { title: alert.title, id: alert.id, time: time(alert.opened_at) });
     dialog.querySelector("textarea").value = "";
     dialog.showModal();
   }
@@ -76,7 +79,7 @@
     const result = await api("POST", `/api/v1/alerts/${alert.id}/acknowledge`, note ? { note } : {});
     button.disabled = false;
     if (!result.ok) { toast(explain(result), true); if (result.status !== 409) return; }
-    else toast(`Alert ${alert.id} acknowledged`);
+    else toast(t("alerts.acknowledged", { id: alert.id }));
     dialog.close();
     changed();
     load();
@@ -87,38 +90,38 @@
   const emailList = (text) => String(text || "").split(/[\s,;]+/).filter(Boolean);
 
   function ruleRow(r) {
-    const minutes = h("input", { type: "number", min: 0, max: 10080, value: r.minutes, "aria-label": "After minutes" });
-    const enabled = h("input", { type: "checkbox", "aria-label": "On" });
+    const minutes = h("input", { type: "number", min: 0, max: 10080, value: r.minutes, "aria-label": t("alerts.minutes") });
+    const enabled = h("input", { type: "checkbox", "aria-label": t("alerts.col_on") });
     enabled.checked = r.enabled;
-    const emails = h("input", { type: "text", value: r.emails.join(", "), "aria-label": "E-mail to", placeholder: "nobody" });
+    const emails = h("input", { type: "text", value: r.emails.join(", "), "aria-label": t("alerts.col_emails"), placeholder: t("alerts.emails_nobody") });
     const save = async (button) => {
       const body = { minutes: Number(minutes.value), enabled: enabled.checked, emails: emailList(emails.value) };
       const result = await api("PATCH", `/api/v1/alert-rules/${r.id}`, body);
-      if (result.ok) toast(`Rule ${r.id} saved`); else toast(explain(result), true);
+      if (result.ok) toast(t("alerts.rule_saved", { id: r.id })); else toast(explain(result), true);
       if (button) loadRules();
     };
     enabled.addEventListener("change", () => save(null));
     return h("tr", { dataset: { id: String(r.id), kind: r.kind } },
-      h("td", { "data-label": "Condition" }, KINDS[r.kind] || r.kind),
-      h("td", { "data-label": "After (minutes)" }, minutes),
-      h("td", { "data-label": "On" }, enabled),
-      h("td", { "data-label": "E-mail to", class: "emails" }, emails),
+      h("td", { "data-label": t("alerts.col_condition") }, KINDS[r.kind] || r.kind),
+      h("td", { "data-label": t("alerts.col_minutes") }, minutes),
+      h("td", { "data-label": t("alerts.col_on") }, enabled),
+      h("td", { "data-label": t("alerts.col_emails"), class: "emails" }, emails),
       h("td", {}, h("div", { class: "actions" },
-        h("button", { type: "button", onclick: (e) => save(e.currentTarget) }, "Save"),
+        h("button", { type: "button", onclick: (e) => save(e.currentTarget) }, t("common.save")),
         h("button", { type: "button", class: "danger", onclick: async () => {
-          if (!await UI.confirm(`Delete the rule "${KINDS[r.kind]}"? Its open alerts clear at the next evaluation.`,
-            { action: "Delete", danger: true })) return; // asked in the page's dialog, never window.confirm
+          if (!await UI.confirm(t("alerts.confirm_delete_rule", { kind: KINDS[r.kind] || r.kind }),
+            { action: t("common.delete"), danger: true })) return; // asked in the page's dialog, never window.confirm
           const result = await api("DELETE", `/api/v1/alert-rules/${r.id}`);
-          if (result.ok) toast(`Rule ${r.id} deleted`); else toast(explain(result), true);
+          if (result.ok) toast(t("alerts.rule_deleted", { id: r.id })); else toast(explain(result), true);
           loadRules();
-        } }, "Delete"))));
+        } }, t("common.delete")))));
   }
 
   async function loadRules() {
     const result = await api("GET", "/api/v1/alert-rules?page_size=100");
     const body = document.querySelector("#rules-table tbody");
     if (!result.ok) { fill(body, [h("tr", {}, h("td", { colspan: 5, class: "error" }, explain(result)))]); return; }
-    fill(body, result.data.items.map(ruleRow), "No rules: no alert will open.");
+    fill(body, result.data.items.map(ruleRow), t("alerts.no_rules"));
   }
 
   if (role === "admin") {
@@ -130,7 +133,7 @@
       const result = await api("POST", "/api/v1/alert-rules",
         { kind: form.kind, minutes: form.minutes || 0, emails: emailList(form.emails) });
       if (!result.ok) { toast(explain(result), true); return; }
-      toast(`Rule ${result.data.id} added`);
+      toast(t("alerts.rule_added", { id: result.data.id }));
       formEl.reset();
       loadRules();
     });

@@ -6,7 +6,7 @@ const UI = (() => {
   // only with it (another origin cannot send it), see api/auth.py.
   const CSRF = { "X-Chargebay-UI": "1" };
 
-  // the words, from the catalogue /ui/strings.js serves (api/ui/strings.py, as the templates')
+  // the words, from the catalogue /ui/strings.js serves (api/ui/strings/, as the templates')
   const TEXTS = typeof STRINGS === "undefined" ? { lang: "en", texts: {} } : STRINGS;
   const PLURAL = new Intl.PluralRules(TEXTS.lang);
 
@@ -68,7 +68,7 @@ const UI = (() => {
   }
 
   const badge = (status, label) =>
-    h("span", { class: `badge s-${status || "unknown"}`, "data-status": status || "unknown" }, label || status || "unknown");
+    h("span", { class: `badge s-${status || "unknown"}`, "data-status": status || "unknown" }, label || status || t("common.unknown"));
 
   // the browser's time zone, named: "12/6/26, 7:57 AM" is a different day in Europe and says
   // nothing of the zone; "2026-12-06 07:57:52 UTC" is read the same way everywhere
@@ -122,12 +122,12 @@ const UI = (() => {
    * ("Open door", "Delete"); `danger` colours it. window.confirm cannot be styled, labelled or
    * tested, and browsers let users suppress it. */
   function confirm(message, { action = t("confirm.ok"), danger = false, title = t("confirm.title") } = {}) {
-    const ids = { title: "confirm-title", text: "confirm-text" };
+    const ids = { heading: "confirm-title", text: "confirm-text" };
     const cancel = h("button", { type: "button", "data-answer": "cancel" }, t("common.cancel"));
     const ok = h("button", { type: "button", class: danger ? "danger-solid" : "primary", "data-answer": "ok" }, action);
     const dialog = h("dialog", { class: "confirm", role: "alertdialog", "aria-modal": "true",
-      "aria-labelledby": ids.title, "aria-describedby": ids.text },
-    h("h2", { id: ids.title }, title), h("p", { id: ids.text }, message), h("div", { class: "actions" }, cancel, ok));
+      "aria-labelledby": ids.heading, "aria-describedby": ids.text },
+    h("h2", { id: ids.heading }, title), h("p", { id: ids.text }, message), h("div", { class: "actions" }, cancel, ok));
     return new Promise((resolve) => {
       cancel.addEventListener("click", () => dialog.close("cancel"));
       ok.addEventListener("click", () => dialog.close("ok"));

@@ -4,14 +4,15 @@
 // their own files. Everything follows the event stream of this charge point.
 "use strict";
 (() => {
-  const { api, h, badge, time, paced, live, explain } = UI;
+  const { t, api, h, badge, time, paced, live, explain } = UI;
   let pinned = null;
 
-  const BOOT = [["Vendor", "vendor"], ["Model", "model"], ["Serial", "charge_point_serial"],
-    ["Box serial", "charge_box_serial"], ["Firmware", "firmware_version"], ["Meter", "meter_type"],
-    ["OCPP", "ocpp_version", (v) => v && v + (pinned ? " (pinned)" : "")],
-    ["Registration", "registration_status"], ["Last boot", "last_boot_at", time],
-    ["Last seen", "last_seen", time], ["Node", "node_id"]];
+  const BOOT = [[t("charge_point.boot_vendor"), "vendor"], [t("charge_point.boot_model"), "model"],
+    [t("charge_point.boot_serial"), "charge_point_serial"], [t("charge_point.boot_box_serial"), "charge_box_serial"],
+    [t("charge_point.boot_firmware"), "firmware_version"], [t("charge_point.boot_meter"), "meter_type"],
+    [t("charge_point.boot_ocpp"), "ocpp_version", (v) => v && (pinned ? t("charge_point.pinned", { version: v }) : v)],
+    [t("charge_point.boot_registration"), "registration_status"], [t("charge_point.boot_last_boot"), "last_boot_at", time],
+    [t("charge_point.boot_last_seen"), "last_seen", time], [t("charge_point.boot_node"), "node_id"]];
 
   async function loadChargePoint() {
     const result = await api("GET", CP.base);
@@ -20,9 +21,9 @@
     pinned = cp.ocpp_version_pinned;
     showVersion(cp.ocpp_version || cp.ocpp_version_pinned || "1.6");
     document.getElementById("cp-online").replaceWith(Object.assign(
-      badge(cp.online ? "online" : "offline", cp.online ? "online" : "offline"), { id: "cp-online" }));
+      badge(cp.online ? "online" : "offline", t(cp.online ? "common.online" : "common.offline")), { id: "cp-online" }));
     document.getElementById("boot").replaceChildren(...BOOT.flatMap(([label, key, fmt]) =>
-      [h("dt", {}, label), h("dd", {}, (fmt ? fmt(cp[key]) : cp[key]) || "—")]));
+      [h("dt", {}, label), h("dd", {}, (fmt ? fmt(cp[key]) : cp[key]) || t("common.none"))]));
     document.getElementById("connectors").replaceChildren(CP.version === "2.0.1" ? evseTable(cp.evses) : connectorTable(cp.connectors));
   }
 
@@ -31,24 +32,26 @@
   function showVersion(version) {
     if (version === CP.version) return;
     CP.version = version;
-    document.getElementById("cp-version").textContent = "OCPP " + version;
+    document.getElementById("cp-version").textContent = t("charge_point.version", { version });
     CP.commands.load(version);
     CP.settings.show(version);
   }
 
+  const head = (...keys) => h("thead", {}, h("tr", {}, keys.map((key) => h("th", {}, t(key)))));
+
   function connectorTable(connectors) {
-    if (!connectors.length) return h("p", { class: "muted" }, "No status reported yet.");
-    return h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Connector"), h("th", {}, "Status"), h("th", {}, "Error"), h("th", {}, "Since"))),
+    if (!connectors.length) return h("p", { class: "muted" }, t("charge_point.no_status"));
+    return h("table", {}, head("charge_point.col_connector", "charge_point.col_status", "charge_point.error", "charge_point.col_since"),
       h("tbody", {}, connectors.map((c) => h("tr", { dataset: { connector: c.connector_id } },
-        h("td", {}, c.connector_id === 0 ? "0 (charge point)" : String(c.connector_id)),
+        h("td", {}, c.connector_id === 0 ? t("charge_point.connector_zero") : String(c.connector_id)),
         h("td", {}, badge(c.status)), h("td", {}, c.error_code && c.error_code !== "NoError" ? c.error_code : ""),
         h("td", {}, time(c.updated_at))))));
   }
 
   /** A 2.0.1 station's topology: each EVSE's connectors and their last status. */
   function evseTable(evses) {
-    if (!evses.length) return h("p", { class: "muted" }, "No EVSE reported yet.");
-    return h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "EVSE"), h("th", {}, "Connector"), h("th", {}, "Status"), h("th", {}, "Since"))),
+    if (!evses.length) return h("p", { class: "muted" }, t("charge_point.no_evse"));
+    return h("table", {}, head("charge_point.evse", "charge_point.col_connector", "charge_point.col_status", "charge_point.col_since"),
       h("tbody", {}, evses.flatMap((e) => e.connectors.map((c) => h("tr", { dataset: { evse: e.evse_id, connector: c.connector_id } },
         h("td", {}, String(e.evse_id)), h("td", {}, String(c.connector_id)), h("td", {}, badge(c.status)),
         h("td", {}, time(c.timestamp || c.updated_at)))))));

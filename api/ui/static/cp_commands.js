@@ -3,7 +3,7 @@
 "use strict";
 
 CP.commands = (() => {
-  const { api, h, explain, onSubmit } = UI;
+  const { t, api, h, explain, onSubmit } = UI;
   // what an operator reaches for first; the rest follow A to Z
   const FREQUENT = {
     "1.6": ["RemoteStartTransaction", "RemoteStopTransaction", "Reset", "ChangeAvailability", "UnlockConnector",
@@ -13,7 +13,7 @@ CP.commands = (() => {
   };
   const RANDOM = ["remoteStartId", "requestId"]; // ids the station echoes back: new for each command
   const RANDOM_IN = { ReserveNow: ["reservationId", "id"] }; // a new reservation's own id
-  const LIST_WORDS = { configurationKey: ["key", "keys"], unknownKey: ["unknown key", "unknown keys"] };
+  const LIST_WORDS = { configurationKey: "charge_point.answer_keys", unknownKey: "charge_point.answer_unknown_keys" };
   const pick = document.getElementById("command-pick");
   const box = document.getElementById("command-form");
   const resultBox = document.getElementById("command-result");
@@ -27,10 +27,10 @@ CP.commands = (() => {
     catalogue = new Map(result.data.commands.map((c) => [c.action, c]));
     const frequent = (FREQUENT[version] || []).filter((a) => catalogue.has(a));
     const option = (a) => h("option", { value: a }, a);
-    pick.replaceChildren(h("optgroup", { label: "Frequent" }, frequent.map(option)),
-      h("optgroup", { label: "More, A–Z" }, [...catalogue.keys()].filter((a) => !frequent.includes(a)).map(option)));
+    pick.replaceChildren(h("optgroup", { label: t("charge_point.frequent") }, frequent.map(option)),
+      h("optgroup", { label: t("charge_point.more") }, [...catalogue.keys()].filter((a) => !frequent.includes(a)).map(option)));
     pick.disabled = false;
-    document.getElementById("command-count").textContent = `${catalogue.size} commands in OCPP ${version}`;
+    document.getElementById("command-count").textContent = t("charge_point.command_count", { n: catalogue.size, version });
     show(pick.value);
   }
 
@@ -80,8 +80,8 @@ CP.commands = (() => {
     if (!entry) return;
     pick.value = action;
     const form = SchemaForm.build(entry.request_schema);
-    const send = h("button", { type: "submit", class: "primary", disabled: true }, "Send");
-    const toggle = h("button", { type: "button", class: "json-toggle" }, "Edit as JSON");
+    const send = h("button", { type: "submit", class: "primary", disabled: true }, t("charge_point.send"));
+    const toggle = h("button", { type: "button", class: "json-toggle" }, t("charge_point.as_json"));
     const node = h("form", { class: "command", dataset: { action } }, form.node,
       h("div", { class: "actions" }, send, toggle));
     current = { action, form, node, raw: null };
@@ -99,7 +99,7 @@ CP.commands = (() => {
 
   function description(entry) {
     const required = entry.request_schema.required || [];
-    return required.length ? `Required: ${required.join(", ")}.` : "Nothing is required: send it as it is.";
+    return required.length ? t("charge_point.required_fields", { fields: required.join(", ") }) : t("charge_point.nothing_required");
   }
 
   /** The form as JSON and back (what the form cannot hold, customData say, only in JSON). */
@@ -111,21 +111,21 @@ CP.commands = (() => {
       current.raw = h("textarea", { class: "json", name: "__payload", rows: 12, spellcheck: "false" },
         JSON.stringify(payload, null, 2));
       form.node.replaceWith(current.raw);
-      toggle.textContent = "Edit as form";
+      toggle.textContent = t("charge_point.as_form");
     } else {
       try { form.set(JSON.parse(current.raw.value)); } catch (_) {
-        current.raw.setCustomValidity("not valid JSON"); current.raw.reportValidity(); return;
+        current.raw.setCustomValidity(t("charge_point.invalid_json")); current.raw.reportValidity(); return;
       }
       current.raw.replaceWith(form.node);
       current.raw = null;
-      toggle.textContent = "Edit as JSON";
+      toggle.textContent = t("charge_point.as_json");
     }
     node.dataset.mode = current.raw ? "json" : "form";
   }
 
   function payloadOf() {
     if (current.raw) {
-      try { return JSON.parse(current.raw.value); } catch (_) { throw new SchemaForm.Invalid(current.raw, "not valid JSON"); }
+      try { return JSON.parse(current.raw.value); } catch (_) { throw new SchemaForm.Invalid(current.raw, t("charge_point.invalid_json")); }
     }
     return current.form.read();
   }
@@ -170,7 +170,7 @@ CP.commands = (() => {
     resultBox.hidden = false;
     resultBox.className = "result";
     delete resultBox.dataset.status;
-    resultBox.replaceChildren(h("strong", {}, action), " sending…");
+    resultBox.replaceChildren(h("strong", {}, action), " ", t("charge_point.sending"));
     const result = await call(action, payload);
     if (button) button.disabled = false;
     const response = result.ok ? result.data.response : null;
@@ -179,21 +179,20 @@ CP.commands = (() => {
     resultBox.dataset.status = result.ok ? (response.status || "ok") : status;
     const body = result.ok ? response : result.data;
     const big = JSON.stringify(body).length > 600;
-    resultBox.replaceChildren(h("strong", {}, action), " ", result.ok ? `answered ${status}` : explain(result),
-      big ? CP.entry("the whole answer", () => CP.pretty(body)) : CP.pretty(body));
+    resultBox.replaceChildren(h("strong", {}, action), " ", result.ok ? t("charge_point.answered", { status }) : explain(result),
+      big ? CP.entry(t("charge_point.whole_answer"), () => CP.pretty(body)) : CP.pretty(body));
     return result;
   }
 
   /** An answer in a few words: its status, else what it holds (GetConfiguration: its keys). */
   function summary(response) {
-    if (!response || typeof response !== "object") return "OK";
+    if (!response || typeof response !== "object") return t("charge_point.ok");
     if (response.status) return response.status;
     const lists = Object.entries(response).filter(([key, v]) => Array.isArray(v) && (v.length || key === "configurationKey"));
-    if (!lists.length) return "OK";
+    if (!lists.length) return t("charge_point.ok");
     return lists.map(([key, v]) => {
       const statuses = [...new Set(v.map((x) => x && (x.attributeStatus || x.status)).filter(Boolean))];
-      const [one, many] = LIST_WORDS[key] || [key, key];
-      return statuses.length ? statuses.join(", ") : `${v.length} ${v.length === 1 ? one : many}`;
+      return statuses.length ? statuses.join(", ") : t(LIST_WORDS[key] || "charge_point.answer_items", { n: v.length, name: key });
     }).join("; ");
   }
 

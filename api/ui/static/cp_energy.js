@@ -4,7 +4,7 @@
 "use strict";
 
 CP.energy = (() => {
-  const { api, h, badge, time, fill } = UI;
+  const { t, api, h, badge, time, fill } = UI;
   const tiles = document.getElementById("live-energy");
   const box = document.getElementById("chart");
   const title = document.getElementById("chart-title");
@@ -24,7 +24,7 @@ CP.energy = (() => {
   function state(tx) {
     const points = new Map();
     let base = tx.meter_start;
-    const at = (t) => points.get(t) || points.set(t, [null, null]).get(t);
+    const at = (x) => points.get(x) || points.set(x, [null, null]).get(x);
     if (base !== null && base !== undefined) at(seconds(tx.start_timestamp))[0] = 0;
     for (const mv of tx.meter_values || []) {
       const measurand = mv.measurand || ENERGY;
@@ -45,11 +45,11 @@ CP.energy = (() => {
   /** The latest energy (kWh since the start) and power (kW) among a transaction's readings. */
   function latest(s) {
     let energy = null, power = null, at = null;
-    for (const t of [...s.points.keys()].sort((a, b) => a - b)) {
-      const [kwh, kw] = s.points.get(t);
+    for (const x of [...s.points.keys()].sort((a, b) => a - b)) {
+      const [kwh, kw] = s.points.get(x);
       if (kwh !== null) energy = kwh;
       if (kw !== null) power = kw;
-      at = t;
+      at = x;
     }
     return { energy, power, at };
   }
@@ -93,8 +93,8 @@ CP.energy = (() => {
       h("td", {}, h("a", { href: "#chart-title" }, String(tx.id)),
         tx.station_transaction_id ? h("span", { class: "muted" }, " " + tx.station_transaction_id) : ""),
       h("td", {}, String(tx.connector_id)), h("td", {}, tx.id_tag),
-      h("td", {}, time(tx.start_timestamp)), h("td", {}, tx.active ? badge("Charging", "running") : time(tx.stop_timestamp)),
-      h("td", { class: "energy" }, delivered(tx)), h("td", {}, tx.stop_reason || ""))), "No transactions yet.");
+      h("td", {}, time(tx.start_timestamp)), h("td", {}, tx.active ? badge("Charging", t("transactions.running")) : time(tx.stop_timestamp)),
+      h("td", { class: "energy" }, delivered(tx)), h("td", {}, tx.stop_reason || ""))), t("charge_point.no_transactions"));
   }
 
   async function select(id) {
@@ -105,19 +105,20 @@ CP.energy = (() => {
 
   function renderTiles() {
     const figure = (value, unit, digits, name) =>
-      h("span", { class: "figure" }, h("b", { dataset: { figure: name } }, value === null ? "—" : value.toFixed(digits)), " " + unit);
+      h("span", { class: "figure" }, h("b", { dataset: { figure: name } }, value === null ? t("common.none") : value.toFixed(digits)), " " + unit);
     const running = CP.running.filter((tx) => states.has(tx.id));
     tiles.replaceChildren(...running.map((tx) => {
       const now = latest(states.get(tx.id));
       const minutes = Math.max(0, Math.floor((Date.now() / 1000 - seconds(tx.start_timestamp)) / 60));
-      const lasted = minutes < 1 ? "under a minute" : minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+      const lasted = minutes < 1 ? t("charge_point.under_a_minute") : minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
       return h("div", { class: "tile", dataset: { tx: tx.id, connector: tx.connector_id } },
-        h("div", {}, h("strong", {}, `Connector ${tx.connector_id}`), h("span", { class: "muted" }, ` · transaction ${tx.id} · ${tx.id_tag || ""}`)),
+        h("div", {}, h("strong", {}, t("charge_point.tile_connector", { connector: tx.connector_id })),
+          h("span", { class: "muted" }, " · " + t("charge_point.tile_transaction", { id: tx.id, tag: tx.id_tag || "" }))),
         h("div", { class: "figures" }, figure(now.energy, "kWh", 2, "energy"), figure(now.power, "kW", 1, "power")),
-        h("div", { class: "muted" }, `since ${CP.clock(tx.start_timestamp)} (${lasted})`,
-          now.at ? ` · last reading ${CP.clock(new Date(now.at * 1000).toISOString())}` : ""));
+        h("div", { class: "muted" }, t("charge_point.tile_since", { time: CP.clock(tx.start_timestamp), lasted }),
+          now.at ? " · " + t("charge_point.tile_last_reading", { time: CP.clock(new Date(now.at * 1000).toISOString()) }) : ""));
     }));
-    if (!running.length) tiles.replaceChildren(h("p", { class: "muted" }, "No transaction running."));
+    if (!running.length) tiles.replaceChildren(h("p", { class: "muted" }, t("charge_point.no_running")));
   }
 
   /** A meter value of a running transaction, pushed (event `meter`: its energy register in Wh,
@@ -125,14 +126,14 @@ CP.energy = (() => {
   function meter(event) {
     const s = states.get(event.transaction_id);
     if (!s) { load(); return; }
-    const t = seconds(event.timestamp || event.ts);
-    const point = s.points.get(t) || [null, null];
+    const x = seconds(event.timestamp || event.ts);
+    const point = s.points.get(x) || [null, null];
     if (event.energy_wh !== null && event.energy_wh !== undefined) {
       if (s.base === null || s.base === undefined) s.base = event.energy_wh;
       point[0] = (event.energy_wh - s.base) / 1000;
     }
     if (event.power_w !== null && event.power_w !== undefined) point[1] = event.power_w / 1000;
-    s.points.set(t, point);
+    s.points.set(x, point);
     const cell = document.querySelector(`#transactions tr[data-id="${event.transaction_id}"] td.energy`);
     if (cell) cell.textContent = delivered(s.tx);
     renderTiles();
@@ -141,8 +142,8 @@ CP.energy = (() => {
 
   const pad = (n) => String(n).padStart(2, "0");
   /** An axis label: 24 h local time, with seconds on a short axis, with the day on a long one. */
-  function label(t, range) {
-    const d = new Date(t * 1000);
+  function label(x, range) {
+    const d = new Date(x * 1000);
     const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
     if (range < 600) return `${hm}:${pad(d.getSeconds())}`;
     return range > 86400 ? `${pad(d.getDate())}.${pad(d.getMonth() + 1)}. ${hm}` : hm;
@@ -150,7 +151,7 @@ CP.energy = (() => {
 
   function draw() {
     const s = states.get(chartTx);
-    if (!s) { title.textContent = "Meter values"; return; }
+    if (!s) { title.textContent = t("charge_point.meter_values"); return; }
     const xs = [...s.points.keys()].sort((a, b) => a - b);
     const start = seconds(s.tx.start_timestamp);
     const last = xs.length ? xs[xs.length - 1] : start;
@@ -158,7 +159,7 @@ CP.energy = (() => {
     span = s.tx.stop_timestamp ? [start, Math.max(seconds(s.tx.stop_timestamp), last, start + 1)]
       : [start, Math.max(Date.now() / 1000, last, start + 60)];
     const total = latest(s).energy;
-    title.textContent = `Meter values of transaction ${chartTx}: ${xs.length} readings` +
+    title.textContent = t("charge_point.chart_title", { id: chartTx, n: xs.length }) +
       (total === null ? "" : `, ${total.toFixed(2)} kWh`);
     Object.assign(box.dataset, { tx: chartTx, readings: xs.length, from: new Date(span[0] * 1000).toISOString(),
       to: new Date(span[1] * 1000).toISOString() });
@@ -172,9 +173,9 @@ CP.energy = (() => {
       scales: { x: { time: true, range: () => span }, kWh: { range: (u, min, max) => [0, Math.max(max * 1.1, 0.01)] },
         kW: { range: (u, min, max) => [0, Math.max(max * 1.15, 1)] } },
       series: [{ value: (u, v) => (v === null ? "—" : label(v, 0)) },
-        { label: "Energy (kWh)", stroke: "--chart-1", width: 2, scale: "kWh", spanGaps: true, points: { size: 5 } },
-        { label: "Power (kW)", stroke: "--chart-2", width: 2, scale: "kW", spanGaps: true, points: { size: 5 } }],
-      axes: [{ values: (u, splits) => splits.map((t) => label(t, span[1] - span[0])), space: 70, incrs: STEPS },
+        { label: t("charge_point.chart_energy"), stroke: "--chart-1", width: 2, scale: "kWh", spanGaps: true, points: { size: 5 } },
+        { label: t("charge_point.chart_power"), stroke: "--chart-2", width: 2, scale: "kW", spanGaps: true, points: { size: 5 } }],
+      axes: [{ values: (u, splits) => splits.map((x) => label(x, span[1] - span[0])), space: 70, incrs: STEPS },
         { scale: "kWh", label: "kWh", size: 60 }, { scale: "kW", label: "kW", side: 1, size: 50, grid: { show: false } }],
     }, data, box);
     chart.tx = chartTx;

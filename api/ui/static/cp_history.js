@@ -4,7 +4,7 @@
 "use strict";
 
 CP.history = (() => {
-  const { api, h, badge, explain } = UI;
+  const { t, api, h, badge, explain } = UI;
   const list = document.getElementById("history");
   const more = document.getElementById("history-more");
   let size = 15;
@@ -16,7 +16,7 @@ CP.history = (() => {
       return [c.response && c.response.status ? c.response.status : "ok", said];
     }
     if (c.status === "call_error") return ["failed", c.error_code || "CallError"];
-    if (c.status === "pending") return ["Pending", "pending"];
+    if (c.status === "pending") return ["Pending", t("charge_point.pending")];
     return [c.status === "offline" ? "offline" : "failed", c.status]; // timeout, offline
   }
 
@@ -28,15 +28,15 @@ CP.history = (() => {
 
   function line(c) {
     const [status, words] = outcome(c);
-    const again = h("button", { type: "button", class: "again", title: "Put this command in the form to send it again",
-      onclick: (e) => { e.preventDefault(); CP.commands.show(c.action, c.payload); document.getElementById("commands-card").scrollIntoView(); } }, "Again");
+    const again = h("button", { type: "button", class: "again", title: t("charge_point.again_title"),
+      onclick: (e) => { e.preventDefault(); CP.commands.show(c.action, c.payload); document.getElementById("commands-card").scrollIntoView(); } }, t("charge_point.again"));
     // Again beside the line, not in its summary: a button inside the control that opens the
     // entry is two controls in one for a keyboard or a screen reader (axe: nested-interactive)
     return [CP.entry([h("span", { class: "when" }, CP.clock(c.created_at)), " ", h("strong", {}, c.action), " ",
       badge(status, words), h("span", { class: "muted" }, ` ${c.requested_by || ""}${took(c)}`)],
-    () => h("div", {}, h("h4", {}, "Sent"), CP.pretty(c.payload),
-      c.status === "result" ? [h("h4", {}, "Answer"), CP.pretty(c.response)]
-        : c.error_code || c.error_description ? [h("h4", {}, "Error"), CP.pretty({ code: c.error_code, description: c.error_description })] : "")),
+    () => h("div", {}, h("h4", {}, t("charge_point.sent")), CP.pretty(c.payload),
+      c.status === "result" ? [h("h4", {}, t("charge_point.answer")), CP.pretty(c.response)]
+        : c.error_code || c.error_description ? [h("h4", {}, t("charge_point.error")), CP.pretty({ code: c.error_code, description: c.error_description })] : "")),
     again];
   }
 
@@ -46,7 +46,7 @@ CP.history = (() => {
     if (!result.ok) { list.replaceChildren(h("li", { class: "error" }, explain(result))); return; }
     const items = result.data.items;
     CP.keyed(list, items, (c) => `${c.id}:${c.status}`, (c) => h("li", { dataset: { action: c.action, status: c.status } }, line(c)));
-    if (!items.length) list.replaceChildren(h("li", { class: "muted" }, "No command sent yet."));
+    if (!items.length) list.replaceChildren(h("li", { class: "muted" }, t("charge_point.no_commands")));
     more.hidden = result.data.total <= items.length;
     CP.emit("history", items);
   }

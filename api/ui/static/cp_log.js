@@ -3,7 +3,7 @@
 "use strict";
 
 CP.log = (() => {
-  const { api, h } = UI;
+  const { t, api, h } = UI;
   const list = document.getElementById("messages");
   const filter = document.getElementById("action-filter");
   const actions = document.getElementById("actions");
@@ -25,12 +25,12 @@ CP.log = (() => {
     const body = payload(m.frame);
     return h("li", { dataset: { action: m.action || "", direction: m.direction } }, CP.entry([
       h("span", { class: "when" }, CP.clock(m.ts)), " ",
-      h("span", { class: "dir " + m.direction, title: m.direction === "in" ? "from the charge point" : "to the charge point" },
+      h("span", { class: "dir " + m.direction, title: t(m.direction === "in" ? "charge_point.from_charge_point" : "charge_point.to_charge_point") },
         m.direction === "in" ? "⟵" : "⟶"), " ",
       h("strong", {}, m.action || "?"), " ",
       h("span", { class: m.message_type === 4 ? "kind error-kind" : "kind" }, KIND[m.message_type] || ""), " ",
       h("code", { class: "preview" }, typeof body === "string" ? body.slice(0, 110) : CP.preview(body))],
-    () => h("div", {}, h("div", { class: "muted" }, `message id ${m.message_id || "—"}`),
+    () => h("div", {}, h("div", { class: "muted" }, t("charge_point.message_id", { id: m.message_id || t("common.none") })),
       typeof body === "string" ? h("pre", { class: "json" }, body) : CP.pretty(body))));
   }
 
@@ -46,7 +46,7 @@ CP.log = (() => {
       if (m.action && !seen.has(m.action)) { seen.add(m.action); actions.append(h("option", { value: m.action })); }
     }
     CP.keyed(list, items, (m) => String(m.id), line);
-    if (!items.length) list.replaceChildren(h("li", { class: "muted" }, "No messages."));
+    if (!items.length) list.replaceChildren(h("li", { class: "muted" }, t("charge_point.no_messages")));
     more.hidden = result.data.total <= items.length;
   }
 

@@ -4,7 +4,7 @@
 "use strict";
 
 CP.settings = (() => {
-  const { api, h, badge, fill, debounce, toast, explain } = UI;
+  const { t, api, h, badge, fill, debounce, toast, explain } = UI;
   const configBody = document.querySelector("#config tbody");
   const configFilter = document.getElementById("config-filter");
   const configSource = document.getElementById("config-source");
@@ -21,15 +21,15 @@ CP.settings = (() => {
   function row(key, name, before, value, after, writable, save) {
     const valueCell = h("td", { class: "value" }, value ?? "");
     const status = said.get(key);
-    const edit = h("button", { type: "button", class: "edit", onclick: () => open() }, "Edit");
+    const edit = h("button", { type: "button", class: "edit", onclick: () => open() }, t("common.edit"));
     const tr = h("tr", { dataset: { key, sig: JSON.stringify([before, value, after, writable, status]) } },
       before.map((c) => h("td", {}, c)), valueCell, after.map((c) => h("td", {}, c)),
       h("td", { class: "actions" }, writable ? edit : "", status ? badge(status) : ""));
     function open() {
-      const input = h("input", { value: value ?? "", "aria-label": `New value of ${name}`, name: "value" });
-      const ok = h("button", { type: "submit", class: "primary" }, "Save");
+      const input = h("input", { value: value ?? "", "aria-label": t("charge_point.new_value", { name }), name: "value" });
+      const ok = h("button", { type: "submit", class: "primary" }, t("common.save"));
       const form = h("form", { class: "inline-edit" }, input, ok,
-        h("button", { type: "button", onclick: () => valueCell.replaceChildren(value ?? "") }, "Cancel"));
+        h("button", { type: "button", onclick: () => valueCell.replaceChildren(value ?? "") }, t("common.cancel")));
       form.addEventListener("submit", async (e) => {
         e.preventDefault();
         ok.disabled = true;
@@ -53,7 +53,7 @@ CP.settings = (() => {
   function apply(payload, response, at) {
     if (!(payload && payload.key && payload.key.length)) config.clear();
     for (const k of response.configurationKey || []) config.set(k.key, k);
-    configSource.textContent = `as read ${CP.clock(at || new Date().toISOString())}`;
+    configSource.textContent = t("charge_point.as_read", { time: CP.clock(at || new Date().toISOString()) });
   }
 
   /** The configuration as the latest reads answered (the command history keeps them): shown
@@ -75,9 +75,9 @@ CP.settings = (() => {
     const words = configFilter.value.trim().toLowerCase();
     const keys = [...config.values()].filter((k) => !words || k.key.toLowerCase().includes(words))
       .sort((a, b) => a.key.localeCompare(b.key));
-    fill(configBody, keys.map((k) => row(k.key, k.key, [k.key], k.value, [k.readonly ? "read-only" : "writable"], !k.readonly,
+    fill(configBody, keys.map((k) => row(k.key, k.key, [k.key], k.value, [t(k.readonly ? "charge_point.read_only" : "charge_point.writable")], !k.readonly,
       (value) => changeConfiguration(k.key, value))),
-    config.size ? "No key matches." : "Not read yet: Read from the charge point (GetConfiguration).");
+    t(config.size ? "charge_point.no_key_match" : "charge_point.config_unread"));
   }
 
   // -- 2.0.1: device model -----------------------------------------------------------------------
@@ -115,7 +115,7 @@ CP.settings = (() => {
       v.evse_id ? String(v.evse_id) + (v.connector_id ? "/" + v.connector_id : "") : "",
       part(v.variable, v.variable_instance), v.attribute_type],
     v.value, [v.mutability || "", v.unit || "", v.source], v.mutability !== "ReadOnly", (value) => setVariable(v, value))),
-    componentFilter.value || variableFilter.value ? "No variable matches." : "No device model reported yet (Read from the station).");
+    t(componentFilter.value || variableFilter.value ? "charge_point.no_variable_match" : "charge_point.model_unread"));
   }
 
   function render() { if (CP.version === "2.0.1") renderModel(); else renderConfig(); }

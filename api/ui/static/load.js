@@ -2,7 +2,9 @@
 // and its draw over the last hours; a form to create one. Everything through /api/v1/load-groups.
 "use strict";
 (() => {
-  const { api, h, badge, fill, debounce, live, explain, toast, onSubmit, values } = UI;
+  const { t, api, h, badge, fill, debounce, live, explain, toast, onSubmit, values } = UI;
+  const MEMBERS = { charge_point: t("load.member_charge_point"), connector: t("load.member_connector"),
+    locker_bay: t("load.member_locker_bay") };
   const select = document.getElementById("group-select");
   const tbody = document.querySelector("#members tbody");
   let groups = [];
@@ -30,31 +32,33 @@
     const a = group.allocations;
     document.getElementById("group-title").textContent = group.name;
     const windows = group.windows.map((w) => `${w.from}–${w.to}: ${w.limit} ${group.unit}`).join(", ");
+    const limit = group.unit === "A" ? t("load.facts_phases", { limit: group.limit, unit: group.unit, n: group.phases })
+      : `${group.limit} ${group.unit}`;
     document.getElementById("group-facts").textContent =
-      `limit ${group.limit} ${group.unit}${group.unit === "A" ? ` × ${group.phases} phases` : ""}, ` +
-      `at least ${group.min_per_session} ${group.unit} a session, policy ${group.policy}` +
-      (windows ? `, windows ${windows} (${group.timezone})` : "");
-    const limit = a.limit_w || 0;
-    document.getElementById("allocated-bar").style.width = limit ? Math.min(100, 100 * a.allocated_w / limit) + "%" : "0";
-    document.getElementById("draw-bar").style.width = limit ? Math.min(100, 100 * a.draw_w / limit) + "%" : "0";
+      t("load.facts", { limit, min: group.min_per_session, unit: group.unit, policy: group.policy }) +
+      (windows ? ", " + t("load.facts_windows", { windows, timezone: group.timezone }) : "");
+    const limitW = a.limit_w || 0;
+    document.getElementById("allocated-bar").style.width = limitW ? Math.min(100, 100 * a.allocated_w / limitW) + "%" : "0";
+    document.getElementById("draw-bar").style.width = limitW ? Math.min(100, 100 * a.draw_w / limitW) + "%" : "0";
     document.getElementById("group-total").textContent =
-      `Drawing ${kw(a.draw_w)}, allocated ${kw(a.allocated_w)} of ${kw(a.limit_w)}` +
-      (a.waiting.length ? ` · ${a.waiting.length} waiting: ${a.waiting.join(", ")}` : "");
+      t("load.total", { draw: kw(a.draw_w), allocated: kw(a.allocated_w), limit: kw(a.limit_w) }) +
+      (a.waiting.length ? " · " + t("load.waiting_list", { n: a.waiting.length, members: a.waiting.join(", ") }) : "");
     const rows = [];
     for (const m of group.members) {
       const who = m.connector_id ? `${m.charge_point_id} / ${m.connector_id}` : m.charge_point_id;
+      const kind = MEMBERS[m.kind] || m.kind;
       const head = [h("td", {}, h("a", { href: "/ui/charge-points/" + encodeURIComponent(m.charge_point_id) }, who)),
-        h("td", {}, m.kind.replace("_", " ") + (m.controlled ? "" : " (refuses profiles)")),
+        h("td", {}, m.controlled ? kind : t("load.uncontrolled", { kind })),
         h("td", {}, `${m.rating} ${group.unit}`), h("td", {}, m.failsafe_w === null ? "" : inUnit(group, m.failsafe_w))];
-      if (!m.sessions.length) { rows.push(h("tr", {}, ...head, h("td", { colspan: 4, class: "muted" }, "no session"))); continue; }
+      if (!m.sessions.length) { rows.push(h("tr", {}, ...head, h("td", { colspan: 4, class: "muted" }, t("load.no_session")))); continue; }
       for (const s of m.sessions) {
         rows.push(h("tr", {}, ...head,
-          h("td", {}, `#${s.transaction_id} on ${s.connector_id}`),
-          h("td", {}, s.state === "waiting" ? badge("SuspendedEVSE", "waiting") : badge("Charging", "charging")),
+          h("td", {}, t("load.session", { id: s.transaction_id, connector: s.connector_id })),
+          h("td", {}, s.state === "waiting" ? badge("SuspendedEVSE", t("load.waiting")) : badge("Charging", t("load.charging"))),
           h("td", {}, s.limit_w === null ? "" : inUnit(group, s.limit_w)), h("td", {}, kw(s.draw_w))));
       }
     }
-    fill(tbody, rows, "No members.");
+    fill(tbody, rows, t("load.no_members"));
     loadChart(group);
   }
 
@@ -63,7 +67,7 @@
     const result = await api("GET", `/api/v1/load-groups/${group.id}/history?hours=${hours}`);
     const box = document.getElementById("chart");
     if (!result.ok || typeof uPlot === "undefined" || !result.data.length) {
-      box.replaceChildren(h("p", { class: "muted" }, result.ok ? "No samples yet (one every 30 s)." : explain(result)));
+      box.replaceChildren(h("p", { class: "muted" }, result.ok ? t("load.no_samples") : explain(result)));
       chart = null;
       return;
     }
@@ -79,8 +83,8 @@
     chart = UI.plot({ // in the theme's colours, redrawn when it changes
       width: box.clientWidth || 600, height: 240,
       scales: { x: { time: true, range: () => range } },
-      series: [{}, { label: "Limit (kW)", stroke: "--chart-3", width: 2, dash: [6, 4] },
-        { label: "Allocated (kW)", stroke: "--chart-1", width: 2 }, { label: "Drawn (kW)", stroke: "--chart-2", width: 2 }],
+      series: [{}, { label: t("load.chart_limit"), stroke: "--chart-3", width: 2, dash: [6, 4] },
+        { label: t("load.chart_allocated"), stroke: "--chart-1", width: 2 }, { label: t("load.chart_drawn"), stroke: "--chart-2", width: 2 }],
       axes: [{}, { label: "kW", size: 60 }],
     }, data, box);
     chart.group = group.id;
@@ -97,7 +101,7 @@
     const body = { name: form.name, limit: form.limit, unit: form.unit, phases: Number(form.phases), members };
     const result = await api("POST", "/api/v1/load-groups", body);
     if (!result.ok) { toast(explain(result), true); return; }
-    toast(`Load group ${result.data.name} created`);
+    toast(t("load.created", { name: result.data.name }));
     e.target.reset();
     select.value = String(result.data.id);
     loadGroups();

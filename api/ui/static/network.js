@@ -4,7 +4,7 @@
 // the list again.
 "use strict";
 (() => {
-  const { api, h, badge, ago, time, live, explain } = UI;
+  const { t, api, h, badge, ago, time, live, explain } = UI;
   const table = document.getElementById("cp-table");
   const tbody = table.querySelector("tbody");
   const form = document.getElementById("filters");
@@ -23,7 +23,7 @@
     const connectors = connectorsOf(cp);
     return connectors.length
       ? connectors.map((c) => badge(cp.online ? c.status : "offline", `${c.connector_id} ${c.status}`))
-      : [h("span", { class: "muted" }, "none reported")];
+      : [h("span", { class: "muted" }, t("network.no_connectors"))];
   }
 
   function row(cp) {
@@ -31,9 +31,9 @@
       dataset: { id: cp.id, online: String(cp.online) } }, cp.id);
     return h("tr", { dataset: { id: cp.id } },
       h("td", { class: "id" }, link),
-      h("td", { class: "conn" }, badge(cp.online ? "online" : "offline", cp.online ? "online" : "offline")),
+      h("td", { class: "conn" }, badge(cp.online ? "online" : "offline", t(cp.online ? "common.online" : "common.offline"))),
       h("td", { class: "pills-cell" }, h("div", { class: "pills" }, pills(cp))),
-      h("td", { class: "muted" }, [cp.vendor, cp.model].filter(Boolean).join(" · ") || "no boot yet"),
+      h("td", { class: "muted" }, [cp.vendor, cp.model].filter(Boolean).join(" · ") || t("network.no_boot")),
       h("td", {}, cp.ocpp_version || ""),
       h("td", { class: "age", title: time(cp.last_seen), dataset: { since: cp.last_seen || "" } }, ago(cp.last_seen)));
   }
@@ -61,12 +61,12 @@
     for (const cp of items) rows.set(cp.id, { cp, row: row(cp) });
     const filtered = search.value.trim() || statusFilter.value || onlineFilter.value;
     tbody.replaceChildren(...(items.length ? [...rows.values()].map((r) => r.row)
-      : [h("tr", {}, h("td", { colspan: 6, class: "muted" }, filtered ? "No charge point matches." : "No charge points yet."))]));
+      : [h("tr", {}, h("td", { colspan: 6, class: "muted" }, t(filtered ? "network.no_match" : "network.empty")))]));
     const size = Number(pageSize.value);
     const pages = Math.max(1, Math.ceil(total / size));
     const first = total ? (page - 1) * size + 1 : 0;
-    document.getElementById("page-info").textContent =
-      `${first.toLocaleString()}–${Math.min(page * size, total).toLocaleString()} of ${total.toLocaleString()}`;
+    document.getElementById("page-info").textContent = t("network.page_info",
+      { first: first.toLocaleString(), last: Math.min(page * size, total).toLocaleString(), total: total.toLocaleString() });
     document.getElementById("prev").disabled = page <= 1;
     document.getElementById("next").disabled = page >= pages;
     holder.dataset.loaded = String(Date.now());

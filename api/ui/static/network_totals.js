@@ -3,7 +3,7 @@
 // row changes; the problems when their counts change. Never the whole fleet.
 "use strict";
 const NetworkTotals = (() => {
-  const { api, h, badge, ago, time, explain, paced } = UI;
+  const { t, api, h, badge, ago, time, explain, paced } = UI;
   const stats = document.getElementById("counts");
   const at = document.getElementById("summary-at");
   const list = document.getElementById("problems");
@@ -11,8 +11,8 @@ const NetworkTotals = (() => {
   const info = document.getElementById("problems-info");
   const PAGE = 10;
   const SUMMARY_EVERY_MS = 5000;
-  const KINDS = { "": "All", faulted: "Faulted", offline: "Offline", boot_rejected: "Boot rejected",
-    stuck_transaction: "Stuck sessions" };
+  const KINDS = { "": t("network.kind_all"), faulted: t("network.kind_faulted"), offline: t("network.kind_offline"),
+    boot_rejected: t("network.kind_boot_rejected"), stuck_transaction: t("network.kind_stuck_transaction") };
   let kind = "", page = 1, lastCounts = "", onFilter = () => {}, onTotals = () => {};
 
   /** Local midnight, so "today" is the operator's day, not UTC's. */
@@ -25,7 +25,7 @@ const NetworkTotals = (() => {
   function stat(key, label, value, filter) {
     const body = [h("span", { class: "stat-label" }, label), " ", h("strong", { class: "stat-value" }, value)];
     return filter
-      ? h("button", { type: "button", class: "stat", dataset: { stat: key }, title: "Show these in the table",
+      ? h("button", { type: "button", class: "stat", dataset: { stat: key }, title: t("network.stat_filter_title"),
         onclick: () => onFilter(filter) }, ...body)
       : h("div", { class: "stat", dataset: { stat: key } }, ...body);
   }
@@ -33,14 +33,14 @@ const NetworkTotals = (() => {
   function renderStats(s) {
     const cps = s.charge_points;
     stats.replaceChildren(
-      stat("online", "Online", `${cps.online}/${cps.total}`, { online: "true" }),
-      stat("charging", "Charging", String(s.charging), { status: "Charging", online: "true" }),
-      stat("power", "kW now", s.power_kw.toLocaleString(undefined, { maximumFractionDigits: 1 })),
-      stat("energy", "kWh today", s.energy_kwh.toLocaleString(undefined, { maximumFractionDigits: 1 })),
-      stat("faulted", "Faulted", String(s.faulted), { status: "Faulted", online: "true" }),
-      stat("offline", "Offline", String(cps.offline), { online: "false" }));
+      stat("online", t("network.stat_online"), `${cps.online}/${cps.total}`, { online: "true" }),
+      stat("charging", t("network.stat_charging"), String(s.charging), { status: "Charging", online: "true" }),
+      stat("power", t("network.stat_power"), s.power_kw.toLocaleString(undefined, { maximumFractionDigits: 1 })),
+      stat("energy", t("network.stat_energy"), s.energy_kwh.toLocaleString(undefined, { maximumFractionDigits: 1 })),
+      stat("faulted", t("network.stat_faulted"), String(s.faulted), { status: "Faulted", online: "true" }),
+      stat("offline", t("network.stat_offline"), String(cps.offline), { online: "false" }));
     stats.dataset.sessions = s.sessions_open;
-    at.textContent = "updated " + time(new Date().toISOString());
+    at.textContent = t("network.updated", { time: time(new Date().toISOString()) });
     const total = Object.values(s.problems).reduce((a, b) => a + b, 0);
     document.getElementById("problems-total").textContent = `(${total})`;
     kinds.replaceChildren(...Object.entries(KINDS).map(([key, label]) => h("button", {
@@ -54,13 +54,13 @@ const NetworkTotals = (() => {
   }
 
   function problem(p) {
-    const where = p.connector_id ? ` · connector ${p.connector_id}` : "";
-    const what = p.kind === "stuck_transaction" ? `session ${p.transaction_id}${p.detail ? " (" + p.detail + ")" : ""}`
-      : p.detail || "";
+    const session = p.detail ? "network.problem_session_detail" : "network.problem_session";
+    const what = [p.connector_id && t("network.problem_connector", { connector: p.connector_id }),
+      p.kind === "stuck_transaction" ? t(session, { id: p.transaction_id, detail: p.detail }) : p.detail];
     return h("li", { dataset: { kind: p.kind, id: p.charge_point_id } },
       badge(p.kind === "faulted" ? "Faulted" : p.kind === "offline" ? "offline" : "Rejected", KINDS[p.kind]), " ",
       h("a", { href: "/ui/charge-points/" + encodeURIComponent(p.charge_point_id) }, p.charge_point_id),
-      h("span", { class: "muted" }, where + (what ? " · " + what : "")),
+      h("span", { class: "muted" }, what.filter(Boolean).map((part) => " · " + part).join("")),
       h("span", { class: "age muted", title: time(p.since), dataset: { since: p.since || "" } }, ago(p.since)));
   }
 
@@ -70,7 +70,7 @@ const NetworkTotals = (() => {
     const result = await api("GET", "/api/v1/network/problems?" + query);
     if (!result.ok) { list.replaceChildren(h("li", { class: "error" }, explain(result))); return; }
     const { items, total } = result.data;
-    list.replaceChildren(...(items.length ? items.map(problem) : [h("li", { class: "muted" }, "Nothing needs looking at.")]));
+    list.replaceChildren(...(items.length ? items.map(problem) : [h("li", { class: "muted" }, t("network.no_problems"))]));
     const pages = Math.max(1, Math.ceil(total / PAGE));
     info.textContent = `${page}/${pages}`;
     document.getElementById("problems-prev").disabled = page <= 1;

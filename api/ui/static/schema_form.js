@@ -6,7 +6,7 @@
 "use strict";
 
 const SchemaForm = (() => {
-  const { h } = UI;
+  const { t, h } = UI;
   const SKIP = new Set(["customData"]); // 2.0.1's vendor extension on every object: JSON mode only
 
   /** A schema description's words for a tooltip: 2.0.1's carry data-model ids ("urn:…") and
@@ -42,9 +42,10 @@ const SchemaForm = (() => {
     return scalar(name, schema, path, needed);
   }
 
-  function labelled(name, schema, input, needed, cls) {
-    return h("label", { class: cls || "field", title: hint(schema) },
-      h("span", {}, name, needed ? h("b", { class: "req", title: "required" }, " *") : ""), input);
+  /** A field's label around its input; `kind` ("check", "wide") widens or lays it out. */
+  function labelled(name, schema, input, needed, kind) {
+    return h("label", { class: kind ? `field ${kind}` : "field", title: hint(schema) },
+      h("span", {}, name, needed ? h("b", { class: "req", title: t("charge_point.field_required") }, " *") : ""), input);
   }
 
   function scalar(name, schema, path, needed) {
@@ -52,10 +53,10 @@ const SchemaForm = (() => {
     const numeric = schema.type === "integer" || schema.type === "number";
     if (schema.enum) {
       input = h("select", { name: path, required: needed },
-        needed ? [] : [h("option", { value: "" }, "—")], schema.enum.map((v) => h("option", { value: v }, v)));
+        needed ? [] : [h("option", { value: "" }, t("common.none"))], schema.enum.map((v) => h("option", { value: v }, v)));
     } else if (schema.type === "boolean") {
       input = needed ? h("input", { type: "checkbox", name: path })
-        : h("select", { name: path }, h("option", { value: "" }, "—"), h("option", { value: "true" }, "true"),
+        : h("select", { name: path }, h("option", { value: "" }, t("common.none")), h("option", { value: "true" }, "true"),
           h("option", { value: "false" }, "false"));
     } else if (schema.format === "date-time") {
       input = h("input", { type: "datetime-local", step: 1, name: path, required: needed });
@@ -69,7 +70,7 @@ const SchemaForm = (() => {
     }
     const checkbox = input.type === "checkbox";
     return {
-      node: labelled(name, schema, input, needed, checkbox ? "field check" : input.tagName === "TEXTAREA" ? "field wide" : "field"),
+      node: labelled(name, schema, input, needed, checkbox ? "check" : input.tagName === "TEXTAREA" ? "wide" : ""),
       read() {
         if (checkbox) return input.checked;
         const v = input.value.trim();
@@ -104,7 +105,7 @@ const SchemaForm = (() => {
     }
     if (isPlain(items) && items.type !== "boolean") { // keys, ids: comma-separated
       const one = scalar(name, { type: "string", description: schema.description }, path, needed);
-      one.input.placeholder = "comma-separated";
+      one.input.placeholder = t("charge_point.field_list");
       return {
         node: one.node,
         read() {
@@ -124,11 +125,11 @@ const SchemaForm = (() => {
     const area = h("textarea", { name: path, rows: 5, class: "json", spellcheck: "false", required: needed,
       placeholder: "JSON" });
     return {
-      node: labelled(name + " (JSON)", schema, area, needed, "field wide"),
+      node: labelled(t("charge_point.field_json", { name }), schema, area, needed, "wide"),
       read() {
         const text = area.value.trim();
         if (!text) return undefined;
-        try { return JSON.parse(text); } catch (_) { throw new Invalid(area, `${path}: not valid JSON`); }
+        try { return JSON.parse(text); } catch (_) { throw new Invalid(area, t("charge_point.invalid_json_field", { field: path })); }
       },
       set(v) { area.value = v === undefined || v === null ? "" : JSON.stringify(v, null, 2); },
     };
@@ -141,7 +142,7 @@ const SchemaForm = (() => {
     const body = children.map(([, f]) => f.node);
     const node = !path ? h("div", { class: "schema-form" }, body)
       : needed ? h("fieldset", { class: "field wide", title: hint(schema) }, h("legend", {}, name, " *"), h("div", { class: "schema-form" }, body))
-        : h("details", { class: "field wide optional", title: hint(schema) }, h("summary", {}, name, h("span", { class: "muted" }, " (optional)")),
+        : h("details", { class: "field wide optional", title: hint(schema) }, h("summary", {}, name, h("span", { class: "muted" }, " " + t("charge_point.field_optional"))),
           h("div", { class: "schema-form" }, body));
     return {
       node,

@@ -2,7 +2,7 @@
 // request (POST /ocpp/chargers/from-template: all or none), started at once when asked.
 "use strict";
 const SimCreate = (() => {
-  const { api, act, values } = UI;
+  const { t, api, act, values } = UI;
 
   /** The identities a batch makes: the prefix and numbers zero-padded to the widest (at least 3). */
   function batch(data) {
@@ -19,7 +19,7 @@ const SimCreate = (() => {
     const out = document.getElementById("create-preview");
     if (!data.name) { out.textContent = ""; return; }
     const b = batch(data);
-    out.textContent = many ? `Makes ${b.count} chargers: ${b.from} … ${b.to}` : `Makes ${data.name}`;
+    out.textContent = many ? t("simulator.makes_many", { n: b.count, from: b.from, to: b.to }) : t("simulator.makes_one", { name: data.name });
   }
 
   /** One charger (the single create, then its start), or a batch in one request. */
@@ -34,7 +34,7 @@ const SimCreate = (() => {
     const b = batch(data);
     const made = await act(button, "POST", "/ocpp/chargers/from-template",
       { ...shape, prefix: data.name, count: b.count, first: b.first, digits: b.digits, start: Boolean(data.start) });
-    if (made.ok) UI.toast(`Made ${made.data.items.length} chargers, ${b.from} … ${b.to}${made.data.started ? ", starting" : ""}`);
+    if (made.ok) UI.toast(t(made.data.started ? "simulator.made_starting" : "simulator.made", { n: made.data.items.length, from: b.from, to: b.to }));
     return made.ok;
   }
 
@@ -48,7 +48,7 @@ const SimCreate = (() => {
       done();
     });
     const result = await api("GET", "/ocpp/templates");
-    if (result.ok) document.getElementById("templates").replaceChildren(...result.data.templates.map((t) => UI.h("option", {}, t)));
+    if (result.ok) document.getElementById("templates").replaceChildren(...result.data.templates.map((name) => UI.h("option", {}, name)));
   }
 
   return { init };

@@ -6,7 +6,7 @@
 // the page 432 requests in 12 s).
 "use strict";
 (() => {
-  const { api, h, fill, debounce, live, act, explain, time, toast } = UI;
+  const { t, api, h, fill, debounce, live, act, explain, time, toast } = UI;
   const MIN_GAP = 2000;
   const IDLE = 5000;
   const tbody = document.querySelector("#chargers tbody");
@@ -36,7 +36,7 @@
       if (page > pages) { page = pages; refresh(true); }  // the page emptied: its last one, next
       shown = items;
       render();
-      document.getElementById("page-info").textContent = `page ${page} of ${pages} · ${total} charger${total === 1 ? "" : "s"}`;
+      document.getElementById("page-info").textContent = t("simulator.page_info", { page, pages, n: total });
       document.getElementById("prev").disabled = page <= 1;
       document.getElementById("next").disabled = page >= pages;
     } else {
@@ -58,8 +58,8 @@
       await act(button, "POST", `/ocpp/sim/${encodeURIComponent(charger.identity)}/${action}`, body, (result) => {
         if (!result.ok) return;
         const outcome = result.data.result || {};
-        if (outcome.status && outcome.status !== "Accepted") toast(`Not started: ${outcome.status}`, true);
-        if (outcome.stopped === false) toast("No transaction to stop", true);
+        if (outcome.status && outcome.status !== "Accepted") toast(t("simulator.not_started", { status: outcome.status }), true);
+        if (outcome.stopped === false) toast(t("simulator.nothing_to_stop"), true);
         // the answer carries the station as it is now: shown at once, the list follows
         charger.runtime = { ...charger.runtime, ...result.data.station };
         render();
@@ -70,8 +70,8 @@
 
   function render() {
     fill(tbody, shown.map((c) => SimRows.row(c, { ...ctx, selected: selected.has(c.id) })),
-      filters.q.value || filters.state.value ? "No simulated charger matches." : "No simulated chargers yet: create some above.");
-    document.getElementById("selected-count").textContent = `${selected.size} selected`;
+      t(filters.q.value || filters.state.value ? "simulator.no_match" : "simulator.empty"));
+    document.getElementById("selected-count").textContent = t("simulator.selected", { n: selected.size });
     const box = document.getElementById("select-all");
     box.checked = shown.length > 0 && shown.every((c) => selected.has(c.id));
   }
@@ -104,14 +104,14 @@
   });
   for (const button of document.querySelectorAll("[data-bulk]")) {
     button.addEventListener("click", async () => {
-      if (!selected.size) { toast("Select chargers first", true); return; }
+      if (!selected.size) { toast(t("simulator.select_first"), true); return; }
       const result = await act(button, "POST", `/ocpp/chargers/bulk/${button.dataset.bulk}`, { ids: [...selected] }, () => refresh(true));
-      if (result.ok) toast(`${result.data.results.filter((r) => r.ok).length} of ${selected.size} done`);
+      if (result.ok) toast(t("simulator.bulk_done", { done: result.data.results.filter((r) => r.ok).length, n: selected.size }));
     });
   }
   for (const button of document.querySelectorAll("[data-atg-all]")) {
     button.addEventListener("click", () => {
-      if (!shown.length) { toast("No charger shown", true); return; }
+      if (!shown.length) { toast(t("simulator.none_shown"), true); return; }
       ctx.atg(button, shown.map((c) => c.id), button.dataset.atgAll === "true");
     });
   }

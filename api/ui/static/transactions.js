@@ -1,7 +1,7 @@
 // Transactions: the filtered list, page by page, and the same filters as a CSV download.
 "use strict";
 (() => {
-  const { api, h, badge, time, fill, debounce, live, explain } = UI;
+  const { t, api, h, badge, time, fill, debounce, live, explain } = UI;
   const form = document.getElementById("tx-filters");
   const tbody = document.querySelector("#tx-table tbody");
   const PAGE_SIZE = 50;
@@ -29,10 +29,10 @@
       h("td", {}, String(tx.id)),
       h("td", {}, h("a", { href: "/ui/charge-points/" + encodeURIComponent(tx.charge_point_id) }, tx.charge_point_id)),
       h("td", {}, String(tx.connector_id)), h("td", {}, tx.id_tag), h("td", {}, time(tx.start_timestamp)),
-      h("td", {}, tx.active ? badge("Charging", "running") : time(tx.stop_timestamp)),
-      h("td", {}, tx.energy_wh ?? ""), h("td", {}, tx.stop_reason || ""))), "No transactions match.");
+      h("td", {}, tx.active ? badge("Charging", t("transactions.running")) : time(tx.stop_timestamp)),
+      h("td", {}, tx.energy_wh ?? ""), h("td", {}, tx.stop_reason || ""))), t("transactions.no_match"));
     const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
-    document.getElementById("page-info").textContent = `page ${page} of ${pages} · ${total} transaction${total === 1 ? "" : "s"}`;
+    document.getElementById("page-info").textContent = t("transactions.page_info", { page, pages, n: total });
     document.getElementById("prev").disabled = page <= 1;
     document.getElementById("next").disabled = page >= pages;
   }

@@ -1,0 +1,83 @@
+"""The admin page: API tokens, id tags, users, roles (admin.html, admin.js)."""
+
+from __future__ import annotations
+
+from api.ui.strings.texts import Texts
+
+EN: Texts = {
+    "admin.title": "Admin",
+    "admin.tokens": "API tokens",
+    "admin.token_name": "Name",
+    "admin.token_name_label": "Token name",
+    "admin.role": "Role",
+    "admin.create_token": "Create token",
+    "admin.col_id": "Id",
+    "admin.col_name": "Name",
+    "admin.col_role": "Role",
+    "admin.col_created": "Created",
+    "admin.col_expires": "Expires",
+    "admin.col_actions": "Actions",
+    "admin.revoke": "Revoke",
+    "admin.revoke_token": "Revoke token {name}",
+    "admin.this_session": "this session",
+    "admin.token_created": "Token {name} created. Copy its secret now, it is not shown again:",
+    "admin.confirm_revoke": "Revoke the API token “{name}” (id {id})? Whatever uses it is refused "
+                            "from now on; this cannot be undone.",
+    "admin.confirm_revoke_own": "Revoke the API token “{name}” (id {id})? It is the token of this "
+                                "session: you will be logged out at once.",
+    "admin.tags": "Id tags",
+    "admin.id_tag": "Id tag",
+    "admin.status": "Status",
+    "admin.add_tag": "Add id tag",
+    "admin.col_tag": "Id tag",
+    "admin.col_status": "Status",
+    "admin.col_expiry": "Expiry",
+    "admin.col_parent": "Parent",
+    "admin.no_tags": "No id tags.",
+    "admin.block": "Block",
+    "admin.accept": "Accept",
+    "admin.delete_tag": "Delete id tag {tag}",
+    "admin.confirm_delete_tag": "Delete the id tag “{tag}”? The central system forgets it; this "
+                                "cannot be undone.",
+    "admin.users": "Users",
+    "admin.username": "Username",
+    "admin.full_name": "Full name",
+    "admin.password": "Password",
+    "admin.new_password": "New password (blank: unchanged)",
+    "admin.active": "Active",
+    "admin.no_role": "No role",
+    "admin.add_user": "Add user",
+    "admin.save_user": "Save user {username}",
+    "admin.col_username": "Username",
+    "admin.col_active": "Active",
+    "admin.col_password": "Password",
+    "admin.password_set": "set",
+    "admin.password_none": "none",
+    "admin.you": "you",
+    "admin.no_users": "No users.",
+    "admin.edit_user": "Edit user {username}",
+    "admin.delete_user": "Delete user {username}",
+    "admin.confirm_delete_user": "Delete the user “{username}” ({name})? Their bays and rentals "
+                                 "are kept without a user; their grants and group memberships "
+                                 "go. This cannot be undone.",
+    "admin.confirm_edit_self": "This changes your own login (username, password, role or active): "
+                               "you will be logged out and must log in again.",
+    "admin.log_out_after": "Save and log out",
+    "admin.roles": "Roles",
+    "admin.role_name": "Role name",
+    "admin.add_role": "Add role",
+    "admin.save_role": "Save role {name}",
+    "admin.col_permissions": "Permissions",
+    "admin.col_users": "Users",
+    "admin.no_roles": "No roles.",
+    "admin.edit_role": "Edit role {name}",
+    "admin.delete_role": "Delete role {name}",
+    "admin.confirm_delete_role": "Delete the role “{name}”? This cannot be undone.",
+    "admin.role_in_use": {"one": "The role “{name}” is held by {n} user: give them another role first.",
+                          "other": "The role “{name}” is held by {n} users: give them another role first."},
+    "admin.confirm_role_permissions": {
+        "one": "Changing the permissions of “{name}” logs out its {n} user.",
+        "other": "Changing the permissions of “{name}” logs out its {n} users."},
+    "admin.confirm_role_own": "It is your own role: you will be logged out too.",
+    "admin.editing": "Editing {what}",
+}
