@@ -20,7 +20,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from charger_sim.fleet import REJECTED, STOP_WAIT, UNBOOTED, Fleet, FleetOptions
+from charger_sim.fleet import NOT_YET, REJECTED, STOP_WAIT, UNBOOTED, Fleet, FleetOptions
 
 PROGRESS_EVERY = 5.0  # seconds between two plain progress lines
 START_SLACK = 15.0  # seconds past --duration before the workers are told to stop (they stop on their own)
@@ -60,6 +60,9 @@ def progress_line(totals: dict[str, int], count: int, elapsed: float) -> str:
     line = (f"[{elapsed:5.0f} s] connected {totals['connected']}/{count}, booted {totals['booted']}, "
             f"charging {totals['charging']}, sessions started {totals['sessions']}, "
             f"rejected {_rejected(totals)}, errors {totals['call_errors']}, queued {totals['queued']}")
+    failing = [(why, n) for why, n in _by_reason(totals, UNBOOTED) if why != NOT_YET]
+    if failing:
+        line += "; not booted " + ", ".join(f"{n} ({why})" for why, n in failing)
     if totals["stopping"]:
         line += f"; stopping: {_count(totals['open'], 'transaction')} still running"
     return line
@@ -82,7 +85,7 @@ def _live_table(totals: dict[str, int], rate: float, elapsed: float) -> Table:
 def final_table(totals: dict[str, int], opts: FleetOptions, elapsed: float, terminal: bool) -> Table:
     """The one summary of the run: what booted, what the CSMS did with the sessions, what the end
     of the run stopped (two columns, so it fits any width and reads in a log)."""
-    table = Table(title=f"chargebay sim: {opts.count} stations, {elapsed:,.0f} s", show_header=False,
+    table = Table(title=f"chargebay sim: {_count(opts.count, 'station')}, {elapsed:,.0f} s", show_header=False,
                   box=box.SIMPLE if terminal else box.ASCII)
     table.add_column("figure", style="bold" if terminal else None)
     table.add_column("value")
@@ -93,12 +96,12 @@ def final_table(totals: dict[str, int], opts: FleetOptions, elapsed: float, term
          + (f", {totals['boot_rejected']} Rejected" if totals["boot_rejected"] else "")),
         ("sessions started", f"{totals['sessions']} (accepted by the CSMS)"),
         ("sessions rejected", _rejected(totals)),
-        ("stopped at the end", f"{_count(totals['ended'], 'transaction')}, " + (
-            f"{totals['ends_queued']} ends not answered (sent at the next run)" if totals["ends_queued"]
-            else "all answered by the CSMS")),
+        ("stopped at the end", _count(totals["ended"], "transaction") + (
+            f", {totals['ends_queued']} ends not answered (sent at the next run)" if totals["ends_queued"]
+            else ", all answered by the CSMS" if totals["ended"] else "")),
         ("calls", f"{totals['calls']:,} ({totals['calls'] / max(elapsed, 1e-6):,.0f}/s), "
                   f"{totals['call_errors']} CALLERRORs"),
-        ("connects", f"{totals['connects']}"),
+        ("connects", f"{totals['connects']:,}"),
     ]
     for name, value in rows:
         table.add_row(name, value)
@@ -117,7 +120,7 @@ def notes(totals: dict[str, int], opts: FleetOptions) -> list[str]:
     for why, n in _by_reason(totals, UNBOOTED):
         hint = (" (a wrong or missing --password?)" if "HTTP 401" in why else
                 " (is the --csms path right? the station's identity is appended to it)" if "HTTP 404" in why else "")
-        found.append(f"note: {n} stations did not boot: {why}{hint}")
+        found.append(f"note: {_count(n, 'station')} did not boot: {why}{hint}")
     if totals["ends_queued"]:
         found.append(f"note: {totals['ends_queued']} transaction ends did not reach the CSMS in time; they are "
                      f"kept in {opts.state_dir} and sent when these stations run again")

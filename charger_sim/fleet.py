@@ -119,6 +119,7 @@ COUNTERS = ("stations", "connected", "booted", "boot_accepted", "boot_pending", 
             "queued", "connects", "stopping", "ended", "ends_queued", *ANSWER_COUNTERS)
 REJECTED = "rejected:"
 UNBOOTED = "unbooted:"
+NOT_YET = "not connected yet"  # the why of a station whose first connect is still to come
 
 
 def _counters(stations: list[StationTransactions]) -> dict[str, int]:
@@ -177,7 +178,7 @@ def _not_booted(stations: list[StationTransactions], errors: dict[str, str]) -> 
         if st.registration == "Accepted":
             continue
         reason = UNBOOTED + (f"boot {st.registration}" if st.registration
-                             else errors.get(st.identity, "not connected yet"))
+                             else errors.get(st.identity, NOT_YET))
         why[reason] = why.get(reason, 0) + 1
     return why
 
@@ -223,7 +224,10 @@ async def run_share(opts: FleetOptions, numbers: list[int], report: Any, worker:
 
     async def reporter() -> None:
         while True:
-            report.put((worker, {**_counters(stations), "stopping": int(stopping)}))
+            # why stations are not in, as it happens: a wrong password or URL shows in the
+            # progress lines, not only in the final notes
+            report.put((worker, {**_counters(stations), **_not_booted(stations, errors),
+                                 "stopping": int(stopping)}))
             await asyncio.sleep(1.0)
 
     ramp_task = asyncio.create_task(ramp())

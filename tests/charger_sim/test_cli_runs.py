@@ -135,9 +135,11 @@ async def test_the_password_gets_stations_in(stack: Stack, tmp_path: Path) -> No
                               "WHERE id LIKE 'PW-%' ORDER BY id")
     assert [tuple(r.values()) for r in found] == [("PW-00001", "Accepted", "1.6"), ("PW-00002", "Accepted", "2.0.1")]
     run = await run_sim(stack.ws_url, tmp_path, "--count", "2", "--prefix", "PW", "--password", "a-wrong-password-21",
-                        "--duration", "3", "--workers", "1", deadline=DEADLINE)
+                        "--duration", "4", "--workers", "1", "--progress-every", "1", deadline=DEADLINE)
     assert run.code == 1, run.out
     assert number(run.table()["booted"]) == 0, run.out
+    # the progress lines say it while it happens, not only the final note
+    assert "; not booted 2 (server rejected WebSocket connection: HTTP 401)" in run.out, run.out
     assert "note: 2 stations did not boot: server rejected WebSocket connection: HTTP 401 (a wrong or missing " \
            "--password?)" in run.out, run.out
 
