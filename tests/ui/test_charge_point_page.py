@@ -168,3 +168,27 @@ def test_an_unknown_charge_point_is_a_404_page_after_the_login(site: Stack, page
     response = page.goto(site.http_url + "/ui/charge-points/CP-KNOWN")
     assert response is not None and response.status == 200
     expect(page.locator("#command-count")).to_have_text("26 commands in OCPP 1.6")
+
+
+def test_the_configuration_table_survives_many_single_key_reads(site: Stack, page: Page) -> None:
+    """Each edit reads its key back; the table is the latest read of every key with the reads of
+    single keys since on top, however many came after it (it had shown 1 key of 43 after 21)."""
+    start_charger(site, "CP-CONF-16")
+    with admin(site) as rest:
+        path = "/api/v1/charge-points/CP-CONF-16/commands/GetConfiguration"
+        every = ok(rest.post(path, json={}))["response"]["configurationKey"]
+        ok(rest.post("/api/v1/charge-points/CP-CONF-16/commands/ChangeConfiguration",
+                     json={"key": "HeartbeatInterval", "value": "321"}))
+        for _ in range(25):
+            ok(rest.post(path, json={"key": ["HeartbeatInterval"]}))
+    log_in(page, site.http_url, token=ADMIN_TOKEN)
+    page.goto(site.http_url + "/ui/charge-points/CP-CONF-16")
+    expect(page.locator("#config tbody tr[data-key]")).to_have_count(len(every))
+    expect(page.locator('#config tr[data-key="HeartbeatInterval"]')).to_contain_text("321")
+    # an answer shown belongs to its command: picking another one hides it
+    command(page, "ClearCache").locator("button[type=submit]").click()
+    expect(page.locator("#command-result")).to_contain_text("ClearCache")
+    command(page, "GetDiagnostics")
+    expect(page.locator("#command-result")).to_be_hidden()
+    command(page, "ClearCache")
+    expect(page.locator("#command-result")).to_contain_text("ClearCache")

@@ -109,6 +109,9 @@ def test_totals_table_problems_and_live_rows_without_reloading_the_list(site: St
         page.click('button.sort[data-sort="last_seen"]')
         expect(page.locator('th:has(button[data-sort="last_seen"])')).to_have_attribute("aria-sort", "descending")
         expect(table.locator("tr").first).to_have_attribute("data-id", "NP-002")  # seen last, at its close
+        expect(page.locator("#charge-points")).to_have_attribute("data-following", "live")  # this page's rows'
+        on_loop(served, cp.call(call.StatusNotification(connector_id=1, status="Preparing", error_code="NoError")))
+        expect(table.locator("tr").first).to_have_attribute("data-id", "NP-001")  # heard of now: first
         page.click('[data-stat="faulted"]')
         expect(table.locator("tr")).to_have_count(1)
         expect(table.locator("tr").first).to_have_attribute("data-id", "NP-001")

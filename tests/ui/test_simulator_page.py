@@ -56,12 +56,16 @@ def until(check: Any, timeout: float = 15.0) -> Any:
 
 
 def test_every_connector_is_driven_from_its_row(site: Stack, page: Page) -> None:
+    streams: list[str] = []  # the event streams the page opens
+    page.on("request", lambda r: streams.append(r.url) if "/api/v1/events" in r.url else None)
     open_simulator(page, site)
     page.fill('#create [name="name"]', "SIM-UI-1")
     expect(page.locator("#create-preview")).to_have_text("Makes SIM-UI-1")
     page.click("#create button[type=submit]")
     charger = row(page, "SIM-UI-1")
     expect(charger).to_have_attribute("data-status", "CONNECTED")
+    # it follows the events of the chargers it shows, no other station's
+    assert any("charge_point_id=SIM-UI-1" in url for url in streams), streams
     first, second = connector(charger, 1), connector(charger, 2)
     expect(first).to_have_attribute("data-status", "Available")
 

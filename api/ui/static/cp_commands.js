@@ -78,6 +78,7 @@ CP.commands = (() => {
   function show(action, payload) {
     const entry = catalogue.get(action);
     if (!entry) return;
+    if (resultBox.dataset.action !== action) resultBox.hidden = true; // another command's answer is not this one's
     pick.value = action;
     const form = SchemaForm.build(entry.request_schema);
     const send = h("button", { type: "submit", class: "primary", disabled: true }, t("charge_point.send"));
@@ -169,6 +170,7 @@ CP.commands = (() => {
     if (button) button.disabled = true;
     resultBox.hidden = false;
     resultBox.className = "result";
+    resultBox.dataset.action = action;
     delete resultBox.dataset.status;
     resultBox.replaceChildren(h("strong", {}, action), " ", t("charge_point.sending"));
     const result = await call(action, payload);

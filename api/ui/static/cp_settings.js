@@ -12,6 +12,7 @@ CP.settings = (() => {
   const componentFilter = document.getElementById("component-filter");
   const variableFilter = document.getElementById("variable-filter");
   const config = new Map(); // key -> {key, readonly, value}
+  const CONFIG_PAGES = 10; // of 100 reads: how far back the latest read of every key is looked for
   const said = new Map(); // a row's key -> what the charge point answered its last edit
   let variables = [];
 
@@ -56,13 +57,24 @@ CP.settings = (() => {
     configSource.textContent = t("charge_point.as_read", { time: CP.clock(at || new Date().toISOString()) });
   }
 
-  /** The configuration as the latest reads answered (the command history keeps them): shown
-   *  without sending anything, so opening the page asks the charge point nothing. */
+  const whole = (c) => !(c.payload && c.payload.key && c.payload.key.length); // a read of every key
+
+  /** The configuration as the reads answered (the command history keeps them): the latest read of
+   *  every key, then the reads of some keys since (each edit reads its key back), however many;
+   *  shown without sending anything, so opening the page asks the charge point nothing. */
   async function loadConfig() {
-    const query = new URLSearchParams({ charge_point_id: CP.id, action: "GetConfiguration", status: "result", page_size: 20 });
-    const result = await api("GET", "/api/v1/commands?" + query);
-    if (!result.ok) return;
-    for (const c of result.data.items.slice().reverse()) apply(c.payload, c.response || {}, c.completed_at);
+    const since = []; // newest first, back to the latest whole read
+    for (let page = 1; page <= CONFIG_PAGES; page += 1) {
+      const query = new URLSearchParams({ charge_point_id: CP.id, action: "GetConfiguration", status: "result",
+        page_size: 100, page });
+      const result = await api("GET", "/api/v1/commands?" + query);
+      if (!result.ok) return;
+      const { items } = result.data;
+      const full = items.findIndex(whole);
+      since.push(...(full < 0 ? items : items.slice(0, full + 1)));
+      if (full >= 0 || items.length < 100) break;
+    }
+    for (const c of since.reverse()) apply(c.payload, c.response || {}, c.completed_at);
     render();
   }
 

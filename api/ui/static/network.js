@@ -84,9 +84,11 @@
     followed = ids.join("\n");
     // no rows: a charge point connecting (the first of a new fleet) is the one event of interest
     source = live(apply, ids.length ? { types: ROW_EVENTS, charge_point_id: ids } : { types: "connected" });
-    // what changed between the read and the subscription would be lost: the rows are read once
-    // more when it is open (the same rows, so no new subscription)
-    source.addEventListener("open", () => load(), { once: true });
+    // what changed between the read and the subscription (or while it was down: the browser
+    // reconnects by itself) would be lost: the rows are read again each time it opens (the same
+    // rows, so no new subscription)
+    holder.dataset.following = "connecting";
+    source.addEventListener("open", async () => { await load(); holder.dataset.following = "live"; });
   }
 
   /** One pushed event applied to its row, if the page shows it; the totals read again soon. */
@@ -107,6 +109,8 @@
     const fresh = row(cp);
     shown.row.replaceWith(fresh);
     shown.row = fresh;
+    // newest seen first: what was just heard of moves to the top of the first page
+    if (sort === "-last_seen" && page === 1) tbody.prepend(fresh);
   }
 
   function sortBy(key) {

@@ -36,6 +36,7 @@
       if (page > pages) { page = pages; refresh(true); }  // the page emptied: its last one, next
       shown = items;
       render();
+      follow();
       document.getElementById("page-info").textContent = t("simulator.page_info", { page, pages, n: total });
       document.getElementById("prev").disabled = page <= 1;
       document.getElementById("next").disabled = page >= pages;
@@ -46,6 +47,18 @@
   }
   // asked on every event, by the controls at once (urgent), by itself after IDLE of quiet
   const refresh = UI.paced(load, MIN_GAP, IDLE);
+  const ROW_EVENTS = "connected,disconnected,boot,status,transaction_started,transaction_stopped";
+
+  /** Follow the events of the chargers shown, only theirs (a 10,000-station run elsewhere must
+   *  not make this page read its list every 2 s); none shown: a station connecting. */
+  let source = null, followed = null;
+  function follow() {
+    const ids = shown.map((c) => c.identity);
+    if (source && followed === ids.join("\n")) return;
+    if (source) source.close();
+    followed = ids.join("\n");
+    source = live(() => refresh(), ids.length ? { types: ROW_EVENTS, charge_point_id: ids } : { types: "connected" });
+  }
 
   // -- rows and what their controls do -------------------------------------------------------------
   const ctx = {
@@ -116,7 +129,6 @@
     });
   }
   document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
-  live(() => refresh(), { types: "connected,disconnected,boot,status,transaction_started,transaction_stopped" });
   SimCreate.init(() => refresh(true));
   refresh(true);
 })();
