@@ -39,7 +39,7 @@ SMOKE = {
     "reconnect_storm": (["--charge-points", "40", "--timeout", "60"], "back and booted after the kill"),
     "load_groups": (["--members", "50"], "a naive allocator"),
     "metrics_scrape": (["--charge-points", "50", "--history", "2", "--rounds", "2"], "/metrics with 50 charge points"),
-    "fleet_page": (["--stations", "20", "--window", "3", "--ramp", "100", "--workers", "1"],
+    "fleet_page": (["--stations", "20", "--window", "3", "--ramp", "100", "--workers", "1", "--settle", "0"],
                    "ratio (before/now) of bytes per minute"),
     "cluster": (["--charge-points", "20", "--duration", "2", "--commands", "10",
                  "--command-charge-points", "4", "--concurrency", "2", "--warmup", "2"],
