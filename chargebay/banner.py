@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import shutil
 import sys
 import time
@@ -42,16 +41,14 @@ async def when_quiet(quiet_s: float = 1.0, at_most: float = 15.0) -> None:
 
 
 def cli_command() -> str:
-    """How to type this program's command here: ``chargebay`` when the shell finds this very one,
-    else its path (``make run`` leaves it in ``.venv/bin``, which is on no one's PATH)."""
+    """How to type this program's command: ``chargebay`` when the shell finds this very one, else
+    its absolute path (``make run`` leaves it in ``.venv/bin``, on no one's PATH; and a second
+    terminal opens elsewhere than the checkout, so not ``.venv/bin/chargebay`` either)."""
     here = Path(sys.executable).parent / "chargebay"
     found = shutil.which("chargebay")
     if found is not None and Path(found).resolve() == here.resolve():
         return "chargebay"
-    try:
-        return os.path.relpath(here) if here.is_relative_to(Path.cwd()) else str(here)
-    except ValueError:  # another drive
-        return str(here)
+    return str(here.absolute())
 
 
 def shown_database(url: str) -> str:

@@ -116,7 +116,9 @@ def test_generated_token_is_printed_only_on_first_start(tmp_path: Path) -> None:
     bare = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEBAY_")}
     bare["PATH"] = os.pathsep.join(p for p in bare.get("PATH", "").split(os.pathsep)
                                    if Path(p).resolve() != Path(CLI).resolve().parent)
-    made = subprocess.run(["bash", "-c", line], cwd=tmp_path, env=bare, capture_output=True, text=True,
+    elsewhere = tmp_path / "another-terminal"  # a second terminal opens somewhere else
+    elsewhere.mkdir()
+    made = subprocess.run(["bash", "-c", line], cwd=elsewhere, env=bare, capture_output=True, text=True,
                           timeout=60)
     assert made.returncode == 0, made.stderr
     assert made.stdout.strip().startswith("cb_")
