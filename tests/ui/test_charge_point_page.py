@@ -185,9 +185,21 @@ def test_the_configuration_table_survives_many_single_key_reads(site: Stack, pag
     page.goto(site.http_url + "/ui/charge-points/CP-CONF-16")
     expect(page.locator("#config tbody tr[data-key]")).to_have_count(len(every))
     expect(page.locator('#config tr[data-key="HeartbeatInterval"]')).to_contain_text("321")
-    # an answer shown belongs to its command: picking another one hides it
-    command(page, "ClearCache").locator("button[type=submit]").click()
-    expect(page.locator("#command-result")).to_contain_text("ClearCache")
+    # what acts on the station or deletes is asked first: Cancel sends nothing, the confirm does
+    clear = command(page, "ClearCache")
+    clear.locator("button[type=submit]").click()
+    dialog = page.get_by_role("alertdialog")
+    expect(dialog).to_contain_text("Send ClearCache to CP-CONF-16?")
+    dialog.locator('[data-answer="cancel"]').click()
+    expect(dialog).to_have_count(0)
+    with admin(site) as rest:
+        asked = {"charge_point_id": "CP-CONF-16", "action": "ClearCache"}
+        assert ok(rest.get("/api/v1/commands", params=asked))["total"] == 0
+        clear.locator("button[type=submit]").click()
+        dialog.locator('[data-answer="ok"]').click()
+        # an answer shown belongs to its command: picking another one hides it
+        expect(page.locator("#command-result")).to_contain_text("ClearCache")
+        assert ok(rest.get("/api/v1/commands", params=asked))["total"] == 1
     command(page, "GetDiagnostics")
     expect(page.locator("#command-result")).to_be_hidden()
     command(page, "ClearCache")

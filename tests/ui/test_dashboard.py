@@ -209,6 +209,7 @@ def test_admin_page_and_a_viewer_on_a_phone(site: Stack, page: Page, context: Br
         viewer.click('a.cp[data-id="CP-VIEW"]')
         reset = command(viewer, "Reset")
         reset.locator("button[type=submit]").click()
+        viewer.get_by_role("alertdialog").locator('[data-answer="ok"]').click()  # a reset is asked first
         result = viewer.locator("#command-result")
         expect(result).to_have_attribute("data-status", "403")
         expect(result).to_contain_text("Not allowed: your role (viewer) may not do this.")

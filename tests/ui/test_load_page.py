@@ -4,6 +4,8 @@ chart of the group's draw against its limit."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
 from chargebay.stack import Stack
@@ -39,4 +41,8 @@ def test_a_load_group_from_the_page_shares_its_limit_live(site: Stack, page: Pag
     expect(rows.filter(has_text="waiting")).to_have_count(1)
     expect(page.locator("#group-total")).to_contain_text("1 waiting: CP-LOAD-3/1")
     expect(page.locator("#chart canvas")).to_be_visible()
+    # time as everywhere: 24 h labels, the zone named in the legend
+    expect(page.locator("#chart .u-legend .u-series").first).to_contain_text(re.compile(r"Time \(\S+\)"))
+    labels = page.evaluate("() => document.getElementById('chart').uplot.axes[0]._values || []")
+    assert labels and all(re.fullmatch(r"(\d\d-\d\d )?\d\d:\d\d", str(x)) for x in labels), labels
     shot(page, "load")

@@ -21,6 +21,18 @@
   const changed = () => document.dispatchEvent(new Event("alerts-changed"));  // the top bar's count
   const stateBadge = (s) => h("span", { class: `badge alert-${s}`, "data-state": s }, STATES[s] || s);
 
+  const WHAT = { offline: "alerts.what_offline", faulted: "alerts.what_faulted", boot_rejected: "alerts.what_boot_rejected",
+    stuck_transaction: "alerts.what_stuck", load_over_limit: "alerts.what_over_limit" };
+
+  /** What the alert is about, in the catalogue's words (the server's `title` is the e-mail's English). */
+  function titleOf(a) {
+    const key = WHAT[a.kind];
+    if (!key) return a.title;
+    const text = t(key, { cp: a.charge_point_id, connector: a.connector_id, transaction: a.transaction_id,
+      group: a.load_group_id });
+    return a.detail && a.kind === "faulted" ? t("alerts.what_detail", { text, detail: a.detail }) : text;
+  }
+
   function subjectLink(a) {
     if (!a.charge_point_id) return a.load_group_id ? h("a", { href: "/ui/load" }, t("alerts.load_group", { id: a.load_group_id })) : "";
     return h("a", { href: "/ui/charge-points/" + encodeURIComponent(a.charge_point_id) }, a.subject);
@@ -36,7 +48,7 @@
     const sig = [a.id, a.state, a.acknowledged_at, a.cleared_at].join("|");
     return h("tr", { dataset: { id: String(a.id), sig } },
       h("td", { class: "state" }, stateBadge(a.state)),
-      h("td", { "data-label": t("alerts.col_alert"), class: "what" }, h("div", { class: "title" }, a.title),
+      h("td", { "data-label": t("alerts.col_alert"), class: "what" }, h("div", { class: "title" }, titleOf(a)),
         h("div", { class: "muted small" }, KINDS[a.kind] || a.kind, " · ", subjectLink(a))),
       h("td", { "data-label": t("alerts.col_since"), class: "age" },
         a.since ? h("span", { title: time(a.since), dataset: { at: a.since } }, ago(a.since)) : t("common.none")),
@@ -65,7 +77,7 @@
   // -- acknowledging: the dialog is the confirmation, and takes the note ---------------------
   function ask(alert) {
     acknowledging = alert;
-    document.getElementById("ack-what").textContent = t("alerts.ack_what", { title: alert.title, id: alert.id, time: time(alert.opened_at) });
+    document.getElementById("ack-what").textContent = t("alerts.ack_what", { title: titleOf(alert), id: alert.id, time: time(alert.opened_at) });
     dialog.querySelector("textarea").value = "";
     dialog.showModal();
   }

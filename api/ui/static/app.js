@@ -75,6 +75,14 @@ const UI = (() => {
   const STAMP = new Intl.DateTimeFormat("en-CA", { year: "numeric", month: "2-digit", day: "2-digit",
     hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short" });
 
+  const ZONE = Object.fromEntries(STAMP.formatToParts(new Date()).map((part) => [part.type, part.value])).timeZoneName;
+
+  /** A chart axis's time: "HH:MM", or "MM-DD HH:MM" over more than a day (24 h, local). */
+  function clock(ms, long) {
+    const p = Object.fromEntries(STAMP.formatToParts(new Date(ms)).map((part) => [part.type, part.value]));
+    return (long ? `${p.month}-${p.day} ` : "") + `${p.hour}:${p.minute}`;
+  }
+
   /** A timestamp as "YYYY-MM-DD HH:MM:SS zone", 24 h, in the browser's time zone. */
   function time(iso) {
     if (!iso) return "";
@@ -150,7 +158,13 @@ const UI = (() => {
     const series = (opts.series || []).map((s) => ({ ...s, stroke: themed(s.stroke) }));
     const axes = (opts.axes || [{}, {}]).map((a) => ({ stroke: () => color("--ink"), ...a,
       grid: { stroke: () => color("--grid"), ...a.grid }, ticks: { stroke: () => color("--grid"), ...a.ticks } }));
+    if (opts.scales && opts.scales.x && opts.scales.x.time) { // time as everywhere else: 24 h, the zone named
+      series[0] = { label: t("common.time_in", { zone: ZONE }), value: (u, v) => (v == null ? "—" : time(v * 1000)), ...series[0] };
+      axes[0] = { values: (u, splits) => splits.map((x) => clock(x * 1000, splits[splits.length - 1] - splits[0] > 86400)),
+        ...axes[0] };
+    }
     const chart = new uPlot({ ...opts, series, axes }, data, box);
+    box.uplot = chart; // what it draws, for the browser tests to read
     charts.add(chart);
     return chart;
   }

@@ -144,6 +144,10 @@ CP.commands = (() => {
       err.input.addEventListener("input", () => err.input.setCustomValidity(""), { once: true });
       return;
     }
+    const asked = ASK_FIRST[action];
+    if (asked && !await UI.confirm(t(asked, { action, id: CP.id }), { action: t("charge_point.send_anyway", { action }), danger: true })) {
+      return;
+    }
     const result = await send(action, payload, node.querySelector("button[type=submit]"));
     if (current && current.node === node && !current.raw) {
       for (const name of [...RANDOM, ...(RANDOM_IN[action] || [])]) {
@@ -153,6 +157,15 @@ CP.commands = (() => {
     }
     return result;
   }
+
+  // what acts on the physical station or throws something away is asked first (the sentence says what)
+  const ASK_FIRST = {
+    Reset: "charge_point.ask_reset", UnlockConnector: "charge_point.ask_unlock",
+    ClearCache: "charge_point.ask_forget", ClearChargingProfile: "charge_point.ask_forget",
+    DeleteCertificate: "charge_point.ask_forget", SendLocalList: "charge_point.ask_forget",
+    ChangeAvailability: "charge_point.ask_availability", UpdateFirmware: "charge_point.ask_firmware",
+    CancelReservation: "charge_point.ask_forget", SetNetworkProfile: "charge_point.ask_network",
+  };
 
   /** Send a command through the REST command route and tell the page's parts (the history
    *  shows it pending while it waits, then its outcome; an answer may fill a table). */

@@ -179,7 +179,6 @@ CP.energy = (() => {
         { scale: "kWh", label: "kWh", size: 60 }, { scale: "kW", label: "kW", side: 1, size: 50, grid: { show: false } }],
     }, data, box);
     chart.tx = chartTx;
-    box.uplot = chart; // for the browser tests: what the axis really spans
   }
 
   window.addEventListener("resize", UI.debounce(() => { if (chart) chart.setSize({ width: box.clientWidth || 600, height: 240 }); }, 200));

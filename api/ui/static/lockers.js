@@ -26,6 +26,15 @@
     reload();
   }
 
+  // the bridge's words for a bay's parts, shown in the catalogue's (an unknown one as it came)
+  const WORDS = {
+    door: { open: "lockers.door_open", closed: "lockers.door_closed" },
+    item: { occupied: "lockers.item_occupied", empty: "lockers.item_empty" },
+    charging: { off: "lockers.outlet_off", charging: "lockers.outlet_charging", idle: "lockers.outlet_idle",
+      fault: "lockers.outlet_fault" },
+  };
+  const said = (part, value) => (value == null ? t("common.none") : WORDS[part][value] ? t(WORDS[part][value]) : value);
+
   function bay(locker) {
     const s = locker.state || {};
     const status = s.status || "unknown";
@@ -37,9 +46,9 @@
       h("div", { class: "head" }, h("span", {}, t("lockers.bay", { bay: locker.bay })), badge(status)),
       h("div", { class: "muted" }, locker.identity),
       h("dl", {},
-        h("dt", {}, t("lockers.door")), h("dd", { class: doorOpen ? "door door-open" : "door" }, s.door || none),
-        h("dt", {}, t("lockers.item")), h("dd", {}, s.item || none),
-        h("dt", {}, t("lockers.charging")), h("dd", {}, s.charging || none),
+        h("dt", {}, t("lockers.door")), h("dd", { class: doorOpen ? "door door-open" : "door" }, said("door", s.door)),
+        h("dt", {}, t("lockers.item")), h("dd", {}, said("item", s.item)),
+        h("dt", {}, t("lockers.charging")), h("dd", {}, said("charging", s.charging)),
         h("dt", {}, t("lockers.power")), h("dd", {}, s.powerW != null ? t("lockers.watts", { w: s.powerW }) : none),
         locker.outOfService && [h("dt", {}, t("lockers.service")), h("dd", {}, t("lockers.out_of_service"))]),
       h("div", { class: "actions" },

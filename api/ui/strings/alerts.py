@@ -6,6 +6,12 @@ from __future__ import annotations
 from api.ui.strings.texts import Texts
 
 EN: Texts = {
+    "alerts.what_offline": "{cp} is offline",
+    "alerts.what_faulted": "{cp} connector {connector} is Faulted",
+    "alerts.what_detail": "{text} ({detail})",
+    "alerts.what_boot_rejected": "{cp}'s boot was rejected",
+    "alerts.what_stuck": "transaction {transaction} on {cp} sends no meter values",
+    "alerts.what_over_limit": "load group {group} is over its limit",
     "alerts.title": "Alerts",
     "alerts.states": "Which alerts",
     "alerts.tab_open": "Open",

@@ -50,6 +50,7 @@ EN: Texts = {
     "ago.min": "{n} min ago",
     "ago.h": "{n} h ago",
     "ago.d": "{n} d ago",
+    "common.time_in": "Time ({zone})",
     "confirm.title": "Are you sure?",
     "confirm.ok": "Confirm",
 }
