@@ -119,6 +119,8 @@ def notes(totals: dict[str, int], opts: FleetOptions) -> list[str]:
                      + (f"; {advice}" if advice else ""))
     for why, n in _by_reason(totals, UNBOOTED):
         hint = (" (a wrong or missing --password?)" if "HTTP 401" in why else
+                " (the CSMS refuses this address after too many wrong passwords: wait, then give the "
+                "right --password)" if "HTTP 429" in why else
                 " (is the --csms path right? the station's identity is appended to it)" if "HTTP 404" in why else "")
         found.append(f"note: {_count(n, 'station')} did not boot: {why}{hint}")
     if totals["ends_queued"]:

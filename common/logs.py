@@ -43,3 +43,5 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     # two INFO lines per run of every scheduled job (the message index every 10 s, the alert
     # rules every 30 s): 16 a minute on an idle stack pushed the start-up banner off the screen
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # a line per webhook delivery: they are recorded with their outcome, failures logged (csms.webhooks)
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -101,3 +101,14 @@ def test_the_mix_assigns_versions_by_station_number() -> None:
     versions = [opts.version(n) for n in range(1, 201)]
     assert versions.count("2.0.1") == 60 and versions.count("1.6") == 140
     assert FleetOptions(csms="ws://x").version(5) is None
+
+
+def test_a_station_locked_out_for_guessing_says_why(tmp_path: Path) -> None:
+    """After too many wrong passwords the CSMS answers 429: the note says what to do."""
+    from charger_sim.console import notes
+    from charger_sim.fleet import COUNTERS, UNBOOTED, FleetOptions
+
+    totals = {**dict.fromkeys(COUNTERS, 0), UNBOOTED + "server rejected WebSocket connection: HTTP 429": 2}
+    found = notes(totals, FleetOptions(csms="ws://x", state_dir=str(tmp_path)))
+    assert found == ["note: 2 stations did not boot: server rejected WebSocket connection: HTTP 429 (the CSMS "
+                     "refuses this address after too many wrong passwords: wait, then give the right --password)"]
