@@ -1,13 +1,17 @@
 """Issue #21, accessibility, in a real Chromium against a real stack with something on every
 page: axe-core (npm, from node_modules) finds no colour-contrast failure, nor any other serious or
 critical violation, on any page of the navigation (whatever pages it has by then), a charge point's
-page and the login, in light and in dark mode, on a desktop and a phone (which never scrolls
-sideways); with a confirmation open too. Dark mode follows the system unless the top bar's toggle
-chose, which is remembered; the charts draw their axes in the theme's ink. Every page leaves a
-dark screenshot, desktop and phone."""
+page (a simulated 1.6 charger's and a raw 2.0.1 station's, each charging), the 404 page and the
+login, in light and in dark mode, on a desktop and a phone (which never scrolls sideways); each
+page checked once it has drawn what it reads (an open alert on the Alerts page), and with a
+confirmation open too (a token's revoke, a locker door's open, an alert's Acknowledge). The top
+bar's alert count says its number to a screen reader. Dark mode follows the system unless the top
+bar's toggle chose, which is remembered; the charts draw their axes in the theme's ink. Every page
+leaves a screenshot in both themes, desktop and phone."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -16,18 +20,27 @@ from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, exp
 
 from chargebay.stack import Stack
 from locker_bridge.emulator import Device, Emulator
+from tests.api.resources import BOOT
 from tests.conftest import ADMIN_TOKEN
+from tests.ocpp_client import connect
 from tests.ui.conftest import Served, admin, log_in, shot
+from tests.ui.test_charge_point_page_201 import Metered
+from tests.ui.test_charge_point_page_201 import station as station_201
 from tests.ui.test_dashboard import FAST, ok, wait_for
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 PHONE: ViewportSize = {"width": 390, "height": 844}
 SCHEMES: tuple[Literal["light", "dark"], ...] = ("light", "dark")
-# what shows a page has drawn what it reads (the login, an unknown page: its heading)
+CP_201, MISSING = "/ui/charge-points/CP-PAGE-201", "/ui/charge-points/NO-SUCH-ID"
+# what shows a page has drawn what it reads: every page must have an entry (the 404's is its heading)
 READY = {"/": '#cp-table tr[data-id="CP-A11Y"]', "/ui/transactions": "#tx-table tbody tr[data-id]",
          "/ui/load": "#members tbody tr", "/ui/simulator": 'tr[data-identity="CP-A11Y"]',
+         "/ui/alerts": '#alerts-table tbody tr[data-id] a[href="/ui/charge-points/CP-REJECTED"]',
          "/ui/lockers": ".bay >> nth=3", "/ui/admin": '#users tr[data-username="ada"]',
-         "/ui/charge-points/CP-A11Y": "#chart .uplot canvas"}
+         "/ui/charge-points/CP-A11Y": "#chart .uplot canvas",
+         CP_201: '#transactions tbody tr td a >> nth=0', MISSING: "main h1"}
+NAMES = {"/": "network", "/ui/charge-points/CP-A11Y": "charge_point", CP_201: "charge_point_201",
+         MISSING: "not_found"}
 
 
 def violations(page: Page) -> list[str]:
@@ -53,9 +66,38 @@ def running(rest: Any, charge_point: str) -> None:
     wait_for(started)
 
 
+@pytest.fixture
+def charging_201(locker_site: tuple[Stack, Emulator, Served[Any]]) -> Iterator[Metered]:
+    """A raw 2.0.1 station (CP-PAGE-201) kept connected, charging with two readings."""
+    stack = locker_site[0]
+    station = Served(lambda: station_201(stack.ws_url))
+    with station as cp, admin(stack) as rest:
+        ok(rest.post("/api/v1/id-tags", json={"id_tag": "TAG-201"}), 201)
+        ok(rest.post("/api/v1/charge-points/CP-PAGE-201/commands/RequestStartTransaction",
+                     json={"evseId": 1, "remoteStartId": 7, "idToken": {"idToken": "TAG-201", "type": "ISO14443"}}))
+        wait_for(lambda: ok(rest.get("/api/v1/transactions", params={"charge_point_id": "CP-PAGE-201"}))["items"])
+        station.run(lambda: cp.meter(1500, 7400))
+        yield cp
+
+
+def rejected_boot(stack: Stack, served: Served[Any]) -> None:
+    """An open alert: CP-REJECTED's 1.6 boot rejected (registered so), then one evaluation."""
+    with admin(stack) as rest:
+        ok(rest.post("/api/v1/charge-points", json={"id": "CP-REJECTED", "registration_status": "Rejected"}), 201)
+
+    async def boot() -> None:
+        async with connect(stack.ws_url, "CP-REJECTED") as cp:
+            assert (await cp.call(BOOT)).status == "Rejected"
+
+    served.run(boot)
+    opened = served.run(stack.central.alert_evaluator.evaluate).opened
+    assert "CP-REJECTED" in [a["charge_point_id"] for a in opened], opened
+
+
 def arrange(stack: Stack, emu: Emulator, served: Served[Any]) -> None:
     """Something on every page: a charging simulated charger in a load group, its transaction, a
-    bay with a phone inside, a token, an id tag, a role and a user."""
+    bay with a phone inside, a token, an id tag, a role, a user and an open alert."""
+    rejected_boot(stack, served)
     with admin(stack) as rest:
         ok(rest.post("/api/v1/id-tags", json={"id_tag": "TAG-A11Y"}), 201)
         charger = ok(rest.post("/ocpp/chargers", json={"identity": "CP-A11Y", "template": "ac-wallbox",
@@ -81,24 +123,48 @@ def arrange(stack: Stack, emu: Emulator, served: Served[Any]) -> None:
 
 
 def pages(page: Page, base: str) -> list[str]:
-    """Every page of the navigation (as many as there are), a charge point's page and the login."""
+    """Every page of the navigation (as many as there are), both charge points' pages and the 404."""
     page.goto(base + "/")
     links = page.eval_on_selector_all("nav a", "links => links.map(a => a.getAttribute('href'))")
     assert len(links) >= 7, links
-    return [*links, "/ui/charge-points/CP-A11Y"]
+    missing = [link for link in links if link not in READY]
+    assert not missing, f"no READY selector for {missing}: say what shows each page has drawn its data"
+    return [*links, "/ui/charge-points/CP-A11Y", CP_201, MISSING]
 
 
 def visit(page: Page, base: str, path: str) -> None:
     page.goto(base + path)
-    expect(page.locator(READY.get(path, "main h1")).first).to_be_visible()
+    expect(page.locator(READY[path]).first).to_be_visible()
 
 
 def name_of(path: str) -> str:
-    return path.strip("/").replace("ui/", "").replace("charge-points/CP-A11Y", "charge_point") or "network"
+    return NAMES.get(path) or path.removeprefix("/ui/").replace("/", "_")
+
+
+def dialogs(page: Page, base: str, name: str) -> dict[str, list[str]]:
+    """axe over the open dialogs: an alert's Acknowledge and a locker door's Open (both cancelled)."""
+    found: dict[str, list[str]] = {}
+    visit(page, base, "/ui/alerts")
+    page.locator("#alerts-table tbody tr[data-id] button.ack").first.click()
+    expect(page.locator("#ack-dialog")).to_be_visible()
+    found[f"acknowledge {name}"] = violations(page)
+    shot(page, f"alerts_acknowledge_{name}")
+    page.locator("#ack-cancel").click()
+    expect(page.locator("#ack-dialog")).to_be_hidden()
+    visit(page, base, "/ui/lockers")
+    page.locator('.bay[data-identity="LOCKER-A-01"] [data-act="open"]').click()
+    box = page.get_by_role("alertdialog")
+    expect(box).to_be_visible()
+    found[f"open door {name}"] = violations(page)
+    shot(page, f"confirm_open_door_{name}")
+    box.locator('[data-answer="cancel"]').click()
+    expect(box).to_have_count(0)
+    return found
 
 
 def test_every_page_passes_axe_in_light_and_dark_on_desktop_and_phone(
-        locker_site: tuple[Stack, Emulator, Served[Any]], page: Page, context: BrowserContext) -> None:
+        locker_site: tuple[Stack, Emulator, Served[Any]], charging_201: Metered, page: Page,
+        context: BrowserContext) -> None:
     stack, emu, served = locker_site
     arrange(stack, emu, served)
     base = stack.http_url
@@ -114,6 +180,9 @@ def test_every_page_passes_axe_in_light_and_dark_on_desktop_and_phone(
         shot(page, f"login_{scheme}_phone")
         page.set_viewport_size({"width": 1280, "height": 900})
     log_in(page, base, token=ADMIN_TOKEN)
+    # the top bar's count is in the Alerts link's name, not only its colour and digits
+    expect(page.locator("#alert-count")).to_have_text("1")
+    expect(page.locator('nav a[href="/ui/alerts"]')).to_have_accessible_name("Alerts 1 open alert")
     paths = pages(page, base)
     assert context.browser is not None
     phone = context.browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, color_scheme="dark")
@@ -137,6 +206,11 @@ def test_every_page_passes_axe_in_light_and_dark_on_desktop_and_phone(
                 if overflow > 0:
                     failures[where].append(f"the page scrolls sideways by {overflow}px")
                 shot(small, f"{name}_{scheme}_phone")
+        for scheme in SCHEMES:  # the dialogs open, in both themes, desktop and phone
+            page.emulate_media(color_scheme=scheme)
+            failures.update(dialogs(page, base, scheme))
+            small.emulate_media(color_scheme=scheme)
+            failures.update(dialogs(small, base, f"{scheme}_phone"))
         # a confirmation open, over a page, in both themes
         for scheme in SCHEMES:
             page.emulate_media(color_scheme=scheme)

@@ -17,7 +17,7 @@ EN: Texts = {
     "base.log_out": "Log out",
     "base.live": "● live",
     "base.live_title": "Live updates (green: connected)",
-    "base.alert_count_label": "open alerts",
+    "base.alert_count_label": {"one": "{n} open alert", "other": "{n} open alerts"},  # read after "Alerts"
     "base.alert_count": {"one": "{n} open alert, {acknowledged} acknowledged",
                          "other": "{n} open alerts, {acknowledged} acknowledged"},
     "base.vendor_missing": "The dashboard's JavaScript libraries are not installed, so charts are off.",
