@@ -56,10 +56,12 @@ EN: Texts = {
     "charge_point.send_anyway": "Send {action}",
     "charge_point.ask_reset": "Send {action} to {id}? It restarts the station: sessions under way are ended.",
     "charge_point.ask_unlock": "Send {action} to {id}? It releases the connector's lock: the cable can be pulled.",
-    "charge_point.ask_forget": "Send {action} to {id}? What it deletes on the station cannot be brought back from here.",
+    "charge_point.ask_forget": ("Send {action} to {id}? What it deletes on the station cannot be brought back "
+                                "from here."),
     "charge_point.ask_availability": "Send {action} to {id}? Made inoperative, it takes no new sessions.",
     "charge_point.ask_firmware": "Send {action} to {id}? It installs new firmware and restarts the station.",
-    "charge_point.ask_network": "Send {action} to {id}? A wrong profile can cut the station off from this central system.",
+    "charge_point.ask_network": ("Send {action} to {id}? A wrong profile can cut the station off from this "
+                                 "central system."),
     "charge_point.as_json": "Edit as JSON",
     "charge_point.as_form": "Edit as form",
     "charge_point.required_fields": "Required: {fields}.",
