@@ -10,7 +10,7 @@ history.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import orjson
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from csms.alerts.shapes import ACKNOWLEDGED, ALERTS, RULES, alert_not_found, rule_not_found
 from csms.events import EventBus
 from csms.queries.alerts import alert_view, rule_view
-from csms.services.errors import Conflict, ServiceError
+from csms.services.errors import Conflict, in_writer_order
 from csms.store.writer import Writer
 from csms.timeutil import iso, now_utc
 
@@ -34,20 +34,6 @@ class AlertService:
     def __init__(self, writer: Writer, events: EventBus) -> None:
         self._writer = writer
         self._events = events
-
-    async def _apply(self, op: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """Run ``op`` in the writer's order; a refusal comes back as a value (raised through the
-        writer it would fail the batch it is in, though nothing was wrong but the request)."""
-        async def guarded(conn: AsyncConnection) -> T | ServiceError:
-            try:
-                return await op(conn)
-            except ServiceError as exc:
-                return exc
-
-        found = await self._writer.run(guarded)
-        if isinstance(found, ServiceError):
-            raise found
-        return found
 
     async def acknowledge(self, alert_id: int, who: str, note: str | None) -> dict[str, Any]:
         """Mark an alert acknowledged by ``who`` now, with ``note``; the alert as it is then.
@@ -69,7 +55,7 @@ class AlertService:
                            f"{first.acknowledged_by} already", acknowledged_by=first.acknowledged_by,
                            acknowledged_at=iso(first.acknowledged_at))
 
-        alert = alert_view(await self._apply(op))
+        alert = alert_view(await in_writer_order(self._writer, op))
         log.info("alert %d (%s) acknowledged by %s%s", alert_id, alert["title"], who,
                  f": {alert['note']}" if alert["note"] else "")
         self._events.publish(ACKNOWLEDGED, alert["charge_point_id"], alert=alert)
@@ -85,7 +71,7 @@ class AlertService:
             return (await conn.execute(RULES.insert().values(**_values(body), created_at=now, updated_at=now)
                                        .returning(*RULES.c))).one()
 
-        return rule_view(await self._apply(op))
+        return rule_view(await in_writer_order(self._writer, op))
 
     async def update_rule(self, rule_id: int, body: Mapping[str, Any]) -> dict[str, Any]:
         """Change the fields ``body`` names; :class:`NotFound` ``AlertRuleNotFound``."""
@@ -97,14 +83,14 @@ class AlertService:
                 raise rule_not_found(rule_id)
             return row
 
-        return rule_view(await self._apply(op))
+        return rule_view(await in_writer_order(self._writer, op))
 
     async def delete_rule(self, rule_id: int) -> None:
         """Delete a rule (its open alerts clear at the next evaluation; they all stay listed)."""
         async def op(conn: AsyncConnection) -> int:
             return int((await conn.execute(delete(RULES).where(RULES.c.id == rule_id))).rowcount)
 
-        if not await self._apply(op):
+        if not await in_writer_order(self._writer, op):
             raise rule_not_found(rule_id)
 
 

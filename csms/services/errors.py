@@ -8,13 +8,21 @@ record 404 and a taken name 409 without a try/except of its own.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 from sqlalchemy.exc import DBAPIError as DatabaseError
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    from csms.store.writer import Writer
+
+T = TypeVar("T")
+
 __all__ = ["Conflict", "DatabaseError", "Forbidden", "Invalid", "NotFound", "ServiceError", "Unavailable",
-           "out_of_range"]
+           "in_writer_order", "out_of_range"]
 
 
 class ServiceError(Exception):
@@ -54,3 +62,19 @@ def out_of_range(exc: DatabaseError) -> BaseException | None:
     (SQLSTATE class 22), the caller's input and not our fault. None for any other failure."""
     cause = exc.orig.__cause__ if exc.orig is not None and exc.orig.__cause__ else exc.orig
     return cause if isinstance(cause, asyncpg.exceptions.DataError) else None
+
+
+async def in_writer_order(writer: Writer, op: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """Run ``op`` (checks, then writes) in the writer's order. A refusal comes back as a value and
+    is raised here: raised through the writer it would fail the batch it is in and be logged as a
+    dropped write, though nothing was wrong but the request."""
+    async def guarded(conn: AsyncConnection) -> T | ServiceError:
+        try:
+            return await op(conn)
+        except ServiceError as exc:
+            return exc
+
+    found = await writer.run(guarded)
+    if isinstance(found, ServiceError):
+        raise found
+    return found

@@ -31,7 +31,7 @@ from csms.energy.config import (
 from csms.energy.manager import LoadManager
 from csms.energy.state import outlet_of
 from csms.queries.load_groups import LoadGroupQueries, not_found, read_specs
-from csms.services.errors import Conflict, Invalid, NotFound, ServiceError
+from csms.services.errors import Conflict, Invalid, NotFound, in_writer_order
 from csms.store.energy_models import LoadGroup, LoadGroupMember
 from csms.store.models import table
 from csms.store.writer import Writer
@@ -189,18 +189,9 @@ class LoadGroupService:
         return group
 
     async def _apply(self, op: Callable[[AsyncConnection], Awaitable[int]]) -> int:
-        """Run ``op`` (checks, then writes) in the writer's order. A refusal comes back as a value:
-        raised through the writer it would fail the batch it is in and be logged as a dropped
-        write, though nothing was wrong but the request."""
-        async def guarded(conn: AsyncConnection) -> int | ServiceError:
-            try:
-                return await op(conn)
-            except ServiceError as exc:
-                return exc
-
-        found = await self._writer.run(guarded)
-        if isinstance(found, ServiceError):
-            raise found
+        """Run ``op`` in the writer's order (a refusal raised, nothing written), then tell the
+        load manager the groups changed."""
+        found = await in_writer_order(self._writer, op)
         await self._changed()
         return found
 

@@ -6,7 +6,6 @@ and the same at every node of a cluster (they are read from the shared store).""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +18,7 @@ from csms.energy.config import GroupSpec
 from csms.energy.state import Layout
 from csms.exposition import midnight, sites_of
 from tests.api.auth_helpers import ADMIN
+from tests.api.resources import eventually
 from tests.csms.raw_station import RawStation, at, raw_station
 from tests.csms.test_cluster import two_nodes
 
@@ -41,19 +41,6 @@ async def scrape(url: str) -> Samples:
 
 def value(samples: Samples, name: str, **labels: str) -> float | None:
     return samples.get((name, frozenset(labels.items())))
-
-
-async def until(check: Callable[[], Awaitable[None]], timeout: float = 30.0) -> None:
-    """Poll ``check`` until it stops failing (a draw reaches the store with the writer's
-    coalesced touches, every 2 s; the fleet gauges are read at most once a second)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        try:
-            return await check()
-        except AssertionError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.2)
 
 
 def meter(energy_wh: float, power_w: float | None = None, version: str = "1.6") -> list[dict[str, Any]]:
@@ -130,7 +117,7 @@ async def test_the_gauges_follow_statuses_sessions_and_meter_values(stack: Stack
                 assert value(got, "chargebay_site_energy_today_wh", site="depot") == 2500 + 2000
                 assert value(got, "chargebay_site_energy_today_wh", site="none") == 4000
                 assert value(got, "chargebay_site_power_watts", site="feeder") is None  # a feeder is no site
-        await until(all_in)
+        await eventually(all_in, 30.0)  # touches every 2 s, gauges read at most once a second
 
         await a.call("StopTransaction", {"transactionId": tx_a, "meterStop": 3600, "timestamp": at()})
         await status16(a, 1, "Finishing")
@@ -142,7 +129,7 @@ async def test_the_gauges_follow_statuses_sessions_and_meter_values(stack: Stack
             assert value(got, "chargebay_sessions_open") == 1
             assert value(got, "chargebay_site_power_watts", site="depot") == 11_000
             assert value(got, "chargebay_site_energy_today_wh", site="depot") == 2600 + 2000
-        await until(a_stopped)
+        await eventually(a_stopped, 30.0)
         await b.ws.close()  # its session is open still, but on a charge point offline
 
         async def b_gone() -> None:
@@ -153,7 +140,7 @@ async def test_the_gauges_follow_statuses_sessions_and_meter_values(stack: Stack
             assert value(got, "chargebay_site_power_watts", site="depot") == 0
             assert value(got, "chargebay_site_energy_today_wh", site="depot") == 2600 + 2000  # delivered is delivered
             assert value(got, "chargebay_fleet_gauges_read_seconds") is not None
-        await until(b_gone)
+        await eventually(b_gone, 30.0)
 
 
 async def test_today_begins_at_the_sites_midnight(stack: Stack) -> None:
@@ -180,7 +167,7 @@ async def test_today_begins_at_the_sites_midnight(stack: Stack) -> None:
             got = await scrape(stack.http_url)
             assert value(got, "chargebay_site_energy_today_wh", site="kiritimati") == 300
             assert value(got, "chargebay_site_energy_today_wh", site="none") == 300
-        await until(counted)
+        await eventually(counted, 30.0)
 
 
 async def test_every_node_reports_the_same_fleet_gauges(db_url: str, redis_url: str) -> None:
@@ -200,7 +187,7 @@ async def test_every_node_reports_the_same_fleet_gauges(db_url: str, redis_url: 
                 assert value(got, "chargebay_sessions_open") == 1
                 assert value(got, "chargebay_site_power_watts", site="none") == 3700
                 assert value(got, "chargebay_site_energy_today_wh", site="none") == 500
-        await until(same)
+        await eventually(same, 30.0)
 
 
 def test_a_site_is_the_top_level_group_with_its_time_zone() -> None:
